@@ -1,0 +1,58 @@
+"""Named model factories. Each takes (num_classes, in_channels, image_size, **options) and returns an
+nn.Module. A ModelSpec (name + those arguments) is plain data, so a checkpoint can rebuild its model."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import torch.nn as nn
+
+from core.models.simple import build_cnn, build_mlp
+from core.models.torchvision_models import TORCHVISION_MODELS, build_torchvision
+
+
+class ModelError(Exception):
+    """A model cannot be built as asked; the message says which option is wrong."""
+
+
+_FACTORIES: dict[str, Callable[..., nn.Module]] = {"mlp": build_mlp, "cnn": build_cnn}
+for _name in TORCHVISION_MODELS:
+    _FACTORIES[_name] = (lambda n: lambda **kw: build_torchvision(n, **kw))(_name)
+
+MODEL_NAMES: tuple[str, ...] = tuple(_FACTORIES)
+
+
+def register_model(name: str, factory: Callable[..., nn.Module]) -> None:
+    global MODEL_NAMES
+    _FACTORIES[name] = factory
+    MODEL_NAMES = tuple(_FACTORIES)
+
+
+@dataclass
+class ModelSpec:
+    name: str = "cnn"
+    num_classes: int = 5
+    in_channels: int = 3
+    image_size: int = 64
+    options: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelSpec":
+        return cls(name=str(d["name"]), num_classes=int(d["num_classes"]), in_channels=int(d.get("in_channels", 3)),
+                   image_size=int(d.get("image_size", 64)), options=dict(d.get("options") or {}))
+
+
+def build_model(spec: ModelSpec) -> nn.Module:
+    factory = _FACTORIES.get(spec.name)
+    if factory is None:
+        raise ModelError(f"unknown model '{spec.name}'; choose one of: {', '.join(MODEL_NAMES)}")
+    if spec.num_classes < 2:
+        raise ModelError(f"a classifier needs at least 2 classes, got {spec.num_classes}")
+    try:
+        return factory(num_classes=spec.num_classes, in_channels=spec.in_channels,
+                       image_size=spec.image_size, **spec.options)
+    except TypeError as exc:
+        raise ModelError(f"model '{spec.name}' does not take these options {spec.options}: {exc}") from exc

@@ -1,0 +1,57 @@
+"""The two hand-built teaching models: an MLP (input -> hidden layers -> output) and a small CNN."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch.nn as nn
+
+ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "leaky_relu": nn.LeakyReLU}
+
+
+def _activation(name: str) -> nn.Module:
+    try:
+        return ACTIVATIONS[name]()
+    except KeyError:
+        raise ValueError(f"unknown activation '{name}'; choose one of {', '.join(ACTIVATIONS)}") from None
+
+
+def build_mlp(num_classes: int, in_channels: int = 3, image_size: int = 64,
+              hidden: Sequence[int] = (256, 128), activation: str = "relu", dropout: float = 0.0) -> nn.Module:
+    """Flatten the image (the input layer), then fully connected hidden layers, then the output layer."""
+    layers: list[nn.Module] = [nn.Flatten()]
+    width = in_channels * image_size * image_size
+    for i, h in enumerate(hidden):
+        layers += [nn.Linear(width, int(h)), _activation(activation)]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        width = int(h)
+    layers.append(nn.Linear(width, num_classes))
+    return nn.Sequential(*layers)
+
+
+class SmallCNN(nn.Module):
+    """Conv blocks (conv -> [batch norm] -> ReLU -> max pool), channels doubling, then a pooled linear head."""
+
+    def __init__(self, num_classes: int, in_channels: int = 3, image_size: int = 64, blocks: int = 4,
+                 channels: int = 16, batch_norm: bool = True, dropout: float = 0.2):
+        super().__init__()
+        feats: list[nn.Module] = []
+        c_in = in_channels
+        for b in range(int(blocks)):
+            c_out = int(channels) * 2 ** b
+            feats.append(nn.Conv2d(c_in, c_out, 3, padding=1, bias=not batch_norm))
+            if batch_norm:
+                feats.append(nn.BatchNorm2d(c_out))
+            feats += [nn.ReLU(inplace=False), nn.MaxPool2d(2)]
+            c_in = c_out
+        self.features = nn.Sequential(*feats)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Dropout(dropout) if dropout > 0 else nn.Identity(),
+                                        nn.Linear(c_in, num_classes))
+
+    def forward(self, x):
+        return self.classifier(self.pool(self.features(x)))
+
+
+def build_cnn(num_classes: int, in_channels: int = 3, image_size: int = 64, **options) -> nn.Module:
+    return SmallCNN(num_classes, in_channels, image_size, **options)

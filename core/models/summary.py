@@ -1,0 +1,51 @@
+"""A layer summary (name, type, output shape, parameters) from one dummy forward pass with hooks."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+
+
+@dataclass
+class LayerRow:
+    name: str
+    type: str
+    output_shape: tuple[int, ...]
+    params: int
+    trainable: bool
+
+
+def leaf_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    return [(n, m) for n, m in model.named_modules() if n and not list(m.children())]
+
+
+def layer_summary(model: nn.Module, input_shape: tuple[int, int, int]) -> list[LayerRow]:
+    """One row per leaf layer, in execution order, with the output shape for a single input (no batch)."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    order: list[str] = []
+    handles = []
+    for name, module in leaf_layers(model):
+        def hook(_m, _inp, out, name=name):
+            if name not in shapes and isinstance(out, torch.Tensor):
+                shapes[name] = tuple(out.shape[1:])
+                order.append(name)
+        handles.append(module.register_forward_hook(hook))
+    was_training = model.training
+    try:
+        model.eval()
+        device = next((p.device for p in model.parameters()), torch.device("cpu"))
+        with torch.inference_mode():
+            model(torch.zeros(1, *input_shape, device=device))
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    modules = dict(model.named_modules())
+    rows = []
+    for name in order:
+        m = modules[name]
+        params = list(m.parameters(recurse=False))
+        rows.append(LayerRow(name, type(m).__name__, shapes[name], sum(p.numel() for p in params),
+                             any(p.requires_grad for p in params) if params else False))
+    return rows

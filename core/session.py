@@ -1,0 +1,72 @@
+"""Set up a training run from plain settings: the one path both the CLI and the GUI worker take.
+
+prepare_trainer() builds the data, the model and the Trainer, resumes from a checkpoint when asked, and
+writes the run directory's config.json; the caller then calls trainer.fit() on whatever thread it likes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from core.callbacks import Callback
+from core.checkpoint import CheckpointError, load_checkpoint
+from core.data import DataSpec, build_data
+from core.models import ModelSpec, build_model
+from core.runs import RunDirectory, RunRecorder
+from core.trainer import TrainConfig, Trainer, TrainingError, seed_everything
+
+
+@dataclass
+class RunSettings:
+    data: DataSpec = field(default_factory=DataSpec)
+    model_name: str = "cnn"
+    model_options: dict = field(default_factory=dict)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict:
+        return {"data": self.data.to_dict(), "model_name": self.model_name,
+                "model_options": dict(self.model_options), "train": self.train.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunSettings":
+        return cls(data=DataSpec.from_dict(d.get("data", {})), model_name=d.get("model_name", "cnn"),
+                   model_options=dict(d.get("model_options") or {}),
+                   train=TrainConfig.from_dict(d.get("train", {})))
+
+
+def prepare_trainer(settings: RunSettings, run_dir: str | Path | None, *, resume: str | Path | None = None,
+                    callbacks: Iterable[Callback] = ()) -> Trainer:
+    callbacks = list(callbacks)
+    checkpoint = load_checkpoint(resume) if resume else None
+    if checkpoint is not None and checkpoint.training_state is None:
+        raise CheckpointError(f"{resume}: this checkpoint holds weights only, no training state, so it cannot be resumed")
+    if checkpoint is not None:
+        # Resume trains the same model on the same data; only the epoch count may grow.
+        saved = checkpoint.training_state
+        epochs = settings.train.epochs
+        settings = RunSettings(data=DataSpec.from_dict(saved["data_spec"]), model_name=checkpoint.model_spec.name,
+                               model_options=checkpoint.model_spec.options,
+                               train=TrainConfig.from_dict({**saved["config"], "epochs": epochs,
+                                                            "device": settings.train.device}))
+    data = build_data(settings.data)
+    spec = ModelSpec(settings.model_name, data.num_classes, data.preprocess.channels, data.preprocess.image_size,
+                     dict(settings.model_options))
+    seed_everything(settings.train.seed)
+    model = build_model(spec)
+    if checkpoint is not None:
+        if checkpoint.classes != data.classes:
+            raise CheckpointError(f"{resume}: its classes {checkpoint.classes} differ from the dataset's {data.classes}")
+        model.load_state_dict(checkpoint.model_state)
+    if run_dir is not None:
+        run = RunDirectory(run_dir).create()
+        if checkpoint is None:
+            run.write_config({**settings.to_dict(), "classes": data.classes,
+                              "preprocess": data.preprocess.to_dict(), "model_spec": spec.to_dict()})
+        callbacks.insert(0, RunRecorder(run))
+    trainer = Trainer(model, data, settings.train, spec, callbacks)
+    if checkpoint is not None:
+        trainer.load_training_state(checkpoint.training_state)
+        if trainer.epoch >= settings.train.epochs:
+            raise TrainingError(f"{resume}: already trained {trainer.epoch} epochs; ask for more than that with --epochs")
+    return trainer

@@ -1,0 +1,368 @@
+"""The fit loop. Knows nothing of Qt: it reports through plain callbacks and is steered through thread-safe
+flags (stop, pause, resume) that it checks between batches, so any thread may call them."""
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Iterable
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from core.callbacks import BatchReport, Callback, EpochMetrics
+from core.data import DataBundle, make_loader
+from core.models import ModelSpec
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("none", "cosine", "step")
+
+
+class TrainingError(Exception):
+    """Training cannot go on; the message says why and what to change."""
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 3
+    batch_size: int = 16
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    schedule: str = "cosine"
+    step_size: int = 5  # step schedule: multiply the lr by `gamma` every `step_size` epochs
+    gamma: float = 0.1
+    seed: int = 0
+    device: str = "auto"
+    num_workers: int = 0
+    backbone_lr_scale: float = 1.0  # fine-tuning: backbone lr = lr * scale (head keeps lr)
+    report_interval_s: float = 0.1  # how often on_batch_end fires at most
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+    def validate(self) -> None:
+        problems = []
+        if self.epochs < 1:
+            problems.append(f"epochs must be at least 1 (got {self.epochs})")
+        if self.batch_size < 1:
+            problems.append(f"batch size must be at least 1 (got {self.batch_size})")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            problems.append(f"learning rate must be a positive number (got {self.lr})")
+        if self.optimizer not in OPTIMIZERS:
+            problems.append(f"optimizer must be one of {', '.join(OPTIMIZERS)} (got {self.optimizer!r})")
+        if self.schedule not in SCHEDULES:
+            problems.append(f"schedule must be one of {', '.join(SCHEDULES)} (got {self.schedule!r})")
+        if problems:
+            raise TrainingError("; ".join(problems))
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise TrainingError("device 'cuda' was asked for, but PyTorch sees no CUDA GPU here; use --device cpu or auto")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _epoch_seed(seed: int, epoch: int) -> int:
+    return (seed * 1_000_003 + epoch * 7919) % 2**63
+
+
+def head_parameter_names(model: nn.Module) -> set[str]:
+    """Names of the parameters of the model's last Linear layer (the classification head)."""
+    last = None
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Linear):
+            last = name
+    if last is None:
+        return set()
+    return {f"{last}.{n}" for n, _ in model.get_submodule(last).named_parameters()}
+
+
+class Trainer:
+    def __init__(self, model: nn.Module, data: DataBundle, config: TrainConfig, model_spec: ModelSpec,
+                 callbacks: Iterable[Callback] = ()):
+        config.validate()
+        self.config = config
+        self.data = data
+        self.model_spec = model_spec
+        self.callbacks = list(callbacks)
+        self.device = resolve_device(config.device)
+        self.model = model.to(self.device)
+        self.optimizer = self._make_optimizer()
+        self.scheduler = self._make_scheduler()
+        self.epoch = 0  # epochs completed
+        self.step = 0  # optimizer steps completed
+        self.history: list[EpochMetrics] = []
+        self._stop = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+        self._lock = threading.Lock()
+        self._weight_requests: list[Callable[[dict], None]] = []
+        self._use_cuda = self.device.type == "cuda"
+
+    # ---- thread-safe control -------------------------------------------------------------------------
+    def stop(self) -> None:
+        self._stop.set()
+        self._running.set()  # a paused run must wake up to stop
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    def request_weights(self, receiver: Callable[[dict], None]) -> None:
+        """At the next batch boundary, call `receiver` (on the training thread) with a CPU copy of the
+        model's state dict. Used to inspect the model while it trains without touching the live one."""
+        with self._lock:
+            self._weight_requests.append(receiver)
+
+    # ---- set-up --------------------------------------------------------------------------------------
+    def _make_optimizer(self) -> torch.optim.Optimizer:
+        cfg = self.config
+        trainable = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
+        if not trainable:
+            raise TrainingError("the model has no trainable parameters (is everything frozen?)")
+        if cfg.backbone_lr_scale != 1.0:
+            head = head_parameter_names(self.model)
+            groups = [
+                {"params": [p for n, p in trainable if n not in head], "lr": cfg.lr * cfg.backbone_lr_scale},
+                {"params": [p for n, p in trainable if n in head], "lr": cfg.lr},
+            ]
+            groups = [g for g in groups if g["params"]]
+        else:
+            groups = [{"params": [p for _, p in trainable], "lr": cfg.lr}]
+        if cfg.optimizer == "sgd":
+            return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+        if cfg.optimizer == "adam":
+            return torch.optim.Adam(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        return torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+    def _make_scheduler(self):
+        cfg = self.config
+        if cfg.schedule == "cosine":
+            return torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=max(1, cfg.epochs))
+        if cfg.schedule == "step":
+            return torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=max(1, cfg.step_size), gamma=cfg.gamma)
+        return None
+
+    @property
+    def lr(self) -> float:
+        return float(self.optimizer.param_groups[-1]["lr"])
+
+    # ---- state for checkpoints -----------------------------------------------------------------------
+    def training_state(self) -> dict:
+        return {
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler else None,
+            "epoch": self.epoch,
+            "step": self.step,
+            "config": self.config.to_dict(),
+            "data_spec": self.data.spec.to_dict(),
+            "history": [m.to_dict() for m in self.history],
+            "rng": {"torch": torch.get_rng_state(), "python": list(random.getstate()[1]),
+                    "numpy_seed_hint": int(self.config.seed)},
+        }
+
+    def load_training_state(self, state: dict) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state.get("scheduler"):
+            self.scheduler.load_state_dict(state["scheduler"])
+        self.epoch = int(state["epoch"])
+        self.step = int(state["step"])
+        self.history = [EpochMetrics(**m) for m in state.get("history", [])]
+        if isinstance(state.get("rng", {}).get("torch"), torch.Tensor):
+            torch.set_rng_state(state["rng"]["torch"])
+
+    # ---- the loop ------------------------------------------------------------------------------------
+    def _emit(self, hook: str, *args) -> None:
+        for cb in self.callbacks:
+            getattr(cb, hook)(self, *args)
+
+    def _serve_weight_requests(self) -> None:
+        with self._lock:
+            requests, self._weight_requests = self._weight_requests, []
+        if requests:
+            state = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
+            for receiver in requests:
+                receiver(state)
+
+    def _wait_if_paused(self) -> None:
+        while not self._running.wait(timeout=0.05):
+            self._serve_weight_requests()  # inspection keeps working while paused
+
+    def fit(self) -> dict:
+        """Train from the current epoch to config.epochs. Returns a summary dict (also given to callbacks)."""
+        cfg = self.config
+        try:
+            train_len = len(self.data.train)
+            if train_len == 0:
+                raise TrainingError("the training set is empty; add images (one sub-folder per class)")
+            batches = math.ceil(train_len / cfg.batch_size)
+            total_steps = batches * cfg.epochs
+            self._emit("on_fit_start", {
+                "epochs": cfg.epochs, "start_epoch": self.epoch, "batches_per_epoch": batches,
+                "total_steps": total_steps, "device": str(self.device), "train_size": train_len,
+                "val_size": len(self.data.val), "classes": list(self.data.classes),
+            })
+            fit_start = time.perf_counter()
+            steps_at_start = self.step
+            while self.epoch < cfg.epochs:
+                finished = self._train_one_epoch(batches, total_steps, fit_start, steps_at_start)
+                if not finished:
+                    summary = self._summary(stopped=True)
+                    self._emit("on_stopped", summary)
+                    return summary
+            summary = self._summary(stopped=False)
+            self._emit("on_fit_end", summary)
+            return summary
+        except BaseException as exc:
+            error = _explain(exc)
+            self._emit("on_error", error)
+            raise error from exc
+
+    def _summary(self, stopped: bool) -> dict:
+        last = self.history[-1].to_dict() if self.history else {}
+        best = max((m.val_acc for m in self.history), default=None)
+        return {"stopped": stopped, "epoch": self.epoch, "step": self.step, "last": last, "best_val_acc": best}
+
+    def _train_one_epoch(self, batches: int, total_steps: int, fit_start: float, steps_at_start: int) -> bool:
+        cfg = self.config
+        epoch_number = self.epoch + 1
+        # Seeding per epoch makes shuffling, augmentation and dropout depend only on (seed, epoch): a run
+        # resumed from a checkpoint replays exactly the epochs it would have run.
+        torch.manual_seed(_epoch_seed(cfg.seed, self.epoch))
+        loader = make_loader(self.data.train, cfg.batch_size, shuffle=True, seed=cfg.seed, epoch=self.epoch,
+                             num_workers=cfg.num_workers, pin_memory=self._use_cuda)
+        self.model.train()
+        epoch_start = time.perf_counter()
+        loss_sum = torch.zeros((), device=self.device)
+        correct = torch.zeros((), device=self.device, dtype=torch.long)
+        seen = 0
+        pending: list[tuple[int, torch.Tensor]] = []
+        last_report = time.perf_counter()
+        images_since_report = 0
+        batch_index = 0
+        for inputs, targets in loader:
+            if self._stop.is_set():
+                return False
+            self._wait_if_paused()
+            if self._stop.is_set():
+                return False
+            inputs = inputs.to(self.device, non_blocking=True)
+            targets = targets.to(self.device, non_blocking=True)
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self._use_cuda and torch.cuda.is_bf16_supported()):
+                logits = self.model(inputs)
+                loss = F.cross_entropy(logits, targets)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            self.step += 1
+            batch_index += 1
+            n = targets.shape[0]
+            seen += n
+            images_since_report += n
+            detached = loss.detach()
+            loss_sum += detached * n
+            correct += (logits.detach().argmax(1) == targets).sum()
+            pending.append((self.step, detached))
+            self._serve_weight_requests()
+            now = time.perf_counter()
+            if now - last_report >= cfg.report_interval_s or batch_index == batches:
+                # One device->host copy per report, not per step.
+                values = torch.stack([t for _, t in pending]).float().cpu().tolist()
+                losses = [(s, v) for (s, _), v in zip(pending, values)]
+                pending.clear()
+                bad = next(((s, v) for s, v in losses if not math.isfinite(v)), None)
+                if bad is not None:
+                    raise TrainingError(
+                        f"the training loss became {bad[1]} at step {bad[0]} (epoch {epoch_number}); the learning "
+                        f"rate {self.lr:g} is probably too high: lower it (for example to {self.lr / 10:g}) and train again")
+                ips = images_since_report / max(now - last_report, 1e-9)
+                done = self.step - steps_at_start
+                elapsed = now - fit_start
+                remaining = total_steps - self.step
+                eta = elapsed / done * remaining if done else None
+                self._emit("on_batch_end", BatchReport(
+                    epoch=epoch_number, epochs=cfg.epochs, batch=batch_index, batches_per_epoch=batches,
+                    step=self.step, total_steps=total_steps, losses=losses, lr=self.lr, images_per_sec=ips,
+                    elapsed_s=elapsed, eta_s=eta))
+                last_report = now
+                images_since_report = 0
+        if self._stop.is_set():
+            return False
+        train_duration = time.perf_counter() - epoch_start
+        val_loss, val_acc = evaluate(self.model, self.data.val, cfg.batch_size * 2, self.device)
+        if self.scheduler is not None:
+            self.scheduler.step()
+        self.epoch += 1
+        metrics = EpochMetrics(
+            epoch=self.epoch, step=self.step, train_loss=float(loss_sum) / max(seen, 1),
+            train_acc=float(correct) / max(seen, 1), val_loss=val_loss, val_acc=val_acc, lr=self.lr,
+            images_per_sec=seen / max(train_duration, 1e-9), duration_s=time.perf_counter() - epoch_start)
+        self.history.append(metrics)
+        self._emit("on_epoch_end", metrics)
+        return True
+
+
+def evaluate(model: nn.Module, dataset, batch_size: int, device: torch.device) -> tuple[float, float]:
+    """Mean loss and accuracy over `dataset`, in eval mode; (nan, nan) for an empty set."""
+    if len(dataset) == 0:
+        return float("nan"), float("nan")
+    was_training = model.training
+    model.eval()
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    loader = make_loader(dataset, batch_size, shuffle=False)
+    with torch.inference_mode():
+        for inputs, targets in loader:
+            inputs, targets = inputs.to(device), targets.to(device)
+            logits = model(inputs).float()
+            loss_sum += F.cross_entropy(logits, targets, reduction="sum")
+            correct += (logits.argmax(1) == targets).sum()
+    model.train(was_training)
+    return float(loss_sum) / len(dataset), float(correct) / len(dataset)
+
+
+def _explain(exc: BaseException) -> BaseException:
+    """Turn low-level failures into a TrainingError that says what to do; pass others through."""
+    if isinstance(exc, TrainingError):
+        return exc
+    if isinstance(exc, torch.cuda.OutOfMemoryError) or isinstance(exc, MemoryError) or (
+            isinstance(exc, RuntimeError) and "out of memory" in str(exc)):
+        return TrainingError(f"out of memory ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); "
+                             "lower the batch size or the image size, or pick a smaller model")
+    if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+        return exc
+    try:
+        from core.imageio import ImageLoadError
+        if isinstance(exc, ImageLoadError):
+            return TrainingError(f"could not read a training image: {exc}. Remove or fix that file and train again")
+    except ImportError:
+        pass
+    return exc
