@@ -1,0 +1,83 @@
+"""Capture what every layer computes for one input, with forward hooks that always remove themselves."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+import torch
+import torch.nn as nn
+
+from core.models.summary import layer_summary, leaf_layers
+
+
+@dataclass
+class LayerInfo:
+    name: str
+    type: str
+    output_shape: tuple[int, ...]  # one sample, no batch dimension
+    params: int
+
+
+def list_layers(model: nn.Module, input_shape: tuple[int, int, int]) -> list[LayerInfo]:
+    """Every leaf layer that produces a tensor, in execution order, with its output shape for one input."""
+    return [LayerInfo(r.name, r.type, r.output_shape, r.params) for r in layer_summary(model, input_shape)]
+
+
+def _first_tensor(out) -> torch.Tensor | None:
+    if isinstance(out, torch.Tensor):
+        return out
+    if isinstance(out, (tuple, list)):
+        return next((o for o in out if isinstance(o, torch.Tensor)), None)
+    return None
+
+
+def _select_modules(model: nn.Module, layer_names: Iterable[str] | None) -> list[tuple[str, nn.Module]]:
+    if layer_names is None:
+        return leaf_layers(model)
+    modules = dict(model.named_modules())
+    wanted = list(layer_names)
+    unknown = [n for n in wanted if n not in modules or not n]
+    if unknown:
+        raise KeyError(f"the model has no layer named {', '.join(map(repr, unknown))}")
+    return [(n, modules[n]) for n in wanted]
+
+
+def forward_with_activations(model: nn.Module, batch: torch.Tensor,
+                             layer_names: Iterable[str] | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """One eval-mode forward pass under inference_mode: (model output, {layer: activation of sample 0}).
+
+    Activations are detached CPU copies of the first sample's output ([C, H, W] or [N]), keyed in execution
+    order. A copy is needed even on the CPU: in-place layers (torchvision's ReLU(inplace=True)) overwrite
+    the tensor a previous layer returned. A module called twice (a ResNet block's shared ReLU) keeps its
+    last output, which is the block's output. Hooks are removed and the train/eval mode restored even when
+    the forward pass raises.
+    """
+    captured: dict[str, torch.Tensor] = {}
+    handles = []
+
+    def make_hook(name: str):
+        def hook(_module, _inputs, output):
+            t = _first_tensor(output)
+            if t is not None and t.dim() >= 1:
+                sample = t[0] if t.dim() >= 2 else t
+                captured[name] = sample.detach().to("cpu", copy=True)
+        return hook
+
+    was_training = model.training
+    try:
+        for name, module in _select_modules(model, layer_names):
+            handles.append(module.register_forward_hook(make_hook(name)))
+        model.eval()
+        with torch.inference_mode():
+            output = model(batch)
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    return output, captured
+
+
+def capture_activations(model: nn.Module, batch: torch.Tensor,
+                        layer_names: Iterable[str] | None = None) -> dict[str, torch.Tensor]:
+    """{layer name: detached CPU copy of its output for the first sample}, in execution order."""
+    return forward_with_activations(model, batch, layer_names)[1]
