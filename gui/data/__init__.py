@@ -1,0 +1,1 @@
+"""The Data tab: open a dataset, check its health, browse its images, choose augmentation."""

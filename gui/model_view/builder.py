@@ -1,0 +1,249 @@
+"""The model builder form: pick a model and its options; `changed` fires on every edit.
+
+Options map one to one onto the keyword arguments of core.models' factories, so what the form shows is
+exactly what `build_model(ModelSpec(name, ..., options))` builds.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
+                               QHBoxLayout, QLabel, QLineEdit, QPushButton, QRadioButton, QSpinBox,
+                               QStackedWidget, QVBoxLayout, QWidget)
+
+# Kept here rather than imported from core.models so the form appears before torch is imported.
+MODEL_CHOICES = ("mlp", "cnn", "resnet18", "resnet50", "mobilenet_v3_small", "efficientnet_b0")
+ACTIVATIONS = ("relu", "gelu", "tanh", "sigmoid", "leaky_relu")
+MAX_HIDDEN_LAYERS = 8
+
+
+class MlpOptions(QWidget):
+    """Input layer (the flattened image) -> N hidden layers, each with its own width -> output layer."""
+
+    changed = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        form = QFormLayout(self)
+        self.layers = QSpinBox(minimum=0, maximum=MAX_HIDDEN_LAYERS, value=2)
+        self.layers.setToolTip("How many fully connected hidden layers sit between the input and the output")
+        form.addRow("Hidden layers", self.layers)
+        self._width_rows = QVBoxLayout()
+        self._width_rows.setContentsMargins(0, 0, 0, 0)
+        holder = QWidget()
+        holder.setLayout(self._width_rows)
+        form.addRow("Widths", holder)
+        self.widths: list[QSpinBox] = []
+        self.activation = QComboBox()
+        self.activation.addItems(ACTIVATIONS)
+        form.addRow("Activation", self.activation)
+        self.dropout = QDoubleSpinBox(minimum=0.0, maximum=0.9, singleStep=0.1, value=0.0, decimals=2)
+        form.addRow("Dropout", self.dropout)
+        self.layers.valueChanged.connect(self._sync_width_rows)
+        self.activation.currentIndexChanged.connect(self.changed)
+        self.dropout.valueChanged.connect(self.changed)
+        self._sync_width_rows()
+
+    def _sync_width_rows(self) -> None:
+        n = self.layers.value()
+        defaults = (256, 128, 64, 64, 32, 32, 16, 16)
+        while len(self.widths) < n:
+            spin = QSpinBox(minimum=1, maximum=65536, value=defaults[len(self.widths)])
+            spin.setSuffix(" units")
+            spin.setAccelerated(True)
+            spin.setToolTip(f"Width of hidden layer {len(self.widths) + 1}")
+            spin.valueChanged.connect(self.changed)
+            self.widths.append(spin)
+            self._width_rows.addWidget(spin)
+        while len(self.widths) > n:
+            spin = self.widths.pop()
+            self._width_rows.removeWidget(spin)
+            spin.deleteLater()
+        self.changed.emit()
+
+    def set_hidden(self, widths: list[int]) -> None:
+        self.layers.setValue(len(widths))
+        for spin, w in zip(self.widths, widths):
+            spin.setValue(int(w))
+
+    def options(self) -> dict:
+        return {"hidden": [s.value() for s in self.widths], "activation": self.activation.currentText(),
+                "dropout": round(self.dropout.value(), 3)}
+
+    def set_options(self, options: dict) -> None:
+        if "hidden" in options:
+            self.set_hidden(list(options["hidden"]))
+        if "activation" in options:
+            self.activation.setCurrentText(str(options["activation"]))
+        if "dropout" in options:
+            self.dropout.setValue(float(options["dropout"]))
+
+
+class CnnOptions(QWidget):
+    """Conv blocks (conv -> batch norm -> ReLU -> max pool) with channels doubling per block."""
+
+    changed = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        form = QFormLayout(self)
+        self.blocks = QSpinBox(minimum=1, maximum=6, value=4)
+        self.blocks.setToolTip("Each block halves the image size; 64 px input allows up to 6")
+        form.addRow("Conv blocks", self.blocks)
+        self.channels = QSpinBox(minimum=1, maximum=512, value=16)
+        self.channels.setToolTip("Channels of the first block; each later block doubles them")
+        form.addRow("First channels", self.channels)
+        self.batch_norm = QCheckBox("Batch norm after each conv", checked=True)
+        form.addRow("", self.batch_norm)
+        self.dropout = QDoubleSpinBox(minimum=0.0, maximum=0.9, singleStep=0.1, value=0.2, decimals=2)
+        form.addRow("Dropout before output", self.dropout)
+        for w in (self.blocks, self.channels, self.dropout):
+            w.valueChanged.connect(self.changed)
+        self.batch_norm.toggled.connect(self.changed)
+
+    def options(self) -> dict:
+        return {"blocks": self.blocks.value(), "channels": self.channels.value(),
+                "batch_norm": self.batch_norm.isChecked(), "dropout": round(self.dropout.value(), 3)}
+
+    def set_options(self, options: dict) -> None:
+        self.blocks.setValue(int(options.get("blocks", self.blocks.value())))
+        self.channels.setValue(int(options.get("channels", self.channels.value())))
+        self.batch_norm.setChecked(bool(options.get("batch_norm", self.batch_norm.isChecked())))
+        self.dropout.setValue(float(options.get("dropout", self.dropout.value())))
+
+
+class TorchvisionOptions(QWidget):
+    """Weights (from scratch / ImageNet pretrained / a local file) and how much of the backbone trains."""
+
+    changed = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        form = QFormLayout(self)
+        self.scratch = QRadioButton("From scratch (random weights)", checked=True)
+        self.pretrained = QRadioButton("Pretrained on ImageNet (downloaded once by torchvision)")
+        self.local = QRadioButton("Weights from a local file")
+        group = QButtonGroup(self)
+        for b in (self.scratch, self.pretrained, self.local):
+            group.addButton(b)
+            form.addRow(b)
+        self.weights_path = QLineEdit(placeholderText="path to a .pth state_dict")
+        self.browse = QPushButton("Browse…")
+        row = QHBoxLayout()
+        row.addWidget(self.weights_path, 1)
+        row.addWidget(self.browse)
+        form.addRow(row)
+        self.freeze = QRadioButton("Freeze the backbone (train only the new head)")
+        self.finetune = QRadioButton("Fine-tune everything", checked=True)
+        tune_group = QButtonGroup(self)
+        tune_group.addButton(self.freeze)
+        tune_group.addButton(self.finetune)
+        form.addRow(self.finetune)
+        self.lr_scale = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.05, value=1.0, decimals=3)
+        self.lr_scale.setToolTip("Backbone learning rate = learning rate x this; the new head keeps the full rate")
+        form.addRow("  Backbone lr scale", self.lr_scale)
+        form.addRow(self.freeze)
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        self.note.setObjectName("hint")
+        form.addRow(self.note)
+        group.buttonToggled.connect(self._sync)
+        tune_group.buttonToggled.connect(self._sync)
+        self.weights_path.textChanged.connect(self.changed)
+        self.lr_scale.valueChanged.connect(self.changed)
+        self.browse.clicked.connect(self._pick_file)
+        self._sync()
+
+    def _pick_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Weights file", "", "PyTorch weights (*.pth *.pt);;All files (*)")
+        if path:
+            self.local.setChecked(True)
+            self.weights_path.setText(path)
+
+    def _sync(self, *_args) -> None:
+        local = self.local.isChecked()
+        self.weights_path.setEnabled(local)
+        self.browse.setEnabled(local)
+        from_scratch = self.scratch.isChecked()
+        self.freeze.setEnabled(not from_scratch)
+        self.lr_scale.setEnabled(self.finetune.isChecked())
+        self.note.setText("Freezing a randomly initialised backbone rarely helps: choose pretrained or a weights file."
+                          if from_scratch and self.freeze.isChecked() else "")
+        self.changed.emit()
+
+    def options(self) -> dict:
+        opts: dict = {}
+        if self.pretrained.isChecked():
+            opts["pretrained"] = True
+        elif self.local.isChecked() and self.weights_path.text().strip():
+            opts["weights_path"] = self.weights_path.text().strip()
+        if self.freeze.isChecked() and self.freeze.isEnabled():
+            opts["freeze_backbone"] = True
+        return opts
+
+    def backbone_lr_scale(self) -> float:
+        return round(self.lr_scale.value(), 4) if self.finetune.isChecked() else 1.0
+
+    def set_options(self, options: dict) -> None:
+        if options.get("pretrained"):
+            self.pretrained.setChecked(True)
+        elif options.get("weights_path"):
+            self.local.setChecked(True)
+            self.weights_path.setText(str(options["weights_path"]))
+        else:
+            self.scratch.setChecked(True)
+        (self.freeze if options.get("freeze_backbone") else self.finetune).setChecked(True)
+
+
+class ModelBuilder(QWidget):
+    """Model choice + the options page for it. `changed` fires whenever the model to build changes."""
+
+    changed = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        form = QFormLayout()
+        self.model_combo = QComboBox()
+        self.model_combo.addItems(MODEL_CHOICES)
+        self.model_combo.setCurrentText("cnn")
+        form.addRow("Model", self.model_combo)
+        layout.addLayout(form)
+        self.mlp = MlpOptions()
+        self.cnn = CnnOptions()
+        self.torchvision = TorchvisionOptions()
+        self.pages = QStackedWidget()
+        for page in (self.mlp, self.cnn, self.torchvision):
+            self.pages.addWidget(page)
+            page.changed.connect(self.changed)
+        layout.addWidget(self.pages)
+        layout.addStretch(1)
+        self.model_combo.currentTextChanged.connect(self._on_model)
+        self._on_model(self.model_combo.currentText())
+
+    def _page(self, name: str) -> QWidget:
+        return {"mlp": self.mlp, "cnn": self.cnn}.get(name, self.torchvision)
+
+    def _on_model(self, name: str) -> None:
+        self.pages.setCurrentWidget(self._page(name))
+        self.changed.emit()
+
+    def model_name(self) -> str:
+        return self.model_combo.currentText()
+
+    def set_model_name(self, name: str) -> None:
+        self.model_combo.setCurrentText(name)
+
+    def model_options(self) -> dict:
+        return self._page(self.model_name()).options()
+
+    def set_model(self, name: str, options: dict | None = None) -> None:
+        self.set_model_name(name)
+        if options:
+            self._page(name).set_options(options)
+
+    def train_overrides(self) -> dict:
+        """TrainConfig fields the model choice decides (fine-tuning's backbone learning rate scale)."""
+        if self._page(self.model_name()) is self.torchvision:
+            return {"backbone_lr_scale": self.torchvision.backbone_lr_scale()}
+        return {"backbone_lr_scale": 1.0}

@@ -1,0 +1,186 @@
+"""The Model tab: the builder form on the left; on the right the network as it is built (diagram, layer
+table, totals) and the estimated training memory for the chosen batch size, with a warning when it would
+not fit. The model is rebuilt off the GUI thread a moment after each edit."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QFormLayout, QHeaderView, QLabel, QMessageBox, QScrollArea, QSpinBox, QSplitter,
+                               QTableView, QVBoxLayout, QWidget)
+
+from gui.data.background import BackgroundTask
+from gui.model_view.builder import ModelBuilder
+from gui.model_view.diagram import NetworkDiagram
+from gui.model_view.layers import LayerTableModel
+from gui.model_view.summary import ModelSummary, SummaryRequest, fmt_count, fmt_shape, summarise
+
+WARNING_STYLE = "QLabel { background: #fde2e1; color: #8a1c13; border: 1px solid #e0a39d; border-radius: 4px; padding: 4px; }"
+
+
+class ModelView(QWidget):
+    changed = Signal()  # the model settings changed (name, options, batch size)
+    summary_ready = Signal(object)  # ModelSummary of the latest settings
+    summary_failed = Signal(str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._input = (2, 3, 64)  # classes, channels, image size: set from the dataset
+        self._device = "auto"
+        self._summary: ModelSummary | None = None
+
+        self.builder = ModelBuilder()
+        self.input_label = QLabel()
+        self.input_label.setWordWrap(True)
+        self.batch_size = QSpinBox(minimum=1, maximum=1_000_000, value=16)
+        self.batch_size.setAccelerated(True)
+        self.batch_size.setToolTip("Batch size used to estimate training memory (the training panel's batch size)")
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        form = QFormLayout()
+        form.addRow("Input", self.input_label)
+        form.addRow("Batch size", self.batch_size)
+        left_layout.addLayout(form)
+        left_layout.addWidget(self.builder, 1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(left)
+        scroll.setMinimumWidth(300)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+
+        self.diagram = NetworkDiagram()
+        self.totals_label = QLabel()
+        self.totals_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.memory_label = QLabel()
+        self.memory_label.setWordWrap(True)
+        self.error_label = QLabel()
+        self.error_label.setWordWrap(True)
+        self.error_label.setStyleSheet(WARNING_STYLE)
+        self.error_label.hide()
+        self.layer_model = LayerTableModel(self)
+        self.table = QTableView()
+        self.table.setModel(self.layer_model)
+        self.table.setSelectionBehavior(QTableView.SelectRows)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(22)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeToContents)
+        header.setStretchLastSection(True)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.addWidget(self.diagram)
+        right_layout.addWidget(self.totals_label)
+        right_layout.addWidget(self.memory_label)
+        right_layout.addWidget(self.error_label)
+        right_layout.addWidget(self.table, 1)
+
+        splitter = QSplitter(Qt.Horizontal)
+        splitter.addWidget(scroll)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([340, 800])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(splitter)
+
+        self._task = BackgroundTask(self, debounce_ms=150)
+        self._task.finished.connect(self._on_summary)
+        self._task.failed.connect(self._on_failed)
+        self.builder.changed.connect(self._on_settings_changed)
+        self.batch_size.valueChanged.connect(self._on_settings_changed)
+        self._show_input()
+        self._on_settings_changed()
+
+    # --- what the training run uses -------------------------------------------------------------------
+    def model_name(self) -> str:
+        return self.builder.model_name()
+
+    def model_options(self) -> dict:
+        return self.builder.model_options()
+
+    def train_overrides(self) -> dict:
+        return self.builder.train_overrides()
+
+    def set_model(self, name: str, options: dict | None = None) -> None:
+        self.builder.set_model(name, options)
+
+    def set_input(self, num_classes: int, channels: int = 3, image_size: int = 64) -> None:
+        """The dataset decides the input and output layers' sizes."""
+        new = (max(2, int(num_classes)), int(channels), int(image_size))
+        if new != self._input:
+            self._input = new
+            self._show_input()
+            self._on_settings_changed()
+
+    def set_batch_size(self, n: int) -> None:
+        self.batch_size.setValue(int(n))
+
+    def set_device(self, device: str) -> None:
+        if device != self._device:
+            self._device = device
+            self._on_settings_changed()
+
+    def summary(self) -> ModelSummary | None:
+        return self._summary
+
+    def is_busy(self) -> bool:
+        return self._task.busy
+
+    def would_not_fit(self) -> bool:
+        return self._summary is not None and self._summary.fits is False
+
+    def confirm_run(self, parent: QWidget | None = None) -> bool:
+        """Before a run: when the estimate says it will not fit, ask the user whether to start anyway."""
+        if not self.would_not_fit():
+            return True
+        answer = QMessageBox.warning(
+            parent or self, "Model may not fit in memory",
+            f"{self._summary.memory_text}\n\nTraining will probably fail with an out-of-memory error. "
+            "Lower the batch size or the image size, or choose a smaller model.\n\nStart anyway?",
+            QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
+        return answer == QMessageBox.Yes
+
+    def shutdown(self) -> None:
+        self._task.shutdown()
+
+    # --- rebuilding ---------------------------------------------------------------------------------
+    def _show_input(self) -> None:
+        classes, channels, size = self._input
+        self.input_label.setText(f"{fmt_shape((channels, size, size))} image → {classes} classes "
+                                 "<span style='color:gray'>(from the dataset)</span>")
+
+    def _on_settings_changed(self, *_args) -> None:
+        classes, channels, size = self._input
+        request = SummaryRequest(self.builder.model_name(), self.builder.model_options(), classes, channels, size,
+                                 self.batch_size.value(), self._device)
+        self.totals_label.setText(self.totals_label.text() or "Building…")
+        self._task.submit(lambda ctx: summarise(request, ctx))
+        self.changed.emit()
+
+    def _on_summary(self, summary: ModelSummary) -> None:
+        self._summary = summary
+        self.error_label.hide()
+        self.layer_model.set_rows(summary.rows)
+        self.diagram.set_blocks(summary.blocks)
+        frozen = summary.total_params - summary.trainable_params
+        frozen_text = f", {fmt_count(frozen)} frozen" if frozen else ""
+        self.totals_label.setText(
+            f"<b>{len(summary.rows)}</b> layers · <b>{summary.total_params:,}</b> parameters "
+            f"({fmt_count(summary.trainable_params)} trainable{frozen_text}) · "
+            f"<b>{summary.size_mb:.2f} MB</b> of weights (float32)")
+        if summary.fits is False:
+            self.memory_label.setStyleSheet(WARNING_STYLE)
+            self.memory_label.setText(f"⚠ Will probably not fit: {summary.memory_text}. "
+                                      "Lower the batch size or image size, or pick a smaller model.")
+        else:
+            self.memory_label.setStyleSheet("")
+            self.memory_label.setText(summary.memory_text)
+        self.summary_ready.emit(summary)
+
+    def _on_failed(self, message: str) -> None:
+        self._summary = None
+        self.layer_model.set_rows([])
+        self.diagram.set_message("This model cannot be built with these options")
+        self.totals_label.setText("")
+        self.memory_label.setText("")
+        self.error_label.setText(f"Cannot build {self.builder.model_name()}: {message}")
+        self.error_label.show()
+        self.summary_failed.emit(message)

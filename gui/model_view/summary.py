@@ -1,0 +1,151 @@
+"""Build the chosen model once, off the GUI thread, and describe it as plain data for the views.
+
+Everything here runs on a worker thread (torch is imported here, never at window start) and returns a
+ModelSummary of plain Python values: the GUI never holds the model itself.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Options that change where the weights come from, not the network's shape: the summary skips them so
+# that looking at a pretrained model never starts a download.
+WEIGHT_SOURCE_OPTIONS = ("pretrained", "weights_path")
+
+
+@dataclass
+class SummaryRequest:
+    model_name: str
+    options: dict
+    num_classes: int = 2
+    in_channels: int = 3
+    image_size: int = 64
+    batch_size: int = 16
+    device: str = "auto"
+
+
+@dataclass
+class Block:
+    """One box of the diagram: a group of consecutive layers."""
+
+    title: str
+    detail: str
+    params: int
+    trainable: bool = True
+
+
+@dataclass
+class ModelSummary:
+    request: SummaryRequest
+    rows: list = field(default_factory=list)  # core.models.LayerRow
+    total_params: int = 0
+    trainable_params: int = 0
+    size_mb: float = 0.0
+    blocks: list[Block] = field(default_factory=list)
+    memory_text: str = ""
+    fits: bool | None = None  # None: unknown
+    memory: object | None = None
+
+
+def fmt_shape(shape) -> str:
+    return "×".join(str(int(s)) for s in shape)
+
+
+def fmt_count(n: int) -> str:
+    if n >= 1e6:
+        return f"{n / 1e6:.2f} M"
+    if n >= 1e4:
+        return f"{n / 1e3:.1f} k"
+    return f"{n:,}"
+
+
+def summarise(request: SummaryRequest, context=None) -> ModelSummary:
+    import torch  # noqa: F401  (imported here, on the worker thread)
+
+    from core.models import ModelSpec, build_model, layer_summary
+
+    options = {k: v for k, v in request.options.items() if k not in WEIGHT_SOURCE_OPTIONS}
+    spec = ModelSpec(request.model_name, request.num_classes, request.in_channels, request.image_size, options)
+    model = build_model(spec)
+    if context is not None:
+        context.check()
+    rows = layer_summary(model, (request.in_channels, request.image_size, request.image_size))
+    params = list(model.parameters())
+    total = sum(p.numel() for p in params)
+    trainable = sum(p.numel() for p in params if p.requires_grad)
+    size_bytes = sum(p.numel() * p.element_size() for p in params) + sum(
+        b.numel() * b.element_size() for b in model.buffers())
+    summary = ModelSummary(request, rows, total, trainable, size_bytes / 2**20,
+                           blocks=diagram_blocks(rows, request))
+    _add_memory(summary, model, spec)
+    return summary
+
+
+def _add_memory(summary: ModelSummary, model, spec) -> None:
+    """Training memory for the chosen batch size, from core.models.memory when that module is there."""
+    try:
+        from core.models.memory import model_memory
+    except ImportError:
+        return
+    req = summary.request
+    estimate = model_memory(model, (req.in_channels, req.image_size, req.image_size), req.batch_size,
+                            device=req.device)
+    summary.memory = estimate
+    summary.fits = getattr(estimate, "fits", None)
+    describe = getattr(estimate, "describe", None)
+    summary.memory_text = describe() if callable(describe) else str(estimate)
+
+
+_PRIMARY = ("Linear", "Conv2d", "Conv1d", "Conv3d")
+
+
+def _prefix(name: str, depth: int) -> str:
+    return ".".join(name.split(".")[:depth])
+
+
+def _group_by_prefix(rows, depth: int) -> list[list]:
+    groups: list[list] = []
+    for row in rows:
+        if groups and _prefix(groups[-1][0].name, depth) == _prefix(row.name, depth):
+            groups[-1].append(row)
+        else:
+            groups.append([row])
+    return groups
+
+
+def diagram_blocks(rows, request: SummaryRequest, max_blocks: int = 14) -> list[Block]:
+    """Input -> one block per weighted layer (Linear / Conv, with the activation etc. after it) -> output.
+    A large torchvision network is grouped by its top-level modules (stem, layer1..4, head) instead."""
+    groups: list[list] = []
+    for row in rows:
+        if row.type in _PRIMARY or not groups:
+            groups.append([row])
+        else:
+            groups[-1].append(row)
+    by_layer = len(groups) <= max_blocks
+    if not by_layer:
+        groups = _group_by_prefix(rows, 1)
+        if len(groups) < 4:  # mobilenet / efficientnet: everything is inside `features`
+            groups = _group_by_prefix(rows, 2)
+    blocks = [Block("Input", fmt_shape((request.in_channels, request.image_size, request.image_size)), 0)]
+    counters: dict[str, int] = {}
+    for i, group in enumerate(groups):
+        params = sum(r.params for r in group)
+        trainable = any(r.trainable for r in group) or params == 0
+        head = next((r for r in group if r.type in _PRIMARY), group[0])
+        # The shape this block hands on: its last layer from the same module as its main layer.
+        same_module = [r for r in group if _prefix(r.name, r.name.count(".")) == _prefix(head.name, head.name.count("."))]
+        out = (same_module or group)[-1].output_shape
+        if i == len(groups) - 1:
+            title, detail = "Output", (f"{out[0]} classes" if len(out) == 1 else fmt_shape(out))
+        elif by_layer and head.type == "Linear":
+            counters["hidden"] = counters.get("hidden", 0) + 1
+            title, detail = f"Hidden {counters['hidden']}", f"{out[0]} units"
+        elif by_layer and head.type.startswith("Conv"):
+            counters["conv"] = counters.get("conv", 0) + 1
+            title, detail = f"Conv {counters['conv']}", fmt_shape(out)
+        elif by_layer:
+            title, detail = head.type, fmt_shape(out)
+        else:
+            title, detail = _prefix(head.name, 2 if "." in head.name and len(groups) > 10 else 1), fmt_shape(out)
+        blocks.append(Block(title, detail, params, trainable))
+    return blocks

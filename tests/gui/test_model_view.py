@@ -1,0 +1,72 @@
+"""The Model tab shows the network as it is built: layer rows, parameter totals, diagram, memory warning."""
+import pytest
+
+from gui.model_view import ModelView
+
+
+@pytest.fixture
+def view(qtbot):
+    w = ModelView()
+    qtbot.addWidget(w)
+    yield w
+    w.shutdown()
+
+
+def settle(qtbot, view):
+    """Wait until the summary for the current settings has arrived."""
+    qtbot.waitUntil(lambda: not view.is_busy() and view.summary() is not None
+                    and view.summary().request.model_name == view.model_name(), timeout=20_000)
+    return view.summary()
+
+
+def test_mlp_hidden_layers_change_rows_and_params(qtbot, view):
+    view.set_input(num_classes=3, channels=1, image_size=8)
+    view.set_model("mlp", {"hidden": [16], "activation": "relu", "dropout": 0.0})
+    first = settle(qtbot, view)
+    # flatten, linear, relu, linear(out)
+    assert view.layer_model.rowCount() == 4
+    assert first.total_params == (64 * 16 + 16) + (16 * 3 + 3)
+    assert [b.title for b in view.diagram.blocks()] == ["Input", "Flatten", "Hidden 1", "Output"]
+
+    with qtbot.waitSignal(view.summary_ready, timeout=20_000):
+        view.builder.mlp.layers.setValue(3)
+    second = view.summary()
+    assert view.layer_model.rowCount() == 8
+    assert second.request.options["hidden"] == [16, 128, 64]  # new rows get the default widths
+    assert second.total_params == (64 * 16 + 16) + (16 * 128 + 128) + (128 * 64 + 64) + (64 * 3 + 3)
+    assert f"{second.total_params:,}" in view.totals_label.text()
+    assert [b.title for b in view.diagram.blocks()][-2:] == ["Hidden 3", "Output"]
+
+    with qtbot.waitSignal(view.summary_ready, timeout=20_000):
+        view.builder.mlp.widths[0].setValue(32)
+    assert view.summary().total_params == (64 * 32 + 32) + (32 * 128 + 128) + (128 * 64 + 64) + (64 * 3 + 3)
+
+
+def test_options_feed_the_run_settings(qtbot, view):
+    view.set_model("cnn", {"blocks": 2, "channels": 8, "batch_norm": False, "dropout": 0.0})
+    assert view.model_name() == "cnn"
+    assert view.model_options() == {"blocks": 2, "channels": 8, "batch_norm": False, "dropout": 0.0}
+    summary = settle(qtbot, view)
+    assert [r.type for r in summary.rows].count("Conv2d") == 2
+    assert not any(r.type == "BatchNorm2d" for r in summary.rows)
+
+    view.set_model("resnet18")
+    tv = view.builder.torchvision
+    tv.local.setChecked(True)
+    tv.weights_path.setText("/tmp/some.pth")
+    tv.lr_scale.setValue(0.1)
+    assert view.model_options() == {"weights_path": "/tmp/some.pth"}
+    assert view.train_overrides() == {"backbone_lr_scale": 0.1}
+    tv.pretrained.setChecked(True)
+    tv.freeze.setChecked(True)
+    assert view.model_options() == {"pretrained": True, "freeze_backbone": True}
+    assert view.train_overrides() == {"backbone_lr_scale": 1.0}
+
+
+def test_bad_options_show_an_error_not_a_crash(qtbot, view):
+    view.set_input(num_classes=2, channels=3, image_size=8)
+    with qtbot.waitSignal(view.summary_failed, timeout=20_000):
+        view.set_model("cnn", {"blocks": 6, "channels": 4})  # 8 px cannot be halved six times
+    assert view.error_label.isVisibleTo(view)
+    assert "cnn" in view.error_label.text()
+    assert view.layer_model.rowCount() == 0
