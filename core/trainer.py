@@ -191,9 +191,15 @@ class Trainer:
 
     def load_training_state(self, state: dict) -> None:
         self.optimizer.load_state_dict(state["optimizer"])
-        if self.scheduler is not None and state.get("scheduler"):
-            self.scheduler.load_state_dict(state["scheduler"])
         self.epoch = int(state["epoch"])
+        planned = int(state.get("config", {}).get("epochs", self.config.epochs))
+        if isinstance(self.scheduler, torch.optim.lr_scheduler.CosineAnnealingLR) and planned != self.config.epochs:
+            # The run was extended: re-plan the cosine curve over the new total, continuing from this epoch.
+            self.scheduler.last_epoch = self.epoch
+            for group, base in zip(self.optimizer.param_groups, self.scheduler.base_lrs):
+                group["lr"] = base * (1 + math.cos(math.pi * self.epoch / self.config.epochs)) / 2
+        elif self.scheduler is not None and state.get("scheduler"):
+            self.scheduler.load_state_dict(state["scheduler"])
         self.step = int(state["step"])
         self.history = [EpochMetrics(**m) for m in state.get("history", [])]
         if isinstance(state.get("rng", {}).get("torch"), torch.Tensor):

@@ -1,0 +1,17 @@
+"""Shared test set-up: Qt runs offscreen, real data lives in ../shared/data (tests skip when it is absent)."""
+import os
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("LAYERSCOPE_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real test photos not found at {SHARED_DATA} (set LAYERSCOPE_SHARED_DATA)")
+    return SHARED_DATA
