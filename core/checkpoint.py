@@ -38,7 +38,7 @@ class Checkpoint:
 
     def build_model(self) -> nn.Module:
         """The model with these weights, in eval mode, on the CPU."""
-        model = build_model(self.model_spec)
+        model = build_model(self.model_spec, load_weights=False)  # the weights are in the checkpoint
         missing, unexpected = model.load_state_dict(self.model_state, strict=False)
         if missing or unexpected:
             raise CheckpointError(

@@ -5,7 +5,7 @@ writes the run directory's config.json; the caller then calls trainer.fit() on w
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable
 
@@ -13,6 +13,7 @@ from core.callbacks import Callback
 from core.checkpoint import CheckpointError, load_checkpoint
 from core.data import DataSpec, build_data
 from core.models import ModelSpec, build_model
+from core.models.torchvision_models import data_spec_for_model
 from core.runs import RunDirectory, RunRecorder
 from core.trainer import TrainConfig, Trainer, TrainingError, seed_everything
 
@@ -49,11 +50,12 @@ def prepare_trainer(settings: RunSettings, run_dir: str | Path | None, *, resume
                                model_options=checkpoint.model_spec.options,
                                train=TrainConfig.from_dict({**saved["config"], "epochs": epochs,
                                                             "device": settings.train.device}))
+    settings = replace(settings, data=data_spec_for_model(settings.data, settings.model_name, settings.model_options))
     data = build_data(settings.data)
     spec = ModelSpec(settings.model_name, data.num_classes, data.preprocess.channels, data.preprocess.image_size,
                      dict(settings.model_options))
     seed_everything(settings.train.seed)
-    model = build_model(spec)
+    model = build_model(spec, load_weights=checkpoint is None)  # a resume has its weights already
     if checkpoint is not None:
         if checkpoint.classes != data.classes:
             raise CheckpointError(f"{resume}: its classes {checkpoint.classes} differ from the dataset's {data.classes}")

@@ -12,8 +12,8 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from core.data.datasets import ArrayDataset, FileDataset
-from core.data.folder import DatasetError, scan_image_folder
+from core.data.datasets import ArrayDataset, FileDataset, match_channels
+from core.data.folder import DatasetError, scan_folder_splits, scan_image_folder
 from core.data.shapes import SHAPE_CLASSES, make_shapes
 from core.data.transforms import Augmentation, Preprocess, eval_transform, train_transform
 
@@ -34,16 +34,27 @@ class DataSpec:
     train_count: int = 8000  # shapes only
     val_count: int = 1000  # shapes only
     augmentation: Augmentation = field(default_factory=Augmentation)
+    # Normalisation: None = measured on the training data (folders, standard sets) / built-in (shapes);
+    # a pretrained model sets its weights' own mean and std here (see core.models.torchvision_models).
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    channels: int | None = None  # None: the data's own (1 for MNIST); 3 repeats grayscale for RGB models
+    cache_mb: float = 1024.0  # folders: decoded small images kept in memory up to this size (0: never)
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["augmentation"] = self.augmentation.to_dict()
+        for key in ("mean", "std"):
+            d[key] = list(d[key]) if d[key] is not None else None
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "DataSpec":
         d = dict(d)
         d["augmentation"] = Augmentation.from_dict(d.get("augmentation"))
+        for key in ("mean", "std"):
+            if d.get(key) is not None:
+                d[key] = tuple(float(v) for v in d[key])
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
     @property
@@ -59,6 +70,8 @@ class DataBundle:
     preprocess: Preprocess
     spec: DataSpec
     description: str = ""
+    test: Dataset | None = None  # a folder's test/ split, kept aside (never trained or validated on)
+    excluded: list[tuple[str, str]] = field(default_factory=list)  # (file, reason) left out as unreadable
 
     @property
     def num_classes(self) -> int:
@@ -94,25 +107,90 @@ PHOTO_MEAN = (0.485, 0.456, 0.406)
 PHOTO_STD = (0.229, 0.224, 0.225)
 
 
-def _build_folder(spec: DataSpec) -> DataBundle:
-    classes, train, val = scan_image_folder(Path(spec.name), spec.val_fraction, spec.seed)
-    pre = Preprocess(image_size=spec.image_size or 64, channels=3, mean=PHOTO_MEAN, std=PHOTO_STD)
+def _build_folder(spec: DataSpec, progress=None, cancel=None) -> DataBundle:
+    """An image folder -> bundle. Every file is decoded once up front (threads, reduced JPEG scale): the same
+    pass fills the in-memory cache when it fits `spec.cache_mb` and finds unreadable files, which are left
+    out (listed in `bundle.excluded`) so training only ever sees good images."""
+    from core.data.cache import (CachedImageDataset, decode_files, estimate_cache_mb, train_cache_side)
+    from core.data.stats import sample_indices, sampled_stats
+
+    found = scan_folder_splits(Path(spec.name), spec.val_fraction, spec.seed)
+    size = spec.image_size or 64
+    channels = spec.channels or 3
+    train_side, train_crop = train_cache_side(size, spec.augmentation)
+    need_mb = (estimate_cache_mb(len(found.train), train_side, train_crop)
+               + estimate_cache_mb(len(found.val) + len(found.test), size, True))
+    cached = spec.cache_mb > 0 and need_mb <= spec.cache_mb
+    groups = [(found.train, train_side, train_crop), (found.val, size, True), (found.test, size, True)]
+    total = sum(len(g[0]) for g in groups)
+    offset = [0]
+
+    def sub_progress(done, _n):
+        if progress is not None:
+            progress(offset[0] + done, total)
+
+    decoded, excluded = [], []
+    for samples, side, crop in groups:
+        images, errors = decode_files([p for p, _ in samples], side, crop, progress=sub_progress,
+                                      cancel=cancel, keep=cached)
+        offset[0] += len(samples)
+        excluded += [(str(samples[i][0]), reason) for i, reason in sorted(errors.items())]
+        good = [i for i in range(len(samples)) if i not in errors]
+        decoded.append(([samples[i] for i in good], [images[i] for i in good]))
+    (train, train_imgs), (val, val_imgs), (test, test_imgs) = decoded
+    if not train:
+        raise DatasetError(f"{spec.name}: none of the training images could be read "
+                           f"({len(excluded)} unreadable files, for example {excluded[0][0]}: {excluded[0][1]})"
+                           if excluded else f"{spec.name}: no training images")
+    if spec.mean is not None and spec.std is not None:
+        mean, std = tuple(spec.mean), tuple(spec.std)
+    else:
+        if not cached:  # measure a sample, decoded at the eval geometry
+            idx = sample_indices(len(train), 500, spec.seed)
+            train_imgs_for_stats, _ = decode_files([train[i][0] for i in idx], size, True)
+            stats_source = [t for t in train_imgs_for_stats if t is not None]
+        else:
+            stats_source = train_imgs
+        mean, std = sampled_stats([match_channels(t, channels) for t in stats_source], seed=spec.seed)
+    pre = Preprocess(image_size=size, channels=channels, mean=mean, std=std)
+    train_tf = train_transform(pre, spec.augmentation)
+
+    def labels(samples):
+        return torch.tensor([label for _, label in samples], dtype=torch.long)
+
+    def eval_set(samples, images):
+        if cached:
+            stacked = torch.stack(images) if images else torch.zeros(0, 3, size, size, dtype=torch.uint8)
+            return ArrayDataset(stacked, labels(samples), pre)
+        return FileDataset(samples, eval_transform(pre), draft_size=size)
+
+    if cached and not train_crop:
+        train_ds = CachedImageDataset(train_imgs, labels(train).tolist(), train_tf, [p for p, _ in train])
+    elif cached:
+        train_ds = ArrayDataset(torch.stack(train_imgs), labels(train), pre,
+                                train_tf if spec.augmentation.any() else None)
+    else:
+        train_ds = FileDataset(train, train_tf, draft_size=train_side)
+    note = "cached in memory" if cached else f"read from disk (cache needs ~{need_mb:.0f} MB > {spec.cache_mb:.0f} MB)"
+    bad = f", {len(excluded)} unreadable files left out" if excluded else ""
+    test_note = f" / {len(test)} test" if found.test else ""
     return DataBundle(
-        train=FileDataset(train, train_transform(pre, spec.augmentation)),
-        val=FileDataset(val, eval_transform(pre)),
-        classes=classes, preprocess=pre, spec=spec,
-        description=f"{spec.name}: {len(train)} train / {len(val)} val images, {len(classes)} classes",
+        train=train_ds, val=eval_set(val, val_imgs), classes=found.classes, preprocess=pre, spec=spec,
+        description=f"{spec.name}: {len(train)} train / {len(val)} val{test_note} images, "
+                    f"{len(found.classes)} classes, {note}{bad}",
+        test=eval_set(test, test_imgs) if found.test else None, excluded=excluded,
     )
 
 
-def build_data(spec: DataSpec) -> DataBundle:
+def build_data(spec: DataSpec, progress=None, cancel=None) -> DataBundle:
+    """Build the bundle for `spec`. `progress(done, total)` / `cancel()` let a GUI run it off-thread."""
     if spec.name == "shapes":
         return _build_shapes(spec)
     if spec.name in STANDARD_DATASETS:
         from core.data.standard import build_standard
 
         return build_standard(spec)
-    return _build_folder(spec)
+    return _build_folder(spec, progress, cancel)
 
 
 def make_loader(dataset: Dataset, batch_size: int, *, shuffle: bool, seed: int = 0, epoch: int = 0,

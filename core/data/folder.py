@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.imageio import is_image_path
@@ -63,8 +64,24 @@ def stratified_split(samples: list[tuple[Path, int]], val_fraction: float, seed:
     return train, val
 
 
+@dataclass
+class FolderSplits:
+    """The files of an image folder: class names and (path, label) samples per split (test may be empty)."""
+
+    classes: list[str]
+    train: list[tuple[Path, int]]
+    val: list[tuple[Path, int]]
+    test: list[tuple[Path, int]] = field(default_factory=list)
+
+
 def scan_image_folder(root: Path, val_fraction: float = 0.2, seed: int = 0):
     """-> (classes, train samples, val samples). Raises DatasetError with a clear message."""
+    found = scan_folder_splits(root, val_fraction, seed)
+    return found.classes, found.train, found.val
+
+
+def scan_folder_splits(root: Path, val_fraction: float = 0.2, seed: int = 0) -> FolderSplits:
+    """Like scan_image_folder, plus the files of a `test/` folder when there is one (kept aside, never trained on)."""
     root = Path(root).expanduser()
     if not root.exists():
         raise DatasetError(f"{root}: the folder does not exist")
@@ -87,4 +104,5 @@ def scan_image_folder(root: Path, val_fraction: float = 0.2, seed: int = 0):
             "sub-folder (for example cats/ and dogs/), at least two classes")
     if not train:
         raise DatasetError(f"{root}: no image files found in the class folders ({', '.join(classes)})")
-    return classes, train, val
+    test = _samples(splits["test"], classes) if "test" in splits else []
+    return FolderSplits(classes, train, val, test)

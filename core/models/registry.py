@@ -8,7 +8,7 @@ from typing import Callable
 import torch.nn as nn
 
 from core.models.simple import build_cnn, build_mlp
-from core.models.torchvision_models import TORCHVISION_MODELS, build_torchvision
+from core.models.torchvision_models import TORCHVISION_MODELS, WEIGHT_OPTIONS, WeightsError, build_torchvision
 
 
 class ModelError(Exception):
@@ -45,14 +45,20 @@ class ModelSpec:
                    image_size=int(d.get("image_size", 64)), options=dict(d.get("options") or {}))
 
 
-def build_model(spec: ModelSpec) -> nn.Module:
+def build_model(spec: ModelSpec, load_weights: bool = True) -> nn.Module:
+    """Build the model `spec` describes. load_weights=False skips pretrained / weights-file options: a
+    checkpoint or resume supplies the weights itself and must never download them again."""
     factory = _FACTORIES.get(spec.name)
     if factory is None:
         raise ModelError(f"unknown model '{spec.name}'; choose one of: {', '.join(MODEL_NAMES)}")
     if spec.num_classes < 2:
         raise ModelError(f"a classifier needs at least 2 classes, got {spec.num_classes}")
     try:
+        options = spec.options if load_weights else {k: v for k, v in spec.options.items()
+                                                     if k not in WEIGHT_OPTIONS}
         return factory(num_classes=spec.num_classes, in_channels=spec.in_channels,
-                       image_size=spec.image_size, **spec.options)
+                       image_size=spec.image_size, **options)
     except TypeError as exc:
         raise ModelError(f"model '{spec.name}' does not take these options {spec.options}: {exc}") from exc
+    except WeightsError as exc:
+        raise ModelError(str(exc)) from exc

@@ -1,0 +1,122 @@
+"""Decoded small images in memory, so later epochs never decode a JPEG again.
+
+Photos are decoded once, in the main process, by a thread pool (Pillow releases the GIL while it decodes
+and resizes), at a reduced JPEG scale (`draft`) and straight down to a small uint8 tensor:
+- validation / test images: exactly the eval geometry (shorter side = S, centre crop S x S), so their
+  dataset only normalises;
+- training images: the shorter side a little above S (TRAIN_MARGIN) and uncropped, so random crops, flips
+  and colour jitter still apply to every epoch's copy (only when there is a random crop; otherwise the
+  exact eval geometry as well).
+Because the cache is filled before the DataLoader exists, it also works with DataLoader workers: forked
+workers share the tensors, spawned ones receive them pickled; nothing is filled inside a worker and lost.
+The same pass finds the files that cannot be decoded, which the folder bundle then leaves out.
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+from torch.utils.data import Dataset
+from torchvision.transforms.v2 import functional as TF
+
+from core.data.transforms import Augmentation
+from core.imageio import ImageLoadError, load_image
+
+DEFAULT_CACHE_MB = 1024.0
+TRAIN_MARGIN = 1.15  # training images are cached this much larger than S, room for random crops
+ASPECT_GUESS = 4 / 3  # photos are mostly 4:3; used to estimate the cache size before decoding
+
+Progress = Callable[[int, int], None]
+Cancel = Callable[[], bool]
+
+
+class Cancelled(Exception):
+    """The user cancelled a long pass (decode, health scan) through its `cancel()` predicate."""
+
+
+def default_threads() -> int:
+    """Decode threads: one per core, at least 2 (decoding also waits on the disk)."""
+    return max(2, min(16, os.cpu_count() or 2))
+
+
+def train_cache_side(image_size: int, aug: Augmentation) -> tuple[int, bool]:
+    """(shorter side, centre-crop?) for cached training images under this augmentation."""
+    if aug.random_resized_crop:
+        return int(round(image_size * TRAIN_MARGIN)), False
+    return int(image_size), True
+
+
+def estimate_cache_mb(count: int, side: int, crop: bool) -> float:
+    """Approximate memory in MB for `count` cached RGB images of shorter side `side`."""
+    per_image = side * side * 3 * (1.0 if crop else ASPECT_GUESS)
+    return count * per_image / 2**20
+
+
+def decode_small(path: str | Path, side: int, crop: bool) -> torch.Tensor:
+    """One file -> uint8 [3, h, w] with the shorter side = `side` (and centre-cropped square if `crop`)."""
+    image = load_image(path, draft_size=side)
+    image = TF.resize(image, side, antialias=True)
+    if crop:
+        image = TF.center_crop(image, side)
+    return TF.pil_to_tensor(image)
+
+
+def decode_files(paths: Sequence[str | Path], side: int, crop: bool, *, threads: int | None = None,
+                 progress: Progress | None = None, cancel: Cancel | None = None,
+                 keep: bool = True) -> tuple[list[torch.Tensor | None], dict[int, str]]:
+    """Decode many files in parallel -> (images or None per file, {index: reason} for unreadable files).
+
+    With keep=False the images are dropped right after decoding (a validity pass only)."""
+    images: list[torch.Tensor | None] = [None] * len(paths)
+    errors: dict[int, str] = {}
+
+    def work(i: int):
+        try:
+            img = decode_small(paths[i], side, crop)
+            return i, (img if keep else None), None
+        except ImageLoadError as exc:
+            return i, None, exc.reason
+
+    done = 0
+    with ThreadPoolExecutor(max_workers=threads or default_threads()) as pool:
+        # Submit in chunks so a cancel stops the pass quickly instead of after every file is queued.
+        chunk = 64
+        for start in range(0, len(paths), chunk):
+            if cancel is not None and cancel():
+                raise Cancelled("decoding was cancelled")
+            for i, img, reason in pool.map(work, range(start, min(start + chunk, len(paths)))):
+                images[i] = img
+                if reason is not None:
+                    errors[i] = reason
+                done += 1
+            if progress is not None:
+                progress(done, len(paths))
+    return images, errors
+
+
+class CachedImageDataset(Dataset):
+    """Decoded uint8 images [3, h, w] (sizes may differ) in memory, each passed through `transform`."""
+
+    def __init__(self, images: Sequence[torch.Tensor], labels: Sequence[int], transform: Callable,
+                 paths: Sequence[Path] | None = None):
+        self.images = list(images)
+        self.labels = [int(v) for v in labels]
+        self.transform = transform
+        self.paths = list(paths) if paths is not None else None
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int):
+        return self.transform(self.images[index]), self.labels[index]
+
+    def raw_image(self, index: int) -> torch.Tensor:
+        """The cached uint8 image [3, h, w] before any transform."""
+        return self.images[index]
+
+    @property
+    def nbytes(self) -> int:
+        return sum(t.numel() for t in self.images)

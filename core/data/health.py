@@ -1,0 +1,223 @@
+"""A health check of an image folder before training on it: what is there, and what is wrong with it.
+
+Every file in the class folders is read once (threads): its bytes are hashed (exact duplicates, also across
+train and val, which would inflate validation accuracy) and decoded at a reduced JPEG scale (cheap, yet it
+still reads the whole stream, so truncated files are caught). Problems are listed with their reasons and
+never stop the scan; `build_data` leaves the same unreadable files out of training.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from PIL import Image
+
+from core.data.cache import Cancelled, default_threads
+from core.data.folder import class_folders, find_split_folders, scan_folder_splits
+from core.imageio import ImageLoadError, is_image_path, load_image
+
+SMALL_CLASS = 10  # fewer good training images than this: too few to learn or to measure
+IMBALANCE_WARN = 3.0  # largest / smallest class above this: accuracy alone will mislead
+
+
+@dataclass
+class FileProblem:
+    path: str
+    kind: str  # "empty", "corrupt", "unreadable", "not_image"
+    reason: str
+
+
+@dataclass
+class DuplicateGroup:
+    sha1: str
+    paths: list[str]
+    splits: list[str]
+
+    @property
+    def cross_split(self) -> bool:
+        """The same image in more than one split (e.g. train and val)."""
+        return len(set(self.splits)) > 1
+
+
+@dataclass
+class HealthReport:
+    root: str
+    layout: str  # "train/val folders" or "one folder per class, split by val_fraction"
+    classes: list[str]
+    counts: dict[str, dict[str, int]]  # class -> split -> number of good images
+    total_files: int = 0
+    good_files: int = 0
+    problems: list[FileProblem] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # files without an image extension (never used)
+    duplicates: list[DuplicateGroup] = field(default_factory=list)
+    small_classes: list[str] = field(default_factory=list)
+    imbalance_ratio: float | None = None  # largest / smallest class in train
+    min_size: tuple[int, int] | None = None  # (width, height) of the smallest image by area
+    max_size: tuple[int, int] | None = None
+    modes: dict[str, int] = field(default_factory=dict)  # PIL mode -> files ("RGB", "L", "RGBA", ...)
+    formats: dict[str, int] = field(default_factory=dict)  # "JPEG", "PNG", ...
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def bad_paths(self) -> set[str]:
+        return {p.path for p in self.problems}
+
+    def to_dict(self) -> dict:
+        """Plain JSON-able dict."""
+        d = asdict(self)
+        for group, out in zip(self.duplicates, d["duplicates"]):
+            out["cross_split"] = group.cross_split
+        return d
+
+    def format_text(self) -> str:
+        """A readable report for the terminal."""
+        splits = sorted({s for per in self.counts.values() for s in per}, key=_split_order)
+        lines = [f"Dataset: {self.root}", f"Layout: {self.layout}",
+                 f"Files: {self.total_files} image files, {self.good_files} good, {len(self.problems)} with problems"
+                 + (f", {len(self.ignored)} non-image files ignored" if self.ignored else ""), ""]
+        width = max([len(c) for c in self.classes] + [5])
+        lines.append("  ".join([f"{'class':<{width}}"] + [f"{s:>6}" for s in splits]))
+        for name in self.classes:
+            lines.append("  ".join([f"{name:<{width}}"] + [f"{self.counts[name].get(s, 0):>6}" for s in splits]))
+        if self.min_size and self.max_size:
+            lines.append("")
+            lines.append(f"Image sizes: {self.min_size[0]}x{self.min_size[1]} to {self.max_size[0]}x{self.max_size[1]}")
+            lines.append("Modes: " + ", ".join(f"{m} {n}" for m, n in sorted(self.modes.items())))
+        if self.problems:
+            lines += ["", "Problem files (left out of training):"]
+            lines += [f"  {p.path}: {p.reason}" for p in self.problems]
+        if self.duplicates:
+            lines += ["", "Exact duplicates (same bytes):"]
+            for g in self.duplicates:
+                tag = " [in more than one split]" if g.cross_split else ""
+                lines.append(f"  {', '.join(g.paths)}{tag}")
+        if self.ignored:
+            lines += ["", "Ignored (not image files): " + ", ".join(self.ignored[:20])
+                      + (f" and {len(self.ignored) - 20} more" if len(self.ignored) > 20 else "")]
+        if self.warnings:
+            lines += ["", "Warnings:"] + [f"  - {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+
+def _split_order(name: str) -> int:
+    return {"train": 0, "val": 1, "test": 2}.get(name, 3)
+
+
+@dataclass
+class _FileInfo:
+    sha1: str | None = None
+    size: tuple[int, int] | None = None
+    mode: str | None = None
+    format: str | None = None
+    problem: FileProblem | None = None
+
+
+def _check_file(path: Path) -> _FileInfo:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return _FileInfo(problem=FileProblem(str(path), "unreadable", f"the file cannot be read ({exc.strerror or exc})"))
+    if not data:
+        return _FileInfo(problem=FileProblem(str(path), "empty", "the file is empty (0 bytes)"))
+    info = _FileInfo(sha1=hashlib.sha1(data).hexdigest())
+    try:
+        with Image.open(io.BytesIO(data)) as img:  # header only: size, mode, format
+            info.size, info.mode, info.format = img.size, img.mode, img.format
+        # A full decode (at reduced JPEG scale) is the only way to catch a truncated or mangled stream.
+        load_image(data, name=str(path), draft_size=64)
+    except ImageLoadError as exc:
+        kind = "not_image" if "not an image" in exc.reason else "corrupt"
+        info.problem = FileProblem(str(path), kind, exc.reason)
+    except Exception as exc:  # Image.open's own failures: not an image at all
+        info.problem = FileProblem(str(path), "not_image",
+                                   f"not an image file Layerscope can read ({type(exc).__name__})")
+    return info
+
+
+def _non_image_files(folders: list[Path]) -> list[str]:
+    out = []
+    for folder in folders:
+        out += [str(p) for p in sorted(folder.rglob("*"))
+                if p.is_file() and not p.name.startswith(".") and not is_image_path(p)]
+    return out
+
+
+def scan_health(root: str | Path, progress: Callable[[int, int], None] | None = None,
+                cancel: Callable[[], bool] | None = None, *, val_fraction: float = 0.2, seed: int = 0,
+                threads: int | None = None) -> HealthReport:
+    """Scan an image folder -> HealthReport. Raises DatasetError if it is not a dataset folder at all,
+    Cancelled if `cancel()` turns true; bad files never raise."""
+    root = Path(root).expanduser()
+    found = scan_folder_splits(root, val_fraction, seed)  # raises DatasetError for a non-dataset
+    splits = find_split_folders(root)
+    layout = ("train/val folders" if "val" in splits else "train folder, split by val_fraction") if splits \
+        else "one folder per class, split by val_fraction"
+    labelled = [(p, lbl, "train") for p, lbl in found.train] + [(p, lbl, "val") for p, lbl in found.val] + \
+               [(p, lbl, "test") for p, lbl in found.test]
+    total = len(labelled)
+    infos: list[_FileInfo] = []
+    with ThreadPoolExecutor(max_workers=threads or default_threads()) as pool:
+        chunk = 64
+        for start in range(0, total, chunk):
+            if cancel is not None and cancel():
+                raise Cancelled("the health scan was cancelled")
+            infos += list(pool.map(_check_file, [p for p, _, _ in labelled[start:start + chunk]]))
+            if progress is not None:
+                progress(len(infos), total)
+
+    report = HealthReport(root=str(root), layout=layout, classes=list(found.classes),
+                          counts={c: {s: 0 for s in ("train", "val", "test") if s != "test" or found.test}
+                                  for c in found.classes},
+                          total_files=total)
+    by_hash: dict[str, list[tuple[str, str]]] = {}
+    areas = []
+    modes, formats = Counter(), Counter()
+    for (path, label, split), info in zip(labelled, infos):
+        if info.sha1:
+            by_hash.setdefault(info.sha1, []).append((str(path), split))
+        if info.problem is not None:
+            report.problems.append(info.problem)
+            continue
+        report.good_files += 1
+        report.counts[found.classes[label]][split] += 1
+        modes[info.mode] += 1
+        formats[info.format] += 1
+        areas.append((info.size[0] * info.size[1], info.size))
+    report.modes, report.formats = dict(modes), dict(formats)
+    if areas:
+        report.min_size, report.max_size = min(areas)[1], max(areas)[1]
+    report.duplicates = [DuplicateGroup(h, [p for p, _ in items], [s for _, s in items])
+                         for h, items in by_hash.items() if len(items) > 1]
+    class_dirs = [root / c for c in found.classes] if not splits else \
+        [d for s in splits.values() for d in class_folders(s)]
+    report.ignored = _non_image_files(class_dirs)
+    _add_warnings(report)
+    return report
+
+
+def _add_warnings(report: HealthReport) -> None:
+    train = {c: per.get("train", 0) for c, per in report.counts.items()}
+    report.small_classes = [c for c, n in train.items() if n < SMALL_CLASS]
+    if train and min(train.values()) > 0:
+        report.imbalance_ratio = round(max(train.values()) / min(train.values()), 2)
+    w = report.warnings
+    if report.problems:
+        w.append(f"{len(report.problems)} file(s) cannot be read and will be left out of training")
+    for c in report.small_classes:
+        w.append(f"class '{c}' has only {train[c]} training image(s); add more (at least {SMALL_CLASS})")
+    if report.imbalance_ratio and report.imbalance_ratio > IMBALANCE_WARN:
+        big, small = max(train, key=train.get), min(train, key=train.get)
+        w.append(f"classes are imbalanced: '{big}' has {report.imbalance_ratio:g}x the images of '{small}'")
+    cross = [g for g in report.duplicates if g.cross_split]
+    if cross:
+        w.append(f"{len(cross)} image(s) appear in more than one split (e.g. train and val): validation "
+                 "accuracy will look better than it is; remove the copies")
+    elif report.duplicates:
+        w.append(f"{len(report.duplicates)} group(s) of exact duplicate images")
+    if report.min_size and min(report.min_size) < 32:
+        w.append(f"the smallest image is only {report.min_size[0]}x{report.min_size[1]} pixels")

@@ -1,0 +1,237 @@
+"""torchvision's standard sets by name: MNIST, Fashion-MNIST, CIFAR-10.
+
+Files are downloaded once through torchvision's own download code (its mirrors and md5 checks) into
+`user_data_dir("layerscope")/datasets` (or $LAYERSCOPE_DATA_DIR), in torchvision's usual layout, and found
+there later without the network. They are read here straight into uint8 tensors (the whole set fits in
+memory: MNIST is 47 MB) so training runs from ArrayDataset with no per-image decoding. The readers accept
+the raw files both unpacked and gzipped, so files put there by hand work either way.
+The official test split is the validation set.
+"""
+from __future__ import annotations
+
+import gzip
+import os
+import pickle
+import urllib.error
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from core.data.folder import DatasetError
+
+DATA_DIR_ENV = "LAYERSCOPE_DATA_DIR"
+
+
+@dataclass(frozen=True)
+class StandardInfo:
+    title: str
+    folder: str  # under the data dir
+    files: tuple[str, ...]  # the files that must be in `folder`
+    classes: tuple[str, ...]
+    channels: int
+    size: int
+
+
+_MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+STANDARD = {
+    "mnist": StandardInfo("MNIST", "MNIST/raw", _MNIST_FILES, tuple(str(d) for d in range(10)), 1, 28),
+    "fashion_mnist": StandardInfo(
+        "Fashion-MNIST", "FashionMNIST/raw", _MNIST_FILES,
+        ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"), 1, 28),
+    "cifar10": StandardInfo(
+        "CIFAR-10", "cifar-10-batches-py",
+        tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch", "batches.meta"),
+        ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"), 3, 32),
+}
+
+
+def data_dir() -> Path:
+    """Where standard datasets live: $LAYERSCOPE_DATA_DIR, else the user data folder's datasets/."""
+    env = os.environ.get(DATA_DIR_ENV)
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("layerscope")) / "datasets"
+
+
+def _find(folder: Path, name: str) -> Path | None:
+    for candidate in (folder / name, folder / f"{name}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def missing_files(name: str, root: Path | None = None) -> list[str]:
+    """The files of standard set `name` not yet in the data dir (a '.gz' of each is accepted too)."""
+    info = STANDARD[name]
+    folder = (root or data_dir()) / info.folder
+    return [f for f in info.files if _find(folder, f) is None]
+
+
+# ---- readers ---------------------------------------------------------------------------------------------
+
+def read_idx(path: Path) -> np.ndarray:
+    """An IDX file (MNIST's format: magic, dims, big-endian sizes, uint8 data), plain or gzipped."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as fh:
+            data = fh.read()
+    except (OSError, EOFError) as exc:
+        raise DatasetError(f"{path}: cannot be read ({exc}); delete it so it is downloaded again") from exc
+    if len(data) < 8 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
+        raise DatasetError(f"{path}: not an IDX file of unsigned bytes (wrong header); delete it and download again")
+    ndim = data[3]
+    dims = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    offset = 4 + 4 * ndim
+    expected = int(np.prod(dims)) if dims else 0
+    if len(data) - offset != expected:
+        raise DatasetError(f"{path}: truncated or corrupt ({len(data) - offset} data bytes, expected {expected} "
+                           f"for shape {dims}); delete it and download again")
+    return np.frombuffer(data, dtype=np.uint8, offset=offset).reshape(dims)
+
+
+def _read_mnist(folder: Path, prefix: str) -> tuple[torch.Tensor, torch.Tensor]:
+    images = read_idx(_find(folder, f"{prefix}-images-idx3-ubyte"))
+    labels = read_idx(_find(folder, f"{prefix}-labels-idx1-ubyte"))
+    if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+        raise DatasetError(f"{folder}: {prefix} images {images.shape} and labels {labels.shape} do not match")
+    return torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(labels.astype(np.int64))
+
+
+def _unpickle(path: Path) -> dict:
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as fh:
+            return pickle.load(fh, encoding="latin1")  # CIFAR's own format is a Python 2 pickle
+    except Exception as exc:
+        raise DatasetError(f"{path}: not a readable CIFAR batch ({type(exc).__name__}: {exc}); "
+                           "delete it and download again") from exc
+
+
+def _read_cifar(folder: Path, names: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    images, labels = [], []
+    for name in names:
+        path = _find(folder, name)
+        batch = _unpickle(path)
+        data = np.asarray(batch["data"], dtype=np.uint8)
+        if data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
+            raise DatasetError(f"{path}: expected rows of 3072 bytes (32x32 RGB), got shape {data.shape}")
+        images.append(data.reshape(-1, 3, 32, 32))
+        labels.append(np.asarray(batch.get("labels", batch.get("fine_labels")), dtype=np.int64))
+    return torch.from_numpy(np.concatenate(images)), torch.from_numpy(np.concatenate(labels))
+
+
+def _cifar_classes(folder: Path, default: tuple[str, ...]) -> list[str]:
+    meta = _find(folder, "batches.meta")
+    names = _unpickle(meta).get("label_names") if meta else None
+    return [str(n) for n in names] if names else list(default)
+
+
+def load_standard(name: str, root: Path | None = None):
+    """-> (train images uint8 [N,C,H,W], train labels, test images, test labels, class names)."""
+    info = STANDARD[name]
+    folder = (root or data_dir()) / info.folder
+    if name == "cifar10":
+        train = _read_cifar(folder, [f"data_batch_{i}" for i in range(1, 6)])
+        test = _read_cifar(folder, ["test_batch"])
+        return (*train, *test, _cifar_classes(folder, info.classes))
+    return (*_read_mnist(folder, "train"), *_read_mnist(folder, "t10k"), list(info.classes))
+
+
+# ---- download --------------------------------------------------------------------------------------------
+
+def _torchvision_class(name: str):
+    from torchvision import datasets
+
+    return {"mnist": datasets.MNIST, "fashion_mnist": datasets.FashionMNIST, "cifar10": datasets.CIFAR10}[name]
+
+
+def download_standard(name: str, root: Path | None = None) -> None:
+    """Fetch the files of `name` with torchvision's download helpers (its URLs, mirrors and md5 sums)."""
+    from torchvision.datasets.utils import download_and_extract_archive
+
+    root = root or data_dir()
+    cls = _torchvision_class(name)
+    if name == "cifar10":
+        download_and_extract_archive(cls.url, str(root), filename=cls.filename, md5=cls.tgz_md5)
+        return
+    raw = root / STANDARD[name].folder
+    raw.mkdir(parents=True, exist_ok=True)
+    for filename, md5 in cls.resources:
+        if _find(raw, filename.removesuffix(".gz")) is not None:
+            continue
+        errors = []
+        for mirror in cls.mirrors:
+            try:
+                download_and_extract_archive(f"{mirror}{filename}", str(raw), filename=filename, md5=md5)
+                break
+            except (RuntimeError, urllib.error.URLError, OSError) as exc:
+                errors.append(f"{mirror}: {exc}")
+        else:
+            raise OSError("; ".join(errors))
+
+
+def _manual_instructions(name: str, root: Path) -> str:
+    info = STANDARD[name]
+    folder = root / info.folder
+    if name == "cifar10":
+        cls = _torchvision_class(name)
+        return (f"download {cls.url} by hand and unpack it into {root} so that {folder} holds: "
+                f"{', '.join(info.files)}")
+    cls = _torchvision_class(name)
+    return (f"download these files by hand (from {cls.mirrors[0]}) and put them in {folder} "
+            f"(gzipped or unpacked): {', '.join(f for f, _ in cls.resources)}")
+
+
+def ensure_standard(name: str, root: Path | None = None) -> Path:
+    """Make sure the files of `name` are in the data dir (downloading once); DatasetError says where to put them."""
+    root = root or data_dir()
+    if not missing_files(name, root):
+        return root
+    try:
+        download_standard(name, root)
+    except Exception as exc:  # offline, a mirror down, a bad checksum: all end the same way for the user
+        raise DatasetError(
+            f"{STANDARD[name].title} is not on this computer and could not be downloaded "
+            f"({type(exc).__name__}: {str(exc)[:300]}). To use it offline, "
+            f"{_manual_instructions(name, root)}. (Set ${DATA_DIR_ENV} to use another folder.)") from exc
+    still = missing_files(name, root)
+    if still:
+        raise DatasetError(f"{STANDARD[name].title}: after downloading, {', '.join(still)} are still missing in "
+                           f"{root / STANDARD[name].folder}; {_manual_instructions(name, root)}")
+    return root
+
+
+def build_standard(spec):
+    """A standard set by name -> DataBundle (uint8 tensors in ArrayDataset; official test split as val)."""
+    from core.data import DataBundle
+    from core.data.datasets import ArrayDataset, match_channels
+    from core.data.stats import image_stats
+    from core.data.transforms import Preprocess, eval_transform, train_transform
+
+    name = spec.name
+    info = STANDARD[name]
+    root = ensure_standard(name)
+    x_train, y_train, x_test, y_test, classes = load_standard(name, root)
+    channels = spec.channels or info.channels
+    size = spec.image_size or info.size
+    if spec.mean is not None and spec.std is not None:
+        mean, std = tuple(spec.mean), tuple(spec.std)
+    else:
+        g = torch.Generator().manual_seed(spec.seed)
+        sample = x_train[torch.randperm(len(x_train), generator=g)[:5000]]
+        mean, std = image_stats(match_channels(img, channels) for img in sample)
+    pre = Preprocess(image_size=size, channels=channels, mean=mean, std=std)
+    # The fast path (normalise only) works at the native size; another size or augmentation adds a transform.
+    resize = size != info.size
+    train_tf = train_transform(pre, spec.augmentation) if (spec.augmentation.any() or resize) else None
+    val_tf = eval_transform(pre) if resize else None  # works on uint8 tensors too
+    return DataBundle(
+        train=ArrayDataset(x_train, y_train, pre, train_tf), val=ArrayDataset(x_test, y_test, pre, val_tf),
+        classes=classes, preprocess=pre, spec=spec,
+        description=f"{info.title}: {len(y_train)} train / {len(y_test)} val (official test) images, "
+                    f"{info.size}x{info.size}{' -> ' + str(size) if resize else ''}, {len(classes)} classes",
+    )
