@@ -1,0 +1,132 @@
+"""The inspection work itself, run on the worker thread: plain Python over core (no Qt).
+
+Every model used here is built from a checkpoint (a CPU copy of the weights) and kept in eval mode, so
+inspecting while a run trains never touches the live training model. Heavy imports (torch, core.inspect)
+happen here, lazily, so the window can show before torch is loaded.
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+import numpy as np
+
+from core.imageio import ImageLoadError
+from gui.inspector.results import DetailResult, RowResult, SaliencyResult
+from gui.inspector.sources import ImageSource
+
+THUMBNAIL_PX = 48
+URL_CACHE_ENTRIES = 16
+
+
+class InspectionEngine:
+    """Builds one Predictor per checkpoint (cached: the same checkpoint object is built once) and caches
+    downloaded URL bytes, so choosing another row of a drop does not download the image again."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._checkpoint = None
+        self._predictor = None
+        self._url_bytes: OrderedDict[str, bytes] = OrderedDict()
+
+    # ---- models --------------------------------------------------------------------------------------
+    def predictor_for(self, checkpoint):
+        with self._lock:
+            if checkpoint is self._checkpoint and self._predictor is not None:
+                return self._predictor
+        from core.predict import Predictor
+
+        # build_model() loads the checkpoint's weights into a brand-new module: a copy, in eval mode.
+        predictor = Predictor(checkpoint.build_model(), checkpoint.classes, checkpoint.preprocess)
+        with self._lock:
+            self._checkpoint, self._predictor = checkpoint, predictor
+        return predictor
+
+    # ---- images --------------------------------------------------------------------------------------
+    def load(self, source: ImageSource):
+        if source.url is None:
+            return source.load()
+        with self._lock:
+            data = self._url_bytes.get(source.url)
+        if data is None:
+            from gui.inspector.sources import fetch_url
+
+            data = fetch_url(source.url)
+            with self._lock:
+                self._url_bytes[source.url] = data
+                while len(self._url_bytes) > URL_CACHE_ENTRIES:
+                    self._url_bytes.popitem(last=False)
+        from core.imageio import load_image
+
+        return load_image(data, name=source.url)
+
+    # ---- jobs ----------------------------------------------------------------------------------------
+    def classify_row(self, generation: int, row: int, source: ImageSource, checkpoint, top_k: int) -> RowResult:
+        """Top-k for one image of a drop, or the reason it cannot be read (the other rows go on)."""
+        try:
+            image = self.load(source)
+        except ImageLoadError as exc:
+            return RowResult(generation, row, source.label, source.where, error=exc.reason)
+        predictor = self.predictor_for(checkpoint)
+        try:
+            top = predictor.classify(image, top_k)
+        except Exception as exc:  # a model that cannot take this input must not stop the others
+            return RowResult(generation, row, source.label, source.where, error=f"the model failed on it ({exc})")
+        return RowResult(generation, row, source.label, source.where, top, thumbnail(image))
+
+    def inspect(self, generation: int, row: int, source: ImageSource, checkpoint, top_k: int, scaling: str,
+                model_source: str = "") -> DetailResult:
+        from core.inspect import default_cam_layer, first_layer_filters, inspect_image
+
+        predictor = self.predictor_for(checkpoint)
+        try:
+            image = self.load(source)
+        except ImageLoadError as exc:
+            return DetailResult(generation, row, source.label, error=f"{source.label}: {exc.reason}")
+        inspection = inspect_image(predictor, image, top_k=top_k, scaling=scaling)
+        model = predictor.model
+        try:
+            filters = first_layer_filters(model, scale=4)
+        except Exception:  # filters are a bonus view; a model without a usable first layer has none
+            filters = None
+        conv_layers = [name for name, module in model.named_modules() if _is_conv(module)]
+        try:
+            cam_layer = default_cam_layer(model)
+        except Exception:
+            cam_layer = None
+        return DetailResult(generation, row, source.label, inspection, filters, conv_layers, cam_layer,
+                            list(checkpoint.classes), model_source, id(model))
+
+    def saliency(self, generation: int, source: ImageSource, checkpoint, method: str, target: int,
+                 layer: str | None) -> SaliencyResult:
+        from core.inspect import SaliencyUnavailable, grad_cam, integrated_gradients, saliency_map
+
+        predictor = self.predictor_for(checkpoint)
+        try:
+            image = self.load(source)
+        except ImageLoadError as exc:
+            return SaliencyResult(generation, method, target, layer, error=f"{source.label}: {exc.reason}")
+        batch = predictor.to_input(image)
+        try:
+            if method == "gradcam":
+                heatmap = grad_cam(predictor.model, batch, target, layer_name=layer)
+            elif method == "integrated_gradients":
+                heatmap = integrated_gradients(predictor.model, batch, target)
+            else:
+                heatmap = saliency_map(predictor.model, batch, target)
+        except SaliencyUnavailable as exc:
+            return SaliencyResult(generation, method, target, layer, error=str(exc))
+        except (KeyError, ValueError) as exc:  # a layer or class that this model does not have
+            return SaliencyResult(generation, method, target, layer, error=str(exc).strip("'\""))
+        return SaliencyResult(generation, method, target, layer, np.asarray(heatmap, dtype=np.float32))
+
+
+def _is_conv(module) -> bool:
+    import torch.nn as nn
+
+    return isinstance(module, nn.Conv2d)
+
+
+def thumbnail(image, size: int = THUMBNAIL_PX) -> np.ndarray:
+    small = image.copy()
+    small.thumbnail((size, size))
+    return np.asarray(small.convert("RGB"), dtype=np.uint8).copy()

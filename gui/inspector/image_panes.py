@@ -1,0 +1,68 @@
+"""Small pyqtgraph building blocks: an image pane (one ViewBox, square pixels, y down, no axes) and an
+ImageItem that reports where it was clicked, in image pixels (x = column, y = row)."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+
+_COLOUR_MAPS: dict[str, pg.ColorMap] = {}
+
+
+def colour_map(name: str) -> pg.ColorMap:
+    if name not in _COLOUR_MAPS:
+        _COLOUR_MAPS[name] = pg.colormap.get(name)
+    return _COLOUR_MAPS[name]
+
+
+class ClickableImage(pg.ImageItem):
+    clicked = Signal(float, float)
+
+    def __init__(self, **kwargs):
+        super().__init__(axisOrder="row-major", **kwargs)
+
+    def mouseClickEvent(self, ev) -> None:
+        if ev.button() == Qt.MouseButton.LeftButton and self.image is not None:
+            pos = ev.pos()
+            self.clicked.emit(float(pos.x()), float(pos.y()))
+            ev.accept()
+        else:
+            super().mouseClickEvent(ev)
+
+
+class ImagePane(pg.GraphicsLayoutWidget):
+    """A widget showing stacked ImageItems in one view; `base` is the bottom one."""
+
+    def __init__(self, parent=None, min_size: int = 160):
+        super().__init__(parent)
+        self.setMinimumSize(min_size, min_size)
+        self.ci.setContentsMargins(0, 0, 0, 0)
+        self.view: pg.ViewBox = self.addViewBox(lockAspect=True, invertY=True, enableMenu=False)
+        self.view.setDefaultPadding(0.01)
+        self.base = ClickableImage()
+        self.view.addItem(self.base)
+
+    def add_layer(self, opacity: float = 1.0) -> ClickableImage:
+        item = ClickableImage()
+        item.setOpacity(opacity)
+        item.setZValue(len(self.view.addedItems))
+        self.view.addItem(item)
+        return item
+
+    def show_rgb(self, rgb: np.ndarray | None) -> None:
+        if rgb is None:
+            self.base.clear()
+            return
+        self.base.setImage(np.ascontiguousarray(rgb), autoLevels=False, levels=(0, 255))
+        self.view.autoRange(padding=0.01)
+
+    def show_scalar(self, image: np.ndarray | None, cmap: str = "viridis", item: pg.ImageItem | None = None) -> None:
+        """A 2-D float image in [0, 1] through a colour map."""
+        item = item or self.base
+        if image is None:
+            item.clear()
+            return
+        item.setImage(np.ascontiguousarray(image, dtype=np.float32), autoLevels=False, levels=(0.0, 1.0))
+        item.setColorMap(colour_map(cmap))
+        if item is self.base:
+            self.view.autoRange(padding=0.01)

@@ -1,0 +1,524 @@
+"""The "Inspect" tab: drop images, see the prediction and every layer.
+
+The panel composes the views (drop hint, model's view + top-k bars, the table of a multi-image drop, and
+the Layers / Filters / Saliency tabs) and schedules work on the InspectionWorker. Three generation
+counters (drop, detail, saliency) make sure a result for an image that has since been replaced, or for
+settings that have since changed, is dropped and never shown.
+
+The model is always a copy: each job builds its model from the hub's current checkpoint (CPU weights taken
+at an epoch end or a batch boundary), so inspecting while a run trains never touches the live model.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMimeData, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QGuiApplication, QImage
+from PySide6.QtWidgets import (QFileDialog, QFrame, QHBoxLayout, QLabel, QPushButton, QSplitter, QTabWidget,
+                               QVBoxLayout, QWidget)
+
+from core.imageio import IMAGE_EXTENSIONS
+from gui.inspector.banner import Banner
+from gui.inspector.batch_table import BatchTable
+from gui.inspector.engine import InspectionEngine
+from gui.inspector.export import write_predictions_csv
+from gui.inspector.image_panes import ImagePane
+from gui.inspector.layer_view import LayerView
+from gui.inspector.results import DetailResult, RowResult, SaliencyResult
+from gui.inspector.saliency_view import PREDICTED, SaliencyView
+from gui.inspector.sources import ImageSource, is_url
+from gui.inspector.worker import InspectionWorker, JobFailed
+
+DROP_HINT = "Drop images here, or File > Open Image (Ctrl+I), or paste (Ctrl+V)"
+TOP_K = 5
+PROBE_REFRESH_MS = 3000  # a pinned probe asks the running trainer for fresh weights this often
+
+
+class InspectorPanel(QWidget):
+    message = Signal(str, str)  # (level, text) for the window's log
+    trainRequested = Signal()  # "Train a model" in the no-model offer
+    openCheckpointRequested = Signal()  # "Open checkpoint…" in the no-model offer
+    detailShown = Signal(object)  # the DetailResult now on screen
+    rowsDone = Signal()  # every image of the current drop has its row
+
+    def __init__(self, hub, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.hub = hub
+        self.engine = InspectionEngine()
+        self.worker = InspectionWorker(self)
+        self.worker.delivered.connect(self._on_delivered)
+        self.engine_ready = True  # the window sets this False until torch has loaded
+
+        self._sources: list[ImageSource] = []  # the current drop
+        self._pending: list[ImageSource] = []  # dropped before a model existed
+        self._drop_gen = 0
+        self._detail_gen = 0
+        self._saliency_gen = 0
+        self._rows_expected = 0
+        self._detail_row: int | None = None  # the row whose detail is (being) shown
+        self._detail_requested_for_drop = False
+        self.detail: DetailResult | None = None
+        self.saliency: SaliencyResult | None = None
+        self._saliency_key = None  # (detail generation, method, target, layer) of the shown map
+        self.stale_results = 0  # results dropped because their image or settings were replaced
+        self._probe: ImageSource | None = None
+        self._busy = False
+
+        self._build()
+        self.hub.checkpointChanged.connect(self._on_checkpoint_changed)
+        self.hub.trainingStateChanged.connect(self._on_training_changed)
+        self._probe_timer = QTimer(self)
+        self._probe_timer.setInterval(PROBE_REFRESH_MS)
+        self._probe_timer.timeout.connect(self._refresh_probe_live)
+
+    # ---- layout --------------------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.banner = Banner()
+        self.hint = QLabel(DROP_HINT)
+        self.hint.setObjectName("dropHint")
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.hint.setMinimumHeight(40)
+        self.hint.setStyleSheet("#dropHint { border: 2px dashed #9aa5b1; border-radius: 6px; color: #52606d;"
+                                " padding: 8px; }")
+
+        self.input_pane = ImagePane(min_size=150)
+        self.input_pane.setMaximumWidth(240)
+        self.input_pane.setToolTip("What the model sees: the image resized and cropped like its validation data")
+        from gui.inspector.topk_bars import TopKBars
+
+        self.topk = TopKBars()
+        self.caption = QLabel("")
+        self.caption.setWordWrap(True)
+        self.caption.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.open_button = QPushButton("Open Image…")
+        self.open_button.clicked.connect(self.open_image_dialog)
+        self.pin_button = QPushButton("Pin as probe")
+        self.pin_button.setCheckable(True)
+        self.pin_button.setToolTip("Keep this image: while a run trains, its prediction and activations refresh "
+                                   "by themselves (every epoch, and every few seconds)")
+        self.pin_button.toggled.connect(self.set_pinned)
+        self.pin_button.setEnabled(False)
+        self.status = QLabel("")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.open_button)
+        buttons.addWidget(self.pin_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.status)
+        right = QVBoxLayout()
+        right.addWidget(self.caption)
+        right.addWidget(self.topk)
+        right.addStretch(1)
+        right.addLayout(buttons)
+        summary = QHBoxLayout()
+        summary.addWidget(self.input_pane)
+        summary.addLayout(right, 1)
+
+        self.table = BatchTable()
+        self.table.rowChosen.connect(self.show_row)
+        self.export_button = QPushButton("Export CSV…")
+        self.export_button.clicked.connect(self.export_csv_dialog)
+        table_box = QWidget()
+        table_layout = QVBoxLayout(table_box)
+        table_layout.setContentsMargins(0, 0, 0, 0)
+        table_layout.addWidget(self.table, 1)
+        table_layout.addWidget(self.export_button, 0, Qt.AlignmentFlag.AlignRight)
+        self.table_box = table_box
+        table_box.hide()
+
+        top = QWidget()
+        top_layout = QHBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        summary_box = QWidget()
+        summary_box.setLayout(summary)
+        top_layout.addWidget(summary_box, 3)
+        top_layout.addWidget(table_box, 2)
+
+        self.layers = LayerView()
+        self.layers.scalingChanged.connect(lambda _mode: self._request_detail())
+        self.filters = ImagePane(min_size=200)
+        self.filters_note = QLabel("First-layer filters appear here once an image is inspected")
+        filters_box = QWidget()
+        filters_layout = QVBoxLayout(filters_box)
+        filters_layout.addWidget(self.filters_note)
+        filters_layout.addWidget(self.filters, 1)
+        self.saliency_view = SaliencyView()
+        self.saliency_view.requested.connect(lambda *_: self._request_saliency())
+        self.views = QTabWidget()
+        self.views.addTab(self.layers, "Layers")
+        self.views.addTab(filters_box, "Filters")
+        self.views.addTab(self.saliency_view, "Saliency")
+        self.views.currentChanged.connect(lambda _i: self._request_saliency())
+
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(top)
+        splitter.addWidget(self.views)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([230, 520])
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.hint)
+        layout.addWidget(splitter, 1)
+
+    # ---- input ---------------------------------------------------------------------------------------
+    def open_paths(self, items: list[str]) -> None:
+        """Inspect files and http(s) URLs (strings); one item shows its detail, many fill the table."""
+        sources = [ImageSource.from_url(i) if is_url(i) else ImageSource.from_path(i) for i in items]
+        self.open_sources(sources)
+
+    def open_sources(self, sources: list[ImageSource]) -> None:
+        if not sources:
+            return
+        self.set_pinned(False)
+        if not self.engine_ready:
+            self._pending = list(sources)
+            self.banner.show_message("info", f"PyTorch is still loading; {len(sources)} image(s) will be "
+                                             "inspected as soon as it is ready.")
+            return
+        if self.hub.current() is None:
+            self._pending = list(sources)
+            self._offer_model()
+            return
+        self._pending = []
+        self._start_drop(sources)
+
+    def open_image_dialog(self) -> None:
+        patterns = " ".join(f"*{e}" for e in sorted(IMAGE_EXTENSIONS))
+        paths, _ = QFileDialog.getOpenFileNames(self, "Open images", str(Path.home()),
+                                                f"Images ({patterns});;All files (*)")
+        if paths:
+            self.open_paths(paths)
+
+    def paste(self, mime: QMimeData | None = None) -> bool:
+        """Inspect what the clipboard (or `mime`) holds: image data, file URLs, or a path / URL as text.
+        Returns False, with a message, when there is nothing usable."""
+        mime = mime if mime is not None else QGuiApplication.clipboard().mimeData()
+        sources = sources_from_mime(mime) if mime is not None else []
+        if not sources:
+            self._say("warning", "The clipboard holds no image, image file or image URL to inspect.")
+            return False
+        self.open_sources(sources)
+        return True
+
+    # ---- the no-model offer --------------------------------------------------------------------------
+    def _offer_model(self) -> None:
+        if self.hub.is_training() and self.hub.request_live_weights():
+            self.banner.show_message("info", "A run is starting; the image(s) will be inspected with a copy of "
+                                             "its weights in a moment.")
+            return
+        text = (f"There is no model yet to classify {len(self._pending)} image(s). Train a model, or open a "
+                "checkpoint; the image(s) will be inspected as soon as a model is loaded.")
+        self.banner.show_message("warning", text, [("Train a model", self.trainRequested.emit),
+                                                   ("Open checkpoint…", self.openCheckpointRequested.emit)])
+        self.message.emit("warning", "Dropped images but there is no model yet: train one or open a checkpoint")
+
+    def set_engine_ready(self, ready: bool = True) -> None:
+        self.engine_ready = ready
+        if ready and self._pending:
+            # The window opens a checkpoint given on the command line right after this; look once it has.
+            QTimer.singleShot(0, self._retry_pending)
+
+    def _retry_pending(self) -> None:
+        if self._pending:
+            pending, self._pending = self._pending, []
+            self.open_sources(pending)
+
+    # ---- scheduling ----------------------------------------------------------------------------------
+    def _start_drop(self, sources: list[ImageSource]) -> None:
+        self._drop_gen += 1
+        self._sources = list(sources)
+        self._rows_expected = len(sources)
+        self._detail_requested_for_drop = False
+        self._detail_row = None
+        self.worker.drop_queued()
+        self.banner.clear()
+        self.hint.setText(DROP_HINT)
+        self.table.reset_rows([s.label for s in sources])
+        self.table_box.setVisible(len(sources) > 1)
+        self.pin_button.setEnabled(False)
+        self._set_busy(f"Classifying {len(sources)} image(s)…" if len(sources) > 1 else "Inspecting…")
+        generation, checkpoint = self._drop_gen, self.hub.current()
+        for row, source in enumerate(sources):  # one job an image, so the detail can go in between
+            self.worker.submit(lambda row=row, source=source: self._classify_row(generation, row, source, checkpoint),
+                               generation, "rows")
+
+    def _classify_row(self, generation: int, row: int, source: ImageSource, checkpoint) -> RowResult | None:
+        if generation != self._drop_gen:  # (worker thread) replaced by a newer drop: skip the work
+            return None
+        return self.engine.classify_row(generation, row, source, checkpoint, TOP_K)
+
+    @Slot(int)
+    def show_row(self, row: int) -> None:
+        if not 0 <= row < len(self._sources):
+            return
+        result = self.table.result(row)
+        if result is not None and result.error is not None:
+            self._show_error_detail(result)
+            return
+        self._detail_row = row
+        self._request_detail()
+
+    def _request_detail(self) -> None:
+        """(Re-)inspect the selected row (or the pinned probe) with the hub's current checkpoint."""
+        source = self._probe or (self._sources[self._detail_row] if self._detail_row is not None else None)
+        checkpoint = self.hub.current()
+        if source is None or checkpoint is None:
+            return
+        self._detail_gen += 1
+        self._saliency_key = None
+        generation, scaling, model_source = self._detail_gen, self.layers.scaling_mode(), self.hub.source()
+        row = self._detail_row if self._detail_row is not None else -1
+        self._set_busy("Inspecting…")
+        self.worker.submit(lambda: self.engine.inspect(generation, row, source, checkpoint, TOP_K, scaling,
+                                                       model_source), generation, "detail", priority=2)
+
+    def _request_saliency(self) -> None:
+        if self.views.currentWidget() is not self.saliency_view or self.detail is None or self.detail.error:
+            return
+        source = self._detail_source()
+        checkpoint = self.hub.current()
+        if source is None or checkpoint is None:
+            return
+        method, target, layer = self.saliency_view.current_request()
+        if target == PREDICTED:
+            target = self.detail.inspection.top_class
+        key = (self._detail_gen, method, target, layer)
+        if key == self._saliency_key:
+            return
+        self._saliency_key = key
+        self._saliency_gen += 1
+        generation = self._saliency_gen
+        self.saliency_view.set_pending("Computing…")
+        self.worker.submit(lambda: self.engine.saliency(generation, source, checkpoint, method, target, layer),
+                           generation, "saliency", priority=1)
+
+    def _detail_source(self) -> ImageSource | None:
+        if self._probe is not None:
+            return self._probe
+        if self._detail_row is not None and self._detail_row < len(self._sources):
+            return self._sources[self._detail_row]
+        return None
+
+    # ---- results -------------------------------------------------------------------------------------
+    @Slot(object)
+    def _on_delivered(self, result) -> None:
+        if isinstance(result, RowResult):
+            self._on_row(result)
+        elif isinstance(result, DetailResult):
+            self._on_detail(result)
+        elif isinstance(result, SaliencyResult):
+            self._on_saliency(result)
+        elif isinstance(result, JobFailed):
+            self._on_failed(result)
+
+    def _is_current(self, kind: str, generation: int) -> bool:
+        current = {"rows": self._drop_gen, "detail": self._detail_gen, "saliency": self._saliency_gen}[kind]
+        if generation != current:
+            self.stale_results += 1
+            return False
+        return True
+
+    def _on_row(self, result: RowResult) -> None:
+        if not self._is_current("rows", result.generation):
+            return
+        self.table.set_result(result)
+        if result.error is not None:
+            self.message.emit("warning", f"Cannot inspect {result.where}: {result.error}")
+        elif not self._detail_requested_for_drop:
+            # The first readable image of the drop is shown in detail at once.
+            self._detail_requested_for_drop = True
+            self.table.blockSignals(True)
+            self.table.selectRow(result.row)
+            self.table.blockSignals(False)
+            self._detail_row = result.row
+            self._request_detail()
+        done = self.table.results()
+        if len(done) == self._rows_expected:
+            self._on_rows_done(done)
+
+    def _on_rows_done(self, rows: list[RowResult]) -> None:
+        bad = [r for r in rows if r.error is not None]
+        if len(rows) == 1 and bad:
+            self._show_error_detail(bad[0])
+        elif bad:
+            names = ", ".join(r.label for r in bad[:3]) + ("…" if len(bad) > 3 else "")
+            self.banner.show_message("warning", f"{len(bad)} of {len(rows)} files could not be read ({names}); "
+                                                "the reasons are in the table.")
+        if len(rows) > 1:
+            self.message.emit("info", f"Classified {len(rows) - len(bad)} of {len(rows)} dropped images")
+        if not self._detail_requested_for_drop:
+            self._set_busy(None)
+        self.rowsDone.emit()
+
+    def _show_error_detail(self, result: RowResult) -> None:
+        self.banner.show_message("error", f"Cannot inspect {result.label}: {result.error}")
+        self.caption.setText(f"<b>{result.label}</b>: could not be read")
+        self.topk.set_entries([])
+        self.topk.set_placeholder("No prediction: the file could not be read")
+        self._set_busy(None)
+
+    def _on_detail(self, result: DetailResult) -> None:
+        if not self._is_current("detail", result.generation):
+            return
+        self._set_busy(None)
+        if result.error is not None:
+            self.banner.show_message("error", f"Cannot inspect {result.error}")
+            self.message.emit("warning", f"Cannot inspect {result.error}")
+            return
+        self.detail = result
+        inspection = result.inspection
+        self.hint.setText(f"{DROP_HINT}  ·  showing {result.label}")
+        self.input_pane.show_rgb(inspection.input_image)
+        self.topk.set_entries(inspection.prediction)
+        top_label, top_prob = inspection.prediction[0]
+        source = f" · model: {result.model_source}" if result.model_source else ""
+        probe = " · pinned probe" if self._probe is not None else ""
+        self.caption.setText(f"<b>{result.label}</b>: {top_label} ({top_prob:.1%}){source}{probe}")
+        self.layers.set_inspection(inspection)
+        self.filters.show_rgb(result.filters)
+        self.filters_note.setText("First-layer filters as colour images: what the network looks for in raw pixels"
+                                  if result.filters is not None else
+                                  "This model's first layer cannot be drawn as image filters")
+        self.saliency_view.set_input(inspection.input_image)
+        self.saliency_view.set_model_info(result.classes, top_label, result.layer_names, result.cam_layer)
+        self.pin_button.setEnabled(True)
+        self.detailShown.emit(result)
+        self._request_saliency()
+
+    def _on_saliency(self, result: SaliencyResult) -> None:
+        if not self._is_current("saliency", result.generation):
+            return
+        self.saliency = result
+        if result.error is not None:
+            self.saliency_view.set_heatmap(None, result.error)
+            return
+        classes = self.detail.classes if self.detail else []
+        name = classes[result.target] if 0 <= result.target < len(classes) else str(result.target)
+        layer = f", layer {result.layer}" if result.layer else ""
+        self.saliency_view.set_heatmap(result.heatmap, f"{dict(_METHOD_TITLES)[result.method]} for class "
+                                                       f"'{name}'{layer}")
+
+    def _on_failed(self, failure: JobFailed) -> None:
+        if failure.kind and not self._is_current(failure.kind, failure.generation):
+            return
+        self._set_busy(None)
+        text = f"Inspection failed: {failure.message}"
+        if failure.kind == "saliency":
+            self.saliency_view.set_heatmap(None, text)
+        else:
+            self.banner.show_message("error", text)
+        self.message.emit("error", text)
+        if failure.details:
+            self.message.emit("debug", failure.details.rstrip())
+
+    # ---- model changes and the pinned probe ----------------------------------------------------------
+    @Slot(object)
+    def _on_checkpoint_changed(self, checkpoint) -> None:
+        if checkpoint is None:
+            return
+        if self._pending:
+            pending, self._pending = self._pending, []
+            self._start_drop(pending)
+            return
+        if self._probe is not None:
+            self._request_detail()  # a new epoch (or live weights): the probe refreshes by itself
+        elif not self.hub.is_training() and self._sources:
+            self._start_drop(self._sources)  # another model was opened: show what it says
+
+    @Slot(bool)
+    def _on_training_changed(self, training: bool) -> None:
+        if training and self._probe is not None:
+            self._probe_timer.start()
+        else:
+            self._probe_timer.stop()
+
+    @Slot(bool)
+    def set_pinned(self, pinned: bool) -> None:
+        source = self._detail_source() if pinned else None
+        if pinned and source is None:
+            pinned = False
+        self._probe = source
+        if self.pin_button.isChecked() != pinned:
+            self.pin_button.blockSignals(True)
+            self.pin_button.setChecked(pinned)
+            self.pin_button.blockSignals(False)
+        self.pin_button.setText("Pinned" if pinned else "Pin as probe")
+        if pinned and self.hub.is_training():
+            self._probe_timer.start()
+        else:
+            self._probe_timer.stop()
+        if pinned:
+            self.message.emit("info", f"Pinned {source.label} as the probe image: it refreshes while training")
+
+    def is_pinned(self) -> bool:
+        return self._probe is not None
+
+    def _refresh_probe_live(self) -> None:
+        # Skip a beat while the last refresh is still running: never pile up requests on the trainer.
+        if self._probe is not None and not self._busy:
+            self.hub.request_live_weights()
+
+    # ---- export --------------------------------------------------------------------------------------
+    def export_csv_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export predictions", str(Path.home() / "predictions.csv"),
+                                              "CSV files (*.csv)")
+        if path:
+            self.export_csv(path)
+
+    def export_csv(self, path: str) -> bool:
+        rows = self.table.results()
+        if not rows:
+            self._say("warning", "Nothing to export yet: drop some images first.")
+            return False
+        try:
+            write_predictions_csv(rows, path)
+        except OSError as exc:
+            self._say("error", f"Could not write {path}: {exc.strerror or exc}")
+            return False
+        self.message.emit("info", f"Exported the predictions of {len(rows)} images to {path}")
+        return True
+
+    # ---- helpers -------------------------------------------------------------------------------------
+    def _say(self, level: str, text: str) -> None:
+        self.banner.show_message(level, text)
+        self.message.emit(level, text)
+
+    def _set_busy(self, text: str | None) -> None:
+        self._busy = text is not None
+        self.status.setText(text or "")
+
+    def shutdown(self, msecs: int = 60_000) -> bool:
+        """Stop the probe timer and wait for the worker (closing the window; tests)."""
+        self._probe_timer.stop()
+        self._drop_gen += 1  # a running batch stops at its next image
+        self.worker.drop_queued()
+        return self.worker.wait(msecs)
+
+
+_METHOD_TITLES = (("gradcam", "Grad-CAM"), ("integrated_gradients", "Integrated Gradients"),
+                  ("saliency", "Gradient saliency"))
+
+
+def sources_from_mime(mime: QMimeData) -> list[ImageSource]:
+    """Image data first (a screenshot copied to the clipboard), then file or web URLs, then text that is a
+    URL or an existing path."""
+    if mime.hasImage():
+        image = mime.imageData()
+        if isinstance(image, QImage) and not image.isNull():
+            return [ImageSource.from_bytes(qimage_to_png(image), "pasted image")]
+    if mime.hasUrls():
+        items = [u.toLocalFile() if u.isLocalFile() else u.toString() for u in mime.urls()]
+        return [ImageSource.from_url(i) if is_url(i) else ImageSource.from_path(i) for i in items if i]
+    if mime.hasText():
+        lines = [line.strip() for line in mime.text().splitlines() if line.strip()]
+        if lines and all(is_url(line) or Path(line).exists() for line in lines):
+            return [ImageSource.from_url(i) if is_url(i) else ImageSource.from_path(i) for i in lines]
+    return []
+
+
+def qimage_to_png(image: QImage) -> bytes:
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    image.save(buffer, "PNG")
+    buffer.close()
+    return bytes(data.data())

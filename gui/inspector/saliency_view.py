@@ -1,0 +1,117 @@
+"""Where the model looked: Grad-CAM (automatic layer = last conv, or one the user picks), Integrated
+Gradients or plain gradient saliency, for the predicted class or a class the user picks, drawn over the
+model's view of the image with an opacity slider. The panel computes maps on the worker when asked."""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+
+from gui.inspector.image_panes import ImagePane
+
+METHODS = (("Grad-CAM", "gradcam"), ("Integrated Gradients", "integrated_gradients"), ("Saliency (gradient)", "saliency"))
+PREDICTED = -1  # the target combo's "predicted class" entry
+AUTO_LAYER = ""  # the layer combo's "automatic (last conv)" entry
+
+
+class SaliencyView(QWidget):
+    requested = Signal(str, int, object)  # method, target class index (PREDICTED for top-1), layer or None
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.method = QComboBox()
+        for title, value in METHODS:
+            self.method.addItem(title, value)
+        self.target = QComboBox()
+        self.target.setToolTip("Explain the predicted class, or pick another class to see what speaks for it")
+        self.layer = QComboBox()
+        self.layer.setToolTip("Grad-CAM layer: the last convolution by default (coarse but most semantic)")
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(55)
+        self.opacity.setToolTip("Opacity of the map over the image")
+        self.status = QLabel("Drop an image to see where the model looks")
+        self.status.setWordWrap(True)
+        self.pane = ImagePane(min_size=260)
+        self.heat = self.pane.add_layer(opacity=0.55)
+        self.opacity.valueChanged.connect(lambda v: self.heat.setOpacity(v / 100))
+
+        controls = QHBoxLayout()
+        for title, widget in (("Method", self.method), ("Class", self.target), ("Layer", self.layer)):
+            controls.addWidget(QLabel(title))
+            controls.addWidget(widget, 1)
+        controls.addWidget(QLabel("Opacity"))
+        controls.addWidget(self.opacity, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(controls)
+        layout.addWidget(self.status)
+        layout.addWidget(self.pane, 1)
+
+        self.method.currentIndexChanged.connect(self._on_method)
+        self.target.currentIndexChanged.connect(self._emit_request)
+        self.layer.currentIndexChanged.connect(self._emit_request)
+        self._populating = False
+        self._heatmap: np.ndarray | None = None
+
+    # ---- set-up from a new inspection ----------------------------------------------------------------
+    def set_model_info(self, classes: list[str], predicted: str | None, conv_layers: list[str], auto_layer: str | None) -> None:
+        """Refill the class and layer choices, keeping the user's picks when they still exist."""
+        self._populating = True
+        kept_target = self.target.currentData()
+        kept_layer = self.layer.currentData()
+        self.target.clear()
+        self.target.addItem(f"Predicted ({predicted})" if predicted else "Predicted class", PREDICTED)
+        for i, name in enumerate(classes):
+            self.target.addItem(name, i)
+        self.layer.clear()
+        self.layer.addItem(f"Auto ({auto_layer})" if auto_layer else "Auto", AUTO_LAYER)
+        for name in conv_layers:
+            self.layer.addItem(name, name)
+        self._select_data(self.target, kept_target)
+        self._select_data(self.layer, kept_layer)
+        self._populating = False
+        self.layer.setEnabled(self.current_method() == "gradcam" and bool(conv_layers))
+
+    @staticmethod
+    def _select_data(combo: QComboBox, value) -> None:
+        index = combo.findData(value)
+        combo.setCurrentIndex(index if index >= 0 else 0)
+
+    def set_input(self, rgb: np.ndarray | None) -> None:
+        self.pane.show_rgb(rgb)
+
+    # ---- requests and results ------------------------------------------------------------------------
+    def current_method(self) -> str:
+        return self.method.currentData()
+
+    def current_request(self) -> tuple[str, int, str | None]:
+        target = self.target.currentData()
+        layer = self.layer.currentData() or None
+        return self.current_method(), PREDICTED if target is None else int(target), layer
+
+    def _on_method(self) -> None:
+        self.layer.setEnabled(self.current_method() == "gradcam" and self.layer.count() > 1)
+        self._emit_request()
+
+    def _emit_request(self) -> None:
+        if not self._populating:
+            self.requested.emit(*self.current_request())
+
+    def set_pending(self, text: str) -> None:
+        self.status.setText(text)
+
+    def set_heatmap(self, heatmap: np.ndarray | None, text: str) -> None:
+        self._heatmap = heatmap
+        self.status.setText(text)
+        if heatmap is None:
+            self.heat.clear()
+            return
+        size = self.pane.base.image.shape[0] if self.pane.base.image is not None else heatmap.shape[0]
+        if heatmap.shape[0] != size:
+            from gui.inspector.layer_view import upscale_nearest
+
+            heatmap = upscale_nearest(heatmap, size)
+        self.pane.show_scalar(heatmap, "inferno", item=self.heat)
+
+    def heatmap(self) -> np.ndarray | None:
+        return self._heatmap

@@ -1,0 +1,89 @@
+"""Where an image to inspect comes from: a file, an http(s) URL, or raw bytes (the clipboard).
+
+Plain Python (no Qt), so it runs on the worker thread: a URL is fetched there, with a timeout and a size
+cap, and every failure becomes an ImageLoadError whose reason a user can act on.
+"""
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from urllib.parse import unquote, urlparse
+
+from PIL import Image
+
+from core.imageio import ImageLoadError, load_image
+
+URL_TIMEOUT_S = 15.0
+URL_MAX_BYTES = 50 * 1024 * 1024  # a photo is a few MiB; anything far bigger is not what the user meant
+
+
+def is_url(text: str) -> bool:
+    return str(text).lower().startswith(("http://", "https://"))
+
+
+@dataclass(frozen=True)
+class ImageSource:
+    """One image to inspect. Exactly one of `path`, `url`, `data` is set; `label` is what the user sees."""
+
+    label: str
+    path: str | None = None
+    url: str | None = None
+    data: bytes | None = None
+
+    @classmethod
+    def from_path(cls, path) -> "ImageSource":
+        return cls(label=Path(path).name or str(path), path=str(path))
+
+    @classmethod
+    def from_url(cls, url: str) -> "ImageSource":
+        name = PurePosixPath(unquote(urlparse(url).path)).name
+        return cls(label=name or url, url=url)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, label: str = "pasted image") -> "ImageSource":
+        return cls(label=label, data=bytes(data))
+
+    @property
+    def where(self) -> str:
+        """The full location, for messages and the CSV."""
+        return self.path or self.url or self.label
+
+    def load(self) -> Image.Image:
+        """The image as RGB PIL; raises ImageLoadError naming this source. Call off the GUI thread."""
+        if self.path is not None:
+            return load_image(self.path)
+        if self.url is not None:
+            return load_image(fetch_url(self.url), name=self.url)
+        return load_image(self.data or b"", name=self.label)
+
+
+def fetch_url(url: str, timeout: float = URL_TIMEOUT_S, max_bytes: int = URL_MAX_BYTES) -> bytes:
+    """Download `url` (http/https only) into memory, refusing bodies above `max_bytes`."""
+    if not is_url(url):
+        raise ImageLoadError(url, "only http:// and https:// addresses can be fetched")
+    request = urllib.request.Request(url, headers={"User-Agent": "Layerscope"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            declared = response.headers.get("Content-Length")
+            if declared and declared.isdigit() and int(declared) > max_bytes:
+                raise ImageLoadError(url, f"the download is {int(declared) / 2**20:.0f} MiB, above the "
+                                          f"{max_bytes / 2**20:.0f} MiB limit; save it and drop the file instead")
+            data = response.read(max_bytes + 1)  # one byte more tells us the body was too big
+    except ImageLoadError:
+        raise
+    except urllib.error.HTTPError as exc:
+        raise ImageLoadError(url, f"the server answered {exc.code} {exc.reason}")
+    except urllib.error.URLError as exc:
+        raise ImageLoadError(url, f"could not download it ({exc.reason}); check the address and your connection")
+    except TimeoutError:
+        raise ImageLoadError(url, f"the download took longer than {timeout:.0f} s; save it and drop the file instead")
+    except (OSError, ValueError) as exc:
+        raise ImageLoadError(url, f"could not download it ({exc})")
+    if len(data) > max_bytes:
+        raise ImageLoadError(url, f"the download is above the {max_bytes / 2**20:.0f} MiB limit; "
+                                  "save it and drop the file instead")
+    if not data:
+        raise ImageLoadError(url, "the server sent an empty answer")
+    return data
