@@ -12,7 +12,6 @@ from __future__ import annotations
 import gzip
 import os
 import pickle
-import urllib.error
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -168,7 +167,7 @@ def download_standard(name: str, root: Path | None = None) -> None:
             try:
                 download_and_extract_archive(f"{mirror}{filename}", str(raw), filename=filename, md5=md5)
                 break
-            except (RuntimeError, urllib.error.URLError, OSError) as exc:
+            except Exception as exc:  # noqa: BLE001 - any failure moves on to the next mirror
                 errors.append(f"{mirror}: {exc}")
         else:
             raise OSError("; ".join(errors))
