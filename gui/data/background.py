@@ -62,6 +62,8 @@ class _Job(QRunnable):
         except Cancelled:
             return
         except Exception as exc:  # the app stays usable; the owner shows the message
+            if self._context.cancelled():
+                return  # the job's own way of stopping (e.g. core's Cancelled): nobody waits for it
             traceback.print_exc()
             self._signals.failed.emit(self._generation, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
             return

@@ -133,8 +133,9 @@ class ModelView(QWidget):
             return True
         answer = QMessageBox.warning(
             parent or self, "Model may not fit in memory",
-            f"{self._summary.memory_text}\n\nTraining will probably fail with an out-of-memory error. "
-            "Lower the batch size or the image size, or choose a smaller model.\n\nStart anyway?",
+            f"This model would probably not fit in memory: {self._summary.warning}.\n\n"
+            "Training will probably fail with an out-of-memory error. Lower the batch size or the image "
+            "size, or choose a smaller model.\n\nStart anyway?",
             QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
         return answer == QMessageBox.Yes
 
@@ -168,8 +169,7 @@ class ModelView(QWidget):
             f"<b>{summary.size_mb:.2f} MB</b> of weights (float32)")
         if summary.fits is False:
             self.memory_label.setStyleSheet(WARNING_STYLE)
-            self.memory_label.setText(f"⚠ Will probably not fit: {summary.memory_text}. "
-                                      "Lower the batch size or image size, or pick a smaller model.")
+            self.memory_label.setText(f"⚠ <b>Will probably not fit</b>: {summary.warning}.<br>{summary.memory_text}")
         else:
             self.memory_label.setStyleSheet("")
             self.memory_label.setText(summary.memory_text)

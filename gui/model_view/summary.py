@@ -43,6 +43,7 @@ class ModelSummary:
     blocks: list[Block] = field(default_factory=list)
     memory_text: str = ""
     fits: bool | None = None  # None: unknown
+    warning: str = ""  # why it would not fit, and what to do
     memory: object | None = None
 
 
@@ -81,18 +82,22 @@ def summarise(request: SummaryRequest, context=None) -> ModelSummary:
 
 
 def _add_memory(summary: ModelSummary, model, spec) -> None:
-    """Training memory for the chosen batch size, from core.models.memory when that module is there."""
-    try:
-        from core.models.memory import model_memory
-    except ImportError:
-        return
+    """Training memory at the chosen batch size (core.models.memory), and whether it fits the device."""
+    from core.models.memory import model_memory
+
     req = summary.request
-    estimate = model_memory(model, (req.in_channels, req.image_size, req.image_size), req.batch_size,
-                            device=req.device)
-    summary.memory = estimate
-    summary.fits = getattr(estimate, "fits", None)
-    describe = getattr(estimate, "describe", None)
-    summary.memory_text = describe() if callable(describe) else str(estimate)
+    device = req.device
+    if device == "auto":
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    estimate = model_memory(model, (req.in_channels, req.image_size, req.image_size), req.batch_size, device=device)
+    summary.memory, summary.fits = estimate, estimate.fits
+    where = "GPU" if str(estimate.device).startswith("cuda") else "system memory"
+    free = f" of {estimate.available_mb:,.0f} MB free {where}" if estimate.available_mb is not None else ""
+    summary.memory_text = (f"Training at batch size {req.batch_size} needs about <b>{estimate.total_mb:,.0f} MB</b>"
+                           f"{free} ({estimate.activations_mb_per_image:,.2f} MB of activations per image)")
+    summary.warning = estimate.warning or ""
 
 
 _PRIMARY = ("Linear", "Conv2d", "Conv1d", "Conv3d")

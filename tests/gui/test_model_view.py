@@ -70,3 +70,24 @@ def test_bad_options_show_an_error_not_a_crash(qtbot, view):
     assert view.error_label.isVisibleTo(view)
     assert "cnn" in view.error_label.text()
     assert view.layer_model.rowCount() == 0
+
+
+def test_memory_estimate_and_warning_for_a_huge_batch(qtbot, view, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    view.set_input(num_classes=2, channels=3, image_size=64)
+    view.set_model("cnn", {"blocks": 2, "channels": 8})
+    summary = settle(qtbot, view)
+    assert summary.memory is not None and summary.memory.total_mb > 0
+    assert "MB" in view.memory_label.text() and "not fit" not in view.memory_label.text()
+    assert view.confirm_run() is True  # fits: no question asked
+
+    with qtbot.waitSignal(view.summary_ready, timeout=20_000):
+        view.set_batch_size(1_000_000)  # activations alone: terabytes
+    assert view.would_not_fit()
+    assert "not fit" in view.memory_label.text()
+    assert view.memory_label.isVisibleTo(view)
+    asked = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: asked.append(a) or QMessageBox.No)
+    assert view.confirm_run() is False
+    assert asked and "batch size" in asked[0][2]

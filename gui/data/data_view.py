@@ -1,0 +1,146 @@
+"""The Data tab: choose or open a dataset; its health report on the left, and on the right a thumbnail
+browser and the augmentation options with a live preview.
+
+Nothing here imports torch on the GUI thread: the scans, thumbnails and previews run on worker threads.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QSplitter, QTabWidget,
+                               QVBoxLayout, QWidget)
+
+from gui.data.augmentation import AugmentationPanel
+from gui.data.browser import DatasetBrowser
+from gui.data.health_view import HealthView
+
+SHAPES = "shapes"
+# (classes, channels, natural size) of the built-in and standard sets, known here without importing torch.
+KNOWN_DATASETS = {
+    "shapes": ("Shapes (built-in, drawn in code)", 5, 3, 64),
+    "mnist": ("MNIST handwritten digits", 10, 1, 28),
+    "fashion_mnist": ("Fashion-MNIST clothing", 10, 1, 28),
+    "cifar10": ("CIFAR-10 small photos", 10, 3, 32),
+}
+FOLDER_IMAGE_SIZE = 64  # DataSpec's default for folders
+
+
+class DataView(QWidget):
+    dataset_opened = Signal(str)  # "shapes", "mnist", ... or a folder path
+    input_changed = Signal(int, int, int)  # classes, channels, image size: the model's input and output layers
+    augmentation_changed = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._name: str | None = None
+        self.chooser = QComboBox()
+        self.chooser.setMinimumContentsLength(28)
+        self.chooser.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        for name, (title, *_rest) in KNOWN_DATASETS.items():
+            self.chooser.addItem(title, name)
+        self.open_button = QPushButton("Open Folder…")
+        self.open_button.setToolTip("A folder with one sub-folder per class (train/ and val/ used when present) (Ctrl+D)")
+        self.rescan_button = QPushButton("Check Again")
+        self.rescan_button.setToolTip("Run the health check again (after fixing files)")
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Dataset"))
+        top.addWidget(self.chooser)
+        top.addWidget(self.open_button)
+        top.addWidget(self.rescan_button)
+        top.addStretch(1)
+
+        self.health = HealthView()
+        self.browser = DatasetBrowser()
+        self.augmentation_panel = AugmentationPanel()
+        self.side_tabs = QTabWidget()
+        self.side_tabs.addTab(self.browser, "Images")
+        self.side_tabs.addTab(self.augmentation_panel, "Augmentation")
+        splitter = QSplitter(Qt.Horizontal)
+        splitter.addWidget(self.health)
+        splitter.addWidget(self.side_tabs)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([470, 730])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addLayout(top)
+        layout.addWidget(splitter, 1)
+
+        self.chooser.activated.connect(lambda i: self.open_dataset(self.chooser.itemData(i)))
+        self.open_button.clicked.connect(self.choose_folder)
+        self.rescan_button.clicked.connect(self._rescan)
+        self.browser.loaded.connect(self._on_listed)
+        self.augmentation_panel.changed.connect(self.augmentation_changed)
+        self.rescan_button.setEnabled(False)
+
+    # --- what the training run uses ---
+    def dataset_name(self) -> str | None:
+        return self._name
+
+    def augmentation_dict(self) -> dict:
+        return self.augmentation_panel.augmentation_dict()
+
+    def augmentation(self):
+        return self.augmentation_panel.augmentation()
+
+    # --- opening ---
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Dataset folder (one sub-folder per class)")
+        if folder:
+            self.open_dataset(folder)
+
+    def open_dataset(self, name: str | Path | None) -> None:
+        """Open 'shapes', a standard set's name, or an image folder (a health check starts at once)."""
+        if name is None:
+            return
+        name = str(name)
+        if name == self._name:
+            return
+        self._name = name
+        self._select_in_chooser(name)
+        known = KNOWN_DATASETS.get(name)
+        if known is not None:
+            title, classes, channels, size = known
+            self.rescan_button.setEnabled(False)
+            if name == SHAPES:
+                self.health.show_message(f"<b>{title}</b>: {classes} classes of {size}×{size} pictures, made "
+                                         "from a seed (the training panel sets how many). Nothing to check.")
+                self.browser.open_shapes()
+            else:
+                self.health.show_message(f"<b>{title}</b>: {classes} classes, {size}×{size}, "
+                                         f"{'grayscale' if channels == 1 else 'colour'}. torchvision downloads it "
+                                         "once, when the first run starts. Nothing to check.")
+                self.browser.show_nothing("Standard datasets are not browsed here")
+            self.input_changed.emit(classes, channels, size)
+            self.augmentation_panel.set_dataset(name if name == SHAPES else None)
+        else:
+            self.rescan_button.setEnabled(True)
+            self.health.scan(name)
+            self.browser.open_folder(name)
+            self.augmentation_panel.set_dataset(name)
+        self.dataset_opened.emit(name)
+
+    def _rescan(self) -> None:
+        if self._name and self._name not in KNOWN_DATASETS:
+            self.health.scan(self._name)
+            self.browser.open_folder(self._name)
+
+    def _select_in_chooser(self, name: str) -> None:
+        index = self.chooser.findData(name)
+        if index < 0:
+            self.chooser.addItem(Path(name).name or name, name)
+            index = self.chooser.count() - 1
+            self.chooser.setItemData(index, name, Qt.ToolTipRole)
+        self.chooser.setCurrentIndex(index)
+
+    def _on_listed(self) -> None:
+        if self._name and self._name not in KNOWN_DATASETS and self.browser.classes():
+            self.input_changed.emit(len(self.browser.classes()), 3, FOLDER_IMAGE_SIZE)
+
+    def is_busy(self) -> bool:
+        return self.health.is_scanning() or self.augmentation_panel.is_busy()
+
+    def shutdown(self) -> None:
+        self.health.shutdown()
+        self.browser.shutdown()
+        self.augmentation_panel.shutdown()

@@ -1,0 +1,253 @@
+"""The dataset health report: images per class and split, problem files with reasons, duplicates, tiny or
+imbalanced classes, and the range of sizes and modes. The scan itself (core.data.health.scan_health) runs
+off the GUI thread with a progress bar and a Cancel button."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QProgressBar, QPushButton, QTableWidget,
+                               QTableWidgetItem, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
+
+from gui.data.background import BackgroundTask
+
+WARN_BRUSH = QBrush(QColor("#fde2e1"))
+PROBLEM_KINDS = {"empty": "empty file", "corrupt": "corrupt", "unreadable": "unreadable", "not_image": "not an image"}
+
+
+def run_health_scan(root: str, context):
+    from core.data.health import scan_health  # imported on the worker thread (pulls in torch)
+
+    return scan_health(root, progress=lambda done, total: context.progress(done, total, "Checking images"),
+                       cancel=context.cancelled)
+
+
+class HealthView(QWidget):
+    report_ready = Signal(object)  # core.data.health.HealthReport
+    scan_failed = Signal(str)
+    scan_cancelled = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._report = None
+        self._root: str | None = None
+        self.status = QLabel("Open a dataset folder: drop it on the window, or File > Open Dataset… (Ctrl+D).")
+        self.status.setWordWrap(True)
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop the health check (the dataset can still be used)")
+        bar = QHBoxLayout()
+        bar.addWidget(self.progress, 1)
+        bar.addWidget(self.cancel_button)
+        self._progress_row = QWidget()
+        self._progress_row.setLayout(bar)
+        bar.setContentsMargins(0, 0, 0, 0)
+        self._progress_row.hide()
+
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self.summary.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.counts = QTableWidget(0, 0)
+        self.counts.verticalHeader().hide()
+        self.counts.setEditTriggers(QTableWidget.NoEditTriggers)
+        self.counts.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.counts.setMaximumHeight(180)
+        self.problems = QTreeWidget()
+        self.problems.setHeaderLabels(["Finding", "Details"])
+        self.problems.setColumnWidth(0, 260)
+        self.problems.setWordWrap(True)
+        self.problems.setUniformRowHeights(False)
+        self.problems.setAlternatingRowColors(True)
+
+        self.report_area = QWidget()  # hidden while there is no report (built-in sets)
+        report_layout = QVBoxLayout(self.report_area)
+        report_layout.setContentsMargins(0, 0, 0, 0)
+        report_layout.addWidget(self.summary)
+        report_layout.addWidget(QLabel("<b>Images per class</b> (readable files)"))
+        report_layout.addWidget(self.counts)
+        report_layout.addWidget(QLabel("<b>Problems</b>"))
+        report_layout.addWidget(self.problems, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.status)
+        layout.addWidget(self._progress_row)
+        layout.addWidget(self.report_area, 1)
+        layout.addStretch(0)
+
+        self._task = BackgroundTask(self)
+        self._task.progress.connect(self._on_progress)
+        self._task.finished.connect(self._on_report)
+        self._task.failed.connect(self._on_failed)
+        self._task.cancelled.connect(self._on_cancelled)
+        self.cancel_button.clicked.connect(self.cancel)
+
+    def report(self):
+        return self._report
+
+    def is_scanning(self) -> bool:
+        return self._task.busy
+
+    def scan(self, root: str | Path) -> None:
+        self._root = str(root)
+        self._report = None
+        self.clear()
+        self.report_area.show()
+        self.status.setText(f"Checking <b>{self._root}</b>…")
+        self.progress.setRange(0, 0)  # busy until the first count arrives
+        self._progress_row.show()
+        self._task.submit(lambda ctx, root=self._root: run_health_scan(root, ctx))
+
+    def cancel(self) -> None:
+        self._task.cancel()
+
+    def show_message(self, text: str) -> None:
+        """For datasets without files to check (shapes, MNIST...): a description instead of a report."""
+        self._task.cancel()
+        self._report = None
+        self.clear()
+        self._progress_row.hide()
+        self.report_area.hide()
+        self.status.setText(text)
+
+    def clear(self) -> None:
+        self.summary.clear()
+        self.counts.clear()
+        self.counts.setRowCount(0)
+        self.counts.setColumnCount(0)
+        self.problems.clear()
+
+    def shutdown(self) -> None:
+        self._task.shutdown()
+
+    # --- results ---
+    def _on_progress(self, done: int, total: int, _text: str) -> None:
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+        self.progress.setFormat(f"Checking images: %v / %m")
+
+    def _on_cancelled(self) -> None:
+        self._progress_row.hide()
+        self.status.setText(f"Health check of {self._root} cancelled. The dataset can still be used; "
+                            "unreadable files are left out of training.")
+        self.scan_cancelled.emit()
+
+    def _on_failed(self, message: str) -> None:
+        self._progress_row.hide()
+        self.status.setText(f"<span style='color:#a11'>Cannot use {self._root} as a dataset: {message}</span>")
+        self.scan_failed.emit(message)
+
+    def _on_report(self, report) -> None:
+        self._report = report
+        self._progress_row.hide()
+        n_problems = len(report.problems)
+        ok = "no problems found" if not (n_problems or report.warnings) else \
+            f"<span style='color:#a11'>{len(report.warnings)} warning(s)</span>"
+        self.status.setText(f"<b>{report.root}</b>: {ok}")
+        sizes = ""
+        if report.min_size and report.max_size:
+            sizes = (f"<br>Sizes {report.min_size[0]}×{report.min_size[1]} to "
+                     f"{report.max_size[0]}×{report.max_size[1]} px · modes "
+                     + ", ".join(f"{m} ({n})" for m, n in sorted(report.modes.items()))
+                     + " · formats " + ", ".join(f"{f} ({n})" for f, n in sorted(report.formats.items())))
+        imbalance = f" · largest/smallest class {report.imbalance_ratio:g}×" if report.imbalance_ratio else ""
+        self.summary.setText(
+            f"{report.layout} · {len(report.classes)} classes · {report.total_files} image files, "
+            f"{report.good_files} readable, {n_problems} with problems"
+            + (f", {len(report.ignored)} non-image files ignored" if report.ignored else "") + imbalance + sizes)
+        self._fill_counts(report)
+        self._fill_problems(report)
+        self.report_ready.emit(report)
+
+    def _fill_counts(self, report) -> None:
+        splits = [s for s in ("train", "val", "test") if any(s in per for per in report.counts.values())]
+        headers = ["Class"] + splits + ["Total"]
+        self.counts.setColumnCount(len(headers))
+        self.counts.setHorizontalHeaderLabels(headers)
+        self.counts.horizontalHeader().setSectionResizeMode(0, QHeaderView.Stretch)
+        self.counts.setRowCount(len(report.classes) + 1)
+        small = set(report.small_classes)
+        totals = [0] * len(splits)
+        for r, name in enumerate(report.classes):
+            per = report.counts.get(name, {})
+            values = [per.get(s, 0) for s in splits]
+            totals = [a + b for a, b in zip(totals, values)]
+            cells = [name] + [str(v) for v in values] + [str(sum(values))]
+            for c, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if c:
+                    item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+                if name in small:
+                    item.setBackground(WARN_BRUSH)
+                    item.setToolTip("Too few training images in this class")
+                self.counts.setItem(r, c, item)
+        for c, text in enumerate(["All"] + [str(v) for v in totals] + [str(sum(totals))]):
+            item = QTableWidgetItem(text)
+            font = item.font()
+            font.setBold(True)
+            item.setFont(font)
+            if c:
+                item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+            self.counts.setItem(len(report.classes), c, item)
+
+    def _section(self, title: str, count: int, expanded: bool = True) -> QTreeWidgetItem:
+        item = QTreeWidgetItem([f"{title} ({count})", ""])
+        font = item.font(0)
+        font.setBold(True)
+        item.setFont(0, font)
+        self.problems.addTopLevelItem(item)
+        item.setExpanded(expanded)
+        return item
+
+    def _fill_problems(self, report) -> None:
+        self.problems.clear()
+        root = Path(report.root)
+
+        def short(path: str) -> str:
+            try:
+                return str(Path(path).relative_to(root))
+            except ValueError:
+                return path
+
+        if report.warnings:
+            sec = self._section("Warnings", len(report.warnings))
+            for w in report.warnings:
+                child = QTreeWidgetItem(sec, [w, ""])
+                child.setToolTip(0, w)
+                child.setFirstColumnSpanned(True)
+        if report.problems:
+            sec = self._section("Files that cannot be used", len(report.problems))
+            for p in report.problems:
+                child = QTreeWidgetItem(sec, [short(p.path), f"{PROBLEM_KINDS.get(p.kind, p.kind)}: {p.reason}"])
+                child.setToolTip(0, p.path)
+                child.setToolTip(1, p.reason)
+        if report.duplicates:
+            sec = self._section("Exact duplicates", len(report.duplicates), expanded=len(report.duplicates) < 20)
+            for g in report.duplicates:
+                where = "in more than one split" if g.cross_split else "same split"
+                child = QTreeWidgetItem(sec, [" = ".join(short(p) for p in g.paths), where])
+                child.setToolTip(0, "\n".join(g.paths))
+        if report.small_classes:
+            sec = self._section("Classes with too few images", len(report.small_classes))
+            for c in report.small_classes:
+                QTreeWidgetItem(sec, [c, f"{report.counts.get(c, {}).get('train', 0)} training images"])
+        if report.ignored:
+            sec = self._section("Non-image files (ignored)", len(report.ignored), expanded=len(report.ignored) < 20)
+            for path in report.ignored[:500]:
+                QTreeWidgetItem(sec, [short(path), "not an image extension; never used"])
+            if len(report.ignored) > 500:
+                QTreeWidgetItem(sec, [f"… and {len(report.ignored) - 500} more", ""])
+        if not self.problems.topLevelItemCount():
+            self.problems.addTopLevelItem(QTreeWidgetItem(["No problems found", ""]))
+        self.problems.resizeColumnToContents(0)
+        self.problems.setColumnWidth(0, min(self.problems.columnWidth(0), 320))
+
+    def problem_texts(self) -> list[str]:
+        """Every line of the problems list (for tests and copying)."""
+        out = []
+        for i in range(self.problems.topLevelItemCount()):
+            top = self.problems.topLevelItem(i)
+            out.append(top.text(0))
+            out += [f"{top.child(j).text(0)}: {top.child(j).text(1)}" for j in range(top.childCount())]
+        return out

@@ -1,0 +1,222 @@
+"""Thumbnails for thousands of images: a list model that loads them lazily, off the GUI thread, newest
+request first, and keeps the most recent ones in an in-memory LRU cache.
+
+The view only asks for the decoration of rows it paints, so only visible images are ever decoded; while one
+loads, a placeholder is shown. Worker threads make QImages (safe off the GUI thread); the GUI thread turns
+them into QPixmaps.
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict, deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QRunnable, QSize, Qt, QThreadPool, Signal, Slot
+from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
+
+THUMB_SIZE = 96
+PathRole = Qt.UserRole + 1
+ClassRole = Qt.UserRole + 2
+
+
+@dataclass(frozen=True)
+class ThumbItem:
+    key: str  # cache key: the file path, or e.g. "shapes:12"
+    label: str  # class name
+    source: Any  # a Path, or an HxWx3 uint8 array (in-memory datasets)
+    detail: str = ""  # tooltip extra (split, size, ...)
+
+
+def make_thumbnail(source: Any, size: int = THUMB_SIZE) -> QImage:
+    """A Path or an HxWx3 uint8 array -> a QImage at most size x size. Raises on unreadable files."""
+    if isinstance(source, np.ndarray):
+        arr = np.ascontiguousarray(source[..., :3] if source.ndim == 3 else np.repeat(source[..., None], 3, 2))
+        h, w = arr.shape[:2]
+        img = QImage(arr.data, w, h, 3 * w, QImage.Format_RGB888).copy()
+        return img.scaled(size, size, Qt.KeepAspectRatio, Qt.SmoothTransformation)
+    from PIL import Image, ImageOps
+
+    from core.imageio import ImageLoadError, to_rgb
+
+    path = Path(source)
+    try:
+        with Image.open(path) as im:
+            # JPEG decodes straight at 1/2, 1/4 or 1/8 scale: most of the speed for big photos.
+            im.draft("RGB", (size * 2, size * 2))
+            im.seek(0)
+            im.load()
+            rgb = to_rgb(ImageOps.exif_transpose(im) if hasattr(im, "getexif") else im)
+    except ImageLoadError:
+        raise
+    except Exception as exc:  # Pillow raises many types on bad files; the reason goes into the tooltip
+        raise ImageLoadError(str(path), f"{type(exc).__name__}: {exc}") from None
+    rgb.thumbnail((size, size))
+    data = rgb.tobytes()
+    return QImage(data, rgb.width, rgb.height, 3 * rgb.width, QImage.Format_RGB888).copy()
+
+
+def _placeholder(size: int, colour: str, mark: str = "") -> QPixmap:
+    pix = QPixmap(size, size)
+    pix.fill(QColor(colour))
+    if mark:
+        p = QPainter(pix)
+        p.setPen(QColor("#a33"))
+        font = p.font()
+        font.setPixelSize(size // 3)
+        p.setFont(font)
+        p.drawText(pix.rect(), Qt.AlignCenter, mark)
+        p.end()
+    return pix
+
+
+class _LoaderSignals(QObject):
+    loaded = Signal(int, str, QImage)
+    failed = Signal(int, str, str)
+
+
+class _Drainer(QRunnable):
+    """Takes requests from the shared stack until it is empty (so 2 drainers serve thousands of rows)."""
+
+    def __init__(self, owner: "ThumbnailModel"):
+        super().__init__()
+        self.owner = owner
+
+    def run(self) -> None:
+        owner = self.owner
+        while True:
+            with owner._lock:
+                if not owner._requests:
+                    owner._drainers -= 1
+                    return
+                generation, item = owner._requests.pop()  # newest first: what is on screen now
+            if generation != owner._generation:
+                continue
+            try:
+                image = make_thumbnail(item.source, owner.thumb_size)
+            except Exception as exc:
+                owner._signals.failed.emit(generation, item.key, getattr(exc, "reason", str(exc)))
+                continue
+            owner._signals.loaded.emit(generation, item.key, image)
+
+
+class ThumbnailModel(QAbstractListModel):
+    thumbnail_ready = Signal(str)  # key
+
+    def __init__(self, parent=None, thumb_size: int = THUMB_SIZE, cache_size: int = 1500, threads: int = 2,
+                 max_pending: int = 400):
+        super().__init__(parent)
+        self.thumb_size = thumb_size
+        self._pool = QThreadPool(self)  # created first: deleted (and waited for) before the signals object
+        self._pool.setMaxThreadCount(threads)
+        self._signals = _LoaderSignals(self)
+        self._signals.loaded.connect(self._on_loaded)
+        self._signals.failed.connect(self._on_failed)
+        self._items: list[ThumbItem] = []
+        self._row_of: dict[str, int] = {}
+        self._cache: OrderedDict[str, QPixmap] = OrderedDict()
+        self._cache_size = cache_size
+        self._failed: dict[str, str] = {}
+        self._pending: set[str] = set()
+        self._lock = threading.Lock()
+        self._requests: deque = deque(maxlen=max_pending)  # the oldest (scrolled away) requests fall off
+        self._drainers = 0
+        self._threads = threads
+        self._generation = 0
+        self._loading_pix = _placeholder(thumb_size, "#dcdcdc")
+        self._broken_pix = _placeholder(thumb_size, "#f3d6d4", "✕")
+
+    # --- contents ---
+    def set_items(self, items: list[ThumbItem]) -> None:
+        self.beginResetModel()
+        with self._lock:
+            self._generation += 1
+            self._requests.clear()
+        self._pending.clear()
+        self._items = list(items)
+        self._row_of = {item.key: i for i, item in enumerate(self._items)}
+        self.endResetModel()
+
+    def items(self) -> list[ThumbItem]:
+        return list(self._items)
+
+    def cached(self, key: str) -> bool:
+        return key in self._cache
+
+    def failure(self, key: str) -> str | None:
+        return self._failed.get(key)
+
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._items)
+
+    def data(self, index: QModelIndex, role=Qt.DisplayRole):
+        if not index.isValid() or index.row() >= len(self._items):
+            return None
+        item = self._items[index.row()]
+        if role == Qt.DecorationRole:
+            return self._pixmap(item)
+        if role == Qt.ToolTipRole:
+            name = Path(item.key).name if isinstance(item.source, Path) else item.key
+            tip = f"{name}\nclass: {item.label}" + (f"\n{item.detail}" if item.detail else "")
+            if item.key in self._failed:
+                tip += f"\ncannot be read: {self._failed[item.key]}"
+            return tip
+        if role == PathRole:
+            return str(item.source) if isinstance(item.source, Path) else None
+        if role == ClassRole:
+            return item.label
+        if role == Qt.SizeHintRole:
+            return QSize(self.thumb_size + 8, self.thumb_size + 8)
+        return None
+
+    # --- lazy loading ---
+    def _pixmap(self, item: ThumbItem) -> QPixmap:
+        pix = self._cache.get(item.key)
+        if pix is not None:
+            self._cache.move_to_end(item.key)
+            return pix
+        if item.key in self._failed:
+            return self._broken_pix
+        if item.key not in self._pending:
+            self._pending.add(item.key)
+            with self._lock:
+                if len(self._requests) == self._requests.maxlen:
+                    # the oldest request (long scrolled away) is dropped; ask again if it comes back
+                    self._pending.discard(self._requests.popleft()[1].key)
+                self._requests.append((self._generation, item))
+                start = self._drainers < self._threads
+                if start:
+                    self._drainers += 1
+            if start:
+                self._pool.start(_Drainer(self))
+        return self._loading_pix
+
+    @Slot(int, str, QImage)
+    def _on_loaded(self, generation: int, key: str, image: QImage) -> None:
+        self._pending.discard(key)
+        self._cache[key] = QPixmap.fromImage(image)
+        self._cache.move_to_end(key)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        self._changed(key)
+
+    @Slot(int, str, str)
+    def _on_failed(self, generation: int, key: str, reason: str) -> None:
+        self._pending.discard(key)
+        self._failed[key] = reason
+        self._changed(key)
+
+    def _changed(self, key: str) -> None:
+        row = self._row_of.get(key)
+        if row is not None:
+            index = self.index(row)
+            self.dataChanged.emit(index, index, [Qt.DecorationRole, Qt.ToolTipRole])
+        self.thumbnail_ready.emit(key)
+
+    def shutdown(self, timeout_ms: int = 10_000) -> bool:
+        with self._lock:
+            self._generation += 1
+            self._requests.clear()
+        return self._pool.waitForDone(timeout_ms)

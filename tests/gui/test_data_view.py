@@ -1,0 +1,148 @@
+"""The Data tab on a real (tiny) folder of photos with a corrupt file: health report, browser, preview."""
+import shutil
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QCoreApplication, Qt
+
+from gui.data import DataView
+from gui.data.background import BackgroundTask
+
+PER_CLASS = 5
+
+
+@pytest.fixture
+def photo_folder(shared_data, tmp_path) -> Path:
+    """ants/ and bees/ with 5 real photos each, plus a corrupt JPEG, an empty file and a text file."""
+    root = tmp_path / "insects"
+    for cls in ("ants", "bees"):
+        src = sorted((shared_data / "hymenoptera" / "train" / cls).glob("*.jpg"))[:PER_CLASS]
+        (root / cls).mkdir(parents=True)
+        for p in src:
+            shutil.copy(p, root / cls / p.name)
+    good = sorted((root / "ants").glob("*.jpg"))[0].read_bytes()
+    (root / "ants" / "broken.jpg").write_bytes(good[: len(good) // 3])  # truncated JPEG
+    (root / "bees" / "empty.png").write_bytes(b"")
+    (root / "bees" / "notes.txt").write_text("not an image")
+    return root
+
+
+@pytest.fixture
+def view(qtbot):
+    w = DataView()
+    qtbot.addWidget(w)
+    w.resize(1100, 700)
+    w.show()
+    yield w
+    w.shutdown()
+
+
+def test_health_report_lists_classes_and_problems(qtbot, view, photo_folder):
+    inputs = []
+    view.input_changed.connect(lambda *a: inputs.append(a))
+    with qtbot.waitSignal(view.health.report_ready, timeout=60_000) as ready:
+        view.open_dataset(photo_folder)
+    report = ready.args[0]
+    assert report.classes == ["ants", "bees"]
+    table = view.health.counts
+    assert [table.item(r, 0).text() for r in range(table.rowCount())] == ["ants", "bees", "All"]
+    total_col = table.columnCount() - 1
+    assert table.item(0, total_col).text() == str(PER_CLASS)  # the broken file is not counted
+    assert table.item(2, total_col).text() == str(2 * PER_CLASS)
+    lines = "\n".join(view.health.problem_texts())
+    assert "broken.jpg" in lines and "corrupt" in lines
+    assert "empty.png" in lines and "empty" in lines
+    assert "notes.txt" in lines  # a non-image file is listed as ignored
+    assert "Sizes" in view.health.summary.text() and "RGB" in view.health.summary.text()
+    qtbot.waitUntil(lambda: bool(inputs), timeout=20_000)
+    assert inputs[-1] == (2, 3, 64)
+
+
+def test_browser_shows_classes_and_loads_thumbnails_lazily(qtbot, view, photo_folder):
+    with qtbot.waitSignal(view.browser.loaded, timeout=30_000):
+        view.open_dataset(photo_folder)
+    browser = view.browser
+    assert browser.classes() == ["ants", "bees"]
+    combo = [browser.class_filter.itemText(i) for i in range(browser.class_filter.count())]
+    # broken.jpg and empty.png have image names, so the browser lists them (and shows them as broken)
+    assert combo == [f"All classes ({2 * PER_CLASS + 2})", f"ants ({PER_CLASS + 1})", f"bees ({PER_CLASS + 1})"]
+    browser.set_class("bees")
+    model = browser.model
+    assert model.rowCount() == PER_CLASS + 1
+    assert {model.data(model.index(r), Qt.UserRole + 2) for r in range(model.rowCount())} == {"bees"}
+    keys = [item.key for item in model.items()]
+    for r in range(model.rowCount()):  # what the view does for the rows it paints
+        model.data(model.index(r), Qt.DecorationRole)
+    qtbot.waitUntil(lambda: all(model.cached(k) or model.failure(k) for k in keys), timeout=30_000)
+    empty = next(k for k in keys if k.endswith("empty.png"))
+    assert model.failure(empty) and "empty" in model.failure(empty)
+    good = next(k for k in keys if k.endswith(".jpg"))
+    pix = model.data(model.index(keys.index(good)), Qt.DecorationRole)
+    assert max(pix.width(), pix.height()) == model.thumb_size
+    assert "cannot be read" in model.data(model.index(keys.index(empty)), Qt.ToolTipRole)
+
+
+def test_augmentation_preview_follows_the_options(qtbot, view, photo_folder):
+    view.side_tabs.setCurrentWidget(view.augmentation_panel)
+    panel = view.augmentation_panel
+    with qtbot.waitSignal(panel.preview_ready, timeout=60_000):
+        view.open_dataset(photo_folder)
+    assert panel.preview_cells() > 0
+    changed = []
+    view.augmentation_changed.connect(lambda: changed.append(1))
+    with qtbot.waitSignal(panel.preview_ready, timeout=60_000):
+        panel.flip.setChecked(True)
+        panel.rotation.setValue(15)  # two quick edits: one debounced preview
+    assert len(changed) == 2
+    aug = view.augmentation()
+    assert aug.horizontal_flip and aug.rotation_degrees == 15 and not aug.random_resized_crop
+    assert panel.preview_cells() > 0
+
+
+def test_cancelling_a_scan_shows_no_report(qtbot, view, photo_folder):
+    with qtbot.waitSignal(view.health.scan_cancelled, timeout=5_000):
+        view.health.scan(photo_folder)
+        view.health.cancel()
+    view.health.shutdown()  # waits for the worker thread
+    QCoreApplication.processEvents()  # deliver anything the worker queued: it must be dropped
+    assert view.health.report() is None
+    assert "cancelled" in view.health.status.text()
+
+
+def test_a_folder_that_is_not_a_dataset_gets_a_message(qtbot, view, tmp_path):
+    (tmp_path / "only_one" / "cats").mkdir(parents=True)
+    with qtbot.waitSignal(view.health.scan_failed, timeout=30_000) as failed:
+        view.open_dataset(tmp_path / "only_one")
+    assert "class" in failed.args[0]
+    assert "Cannot use" in view.health.status.text()
+
+
+def test_background_task_delivers_only_the_latest_result(qtbot):
+    task = BackgroundTask()
+    results = []
+    task.finished.connect(results.append)
+    try:
+        def slow(ctx, value):
+            while not ctx.cancelled() and value == "first":
+                ctx.check()
+            return value
+
+        task.submit(lambda ctx: slow(ctx, "first"))
+        with qtbot.waitSignal(task.finished, timeout=10_000):
+            task.submit(lambda ctx: slow(ctx, "second"))
+        assert results == ["second"]
+    finally:
+        assert task.shutdown()
+
+
+def test_shapes_need_no_scan_and_are_browsable(qtbot, view):
+    inputs = []
+    view.input_changed.connect(lambda *a: inputs.append(a))
+    with qtbot.waitSignal(view.browser.loaded, timeout=30_000):
+        view.open_dataset("shapes")
+    assert inputs == [(5, 3, 64)]
+    assert view.browser.classes() == ["circle", "square", "triangle", "star", "cross"]
+    assert not view.health.report_area.isVisibleTo(view)
+    view.open_dataset("mnist")
+    assert inputs[-1] == (10, 1, 28)
+    assert view.browser.model.rowCount() == 0
