@@ -122,11 +122,20 @@ def _load_into(model: nn.Module, state: dict, source: str, name: str) -> None:
     model.load_state_dict(fitting, strict=False)
 
 
+def _stay_in_eval(module: nn.Module, _inputs) -> None:
+    module.train(False)
+
+
 def freeze_all_but_head(model: nn.Module) -> None:
-    """requires_grad=False everywhere except the classification head."""
+    """requires_grad=False everywhere except the classification head; frozen batch-norm layers keep using
+    (and never update) their running statistics, so the frozen features are exactly the pretrained ones."""
     head = head_name(model) + "."
     for pname, p in model.named_parameters():
         p.requires_grad = pname.startswith(head)
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            # A forward pre-hook (not an overridden train()) survives deepcopy and leaves the state dict alone.
+            module.register_forward_pre_hook(_stay_in_eval)
 
 
 def build_torchvision(name: str, num_classes: int, in_channels: int = 3, image_size: int = 224,

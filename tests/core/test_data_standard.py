@@ -148,8 +148,10 @@ def test_corrupt_idx_file_is_a_clear_error(data_dir, no_network):
 
 
 @pytest.fixture
-def http_mirror(tmp_path):
+def http_mirror(tmp_path, monkeypatch):
     """A local HTTP server (127.0.0.1, a free port) serving tmp_path/mirror: torchvision's downloader as is."""
+    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)  # a proxy must not intercept the local mirror
     served = tmp_path / "mirror"
     served.mkdir()
     handler = functools.partial(QuietHandler, directory=str(served))
