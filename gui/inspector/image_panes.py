@@ -15,6 +15,13 @@ def colour_map(name: str) -> pg.ColorMap:
     return _COLOUR_MAPS[name]
 
 
+def fading_lut(name: str) -> np.ndarray:
+    """[256, 4] uint8 RGBA: the colour map with alpha rising from 0 (cold) to opaque (hot)."""
+    lut = colour_map(name).getLookupTable(0.0, 1.0, 256, alpha=True).astype(np.uint8)
+    lut[:, 3] = (np.linspace(0.0, 1.0, 256) ** 0.7 * 255).astype(np.uint8)
+    return lut
+
+
 class ClickableImage(pg.ImageItem):
     clicked = Signal(float, float)
 
@@ -56,13 +63,18 @@ class ImagePane(pg.GraphicsLayoutWidget):
         self.base.setImage(np.ascontiguousarray(rgb), autoLevels=False, levels=(0, 255))
         self.view.autoRange(padding=0.01)
 
-    def show_scalar(self, image: np.ndarray | None, cmap: str = "viridis", item: pg.ImageItem | None = None) -> None:
-        """A 2-D float image in [0, 1] through a colour map."""
+    def show_scalar(self, image: np.ndarray | None, cmap: str = "viridis", item: pg.ImageItem | None = None,
+                    fade_low: bool = False) -> None:
+        """A 2-D float image in [0, 1] through a colour map. `fade_low` makes low values transparent, so a
+        heat map over a photo hides nothing where it is cold and the photo stays readable."""
         item = item or self.base
         if image is None:
             item.clear()
             return
         item.setImage(np.ascontiguousarray(image, dtype=np.float32), autoLevels=False, levels=(0.0, 1.0))
-        item.setColorMap(colour_map(cmap))
+        if fade_low:
+            item.setLookupTable(fading_lut(cmap))
+        else:
+            item.setColorMap(colour_map(cmap))
         if item is self.base:
             self.view.autoRange(padding=0.01)

@@ -69,12 +69,12 @@ class LayerView(QWidget):
         self.stack.addWidget(self.bars)
 
         self.channel_pane = ImagePane(min_size=160)
-        self.channel_overlay = self.channel_pane.add_layer(opacity=0.6)
+        self.channel_overlay = self.channel_pane.add_layer(opacity=0.8)
         self.channel_title = QLabel("Click a channel in the mosaic to see it over the input")
         self.channel_title.setWordWrap(True)
         self.channel_opacity = QSlider(Qt.Orientation.Horizontal)
         self.channel_opacity.setRange(0, 100)
-        self.channel_opacity.setValue(60)
+        self.channel_opacity.setValue(80)
         self.channel_opacity.setToolTip("Opacity of the channel over the input image")
         self.channel_opacity.valueChanged.connect(lambda v: self.channel_overlay.setOpacity(v / 100))
 
@@ -208,7 +208,7 @@ class LayerView(QWidget):
         size = source.shape[0]
         tile = np.asarray(view.mosaic.tile(channel), dtype=np.float32)
         self.channel_pane.show_rgb(source)
-        self.channel_pane.show_scalar(upscale_nearest(tile, size), "inferno", item=self.channel_overlay)
+        self.channel_pane.show_scalar(upscale_nearest(tile, size), "turbo", item=self.channel_overlay, fade_low=True)
         self.channel_pane.view.autoRange(padding=0.01)
         self.channel_title.setText(f"<b>{view.name}</b> channel {channel} of {view.mosaic.channels} "
                                    f"({view.mosaic.tile_h}×{view.mosaic.tile_w}) over the input")

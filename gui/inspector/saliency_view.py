@@ -28,12 +28,12 @@ class SaliencyView(QWidget):
         self.layer.setToolTip("Grad-CAM layer: the last convolution by default (coarse but most semantic)")
         self.opacity = QSlider(Qt.Orientation.Horizontal)
         self.opacity.setRange(0, 100)
-        self.opacity.setValue(55)
+        self.opacity.setValue(80)
         self.opacity.setToolTip("Opacity of the map over the image")
         self.status = QLabel("Drop an image to see where the model looks")
         self.status.setWordWrap(True)
         self.pane = ImagePane(min_size=260)
-        self.heat = self.pane.add_layer(opacity=0.55)
+        self.heat = self.pane.add_layer(opacity=0.8)
         self.opacity.valueChanged.connect(lambda v: self.heat.setOpacity(v / 100))
 
         controls = QHBoxLayout()
@@ -111,7 +111,7 @@ class SaliencyView(QWidget):
             from gui.inspector.layer_view import upscale_nearest
 
             heatmap = upscale_nearest(heatmap, size)
-        self.pane.show_scalar(heatmap, "inferno", item=self.heat)
+        self.pane.show_scalar(heatmap, "turbo", item=self.heat, fade_low=True)
 
     def heatmap(self) -> np.ndarray | None:
         return self._heatmap
