@@ -1,0 +1,68 @@
+"""The GUI entry point: `main(argv)` shows the window at once, then loads PyTorch in the background.
+
+    layerscope [--checkpoint CKPT] [IMAGE ...]
+
+Nothing imported before the window shows pulls in torch (`python -X importtime -m gui.app` to check).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication
+
+RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="layerscope", description="Train image classifiers and look inside them.")
+    parser.add_argument("--checkpoint", metavar="CKPT", help="open this checkpoint (.pt) at start")
+    parser.add_argument("images", nargs="*", metavar="IMAGE", help="images to classify and inspect")
+    return parser.parse_args(argv)
+
+
+def make_application(argv: list[str] | None = None) -> QApplication:
+    """The QApplication with our names, icon, style and pyqtgraph options (reuses one that exists)."""
+    import pyqtgraph as pg
+
+    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "layerscope", *(argv or [])])
+    app.setApplicationName("layerscope")
+    app.setApplicationDisplayName("Layerscope")
+    app.setOrganizationName("Layerscope")
+    pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
+    icon = RESOURCES / "icon.svg"
+    if icon.exists():
+        app.setWindowIcon(QIcon(str(icon)))
+    qss = RESOURCES / "style.qss"
+    if qss.exists():
+        app.setStyleSheet(qss.read_text(encoding="utf-8"))
+    return app
+
+
+def create_window(argv: list[str], runs_root=None, settings=None):
+    """Parse argv, show the main window, and schedule the engine to load after the first paint.
+    Returns (app, window); `main` runs the event loop on them."""
+    args = parse_args(argv)
+    app = make_application()
+    from gui.main_window import MainWindow
+
+    window = MainWindow(runs_root=runs_root, settings=settings)
+    window.pending_images = [str(Path(p)) for p in args.images]
+    if args.checkpoint:
+        window.open_checkpoint(args.checkpoint)  # opened as soon as the engine is ready
+    window.show()
+    QTimer.singleShot(0, window.load_engine)
+    return app, window
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    app, window = create_window(argv)
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

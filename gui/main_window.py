@@ -1,0 +1,311 @@
+"""The main window: composition only. It builds the tabs, the docks, the menus and the actions, and wires
+panels to the ModelHub and the training controller; the panels do the work.
+
+Extension points for other panels (a few lines each):
+    window.tabs.addTab(widget, "Inspect")            # a central tab
+    window.addDockWidget(area, dock)                 # a dock
+    window.menus["view"].addAction(...)              # menus: file, training, view, help
+    window.log.append("warning", "text")             # the log panel
+    window.hub                                       # the current model (ModelHub)
+    window.route_drop(paths)                         # where dropped files go
+Nothing here imports torch: the engine loads after the window shows (see `load_engine`).
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QMainWindow, QMessageBox, QSplitter, QTabWidget,
+                               QWidget)
+
+from gui.engine_loader import EngineLoader
+from gui.model_hub import ModelHub
+from gui.settings import AppSettings
+from gui.widgets.log_panel import LogPanel
+from gui.widgets.plots import TrainingPlots
+from gui.widgets.progress import ProgressPanel
+from gui.widgets.training_panel import SettingsError, TrainingPanel
+
+APP_NAME = "Layerscope"
+
+
+class MainWindow(QMainWindow):
+    engineReady = Signal()
+
+    def __init__(self, runs_root: str | Path | None = None, settings: AppSettings | None = None,
+                 parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle(APP_NAME)
+        self.setObjectName("mainWindow")
+        self.setAcceptDrops(True)
+        self.resize(1200, 780)
+        self.app_settings = settings if settings is not None else AppSettings()
+        self.runs_root = runs_root
+        self.hub = ModelHub(self)
+        self.controller = None  # the TrainingController, made once the engine has loaded
+        self.pending_images: list[str] = []  # images given on the command line, for the inspector
+        self.last_message_box: QMessageBox | None = None
+        self._pending_checkpoint: str | None = None
+        self.menus: dict = {}
+
+        # Central tabs: "Train" = the form (+ progress) beside the live plots.
+        self.panel = TrainingPanel()
+        self.progress = ProgressPanel()
+        self.panel.progress_slot.addWidget(self.progress)
+        self.plots = TrainingPlots()
+        train_tab = QSplitter(Qt.Orientation.Horizontal)
+        train_tab.addWidget(self.panel)
+        train_tab.addWidget(self.plots)
+        train_tab.setStretchFactor(1, 1)
+        train_tab.setSizes([320, 880])
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(train_tab, "Train")
+        self.setCentralWidget(self.tabs)
+
+        self.log = LogPanel()
+        self.log_dock = QDockWidget("Log", self)
+        self.log_dock.setObjectName("logDock")
+        self.log_dock.setWidget(self.log)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.log_dock)
+
+        self._build_menus()
+        self.panel.trainRequested.connect(self.start_training)
+        self.panel.pauseToggled.connect(self.toggle_pause)
+        self.panel.stopRequested.connect(self.stop_training)
+        self.hub.checkpointChanged.connect(self._on_checkpoint_changed)
+
+        self.engine = EngineLoader(self)
+        self.engine.loaded.connect(self._on_engine_loaded)
+        self.engine.failed.connect(self._on_engine_failed)
+        self.app_settings.restore_window(self)
+        self.statusBar().showMessage("Loading PyTorch…")
+
+    # ---- menus ---------------------------------------------------------------------------------------
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = self.menus["file"] = bar.addMenu("&File")
+        self.open_action = self._add(file_menu, "&Open Checkpoint…", QKeySequence.StandardKey.Open, self.choose_checkpoint)
+        self.save_action = self._add(file_menu, "&Save Checkpoint As…", QKeySequence.StandardKey.Save, self.choose_save_path)
+        self.save_action.setEnabled(False)
+        file_menu.addSeparator()
+        self._add(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
+        training = self.menus["training"] = bar.addMenu("&Training")
+        for action in (self.panel.train_action, self.panel.pause_action, self.panel.stop_action):
+            training.addAction(action)
+            self.addAction(action)  # shortcuts work whichever tab is showing
+        view = self.menus["view"] = bar.addMenu("&View")
+        view.addAction(self.log_dock.toggleViewAction())
+        help_menu = self.menus["help"] = bar.addMenu("&Help")
+        self._add(help_menu, "&Keyboard Shortcuts", "F1", self.show_shortcuts)
+        self._add(help_menu, "&About Layerscope", None, self.show_about)
+
+    def _add(self, menu, text, shortcut, slot) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    # ---- the engine ----------------------------------------------------------------------------------
+    def load_engine(self, blocking: bool = False) -> None:
+        """Import torch and core off the GUI thread (or at once, with blocking=True); Train enables when done."""
+        if blocking:
+            self._on_engine_loaded(self.engine.load_now())
+        else:
+            self.engine.start()
+
+    def engine_loaded(self) -> bool:
+        return self.controller is not None
+
+    @Slot(dict)
+    def _on_engine_loaded(self, info: dict) -> None:
+        if self.controller is not None:
+            return
+        from gui.training.controller import TrainingController
+
+        self.controller = TrainingController(self.hub, self.runs_root, self)
+        self.controller.stateChanged.connect(self._on_state_changed)
+        self.controller.message.connect(self.log.append)
+        self.controller.runStarted.connect(lambda _: self.save_action.setEnabled(True))
+        self.controller.batchReported.connect(self.plots.add_batch_report)
+        self.controller.batchReported.connect(self.progress.update_from_report)
+        self.controller.epochEnded.connect(self.plots.add_epoch)
+        self.controller.runFinished.connect(self._on_run_finished)
+        self.controller.runFailed.connect(self._on_run_failed)
+        self.panel.engine_loaded(info["model_names"], info["defaults"], self.app_settings.load_form())
+        self.statusBar().showMessage(f"Ready (PyTorch loaded in {info.get('seconds', 0):.1f} s)", 5000)
+        self.log.append("info", f"Engine ready; runs are saved under {self.controller.runs_root}")
+        self.engineReady.emit()
+        if self._pending_checkpoint:
+            path, self._pending_checkpoint = self._pending_checkpoint, None
+            self.open_checkpoint(path)
+
+    @Slot(str)
+    def _on_engine_failed(self, details: str) -> None:
+        self.statusBar().showMessage("PyTorch could not be loaded")
+        self.log.append("error", f"PyTorch could not be loaded; training is unavailable:\n{details}")
+        self.show_message(QMessageBox.Icon.Critical, "PyTorch could not be loaded",
+                          "Training and inspection need PyTorch, which failed to load:\n\n" + details.split("\n\n")[0])
+
+    # ---- training ------------------------------------------------------------------------------------
+    @Slot()
+    def start_training(self) -> None:
+        if self.controller is None or self.controller.is_active():
+            return
+        try:
+            settings = self.panel.run_settings()
+        except SettingsError as exc:
+            self.log.append("error", str(exc))
+            self.show_message(QMessageBox.Icon.Warning, "Cannot start training", str(exc))
+            return
+        self.app_settings.save_form(self.panel.values())
+        self.plots.clear()
+        self.progress.reset()
+        self.controller.start(settings)
+
+    @Slot()
+    def toggle_pause(self) -> None:
+        if self.controller is not None:
+            self.controller.toggle_pause()
+
+    @Slot()
+    def stop_training(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+
+    @Slot(str)
+    def _on_state_changed(self, state: str) -> None:
+        self.panel.set_state(state)
+        text = {"idle": "Ready", "running": "Training…", "paused": "Paused", "stopping": "Stopping…"}[state]
+        self.statusBar().showMessage(text)
+
+    @Slot(dict)
+    def _on_run_finished(self, summary: dict) -> None:
+        self.progress.finish(completed=not summary.get("stopped"))
+
+    @Slot(str)
+    def _on_run_failed(self, message: str) -> None:
+        self.progress.finish(completed=False)
+        self.show_message(QMessageBox.Icon.Critical, "Training failed", message)
+
+    # ---- checkpoints ---------------------------------------------------------------------------------
+    def choose_checkpoint(self) -> None:
+        start = self.app_settings.value("paths/checkpoint_dir", str(Path.home()))
+        path, _ = QFileDialog.getOpenFileName(self, "Open checkpoint", start, "Checkpoints (*.pt *.pth);;All files (*)")
+        if path:
+            self.open_checkpoint(path)
+
+    def open_checkpoint(self, path: str) -> bool:
+        """Load a .pt into the hub; a bad file gets a clear dialog and a log line. Before the engine has
+        loaded, the file is remembered and opened as soon as it has."""
+        if self.controller is None:
+            self._pending_checkpoint = str(path)
+            return False
+        from core.checkpoint import CheckpointError, load_checkpoint
+
+        try:
+            ckpt = load_checkpoint(path)
+        except CheckpointError as exc:
+            self.log.append("error", f"Could not open checkpoint: {exc}")
+            self.show_message(QMessageBox.Icon.Warning, "Could not open checkpoint", str(exc))
+            return False
+        self.app_settings.set_value("paths/checkpoint_dir", str(Path(path).parent))
+        self.hub.set_checkpoint(ckpt, str(path))
+        self.log.append("info", f"Opened checkpoint {path}: {ckpt.model_spec.name}, {len(ckpt.classes)} classes "
+                                f"({', '.join(ckpt.classes[:8])}{'…' if len(ckpt.classes) > 8 else ''})")
+        return True
+
+    def choose_save_path(self) -> None:
+        start = self.app_settings.value("paths/checkpoint_dir", str(Path.home()))
+        path, _ = QFileDialog.getSaveFileName(self, "Save checkpoint as", str(Path(start) / "model.pt"),
+                                              "Checkpoints (*.pt)")
+        if path:
+            self.save_checkpoint_as(path)
+
+    def save_checkpoint_as(self, path: str) -> bool:
+        """Write the current model: the run's last.pt when the hub holds the run's model (it keeps the
+        training state, so the copy can be resumed), else the hub's checkpoint."""
+        run_dir = self.controller.run_dir if self.controller is not None else None
+        last = run_dir / "last.pt" if run_dir is not None else None
+        from_run = self.hub.source().startswith(("training epoch", "stopped at"))
+        try:
+            if from_run and last is not None and last.exists() and not self.hub.is_training():
+                shutil.copyfile(last, path)
+            elif self.hub.current() is not None:
+                from core.checkpoint import save_checkpoint
+
+                save_checkpoint(self.hub.current(), path)
+            else:
+                raise OSError("there is no model yet: train one or open a checkpoint first")
+        except OSError as exc:
+            self.log.append("error", f"Could not save checkpoint to {path}: {exc}")
+            self.show_message(QMessageBox.Icon.Warning, "Could not save checkpoint", f"{path}: {exc}")
+            return False
+        self.log.append("info", f"Saved checkpoint to {path}")
+        return True
+
+    @Slot(object)
+    def _on_checkpoint_changed(self, ckpt) -> None:
+        self.save_action.setEnabled(ckpt is not None)
+
+    # ---- drops ---------------------------------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.route_drop(paths)
+
+    def route_drop(self, paths: list[str]) -> None:
+        """The one place dropped files go. For now they are logged; the inspector routes images, .pt files
+        and folders from here."""
+        for p in paths:
+            self.log.append("info", f"Dropped {p}")
+
+    # ---- dialogs -------------------------------------------------------------------------------------
+    def show_message(self, icon, title: str, text: str) -> QMessageBox:
+        """A window-modal message that does not block the caller (kept in `last_message_box` for tests)."""
+        box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, self)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        self.last_message_box = box
+        return box
+
+    def show_shortcuts(self) -> None:
+        rows = []
+        for action in (self.open_action, self.save_action, self.panel.train_action, self.panel.pause_action,
+                       self.panel.stop_action):
+            keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+            rows.append(f"<tr><td><b>{keys}</b></td><td>&nbsp;&nbsp;{action.text().replace('&', '')}</td></tr>")
+        text = "<table>" + "".join(rows) + "</table><p>Drop images, a .pt checkpoint or a dataset folder on the window.</p>"
+        box = self.show_message(QMessageBox.Icon.Information, "Keyboard shortcuts", text)
+        box.setTextFormat(Qt.TextFormat.RichText)
+
+    def show_about(self) -> None:
+        self.show_message(QMessageBox.Icon.Information, f"About {APP_NAME}",
+                          f"{APP_NAME}: train image classifiers and look inside them.\n\n"
+                          "PySide6 + pyqtgraph front end over a PyTorch / torchvision engine.")
+
+    # ---- closing -------------------------------------------------------------------------------------
+    def closeEvent(self, event) -> None:
+        if self.controller is not None and self.controller.is_active():
+            self.log.append("info", "Closing: stopping the run and saving last.pt…")
+            self.statusBar().showMessage("Stopping the run…")
+            self.controller.shutdown()
+        self.plots.timer.stop()
+        self.app_settings.save_window(self)
+        if self.controller is not None:
+            self.app_settings.save_form(self.panel.values())
+        super().closeEvent(event)

@@ -1,0 +1,83 @@
+"""What the app remembers between sessions (QSettings), and where GUI runs are written.
+
+Form values are stored as one JSON string: QSettings' own typing differs between platforms (ini files give
+back strings), JSON gives back exactly what was saved.
+"""
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings
+
+ORGANIZATION = "Layerscope"
+APPLICATION = "layerscope"
+RUNS_DIR_ENV = "LAYERSCOPE_RUNS_DIR"  # tests and scripts point runs somewhere else with this
+
+
+def default_runs_root() -> Path:
+    """`$LAYERSCOPE_RUNS_DIR`, else <user data dir>/runs (platformdirs, so it is right on every OS)."""
+    override = os.environ.get(RUNS_DIR_ENV)
+    if override:
+        return Path(override).expanduser()
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir(APPLICATION)) / "runs"
+
+
+def new_run_dir(root: str | os.PathLike, model: str, dataset: str) -> Path:
+    """<root>/<timestamp>-<model>-<dataset>; a folder dataset is named by its last path part."""
+    name = Path(dataset).name if ("/" in dataset or os.sep in dataset) else dataset
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "data"
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = Path(root) / f"{stamp}-{model}-{safe}"
+    n = 2
+    while path.exists():  # two runs started in the same second
+        path = Path(root) / f"{stamp}-{model}-{safe}-{n}"
+        n += 1
+    return path
+
+
+class AppSettings:
+    def __init__(self, qsettings: QSettings | None = None):
+        self.q = qsettings if qsettings is not None else QSettings(ORGANIZATION, APPLICATION)
+
+    # ---- window --------------------------------------------------------------------------------------
+    def save_window(self, window) -> None:
+        self.q.setValue("window/geometry", window.saveGeometry())
+        self.q.setValue("window/state", window.saveState())
+
+    def restore_window(self, window) -> bool:
+        geometry = self.q.value("window/geometry")
+        state = self.q.value("window/state")
+        ok = False
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            ok = window.restoreGeometry(geometry)
+        if isinstance(state, QByteArray) and not state.isEmpty():
+            window.restoreState(state)
+        return ok
+
+    # ---- the training form ---------------------------------------------------------------------------
+    def save_form(self, values: dict) -> None:
+        self.q.setValue("training/form", json.dumps(values))
+        self.q.sync()
+
+    def load_form(self) -> dict:
+        raw = self.q.value("training/form")
+        if not raw:
+            return {}
+        try:
+            values = json.loads(str(raw))
+        except (TypeError, ValueError):
+            return {}  # a damaged entry: fall back to the defaults rather than fail to start
+        return values if isinstance(values, dict) else {}
+
+    # ---- misc ----------------------------------------------------------------------------------------
+    def value(self, key: str, default: str = "") -> str:
+        v = self.q.value(key)
+        return str(v) if v is not None else default
+
+    def set_value(self, key: str, value: str) -> None:
+        self.q.setValue(key, value)

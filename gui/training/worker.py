@@ -1,0 +1,114 @@
+"""The training worker: a QObject that lives on its own QThread and runs one fit().
+
+A core Callback (`_SignalBridge`) turns engine events into Qt signals. Payloads are plain copies (floats,
+lists, dicts, a CPU Checkpoint), never live tensors, and the engine already throttles batch reports, so the
+GUI thread gets a handful of small events a second however fast the model trains.
+
+Control goes the other way without signals: stop/pause/resume are plain thread-safe calls forwarded to the
+Trainer's flags, so they act even while the worker thread is busy inside fit() and never runs its event loop.
+"""
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from core.callbacks import BatchReport, Callback, EpochMetrics
+from core.checkpoint import Checkpoint
+from core.session import RunSettings, prepare_trainer
+
+
+def weights_only_checkpoint(trainer) -> Checkpoint:
+    """A CPU copy of the model as it is now, without optimizer state: what the inspector needs."""
+    state = {k: v.detach().to("cpu", copy=True) for k, v in trainer.model.state_dict().items()}
+    metrics = trainer.history[-1].to_dict() if trainer.history else {}
+    return Checkpoint(trainer.model_spec, list(trainer.data.classes), trainer.data.preprocess, state, None, metrics)
+
+
+class _SignalBridge(Callback):
+    def __init__(self, worker: "TrainingWorker"):
+        self.worker = worker
+
+    def on_fit_start(self, trainer, info: dict) -> None:
+        self.worker.fitStarted.emit({**info, "time": time.perf_counter()})
+
+    def on_batch_end(self, trainer, report: BatchReport) -> None:
+        self.worker.batchReported.emit({
+            "epoch": report.epoch, "epochs": report.epochs, "batch": report.batch,
+            "batches_per_epoch": report.batches_per_epoch, "step": report.step, "total_steps": report.total_steps,
+            "steps": [s for s, _ in report.losses], "losses": [v for _, v in report.losses], "lr": report.lr,
+            "images_per_sec": report.images_per_sec, "elapsed_s": report.elapsed_s, "eta_s": report.eta_s,
+        })
+
+    def on_epoch_end(self, trainer, metrics: EpochMetrics) -> None:
+        self.worker.epochEnded.emit(metrics.to_dict())
+        self.worker.checkpointReady.emit(weights_only_checkpoint(trainer), f"training epoch {metrics.epoch}")
+
+    def on_stopped(self, trainer, summary: dict) -> None:
+        self.worker.checkpointReady.emit(weights_only_checkpoint(trainer), f"stopped at step {trainer.step}")
+
+
+class TrainingWorker(QObject):
+    trainerReady = Signal(object)  # the Trainer, for the hub's request_live_weights (never touched otherwise)
+    fitStarted = Signal(dict)
+    batchReported = Signal(dict)
+    epochEnded = Signal(dict)
+    checkpointReady = Signal(object, str)  # weights-only Checkpoint, where it came from
+    fitFinished = Signal(dict)  # summary; summary["stopped"] tells a stop from a normal end
+    failed = Signal(str, str)  # message for the user, details (traceback) for the log
+    done = Signal()  # always the last signal, after success, stop or failure
+
+    def __init__(self, settings: RunSettings, run_dir: str | Path | None, resume: str | Path | None = None):
+        super().__init__()
+        self.settings = settings
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.resume_from = resume  # a checkpoint to continue from, or None
+        self._lock = threading.Lock()
+        self._trainer = None
+        self._stop = False
+        self._paused = False
+
+    # ---- thread-safe control (called from the GUI thread) --------------------------------------------
+    def stop(self) -> None:
+        with self._lock:
+            self._stop = True
+            if self._trainer is not None:
+                self._trainer.stop()
+
+    def pause(self) -> None:
+        with self._lock:
+            self._paused = True
+            if self._trainer is not None:
+                self._trainer.pause()
+
+    def resume(self) -> None:
+        with self._lock:
+            self._paused = False
+            if self._trainer is not None:
+                self._trainer.resume()
+
+    # ---- the run (on the worker thread) --------------------------------------------------------------
+    @Slot()
+    def run(self) -> None:
+        try:
+            trainer = prepare_trainer(self.settings, self.run_dir, resume=self.resume_from, callbacks=[_SignalBridge(self)])
+            with self._lock:
+                self._trainer = trainer
+                # A stop or pause pressed while the data was still being built applies now.
+                if self._stop:
+                    trainer.stop()
+                if self._paused:
+                    trainer.pause()
+            self.trainerReady.emit(trainer)
+            summary = trainer.fit()
+            self.fitFinished.emit(dict(summary))
+        except Exception as exc:  # every failure reaches the user as a message; the app carries on
+            message = str(exc).strip() or type(exc).__name__
+            self.failed.emit(message, traceback.format_exc())
+        finally:
+            with self._lock:
+                self._trainer = None
+            self.done.emit()

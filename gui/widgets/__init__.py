@@ -1,0 +1,1 @@
+"""Widgets of the training workflow: live plots, the training form, progress, the log panel."""

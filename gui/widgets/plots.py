@@ -1,0 +1,137 @@
+"""Live training plots (pyqtgraph): loss per step (raw + EMA), loss and accuracy per epoch, learning rate.
+
+Signals only append to numpy buffers and mark the plots dirty; a ~25 Hz QTimer redraws what is dirty. So
+redraw cost does not grow with how often the engine reports, and the GUI thread stays free for the user.
+"""
+from __future__ import annotations
+
+import math
+
+import pyqtgraph as pg
+from PySide6.QtCore import QTimer, Slot
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from gui.widgets.plot_buffer import PlotBuffer
+
+REDRAW_INTERVAL_MS = 40  # 25 Hz
+EMA_SMOOTHING = 0.9  # weight of the past in the smoothed loss line (as TensorBoard's slider)
+
+COLOURS = {"raw": (120, 160, 230, 110), "ema": (40, 90, 200), "train": (40, 90, 200), "val": (230, 120, 40),
+           "lr": (60, 160, 90)}
+
+
+class TrainingPlots(QWidget):
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.step_loss = PlotBuffer()  # every reported step
+        self.step_loss_ema = PlotBuffer()
+        self.step_lr = PlotBuffer()
+        self.epoch_train_loss = PlotBuffer(64)
+        self.epoch_val_loss = PlotBuffer(64)
+        self.epoch_train_acc = PlotBuffer(64)
+        self.epoch_val_acc = PlotBuffer(64)
+        self._ema: float | None = None
+        self._dirty = False
+        self.redraw_count = 0
+
+        self.view = pg.GraphicsLayoutWidget()
+        self.view.setBackground("w")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.view)
+
+        self.loss_plot = self._plot(0, 0, "Training loss", "step", "loss")
+        self.epoch_loss_plot = self._plot(0, 1, "Loss per epoch", "epoch", "loss")
+        self.acc_plot = self._plot(1, 0, "Accuracy per epoch", "epoch", "accuracy")
+        self.lr_plot = self._plot(1, 1, "Learning rate", "step", "lr")
+        self.acc_plot.setYRange(0, 1, padding=0.02)
+
+        # Step curves can hold millions of points: peak downsampling keeps every spike visible,
+        # clip-to-view draws only the visible range, and the values are finite (the engine stops on NaN).
+        step_opts = dict(skipFiniteCheck=True)
+        self.raw_curve = self.loss_plot.plot(pen=pg.mkPen(COLOURS["raw"], width=1), name="loss", **step_opts)
+        self.ema_curve = self.loss_plot.plot(pen=pg.mkPen(COLOURS["ema"], width=2), name="smoothed", **step_opts)
+        self.lr_curve = self.lr_plot.plot(pen=pg.mkPen(COLOURS["lr"], width=2), name="lr", **step_opts)
+        for curve in (self.raw_curve, self.ema_curve, self.lr_curve):
+            curve.setDownsampling(auto=True, method="peak")
+            curve.setClipToView(True)
+        sym = dict(symbol="o", symbolSize=6)
+        self.train_loss_curve = self.epoch_loss_plot.plot(pen=pg.mkPen(COLOURS["train"], width=2), name="train",
+                                                          symbolBrush=COLOURS["train"], **sym)
+        self.val_loss_curve = self.epoch_loss_plot.plot(pen=pg.mkPen(COLOURS["val"], width=2), name="validation",
+                                                        symbolBrush=COLOURS["val"], **sym)
+        self.train_acc_curve = self.acc_plot.plot(pen=pg.mkPen(COLOURS["train"], width=2), name="train",
+                                                  symbolBrush=COLOURS["train"], **sym)
+        self.val_acc_curve = self.acc_plot.plot(pen=pg.mkPen(COLOURS["val"], width=2), name="validation",
+                                                symbolBrush=COLOURS["val"], **sym)
+
+        self._pairs = [
+            (self.raw_curve, self.step_loss), (self.ema_curve, self.step_loss_ema), (self.lr_curve, self.step_lr),
+            (self.train_loss_curve, self.epoch_train_loss), (self.val_loss_curve, self.epoch_val_loss),
+            (self.train_acc_curve, self.epoch_train_acc), (self.val_acc_curve, self.epoch_val_acc),
+        ]
+        self._drawn = [0] * len(self._pairs)  # how many points each curve was last given
+        self.timer = QTimer(self)
+        self.timer.setInterval(REDRAW_INTERVAL_MS)
+        self.timer.timeout.connect(self.redraw_if_dirty)
+        self.timer.start()
+
+    def _plot(self, row: int, col: int, title: str, x_label: str, y_label: str) -> pg.PlotItem:
+        plot = self.view.addPlot(row=row, col=col, title=title)
+        plot.setLabel("bottom", x_label)
+        plot.setLabel("left", y_label)
+        plot.showGrid(x=True, y=True, alpha=0.2)
+        plot.addLegend(offset=(-10, 10))
+        plot.setMenuEnabled(True)
+        return plot
+
+    # ---- data in -------------------------------------------------------------------------------------
+    def clear(self) -> None:
+        for _, buffer in self._pairs:
+            buffer.clear()
+        self._drawn = [-1] * len(self._pairs)
+        self._ema = None
+        self._dirty = True
+
+    def add_losses(self, steps, losses, lr: float | None = None) -> None:
+        """Append (step, loss) points; the EMA line follows. Cheap: no drawing here."""
+        if len(steps) == 0:
+            return
+        self.step_loss.extend(steps, losses)
+        ema = self._ema
+        smoothed = []
+        for value in losses:
+            ema = value if ema is None else EMA_SMOOTHING * ema + (1 - EMA_SMOOTHING) * value
+            smoothed.append(ema)
+        self._ema = ema
+        self.step_loss_ema.extend(steps, smoothed)
+        if lr is not None:
+            self.step_lr.append(steps[-1], lr)
+        self._dirty = True
+
+    @Slot(dict)
+    def add_batch_report(self, report: dict) -> None:
+        self.add_losses(report["steps"], report["losses"], report.get("lr"))
+
+    @Slot(dict)
+    def add_epoch(self, m: dict) -> None:
+        def finite(v):
+            return v if v is not None and math.isfinite(v) else math.nan
+        e = m["epoch"]
+        self.epoch_train_loss.append(e, finite(m["train_loss"]))
+        self.epoch_val_loss.append(e, finite(m["val_loss"]))
+        self.epoch_train_acc.append(e, finite(m["train_acc"]))
+        self.epoch_val_acc.append(e, finite(m["val_acc"]))
+        self._dirty = True
+
+    # ---- drawing -------------------------------------------------------------------------------------
+    @Slot()
+    def redraw_if_dirty(self) -> None:
+        if not self._dirty:
+            return
+        self._dirty = False
+        self.redraw_count += 1
+        for i, (curve, buffer) in enumerate(self._pairs):
+            if len(buffer) != self._drawn[i]:  # epoch curves change once an epoch: skip them otherwise
+                self._drawn[i] = len(buffer)
+                curve.setData(buffer.x, buffer.y)

@@ -1,0 +1,46 @@
+"""GUI tests run offscreen; every window gets its own settings file and runs folder under tmp_path."""
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any Qt import
+
+import pytest  # noqa: E402
+from PySide6.QtCore import QSettings  # noqa: E402
+
+from gui.settings import AppSettings  # noqa: E402
+
+TINY = {"dataset": "shapes", "train_count": 96, "model": "cnn", "epochs": 2, "batch_size": 16, "lr": "0.003",
+        "optimizer": "adam", "schedule": "none", "seed": 0, "device": "cpu"}
+
+
+@pytest.fixture
+def tiny():
+    return dict(TINY)
+
+
+@pytest.fixture
+def app_settings(tmp_path):
+    return AppSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+
+
+@pytest.fixture
+def runs_root(tmp_path):
+    return tmp_path / "runs"
+
+
+@pytest.fixture
+def window(qtbot, app_settings, runs_root):
+    """The main window, shown, with the engine loaded and a tiny, fast training form."""
+    from gui.app import make_application
+    from gui.main_window import MainWindow
+
+    make_application()
+    w = MainWindow(runs_root=runs_root, settings=app_settings)
+    qtbot.addWidget(w)
+    w.show()
+    w.load_engine(blocking=True)
+    w.panel.set_values(TINY)
+    # Tiny models on 2 shared cores: small CNN keeps each run to a second or two.
+    yield w
+    if w.controller is not None:
+        assert w.controller.shutdown(), "the training thread did not finish"
+        assert w.controller._thread is None

@@ -1,0 +1,110 @@
+"""The parts on their own: plot buffers, settings round trip, the app entry point, imports before torch."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from gui.widgets.plot_buffer import PlotBuffer
+
+
+def test_plot_buffer_grows_and_keeps_every_point():
+    b = PlotBuffer(capacity=4)
+    for i in range(10):
+        b.append(i, i * 2.0)
+    assert len(b) == 10 and b.capacity == 16
+    assert list(b.y) == [i * 2.0 for i in range(10)]
+    view = b.x
+    b.extend(np.arange(10, 1_000_000), np.zeros(999_990))
+    assert len(b) == 1_000_000 and b.capacity >= 1_000_000
+    assert b.x[-1] == 999_999 and b.y[5] == 10.0
+    assert list(view) == list(range(10))  # an earlier view is still valid
+    with pytest.raises(ValueError):
+        b.extend([1, 2], [1])
+
+
+def test_plots_hold_a_million_points(qtbot):
+    from gui.widgets.plots import TrainingPlots
+
+    plots = TrainingPlots()
+    qtbot.addWidget(plots)
+    plots.resize(800, 600)
+    plots.show()
+    rng = np.random.default_rng(0)
+    for start in range(0, 1_000_000, 100_000):
+        steps = np.arange(start + 1, start + 100_001)
+        plots.add_losses(steps, rng.random(100_000), lr=1e-3)
+    assert len(plots.step_loss) == 1_000_000 and len(plots.step_loss_ema) == 1_000_000
+    qtbot.waitUntil(lambda: plots.redraw_count > 0)
+    x, _ = plots.raw_curve.getData()  # what is drawn: peak-downsampled, far fewer than a million
+    assert x is not None and 0 < len(x) < 1_000_000
+    assert plots.raw_curve.getOriginalDataset()[0].shape[0] == 1_000_000
+    count = plots.redraw_count
+    qtbot.wait(150)
+    assert plots.redraw_count == count  # nothing new: no redraw
+
+
+def test_ema_follows_losses(qtbot):
+    from gui.widgets.plots import EMA_SMOOTHING, TrainingPlots
+
+    plots = TrainingPlots()
+    qtbot.addWidget(plots)
+    plots.add_losses([1, 2], [1.0, 0.0])
+    assert plots.step_loss_ema.y.tolist() == [1.0, EMA_SMOOTHING]
+
+
+def test_settings_round_trip(qtbot, app_settings, runs_root):
+    from gui.main_window import MainWindow
+
+    w = MainWindow(runs_root=runs_root, settings=app_settings)
+    qtbot.addWidget(w)
+    w.load_engine(blocking=True)
+    form = {"dataset": "shapes", "train_count": 300, "model": "mlp", "epochs": 7, "batch_size": 24, "lr": "0.02",
+            "optimizer": "sgd", "weight_decay": 0.0005, "schedule": "step", "seed": 42, "device": "cpu"}
+    w.panel.set_values(form)
+    w.resize(700, 500)  # within the offscreen screen (800x600)
+    w.close()
+
+    w2 = MainWindow(runs_root=runs_root, settings=app_settings)
+    qtbot.addWidget(w2)
+    w2.load_engine(blocking=True)
+    assert w2.panel.values() == form
+    assert (w2.width(), w2.height()) == (700, 500)
+
+
+def test_damaged_settings_fall_back_to_defaults(app_settings):
+    app_settings.set_value("training/form", "{not json")
+    assert app_settings.load_form() == {}
+
+
+def test_new_run_dirs_are_unique(tmp_path):
+    from gui.settings import new_run_dir
+
+    a = new_run_dir(tmp_path, "cnn", "/data/my photos")
+    a.mkdir()
+    b = new_run_dir(tmp_path, "cnn", "/data/my photos")
+    assert a != b and a.name.endswith("-cnn-my_photos")
+
+
+def test_window_modules_do_not_import_torch():
+    code = ("import sys; import gui.app, gui.main_window, gui.model_hub, gui.settings; "
+            "assert 'torch' not in sys.modules, 'torch imported before the window shows'")
+    subprocess.run([sys.executable, "-c", code], check=True, env={"QT_QPA_PLATFORM": "offscreen", "PATH": ""},
+                   cwd=str(__import__("pathlib").Path(__file__).resolve().parents[2]))
+
+
+def test_create_window_keeps_images_and_opens_checkpoint(qtbot, app_settings, runs_root, tmp_path):
+    from core.checkpoint import checkpoint_from_model, save_checkpoint
+    from core.data.transforms import Preprocess
+    from core.models import ModelSpec, build_model
+    from gui.app import create_window, parse_args
+
+    spec = ModelSpec("cnn", 2, 3, 32)
+    path = save_checkpoint(checkpoint_from_model(build_model(spec), spec, ["a", "b"], Preprocess(32)), tmp_path / "m.pt")
+    app, w = create_window(["--checkpoint", str(path), "x.jpg", "y.png"], runs_root=runs_root, settings=app_settings)
+    qtbot.addWidget(w)
+    assert w.isVisible() and w.pending_images == ["x.jpg", "y.png"]
+    with qtbot.waitSignal(w.hub.checkpointChanged, timeout=60_000):
+        pass  # the engine loads after the first paint, then the checkpoint opens
+    assert w.hub.current().classes == ["a", "b"]
+    assert parse_args([]).checkpoint is None

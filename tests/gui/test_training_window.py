@@ -1,0 +1,191 @@
+"""The training workflow through the real window: Train, live plots, pause/resume/stop, close, errors."""
+import json
+import threading
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox
+
+
+
+def click(qtbot, button):
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def test_defaults_come_from_core_and_train_is_enabled(qtbot, app_settings, runs_root):
+    from core.data import DataSpec
+    from core.trainer import TrainConfig
+    from gui.main_window import MainWindow
+
+    w = MainWindow(runs_root=runs_root, settings=app_settings)
+    qtbot.addWidget(w)
+    w.show()
+    assert not w.panel.train_action.isEnabled()  # engine not loaded yet
+    with qtbot.waitSignal(w.engineReady, timeout=60_000):
+        w.load_engine()
+    v = w.panel.values()
+    assert v["dataset"] == "shapes" and v["model"] == "cnn"
+    assert v["epochs"] == TrainConfig().epochs and float(v["lr"]) == TrainConfig().lr
+    assert v["train_count"] == DataSpec().train_count
+    assert w.panel.train_action.isEnabled()
+    assert "Ctrl+Return" in w.panel.train_button.toolTip() or "Ctrl+Enter" in w.panel.train_button.toolTip()
+
+
+def test_train_two_epochs_fills_plots_and_writes_run(qtbot, window, tiny):
+    epochs = []
+    window.controller.epochEnded.connect(epochs.append)
+    with qtbot.waitSignal(window.controller.runFinished, timeout=120_000) as finished:
+        click(qtbot, window.panel.train_button)
+    assert finished.args[0]["stopped"] is False
+    assert [m["epoch"] for m in epochs] == [1, 2]
+    qtbot.waitUntil(lambda: window.controller.state == "idle")
+    plots = window.plots
+    steps = 2 * (-(-tiny["train_count"] // tiny["batch_size"]))
+    assert len(plots.step_loss) == steps  # every step's loss is kept
+    assert list(plots.step_loss.x) == list(range(1, steps + 1))
+    assert len(plots.step_loss_ema) == steps
+    assert len(plots.epoch_val_acc) == 2 and len(plots.epoch_train_acc) == 2
+    assert len(plots.step_lr) >= 2
+    qtbot.waitUntil(lambda: plots.raw_curve.getOriginalDataset()[0] is not None)  # the timer drew them
+    assert len(plots.raw_curve.getOriginalDataset()[0]) == steps
+    run = window.controller.run_dir
+    assert run.parent == window.controller.runs_root and run.name.endswith("-cnn-shapes")
+    assert (run / "last.pt").exists() and (run / "best.pt").exists()
+    kinds = [json.loads(line)["kind"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert kinds.count("epoch") == 2 and kinds[-1] == "end"
+    assert any(str(run) in text for _, text in window.log.lines)
+    assert sum("Epoch 2:" in text for _, text in window.log.lines) == 1
+    # The hub holds the trained model, weights only.
+    ckpt = window.hub.current()
+    assert ckpt is not None and ckpt.training_state is None and ckpt.metrics["epoch"] == 2
+    assert not window.hub.is_training()
+    assert window.progress.run_bar.value() == 1000
+
+
+def test_pause_resume_and_stop(qtbot, window):
+    window.panel.set_values({"epochs": 50})
+    states = []
+    window.controller.stateChanged.connect(states.append)
+    with qtbot.waitSignal(window.controller.batchReported, timeout=60_000):
+        click(qtbot, window.panel.train_button)
+    assert window.hub.is_training()
+    assert not window.panel.train_action.isEnabled()
+    click(qtbot, window.panel.pause_button)
+    assert window.controller.state == "paused" and window.panel.pause_action.text() == "&Resume"
+    qtbot.waitUntil(lambda: window.hub._trainer is not None and window.hub._trainer.paused)
+    trainer = window.hub._trainer
+    # The batch in flight finishes, then the trainer waits; live weights are still served while paused.
+    with qtbot.waitSignal(window.hub.checkpointChanged, timeout=10_000):
+        assert window.hub.request_live_weights()
+    step = trainer.step
+    with qtbot.waitSignal(window.hub.checkpointChanged, timeout=10_000) as got:
+        assert window.hub.request_live_weights()
+    assert got.args[0].training_state is None and window.hub.source() == f"live weights (step {step})"
+    assert trainer.step == step
+    click(qtbot, window.panel.pause_button)
+    assert window.controller.state == "running"
+    qtbot.waitUntil(lambda: trainer.step > step, timeout=30_000)
+    with qtbot.waitSignal(window.controller.runFinished, timeout=60_000) as finished:
+        click(qtbot, window.panel.stop_button)
+    assert finished.args[0]["stopped"] is True
+    qtbot.waitUntil(lambda: window.controller.state == "idle")
+    assert states == ["running", "paused", "running", "stopping", "idle"]
+    assert (window.controller.run_dir / "last.pt").exists()
+    assert window.panel.train_action.isEnabled() and not window.hub.is_training()
+
+
+def test_closing_mid_training_stops_and_saves(qtbot, window):
+    window.panel.set_values({"epochs": 50})
+    with qtbot.waitSignal(window.controller.batchReported, timeout=60_000):
+        window.panel.train_action.trigger()
+    run = window.controller.run_dir
+    window.close()
+    assert window.controller.state == "idle"
+    assert window.controller._thread is None
+    assert (run / "last.pt").exists()
+    assert not [t for t in threading.enumerate() if t.name.startswith("layerscope")]
+    kinds = [json.loads(line)["kind"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert "stopped" in kinds
+
+
+def test_error_in_worker_shows_message_and_train_works_again(qtbot, window, monkeypatch):
+    import gui.training.worker as worker_module
+    from core.data import DatasetError
+
+    real = worker_module.prepare_trainer
+
+    def broken(*args, **kwargs):
+        raise DatasetError("/nowhere: the folder does not exist")
+
+    monkeypatch.setattr(worker_module, "prepare_trainer", broken)
+    with qtbot.waitSignal(window.controller.runFailed, timeout=30_000):
+        click(qtbot, window.panel.train_button)
+    box = window.last_message_box
+    assert box is not None and box.isVisible() and "/nowhere" in box.text()
+    assert box.icon() == QMessageBox.Icon.Critical
+    assert any(level == "error" and "/nowhere" in text for level, text in window.log.lines)
+    qtbot.waitUntil(lambda: window.controller.state == "idle")
+    box.close()
+    monkeypatch.setattr(worker_module, "prepare_trainer", real)
+    window.panel.set_values({"epochs": 1})
+    with qtbot.waitSignal(window.controller.runFinished, timeout=120_000) as finished:
+        click(qtbot, window.panel.train_button)
+    assert finished.args[0]["stopped"] is False
+
+
+def test_nan_loss_is_reported(qtbot, window):
+    # An absurd learning rate makes the loss blow up; the engine raises TrainingError, the user sees why.
+    window.panel.set_values({"lr": "1e12", "optimizer": "sgd", "epochs": 1})
+    with qtbot.waitSignal(window.controller.runFailed, timeout=120_000) as failed:
+        click(qtbot, window.panel.train_button)
+    assert "learning" in failed.args[0]
+    qtbot.waitUntil(lambda: window.controller.state == "idle")
+    assert window.panel.train_action.isEnabled()
+
+
+def test_bad_learning_rate_text_is_refused(qtbot, window):
+    window.panel.set_values({"lr": "fast"})
+    click(qtbot, window.panel.train_button)
+    assert window.controller.state == "idle"
+    assert "fast" in window.last_message_box.text()
+
+
+def test_open_and_save_checkpoint(qtbot, window, tmp_path):
+    from core.checkpoint import load_checkpoint
+
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    assert not window.open_checkpoint(str(bad))
+    assert "bad.pt" in window.last_message_box.text()
+    window.last_message_box.close()
+
+    with qtbot.waitSignal(window.controller.runFinished, timeout=120_000):
+        window.panel.set_values({"epochs": 1})
+        window.panel.train_action.trigger()
+    qtbot.waitUntil(lambda: window.controller.state == "idle")
+    out = tmp_path / "copy.pt"
+    assert window.save_checkpoint_as(str(out))
+    saved = load_checkpoint(out)
+    assert saved.training_state is not None and saved.epoch == 1  # the run's last.pt, resumable
+    with qtbot.waitSignal(window.hub.checkpointChanged):
+        assert window.open_checkpoint(str(out))
+    assert window.hub.current().model_spec.name == "cnn" and window.hub.source() == str(out)
+    weights_only = tmp_path / "weights.pt"
+    assert window.save_checkpoint_as(str(weights_only))  # not from the run: the hub's checkpoint is written
+    assert load_checkpoint(weights_only).classes == saved.classes
+
+
+def test_drop_routes_paths(qtbot, window, tmp_path):
+    from PySide6.QtCore import QMimeData, QPoint, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    seen = []
+    window.route_drop = seen.append  # the extension point others override
+    image = tmp_path / "a.png"
+    image.write_bytes(b"x")
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(image))])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                       Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(event)
+    assert seen == [[str(image)]]
