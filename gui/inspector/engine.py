@@ -33,10 +33,16 @@ class InspectionEngine:
         with self._lock:
             if checkpoint is self._checkpoint and self._predictor is not None:
                 return self._predictor
-        from core.predict import Predictor
+            previous, predictor = self._checkpoint, self._predictor
+        if predictor is not None and _same_model(previous, checkpoint):
+            # A newer checkpoint of the same network (an epoch end, live weights for a pinned probe):
+            # copy its weights into our model instead of building the network again.
+            predictor.model.load_state_dict(checkpoint.model_state)
+        else:
+            from core.predict import Predictor
 
-        # build_model() loads the checkpoint's weights into a brand-new module: a copy, in eval mode.
-        predictor = Predictor(checkpoint.build_model(), checkpoint.classes, checkpoint.preprocess)
+            # build_model() loads the checkpoint's weights into a brand-new module: a copy, in eval mode.
+            predictor = Predictor(checkpoint.build_model(), checkpoint.classes, checkpoint.preprocess)
         with self._lock:
             self._checkpoint, self._predictor = checkpoint, predictor
         return predictor
@@ -118,6 +124,11 @@ class InspectionEngine:
         except (KeyError, ValueError) as exc:  # a layer or class that this model does not have
             return SaliencyResult(generation, method, target, layer, error=str(exc).strip("'\""))
         return SaliencyResult(generation, method, target, layer, np.asarray(heatmap, dtype=np.float32))
+
+
+def _same_model(a, b) -> bool:
+    return (a is not None and a.model_spec == b.model_spec and list(a.classes) == list(b.classes)
+            and a.preprocess == b.preprocess)
 
 
 def _is_conv(module) -> bool:

