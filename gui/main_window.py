@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QMainWindow, QMessageBo
                                QWidget)
 
 from gui.engine_loader import EngineLoader
+from gui.inspector.window_hookup import install_inspector, route_items
 from gui.model_hub import ModelHub
 from gui.settings import AppSettings
 from gui.widgets.log_panel import LogPanel
@@ -76,6 +77,7 @@ class MainWindow(QMainWindow):
         self.panel.pauseToggled.connect(self.toggle_pause)
         self.panel.stopRequested.connect(self.stop_training)
         self.hub.checkpointChanged.connect(self._on_checkpoint_changed)
+        self.inspector = install_inspector(self)  # the Inspect tab, Open Image / Paste Image
 
         self.engine = EngineLoader(self)
         self.engine.loaded.connect(self._on_engine_loaded)
@@ -262,16 +264,17 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     def dropEvent(self, event) -> None:
-        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        urls = event.mimeData().urls()
+        paths = [url.toLocalFile() if url.isLocalFile() else url.toString() for url in urls
+                 if url.isLocalFile() or url.scheme() in ("http", "https")]  # images dragged from a browser
         if paths:
             event.acceptProposedAction()
             self.route_drop(paths)
 
     def route_drop(self, paths: list[str]) -> None:
-        """The one place dropped files go. For now they are logged; the inspector routes images, .pt files
-        and folders from here."""
-        for p in paths:
-            self.log.append("info", f"Dropped {p}")
+        """The one place dropped files (and http(s) URLs) go: .pt -> the hub, folders -> the dataset view,
+        everything else -> the Inspect tab."""
+        route_items(self, paths)
 
     # ---- dialogs -------------------------------------------------------------------------------------
     def show_message(self, icon, title: str, text: str) -> QMessageBox:
@@ -285,8 +288,8 @@ class MainWindow(QMainWindow):
 
     def show_shortcuts(self) -> None:
         rows = []
-        for action in (self.open_action, self.save_action, self.panel.train_action, self.panel.pause_action,
-                       self.panel.stop_action):
+        for action in (self.open_action, self.save_action, self.open_image_action, self.paste_image_action,
+                       self.panel.train_action, self.panel.pause_action, self.panel.stop_action):
             keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
             rows.append(f"<tr><td><b>{keys}</b></td><td>&nbsp;&nbsp;{action.text().replace('&', '')}</td></tr>")
         text = "<table>" + "".join(rows) + "</table><p>Drop images, a .pt checkpoint or a dataset folder on the window.</p>"
@@ -305,6 +308,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Stopping the run…")
             self.controller.shutdown()
         self.plots.timer.stop()
+        self.inspector.shutdown()
         self.app_settings.save_window(self)
         if self.controller is not None:
             self.app_settings.save_form(self.panel.values())
