@@ -6,7 +6,9 @@ changes only what that option does.
 """
 from __future__ import annotations
 
+import functools
 import random
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -51,9 +53,23 @@ def _raw_images_from_spec(spec, n: int, seed: int) -> list[torch.Tensor]:
         picks = random.Random(seed).sample(found.train, min(n, len(found.train)))
         images, _errors = decode_files([p for p, _ in picks], int(round(size * 1.15)), False)
         return [img for img in images if img is not None]
+    if spec.name in ("mnist", "fashion_mnist", "cifar10"):
+        from core.data.standard import data_dir
+
+        images = _standard_train_images(spec.name, str(data_dir()))
+        idx = random.Random(seed).sample(range(len(images)), min(n, len(images)))
+        return [images[i] for i in idx]
     from core.data import build_data
 
     return _raw_images_from_bundle(build_data(spec), n, seed)
+
+
+@functools.lru_cache(maxsize=1)
+def _standard_train_images(name: str, root: str) -> torch.Tensor:
+    # A slider change asks again at once: keep the last standard set's uint8 images (MNIST: 47 MB).
+    from core.data.standard import ensure_standard, load_standard
+
+    return load_standard(name, ensure_standard(name, Path(root)))[0]
 
 
 def augmentation_preview(bundle_or_spec, aug: Augmentation | None = None, n: int = 16, seed: int = 0) -> np.ndarray:

@@ -219,3 +219,14 @@ def test_read_idx_rejects_a_non_idx_file(tmp_path):
     path.write_bytes(b"hello world, not idx")
     with pytest.raises(DatasetError, match="not an IDX"):
         read_idx(path)
+
+
+def test_augmentation_preview_of_a_standard_set(data_dir, no_network):
+    from core.data.preview import _standard_train_images, augmentation_preview
+
+    _standard_train_images.cache_clear()
+    write_mnist(data_dir / "MNIST" / "raw", gz=True)
+    grid = augmentation_preview(DataSpec(name="mnist"), Augmentation(rotation_degrees=10), n=5)
+    assert grid.shape == (5, 28, 28, 3) and grid.dtype.name == "uint8"
+    assert grid.max() == 255  # the bright bars survive, un-normalised
+    _standard_train_images.cache_clear()
