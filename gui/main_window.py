@@ -20,6 +20,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QMainWindow, QMessageBox, QSplitter, QTabWidget,
                                QWidget)
 
+from gui.data.window_hookup import install_data_views, prepare_run, route_dataset_folders, shutdown_data_views
 from gui.engine_loader import EngineLoader
 from gui.inspector.window_hookup import install_inspector, route_items
 from gui.model_hub import ModelHub
@@ -78,6 +79,7 @@ class MainWindow(QMainWindow):
         self.panel.stopRequested.connect(self.stop_training)
         self.hub.checkpointChanged.connect(self._on_checkpoint_changed)
         self.inspector = install_inspector(self)  # the Inspect tab, Open Image / Paste Image
+        self.data_view, self.model_view = install_data_views(self)  # Data and Model tabs, Open Dataset
 
         self.engine = EngineLoader(self)
         self.engine.loaded.connect(self._on_engine_loaded)
@@ -163,6 +165,9 @@ class MainWindow(QMainWindow):
         except SettingsError as exc:
             self.log.append("error", str(exc))
             self.show_message(QMessageBox.Icon.Warning, "Cannot start training", str(exc))
+            return
+        settings = prepare_run(self, settings)  # + augmentation and model options; None: declined
+        if settings is None:
             return
         self.app_settings.save_form(self.panel.values())
         self.plots.clear()
@@ -274,6 +279,7 @@ class MainWindow(QMainWindow):
     def route_drop(self, paths: list[str]) -> None:
         """The one place dropped files (and http(s) URLs) go: .pt -> the hub, folders -> the dataset view,
         everything else -> the Inspect tab."""
+        paths = route_dataset_folders(self, paths)  # a dataset folder opens in the Data tab
         route_items(self, paths)
 
     # ---- dialogs -------------------------------------------------------------------------------------
@@ -309,6 +315,7 @@ class MainWindow(QMainWindow):
             self.controller.shutdown()
         self.plots.timer.stop()
         self.inspector.shutdown()
+        shutdown_data_views(self)
         self.app_settings.save_window(self)
         if self.controller is not None:
             self.app_settings.save_form(self.panel.values())

@@ -84,6 +84,7 @@ class AugmentationPanel(QWidget):
         self._dataset: str | None = None
         self._image_size: int | None = None
         self._seed = 0
+        self._stale = False
         self._task = BackgroundTask(self, debounce_ms=250)
         self._task.finished.connect(self._on_preview)
         self._task.failed.connect(self._on_failed)
@@ -132,6 +133,10 @@ class AugmentationPanel(QWidget):
         self.refresh()
 
     def refresh(self) -> None:
+        if not self.isVisible():  # nobody looks: compute when the tab is shown
+            self._stale = True
+            return
+        self._stale = False
         if not self._dataset:
             self._task.cancel()
             self._clear_grid()
@@ -143,6 +148,11 @@ class AugmentationPanel(QWidget):
 
     def is_busy(self) -> bool:
         return self._task.busy
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._stale:
+            self.refresh()
 
     def _clear_grid(self) -> None:
         while self.grid.count():

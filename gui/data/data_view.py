@@ -34,6 +34,8 @@ class DataView(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self._name: str | None = None
+        self._engine_ready = True
+        self._deferred: str | None = None
         self.chooser = QComboBox()
         self.chooser.setMinimumContentsLength(28)
         self.chooser.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
@@ -89,12 +91,25 @@ class DataView(QWidget):
         if folder:
             self.open_dataset(folder)
 
+    def set_engine_ready(self, ready: bool = True) -> None:
+        """The window calls this with False until PyTorch has loaded: a dataset opened before then (the one
+        the training panel restores at start) waits, so torch is not imported twice at once."""
+        self._engine_ready = ready
+        if ready and self._deferred is not None:
+            name, self._deferred = self._deferred, None
+            self.open_dataset(name)
+
     def open_dataset(self, name: str | Path | None) -> None:
         """Open 'shapes', a standard set's name, or an image folder (a health check starts at once)."""
         if name is None:
             return
         name = str(name)
         if name == self._name:
+            return
+        if not self._engine_ready:
+            self._deferred = name
+            self._select_in_chooser(name)
+            self.health.show_message("Loading PyTorch… the dataset opens in a moment.")
             return
         self._name = name
         self._select_in_chooser(name)

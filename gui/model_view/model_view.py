@@ -26,6 +26,7 @@ class ModelView(QWidget):
         self._input = (2, 3, 64)  # classes, channels, image size: set from the dataset
         self._device = "auto"
         self._summary: ModelSummary | None = None
+        self._engine_ready = True
 
         self.builder = ModelBuilder()
         self.input_label = QLabel()
@@ -118,6 +119,15 @@ class ModelView(QWidget):
             self._device = device
             self._on_settings_changed()
 
+    def set_engine_ready(self, ready: bool = True) -> None:
+        """False until PyTorch has loaded (the window's engine loader imports it): no model is built before."""
+        self._engine_ready = ready
+        if ready:
+            self._on_settings_changed()
+        else:
+            self._task.cancel()
+            self.diagram.set_message("Loading PyTorch…")
+
     def summary(self) -> ModelSummary | None:
         return self._summary
 
@@ -152,8 +162,9 @@ class ModelView(QWidget):
         classes, channels, size = self._input
         request = SummaryRequest(self.builder.model_name(), self.builder.model_options(), classes, channels, size,
                                  self.batch_size.value(), self._device)
-        self.totals_label.setText(self.totals_label.text() or "Building…")
-        self._task.submit(lambda ctx: summarise(request, ctx))
+        if self._engine_ready:
+            self.totals_label.setText(self.totals_label.text() or "Building…")
+            self._task.submit(lambda ctx: summarise(request, ctx))
         self.changed.emit()
 
     def _on_summary(self, summary: ModelSummary) -> None:

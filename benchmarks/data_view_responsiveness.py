@@ -1,0 +1,72 @@
+"""How responsive the Data tab stays while it opens a large image folder.
+
+Opens FOLDER in the Data tab (health scan, browser listing, thumbnails, augmentation preview all start) and
+measures how late a 10 ms GUI timer fires meanwhile: the worst and the 99th-percentile delay of the event
+loop, i.e. how long the window would be frozen. Also how long the health report and listing take.
+The engine (torch) is imported first, as the app does right after its window shows.
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python -m benchmarks.data_view_responsiveness FOLDER
+"""
+from __future__ import annotations
+
+import sys
+import time
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from gui.data import DataView
+
+
+def main(folder: str) -> None:
+    # The app imports the engine right after its window shows; measure the Data tab, not that import.
+    import core.data.health  # noqa: F401
+    import core.data.preview  # noqa: F401
+
+    app = QApplication.instance() or QApplication(sys.argv)
+    view = DataView()
+    view.resize(1300, 800)
+    view.show()
+    gaps: list[float] = []
+    marks: dict[str, float] = {}
+    last = [time.perf_counter()]
+
+    def tick() -> None:
+        now = time.perf_counter()
+        gaps.append((now - last[0]) * 1000 - 10)
+        last[0] = now
+
+    timer = QTimer()
+    timer.timeout.connect(tick)
+    timer.start(10)
+    start = time.perf_counter()
+    view.browser.loaded.connect(lambda: marks.setdefault("listing", time.perf_counter() - start))
+    view.health.report_ready.connect(lambda r: marks.setdefault("report", time.perf_counter() - start))
+
+    def scroll() -> None:  # scroll the grid as a user would, asking for new thumbnails
+        bar = view.browser.view.verticalScrollBar()
+        bar.setValue(min(bar.maximum(), bar.value() + bar.pageStep()))
+
+    scroller = QTimer()
+    scroller.timeout.connect(scroll)
+    scroller.start(100)
+    view.open_dataset(folder)
+    deadline = time.perf_counter() + 300
+    while "report" not in marks and time.perf_counter() < deadline:
+        app.processEvents()
+        time.sleep(0.001)
+    timer.stop()
+    scroller.stop()
+    report = view.health.report()
+    view.shutdown()
+    view.deleteLater()  # before the interpreter tears down the Python wrappers
+    app.processEvents()
+    gaps.sort()
+    p99 = gaps[int(len(gaps) * 0.99)] if gaps else float("nan")
+    print(f"folder: {folder}  files: {report.total_files if report else '?'}")
+    print(f"listing shown after {marks.get('listing', float('nan')):.2f} s; health report after {marks.get('report', float('nan')):.2f} s")
+    print(f"GUI timer delay over {len(gaps)} ticks: p99 {p99:.1f} ms, worst {gaps[-1]:.1f} ms")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,120 @@
+"""How the main window takes in the Data and Model tabs; kept here so the window stays a composition.
+
+    self.data_view, self.model_view = install_data_views(self)   # in MainWindow.__init__, after the menus
+    paths = route_dataset_folders(self, paths)                   # first thing in MainWindow.route_drop
+    settings = prepare_run(self, settings)                       # in start_training; None: the user declined
+
+The training panel owns the run's form (dataset, model, batch size, device); the Data and Model tabs add
+what the form has no room for (augmentation, model options, fine-tuning). Choosing in one place selects
+in the others; `apply_view_settings` puts the tabs' options into the RunSettings the panel builds.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtGui import QAction, QKeySequence
+
+from gui.data.data_view import KNOWN_DATASETS, DataView
+from gui.model_view import ModelView
+
+
+def install_data_views(window) -> tuple[DataView, ModelView]:
+    """The Data and Model tabs (after Train), File > Open Dataset… (Ctrl+D), and the links to the panel."""
+    data_view, model_view = DataView(window), ModelView(window)
+    window.tabs.insertTab(1, data_view, "Data")
+    window.tabs.insertTab(2, model_view, "Model")
+    action = QAction("Open &Dataset…", window)
+    action.setShortcut(QKeySequence("Ctrl+D"))
+    action.setToolTip("Open a folder of images, one sub-folder per class, as the dataset")
+    action.triggered.connect(lambda: (window.tabs.setCurrentWidget(data_view), data_view.choose_folder()))
+    file_menu = window.menus["file"]
+    actions = file_menu.actions()
+    file_menu.insertAction(actions[2] if len(actions) > 2 else None, action)  # after Open Checkpoint / Open Image
+    window.open_dataset_action = action
+    ready = window.engine_loaded()
+    data_view.set_engine_ready(ready)
+    model_view.set_engine_ready(ready)
+    window.engineReady.connect(lambda: (data_view.set_engine_ready(True), model_view.set_engine_ready(True)))
+    link_views(window.panel, data_view, model_view)
+    return data_view, model_view
+
+
+def looks_like_dataset(path: str | Path) -> bool:
+    """A folder with at least one sub-folder (class folders, or train/ and val/)."""
+    path = Path(path)
+    try:
+        return path.is_dir() and any(p.is_dir() and not p.name.startswith(".") for p in path.iterdir())
+    except OSError:
+        return False
+
+
+def route_dataset_folders(window, paths: list[str]) -> list[str]:
+    """A dropped dataset folder opens in the Data tab (the last one, if several); returns the other paths."""
+    folders = [p for p in paths if looks_like_dataset(p)]
+    if folders:
+        window.tabs.setCurrentWidget(window.data_view)
+        window.data_view.open_dataset(folders[-1])
+        window.log.append("info", f"Opened dataset {folders[-1]}")
+    return [p for p in paths if p not in folders]
+
+
+def prepare_run(window, settings):
+    """The panel's RunSettings plus the tabs' options; None when the user declines a run that would not fit."""
+    settings = apply_view_settings(settings, window.data_view, window.model_view)
+    if not window.model_view.confirm_run(window):
+        window.log.append("warning", "Run not started: the model would probably not fit in memory")
+        return None
+    return settings
+
+
+def shutdown_data_views(window) -> None:
+    window.data_view.shutdown()
+    window.model_view.shutdown()
+
+
+def link_views(panel, data_view: DataView, model_view: ModelView) -> None:
+    """Two-way links: dataset, model and batch size; device and the dataset's shape one way."""
+    for name, (title, *_rest) in KNOWN_DATASETS.items():
+        if name != "shapes":
+            panel.add_dataset(name, name)
+
+    def panel_dataset_changed(_index: int) -> None:
+        name = panel.dataset.currentData()
+        if name:
+            data_view.open_dataset(name)
+
+    def data_view_opened(name: str) -> None:
+        if panel.dataset.currentData() != name:
+            panel.select_dataset(name)
+
+    def panel_model_changed(name: str) -> None:
+        if name and name != model_view.model_name():
+            model_view.builder.set_model_name(name)
+
+    def view_model_changed(name: str) -> None:
+        if panel.model.findText(name) >= 0 and panel.model.currentText() != name:
+            panel.model.setCurrentText(name)
+
+    panel.dataset.currentIndexChanged.connect(panel_dataset_changed)
+    data_view.dataset_opened.connect(data_view_opened)
+    data_view.input_changed.connect(model_view.set_input)
+    panel.model.currentTextChanged.connect(panel_model_changed)
+    model_view.builder.model_combo.currentTextChanged.connect(view_model_changed)
+    panel.batch_size.valueChanged.connect(model_view.set_batch_size)
+    model_view.batch_size.valueChanged.connect(panel.batch_size.setValue)
+    panel.device.currentTextChanged.connect(model_view.set_device)
+    # Start in step with whatever the panel shows now.
+    model_view.set_batch_size(panel.batch_size.value())
+    model_view.set_device(panel.device.currentText())
+    panel_model_changed(panel.model.currentText())
+    panel_dataset_changed(panel.dataset.currentIndex())
+
+
+def apply_view_settings(settings, data_view: DataView, model_view: ModelView):
+    """RunSettings from the panel + the Data tab's augmentation + the Model tab's options for that model."""
+    settings.data.augmentation = data_view.augmentation()
+    if model_view.model_name() == settings.model_name:
+        settings.model_options = {**settings.model_options, **model_view.model_options()}
+        for key, value in model_view.train_overrides().items():
+            setattr(settings.train, key, value)
+    return settings

@@ -1,0 +1,86 @@
+"""The Data and Model tabs inside the real window: a dropped folder opens as a dataset, and Train uses the
+augmentation and model options chosen there (and asks first when the model would not fit)."""
+import json
+import shutil
+
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+
+def drop(window, paths) -> None:
+    """What a file manager does: drag enter, then drop, with the paths as file URLs."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    centre = QPointF(window.rect().center())
+    enter = QDragEnterEvent(centre, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, enter)
+    assert enter.isAccepted()
+    event = QDropEvent(centre, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, event)
+    assert event.isAccepted()
+
+
+@pytest.fixture
+def insects(shared_data, tmp_path):
+    root = tmp_path / "insects"
+    for cls in ("ants", "bees"):
+        (root / cls).mkdir(parents=True)
+        for p in sorted((shared_data / "hymenoptera" / "val" / cls).glob("*.jpg"))[:4]:
+            shutil.copy(p, root / cls / p.name)
+    (root / "bees" / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    return root
+
+
+def test_dropping_a_folder_opens_it_as_the_dataset(qtbot, window, insects):
+    data = window.data_view
+    with qtbot.waitSignal(data.health.report_ready, timeout=60_000) as ready:
+        drop(window, [insects])
+    assert window.tabs.currentWidget() is data
+    assert data.dataset_name() == str(insects)
+    assert ready.args[0].classes == ["ants", "bees"]
+    assert any("corrupt.jpg" in line for line in data.health.problem_texts())
+    qtbot.waitUntil(lambda: data.browser.classes() == ["ants", "bees"], timeout=30_000)
+    # The training panel now trains on it, and the Model tab sizes the output layer to its 2 classes.
+    assert window.panel.dataset.currentData() == str(insects)
+    qtbot.waitUntil(lambda: window.model_view.summary() is not None
+                    and window.model_view.summary().request.num_classes == 2, timeout=30_000)
+
+
+def test_open_dataset_action_and_tabs_exist(window):
+    assert window.open_dataset_action.shortcut().toString() == "Ctrl+D"
+    assert window.open_dataset_action in window.menus["file"].actions()
+    titles = [window.tabs.tabText(i) for i in range(window.tabs.count())]
+    assert titles[:3] == ["Train", "Data", "Model"]
+    names = [window.panel.dataset.itemData(i) for i in range(window.panel.dataset.count())]
+    assert {"shapes", "mnist", "fashion_mnist", "cifar10"} <= set(names)
+
+
+def test_train_uses_the_augmentation_and_model_options(qtbot, window):
+    window.data_view.augmentation_panel.flip.setChecked(True)
+    assert window.model_view.model_name() == "cnn"  # follows the panel
+    window.model_view.set_model("cnn", {"blocks": 2, "channels": 4, "batch_norm": False, "dropout": 0.0})
+    with qtbot.waitSignal(window.controller.runFinished, timeout=120_000):
+        window.start_training()
+    qtbot.waitUntil(lambda: window.controller.state == "idle")
+    config = json.loads((window.controller.run_dir / "config.json").read_text())
+    assert config["model_options"] == {"blocks": 2, "channels": 4, "batch_norm": False, "dropout": 0.0}
+    assert config["data"]["augmentation"]["horizontal_flip"] is True
+    assert config["model_spec"]["options"]["channels"] == 4
+
+
+def test_a_run_that_would_not_fit_asks_first(qtbot, window, monkeypatch):
+    view = window.model_view
+    with qtbot.waitSignal(view.summary_ready, timeout=30_000):
+        window.panel.batch_size.setValue(window.panel.batch_size.maximum())
+    view.set_batch_size(1_000_000)  # beyond the panel's range: the estimate runs into terabytes
+    qtbot.waitUntil(lambda: not view.is_busy() and view.would_not_fit(), timeout=30_000)
+    assert "not fit" in view.memory_label.text()
+    asked = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: asked.append(a) or QMessageBox.StandardButton.No)
+    window.start_training()
+    assert asked, "no confirmation was asked"
+    assert window.controller.state == "idle" and window.controller.run_dir is None
