@@ -31,6 +31,14 @@ def _first_tensor(out) -> torch.Tensor | None:
     return None
 
 
+def _cpu_copy(t: torch.Tensor) -> torch.Tensor:
+    # On the CPU, numpy's single-threaded copy: torch's parallel copy waits for free cores, and on a busy
+    # machine (training running) that wait costs more than the copy.
+    if t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64, torch.float16, torch.int64):
+        return torch.from_numpy(t.detach().numpy().copy())
+    return t.detach().to("cpu", copy=True)
+
+
 def _select_modules(model: nn.Module, layer_names: Iterable[str] | None) -> list[tuple[str, nn.Module]]:
     if layer_names is None:
         return leaf_layers(model)
@@ -60,7 +68,7 @@ def forward_with_activations(model: nn.Module, batch: torch.Tensor,
             t = _first_tensor(output)
             if t is not None and t.dim() >= 1:
                 sample = t[0] if t.dim() >= 2 else t
-                captured[name] = sample.detach().to("cpu", copy=True)
+                captured[name] = _cpu_copy(sample)
         return hook
 
     was_training = model.training

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from core.inspect.activations import forward_with_activations
-from core.inspect.mosaic import Mosaic, feature_mosaic
+from core.inspect.mosaic import Mosaic, as_array, channel_ranges, feature_mosaic
 from core.inspect.stats import layer_stats
 
 
@@ -44,14 +44,14 @@ class Inspection:
 
 def model_view(batch: torch.Tensor, mean, std) -> np.ndarray:
     """A normalised [1, C, S, S] input back to uint8 [S, S, 3] (gray input repeated to RGB)."""
-    x = batch[0].detach().float().cpu()
+    x = as_array(batch[0])
     c = x.shape[0]
-    m = torch.tensor(mean, dtype=torch.float32).view(-1, 1, 1)[:c]
-    s = torch.tensor(std, dtype=torch.float32).view(-1, 1, 1)[:c]
-    img = ((x * s + m).clamp(0, 1) * 255.0 + 0.5).to(torch.uint8)
+    m = np.asarray(mean, dtype=np.float32)[:c, None, None] * 255.0
+    s = np.asarray(std, dtype=np.float32)[:c, None, None] * 255.0
+    img = np.clip(x * s + m + 0.5, 0, 255).astype(np.uint8)
     if c == 1:
-        img = img.expand(3, -1, -1)
-    return np.ascontiguousarray(img.permute(1, 2, 0).numpy())
+        img = np.repeat(img, 3, axis=0)
+    return np.ascontiguousarray(img.transpose(1, 2, 0))
 
 
 def inspect_image(predictor, image: Image.Image, top_k: int = 5, layers: Iterable[str] | None = None,
@@ -70,12 +70,15 @@ def inspect_image(predictor, image: Image.Image, top_k: int = 5, layers: Iterabl
     modules = dict(predictor.model.named_modules())
     views = []
     for name, act in activations.items():
-        if act.numel() == 0:
+        a = as_array(act)
+        if a.size == 0:
             continue
+        # Per-channel ranges once: both the statistics and the channel scaling of the mosaic use them.
+        ranges = channel_ranges(a) if a.ndim >= 2 else None
         views.append(LayerView(
-            name=name, type=type(modules[name]).__name__, shape=tuple(act.shape), stats=layer_stats(act),
-            mosaic=feature_mosaic(act, scaling=scaling),
-            activation=act.numpy() if keep_activations else None,
+            name=name, type=type(modules[name]).__name__, shape=tuple(a.shape), stats=layer_stats(a, ranges),
+            mosaic=feature_mosaic(a, scaling=scaling, ranges=ranges),
+            activation=a if keep_activations else None,
         ))
     pre = predictor.preprocess
     return Inspection(prediction, model_view(batch, pre.mean, pre.std), views, probs.numpy().astype(np.float32))

@@ -83,6 +83,8 @@ def inspect_to_folder(checkpoint_path, image_path, out_dir, target=None, cam_lay
     try:
         heat, method = grad_cam(predictor.model, batch, target_index, layer), f"grad-cam ({layer})"
     except SaliencyUnavailable:
+        if cam_layer:  # the user named a layer that cannot do Grad-CAM: say so rather than swap methods
+            raise
         heat, method = saliency_map(predictor.model, batch, target_index), "gradient saliency"
     files["saliency"] = _save_png(_enlarge(overlay(result.input_image, heat, alpha=0.5)), out / "saliency.png")
 
