@@ -63,7 +63,8 @@ class DatasetBrowser(QWidget):
         self.view.setViewMode(QListView.IconMode)
         self.view.setModel(self.model)
         self.view.setIconSize(QSize(THUMB_SIZE, THUMB_SIZE))
-        self.view.setGridSize(QSize(THUMB_SIZE + 10, THUMB_SIZE + 10))
+        self.view.setGridSize(QSize(THUMB_SIZE + 12, THUMB_SIZE + 12 + self.fontMetrics().height()))
+        self.view.setTextElideMode(Qt.ElideRight)
         self.view.setUniformItemSizes(True)  # no per-row size queries: thousands of rows lay out instantly
         self.view.setResizeMode(QListView.Adjust)
         self.view.setMovement(QListView.Static)
@@ -128,6 +129,7 @@ class DatasetBrowser(QWidget):
     def _apply_filter(self) -> None:
         wanted = self.class_filter.currentData()
         items = self._all if wanted is None else [it for it in self._all if it.label == wanted]
+        self.model.show_labels = wanted is None and len(self._classes) > 1
         self.model.set_items(items)
         self.view.scrollToTop()
         shown = f"{len(items)} image{'s' if len(items) != 1 else ''}"

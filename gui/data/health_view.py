@@ -53,7 +53,8 @@ class HealthView(QWidget):
         self.counts.verticalHeader().hide()
         self.counts.setEditTriggers(QTableWidget.NoEditTriggers)
         self.counts.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
-        self.counts.setMaximumHeight(180)
+        self.counts.setSizeAdjustPolicy(QTableWidget.AdjustToContents)
+        self.counts.setVerticalScrollMode(QTableWidget.ScrollPerPixel)
         self.problems = QTreeWidget()
         self.problems.setHeaderLabels(["Finding", "Details"])
         self.problems.setColumnWidth(0, 260)
@@ -190,6 +191,9 @@ class HealthView(QWidget):
             if c:
                 item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
             self.counts.setItem(len(report.classes), c, item)
+        # As tall as its rows, up to about ten classes; more scroll.
+        rows_height = sum(self.counts.rowHeight(r) for r in range(min(self.counts.rowCount(), 11)))
+        self.counts.setFixedHeight(rows_height + self.counts.horizontalHeader().height() + 4)
 
     def _section(self, title: str, count: int, expanded: bool = True) -> QTreeWidgetItem:
         item = QTreeWidgetItem([f"{title} ({count})", ""])
@@ -215,7 +219,7 @@ class HealthView(QWidget):
             for w in report.warnings:
                 child = QTreeWidgetItem(sec, [w, ""])
                 child.setToolTip(0, w)
-                child.setFirstColumnSpanned(True)
+                child.setFirstColumnSpanned(True)  # a sentence: use the whole width
         if report.problems:
             sec = self._section("Files that cannot be used", len(report.problems))
             for p in report.problems:
@@ -239,7 +243,10 @@ class HealthView(QWidget):
             if len(report.ignored) > 500:
                 QTreeWidgetItem(sec, [f"… and {len(report.ignored) - 500} more", ""])
         if not self.problems.topLevelItemCount():
-            self.problems.addTopLevelItem(QTreeWidgetItem(["No problems found", ""]))
+            item = QTreeWidgetItem(["No problems found: every file is a readable image", ""])
+            item.setForeground(0, QBrush(QColor("#2e7d32")))
+            self.problems.addTopLevelItem(item)
+            item.setFirstColumnSpanned(True)
         self.problems.resizeColumnToContents(0)
         self.problems.setColumnWidth(0, min(self.problems.columnWidth(0), 320))
 

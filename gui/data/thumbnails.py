@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QRunnable, QSize, Qt, QThreadPool, Signal, Slot
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 
 THUMB_SIZE = 96
@@ -31,7 +31,21 @@ class ThumbItem:
 
 
 def make_thumbnail(source: Any, size: int = THUMB_SIZE) -> QImage:
-    """A Path or an HxWx3 uint8 array -> a QImage at most size x size. Raises on unreadable files."""
+    """A Path or an HxWx3 uint8 array -> a size x size QImage, the picture centred on a transparent square
+    (so every cell of the grid lines up). Raises ImageLoadError on unreadable files."""
+    return _centred(_scaled(source, size), size)
+
+
+def _centred(image: QImage, size: int) -> QImage:
+    square = QImage(size, size, QImage.Format_ARGB32_Premultiplied)
+    square.fill(Qt.transparent)
+    painter = QPainter(square)  # painting on a QImage is allowed off the GUI thread
+    painter.drawImage((size - image.width()) // 2, (size - image.height()) // 2, image)
+    painter.end()
+    return square
+
+
+def _scaled(source: Any, size: int) -> QImage:
     if isinstance(source, np.ndarray):
         arr = np.ascontiguousarray(source[..., :3] if source.ndim == 3 else np.repeat(source[..., None], 3, 2))
         h, w = arr.shape[:2]
@@ -109,6 +123,7 @@ class ThumbnailModel(QAbstractListModel):
                  max_pending: int = 400):
         super().__init__(parent)
         self.thumb_size = thumb_size
+        self.show_labels = False  # class name under each thumbnail (when several classes are shown)
         self._pool = QThreadPool(self)  # created first: deleted (and waited for) before the signals object
         self._pool.setMaxThreadCount(threads)
         self._signals = _LoaderSignals(self)
@@ -157,6 +172,8 @@ class ThumbnailModel(QAbstractListModel):
         item = self._items[index.row()]
         if role == Qt.DecorationRole:
             return self._pixmap(item)
+        if role == Qt.DisplayRole and self.show_labels:
+            return item.label
         if role == Qt.ToolTipRole:
             name = Path(item.key).name if isinstance(item.source, Path) else item.key
             tip = f"{name}\nclass: {item.label}" + (f"\n{item.detail}" if item.detail else "")
@@ -167,8 +184,6 @@ class ThumbnailModel(QAbstractListModel):
             return str(item.source) if isinstance(item.source, Path) else None
         if role == ClassRole:
             return item.label
-        if role == Qt.SizeHintRole:
-            return QSize(self.thumb_size + 8, self.thumb_size + 8)
         return None
 
     # --- lazy loading ---
