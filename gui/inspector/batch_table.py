@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTab
 
 from gui.inspector.results import RowResult
 
-THUMB = 40
+THUMB = 32
 COLUMNS = ("", "File", "Top-1", "Probability")
 
 
@@ -35,8 +35,10 @@ class BatchTable(QTableWidget):
         header = self.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Fixed)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)  # long error texts elide, never scroll
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.ResizeToContents)
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.setWordWrap(False)
         self.setColumnWidth(0, THUMB + 8)
         self._results: dict[int, RowResult] = {}
         self.itemSelectionChanged.connect(self._on_selection)

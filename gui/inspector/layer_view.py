@@ -57,7 +57,7 @@ class LayerView(QWidget):
         self.stats = QLabel("")
         self.stats.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
-        self.mosaic = ImagePane(min_size=220)
+        self.mosaic = ImagePane(min_size=240)
         self.mosaic.base.clicked.connect(self._on_mosaic_clicked)
         self.bars = pg.PlotWidget()
         self.bars.setMinimumHeight(160)
@@ -68,7 +68,7 @@ class LayerView(QWidget):
         self.stack.addWidget(self.mosaic)
         self.stack.addWidget(self.bars)
 
-        self.channel_pane = ImagePane(min_size=160)
+        self.channel_pane = ImagePane(min_size=200)
         self.channel_overlay = self.channel_pane.add_layer(opacity=0.8)
         self.channel_title = QLabel("Click a channel in the mosaic to see it over the input")
         self.channel_title.setWordWrap(True)

@@ -135,7 +135,7 @@ class InspectorPanel(QWidget):
 
         self.layers = LayerView()
         self.layers.scalingChanged.connect(lambda _mode: self._request_detail())
-        self.filters = ImagePane(min_size=200)
+        self.filters = ImagePane(min_size=160)
         self.filters_note = QLabel("First-layer filters appear here once an image is inspected")
         filters_box = QWidget()
         filters_layout = QVBoxLayout(filters_box)
@@ -149,11 +149,11 @@ class InspectorPanel(QWidget):
         self.views.addTab(self.saliency_view, "Saliency")
         self.views.currentChanged.connect(lambda _i: self._request_saliency())
 
-        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter = self.splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(top)
         splitter.addWidget(self.views)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([230, 520])
+        splitter.setSizes([300, 480])  # room for the model's view and a few table rows
         layout = QVBoxLayout(self)
         layout.addWidget(self.banner)
         layout.addWidget(self.hint)

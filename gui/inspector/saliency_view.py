@@ -32,7 +32,7 @@ class SaliencyView(QWidget):
         self.opacity.setToolTip("Opacity of the map over the image")
         self.status = QLabel("Drop an image to see where the model looks")
         self.status.setWordWrap(True)
-        self.pane = ImagePane(min_size=260)
+        self.pane = ImagePane(min_size=220)
         self.heat = self.pane.add_layer(opacity=0.8)
         self.opacity.valueChanged.connect(lambda v: self.heat.setOpacity(v / 100))
 
