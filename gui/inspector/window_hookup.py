@@ -70,8 +70,8 @@ def _route_pending_images(window) -> None:
 
 
 def route_items(window, items: list[str]) -> None:
-    """Dropped (or given) paths and URLs: checkpoints open into the hub first, folders are for the dataset
-    view, everything else (images, URLs, and any other file, which then gets a clear "not an image") goes
+    """Dropped (or given) paths and URLs: checkpoints open into the hub first, folders get a message (the
+    window's Data tab takes dataset folders before this), everything else (images, URLs, and any other file, which then gets a clear "not an image") goes
     to the inspector, whose tab comes to the front."""
     checkpoints, folders, images = [], [], []
     for item in items:
@@ -88,7 +88,9 @@ def route_items(window, items: list[str]) -> None:
     for path in checkpoints[:-1]:
         window.log.append("warning", f"Dropped several checkpoints; opened only {checkpoints[-1]} (not {path})")
     for path in folders:
-        text = f"Dropped folder {path}: open it as a dataset from the Data tab to train on it"
+        # Dataset folders were taken by the Data tab before this; what is left has no class sub-folders.
+        text = (f"Dropped folder {path}: it has no class sub-folders to train on; to classify its images, "
+                "drop the image files themselves")
         window.log.append("info", text)
         window.statusBar().showMessage(text, 8000)
     if images:

@@ -113,7 +113,7 @@ def test_checkpoint_and_folder_drops_go_elsewhere(qtbot, window, inspector, loos
     folder = tmp_path / "dataset"
     folder.mkdir()
     drop(window, [folder])
-    assert any("Dropped folder" in text and str(folder) in text for _, text in window.log.lines)
+    assert any(str(folder) in text and "drop the image files" in text for _, text in window.log.lines)
     assert inspector.detail is None and inspector.table.rowCount() == 0
 
 
