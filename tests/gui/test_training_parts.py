@@ -108,3 +108,14 @@ def test_create_window_keeps_images_and_opens_checkpoint(qtbot, app_settings, ru
         pass  # the engine loads after the first paint, then the checkpoint opens
     assert w.hub.current().classes == ["a", "b"]
     assert parse_args([]).checkpoint is None
+
+
+def test_many_void_qt_calls_do_not_crash_python():
+    # PySide6 6.12 on Python 3.11 takes a reference from None on every void call; without the guard in
+    # gui/__init__.py this loop aborts Python with "none_dealloc" (None starts with a few thousand refs).
+    code = ("import gui\nfrom PySide6.QtCore import QObject\no = QObject()\n"
+            "for _ in range(200_000):\n    o.setObjectName('x')\nprint('alive')")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            cwd=str(__import__("pathlib").Path(__file__).resolve().parents[2]))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "alive" in result.stdout
