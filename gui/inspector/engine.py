@@ -16,6 +16,7 @@ from gui.inspector.sources import ImageSource
 
 THUMBNAIL_PX = 48
 URL_CACHE_ENTRIES = 16
+MODEL_UNUSABLE = "the model cannot be used"
 
 
 class InspectionEngine:
@@ -72,7 +73,10 @@ class InspectionEngine:
             image = self.load(source)
         except ImageLoadError as exc:
             return RowResult(generation, row, source.label, source.where, error=exc.reason)
-        predictor = self.predictor_for(checkpoint)
+        try:
+            predictor = self.predictor_for(checkpoint)
+        except Exception as exc:  # weights that do not fit the network: say so on every row, go on
+            return RowResult(generation, row, source.label, source.where, error=f"{MODEL_UNUSABLE} ({exc})")
         try:
             top = predictor.classify(image, top_k)
         except Exception as exc:  # a model that cannot take this input must not stop the others

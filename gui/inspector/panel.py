@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (QFileDialog, QFrame, QHBoxLayout, QLabel, QPushBu
 from core.imageio import IMAGE_EXTENSIONS
 from gui.inspector.banner import Banner
 from gui.inspector.batch_table import BatchTable
-from gui.inspector.engine import InspectionEngine
+from gui.inspector.engine import MODEL_UNUSABLE, InspectionEngine
 from gui.inspector.export import write_predictions_csv
 from gui.inspector.image_panes import ImagePane
 from gui.inspector.layer_view import LayerView
@@ -337,7 +337,11 @@ class InspectorPanel(QWidget):
 
     def _on_rows_done(self, rows: list[RowResult]) -> None:
         bad = [r for r in rows if r.error is not None]
-        if len(rows) == 1 and bad:
+        model_problem = next((r.error for r in bad if r.error.startswith(MODEL_UNUSABLE)), None)
+        if model_problem is not None:
+            self.banner.show_message("error", f"The current model cannot classify images: {model_problem}. "
+                                              "Open another checkpoint or train a model.")
+        elif len(rows) == 1 and bad:
             self._show_error_detail(bad[0])
         elif bad:
             names = ", ".join(r.label for r in bad[:3]) + ("…" if len(bad) > 3 else "")

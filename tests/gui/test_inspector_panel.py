@@ -372,3 +372,15 @@ def test_paste_image_data_and_file_urls(qtbot, hub, panel, tmp_path):
     assert not panel.paste(empty)
     assert "no image" in panel.banner.text()
     assert detail is not None
+
+
+def test_a_checkpoint_whose_weights_do_not_fit_gives_a_message_per_image(qtbot, hub, panel, tmp_path):
+    broken = tiny_checkpoint()
+    broken.model_state = tiny_checkpoint("mlp").model_state  # cnn spec, mlp weights
+    hub.set_checkpoint(broken, "broken.pt")
+    with qtbot.waitSignal(panel.rowsDone, timeout=WAIT):
+        panel.open_paths([str(write_png(tmp_path / "a.png")), str(write_png(tmp_path / "b.png"))])
+    errors = [r.error for r in panel.table.results()]
+    assert len(errors) == 2 and all(e and "model cannot be used" in e and "do not fit" in e for e in errors)
+    assert "current model cannot classify" in panel.banner.text() and panel.banner.level == "error"
+    assert panel.detail is None
