@@ -4,10 +4,12 @@
 PySide6 6.12.0 returns `None` from every void C++ method without taking a reference to it. From Python 3.12
 on, None is immortal and that is harmless; on Python 3.11 each call (label.setText, painter.drawLine, ...)
 takes one reference away from None for good. A live plot repaint makes hundreds of such calls, so a GUI
-training run used up all ~130,000 references in about a minute and Python aborted.
+training run used up all ~130,000 references in about a minute and Python aborted. Emitting a signal that
+carries True to a Python slot takes a reference from True the same way ("bool_dealloc").
 
-The guard checks whether this Qt binding has the bug (a few calls to a void method) and, only then, gives
-None a huge reference count once: in effect what Python 3.12 does (immortal objects). Nothing else changes.
+The guard checks whether this Qt binding has the bug (a few void calls and signal emits) and, only then,
+gives None, True and False a huge reference count once: in effect what Python 3.12 does (immortal objects).
+Nothing else changes.
 """
 from __future__ import annotations
 
@@ -18,25 +20,32 @@ import sys
 _IMMORTAL_REFCOUNT = 1 << 40
 
 
-def binding_leaks_none_references() -> bool:
+def binding_leaks_singleton_references() -> bool:
     if sys.version_info >= (3, 12):
-        return False  # None is immortal: the bug cannot hurt
-    from PySide6.QtCore import QObject
+        return False  # None, True and False are immortal: the bug cannot hurt
+    from PySide6.QtCore import QObject, Signal
 
-    probe = QObject()
-    before = sys.getrefcount(None)
+    class _Probe(QObject):
+        flag = Signal(bool)
+
+    probe = _Probe()
+    probe.flag.connect(lambda value: None)
+    none_before, true_before = sys.getrefcount(None), sys.getrefcount(True)
     for _ in range(20):
         probe.setObjectName("probe")  # a void method
-    return sys.getrefcount(None) < before - 10
+        probe.flag.emit(True)
+    return sys.getrefcount(None) < none_before - 10 or sys.getrefcount(True) < true_before - 10
 
 
 def install() -> bool:
-    """Make None immortal when the Qt binding leaks its references. Returns True when the guard was needed."""
-    if not binding_leaks_none_references():
+    """Make None, True and False immortal when the Qt binding leaks their references. Returns True when
+    the guard was needed."""
+    if not binding_leaks_singleton_references():
         return False
-    refcount = ctypes.c_ssize_t.from_address(id(None))  # ob_refcnt is the first field of every object
-    if refcount.value < _IMMORTAL_REFCOUNT:
-        refcount.value += _IMMORTAL_REFCOUNT
+    for singleton in (None, True, False):
+        refcount = ctypes.c_ssize_t.from_address(id(singleton))  # ob_refcnt: the first field of an object
+        if refcount.value < _IMMORTAL_REFCOUNT:
+            refcount.value += _IMMORTAL_REFCOUNT
     return True
 
 

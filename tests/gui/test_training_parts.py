@@ -113,8 +113,11 @@ def test_create_window_keeps_images_and_opens_checkpoint(qtbot, app_settings, ru
 def test_many_void_qt_calls_do_not_crash_python():
     # PySide6 6.12 on Python 3.11 takes a reference from None on every void call; without the guard in
     # gui/__init__.py this loop aborts Python with "none_dealloc" (None starts with a few thousand refs).
-    code = ("import gui\nfrom PySide6.QtCore import QObject\no = QObject()\n"
-            "for _ in range(200_000):\n    o.setObjectName('x')\nprint('alive')")
+    # Emitting True to a Python slot takes a reference from True the same way ("bool_dealloc").
+    code = ("import gui\nfrom PySide6.QtCore import QObject, Signal\n"
+            "class S(QObject):\n    sig = Signal(bool)\n"
+            "o = S()\no.sig.connect(lambda v: None)\n"
+            "for _ in range(200_000):\n    o.setObjectName('x')\n    o.sig.emit(True)\nprint('alive')")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                             cwd=str(__import__("pathlib").Path(__file__).resolve().parents[2]))
     assert result.returncode == 0, result.stderr[-2000:]
