@@ -62,7 +62,7 @@ class DataView(QWidget):
         splitter.addWidget(self.health)
         splitter.addWidget(self.side_tabs)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([470, 730])
+        splitter.setSizes([560, 640])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(top)

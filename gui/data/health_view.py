@@ -3,6 +3,7 @@ imbalanced classes, and the range of sizes and modes. The scan itself (core.data
 off the GUI thread with a progress bar and a Cancel button."""
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -46,6 +47,11 @@ class HealthView(QWidget):
         bar.setContentsMargins(0, 0, 0, 0)
         self._progress_row.hide()
 
+        self.warnings = QLabel()  # the sentences that matter most, wrapped, above the details
+        self.warnings.setWordWrap(True)
+        self.warnings.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.warnings.setStyleSheet("QLabel { background: #fff4e5; border: 1px solid #f0c36d; border-radius: 4px; padding: 4px; }")
+        self.warnings.hide()
         self.summary = QLabel()
         self.summary.setWordWrap(True)
         self.summary.setTextInteractionFlags(Qt.TextSelectableByMouse)
@@ -57,15 +63,19 @@ class HealthView(QWidget):
         self.counts.setVerticalScrollMode(QTableWidget.ScrollPerPixel)
         self.problems = QTreeWidget()
         self.problems.setHeaderLabels(["Finding", "Details"])
-        self.problems.setColumnWidth(0, 260)
+        self.problems.setColumnWidth(0, 230)
+        # Reasons are sentences: wrap them rather than cut them off.
         self.problems.setWordWrap(True)
+        self.problems.setTextElideMode(Qt.ElideMiddle)
         self.problems.setUniformRowHeights(False)
+        self.problems.header().setStretchLastSection(True)
         self.problems.setAlternatingRowColors(True)
 
         self.report_area = QWidget()  # hidden while there is no report (built-in sets)
         report_layout = QVBoxLayout(self.report_area)
         report_layout.setContentsMargins(0, 0, 0, 0)
         report_layout.addWidget(self.summary)
+        report_layout.addWidget(self.warnings)
         report_layout.addWidget(QLabel("<b>Images per class</b> (readable files)"))
         report_layout.addWidget(self.counts)
         report_layout.addWidget(QLabel("<b>Problems</b>"))
@@ -114,6 +124,8 @@ class HealthView(QWidget):
 
     def clear(self) -> None:
         self.summary.clear()
+        self.warnings.clear()
+        self.warnings.hide()
         self.counts.clear()
         self.counts.setRowCount(0)
         self.counts.setColumnCount(0)
@@ -215,11 +227,9 @@ class HealthView(QWidget):
                 return path
 
         if report.warnings:
-            sec = self._section("Warnings", len(report.warnings))
-            for w in report.warnings:
-                child = QTreeWidgetItem(sec, [w, ""])
-                child.setToolTip(0, w)
-                child.setFirstColumnSpanned(True)  # a sentence: use the whole width
+            self.warnings.setText("<b>Warnings</b><ul style='margin-left:-20px'>"
+                                  + "".join(f"<li>{html.escape(w)}</li>" for w in report.warnings) + "</ul>")
+            self.warnings.show()
         if report.problems:
             sec = self._section("Files that cannot be used", len(report.problems))
             for p in report.problems:
@@ -248,11 +258,11 @@ class HealthView(QWidget):
             self.problems.addTopLevelItem(item)
             item.setFirstColumnSpanned(True)
         self.problems.resizeColumnToContents(0)
-        self.problems.setColumnWidth(0, min(self.problems.columnWidth(0), 320))
+        self.problems.setColumnWidth(0, min(self.problems.columnWidth(0), 240))
 
     def problem_texts(self) -> list[str]:
         """Every line of the problems list (for tests and copying)."""
-        out = []
+        out = [self.warnings.text()] if self.warnings.text() else []
         for i in range(self.problems.topLevelItemCount()):
             top = self.problems.topLevelItem(i)
             out.append(top.text(0))

@@ -44,7 +44,8 @@ class ModelView(QWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(left)
-        scroll.setMinimumWidth(300)
+        # Never narrower than the form (a clipped spin box is worse than a narrower table).
+        scroll.setMinimumWidth(left.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width() + 4)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
 
         self.diagram = NetworkDiagram()
@@ -155,8 +156,8 @@ class ModelView(QWidget):
     # --- rebuilding ---------------------------------------------------------------------------------
     def _show_input(self) -> None:
         classes, channels, size = self._input
-        self.input_label.setText(f"{fmt_shape((channels, size, size))} image → {classes} classes "
-                                 "<span style='color:gray'>(from the dataset)</span>")
+        self.input_label.setText(f"{fmt_shape((channels, size, size))} image → {classes} classes")
+        self.input_label.setToolTip("Set by the dataset: its image size and channels, and its number of classes")
 
     def _on_settings_changed(self, *_args) -> None:
         classes, channels, size = self._input
