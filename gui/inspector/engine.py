@@ -93,6 +93,9 @@ class InspectionEngine:
         except ImageLoadError as exc:
             return DetailResult(generation, row, source.label, error=f"{source.label}: {exc.reason}")
         inspection = inspect_image(predictor, image, top_k=top_k, scaling=scaling)
+        for view in inspection.layers:
+            if len(view.shape) != 1:
+                view.activation = None  # feature maps are drawn from the mosaic; keep only vectors' raw values
         model = predictor.model
         try:
             filters = first_layer_filters(model, scale=4)
