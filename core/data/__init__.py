@@ -92,6 +92,8 @@ def _build_shapes(spec: DataSpec) -> DataBundle:
     labels_t = torch.from_numpy(labels)
     n = spec.train_count
     mean, std = _channel_stats(tensor[:n])
+    if spec.mean is not None and spec.std is not None:  # a pretrained model's own normalisation
+        mean, std = tuple(spec.mean), tuple(spec.std)
     pre = Preprocess(image_size=size, channels=3, mean=mean, std=std)
     aug = train_transform(pre, spec.augmentation) if spec.augmentation.any() else None
     return DataBundle(

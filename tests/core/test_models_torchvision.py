@@ -137,3 +137,20 @@ def test_checkpoint_rebuild_never_loads_weights_again(tiny_data, tmp_path, monke
     trainer.model.eval()
     with torch.no_grad():
         assert torch.allclose(rebuilt(x), trainer.model(x), atol=1e-5)
+
+
+def test_prepare_trainer_gives_a_pretrained_model_its_normalisation(monkeypatch, shared_data, tmp_path):
+    from core.data.transforms import Augmentation
+    from core.session import RunSettings, prepare_trainer
+
+    fake = torchvision.models.resnet18(num_classes=1000).state_dict()
+    monkeypatch.setattr(tvm, "_download_state_dict", lambda name: fake)
+    settings = RunSettings(
+        data=DataSpec(name=str(shared_data / "hymenoptera"), image_size=64, augmentation=Augmentation(horizontal_flip=True)),
+        model_name="resnet18", model_options={"pretrained": True, "freeze_backbone": True},
+        train=TrainConfig(epochs=1, batch_size=16, device="cpu"))
+    trainer = prepare_trainer(settings, tmp_path / "run")
+    assert trainer.data.preprocess.mean == pytest.approx((0.485, 0.456, 0.406))
+    assert trainer.data.spec.mean is not None and settings.data.mean is None  # the caller's settings untouched
+    assert trainer.model_spec.in_channels == 3 and trainer.model_spec.image_size == 64
+    assert trainer.fit()["epoch"] == 1
