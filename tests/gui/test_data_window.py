@@ -84,3 +84,16 @@ def test_a_run_that_would_not_fit_asks_first(qtbot, window, monkeypatch):
     window.start_training()
     assert asked, "no confirmation was asked"
     assert window.controller.state == "idle" and window.controller.run_dir is None
+
+
+def test_picking_a_dataset_in_the_training_panel_opens_it_in_the_data_tab(qtbot, window, insects):
+    data = window.data_view
+    with qtbot.waitSignal(data.browser.loaded, timeout=30_000):
+        window.panel.select_dataset(str(insects))
+    assert data.dataset_name() == str(insects)
+    assert data.browser.classes() == ["ants", "bees"]
+    with qtbot.waitSignal(data.browser.loaded, timeout=30_000):
+        window.panel.select_dataset("shapes")
+    assert data.dataset_name() == "shapes"
+    qtbot.waitUntil(lambda: window.model_view.summary() is not None
+                    and window.model_view.summary().request.num_classes == 5, timeout=30_000)
