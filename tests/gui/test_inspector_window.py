@@ -182,3 +182,19 @@ def test_paste_image_from_the_clipboard_and_text_fields_keep_their_paste(qtbot, 
     qtbot.keyClick(field, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
     assert field.text() == "0.05"
     assert window.tabs.currentIndex() == 0 and inspector.detail is shown
+
+
+def test_drop_before_the_first_epoch_ends_uses_live_weights(qtbot, window, inspector, loose):
+    window.panel.set_values({"epochs": 200, "train_count": 480})
+    with qtbot.waitSignal(window.controller.batchReported, timeout=WAIT):
+        window.start_training()
+    window.controller.pause()  # a paused run still serves weight copies, and no epoch can end meanwhile
+    qtbot.waitUntil(lambda: window.hub._trainer is not None and window.hub._trainer.paused, timeout=WAIT)
+    if window.hub.current() is not None:
+        pytest.skip("the first epoch ended before the pause; the epoch-checkpoint path is tested elsewhere")
+    drop(window, [loose / "abeja.jpg"])
+    detail = wait_detail(qtbot, inspector, "abeja.jpg")
+    assert detail.model_source.startswith("live weights")
+    assert window.controller.state == "paused"
+    window.controller.resume()
+    assert window.controller.shutdown()
