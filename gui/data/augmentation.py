@@ -26,9 +26,15 @@ def array_to_pixmap(arr: np.ndarray, size: int = PREVIEW_SIZE) -> QPixmap:
 
 def compute_preview(dataset: str, image_size: int | None, augmentation: dict, count: int, seed: int):
     """`count` training images of `dataset` as the augmentation shows them -> uint8 [n, S, S, 3]."""
-    from core.data import DataSpec
+    from core.data import STANDARD_DATASETS, DataSpec, DatasetError
     from core.data.preview import augmentation_preview
     from core.data.transforms import Augmentation
+
+    if dataset in STANDARD_DATASETS:  # a preview never starts a download
+        from core.data.standard import STANDARD, missing_files
+
+        if missing_files(dataset):
+            raise DatasetError(f"{STANDARD[dataset].title} is not downloaded yet; it downloads when the first run starts")
 
     # A small shapes set is plenty for a preview (the full one takes seconds to draw).
     spec = DataSpec(name=dataset, image_size=image_size, train_count=PREVIEW_COUNT * 4, val_count=10)

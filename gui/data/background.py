@@ -64,8 +64,13 @@ class _Job(QRunnable):
         except Exception as exc:  # the app stays usable; the owner shows the message
             if self._context.cancelled():
                 return  # the job's own way of stopping (e.g. core's Cancelled): nobody waits for it
-            traceback.print_exc()
-            self._signals.failed.emit(self._generation, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+            # core's own errors (DatasetError, ModelError, ...) are written for the user; others get their type
+            # and a traceback on stderr for whoever debugs it.
+            plain = type(exc).__module__.startswith("core.") and str(exc)
+            if not plain:
+                traceback.print_exc()
+            self._signals.failed.emit(self._generation, str(exc) if plain else
+                                      (f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__))
             return
         self._signals.done.emit(self._generation, result)
 

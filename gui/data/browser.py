@@ -42,6 +42,21 @@ def shapes_items(count: int = 300, size: int = 64, seed: int = 0) -> tuple[list[
                                  for i, lbl in enumerate(labels)]
 
 
+def standard_items(name: str, count: int = 2000) -> tuple[list[str], list[ThumbItem]]:
+    """The first `count` training images of a downloaded standard set (MNIST, ...); never downloads."""
+    from core.data.folder import DatasetError
+    from core.data.standard import STANDARD, load_standard, missing_files
+
+    if missing_files(name):
+        raise DatasetError(f"{STANDARD[name].title} is not downloaded yet; it downloads when the first run starts")
+    images, labels, _test_images, _test_labels, classes = load_standard(name)
+    arrays = images[:count].permute(0, 2, 3, 1).numpy()  # N, H, W, C
+    if arrays.shape[-1] == 1:
+        arrays = arrays[..., 0]
+    return list(classes), [ThumbItem(f"{name}:{i}", classes[int(labels[i])], arrays[i], f"{name} train #{i}")
+                           for i in range(len(arrays))]
+
+
 class DatasetBrowser(QWidget):
     loaded = Signal()  # the list of images is there (thumbnails keep loading as they are shown)
     failed = Signal(str)
@@ -89,6 +104,10 @@ class DatasetBrowser(QWidget):
     def open_shapes(self, count: int = 300) -> None:
         self._set_listing("Drawing shapes…")
         self._task.submit(lambda ctx: shapes_items(count))
+
+    def open_standard(self, name: str) -> None:
+        self._set_listing("Reading images…")
+        self._task.submit(lambda ctx: standard_items(name))
 
     def show_nothing(self, text: str = "") -> None:
         self._task.cancel()

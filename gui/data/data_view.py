@@ -125,9 +125,9 @@ class DataView(QWidget):
                 self.health.show_message(f"<b>{title}</b>: {classes} classes, {size}×{size}, "
                                          f"{'grayscale' if channels == 1 else 'colour'}. torchvision downloads it "
                                          "once, when the first run starts. Nothing to check.")
-                self.browser.show_nothing("Standard datasets are not browsed here")
+                self.browser.open_standard(name)
             self.input_changed.emit(classes, channels, size)
-            self.augmentation_panel.set_dataset(name if name == SHAPES else None)
+            self.augmentation_panel.set_dataset(name)
         else:
             self.rescan_button.setEnabled(True)
             self.health.scan(name)

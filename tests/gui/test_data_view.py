@@ -143,6 +143,50 @@ def test_shapes_need_no_scan_and_are_browsable(qtbot, view):
     assert inputs == [(5, 3, 64)]
     assert view.browser.classes() == ["circle", "square", "triangle", "star", "cross"]
     assert not view.health.report_area.isVisibleTo(view)
-    view.open_dataset("mnist")
+    outcome = []
+    view.browser.loaded.connect(lambda: outcome.append("loaded"))
+    view.browser.failed.connect(lambda message: outcome.append("failed"))
+    view.open_dataset("mnist")  # listed when downloaded, else a "not downloaded yet" message
+    qtbot.waitUntil(lambda: bool(outcome), timeout=60_000)
     assert inputs[-1] == (10, 1, 28)
-    assert view.browser.model.rowCount() == 0
+    assert [item.key.split(":")[0] for item in view.browser.model.items()] in ([], ["mnist"] * 2000)
+
+
+def test_a_standard_set_that_is_not_downloaded_is_never_downloaded_by_the_views(qtbot, view, monkeypatch, tmp_path):
+    monkeypatch.setenv("LAYERSCOPE_DATA_DIR", str(tmp_path / "empty"))
+    view.side_tabs.setCurrentWidget(view.augmentation_panel)
+    with qtbot.waitSignal(view.browser.failed, timeout=60_000) as failed:
+        view.open_dataset("cifar10")
+    assert "not downloaded" in failed.args[0]
+    assert "not downloaded" in view.browser.count_label.text()
+    qtbot.waitUntil(lambda: "not downloaded" in view.augmentation_panel.status.text(), timeout=60_000)
+    assert not (tmp_path / "empty").exists()
+
+
+def write_tiny_mnist(folder: Path, n: int = 30) -> None:
+    """MNIST's four IDX files with n random digits each (the real files are 50 MB)."""
+    import numpy as np
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for prefix in ("train", "t10k"):
+        arrays = {"images-idx3": rng.integers(0, 255, (n, 28, 28), dtype=np.uint8),
+                  "labels-idx1": rng.integers(0, 10, n).astype(np.uint8)}
+        for kind, arr in arrays.items():
+            header = bytes([0, 0, 0x08, arr.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in arr.shape)
+            (folder / f"{prefix}-{kind}-ubyte").write_bytes(header + arr.tobytes())
+
+
+def test_a_downloaded_standard_set_is_browsed_and_previewed(qtbot, view, monkeypatch, tmp_path):
+    monkeypatch.setenv("LAYERSCOPE_DATA_DIR", str(tmp_path / "datasets"))
+    write_tiny_mnist(tmp_path / "datasets" / "MNIST" / "raw")
+    view.side_tabs.setCurrentWidget(view.augmentation_panel)
+    with qtbot.waitSignal(view.augmentation_panel.preview_ready, timeout=60_000):
+        view.open_dataset("mnist")
+    assert view.augmentation_panel.preview_cells() == 18
+    view.side_tabs.setCurrentWidget(view.browser)
+    qtbot.waitUntil(lambda: view.browser.model.rowCount() == 30, timeout=30_000)
+    assert view.browser.classes() == [str(d) for d in range(10)]
+    model = view.browser.model
+    model.data(model.index(0), Qt.DecorationRole)  # grayscale 28x28 arrays become thumbnails too
+    qtbot.waitUntil(lambda: model.cached("mnist:0"), timeout=30_000)
