@@ -1,13 +1,13 @@
 """Run inspection work off the GUI thread: one private single-thread pool, results back by queued signal.
 
-One thread is enough (inference on one image is short) and keeps jobs in order, so the model cache in
-InspectionEngine is never used by two threads at once. A job is a plain function; whatever it returns or
-yields is emitted on `delivered` and, being emitted from the pool thread, reaches GUI slots queued.
+One thread is enough (inference on one image is short) and runs one job at a time, so the model cache in
+InspectionEngine is never used by two threads at once. A job is a plain function; what it returns is
+emitted on `delivered` and, being emitted from the pool thread, reaches GUI slots queued.
 """
 from __future__ import annotations
 
 import traceback
-from typing import Callable, Iterator
+from typing import Callable
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
@@ -28,21 +28,15 @@ class _Job(QRunnable):
     def run(self) -> None:
         try:
             result = self._fn()
-            if isinstance(result, Iterator):  # a generator: deliver each item as soon as it is ready
-                for item in result:
-                    self._relay.delivered.emit(item)
-            elif result is not None:
+            if result is not None:  # None: the job found it was no longer wanted
                 self._relay.delivered.emit(result)
         except Exception as exc:  # a bug or a bad model must reach the user as a message, not kill the thread
             message = f"{type(exc).__name__}: {exc}"
             self._relay.delivered.emit(JobFailed(self._generation, self._kind, message, traceback.format_exc()))
-        finally:
-            self._relay.jobDone.emit()
 
 
 class InspectionWorker(QObject):
     delivered = Signal(object)  # RowResult | DetailResult | SaliencyResult | JobFailed
-    jobDone = Signal()
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
