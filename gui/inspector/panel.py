@@ -225,6 +225,8 @@ class InspectorPanel(QWidget):
     # ---- scheduling ----------------------------------------------------------------------------------
     def _start_drop(self, sources: list[ImageSource]) -> None:
         self._drop_gen += 1
+        self._detail_gen += 1  # whatever is in flight for the previous image must not be shown
+        self._saliency_gen += 1
         self._sources = list(sources)
         self._rows_expected = len(sources)
         self._detail_requested_for_drop = False
@@ -354,6 +356,15 @@ class InspectorPanel(QWidget):
         self.rowsDone.emit()
 
     def _show_error_detail(self, result: RowResult) -> None:
+        """A row that could not be read: its reason, and no leftovers of the image shown before."""
+        self._detail_gen += 1
+        self._saliency_gen += 1
+        self.detail = None
+        self.input_pane.show_rgb(None)
+        self.layers.set_inspection(None)
+        self.saliency_view.set_input(None)
+        self.saliency_view.set_heatmap(None, "")
+        self.pin_button.setEnabled(False)
         self.banner.show_message("error", f"Cannot inspect {result.label}: {result.error}")
         self.caption.setText(f"<b>{result.label}</b>: could not be read")
         self.topk.set_entries([])

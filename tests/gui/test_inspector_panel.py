@@ -177,8 +177,9 @@ def test_many_files_with_bad_ones_fill_the_table_and_the_rest_are_classified(qtb
     panel.table.selectRow(7)
     detail = wait_detail(qtbot, panel, "good2.jpg")
     assert panel.topk.entries() == detail.inspection.prediction
-    panel.table.selectRow(1)  # a bad row: its reason, no stale prediction
+    panel.table.selectRow(1)  # a bad row: its reason, nothing left of the image shown before
     assert "notes.jpg" in panel.banner.text() and panel.topk.entries() == []
+    assert panel.detail is None and panel.layers.table.rowCount() == 0 and panel.input_pane.base.image is None
 
 
 def test_csv_export_holds_every_top_k_and_the_errors(qtbot, hub, panel, tmp_path):
@@ -269,6 +270,31 @@ def test_a_result_for_a_replaced_image_is_dropped(qtbot, hub, panel, tmp_path):
     assert shown == ["second.png"]
     assert panel.stale_results >= 1
     assert [r.label for r in panel.table.results()] == ["second.png"]
+
+
+def test_a_detail_still_running_when_a_new_image_arrives_is_dropped(qtbot, hub, panel, tmp_path):
+    register_model("gated_cnn", lambda **kw: _GatedCNN(**kw))
+    spec = ModelSpec("gated_cnn", 3, 3, 32, {})
+    hub.set_checkpoint(checkpoint_from_model(build_model(spec), spec, CLASSES, Preprocess(32)), "gated")
+    first, second = write_png(tmp_path / "first.png"), write_png(tmp_path / "second.png", (0, 0, 255))
+    shown = []
+    panel.detailShown.connect(lambda d: shown.append(d.label))
+    _gate.set()
+    panel.open_paths([str(first)])
+    wait_detail(qtbot, panel, "first.png")
+    _gate.clear()
+    _entered.clear()
+    try:
+        panel.layers.scaling.setCurrentIndex(1)  # re-inspects first.png; held inside its forward pass
+        qtbot.waitUntil(_entered.is_set, timeout=WAIT)
+        panel.open_paths([str(second)])
+    finally:
+        _gate.set()
+    wait_detail(qtbot, panel, "second.png")
+    assert panel.shutdown(WAIT)
+    qtbot.wait(50)
+    assert shown == ["first.png", "second.png"]  # the re-inspection of first.png never reached the screen
+    assert panel.stale_results >= 1
 
 
 def test_saliency_gradcam_for_predicted_and_picked_class_and_mlp_fallback(qtbot, hub, panel, tmp_path):
