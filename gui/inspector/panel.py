@@ -266,6 +266,7 @@ class InspectorPanel(QWidget):
         if source is None or checkpoint is None:
             return
         self._detail_gen += 1
+        self._saliency_gen += 1  # a map still in flight belongs to the view being replaced
         self._saliency_key = None
         generation, scaling, model_source = self._detail_gen, self.layers.scaling_mode(), self.hub.source()
         row = self._detail_row if self._detail_row is not None else -1
@@ -394,6 +395,7 @@ class InspectorPanel(QWidget):
                                   if result.filters is not None else
                                   "This model's first layer cannot be drawn as image filters")
         self.saliency_view.set_input(inspection.input_image)
+        self.saliency_view.set_heatmap(None, "Open this tab to compute the map")  # the old map is for another view
         self.saliency_view.set_model_info(result.classes, top_label, result.layer_names, result.cam_layer)
         self.pin_button.setEnabled(True)
         self.detailShown.emit(result)
