@@ -6,6 +6,7 @@ from the GUI thread once `loaded` arrives.
 """
 from __future__ import annotations
 
+import gc
 import threading
 import time
 import traceback
@@ -51,5 +52,9 @@ def _import_engine() -> dict:
     from core.models import MODEL_NAMES
     from gui.widgets.training_panel import default_form_values
 
+    # The ~350k objects these imports create live as long as the process. Keep them out of the cyclic GC's
+    # full passes: each pass over them held the GIL ~0.4 s, freezing the window while a dataset loaded
+    # (benchmarks/data_view_responsiveness.py).
+    gc.freeze()
     return {"model_names": list(MODEL_NAMES), "defaults": default_form_values(),
             "seconds": time.perf_counter() - started}

@@ -101,6 +101,7 @@ class BackgroundTask(QObject):
         self._generation = 0
         self._running_generation = -1
         self._cancel_flag = threading.Event()
+        self._closed = False
         self._pending: Callable | None = None
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -115,6 +116,8 @@ class BackgroundTask(QObject):
         return self._running_generation == self._generation or self._timer.isActive()
 
     def submit(self, fn: Callable[[TaskContext], Any]) -> None:
+        if self._closed:
+            return  # shut down (window closing): no new threads
         self._generation += 1  # whatever runs now is stale from this moment
         self._pending = fn
         if self._timer.interval() > 0:
@@ -145,7 +148,9 @@ class BackgroundTask(QObject):
             self.cancelled.emit()
 
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
-        """Cancel and wait for the worker thread to finish (window close, test teardown)."""
+        """Cancel and wait for the worker thread to finish (window close, test teardown); later submits
+        are ignored."""
+        self._closed = True
         self.cancel()
         return self._pool.waitForDone(timeout_ms)
 

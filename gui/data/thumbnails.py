@@ -140,6 +140,7 @@ class ThumbnailModel(QAbstractListModel):
         self._drainers = 0
         self._threads = threads
         self._generation = 0
+        self._closed = False  # after shutdown(): no new work (a late repaint must not start a thread)
         self._loading_pix = _placeholder(thumb_size, "#dcdcdc")
         self._broken_pix = _placeholder(thumb_size, "#f3d6d4", "✕")
 
@@ -194,7 +195,7 @@ class ThumbnailModel(QAbstractListModel):
             return pix
         if item.key in self._failed:
             return self._broken_pix
-        if item.key not in self._pending:
+        if item.key not in self._pending and not self._closed:
             self._pending.add(item.key)
             with self._lock:
                 if len(self._requests) == self._requests.maxlen:
@@ -231,6 +232,7 @@ class ThumbnailModel(QAbstractListModel):
         self.thumbnail_ready.emit(key)
 
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
+        self._closed = True
         with self._lock:
             self._generation += 1
             self._requests.clear()
