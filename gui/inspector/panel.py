@@ -171,7 +171,7 @@ class InspectorPanel(QWidget):
         self.set_pinned(False)
         if not self.engine_ready:
             self._pending = list(sources)
-            self.banner.show_message("info", f"PyTorch is still loading; {len(sources)} image(s) will be "
+            self.banner.show_message("info", f"PyTorch is still loading; {_count(len(sources))} will be "
                                              "inspected as soon as it is ready.")
             return
         if self.hub.current() is None:
@@ -202,11 +202,11 @@ class InspectorPanel(QWidget):
     # ---- the no-model offer --------------------------------------------------------------------------
     def _offer_model(self) -> None:
         if self.hub.is_training() and self.hub.request_live_weights():
-            self.banner.show_message("info", "A run is starting; the image(s) will be inspected with a copy of "
-                                             "its weights in a moment.")
+            self.banner.show_message("info", f"A run is starting; {_count(len(self._pending))} will be inspected "
+                                             "with a copy of its weights in a moment.")
             return
-        text = (f"There is no model yet to classify {len(self._pending)} image(s). Train a model, or open a "
-                "checkpoint; the image(s) will be inspected as soon as a model is loaded.")
+        text = (f"There is no model yet to classify {_count(len(self._pending))}. Train a model, or open a "
+                "checkpoint; the dropped images are inspected as soon as a model is loaded.")
         self.banner.show_message("warning", text, [("Train a model", self.trainRequested.emit),
                                                    ("Open checkpoint…", self.openCheckpointRequested.emit)])
         self.message.emit("warning", "Dropped images but there is no model yet: train one or open a checkpoint")
@@ -237,7 +237,7 @@ class InspectorPanel(QWidget):
         self.table.reset_rows([s.label for s in sources])
         self.table_box.setVisible(len(sources) > 1)
         self.pin_button.setEnabled(False)
-        self._set_busy(f"Classifying {len(sources)} image(s)…" if len(sources) > 1 else "Inspecting…")
+        self._set_busy(f"Classifying {_count(len(sources))}…" if len(sources) > 1 else "Inspecting…")
         generation, checkpoint = self._drop_gen, self.hub.current()
         for row, source in enumerate(sources):  # one job an image, so the detail can go in between
             self.worker.submit(lambda row=row, source=source: self._classify_row(generation, row, source, checkpoint),
@@ -509,6 +509,10 @@ class InspectorPanel(QWidget):
         self._drop_gen += 1  # a running batch stops at its next image
         self.worker.drop_queued()
         return self.worker.wait(msecs)
+
+
+def _count(n: int) -> str:
+    return "1 image" if n == 1 else f"{n} images"
 
 
 _METHOD_TITLES = (("gradcam", "Grad-CAM"), ("integrated_gradients", "Integrated Gradients"),
