@@ -11,7 +11,7 @@ from collections import OrderedDict
 import numpy as np
 
 from core.imageio import ImageLoadError
-from gui.inspector.results import DetailResult, RowResult, SaliencyResult
+from gui.inspector.results import DetailResult, RowResult, SaliencyResult, is_vector_shape
 from gui.inspector.sources import ImageSource
 
 THUMBNAIL_PX = 48
@@ -94,7 +94,7 @@ class InspectionEngine:
             return DetailResult(generation, row, source.label, error=f"{source.label}: {exc.reason}")
         inspection = inspect_image(predictor, image, top_k=top_k, scaling=scaling)
         for view in inspection.layers:
-            if len(view.shape) != 1:
+            if not is_vector_shape(view.shape):
                 view.activation = None  # feature maps are drawn from the mosaic; keep only vectors' raw values
         model = predictor.model
         try:

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeade
                                QSplitter, QStackedWidget, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from gui.inspector.image_panes import ImagePane
+from gui.inspector.results import is_vector_shape
 
 SCALING_CHOICES = (("Per channel", "channel"), ("Per layer", "layer"))
 
@@ -215,7 +216,7 @@ class LayerView(QWidget):
 
 
 def is_vector(view) -> bool:
-    return len(view.shape) == 1
+    return is_vector_shape(view.shape)
 
 
 def vector_values(view) -> np.ndarray:

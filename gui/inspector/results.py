@@ -9,6 +9,11 @@ from typing import Any
 import numpy as np
 
 
+def is_vector_shape(shape) -> bool:
+    """[N], or [C, 1, 1] (after global pooling): one number per unit, drawn as bars, not as a mosaic."""
+    return len(shape) == 1 or (len(shape) == 3 and int(shape[1]) * int(shape[2]) == 1)
+
+
 @dataclass
 class RowResult:
     """One image of a drop: its top-k, or the reason it could not be read."""

@@ -108,6 +108,12 @@ def test_linear_layer_is_a_bar_chart_and_scaling_toggle_reinspects(qtbot, hub, p
     heights = panel.layers._bar_item.opts["height"]
     np.testing.assert_allclose(heights, detail.inspection.layer("classifier.2").activation, rtol=1e-5)
 
+    panel.layers.select_layer(names.index("pool"))  # [16, 1, 1] after global pooling: bars too
+    assert panel.layers.stack.currentWidget() is panel.layers.bars
+    np.testing.assert_allclose(panel.layers._bar_item.opts["height"],
+                               detail.inspection.layer("pool").activation.reshape(-1), rtol=1e-5)
+    assert detail.inspection.layer("features.0").activation is None  # feature maps live in the mosaic only
+
     panel.layers.select_layer(names.index("features.0"))
     per_channel = panel.layers.mosaic.base.image.copy()
     first_gen = panel._detail_gen
