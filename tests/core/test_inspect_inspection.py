@@ -1,0 +1,161 @@
+"""inspect_image (the one call behind the GUI inspector and the CLI) and inspect_to_folder."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from core.checkpoint import CheckpointError, checkpoint_from_model, save_checkpoint
+from core.data.shapes import SHAPE_CLASSES, make_shapes
+from core.data.transforms import Preprocess
+from core.imageio import ImageLoadError
+from core.inspect import Inspection, inspect_image, list_layers
+from core.inspect.report import inspect_to_folder
+from core.models import ModelSpec, build_model
+from core.predict import Predictor
+
+
+def _predictor(name: str, size: int, channels: int = 3) -> Predictor:
+    torch.manual_seed(0)
+    model = build_model(ModelSpec(name, 5, channels, size))
+    pre = Preprocess(image_size=size, channels=channels, mean=(0.5,) * channels, std=(0.25,) * channels)
+    return Predictor(model, list(SHAPE_CLASSES), pre)
+
+
+def _photo(w=90, h=60) -> Image.Image:
+    rng = np.random.default_rng(0)
+    return Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
+
+
+@pytest.mark.parametrize("name,size", [("mlp", 32), ("cnn", 64), ("resnet18", 64)])
+def test_inspect_image_prediction_layers_and_model_view(name, size):
+    predictor = _predictor(name, size)
+    predictor.model.train()
+    image = _photo()
+    result = inspect_image(predictor, image, top_k=3)
+    assert isinstance(result, Inspection)
+    assert predictor.model.training  # left in the mode it was in
+
+    # The prediction equals the Predictor's own, so one forward pass really gave both.
+    predictor.model.eval()
+    expected = predictor.classify(image, top_k=3)
+    assert [l for l, _ in result.prediction] == [l for l, _ in expected]
+    assert np.allclose([p for _, p in result.prediction], [p for _, p in expected], atol=1e-5)
+    assert result.probabilities.shape == (5,) and np.isclose(result.probabilities.sum(), 1, atol=1e-5)
+
+    # The model's view: resized and centre-cropped to S x S, un-normalised back to the photo's colours.
+    assert result.input_image.shape == (size, size, 3) and result.input_image.dtype == np.uint8
+    x = predictor.to_input(image)[0]
+    back = torch.from_numpy(result.input_image).permute(2, 0, 1).float() / 255
+    assert torch.allclose(back, x * 0.25 + 0.5, atol=1 / 255 + 1e-6)
+
+    layers = list_layers(predictor.model, (3, size, size))
+    assert [v.name for v in result.layers] == [l.name for l in layers]
+    for view, layer in zip(result.layers, layers):
+        assert view.shape == layer.output_shape and view.type == layer.type
+        assert set(view.stats) == {"mean", "std", "min", "max", "zeros_fraction", "dead_fraction"}
+        img = view.mosaic.image
+        assert img.dtype == np.float32 and img.ndim == 2 and 0 <= img.min() and img.max() <= 1
+        assert view.mosaic.channels == (view.shape[0] if len(view.shape) == 3 and view.shape[1:] != (1, 1)
+                                        else int(np.prod(view.shape)))
+        assert np.isclose(view.stats["max"], view.activation.max())
+
+
+def test_inspect_named_layers_and_layer_scaling():
+    predictor = _predictor("cnn", 32)
+    result = inspect_image(predictor, _photo(), layers=["features.0", "features.2"], scaling="layer")
+    assert [v.name for v in result.layers] == ["features.0", "features.2"]
+    assert result.layer("features.2").stats["min"] >= 0  # after ReLU
+    relu = result.layer("features.2")
+    # Layer scaling: the brightest pixel of the mosaic is the layer's maximum, and tiles keep their ratios.
+    assert np.isclose(relu.mosaic.image.max(), 1.0)
+    with pytest.raises(KeyError):
+        result.layer("nope")
+
+
+def test_grayscale_model_view_is_rgb():
+    predictor = _predictor("cnn", 32, channels=1)
+    result = inspect_image(predictor, _photo())
+    assert result.input_image.shape == (32, 32, 3)
+    assert np.array_equal(result.input_image[..., 0], result.input_image[..., 2])
+
+
+# ---- checkpoints and the folder report -----------------------------------------------------------------
+
+@pytest.fixture()
+def shapes_checkpoint(tmp_path):
+    def make(name: str, size: int = 32):
+        torch.manual_seed(0)
+        spec = ModelSpec(name, 5, 3, size)
+        ckpt = checkpoint_from_model(build_model(spec), spec, SHAPE_CLASSES, Preprocess(image_size=size))
+        return save_checkpoint(ckpt, tmp_path / f"{name}.pt")
+    return make
+
+
+@pytest.fixture()
+def shape_image(tmp_path):
+    images, _ = make_shapes(1, 48, seed=3)
+    path = tmp_path / "shape.png"
+    Image.fromarray(images[0]).save(path)
+    return path
+
+
+def test_inspect_from_a_checkpoint(shapes_checkpoint, shape_image):
+    from core.imageio import load_image
+
+    predictor = Predictor.from_checkpoint(shapes_checkpoint("cnn"))
+    result = inspect_image(predictor, load_image(shape_image))
+    assert len(result.prediction) == 5 and result.layers[0].shape == (16, 32, 32)
+
+
+@pytest.mark.parametrize("name", ["cnn", "mlp"])
+def test_inspect_to_folder_writes_every_file(tmp_path, shapes_checkpoint, shape_image, name):
+    out = tmp_path / "report"
+    summary = inspect_to_folder(shapes_checkpoint(name), shape_image, out)
+    on_disk = json.loads((out / "summary.json").read_text())
+    assert on_disk == summary
+    assert [p["label"] for p in summary["prediction"]][0] in SHAPE_CLASSES
+    assert {"input", "filters", "saliency"} <= set(summary["files"])
+    for key in ("input.png", "filters.png", "saliency.png"):
+        with Image.open(out / key) as img:
+            assert img.mode == "RGB" and img.size[0] >= 32
+    for layer in summary["layers"]:
+        assert set(layer) >= {"name", "type", "output_shape", "stats", "file"}
+        with Image.open(out / layer["file"]) as img:
+            assert img.mode == "RGB"
+    assert len(summary["layers"]) == len(list((out / "layers").glob("*.png")))
+    method = summary["saliency"]["method"]
+    assert method.startswith("grad-cam") if name == "cnn" else method == "gradient saliency"
+    assert summary["saliency"]["target"] == summary["prediction"][0]["label"]
+
+
+def test_inspect_to_folder_target_and_errors(tmp_path, shapes_checkpoint, shape_image):
+    ckpt = shapes_checkpoint("cnn")
+    by_name = inspect_to_folder(ckpt, shape_image, tmp_path / "a", target="star")
+    assert by_name["saliency"]["target_index"] == SHAPE_CLASSES.index("star")
+    assert inspect_to_folder(ckpt, shape_image, tmp_path / "b", target=1)["saliency"]["target"] == "square"
+    with pytest.raises(ValueError, match="unknown target class 'hexagon'"):
+        inspect_to_folder(ckpt, shape_image, tmp_path / "c", target="hexagon")
+    with pytest.raises(ValueError, match="outside"):
+        inspect_to_folder(ckpt, shape_image, tmp_path / "c", target=7)
+    with pytest.raises(ValueError, match="feature maps"):
+        inspect_to_folder(ckpt, shape_image, tmp_path / "c", cam_layer="classifier.2")
+    with pytest.raises(ImageLoadError):
+        inspect_to_folder(ckpt, tmp_path / "missing.png", tmp_path / "c")
+    with pytest.raises(CheckpointError):
+        inspect_to_folder(tmp_path / "missing.pt", shape_image, tmp_path / "c")
+
+
+def test_cli_inspect(tmp_path, shapes_checkpoint, shape_image, capsys):
+    from core.cli import main
+
+    out = tmp_path / "cli"
+    assert main(["inspect", "--checkpoint", str(shapes_checkpoint("cnn")), "--out", str(out), str(shape_image)]) == 0
+    assert (out / "summary.json").exists() and (out / "saliency.png").exists()
+    assert "wrote" in capsys.readouterr().out
+    code = main(["inspect", "--checkpoint", str(shapes_checkpoint("cnn")), "--out", str(out),
+                 str(tmp_path / "nope.jpg")])
+    assert code != 0 and "does not exist" in capsys.readouterr().err
