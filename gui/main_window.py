@@ -295,7 +295,8 @@ class MainWindow(QMainWindow):
     def show_shortcuts(self) -> None:
         rows = []
         for action in (self.open_action, self.save_action, self.open_image_action, self.paste_image_action,
-                       self.panel.train_action, self.panel.pause_action, self.panel.stop_action):
+                       self.open_dataset_action, self.panel.train_action, self.panel.pause_action,
+                       self.panel.stop_action):
             keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
             rows.append(f"<tr><td><b>{keys}</b></td><td>&nbsp;&nbsp;{action.text().replace('&', '')}</td></tr>")
         text = "<table>" + "".join(rows) + "</table><p>Drop images, a .pt checkpoint or a dataset folder on the window.</p>"

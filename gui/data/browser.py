@@ -8,7 +8,7 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QListView, QVBoxLayout, QWidget
 
 from gui.data.background import BackgroundTask
-from gui.data.thumbnails import THUMB_SIZE, ThumbItem, ThumbnailModel
+from gui.data.thumbnails import THUMB_SIZE, PathRole, ThumbItem, ThumbnailModel
 
 
 def folder_items(root: str | Path) -> tuple[list[str], list[ThumbItem]]:
@@ -60,6 +60,7 @@ def standard_items(name: str, count: int = 2000) -> tuple[list[str], list[ThumbI
 class DatasetBrowser(QWidget):
     loaded = Signal()  # the list of images is there (thumbnails keep loading as they are shown)
     failed = Signal(str)
+    inspect_requested = Signal(list)  # file paths the user double-clicked (or pressed Enter on)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -87,6 +88,8 @@ class DatasetBrowser(QWidget):
         self.view.setBatchSize(500)
         self.view.setSelectionMode(QListView.ExtendedSelection)
         self.view.setSpacing(2)
+        self.view.setToolTip("")
+        self.view.activated.connect(self._on_activated)  # double-click or Enter
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
@@ -135,6 +138,12 @@ class DatasetBrowser(QWidget):
         self.model.set_items([])
         self.count_label.setText(f"Cannot list the images: {message}")
         self.failed.emit(message)
+
+    def _on_activated(self, _index) -> None:
+        rows = self.view.selectionModel().selectedRows() or [_index]
+        paths = [p for p in (self.model.data(i, PathRole) for i in rows) if p]
+        if paths:
+            self.inspect_requested.emit(paths)
 
     # --- filtering ---
     def classes(self) -> list[str]:

@@ -178,6 +178,8 @@ class ThumbnailModel(QAbstractListModel):
         if role == Qt.ToolTipRole:
             name = Path(item.key).name if isinstance(item.source, Path) else item.key
             tip = f"{name}\nclass: {item.label}" + (f"\n{item.detail}" if item.detail else "")
+            if isinstance(item.source, Path):
+                tip += "\ndouble-click: inspect it with the current model"
             if item.key in self._failed:
                 tip += f"\ncannot be read: {self._failed[item.key]}"
             return tip

@@ -36,6 +36,10 @@ def install_data_views(window) -> tuple[DataView, ModelView]:
     model_view.set_engine_ready(ready)
     window.engineReady.connect(lambda: (data_view.set_engine_ready(True), model_view.set_engine_ready(True)))
     link_views(window.panel, data_view, model_view)
+    inspector = getattr(window, "inspector", None)
+    if inspector is not None:  # double-clicked thumbnails go to the Inspect tab
+        data_view.browser.inspect_requested.connect(
+            lambda paths: (window.tabs.setCurrentWidget(inspector), inspector.open_paths(paths)))
     return data_view, model_view
 
 

@@ -97,3 +97,21 @@ def test_picking_a_dataset_in_the_training_panel_opens_it_in_the_data_tab(qtbot,
     assert data.dataset_name() == "shapes"
     qtbot.waitUntil(lambda: window.model_view.summary() is not None
                     and window.model_view.summary().request.num_classes == 5, timeout=30_000)
+
+
+def test_double_clicking_a_thumbnail_inspects_it(qtbot, window, insects, monkeypatch):
+    opened = []
+    monkeypatch.setattr(window.inspector, "open_paths", lambda paths: opened.append(paths))
+    data = window.data_view
+    with qtbot.waitSignal(data.browser.loaded, timeout=30_000):
+        data.open_dataset(insects)
+    window.tabs.setCurrentWidget(data)
+    view = data.browser.view
+    index = data.browser.model.index(0)
+    qtbot.waitUntil(lambda: view.visualRect(index).isValid(), timeout=10_000)  # laid out
+    view.setCurrentIndex(index)
+    rect = view.visualRect(index)
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())  # a real double-click
+    qtbot.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())  # starts with a press
+    assert opened and opened[0][0] == data.browser.model.items()[0].key
+    assert window.tabs.currentWidget() is window.inspector
