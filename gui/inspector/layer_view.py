@@ -33,6 +33,7 @@ class LayerView(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self._inspection = None
+        self._classes: list[str] = []
         self._current: int | None = None
         self.selected_channel: int | None = None
 
@@ -115,10 +116,12 @@ class LayerView(QWidget):
     def scaling_mode(self) -> str:
         return self.scaling.currentData()
 
-    def set_inspection(self, inspection) -> None:
-        """Show a new inspection; the same layer (by name) stays selected when it still exists."""
+    def set_inspection(self, inspection, classes: list[str] | None = None) -> None:
+        """Show a new inspection; the same layer (by name) stays selected when it still exists. With
+        `classes`, the output layer's bars are labelled with the class names."""
         previous = self.current_layer_name()
         self._inspection = inspection
+        self._classes = list(classes or [])
         layers = inspection.layers if inspection is not None else []
         self.table.blockSignals(True)
         self.table.setRowCount(len(layers))
@@ -186,6 +189,14 @@ class LayerView(QWidget):
         brushes = ["#2f80ed" if v >= 0 else "#eb5757" for v in values]
         self._bar_item = pg.BarGraphItem(x=np.arange(len(values)), height=values, width=0.8, brushes=brushes, pen=None)
         self.bars.addItem(self._bar_item)
+        axis = self.bars.getAxis("bottom")
+        is_output = view is self._inspection.layers[-1] and len(values) == len(self._classes)
+        if is_output and len(values) <= 30:  # the logits: name each bar after its class
+            axis.setTicks([list(enumerate(self._classes))])
+            axis.setLabel("class (output before softmax)")
+        else:
+            axis.setTicks(None)
+            axis.setLabel("unit")
         self.bars.autoRange()
 
     def _on_mosaic_clicked(self, x: float, y: float) -> None:
@@ -203,7 +214,9 @@ class LayerView(QWidget):
         if view is None or channel is None or view.mosaic is None:
             self.channel_overlay.clear()
             self.channel_pane.show_rgb(None)
-            self.channel_title.setText("Click a channel in the mosaic to see it over the input")
+            self.channel_title.setText(
+                "One number per unit here (the bars): no feature maps to lay over the input"
+                if view is not None and is_vector(view) else "Click a channel in the mosaic to see it over the input")
             return
         source = self._inspection.input_image
         size = source.shape[0]

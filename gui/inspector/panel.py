@@ -389,7 +389,7 @@ class InspectorPanel(QWidget):
         source = f" · model: {result.model_source}" if result.model_source else ""
         probe = " · pinned probe" if self._probe is not None else ""
         self.caption.setText(f"<b>{result.label}</b>: {top_label} ({top_prob:.1%}){source}{probe}")
-        self.layers.set_inspection(inspection)
+        self.layers.set_inspection(inspection, result.classes)
         self.filters.show_rgb(result.filters)
         self.filters_note.setText("First-layer filters as colour images: what the network looks for in raw pixels"
                                   if result.filters is not None else
