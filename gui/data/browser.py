@@ -8,7 +8,7 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QListView, QVBoxLayout, QWidget
 
 from gui.data.background import BackgroundTask
-from gui.data.thumbnails import THUMB_SIZE, PathRole, ThumbItem, ThumbnailModel
+from gui.data.thumbnails import THUMB_SIZE, DiskCache, PathRole, ThumbItem, ThumbnailModel, default_cache_dir
 
 
 def folder_items(root: str | Path) -> tuple[list[str], list[ThumbItem]]:
@@ -74,7 +74,7 @@ class DatasetBrowser(QWidget):
         top.addWidget(QLabel("Class"))
         top.addWidget(self.class_filter)
         top.addWidget(self.count_label, 1)
-        self.model = ThumbnailModel(self)
+        self.model = ThumbnailModel(self, disk_cache=DiskCache(default_cache_dir()))
         self.view = QListView()
         self.view.setViewMode(QListView.IconMode)
         self.view.setModel(self.model)

@@ -3,10 +3,13 @@ request first, and keeps the most recent ones in an in-memory LRU cache.
 
 The view only asks for the decoration of rows it paints, so only visible images are ever decoded; while one
 loads, a placeholder is shown. Worker threads make QImages (safe off the GUI thread); the GUI thread turns
-them into QPixmaps.
+them into QPixmaps. With a DiskCache, thumbnails of files are also kept as small PNGs (keyed by path, size
+and modification time), so a large folder opens fast the second time.
 """
 from __future__ import annotations
 
+import hashlib
+import os
 import threading
 from collections import OrderedDict, deque
 from dataclasses import dataclass
@@ -28,6 +31,53 @@ class ThumbItem:
     label: str  # class name
     source: Any  # a Path, or an HxWx3 uint8 array (in-memory datasets)
     detail: str = ""  # tooltip extra (split, size, ...)
+
+
+CACHE_DIR_ENV = "LAYERSCOPE_CACHE_DIR"
+
+
+def default_cache_dir() -> Path:
+    """$LAYERSCOPE_CACHE_DIR, else the user cache folder (platformdirs), + thumbnails/."""
+    env = os.environ.get(CACHE_DIR_ENV)
+    if env:
+        return Path(env).expanduser() / "thumbnails"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("layerscope")) / "thumbnails"
+
+
+class DiskCache:
+    """Thumbnails of image files as PNGs in `folder`. Any failure just means a miss: never an error."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+
+    def _file(self, path: Path, size: int) -> Path | None:
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        key = hashlib.sha1(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{size}".encode()).hexdigest()
+        return self.folder / key[:2] / f"{key}.png"
+
+    def load(self, path: Path, size: int) -> QImage | None:
+        file = self._file(path, size)
+        if file is None or not file.exists():
+            return None
+        image = QImage(str(file))
+        return None if image.isNull() else image
+
+    def store(self, path: Path, size: int, image: QImage) -> None:
+        file = self._file(path, size)
+        if file is None:
+            return
+        try:
+            file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = file.with_suffix(f".{threading.get_ident()}.tmp")
+            if image.save(str(tmp), "PNG"):
+                os.replace(tmp, file)  # atomic: a reader never sees half a file
+        except OSError:
+            pass
 
 
 def make_thumbnail(source: Any, size: int = THUMB_SIZE) -> QImage:
@@ -109,7 +159,7 @@ class _Drainer(QRunnable):
             if generation != owner._generation:
                 continue
             try:
-                image = make_thumbnail(item.source, owner.thumb_size)
+                image = owner._thumbnail(item)
             except Exception as exc:
                 owner._signals.failed.emit(generation, item.key, getattr(exc, "reason", str(exc)))
                 continue
@@ -120,9 +170,10 @@ class ThumbnailModel(QAbstractListModel):
     thumbnail_ready = Signal(str)  # key
 
     def __init__(self, parent=None, thumb_size: int = THUMB_SIZE, cache_size: int = 1500, threads: int = 2,
-                 max_pending: int = 400):
+                 max_pending: int = 400, disk_cache: DiskCache | None = None):
         super().__init__(parent)
         self.thumb_size = thumb_size
+        self.disk_cache = disk_cache
         self.show_labels = False  # class name under each thumbnail (when several classes are shown)
         self._pool = QThreadPool(self)  # created first: deleted (and waited for) before the signals object
         self._pool.setMaxThreadCount(threads)
@@ -190,6 +241,18 @@ class ThumbnailModel(QAbstractListModel):
         return None
 
     # --- lazy loading ---
+    def _thumbnail(self, item: ThumbItem) -> QImage:
+        """On a worker thread: from the disk cache, else decoded (and then stored there)."""
+        on_disk = self.disk_cache is not None and isinstance(item.source, Path)
+        if on_disk:
+            image = self.disk_cache.load(item.source, self.thumb_size)
+            if image is not None:
+                return image
+        image = make_thumbnail(item.source, self.thumb_size)
+        if on_disk:
+            self.disk_cache.store(item.source, self.thumb_size, image)
+        return image
+
     def _pixmap(self, item: ThumbItem) -> QPixmap:
         pix = self._cache.get(item.key)
         if pix is not None:

@@ -27,6 +27,14 @@ def photo_folder(shared_data, tmp_path) -> Path:
     return root
 
 
+@pytest.fixture(autouse=True)
+def thumbnail_cache(tmp_path, monkeypatch):
+    """Thumbnails are cached on disk: here, never in the user's cache folder."""
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("LAYERSCOPE_CACHE_DIR", str(folder))
+    return folder / "thumbnails"
+
+
 @pytest.fixture
 def view(qtbot):
     w = DataView()
@@ -190,3 +198,43 @@ def test_a_downloaded_standard_set_is_browsed_and_previewed(qtbot, view, monkeyp
     model = view.browser.model
     model.data(model.index(0), Qt.DecorationRole)  # grayscale 28x28 arrays become thumbnails too
     qtbot.waitUntil(lambda: model.cached("mnist:0"), timeout=30_000)
+
+
+def test_thumbnails_are_cached_on_disk_and_reused(qtbot, photo_folder, thumbnail_cache, monkeypatch):
+    from gui.data import thumbnails
+    from gui.data.browser import folder_items
+
+    _classes, items = folder_items(photo_folder)
+    items = [it for it in items if it.key.endswith(".jpg") and "broken" not in it.key][:3]
+
+    def load_all(model):
+        model.set_items(items)
+        for r in range(model.rowCount()):
+            model.data(model.index(r), Qt.DecorationRole)
+        qtbot.waitUntil(lambda: all(model.cached(it.key) or model.failure(it.key) for it in items), timeout=30_000)
+
+    first = thumbnails.ThumbnailModel(disk_cache=thumbnails.DiskCache(thumbnails.default_cache_dir()))
+    try:
+        load_all(first)
+    finally:
+        assert first.shutdown()
+    assert len(list(thumbnail_cache.rglob("*.png"))) == 3
+
+    def no_decoding(*_args, **_kwargs):
+        raise AssertionError("decoded although the thumbnail is on disk")
+
+    monkeypatch.setattr(thumbnails, "make_thumbnail", no_decoding)
+    second = thumbnails.ThumbnailModel(disk_cache=thumbnails.DiskCache(thumbnails.default_cache_dir()))
+    try:
+        load_all(second)
+        assert all(second.cached(it.key) for it in items)
+    finally:
+        assert second.shutdown()
+    # A changed file is decoded again (its size / time is part of the key): here it fails, as patched.
+    items[0].source.write_bytes(items[0].source.read_bytes() + b"\0")
+    third = thumbnails.ThumbnailModel(disk_cache=thumbnails.DiskCache(thumbnails.default_cache_dir()))
+    try:
+        load_all(third)
+        assert third.failure(items[0].key) and third.cached(items[1].key)
+    finally:
+        assert third.shutdown()

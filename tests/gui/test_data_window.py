@@ -24,6 +24,11 @@ def drop(window, paths) -> None:
     assert event.isAccepted()
 
 
+@pytest.fixture(autouse=True)
+def thumbnail_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAYERSCOPE_CACHE_DIR", str(tmp_path / "cache"))  # not the user's cache folder
+
+
 @pytest.fixture
 def insects(shared_data, tmp_path):
     root = tmp_path / "insects"
