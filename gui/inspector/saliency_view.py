@@ -69,6 +69,11 @@ class SaliencyView(QWidget):
             self.layer.addItem(name, name)
         self._select_data(self.target, kept_target)
         self._select_data(self.layer, kept_layer)
+        # No convolution (an MLP): Grad-CAM cannot apply, so offer the gradient methods only.
+        gradcam_item = self.method.model().item(self.method.findData("gradcam"))
+        gradcam_item.setEnabled(auto_layer is not None)
+        if auto_layer is None and self.current_method() == "gradcam":
+            self.method.setCurrentIndex(self.method.findData("saliency"))
         self._populating = False
         self.layer.setEnabled(self.current_method() == "gradcam" and bool(conv_layers))
 

@@ -330,9 +330,13 @@ def test_saliency_gradcam_for_predicted_and_picked_class_and_mlp_fallback(qtbot,
     view.opacity.setValue(20)
     assert view.heat.opacity() == pytest.approx(0.2)
 
-    hub.set_checkpoint(tiny_checkpoint("mlp"), "an mlp")  # no conv: Grad-CAM says so, nothing crashes
-    qtbot.waitUntil(lambda: panel.detail.model_source == "an mlp", timeout=WAIT)
     view.method.setCurrentIndex(view.method.findData("gradcam"))
+    qtbot.waitUntil(lambda: panel.saliency.method == "gradcam", timeout=WAIT)
+    hub.set_checkpoint(tiny_checkpoint("mlp"), "an mlp")  # no conv: the view falls back to gradient saliency
+    qtbot.waitUntil(lambda: panel.detail.model_source == "an mlp", timeout=WAIT)
+    qtbot.waitUntil(lambda: panel.saliency.method == "saliency" and panel.saliency.error is None, timeout=WAIT)
+    assert not view.method.model().item(view.method.findData("gradcam")).isEnabled()
+    view.method.setCurrentIndex(view.method.findData("gradcam"))  # forced anyway: a clear message, no crash
     qtbot.waitUntil(lambda: panel.saliency.method == "gradcam" and panel.saliency.error is not None, timeout=WAIT)
     assert "convolutional" in view.status.text()
 
