@@ -154,9 +154,13 @@ class ModelView(QWidget):
         self._task.shutdown()
 
     # --- rebuilding ---------------------------------------------------------------------------------
-    def _show_input(self) -> None:
+    def _show_input(self, summary: ModelSummary | None = None) -> None:
         classes, channels, size = self._input
-        self.input_label.setText(f"{fmt_shape((channels, size, size))} image → {classes} classes")
+        note = ""
+        if summary is not None and summary.input_note:
+            channels, size = summary.request.in_channels, summary.request.image_size
+            note = f"<br><span style='color:gray'>({summary.input_note})</span>"
+        self.input_label.setText(f"{fmt_shape((channels, size, size))} image → {classes} classes{note}")
         self.input_label.setToolTip("Set by the dataset: its image size and channels, and its number of classes")
 
     def _on_settings_changed(self, *_args) -> None:
@@ -170,6 +174,7 @@ class ModelView(QWidget):
 
     def _on_summary(self, summary: ModelSummary) -> None:
         self._summary = summary
+        self._show_input(summary)
         self.error_label.hide()
         self.layer_model.set_rows(summary.rows)
         self.diagram.set_blocks(summary.blocks)

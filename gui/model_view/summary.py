@@ -44,6 +44,7 @@ class ModelSummary:
     memory_text: str = ""
     fits: bool | None = None  # None: unknown
     warning: str = ""  # why it would not fit, and what to do
+    input_note: str = ""  # why the input differs from the dataset's (pretrained weights)
     memory: object | None = None
 
 
@@ -62,8 +63,19 @@ def fmt_count(n: int) -> str:
 def summarise(request: SummaryRequest, context=None) -> ModelSummary:
     import torch  # noqa: F401  (imported here, on the worker thread)
 
-    from core.models import ModelSpec, build_model, layer_summary
+    from dataclasses import replace
 
+    from core.data import DataSpec
+    from core.models import ModelSpec, build_model, layer_summary
+    from core.models.torchvision_models import data_spec_for_model
+
+    # Pretrained weights bring their own input: RGB at their training size (what a run will use too).
+    adapted = data_spec_for_model(DataSpec(name="model view"), request.model_name, request.options)
+    if adapted.image_size is not None:
+        request = replace(request, in_channels=adapted.channels or 3, image_size=adapted.image_size)
+        note = "the pretrained weights' input size"
+    else:
+        note = ""
     options = {k: v for k, v in request.options.items() if k not in WEIGHT_SOURCE_OPTIONS}
     spec = ModelSpec(request.model_name, request.num_classes, request.in_channels, request.image_size, options)
     model = build_model(spec)
@@ -76,7 +88,7 @@ def summarise(request: SummaryRequest, context=None) -> ModelSummary:
     size_bytes = sum(p.numel() * p.element_size() for p in params) + sum(
         b.numel() * b.element_size() for b in model.buffers())
     summary = ModelSummary(request, rows, total, trainable, size_bytes / 2**20,
-                           blocks=diagram_blocks(rows, request))
+                           blocks=diagram_blocks(rows, request), input_note=note)
     _add_memory(summary, model, spec)
     return summary
 

@@ -91,3 +91,15 @@ def test_memory_estimate_and_warning_for_a_huge_batch(qtbot, view, monkeypatch):
     monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: asked.append(a) or QMessageBox.No)
     assert view.confirm_run() is False
     assert asked and "batch size" in asked[0][2]
+
+
+def test_pretrained_weights_set_the_input_size(qtbot, view):
+    view.set_input(num_classes=10, channels=1, image_size=28)  # MNIST
+    view.set_model("mobilenet_v3_small", {})
+    assert settle(qtbot, view).request.image_size == 28
+    with qtbot.waitSignal(view.summary_ready, timeout=30_000):
+        view.builder.torchvision.pretrained.setChecked(True)  # never downloads: the summary skips weights
+    summary = view.summary()
+    assert (summary.request.in_channels, summary.request.image_size) == (3, 224)
+    assert "3×224×224" in view.input_label.text() and "pretrained" in view.input_label.text()
+    assert summary.rows[-1].output_shape == (10,)
