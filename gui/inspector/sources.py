@@ -70,6 +70,10 @@ def fetch_url(url: str, timeout: float = URL_TIMEOUT_S, max_bytes: int = URL_MAX
             if declared and declared.isdigit() and int(declared) > max_bytes:
                 raise ImageLoadError(url, f"the download is {int(declared) / 2**20:.0f} MiB, above the "
                                           f"{max_bytes / 2**20:.0f} MiB limit; save it and drop the file instead")
+            kind = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+            if kind in ("text/html", "application/xhtml+xml"):
+                raise ImageLoadError(url, "the address is a web page, not an image; copy the image's own "
+                                          "address (right-click the picture) or save it and drop the file")
             data = response.read(max_bytes + 1)  # one byte more tells us the body was too big
     except ImageLoadError:
         raise

@@ -378,9 +378,12 @@ def test_urls_are_fetched_off_thread_and_failures_are_explained(qtbot, hub, pane
     root, base = web
     write_png(root / "remote.png", (20, 20, 200))
     hub.set_checkpoint(tiny_checkpoint(), "unit test")
+    (root / "page.html").write_text("<html><body><img src='remote.png'></body></html>")
     with qtbot.waitSignal(panel.rowsDone, timeout=WAIT):
-        panel.open_paths([f"{base}/remote.png", f"{base}/nothing.png", "http://127.0.0.1:9/refused.png"])
+        panel.open_paths([f"{base}/remote.png", f"{base}/nothing.png", "http://127.0.0.1:9/refused.png",
+                          f"{base}/page.html"])
     rows = {r.label: r for r in panel.table.results()}
+    assert "web page, not an image" in rows["page.html"].error
     assert rows["remote.png"].error is None and rows["remote.png"].where == f"{base}/remote.png"
     assert "404" in rows["nothing.png"].error
     assert "could not download" in rows["refused.png"].error
