@@ -101,8 +101,13 @@ def main(argv=None) -> dict:
         with Image.open(photo) as im:
             photo_desc = f"{photo.name} {im.size[0]}x{im.size[1]} {im.format}"
         rows = [bench_case(name, size, photo, args.runs, args.warmup) for name, size in CASES]
-    print(f"inspector benchmark: CPU, torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"photo {photo_desc}, median of {args.runs} runs after {args.warmup} warm-up")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"inspector benchmark: CPU ({os.cpu_count()} cores, load average {load:.1f}), torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads, photo {photo_desc}, median of {args.runs} runs after "
+          f"{args.warmup} warm-up")
+    if load > (os.cpu_count() or 1):
+        print("note: the CPU is oversubscribed; torch's thread pool then waits for cores on every op, and both "
+              "columns slow down (try --threads 1 for a steadier comparison)")
     print(f"{'model':<10} {'input':>7} {'layers':>6} {'bare fwd ms':>12} {'drop->ready ms':>15} {'ratio':>6} {'target ms':>10}")
     for r in rows:
         print(f"{r['model']:<10} {r['size']:>4}px {r['layers']:>6} {r['bare_ms']:>12.1f} {r['app_ms']:>15.1f} "

@@ -88,9 +88,11 @@ def _offset_scale(lo: np.ndarray, hi: np.ndarray, scaling: str) -> tuple[np.ndar
     if scaling == "layer":
         lo = np.full_like(lo, lo.min())
         hi = np.full_like(hi, hi.max())
+    lo, hi = lo.astype(np.float32), hi.astype(np.float32)
     span = hi - lo
-    scale = np.divide(1.0, span, out=np.zeros_like(span), where=span > 0)
-    return lo.astype(np.float32), scale.astype(np.float32)
+    # Just under 1/span, so (max - min) * scale never rounds above 1.0 and no clipping pass is needed.
+    scale = np.divide(np.float32(1.0 - 2.0 ** -22), span, out=np.zeros_like(span), where=span > 0)
+    return lo, scale.astype(np.float32)
 
 
 def grid_shape(channels: int, tile_h: int = 1, tile_w: int = 1, columns: int | None = None) -> tuple[int, int]:
@@ -133,16 +135,14 @@ def feature_mosaic(act, scaling: str = "channel", columns: int | None = None, pa
     pad = max(0, int(pad))
     rows, cols = grid_shape(c, h, w, columns)
     height, width = rows * (h + pad) - pad, cols * (w + pad) - pad
-    image = np.full((height, width), pad_value, dtype=np.float32)
-    # Normalise on the contiguous [C, H*W] array (fast, one scale and bias per row), then one copy into a
-    # [rows, h, cols, w] view of the tiles inside the final image: element (r, y, k, x) of the view is
-    # pixel (r*(h+pad) + y, k*(w+pad) + x).
-    bias = -offset * scale
-    normed = np.multiply(a.reshape(c, -1), scale[:, None])
-    np.add(normed, bias[:, None], out=normed)
-    np.clip(normed, 0.0, 1.0, out=normed)  # rounding can overshoot by one ulp
-    normed = normed.reshape(c, h, w)
+    image = np.empty((height, width), dtype=np.float32)
     item = image.itemsize
+    # Normalise on the contiguous [C, H*W] array (one offset and scale per row), then one copy into a
+    # [rows, h, cols, w] view of the tiles inside the final image: element (r, y, k, x) of the view is
+    # pixel (r*(h+pad) + y, k*(w+pad) + x). Only the gaps between tiles are filled with pad_value.
+    normed = np.subtract(a.reshape(c, -1), offset[:, None])
+    np.multiply(normed, scale[:, None], out=normed)
+    normed = normed.reshape(c, h, w)
     tiles = as_strided(image, shape=(rows, h, cols, w),
                        strides=((h + pad) * width * item, width * item, (w + pad) * item, item))
     full, rest = divmod(c, cols)
@@ -150,6 +150,11 @@ def feature_mosaic(act, scaling: str = "channel", columns: int | None = None, pa
         tiles[:full] = normed[:full * cols].reshape(full, cols, h, w).transpose(0, 2, 1, 3)
     if rest:
         tiles[full, :, :rest] = normed[full * cols:].transpose(1, 0, 2)
+        image[full * (h + pad):, rest * (w + pad) - (pad if rest else 0):] = pad_value  # empty last tiles
+    if pad and rows > 1:
+        as_strided(image[h:], shape=(rows - 1, pad, width), strides=((h + pad) * width * item, width * item, item))[:] = pad_value
+    if pad and cols > 1:
+        as_strided(image[:, w:], shape=(height, cols - 1, pad), strides=(width * item, (w + pad) * item, item))[:] = pad_value
     return Mosaic(image, rows, cols, h, w, pad, c)
 
 

@@ -130,3 +130,14 @@ def test_mlp_first_layer_as_image_templates_or_none():
     assert img.shape == (4 * 8 + 3, 5 * 8 + 4, 3)  # 20 templates of 8x8: 4 rows of 5
     odd = nn.Sequential(nn.Linear(10, 4), nn.ReLU(), nn.Linear(4, 2))  # not an image: no templates
     assert first_layer_filters(odd) is None
+
+
+@pytest.mark.parametrize("c,columns,pad", [(6, 4, 1), (7, 3, 2), (4, 2, 0), (5, None, 3)])
+def test_every_pixel_outside_the_tiles_is_padding(c, columns, pad):
+    m = feature_mosaic(np.random.rand(c, 5, 6).astype(np.float32), columns=columns, pad=pad, pad_value=0.25)
+    in_tile = np.zeros(m.image.shape, bool)
+    for k in range(c):
+        x, y, w, h = m.tile_rect(k)
+        in_tile[y:y + h, x:x + w] = True
+    assert np.all(m.image[~in_tile] == 0.25)
+    assert np.all((m.image[in_tile] >= 0) & (m.image[in_tile] <= 1))
