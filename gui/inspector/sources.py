@@ -82,7 +82,7 @@ def fetch_url(url: str, timeout: float = URL_TIMEOUT_S, max_bytes: int = URL_MAX
     except urllib.error.URLError as exc:
         raise ImageLoadError(url, f"could not download it ({exc.reason}); check the address and your connection")
     except TimeoutError:
-        raise ImageLoadError(url, f"the download took longer than {timeout:.0f} s; save it and drop the file instead")
+        raise ImageLoadError(url, f"the download took longer than {timeout:g} s; save it and drop the file instead")
     except (OSError, ValueError) as exc:
         raise ImageLoadError(url, f"could not download it ({exc})")
     if len(data) > max_bytes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import functools
 import http.server
+import socket
 import threading
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from PySide6.QtCore import QMimeData, QUrl
 from PySide6.QtGui import QImage
 
 from core.checkpoint import checkpoint_from_model
+from core.imageio import ImageLoadError
 from core.data.transforms import Preprocess
 from core.models import ModelSpec, build_model, register_model
 from gui.inspector import InspectorPanel
@@ -389,8 +391,16 @@ def test_urls_are_fetched_off_thread_and_failures_are_explained(qtbot, hub, pane
     assert "could not download" in rows["refused.png"].error
     wait_detail(qtbot, panel, "remote.png")
     (root / "big.bin").write_bytes(b"x" * 5000)
-    with pytest.raises(Exception, match="limit"):
+    with pytest.raises(ImageLoadError, match="limit"):
         fetch_url(f"{base}/big.bin", max_bytes=1000)
+    silent = socket.socket()  # accepts the connection, never answers
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)
+    try:
+        with pytest.raises(ImageLoadError, match="longer than 0.3 s|timed out"):
+            fetch_url(f"http://127.0.0.1:{silent.getsockname()[1]}/slow.png", timeout=0.3)
+    finally:
+        silent.close()
 
 
 def test_paste_image_data_and_file_urls(qtbot, hub, panel, tmp_path):
