@@ -135,6 +135,7 @@ class MainWindow(QMainWindow):
         self.controller.stateChanged.connect(self._on_state_changed)
         self.controller.message.connect(self.log.append)
         self.controller.runStarted.connect(lambda _: self.save_action.setEnabled(True))
+        self.controller.fitStarted.connect(self.plots.start_run)
         self.controller.batchReported.connect(self.plots.add_batch_report)
         self.controller.batchReported.connect(self.progress.update_from_report)
         self.controller.epochEnded.connect(self.plots.add_epoch)

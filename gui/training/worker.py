@@ -9,16 +9,32 @@ Trainer's flags, so they act even while the worker thread is busy inside fit() a
 """
 from __future__ import annotations
 
+import os
 import threading
 import time
 import traceback
 from pathlib import Path
+
+import torch
 
 from PySide6.QtCore import QObject, Signal, Slot
 
 from core.callbacks import BatchReport, Callback, EpochMetrics
 from core.checkpoint import Checkpoint
 from core.session import RunSettings, prepare_trainer
+
+
+THREADS_ENV = "LAYERSCOPE_TORCH_THREADS"
+
+
+def training_threads() -> int:
+    """CPU threads for torch ops on the training thread: all cores but one, which stays free for the GUI
+    thread (so the window keeps painting and the plots never stall training). $LAYERSCOPE_TORCH_THREADS
+    overrides it."""
+    try:
+        return max(1, int(os.environ[THREADS_ENV]))
+    except (KeyError, ValueError):
+        return max(1, (os.cpu_count() or 2) - 1)
 
 
 def weights_only_checkpoint(trainer) -> Checkpoint:
@@ -94,6 +110,7 @@ class TrainingWorker(QObject):
     @Slot()
     def run(self) -> None:
         try:
+            torch.set_num_threads(training_threads())  # OpenMP's thread count is per thread: this one only
             trainer = prepare_trainer(self.settings, self.run_dir, resume=self.resume_from, callbacks=[_SignalBridge(self)])
             with self._lock:
                 self._trainer = trainer

@@ -9,7 +9,7 @@ import math
 
 import pyqtgraph as pg
 from PySide6.QtCore import QTimer, Slot
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
 
 from gui.widgets.plot_buffer import PlotBuffer
 
@@ -83,14 +83,33 @@ class TrainingPlots(QWidget):
         plot.showGrid(x=True, y=True, alpha=0.2)
         plot.addLegend(offset=(-10, 10))
         plot.setMenuEnabled(True)
+        # Tick labels are the costly part of a repaint (text). Cached as pixmaps, an axis is only drawn
+        # again when its range changes, and start_run() fixes the x ranges so that is rare.
+        for name in ("left", "bottom"):
+            plot.getAxis(name).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         return plot
 
     # ---- data in -------------------------------------------------------------------------------------
+    @Slot(dict)
+    def start_run(self, info: dict) -> None:
+        """Fix the x ranges to the whole run (the engine's fit info): the axes then stay put while the
+        curves grow, instead of rescaling at every report. The user can still zoom; "A" restores auto."""
+        total, epochs, start = info.get("total_steps"), info.get("epochs"), info.get("start_epoch", 0)
+        if total:
+            first = start * (total // max(1, epochs)) if epochs else 0
+            for plot in (self.loss_plot, self.lr_plot):
+                plot.setXRange(first, total, padding=0.02)
+        if epochs:
+            for plot in (self.epoch_loss_plot, self.acc_plot):
+                plot.setXRange(start + 0.5, epochs + 0.5, padding=0)
+
     def clear(self) -> None:
         for _, buffer in self._pairs:
             buffer.clear()
         self._drawn = [-1] * len(self._pairs)
         self._ema = None
+        for plot in (self.loss_plot, self.epoch_loss_plot, self.lr_plot):
+            plot.enableAutoRange()
         self._dirty = True
 
     def add_losses(self, steps, losses, lr: float | None = None) -> None:
