@@ -18,7 +18,7 @@ from PySide6.QtGui import QImage
 from core.checkpoint import checkpoint_from_model
 from core.imageio import ImageLoadError
 from core.data.transforms import Preprocess
-from core.models import ModelSpec, build_model, register_model
+from core.models import ModelSpec, build_model
 from gui.inspector import InspectorPanel
 from gui.inspector.sources import fetch_url
 from gui.model_hub import ModelHub
@@ -258,8 +258,18 @@ class _GatedCNN:
         return Gated()
 
 
-def test_a_result_for_a_replaced_image_is_dropped(qtbot, hub, panel, tmp_path):
-    register_model("gated_cnn", lambda **kw: _GatedCNN(**kw))
+@pytest.fixture
+def gated_model(monkeypatch):
+    """Register the gated model for one test only (no other test sees an extra model name)."""
+    from core.models import registry
+
+    monkeypatch.setitem(registry._FACTORIES, "gated_cnn", lambda **kw: _GatedCNN(**kw))
+    _gate.set()
+    yield
+    _gate.set()
+
+
+def test_a_result_for_a_replaced_image_is_dropped(qtbot, hub, panel, tmp_path, gated_model):
     spec = ModelSpec("gated_cnn", 3, 3, 32, {})
     hub.set_checkpoint(checkpoint_from_model(build_model(spec), spec, CLASSES, Preprocess(32)), "gated")
     first, second = write_png(tmp_path / "first.png"), write_png(tmp_path / "second.png", (0, 0, 255))
@@ -282,8 +292,7 @@ def test_a_result_for_a_replaced_image_is_dropped(qtbot, hub, panel, tmp_path):
     assert [r.label for r in panel.table.results()] == ["second.png"]
 
 
-def test_a_detail_still_running_when_a_new_image_arrives_is_dropped(qtbot, hub, panel, tmp_path):
-    register_model("gated_cnn", lambda **kw: _GatedCNN(**kw))
+def test_a_detail_still_running_when_a_new_image_arrives_is_dropped(qtbot, hub, panel, tmp_path, gated_model):
     spec = ModelSpec("gated_cnn", 3, 3, 32, {})
     hub.set_checkpoint(checkpoint_from_model(build_model(spec), spec, CLASSES, Preprocess(32)), "gated")
     first, second = write_png(tmp_path / "first.png"), write_png(tmp_path / "second.png", (0, 0, 255))
