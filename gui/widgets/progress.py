@@ -23,8 +23,8 @@ class ProgressPanel(QWidget):
             bar.setRange(0, 1000)
             bar.setValue(0)
             bar.setTextVisible(True)
-        self.epoch_bar.setFormat("Epoch")
-        self.run_bar.setFormat("Run")
+        self.epoch_bar.setFormat("")
+        self.run_bar.setFormat("")
         self.speed_label = QLabel("–")
         self.eta_label = QLabel("–")
         layout = QFormLayout(self)
@@ -37,8 +37,8 @@ class ProgressPanel(QWidget):
     def reset(self) -> None:
         self.epoch_bar.setValue(0)
         self.run_bar.setValue(0)
-        self.epoch_bar.setFormat("Epoch")
-        self.run_bar.setFormat("Run")
+        self.epoch_bar.setFormat("")
+        self.run_bar.setFormat("")
         self.speed_label.setText("–")
         self.eta_label.setText("–")
 

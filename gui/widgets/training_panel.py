@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
                                QLineEdit, QSizePolicy, QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
 FOLDER_ITEM = "Folder…"
@@ -69,10 +69,8 @@ class TrainingPanel(QWidget):
         self.lr.setToolTip("Learning rate, e.g. 0.001 or 1e-3")
         self.optimizer = QComboBox()
         self.optimizer.addItems(OPTIMIZERS)
-        self.weight_decay = QDoubleSpinBox()
-        self.weight_decay.setDecimals(6)
-        self.weight_decay.setRange(0.0, 10.0)
-        self.weight_decay.setSingleStep(1e-4)
+        self.weight_decay = QLineEdit()
+        self.weight_decay.setToolTip("L2 penalty on the weights, e.g. 0 or 5e-4")
         self.schedule = QComboBox()
         self.schedule.addItems(SCHEDULES)
         self.schedule.setToolTip("Learning-rate schedule over the epochs")
@@ -184,7 +182,7 @@ class TrainingPanel(QWidget):
             "dataset": self.dataset.currentData() or "shapes", "train_count": self.train_count.value(),
             "model": self.model.currentText(), "epochs": self.epochs.value(), "batch_size": self.batch_size.value(),
             "lr": self.lr.text().strip(), "optimizer": self.optimizer.currentText(),
-            "weight_decay": self.weight_decay.value(), "schedule": self.schedule.currentText(),
+            "weight_decay": self.weight_decay.text().strip(), "schedule": self.schedule.currentText(),
             "seed": self.seed.value(), "device": self.device.currentText(),
         }
 
@@ -206,15 +204,16 @@ class TrainingPanel(QWidget):
             if self.dataset.findData(d) >= 0 or Path(d).is_dir():
                 self.select_dataset(d)
         for key, box in (("train_count", self.train_count), ("epochs", self.epochs), ("batch_size", self.batch_size),
-                         ("weight_decay", self.weight_decay), ("seed", self.seed)):
+                         ("seed", self.seed)):
             if key in v:
                 number(box, v[key])
         for key, box in (("model", self.model), ("optimizer", self.optimizer), ("schedule", self.schedule),
                          ("device", self.device)):
             if key in v:
                 combo(box, v[key])
-        if "lr" in v:
-            self.lr.setText(f"{v['lr']:g}" if isinstance(v["lr"], float) else str(v["lr"]))
+        for key, edit in (("lr", self.lr), ("weight_decay", self.weight_decay)):
+            if key in v:
+                edit.setText(f"{v[key]:g}" if isinstance(v[key], (int, float)) else str(v[key]))
 
     def run_settings(self):
         """The form as core's RunSettings. Raises SettingsError naming a bad field."""
@@ -229,6 +228,12 @@ class TrainingPanel(QWidget):
             raise SettingsError(f"Learning rate: '{v['lr']}' is not a number; type something like 0.001 or 1e-3") from None
         if not (lr > 0 and math.isfinite(lr)):
             raise SettingsError(f"Learning rate must be a positive number (got {v['lr']})")
+        try:
+            weight_decay = float(v["weight_decay"] or 0)
+        except ValueError:
+            raise SettingsError(f"Weight decay: '{v['weight_decay']}' is not a number; type 0 or something like 5e-4") from None
+        if not (weight_decay >= 0 and math.isfinite(weight_decay)):
+            raise SettingsError(f"Weight decay must be 0 or a positive number (got {v['weight_decay']})")
         if not v["model"]:
             raise SettingsError("No model is selected (is the engine still loading?)")
         data = DataSpec(name=v["dataset"], seed=v["seed"])
@@ -236,7 +241,7 @@ class TrainingPanel(QWidget):
             data.train_count = v["train_count"]
             data.val_count = max(10, v["train_count"] // 8)
         train = TrainConfig(epochs=v["epochs"], batch_size=v["batch_size"], lr=lr, optimizer=v["optimizer"],
-                            weight_decay=v["weight_decay"], schedule=v["schedule"], seed=v["seed"], device=v["device"])
+                            weight_decay=weight_decay, schedule=v["schedule"], seed=v["seed"], device=v["device"])
         return RunSettings(data=data, model_name=v["model"], train=train)
 
 
