@@ -12,14 +12,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMimeData, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QGuiApplication, QImage
-from PySide6.QtWidgets import (QFileDialog, QFrame, QHBoxLayout, QLabel, QPushButton, QSplitter, QTabWidget,
+from PySide6.QtCore import QMimeData, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QPushButton, QSplitter, QTabWidget,
                                QVBoxLayout, QWidget)
 
 from core.imageio import IMAGE_EXTENSIONS
 from gui.inspector.banner import Banner
 from gui.inspector.batch_table import BatchTable
+from gui.inspector.clipboard import sources_from_mime
 from gui.inspector.engine import MODEL_UNUSABLE, InspectionEngine
 from gui.inspector.export import write_predictions_csv
 from gui.inspector.image_panes import ImagePane
@@ -27,6 +28,7 @@ from gui.inspector.layer_view import LayerView
 from gui.inspector.results import DetailResult, RowResult, SaliencyResult
 from gui.inspector.saliency_view import PREDICTED, SaliencyView
 from gui.inspector.sources import ImageSource, is_url
+from gui.inspector.topk_bars import TopKBars
 from gui.inspector.worker import InspectionWorker, JobFailed
 
 DROP_HINT = "Drop images here, or File > Open Image (Ctrl+I), or paste (Ctrl+V)"
@@ -84,8 +86,6 @@ class InspectorPanel(QWidget):
         self.input_pane = ImagePane(min_size=150)
         self.input_pane.setMaximumWidth(240)
         self.input_pane.setToolTip("What the model sees: the image resized and cropped like its validation data")
-        from gui.inspector.topk_bars import TopKBars
-
         self.topk = TopKBars()
         self.caption = QLabel("")
         self.caption.setWordWrap(True)
@@ -517,29 +517,3 @@ def _count(n: int) -> str:
 
 _METHOD_TITLES = (("gradcam", "Grad-CAM"), ("integrated_gradients", "Integrated Gradients"),
                   ("saliency", "Gradient saliency"))
-
-
-def sources_from_mime(mime: QMimeData) -> list[ImageSource]:
-    """Image data first (a screenshot copied to the clipboard), then file or web URLs, then text that is a
-    URL or an existing path."""
-    if mime.hasImage():
-        image = mime.imageData()
-        if isinstance(image, QImage) and not image.isNull():
-            return [ImageSource.from_bytes(qimage_to_png(image), "pasted image")]
-    if mime.hasUrls():
-        items = [u.toLocalFile() if u.isLocalFile() else u.toString() for u in mime.urls()]
-        return [ImageSource.from_url(i) if is_url(i) else ImageSource.from_path(i) for i in items if i]
-    if mime.hasText():
-        lines = [line.strip() for line in mime.text().splitlines() if line.strip()]
-        if lines and all(is_url(line) or Path(line).exists() for line in lines):
-            return [ImageSource.from_url(i) if is_url(i) else ImageSource.from_path(i) for i in lines]
-    return []
-
-
-def qimage_to_png(image: QImage) -> bytes:
-    data = QByteArray()
-    buffer = QBuffer(data)
-    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-    image.save(buffer, "PNG")
-    buffer.close()
-    return bytes(data.data())
