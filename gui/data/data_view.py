@@ -36,6 +36,7 @@ class DataView(QWidget):
         self._name: str | None = None
         self._engine_ready = True
         self._deferred: str | None = None
+        self._deferred_by_user = False
         self.chooser = QComboBox()
         self.chooser.setMinimumContentsLength(28)
         self.chooser.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
@@ -99,15 +100,19 @@ class DataView(QWidget):
             name, self._deferred = self._deferred, None
             self.open_dataset(name)
 
-    def open_dataset(self, name: str | Path | None) -> None:
-        """Open 'shapes', a standard set's name, or an image folder (a health check starts at once)."""
+    def open_dataset(self, name: str | Path | None, *, from_panel: bool = False) -> None:
+        """Open 'shapes', a standard set's name, or an image folder (a health check starts at once).
+        `from_panel`: the training panel's choice, which must not replace a folder the user dropped while
+        the engine was loading (the panel restores its saved choice just then)."""
         if name is None:
             return
         name = str(name)
         if name == self._name:
             return
         if not self._engine_ready:
-            self._deferred = name
+            if from_panel and self._deferred is not None and self._deferred_by_user:
+                return
+            self._deferred, self._deferred_by_user = name, not from_panel
             self._select_in_chooser(name)
             self.health.show_message("Loading PyTorch… the dataset opens in a moment.")
             return

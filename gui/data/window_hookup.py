@@ -85,7 +85,7 @@ def link_views(panel, data_view: DataView, model_view: ModelView) -> None:
     def panel_dataset_changed(_index: int) -> None:
         name = panel.dataset.currentData()
         if name:
-            data_view.open_dataset(name)
+            data_view.open_dataset(name, from_panel=True)
 
     def data_view_opened(name: str) -> None:
         if panel.dataset.currentData() != name:

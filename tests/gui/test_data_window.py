@@ -120,3 +120,19 @@ def test_double_clicking_a_thumbnail_inspects_it(qtbot, window, insects, monkeyp
     qtbot.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())  # starts with a press
     assert opened and opened[0][0] == data.browser.model.items()[0].key
     assert window.tabs.currentWidget() is window.inspector
+
+
+def test_a_folder_dropped_while_the_engine_loads_wins_over_the_saved_choice(qtbot, app_settings, runs_root, insects):
+    from gui.main_window import MainWindow
+
+    app_settings.save_form({"dataset": "mnist"})  # what the panel restores once the engine is there
+    w = MainWindow(runs_root=runs_root, settings=app_settings)
+    qtbot.addWidget(w)
+    w.show()
+    drop(w, [insects])  # before PyTorch has loaded: the dataset waits
+    assert w.data_view.dataset_name() is None
+    with qtbot.waitSignal(w.data_view.health.report_ready, timeout=120_000):
+        w.load_engine(blocking=True)  # the panel restores "mnist" now
+    assert w.data_view.dataset_name() == str(insects)
+    assert w.panel.dataset.currentData() == str(insects)
+    w.data_view.shutdown()
