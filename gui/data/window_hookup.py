@@ -78,7 +78,7 @@ def shutdown_data_views(window) -> None:
 
 def link_views(panel, data_view: DataView, model_view: ModelView) -> None:
     """Two-way links: dataset, model and batch size; device and the dataset's shape one way."""
-    for name, (title, *_rest) in KNOWN_DATASETS.items():
+    for name in KNOWN_DATASETS:
         if name != "shapes":
             panel.add_dataset(name, name)
 

@@ -79,10 +79,11 @@ def test_train_uses_the_augmentation_and_model_options(qtbot, window):
 
 def test_a_run_that_would_not_fit_asks_first(qtbot, window, monkeypatch):
     view = window.model_view
-    with qtbot.waitSignal(view.summary_ready, timeout=30_000):
-        window.panel.batch_size.setValue(window.panel.batch_size.maximum())
-    view.set_batch_size(1_000_000)  # beyond the panel's range: the estimate runs into terabytes
-    qtbot.waitUntil(lambda: not view.is_busy() and view.would_not_fit(), timeout=30_000)
+    view.set_model("cnn", {"channels": 128})  # ~6 MB of activations per 64x64 image
+    window.panel.batch_size.setValue(window.panel.batch_size.maximum())  # the Model tab follows the panel
+    qtbot.waitUntil(lambda: not view.is_busy() and view.summary() is not None
+                    and view.summary().request.batch_size == window.panel.batch_size.maximum(), timeout=30_000)
+    assert view.would_not_fit()  # 65,536 of them at once: about 400 GB
     assert "not fit" in view.memory_label.text()
     asked = []
     monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: asked.append(a) or QMessageBox.StandardButton.No)
