@@ -2,7 +2,7 @@
 ready to paint" (load_image + inspect_image over all layers), against a bare PyTorch forward pass of the
 same model on a ready input tensor. CPU, median of N runs after warm-up.
 
-    .venv/bin/python benchmarks/inspect.py [--runs 30] [--image PATH] [--threads N]
+    .venv/bin/python benchmarks/inspect.py [--runs 30] [--image PATH] [--threads N] [--omp-wait passive]
 
 Prints a table, then as the LAST line a JSON object with cnn_ms, resnet18_ms, cnn_ratio, resnet18_ratio
 (ratio = app time / bare forward time). Targets: cnn_ms <= 60, resnet18_ms <= 250.
@@ -27,15 +27,8 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from core.data.transforms import Preprocess  # noqa: E402
-from core.imageio import load_image  # noqa: E402
-from core.inspect import inspect_image  # noqa: E402
-from core.models import ModelSpec, build_model  # noqa: E402
-from core.predict import Predictor  # noqa: E402
+# torch, numpy and the engine are imported in main(), after --omp-wait has set the environment that
+# OpenMP reads once, when torch loads.
 
 SHARED_PHOTO = Path(_ROOT).parent / "shared" / "data" / "loose" / "rocket.jpg"
 TARGETS_MS = {"cnn": 60.0, "resnet18": 250.0}
@@ -54,6 +47,9 @@ def _median_ms(fn, runs: int, warmup: int) -> float:
 
 
 def _photo(path: str | None, tmp: Path) -> Path:
+    import numpy as np
+    from PIL import Image
+
     if path:
         return Path(path)
     if SHARED_PHOTO.exists():
@@ -66,6 +62,14 @@ def _photo(path: str | None, tmp: Path) -> Path:
 
 
 def bench_case(name: str, size: int, photo: Path, runs: int, warmup: int) -> dict:
+    import torch
+
+    from core.data.transforms import Preprocess
+    from core.imageio import load_image
+    from core.inspect import inspect_image
+    from core.models import ModelSpec, build_model
+    from core.predict import Predictor
+
     torch.manual_seed(0)
     model = build_model(ModelSpec(name, 5, 3, size)).eval()
     predictor = Predictor(model, [f"class{i}" for i in range(5)], Preprocess(image_size=size))
@@ -93,7 +97,15 @@ def main(argv=None) -> dict:
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--image", help="the photo to drop (default: shared/data/loose/rocket.jpg)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's own)")
+    parser.add_argument("--omp-wait", choices=("default", "passive"), default="default",
+                        help="passive: OpenMP threads sleep between parallel regions instead of spinning, which "
+                             "leaves the cores to the numpy post-processing on a busy machine")
     args = parser.parse_args(argv)
+    if args.omp_wait == "passive":
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    import torch
+    from PIL import Image
+
     if args.threads:
         torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
@@ -102,12 +114,13 @@ def main(argv=None) -> dict:
             photo_desc = f"{photo.name} {im.size[0]}x{im.size[1]} {im.format}"
         rows = [bench_case(name, size, photo, args.runs, args.warmup) for name, size in CASES]
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    omp = os.environ.get("OMP_WAIT_POLICY", "unset")
     print(f"inspector benchmark: CPU ({os.cpu_count()} cores, load average {load:.1f}), torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads, photo {photo_desc}, median of {args.runs} runs after "
-          f"{args.warmup} warm-up")
+          f"{torch.get_num_threads()} threads, OMP_WAIT_POLICY={omp}")
+    print(f"photo {photo_desc}; median of {args.runs} runs after {args.warmup} warm-up")
     if load > (os.cpu_count() or 1):
-        print("note: the CPU is oversubscribed; torch's thread pool then waits for cores on every op, and both "
-              "columns slow down (try --threads 1 for a steadier comparison)")
+        print("note: the CPU is oversubscribed: torch's thread pool waits for cores on every op and its idle "
+              "threads spin; try --omp-wait passive or --threads 1 for a steadier comparison")
     print(f"{'model':<10} {'input':>7} {'layers':>6} {'bare fwd ms':>12} {'drop->ready ms':>15} {'ratio':>6} {'target ms':>10}")
     for r in rows:
         print(f"{r['model']:<10} {r['size']:>4}px {r['layers']:>6} {r['bare_ms']:>12.1f} {r['app_ms']:>15.1f} "
