@@ -110,6 +110,7 @@ class TrainingPlots(QWidget):
         self._ema = None
         for plot in (self.loss_plot, self.epoch_loss_plot, self.lr_plot):
             plot.enableAutoRange()
+        self.acc_plot.enableAutoRange(axis="x")  # accuracy keeps its fixed 0..1
         self._dirty = True
 
     def add_losses(self, steps, losses, lr: float | None = None) -> None:

@@ -23,9 +23,9 @@ class SettingsError(ValueError):
     """A form value cannot be used; the message names the field and what to type."""
 
 
-def _action(parent, text: str, shortcut: str, tip: str) -> QAction:
+def _action(parent, text: str, shortcut: str, tip: str, *more: str) -> QAction:
     action = QAction(text, parent)
-    action.setShortcut(QKeySequence(shortcut))
+    action.setShortcuts([QKeySequence(k) for k in (shortcut, *more)])
     action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
     native = QKeySequence(shortcut).toString(QKeySequence.SequenceFormat.NativeText)
     action.setToolTip(f"{tip} ({native})")
@@ -42,7 +42,8 @@ class TrainingPanel(QWidget):
         self._engine_ready = False
         self._state = "idle"
 
-        self.train_action = _action(self, "&Train", "Ctrl+Return", "Start training with these settings")
+        self.train_action = _action(self, "&Train", "Ctrl+Return", "Start training with these settings",
+                                    "Ctrl+Enter")  # the keypad's Enter too
         self.pause_action = _action(self, "&Pause", "Ctrl+P", "Pause or resume the run")
         self.stop_action = _action(self, "&Stop", "Ctrl+.", "Stop the run and save last.pt")
         self.train_action.triggered.connect(self.trainRequested)

@@ -122,3 +122,20 @@ def test_many_void_qt_calls_do_not_crash_python():
                             cwd=str(__import__("pathlib").Path(__file__).resolve().parents[2]))
     assert result.returncode == 0, result.stderr[-2000:]
     assert "alive" in result.stdout
+
+
+def test_start_run_fixes_x_ranges_to_the_run(qtbot):
+    from gui.widgets.plots import TrainingPlots
+
+    plots = TrainingPlots()
+    qtbot.addWidget(plots)
+    plots.show()
+    plots.start_run({"total_steps": 100, "epochs": 4, "start_epoch": 0})
+    plots.add_losses([1, 2, 3], [1.0, 0.9, 0.8], lr=0.1)
+    plots.redraw_if_dirty()
+    lo, hi = plots.loss_plot.viewRange()[0]
+    assert lo <= 0 and 100 <= hi < 110  # the whole run, not just the 3 steps so far
+    assert plots.acc_plot.viewRange()[0] == [0.5, 4.5]
+    plots.clear()  # the next run starts from auto range again
+    plots.add_losses([1, 2], [1.0, 0.5])
+    qtbot.waitUntil(lambda: plots.loss_plot.viewRange()[0][1] < 10)  # auto range applies at the next paint

@@ -189,3 +189,22 @@ def test_drop_routes_paths(qtbot, window, tmp_path):
                        Qt.KeyboardModifier.NoModifier)
     window.dropEvent(event)
     assert seen == [[str(image)]]
+
+
+def test_keyboard_shortcuts_drive_the_run(qtbot, window):
+    from PySide6.QtTest import QTest
+
+    window.panel.set_values({"epochs": 50})
+    window.activateWindow()
+    assert QTest.qWaitForWindowActive(window, 5000)
+    window.panel.lr.setFocus()  # typing in a field does not swallow the shortcut
+    with qtbot.waitSignal(window.controller.batchReported, timeout=60_000):
+        qtbot.keyClick(window.panel.lr, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(window.panel.lr, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)
+    assert window.controller.state == "paused"
+    qtbot.keyClick(window.panel.lr, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)
+    assert window.controller.state == "running"
+    with qtbot.waitSignal(window.controller.runFinished, timeout=60_000) as finished:
+        qtbot.keyClick(window.panel.lr, Qt.Key.Key_Period, Qt.KeyboardModifier.ControlModifier)
+    assert finished.args[0]["stopped"] is True
+    assert "Ctrl+P" in window.panel.pause_button.toolTip()
