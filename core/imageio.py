@@ -27,6 +27,12 @@ DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 
 Source = Union[str, os.PathLike, bytes]
 
+# Pillow warns (UserWarning) about damaged metadata it then works around, such as corrupt EXIF or odd TIFF
+# tags: the image still loads, so for Layerscope's users these are noise. A filter set once here, rather
+# than inside catch_warnings() per call, because catch_warnings is not thread-safe and folders are decoded
+# on several threads.
+warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
+
 
 class ImageLoadError(Exception):
     """An image could not be loaded. `path` names the file, `reason` says why in plain words."""

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import io
 import struct
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -12,7 +14,8 @@ from PIL import Image
 
 from core.imageio import ImageLoadError, is_image_path, load_image
 
-LOOSE = Path(__file__).resolve().parents[3] / "shared" / "data" / "loose"
+ROOT = Path(__file__).resolve().parents[2]
+LOOSE = ROOT.parent / "shared" / "data" / "loose"
 W, H = 40, 24  # not square, so a rotation or a transposed size shows
 
 
@@ -129,9 +132,16 @@ def test_exif_orientation_6_is_rotated_clockwise(tmp_path):
     assert top_left.min() > 200  # white
 
 
-def test_broken_exif_still_loads(tmp_path):
+def test_broken_exif_still_loads_quietly(tmp_path):
     path = _save(_gradient_rgb(), tmp_path / "badexif.jpg", exif=b"Exif\x00\x00II*\x00\xff\xff\xff\xff")
     _check_rgb(load_image(path))
+    # Pillow's "Corrupt EXIF data" UserWarning stays quiet even where warnings are errors. In a fresh
+    # interpreter, since pytest installs its own warning filters around each test.
+    code = f"from core.imageio import load_image; print(load_image({str(path)!r}).size)"
+    done = subprocess.run([sys.executable, "-W", "error::UserWarning", "-c", code], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"({W}, {H})" and "EXIF" not in done.stderr
 
 
 def test_animated_gif_gives_the_first_frame(tmp_path):
