@@ -1,6 +1,8 @@
 """Capture what every layer computes for one input, with forward hooks that always remove themselves."""
 from __future__ import annotations
 
+import threading
+import weakref
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -21,6 +23,20 @@ class LayerInfo:
 def list_layers(model: nn.Module, input_shape: tuple[int, int, int]) -> list[LayerInfo]:
     """Every leaf layer that produces a tensor, in execution order, with its output shape for one input."""
     return [LayerInfo(r.name, r.type, r.output_shape, r.params) for r in layer_summary(model, input_shape)]
+
+
+_locks: "weakref.WeakKeyDictionary[nn.Module, threading.RLock]" = weakref.WeakKeyDictionary()
+_locks_guard = threading.Lock()
+
+
+def model_lock(model: nn.Module) -> threading.RLock:
+    """Hooks, eval mode and in-place switches are model-wide state, so two threads inspecting the same
+    model would see each other's hooks: every inspection of a model holds its lock."""
+    with _locks_guard:
+        lock = _locks.get(model)
+        if lock is None:
+            lock = _locks[model] = threading.RLock()
+        return lock
 
 
 def _first_tensor(out) -> torch.Tensor | None:
@@ -71,17 +87,18 @@ def forward_with_activations(model: nn.Module, batch: torch.Tensor,
                 captured[name] = _cpu_copy(sample)
         return hook
 
-    was_training = model.training
-    try:
-        for name, module in _select_modules(model, layer_names):
-            handles.append(module.register_forward_hook(make_hook(name)))
-        model.eval()
-        with torch.inference_mode():
-            output = model(batch)
-    finally:
-        for h in handles:
-            h.remove()
-        model.train(was_training)
+    with model_lock(model):
+        was_training = model.training
+        try:
+            for name, module in _select_modules(model, layer_names):
+                handles.append(module.register_forward_hook(make_hook(name)))
+            model.eval()
+            with torch.inference_mode():
+                output = model(batch)
+        finally:
+            for h in handles:
+                h.remove()
+            model.train(was_training)
     return output, captured
 
 

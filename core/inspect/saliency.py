@@ -15,6 +15,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from core.inspect.activations import model_lock
+
 
 class SaliencyUnavailable(ValueError):
     """This saliency method does not apply to this model (for example Grad-CAM on an MLP)."""
@@ -32,18 +34,19 @@ def default_cam_layer(model: nn.Module) -> str | None:
 @contextmanager
 def _gradient_ready(model: nn.Module):
     """Eval mode and no in-place activations for the duration; everything restored afterwards."""
-    was_training = model.training
-    inplace = [m for m in model.modules() if getattr(m, "inplace", False) is True]
-    try:
-        for m in inplace:
-            m.inplace = False
-        model.eval()
-        with torch.inference_mode(False), torch.enable_grad():
-            yield
-    finally:
-        for m in inplace:
-            m.inplace = True
-        model.train(was_training)
+    with model_lock(model):
+        was_training = model.training
+        inplace = [m for m in model.modules() if getattr(m, "inplace", False) is True]
+        try:
+            for m in inplace:
+                m.inplace = False
+            model.eval()
+            with torch.inference_mode(False), torch.enable_grad():
+                yield
+        finally:
+            for m in inplace:
+                m.inplace = True
+            model.train(was_training)
 
 
 def _prepare_input(batch: torch.Tensor) -> torch.Tensor:

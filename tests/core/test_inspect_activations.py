@@ -73,3 +73,27 @@ def test_eval_mode_used_for_the_pass():
     a, b = capture_activations(model, x), capture_activations(model, x)
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert model.training
+
+
+def test_two_threads_inspecting_one_model_do_not_mix_results():
+    import threading
+
+    torch.manual_seed(0)
+    model = build_model(ModelSpec("cnn", 3, 3, 32, {"blocks": 2}))
+    inputs = [torch.randn(1, 3, 32, 32) for _ in range(2)]
+    expected = [capture_activations(model, x) for x in inputs]
+    errors = []
+
+    def work(i):
+        for _ in range(15):
+            got = capture_activations(model, inputs[i])
+            if list(got) != list(expected[i]) or not all(torch.equal(got[k], expected[i][k]) for k in got):
+                errors.append(i)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert _no_hooks(model)
