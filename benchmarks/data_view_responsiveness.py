@@ -5,7 +5,7 @@ measures how late a 10 ms GUI timer fires meanwhile: the worst and the 99th-perc
 loop, i.e. how long the window would be frozen. Also how long the health report and listing take.
 The engine (torch) is imported first, as the app does right after its window shows.
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python -m benchmarks.data_view_responsiveness FOLDER [--no-freeze]
+    QT_QPA_PLATFORM=offscreen .venv/bin/python -m benchmarks.data_view_responsiveness FOLDER [--no-freeze] [--warm-cache]
 """
 from __future__ import annotations
 
@@ -30,6 +30,12 @@ def main(folder: str) -> None:
         gc.freeze = lambda: None
     EngineLoader().load_now()
 
+    # A cold, throw-away thumbnail cache: every run decodes what it shows (--warm-cache: the user's cache).
+    if "--warm-cache" not in sys.argv:
+        import os
+        import tempfile
+
+        os.environ["LAYERSCOPE_CACHE_DIR"] = tempfile.mkdtemp(prefix="layerscope-bench-")
     app = QApplication.instance() or QApplication(sys.argv)
     view = DataView()
     view.resize(1300, 800)

@@ -4,6 +4,7 @@ off the GUI thread with a progress bar and a Cancel button."""
 from __future__ import annotations
 
 import html
+import os
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -20,8 +21,10 @@ PROBLEM_KINDS = {"empty": "empty file", "corrupt": "corrupt", "unreadable": "unr
 def run_health_scan(root: str, context):
     from core.data.health import scan_health  # imported on the worker thread (pulls in torch)
 
+    # One core stays free for the window (and the thumbnail threads) while the scan reads every file.
+    threads = max(1, (os.cpu_count() or 2) - 1)
     return scan_health(root, progress=lambda done, total: context.progress(done, total, "Checking images"),
-                       cancel=context.cancelled)
+                       cancel=context.cancelled, threads=threads)
 
 
 class HealthView(QWidget):

@@ -169,13 +169,15 @@ class _Drainer(QRunnable):
 class ThumbnailModel(QAbstractListModel):
     thumbnail_ready = Signal(str)  # key
 
-    def __init__(self, parent=None, thumb_size: int = THUMB_SIZE, cache_size: int = 1500, threads: int = 2,
+    def __init__(self, parent=None, thumb_size: int = THUMB_SIZE, cache_size: int = 1500, threads: int | None = None,
                  max_pending: int = 400, disk_cache: DiskCache | None = None):
         super().__init__(parent)
         self.thumb_size = thumb_size
         self.disk_cache = disk_cache
         self.show_labels = False  # class name under each thumbnail (when several classes are shown)
         self._pool = QThreadPool(self)  # created first: deleted (and waited for) before the signals object
+        # Decoding holds the GIL part of the time: leave one core to the window.
+        threads = threads or max(1, min(4, (os.cpu_count() or 2) - 1))
         self._pool.setMaxThreadCount(threads)
         self._signals = _LoaderSignals(self)
         self._signals.loaded.connect(self._on_loaded)
