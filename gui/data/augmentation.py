@@ -57,6 +57,8 @@ class AugmentationPanel(QWidget):
         self.rotation.setToolTip("Rotate by a random angle in ± this many degrees (0: off)")
         self.jitter = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.05, value=0.0, decimals=2)
         self.jitter.setToolTip("Random brightness / contrast / saturation change of up to this fraction (0: off)")
+        for spin in (self.crop_scale, self.rotation, self.jitter):
+            spin.setMaximumWidth(140)  # numbers, not sentences
         crop_row = QHBoxLayout()
         crop_row.addWidget(self.crop)
         crop_row.addWidget(self.crop_scale)

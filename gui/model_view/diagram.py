@@ -73,7 +73,7 @@ class NetworkDiagram(QWidget):
             p.setPen(QColor("#1b1b1b"))
             p.drawText(rect.adjusted(2, 2, -2, -2), Qt.AlignCenter | Qt.TextWordWrap, block.title)
             p.setPen(text_colour)
-            label = block.detail + (f"\n{fmt_count(block.params)} w" if block.params else "")
+            label = block.detail + (f"\n{fmt_count(block.params)} weights" if block.params else "")
             p.drawText(QRectF(x - gap / 2, bottom + 2, width + gap, 32), Qt.AlignHCenter | Qt.AlignTop, label)
             centres.append((rect.left(), rect.right(), rect.center().y()))
         p.setPen(QPen(text_colour, 1.4))
