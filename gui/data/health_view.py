@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QProgressBar, Q
 from gui.data.background import BackgroundTask
 
 WARN_BRUSH = QBrush(QColor("#fde2e1"))
+MAX_ROWS = 1000  # per section: a list the user can read, and a widget that fills in milliseconds
 PROBLEM_KINDS = {"empty": "empty file", "corrupt": "corrupt", "unreadable": "unreadable", "not_image": "not an image"}
 
 
@@ -219,6 +220,12 @@ class HealthView(QWidget):
         item.setExpanded(expanded)
         return item
 
+    @staticmethod
+    def _more(section: QTreeWidgetItem, total: int) -> None:
+        if total > MAX_ROWS:
+            QTreeWidgetItem(section, [f"… and {total - MAX_ROWS:,} more", "the command line lists them all: "
+                                      "layerscope dataset FOLDER"])
+
     def _fill_problems(self, report) -> None:
         self.problems.clear()
         root = Path(report.root)
@@ -234,27 +241,28 @@ class HealthView(QWidget):
                                   + "".join(f"<li>{html.escape(w)}</li>" for w in report.warnings) + "</ul>")
             self.warnings.show()
         if report.problems:
-            sec = self._section("Files that cannot be used", len(report.problems))
-            for p in report.problems:
+            sec = self._section("Files that cannot be used", len(report.problems), len(report.problems) < 200)
+            for p in report.problems[:MAX_ROWS]:
                 child = QTreeWidgetItem(sec, [short(p.path), f"{PROBLEM_KINDS.get(p.kind, p.kind)}: {p.reason}"])
                 child.setToolTip(0, p.path)
                 child.setToolTip(1, p.reason)
+            self._more(sec, len(report.problems))
         if report.duplicates:
             sec = self._section("Exact duplicates", len(report.duplicates), expanded=len(report.duplicates) < 20)
-            for g in report.duplicates:
+            for g in report.duplicates[:MAX_ROWS]:
                 where = "in more than one split" if g.cross_split else "same split"
                 child = QTreeWidgetItem(sec, [" = ".join(short(p) for p in g.paths), where])
                 child.setToolTip(0, "\n".join(g.paths))
+            self._more(sec, len(report.duplicates))
         if report.small_classes:
             sec = self._section("Classes with too few images", len(report.small_classes))
             for c in report.small_classes:
                 QTreeWidgetItem(sec, [c, f"{report.counts.get(c, {}).get('train', 0)} training images"])
         if report.ignored:
             sec = self._section("Non-image files (ignored)", len(report.ignored), expanded=len(report.ignored) < 20)
-            for path in report.ignored[:500]:
+            for path in report.ignored[:MAX_ROWS]:
                 QTreeWidgetItem(sec, [short(path), "not an image extension; never used"])
-            if len(report.ignored) > 500:
-                QTreeWidgetItem(sec, [f"… and {len(report.ignored) - 500} more", ""])
+            self._more(sec, len(report.ignored))
         if not self.problems.topLevelItemCount():
             item = QTreeWidgetItem(["No problems found: every file is a readable image", ""])
             item.setForeground(0, QBrush(QColor("#2e7d32")))

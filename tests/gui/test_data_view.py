@@ -238,3 +238,24 @@ def test_thumbnails_are_cached_on_disk_and_reused(qtbot, photo_folder, thumbnail
         assert third.failure(items[0].key) and third.cached(items[1].key)
     finally:
         assert third.shutdown()
+
+
+def test_a_long_problem_list_is_capped_and_says_how_many_more(qtbot, view, tmp_path):
+    from PIL import Image
+
+    from gui.data.health_view import MAX_ROWS
+
+    root = tmp_path / "many_bad"
+    for cls in ("a", "b"):
+        (root / cls).mkdir(parents=True)
+        for i in range(3):
+            Image.new("RGB", (8, 8), (40 * i, 0, 0)).save(root / cls / f"ok{i}.png")
+    for i in range(MAX_ROWS + 5):
+        (root / "a" / f"bad{i:04d}.jpg").write_bytes(b"")
+    with qtbot.waitSignal(view.health.report_ready, timeout=60_000) as ready:
+        view.health.scan(root)
+    assert len(ready.args[0].problems) == MAX_ROWS + 5
+    section = view.health.problems.topLevelItem(0)
+    assert section.text(0) == f"Files that cannot be used ({MAX_ROWS + 5})"
+    assert section.childCount() == MAX_ROWS + 1
+    assert section.child(MAX_ROWS).text(0) == "… and 5 more"
