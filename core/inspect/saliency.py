@@ -18,6 +18,11 @@ import torch.nn.functional as F
 from core.inspect.activations import model_lock
 
 
+# Integrated gradients runs `steps` scaled copies of the input through the model; this many at a time keeps
+# the memory for a ResNet's backward pass in the hundreds of MB rather than gigabytes.
+IG_BATCH = 8
+
+
 class SaliencyUnavailable(ValueError):
     """This saliency method does not apply to this model (for example Grad-CAM on an MLP)."""
 
@@ -123,7 +128,7 @@ def integrated_gradients(model: nn.Module, batch: torch.Tensor, target: int, ste
         target = _check_target(_num_classes(model, x), target)
         base = torch.zeros_like(x) if baseline is None else baseline.to(x).expand_as(x).clone()
         attributions = IntegratedGradients(model).attribute(
-            x, baselines=base, target=target, n_steps=max(2, int(steps)), internal_batch_size=max(2, int(steps)))
+            x, baselines=base, target=target, n_steps=max(2, int(steps)), internal_batch_size=IG_BATCH)
     return _unit_range(attributions[0].abs().sum(dim=0))
 
 
