@@ -139,7 +139,14 @@ class ModelView(QWidget):
         return self._summary is not None and self._summary.fits is False
 
     def confirm_run(self, parent: QWidget | None = None) -> bool:
-        """Before a run: when the estimate says it will not fit, ask the user whether to start anyway."""
+        """Before a run: when the estimate says it will not fit, ask the user whether to start anyway.
+        A summary that is missing or older than the settings (an edit a moment ago) is made now."""
+        if self._summary is None or self._summary.asked != self._request():
+            try:
+                self._task.cancel()
+                self._on_summary(summarise(self._request()))
+            except Exception:  # the run itself will report why this model cannot be built
+                return True
         if not self.would_not_fit():
             return True
         answer = QMessageBox.warning(
@@ -163,10 +170,13 @@ class ModelView(QWidget):
         self.input_label.setText(f"{fmt_shape((channels, size, size))} image → {classes} classes{note}")
         self.input_label.setToolTip("Set by the dataset: its image size and channels, and its number of classes")
 
-    def _on_settings_changed(self, *_args) -> None:
+    def _request(self) -> SummaryRequest:
         classes, channels, size = self._input
-        request = SummaryRequest(self.builder.model_name(), self.builder.model_options(), classes, channels, size,
-                                 self.batch_size.value(), self._device)
+        return SummaryRequest(self.builder.model_name(), self.builder.model_options(), classes, channels, size,
+                              self.batch_size.value(), self._device)
+
+    def _on_settings_changed(self, *_args) -> None:
+        request = self._request()
         if self._engine_ready:
             self.totals_label.setText(self.totals_label.text() or "Building…")
             self._task.submit(lambda ctx: summarise(request, ctx))

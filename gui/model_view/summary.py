@@ -45,6 +45,7 @@ class ModelSummary:
     fits: bool | None = None  # None: unknown
     warning: str = ""  # why it would not fit, and what to do
     input_note: str = ""  # why the input differs from the dataset's (pretrained weights)
+    asked: SummaryRequest | None = None  # the request as made (`request` is what was built)
     memory: object | None = None
 
 
@@ -69,6 +70,7 @@ def summarise(request: SummaryRequest, context=None) -> ModelSummary:
     from core.models import ModelSpec, build_model, layer_summary
     from core.models.torchvision_models import data_spec_for_model
 
+    asked = request
     # Pretrained weights bring their own input: RGB at their training size (what a run will use too).
     adapted = data_spec_for_model(DataSpec(name="model view"), request.model_name, request.options)
     if adapted.image_size is not None:
@@ -88,7 +90,7 @@ def summarise(request: SummaryRequest, context=None) -> ModelSummary:
     size_bytes = sum(p.numel() * p.element_size() for p in params) + sum(
         b.numel() * b.element_size() for b in model.buffers())
     summary = ModelSummary(request, rows, total, trainable, size_bytes / 2**20,
-                           blocks=diagram_blocks(rows, request), input_note=note)
+                           blocks=diagram_blocks(rows, request), input_note=note, asked=asked)
     _add_memory(summary, model, spec)
     return summary
 

@@ -103,3 +103,16 @@ def test_pretrained_weights_set_the_input_size(qtbot, view):
     assert (summary.request.in_channels, summary.request.image_size) == (3, 224)
     assert "3×224×224" in view.input_label.text() and "pretrained" in view.input_label.text()
     assert summary.rows[-1].output_shape == (10,)
+
+
+def test_confirm_run_uses_the_settings_of_this_moment(qtbot, view, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    view.set_model("cnn", {"blocks": 2, "channels": 8})
+    settle(qtbot, view)
+    assert not view.would_not_fit()
+    asked = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: asked.append(a) or QMessageBox.No)
+    view.set_batch_size(1_000_000)  # and Train at once, before the debounced rebuild has run
+    assert view.confirm_run() is False and asked
+    assert view.summary().request.batch_size == 1_000_000
