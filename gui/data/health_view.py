@@ -207,8 +207,8 @@ class HealthView(QWidget):
             if c:
                 item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
             self.counts.setItem(len(report.classes), c, item)
-        # As tall as its rows, up to about ten classes; more scroll.
-        rows_height = sum(self.counts.rowHeight(r) for r in range(min(self.counts.rowCount(), 11)))
+        # As tall as its rows, up to six classes and the total; more scroll (the problems need the room).
+        rows_height = sum(self.counts.rowHeight(r) for r in range(min(self.counts.rowCount(), 7)))
         self.counts.setFixedHeight(rows_height + self.counts.horizontalHeader().height() + 4)
 
     def _section(self, title: str, count: int, expanded: bool = True) -> QTreeWidgetItem:
