@@ -31,6 +31,8 @@ def thumbnail_cache(tmp_path, monkeypatch):
 
 @pytest.fixture
 def insects(shared_data, tmp_path):
+    if not (shared_data / "hymenoptera").is_dir():
+        pytest.skip(f"the hymenoptera photos are not in {shared_data}")
     root = tmp_path / "insects"
     for cls in ("ants", "bees"):
         (root / cls).mkdir(parents=True)
