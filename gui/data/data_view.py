@@ -73,6 +73,7 @@ class DataView(QWidget):
         self.open_button.clicked.connect(self.choose_folder)
         self.rescan_button.clicked.connect(self._rescan)
         self.browser.loaded.connect(self._on_listed)
+        self.health.class_clicked.connect(self.show_class)
         self.augmentation_panel.changed.connect(self.augmentation_changed)
         self.rescan_button.setEnabled(False)
 
@@ -156,6 +157,11 @@ class DataView(QWidget):
     def _on_listed(self) -> None:
         if self._name and self._name not in KNOWN_DATASETS and self.browser.classes():
             self.input_changed.emit(len(self.browser.classes()), 3, FOLDER_IMAGE_SIZE)
+
+    def show_class(self, name: str) -> None:
+        """Browse one class (a click on its row in the report)."""
+        self.side_tabs.setCurrentWidget(self.browser)
+        self.browser.set_class(name)
 
     def is_busy(self) -> bool:
         return self.health.is_scanning() or self.augmentation_panel.is_busy()

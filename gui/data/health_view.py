@@ -30,6 +30,7 @@ def run_health_scan(root: str, context):
 
 class HealthView(QWidget):
     report_ready = Signal(object)  # core.data.health.HealthReport
+    class_clicked = Signal(str)  # a class row of the counts table
     scan_failed = Signal(str)
     scan_cancelled = Signal()
 
@@ -65,6 +66,8 @@ class HealthView(QWidget):
         self.counts.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
         self.counts.setSizeAdjustPolicy(QTableWidget.AdjustToContents)
         self.counts.setVerticalScrollMode(QTableWidget.ScrollPerPixel)
+        self.counts.setToolTip("Click a class to browse its images")
+        self.counts.cellClicked.connect(self._on_cell_clicked)
         self.problems = QTreeWidget()
         self.problems.setHeaderLabels(["Finding", "Details"])
         self.problems.setColumnWidth(0, 230)
@@ -116,6 +119,10 @@ class HealthView(QWidget):
 
     def cancel(self) -> None:
         self._task.cancel()
+
+    def _on_cell_clicked(self, row: int, _column: int) -> None:
+        if self._report is not None and row < len(self._report.classes):
+            self.class_clicked.emit(self._report.classes[row])
 
     def show_message(self, text: str) -> None:
         """For datasets without files to check (shapes, MNIST...): a description instead of a report."""

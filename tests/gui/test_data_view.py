@@ -66,6 +66,13 @@ def test_health_report_lists_classes_and_problems(qtbot, view, photo_folder):
     assert "Sizes" in view.health.summary.text() and "RGB" in view.health.summary.text()
     qtbot.waitUntil(lambda: bool(inputs), timeout=20_000)
     assert inputs[-1] == (2, 3, 64)
+    # A click on a class row browses that class.
+    view.side_tabs.setCurrentWidget(view.augmentation_panel)
+    rect = table.visualItemRect(table.item(1, 0))
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert view.side_tabs.currentWidget() is view.browser
+    assert view.browser.class_filter.currentData() == "bees"
+    assert {item.label for item in view.browser.model.items()} == {"bees"}
 
 
 def test_browser_shows_classes_and_loads_thumbnails_lazily(qtbot, view, photo_folder):
