@@ -204,6 +204,7 @@ class ThumbnailModel(QAbstractListModel):
             self._generation += 1
             self._requests.clear()
         self._pending.clear()
+        self._failed.clear()  # a file fixed since is tried again (a failure costs little to find again)
         self._items = list(items)
         self._row_of = {item.key: i for i, item in enumerate(self._items)}
         self.endResetModel()
