@@ -290,7 +290,9 @@ def cmd_inspect(args) -> int:
     top = summary.get("prediction") or []
     if top:
         first = top[0]
-        print(f"{args.image}: {first['label']} {first['prob']:.1%}")
+        prob = first["prob"]  # None when the model's output is NaN (a diverged run)
+        shown = f"{prob:.1%}" if prob is not None else "(the model's output is not a number)"
+        print(f"{args.image}: {first['label']} {shown}")
     print(f"wrote {len(summary.get('layers', []))} layer mosaics, filters, saliency and summary.json to {args.out}")
     return EXIT_OK
 

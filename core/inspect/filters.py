@@ -27,7 +27,7 @@ def _tile_rgb(tiles: np.ndarray, pad: int, pad_value: int) -> np.ndarray:
 def _to_rgb_tiles(weights: torch.Tensor) -> np.ndarray:
     """[N, C, h, w] float -> uint8 [N, h, w, 3], each filter min-max scaled on its own.
     3 input channels are shown as colour; any other count as gray (the mean over input channels)."""
-    w = weights.detach().float().cpu()
+    w = torch.nan_to_num(weights.detach().float().cpu(), nan=0.0, posinf=0.0, neginf=0.0)
     if w.shape[1] != 3:
         w = w.mean(dim=1, keepdim=True).expand(-1, 3, -1, -1)
     flat = w.reshape(w.shape[0], -1)

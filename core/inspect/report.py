@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 
@@ -34,6 +35,11 @@ def _enlarge(rgb: np.ndarray, min_width: int = MIN_EXPORT_WIDTH) -> np.ndarray:
 def _save_png(rgb: np.ndarray, path: Path) -> str:
     Image.fromarray(np.ascontiguousarray(rgb)).save(path)
     return path.name
+
+
+def _json_number(value: float) -> float | None:
+    """Rounded for reading; NaN / inf (a diverged model) become null, since JSON has no such numbers."""
+    return round(value, 6) if math.isfinite(value) else None
 
 
 def _resolve_target(target, classes: list[str], predicted: int) -> int:
@@ -70,7 +76,7 @@ def inspect_to_folder(checkpoint_path, image_path, out_dir, target=None, cam_lay
         name = f"{index:0{width}d}_{_safe(view.name)}.png"
         _save_png(_enlarge(to_rgb8(view.mosaic.image, colormap)), out / "layers" / name)
         layers.append({"name": view.name, "type": view.type, "output_shape": list(view.shape),
-                       "stats": {k: round(v, 6) for k, v in view.stats.items()},
+                       "stats": {k: _json_number(v) for k, v in view.stats.items()},
                        "grid": [view.mosaic.rows, view.mosaic.cols], "file": f"layers/{name}"})
 
     filters = first_layer_filters(predictor.model, scale=4)
@@ -91,9 +97,9 @@ def inspect_to_folder(checkpoint_path, image_path, out_dir, target=None, cam_lay
     summary = {
         "checkpoint": str(checkpoint_path), "image": str(image_path),
         "model": predictor.model.__class__.__name__, "classes": predictor.classes,
-        "prediction": [{"label": label, "prob": round(p, 6)} for label, p in result.prediction],
+        "prediction": [{"label": label, "prob": _json_number(p)} for label, p in result.prediction],
         "saliency": {"method": method, "target": predictor.classes[target_index], "target_index": target_index},
         "files": files, "layers": layers,
     }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=False))
     return summary

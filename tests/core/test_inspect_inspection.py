@@ -159,3 +159,20 @@ def test_cli_inspect(tmp_path, shapes_checkpoint, shape_image, capsys):
     code = main(["inspect", "--checkpoint", str(shapes_checkpoint("cnn")), "--out", str(out),
                  str(tmp_path / "nope.jpg")])
     assert code != 0 and "does not exist" in capsys.readouterr().err
+
+
+def test_a_diverged_model_still_gives_strict_json(tmp_path, shape_image):
+    spec = ModelSpec("cnn", 5, 3, 32)
+    model = build_model(spec)
+    with torch.no_grad():
+        model.features[0].weight[0].fill_(float("nan"))  # one poisoned channel, as after a blown-up run
+    path = save_checkpoint(checkpoint_from_model(model, spec, SHAPE_CLASSES, Preprocess(image_size=32)),
+                           tmp_path / "nan.pt")
+    summary = inspect_to_folder(path, shape_image, tmp_path / "out")
+    text = (tmp_path / "out" / "summary.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    assert summary["layers"][0]["stats"]["mean"] is None
+
+    from core.cli import main
+
+    assert main(["inspect", "--checkpoint", str(path), "--out", str(tmp_path / "cli"), str(shape_image)]) == 0
