@@ -74,14 +74,25 @@ def test_palette_png_with_transparency_composites_on_white(tmp_path):
     assert tuple(arr[0, -1]) == (255, 255, 255)
 
 
-def test_rgba_transparency_composites_on_white(tmp_path):
+@pytest.mark.parametrize("ext,kwargs", [(".png", {}), (".webp", {"lossless": True}), (".tif", {})])
+def test_rgba_transparency_composites_on_white(tmp_path, ext, kwargs):
     arr = np.zeros((H, W, 4), np.uint8)
     arr[..., 1] = 200  # green
     arr[:, : W // 2, 3] = 255  # left opaque, right fully transparent
-    path = _save(Image.fromarray(arr, "RGBA"), tmp_path / "rgba.png")
+    path = _save(Image.fromarray(arr, "RGBA"), tmp_path / f"rgba{ext}", **kwargs)
+    assert Image.open(path).mode == "RGBA"
     out = _check_rgb(load_image(path))
     assert tuple(out[0, 0]) == (0, 200, 0)
     assert tuple(out[0, -1]) == (255, 255, 255)
+
+
+def test_la_transparency_composites_on_white(tmp_path):
+    arr = np.zeros((H, W, 2), np.uint8)
+    arr[..., 0] = 40
+    arr[:, : W // 2, 1] = 255
+    path = _save(Image.fromarray(arr, "LA"), tmp_path / "la.png")
+    out = _check_rgb(load_image(path))
+    assert tuple(out[0, 0]) == (40, 40, 40) and tuple(out[0, -1]) == (255, 255, 255)
 
 
 @pytest.mark.parametrize("fmt,ext,kwargs", [
@@ -132,6 +143,7 @@ def test_exif_orientation_6_is_rotated_clockwise(tmp_path):
     assert top_left.min() > 200  # white
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")  # pytest's own filters would show it; checked below
 def test_broken_exif_still_loads_quietly(tmp_path):
     path = _save(_gradient_rgb(), tmp_path / "badexif.jpg", exif=b"Exif\x00\x00II*\x00\xff\xff\xff\xff")
     _check_rgb(load_image(path))
