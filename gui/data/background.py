@@ -15,6 +15,28 @@ from typing import Any, Callable
 from PySide6.QtCore import QCoreApplication, QObject, QRunnable, QThreadPool, QTimer, Signal, Slot
 
 
+# Jobs import core lazily (torch must not load before the window shows). Two worker threads importing a
+# package and its submodule for the first time at once can deadlock in Python's import machinery
+# (_DeadlockError on core.data.folder), so the first import of the engine happens once, under a lock.
+_IMPORT_LOCK = threading.Lock()
+ENGINE_MODULES = ("core.data", "core.data.health", "core.data.preview", "core.data.standard", "core.models",
+                  "core.models.memory")
+_imported: set[str] = set()
+
+
+def import_engine(modules: tuple[str, ...] = ENGINE_MODULES) -> None:
+    """Import `modules` once, one thread at a time (a set lookup after the first call)."""
+    if _imported.issuperset(modules):
+        return
+    import importlib
+
+    with _IMPORT_LOCK:
+        for name in modules:
+            if name not in _imported:
+                importlib.import_module(name)
+                _imported.add(name)
+
+
 class Cancelled(Exception):
     """Raised inside a job (by TaskContext.check) when the task was cancelled or superseded."""
 
@@ -58,6 +80,7 @@ class _Job(QRunnable):
         if self._context.cancelled():
             return
         try:
+            import_engine()
             result = self._fn(self._context)
         except Cancelled:
             return

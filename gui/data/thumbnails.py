@@ -20,6 +20,8 @@ import numpy as np
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 
+from gui.data.background import import_engine
+
 THUMB_SIZE = 96
 PathRole = Qt.UserRole + 1
 ClassRole = Qt.UserRole + 2
@@ -246,6 +248,7 @@ class ThumbnailModel(QAbstractListModel):
     # --- lazy loading ---
     def _thumbnail(self, item: ThumbItem) -> QImage:
         """On a worker thread: from the disk cache, else decoded (and then stored there)."""
+        import_engine(("PIL.Image", "PIL.ImageOps", "core.imageio"))  # first imports: one thread at a time
         on_disk = self.disk_cache is not None and isinstance(item.source, Path)
         if on_disk:
             image = self.disk_cache.load(item.source, self.thumb_size)
