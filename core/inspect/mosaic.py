@@ -128,7 +128,7 @@ def feature_mosaic(act, scaling: str = "channel", columns: int | None = None, pa
     if a.size == 0:
         raise ValueError(f"cannot draw an empty activation of shape {a.shape}")
     c, h, w = a.shape
-    lo, hi = ranges if ranges is not None else channel_ranges(a)
+    lo, hi = ranges if ranges is not None and len(ranges[0]) == c else channel_ranges(a)
     a, lo, hi = _finite(a, lo, hi)
     offset, scale = _offset_scale(lo, hi, scaling)
 
@@ -150,11 +150,15 @@ def feature_mosaic(act, scaling: str = "channel", columns: int | None = None, pa
         tiles[:full] = normed[:full * cols].reshape(full, cols, h, w).transpose(0, 2, 1, 3)
     if rest:
         tiles[full, :, :rest] = normed[full * cols:].transpose(1, 0, 2)
-        image[full * (h + pad):, rest * (w + pad) - (pad if rest else 0):] = pad_value  # empty last tiles
-    if pad and rows > 1:
-        as_strided(image[h:], shape=(rows - 1, pad, width), strides=((h + pad) * width * item, width * item, item))[:] = pad_value
-    if pad and cols > 1:
-        as_strided(image[:, w:], shape=(height, cols - 1, pad), strides=(width * item, (w + pad) * item, item))[:] = pad_value
+        image[full * (h + pad):, rest * (w + pad) - pad:] = pad_value  # the empty end of the last row
+    if pad and rows > 1:  # horizontal gaps
+        gaps = as_strided(image[h:], shape=(rows - 1, pad, width),
+                          strides=((h + pad) * width * item, width * item, item))
+        gaps[:] = pad_value
+    if pad and cols > 1:  # vertical gaps
+        gaps = as_strided(image[:, w:], shape=(height, cols - 1, pad),
+                          strides=(width * item, (w + pad) * item, item))
+        gaps[:] = pad_value
     return Mosaic(image, rows, cols, h, w, pad, c)
 
 

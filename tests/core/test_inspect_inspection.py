@@ -176,3 +176,14 @@ def test_a_diverged_model_still_gives_strict_json(tmp_path, shape_image):
     from core.cli import main
 
     assert main(["inspect", "--checkpoint", str(path), "--out", str(tmp_path / "cli"), str(shape_image)]) == 0
+
+
+def test_unusual_layer_outputs_still_inspect():
+    # A [C, L] output per sample (as sequence models give) and a flattened vector: no crash, sane views.
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Flatten(2), torch.nn.Flatten(),
+                                torch.nn.Linear(4 * 14 * 14, 5))
+    pre = Preprocess(image_size=16, channels=3, mean=(0.5,) * 3, std=(0.25,) * 3)
+    result = inspect_image(Predictor(model, list(SHAPE_CLASSES), pre), _photo())
+    seq = result.layer("1")
+    assert seq.shape == (4, 196) and seq.mosaic.channels == 1 and seq.mosaic.image.shape == (4, 196)
+    assert result.layer("2").mosaic.image.shape == (1, 4 * 196)
