@@ -15,6 +15,16 @@ from core.trainer import TrainConfig, Trainer, seed_everything
 SIZE, TRAIN, VAL, SEED = 64, 4000, 60, 5
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One torch thread for this module: on a CPU shared with other jobs, torch's intra-op pool spends more
+    time waiting for cores than computing for models this small (minutes instead of seconds)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def trained_cnn():
     """A shapes CNN trained for 3 short epochs (about 75% validation accuracy), its validation set, and the
@@ -23,14 +33,7 @@ def trained_cnn():
     spec = ModelSpec("cnn", data.num_classes, 3, SIZE)
     seed_everything(0)
     model = build_model(spec)
-    # One thread: on a CPU shared with other jobs, torch's intra-op pool spends more time waiting for cores
-    # than computing for a model this small (minutes instead of seconds).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        Trainer(model, data, TrainConfig(epochs=3, batch_size=16, lr=1e-3, device="cpu", seed=0), spec).fit()
-    finally:
-        torch.set_num_threads(threads)
+    Trainer(model, data, TrainConfig(epochs=3, batch_size=16, lr=1e-3, device="cpu", seed=0), spec).fit()
     # build_data draws TRAIN + VAL images with one generator and keeps the last VAL for validation; drawing
     # masks does not consume random numbers, so the same call with masks gives the same images.
     images, labels, masks = make_shapes(TRAIN + VAL, SIZE, SEED, with_masks=True)
