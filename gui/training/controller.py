@@ -21,6 +21,10 @@ from gui.training.worker import TrainingWorker
 
 IDLE, RUNNING, PAUSED, STOPPING = "idle", "running", "paused", "stopping"
 
+# Batch reports at most 5 times a second: each one carries every step's loss since the last, so the plot
+# loses nothing, and each costs a repaint on the GUI thread (benchmarks/training.py measures the trade).
+REPORT_INTERVAL_S = 0.2
+
 
 class TrainingController(QObject):
     stateChanged = Signal(str)
@@ -60,6 +64,7 @@ class TrainingController(QObject):
         if self._state != IDLE:
             return None
         self.run_dir = new_run_dir(self.runs_root, settings.model_name, settings.data.name)
+        settings.train.report_interval_s = max(settings.train.report_interval_s, REPORT_INTERVAL_S)
         worker = TrainingWorker(settings, self.run_dir, resume)
         thread = QThread()
         thread.setObjectName("layerscope-training")

@@ -27,14 +27,14 @@ from core.session import RunSettings, prepare_trainer
 THREADS_ENV = "LAYERSCOPE_TORCH_THREADS"
 
 
-def training_threads() -> int:
-    """CPU threads for torch ops on the training thread: all cores but one, which stays free for the GUI
-    thread (so the window keeps painting and the plots never stall training). $LAYERSCOPE_TORCH_THREADS
-    overrides it."""
+def training_threads() -> int | None:
+    """CPU threads for torch ops on the training thread: $LAYERSCOPE_TORCH_THREADS, else None (torch's
+    default, all cores). Measured on 2 cores (benchmarks/training.py): leaving a core to the GUI halves
+    training speed, while the GUI thread needs well under a tenth of a core and stays responsive."""
     try:
         return max(1, int(os.environ[THREADS_ENV]))
     except (KeyError, ValueError):
-        return max(1, (os.cpu_count() or 2) - 1)
+        return None
 
 
 def weights_only_checkpoint(trainer) -> Checkpoint:
@@ -110,7 +110,9 @@ class TrainingWorker(QObject):
     @Slot()
     def run(self) -> None:
         try:
-            torch.set_num_threads(training_threads())  # OpenMP's thread count is per thread: this one only
+            threads = training_threads()
+            if threads is not None:
+                torch.set_num_threads(threads)  # OpenMP's thread count is per thread: this one only
             trainer = prepare_trainer(self.settings, self.run_dir, resume=self.resume_from, callbacks=[_SignalBridge(self)])
             with self._lock:
                 self._trainer = trainer

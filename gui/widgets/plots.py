@@ -102,6 +102,11 @@ class TrainingPlots(QWidget):
         if epochs:
             for plot in (self.epoch_loss_plot, self.acc_plot):
                 plot.setXRange(start + 0.5, epochs + 0.5, padding=0)
+                axis = plot.getAxis("bottom")
+                if epochs - start <= 20:
+                    axis.setTickSpacing(1, 1)  # whole epochs, no "2.5"
+                else:
+                    axis.setTickSpacing()  # automatic
 
     def clear(self) -> None:
         for _, buffer in self._pairs:
