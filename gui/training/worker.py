@@ -30,7 +30,9 @@ THREADS_ENV = "LAYERSCOPE_TORCH_THREADS"
 def training_threads() -> int | None:
     """CPU threads for torch ops on the training thread: $LAYERSCOPE_TORCH_THREADS, else None (torch's
     default, all cores). Measured on 2 cores (benchmarks/training.py): leaving a core to the GUI halves
-    training speed, while the GUI thread needs well under a tenth of a core and stays responsive."""
+    training speed, while the GUI thread needs well under a tenth of a core and stays responsive. Setting
+    the count explicitly on this thread (even to the default, 2) was measured far slower here (~50 vs ~700
+    images/s): leave it alone unless asked."""
     try:
         return max(1, int(os.environ[THREADS_ENV]))
     except (KeyError, ValueError):
