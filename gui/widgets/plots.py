@@ -42,7 +42,8 @@ class TrainingPlots(QWidget):
 
         self.loss_plot = self._plot(0, 0, "Training loss", "step", "loss")
         self.epoch_loss_plot = self._plot(0, 1, "Loss per epoch", "epoch", "loss")
-        self.acc_plot = self._plot(1, 0, "Accuracy per epoch", "epoch", "accuracy")
+        # Accuracy climbs towards the top right: its legend sits bottom right, out of the curves' way.
+        self.acc_plot = self._plot(1, 0, "Accuracy per epoch", "epoch", "accuracy", legend_offset=(-10, -10))
         self.lr_plot = self._plot(1, 1, "Learning rate", "step", "lr")
         self.acc_plot.setYRange(0, 1, padding=0.02)
 
@@ -76,12 +77,13 @@ class TrainingPlots(QWidget):
         self.timer.timeout.connect(self.redraw_if_dirty)
         self.timer.start()
 
-    def _plot(self, row: int, col: int, title: str, x_label: str, y_label: str) -> pg.PlotItem:
+    def _plot(self, row: int, col: int, title: str, x_label: str, y_label: str,
+              legend_offset: tuple[int, int] = (-10, 10)) -> pg.PlotItem:
         plot = self.view.addPlot(row=row, col=col, title=title)
         plot.setLabel("bottom", x_label)
         plot.setLabel("left", y_label)
         plot.showGrid(x=True, y=True, alpha=0.2)
-        plot.addLegend(offset=(-10, 10))
+        plot.addLegend(offset=legend_offset)
         plot.setMenuEnabled(True)
         # Tick labels are the costly part of a repaint (text). Cached as pixmaps, an axis is only drawn
         # again when its range changes, and start_run() fixes the x ranges so that is rare.
