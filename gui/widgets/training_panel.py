@@ -86,6 +86,9 @@ class TrainingPanel(QWidget):
         form.addRow("Dataset", self.dataset)
         form.addRow("Shapes images", self.train_count)
         form.addRow("Model", self.model)
+        # The image count only means something for the generated shapes set: show it only then.
+        self.dataset.currentIndexChanged.connect(
+            lambda _i: form.setRowVisible(self.train_count, (self.dataset.currentData() or "shapes") == "shapes"))
         opt_box = QGroupBox("Training")
         form2 = QFormLayout(opt_box)
         form2.addRow("Epochs", self.epochs)
