@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from core.models.summary import leaf_layers
+from core.models.summary import probe_leaf_outputs
 
 MB = 2**20
 OVERHEAD = 1.2  # allocator fragmentation, workspaces, the loss and the input batch
@@ -71,22 +71,12 @@ def activation_bytes_per_image(model: nn.Module, input_shape: tuple[int, int, in
     """Sum of every leaf layer's output size (bytes, float32) for one input, measured with forward hooks."""
     total = 0
 
-    def hook(_m, _inp, out):
+    def add(_name, out):
         nonlocal total
         outs = out if isinstance(out, (tuple, list)) else (out,)
         total += sum(o.numel() * 4 for o in outs if isinstance(o, torch.Tensor))
 
-    handles = [m.register_forward_hook(hook) for _, m in leaf_layers(model)]
-    was_training = model.training
-    try:
-        model.eval()
-        device = next((p.device for p in model.parameters()), torch.device("cpu"))
-        with torch.no_grad():
-            model(torch.zeros(1, *input_shape, device=device))
-    finally:
-        for h in handles:
-            h.remove()
-        model.train(was_training)
+    probe_leaf_outputs(model, input_shape, add)
     return total
 
 

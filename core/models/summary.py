@@ -20,17 +20,11 @@ def leaf_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
     return [(n, m) for n, m in model.named_modules() if n and not list(m.children())]
 
 
-def layer_summary(model: nn.Module, input_shape: tuple[int, int, int]) -> list[LayerRow]:
-    """One row per leaf layer, in execution order, with the output shape for a single input (no batch)."""
-    shapes: dict[str, tuple[int, ...]] = {}
-    order: list[str] = []
-    handles = []
-    for name, module in leaf_layers(model):
-        def hook(_m, _inp, out, name=name):
-            if name not in shapes and isinstance(out, torch.Tensor):
-                shapes[name] = tuple(out.shape[1:])
-                order.append(name)
-        handles.append(module.register_forward_hook(hook))
+def probe_leaf_outputs(model: nn.Module, input_shape: tuple[int, int, int], on_output) -> None:
+    """One eval-mode forward pass of a zero input [1, *input_shape] with `on_output(name, output)` called for
+    every leaf layer's output; hooks removed and the model's train/eval mode restored whatever happens."""
+    handles = [module.register_forward_hook(lambda _m, _inp, out, name=name: on_output(name, out))
+               for name, module in leaf_layers(model)]
     was_training = model.training
     try:
         model.eval()
@@ -41,6 +35,19 @@ def layer_summary(model: nn.Module, input_shape: tuple[int, int, int]) -> list[L
         for h in handles:
             h.remove()
         model.train(was_training)
+
+
+def layer_summary(model: nn.Module, input_shape: tuple[int, int, int]) -> list[LayerRow]:
+    """One row per leaf layer, in execution order, with the output shape for a single input (no batch)."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    order: list[str] = []
+
+    def record(name, out):
+        if name not in shapes and isinstance(out, torch.Tensor):
+            shapes[name] = tuple(out.shape[1:])
+            order.append(name)
+
+    probe_leaf_outputs(model, input_shape, record)
     modules = dict(model.named_modules())
     rows = []
     for name in order:
