@@ -46,8 +46,11 @@ def test_train_two_epochs_fills_plots_and_writes_run(qtbot, window, tiny):
     assert len(plots.step_loss_ema) == steps
     assert len(plots.epoch_val_acc) == 2 and len(plots.epoch_train_acc) == 2
     assert len(plots.step_lr) >= 2
-    qtbot.waitUntil(lambda: plots.raw_curve.getOriginalDataset()[0] is not None)  # the timer drew them
-    assert len(plots.raw_curve.getOriginalDataset()[0]) == steps
+    # The redraw timer draws every kept point (it may have drawn an earlier, shorter state first).
+    def drawn():
+        x = plots.raw_curve.getOriginalDataset()[0]
+        return x is not None and len(x) == steps
+    qtbot.waitUntil(drawn, timeout=5_000)
     run = window.controller.run_dir
     assert run.parent == window.controller.runs_root and run.name.endswith("-cnn-shapes")
     assert (run / "last.pt").exists() and (run / "best.pt").exists()
