@@ -59,13 +59,19 @@ class AppSettings:
             window.restoreState(state)
         return ok
 
-    # ---- the training form ---------------------------------------------------------------------------
+    # ---- the training form and the tabs' options --------------------------------------------------------
     def save_form(self, values: dict) -> None:
-        self.q.setValue("training/form", json.dumps(values))
-        self.q.sync()
+        self.save_section("training/form", values)
 
     def load_form(self) -> dict:
-        raw = self.q.value("training/form")
+        return self.load_section("training/form")
+
+    def save_section(self, key: str, values: dict) -> None:
+        self.q.setValue(key, json.dumps(values))
+        self.q.sync()
+
+    def load_section(self, key: str) -> dict:
+        raw = self.q.value(key)
         if not raw:
             return {}
         try:

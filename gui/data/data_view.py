@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QPus
 from gui.data.augmentation import AugmentationPanel
 from gui.data.browser import DatasetBrowser
 from gui.data.health_view import HealthView
+from gui.data.options import DataOptions
 
 SHAPES = "shapes"
 # (classes, channels, natural size) of the built-in and standard sets, known here without importing torch.
@@ -26,10 +27,18 @@ KNOWN_DATASETS = {
 FOLDER_IMAGE_SIZE = 64  # DataSpec's default for folders
 
 
+def _has_val_folder(folder: str) -> bool:
+    try:
+        return (Path(folder) / "val").is_dir()
+    except OSError:
+        return False
+
+
 class DataView(QWidget):
     dataset_opened = Signal(str)  # "shapes", "mnist", ... or a folder path
     input_changed = Signal(int, int, int)  # classes, channels, image size: the model's input and output layers
     augmentation_changed = Signal()
+    options_changed = Signal()
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -46,12 +55,15 @@ class DataView(QWidget):
         self.open_button.setToolTip("A folder with one sub-folder per class (train/ and val/ used when present) (Ctrl+D)")
         self.rescan_button = QPushButton("Check Again")
         self.rescan_button.setToolTip("Run the health check again (after fixing files)")
+        self.options = DataOptions()
+        self._input: tuple[int, int, int] | None = None  # classes, channels, natural size of the open dataset
         top = QHBoxLayout()
         top.addWidget(QLabel("Dataset"))
         top.addWidget(self.chooser)
         top.addWidget(self.open_button)
         top.addWidget(self.rescan_button)
         top.addStretch(1)
+        top.addWidget(self.options)
 
         self.health = HealthView()
         self.browser = DatasetBrowser()
@@ -75,6 +87,7 @@ class DataView(QWidget):
         self.browser.loaded.connect(self._on_listed)
         self.health.class_clicked.connect(self.show_class)
         self.augmentation_panel.changed.connect(self.augmentation_changed)
+        self.options.changed.connect(self._on_options_changed)
         self.rescan_button.setEnabled(False)
 
     # --- what the training run uses ---
@@ -86,6 +99,24 @@ class DataView(QWidget):
 
     def augmentation(self):
         return self.augmentation_panel.augmentation()
+
+    def data_options(self) -> dict:
+        """{"image_size": int or None (the dataset's own), "val_fraction": float}: DataSpec fields."""
+        return self.options.values()
+
+    def set_data_options(self, d: dict) -> None:
+        self.options.set_values(d)
+
+    def _on_options_changed(self) -> None:
+        if self._input is not None:
+            self._emit_input(*self._input)
+        if self._name:
+            self.augmentation_panel.set_dataset(self._name, self.options.chosen_image_size())
+        self.options_changed.emit()
+
+    def _emit_input(self, classes: int, channels: int, natural_size: int) -> None:
+        self._input = (classes, channels, natural_size)
+        self.input_changed.emit(classes, channels, self.options.chosen_image_size() or natural_size)
 
     # --- opening ---
     def choose_folder(self) -> None:
@@ -132,13 +163,16 @@ class DataView(QWidget):
                                          f"{'grayscale' if channels == 1 else 'colour'}. torchvision downloads it "
                                          "once, when the first run starts. Nothing to check.")
                 self.browser.open_standard(name)
-            self.input_changed.emit(classes, channels, size)
-            self.augmentation_panel.set_dataset(name)
+            self._emit_input(classes, channels, size)
+            self.options.set_split_fixed(True)  # shapes and the standard sets come with their own val split
+            self.augmentation_panel.set_dataset(name, self.options.chosen_image_size())
         else:
+            self._input = None
+            self.options.set_split_fixed(_has_val_folder(name))
             self.rescan_button.setEnabled(True)
             self.health.scan(name)
             self.browser.open_folder(name)
-            self.augmentation_panel.set_dataset(name)
+            self.augmentation_panel.set_dataset(name, self.options.chosen_image_size())
         self.dataset_opened.emit(name)
 
     def _rescan(self) -> None:
@@ -156,7 +190,7 @@ class DataView(QWidget):
 
     def _on_listed(self) -> None:
         if self._name and self._name not in KNOWN_DATASETS and self.browser.classes():
-            self.input_changed.emit(len(self.browser.classes()), 3, FOLDER_IMAGE_SIZE)
+            self._emit_input(len(self.browser.classes()), 3, FOLDER_IMAGE_SIZE)
 
     def show_class(self, name: str) -> None:
         """Browse one class (a click on its row in the report)."""

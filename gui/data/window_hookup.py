@@ -5,8 +5,9 @@
     settings = prepare_run(self, settings)                       # in start_training; None: the user declined
 
 The training panel owns the run's form (dataset, model, batch size, device); the Data and Model tabs add
-what the form has no room for (augmentation, model options, fine-tuning). Choosing in one place selects
-in the others; `apply_view_settings` puts the tabs' options into the RunSettings the panel builds.
+what the form has no room for (image size, validation share, augmentation, model options, fine-tuning).
+Choosing in one place selects in the others; `apply_view_settings` puts the tabs' options into the
+RunSettings the panel builds. The Data tab's choices are remembered with the window's other settings.
 """
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ def install_data_views(window) -> tuple[DataView, ModelView]:
     model_view.set_engine_ready(ready)
     window.engineReady.connect(lambda: (data_view.set_engine_ready(True), model_view.set_engine_ready(True)))
     link_views(window.panel, data_view, model_view)
+    restore_data_settings(window.app_settings, data_view)
     inspector = getattr(window, "inspector", None)
     if inspector is not None:  # double-clicked thumbnails go to the Inspect tab
         data_view.browser.inspect_requested.connect(
@@ -65,13 +67,30 @@ def route_dataset_folders(window, paths: list[str]) -> list[str]:
 def prepare_run(window, settings):
     """The panel's RunSettings plus the tabs' options; None when the user declines a run that would not fit."""
     settings = apply_view_settings(settings, window.data_view, window.model_view)
+    save_data_settings(window.app_settings, window.data_view)
     if not window.model_view.confirm_run(window):
         window.log.append("warning", "Run not started: the model would probably not fit in memory")
         return None
     return settings
 
 
+def save_data_settings(app_settings, data_view: DataView) -> None:
+    app_settings.save_section("data/options", data_view.data_options())
+    app_settings.save_section("data/augmentation", data_view.augmentation_dict())
+
+
+def restore_data_settings(app_settings, data_view: DataView) -> None:
+    data_view.set_data_options(app_settings.load_section("data/options"))
+    augmentation = app_settings.load_section("data/augmentation")
+    if augmentation:
+        try:
+            data_view.augmentation_panel.set_augmentation(augmentation)
+        except (TypeError, ValueError):
+            pass  # a damaged entry: keep the defaults rather than fail to start
+
+
 def shutdown_data_views(window) -> None:
+    save_data_settings(window.app_settings, window.data_view)
     window.data_view.shutdown()
     window.model_view.shutdown()
 
@@ -117,6 +136,9 @@ def link_views(panel, data_view: DataView, model_view: ModelView) -> None:
 def apply_view_settings(settings, data_view: DataView, model_view: ModelView):
     """RunSettings from the panel + the Data tab's augmentation + the Model tab's options for that model."""
     settings.data.augmentation = data_view.augmentation()
+    options = data_view.data_options()
+    settings.data.image_size = options["image_size"]
+    settings.data.val_fraction = options["val_fraction"]
     if model_view.model_name() == settings.model_name:
         settings.model_options = {**settings.model_options, **model_view.model_options()}
         for key, value in model_view.train_overrides().items():

@@ -139,3 +139,61 @@ def test_a_folder_dropped_while_the_engine_loads_wins_over_the_saved_choice(qtbo
     assert w.data_view.dataset_name() == str(insects)
     assert w.panel.dataset.currentData() == str(insects)
     w.data_view.shutdown()
+
+
+def test_image_size_and_validation_share_reach_the_run_and_the_model_tab(qtbot, window):
+    data = window.data_view
+    data.options.image_size.setValue(32)
+    data.options.val_share.setValue(30)
+    # The Model tab's input layer follows the chosen size (shapes are drawn at 64 px by default).
+    qtbot.waitUntil(lambda: window.model_view.summary() is not None
+                    and window.model_view.summary().request.image_size == 32, timeout=30_000)
+    with qtbot.waitSignal(window.controller.runFinished, timeout=120_000):
+        window.start_training()
+    qtbot.waitUntil(lambda: window.controller.state == "idle")
+    config = json.loads((window.controller.run_dir / "config.json").read_text())
+    assert config["data"]["image_size"] == 32 and config["data"]["val_fraction"] == 0.3
+    assert window.hub.current().preprocess.image_size == 32  # the trained model sees 32x32 images
+    data.options.image_size.setValue(0)  # "auto": the dataset's own size again
+    assert data.data_options()["image_size"] is None
+    qtbot.waitUntil(lambda: window.model_view.summary().request.image_size == 64, timeout=30_000)
+
+
+def test_data_options_and_augmentation_are_remembered(qtbot, window, app_settings, runs_root):
+    from gui.main_window import MainWindow
+
+    window.data_view.options.image_size.setValue(48)
+    window.data_view.options.val_share.setValue(25)
+    window.data_view.augmentation_panel.rotation.setValue(15)
+    window.close()  # saves them
+    again = MainWindow(runs_root=runs_root, settings=app_settings)
+    qtbot.addWidget(again)
+    assert again.data_view.data_options() == {"image_size": 48, "val_fraction": 0.25}
+    assert again.data_view.augmentation_dict()["rotation_degrees"] == 15
+    again.data_view.shutdown()
+
+
+def test_damaged_saved_data_settings_fall_back_to_defaults(qtbot, app_settings, runs_root):
+    from gui.main_window import MainWindow
+
+    app_settings.save_section("data/options", {"image_size": "huge", "val_fraction": [1]})
+    app_settings.q.setValue("data/augmentation", "{not json")
+    w = MainWindow(runs_root=runs_root, settings=app_settings)
+    qtbot.addWidget(w)
+    assert w.data_view.data_options() == {"image_size": None, "val_fraction": 0.2}
+    assert not w.data_view.augmentation_dict()["horizontal_flip"]
+    w.data_view.shutdown()
+
+
+def test_validation_share_applies_only_to_folders_without_a_val_split(qtbot, window, insects, tmp_path):
+    data = window.data_view
+    data.open_dataset("shapes")
+    assert not data.options.val_share.isEnabled()
+    data.open_dataset(insects)  # class folders only: split by the share
+    assert data.options.val_share.isEnabled()
+    split = tmp_path / "split"
+    for part in ("train", "val"):
+        shutil.copytree(insects, split / part)
+    with qtbot.waitSignal(data.browser.loaded, timeout=30_000):  # let the listing finish before teardown
+        data.open_dataset(split)
+    assert not data.options.val_share.isEnabled()
