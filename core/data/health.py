@@ -47,7 +47,7 @@ class DuplicateGroup:
 @dataclass
 class HealthReport:
     root: str
-    layout: str  # "train/val folders" or "one folder per class, split by val_fraction"
+    layout: str  # "train/val folders" or "one folder per class, 20 % held out for validation"
     classes: list[str]
     counts: dict[str, dict[str, int]]  # class -> split -> number of good images
     total_files: int = 0
@@ -155,8 +155,9 @@ def scan_health(root: str | Path, progress: Callable[[int, int], None] | None = 
     root = Path(root).expanduser()
     found = scan_folder_splits(root, val_fraction, seed)  # raises DatasetError for a non-dataset
     splits = find_split_folders(root)
-    layout = ("train/val folders" if "val" in splits else "train folder, split by val_fraction") if splits \
-        else "one folder per class, split by val_fraction"
+    held_out = f"{val_fraction * 100:g} % held out for validation"
+    layout = ("train/val folders" if "val" in splits else f"train folder, {held_out}") if splits \
+        else f"one folder per class, {held_out}"
     labelled = [(p, lbl, "train") for p, lbl in found.train] + [(p, lbl, "val") for p, lbl in found.val] + \
                [(p, lbl, "test") for p, lbl in found.test]
     total = len(labelled)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QSplitter, QTabWidget,
                                QVBoxLayout, QWidget)
 
@@ -57,6 +57,11 @@ class DataView(QWidget):
         self.rescan_button.setToolTip("Run the health check again (after fixing files)")
         self.options = DataOptions()
         self._input: tuple[int, int, int] | None = None  # classes, channels, natural size of the open dataset
+        self._last_share = self.options.values()["val_fraction"]
+        # A new validation share changes a split folder's counts: check again once the user stops clicking.
+        self._rescan_timer = QTimer(self, singleShot=True, interval=600)
+        self._rescan_timer.timeout.connect(
+            lambda: self._name and self._name not in KNOWN_DATASETS and self.health.scan(self._name, self._last_share))
         top = QHBoxLayout()
         top.addWidget(QLabel("Dataset"))
         top.addWidget(self.chooser)
@@ -108,6 +113,11 @@ class DataView(QWidget):
         self.options.set_values(d)
 
     def _on_options_changed(self) -> None:
+        share = self.options.values()["val_fraction"]
+        if share != self._last_share:
+            self._last_share = share
+            if self._name and self._name not in KNOWN_DATASETS and self.options.val_share.isEnabled():
+                self._rescan_timer.start()
         if self._input is not None:
             self._emit_input(*self._input)
         if self._name:
@@ -170,14 +180,14 @@ class DataView(QWidget):
             self._input = None
             self.options.set_split_fixed(_has_val_folder(name))
             self.rescan_button.setEnabled(True)
-            self.health.scan(name)
+            self.health.scan(name, self._last_share)
             self.browser.open_folder(name)
             self.augmentation_panel.set_dataset(name, self.options.chosen_image_size())
         self.dataset_opened.emit(name)
 
     def _rescan(self) -> None:
         if self._name and self._name not in KNOWN_DATASETS:
-            self.health.scan(self._name)
+            self.health.scan(self._name, self._last_share)
             self.browser.open_folder(self._name)
 
     def _select_in_chooser(self, name: str) -> None:
@@ -201,6 +211,7 @@ class DataView(QWidget):
         return self.health.is_scanning() or self.augmentation_panel.is_busy()
 
     def shutdown(self) -> None:
+        self._rescan_timer.stop()
         self.health.shutdown()
         self.browser.shutdown()
         self.augmentation_panel.shutdown()

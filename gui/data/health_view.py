@@ -19,13 +19,13 @@ MAX_ROWS = 1000  # per section: a list the user can read, and a widget that fill
 PROBLEM_KINDS = {"empty": "empty file", "corrupt": "corrupt", "unreadable": "unreadable", "not_image": "not an image"}
 
 
-def run_health_scan(root: str, context):
+def run_health_scan(root: str, context, val_fraction: float = 0.2):
     from core.data.health import scan_health  # imported on the worker thread (pulls in torch)
 
     # One core stays free for the window (and the thumbnail threads) while the scan reads every file.
     threads = max(1, (os.cpu_count() or 2) - 1)
     return scan_health(root, progress=lambda done, total: context.progress(done, total, "Checking images"),
-                       cancel=context.cancelled, threads=threads)
+                       cancel=context.cancelled, threads=threads, val_fraction=val_fraction)
 
 
 class HealthView(QWidget):
@@ -107,7 +107,7 @@ class HealthView(QWidget):
     def is_scanning(self) -> bool:
         return self._task.busy
 
-    def scan(self, root: str | Path) -> None:
+    def scan(self, root: str | Path, val_fraction: float = 0.2) -> None:
         self._root = str(root)
         self._report = None
         self.clear()
@@ -115,7 +115,7 @@ class HealthView(QWidget):
         self.status.setText(f"Checking <b>{self._root}</b>…")
         self.progress.setRange(0, 0)  # busy until the first count arrives
         self._progress_row.show()
-        self._task.submit(lambda ctx, root=self._root: run_health_scan(root, ctx))
+        self._task.submit(lambda ctx, root=self._root: run_health_scan(root, ctx, val_fraction))
 
     def cancel(self) -> None:
         self._task.cancel()

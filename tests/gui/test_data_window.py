@@ -197,3 +197,15 @@ def test_validation_share_applies_only_to_folders_without_a_val_split(qtbot, win
     with qtbot.waitSignal(data.browser.loaded, timeout=30_000):  # let the listing finish before teardown
         data.open_dataset(split)
     assert not data.options.val_share.isEnabled()
+
+
+def test_a_new_validation_share_checks_a_split_folder_again(qtbot, window, insects):
+    data = window.data_view
+    with qtbot.waitSignal(data.health.report_ready, timeout=60_000) as first:
+        data.open_dataset(insects)
+    assert "20 % held out" in first.args[0].layout
+    with qtbot.waitSignal(data.health.report_ready, timeout=60_000) as second:
+        data.options.val_share.setValue(50)
+    assert "50 % held out" in second.args[0].layout
+    counts = second.args[0].counts  # 4 ant photos: half held out now, one of them before
+    assert counts["ants"]["val"] == 2 and first.args[0].counts["ants"]["val"] == 1
