@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QMainWindow, QMessageBo
 
 from gui.data.window_hookup import install_data_views, prepare_run, route_dataset_folders, shutdown_data_views
 from gui.engine_loader import EngineLoader
-from gui.inspector.window_hookup import install_inspector, route_items
+from gui.inspector.window_hookup import accepts_drop, install_inspector, route_image_data, route_items
 from gui.model_hub import ModelHub
 from gui.settings import AppSettings
 from gui.widgets.log_panel import LogPanel
@@ -262,20 +262,23 @@ class MainWindow(QMainWindow):
 
     # ---- drops ---------------------------------------------------------------------------------------
     def dragEnterEvent(self, event) -> None:
-        if event.mimeData().hasUrls():
+        if accepts_drop(event.mimeData()):
             event.acceptProposedAction()
 
     def dragMoveEvent(self, event) -> None:
-        if event.mimeData().hasUrls():
+        if accepts_drop(event.mimeData()):
             event.acceptProposedAction()
 
     def dropEvent(self, event) -> None:
-        urls = event.mimeData().urls()
+        mime = event.mimeData()
+        urls = mime.urls()
         paths = [url.toLocalFile() if url.isLocalFile() else url.toString() for url in urls
                  if url.isLocalFile() or url.scheme() in ("http", "https")]  # images dragged from a browser
         if paths:
             event.acceptProposedAction()
             self.route_drop(paths)
+        elif route_image_data(self, mime):  # pixels without a file (from an image editor, say)
+            event.acceptProposedAction()
 
     def route_drop(self, paths: list[str]) -> None:
         """The one place dropped files (and http(s) URLs) go: .pt -> the hub, folders -> the dataset view,

@@ -10,13 +10,13 @@ from PySide6.QtGui import QImage
 from gui.inspector.sources import ImageSource, is_url
 
 
-def sources_from_mime(mime: QMimeData) -> list[ImageSource]:
+def sources_from_mime(mime: QMimeData, image_label: str = "pasted image") -> list[ImageSource]:
     """Image data first (a screenshot copied to the clipboard), then file or web URLs, then text that is a
     URL or an existing path."""
     if mime.hasImage():
         image = mime.imageData()
         if isinstance(image, QImage) and not image.isNull():
-            return [ImageSource.from_bytes(qimage_to_png(image), "pasted image")]
+            return [ImageSource.from_bytes(qimage_to_png(image), image_label)]
     if mime.hasUrls():
         items = [u.toLocalFile() if u.isLocalFile() else u.toString() for u in mime.urls()]
         return [ImageSource.from_url(i) if is_url(i) else ImageSource.from_path(i) for i in items if i]

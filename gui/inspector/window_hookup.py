@@ -11,6 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QAction, QKeySequence
 
+from gui.inspector.clipboard import sources_from_mime
 from gui.inspector.panel import InspectorPanel
 from gui.inspector.sources import is_url
 
@@ -67,6 +68,21 @@ def _route_pending_images(window) -> None:
     items, window.pending_images = list(window.pending_images), []
     if items:
         route_items(window, items)
+
+
+def accepts_drop(mime) -> bool:
+    """File or web URLs, or image data itself (some programs drag pixels without a file)."""
+    return mime.hasUrls() or mime.hasImage()
+
+
+def route_image_data(window, mime) -> bool:
+    """Image data dropped without a URL goes to the inspector; False when the drop holds no usable image."""
+    sources = sources_from_mime(mime, "dropped image") if mime.hasImage() else []
+    if not sources:
+        return False
+    show_inspector(window)
+    window.inspector.open_sources(sources)
+    return True
 
 
 def route_items(window, items: list[str]) -> None:
