@@ -99,9 +99,10 @@ def test_pause_blocks_training_until_resume():
     assert thread.is_alive() and trainer.paused
     assert trainer.step == step_when_paused == 3
     # the live model can still be copied for inspection while paused
-    got = []
-    trainer.request_weights(got.append)
-    thread.join(timeout=0.5)
+    got, served = [], threading.Event()
+    trainer.request_weights(lambda state: (got.append(state), served.set()))
+    assert served.wait(60), "the paused trainer did not serve the weights request"
+    assert thread.is_alive() and trainer.paused and trainer.step == 3  # served from the pause, still paused
     assert got and all(v.device.type == "cpu" for v in got[0].values())
     trainer.resume()
     thread.join(timeout=120)

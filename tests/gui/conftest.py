@@ -4,12 +4,25 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any Qt import
 
 import pytest  # noqa: E402
-from PySide6.QtCore import QSettings  # noqa: E402
+from PySide6.QtCore import QCoreApplication, QEvent, QSettings  # noqa: E402
 
 from gui.settings import AppSettings  # noqa: E402
 
 TINY = {"dataset": "shapes", "train_count": 96, "model": "cnn", "epochs": 2, "batch_size": 16, "lr": "0.003",
         "optimizer": "adam", "schedule": "none", "seed": 0, "device": "cpu"}
+
+
+@pytest.fixture(autouse=True)
+def delete_closed_widgets_while_no_thread_runs():
+    """pytest-qt ends each test with close() + deleteLater() on its widgets, but a deferred delete only runs
+    in the next event loop: the next test's, while its worker threads run Python. PySide6 6.12 lets go of
+    the GIL halfway through deleting a wrapped layout, and a garbage collection that a worker thread starts
+    just then reads the layout's freed child wrappers: a segfault (core dump: QBoxLayout::~QBoxLayout ->
+    Shiboken::Object::destroy on the GUI thread, visit_decref from shiboken's tp_traverse in a health-scan
+    thread). Delete them here instead, after this test's fixtures have stopped its threads."""
+    yield
+    if QCoreApplication.instance() is not None:
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
 @pytest.fixture

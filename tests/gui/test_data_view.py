@@ -64,7 +64,7 @@ def test_health_report_lists_classes_and_problems(qtbot, view, photo_folder):
     assert "empty.png" in lines and "empty" in lines
     assert "notes.txt" in lines  # a non-image file is listed as ignored
     assert "Sizes" in view.health.summary.text() and "RGB" in view.health.summary.text()
-    qtbot.waitUntil(lambda: bool(inputs), timeout=20_000)
+    qtbot.waitUntil(lambda: bool(inputs), timeout=30_000)
     assert inputs[-1] == (2, 3, 64)
     # A click on a class row browses that class.
     view.side_tabs.setCurrentWidget(view.augmentation_panel)
@@ -145,7 +145,7 @@ def test_background_task_delivers_only_the_latest_result(qtbot):
             return value
 
         task.submit(lambda ctx: slow(ctx, "first"))
-        with qtbot.waitSignal(task.finished, timeout=10_000):
+        with qtbot.waitSignal(task.finished, timeout=60_000):  # a job's first run imports the engine (torch)
             task.submit(lambda ctx: slow(ctx, "second"))
         assert results == ["second"]
     finally:

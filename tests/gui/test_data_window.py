@@ -72,7 +72,7 @@ def test_train_uses_the_augmentation_and_model_options(qtbot, window):
     window.model_view.set_model("cnn", {"blocks": 2, "channels": 4, "batch_norm": False, "dropout": 0.0})
     with qtbot.waitSignal(window.controller.runFinished, timeout=120_000):
         window.start_training()
-    qtbot.waitUntil(lambda: window.controller.state == "idle")
+    qtbot.waitUntil(lambda: window.controller.state == "idle", timeout=30_000)
     config = json.loads((window.controller.run_dir / "config.json").read_text())
     assert config["model_options"] == {"blocks": 2, "channels": 4, "batch_norm": False, "dropout": 0.0}
     assert config["data"]["augmentation"]["horizontal_flip"] is True
@@ -150,7 +150,7 @@ def test_image_size_and_validation_share_reach_the_run_and_the_model_tab(qtbot, 
                     and window.model_view.summary().request.image_size == 32, timeout=30_000)
     with qtbot.waitSignal(window.controller.runFinished, timeout=120_000):
         window.start_training()
-    qtbot.waitUntil(lambda: window.controller.state == "idle")
+    qtbot.waitUntil(lambda: window.controller.state == "idle", timeout=30_000)
     config = json.loads((window.controller.run_dir / "config.json").read_text())
     assert config["data"]["image_size"] == 32 and config["data"]["val_fraction"] == 0.3
     assert window.hub.current().preprocess.image_size == 32  # the trained model sees 32x32 images

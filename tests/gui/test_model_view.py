@@ -3,6 +3,8 @@ import pytest
 
 from gui.model_view import ModelView
 
+WAIT = 60_000  # the first summary imports torch on the worker thread: slow on a busy 2-core machine
+
 
 @pytest.fixture
 def view(qtbot):
@@ -15,7 +17,7 @@ def view(qtbot):
 def settle(qtbot, view):
     """Wait until the summary for the current settings has arrived."""
     qtbot.waitUntil(lambda: not view.is_busy() and view.summary() is not None
-                    and view.summary().request.model_name == view.model_name(), timeout=20_000)
+                    and view.summary().request.model_name == view.model_name(), timeout=WAIT)
     return view.summary()
 
 
@@ -28,7 +30,7 @@ def test_mlp_hidden_layers_change_rows_and_params(qtbot, view):
     assert first.total_params == (64 * 16 + 16) + (16 * 3 + 3)
     assert [b.title for b in view.diagram.blocks()] == ["Input", "Flatten", "Hidden 1", "Output"]
 
-    with qtbot.waitSignal(view.summary_ready, timeout=20_000):
+    with qtbot.waitSignal(view.summary_ready, timeout=WAIT):
         view.builder.mlp.layers.setValue(3)
     second = view.summary()
     assert view.layer_model.rowCount() == 8
@@ -37,7 +39,7 @@ def test_mlp_hidden_layers_change_rows_and_params(qtbot, view):
     assert f"{second.total_params:,}" in view.totals_label.text()
     assert [b.title for b in view.diagram.blocks()][-2:] == ["Hidden 3", "Output"]
 
-    with qtbot.waitSignal(view.summary_ready, timeout=20_000):
+    with qtbot.waitSignal(view.summary_ready, timeout=WAIT):
         view.builder.mlp.widths[0].setValue(32)
     assert view.summary().total_params == (64 * 32 + 32) + (32 * 128 + 128) + (128 * 64 + 64) + (64 * 3 + 3)
 
@@ -65,7 +67,7 @@ def test_options_feed_the_run_settings(qtbot, view):
 
 def test_bad_options_show_an_error_not_a_crash(qtbot, view):
     view.set_input(num_classes=2, channels=3, image_size=8)
-    with qtbot.waitSignal(view.summary_failed, timeout=20_000):
+    with qtbot.waitSignal(view.summary_failed, timeout=WAIT):
         view.set_model("cnn", {"blocks": 6, "channels": 4})  # 8 px cannot be halved six times
     assert view.error_label.isVisibleTo(view)
     assert "cnn" in view.error_label.text()
@@ -82,7 +84,7 @@ def test_memory_estimate_and_warning_for_a_huge_batch(qtbot, view, monkeypatch):
     assert "MB" in view.memory_label.text() and "not fit" not in view.memory_label.text()
     assert view.confirm_run() is True  # fits: no question asked
 
-    with qtbot.waitSignal(view.summary_ready, timeout=20_000):
+    with qtbot.waitSignal(view.summary_ready, timeout=WAIT):
         view.set_batch_size(1_000_000)  # activations alone: terabytes
     assert view.would_not_fit()
     assert "not fit" in view.memory_label.text()
@@ -97,7 +99,7 @@ def test_pretrained_weights_set_the_input_size(qtbot, view):
     view.set_input(num_classes=10, channels=1, image_size=28)  # MNIST
     view.set_model("mobilenet_v3_small", {})
     assert settle(qtbot, view).request.image_size == 28
-    with qtbot.waitSignal(view.summary_ready, timeout=30_000):
+    with qtbot.waitSignal(view.summary_ready, timeout=WAIT):
         view.builder.torchvision.pretrained.setChecked(True)  # never downloads: the summary skips weights
     summary = view.summary()
     assert (summary.request.in_channels, summary.request.image_size) == (3, 224)

@@ -6,10 +6,16 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
+WAIT = 30_000  # for anything a training thread does: generous for a slow, shared 2-core machine
 
 
 def click(qtbot, button):
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def live_weights(window):
+    """A checkpointChanged check: true for the copy request_live_weights asked for, not an epoch's."""
+    return lambda _ckpt: window.hub.source().startswith("live weights")
 
 
 def test_defaults_come_from_core_and_train_is_enabled(qtbot, app_settings, runs_root):
@@ -38,7 +44,7 @@ def test_train_two_epochs_fills_plots_and_writes_run(qtbot, window, tiny):
         click(qtbot, window.panel.train_button)
     assert finished.args[0]["stopped"] is False
     assert [m["epoch"] for m in epochs] == [1, 2]
-    qtbot.waitUntil(lambda: window.controller.state == "idle")
+    qtbot.waitUntil(lambda: window.controller.state == "idle", timeout=WAIT)
     plots = window.plots
     steps = 2 * (-(-tiny["train_count"] // tiny["batch_size"]))
     assert len(plots.step_loss) == steps  # every step's loss is kept
@@ -75,23 +81,26 @@ def test_pause_resume_and_stop(qtbot, window):
     assert not window.panel.train_action.isEnabled()
     click(qtbot, window.panel.pause_button)
     assert window.controller.state == "paused" and window.panel.pause_action.text() == "&Resume"
-    qtbot.waitUntil(lambda: window.hub._trainer is not None and window.hub._trainer.paused)
+    qtbot.waitUntil(lambda: window.hub._trainer is not None and window.hub._trainer.paused, timeout=WAIT)
     trainer = window.hub._trainer
     # The batch in flight finishes, then the trainer waits; live weights are still served while paused.
-    with qtbot.waitSignal(window.hub.checkpointChanged, timeout=10_000):
+    # Epoch-end checkpoints (still queued from before the pause, or from the batch in flight ending an
+    # epoch) change the hub too: wait for the live copies themselves. Once the first is served (after the
+    # batch in flight, or in the pause loop), the paused trainer takes no further step.
+    with qtbot.waitSignal(window.hub.checkpointChanged, timeout=WAIT, check_params_cb=live_weights(window)):
         assert window.hub.request_live_weights()
     step = trainer.step
-    with qtbot.waitSignal(window.hub.checkpointChanged, timeout=10_000) as got:
+    with qtbot.waitSignal(window.hub.checkpointChanged, timeout=WAIT, check_params_cb=live_weights(window)) as got:
         assert window.hub.request_live_weights()
     assert got.args[0].training_state is None and window.hub.source() == f"live weights (step {step})"
     assert trainer.step == step
     click(qtbot, window.panel.pause_button)
     assert window.controller.state == "running"
-    qtbot.waitUntil(lambda: trainer.step > step, timeout=30_000)
+    qtbot.waitUntil(lambda: trainer.step > step, timeout=WAIT)
     with qtbot.waitSignal(window.controller.runFinished, timeout=60_000) as finished:
         click(qtbot, window.panel.stop_button)
     assert finished.args[0]["stopped"] is True
-    qtbot.waitUntil(lambda: window.controller.state == "idle")
+    qtbot.waitUntil(lambda: window.controller.state == "idle", timeout=WAIT)
     assert states == ["running", "paused", "running", "stopping", "idle"]
     assert (window.controller.run_dir / "last.pt").exists()
     assert window.panel.train_action.isEnabled() and not window.hub.is_training()
@@ -127,7 +136,7 @@ def test_error_in_worker_shows_message_and_train_works_again(qtbot, window, monk
     assert box is not None and box.isVisible() and "/nowhere" in box.text()
     assert box.icon() == QMessageBox.Icon.Critical
     assert any(level == "error" and "/nowhere" in text for level, text in window.log.lines)
-    qtbot.waitUntil(lambda: window.controller.state == "idle")
+    qtbot.waitUntil(lambda: window.controller.state == "idle", timeout=WAIT)
     box.close()
     monkeypatch.setattr(worker_module, "prepare_trainer", real)
     window.panel.set_values({"epochs": 1})
@@ -142,7 +151,7 @@ def test_nan_loss_is_reported(qtbot, window):
     with qtbot.waitSignal(window.controller.runFailed, timeout=120_000) as failed:
         click(qtbot, window.panel.train_button)
     assert "learning" in failed.args[0]
-    qtbot.waitUntil(lambda: window.controller.state == "idle")
+    qtbot.waitUntil(lambda: window.controller.state == "idle", timeout=WAIT)
     assert window.panel.train_action.isEnabled()
 
 
@@ -165,7 +174,7 @@ def test_open_and_save_checkpoint(qtbot, window, tmp_path):
     with qtbot.waitSignal(window.controller.runFinished, timeout=120_000):
         window.panel.set_values({"epochs": 1})
         window.panel.train_action.trigger()
-    qtbot.waitUntil(lambda: window.controller.state == "idle")
+    qtbot.waitUntil(lambda: window.controller.state == "idle", timeout=WAIT)
     out = tmp_path / "copy.pt"
     assert window.save_checkpoint_as(str(out))
     saved = load_checkpoint(out)
