@@ -38,7 +38,6 @@ class DataView(QWidget):
     dataset_opened = Signal(str)  # "shapes", "mnist", ... or a folder path
     input_changed = Signal(int, int, int)  # classes, channels, image size: the model's input and output layers
     augmentation_changed = Signal()
-    options_changed = Signal()
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -57,11 +56,9 @@ class DataView(QWidget):
         self.rescan_button.setToolTip("Run the health check again (after fixing files)")
         self.options = DataOptions()
         self._input: tuple[int, int, int] | None = None  # classes, channels, natural size of the open dataset
-        self._last_share = self.options.values()["val_fraction"]
         # A new validation share changes a split folder's counts: check again once the user stops clicking.
         self._rescan_timer = QTimer(self, singleShot=True, interval=600)
-        self._rescan_timer.timeout.connect(
-            lambda: self._name and self._name not in KNOWN_DATASETS and self.health.scan(self._name, self._last_share))
+        self._rescan_timer.timeout.connect(self._check_health)
         top = QHBoxLayout()
         top.addWidget(QLabel("Dataset"))
         top.addWidget(self.chooser)
@@ -92,7 +89,8 @@ class DataView(QWidget):
         self.browser.loaded.connect(self._on_listed)
         self.health.class_clicked.connect(self.show_class)
         self.augmentation_panel.changed.connect(self.augmentation_changed)
-        self.options.changed.connect(self._on_options_changed)
+        self.options.size_changed.connect(self._on_size_changed)
+        self.options.share_changed.connect(self._on_share_changed)
         self.rescan_button.setEnabled(False)
 
     # --- what the training run uses ---
@@ -112,17 +110,18 @@ class DataView(QWidget):
     def set_data_options(self, d: dict) -> None:
         self.options.set_values(d)
 
-    def _on_options_changed(self) -> None:
-        share = self.options.values()["val_fraction"]
-        if share != self._last_share:
-            self._last_share = share
-            if self._name and self._name not in KNOWN_DATASETS and self.options.val_share.isEnabled():
-                self._rescan_timer.start()
+    def _is_folder(self) -> bool:
+        return bool(self._name) and self._name not in KNOWN_DATASETS
+
+    def _on_share_changed(self) -> None:
+        if self._is_folder() and self.options.val_share.isEnabled():
+            self._rescan_timer.start()
+
+    def _on_size_changed(self) -> None:
         if self._input is not None:
             self._emit_input(*self._input)
         if self._name:
             self.augmentation_panel.set_dataset(self._name, self.options.chosen_image_size())
-        self.options_changed.emit()
 
     def _emit_input(self, classes: int, channels: int, natural_size: int) -> None:
         self._input = (classes, channels, natural_size)
@@ -180,15 +179,19 @@ class DataView(QWidget):
             self._input = None
             self.options.set_split_fixed(_has_val_folder(name))
             self.rescan_button.setEnabled(True)
-            self.health.scan(name, self._last_share)
+            self._check_health()
             self.browser.open_folder(name)
             self.augmentation_panel.set_dataset(name, self.options.chosen_image_size())
         self.dataset_opened.emit(name)
 
     def _rescan(self) -> None:
-        if self._name and self._name not in KNOWN_DATASETS:
-            self.health.scan(self._name, self._last_share)
+        if self._is_folder():
+            self._check_health()
             self.browser.open_folder(self._name)
+
+    def _check_health(self) -> None:
+        if self._is_folder():
+            self.health.scan(self._name, self.options.values()["val_fraction"])
 
     def _select_in_chooser(self, name: str) -> None:
         index = self.chooser.findData(name)

@@ -10,7 +10,8 @@ MIN_SIZE, MAX_SIZE = 16, 1024  # under 16 px the built-in cnn pools to nothing; 
 
 
 class DataOptions(QWidget):
-    changed = Signal()
+    size_changed = Signal()  # the image size the run (and the preview, and the model's input) will use
+    share_changed = Signal()  # the validation share
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -37,8 +38,8 @@ class DataOptions(QWidget):
         layout.addSpacing(8)
         layout.addWidget(QLabel("Validation share"))
         layout.addWidget(self.val_share)
-        self.image_size.valueChanged.connect(self.changed)
-        self.val_share.valueChanged.connect(self.changed)
+        self.image_size.valueChanged.connect(self.size_changed)
+        self.val_share.valueChanged.connect(self.share_changed)
 
     def set_split_fixed(self, fixed: bool) -> None:
         """The dataset brings its own validation split (a val/ folder, a standard set): the share does not apply."""
