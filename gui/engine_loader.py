@@ -50,7 +50,7 @@ def _import_engine() -> dict:
 
     import gui.training.controller  # noqa: F401  (core.session, core.trainer, core.data ...)
     from core.models import MODEL_NAMES
-    from gui.widgets.training_panel import default_form_values
+    from gui.training.form import default_form_values
 
     # The ~350k objects these imports create live as long as the process. Keep them out of the cyclic GC's
     # full passes: each pass over them held the GIL ~0.4 s, freezing the window while a dataset loaded

@@ -25,10 +25,10 @@ from gui.engine_loader import EngineLoader
 from gui.inspector.window_hookup import accepts_drop, install_inspector, route_image_data, route_items
 from gui.model_hub import ModelHub
 from gui.settings import AppSettings
-from gui.widgets.log_panel import LogPanel
-from gui.widgets.plots import TrainingPlots
-from gui.widgets.progress import ProgressPanel
-from gui.widgets.training_panel import SettingsError, TrainingPanel
+from gui.log_panel import LogPanel
+from gui.training.plots import TrainingPlots
+from gui.training.progress import ProgressPanel
+from gui.training.form import SettingsError, TrainingPanel
 
 APP_NAME = "Layerscope"
 

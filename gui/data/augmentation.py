@@ -8,7 +8,7 @@ from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFormLayout, QGridLayout, QHBoxLayout, QLabel,
                                QPushButton, QScrollArea, QSpinBox, QVBoxLayout, QWidget)
 
-from gui.data.background import BackgroundTask
+from gui.concurrent import BackgroundTask
 
 PREVIEW_COLUMNS = 6
 PREVIEW_COUNT = 18

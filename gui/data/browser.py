@@ -7,7 +7,7 @@ from pathlib import Path
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QListView, QVBoxLayout, QWidget
 
-from gui.data.background import BackgroundTask
+from gui.concurrent import BackgroundTask
 from gui.data.thumbnails import THUMB_SIZE, DiskCache, PathRole, ThumbItem, ThumbnailModel, default_cache_dir
 
 

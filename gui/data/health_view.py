@@ -12,7 +12,7 @@ from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QProgressBar, QPushButton, QTableWidget,
                                QTableWidgetItem, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
-from gui.data.background import BackgroundTask
+from gui.concurrent import BackgroundTask
 
 WARN_BRUSH = QBrush(QColor("#fde2e1"))
 MAX_ROWS = 1000  # per section: a list the user can read, and a widget that fills in milliseconds

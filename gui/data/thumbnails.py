@@ -20,7 +20,7 @@ import numpy as np
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 
-from gui.data.background import import_engine
+from gui.concurrent import import_engine
 
 THUMB_SIZE = 96
 PathRole = Qt.UserRole + 1

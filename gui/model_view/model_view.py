@@ -7,7 +7,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QFormLayout, QHeaderView, QLabel, QMessageBox, QScrollArea, QSpinBox, QSplitter,
                                QTableView, QVBoxLayout, QWidget)
 
-from gui.data.background import BackgroundTask
+from gui.concurrent import BackgroundTask
 from gui.model_view.builder import ModelBuilder
 from gui.model_view.diagram import NetworkDiagram
 from gui.model_view.layers import LayerTableModel

@@ -1,1 +1,1 @@
-"""The training session behind the GUI: a worker on its own QThread and the controller that owns it."""
+"""The Train tab: the training form, live plots, progress bars, and the worker thread and controller behind them."""

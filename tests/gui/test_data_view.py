@@ -6,7 +6,7 @@ import pytest
 from PySide6.QtCore import QCoreApplication, Qt
 
 from gui.data import DataView
-from gui.data.background import BackgroundTask
+from gui.concurrent import BackgroundTask
 
 PER_CLASS = 5
 

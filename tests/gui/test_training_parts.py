@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import pytest
 
-from gui.widgets.plot_buffer import PlotBuffer
+from gui.training.plot_buffer import PlotBuffer
 
 
 def test_plot_buffer_grows_and_keeps_every_point():
@@ -24,7 +24,7 @@ def test_plot_buffer_grows_and_keeps_every_point():
 
 
 def test_plots_hold_a_million_points(qtbot):
-    from gui.widgets.plots import TrainingPlots
+    from gui.training.plots import TrainingPlots
 
     plots = TrainingPlots()
     qtbot.addWidget(plots)
@@ -45,7 +45,7 @@ def test_plots_hold_a_million_points(qtbot):
 
 
 def test_ema_follows_losses(qtbot):
-    from gui.widgets.plots import EMA_SMOOTHING, TrainingPlots
+    from gui.training.plots import EMA_SMOOTHING, TrainingPlots
 
     plots = TrainingPlots()
     qtbot.addWidget(plots)
@@ -125,7 +125,7 @@ def test_many_void_qt_calls_do_not_crash_python():
 
 
 def test_start_run_fixes_x_ranges_to_the_run(qtbot):
-    from gui.widgets.plots import TrainingPlots
+    from gui.training.plots import TrainingPlots
 
     plots = TrainingPlots()
     qtbot.addWidget(plots)
@@ -142,7 +142,7 @@ def test_start_run_fixes_x_ranges_to_the_run(qtbot):
 
 
 def test_shapes_image_count_shows_only_for_the_shapes_dataset(qtbot):
-    from gui.widgets.training_panel import TrainingPanel
+    from gui.training.form import TrainingPanel
 
     panel = TrainingPanel()
     qtbot.addWidget(panel)

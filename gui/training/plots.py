@@ -11,7 +11,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QTimer, Slot
 from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
 
-from gui.widgets.plot_buffer import PlotBuffer
+from gui.training.plot_buffer import PlotBuffer
 
 REDRAW_INTERVAL_MS = 40  # 25 Hz
 EMA_SMOOTHING = 0.9  # weight of the past in the smoothed loss line (as TensorBoard's slider)

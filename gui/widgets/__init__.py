@@ -1,1 +1,0 @@
-"""Widgets of the training workflow: live plots, the training form, progress, the log panel."""
