@@ -1,0 +1,189 @@
+"""What the run list needs from a metrics.jsonl, read fast and incrementally.
+
+A run list of 10,000 folders cannot decode every step record of every run: a digest decodes only the rare
+records (start, epoch, end, ...) and skips step lines with a byte test, remembers the byte offset it reached,
+and on the next scan reads only what was appended. A file that shrank or was replaced starts over; a file
+with more unread bytes than LARGE_UNREAD (a metrics file of several GB) is summarised from its head and its
+last TAIL_BYTES, never read whole, and the row says so.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+
+HEAD_BYTES = 64 << 10  # where the start record is
+TAIL_BYTES = 8 << 20
+LARGE_UNREAD = 64 << 20
+MAX_LINE_BYTES = 1 << 20
+STEP_MARKERS = (b'"kind":"step"', b'"kind": "step"')
+FINAL_KINDS = ("end", "stopped", "error", "diverged")
+SILENCE_FACTOR = 3
+NO_HEARTBEAT_SILENCE_S = 60.0  # older writers report only while training: allow a long evaluation
+
+
+def _number(value) -> float | None:
+    """A finite float, or None for null / NaN / a wrong type."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+@dataclass
+class MetricsDigest:
+    """The summary of one metrics.jsonl so far, and where reading stopped."""
+
+    offset: int = 0
+    identity: tuple[int, int] | None = None  # (device, inode): a new one means the file was replaced
+    records: int = 0
+    steps: int = 0
+    garbage: int = 0
+    first_garbage: str = ""
+    bad_values: list[str] = field(default_factory=list)
+    start: dict | None = None
+    planned_epochs: int | None = None  # from the latest start (a resume may ask for more)
+    last_kind: str = ""
+    last_time: float | None = None
+    last_step: int | None = None
+    heartbeat_state: str = ""
+    final: dict | None = None  # the last end/stopped/error since the last start
+    epochs_done: int = 0
+    best_val_acc: float | None = None
+    best_epoch: int | None = None
+    heartbeat_s: float | None = None  # the writer's promise: a record at least this often while alive
+    skipped_bytes: int = 0  # a huge file: the middle that was never read
+
+    # ---- reading -------------------------------------------------------------------------------------
+    def update(self, path: str | os.PathLike, stat: os.stat_result | None = None) -> None:
+        """Read what was appended since the last call. Raises OSError only (the caller words it)."""
+        stat = stat or os.stat(path)
+        identity = (stat.st_dev, stat.st_ino)
+        if self.identity is not None and (identity != self.identity or stat.st_size < self.offset):
+            self.__init__()  # replaced or truncated: read it again from the start
+        self.identity = identity
+        size = stat.st_size
+        if size == self.offset:
+            return
+        with open(path, "rb") as fh:
+            if size - self.offset > LARGE_UNREAD:
+                if self.offset == 0:
+                    self._absorb_block(fh.read(HEAD_BYTES))
+                tail_start = size - TAIL_BYTES
+                fh.seek(tail_start)
+                block = fh.read(TAIL_BYTES)
+                cut = block.find(b"\n") + 1  # the tail starts on a line boundary
+                self.skipped_bytes += tail_start + cut - self.offset
+                self.offset = tail_start + cut + self._absorb_block(block[cut:])
+                return
+            fh.seek(self.offset)
+            self.offset += self._absorb_block(fh.read(size - self.offset))
+
+    def _absorb_block(self, block: bytes) -> int:
+        """Take the complete lines of `block` and return the bytes used; a half-written last line waits for
+        the next call."""
+        end = block.rfind(b"\n") + 1
+        if end == 0 and len(block) > MAX_LINE_BYTES:
+            end = len(block)  # no newline in a megabyte: binary garbage, count it and move on
+        last_step_line = None
+        for line in block[:end].split(b"\n"):
+            if not line.strip():
+                continue
+            if len(line) < 400 and (STEP_MARKERS[0] in line or STEP_MARKERS[1] in line):
+                self.steps += 1
+                self.records += 1
+                last_step_line = line
+                continue
+            self._absorb_line(line)
+        if last_step_line is not None:
+            try:
+                record = json.loads(last_step_line)
+                self.last_step = record.get("step") if isinstance(record.get("step"), int) else self.last_step
+                self.last_time = _number(record.get("time")) or self.last_time
+            except ValueError:
+                pass
+            if self.last_kind in ("", "start", "resume", "epoch", "heartbeat"):
+                self.last_kind = "step"
+        return end
+
+    def _absorb_line(self, line: bytes) -> None:
+        try:
+            record = json.loads(line)
+        except ValueError:  # also UnicodeDecodeError: binary data
+            record = None
+        if not isinstance(record, dict) or not isinstance(record.get("kind"), str):
+            self.garbage += 1
+            if not self.first_garbage:
+                self.first_garbage = line[:40].decode("utf-8", "replace")
+            return
+        self.records += 1
+        kind = record["kind"]
+        self.last_kind = kind
+        self.last_time = _number(record.get("time")) or self.last_time
+        if isinstance(record.get("step"), int):
+            self.last_step = record["step"]
+        if kind in ("start", "resume"):
+            if kind == "start":
+                self.start = self.start or record  # the first start: when the run began
+                epochs = record.get("epochs")
+                self.planned_epochs = epochs if isinstance(epochs, int) and not isinstance(epochs, bool) else None
+            self.final = None
+            self.heartbeat_state = ""
+            if isinstance(record.get("heartbeat_s"), (int, float)) and not isinstance(record["heartbeat_s"], bool):
+                self.heartbeat_s = float(record["heartbeat_s"])
+        elif kind in FINAL_KINDS:
+            self.final = record
+        elif kind == "heartbeat":
+            self.heartbeat_state = record.get("state") if isinstance(record.get("state"), str) else "running"
+            if isinstance(record.get("heartbeat_s"), (int, float)):
+                self.heartbeat_s = float(record["heartbeat_s"])
+        elif kind in ("paused", "resumed"):
+            self.heartbeat_state = "paused" if kind == "paused" else "running"
+        elif kind == "epoch":
+            self._absorb_epoch(record)
+
+    def _absorb_epoch(self, record: dict) -> None:
+        epoch = record.get("epoch")
+        if isinstance(epoch, bool) or not isinstance(epoch, int):
+            self._bad(f"an epoch record has epoch={epoch!r}, not a whole number")
+            return
+        self.epochs_done = max(self.epochs_done, epoch)
+        raw = record.get("val_acc")
+        acc = _number(raw)
+        if acc is None and raw is not None and not (isinstance(raw, float) and math.isnan(raw)):
+            self._bad(f"epoch {epoch}: val_acc={str(raw)[:20]!r} is not a number")
+        if acc is not None and (self.best_val_acc is None or acc > self.best_val_acc):
+            self.best_val_acc, self.best_epoch = acc, epoch
+
+    def _bad(self, message: str) -> None:
+        if len(self.bad_values) < 5:
+            self.bad_values.append(message)
+
+    # ---- what the row shows --------------------------------------------------------------------------
+    def status(self, now: float, modified: float) -> str:
+        """finished / stopped / failed / paused / running / not responding / waiting (nothing written yet).
+        Silence longer than SILENCE_FACTOR heartbeats (or NO_HEARTBEAT_SILENCE_S for writers that do not
+        send heartbeats) with no final record means the writer died without a word."""
+        if self.final is not None:
+            return {"end": "finished", "stopped": "stopped"}.get(self.final.get("kind"), "failed")
+        if not self.records:
+            return "waiting"
+        silence = now - max(self.last_time or 0.0, modified)
+        limit = self.heartbeat_s * SILENCE_FACTOR if self.heartbeat_s else NO_HEARTBEAT_SILENCE_S
+        if silence > limit:
+            return "not responding"
+        return "paused" if self.heartbeat_state == "paused" else "running"
+
+    # ---- problems --------------------------------------------------------------------------
+    def problems(self) -> list[str]:
+        out = []
+        if self.garbage:
+            what = "none of its lines can" if not self.records else f"{self.garbage} line(s) could not"
+            out.append(f"metrics.jsonl: {what} be read as records (binary or damaged file?); "
+                       f"first: {self.first_garbage!r}")
+        out.extend(self.bad_values)
+        if self.skipped_bytes:
+            out.append(f"metrics.jsonl is {self.offset / 1e9:.1f} GB: the list shows its start and last "
+                       f"{TAIL_BYTES >> 20} MB only (best accuracy may be from those epochs)")
+        return out
