@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,12 +79,14 @@ class _Cached:
 
 
 class RunIndex:
-    """Scans the runs root and added folders. Not thread-safe: one scan at a time (the GUI's worker)."""
+    """Scans the runs root and added folders. A scan on one thread and single-run refreshes on another may
+    overlap: each run's summary is made under a lock."""
 
     def __init__(self, root: str | os.PathLike | None, folders: Iterable[str | os.PathLike] = ()):
         self.root = Path(root).expanduser() if root is not None else None
         self.added: list[Path] = []
         self._cache: dict[str, _Cached] = {}
+        self._lock = threading.Lock()
         for folder in folders:
             self.add_folder(folder)
 
@@ -102,7 +105,8 @@ class RunIndex:
     def forget(self, path: str | os.PathLike) -> None:
         path = Path(path)
         self.added = [p for p in self.added if p != path]
-        self._cache.pop(str(path), None)
+        with self._lock:
+            self._cache.pop(str(path), None)
 
     @staticmethod
     def _children(folder: Path) -> list[Path]:
@@ -129,14 +133,19 @@ class RunIndex:
                 if progress is not None:
                     progress(i, len(paths))
             out.append(self.summary(path, now))
-        alive = {s.path for s in out}
-        for key in [k for k in self._cache if k not in alive]:
-            del self._cache[key]  # deleted runs do not pin memory
+        if len(out) == len(paths):
+            alive = {s.path for s in out}
+            with self._lock:
+                for key in [k for k in self._cache if k not in alive]:
+                    del self._cache[key]  # deleted runs do not pin memory
         return out
 
     def summary(self, path: str | os.PathLike, now: float | None = None) -> RunSummary:
         """One run's row, refreshed from what changed on disk. Never raises for what the folder holds."""
-        path = Path(path)
+        with self._lock:
+            return self._summary(Path(path), now)
+
+    def _summary(self, path: Path, now: float | None) -> RunSummary:
         now = time.time() if now is None else now
         row = RunSummary(name=path.name, path=str(path))
         cached = self._cache.setdefault(str(path), _Cached())

@@ -24,6 +24,7 @@ from gui.data.window_hookup import install_data_views, prepare_run, route_datase
 from gui.engine_loader import EngineLoader
 from gui.inspector.window_hookup import accepts_drop, install_inspector, route_image_data, route_items
 from gui.model_hub import ModelHub
+from gui.runs.window_hookup import install_runs_tab, route_run_folders
 from gui.settings import AppSettings
 from gui.log_panel import LogPanel
 from gui.training.plots import TrainingPlots
@@ -80,6 +81,7 @@ class MainWindow(QMainWindow):
         self.hub.checkpointChanged.connect(self._on_checkpoint_changed)
         self.inspector = install_inspector(self)  # the Inspect tab, Open Image / Paste Image
         self.data_view, self.model_view = install_data_views(self)  # Data and Model tabs, Open Dataset
+        self.runs_tab = install_runs_tab(self)  # the Runs tab, Open Run Folder
 
         self.engine = EngineLoader(self)
         self.engine.loaded.connect(self._on_engine_loaded)
@@ -283,6 +285,7 @@ class MainWindow(QMainWindow):
     def route_drop(self, paths: list[str]) -> None:
         """The one place dropped files (and http(s) URLs) go: .pt -> the hub, folders -> the dataset view,
         everything else -> the Inspect tab."""
+        paths = route_run_folders(self, paths)  # a run folder is followed in the Runs tab
         paths = route_dataset_folders(self, paths)  # a dataset folder opens in the Data tab
         route_items(self, paths)
 
@@ -320,6 +323,7 @@ class MainWindow(QMainWindow):
             self.controller.shutdown()
         self.plots.timer.stop()
         self.inspector.shutdown()
+        self.runs_tab.shutdown()
         shutdown_data_views(self)
         self.app_settings.save_window(self)
         if self.controller is not None:

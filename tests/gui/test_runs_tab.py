@@ -1,0 +1,199 @@
+"""The Runs tab: listing, filtering, live updates, overlays, comparison, rename / note / delete + undo, and
+bad run folders shown as row messages."""
+import json
+
+import numpy as np
+import pytest
+
+from tests.core.test_run_index import make_run
+
+
+@pytest.fixture
+def root(tmp_path):
+    root = tmp_path / "runs"
+    make_run(root / "alpha", model="cnn")
+    make_run(root / "beta", model="mlp", done=2, final="stopped")
+    return root
+
+
+@pytest.fixture
+def tab(qtbot, root):
+    from gui.app import make_application
+    from gui.runs.tab import RunsTab
+
+    make_application()
+    t = RunsTab(root)
+    qtbot.addWidget(t)
+    t.resize(1000, 800)
+    t.show()
+    t.start()
+    qtbot.waitUntil(lambda: t.model.rowCount() >= 2, timeout=10_000)
+    yield t
+    t.shutdown()
+
+
+def rows(tab):
+    return {tab.model.summary(i).name: tab.model.summary(i) for i in range(tab.model.rowCount())}
+
+
+def visible_names(tab):
+    return sorted(tab.proxy.index(r, 0).data() for r in range(tab.proxy.rowCount()))
+
+
+def select(tab, qtbot, *names):
+    by_name = {s.name: s.path for s in rows(tab).values()}
+    tab.select_paths([by_name[n] for n in names])
+    qtbot.waitUntil(lambda: sorted(tab.selected_paths()) == sorted(by_name[n] for n in names), timeout=5_000)
+
+
+def test_lists_runs_with_their_facts_and_sorts(tab):
+    r = rows(tab)
+    assert (r["alpha"].status, r["alpha"].epochs_text, r["alpha"].best_val_acc) == ("finished", "3 / 3", 0.8)
+    assert (r["beta"].status, r["beta"].model) == ("stopped", "mlp")
+    tab.table.sortByColumn(4, 0)  # epochs ascending: beta (2) first
+    assert tab.proxy.index(0, 0).data() == "beta"
+    tab.table.sortByColumn(4, 1)
+    assert tab.proxy.index(0, 0).data() == "alpha"
+
+
+def test_filter_by_text(tab):
+    tab.filter.setText("mlp")
+    assert visible_names(tab) == ["beta"]
+    tab.filter.setText("finished cnn")
+    assert visible_names(tab) == ["alpha"]
+    tab.filter.clear()
+    assert visible_names(tab) == ["alpha", "beta"]
+
+
+def test_an_appended_epoch_shows_in_the_table(tab, qtbot, root):
+    run = root / "gamma"
+    make_run(run, epochs=4, done=2, final=None)
+    tab.refresh()
+    qtbot.waitUntil(lambda: "gamma" in rows(tab), timeout=10_000)
+    select(tab, qtbot, "gamma")
+    with open(run / "metrics.jsonl", "a") as fh:
+        fh.write(json.dumps({"version": 1, "kind": "epoch", "epoch": 3, "step": 12, "val_loss": 0.3,
+                             "val_acc": 0.99}) + "\n")
+    qtbot.waitUntil(lambda: rows(tab)["gamma"].epochs_done == 3, timeout=5_000)
+    assert rows(tab)["gamma"].best_val_acc == 0.99
+    qtbot.waitUntil(lambda: len(tab.curves[str(run)].val_acc) == 3, timeout=5_000)  # and in the plots
+
+
+def test_overlay_of_two_runs_draws_two_curves_and_a_toggle_hides_one(tab, qtbot):
+    select(tab, qtbot, "alpha", "beta")
+    overlay = tab.overlay
+    qtbot.waitUntil(lambda: overlay.visible_loss_curves() == 2, timeout=5_000)
+    assert overlay.toggles.count() == 2
+    colours = {items.colour for _, items in overlay._runs.values()}
+    assert len(colours) == 2
+    overlay.toggles.item(0).setCheckState(overlay.toggles.item(0).checkState().Unchecked)
+    assert overlay.visible_loss_curves() == 1
+    for mode in ("epoch", "wall", "step"):
+        overlay.set_x_mode(mode)
+        assert overlay.visible_loss_curves() == 1
+
+
+def test_best_epoch_is_marked(tab, qtbot):
+    select(tab, qtbot, "alpha")
+    items = tab.overlay._runs[tab.selected_paths()[0]][1]
+    qtbot.waitUntil(lambda: len(items.best_acc.data) == 1, timeout=5_000)
+    x, y = items.best_acc.data["x"][0], items.best_acc.data["y"][0]
+    assert (x, y) == (8.0, 0.8)  # step axis: epoch 2 ended at step 8
+
+
+def test_settings_comparison_highlights_differences(tab, qtbot):
+    select(tab, qtbot, "alpha", "beta")
+    assert tab.comparison.differing_keys() == ["model_name"]
+    assert tab.comparison.table.columnCount() == 2
+    tab.comparison.only_differences.setChecked(True)
+    assert tab.comparison.table.rowCount() == 1
+
+
+def test_rename_and_note_persist(tab, qtbot, root):
+    select(tab, qtbot, "alpha")
+    tab.rename_selected("baseline")
+    tab.note_selected("first try")
+    assert "baseline" in rows(tab) and rows(tab)["baseline"].note == "first try"
+    from core.run_index import RunIndex
+
+    again = {s.name: s for s in RunIndex(root).scan()}
+    assert again["baseline"].note == "first try" and again["baseline"].path == str(root / "alpha")
+
+
+def test_delete_and_undo(tab, qtbot, root):
+    select(tab, qtbot, "beta")
+    tab.actions_by_name["delete"].trigger()
+    assert "beta" not in rows(tab) and not (root / "beta").exists()
+    assert tab.undo_bar.isVisible() and "Deleted 1 run" in tab.undo_bar.label.text()
+    assert any(p.name.startswith("beta") for p in (root / ".trash").iterdir())
+    tab.actions_by_name["undo"].trigger()  # Ctrl+Z
+    qtbot.waitUntil(lambda: "beta" in rows(tab), timeout=10_000)
+    assert (root / "beta" / "metrics.jsonl").exists() and not tab.undo_bar.isVisible()
+
+
+def test_bad_run_folders_get_a_message_and_the_rest_keeps_working(tab, qtbot, root):
+    (root / "noconfig").mkdir()
+    (root / "noconfig" / "metrics.jsonl").write_text("")
+    make_run(root / "garbage")
+    (root / "garbage" / "metrics.jsonl").write_bytes(b"\x00\xff garbage\n{]\n")
+    make_run(root / "nan", final=None)
+    with open(root / "nan" / "metrics.jsonl", "a") as fh:
+        fh.write('{"kind": "epoch", "epoch": 4, "val_acc": "NaN?"}\n')
+    tab.refresh()
+    qtbot.waitUntil(lambda: len(rows(tab)) == 5, timeout=10_000)
+    r = rows(tab)
+    assert "no config.json" in r["noconfig"].error
+    assert "could be read" not in r["garbage"].error and "as records" in r["garbage"].error
+    assert "not a number" in r["nan"].error and r["nan"].best_val_acc == 0.8
+    assert r["alpha"].error == ""
+    select(tab, qtbot, "garbage", "alpha")  # plotting a broken run next to a good one
+    qtbot.waitUntil(lambda: tab.overlay.visible_loss_curves() == 1, timeout=5_000)
+
+
+def test_added_folder_outside_the_root_and_requests(tab, qtbot, tmp_path):
+    elsewhere = make_run(tmp_path / "gpu-box" / "r9")
+    (elsewhere / "best.pt").write_bytes(b"x")
+    assert tab.add_folders([str(tmp_path / "gpu-box")]) == [elsewhere.resolve()]
+    qtbot.waitUntil(lambda: tab.selected_paths() == [str(elsewhere.resolve())], timeout=10_000)
+    with qtbot.waitSignal(tab.openCheckpointRequested) as opened:
+        tab.open_checkpoint("best")
+    assert opened.args == [str(elsewhere.resolve() / "best.pt")]
+    with qtbot.waitSignal(tab.trainAgainRequested) as again:
+        tab.train_again()
+    assert again.args[0]["model_name"] == "cnn"
+    with qtbot.waitSignal(tab.message) as message:
+        tab.resume_selected()  # no last.pt: a message, not an exception
+    assert "no last.pt" in message.args[1]
+
+
+def test_form_values_from_a_run_config():
+    from gui.runs.window_hookup import form_values
+
+    config = {"data": {"name": "shapes", "train_count": 96}, "model_name": "mlp",
+              "train": {"epochs": 5, "lr": 0.01, "seed": 3}}
+    assert form_values(config) == {"dataset": "shapes", "train_count": 96, "model": "mlp", "epochs": 5,
+                                   "lr": 0.01, "seed": 3}
+
+
+def test_a_flat_learning_rate_sits_in_a_sensible_range(qtbot):
+    from gui.app import make_application
+    from gui.training.plots import TrainingPlots
+
+    make_application()
+    plots = TrainingPlots()
+    qtbot.addWidget(plots)
+    for step in range(1, 50):
+        plots.add_losses([step], [1.0 / step], lr=1e-3)
+    plots.redraw_if_dirty()
+    low, high = plots.lr_plot.viewRange()[1]
+    assert low < 1e-3 < high and high - low < 0.01
+
+
+def test_debiased_ema_matches_tensorboard():
+    from gui.training.smoothing import debiased_ema
+
+    values = np.array([1.0, 2.0, np.nan, 3.0])
+    smoothed, _ = debiased_ema(values, 0.5)
+    # TensorBoard: last = 0.5 * last + 0.5 * v; shown = last / (1 - 0.5 ** n)
+    assert smoothed[0] == 1.0 and smoothed[1] == pytest.approx(1.5 / 0.75)
+    assert np.isnan(smoothed[2]) and smoothed[3] == pytest.approx((0.75 * 0.5 + 1.5) / 0.875)
