@@ -21,11 +21,11 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QMainWindow, QMessageBo
                                QWidget)
 
 from gui.data.window_hookup import install_data_views, prepare_run, route_dataset_folders, shutdown_data_views
-from gui.engine_loader import EngineLoader
 from gui.inspector.window_hookup import accepts_drop, install_inspector, route_image_data, route_items
 from gui.model_hub import ModelHub
 from gui.runs.window_hookup import install_runs_tab, route_run_folders
 from gui.settings import AppSettings
+from gui.torch_loader import TorchLoader
 from gui.log_panel import LogPanel
 from gui.training.plots import TrainingPlots
 from gui.training.progress import ProgressPanel
@@ -83,9 +83,9 @@ class MainWindow(QMainWindow):
         self.data_view, self.model_view = install_data_views(self)  # Data and Model tabs, Open Dataset
         self.runs_tab = install_runs_tab(self)  # the Runs tab, Open Run Folder
 
-        self.engine = EngineLoader(self)
-        self.engine.loaded.connect(self._on_engine_loaded)
-        self.engine.failed.connect(self._on_engine_failed)
+        self.torch_loader = TorchLoader(self)
+        self.torch_loader.loaded.connect(self._on_engine_loaded)
+        self.torch_loader.failed.connect(self._on_engine_failed)
         self.app_settings.restore_window(self)
         self.statusBar().showMessage("Loading PyTorch…")
 
@@ -120,9 +120,9 @@ class MainWindow(QMainWindow):
     def load_engine(self, blocking: bool = False) -> None:
         """Import torch and core off the GUI thread (or at once, with blocking=True); Train enables when done."""
         if blocking:
-            self._on_engine_loaded(self.engine.load_now())
+            self._on_engine_loaded(self.torch_loader.load_now())
         else:
-            self.engine.start()
+            self.torch_loader.start()
 
     def engine_loaded(self) -> bool:
         return self.controller is not None
