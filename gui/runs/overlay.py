@@ -50,6 +50,7 @@ class _RunItems:
         self.best_loss = pg.ScatterPlotItem(**star)
         overlay.acc_plot.addItem(self.best_acc)
         overlay.val_loss_plot.addItem(self.best_loss)
+        self.drawn_records = -1  # the curves' record count when last drawn
         self.items = [self.raw, self.smooth, self.lr, self.val_loss, self.val_acc, self.best_acc, self.best_loss]
 
     def set_visible(self, visible: bool) -> None:
@@ -193,7 +194,15 @@ class RunsOverlay(QWidget):
                 self._draw_run(curves, items)
         self._fit_flat()
 
+    def redraw_changed(self) -> list[str]:
+        """Redraw the runs whose curves grew since they were last drawn; returns their paths."""
+        changed = [path for path, (curves, items) in self._runs.items() if curves.records != items.drawn_records]
+        for path in changed:
+            self.redraw(path)
+        return changed
+
     def _draw_run(self, curves: RunCurves, items: _RunItems) -> None:
+        items.drawn_records = curves.records
         mode = self.x_mode
         items.raw.setData(*_finite(curves.step_x(curves.loss.x, mode), curves.loss.y))
         self._draw_smooth(curves, items)

@@ -92,10 +92,11 @@ class RunsTab(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(split)
 
-        self.scanner = BackgroundTask(self)
+        # Reading run folders needs no torch: imports=() so the list shows before PyTorch has loaded.
+        self.scanner = BackgroundTask(self, imports=())
         self.scanner.finished.connect(self._on_scanned)
         self.scanner.failed.connect(lambda text: self.message.emit("error", f"Runs: scan failed: {text}"))
-        self.poller = BackgroundTask(self)
+        self.poller = BackgroundTask(self, imports=())
         self.poller.finished.connect(self._on_polled)
         self.poll_timer = QTimer(self)
         self.poll_timer.setInterval(POLL_MS)
@@ -194,17 +195,18 @@ class RunsTab(QWidget):
         index = self.index
 
         def job(ctx):
-            changed = [p for p, c in curves if not ctx.cancelled() and c.update()]
-            return [index.summary(p) for p in paths if not ctx.cancelled()], changed
+            for _, c in curves:
+                if not ctx.cancelled():
+                    c.update()
+            return [index.summary(p) for p in paths if not ctx.cancelled()]
 
         self.poller.submit(job)
 
-    def _on_polled(self, result) -> None:
-        summaries, changed = result
+    def _on_polled(self, summaries: list[RunSummary]) -> None:
         for summary in summaries:
             self.model.update_run(summary)
-        for path in changed:
-            self.overlay.redraw(path)
+        # By record count, not by what this job read: a superseded job may have read records too.
+        self.overlay.redraw_changed()
 
     # ---- selection -----------------------------------------------------------------------------------
     def selected_paths(self) -> list[str]:

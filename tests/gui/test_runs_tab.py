@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
 
 from tests.core.test_run_index import make_run
 
@@ -50,9 +51,9 @@ def test_lists_runs_with_their_facts_and_sorts(tab):
     r = rows(tab)
     assert (r["alpha"].status, r["alpha"].epochs_text, r["alpha"].best_val_acc) == ("finished", "3 / 3", 0.8)
     assert (r["beta"].status, r["beta"].model) == ("stopped", "mlp")
-    tab.table.sortByColumn(4, 0)  # epochs ascending: beta (2) first
+    tab.table.sortByColumn(4, Qt.SortOrder.AscendingOrder)  # epochs ascending: beta (2) first
     assert tab.proxy.index(0, 0).data() == "beta"
-    tab.table.sortByColumn(4, 1)
+    tab.table.sortByColumn(4, Qt.SortOrder.DescendingOrder)
     assert tab.proxy.index(0, 0).data() == "alpha"
 
 
@@ -86,7 +87,7 @@ def test_overlay_of_two_runs_draws_two_curves_and_a_toggle_hides_one(tab, qtbot)
     assert overlay.toggles.count() == 2
     colours = {items.colour for _, items in overlay._runs.values()}
     assert len(colours) == 2
-    overlay.toggles.item(0).setCheckState(overlay.toggles.item(0).checkState().Unchecked)
+    overlay.toggles.item(0).setCheckState(Qt.CheckState.Unchecked)
     assert overlay.visible_loss_curves() == 1
     for mode in ("epoch", "wall", "step"):
         overlay.set_x_mode(mode)
@@ -194,6 +195,35 @@ def test_debiased_ema_matches_tensorboard():
 
     values = np.array([1.0, 2.0, np.nan, 3.0])
     smoothed, _ = debiased_ema(values, 0.5)
-    # TensorBoard: last = 0.5 * last + 0.5 * v; shown = last / (1 - 0.5 ** n)
-    assert smoothed[0] == 1.0 and smoothed[1] == pytest.approx(1.5 / 0.75)
-    assert np.isnan(smoothed[2]) and smoothed[3] == pytest.approx((0.75 * 0.5 + 1.5) / 0.875)
+    # TensorBoard: last = 0.5 * last + 0.5 * v; shown = last / (1 - 0.5 ** n); NaN is skipped
+    assert smoothed[0] == 1.0 and smoothed[1] == pytest.approx(1.25 / 0.75)
+    assert np.isnan(smoothed[2]) and smoothed[3] == pytest.approx((1.25 * 0.5 + 1.5) / 0.875)
+
+
+def test_window_has_the_runs_tab_and_follows_a_dropped_run_folder(qtbot, app_settings, tmp_path):
+    from gui.app import create_window
+
+    root = tmp_path / "runs"
+    make_run(root / "local")
+    remote = make_run(tmp_path / "mounted" / "cli-run")
+    _, window = create_window(["--follow", str(tmp_path / "nowhere")], runs_root=root, settings=app_settings)
+    qtbot.addWidget(window)
+    tab = window.runs_tab
+    assert window.tabs.currentWidget() is tab and "Run Folder" in window.open_run_folder_action.text()
+    qtbot.waitUntil(lambda: "local" in rows(tab) and "nowhere" in rows(tab), timeout=10_000)
+    assert rows(tab)["nowhere"].status == "missing"
+    window.route_drop([str(remote)])
+    qtbot.waitUntil(lambda: "cli-run" in rows(tab), timeout=10_000)
+    qtbot.waitUntil(lambda: tab.selected_paths() == [str(remote.resolve())], timeout=10_000)
+    window.close()
+
+
+def test_monitor_command_opens_the_window_following_folders(monkeypatch):
+    import gui.app
+    from gui.cli import main
+
+    seen = []
+    monkeypatch.setattr(gui.app, "main", lambda argv: seen.append(argv) or 0)
+    assert main(["monitor", "a", "b"]) == 0
+    assert seen == [["--follow", "a", "--follow", "b"]]
+    assert gui.app.parse_args(["--follow", "a", "--follow", "b"]).follow == ["a", "b"]
