@@ -105,10 +105,10 @@ class RunFollower:
             self.notices.append(Notice("unreadable", f"{self.path}: cannot read it ({exc.strerror or exc})"))
             return []
         inode = (st.st_dev, st.st_ino)
-        if self._missing:
+        if self._missing:  # whatever came back is a new file, even if it got the old inode number
             self._missing = False
-            self.notices.append(Notice("reappeared", f"{self.path}: the file is back; reading it again"))
-        if self._inode is not None and inode != self._inode:
+            self._restart("reappeared", f"{self.path}: the file is back; reading it from the start")
+        elif self._inode is not None and inode != self._inode:
             self._restart("replaced", f"{self.path}: the file was replaced by another; reading it from the start")
         elif st.st_size < self.offset:
             self._restart("truncated", f"{self.path}: the file got shorter ({st.st_size} < {self.offset} bytes); "
@@ -143,20 +143,20 @@ class RunFollower:
             try:
                 record = decode(line)
             except RecordError as exc:
-                self._garbage(str(exc))
+                self._garbage(str(exc), self._line_number)
                 continue
             self._absorb(record)
             records.append(record)
         if len(self._partial) > MAX_LINE_BYTES:
-            self._garbage(f"a line longer than {MAX_LINE_BYTES} bytes (binary data?)")
+            self._garbage(f"a line longer than {MAX_LINE_BYTES} bytes (binary data?)", self._line_number + 1)
             self._partial = b""
             self._skipping_long_line = True
         return records
 
-    def _garbage(self, why: str) -> None:
+    def _garbage(self, why: str, line_number: int) -> None:
         self.garbage_lines += 1
         if self.garbage_lines <= 20:  # the count goes on; the messages stop flooding
-            self.notices.append(Notice("garbage", f"{self.path}: line {self._line_number + 1}: skipped ({why})"))
+            self.notices.append(Notice("garbage", f"{self.path}: line {line_number}: skipped ({why})"))
 
     # ---- state ---------------------------------------------------------------------------------------
     def status(self, now: float | None = None) -> str:
