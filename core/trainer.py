@@ -6,6 +6,7 @@ import math
 import random
 import threading
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterable
 
@@ -397,7 +398,9 @@ class Trainer:
             self.phase = "training"
         self._live = None
         if self.scheduler is not None:
-            self.scheduler.step()
+            with warnings.catch_warnings():  # a resume at the end of an epoch's batches steps no optimizer first
+                warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step", category=UserWarning)
+                self.scheduler.step()
         self.epoch += 1
         metrics = EpochMetrics(
             epoch=self.epoch, step=self.step, train_loss=float(loss_sum) / max(seen, 1),

@@ -50,11 +50,16 @@ def step_losses(run_dir):
     return {r["step"]: r["loss"] for r in read(run_dir) if r.kind == "step"}
 
 
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    run = tmp_path_factory.mktemp("whole")
+    prepare_trainer(settings(), run).fit()
+    return run
+
+
 @pytest.mark.parametrize("stop_step", [4, 6, 9])  # mid-epoch 1, at the end of epoch 1's batches, mid-epoch 2
-def test_stop_mid_epoch_and_resume_gives_the_uninterrupted_losses(tmp_path, stop_step):
-    whole = prepare_trainer(settings(), tmp_path / "whole")
-    whole.fit()
-    expected = step_losses(tmp_path / "whole")
+def test_stop_mid_epoch_and_resume_gives_the_uninterrupted_losses(tmp_path, uninterrupted, stop_step):
+    expected = step_losses(uninterrupted)
     assert sorted(expected) == list(range(1, 13))
 
     first = prepare_trainer(settings(), tmp_path / "cut", callbacks=[StopAt(stop_step)])
@@ -68,7 +73,7 @@ def test_stop_mid_epoch_and_resume_gives_the_uninterrupted_losses(tmp_path, stop
     assert sorted(got) == sorted(expected), "every step exactly once, none replayed"
     for step, loss in expected.items():
         assert got[step] == pytest.approx(loss, abs=1e-6), f"step {step}"
-    epochs_whole = [r for r in read(tmp_path / "whole") if r.kind == "epoch"]
+    epochs_whole = [r for r in read(uninterrupted) if r.kind == "epoch"]
     epochs_cut = [r for r in read(tmp_path / "cut") if r.kind == "epoch"]
     assert [r["train_loss"] for r in epochs_cut] == pytest.approx([r["train_loss"] for r in epochs_whole], abs=1e-6)
     kinds = [r.kind for r in read(tmp_path / "cut") if r.kind != "heartbeat"]
