@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-COMMANDS = ("train", "predict", "inspect", "dataset")
+COMMANDS = ("train", "predict", "inspect", "dataset", "export-tensorboard")
 
 
 def _parse_value(text: str):
@@ -82,6 +82,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", default=None, help="run directory (config.json, metrics.jsonl, last.pt, best.pt)")
     t.add_argument("--resume", default=None, metavar="CHECKPOINT", help="continue a run from its last.pt; --epochs is the new total")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--checkpoint-every-min", type=float, default=10.0, metavar="MIN",
+                   help="also save last.pt this often mid-epoch (0: only after each epoch)")
+    t.add_argument("--early-stop-patience", type=int, default=0, metavar="N",
+                   help="stop after N epochs without a better --early-stop-metric (0: off)")
+    t.add_argument("--early-stop-metric", choices=("val_loss", "val_acc"), default="val_loss")
+    t.add_argument("--heartbeat-s", type=float, default=2.0, metavar="S",
+                   help="write a heartbeat record this often, so a follower can tell a dead run (default 2)")
+    t.add_argument("--tensorboard", action="store_true", help="also write TensorBoard event files to RUN/tensorboard")
 
     p = sub.add_parser("predict", help="classify images with a checkpoint")
     p.add_argument("--checkpoint", required=True)
@@ -95,6 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--target", default=None, help="class name or index for saliency (default: the predicted class)")
     i.add_argument("--layer", default=None, help="Grad-CAM layer (default: the last conv layer)")
     i.add_argument("image", metavar="IMAGE")
+
+    x = sub.add_parser("export-tensorboard", help="convert runs' metrics.jsonl to TensorBoard event files")
+    x.add_argument("runs", nargs="+", metavar="RUN", help="run folders (or their metrics.jsonl)")
+    x.add_argument("--out", default=None, help="folder for the event files (default: RUN/tensorboard; "
+                                               "with several runs, one sub-folder per run)")
 
     d = sub.add_parser("dataset", help="check an image folder: classes, splits, bad files, duplicates")
     d.add_argument("folder")
@@ -207,17 +220,29 @@ def cmd_train(args) -> int:
         model_name=args.model, model_options=_model_options(args),
         train=TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
                           weight_decay=args.weight_decay, schedule=args.schedule, seed=args.seed, device=args.device,
-                          num_workers=args.workers, backbone_lr_scale=args.backbone_lr_scale),
+                          num_workers=args.workers, backbone_lr_scale=args.backbone_lr_scale,
+                          checkpoint_every_min=args.checkpoint_every_min, early_stop_patience=args.early_stop_patience,
+                          early_stop_metric=args.early_stop_metric, heartbeat_s=args.heartbeat_s),
     )
     if args.resume and not args.out:
         run_dir = Path(args.resume).expanduser().resolve().parent
     else:
         run_dir = Path(args.out) if args.out else _default_run_dir(args)
     progress = _ConsoleProgress(args.quiet)
+    sinks = []
+    if args.tensorboard:
+        from core.tensorboard_export import DEFAULT_SUBDIR, TensorBoardSink, TensorBoardUnavailable
+
+        try:
+            sinks.append(TensorBoardSink(run_dir / DEFAULT_SUBDIR))
+        except TensorBoardUnavailable as exc:
+            print(f"layerscope train: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     try:
         if settings.data.is_folder and not args.resume:
             _print_folder_health(args.dataset)
-        trainer = prepare_trainer(settings, run_dir, resume=args.resume, callbacks=[progress.callback])
+        trainer = prepare_trainer(settings, run_dir, resume=args.resume, callbacks=[progress.callback],
+                                  record_sinks=sinks)
     except (DatasetError, CheckpointError, ModelError, TrainingError) as exc:
         print(f"layerscope train: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -240,6 +265,8 @@ def cmd_train(args) -> int:
         return EXIT_USAGE
     finally:
         signal.signal(signal.SIGINT, previous)
+        for sink in sinks:
+            sink.close()
     if summary["stopped"]:
         print(f"stopped at epoch {summary['epoch']} step {summary['step']}; saved {run_dir / 'last.pt'}. "
               f"Resume with: layerscope train --resume {run_dir / 'last.pt'} --epochs {settings.train.epochs}")
@@ -310,7 +337,31 @@ def cmd_dataset(args) -> int:
     return EXIT_OK
 
 
-HANDLERS = {"train": cmd_train, "predict": cmd_predict, "inspect": cmd_inspect, "dataset": cmd_dataset}
+# ---- export-tensorboard --------------------------------------------------------------------------------
+def cmd_export_tensorboard(args) -> int:
+    from core.tensorboard_export import TensorBoardUnavailable, export_run
+
+    failed = 0
+    for run in args.runs:
+        out = args.out
+        if out and len(args.runs) > 1:
+            out = str(Path(out) / Path(run).resolve().name)
+        try:
+            log_dir, scalars, garbage = export_run(run, out)
+        except TensorBoardUnavailable as exc:
+            print(f"layerscope export-tensorboard: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        except OSError as exc:
+            print(f"layerscope export-tensorboard: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        note = f" ({garbage} unreadable lines skipped)" if garbage else ""
+        print(f"{run}: {scalars} scalars -> {log_dir}{note}")
+    return EXIT_PARTIAL if failed else EXIT_OK
+
+
+HANDLERS = {"train": cmd_train, "predict": cmd_predict, "inspect": cmd_inspect, "dataset": cmd_dataset,
+            "export-tensorboard": cmd_export_tensorboard}
 
 
 def main(argv: list[str] | None = None) -> int:
