@@ -13,14 +13,16 @@ import math
 import os
 from dataclasses import dataclass, field
 
+from core.follow import SILENCE_FACTOR
+from core.heartbeat import DEFAULT_INTERVAL_S
+from core.records import FINAL_KINDS, RecordError, decode
+
 HEAD_BYTES = 64 << 10  # where the start record is
 TAIL_BYTES = 8 << 20
 LARGE_UNREAD = 64 << 20
 MAX_LINE_BYTES = 1 << 20
 STEP_MARKERS = (b'"kind":"step"', b'"kind": "step"')
-FINAL_KINDS = ("end", "stopped", "error", "diverged")
-SILENCE_FACTOR = 3
-NO_HEARTBEAT_SILENCE_S = 60.0  # older writers report only while training: allow a long evaluation
+NO_HEARTBEAT_SILENCE_S = 60.0  # version-0 writers sent no heartbeat: allow a long evaluation
 
 
 def _number(value) -> float | None:
@@ -40,8 +42,13 @@ class MetricsDigest:
     records: int = 0
     steps: int = 0
     garbage: int = 0
-    first_garbage: str = ""
+    first_garbage: str = ""  # why the first skipped line was skipped
     bad_values: list[str] = field(default_factory=list)
+    writer: tuple | None = None  # (host, pid) of the latest start
+    open_start: bool = False  # a start with no final record since
+    previous_kind: str = ""
+    conflict: str = ""  # two processes writing this folder at once
+    eta_s: float | None = None
     start: dict | None = None
     planned_epochs: int | None = None  # from the latest start (a resume may ask for more)
     last_kind: str = ""
@@ -101,7 +108,8 @@ class MetricsDigest:
                 record = json.loads(last_step_line)
                 self.last_step = record.get("step") if isinstance(record.get("step"), int) else self.last_step
                 self.last_time = _number(record.get("time")) or self.last_time
-            except ValueError:
+                self.eta_s = _number(record.get("eta_s")) if "eta_s" in record else self.eta_s
+            except (ValueError, AttributeError):
                 pass
             if self.last_kind in ("", "start", "resume", "epoch", "heartbeat"):
                 self.last_kind = "step"
@@ -109,39 +117,47 @@ class MetricsDigest:
 
     def _absorb_line(self, line: bytes) -> None:
         try:
-            record = json.loads(line)
-        except ValueError:  # also UnicodeDecodeError: binary data
-            record = None
-        if not isinstance(record, dict) or not isinstance(record.get("kind"), str):
+            record = decode(line)  # runs-core's decoder: the same checks as the follower's
+        except RecordError as exc:
             self.garbage += 1
             if not self.first_garbage:
-                self.first_garbage = line[:40].decode("utf-8", "replace")
+                self.first_garbage = f"{str(exc)[:100]} in {line[:40].decode('utf-8', 'replace')!r}"
             return
         self.records += 1
         kind = record["kind"]
-        self.last_kind = kind
+        self.previous_kind, self.last_kind = self.last_kind, kind
         self.last_time = _number(record.get("time")) or self.last_time
         if isinstance(record.get("step"), int):
             self.last_step = record["step"]
         if kind in ("start", "resume"):
             if kind == "start":
-                self.start = self.start or record  # the first start: when the run began
-                epochs = record.get("epochs")
-                self.planned_epochs = epochs if isinstance(epochs, int) and not isinstance(epochs, bool) else None
+                self._absorb_start(record)
             self.final = None
             self.heartbeat_state = ""
-            if isinstance(record.get("heartbeat_s"), (int, float)) and not isinstance(record["heartbeat_s"], bool):
-                self.heartbeat_s = float(record["heartbeat_s"])
         elif kind in FINAL_KINDS:
-            self.final = record
+            if not (kind == "error" and self.final is not None and self.final.get("kind") == "diverged"):
+                self.final = record
+            self.open_start = False
         elif kind == "heartbeat":
-            self.heartbeat_state = record.get("state") if isinstance(record.get("state"), str) else "running"
-            if isinstance(record.get("heartbeat_s"), (int, float)):
-                self.heartbeat_s = float(record["heartbeat_s"])
+            self.heartbeat_state = record.get("state") or "running"
         elif kind in ("paused", "resumed"):
             self.heartbeat_state = "paused" if kind == "paused" else "running"
         elif kind == "epoch":
             self._absorb_epoch(record)
+
+    def _absorb_start(self, record: dict) -> None:
+        self.start = self.start or record  # the first start: when the run began
+        self.planned_epochs = record.get("epochs")
+        if record.get("version", 0) >= 1:
+            self.heartbeat_s = record.get("heartbeat_s") or DEFAULT_INTERVAL_S
+        writer = (record.get("host"), record.get("pid"))
+        # A start while another writer's start has had no final record, and not right after a "resume"
+        # (a killed run taken up again): two processes are appending to this folder at once.
+        if self.open_start and self.previous_kind != "resume" and writer != self.writer and record.get("pid"):
+            self.conflict = (f"two processes write this run at once (pid {self.writer[1]} on {self.writer[0]} and "
+                             f"pid {writer[1]} on {writer[0]}): their records are interleaved; give each run "
+                             "its own folder")
+        self.writer, self.open_start = writer, True
 
     def _absorb_epoch(self, record: dict) -> None:
         epoch = record.get("epoch")
@@ -166,22 +182,24 @@ class MetricsDigest:
         Silence longer than SILENCE_FACTOR heartbeats (or NO_HEARTBEAT_SILENCE_S for writers that do not
         send heartbeats) with no final record means the writer died without a word."""
         if self.final is not None:
-            return {"end": "finished", "stopped": "stopped"}.get(self.final.get("kind"), "failed")
+            return {"end": "finished", "stopped": "stopped", "diverged": "diverged"}.get(self.final.get("kind"),
+                                                                                          "failed")
         if not self.records:
             return "waiting"
         silence = now - max(self.last_time or 0.0, modified)
         limit = self.heartbeat_s * SILENCE_FACTOR if self.heartbeat_s else NO_HEARTBEAT_SILENCE_S
         if silence > limit:
             return "not responding"
-        return "paused" if self.heartbeat_state == "paused" else "running"
+        if self.heartbeat_state in ("paused", "evaluating"):
+            return self.heartbeat_state
+        return "running"
 
     # ---- problems --------------------------------------------------------------------------
     def problems(self) -> list[str]:
-        out = []
+        out = [self.conflict] if self.conflict else []
         if self.garbage:
             what = "none of its lines can" if not self.records else f"{self.garbage} line(s) could not"
-            out.append(f"metrics.jsonl: {what} be read as records (binary or damaged file?); "
-                       f"first: {self.first_garbage!r}")
+            out.append(f"metrics.jsonl: {what} be read as records (skipped); first: {self.first_garbage}")
         out.extend(self.bad_values)
         if self.skipped_bytes:
             out.append(f"metrics.jsonl is {self.offset / 1e9:.1f} GB: the list shows its start and last "

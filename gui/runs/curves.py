@@ -1,7 +1,8 @@
 """Every point of one run's curves, kept in growable numpy buffers and extended from its records.
 
-RunCurves.update() asks the run's follower for the records written since the last call (the follower
-remembers its byte offset, so a poll reads only what is new) and appends them. Qt-free: the Runs tab calls
+RunCurves.update() asks the run's follower (core.follow.RunFollower) for the records written since the last
+call (it remembers its byte offset, so a poll reads only what is new; it skips half-written and garbage lines
+and survives a truncated or replaced file) and appends them. Qt-free: the Runs tab calls
 update() on its worker thread and draws the buffers on the GUI thread.
 """
 from __future__ import annotations
@@ -13,49 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+from core.follow import RunFollower
 from gui.training.plot_buffer import PlotBuffer
 
-try:  # the record follower of issue 8 (runs-core); until it is merged, a minimal stand-in below
-    from core.follow import RunFollower
-except ImportError:  # pragma: no cover - replaced when core.follow lands
-    RunFollower = None
-
 X_MODES = ("step", "epoch", "wall")
-
-
-class _LineFollower:
-    """Reads complete JSON lines appended since the last poll; restarts on a truncated / replaced file."""
-
-    def __init__(self, path: Path):
-        self.path = path / "metrics.jsonl"
-        self.offset, self._identity = 0, None
-
-    def poll(self) -> list[dict]:
-        import json
-
-        try:
-            st = os.stat(self.path)
-            if self._identity not in (None, (st.st_dev, st.st_ino)) or st.st_size < self.offset:
-                self.offset = 0
-            self._identity = (st.st_dev, st.st_ino)
-            if st.st_size == self.offset:
-                return []
-            with open(self.path, "rb") as fh:
-                fh.seek(self.offset)
-                block = fh.read(st.st_size - self.offset)
-        except OSError:
-            return []
-        end = block.rfind(b"\n") + 1
-        self.offset += end
-        out = []
-        for line in block[:end].split(b"\n"):
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(record, dict) and isinstance(record.get("kind"), str):
-                out.append(record)
-        return out
 
 
 def _num(value) -> float:
@@ -67,7 +29,7 @@ def _num(value) -> float:
 class RunCurves:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
-        self.follower = RunFollower(self.path) if RunFollower is not None else _LineFollower(self.path)
+        self.follower = RunFollower(self.path / "metrics.jsonl")
         self.loss = PlotBuffer()  # x: step
         self.lr = PlotBuffer()
         self.step_time = PlotBuffer(64)  # (step, wall time) anchors for the wall-time axis

@@ -73,7 +73,8 @@ def test_a_truncated_or_replaced_file_is_read_again(tmp_path):
     run = make_run(tmp_path / "r")
     index = RunIndex(tmp_path)
     assert one(index, run).epochs_done == 3
-    (run / "metrics.jsonl").write_text(json.dumps({"kind": "epoch", "epoch": 1, "val_acc": 0.1}) + "\n")
+    (run / "metrics.jsonl").write_text(json.dumps({"kind": "epoch", "epoch": 1, "step": 4, "val_loss": 1.0,
+                                                   "val_acc": 0.1}) + "\n")
     assert one(index, run).epochs_done == 1
 
 
@@ -99,13 +100,13 @@ def test_empty_binary_or_garbage_metrics(tmp_path, content, words):
 def test_nan_and_wrong_types(tmp_path):
     run = make_run(tmp_path / "r", final=None)
     with open(run / "metrics.jsonl", "a") as fh:
-        fh.write('{"kind": "epoch", "epoch": 4, "val_acc": NaN}\n')
-        fh.write('{"kind": "epoch", "epoch": 5, "val_acc": "high"}\n')
-        fh.write('{"kind": "epoch", "epoch": "six", "val_acc": 1.0}\n')
+        fh.write('{"kind": "epoch", "epoch": 4, "step": 16, "val_loss": NaN, "val_acc": NaN}\n')
+        fh.write('{"kind": "epoch", "epoch": 5, "step": 20, "val_loss": 0.1, "val_acc": "high"}\n')
+        fh.write('{"kind": "epoch", "epoch": "six", "step": 24, "val_loss": 0.1, "val_acc": 1.0}\n')
         fh.write('{"kind": "step", "step": "x", "loss": [1]}\n')
     row = one(RunIndex(tmp_path), run)
-    assert row.best_val_acc == 0.8 and row.epochs_done == 5
-    assert "val_acc='high' is not a number" in row.error and "epoch='six'" in row.error
+    assert row.best_val_acc == 0.8 and row.epochs_done == 4  # NaN read as "no value"; bad lines skipped
+    assert "2 line(s) could not be read" in row.error and "'val_acc' must be" in row.error
 
 
 def test_bad_config_json(tmp_path):
@@ -140,8 +141,8 @@ def test_a_huge_metrics_file_is_never_read_whole(tmp_path, monkeypatch):
     monkeypatch.setattr(run_digest, "TAIL_BYTES", 2_000)
     run = make_run(tmp_path / "r", epochs=4, done=3, final=None, steps_per_epoch=2000)
     with open(run / "metrics.jsonl", "a") as fh:
-        fh.write(json.dumps({"kind": "epoch", "epoch": 4, "val_acc": 0.3}) + "\n")
-        fh.write(json.dumps({"kind": "end", "time": 5000.0}) + "\n")
+        fh.write(json.dumps({"kind": "epoch", "epoch": 4, "step": 8000, "val_loss": 1.0, "val_acc": 0.3}) + "\n")
+        fh.write(json.dumps({"kind": "end", "time": 5000.0, "epoch": 4, "step": 8000}) + "\n")
     reads = []
     real_open = open
 
@@ -164,6 +165,25 @@ def test_a_failed_run_shows_its_message(tmp_path):
         fh.write(json.dumps({"kind": "error", "time": 2000.0, "message": "CUDA out of memory"}) + "\n")
     row = one(RunIndex(tmp_path), run)
     assert row.status == "failed" and "CUDA out of memory" in row.error
+
+
+def test_two_writers_in_one_folder_are_detected(tmp_path):
+    run = make_run(tmp_path / "r", final=None)
+    lines = [{"version": 1, "kind": "start", "time": 2000.0, "epochs": 3, "start_epoch": 0, "batches_per_epoch": 4,
+              "total_steps": 12, "pid": pid, "host": "box"} for pid in (11, 22)]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    row = one(RunIndex(tmp_path), run)
+    assert "two processes write this run" in row.error and "pid 11" in row.error and "pid 22" in row.error
+
+
+def test_a_resume_after_a_killed_writer_is_not_two_writers(tmp_path):
+    run = make_run(tmp_path / "r", final=None)
+    start = {"version": 1, "kind": "start", "time": 2000.0, "epochs": 3, "start_epoch": 0, "batches_per_epoch": 4,
+             "total_steps": 12, "host": "box"}
+    lines = [dict(start, pid=11), {"version": 1, "kind": "resume", "time": 3000.0, "epoch": 1, "step": 4},
+             dict(start, pid=22)]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    assert "two processes" not in one(RunIndex(tmp_path), run).error
 
 
 def test_silence_without_a_final_record_is_not_responding(tmp_path):

@@ -133,10 +133,13 @@ def test_delete_and_undo(tab, qtbot, root):
 
 
 def test_bad_run_folders_get_a_message_and_the_rest_keeps_working(tab, qtbot, root):
+    from core.run_index import RunIndex
+
     (root / "noconfig").mkdir()
     (root / "noconfig" / "metrics.jsonl").write_text("")
     make_run(root / "garbage")
     (root / "garbage" / "metrics.jsonl").write_bytes(b"\x00\xff garbage\n{]\n")
+    assert "not UTF-8" in RunIndex(root).summary(root / "garbage").error  # binary: said so
     make_run(root / "nan", final=None)
     with open(root / "nan" / "metrics.jsonl", "a") as fh:
         fh.write('{"kind": "epoch", "epoch": 4, "val_acc": "NaN?"}\n')
@@ -145,7 +148,7 @@ def test_bad_run_folders_get_a_message_and_the_rest_keeps_working(tab, qtbot, ro
     r = rows(tab)
     assert "no config.json" in r["noconfig"].error
     assert "could be read" not in r["garbage"].error and "as records" in r["garbage"].error
-    assert "not a number" in r["nan"].error and r["nan"].best_val_acc == 0.8
+    assert "'val_acc' must be" in r["nan"].error and r["nan"].best_val_acc == 0.8
     assert r["alpha"].error == ""
     select(tab, qtbot, "garbage", "alpha")  # plotting a broken run next to a good one
     qtbot.waitUntil(lambda: tab.overlay.visible_loss_curves() == 1, timeout=5_000)
