@@ -40,6 +40,7 @@ class RunSummary:
     error: str = ""  # what is wrong with this run's files, for its row; "" when nothing is
     steps: int = 0
     last_step: int | None = None
+    eta_s: float | None = None  # from the writer's last report, while it runs
     modified: float = 0.0
 
     @property
@@ -91,12 +92,13 @@ class RunIndex:
             self.add_folder(folder)
 
     def add_folder(self, folder: str | os.PathLike) -> list[Path]:
-        """Add a run folder, or a folder of run folders; returns the runs it adds (none: not a run folder)."""
+        """Add a run folder, or a folder of run folders; returns the runs it adds. A folder with no run in it
+        is taken as a run that has not written anything yet (`monitor DIR` before the run starts)."""
         folder = Path(folder).expanduser().resolve()
+        found = []
         if folder.is_dir() and not is_run_folder(folder):
             found = [p for p in self._children(folder) if is_run_folder(p)]
-        else:
-            found = [folder]  # a run folder, or one that is gone/unreadable: its row will say which
+        found = found or [folder]  # a run folder, a future one, or one gone/unreadable: its row says which
         for path in found:
             if path not in self.added:
                 self.added.append(path)
@@ -235,6 +237,7 @@ class RunIndex:
         row.epochs_planned = digest.planned_epochs or row.epochs_planned
         row.best_val_acc, row.best_epoch = digest.best_val_acc, digest.best_epoch
         row.steps, row.last_step = digest.steps, digest.last_step
+        row.eta_s = digest.eta_s if row.status in ("running", "evaluating", "paused") else None
         start_time = digest.start.get("time") if digest.start else None
         if isinstance(start_time, (int, float)) and not isinstance(start_time, bool):
             row.started = float(start_time)

@@ -106,7 +106,8 @@ class RunsTableModel(QAbstractTableModel):
         if col == 0:
             return run.name
         if col == 1:
-            return run.status + (" ⚠" if run.error else "")
+            eta = f" · {_duration(run.eta_s)} left" if run.eta_s is not None else ""
+            return run.status + eta + (" ⚠" if run.error else "")
         if col == 2:
             return run.dataset
         if col == 3:

@@ -230,3 +230,36 @@ def test_monitor_command_opens_the_window_following_folders(monkeypatch):
     assert main(["monitor", "a", "b"]) == 0
     assert seen == [["--follow", "a", "--follow", "b"]]
     assert gui.app.parse_args(["--follow", "a", "--follow", "b"]).follow == ["a", "b"]
+
+
+@pytest.mark.timeout(300)
+def test_a_cli_run_is_followed_live_and_the_plots_end_with_its_records(tab, qtbot, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    out = tmp_path / "elsewhere" / "cli-run"
+    out.mkdir(parents=True)
+    tab.add_folders([str(out)])
+    qtbot.waitUntil(lambda: tab.selected_paths() == [str(out.resolve())], timeout=10_000)
+    proc = subprocess.Popen([sys.executable, "-m", "core.cli", "train", "--shapes-count", "48", "--image-size", "16",
+                             "--batch-size", "8", "--epochs", "2", "--device", "cpu", "--quiet", "--heartbeat-s",
+                             "0.2", "--out", str(out)], env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        qtbot.waitUntil(lambda: rows(tab)["cli-run"].status in ("running", "evaluating", "finished"), timeout=120_000)
+        assert proc.wait(timeout=240) == 0, proc.stderr.read().decode()
+    finally:
+        proc.kill() if proc.poll() is None else None
+    qtbot.waitUntil(lambda: rows(tab)["cli-run"].status == "finished", timeout=10_000)
+    written = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    steps = [r["loss"] for r in written if r["kind"] == "step"]
+    curves = tab.curves[str(out.resolve())]
+    qtbot.waitUntil(lambda: len(curves.val_acc) == 2 and len(curves.loss) == len(steps), timeout=10_000)
+    assert curves.loss.y.tolist() == pytest.approx(steps)
+    assert rows(tab)["cli-run"].epochs_text == "2 / 2" and rows(tab)["cli-run"].error == ""
+    items = tab.overlay._runs[str(out.resolve())][1]
+    qtbot.waitUntil(lambda: items.drawn_records == curves.records, timeout=5_000)
+    assert len(items.raw.getData()[0]) == len(steps)
