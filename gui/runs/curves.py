@@ -115,7 +115,9 @@ class RunCurves:
         if mode == "step":
             return self.epoch_step.y
         if mode == "wall":
-            t0 = self.start_time if self.start_time is not None else (self.epoch_time.y[0] if len(self.epoch_time) else 0)
+            t0 = self.start_time
+            if t0 is None:
+                t0 = self.epoch_time.y[0] if len(self.epoch_time) else 0.0
             return self.epoch_time.y - t0
         return self.val_acc.x
 

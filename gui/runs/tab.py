@@ -110,13 +110,16 @@ class RunsTab(QWidget):
     def _make_actions(self) -> dict[str, QAction]:
         specs = [
             ("refresh", "Refresh", "F5", "Scan the runs folder again", self.refresh),
-            ("rename", "Rename…", "F2", "Give the run a name (its folder stays where it is)", lambda: self.rename_selected()),
+            ("rename", "Rename…", "F2", "Give the run a name (its folder stays where it is)",
+             lambda: self.rename_selected()),
             ("note", "Note…", None, "Write a note on the run", lambda: self.note_selected()),
-            ("delete", "Delete", QKeySequence.StandardKey.Delete, "Move the selected runs to the runs trash (Undo puts them back)",
-             self.delete_selected),
+            ("delete", "Delete", QKeySequence.StandardKey.Delete,
+             "Move the selected runs to the runs trash (Undo puts them back)", self.delete_selected),
             ("undo", "Undo Delete", QKeySequence.StandardKey.Undo, "Put the last deleted runs back", self.undo_delete),
-            ("best", "Open best.pt", None, "Open the run's best checkpoint in the inspector", lambda: self.open_checkpoint("best")),
-            ("last", "Open last.pt", None, "Open the run's last checkpoint in the inspector", lambda: self.open_checkpoint("last")),
+            ("best", "Open best.pt", None, "Open the run's best checkpoint in the inspector",
+             lambda: self.open_checkpoint("best")),
+            ("last", "Open last.pt", None, "Open the run's last checkpoint in the inspector",
+             lambda: self.open_checkpoint("last")),
             ("resume", "Resume", None, "Continue a stopped run from its last.pt", self.resume_selected),
             ("again", "Train Again", None, "Fill the training form with this run's settings", self.train_again),
         ]
