@@ -110,7 +110,7 @@ class RunsOverlay(QWidget):
         split.addWidget(self.toggles)
         split.addWidget(self.view)
         split.setStretchFactor(1, 1)
-        split.setSizes([160, 800])
+        split.setSizes([220, 800])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(controls)
