@@ -8,6 +8,7 @@ reads only the bytes appended since the last poll. The main window wires the req
 """
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
@@ -26,7 +27,7 @@ from gui.runs.overlay import RunsOverlay
 from gui.runs.undo_bar import UndoBar
 
 POLL_MS = 500
-RESCAN_MS = 5000
+RESCAN_MS = 5000  # at least; a scan that takes long (10,000 runs) is repeated at most 10% of the time
 MAX_VISIBLE_POLLED = 60
 
 
@@ -36,6 +37,7 @@ class RunsTab(QWidget):
     trainAgainRequested = Signal(dict)  # settings (config.json) for the training form
     message = Signal(str, str)  # level, text (for the log)
     scanned = Signal(int)  # a full scan finished (number of runs)
+    foldersChanged = Signal(list)  # the added folders (str), to remember them
 
     def __init__(self, runs_root: str | Path | None, parent: QWidget | None = None):
         super().__init__(parent)
@@ -164,6 +166,7 @@ class RunsTab(QWidget):
     def add_folders(self, folders: list[str]) -> list[Path]:
         """Add run folders (or folders of runs) to the list; returns the runs added and selects them."""
         added = [p for folder in folders for p in self.index.add_folder(folder)]
+        self.foldersChanged.emit([str(p) for p in self.index.added])
         if added:
             self._select_after_scan = [str(p) for p in added]
             self.refresh()
@@ -171,9 +174,16 @@ class RunsTab(QWidget):
 
     def refresh(self) -> None:
         index = self.index
-        self.scanner.submit(lambda ctx: index.scan(ctx.cancelled, ctx.progress))
 
-    def _on_scanned(self, summaries: list[RunSummary]) -> None:
+        def job(ctx):
+            start = time.monotonic()
+            return index.scan(ctx.cancelled, ctx.progress), time.monotonic() - start
+
+        self.scanner.submit(job)
+
+    def _on_scanned(self, result: tuple[list[RunSummary], float]) -> None:
+        summaries, seconds = result
+        self.rescan_timer.setInterval(max(RESCAN_MS, int(seconds * 10_000)))
         self.model.set_runs(summaries)
         wanted = self._select_after_scan
         if wanted:
@@ -296,6 +306,7 @@ class RunsTab(QWidget):
         self._trash_stack.append(trashed)
         for item in trashed:
             self.index.forget(item.original)
+        self.foldersChanged.emit([str(p) for p in self.index.added])
         self.model.set_runs([self.model.summary(i) for i in range(self.model.rowCount())
                              if Path(self.model.summary(i).path) not in {t.original for t in trashed}])
         where = trashed[0].trashed.parent
@@ -311,7 +322,9 @@ class RunsTab(QWidget):
         for item in self._trash_stack.pop():
             try:
                 restored.append(str(restore_run(item)))
-                self.index.add_folder(item.original) if self._outside_root(item.original) else None
+                if self._outside_root(item.original):
+                    self.index.add_folder(item.original)
+                    self.foldersChanged.emit([str(p) for p in self.index.added])
             except RunActionError as exc:
                 self._fail(exc)
         self.undo_bar.hide()

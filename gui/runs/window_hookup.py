@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from PySide6.QtCore import QTimer
@@ -14,6 +15,8 @@ from PySide6.QtWidgets import QFileDialog
 
 from core.run_index import is_run_folder
 from gui.runs.tab import RunsTab
+
+ADDED_KEY = "runs/added_folders"  # folders added with Open Run Folder / monitor / a drop, remembered
 
 
 def install_runs_tab(window) -> RunsTab:
@@ -35,8 +38,21 @@ def install_runs_tab(window) -> RunsTab:
     tab.trainAgainRequested.connect(lambda config: fill_form(window, config))
     tab.resumeRequested.connect(lambda _run, config, checkpoint: resume_run(window, config, checkpoint))
     window.engineReady.connect(lambda: window.controller.runStarted.connect(lambda _: tab.refresh()))
+    remembered = _remembered_folders(window)
+    if remembered:
+        tab.index.added.extend(Path(f) for f in remembered)
+    tab.foldersChanged.connect(lambda folders: window.app_settings.set_value(ADDED_KEY, json.dumps(folders)))
     QTimer.singleShot(0, tab.start)
     return tab
+
+
+def _remembered_folders(window) -> list[str]:
+    """The folders added in earlier sessions (a damaged setting is ignored)."""
+    try:
+        folders = json.loads(window.app_settings.value(ADDED_KEY, "[]") or "[]")
+    except ValueError:
+        return []
+    return [f for f in folders if isinstance(f, str)] if isinstance(folders, list) else []
 
 
 def follow_folders(window, folders: list[str]) -> None:

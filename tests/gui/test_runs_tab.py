@@ -219,6 +219,12 @@ def test_window_has_the_runs_tab_and_follows_a_dropped_run_folder(qtbot, app_set
     qtbot.waitUntil(lambda: "cli-run" in rows(tab), timeout=10_000)
     qtbot.waitUntil(lambda: tab.selected_paths() == [str(remote.resolve())], timeout=10_000)
     window.close()
+    from gui.main_window import MainWindow
+
+    again = MainWindow(runs_root=root, settings=app_settings)  # the added folder is remembered
+    qtbot.addWidget(again)
+    qtbot.waitUntil(lambda: "cli-run" in rows(again.runs_tab), timeout=10_000)
+    again.close()
 
 
 def test_monitor_command_opens_the_window_following_folders(monkeypatch):
