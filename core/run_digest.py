@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from dataclasses import dataclass, field
 
 from core.follow import SILENCE_FACTOR
@@ -22,6 +23,15 @@ TAIL_BYTES = 8 << 20
 LARGE_UNREAD = 64 << 20
 MAX_LINE_BYTES = 1 << 20
 STEP_MARKERS = (b'"kind":"step"', b'"kind": "step"')
+OTHER_KIND = re.compile(rb'"kind": ?"(?!step")')
+
+
+def _lines(body: bytes):
+    """(offset, line) of each line of `body`."""
+    start = 0
+    for line in body.split(b"\n"):
+        yield start, line
+        start += len(line) + 1
 NO_HEARTBEAT_SILENCE_S = 60.0  # version-0 writers sent no heartbeat: allow a long evaluation
 
 
@@ -93,25 +103,36 @@ class MetricsDigest:
         end = block.rfind(b"\n") + 1
         if end == 0 and len(block) > MAX_LINE_BYTES:
             end = len(block)  # no newline in a megabyte: binary garbage, count it and move on
-        last_step_line = None
-        for line in block[:end].split(b"\n"):
-            if not line.strip():
-                continue
-            if len(line) < 400 and (STEP_MARKERS[0] in line or STEP_MARKERS[1] in line):
-                self.steps += 1
-                self.records += 1
-                last_step_line = line
-                continue
-            self._absorb_line(line)
-        if last_step_line is not None:
+        body = block[:end]
+        # Step records are most of a file and the list needs only their count and the last one. Fast path:
+        # find the few other records by their "kind" in C and decode only those; when the line count says
+        # some line is neither (garbage, blank), go line by line.
+        steps = body.count(STEP_MARKERS[0]) + body.count(STEP_MARKERS[1])
+        others = [m.start() for m in OTHER_KIND.finditer(body)]
+        last_other = -1
+        if steps + len(others) == body.count(b"\n"):
+            for pos in others:
+                last_other = body.rfind(b"\n", 0, pos) + 1
+                self._absorb_line(body[last_other: body.find(b"\n", pos)])
+        else:
+            for start, line in _lines(body):
+                if not line.strip() or STEP_MARKERS[0] in line or STEP_MARKERS[1] in line:
+                    continue
+                last_other = start
+                self._absorb_line(line)
+        self.steps += steps
+        self.records += steps
+        last_step = max(body.rfind(STEP_MARKERS[0]), body.rfind(STEP_MARKERS[1]))
+        if last_step >= 0:
+            line = body[body.rfind(b"\n", 0, last_step) + 1: body.find(b"\n", last_step)]
             try:
-                record = json.loads(last_step_line)
+                record = json.loads(line)
                 self.last_step = record.get("step") if isinstance(record.get("step"), int) else self.last_step
                 self.last_time = _number(record.get("time")) or self.last_time
                 self.eta_s = _number(record.get("eta_s")) if "eta_s" in record else self.eta_s
             except (ValueError, AttributeError):
                 pass
-            if self.last_kind in ("", "start", "resume", "epoch", "heartbeat"):
+            if last_step > last_other and self.last_kind in ("", "start", "resume", "epoch", "heartbeat"):
                 self.last_kind = "step"
         return end
 
