@@ -269,3 +269,30 @@ def test_a_cli_run_is_followed_live_and_the_plots_end_with_its_records(tab, qtbo
     items = tab.overlay._runs[str(out.resolve())][1]
     qtbot.waitUntil(lambda: items.drawn_records == curves.records, timeout=5_000)
     assert len(items.raw.getData()[0]) == len(steps)
+
+
+def test_overlay_downsamples_a_long_run_without_losing_its_spike_and_keeps_a_flat_lr_visible(qtbot, tmp_path):
+    from gui.app import make_application
+    from gui.runs.curves import RunCurves
+    from gui.runs.overlay import RunsOverlay
+
+    make_application()
+    curves = RunCurves(tmp_path / "none")
+    x = np.arange(1, 200_001, dtype=np.float64)
+    y = 1.0 / np.sqrt(x)
+    y[123_457] = 9.0
+    curves.loss.extend(x, y)
+    curves.lr.extend(x, np.full(x.size, 3e-4))
+    curves.records = x.size
+    overlay = RunsOverlay()
+    qtbot.addWidget(overlay)
+    overlay.resize(900, 600)
+    overlay.show()
+    overlay.set_runs([("r", "r", curves)])
+    qtbot.waitExposed(overlay)
+    items = overlay._runs["r"][1]
+    overlay.loss_plot.setXRange(0, x.size, padding=0)
+    qtbot.waitUntil(lambda: items.raw.getData()[1] is not None and len(items.raw.getData()[1]) < 20_000)
+    assert np.max(items.raw.getData()[1]) == 9.0  # peak downsampling keeps the one spike
+    low, high = overlay.lr_plot.viewRange()[1]
+    assert low < 3e-4 < high and high - low < 1e-3
