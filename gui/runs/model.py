@@ -1,5 +1,9 @@
 """The runs table: one row per RunSummary, updated in place (rows keep their selection while runs are
-written), sorted by real values (numbers, times), filtered by text over every column plus the note."""
+written), sorted by real values (numbers, times), filtered by text over every column plus the note.
+
+The source model sorts itself with Python's sort (C speed, one key call a row). QSortFilterProxyModel's own
+sort asks data() from Python twice per comparison: 250 ms of frozen window for 1,000 runs, seconds for
+10,000. The proxy only filters, and forwards sort() here."""
 from __future__ import annotations
 
 import time
@@ -31,6 +35,7 @@ class RunsTableModel(QAbstractTableModel):
         super().__init__(parent)
         self._rows: list[RunSummary] = []
         self._row_of: dict[str, int] = {}
+        self._sort: tuple[int, Qt.SortOrder] | None = None
 
     # ---- data in -------------------------------------------------------------------------------------
     def set_runs(self, summaries: list[RunSummary]) -> None:
@@ -54,6 +59,20 @@ class RunsTableModel(QAbstractTableModel):
             self._rows.extend(added)
             self.endInsertRows()
             self._row_of = {r.path: i for i, r in enumerate(self._rows)}
+            if self._sort is not None:
+                self.sort(*self._sort)  # new runs take their place in the order
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Sort the rows by a column's real value; selected rows stay selected (persistent indexes move)."""
+        self._sort = (column, order)
+        self.layoutAboutToBeChanged.emit()
+        persistent = self.persistentIndexList()
+        keys = [(self._rows[i.row()].path, i.column()) for i in persistent]
+        self._rows.sort(key=lambda run: self._sort_value(run, column),
+                        reverse=order == Qt.SortOrder.DescendingOrder)
+        self._row_of = {r.path: i for i, r in enumerate(self._rows)}
+        self.changePersistentIndexList(persistent, [self.index(self._row_of[p], c) for p, c in keys])
+        self.layoutChanged.emit()
 
     def update_run(self, summary: RunSummary) -> None:
         i = self._row_of.get(summary.path)
@@ -135,10 +154,12 @@ class RunsFilterProxy(QSortFilterProxyModel):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.setSortRole(SORT_ROLE)
         self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self._needle = ""
 
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        if column >= 0:
+            self.sourceModel().sort(column, order)  # the proxy keeps the source's order
     def set_filter_text(self, text: str) -> None:
         self.beginFilterChange()  # Qt 6.10+: invalidateFilter() is deprecated
         self._needle = text.strip().lower()

@@ -46,6 +46,7 @@ class RunsTab(QWidget):
         self.curves: dict[str, RunCurves] = {}
         self._trash_stack: list[list[TrashedRun]] = []
         self._select_after_scan: list[str] | None = None
+        self._scanned: dict[str, RunSummary] = {}  # the last scan's rows, to send only changes to the table
 
         self.model = RunsTableModel(self)
         self.proxy = RunsFilterProxy(self)
@@ -173,18 +174,27 @@ class RunsTab(QWidget):
         return added
 
     def refresh(self) -> None:
-        index = self.index
+        index, previous = self.index, self._scanned
 
         def job(ctx):
             start = time.monotonic()
-            return index.scan(ctx.cancelled, ctx.progress), time.monotonic() - start
+            summaries = index.scan(ctx.cancelled, ctx.progress)
+            # Compared here, off the GUI thread: a rescan of 10,000 runs usually changes a handful of rows.
+            latest = {s.path: s for s in summaries}
+            changed = [s for s in summaries if previous.get(s.path) != s]
+            return summaries, latest, changed, latest.keys() == previous.keys(), time.monotonic() - start
 
         self.scanner.submit(job)
 
-    def _on_scanned(self, result: tuple[list[RunSummary], float]) -> None:
-        summaries, seconds = result
+    def _on_scanned(self, result) -> None:
+        summaries, latest, changed, same_runs, seconds = result
+        self._scanned = latest
         self.rescan_timer.setInterval(max(RESCAN_MS, int(seconds * 10_000)))
-        self.model.set_runs(summaries)
+        if same_runs and self.model.rowCount() == len(latest):
+            for summary in changed:
+                self.model.update_run(summary)
+        else:
+            self.model.set_runs(summaries)
         wanted = self._select_after_scan
         if wanted:
             self._select_after_scan = None
@@ -250,8 +260,12 @@ class RunsTab(QWidget):
         self.comparison.set_runs([(name, self.index.config(p)) for p, name, _ in runs])
         self._update_enabled()
         if paths:
-            self.poller.cancel()  # a poll started before this selection would not read the new runs
-            self.poll()
+            self._poll_now()
+
+    def _poll_now(self) -> None:
+        """Poll at once: a poll already running started before this change and would not show it."""
+        self.poller.cancel()
+        self.poll()
 
     def _one(self) -> str | None:
         paths = self.selected_paths()
@@ -274,8 +288,7 @@ class RunsTab(QWidget):
             rename_run(path, name)
         except RunActionError as exc:
             return self._fail(exc)
-        self.model.update_run(self.index.summary(path))
-        self._on_selection()
+        self._poll_now()
 
     def note_selected(self, note: str | None = None) -> None:
         path = self._one()
@@ -290,7 +303,7 @@ class RunsTab(QWidget):
             set_note(path, note)
         except RunActionError as exc:
             return self._fail(exc)
-        self.model.update_run(self.index.summary(path))
+        self._poll_now()
 
     def delete_selected(self) -> None:
         """Move the selected runs to <runs root>/.trash/; the bar under the table (and Ctrl+Z) undoes it."""

@@ -114,7 +114,7 @@ def test_rename_and_note_persist(tab, qtbot, root):
     select(tab, qtbot, "alpha")
     tab.rename_selected("baseline")
     tab.note_selected("first try")
-    assert "baseline" in rows(tab) and rows(tab)["baseline"].note == "first try"
+    qtbot.waitUntil(lambda: "baseline" in rows(tab) and rows(tab)["baseline"].note == "first try", timeout=5_000)
     from core.run_index import RunIndex
 
     again = {s.name: s for s in RunIndex(root).scan()}
