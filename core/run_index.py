@@ -129,7 +129,8 @@ class RunIndex:
         now = time.time()
         out = []
         for i, path in enumerate(paths):
-            if i % 64 == 0:
+            if i % 16 == 0:
+                time.sleep(0)  # let the GUI thread take the GIL now rather than at the next 5 ms switch
                 if should_stop():
                     break
                 if progress is not None:
