@@ -306,9 +306,8 @@ def cmd_inspect(args) -> int:
 
 # ---- dataset -------------------------------------------------------------------------------------------
 def cmd_dataset(args) -> int:
-    from core.data.health import scan_health
-
     from core.data.folder import DatasetError
+    from core.data.health import scan_health
 
     folder = Path(args.folder)
     if not folder.is_dir():

@@ -10,15 +10,12 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from typing import Union
-
-PathLike = Union[str, os.PathLike]
 
 
 class FileRefused(Exception):
     """A path that is not read. `kind` is a short tag, `reason` a plain sentence."""
 
-    def __init__(self, path: PathLike, kind: str, reason: str):
+    def __init__(self, path: str | os.PathLike, kind: str, reason: str):
         self.path, self.kind, self.reason = str(path), kind, reason
         super().__init__(f"{self.path}: {reason}")
 
@@ -33,7 +30,7 @@ def _type_name(mode: int) -> str:
     return "not a regular file"
 
 
-def entry_problem(path: PathLike) -> tuple[str, str] | None:
+def entry_problem(path: str | os.PathLike) -> tuple[str, str] | None:
     """(kind, reason) when `path` is anything but a regular file (after following links), else None."""
     try:
         st = os.stat(path)
@@ -50,7 +47,7 @@ def _mode_problem(mode: int) -> tuple[str, str] | None:
     return "not_regular", f"this is {_type_name(mode)}, not a regular file; it is not opened"
 
 
-def _stat_problem(path: PathLike, exc: OSError) -> tuple[str, str]:
+def _stat_problem(path: str | os.PathLike, exc: OSError) -> tuple[str, str]:
     if exc.errno == errno.ELOOP:
         return "symlink_loop", "a symbolic link loop (the link points back to itself)"
     if exc.errno in (errno.ENOENT, errno.ENOTDIR):
@@ -66,7 +63,7 @@ def _stat_problem(path: PathLike, exc: OSError) -> tuple[str, str]:
     return "unreadable", f"the file cannot be read ({exc.strerror or exc})"
 
 
-def regular_file_size(path: PathLike) -> int:
+def regular_file_size(path: str | os.PathLike) -> int:
     """The size in bytes of a regular file; FileRefused for anything else."""
     try:
         st = os.stat(path)
@@ -78,7 +75,7 @@ def regular_file_size(path: PathLike) -> int:
     return st.st_size
 
 
-def read_regular_file(path: PathLike, max_bytes: int) -> bytes:
+def read_regular_file(path: str | os.PathLike, max_bytes: int) -> bytes:
     """All bytes of a regular file of at most `max_bytes`; FileRefused otherwise. Never blocks on a FIFO."""
     size = regular_file_size(path)
     if size > max_bytes:

@@ -21,7 +21,12 @@ from typing import Callable
 from PIL import Image
 
 from core.data.cache import Cancelled, default_threads
-from core.data.folder import class_folders, find_split_folders, scan_folder_splits, walk_class_folder
+from core.data.folder import (
+    class_folders,
+    find_split_folders,
+    scan_folder_splits,
+    walk_class_folder,
+)
 from core.imageio import ImageLoadError, load_image, read_image_bytes
 
 SMALL_CLASS = 10  # fewer good training images than this: too few to learn or to measure
