@@ -108,7 +108,7 @@ class RunsTab(QWidget):
         self.poll_timer.timeout.connect(self.poll)
         self.rescan_timer = QTimer(self)
         self.rescan_timer.setInterval(RESCAN_MS)
-        self.rescan_timer.timeout.connect(lambda: self.scanner.busy or self.refresh())
+        self.rescan_timer.timeout.connect(lambda: self.scanner.busy or not self.isVisible() or self.refresh())
         self._update_enabled()
 
     # ---- actions -------------------------------------------------------------------------------------
@@ -201,6 +201,11 @@ class RunsTab(QWidget):
             self.select_paths(wanted)
         self.scanned.emit(len(summaries))
 
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self.poll_timer.isActive() and not self.scanner.busy:  # catch up with what changed meanwhile
+            self.refresh()
+
     # ---- live updates --------------------------------------------------------------------------------
     def visible_paths(self) -> list[str]:
         first = self.table.rowAt(0)
@@ -213,8 +218,8 @@ class RunsTab(QWidget):
 
     def poll(self) -> None:
         """Read what the selected and visible runs appended since the last poll (on the worker)."""
-        if self.poller.busy:
-            return  # a slow disk: the next tick tries again, nothing piles up
+        if self.poller.busy or not self.isVisible():
+            return  # a slow disk: the next tick tries again, nothing piles up; hidden: nothing to show
         paths = list(dict.fromkeys(self.selected_paths() + self.visible_paths()))
         curves = [(p, self.curves[p]) for p in self.selected_paths() if p in self.curves]
         index = self.index
