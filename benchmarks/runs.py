@@ -18,15 +18,15 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(_HERE.parent))
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import multiprocessing as mp  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
+import argparse
+import json
+import multiprocessing as mp
+import tempfile
+import time
 
-from core import records  # noqa: E402
-from core.follow import RunFollower  # noqa: E402
-from core.runs import RunDirectory  # noqa: E402
+from core import records
+from core.follow import RunFollower
+from core.runs import RunDirectory
 
 
 def writer(folder: str, rate: int, seconds: float, group_ms: float, ready) -> None:

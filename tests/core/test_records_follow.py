@@ -167,8 +167,8 @@ def test_writer_thread_and_follower_see_every_record_in_order(tmp_path):
     ("end", "finished"), ("stopped", "stopped"), ("error", "failed"), ("diverged", "diverged")])
 def test_status_after_a_final_record(tmp_path, last, status):
     path = tmp_path / "metrics.jsonl"
-    fields = {"end": dict(epoch=1, step=2), "stopped": dict(epoch=1, step=2), "error": dict(message="x"),
-              "diverged": dict(step=2, message="nan")}[last]
+    fields = {"end": {"epoch": 1, "step": 2}, "stopped": {"epoch": 1, "step": 2}, "error": {"message": "x"},
+              "diverged": {"step": 2, "message": "nan"}}[last]
     write(path, line("start", epochs=1, start_epoch=0, batches_per_epoch=2, total_steps=2, heartbeat_s=1.0),
           line(last, **fields))
     if last == "diverged":
