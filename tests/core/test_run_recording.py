@@ -197,3 +197,14 @@ def test_killed_writer_is_reported_not_responding(tmp_path):
         time.sleep(0.05)
     assert follower.status() == "not responding"
     assert follower.last_final is None
+
+
+def test_fit_again_on_the_same_trainer_goes_on_mid_epoch(tmp_path, uninterrupted):
+    trainer = prepare_trainer(settings(), tmp_path / "run", callbacks=[StopAt(4)])
+    trainer.fit()
+    trainer.callbacks = [c for c in trainer.callbacks if not isinstance(c, StopAt)]
+    trainer._stop.clear()
+    trainer.fit()
+    got, expected = step_losses(tmp_path / "run"), step_losses(uninterrupted)
+    assert sorted(got) == sorted(expected)
+    assert all(got[s] == pytest.approx(v, abs=1e-6) for s, v in expected.items())
