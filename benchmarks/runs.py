@@ -12,23 +12,34 @@ Makes synthetic run folders itself (in a temporary folder, removed at the end) a
   million_redraw_p99_ms  1 run x 1,000,000 steps, the same; million_spike_kept: the one spike is drawn
   *_cpu_p99_ms           the same redraws in GUI-thread CPU time (= wall time on an idle machine)
 
-Other sections (the follower lag of core/follow.py, ...) add themselves to SECTIONS: each takes the results
-dict and adds its keys, so one run prints one table and one JSON line.
+  follow_lag_p99_s       a writer process appends 2,000 step records a second; how late RunFollower.poll()
+                         returns them (benchmarks/runs_follow.py, from runs-core)
+
+Each section takes the results dict and adds its keys, so one run prints one table and one JSON line; a new
+measurement is one more function in SECTIONS.
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python -m benchmarks.runs [--quick]
 """
 from __future__ import annotations
 
-import json
-import os
-import shutil
 import sys
-import tempfile
-import time
 from pathlib import Path
-from typing import Callable
 
-import numpy as np
+# Runnable as `python benchmarks/runs.py` too: the repository root, not benchmarks/, on the path.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path.insert(0, str(_HERE.parent))
+
+import json  # noqa: E402
+import os  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from typing import Callable  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from benchmarks.runs_follow import section_follow  # noqa: E402
 
 EPOCHS, STEPS_PER_EPOCH = 3, 30  # a small run's metrics.jsonl (~7 KB)
 
@@ -205,7 +216,7 @@ def section_plots(results: dict, work: Path, app, quick: bool) -> None:
     overlay.close()
 
 
-SECTIONS: list[Callable[[dict, Path, object, bool], None]] = [section_listing, section_plots]
+SECTIONS: list[Callable[[dict, Path, object, bool], None]] = [section_listing, section_plots, section_follow]
 
 
 def main(argv: list[str]) -> dict:

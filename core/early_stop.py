@@ -4,7 +4,7 @@ Decided from the epoch history alone, so a resumed run counts its patience exact
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 from core.callbacks import EpochMetrics
 

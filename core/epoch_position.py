@@ -58,7 +58,7 @@ class EpochPosition:
                 "correct": int(self.correct), "seen": int(self.seen), "rng": self.rng}
 
     @classmethod
-    def from_dict(cls, d) -> "EpochPosition | None":
+    def from_dict(cls, d) -> EpochPosition | None:
         """None for a missing or malformed position (the epoch is then replayed from its start)."""
         if not isinstance(d, dict):
             return None

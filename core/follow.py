@@ -148,7 +148,8 @@ class RunFollower:
             self._absorb(record)
             records.append(record)
         if len(self._partial) > MAX_LINE_BYTES:
-            self._garbage(f"a line longer than {MAX_LINE_BYTES} bytes (binary data?)", self._line_number + 1)
+            if not self._skipping_long_line:  # one over-long line counts once, however long it grows
+                self._garbage(f"a line longer than {MAX_LINE_BYTES} bytes (binary data?)", self._line_number + 1)
             self._partial = b""
             self._skipping_long_line = True
         return records

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 DEFAULT_INTERVAL_S = 2.0
 ENV_INTERVAL = "LAYERSCOPE_HEARTBEAT_S"  # tests and slow mounts may change it without a code change
@@ -43,8 +43,8 @@ class Heartbeat:
         while not self._stop.wait(self.interval_s):
             try:
                 self.beat()
-            except Exception:  # a full disk must not kill the run from this thread; the next write reports it
-                pass
+            except (OSError, ValueError):  # a full disk must not kill the run from here; the next hook reports it
+                continue
 
     def stop(self) -> None:
         self._stop.set()

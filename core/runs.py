@@ -8,8 +8,8 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 from core import records
 from core.callbacks import BatchReport, Callback, EpochMetrics

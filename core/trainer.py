@@ -201,6 +201,7 @@ class Trainer:
 
     # ---- state for checkpoints -----------------------------------------------------------------------
     def training_state(self) -> dict:
+        position = self.epoch_position()
         return {
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler else None,
@@ -211,7 +212,7 @@ class Trainer:
             "history": [m.to_dict() for m in self.history],
             "rng": {"torch": torch.get_rng_state(), "python": list(random.getstate()[1]),
                     "numpy_seed_hint": int(self.config.seed)},
-            "position": self.epoch_position().to_dict() if self._live else None,
+            "position": position.to_dict() if position else None,
         }
 
     def epoch_position(self) -> EpochPosition | None:
@@ -271,6 +272,8 @@ class Trainer:
                 raise TrainingError("the training set is empty; add images (one sub-folder per class)")
             batches = math.ceil(train_len / cfg.batch_size)
             total_steps = batches * cfg.epochs
+            if self._resume_position is None and self._live:  # fit() again after a stop: go on mid-epoch
+                self._resume_position = self.epoch_position()
             self._emit("on_fit_start", {
                 "epochs": cfg.epochs, "start_epoch": self.epoch, "batches_per_epoch": batches,
                 "total_steps": total_steps, "device": str(self.device), "train_size": train_len,

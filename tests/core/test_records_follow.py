@@ -93,11 +93,11 @@ def test_garbage_lines_are_counted_and_reported_not_raised(tmp_path):
 
 def test_binary_file_without_newlines_is_garbage_not_memory(tmp_path):
     path = tmp_path / "metrics.jsonl"
-    path.write_bytes(os.urandom(3 << 20).replace(b"\n", b" "))
+    path.write_bytes(os.urandom(5 << 20).replace(b"\n", b" "))
     f = RunFollower(path, max_read=1 << 20)
-    for _ in range(4):
+    for _ in range(6):
         assert f.poll() == []
-    assert f.garbage_lines >= 1 and len(f._partial) <= (1 << 20)
+    assert f.garbage_lines == 1 and len(f._partial) <= (1 << 20)
     write(path, "\n" + line("step", step=1, loss=1.0))
     assert [r["step"] for r in f.poll()] == [1]
 
@@ -167,8 +167,8 @@ def test_writer_thread_and_follower_see_every_record_in_order(tmp_path):
     ("end", "finished"), ("stopped", "stopped"), ("error", "failed"), ("diverged", "diverged")])
 def test_status_after_a_final_record(tmp_path, last, status):
     path = tmp_path / "metrics.jsonl"
-    fields = {"end": dict(epoch=1, step=2), "stopped": dict(epoch=1, step=2), "error": dict(message="x"),
-              "diverged": dict(step=2, message="nan")}[last]
+    fields = {"end": {"epoch": 1, "step": 2}, "stopped": {"epoch": 1, "step": 2}, "error": {"message": "x"},
+              "diverged": {"step": 2, "message": "nan"}}[last]
     write(path, line("start", epochs=1, start_epoch=0, batches_per_epoch=2, total_steps=2, heartbeat_s=1.0),
           line(last, **fields))
     if last == "diverged":

@@ -197,3 +197,29 @@ def test_killed_writer_is_reported_not_responding(tmp_path):
         time.sleep(0.05)
     assert follower.status() == "not responding"
     assert follower.last_final is None
+
+
+def test_fit_again_on_the_same_trainer_goes_on_mid_epoch(tmp_path, uninterrupted):
+    trainer = prepare_trainer(settings(), tmp_path / "run", callbacks=[StopAt(4)])
+    trainer.fit()
+    trainer.callbacks = [c for c in trainer.callbacks if not isinstance(c, StopAt)]
+    trainer._stop.clear()
+    trainer.fit()
+    got, expected = step_losses(tmp_path / "run"), step_losses(uninterrupted)
+    assert sorted(got) == sorted(expected)
+    assert all(got[s] == pytest.approx(v, abs=1e-6) for s, v in expected.items())
+
+
+def test_divergence_is_recorded_as_diverged_and_other_errors_as_failed(tmp_path):
+    from types import SimpleNamespace
+
+    from core.runs import RunDirectory, RunRecorder
+    from core.trainer import DivergedError, TrainingError
+
+    for name, error, status in [("a", DivergedError("loss nan at step 7"), "diverged"),
+                                ("b", TrainingError("out of memory"), "failed")]:
+        RunRecorder(RunDirectory(tmp_path / name).create()).on_error(SimpleNamespace(step=7), error)
+        follower = RunFollower(tmp_path / name / "metrics.jsonl")
+        (record,) = follower.poll()
+        assert record["step"] == 7 and record["message"] == str(error)
+        assert follower.status() == status

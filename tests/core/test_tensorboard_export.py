@@ -7,7 +7,7 @@ from core import records
 from core.cli import main
 
 pytest.importorskip("tensorboard")
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 
 def scalars(log_dir, tag):
