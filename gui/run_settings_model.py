@@ -116,8 +116,13 @@ class RunSettingsModel(QObject):
         value = _CHECK[key](value)  # catalog.SettingError is a ValueError
         if self._values[key] == value:
             return False
+        old, options = self._values[key], self._values["model_options"]
         self._values[key] = value
         self.changed.emit(key, self.get(key))
+        if key == "model" and self._values["model_options"] is options \
+                and catalog.MODELS[old].family != catalog.MODELS[value].family:
+            # Nobody (no Model tab) gave options for the new kind of model: its defaults, not the old one's.
+            self.set("model_options", catalog.MODELS[value].default_options())
         return True
 
     def update(self, values: dict) -> None:

@@ -52,6 +52,7 @@ class DataView(QWidget):
         self.rescan_button.setToolTip("Run the health check again (after fixing files)")
         self.options = DataOptions(self.settings)
         self.options.set_shapes(self.settings.get("dataset") == SHAPES)
+        self._select_in_chooser(self.settings.get("dataset"))  # opened once the engine is ready
         self._input: tuple[int, int, int] | None = None  # classes, channels, natural size of the open dataset
         # A new validation share changes a split folder's counts: check again once the user stops clicking.
         self._rescan_timer = QTimer(self, singleShot=True, interval=600)
