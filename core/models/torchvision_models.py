@@ -20,9 +20,8 @@ import torch
 import torch.nn as nn
 import torchvision
 
-TORCHVISION_MODELS = ("resnet18", "resnet50", "mobilenet_v3_small", "efficientnet_b0")
-WEIGHT_OPTIONS = ("pretrained", "weights_path")  # options that load weights (skipped when a checkpoint rebuilds)
-PRETRAINED_IMAGE_SIZE = 224
+# WEIGHT_OPTIONS: the options that load weights (skipped when a checkpoint rebuilds its model).
+from core.catalog import TORCHVISION_MODELS, WEIGHT_OPTIONS
 
 
 class WeightsError(Exception):
