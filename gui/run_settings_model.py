@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit
 
 from core import catalog
@@ -219,7 +219,7 @@ class OwnerLink(QLabel):
     def __init__(self, model: RunSettingsModel, key: str, text_for=str, parent=None):
         super().__init__(parent)
         self._model, self._key, self._text_for = model, key, text_for
-        self.setTextFormat(self.textFormat().RichText)
+        self.setTextFormat(Qt.TextFormat.RichText)
         self.setWordWrap(True)
         owner = OWNERS[key]
         self.setToolTip(f"Set in the {owner.capitalize()} tab")
