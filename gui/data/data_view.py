@@ -32,7 +32,6 @@ def _has_val_folder(folder: str) -> bool:
 
 
 class DataView(QWidget):
-    dataset_opened = Signal(str)  # "shapes", "mnist", ... or a folder path
     input_changed = Signal(int, int, int)  # classes, channels, image size: the model's input and output layers
     augmentation_changed = Signal()
 
@@ -196,7 +195,6 @@ class DataView(QWidget):
             self._check_health()
             self.browser.open_folder(name)
             self.augmentation_panel.set_dataset(name, self.options.chosen_image_size())
-        self.dataset_opened.emit(name)
 
     def _rescan(self) -> None:
         if self._is_folder():
