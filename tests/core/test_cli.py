@@ -3,7 +3,6 @@ import json
 import subprocess
 import sys
 
-import pytest
 
 from core.cli import main
 from tests.conftest import REPO
