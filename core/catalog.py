@@ -226,8 +226,8 @@ DEVICE = ChoiceSetting("device", "Device", (
     Choice("cuda", "CUDA GPU")), "auto", "auto (CUDA when present), cpu, cuda, cuda:N")
 
 EPOCHS = NumberSetting("epochs", "Epochs", 3, 1, 10_000, integer=True, help="how many passes over the training set")
-BATCH_SIZE = NumberSetting("batch_size", "Batch size", 16, 1, 65_536, integer=True)
-LEARNING_RATE = NumberSetting("lr", "Learning rate", 1e-3, 1e-8, 10.0, help="e.g. 0.001 or 1e-3")
+BATCH_SIZE = NumberSetting("batch_size", "Batch size", 16, 1, 65_536, integer=True, help="images per training step")
+LEARNING_RATE = NumberSetting("lr", "Learning rate", 1e-3, 1e-8, 10.0, help="learning rate, e.g. 0.001 or 1e-3")
 MOMENTUM = NumberSetting("momentum", "Momentum", 0.9, 0.0, 1.0, help="SGD only")
 WEIGHT_DECAY = NumberSetting("weight_decay", "Weight decay", 0.0, 0.0, 1.0, help="L2 penalty on the weights, e.g. 0 or 5e-4")
 STEP_SIZE = NumberSetting("step_size", "Step size (epochs)", 5, 1, 10_000, integer=True,

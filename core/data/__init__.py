@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from core import catalog
 from core.data.datasets import ArrayDataset, FileDataset, match_channels
-from core.data.folder import DatasetError, scan_folder_splits, scan_image_folder
+from core.data.folder import DatasetError, scan_folder_splits
 from core.data.shapes import SHAPE_CLASSES, make_shapes
 from core.data.transforms import Augmentation, Preprocess, eval_transform, train_transform
 

@@ -5,7 +5,7 @@ dropped on the window is seen the way the model saw its validation data.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 from torchvision.transforms import v2 as T

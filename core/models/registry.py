@@ -9,7 +9,8 @@ import torch.nn as nn
 
 from core import catalog
 from core.models.simple import build_cnn, build_mlp
-from core.models.torchvision_models import TORCHVISION_MODELS, WEIGHT_OPTIONS, WeightsError, build_torchvision
+from core.catalog import WEIGHT_OPTIONS  # options that load weights (skipped when a checkpoint rebuilds)
+from core.models.torchvision_models import TORCHVISION_MODELS, WeightsError, build_torchvision
 
 
 class ModelError(Exception):

@@ -20,8 +20,7 @@ import torch
 import torch.nn as nn
 import torchvision
 
-# WEIGHT_OPTIONS: the options that load weights (skipped when a checkpoint rebuilds its model).
-from core.catalog import TORCHVISION_MODELS, WEIGHT_OPTIONS
+from core.catalog import TORCHVISION_MODELS
 
 
 class WeightsError(Exception):
