@@ -115,10 +115,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_train(sub)
 
-    p = sub.add_parser("predict", help="classify images with a checkpoint")
+    p = sub.add_parser("predict", help="classify images with a checkpoint", description=(
+        "Classify images, one output line per image, written (and flushed) as each image is done: a file "
+        "that cannot be read costs its own line only."))
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--top-k", type=int, default=3)
-    p.add_argument("--json", action="store_true", help="one JSON list on stdout")
+    p.add_argument("--json", action="store_true", help=(
+        'JSON Lines on stdout: one object per image, {"path": ..., "predictions": [{"label": ..., "prob": ...}]} '
+        'or {"path": ..., "error": ...}; a prob that is not a number is null'))
     p.add_argument("images", nargs="+", metavar="IMAGE")
 
     i = sub.add_parser("inspect", help="write per-layer mosaics, filters, saliency and summary.json for an image")
