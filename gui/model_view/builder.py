@@ -183,12 +183,12 @@ class TorchvisionOptions(QWidget):
                           if from_scratch and self.freeze.isChecked() else "")
         self.changed.emit()
 
+    def _buttons(self) -> dict:
+        return {"scratch": self.scratch, "pretrained": self.pretrained, "file": self.local}
+
     def options(self) -> dict:
-        opts: dict = {}
-        if self.pretrained.isChecked():
-            opts["pretrained"] = True
-        elif self.local.isChecked() and self.weights_path.text().strip():
-            opts["weights_path"] = self.weights_path.text().strip()
+        source = next(name for name, button in self._buttons().items() if button.isChecked())
+        opts = catalog.weight_options(source, self.weights_path.text().strip())
         if self.freeze.isChecked() and self.freeze.isEnabled():
             opts["freeze_backbone"] = True
         return opts
@@ -197,13 +197,10 @@ class TorchvisionOptions(QWidget):
         return round(self.lr_scale.value(), 4) if self.finetune.isChecked() else 1.0
 
     def set_options(self, options: dict) -> None:
-        if options.get("pretrained"):
-            self.pretrained.setChecked(True)
-        elif options.get("weights_path"):
-            self.local.setChecked(True)
+        source = catalog.weight_source(options)
+        self._buttons()[source].setChecked(True)
+        if source == "file":
             self.weights_path.setText(str(options["weights_path"]))
-        else:
-            self.scratch.setChecked(True)
         (self.freeze if options.get("freeze_backbone") else self.finetune).setChecked(True)
 
 
