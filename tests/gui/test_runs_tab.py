@@ -173,10 +173,26 @@ def test_added_folder_outside_the_root_and_requests(tab, qtbot, tmp_path):
 def test_form_values_from_a_run_config():
     from gui.runs.window_hookup import form_values
 
-    config = {"data": {"name": "shapes", "train_count": 96}, "model_name": "mlp",
-              "train": {"epochs": 5, "lr": 0.01, "seed": 3}}
+    config = {"data": {"name": "shapes", "train_count": 96, "image_size": 32}, "model_name": "mlp",
+              "model_options": {"hidden": [64]}, "train": {"epochs": 5, "lr": 0.01, "seed": 3}}
     assert form_values(config) == {"dataset": "shapes", "train_count": 96, "model": "mlp", "epochs": 5,
-                                   "lr": 0.01, "seed": 3}
+                                   "lr": 0.01, "seed": 3, "image_size": 32, "model_options": {"hidden": [64]}}
+
+
+def test_train_again_fills_the_run_settings(qtbot, app_settings, tmp_path):
+    from gui.app import make_application
+    from gui.main_window import MainWindow
+    from gui.runs.window_hookup import fill_form
+
+    make_application()
+    window = MainWindow(runs_root=tmp_path / "runs", settings=app_settings)
+    qtbot.addWidget(window)
+    fill_form(window, {"data": {"name": "shapes", "train_count": 96}, "model_name": "mlp",
+                       "train": {"epochs": 7, "lr": 0.02, "seed": 5, "optimizer": "no-such-optimizer"}})
+    values = window.panel.values()
+    assert (values["epochs"], values["seed"], values["model"]) == (7, 5, "mlp")
+    assert float(values["lr"]) == 0.02 and window.tabs.currentIndex() == 0
+    window.close()
 
 
 def test_a_flat_learning_rate_sits_in_a_sensible_range(qtbot):
