@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from core.follow import RunFollower
-from gui.training.plot_buffer import PlotBuffer
+from gui.plotting.plot_buffer import PlotBuffer
 
 X_MODES = ("step", "epoch", "wall")
 

@@ -15,8 +15,8 @@ from PySide6.QtWidgets import (QComboBox, QGraphicsItem, QHBoxLayout, QLabel, QL
                                QSlider, QSplitter, QVBoxLayout, QWidget)
 
 from gui.runs.curves import RunCurves
-from gui.training.axis_range import keep_flat_series_visible
-from gui.training.smoothing import debiased_ema
+from gui.plotting.axis_range import keep_flat_series_visible
+from gui.plotting.smoothing import debiased_ema
 
 PALETTE = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
            (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]  # matplotlib's tab10

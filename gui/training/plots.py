@@ -11,9 +11,9 @@ import pyqtgraph as pg
 from PySide6.QtCore import QTimer, Slot
 from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
 
-from gui.training.axis_range import keep_flat_series_visible
-from gui.training.plot_buffer import PlotBuffer
-from gui.training.smoothing import debiased_ema
+from gui.plotting.axis_range import keep_flat_series_visible
+from gui.plotting.plot_buffer import PlotBuffer
+from gui.plotting.smoothing import debiased_ema
 
 REDRAW_INTERVAL_MS = 40  # 25 Hz
 EMA_SMOOTHING = 0.9  # weight of the past in the smoothed loss line (as TensorBoard's slider)
@@ -32,7 +32,7 @@ class TrainingPlots(QWidget):
         self.epoch_val_loss = PlotBuffer(64)
         self.epoch_train_acc = PlotBuffer(64)
         self.epoch_val_acc = PlotBuffer(64)
-        self._ema = (0.0, 0)  # debiased EMA state (see gui.training.smoothing)
+        self._ema = (0.0, 0)  # debiased EMA state (see gui.plotting.smoothing)
         self._dirty = False
         self.redraw_count = 0
 

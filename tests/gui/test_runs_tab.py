@@ -210,7 +210,7 @@ def test_a_flat_learning_rate_sits_in_a_sensible_range(qtbot):
 
 
 def test_debiased_ema_matches_tensorboard():
-    from gui.training.smoothing import debiased_ema
+    from gui.plotting.smoothing import debiased_ema
 
     values = np.array([1.0, 2.0, np.nan, 3.0])
     smoothed, _ = debiased_ema(values, 0.5)

@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import pytest
 
-from gui.training.plot_buffer import PlotBuffer
+from gui.plotting.plot_buffer import PlotBuffer
 
 
 def test_plot_buffer_grows_and_keeps_every_point():
