@@ -107,13 +107,10 @@ def _add_train(sub) -> None:
                                                "default: a new folder under the runs root (see below)")
     t.add_argument("--resume", default=None, metavar="CHECKPOINT", help="continue a run from its last.pt; --epochs is the new total")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
-    t.add_argument("--checkpoint-every-min", type=float, default=10.0, metavar="MIN",
-                   help="also save last.pt this often mid-epoch (0: only after each epoch)")
-    t.add_argument("--early-stop-patience", type=int, default=0, metavar="N",
-                   help="stop after N epochs without a better --early-stop-metric (0: off)")
-    t.add_argument("--early-stop-metric", choices=("val_loss", "val_acc"), default="val_loss")
-    t.add_argument("--heartbeat-s", type=float, default=2.0, metavar="S",
-                   help="write a heartbeat record this often, so a follower can tell a dead run (default 2)")
+    _number(t, "--checkpoint-every-min", catalog.CHECKPOINT_EVERY_MIN, metavar="MIN")
+    _number(t, "--early-stop-patience", catalog.EARLY_STOP_PATIENCE, metavar="N")
+    _choice(t, "--early-stop-metric", catalog.EARLY_STOP_METRIC)
+    _number(t, "--heartbeat-s", catalog.HEARTBEAT_S, metavar="S")
     t.add_argument("--tensorboard", action="store_true", help="also write TensorBoard event files to RUN/tensorboard")
 
 

@@ -23,8 +23,6 @@ from core.epoch_position import EpochPosition, epoch_loader
 from core.imageio import ImageLoadError
 from core.models import ModelSpec
 
-EARLY_STOP_METRICS = ("val_loss", "val_acc")
-
 
 class TrainingError(Exception):
     """Training cannot go on; the message says why and what to change."""
@@ -52,10 +50,10 @@ class TrainConfig:
     num_workers: int = catalog.WORKERS.default
     backbone_lr_scale: float = catalog.BACKBONE_LR_SCALE.default  # fine-tuning: backbone lr = lr * scale
     report_interval_s: float = catalog.REPORT_INTERVAL_S  # how often on_batch_end fires at most
-    checkpoint_every_min: float = 10.0  # a run folder also gets last.pt this often mid-epoch (0: only per epoch)
-    early_stop_patience: int = 0  # stop after this many epochs without a better early_stop_metric (0: off)
-    early_stop_metric: str = "val_loss"
-    heartbeat_s: float = 2.0  # the run folder gets a heartbeat record this often while the run is alive
+    checkpoint_every_min: float = catalog.CHECKPOINT_EVERY_MIN.default  # also save last.pt this often mid-epoch (0: off)
+    early_stop_patience: int = catalog.EARLY_STOP_PATIENCE.default  # epochs without a better metric (0: off)
+    early_stop_metric: str = catalog.EARLY_STOP_METRIC.default
+    heartbeat_s: float = catalog.HEARTBEAT_S.default  # a heartbeat record this often while the run is alive
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -76,8 +74,8 @@ class TrainConfig:
             problems.append(f"optimizer must be one of {', '.join(OPTIMIZERS)} (got {self.optimizer!r})")
         if self.schedule not in SCHEDULERS:
             problems.append(f"schedule must be one of {', '.join(SCHEDULERS)} (got {self.schedule!r})")
-        if self.early_stop_metric not in EARLY_STOP_METRICS:
-            problems.append(f"early stop metric must be one of {', '.join(EARLY_STOP_METRICS)} (got {self.early_stop_metric!r})")
+        if self.early_stop_metric not in catalog.EARLY_STOP_METRIC.names:
+            problems.append(f"early stop metric must be one of {', '.join(catalog.EARLY_STOP_METRIC.names)} (got {self.early_stop_metric!r})")
         if self.early_stop_patience < 0:
             problems.append(f"early stop patience must be 0 (off) or more (got {self.early_stop_patience})")
         if not self.checkpoint_every_min >= 0:
