@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-COMMANDS = ("train", "predict", "inspect", "dataset")
+COMMANDS = ("train", "predict", "inspect", "dataset", "evaluate", "export", "label-issues", "compare-eval")
 
 
 def _parse_value(text: str):
@@ -103,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("dataset", help="check an image folder: classes, splits, bad files, duplicates")
     d.add_argument("folder")
     d.add_argument("--json", action="store_true")
+
+    from core import cli_eval  # evaluate, export, label-issues, compare-eval
+
+    cli_eval.add_parsers(sub)
     return parser
 
 
@@ -326,6 +330,15 @@ def cmd_dataset(args) -> int:
 
 
 HANDLERS = {"train": cmd_train, "predict": cmd_predict, "inspect": cmd_inspect, "dataset": cmd_dataset}
+
+
+def _add_eval_handlers() -> None:
+    from core import cli_eval
+
+    HANDLERS.update(cli_eval.HANDLERS)
+
+
+_add_eval_handlers()
 
 
 def main(argv: list[str] | None = None) -> int:

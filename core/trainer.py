@@ -42,6 +42,7 @@ class TrainConfig:
     num_workers: int = 0
     backbone_lr_scale: float = 1.0  # fine-tuning: backbone lr = lr * scale (head keeps lr)
     report_interval_s: float = 0.1  # how often on_batch_end fires at most
+    evaluate_at_end: bool = True  # a run with a folder evaluates its validation set into RUN/eval/ at the end
 
     def to_dict(self) -> dict:
         return asdict(self)
