@@ -19,6 +19,12 @@ def add_parsers(sub) -> None:
     e.add_argument("--device", default="cpu")
     e.add_argument("--batch-size", type=int, default=256)
 
+    x = sub.add_parser("export", help="export a checkpoint to ONNX, torch.export (.pt2) or TorchScript, verified")
+    x.add_argument("--checkpoint", required=True)
+    x.add_argument("--format", required=True, choices=("onnx", "pt2", "torchscript"))
+    x.add_argument("--out", required=True, help="the model file to write (FILE.json beside it: classes, preprocessing)")
+    x.add_argument("--dataset", default=None, help="folder whose validation images verify the export (default: the training data)")
+
 
 def cmd_evaluate(args) -> int:
     from core.checkpoint import CheckpointError
@@ -44,4 +50,17 @@ def cmd_evaluate(args) -> int:
     return EXIT_PARTIAL if result.unreadable else EXIT_OK
 
 
-HANDLERS = {"evaluate": cmd_evaluate}
+def cmd_export(args) -> int:
+    from core.checkpoint import CheckpointError
+    from core.export import ExportError, export_checkpoint
+
+    try:
+        report = export_checkpoint(args.checkpoint, args.format, args.out, dataset=args.dataset)
+    except (CheckpointError, ExportError) as exc:
+        print(f"layerscope export: FAILED: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(report.format_text())
+    return EXIT_OK
+
+
+HANDLERS = {"evaluate": cmd_evaluate, "export": cmd_export}
