@@ -25,6 +25,15 @@ def add_parsers(sub) -> None:
     x.add_argument("--out", required=True, help="the model file to write (FILE.json beside it: classes, preprocessing)")
     x.add_argument("--dataset", default=None, help="folder whose validation images verify the export (default: the training data)")
 
+    li = sub.add_parser("label-issues", help="rank likely label errors of a folder (k-fold cross-validation + cleanlab)")
+    li.add_argument("--dataset", required=True, help="a folder with one sub-folder per class")
+    li.add_argument("--model", default="cnn")
+    li.add_argument("--folds", type=int, default=5)
+    li.add_argument("--epochs", type=int, default=6, help="training epochs per fold")
+    li.add_argument("--image-size", type=int, default=64)
+    li.add_argument("--device", default="cpu")
+    li.add_argument("--out", required=True, help="CSV: file, given_label, suggested_label, score, flagged; most likely first")
+
 
 def cmd_evaluate(args) -> int:
     from core.checkpoint import CheckpointError
@@ -63,4 +72,39 @@ def cmd_export(args) -> int:
     return EXIT_OK
 
 
-HANDLERS = {"evaluate": cmd_evaluate, "export": cmd_export}
+def cmd_label_issues(args) -> int:
+    from core.evaluate import EvaluationError
+    from core.evaluate.label_issues import dataset_findings, find_folder_label_issues, write_label_issues
+    from core.trainer import TrainingError
+
+    def progress(fraction, text):
+        print(f"\r{fraction:5.0%} {text:<40}", end="", file=sys.stderr, flush=True)
+
+    try:
+        issues, data, _ = find_folder_label_issues(args.dataset, model_name=args.model, folds=args.folds,
+                                                   epochs=args.epochs, image_size=args.image_size,
+                                                   device=args.device, progress=progress)
+        write_label_issues(issues, args.out)
+    except (EvaluationError, TrainingError) as exc:
+        print(f"\nlayerscope label-issues: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"\nlayerscope label-issues: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(file=sys.stderr)
+    flagged = sum(i.flagged for i in issues)
+    print(f"{len(issues)} images ranked, {flagged} flagged as likely label errors by cleanlab; wrote {args.out}")
+    for issue in issues[:10]:
+        print(f"  {issue.score:.3f}  {issue.file}: labelled {issue.given}, looks like {issue.suggested}")
+    duplicates, confounds = dataset_findings(data)
+    for d in duplicates[:20]:
+        kind = "exact duplicate" if d.exact else f"near duplicate (distance {d.distance})"
+        print(f"{kind} across classes: {d.file_a} ({d.label_a}) and {d.file_b} ({d.label_b})")
+    for sentence in confounds:
+        print(sentence)
+    for file, reason in data.unreadable:
+        print(f"layerscope label-issues: skipped unreadable {file}: {reason}", file=sys.stderr)
+    return EXIT_OK
+
+
+HANDLERS = {"evaluate": cmd_evaluate, "export": cmd_export, "label-issues": cmd_label_issues}
