@@ -34,6 +34,11 @@ def add_parsers(sub) -> None:
     li.add_argument("--device", default="cpu")
     li.add_argument("--out", required=True, help="CSV: file, given_label, suggested_label, score, flagged; most likely first")
 
+    c = sub.add_parser("compare-eval", help="compare two evaluation folders: accuracy, per-class, became right / wrong")
+    c.add_argument("a", metavar="EVAL_A", help="an evaluate --out folder (or a run's eval/ folder)")
+    c.add_argument("b", metavar="EVAL_B")
+    c.add_argument("--json", action="store_true")
+
 
 def cmd_evaluate(args) -> int:
     from core.checkpoint import CheckpointError
@@ -107,4 +112,19 @@ def cmd_label_issues(args) -> int:
     return EXIT_OK
 
 
-HANDLERS = {"evaluate": cmd_evaluate, "export": cmd_export, "label-issues": cmd_label_issues}
+def cmd_compare_eval(args) -> int:
+    import json
+
+    from core.evaluate import EvaluationError, load_evaluation
+    from core.evaluate.compare import compare_evaluations
+
+    try:
+        comparison = compare_evaluations(load_evaluation(args.a), load_evaluation(args.b))
+    except EvaluationError as exc:
+        print(f"layerscope compare-eval: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(json.dumps(comparison.to_dict(), indent=2) if args.json else comparison.format_text())
+    return EXIT_OK
+
+
+HANDLERS = {"compare-eval": cmd_compare_eval, "evaluate": cmd_evaluate, "export": cmd_export, "label-issues": cmd_label_issues}
