@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-COMMANDS = ("train", "predict", "inspect", "dataset", "evaluate", "export", "label-issues", "compare-eval")
+COMMANDS = ("train", "predict", "inspect", "dataset", "evaluate", "export", "label-issues", "compare-eval",
+            "finetune", "corrections")
 
 
 def _parse_value(text: str):

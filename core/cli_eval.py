@@ -39,6 +39,18 @@ def add_parsers(sub) -> None:
     c.add_argument("b", metavar="EVAL_B")
     c.add_argument("--json", action="store_true")
 
+    f = sub.add_parser("finetune", help="fine-tune a checkpoint on the (corrected) data: fresh optimizer, lr / 10")
+    f.add_argument("--checkpoint", required=True)
+    f.add_argument("--epochs", type=int, default=3)
+    f.add_argument("--lr", type=float, default=None, help="default: the original run's lr / 10")
+    f.add_argument("--out", required=True, help="the new run directory")
+
+    k = sub.add_parser("corrections", help="relabel / exclude / confirm images of a folder, undo, apply (move files)")
+    k.add_argument("dataset")
+    k.add_argument("action", choices=("list", "relabel", "exclude", "confirm", "clear", "undo", "apply", "undo-apply"))
+    k.add_argument("file", nargs="?", help="the image (relabel, exclude, confirm, clear)")
+    k.add_argument("label", nargs="?", help="relabel: the new class")
+
 
 def cmd_evaluate(args) -> int:
     from core.checkpoint import CheckpointError
@@ -127,4 +139,59 @@ def cmd_compare_eval(args) -> int:
     return EXIT_OK
 
 
-HANDLERS = {"compare-eval": cmd_compare_eval, "evaluate": cmd_evaluate, "export": cmd_export, "label-issues": cmd_label_issues}
+def cmd_finetune(args) -> int:
+    from core.checkpoint import CheckpointError
+    from core.data import DatasetError
+    from core.finetune import prepare_finetune
+    from core.trainer import TrainingError
+
+    try:
+        trainer = prepare_finetune(args.checkpoint, args.out, epochs=args.epochs, lr=args.lr)
+        print(f"fine-tuning {args.checkpoint} for {args.epochs} epochs at lr {trainer.config.lr:g} into {args.out}",
+              flush=True)
+        summary = trainer.fit()
+    except (CheckpointError, DatasetError, TrainingError) as exc:
+        print(f"layerscope finetune: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    for m in trainer.history:
+        print(f"epoch {m.epoch}: train loss {m.train_loss:.4f} | val loss {m.val_loss:.4f} acc {m.val_acc:.3f}")
+    print(f"done: best val acc {summary['best_val_acc']:.3f}; evaluation in {args.out}/eval")
+    return EXIT_OK
+
+
+def cmd_corrections(args) -> int:
+    from core.corrections import CorrectionsError, apply_moves, load_corrections, undo_last_apply
+    from core.data.folder import DatasetError, scan_folder_splits
+
+    try:
+        corrections = load_corrections(args.dataset)
+        if corrections.problem and args.action not in ("list",):
+            raise CorrectionsError(corrections.problem)
+        if args.action == "list":
+            print(corrections.problem or "\n".join(f"{k}: {e['action']} {e.get('label', '')}".rstrip()
+                                                    for k, e in sorted(corrections.entries.items())) or "no corrections")
+            return EXIT_OK
+        if args.action in ("apply", "undo-apply"):
+            moves = apply_moves(args.dataset) if args.action == "apply" else undo_last_apply(args.dataset)
+            for m in moves:
+                print(f"{m['from']} -> {m['to']}" + (f" ({m['note']})" if m.get("note") else ""))
+            return EXIT_OK
+        if args.action == "undo":
+            print(f"undone: {corrections.undo() or 'nothing to undo'}")
+        elif not args.file:
+            raise CorrectionsError(f"{args.action} needs the image file")
+        elif args.action == "relabel":
+            if not args.label:
+                raise CorrectionsError("relabel needs the new class: corrections DATASET relabel FILE CLASS")
+            classes = scan_folder_splits(args.dataset, 0.0, 0, apply_corrections=False).classes
+            corrections.relabel(args.file, args.label, classes)
+        else:
+            getattr(corrections, args.action)(args.file)
+        print(f"saved {corrections.save()}")
+    except (CorrectionsError, DatasetError) as exc:
+        print(f"layerscope corrections: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK
+
+
+HANDLERS = {"finetune": cmd_finetune, "corrections": cmd_corrections, "compare-eval": cmd_compare_eval, "evaluate": cmd_evaluate, "export": cmd_export, "label-issues": cmd_label_issues}

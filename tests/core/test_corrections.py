@@ -77,3 +77,21 @@ def test_apply_moves_never_overwrites_and_can_be_undone(folder):
     assert all(u["undone"] for u in undone) and circle[0].exists() and circle[1].exists()
     with pytest.raises(CorrectionsError, match="nothing|no applied"):
         undo_last_apply(folder)
+
+
+def test_cli_corrections_and_the_health_report(folder, capsys):
+    from core.cli import main
+    from core.data.health import scan_health
+
+    image = sorted((folder / "square").iterdir())[0]
+    assert main(["corrections", str(folder), "relabel", str(image), "dog"]) == 2
+    assert "no such class" in capsys.readouterr().err
+    assert main(["corrections", str(folder), "relabel", str(image), "star"]) == 0
+    assert main(["corrections", str(folder), "list"]) == 0
+    assert f"square/{image.name}: relabel star" in capsys.readouterr().out
+    report = scan_health(folder)
+    assert report.counts["star"]["train"] + report.counts["star"]["val"] == 5
+    assert any("1 relabelled" in w for w in report.warnings)
+    assert main(["corrections", str(folder), "undo"]) == 0
+    assert main(["corrections", str(folder), "list"]) == 0
+    assert "no corrections" in capsys.readouterr().out
