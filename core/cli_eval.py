@@ -91,7 +91,11 @@ def cmd_export(args) -> int:
 
 def cmd_label_issues(args) -> int:
     from core.evaluate import EvaluationError
-    from core.evaluate.label_issues import dataset_findings, find_folder_label_issues, write_label_issues
+    from core.evaluate.label_issues import (
+        dataset_findings,
+        find_folder_label_issues,
+        write_label_issues,
+    )
     from core.trainer import TrainingError
 
     def progress(fraction, text):
@@ -160,7 +164,12 @@ def cmd_finetune(args) -> int:
 
 
 def cmd_corrections(args) -> int:
-    from core.corrections import CorrectionsError, apply_moves, load_corrections, undo_last_apply
+    from core.corrections import (
+        CorrectionsError,
+        apply_moves,
+        load_corrections,
+        undo_last_apply,
+    )
     from core.data.folder import DatasetError, scan_folder_splits
 
     try:

@@ -12,8 +12,8 @@ def evaluate_run_at_end(trainer, run_dir: str | Path) -> Path | None:
     """Evaluate the trainer's model (the best checkpoint's weights when the run saved one) on its validation
     set into RUN/eval/. Returns the folder, or None when there is nothing to evaluate."""
     from core.checkpoint import checkpoint_from_trainer, load_checkpoint
-    from core.evaluate.run import evaluate_model
     from core.evaluate.result import save_evaluation
+    from core.evaluate.run import evaluate_model
     from core.evaluate.source import EvalData
 
     run_dir = Path(run_dir)

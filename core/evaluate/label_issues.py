@@ -13,7 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from core.evaluate.crossval import LabelledImages, load_labelled_images, out_of_sample_probabilities
+from core.evaluate.crossval import (
+    LabelledImages,
+    load_labelled_images,
+    out_of_sample_probabilities,
+)
 
 
 @dataclass
@@ -67,7 +71,11 @@ def dataset_findings(data: LabelledImages) -> tuple[list, list[str]]:
     """(cross-class duplicates, confound sentences) for the decoded images of a label-issue pass."""
     from PIL import Image
 
-    from core.evaluate.dataset_checks import cross_class_duplicates, dhash, find_confounds
+    from core.evaluate.dataset_checks import (
+        cross_class_duplicates,
+        dhash,
+        find_confounds,
+    )
 
     hashes = [dhash(Image.fromarray(img.permute(1, 2, 0).numpy())) for img in data.images]
     labels = data.labels.tolist()

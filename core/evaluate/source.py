@@ -13,7 +13,7 @@ import torch
 from torch.utils.data import Dataset
 
 from core.checkpoint import Checkpoint
-from core.data import DataSpec, DatasetError, build_data
+from core.data import DatasetError, DataSpec, build_data
 from core.data.datasets import ArrayDataset, FileDataset
 from core.data.folder import scan_folder_splits
 from core.data.transforms import eval_transform

@@ -4,7 +4,11 @@ import json
 import pytest
 
 from core.corrections import (
-    FILE_NAME, CorrectionsError, apply_moves, load_corrections, undo_last_apply,
+    FILE_NAME,
+    CorrectionsError,
+    apply_moves,
+    load_corrections,
+    undo_last_apply,
 )
 from core.data.folder import scan_folder_splits
 from tests.core.evalkit import write_shapes_folder

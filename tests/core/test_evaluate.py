@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 from core.cli import main
-from core.evaluate import EvaluationError, evaluate_checkpoint, load_evaluation
-from core.evaluate import metrics
+from core.evaluate import EvaluationError, evaluate_checkpoint, load_evaluation, metrics
 from core.runs import RunDirectory
 from tests.core.evalkit import train_tiny_run, write_shapes_folder
 

@@ -8,7 +8,11 @@ from PIL import Image
 
 from core.cli import main
 from core.evaluate import Cancelled
-from core.evaluate.crossval import load_labelled_images, out_of_sample_probabilities, stratified_folds
+from core.evaluate.crossval import (
+    load_labelled_images,
+    out_of_sample_probabilities,
+    stratified_folds,
+)
 from core.evaluate.dataset_checks import cross_class_duplicates, dhash, find_confounds
 from core.evaluate.label_issues import rank_label_issues
 from tests.core.evalkit import write_shapes_folder
