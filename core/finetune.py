@@ -42,8 +42,11 @@ def prepare_finetune(checkpoint_path: str | Path, run_dir: str | Path | None, *,
                               f"({trainer.data.classes}); fine-tuning needs the same classes")
     trainer.model.load_state_dict(ckpt.model_state)  # in place: the fresh optimizer holds these parameters
     if run_dir is not None:
-        from core.runs import RunDirectory
+        import json
+
+        from core.runs import CONFIG_FILE, RunDirectory
 
         run = RunDirectory(run_dir)
-        run.write_config({**run.read_config(), "finetuned_from": str(Path(checkpoint_path).resolve())})
+        config = json.loads((run.path / CONFIG_FILE).read_text(encoding="utf-8"))
+        run.write_config({**config, "finetuned_from": str(Path(checkpoint_path).resolve())})
     return trainer

@@ -1,4 +1,6 @@
 """Fine-tune from a checkpoint on corrected data, then compare the two evaluations."""
+import json
+
 import pytest
 
 from core.checkpoint import load_checkpoint
@@ -39,6 +41,7 @@ def test_finetune_starts_from_the_weights_with_a_fresh_optimizer_and_lower_lr(ru
     assert len(trainer.data.train) + len(trainer.data.val) == 29  # the excluded image is gone
     trainer.fit()
     assert (run / "ft" / "eval" / "summary.json").exists()
+    assert json.loads((run / "ft" / "config.json").read_text())["finetuned_from"] == str(before.resolve())
 
 
 def test_compare_two_evaluations(run, tmp_path, capsys):
