@@ -40,6 +40,11 @@ class EvalResult:
     def confusion(self) -> np.ndarray:
         return metrics.confusion_matrix(self.labels, self.predicted, len(self.classes))
 
+    def cell(self, true_index: int, predicted_index: int) -> np.ndarray:
+        """Indices of the images in one confusion-matrix cell, most confident first (a gallery's order)."""
+        members = np.flatnonzero((self.labels == true_index) & (self.predicted == predicted_index))
+        return members[np.argsort(-self.probs[members, predicted_index], kind="stable")]
+
     def per_class(self) -> dict[str, np.ndarray]:
         return metrics.per_class_scores(self.confusion)
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from core.cli import main
-from core.evaluate import EvaluationError, evaluate_checkpoint, load_evaluation, metrics
+from core.evaluate import EvalResult, EvaluationError, evaluate_checkpoint, load_evaluation, metrics
 from core.runs import RunDirectory
 from tests.core.evalkit import train_tiny_run, write_shapes_folder
 
@@ -41,6 +41,8 @@ def test_metrics_on_a_known_case():
     probs = np.array([[0.9, 0.1], [0.4, 0.6], [0.2, 0.8], [0.3, 0.7]])
     matrix = metrics.confusion_matrix(labels, probs.argmax(1), 2)
     assert matrix.tolist() == [[1, 1], [0, 2]]
+    result = EvalResult(["a", "b"], ["w", "x", "y", "z"], labels, probs)
+    assert result.cell(1, 1).tolist() == [2, 3] and result.cell(0, 1).tolist() == [1]  # most confident first
     scores = metrics.per_class_scores(matrix)
     assert scores["precision"].tolist() == [1.0, pytest.approx(2 / 3)]
     assert scores["recall"].tolist() == [0.5, 1.0]
