@@ -278,6 +278,15 @@ HANDLERS = {"train": cmd_train, "predict": cmd_predict, "inspect": cmd_inspect, 
             "export-tensorboard": cmd_export_tensorboard}
 
 
+def _add_eval_handlers() -> None:
+    from core import cli_eval
+
+    HANDLERS.update(cli_eval.HANDLERS)
+
+
+_add_eval_handlers()
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()

@@ -8,7 +8,8 @@ import json
 from core import catalog
 from core.run_location import RUNS_DIR_ENV, default_runs_root, new_run_name
 
-COMMANDS = ("train", "predict", "inspect", "dataset", "export-tensorboard")
+COMMANDS = ("train", "predict", "inspect", "dataset", "export-tensorboard", "evaluate", "export", "label-issues",
+            "compare-eval", "finetune", "corrections")
 
 
 def parse_value(text: str):
@@ -145,4 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("dataset", help="check an image folder: classes, splits, bad files, duplicates")
     d.add_argument("folder")
     d.add_argument("--json", action="store_true")
+
+    from core import cli_eval  # evaluate, export, label-issues, compare-eval, finetune, corrections
+
+    cli_eval.add_parsers(sub)
     return parser

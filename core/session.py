@@ -68,6 +68,10 @@ def prepare_trainer(settings: RunSettings, run_dir: str | Path | None, *, resume
             run.write_config({**settings.to_dict(), "classes": data.classes,
                               "preprocess": data.preprocess.to_dict(), "model_spec": spec.to_dict()})
         callbacks.insert(0, RunRecorder(run, sinks=record_sinks))
+        if settings.train.evaluate_at_end:
+            from core.evaluate.hook import EvaluateAtEnd
+
+            callbacks.append(EvaluateAtEnd(run.path))
     trainer = Trainer(model, data, settings.train, spec, callbacks)
     if checkpoint is not None:
         trainer.load_training_state(checkpoint.training_state)

@@ -54,6 +54,7 @@ class TrainConfig:
     early_stop_patience: int = catalog.EARLY_STOP_PATIENCE.default  # epochs without a better metric (0: off)
     early_stop_metric: str = catalog.EARLY_STOP_METRIC.default
     heartbeat_s: float = catalog.HEARTBEAT_S.default  # a heartbeat record this often while the run is alive
+    evaluate_at_end: bool = True  # a run with a run folder evaluates its validation set into RUN/eval/ at the end
 
     def to_dict(self) -> dict:
         return asdict(self)
