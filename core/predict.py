@@ -1,6 +1,7 @@
 """Classify images with a model in memory: the same preprocessing as the model's validation data."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +23,9 @@ class Prediction:
     def to_dict(self) -> dict:
         if self.error is not None:
             return {"path": self.source, "error": self.error}
-        return {"path": self.source, "predictions": [{"label": l, "prob": round(p, 6)} for l, p in self.top]}
+        # A diverged model gives NaN, which JSON cannot hold: null says "not a number" in valid JSON.
+        return {"path": self.source, "predictions": [{"label": l, "prob": round(p, 6) if math.isfinite(p) else None}
+                                                     for l, p in self.top]}
 
 
 class Predictor:
