@@ -18,7 +18,7 @@ import torch.nn as nn
 from core import checkpoint_schema as schema
 from core.data.transforms import Preprocess
 from core.fileio import atomic_write
-from core.models import MODEL_NAMES, ModelSpec, ModelError, build_model
+from core.models import MODEL_NAMES, ModelError, ModelSpec, build_model
 
 FORMAT = "layerscope-checkpoint"
 FORMAT_VERSION = 1

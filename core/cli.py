@@ -199,7 +199,7 @@ def _print_folder_health(folder: str) -> None:
 
 def cmd_train(args) -> int:
     from core.checkpoint import CheckpointError
-    from core.data import DataSpec, DatasetError
+    from core.data import DatasetError, DataSpec
     from core.data.transforms import Augmentation
     from core.interrupts import SignalStop
     from core.models import ModelError

@@ -16,14 +16,12 @@ import traceback
 from pathlib import Path
 
 import torch
-
 from PySide6.QtCore import QObject, Signal, Slot
 
 from core.callbacks import BatchReport, Callback, EpochMetrics
 from core.checkpoint import Checkpoint
 from core.errors import describe_failure
 from core.session import RunSettings, prepare_trainer
-
 
 THREADS_ENV = "LAYERSCOPE_TORCH_THREADS"
 
