@@ -36,6 +36,7 @@ class Checkpoint:
     model_state: dict
     training_state: dict | None = None  # optimizer, scheduler, epoch, step, rng, config, data spec
     metrics: dict = field(default_factory=dict)  # the last epoch's metrics, for display
+    source: str | None = None  # the file it was loaded from, named in errors
 
     def build_model(self) -> nn.Module:
         """The model with these weights, in eval mode, on the CPU."""
@@ -43,17 +44,21 @@ class Checkpoint:
             model = build_model(self.model_spec, load_weights=False)  # the weights are in the checkpoint
             missing, unexpected = model.load_state_dict(self.model_state, strict=False)
         except ModelError as exc:
-            raise CheckpointError(f"its model cannot be built: {exc}") from None
+            raise CheckpointError(f"{self._where}its model cannot be built: {exc}") from None
         except RuntimeError as exc:  # a tensor of the wrong shape: the weights are for another head or size
             first = str(exc).strip().splitlines()
             detail = next((line.strip() for line in first if "size mismatch" in line), first[0] if first else "")
-            raise CheckpointError(f"the weights do not fit model '{self.model_spec.name}' with "
+            raise CheckpointError(f"{self._where}the weights do not fit model '{self.model_spec.name}' with "
                                   f"{self.model_spec.num_classes} classes ({detail[:200]})") from None
         if missing or unexpected:
             raise CheckpointError(
-                f"the weights do not fit model '{self.model_spec.name}' "
+                f"{self._where}the weights do not fit model '{self.model_spec.name}' "
                 f"(missing {len(missing)} tensors, {len(unexpected)} unexpected)")
         return model.eval()
+
+    @property
+    def _where(self) -> str:
+        return f"{self.source}: " if self.source else ""
 
     @property
     def epoch(self) -> int:
@@ -136,7 +141,8 @@ def _checkpoint_from_payload(payload: dict, path: Path) -> Checkpoint:
                               "written, e.g. a bad disk or an incomplete copy); use another checkpoint")
     return Checkpoint(
         model_spec=spec, classes=list(payload["classes"]), preprocess=Preprocess.from_dict(payload["preprocess"]),
-        model_state=payload["model_state"], training_state=payload.get("training_state"), metrics=metrics)
+        model_state=payload["model_state"], training_state=payload.get("training_state"), metrics=metrics,
+        source=str(path))
 
 
 def check_resumable(checkpoint: Checkpoint, path: str | os.PathLike) -> None:
