@@ -11,6 +11,7 @@ from pathlib import Path
 
 from core.callbacks import BatchReport, Callback, EpochMetrics
 from core.checkpoint import checkpoint_from_trainer, save_checkpoint
+from core.errors import describe_failure
 from core.fileio import append_lines, write_text_atomic
 
 CONFIG_FILE = "config.json"
@@ -151,7 +152,7 @@ class RunRecorder(Callback):
     def on_error(self, trainer, error: BaseException) -> None:
         try:
             self._append({"kind": "error", "time": time.time(), "status": getattr(error, "status", "error"),
-                          "message": str(error)})
+                          "message": describe_failure(error) or str(error)})
         except OSError:
             pass
         finally:

@@ -396,13 +396,10 @@ def evaluate(model: nn.Module, dataset, batch_size: int, device: torch.device) -
 
 
 def _explain(exc: BaseException) -> BaseException:
-    """Turn low-level failures into a TrainingError that says what to do; pass others through."""
+    """Turn a bad training image into a TrainingError that says what to do; pass others through (out of
+    memory and disk errors are translated once, at the edge: core.errors.describe_failure)."""
     if isinstance(exc, TrainingError):
         return exc
-    from core.errors import describe_failure, is_out_of_memory
-
-    if is_out_of_memory(exc):
-        return TrainingError(describe_failure(exc))
     if isinstance(exc, (KeyboardInterrupt, SystemExit)):
         return exc
     try:
