@@ -1,12 +1,19 @@
 """Tampered checkpoints: every field is checked before use, and each kind of damage gives one
 CheckpointError that says what is wrong, for predict, inspect and resume alike (never a traceback)."""
 import copy
+from pathlib import Path
 
 import pytest
 import torch
 from PIL import Image
 
-from core.checkpoint import CheckpointError, checkpoint_from_trainer, load_checkpoint, save_checkpoint
+from core.checkpoint import (
+    CheckpointError,
+    _checkpoint_from_payload,
+    checkpoint_from_trainer,
+    load_checkpoint,
+    save_checkpoint,
+)
 from core.cli import main
 from core.data import DataSpec
 from core.predict import Predictor
@@ -121,6 +128,4 @@ def test_top_k_past_the_class_list_is_clamped(payload):
 
 
 def load_checkpoint_from(payload):
-    from core.checkpoint import _checkpoint_from_payload
-    from pathlib import Path
     return _checkpoint_from_payload(copy.deepcopy(payload), Path("memory.pt"))
