@@ -5,14 +5,21 @@ from __future__ import annotations
 import json
 import math
 import os
+import socket
+import threading
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from core import records
 from core.callbacks import BatchReport, Callback, EpochMetrics
 from core.checkpoint import checkpoint_from_trainer, save_checkpoint
 from core.errors import describe_failure
 from core.fileio import append_lines, write_text_atomic
+from core.heartbeat import DEFAULT_INTERVAL_S, Heartbeat, interval_from_env
+from core.records import Record
+from core.trainer import DivergedError
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
@@ -48,15 +55,16 @@ class RunDirectory:
         return self.path / METRICS_FILE
 
     def write_config(self, config: dict) -> None:
-        write_text_atomic(self.path / CONFIG_FILE, json.dumps(config, indent=2, default=str))
+        write_text_atomic(self.path / CONFIG_FILE,
+                          json.dumps({"version": records.CONFIG_VERSION, **config}, indent=2, default=str))
 
-    def read_config(self) -> dict:
-        p = self.path / CONFIG_FILE
-        return json.loads(p.read_text()) if p.exists() else {}
+    def append_metrics(self, *batch: dict) -> None:
+        append_lines(self.metrics_path, [json.dumps({k: _clean(v) for k, v in r.items()}) for r in batch])
 
-    def append_metrics(self, *records: dict) -> None:
-        """Whole lines in one write (see core.fileio.append_lines): never two records glued together."""
-        append_lines(self.metrics_path, [json.dumps({k: _clean(v) for k, v in r.items()}) for r in records])
+    def append_records(self, batch: Iterable[Record]) -> None:
+        """Whole lines in one write on an O_APPEND descriptor (core.fileio.append_lines): a reader never sees
+        two records glued, and a partial line left by a full disk is closed before the next record."""
+        append_lines(self.metrics_path, [records.encode(r) for r in batch])
 
     def read_metrics(self) -> list[dict]:
         """Every complete line; a half-written last line (the run is still writing) is skipped."""
@@ -81,7 +89,7 @@ def current_lineage(records: list[dict]) -> list[dict]:
     kept: list[dict] = []
     for record in records:
         if record.get("kind") == "resume":
-            epoch, step = record.get("epoch", 0), record.get("step", 0)
+            epoch, step = record.get("epoch") or 0, record.get("step") or 0
             kept = [r for r in kept if not (
                 (r.get("kind") == "epoch" and (r.get("epoch") or 0) > epoch)
                 or (r.get("kind") == "step" and (r.get("step") or 0) > step))]
@@ -90,69 +98,133 @@ def current_lineage(records: list[dict]) -> list[dict]:
 
 
 class RunRecorder(Callback):
-    """Writes step and epoch metrics to the run directory and saves last.pt / best.pt.
+    """Writes the run's records (core.records) to metrics.jsonl, a heartbeat while the run is alive, and
+    last.pt / best.pt (last.pt also every `checkpoint_every_min` minutes mid-epoch). Every record also goes
+    to `sinks` (callables taking a Record: a TensorBoard writer, the window's signal) after it is written.
 
     Every record carries this run's id ("run"). Best-so-far comes only from this run's lineage (the
     trainer's history, which a resume restores from its checkpoint), never from other records in the file.
     `lock` (a core.run_lock.RunLock) is released when the fit ends, stops or fails."""
 
-    def __init__(self, run: RunDirectory, save_checkpoints: bool = True, *, lock=None,
-                 resumed_from: str | os.PathLike | None = None):
+    def __init__(self, run: RunDirectory, save_checkpoints: bool = True, sinks: Iterable[Callable] = (), *,
+                 lock=None):
         self.run = run
         self.save_checkpoints = save_checkpoints
+        self.sinks = list(sinks)
         self.lock = lock
-        self.resumed_from = resumed_from
         self.run_id = uuid.uuid4().hex[:12]
         self.best_val_acc = -1.0
+        self._write_lock = threading.Lock()  # one writer of metrics.jsonl: hooks and the heartbeat thread
+        self._heartbeat: Heartbeat | None = None
+        self._last_save = time.monotonic()
+        self._step = 0
+        self._epoch = 0
 
-    def _append(self, *records: dict) -> None:
-        self.run.append_metrics(*({**r, "run": self.run_id} for r in records))
+    def _write(self, *records: Record) -> None:
+        for record in records:
+            record["run"] = self.run_id
+        with self._write_lock:
+            self.run.append_records(records)
+        for sink in self.sinks:
+            for record in records:
+                sink(record)
+
+    def _beat(self, trainer) -> None:
+        state = "paused" if trainer.paused else ("evaluating" if trainer.phase == "evaluating" else "running")
+        self._write(records.make("heartbeat", state=state, epoch=self._epoch, step=trainer.step))
+
+    def _stop_heartbeat(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
+            self._heartbeat = None
 
     def _release(self) -> None:
         if self.lock is not None:
             self.lock.release()
 
     def on_fit_start(self, trainer, info: dict) -> None:
+        interval = interval_from_env(getattr(trainer.config, "heartbeat_s", DEFAULT_INTERVAL_S))
         lineage = [m.val_acc for m in trainer.history if math.isfinite(m.val_acc)]
         self.best_val_acc = max(lineage, default=-1.0)
-        if self.resumed_from is not None:
-            self._append({"kind": "resume", "time": time.time(), "epoch": trainer.epoch, "step": trainer.step,
-                          "from": str(self.resumed_from)})
-        self._append({"kind": "start", "time": time.time(), **{k: v for k, v in info.items() if k != "classes"}})
+        self._step, self._epoch = info.get("step", 0), info["start_epoch"] + 1
+        fields = {k: v for k, v in info.items() if k in records.FIELD_TYPES}
+        out = []
+        if info["start_epoch"] > 0 or info.get("step", 0) > 0:
+            out.append(records.make("resume", epoch=info["start_epoch"], step=info.get("step", 0),
+                                    batch=info.get("start_batch", 0)))
+        out.append(records.make("start", **fields, heartbeat_s=interval, pid=os.getpid(), host=socket.gethostname(),
+                                resumed=bool(out)))
+        self._write(*out)
+        self._last_save = time.monotonic()
+        self._heartbeat = Heartbeat(lambda: self._beat(trainer), interval)
+        self._heartbeat.start()
 
     def on_batch_end(self, trainer, report: BatchReport) -> None:
-        self._append(*({"kind": "step", "step": step, "epoch": report.epoch, "loss": _clean(loss), "lr": report.lr}
-                       for step, loss in report.losses))
+        self._step, self._epoch = report.step, report.epoch
+        out = []
+        last = len(report.losses) - 1
+        for i, (step, loss) in enumerate(report.losses):
+            extra = {}
+            if i == last:  # the throughput and ETA of this report ride on its last step
+                extra = {"images_per_sec": report.images_per_sec, "elapsed_s": report.elapsed_s, "eta_s": report.eta_s,
+                         "epochs": report.epochs, "batches_per_epoch": report.batches_per_epoch,
+                         "total_steps": report.total_steps}
+            out.append(records.make("step", step=step, epoch=report.epoch, batch=report.batch - (report.step - step),
+                                    loss=loss, lr=report.lr, **extra))
+        self._write(*out)
+        every = getattr(trainer.config, "checkpoint_every_min", 0) or 0
+        if self.save_checkpoints and every > 0 and time.monotonic() - self._last_save >= every * 60:
+            save_checkpoint(checkpoint_from_trainer(trainer), self.run.last_checkpoint)
+            self._last_save = time.monotonic()
+            self._write(records.make("checkpoint", checkpoint=LAST_CHECKPOINT, reason="periodic", epoch=report.epoch,
+                                     step=report.step, batch=report.batch))
+
+    def on_paused(self, trainer, info: dict) -> None:
+        self._write(records.make("paused", epoch=info["epoch"], step=info["step"]))
+
+    def on_resumed(self, trainer, info: dict) -> None:
+        self._write(records.make("resumed", epoch=info["epoch"], step=info["step"]))
 
     def on_epoch_end(self, trainer, metrics: EpochMetrics) -> None:
-        self._append({"kind": "epoch", **metrics.to_dict()})
+        self._epoch = metrics.epoch + 1
+        self._write(records.make("epoch", **metrics.to_dict(), epochs=trainer.config.epochs))
         if not self.save_checkpoints:
             return
         checkpoint = checkpoint_from_trainer(trainer)
         save_checkpoint(checkpoint, self.run.last_checkpoint)
+        self._last_save = time.monotonic()
         if math.isfinite(metrics.val_acc) and metrics.val_acc > self.best_val_acc:
             self.best_val_acc = metrics.val_acc
             save_checkpoint(checkpoint, self.run.best_checkpoint)
 
     def on_stopped(self, trainer, summary: dict) -> None:
+        self._stop_heartbeat()
         try:
-            self._append({"kind": "stopped", "time": time.time(), "epoch": summary["epoch"], "step": summary["step"]})
             if self.save_checkpoints:
-                # Mid-epoch weights are kept; resuming from here restarts the interrupted epoch.
+                # The position inside the epoch is saved too: a resume skips exactly the batches already done.
                 save_checkpoint(checkpoint_from_trainer(trainer), self.run.last_checkpoint)
+            self._write(records.make("stopped", epoch=summary["epoch"], step=summary["step"],
+                                     batch=summary.get("batch", 0)))
         finally:
             self._release()
 
     def on_fit_end(self, trainer, summary: dict) -> None:
+        self._stop_heartbeat()
+        out = []
+        if summary.get("early_stop"):
+            out.append(records.make("early_stop", **summary["early_stop"]))
+        out.append(records.make("end", epoch=summary["epoch"], step=summary["step"], best_val_acc=summary.get("best_val_acc")))
         try:
-            self._append({"kind": "end", "time": time.time(), "epoch": summary["epoch"], "step": summary["step"]})
+            self._write(*out)
         finally:
             self._release()
 
     def on_error(self, trainer, error: BaseException) -> None:
+        self._stop_heartbeat()
+        kind = "diverged" if isinstance(error, DivergedError) else "error"
         try:
-            self._append({"kind": "error", "time": time.time(), "status": getattr(error, "status", "error"),
-                          "message": describe_failure(error) or str(error)})
+            self._write(records.make(kind, message=describe_failure(error) or str(error), step=trainer.step,
+                                     epoch=self._epoch))
         except OSError:
             pass
         finally:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable
 
+from core import catalog
 from core.callbacks import Callback
 from core.checkpoint import CheckpointError, check_resumable, load_checkpoint
 from core.data import DataSpec, build_data
@@ -22,7 +23,7 @@ from core.trainer import TrainConfig, Trainer, TrainingError, seed_everything
 @dataclass
 class RunSettings:
     data: DataSpec = field(default_factory=DataSpec)
-    model_name: str = "cnn"
+    model_name: str = catalog.DEFAULT_MODEL
     model_options: dict = field(default_factory=dict)
     train: TrainConfig = field(default_factory=TrainConfig)
 
@@ -32,7 +33,7 @@ class RunSettings:
 
     @classmethod
     def from_dict(cls, d: dict) -> "RunSettings":
-        return cls(data=DataSpec.from_dict(d.get("data", {})), model_name=d.get("model_name", "cnn"),
+        return cls(data=DataSpec.from_dict(d.get("data", {})), model_name=d.get("model_name", catalog.DEFAULT_MODEL),
                    model_options=dict(d.get("model_options") or {}),
                    train=TrainConfig.from_dict(d.get("train", {})))
 
@@ -42,8 +43,9 @@ def _resumes_in_place(resume: str | Path | None, run_dir: str | Path) -> bool:
 
 
 def prepare_trainer(settings: RunSettings, run_dir: str | Path | None, *, resume: str | Path | None = None,
-                    callbacks: Iterable[Callback] = (), overwrite: bool = False) -> Trainer:
-    """overwrite: a new run may take a run folder that holds another run (its files are moved aside)."""
+                    callbacks: Iterable[Callback] = (), record_sinks: Iterable = (), overwrite: bool = False) -> Trainer:
+    """record_sinks: callables that get every run record after it is written (needs run_dir).
+    overwrite: a new run may take a run folder that holds another run (its files are moved aside)."""
     callbacks = list(callbacks)
     checkpoint = load_checkpoint(resume) if resume else None
     if checkpoint is not None:
@@ -76,7 +78,7 @@ def prepare_trainer(settings: RunSettings, run_dir: str | Path | None, *, resume
         if run_dir is not None:
             # Owned before anything is written: a second writer or a stale run in the folder is refused here.
             lock = claim_run_folder(run_dir, resuming_here=_resumes_in_place(resume, run_dir), overwrite=overwrite)
-            callbacks.insert(0, RunRecorder(RunDirectory(run_dir), lock=lock, resumed_from=resume))
+            callbacks.insert(0, RunRecorder(RunDirectory(run_dir), sinks=record_sinks, lock=lock))
         trainer = Trainer(model, data, settings.train, spec, callbacks)
         if checkpoint is not None:
             try:

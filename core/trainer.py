@@ -6,7 +6,8 @@ import math
 import random
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+import warnings
+from dataclasses import asdict, dataclass
 from typing import Callable, Iterable
 
 import numpy as np
@@ -14,12 +15,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from core import catalog
 from core.callbacks import BatchReport, Callback, EpochMetrics
 from core.data import DataBundle, make_loader
+from core.early_stop import early_stop_decision
+from core.epoch_position import EpochPosition, epoch_loader
+from core.imageio import ImageLoadError
 from core.models import ModelSpec
-
-OPTIMIZERS = ("sgd", "adam", "adamw")
-SCHEDULES = ("none", "cosine", "step")
 
 
 class TrainingError(Exception):
@@ -28,28 +30,37 @@ class TrainingError(Exception):
     status = "error"  # how the run folder records the end of the run
 
 
-class TrainingDiverged(TrainingError):
+class DivergedError(TrainingError):
     """The loss became NaN/inf or exploded: the weights are garbage, so the run is not "done"."""
 
     status = "diverged"
 
 
+TrainingDiverged = DivergedError  # one exception for divergence, under either name
+
+
 @dataclass
 class TrainConfig:
-    epochs: int = 3
-    batch_size: int = 16
-    lr: float = 1e-3
-    optimizer: str = "adam"
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    schedule: str = "cosine"
-    step_size: int = 5  # step schedule: multiply the lr by `gamma` every `step_size` epochs
-    gamma: float = 0.1
-    seed: int = 0
-    device: str = "auto"
-    num_workers: int = 0
-    backbone_lr_scale: float = 1.0  # fine-tuning: backbone lr = lr * scale (head keeps lr)
-    report_interval_s: float = 0.1  # how often on_batch_end fires at most
+    """How to train. Defaults (and their meaning) come from core.catalog."""
+
+    epochs: int = catalog.EPOCHS.default
+    batch_size: int = catalog.BATCH_SIZE.default
+    lr: float = catalog.LEARNING_RATE.default
+    optimizer: str = catalog.OPTIMIZER.default
+    momentum: float = catalog.MOMENTUM.default
+    weight_decay: float = catalog.WEIGHT_DECAY.default
+    schedule: str = catalog.SCHEDULE.default
+    step_size: int = catalog.STEP_SIZE.default  # step schedule: multiply the lr by `gamma` every `step_size` epochs
+    gamma: float = catalog.GAMMA.default
+    seed: int = catalog.SEED.default
+    device: str = catalog.DEVICE.default
+    num_workers: int = catalog.WORKERS.default
+    backbone_lr_scale: float = catalog.BACKBONE_LR_SCALE.default  # fine-tuning: backbone lr = lr * scale
+    report_interval_s: float = catalog.REPORT_INTERVAL_S  # how often on_batch_end fires at most
+    checkpoint_every_min: float = catalog.CHECKPOINT_EVERY_MIN.default  # also save last.pt this often mid-epoch (0: off)
+    early_stop_patience: int = catalog.EARLY_STOP_PATIENCE.default  # epochs without a better metric (0: off)
+    early_stop_metric: str = catalog.EARLY_STOP_METRIC.default
+    heartbeat_s: float = catalog.HEARTBEAT_S.default  # a heartbeat record this often while the run is alive
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -68,10 +79,31 @@ class TrainConfig:
             problems.append(f"learning rate must be a positive number (got {self.lr})")
         if self.optimizer not in OPTIMIZERS:
             problems.append(f"optimizer must be one of {', '.join(OPTIMIZERS)} (got {self.optimizer!r})")
-        if self.schedule not in SCHEDULES:
-            problems.append(f"schedule must be one of {', '.join(SCHEDULES)} (got {self.schedule!r})")
+        if self.schedule not in SCHEDULERS:
+            problems.append(f"schedule must be one of {', '.join(SCHEDULERS)} (got {self.schedule!r})")
+        if self.early_stop_metric not in catalog.EARLY_STOP_METRIC.names:
+            problems.append(f"early stop metric must be one of {', '.join(catalog.EARLY_STOP_METRIC.names)} (got {self.early_stop_metric!r})")
+        if self.early_stop_patience < 0:
+            problems.append(f"early stop patience must be 0 (off) or more (got {self.early_stop_patience})")
+        if not self.checkpoint_every_min >= 0:
+            problems.append(f"checkpoint interval must be 0 (off) or more minutes (got {self.checkpoint_every_min})")
+        if not (self.heartbeat_s > 0 and math.isfinite(self.heartbeat_s)):
+            problems.append(f"heartbeat interval must be a positive number of seconds (got {self.heartbeat_s})")
         if problems:
             raise TrainingError("; ".join(problems))
+
+
+# Optimizer and schedule factories by catalogue name (a test checks they match core.catalog exactly).
+OPTIMIZERS: dict[str, Callable[[list, TrainConfig], torch.optim.Optimizer]] = {
+    "sgd": lambda groups, cfg: torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay),
+    "adam": lambda groups, cfg: torch.optim.Adam(groups, lr=cfg.lr, weight_decay=cfg.weight_decay),
+    "adamw": lambda groups, cfg: torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay),
+}
+SCHEDULERS: dict[str, Callable[[torch.optim.Optimizer, TrainConfig], object]] = {
+    "none": lambda opt, cfg: None,
+    "cosine": lambda opt, cfg: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, cfg.epochs)),
+    "step": lambda opt, cfg: torch.optim.lr_scheduler.StepLR(opt, step_size=max(1, cfg.step_size), gamma=cfg.gamma),
+}
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -125,6 +157,10 @@ class Trainer:
         self._lock = threading.Lock()
         self._weight_requests: list[Callable[[dict], None]] = []
         self._use_cuda = self.device.type == "cuda"
+        self.phase = "training"  # or "evaluating"; read by the run folder's heartbeat
+        self._live: dict | None = None  # the epoch in progress (for a mid-epoch checkpoint)
+        self._resume_position: EpochPosition | None = None
+        self.early_stop: dict | None = None  # set when early stopping ended the run
 
     # ---- thread-safe control -------------------------------------------------------------------------
     def stop(self) -> None:
@@ -166,19 +202,10 @@ class Trainer:
             groups = [g for g in groups if g["params"]]
         else:
             groups = [{"params": [p for _, p in trainable], "lr": cfg.lr}]
-        if cfg.optimizer == "sgd":
-            return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-        if cfg.optimizer == "adam":
-            return torch.optim.Adam(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        return torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        return OPTIMIZERS[cfg.optimizer](groups, cfg)
 
     def _make_scheduler(self):
-        cfg = self.config
-        if cfg.schedule == "cosine":
-            return torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=max(1, cfg.epochs))
-        if cfg.schedule == "step":
-            return torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=max(1, cfg.step_size), gamma=cfg.gamma)
-        return None
+        return SCHEDULERS[self.config.schedule](self.optimizer, self.config)
 
     @property
     def lr(self) -> float:
@@ -186,6 +213,7 @@ class Trainer:
 
     # ---- state for checkpoints -----------------------------------------------------------------------
     def training_state(self) -> dict:
+        position = self.epoch_position()
         return {
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler else None,
@@ -196,7 +224,16 @@ class Trainer:
             "history": [m.to_dict() for m in self.history],
             "rng": {"torch": torch.get_rng_state(), "python": list(random.getstate()[1]),
                     "numpy_seed_hint": int(self.config.seed)},
+            "position": position.to_dict() if position else None,
         }
+
+    def epoch_position(self) -> EpochPosition | None:
+        """Where the run is inside the epoch in progress (None between epochs)."""
+        live = self._live
+        if not live or live["batch"] == 0:
+            return None
+        return EpochPosition(epoch=self.epoch, batch=live["batch"], step=self.step, loss_sum=float(live["loss_sum"]),
+                             correct=int(live["correct"]), seen=live["seen"], rng=torch.get_rng_state())
 
     def load_training_state(self, state: dict) -> None:
         self.optimizer.load_state_dict(state["optimizer"])
@@ -211,8 +248,15 @@ class Trainer:
             self.scheduler.load_state_dict(state["scheduler"])
         self.step = int(state["step"])
         self.history = [EpochMetrics(**m) for m in state.get("history", [])]
-        if isinstance(state.get("rng", {}).get("torch"), torch.Tensor):
-            torch.set_rng_state(state["rng"]["torch"])
+        rng = state.get("rng") or {}
+        if isinstance(rng.get("torch"), torch.Tensor):
+            torch.set_rng_state(rng["torch"])
+        python_state = rng.get("python")
+        if isinstance(python_state, (list, tuple)) and len(python_state) == 625:  # Mersenne Twister: 624 words + index
+            random.setstate((3, tuple(int(v) for v in python_state), None))
+        position = EpochPosition.from_dict(state.get("position"))
+        if position is not None and position.epoch == self.epoch and position.step == self.step:
+            self._resume_position = position
 
     # ---- the loop ------------------------------------------------------------------------------------
     def _emit(self, hook: str, *args) -> None:
@@ -228,8 +272,12 @@ class Trainer:
                 receiver(state)
 
     def _wait_if_paused(self) -> None:
+        if self._running.is_set():
+            return
+        self._emit("on_paused", {"epoch": self.epoch + 1, "step": self.step})
         while not self._running.wait(timeout=0.05):
             self._serve_weight_requests()  # inspection keeps working while paused
+        self._emit("on_resumed", {"epoch": self.epoch + 1, "step": self.step})
 
     def fit(self) -> dict:
         """Train from the current epoch to config.epochs. Returns a summary dict (also given to callbacks)."""
@@ -240,10 +288,13 @@ class Trainer:
                 raise TrainingError("the training set is empty; add images (one sub-folder per class)")
             batches = math.ceil(train_len / cfg.batch_size)
             total_steps = batches * cfg.epochs
+            if self._resume_position is None and self._live:  # fit() again after a stop: go on mid-epoch
+                self._resume_position = self.epoch_position()
             self._emit("on_fit_start", {
                 "epochs": cfg.epochs, "start_epoch": self.epoch, "batches_per_epoch": batches,
                 "total_steps": total_steps, "device": str(self.device), "train_size": train_len,
-                "val_size": len(self.data.val), "classes": list(self.data.classes),
+                "val_size": len(self.data.val), "classes": list(self.data.classes), "step": self.step,
+                "start_batch": self._resume_position.batch if self._resume_position else 0,
             })
             fit_start = time.perf_counter()
             steps_at_start = self.step
@@ -253,6 +304,9 @@ class Trainer:
                     summary = self._summary(stopped=True)
                     self._emit("on_stopped", summary)
                     return summary
+                self.early_stop = self._early_stop_check()
+                if self.early_stop is not None:
+                    break
             summary = self._summary(stopped=False)
             self._emit("on_fit_end", summary)
             return summary
@@ -273,31 +327,54 @@ class Trainer:
     def _summary(self, stopped: bool) -> dict:
         last = self.history[-1].to_dict() if self.history else {}
         best = max((m.val_acc for m in self.history), default=None)
-        return {"stopped": stopped, "epoch": self.epoch, "step": self.step, "last": last, "best_val_acc": best}
+        return {"stopped": stopped, "epoch": self.epoch, "step": self.step, "last": last, "best_val_acc": best,
+                "early_stop": self.early_stop, "batch": self._live["batch"] if self._live else 0}
+
+    def _early_stop_check(self) -> dict | None:
+        if self.epoch >= self.config.epochs:
+            return None
+        return early_stop_decision(self.history, self.config.early_stop_metric, self.config.early_stop_patience)
 
     def _train_one_epoch(self, batches: int, total_steps: int, fit_start: float, steps_at_start: int) -> bool:
         cfg = self.config
         epoch_number = self.epoch + 1
-        # Seeding per epoch makes shuffling, augmentation and dropout depend only on (seed, epoch): a run
-        # resumed from a checkpoint replays exactly the epochs it would have run.
-        torch.manual_seed(_epoch_seed(cfg.seed, self.epoch))
-        loader = make_loader(self.data.train, cfg.batch_size, shuffle=True, seed=cfg.seed, epoch=self.epoch,
-                             num_workers=cfg.num_workers, pin_memory=self._use_cuda)
+        position, self._resume_position = self._resume_position, None
+        if position is None:
+            # Seeding per epoch makes shuffling, augmentation and dropout depend only on (seed, epoch): a run
+            # resumed from a checkpoint replays exactly the epochs it would have run.
+            torch.manual_seed(_epoch_seed(cfg.seed, self.epoch))
+        else:
+            torch.set_rng_state(position.rng)  # mid-epoch resume: continue the random draws where they stopped
+        done = position.batch if position else 0
+        loader = epoch_loader(self.data.train, cfg.batch_size, seed=cfg.seed, epoch=self.epoch, skip_batches=done,
+                              num_workers=cfg.num_workers, pin_memory=self._use_cuda)
         self.model.train()
         epoch_start = time.perf_counter()
         loss_sum = torch.zeros((), device=self.device)
         correct = torch.zeros((), device=self.device, dtype=torch.long)
         seen = 0
+        if position is not None:
+            loss_sum += position.loss_sum
+            correct += position.correct
+            seen = position.seen
         pending: list[tuple[int, torch.Tensor]] = []
         last_report = time.perf_counter()
         images_since_report = 0
-        batch_index = 0
-        for inputs, targets in loader:
+        batch_index = done
+        live = self._live = {"batch": batch_index, "loss_sum": loss_sum, "correct": correct, "seen": seen}
+        batch_iter = iter(loader)
+        while batch_index < batches:
+            # Stop is checked before the next batch is drawn, so the saved RNG state is the one after the
+            # last done batch and a resume draws the same augmentation and dropout.
             if self._stop.is_set():
                 return False
             self._wait_if_paused()
             if self._stop.is_set():
                 return False
+            try:
+                inputs, targets = next(batch_iter)
+            except StopIteration:
+                break
             inputs = inputs.to(self.device, non_blocking=True)
             targets = targets.to(self.device, non_blocking=True)
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self._use_cuda and torch.cuda.is_bf16_supported()):
@@ -310,6 +387,7 @@ class Trainer:
             batch_index += 1
             n = targets.shape[0]
             seen += n
+            live["batch"], live["seen"] = batch_index, seen
             images_since_report += n
             detached = loss.detach()
             loss_sum += detached * n
@@ -337,12 +415,19 @@ class Trainer:
         if self._stop.is_set():
             return False
         train_duration = time.perf_counter() - epoch_start
-        val_loss, val_acc = evaluate(self.model, self.data.val, cfg.batch_size * 2, self.device)
+        self.phase = "evaluating"
+        try:
+            val_loss, val_acc = evaluate(self.model, self.data.val, cfg.batch_size * 2, self.device)
+        finally:
+            self.phase = "training"
+        self._live = None
         if len(self.data.val) and not (math.isfinite(val_loss) and val_loss <= EXPLODED_LOSS):
-            raise TrainingDiverged(f"the validation loss became {val_loss:g} after epoch {epoch_number}: the model "
-                                   f"diverged. {divergence_advice(self.lr)}")
+            raise DivergedError(f"the validation loss became {val_loss:g} after epoch {epoch_number}: the model "
+                                f"diverged. {divergence_advice(self.lr)}")
         if self.scheduler is not None:
-            self.scheduler.step()
+            with warnings.catch_warnings():  # a resume at the end of an epoch's batches steps no optimizer first
+                warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step", category=UserWarning)
+                self.scheduler.step()
         self.epoch += 1
         metrics = EpochMetrics(
             epoch=self.epoch, step=self.step, train_loss=float(loss_sum) / max(seen, 1),
@@ -359,7 +444,7 @@ EXPLODED_GROWTH = 1000.0  # or a loss this many times the first epoch's
 
 def divergence_advice(lr: float) -> str:
     """A learning rate known to be safe: a hundredth of this one, never above the usual default."""
-    safe = min(lr / 100, TrainConfig().lr)
+    safe = min(lr / 100, catalog.LEARNING_RATE.default)
     return (f"The learning rate {lr:g} is probably too high: train again with --lr {safe:g}, and check the data "
             "for broken images or extreme pixel values")
 
@@ -367,11 +452,11 @@ def divergence_advice(lr: float) -> str:
 def check_divergence(losses: list[tuple[int, float]], reference: float | None, epoch: int, lr: float) -> None:
     for step, value in losses:
         if not math.isfinite(value):
-            raise TrainingDiverged(f"the training loss became {value} at step {step} (epoch {epoch}). "
+            raise DivergedError(f"the training loss became {value} at step {step} (epoch {epoch}). "
                                    f"{divergence_advice(lr)}")
         # The growth test has a floor of 1.0: a fine-tuned model starting near 0 may rise without diverging.
         if value > EXPLODED_LOSS or (reference is not None and value > max(reference, 1.0) * EXPLODED_GROWTH):
-            raise TrainingDiverged(f"the training loss exploded to {value:g} at step {step} (epoch {epoch}"
+            raise DivergedError(f"the training loss exploded to {value:g} at step {step} (epoch {epoch}"
                                    + (f", from {reference:g} at the start" if reference else "")
                                    + f"): the model diverged. {divergence_advice(lr)}")
 
@@ -402,10 +487,6 @@ def _explain(exc: BaseException) -> BaseException:
         return exc
     if isinstance(exc, (KeyboardInterrupt, SystemExit)):
         return exc
-    try:
-        from core.imageio import ImageLoadError
-        if isinstance(exc, ImageLoadError):
-            return TrainingError(f"could not read a training image: {exc}. Remove or fix that file and train again")
-    except ImportError:
-        pass
+    if isinstance(exc, ImageLoadError):
+        return TrainingError(f"could not read a training image: {exc}. Remove or fix that file and train again")
     return exc

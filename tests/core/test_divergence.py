@@ -38,4 +38,4 @@ def test_a_diverging_run_exits_non_zero_and_is_recorded_as_diverged(tmp_path, ca
     assert rc == EXIT_DIVERGED and "done" not in captured.out
     assert "diverged" in captured.err and f"--lr {DEFAULT_LR:g}" in captured.err and "Traceback" not in captured.err
     last = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
-    assert last["kind"] == "error" and last["status"] == "diverged"
+    assert last["kind"] == "diverged" and "learning rate" in last["message"]
