@@ -23,7 +23,9 @@ except ImportError:  # Windows: no advisory locks; ownership is then not enforce
 from core.fileio import remove_stale_temps
 
 LOCK_FILE = ".lock"
-RUN_FILES = ("config.json", "metrics.jsonl", "last.pt", "best.pt", "checkpoints", "tensorboard")
+# What makes a folder "used". tensorboard/ is not among them: the CLI opens its writer before the folder is
+# claimed, so it may already exist (empty) for this very run.
+RUN_FILES = ("config.json", "metrics.jsonl", "last.pt", "best.pt", "checkpoints")
 
 
 class RunFolderError(Exception):
