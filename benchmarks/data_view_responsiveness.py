@@ -22,13 +22,13 @@ def main(folder: str) -> None:
     # The app imports the engine right after its window shows; measure the Data tab, not that import.
     import core.data.health  # noqa: F401
     import core.data.preview  # noqa: F401
-    from gui.engine_loader import EngineLoader
+    from gui.torch_loader import import_torch_and_core
 
     if "--no-freeze" in sys.argv:  # to compare: the engine's imports without gc.freeze()
         import gc
 
         gc.freeze = lambda: None
-    EngineLoader().load_now()
+    import_torch_and_core()
 
     # A cold, throw-away thumbnail cache: every run decodes what it shows (--warm-cache: the user's cache).
     if "--warm-cache" not in sys.argv:

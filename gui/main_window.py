@@ -21,12 +21,13 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QMainWindow, QMessageBo
                                QWidget)
 
 from gui.data.window_hookup import install_data_tab, route_dataset_folders
-from gui.engine_loader import EngineLoader
 from gui.inspector.window_hookup import accepts_drop, install_inspector, route_image_data, route_items
 from gui.model_hub import ModelHub
 from gui.model_view import ModelView
+from gui.runs.window_hookup import install_runs_tab, route_run_folders
 from gui.run_settings_model import RunSettingsModel, SettingsError, recall, remember
 from gui.settings import AppSettings
+from gui.torch_loader import TorchLoader
 from gui.log_panel import LogPanel
 from gui.training.plots import TrainingPlots
 from gui.training.progress import ProgressPanel
@@ -93,10 +94,11 @@ class MainWindow(QMainWindow):
         owner_tabs = {"train": train_tab, "data": self.data_view, "model": self.model_view}
         for tab in (self.panel, self.model_view):  # a link to the tab that owns a value shown there
             tab.ownerRequested.connect(lambda owner: self.tabs.setCurrentWidget(owner_tabs[owner]))
+        self.runs_tab = install_runs_tab(self)  # the Runs tab, Open Run Folder
 
-        self.engine = EngineLoader(self)
-        self.engine.loaded.connect(self._on_engine_loaded)
-        self.engine.failed.connect(self._on_engine_failed)
+        self.torch_loader = TorchLoader(self)
+        self.torch_loader.loaded.connect(self._on_engine_loaded)
+        self.torch_loader.failed.connect(self._on_engine_failed)
         self.app_settings.restore_window(self)
         self.statusBar().showMessage("Loading PyTorch…")
 
@@ -131,9 +133,9 @@ class MainWindow(QMainWindow):
     def load_engine(self, blocking: bool = False) -> None:
         """Import torch and core off the GUI thread (or at once, with blocking=True); Train enables when done."""
         if blocking:
-            self._on_engine_loaded(self.engine.load_now())
+            self._on_engine_loaded(self.torch_loader.load_now())
         else:
-            self.engine.start()
+            self.torch_loader.start()
 
     def engine_loaded(self) -> bool:
         return self.controller is not None
@@ -296,6 +298,7 @@ class MainWindow(QMainWindow):
     def route_drop(self, paths: list[str]) -> None:
         """The one place dropped files (and http(s) URLs) go: .pt -> the hub, folders -> the dataset view,
         everything else -> the Inspect tab."""
+        paths = route_run_folders(self, paths)  # a run folder is followed in the Runs tab
         paths = route_dataset_folders(self, paths)  # a dataset folder opens in the Data tab
         route_items(self, paths)
 
@@ -333,6 +336,7 @@ class MainWindow(QMainWindow):
             self.controller.shutdown()
         self.plots.timer.stop()
         self.inspector.shutdown()
+        self.runs_tab.shutdown()
         self.data_view.shutdown()
         self.model_view.shutdown()
         self.app_settings.save_window(self)

@@ -22,6 +22,7 @@ import torch
 from torch.utils.data import Dataset
 from torchvision.transforms.v2 import functional as TF
 
+from core.cancel import Cancelled
 from core.data.transforms import Augmentation
 from core.imageio import ImageLoadError, load_image
 
@@ -30,10 +31,6 @@ ASPECT_GUESS = 4 / 3  # photos are mostly 4:3; used to estimate the cache size b
 
 Progress = Callable[[int, int], None]
 Cancel = Callable[[], bool]
-
-
-class Cancelled(Exception):
-    """The user cancelled a long pass (decode, health scan) through its `cancel()` predicate."""
 
 
 def default_threads() -> int:

@@ -20,7 +20,8 @@ from typing import Callable
 
 from PIL import Image
 
-from core.data.cache import Cancelled, default_threads
+from core.cancel import Cancelled
+from core.data.cache import default_threads
 from core.data.folder import (
     class_folders,
     find_split_folders,

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QRunnable, Qt, QThreadPool, Signal, Slot
+from PySide6.QtCore import QAbstractListModel, QModelIndex, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 
-from gui.concurrent import import_engine
+from gui.concurrent import BackgroundTask, TaskContext
 
 THUMB_SIZE = 96
 PathRole = Qt.UserRole + 1
@@ -141,36 +141,6 @@ def _placeholder(size: int, colour: str, mark: str = "") -> QPixmap:
     return pix
 
 
-class _LoaderSignals(QObject):
-    loaded = Signal(int, str, QImage)
-    failed = Signal(int, str, str)
-
-
-class _Drainer(QRunnable):
-    """Takes requests from the shared stack until it is empty (so 2 drainers serve thousands of rows)."""
-
-    def __init__(self, owner: "ThumbnailModel"):
-        super().__init__()
-        self.owner = owner
-
-    def run(self) -> None:
-        owner = self.owner
-        while True:
-            with owner._lock:
-                if not owner._requests:
-                    owner._drainers -= 1
-                    return
-                generation, item = owner._requests.pop()  # newest first: what is on screen now
-            if generation != owner._generation:
-                continue
-            try:
-                image = owner._thumbnail(item)
-            except Exception as exc:
-                owner._signals.failed.emit(generation, item.key, getattr(exc, "reason", str(exc)))
-                continue
-            owner._signals.loaded.emit(generation, item.key, image)
-
-
 class ThumbnailModel(QAbstractListModel):
     thumbnail_ready = Signal(str)  # key
 
@@ -180,13 +150,12 @@ class ThumbnailModel(QAbstractListModel):
         self.thumb_size = thumb_size
         self.disk_cache = disk_cache
         self.show_labels = False  # class name under each thumbnail (when several classes are shown)
-        self._pool = QThreadPool(self)  # created first: deleted (and waited for) before the signals object
         # Decoding holds the GIL part of the time: leave one core to the window.
         threads = threads or max(1, min(4, (os.cpu_count() or 2) - 1))
-        self._pool.setMaxThreadCount(threads)
-        self._signals = _LoaderSignals(self)
-        self._signals.loaded.connect(self._on_loaded)
-        self._signals.failed.connect(self._on_failed)
+        # Drainer jobs take requests from one shared stack until it is empty (so a few serve thousands of
+        # rows); a new item list is a new generation of the task, and a stale drainer stops at once.
+        self._loader = BackgroundTask(self, threads=threads, imports=("PIL.Image", "PIL.ImageOps", "core.imageio"))
+        self._loader.partial.connect(self._on_partial)
         self._items: list[ThumbItem] = []
         self._row_of: dict[str, int] = {}
         self._cache: OrderedDict[str, QPixmap] = OrderedDict()
@@ -195,9 +164,8 @@ class ThumbnailModel(QAbstractListModel):
         self._pending: set[str] = set()
         self._lock = threading.Lock()
         self._requests: deque = deque(maxlen=max_pending)  # the oldest (scrolled away) requests fall off
-        self._drainers = 0
+        self._drainers = 0  # drainer jobs of the current generation that are still running
         self._threads = threads
-        self._generation = 0
         self._closed = False  # after shutdown(): no new work (a late repaint must not start a thread)
         self._loading_pix = _placeholder(thumb_size, "#dcdcdc")
         self._broken_pix = _placeholder(thumb_size, "#f3d6d4", "✕")
@@ -206,8 +174,9 @@ class ThumbnailModel(QAbstractListModel):
     def set_items(self, items: list[ThumbItem]) -> None:
         self.beginResetModel()
         with self._lock:
-            self._generation += 1
+            self._loader.cancel()  # drainers of the old list stop, and what they still make is dropped
             self._requests.clear()
+            self._drainers = 0
         self._pending.clear()
         self._failed.clear()  # a file fixed since is tried again (a failure costs little to find again)
         self._items = list(items)
@@ -249,9 +218,23 @@ class ThumbnailModel(QAbstractListModel):
         return None
 
     # --- lazy loading ---
+    def _drain(self, context: TaskContext) -> None:
+        """On a worker thread: make thumbnails for the requests, newest first, until there are none."""
+        while True:
+            with self._lock:
+                if context.cancelled():
+                    return  # set_items() reset the count already
+                if not self._requests:
+                    self._drainers -= 1
+                    return
+                item = self._requests.pop()  # newest first: what is on screen now
+            try:
+                context.deliver((item.key, self._thumbnail(item), None))
+            except Exception as exc:  # unreadable: the reason goes into the tooltip
+                context.deliver((item.key, None, getattr(exc, "reason", str(exc))))
+
     def _thumbnail(self, item: ThumbItem) -> QImage:
         """On a worker thread: from the disk cache, else decoded (and then stored there)."""
-        import_engine(("PIL.Image", "PIL.ImageOps", "core.imageio"))  # first imports: one thread at a time
         on_disk = self.disk_cache is not None and isinstance(item.source, Path)
         if on_disk:
             image = self.disk_cache.load(item.source, self.thumb_size)
@@ -274,28 +257,26 @@ class ThumbnailModel(QAbstractListModel):
             with self._lock:
                 if len(self._requests) == self._requests.maxlen:
                     # the oldest request (long scrolled away) is dropped; ask again if it comes back
-                    self._pending.discard(self._requests.popleft()[1].key)
-                self._requests.append((self._generation, item))
+                    self._pending.discard(self._requests.popleft().key)
+                self._requests.append(item)
                 start = self._drainers < self._threads
                 if start:
                     self._drainers += 1
             if start:
-                self._pool.start(_Drainer(self))
+                self._loader.add(self._drain)
         return self._loading_pix
 
-    @Slot(int, str, QImage)
-    def _on_loaded(self, generation: int, key: str, image: QImage) -> None:
+    @Slot(object)
+    def _on_partial(self, value: tuple) -> None:
+        key, image, reason = value
         self._pending.discard(key)
-        self._cache[key] = QPixmap.fromImage(image)
-        self._cache.move_to_end(key)
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
-        self._changed(key)
-
-    @Slot(int, str, str)
-    def _on_failed(self, generation: int, key: str, reason: str) -> None:
-        self._pending.discard(key)
-        self._failed[key] = reason
+        if image is None:
+            self._failed[key] = reason
+        else:
+            self._cache[key] = QPixmap.fromImage(image)
+            self._cache.move_to_end(key)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
         self._changed(key)
 
     def _changed(self, key: str) -> None:
@@ -308,6 +289,6 @@ class ThumbnailModel(QAbstractListModel):
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
         self._closed = True
         with self._lock:
-            self._generation += 1
             self._requests.clear()
-        return self._pool.waitForDone(timeout_ms)
+            self._drainers = 0
+        return self._loader.shutdown(timeout_ms)

@@ -1,9 +1,9 @@
 """The "Inspect" tab: drop images, see the prediction and every layer.
 
 The panel composes the views (drop hint, model's view + top-k bars, the table of a multi-image drop, and
-the Layers / Filters / Saliency tabs) and schedules work on the InspectionWorker. Three generation
-counters (drop, detail, saliency) make sure a result for an image that has since been replaced, or for
-settings that have since changed, is dropped and never shown.
+the Layers / Filters / Saliency tabs) and schedules InspectionJobs on three BackgroundTasks (rows, detail,
+saliency) that share one thread. Each task's generation makes sure a result for an image that has since
+been replaced, or for settings that have since changed, is dropped and never shown.
 
 The model is always a copy: each job builds its model from the hub's current checkpoint (CPU weights taken
 at an epoch end or a batch boundary), so inspecting while a run trains never touches the live model.
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QMimeData, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QMimeData, Qt, QThreadPool, QTimer, Signal, Slot
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QPushButton, QSplitter, QTabWidget,
                                QVBoxLayout, QWidget)
@@ -21,15 +21,15 @@ from core.imageio import IMAGE_EXTENSIONS
 from gui.inspector.banner import Banner
 from gui.inspector.batch_table import BatchTable
 from gui.inspector.clipboard import sources_from_mime
-from gui.inspector.engine import MODEL_UNUSABLE, InspectionEngine
+from gui.concurrent import BackgroundTask
 from gui.inspector.export import write_predictions_csv
 from gui.inspector.image_panes import ImagePane
+from gui.inspector.inspection_jobs import MODEL_UNUSABLE, InspectionJobs
 from gui.inspector.layer_view import LayerView
 from gui.inspector.results import DetailResult, RowResult, SaliencyResult
 from gui.inspector.saliency_view import PREDICTED, SaliencyView
 from gui.inspector.sources import ImageSource, is_url
 from gui.inspector.topk_bars import TopKBars
-from gui.inspector.worker import InspectionWorker, JobFailed
 
 DROP_HINT = "Drop images here, or File > Open Image (Ctrl+I), or paste (Ctrl+V)"
 TOP_K = 5
@@ -46,23 +46,30 @@ class InspectorPanel(QWidget):
     def __init__(self, hub, parent: QWidget | None = None):
         super().__init__(parent)
         self.hub = hub
-        self.engine = InspectionEngine()
-        self.worker = InspectionWorker(self)
-        self.worker.delivered.connect(self._on_delivered)
+        self.jobs = InspectionJobs()
+        # One thread for all three tasks: inference on one image is short, and the jobs' model cache is then
+        # never used by two threads at once. The pool is made first, so Qt deletes it (waiting for a running
+        # job) before the tasks whose signals that job emits on.
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+        self._rows_task = BackgroundTask(self, pool=self._pool, imports=())
+        self._detail_task = BackgroundTask(self, pool=self._pool, imports=())
+        self._saliency_task = BackgroundTask(self, pool=self._pool, imports=())
+        for kind, task, slot in (("rows", self._rows_task, self._on_row), ("detail", self._detail_task, self._on_detail),
+                                 ("saliency", self._saliency_task, self._on_saliency)):
+            task.finished.connect(slot)
+            task.failed.connect(lambda message, kind=kind, task=task: self._on_failed(kind, message,
+                                                                                      task.last_error_details))
         self.engine_ready = True  # the window sets this False until torch has loaded
 
         self._sources: list[ImageSource] = []  # the current drop
         self._pending: list[ImageSource] = []  # dropped before a model existed
-        self._drop_gen = 0
-        self._detail_gen = 0
-        self._saliency_gen = 0
         self._rows_expected = 0
         self._detail_row: int | None = None  # the row whose detail is (being) shown
         self._detail_requested_for_drop = False
         self.detail: DetailResult | None = None
         self.saliency: SaliencyResult | None = None
         self._saliency_key = None  # (detail generation, method, target, layer) of the shown map
-        self.stale_results = 0  # results dropped because their image or settings were replaced
         self._probe: ImageSource | None = None
         self._busy = False
 
@@ -224,29 +231,24 @@ class InspectorPanel(QWidget):
 
     # ---- scheduling ----------------------------------------------------------------------------------
     def _start_drop(self, sources: list[ImageSource]) -> None:
-        self._drop_gen += 1
-        self._detail_gen += 1  # whatever is in flight for the previous image must not be shown
-        self._saliency_gen += 1
+        self._detail_task.cancel()  # whatever is in flight for the previous image must not be shown
+        self._saliency_task.cancel()
         self._sources = list(sources)
         self._rows_expected = len(sources)
         self._detail_requested_for_drop = False
         self._detail_row = None
-        self.worker.drop_queued()
         self.banner.clear()
         self.hint.setText(DROP_HINT)
         self.table.reset_rows([s.label for s in sources])
         self.table_box.setVisible(len(sources) > 1)
         self.pin_button.setEnabled(False)
         self._set_busy(f"Classifying {_count(len(sources))}…" if len(sources) > 1 else "Inspecting…")
-        generation, checkpoint = self._drop_gen, self.hub.current()
+        checkpoint = self.hub.current()
         for row, source in enumerate(sources):  # one job an image, so the detail can go in between
-            self.worker.submit(lambda row=row, source=source: self._classify_row(generation, row, source, checkpoint),
-                               generation, "rows")
-
-    def _classify_row(self, generation: int, row: int, source: ImageSource, checkpoint) -> RowResult | None:
-        if generation != self._drop_gen:  # (worker thread) replaced by a newer drop: skip the work
-            return None
-        return self.engine.classify_row(generation, row, source, checkpoint, TOP_K)
+            job = (lambda ctx, row=row, source=source:
+                   self.jobs.classify_row(ctx.generation, row, source, checkpoint, TOP_K))
+            # The first image starts a new generation (the previous drop's rows are stale); the others join it.
+            (self._rows_task.submit if row == 0 else self._rows_task.add)(job)
 
     @Slot(int)
     def show_row(self, row: int) -> None:
@@ -265,14 +267,14 @@ class InspectorPanel(QWidget):
         checkpoint = self.hub.current()
         if source is None or checkpoint is None:
             return
-        self._detail_gen += 1
-        self._saliency_gen += 1  # a map still in flight belongs to the view being replaced
+        self._saliency_task.cancel()  # a map still in flight belongs to the view being replaced
         self._saliency_key = None
-        generation, scaling, model_source = self._detail_gen, self.layers.scaling_mode(), self.hub.source()
+        scaling, model_source = self.layers.scaling_mode(), self.hub.source()
         row = self._detail_row if self._detail_row is not None else -1
         self._set_busy("Inspecting…")
-        self.worker.submit(lambda: self.engine.inspect(generation, row, source, checkpoint, TOP_K, scaling,
-                                                       model_source), generation, "detail", priority=2)
+        # Priority 2: the selected image's detail goes before the remaining rows of a big drop.
+        self._detail_task.submit(lambda ctx: self.jobs.inspect(ctx.generation, row, source, checkpoint, TOP_K,
+                                                               scaling, model_source), priority=2)
 
     def _request_saliency(self) -> None:
         if self.views.currentWidget() is not self.saliency_view or self.detail is None or self.detail.error:
@@ -284,15 +286,13 @@ class InspectorPanel(QWidget):
         method, target, layer = self.saliency_view.current_request()
         if target == PREDICTED:
             target = self.detail.inspection.top_class
-        key = (self._detail_gen, method, target, layer)
+        key = (self._detail_task.generation, method, target, layer)
         if key == self._saliency_key:
             return
         self._saliency_key = key
-        self._saliency_gen += 1
-        generation = self._saliency_gen
         self.saliency_view.set_pending("Computing…")
-        self.worker.submit(lambda: self.engine.saliency(generation, source, checkpoint, method, target, layer),
-                           generation, "saliency", priority=1)
+        self._saliency_task.submit(lambda ctx: self.jobs.saliency(ctx.generation, source, checkpoint, method,
+                                                                  target, layer), priority=1)
 
     def _detail_source(self) -> ImageSource | None:
         if self._probe is not None:
@@ -301,28 +301,13 @@ class InspectorPanel(QWidget):
             return self._sources[self._detail_row]
         return None
 
-    # ---- results -------------------------------------------------------------------------------------
-    @Slot(object)
-    def _on_delivered(self, result) -> None:
-        if isinstance(result, RowResult):
-            self._on_row(result)
-        elif isinstance(result, DetailResult):
-            self._on_detail(result)
-        elif isinstance(result, SaliencyResult):
-            self._on_saliency(result)
-        elif isinstance(result, JobFailed):
-            self._on_failed(result)
-
-    def _is_current(self, kind: str, generation: int) -> bool:
-        current = {"rows": self._drop_gen, "detail": self._detail_gen, "saliency": self._saliency_gen}[kind]
-        if generation != current:
-            self.stale_results += 1
-            return False
-        return True
+    # ---- results (each task delivers only its current generation's) ---------------------------------
+    @property
+    def stale_results(self) -> int:
+        """Results dropped because their image or settings were replaced."""
+        return self._rows_task.stale_count + self._detail_task.stale_count + self._saliency_task.stale_count
 
     def _on_row(self, result: RowResult) -> None:
-        if not self._is_current("rows", result.generation):
-            return
         self.table.set_result(result)
         if result.error is not None:
             self.message.emit("warning", f"Cannot inspect {result.where}: {result.error}")
@@ -358,8 +343,8 @@ class InspectorPanel(QWidget):
 
     def _show_error_detail(self, result: RowResult) -> None:
         """A row that could not be read: its reason, and no leftovers of the image shown before."""
-        self._detail_gen += 1
-        self._saliency_gen += 1
+        self._detail_task.cancel()
+        self._saliency_task.cancel()
         self.detail = None
         self.input_pane.show_rgb(None)
         self.layers.set_inspection(None)
@@ -373,8 +358,6 @@ class InspectorPanel(QWidget):
         self._set_busy(None)
 
     def _on_detail(self, result: DetailResult) -> None:
-        if not self._is_current("detail", result.generation):
-            return
         self._set_busy(None)
         if result.error is not None:
             self.banner.show_message("error", f"Cannot inspect {result.error}")
@@ -402,8 +385,6 @@ class InspectorPanel(QWidget):
         self._request_saliency()
 
     def _on_saliency(self, result: SaliencyResult) -> None:
-        if not self._is_current("saliency", result.generation):
-            return
         self.saliency = result
         if result.error is not None:
             self.saliency_view.set_heatmap(None, result.error)
@@ -414,18 +395,16 @@ class InspectorPanel(QWidget):
         self.saliency_view.set_heatmap(result.heatmap, f"{dict(_METHOD_TITLES)[result.method]} for class "
                                                        f"'{name}'{layer}")
 
-    def _on_failed(self, failure: JobFailed) -> None:
-        if failure.kind and not self._is_current(failure.kind, failure.generation):
-            return
+    def _on_failed(self, kind: str, message: str, details: str) -> None:
         self._set_busy(None)
-        text = f"Inspection failed: {failure.message}"
-        if failure.kind == "saliency":
+        text = f"Inspection failed: {message}"
+        if kind == "saliency":
             self.saliency_view.set_heatmap(None, text)
         else:
             self.banner.show_message("error", text)
         self.message.emit("error", text)
-        if failure.details:
-            self.message.emit("debug", failure.details.rstrip())
+        if details:
+            self.message.emit("debug", details.rstrip())
 
     # ---- model changes and the pinned probe ----------------------------------------------------------
     @Slot(object)
@@ -504,11 +483,10 @@ class InspectorPanel(QWidget):
         self.status.setText(text or "")
 
     def shutdown(self, msecs: int = 60_000) -> bool:
-        """Stop the probe timer and wait for the worker (closing the window; tests)."""
+        """Stop the probe timer and wait for the inspection thread (closing the window; tests)."""
         self._probe_timer.stop()
-        self._drop_gen += 1  # a running batch stops at its next image
-        self.worker.drop_queued()
-        return self.worker.wait(msecs)
+        self._rows_task.cancel()  # the rest of a big drop never starts
+        return self._pool.waitForDone(msecs)
 
 
 def _count(n: int) -> str:

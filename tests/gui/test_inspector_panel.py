@@ -120,7 +120,7 @@ def test_linear_layer_is_a_bar_chart_and_scaling_toggle_reinspects(qtbot, hub, p
 
     panel.layers.select_layer(names.index("features.0"))
     per_channel = panel.layers.mosaic.base.image.copy()
-    first_gen = panel._detail_gen
+    first_gen = panel.detail.generation
     panel.layers.scaling.setCurrentIndex(1)  # per layer
     qtbot.waitUntil(lambda: panel.detail.generation > first_gen and not panel._busy, timeout=WAIT)
     assert panel.layers.current_layer_name() == "features.0"  # the layer stays selected
@@ -286,9 +286,9 @@ def test_a_result_for_a_replaced_image_is_dropped(qtbot, hub, panel, tmp_path, g
         _gate.set()
     wait_detail(qtbot, panel, "second.png")
     assert panel.shutdown(WAIT)
-    qtbot.wait(50)  # let any queued (stale) deliveries arrive
+    # The first image's row, finished after the second drop, arrives and is dropped (counted, never shown).
+    qtbot.waitUntil(lambda: panel.stale_results >= 1, timeout=WAIT)
     assert shown == ["second.png"]
-    assert panel.stale_results >= 1
     assert [r.label for r in panel.table.results()] == ["second.png"]
 
 
@@ -311,9 +311,9 @@ def test_a_detail_still_running_when_a_new_image_arrives_is_dropped(qtbot, hub, 
         _gate.set()
     wait_detail(qtbot, panel, "second.png")
     assert panel.shutdown(WAIT)
-    qtbot.wait(50)
-    assert shown == ["first.png", "second.png"]  # the re-inspection of first.png never reached the screen
-    assert panel.stale_results >= 1
+    # The re-inspection of first.png, finished after the drop, arrives and is dropped: never on screen.
+    qtbot.waitUntil(lambda: panel.stale_results >= 1, timeout=WAIT)
+    assert shown == ["first.png", "second.png"]
 
 
 def test_saliency_gradcam_for_predicted_and_picked_class_and_mlp_fallback(qtbot, hub, panel, tmp_path):

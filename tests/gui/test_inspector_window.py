@@ -135,7 +135,7 @@ def test_dropping_during_training_inspects_a_copy_and_the_run_goes_on(qtbot, win
     trainer = window.hub._trainer
     drop(window, [loose / "Hormiga.jpg"])
     detail = wait_detail(qtbot, inspector, "Hormiga.jpg")
-    inspected = inspector.engine._predictor.model
+    inspected = inspector.jobs._predictor.model
     assert detail.model_id == id(inspected) and inspected is not trainer.model
     live = {n: p.data_ptr() for n, p in trainer.model.named_parameters()}
     assert all(p.data_ptr() != live[n] for n, p in inspected.named_parameters())  # no shared storage

@@ -1,4 +1,4 @@
-"""The inspection work itself, run on the worker thread: plain Python over core (no Qt).
+"""The inspection jobs themselves, run on the inspector's background task: plain Python over core (no Qt).
 
 Every model used here is built from a checkpoint (a CPU copy of the weights) and kept in eval mode, so
 inspecting while a run trains never touches the live training model. Heavy imports (torch, core.inspect)
@@ -19,7 +19,7 @@ URL_CACHE_ENTRIES = 16
 MODEL_UNUSABLE = "the model cannot be used"
 
 
-class InspectionEngine:
+class InspectionJobs:
     """Builds one Predictor per checkpoint (cached: the same checkpoint object is built once) and caches
     downloaded URL bytes, so choosing another row of a drop does not download the image again."""
 
