@@ -19,9 +19,11 @@ from core import catalog
 from core.callbacks import BatchReport, Callback, EpochMetrics
 from core.data import DataBundle, make_loader
 from core.early_stop import early_stop_decision
-from core.epoch_position import EpochPosition, epoch_loader
+from core.epoch_position import EpochPosition
 from core.imageio import ImageLoadError
 from core.models import ModelSpec
+from core.speed import SpeedOptions
+from core.strategy import Strategy, global_batch_count, loss_scale
 
 
 class TrainingError(Exception):
@@ -62,6 +64,8 @@ class TrainConfig:
     early_stop_metric: str = catalog.EARLY_STOP_METRIC.default
     heartbeat_s: float = catalog.HEARTBEAT_S.default  # a heartbeat record this often while the run is alive
     evaluate_at_end: bool = True  # a run with a run folder evaluates its validation set into RUN/eval/ at the end
+    amp: bool = catalog.AMP.default  # CUDA only: bf16 autocast where supported, else fp16 with a GradScaler
+    compile: bool = catalog.COMPILE.default  # torch.compile the training forward (CUDA; first steps are slow)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -138,14 +142,21 @@ def head_parameter_names(model: nn.Module) -> set[str]:
 
 class Trainer:
     def __init__(self, model: nn.Module, data: DataBundle, config: TrainConfig, model_spec: ModelSpec,
-                 callbacks: Iterable[Callback] = ()):
+                 callbacks: Iterable[Callback] = (), strategy: Strategy | None = None):
         config.validate()
         self.config = config
         self.data = data
         self.model_spec = model_spec
         self.callbacks = list(callbacks)
-        self.device = resolve_device(config.device)
-        self.model = model.to(self.device)
+        # The strategy owns the device, the wrapping of the model and the reductions over processes.
+        self.strategy = strategy if strategy is not None else Strategy(resolve_device(config.device))
+        if config.batch_size < self.strategy.world_size:
+            raise TrainingError(f"batch size {config.batch_size} is the global batch and must be at least the "
+                                f"number of processes ({self.strategy.world_size})")
+        self.device = self.strategy.device
+        self.speed = SpeedOptions.for_run(config, self.device, model)
+        self.model = self.speed.place(model, self.device)  # unwrapped: what checkpoints and inspection see
+        self._train_model = self.speed.compiled(self.strategy.wrap_model(self.model))
         self.optimizer = self._make_optimizer()
         self.scheduler = self._make_scheduler()
         self.epoch = 0  # epochs completed
@@ -287,13 +298,13 @@ class Trainer:
             train_len = len(self.data.train)
             if train_len == 0:
                 raise TrainingError("the training set is empty; add images (one sub-folder per class)")
-            batches = math.ceil(train_len / cfg.batch_size)
+            batches = self.strategy.batches_per_epoch(train_len, cfg.batch_size)
             total_steps = batches * cfg.epochs
             if self._resume_position is None and self._live:  # fit() again after a stop: go on mid-epoch
                 self._resume_position = self.epoch_position()
             self._emit("on_fit_start", {
                 "epochs": cfg.epochs, "start_epoch": self.epoch, "batches_per_epoch": batches,
-                "total_steps": total_steps, "device": str(self.device), "train_size": train_len,
+                "total_steps": total_steps, "device": self._device_text(), "train_size": train_len,
                 "val_size": len(self.data.val), "classes": list(self.data.classes), "step": self.step,
                 "start_batch": self._resume_position.batch if self._resume_position else 0,
             })
@@ -315,6 +326,19 @@ class Trainer:
             error = _explain(exc)
             self._emit("on_error", error)
             raise error from exc
+
+    def _agree_on_live_sums(self, live: dict | None) -> None:
+        """At a stop, the epoch's running sums over all processes (rank 0 saves them in last.pt)."""
+        if not self.strategy.distributed or not live:
+            return
+        seen = torch.tensor(float(live["seen"]), device=self.device, dtype=torch.float64)
+        sums = self.strategy.all_reduce_sum(torch.stack([torch.as_tensor(live["loss_sum"]).double().to(self.device),
+                                                         torch.as_tensor(live["correct"]).double().to(self.device), seen]))
+        live["loss_sum"], live["correct"], live["seen"] = float(sums[0]), int(sums[1].item()), int(sums[2].item())
+
+    def _device_text(self) -> str:
+        world = self.strategy.world_size
+        return f"{self.device} x {world} processes" if world > 1 else str(self.device)
 
     def _reference_loss(self, losses: list[tuple[int, float]]) -> float | None:
         """The first epoch's mean loss (or, during epoch 1, the first loss seen): what "exploded" is measured
@@ -347,14 +371,16 @@ class Trainer:
         else:
             torch.set_rng_state(position.rng)  # mid-epoch resume: continue the random draws where they stopped
         done = position.batch if position else 0
-        loader = epoch_loader(self.data.train, cfg.batch_size, seed=cfg.seed, epoch=self.epoch, skip_batches=done,
-                              num_workers=cfg.num_workers, pin_memory=self._use_cuda)
+        strategy = self.strategy
+        loader = strategy.train_loader(self.data.train, cfg.batch_size, seed=cfg.seed, epoch=self.epoch,
+                                       skip_batches=done, num_workers=cfg.num_workers, pin_memory=self._use_cuda)
+        train_size = len(self.data.train)
         self.model.train()
         epoch_start = time.perf_counter()
         loss_sum = torch.zeros((), device=self.device)
         correct = torch.zeros((), device=self.device, dtype=torch.long)
         seen = 0
-        if position is not None:
+        if position is not None and strategy.is_main:  # saved sums are over all processes: counted once
             loss_sum += position.loss_sum
             correct += position.correct
             seen = position.seen
@@ -366,39 +392,47 @@ class Trainer:
         batch_iter = iter(loader)
         while batch_index < batches:
             # Stop is checked before the next batch is drawn, so the saved RNG state is the one after the
-            # last done batch and a resume draws the same augmentation and dropout.
-            if self._stop.is_set():
+            # last done batch and a resume draws the same augmentation and dropout. Processes agree on it.
+            if strategy.any_process(self._stop.is_set()):
+                self._agree_on_live_sums(live)
                 return False
-            self._wait_if_paused()
-            if self._stop.is_set():
-                return False
+            if not strategy.distributed:
+                self._wait_if_paused()
+                if self._stop.is_set():
+                    return False
             try:
                 inputs, targets = next(batch_iter)
             except StopIteration:
                 break
-            inputs = inputs.to(self.device, non_blocking=True)
+            inputs = self.speed.inputs(inputs, self.device)
             targets = targets.to(self.device, non_blocking=True)
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self._use_cuda and torch.cuda.is_bf16_supported()):
-                logits = self.model(inputs)
-                loss = F.cross_entropy(logits, targets)
+            n = targets.shape[0]
+            global_n = global_batch_count(train_size, cfg.batch_size, batch_index)
+            with self.speed.autocast(self.device):
+                logits = self._train_model(inputs)
+                if strategy.distributed:  # DDP averages over processes: this makes it the global batch mean
+                    loss = F.cross_entropy(logits.float(), targets, reduction="sum") * loss_scale(n, global_n, strategy.world_size)
+                else:
+                    loss = F.cross_entropy(logits, targets)
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
+            self.speed.backward_and_step(loss, self.optimizer)
             self.step += 1
             batch_index += 1
-            n = targets.shape[0]
             seen += n
             live["batch"], live["seen"] = batch_index, seen
-            images_since_report += n
+            images_since_report += global_n
             detached = loss.detach()
-            loss_sum += detached * n
+            loss_sum += detached * (global_n / strategy.world_size if strategy.distributed else n)
             correct += (logits.detach().argmax(1) == targets).sum()
             pending.append((self.step, detached))
             self._serve_weight_requests()
             now = time.perf_counter()
-            if now - last_report >= cfg.report_interval_s or batch_index == batches:
-                # One device->host copy per report, not per step.
-                values = torch.stack([t for _, t in pending]).float().cpu().tolist()
+            if strategy.any_process(now - last_report >= cfg.report_interval_s) or batch_index == batches:
+                # One device->host copy per report, not per step (a sum over processes in DDP).
+                stacked = torch.stack([t for _, t in pending]).float()
+                if strategy.distributed:
+                    stacked = strategy.all_reduce_sum(stacked) / strategy.world_size
+                values = stacked.cpu().tolist()
                 losses = [(s, v) for (s, _), v in zip(pending, values)]
                 pending.clear()
                 check_divergence(losses, self._reference_loss(losses), epoch_number, self.lr)
@@ -416,9 +450,13 @@ class Trainer:
         if self._stop.is_set():
             return False
         train_duration = time.perf_counter() - epoch_start
+        if strategy.distributed:
+            sums = strategy.all_reduce_sum(torch.stack([loss_sum.double(), correct.double(),
+                                                        torch.tensor(float(seen), device=self.device, dtype=torch.float64)]))
+            loss_sum, correct, seen = sums[0], sums[1], int(sums[2].item())
         self.phase = "evaluating"
         try:
-            val_loss, val_acc = evaluate(self.model, self.data.val, cfg.batch_size * 2, self.device)
+            val_loss, val_acc = strategy.evaluate(self.model, self.data.val, cfg.batch_size * 2)
         finally:
             self.phase = "training"
         self._live = None
