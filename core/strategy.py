@@ -110,6 +110,10 @@ class Strategy:
         """True when any process says True (a stop must be agreed on, or the others hang in a collective)."""
         return flag
 
+    def agree(self, *flags: bool) -> tuple[bool, ...]:
+        """Each flag, true when any process says so: one small exchange for all of them."""
+        return tuple(bool(f) for f in flags)
+
     def evaluate(self, model: nn.Module, dataset, batch_size: int) -> tuple[float, float]:
         """Mean loss and accuracy over `dataset`, each process taking a contiguous shard, reduced to the
         numbers a single-process evaluation gives; (nan, nan) for an empty set."""
@@ -170,6 +174,9 @@ class DDP(Strategy):
             # The timeout bounds how long a collective waits for a peer that died: no hang, a clear error.
             dist.init_process_group("nccl" if use_cuda else "gloo", timeout=timedelta(seconds=timeout_s))
         self._dist = dist
+        # Control flags (stop, report now) travel on a CPU (gloo) group: agreeing on them each step then
+        # never waits for the GPU.
+        self._control = dist.new_group(backend="gloo", timeout=timedelta(seconds=timeout_s)) if use_cuda else None
 
     def wrap_model(self, model: nn.Module) -> nn.Module:
         from torch.nn.parallel import DistributedDataParallel
@@ -182,9 +189,12 @@ class DDP(Strategy):
         return tensor
 
     def any_process(self, flag: bool) -> bool:
-        t = torch.tensor([1.0 if flag else 0.0], device=self.device)
-        self._dist.all_reduce(t, op=self._dist.ReduceOp.MAX)
-        return bool(t.item() > 0)
+        return self.agree(flag)[0]
+
+    def agree(self, *flags: bool) -> tuple[bool, ...]:
+        t = torch.tensor([1 if f else 0 for f in flags], dtype=torch.int32)
+        self._dist.all_reduce(t, op=self._dist.ReduceOp.MAX, group=self._control)
+        return tuple(bool(v) for v in t.tolist())
 
     def barrier(self) -> None:
         self._dist.barrier()

@@ -390,13 +390,18 @@ class Trainer:
         batch_index = done
         live = self._live = {"batch": batch_index, "loss_sum": loss_sum, "correct": correct, "seen": seen}
         batch_iter = iter(loader)
+        # Processes agree on stopping (else the others would wait for a stopped one): once here, then with
+        # the report flag after each step, in one small exchange.
+        agreed_stop = strategy.any_process(self._stop.is_set()) if strategy.distributed else False
         while batch_index < batches:
             # Stop is checked before the next batch is drawn, so the saved RNG state is the one after the
-            # last done batch and a resume draws the same augmentation and dropout. Processes agree on it.
-            if strategy.any_process(self._stop.is_set()):
+            # last done batch and a resume draws the same augmentation and dropout.
+            if agreed_stop:
                 self._agree_on_live_sums(live)
                 return False
             if not strategy.distributed:
+                if self._stop.is_set():
+                    return False
                 self._wait_if_paused()
                 if self._stop.is_set():
                     return False
@@ -427,7 +432,10 @@ class Trainer:
             pending.append((self.step, detached))
             self._serve_weight_requests()
             now = time.perf_counter()
-            if strategy.any_process(now - last_report >= cfg.report_interval_s) or batch_index == batches:
+            due = now - last_report >= cfg.report_interval_s
+            if strategy.distributed:
+                agreed_stop, due = strategy.agree(self._stop.is_set(), due)
+            if due or batch_index == batches:
                 # One device->host copy per report, not per step (a sum over processes in DDP).
                 stacked = torch.stack([t for _, t in pending]).float()
                 if strategy.distributed:
@@ -447,7 +455,8 @@ class Trainer:
                     elapsed_s=elapsed, eta_s=eta))
                 last_report = now
                 images_since_report = 0
-        if self._stop.is_set():
+        if agreed_stop if strategy.distributed else self._stop.is_set():
+            self._agree_on_live_sums(live)
             return False
         train_duration = time.perf_counter() - epoch_start
         if strategy.distributed:
