@@ -134,6 +134,12 @@ def cmd_train(args) -> int:
                           early_stop_metric=args.early_stop_metric, heartbeat_s=args.heartbeat_s,
                           amp=args.amp, compile=args.compile),
     )
+    if args.settings:  # a whole RunSettings from the app (core.train_job), instead of the options above
+        try:
+            settings = RunSettings.from_dict(json.loads(Path(args.settings).read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            print(f"layerscope train: --settings {args.settings}: cannot use it ({exc})", file=sys.stderr)
+            return EXIT_USAGE
     if args.resume and not args.out:
         run_dir = Path(args.resume).expanduser().resolve().parent
     else:

@@ -116,6 +116,8 @@ def _add_train(sub) -> None:
     _number(t, "--heartbeat-s", catalog.HEARTBEAT_S, metavar="S")
     t.add_argument("--tensorboard", action="store_true", help="also write TensorBoard event files to RUN/tensorboard")
     _number(t, "--nproc", catalog.NPROC, metavar="N")
+    t.add_argument("--settings", default=None, metavar="JSON",
+                   help="a run's whole settings as JSON (what the app writes; replaces the data, model and training options)")
     t.add_argument("--amp", action=argparse.BooleanOptionalAction, default=catalog.AMP.default,
                    help=f"{catalog.AMP.help} (default on)")
     t.add_argument("--compile", action="store_true", help=catalog.COMPILE.help)

@@ -71,8 +71,17 @@ def record_failure(run_dir: Path, failures: dict, world_size: int) -> str:
     from core.fileio import append_lines
 
     statuses = {s["rank"]: s for s in read_rank_statuses(run_dir)}
-    # The first failure is the cause; the others were stopped because of it.
-    ordered = sorted(failures.items(), key=lambda item: (item[1].timestamp, item[0]))
+    # The cause comes first: a process that died without a word (killed from outside, a hard crash), else the
+    # one that reported its error earliest; the others mostly failed because a peer was gone.
+    def cause_first(item):
+        rank, failure = item
+        status = statuses.get(rank, {})
+        said_at = status.get("time") if status.get("state") == "error" else None
+        if not isinstance(said_at, (int, float)):
+            return (0, 0.0, rank)
+        return (1, said_at, rank)
+
+    ordered = sorted(failures.items(), key=cause_first)
     message = "; ".join(_failure_text(rank, failure, statuses) for rank, failure in ordered)
     message = f"a training process failed: {message} (of {world_size} processes)"
     first_rank = ordered[0][0] if ordered else None

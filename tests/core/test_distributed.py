@@ -169,22 +169,33 @@ def test_a_killed_rank_fails_the_run_and_leaves_no_process(tmp_path):
     follower.poll()
     assert follower.status() == "failed"
     last = _records(run)[-1]
-    assert last["kind"] == "error" and last["rank"] == 1 and "rank 1 was killed by SIGKILL" in last["message"]
+    assert last["kind"] == "error" and last["rank"] == 1 and "rank 1 was killed by SIGKILL" in last["message"], last
     assert not any(_alive(s["pid"]) for s in statuses)
 
 
-def test_ctrl_c_on_the_launcher_stops_every_process_and_saves_last_pt(tmp_path):
-    run = tmp_path / "interrupted"
-    launcher = _start_long_run(run)
+def test_a_job_started_like_the_app_does_is_stopped_by_a_signal_and_saves_last_pt(tmp_path):
+    """What the app does for Processes = 2 (core.train_job), and what Ctrl+C on the launcher does."""
+    from core import catalog
+    from core.data import DataSpec
+    from core.session import RunSettings
+    from core.train_job import TrainJob
+    from core.trainer import TrainConfig
+
+    settings = RunSettings(
+        data=DataSpec(name="shapes", image_size=12, train_count=61, val_count=catalog.shapes_val_count(61), seed=3),
+        model_name="mlp", model_options={"hidden": [16], "dropout": 0.0},
+        train=TrainConfig(epochs=500, batch_size=8, device="cpu", seed=3))
+    run = tmp_path / "job"
+    job = TrainJob.start(settings, run, nproc=2, env=_env(LAYERSCOPE_HEARTBEAT_S="0.2"))
     try:
         statuses = _wait_for(lambda: _both_ranks_running(run), 120, "both ranks to run")
-        launcher.send_signal(signal.SIGINT)
-        output, _ = launcher.communicate(timeout=90)
+        assert job.status() == "running"
+        job.stop()
+        code = job.wait(timeout=90)
     finally:
-        if launcher.poll() is None:
-            launcher.kill()
-    assert launcher.returncode == 130, output[-3000:]
-    assert (run / "last.pt").exists()
-    assert _records(run)[-1]["kind"] == "stopped"
-    assert {s["state"] for s in read_rank_statuses(run)} == {"stopped"}
+        if job.running:
+            job.process.kill()
+    assert code == 130
+    assert (run / "last.pt").exists() and job.status() == "stopped"
+    assert {s["state"] for s in job.ranks()} == {"stopped"}
     assert not any(_alive(s["pid"]) for s in statuses)
