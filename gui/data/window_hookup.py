@@ -1,8 +1,7 @@
 """How the main window takes in the Data and Model tabs; kept here so the window stays a composition.
 
-    self.data_view, self.model_view = install_data_views(self)   # in MainWindow.__init__, after the menus
-    paths = route_dataset_folders(self, paths)                   # first thing in MainWindow.route_drop
-    settings = prepare_run(self, settings)                       # in start_training; None: the user declined
+    self.data_view, self.model_view, action = install_data_views(self)   # in MainWindow.__init__
+    settings = prepare_run(self, settings)   # in start_training: + the tabs' options (then ModelView.confirm_run)
 
 The training panel owns the run's form (dataset, model, batch size, device); the Data and Model tabs add
 what the form has no room for (image size, validation share, augmentation, model options, fine-tuning).
@@ -11,16 +10,15 @@ RunSettings the panel builds. The Data tab's choices are remembered with the win
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtGui import QAction, QKeySequence
 
 from gui.data.data_view import KNOWN_DATASETS, DataView
 from gui.model_view import ModelView
 
 
-def install_data_views(window) -> tuple[DataView, ModelView]:
-    """The Data and Model tabs (after Train), File > Open Dataset… (Ctrl+D), and the links to the panel."""
+def install_data_views(window) -> tuple[DataView, ModelView, QAction]:
+    """The Data and Model tabs (after Train), File > Open Dataset… (Ctrl+D, returned), and the links to the
+    panel."""
     data_view, model_view = DataView(window), ModelView(window)
     window.tabs.insertTab(1, data_view, "Data")
     window.tabs.insertTab(2, model_view, "Model")
@@ -31,46 +29,19 @@ def install_data_views(window) -> tuple[DataView, ModelView]:
     file_menu = window.menus["file"]
     actions = file_menu.actions()
     file_menu.insertAction(actions[2] if len(actions) > 2 else None, action)  # after Open Checkpoint / Open Image
-    window.open_dataset_action = action
     ready = window.engine_loaded()
     data_view.set_engine_ready(ready)
     model_view.set_engine_ready(ready)
     window.engineReady.connect(lambda: (data_view.set_engine_ready(True), model_view.set_engine_ready(True)))
     link_views(window.panel, data_view, model_view)
     restore_data_settings(window.app_settings, data_view)
-    inspector = getattr(window, "inspector", None)
-    if inspector is not None:  # double-clicked thumbnails go to the Inspect tab
-        data_view.browser.inspect_requested.connect(
-            lambda paths: (window.tabs.setCurrentWidget(inspector), inspector.open_paths(paths)))
-    return data_view, model_view
-
-
-def looks_like_dataset(path: str | Path) -> bool:
-    """A folder with at least one sub-folder (class folders, or train/ and val/)."""
-    path = Path(path)
-    try:
-        return path.is_dir() and any(p.is_dir() and not p.name.startswith(".") for p in path.iterdir())
-    except OSError:
-        return False
-
-
-def route_dataset_folders(window, paths: list[str]) -> list[str]:
-    """A dropped dataset folder opens in the Data tab (the last one, if several); returns the other paths."""
-    folders = [p for p in paths if looks_like_dataset(p)]
-    if folders:
-        window.tabs.setCurrentWidget(window.data_view)
-        window.data_view.open_dataset(folders[-1])
-        window.log.append("info", f"Opened dataset {folders[-1]}")
-    return [p for p in paths if p not in folders]
+    return data_view, model_view, action
 
 
 def prepare_run(window, settings):
-    """The panel's RunSettings plus the tabs' options; None when the user declines a run that would not fit."""
+    """The panel's RunSettings plus the tabs' options (the Data tab's are remembered too)."""
     settings = apply_view_settings(settings, window.data_view, window.model_view)
     save_data_settings(window.app_settings, window.data_view)
-    if not window.model_view.confirm_run(window):
-        window.log.append("warning", "Run not started: the model would probably not fit in memory")
-        return None
     return settings
 
 

@@ -206,6 +206,12 @@ class InspectorPanel(QWidget):
         self.open_sources(sources)
         return True
 
+    def open_image_data(self, mime: QMimeData) -> bool:
+        """Image data dropped without a URL (pixels from an image editor); False when it holds no image."""
+        sources = sources_from_mime(mime, "dropped image") if mime.hasImage() else []
+        self.open_sources(sources)
+        return bool(sources)
+
     # ---- the no-model offer --------------------------------------------------------------------------
     def _offer_model(self) -> None:
         if self.hub.is_training() and self.hub.request_live_weights():
