@@ -146,7 +146,7 @@ def test_dropping_during_training_inspects_a_copy_and_the_run_goes_on(qtbot, win
     qtbot.waitUntil(lambda: trainer.step > step, timeout=WAIT)  # still training
 
     # A pinned probe refreshes by itself from live weights while the run goes on.
-    inspector._probe_timer.setInterval(100)
+    inspector.probe.timer.setInterval(100)
     inspector.pin_button.click()
     qtbot.waitUntil(lambda: inspector.detail.model_source.startswith("live weights"), timeout=WAIT)
     assert inspector.detail.label == "Hormiga.jpg" and window.controller.state == "running"
