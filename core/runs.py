@@ -49,10 +49,6 @@ class RunDirectory:
         tmp.write_text(json.dumps(config, indent=2, default=str))
         os.replace(tmp, self.path / CONFIG_FILE)
 
-    def read_config(self) -> dict:
-        p = self.path / CONFIG_FILE
-        return json.loads(p.read_text()) if p.exists() else {}
-
     def append_metrics(self, record: dict) -> None:
         line = json.dumps({k: _clean(v) for k, v in record.items()})
         with open(self.metrics_path, "a", encoding="utf-8") as fh:

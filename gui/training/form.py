@@ -221,6 +221,7 @@ class TrainingPanel(QWidget):
 
     def run_settings(self):
         """The form as core's RunSettings. Raises SettingsError naming a bad field."""
+        from core.catalog import shapes_val_count
         from core.data import DataSpec
         from core.session import RunSettings
         from core.trainer import TrainConfig
@@ -243,7 +244,7 @@ class TrainingPanel(QWidget):
         data = DataSpec(name=v["dataset"], seed=v["seed"])
         if v["dataset"] == "shapes":
             data.train_count = v["train_count"]
-            data.val_count = max(10, v["train_count"] // 8)
+            data.val_count = shapes_val_count(v["train_count"])
         train = TrainConfig(epochs=v["epochs"], batch_size=v["batch_size"], lr=lr, optimizer=v["optimizer"],
                             weight_decay=weight_decay, schedule=v["schedule"], seed=v["seed"], device=v["device"])
         return RunSettings(data=data, model_name=v["model"], train=train)

@@ -86,7 +86,7 @@ def test_new_run_dirs_are_unique(tmp_path):
     a = new_run_dir(tmp_path, "cnn", "/data/my photos")
     a.mkdir()
     b = new_run_dir(tmp_path, "cnn", "/data/my photos")
-    assert a != b and a.name.endswith("-cnn-my_photos")
+    assert a.name.endswith("_my_photos_cnn") and b == tmp_path / f"{a.name}-2"
 
 
 def test_window_modules_do_not_import_torch():

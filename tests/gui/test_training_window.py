@@ -2,7 +2,6 @@
 import json
 import threading
 
-import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
@@ -195,7 +194,7 @@ def test_open_and_save_checkpoint(qtbot, window, tmp_path):
 
 
 def test_drop_routes_paths(qtbot, window, tmp_path):
-    from PySide6.QtCore import QMimeData, QPoint, QPointF, QUrl
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
     from PySide6.QtGui import QDropEvent
 
     seen = []
