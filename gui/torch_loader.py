@@ -62,11 +62,10 @@ def import_torch_and_core() -> dict:
 
 
 def engine_defaults() -> dict:
-    """The run form's defaults, from core's TrainConfig and DataSpec (the loader imports no widget module)."""
-    from core.data import DataSpec
-    from core.trainer import TrainConfig
+    """The run form's defaults, from core.catalog (torch-free; the loader imports no widget module)."""
+    from core import catalog
 
-    t, d = TrainConfig(), DataSpec()
-    return {"dataset": d.name, "train_count": d.train_count, "model": "cnn", "epochs": t.epochs,
-            "batch_size": t.batch_size, "lr": t.lr, "optimizer": t.optimizer, "weight_decay": t.weight_decay,
-            "schedule": t.schedule, "seed": t.seed, "device": t.device}
+    values = {s.key: s.default for s in catalog.TRAIN_SETTINGS}
+    return {"dataset": catalog.DEFAULT_DATASET, "train_count": catalog.SHAPES_TRAIN_COUNT.default,
+            "model": catalog.DEFAULT_MODEL, **{key: values[key] for key in (
+                "epochs", "batch_size", "lr", "optimizer", "weight_decay", "schedule", "seed", "device")}}
