@@ -59,7 +59,7 @@ def test_train_two_epochs_fills_plots_and_writes_run(qtbot, window, tiny):
         return x is not None and len(x) == steps
     qtbot.waitUntil(drawn, timeout=5_000)
     run = window.controller.run_dir
-    assert run.parent == window.controller.runs_root and run.name.endswith("-cnn-shapes")
+    assert run.parent == window.controller.runs_root and run.name.endswith("_shapes_cnn")  # core.run_location names runs
     assert (run / "last.pt").exists() and (run / "best.pt").exists()
     kinds = [json.loads(line)["kind"] for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert kinds.count("epoch") == 2 and kinds[-1] == "end"
