@@ -50,7 +50,11 @@ def import_torch_and_core() -> dict:
     started = time.perf_counter()
     import torch  # noqa: F401  (the slow one)
 
-    import gui.training.controller  # noqa: F401  (core.session, core.trainer, core.data ...)
+    # What the training tab and the views import when they first run: core's whole engine (a shared GUI
+    # module imports core only, never a tab package).
+    import core.callbacks  # noqa: F401
+    import core.checkpoint  # noqa: F401
+    import core.session  # noqa: F401  (core.trainer, core.data, core.models ...)
     from core.models import MODEL_NAMES
 
     defaults = engine_defaults()
