@@ -185,6 +185,21 @@ BACKBONE_LR_SCALE = NumberSetting("backbone_lr_scale", "Backbone lr scale", 1.0,
 PRETRAINED_IMAGE_SIZE = 224
 
 
+def weight_source(options: dict) -> str:
+    """Which WEIGHT_SOURCE choice a torchvision model's options describe."""
+    if options.get("pretrained"):
+        return "pretrained"
+    return "file" if options.get("weights_path") else "scratch"
+
+
+def weight_options(source: str, path: str = "") -> dict:
+    """The model options for a WEIGHT_SOURCE choice (a file source without a path means from scratch)."""
+    WEIGHT_SOURCE.check(source)
+    if source == "pretrained":
+        return {"pretrained": True}
+    return {"weights_path": path} if source == "file" and path else {}
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     """A model by name. `family`: 'mlp', 'cnn' or 'torchvision' (which options page it has)."""

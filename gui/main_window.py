@@ -22,16 +22,18 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QMainWindow, QMessageBo
                                QWidget)
 
 from gui.checkpoint_service import CheckpointService
-from gui.data.window_hookup import install_data_views, prepare_run, shutdown_data_views
+from gui.data.window_hookup import install_data_tab
 from gui.drop_router import accepts_drop, paths_from_mime, plan_drop
 from gui.inspector.window_hookup import install_inspector
 from gui.model_hub import ModelHub
+from gui.model_view import ModelView
+from gui.run_settings_model import RunSettingsModel, SettingsError, recall, remember
 from gui.settings import AppSettings
 from gui.torch_loader import TorchLoader
 from gui.log_panel import LogPanel
 from gui.training.plots import TrainingPlots
 from gui.training.progress import ProgressPanel
-from gui.training.form import SettingsError, TrainingPanel
+from gui.training.form import TrainingPanel
 
 APP_NAME = "Layerscope"
 
@@ -55,8 +57,11 @@ class MainWindow(QMainWindow):
         self.menus: dict = {}
         self.checkpoints = CheckpointService(self.hub, self)  # opens and saves off the GUI thread
 
+        # One settings model for the next run; each tab edits the values it owns and shows the others.
+        self.run_settings = RunSettingsModel(parent=self)
+        recall(self.app_settings, self.run_settings)
         # Central tabs: "Train" = the form (+ progress) beside the live plots.
-        self.panel = TrainingPanel()
+        self.panel = TrainingPanel(self.run_settings)
         self.progress = ProgressPanel()
         self.panel.progress_slot.addWidget(self.progress)
         self.plots = TrainingPlots()
@@ -86,8 +91,16 @@ class MainWindow(QMainWindow):
         self.panel.stopRequested.connect(self.stop_training)
         self.hub.checkpointChanged.connect(self._on_checkpoint_changed)
         self.inspector, inspector_actions = install_inspector(self)  # the Inspect tab, Open Image / Paste Image
-        self.data_view, self.model_view, self.open_dataset_action = install_data_views(self)  # Data, Model tabs
         self.open_image_action, self.paste_image_action = inspector_actions
+        self.data_view, self.open_dataset_action = install_data_tab(self, self.run_settings)  # + Open Dataset
+        self.model_view = ModelView(self.run_settings, self)
+        self.tabs.insertTab(2, self.model_view, "Model")
+        self.model_view.set_engine_ready(self.engine_loaded())
+        self.engineReady.connect(lambda: self.model_view.set_engine_ready(True))
+        self.data_view.input_changed.connect(self.model_view.set_input)  # the dataset sizes the model's ends
+        owner_tabs = {"train": train_tab, "data": self.data_view, "model": self.model_view}
+        for tab in (self.panel, self.model_view):  # a link to the tab that owns a value shown there
+            tab.ownerRequested.connect(lambda owner: self.tabs.setCurrentWidget(owner_tabs[owner]))
         # A double-clicked thumbnail is inspected.
         self.data_view.browser.inspect_requested.connect(
             lambda paths: (self.tabs.setCurrentWidget(self.inspector), self.inspector.open_paths(paths)))
@@ -152,7 +165,7 @@ class MainWindow(QMainWindow):
         self.controller.epochEnded.connect(self.plots.add_epoch)
         self.controller.runFinished.connect(self._on_run_finished)
         self.controller.runFailed.connect(self._on_run_failed)
-        self.panel.engine_loaded(info["model_names"], info["defaults"], self.app_settings.load_form())
+        self.panel.set_engine_ready()
         self.statusBar().showMessage(f"Ready (PyTorch loaded in {info.get('seconds', 0):.1f} s)", 5000)
         self.log.append("info", f"Engine ready; runs are saved under {self.controller.runs_root}")
         self.engineReady.emit()
@@ -178,12 +191,12 @@ class MainWindow(QMainWindow):
         if self.controller is None or self.controller.is_active():
             return
         try:
-            settings = self.panel.run_settings()
+            settings = self.run_settings.build()
         except SettingsError as exc:
             self.log.append("error", str(exc))
             self.show_message(QMessageBox.Icon.Warning, "Cannot start training", str(exc))
             return
-        settings = prepare_run(self, settings)  # + augmentation and model options
+        remember(self.app_settings, self.run_settings)
         # Asks first when the model would not fit; the memory estimate is made off the GUI thread.
         self.model_view.confirm_run(lambda ok: self._start_confirmed(settings, ok), self)
 
@@ -193,7 +206,6 @@ class MainWindow(QMainWindow):
             return
         if self.controller is None or self.controller.is_active():
             return
-        self.app_settings.save_form(self.panel.values())
         self.plots.clear()
         self.progress.reset()
         self.controller.start(settings)
@@ -329,8 +341,8 @@ class MainWindow(QMainWindow):
         self.plots.timer.stop()
         self.inspector.shutdown()
         self.checkpoints.shutdown()  # a save in progress finishes: never half a file
-        shutdown_data_views(self)
+        self.data_view.shutdown()
+        self.model_view.shutdown()
         self.app_settings.save_window(self)
-        if self.controller is not None:
-            self.app_settings.save_form(self.panel.values())
+        remember(self.app_settings, self.run_settings)
         super().closeEvent(event)

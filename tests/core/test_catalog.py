@@ -87,6 +87,14 @@ def test_settings_reject_values_out_of_range_with_their_name():
         catalog.OPTIMIZER.check("rmsprop")
 
 
+def test_weight_sources_map_to_model_options_and_back():
+    for source, path in (("scratch", ""), ("pretrained", ""), ("file", "/w/resnet.pth")):
+        options = catalog.weight_options(source, path)
+        assert set(options) <= set(catalog.WEIGHT_OPTIONS)
+        assert catalog.weight_source(options) == source
+    assert catalog.weight_options("file", "") == {}
+
+
 def test_shapes_validation_count_is_an_eighth_and_at_least_20():
     assert catalog.shapes_val_count(8000) == 1000
     assert catalog.shapes_val_count(40) == 20
