@@ -252,7 +252,16 @@ SEED = NumberSetting("seed", "Seed", 0, 0, 2**31 - 1, integer=True,
                      help="fixes the data split, shuffling, augmentation and initial weights")
 WORKERS = NumberSetting("num_workers", "Loader workers", 0, 0, 64, integer=True, help="DataLoader worker processes")
 REPORT_INTERVAL_S = 0.1  # how often the trainer reports progress at most (not a user choice)
+CHECKPOINT_EVERY_MIN = NumberSetting("checkpoint_every_min", "Save last.pt every (min)", 10.0, 0.0, 10_080.0,
+                                     help="also save last.pt this often mid-epoch (0: only after each epoch)")
+EARLY_STOP_PATIENCE = NumberSetting("early_stop_patience", "Early stop patience", 0, 0, 10_000, integer=True,
+                                    help="stop after this many epochs without a better early-stop metric (0: off)")
+EARLY_STOP_METRIC = ChoiceSetting("early_stop_metric", "Early stop on", (
+    Choice("val_loss", "Validation loss"), Choice("val_acc", "Validation accuracy")), "val_loss",
+    "what early stopping watches")
+HEARTBEAT_S = NumberSetting("heartbeat_s", "Heartbeat (s)", 2.0, 0.05, 3600.0,
+                            help="write a heartbeat record this often, so a follower can tell a dead run")
 
 TRAIN_SETTINGS: tuple[NumberSetting | ChoiceSetting, ...] = (
     EPOCHS, BATCH_SIZE, LEARNING_RATE, OPTIMIZER, MOMENTUM, WEIGHT_DECAY, SCHEDULE, STEP_SIZE, GAMMA, SEED,
-    DEVICE, WORKERS, BACKBONE_LR_SCALE)
+    DEVICE, WORKERS, BACKBONE_LR_SCALE, CHECKPOINT_EVERY_MIN, EARLY_STOP_PATIENCE, EARLY_STOP_METRIC, HEARTBEAT_S)

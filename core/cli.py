@@ -123,17 +123,29 @@ def cmd_train(args) -> int:
         model_name=args.model, model_options=_model_options(args),
         train=TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
                           weight_decay=args.weight_decay, schedule=args.schedule, seed=args.seed, device=args.device,
-                          num_workers=args.workers, backbone_lr_scale=args.backbone_lr_scale),
+                          num_workers=args.workers, backbone_lr_scale=args.backbone_lr_scale,
+                          checkpoint_every_min=args.checkpoint_every_min, early_stop_patience=args.early_stop_patience,
+                          early_stop_metric=args.early_stop_metric, heartbeat_s=args.heartbeat_s),
     )
     if args.resume and not args.out:
         run_dir = Path(args.resume).expanduser().resolve().parent
     else:
         run_dir = Path(args.out) if args.out else _default_run_dir(args)
     progress = _ConsoleProgress(args.quiet)
+    sinks = []
+    if args.tensorboard:
+        from core.tensorboard_export import DEFAULT_SUBDIR, TensorBoardSink, TensorBoardUnavailable
+
+        try:
+            sinks.append(TensorBoardSink(run_dir / DEFAULT_SUBDIR))
+        except TensorBoardUnavailable as exc:
+            print(f"layerscope train: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     try:
         if settings.data.is_folder and not args.resume:
             _print_folder_health(args.dataset)
-        trainer = prepare_trainer(settings, run_dir, resume=args.resume, callbacks=[progress.callback])
+        trainer = prepare_trainer(settings, run_dir, resume=args.resume, callbacks=[progress.callback],
+                                  record_sinks=sinks)
     except (DatasetError, CheckpointError, ModelError, TrainingError) as exc:
         print(f"layerscope train: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -156,6 +168,8 @@ def cmd_train(args) -> int:
         return EXIT_USAGE
     finally:
         signal.signal(signal.SIGINT, previous)
+        for sink in sinks:
+            sink.close()
     if summary["stopped"]:
         print(f"stopped at epoch {summary['epoch']} step {summary['step']}; saved {run_dir / 'last.pt'}. "
               f"Resume with: layerscope train --resume {run_dir / 'last.pt'} --epochs {settings.train.epochs}")
@@ -237,7 +251,40 @@ def cmd_dataset(args) -> int:
     return EXIT_OK
 
 
-HANDLERS = {"train": cmd_train, "predict": cmd_predict, "inspect": cmd_inspect, "dataset": cmd_dataset}
+# ---- export-tensorboard --------------------------------------------------------------------------------
+def cmd_export_tensorboard(args) -> int:
+    from core.tensorboard_export import TensorBoardUnavailable, export_run
+
+    failed = 0
+    for run in args.runs:
+        out = args.out
+        if out and len(args.runs) > 1:
+            out = str(Path(out) / Path(run).resolve().name)
+        try:
+            log_dir, scalars, garbage = export_run(run, out)
+        except TensorBoardUnavailable as exc:
+            print(f"layerscope export-tensorboard: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        except OSError as exc:
+            print(f"layerscope export-tensorboard: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        note = f" ({garbage} unreadable lines skipped)" if garbage else ""
+        print(f"{run}: {scalars} scalars -> {log_dir}{note}")
+    return EXIT_PARTIAL if failed else EXIT_OK
+
+
+HANDLERS = {"train": cmd_train, "predict": cmd_predict, "inspect": cmd_inspect, "dataset": cmd_dataset,
+            "export-tensorboard": cmd_export_tensorboard}
+
+
+def _add_eval_handlers() -> None:
+    from core import cli_eval
+
+    HANDLERS.update(cli_eval.HANDLERS)
+
+
+_add_eval_handlers()
 
 
 def main(argv: list[str] | None = None) -> int:

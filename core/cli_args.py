@@ -8,7 +8,8 @@ import json
 from core import catalog
 from core.run_location import RUNS_DIR_ENV, default_runs_root, new_run_name
 
-COMMANDS = ("train", "predict", "inspect", "dataset")
+COMMANDS = ("train", "predict", "inspect", "dataset", "export-tensorboard", "evaluate", "export", "label-issues",
+            "compare-eval", "finetune", "corrections")
 
 
 def parse_value(text: str):
@@ -107,6 +108,11 @@ def _add_train(sub) -> None:
                                                "default: a new folder under the runs root (see below)")
     t.add_argument("--resume", default=None, metavar="CHECKPOINT", help="continue a run from its last.pt; --epochs is the new total")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    _number(t, "--checkpoint-every-min", catalog.CHECKPOINT_EVERY_MIN, metavar="MIN")
+    _number(t, "--early-stop-patience", catalog.EARLY_STOP_PATIENCE, metavar="N")
+    _choice(t, "--early-stop-metric", catalog.EARLY_STOP_METRIC)
+    _number(t, "--heartbeat-s", catalog.HEARTBEAT_S, metavar="S")
+    t.add_argument("--tensorboard", action="store_true", help="also write TensorBoard event files to RUN/tensorboard")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -132,7 +138,16 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--layer", default=None, help="Grad-CAM layer (default: the last conv layer)")
     i.add_argument("image", metavar="IMAGE")
 
+    x = sub.add_parser("export-tensorboard", help="convert runs' metrics.jsonl to TensorBoard event files")
+    x.add_argument("runs", nargs="+", metavar="RUN", help="run folders (or their metrics.jsonl)")
+    x.add_argument("--out", default=None, help="folder for the event files (default: RUN/tensorboard; "
+                                               "with several runs, one sub-folder per run)")
+
     d = sub.add_parser("dataset", help="check an image folder: classes, splits, bad files, duplicates")
     d.add_argument("folder")
     d.add_argument("--json", action="store_true")
+
+    from core import cli_eval  # evaluate, export, label-issues, compare-eval, finetune, corrections
+
+    cli_eval.add_parsers(sub)
     return parser

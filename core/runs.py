@@ -5,11 +5,18 @@ from __future__ import annotations
 import json
 import math
 import os
+import socket
+import threading
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from core import records
 from core.callbacks import BatchReport, Callback, EpochMetrics
 from core.checkpoint import checkpoint_from_trainer, save_checkpoint
+from core.heartbeat import DEFAULT_INTERVAL_S, Heartbeat, interval_from_env
+from core.records import Record
+from core.trainer import DivergedError
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
@@ -46,7 +53,7 @@ class RunDirectory:
 
     def write_config(self, config: dict) -> None:
         tmp = self.path / f".{CONFIG_FILE}.tmp"
-        tmp.write_text(json.dumps(config, indent=2, default=str))
+        tmp.write_text(json.dumps({"version": records.CONFIG_VERSION, **config}, indent=2, default=str))
         os.replace(tmp, self.path / CONFIG_FILE)
 
     def append_metrics(self, record: dict) -> None:
@@ -54,6 +61,19 @@ class RunDirectory:
         with open(self.metrics_path, "a", encoding="utf-8") as fh:
             fh.write(line + "\n")
             fh.flush()
+
+    def append_records(self, batch: Iterable[Record]) -> None:
+        """Append records as whole lines in one write (O_APPEND), so a reader never sees two records glued."""
+        data = "".join(records.encode(r) + "\n" for r in batch).encode("utf-8")
+        if not data:
+            return
+        fd = os.open(self.metrics_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
 
     def read_metrics(self) -> list[dict]:
         """Every complete line; a half-written last line (the run is still writing) is skipped."""
@@ -72,45 +92,110 @@ class RunDirectory:
 
 
 class RunRecorder(Callback):
-    """Writes step and epoch metrics to the run directory and saves last.pt / best.pt."""
+    """Writes the run's records (core.records) to metrics.jsonl, a heartbeat while the run is alive, and
+    last.pt / best.pt (last.pt also every `checkpoint_every_min` minutes mid-epoch). Every record also goes
+    to `sinks` (callables taking a Record: a TensorBoard writer, the window's signal) after it is written."""
 
-    def __init__(self, run: RunDirectory, save_checkpoints: bool = True):
+    def __init__(self, run: RunDirectory, save_checkpoints: bool = True, sinks: Iterable[Callable] = ()):
         self.run = run
         self.save_checkpoints = save_checkpoints
+        self.sinks = list(sinks)
         previous = [r.get("val_acc") for r in run.epoch_records() if r.get("val_acc") is not None]
         self.best_val_acc = max(previous, default=-1.0)
+        self._write_lock = threading.Lock()  # one writer of metrics.jsonl: hooks and the heartbeat thread
+        self._heartbeat: Heartbeat | None = None
+        self._last_save = time.monotonic()
+        self._step = 0
+        self._epoch = 0
+
+    def _write(self, *records: Record) -> None:
+        with self._write_lock:
+            self.run.append_records(records)
+        for sink in self.sinks:
+            for record in records:
+                sink(record)
+
+    def _beat(self, trainer) -> None:
+        state = "paused" if trainer.paused else ("evaluating" if trainer.phase == "evaluating" else "running")
+        self._write(records.make("heartbeat", state=state, epoch=self._epoch, step=trainer.step))
+
+    def _stop_heartbeat(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
+            self._heartbeat = None
 
     def on_fit_start(self, trainer, info: dict) -> None:
-        self.run.append_metrics({"kind": "start", "time": time.time(), **{k: v for k, v in info.items() if k != "classes"}})
+        interval = interval_from_env(getattr(trainer.config, "heartbeat_s", DEFAULT_INTERVAL_S))
+        self._step, self._epoch = info.get("step", 0), info["start_epoch"] + 1
+        fields = {k: v for k, v in info.items() if k in records.FIELD_TYPES}
+        out = []
+        if info["start_epoch"] > 0 or info.get("step", 0) > 0:
+            out.append(records.make("resume", epoch=info["start_epoch"], step=info.get("step", 0),
+                                    batch=info.get("start_batch", 0)))
+        out.append(records.make("start", **fields, heartbeat_s=interval, pid=os.getpid(), host=socket.gethostname(),
+                                resumed=bool(out)))
+        self._write(*out)
+        self._last_save = time.monotonic()
+        self._heartbeat = Heartbeat(lambda: self._beat(trainer), interval)
+        self._heartbeat.start()
 
     def on_batch_end(self, trainer, report: BatchReport) -> None:
-        with open(self.run.metrics_path, "a", encoding="utf-8") as fh:
-            for step, loss in report.losses:
-                fh.write(json.dumps({"kind": "step", "step": step, "epoch": report.epoch,
-                                     "loss": _clean(loss), "lr": report.lr}) + "\n")
-            fh.flush()
+        self._step, self._epoch = report.step, report.epoch
+        out = []
+        last = len(report.losses) - 1
+        for i, (step, loss) in enumerate(report.losses):
+            extra = {}
+            if i == last:  # the throughput and ETA of this report ride on its last step
+                extra = {"images_per_sec": report.images_per_sec, "elapsed_s": report.elapsed_s, "eta_s": report.eta_s,
+                         "epochs": report.epochs, "batches_per_epoch": report.batches_per_epoch,
+                         "total_steps": report.total_steps}
+            out.append(records.make("step", step=step, epoch=report.epoch, batch=report.batch - (report.step - step),
+                                    loss=loss, lr=report.lr, **extra))
+        self._write(*out)
+        every = getattr(trainer.config, "checkpoint_every_min", 0) or 0
+        if self.save_checkpoints and every > 0 and time.monotonic() - self._last_save >= every * 60:
+            save_checkpoint(checkpoint_from_trainer(trainer), self.run.last_checkpoint)
+            self._last_save = time.monotonic()
+            self._write(records.make("checkpoint", checkpoint=LAST_CHECKPOINT, reason="periodic", epoch=report.epoch,
+                                     step=report.step, batch=report.batch))
+
+    def on_paused(self, trainer, info: dict) -> None:
+        self._write(records.make("paused", epoch=info["epoch"], step=info["step"]))
+
+    def on_resumed(self, trainer, info: dict) -> None:
+        self._write(records.make("resumed", epoch=info["epoch"], step=info["step"]))
 
     def on_epoch_end(self, trainer, metrics: EpochMetrics) -> None:
-        self.run.append_metrics({"kind": "epoch", **metrics.to_dict()})
+        self._epoch = metrics.epoch + 1
+        self._write(records.make("epoch", **metrics.to_dict(), epochs=trainer.config.epochs))
         if not self.save_checkpoints:
             return
         checkpoint = checkpoint_from_trainer(trainer)
         save_checkpoint(checkpoint, self.run.last_checkpoint)
+        self._last_save = time.monotonic()
         if math.isfinite(metrics.val_acc) and metrics.val_acc > self.best_val_acc:
             self.best_val_acc = metrics.val_acc
             save_checkpoint(checkpoint, self.run.best_checkpoint)
 
     def on_stopped(self, trainer, summary: dict) -> None:
-        self.run.append_metrics({"kind": "stopped", "time": time.time(), "epoch": summary["epoch"], "step": summary["step"]})
+        self._stop_heartbeat()
         if self.save_checkpoints:
-            # Mid-epoch weights are kept; resuming from here restarts the interrupted epoch.
+            # The position inside the epoch is saved too: a resume skips exactly the batches already done.
             save_checkpoint(checkpoint_from_trainer(trainer), self.run.last_checkpoint)
+        self._write(records.make("stopped", epoch=summary["epoch"], step=summary["step"], batch=summary.get("batch", 0)))
 
     def on_fit_end(self, trainer, summary: dict) -> None:
-        self.run.append_metrics({"kind": "end", "time": time.time(), "epoch": summary["epoch"], "step": summary["step"]})
+        self._stop_heartbeat()
+        out = []
+        if summary.get("early_stop"):
+            out.append(records.make("early_stop", **summary["early_stop"]))
+        out.append(records.make("end", epoch=summary["epoch"], step=summary["step"], best_val_acc=summary.get("best_val_acc")))
+        self._write(*out)
 
     def on_error(self, trainer, error: BaseException) -> None:
+        self._stop_heartbeat()
+        kind = "diverged" if isinstance(error, DivergedError) else "error"
         try:
-            self.run.append_metrics({"kind": "error", "time": time.time(), "message": str(error)})
+            self._write(records.make(kind, message=str(error), step=trainer.step, epoch=self._epoch))
         except OSError:
             pass

@@ -38,7 +38,8 @@ class RunSettings:
 
 
 def prepare_trainer(settings: RunSettings, run_dir: str | Path | None, *, resume: str | Path | None = None,
-                    callbacks: Iterable[Callback] = ()) -> Trainer:
+                    callbacks: Iterable[Callback] = (), record_sinks: Iterable = ()) -> Trainer:
+    """record_sinks: callables that get every run record after it is written (needs run_dir)."""
     callbacks = list(callbacks)
     checkpoint = load_checkpoint(resume) if resume else None
     if checkpoint is not None and checkpoint.training_state is None:
@@ -66,7 +67,11 @@ def prepare_trainer(settings: RunSettings, run_dir: str | Path | None, *, resume
         if checkpoint is None:
             run.write_config({**settings.to_dict(), "classes": data.classes,
                               "preprocess": data.preprocess.to_dict(), "model_spec": spec.to_dict()})
-        callbacks.insert(0, RunRecorder(run))
+        callbacks.insert(0, RunRecorder(run, sinks=record_sinks))
+        if settings.train.evaluate_at_end:
+            from core.evaluate.hook import EvaluateAtEnd
+
+            callbacks.append(EvaluateAtEnd(run.path))
     trainer = Trainer(model, data, settings.train, spec, callbacks)
     if checkpoint is not None:
         trainer.load_training_state(checkpoint.training_state)

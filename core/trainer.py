@@ -6,6 +6,7 @@ import math
 import random
 import threading
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from typing import Callable, Iterable
 
@@ -17,12 +18,18 @@ import torch.nn.functional as F
 from core import catalog
 from core.callbacks import BatchReport, Callback, EpochMetrics
 from core.data import DataBundle, make_loader
+from core.early_stop import early_stop_decision
+from core.epoch_position import EpochPosition, epoch_loader
 from core.imageio import ImageLoadError
 from core.models import ModelSpec
 
 
 class TrainingError(Exception):
     """Training cannot go on; the message says why and what to change."""
+
+
+class DivergedError(TrainingError):
+    """The training loss became NaN or infinite."""
 
 
 @dataclass
@@ -43,6 +50,11 @@ class TrainConfig:
     num_workers: int = catalog.WORKERS.default
     backbone_lr_scale: float = catalog.BACKBONE_LR_SCALE.default  # fine-tuning: backbone lr = lr * scale
     report_interval_s: float = catalog.REPORT_INTERVAL_S  # how often on_batch_end fires at most
+    checkpoint_every_min: float = catalog.CHECKPOINT_EVERY_MIN.default  # also save last.pt this often mid-epoch (0: off)
+    early_stop_patience: int = catalog.EARLY_STOP_PATIENCE.default  # epochs without a better metric (0: off)
+    early_stop_metric: str = catalog.EARLY_STOP_METRIC.default
+    heartbeat_s: float = catalog.HEARTBEAT_S.default  # a heartbeat record this often while the run is alive
+    evaluate_at_end: bool = True  # a run with a run folder evaluates its validation set into RUN/eval/ at the end
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -63,6 +75,14 @@ class TrainConfig:
             problems.append(f"optimizer must be one of {', '.join(OPTIMIZERS)} (got {self.optimizer!r})")
         if self.schedule not in SCHEDULERS:
             problems.append(f"schedule must be one of {', '.join(SCHEDULERS)} (got {self.schedule!r})")
+        if self.early_stop_metric not in catalog.EARLY_STOP_METRIC.names:
+            problems.append(f"early stop metric must be one of {', '.join(catalog.EARLY_STOP_METRIC.names)} (got {self.early_stop_metric!r})")
+        if self.early_stop_patience < 0:
+            problems.append(f"early stop patience must be 0 (off) or more (got {self.early_stop_patience})")
+        if not self.checkpoint_every_min >= 0:
+            problems.append(f"checkpoint interval must be 0 (off) or more minutes (got {self.checkpoint_every_min})")
+        if not (self.heartbeat_s > 0 and math.isfinite(self.heartbeat_s)):
+            problems.append(f"heartbeat interval must be a positive number of seconds (got {self.heartbeat_s})")
         if problems:
             raise TrainingError("; ".join(problems))
 
@@ -130,6 +150,10 @@ class Trainer:
         self._lock = threading.Lock()
         self._weight_requests: list[Callable[[dict], None]] = []
         self._use_cuda = self.device.type == "cuda"
+        self.phase = "training"  # or "evaluating"; read by the run folder's heartbeat
+        self._live: dict | None = None  # the epoch in progress (for a mid-epoch checkpoint)
+        self._resume_position: EpochPosition | None = None
+        self.early_stop: dict | None = None  # set when early stopping ended the run
 
     # ---- thread-safe control -------------------------------------------------------------------------
     def stop(self) -> None:
@@ -182,6 +206,7 @@ class Trainer:
 
     # ---- state for checkpoints -----------------------------------------------------------------------
     def training_state(self) -> dict:
+        position = self.epoch_position()
         return {
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler else None,
@@ -192,7 +217,16 @@ class Trainer:
             "history": [m.to_dict() for m in self.history],
             "rng": {"torch": torch.get_rng_state(), "python": list(random.getstate()[1]),
                     "numpy_seed_hint": int(self.config.seed)},
+            "position": position.to_dict() if position else None,
         }
+
+    def epoch_position(self) -> EpochPosition | None:
+        """Where the run is inside the epoch in progress (None between epochs)."""
+        live = self._live
+        if not live or live["batch"] == 0:
+            return None
+        return EpochPosition(epoch=self.epoch, batch=live["batch"], step=self.step, loss_sum=float(live["loss_sum"]),
+                             correct=int(live["correct"]), seen=live["seen"], rng=torch.get_rng_state())
 
     def load_training_state(self, state: dict) -> None:
         self.optimizer.load_state_dict(state["optimizer"])
@@ -213,6 +247,9 @@ class Trainer:
         python_state = rng.get("python")
         if isinstance(python_state, (list, tuple)) and len(python_state) == 625:  # Mersenne Twister: 624 words + index
             random.setstate((3, tuple(int(v) for v in python_state), None))
+        position = EpochPosition.from_dict(state.get("position"))
+        if position is not None and position.epoch == self.epoch and position.step == self.step:
+            self._resume_position = position
 
     # ---- the loop ------------------------------------------------------------------------------------
     def _emit(self, hook: str, *args) -> None:
@@ -228,8 +265,12 @@ class Trainer:
                 receiver(state)
 
     def _wait_if_paused(self) -> None:
+        if self._running.is_set():
+            return
+        self._emit("on_paused", {"epoch": self.epoch + 1, "step": self.step})
         while not self._running.wait(timeout=0.05):
             self._serve_weight_requests()  # inspection keeps working while paused
+        self._emit("on_resumed", {"epoch": self.epoch + 1, "step": self.step})
 
     def fit(self) -> dict:
         """Train from the current epoch to config.epochs. Returns a summary dict (also given to callbacks)."""
@@ -240,10 +281,13 @@ class Trainer:
                 raise TrainingError("the training set is empty; add images (one sub-folder per class)")
             batches = math.ceil(train_len / cfg.batch_size)
             total_steps = batches * cfg.epochs
+            if self._resume_position is None and self._live:  # fit() again after a stop: go on mid-epoch
+                self._resume_position = self.epoch_position()
             self._emit("on_fit_start", {
                 "epochs": cfg.epochs, "start_epoch": self.epoch, "batches_per_epoch": batches,
                 "total_steps": total_steps, "device": str(self.device), "train_size": train_len,
-                "val_size": len(self.data.val), "classes": list(self.data.classes),
+                "val_size": len(self.data.val), "classes": list(self.data.classes), "step": self.step,
+                "start_batch": self._resume_position.batch if self._resume_position else 0,
             })
             fit_start = time.perf_counter()
             steps_at_start = self.step
@@ -253,6 +297,9 @@ class Trainer:
                     summary = self._summary(stopped=True)
                     self._emit("on_stopped", summary)
                     return summary
+                self.early_stop = self._early_stop_check()
+                if self.early_stop is not None:
+                    break
             summary = self._summary(stopped=False)
             self._emit("on_fit_end", summary)
             return summary
@@ -264,31 +311,54 @@ class Trainer:
     def _summary(self, stopped: bool) -> dict:
         last = self.history[-1].to_dict() if self.history else {}
         best = max((m.val_acc for m in self.history), default=None)
-        return {"stopped": stopped, "epoch": self.epoch, "step": self.step, "last": last, "best_val_acc": best}
+        return {"stopped": stopped, "epoch": self.epoch, "step": self.step, "last": last, "best_val_acc": best,
+                "early_stop": self.early_stop, "batch": self._live["batch"] if self._live else 0}
+
+    def _early_stop_check(self) -> dict | None:
+        if self.epoch >= self.config.epochs:
+            return None
+        return early_stop_decision(self.history, self.config.early_stop_metric, self.config.early_stop_patience)
 
     def _train_one_epoch(self, batches: int, total_steps: int, fit_start: float, steps_at_start: int) -> bool:
         cfg = self.config
         epoch_number = self.epoch + 1
-        # Seeding per epoch makes shuffling, augmentation and dropout depend only on (seed, epoch): a run
-        # resumed from a checkpoint replays exactly the epochs it would have run.
-        torch.manual_seed(_epoch_seed(cfg.seed, self.epoch))
-        loader = make_loader(self.data.train, cfg.batch_size, shuffle=True, seed=cfg.seed, epoch=self.epoch,
-                             num_workers=cfg.num_workers, pin_memory=self._use_cuda)
+        position, self._resume_position = self._resume_position, None
+        if position is None:
+            # Seeding per epoch makes shuffling, augmentation and dropout depend only on (seed, epoch): a run
+            # resumed from a checkpoint replays exactly the epochs it would have run.
+            torch.manual_seed(_epoch_seed(cfg.seed, self.epoch))
+        else:
+            torch.set_rng_state(position.rng)  # mid-epoch resume: continue the random draws where they stopped
+        done = position.batch if position else 0
+        loader = epoch_loader(self.data.train, cfg.batch_size, seed=cfg.seed, epoch=self.epoch, skip_batches=done,
+                              num_workers=cfg.num_workers, pin_memory=self._use_cuda)
         self.model.train()
         epoch_start = time.perf_counter()
         loss_sum = torch.zeros((), device=self.device)
         correct = torch.zeros((), device=self.device, dtype=torch.long)
         seen = 0
+        if position is not None:
+            loss_sum += position.loss_sum
+            correct += position.correct
+            seen = position.seen
         pending: list[tuple[int, torch.Tensor]] = []
         last_report = time.perf_counter()
         images_since_report = 0
-        batch_index = 0
-        for inputs, targets in loader:
+        batch_index = done
+        live = self._live = {"batch": batch_index, "loss_sum": loss_sum, "correct": correct, "seen": seen}
+        batch_iter = iter(loader)
+        while batch_index < batches:
+            # Stop is checked before the next batch is drawn, so the saved RNG state is the one after the
+            # last done batch and a resume draws the same augmentation and dropout.
             if self._stop.is_set():
                 return False
             self._wait_if_paused()
             if self._stop.is_set():
                 return False
+            try:
+                inputs, targets = next(batch_iter)
+            except StopIteration:
+                break
             inputs = inputs.to(self.device, non_blocking=True)
             targets = targets.to(self.device, non_blocking=True)
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self._use_cuda and torch.cuda.is_bf16_supported()):
@@ -301,6 +371,7 @@ class Trainer:
             batch_index += 1
             n = targets.shape[0]
             seen += n
+            live["batch"], live["seen"] = batch_index, seen
             images_since_report += n
             detached = loss.detach()
             loss_sum += detached * n
@@ -315,7 +386,7 @@ class Trainer:
                 pending.clear()
                 bad = next(((s, v) for s, v in losses if not math.isfinite(v)), None)
                 if bad is not None:
-                    raise TrainingError(
+                    raise DivergedError(
                         f"the training loss became {bad[1]} at step {bad[0]} (epoch {epoch_number}); the learning "
                         f"rate {self.lr:g} is probably too high: lower it (for example to {self.lr / 10:g}) and train again")
                 ips = images_since_report / max(now - last_report, 1e-9)
@@ -332,9 +403,16 @@ class Trainer:
         if self._stop.is_set():
             return False
         train_duration = time.perf_counter() - epoch_start
-        val_loss, val_acc = evaluate(self.model, self.data.val, cfg.batch_size * 2, self.device)
+        self.phase = "evaluating"
+        try:
+            val_loss, val_acc = evaluate(self.model, self.data.val, cfg.batch_size * 2, self.device)
+        finally:
+            self.phase = "training"
+        self._live = None
         if self.scheduler is not None:
-            self.scheduler.step()
+            with warnings.catch_warnings():  # a resume at the end of an epoch's batches steps no optimizer first
+                warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step", category=UserWarning)
+                self.scheduler.step()
         self.epoch += 1
         metrics = EpochMetrics(
             epoch=self.epoch, step=self.step, train_loss=float(loss_sum) / max(seen, 1),

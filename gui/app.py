@@ -1,6 +1,6 @@
 """The GUI entry point: `main(argv)` shows the window at once, then loads PyTorch in the background.
 
-    layerscope [--checkpoint CKPT] [IMAGE ...]
+    layerscope [--checkpoint CKPT] [--follow RUN_DIR ...] [IMAGE ...]
 
 Nothing imported before the window shows pulls in torch (`python -X importtime -m gui.app` to check).
 """
@@ -20,6 +20,8 @@ RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="layerscope", description="Train image classifiers and look inside them.")
     parser.add_argument("--checkpoint", metavar="CKPT", help="open this checkpoint (.pt) at start")
+    parser.add_argument("--follow", metavar="DIR", action="append", default=[],
+                        help="follow this run folder (or folder of runs) live in the Runs tab; may repeat")
     parser.add_argument("images", nargs="*", metavar="IMAGE", help="images to classify and inspect")
     return parser.parse_args(argv)
 
@@ -53,6 +55,10 @@ def create_window(argv: list[str], runs_root=None, settings=None):
     window.pending_images = [str(Path(p)) for p in args.images]
     if args.checkpoint:
         window.open_checkpoint(args.checkpoint)  # opened as soon as the engine is ready
+    if args.follow:
+        from gui.runs.window_hookup import follow_folders
+
+        follow_folders(window, args.follow)
     window.show()
     QTimer.singleShot(0, window.load_engine)
     return app, window

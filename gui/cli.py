@@ -1,5 +1,6 @@
 """The `layerscope` command. With a subcommand (train, predict, inspect, dataset) it runs the headless engine
-in core and never imports Qt; otherwise it opens the desktop app with any checkpoint / images given."""
+in core and never imports Qt; otherwise it opens the desktop app with any checkpoint / images given.
+`layerscope monitor DIR...` opens the app following those run folders (same as `--follow DIR`)."""
 from __future__ import annotations
 
 import sys
@@ -9,7 +10,13 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     from core.cli import COMMANDS
 
-    if argv and (argv[0] in COMMANDS or argv[0] in ("-h", "--help")):
+    if argv and argv[0] == "monitor":  # `layerscope monitor DIR...`: the window, following those runs
+        if any(a in ("-h", "--help") for a in argv[1:]) or len(argv) < 2:
+            print("usage: layerscope monitor RUN_DIR [RUN_DIR ...]\n\nOpen the window and follow these run "
+                  "folders (or folders of runs) live in the Runs tab.")
+            return 0 if len(argv) > 1 else 2
+        argv = [part for folder in argv[1:] for part in ("--follow", folder)]
+    elif argv and (argv[0] in COMMANDS or argv[0] in ("-h", "--help")):
         from core.cli import main as cli_main
 
         return cli_main(argv)

@@ -27,6 +27,7 @@ from gui.drop_router import accepts_drop, paths_from_mime, plan_drop
 from gui.inspector.window_hookup import install_inspector
 from gui.model_hub import ModelHub
 from gui.model_view import ModelView
+from gui.runs.window_hookup import install_runs_tab, route_run_folders
 from gui.run_settings_model import RunSettingsModel, SettingsError, recall, remember
 from gui.settings import AppSettings
 from gui.torch_loader import TorchLoader
@@ -104,6 +105,7 @@ class MainWindow(QMainWindow):
         # A double-clicked thumbnail is inspected.
         self.data_view.browser.inspect_requested.connect(
             lambda paths: (self.tabs.setCurrentWidget(self.inspector), self.inspector.open_paths(paths)))
+        self.runs_tab = install_runs_tab(self)  # the Runs tab, Open Run Folder
 
         self.torch_loader = TorchLoader(self)
         self.torch_loader.loaded.connect(self._on_engine_loaded)
@@ -286,8 +288,10 @@ class MainWindow(QMainWindow):
             self.tabs.setCurrentWidget(self.inspector)
 
     def route_drop(self, paths: list[str]) -> None:
-        """The one place dropped files (and http(s) URLs) go: a dataset folder -> the Data tab, .pt -> the
-        hub, images (and any other file, which then gets a clear "not an image") -> the Inspect tab."""
+        """The one place dropped files (and http(s) URLs) go: a run folder -> the Runs tab, a dataset folder ->
+        the Data tab, .pt -> the hub, images (and any other file, which then gets a clear "not an image") -> the
+        Inspect tab."""
+        paths = route_run_folders(self, paths)  # a run folder is followed in the Runs tab
         plan = plan_drop(paths)
         if plan.dataset_folder is not None:
             self.tabs.setCurrentWidget(self.data_view)
@@ -341,6 +345,7 @@ class MainWindow(QMainWindow):
         self.plots.timer.stop()
         self.inspector.shutdown()
         self.checkpoints.shutdown()  # a save in progress finishes: never half a file
+        self.runs_tab.shutdown()
         self.data_view.shutdown()
         self.model_view.shutdown()
         self.app_settings.save_window(self)

@@ -171,9 +171,11 @@ def scan_image_folder(root: Path, val_fraction: float = 0.2, seed: int = 0):
     return found.classes, found.train, found.val
 
 
-def scan_folder_splits(root: Path, val_fraction: float = 0.2, seed: int = 0) -> FolderSplits:
+def scan_folder_splits(root: Path, val_fraction: float = 0.2, seed: int = 0,
+                       apply_corrections: bool = True) -> FolderSplits:
     """Like scan_image_folder, plus the files of a test folder when there is one (kept aside, never trained
-    on), the skipped entries and the layout notes."""
+    on), the skipped entries and the layout notes. The dataset's label corrections (core.corrections) are
+    applied unless `apply_corrections` is False."""
     root = Path(root).expanduser()
     if not root.exists():
         raise DatasetError(f"{root}: the folder does not exist")
@@ -207,7 +209,12 @@ def scan_folder_splits(root: Path, val_fraction: float = 0.2, seed: int = 0) -> 
         raise DatasetError(f"{root}: no image files found in the class folders ({', '.join(classes)})")
     test = _samples(splits["test"], classes, skipped) if "test" in splits else []
     ignored = [str(p) for p in _children(root) if is_tool_folder(p.name) and _is_dir(p)]
-    return FolderSplits(classes, train, val, test, skipped, notes, ignored)
+    found = FolderSplits(classes, train, val, test, skipped, notes, ignored)
+    if apply_corrections:
+        from core.corrections import apply_to_splits
+
+        apply_to_splits(found, root)
+    return found
 
 
 def _classes_only_in(val_dir: Path, train_dir: Path, classes: list[str]) -> list[str]:

@@ -11,7 +11,9 @@ import pyqtgraph as pg
 from PySide6.QtCore import QTimer, Slot
 from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
 
-from gui.training.plot_buffer import PlotBuffer
+from gui.plotting.axis_range import keep_flat_series_visible
+from gui.plotting.plot_buffer import PlotBuffer
+from gui.plotting.smoothing import debiased_ema
 
 REDRAW_INTERVAL_MS = 40  # 25 Hz
 EMA_SMOOTHING = 0.9  # weight of the past in the smoothed loss line (as TensorBoard's slider)
@@ -30,7 +32,7 @@ class TrainingPlots(QWidget):
         self.epoch_val_loss = PlotBuffer(64)
         self.epoch_train_acc = PlotBuffer(64)
         self.epoch_val_acc = PlotBuffer(64)
-        self._ema: float | None = None
+        self._ema = (0.0, 0)  # debiased EMA state (see gui.plotting.smoothing)
         self._dirty = False
         self.redraw_count = 0
 
@@ -114,7 +116,7 @@ class TrainingPlots(QWidget):
         for _, buffer in self._pairs:
             buffer.clear()
         self._drawn = [-1] * len(self._pairs)
-        self._ema = None
+        self._ema = (0.0, 0)
         for plot in (self.loss_plot, self.epoch_loss_plot, self.lr_plot):
             plot.enableAutoRange()
         self.acc_plot.enableAutoRange(axis="x")  # accuracy keeps its fixed 0..1
@@ -125,12 +127,7 @@ class TrainingPlots(QWidget):
         if len(steps) == 0:
             return
         self.step_loss.extend(steps, losses)
-        ema = self._ema
-        smoothed = []
-        for value in losses:
-            ema = value if ema is None else EMA_SMOOTHING * ema + (1 - EMA_SMOOTHING) * value
-            smoothed.append(ema)
-        self._ema = ema
+        smoothed, self._ema = debiased_ema(losses, EMA_SMOOTHING, self._ema)
         self.step_loss_ema.extend(steps, smoothed)
         if lr is not None:
             self.step_lr.append(steps[-1], lr)
@@ -162,3 +159,5 @@ class TrainingPlots(QWidget):
             if len(buffer) != self._drawn[i]:  # epoch curves change once an epoch: skip them otherwise
                 self._drawn[i] = len(buffer)
                 curve.setData(buffer.x, buffer.y)
+                if buffer is self.step_lr:
+                    keep_flat_series_visible(self.lr_plot, [buffer.y])

@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import pytest
 
-from gui.training.plot_buffer import PlotBuffer
+from gui.plotting.plot_buffer import PlotBuffer
 
 
 def test_plot_buffer_grows_and_keeps_every_point():
@@ -53,7 +53,10 @@ def test_ema_follows_losses(qtbot):
     plots = TrainingPlots()
     qtbot.addWidget(plots)
     plots.add_losses([1, 2], [1.0, 0.0])
-    assert plots.step_loss_ema.y.tolist() == [1.0, EMA_SMOOTHING]
+    plots.add_losses([3], [0.0])  # the average carries over between reports
+    w = EMA_SMOOTHING  # TensorBoard's debiased EMA: the weighted mean of the points so far
+    expected = [1.0, w * (1 - w) / (1 - w ** 2), w ** 2 * (1 - w) / (1 - w ** 3)]
+    assert plots.step_loss_ema.y.tolist() == pytest.approx(expected)
 
 
 def test_settings_round_trip(qtbot, app_settings, runs_root):

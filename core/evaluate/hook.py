@@ -1,0 +1,63 @@
+"""Evaluate a run's validation set when training ends (TrainConfig.evaluate_at_end): files in RUN/eval/."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.callbacks import Callback
+
+EVAL_FOLDER = "eval"
+
+
+def evaluate_run_at_end(trainer, run_dir: str | Path) -> Path | None:
+    """Evaluate the trainer's model (the best checkpoint's weights when the run saved one) on its validation
+    set into RUN/eval/. Returns the folder, or None when there is nothing to evaluate."""
+    from core.checkpoint import checkpoint_from_trainer, load_checkpoint
+    from core.evaluate.result import save_evaluation
+    from core.evaluate.run import evaluate_model
+    from core.evaluate.source import EvalData
+
+    run_dir = Path(run_dir)
+    val = trainer.data.val
+    if len(val) == 0:
+        return None
+    best = run_dir / "best.pt"
+    ckpt = load_checkpoint(best) if best.exists() else checkpoint_from_trainer(trainer)
+    model = ckpt.build_model().to(trainer.device)
+    labels = [int(v) for v in getattr(val, "labels", [y for _, y in val])]
+    files = _val_files(trainer, len(labels))
+    data = EvalData(val, files, labels, f"{trainer.data.spec.name} (val)")
+    result = evaluate_model(model, ckpt.classes, data, batch_size=max(64, trainer.config.batch_size * 2),
+                            device=trainer.device)
+    result.checkpoint = str(best) if best.exists() else "end of training"
+    out = run_dir / EVAL_FOLDER
+    save_evaluation(result, out)
+    return out
+
+
+def _val_files(trainer, n: int) -> list[str]:
+    """File paths of the validation images when the data came from a folder, else stable names."""
+    spec = trainer.data.spec
+    if spec.is_folder:
+        from core.data.folder import scan_folder_splits
+
+        excluded = {f for f, _ in trainer.data.excluded}
+        found = scan_folder_splits(Path(spec.name), spec.val_fraction, spec.seed)
+        paths = [str(p) for p, _ in found.val if str(p) not in excluded]
+        if len(paths) == n:
+            return paths
+    return [f"{spec.name}:val/{i:05d}" for i in range(n)]
+
+
+class EvaluateAtEnd(Callback):
+    """Calls evaluate_run_at_end after a completed fit; a failure is reported, never raised into training."""
+
+    def __init__(self, run_dir: str | Path):
+        self.run_dir = Path(run_dir)
+        self.folder: Path | None = None
+        self.error: str | None = None
+
+    def on_fit_end(self, trainer, summary: dict) -> None:
+        try:
+            self.folder = evaluate_run_at_end(trainer, self.run_dir)
+        except Exception as exc:  # the run itself succeeded; the evaluation is a bonus
+            self.error = f"end-of-run evaluation failed: {exc}"

@@ -1,0 +1,96 @@
+"""Likely label errors, ranked: cleanlab on out-of-sample probabilities from k-fold cross-validation.
+
+cleanlab (a dependency) gives each image a label-quality score (the "self_confidence" method: the
+out-of-sample probability of its given label) and flags the ones its confident-learning filter believes are
+mislabelled. The list holds every image, flagged ones first, then by score: most likely errors first.
+"""
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.evaluate.crossval import (
+    LabelledImages,
+    load_labelled_images,
+    out_of_sample_probabilities,
+)
+
+
+@dataclass
+class LabelIssue:
+    file: str
+    given: str
+    suggested: str
+    score: float  # 0..1, higher = more likely mislabelled (1 - label quality)
+    flagged: bool  # cleanlab's confident-learning filter calls it an issue
+
+
+def rank_label_issues(labels: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """-> (order, score, flagged): indices most-likely-wrong first, per-image score, per-image flag."""
+    from cleanlab.filter import find_label_issues
+    from cleanlab.rank import get_label_quality_scores
+
+    labels = np.asarray(labels, dtype=np.int64)
+    quality = get_label_quality_scores(labels, probs, method="self_confidence")
+    flagged = np.zeros(len(labels), dtype=bool)
+    present = np.unique(labels)
+    if len(present) == probs.shape[1]:  # cleanlab needs every class present among the given labels
+        flagged = find_label_issues(labels, probs, filter_by="prune_by_noise_rate")
+    score = 1.0 - quality
+    order = np.lexsort((-score, ~flagged))  # flagged first, then by score
+    return order, score, flagged
+
+
+def label_issues_from_probs(data: LabelledImages, probs: np.ndarray) -> list[LabelIssue]:
+    order, score, flagged = rank_label_issues(data.labels, probs)
+    suggested = probs.argmax(axis=1)
+    return [LabelIssue(str(data.files[i]), data.classes[data.labels[i]], data.classes[suggested[i]],
+                       float(score[i]), bool(flagged[i])) for i in order]
+
+
+def find_folder_label_issues(root: str | Path, *, model_name: str = "cnn", folds: int = 5, epochs: int = 6,
+                             image_size: int = 64, seed: int = 0, device: str = "cpu", progress=None,
+                             cancel=None) -> tuple[list[LabelIssue], LabelledImages, np.ndarray]:
+    """The whole pass for a folder: decode, cross-validate, rank. Returns (issues, data, probabilities)."""
+    data = load_labelled_images(root, image_size, progress=progress, cancel=cancel)
+    probs = out_of_sample_probabilities(data, model_name=model_name, folds=folds, epochs=epochs, seed=seed,
+                                        device=device, progress=progress, cancel=cancel)
+    issues = label_issues_from_probs(data, probs)
+    from core.corrections import load_corrections
+
+    confirmed = load_corrections(root)  # images the user marked "label is right" are not listed again
+    keep = [i for i in issues if (confirmed.entries.get(confirmed._key(i.file)) or {}).get("action") != "confirm"]
+    return keep, data, probs
+
+
+def dataset_findings(data: LabelledImages) -> tuple[list, list[str]]:
+    """(cross-class duplicates, confound sentences) for the decoded images of a label-issue pass."""
+    from PIL import Image
+
+    from core.evaluate.dataset_checks import (
+        cross_class_duplicates,
+        dhash,
+        find_confounds,
+    )
+
+    hashes = [dhash(Image.fromarray(img.permute(1, 2, 0).numpy())) for img in data.images]
+    labels = data.labels.tolist()
+    return (cross_class_duplicates(data.files, labels, data.classes, hashes),
+            find_confounds(data.files, labels, data.classes))
+
+
+def write_label_issues(issues: list[LabelIssue], out: str | Path) -> Path:
+    out = Path(out).expanduser()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["file", "given_label", "suggested_label", "score", "flagged"])
+        for issue in issues:
+            writer.writerow([issue.file, issue.given, issue.suggested, f"{issue.score:.6f}", int(issue.flagged)])
+    os.replace(tmp, out)
+    return out

@@ -1,0 +1,146 @@
+"""An evaluation's results: per-image probabilities plus everything derived from them, saved as plain files.
+
+Files written (all plain, readable without Layerscope): per_image.csv (one row per image), confusion.csv,
+per_class.csv, summary.json, confusion.png and reliability.png. `load_evaluation` reads a folder back, so two
+evaluations can be compared later without re-running a model.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from core.evaluate import metrics
+
+TOP_K = 5
+FILES = ("per_image.csv", "confusion.csv", "per_class.csv", "summary.json", "confusion.png", "reliability.png")
+
+
+@dataclass
+class EvalResult:
+    classes: list[str]
+    files: list[str]
+    labels: np.ndarray  # [N] true class index
+    probs: np.ndarray  # [N, K]
+    source: str = ""
+    checkpoint: str = ""
+    unreadable: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def predicted(self) -> np.ndarray:
+        return self.probs.argmax(axis=1)
+
+    @property
+    def confusion(self) -> np.ndarray:
+        return metrics.confusion_matrix(self.labels, self.predicted, len(self.classes))
+
+    def cell(self, true_index: int, predicted_index: int) -> np.ndarray:
+        """Indices of the images in one confusion-matrix cell, most confident first (a gallery's order)."""
+        members = np.flatnonzero((self.labels == true_index) & (self.predicted == predicted_index))
+        return members[np.argsort(-self.probs[members, predicted_index], kind="stable")]
+
+    def per_class(self) -> dict[str, np.ndarray]:
+        return metrics.per_class_scores(self.confusion)
+
+    def reliability(self, bins: int = 15) -> list[dict]:
+        return metrics.reliability_bins(self.probs, self.labels, bins)
+
+    def summary(self) -> dict:
+        bins = self.reliability()
+        scores = self.per_class()
+        loss, _ = metrics.per_image_loss_and_margin(self.probs, self.labels)
+        return {
+            "checkpoint": self.checkpoint, "source": self.source, "classes": list(self.classes),
+            "images": int(len(self.labels)), "top1": metrics.top_k_accuracy(self.probs, self.labels, 1),
+            "top5": metrics.top_k_accuracy(self.probs, self.labels, 5), "mean_loss": float(loss.mean()),
+            "macro_f1": float(scores["f1"].mean()), "ece": metrics.expected_calibration_error(bins),
+            "reliability": bins, "unreadable": [{"file": f, "reason": r} for f, r in self.unreadable],
+            "notes": list(self.notes),
+        }
+
+    def per_image_rows(self) -> list[dict]:
+        loss, margin = metrics.per_image_loss_and_margin(self.probs, self.labels)
+        k = min(TOP_K, len(self.classes))
+        order = np.argsort(-self.probs, axis=1)[:, :k]
+        rows = []
+        for i, name in enumerate(self.files):
+            top = ";".join(f"{self.classes[j]}:{self.probs[i, j]:.6f}" for j in order[i])
+            rows.append({"file": name, "true": self.classes[self.labels[i]], "predicted": self.classes[order[i, 0]],
+                         "correct": int(order[i, 0] == self.labels[i]), "confidence": f"{self.probs[i, order[i, 0]]:.6f}",
+                         "loss": f"{loss[i]:.6f}", "margin": f"{margin[i]:.6f}", "top_k": top})
+        return rows
+
+
+def _write_csv(path: Path, header: list[str], rows) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows(rows)
+    os.replace(tmp, path)
+
+
+def _json_safe(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def save_evaluation(result: EvalResult, out: str | Path) -> dict:
+    """Write the six files into `out` (created); returns the summary."""
+    from core.evaluate.plots import draw_confusion, draw_reliability
+
+    out = Path(out).expanduser()
+    out.mkdir(parents=True, exist_ok=True)
+    rows = result.per_image_rows()
+    header = ["file", "true", "predicted", "correct", "confidence", "loss", "margin", "top_k"]
+    _write_csv(out / "per_image.csv", header, ([r[h] for h in header] for r in rows))
+    matrix = result.confusion
+    _write_csv(out / "confusion.csv", ["true \\ predicted", *result.classes],
+               ([c, *matrix[i].tolist()] for i, c in enumerate(result.classes)))
+    scores = result.per_class()
+    _write_csv(out / "per_class.csv", ["class", "precision", "recall", "f1", "support"],
+               ([c, f"{scores['precision'][i]:.6f}", f"{scores['recall'][i]:.6f}", f"{scores['f1'][i]:.6f}",
+                 int(scores["support"][i])] for i, c in enumerate(result.classes)))
+    summary = _json_safe(result.summary())
+    (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    draw_confusion(matrix, result.classes).save(out / "confusion.png")
+    draw_reliability(summary["reliability"]).save(out / "reliability.png")
+    return summary
+
+
+def load_evaluation(folder: str | Path) -> EvalResult:
+    """Read an evaluation folder back (summary.json + per_image.csv). Raises EvaluationError when unusable."""
+    from core.evaluate.source import EvaluationError
+
+    folder = Path(folder).expanduser()
+    try:
+        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        classes = [str(c) for c in summary["classes"]]
+        with open(folder / "per_image.csv", newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise EvaluationError(f"{folder}: not an evaluation folder (summary.json + per_image.csv): {exc}") from None
+    index = {c: i for i, c in enumerate(classes)}
+    probs = np.zeros((len(rows), len(classes)))
+    labels = np.zeros(len(rows), dtype=np.int64)
+    try:
+        for r, row in enumerate(rows):
+            labels[r] = index[row["true"]]
+            for item in row["top_k"].split(";"):
+                name, _, p = item.rpartition(":")
+                probs[r, index[name]] = float(p)
+    except (KeyError, ValueError) as exc:
+        raise EvaluationError(f"{folder}/per_image.csv: row {r + 2} cannot be read ({exc})") from None
+    return EvalResult(classes, [row["file"] for row in rows], labels, probs, summary.get("source", ""),
+                      summary.get("checkpoint", ""))

@@ -1,0 +1,152 @@
+"""Run records: the versioned lines of a run folder's metrics.jsonl, and the one data path from the engine
+to every view (see docs/records.md).
+
+A record is a flat JSON object with `version`, `kind` and `time` plus the fields of its kind. `make()` builds
+one from Python values, `encode()` turns it into one line, `decode()` parses a line back and checks every known
+field's type. JSON has no NaN or infinity: both are written, and read back, as null.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time as _time
+
+RECORD_VERSION = 1
+CONFIG_VERSION = 1
+
+NUMBER = (int, float)
+# Every field a record of any kind may carry, and the JSON types it may have (null is always allowed).
+FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "version": (int,), "kind": (str,), "time": NUMBER,
+    # where the run is
+    "epoch": (int,), "epochs": (int,), "start_epoch": (int,), "start_batch": (int,), "batch": (int,), "batches_per_epoch": (int,),
+    "step": (int,), "total_steps": (int,),
+    # training numbers
+    "loss": NUMBER, "acc": NUMBER, "lr": NUMBER, "images_per_sec": NUMBER, "elapsed_s": NUMBER,
+    "eta_s": NUMBER, "duration_s": NUMBER,
+    "train_loss": NUMBER, "train_acc": NUMBER, "val_loss": NUMBER, "val_acc": NUMBER, "best_val_acc": NUMBER,
+    # run facts
+    "device": (str,), "train_size": (int,), "val_size": (int,), "heartbeat_s": NUMBER, "pid": (int,),
+    "host": (str,), "state": (str,), "message": (str,), "checkpoint": (str,), "reason": (str,),
+    "metric": (str,), "patience": (int,), "best": NUMBER, "best_epoch": (int,), "resumed": (bool,),
+}
+
+# The kinds a version-1 writer emits and the fields each must carry (beyond version, kind, time).
+KINDS: dict[str, tuple[str, ...]] = {
+    "start": ("epochs", "start_epoch", "batches_per_epoch", "total_steps"),
+    "resume": ("epoch", "step"),           # written before "start" when a run continues from a checkpoint
+    "step": ("step", "loss"),              # one per optimizer step
+    "epoch": ("epoch", "step", "val_loss", "val_acc"),
+    "heartbeat": ("state",),               # state: running | paused | evaluating
+    "paused": ("step",),
+    "resumed": ("step",),                  # un-paused (not to be confused with "resume")
+    "checkpoint": ("checkpoint", "reason"),
+    "early_stop": ("epoch", "metric", "patience"),
+    "stopped": ("epoch", "step"),
+    "end": ("epoch", "step"),
+    "diverged": ("step", "message"),
+    "error": ("message",),
+}
+# After one of these the writer has said its last word (until a later "resume"/"start").
+FINAL_KINDS = ("end", "stopped", "error", "diverged")
+HEARTBEAT_STATES = ("running", "paused", "evaluating")
+
+
+class RecordError(ValueError):
+    """A line is not a valid record; the message says what is wrong with it."""
+
+
+class Record(dict):
+    """One record: a plain dict (so it travels through queued Qt signals and json as is) with shortcuts."""
+
+    @property
+    def kind(self) -> str:
+        return self.get("kind", "")
+
+    @property
+    def time(self) -> float | None:
+        return self.get("time")
+
+    @property
+    def version(self) -> int:
+        return self.get("version", 0)
+
+
+def _clean(name: str, value):
+    """A JSON-safe value: non-finite floats become None, numpy/torch scalars become Python numbers."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if hasattr(value, "item"):  # numpy / torch scalar
+        return _clean(name, value.item())
+    raise RecordError(f"field {name!r}: {type(value).__name__} is not a plain number, string or bool")
+
+
+def _check(record: dict) -> None:
+    """Raise RecordError when a known field has the wrong type or a known kind misses a required field."""
+    for name, value in record.items():
+        allowed = FIELD_TYPES.get(name)
+        if value is None or allowed is None:
+            continue
+        if isinstance(value, bool) and bool not in allowed:
+            raise RecordError(f"field {name!r} must be {'/'.join(t.__name__ for t in allowed)}, got a bool")
+        if not isinstance(value, allowed):
+            raise RecordError(f"field {name!r} must be {'/'.join(t.__name__ for t in allowed)}, "
+                              f"got {type(value).__name__} {str(value)[:40]!r}")
+    missing = [f for f in KINDS.get(record.get("kind"), ()) if f not in record]
+    if missing:
+        raise RecordError(f"a {record.get('kind')!r} record needs {', '.join(missing)}")
+
+
+def make(kind: str, *, time: float | None = None, **fields) -> Record:
+    """A new record of `kind`, stamped with the current version and time; raises RecordError on bad fields."""
+    record = Record(version=RECORD_VERSION, kind=kind, time=_time.time() if time is None else float(time))
+    for name, value in fields.items():
+        record[name] = _clean(name, value)
+    _check(record)
+    return record
+
+
+def encode(record: dict) -> str:
+    """One JSON line, without the newline."""
+    return json.dumps(record, separators=(",", ":"), allow_nan=False)
+
+
+def _no_constants(name: str):
+    return None  # NaN / Infinity / -Infinity written by a careless writer read back as null
+
+
+# One decoder for every line: json.loads(line, parse_constant=...) builds a new decoder per call, which was
+# half the cost of decoding a short record (the run list decodes tens of thousands at a scan).
+_DECODER = json.JSONDecoder(parse_constant=_no_constants)
+
+
+def decode(line: str | bytes) -> Record:
+    """Parse one line. Raises RecordError (never anything else) when it is not a valid record.
+
+    Lines written before records were versioned (no `version`) read as version 0; a record from a newer
+    writer is refused so that it is not half understood."""
+    if isinstance(line, bytes):
+        try:
+            line = line.decode("utf-8")
+        except UnicodeDecodeError:
+            raise RecordError("not UTF-8 text (binary data?)") from None
+    try:
+        value = _DECODER.decode(line)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise RecordError(f"not JSON ({exc.__class__.__name__}: {str(exc)[:80]})") from None
+    if not isinstance(value, dict):
+        raise RecordError(f"not a JSON object (a {type(value).__name__})")
+    if not isinstance(value.get("kind"), str):
+        raise RecordError("no 'kind' string")
+    version = value.setdefault("version", 0)
+    if isinstance(version, int) and not isinstance(version, bool) and version > RECORD_VERSION:
+        raise RecordError(f"written by a newer Layerscope (record version {version}); update Layerscope")
+    for name, v in value.items():
+        if isinstance(v, float) and not math.isfinite(v):
+            value[name] = None  # e.g. 1e999 parses as inf
+    _check(value)
+    return Record(value)

@@ -1,0 +1,252 @@
+"""The selected runs' curves overlaid: loss per step (raw + TensorBoard's debiased EMA, smoothing slider),
+validation loss and accuracy per epoch (the best epoch starred), learning rate; one colour per run, a legend,
+a checkbox per run, and a step / epoch / wall-time x axis.
+
+Step curves keep every point; pyqtgraph's peak downsampling and clip-to-view draw a million of them fast
+without losing a spike.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (QComboBox, QGraphicsItem, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
+                               QSlider, QSplitter, QVBoxLayout, QWidget)
+
+from gui.runs.curves import RunCurves
+from gui.plotting.axis_range import keep_flat_series_visible
+from gui.plotting.smoothing import debiased_ema
+
+PALETTE = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
+           (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]  # matplotlib's tab10
+X_LABELS = {"step": "step", "epoch": "epoch", "wall": "wall time (s)"}
+DEFAULT_SMOOTHING = 0.6
+
+
+def _finite(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    keep = np.isfinite(x) & np.isfinite(y)
+    return (x, y) if keep.all() else (x[keep], y[keep])
+
+
+class _RunItems:
+    """The plot items of one run."""
+
+    def __init__(self, overlay: "RunsOverlay", name: str, colour: tuple[int, int, int]):
+        self.colour = colour
+        # Step curves use 1-pixel (cosmetic), opaque pens: Qt's raster engine draws wide or translucent lines
+        # several times slower, and with 10 runs x 2 curves that decides whether a pan stays under a frame.
+        faint = pg.mkPen(tuple(int(c + (255 - c) * 0.7) for c in colour), width=1)  # the colour, paled
+        thin = pg.mkPen(colour, width=1)
+        solid = pg.mkPen(colour, width=2)
+        self.raw = overlay.loss_plot.plot(pen=faint, skipFiniteCheck=True)
+        self.smooth = overlay.loss_plot.plot(pen=thin, name=name, skipFiniteCheck=True)
+        self.lr = overlay.lr_plot.plot(pen=thin, skipFiniteCheck=True)
+        for curve in (self.raw, self.smooth, self.lr):
+            curve.setDownsampling(auto=True, method="peak")
+            curve.setClipToView(True)
+            # Peak mode keeps each pixel column's min and max, so one bin a pixel loses no spike; pyqtgraph's
+            # default (5 bins a pixel, meant for other modes) draws 5x the points for nothing.
+            curve.opts["autoDownsampleFactor"] = 1.0
+        sym = dict(symbol="o", symbolSize=5, symbolBrush=colour, symbolPen=None)
+        self.val_loss = overlay.val_loss_plot.plot(pen=solid, **sym)
+        self.val_acc = overlay.acc_plot.plot(pen=solid, name=name, **sym)
+        star = dict(symbol="star", size=16, brush=pg.mkBrush(colour), pen=pg.mkPen("k", width=1))
+        self.best_acc = pg.ScatterPlotItem(**star)
+        self.best_loss = pg.ScatterPlotItem(**star)
+        overlay.acc_plot.addItem(self.best_acc)
+        overlay.val_loss_plot.addItem(self.best_loss)
+        self.drawn_records = -1  # the curves' record count when last drawn
+        self.items = [self.raw, self.smooth, self.lr, self.val_loss, self.val_acc, self.best_acc, self.best_loss]
+
+    def set_visible(self, visible: bool) -> None:
+        for item in self.items:
+            item.setVisible(visible)
+
+    def remove(self, overlay: "RunsOverlay") -> None:
+        for plot in (overlay.loss_plot, overlay.lr_plot, overlay.val_loss_plot, overlay.acc_plot):
+            for item in self.items:
+                if item.scene() is not None and item in plot.items:
+                    plot.removeItem(item)
+
+
+class RunsOverlay(QWidget):
+    toggled = Signal(str, bool)  # run path, shown
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.x_mode = "step"
+        self.smoothing = DEFAULT_SMOOTHING
+        self._runs: dict[str, tuple[RunCurves, _RunItems]] = {}
+        self._colour_of: dict[str, int] = {}
+
+        self.x_box = QComboBox()
+        for mode, label in (("step", "Step"), ("epoch", "Epoch"), ("wall", "Wall time")):
+            self.x_box.addItem(label, mode)
+        self.x_box.currentIndexChanged.connect(lambda _: self.set_x_mode(self.x_box.currentData()))
+        self.smooth_slider = QSlider(Qt.Orientation.Horizontal)
+        self.smooth_slider.setRange(0, 99)
+        self.smooth_slider.setValue(int(DEFAULT_SMOOTHING * 100))
+        self.smooth_slider.setToolTip("Smoothing of the loss line (TensorBoard's debiased exponential average)")
+        self.smooth_label = QLabel()
+        self.smooth_slider.valueChanged.connect(lambda v: self.set_smoothing(v / 100))
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("X axis:"))
+        controls.addWidget(self.x_box)
+        controls.addSpacing(16)
+        controls.addWidget(QLabel("Smoothing:"))
+        controls.addWidget(self.smooth_slider, 1)
+        controls.addWidget(self.smooth_label)
+
+        self.toggles = QListWidget()
+        self.toggles.setToolTip("Untick a run to hide its curves")
+        self.toggles.itemChanged.connect(self._on_toggle)
+        self.view = pg.GraphicsLayoutWidget()
+        self.view.setBackground("w")
+        self.loss_plot = self._plot(0, 0, "Training loss", "loss")
+        self.val_loss_plot = self._plot(0, 1, "Validation loss (★ best epoch)", "loss")
+        self.acc_plot = self._plot(1, 0, "Validation accuracy (★ best epoch)", "accuracy")
+        self.lr_plot = self._plot(1, 1, "Learning rate", "lr")
+        self.loss_plot.addLegend(offset=(-10, 10))
+        self.acc_plot.addLegend(offset=(-10, -10))
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(self.toggles)
+        split.addWidget(self.view)
+        split.setStretchFactor(1, 1)
+        split.setSizes([220, 800])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(controls)
+        layout.addWidget(split, 1)
+        self._update_labels()
+
+    def _plot(self, row: int, col: int, title: str, y_label: str) -> pg.PlotItem:
+        plot = self.view.addPlot(row=row, col=col, title=title)
+        plot.setLabel("left", y_label)
+        plot.showGrid(x=True, y=True, alpha=0.2)
+        # Tick labels are the costly part of a repaint: cached, an axis redraws only when its range changes.
+        for name in ("left", "bottom"):
+            plot.getAxis(name).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        return plot
+
+    def _update_labels(self) -> None:
+        for plot in (self.loss_plot, self.val_loss_plot, self.acc_plot, self.lr_plot):
+            plot.setLabel("bottom", X_LABELS[self.x_mode])
+        self.smooth_label.setText(f"{self.smoothing:.2f}")
+
+    # ---- which runs ----------------------------------------------------------------------------------
+    def set_runs(self, runs: list[tuple[str, str, RunCurves]]) -> None:
+        """Show exactly these (path, name, curves); a run keeps its colour while it stays selected."""
+        wanted = {path for path, _, _ in runs}
+        for path in [p for p in self._runs if p not in wanted]:
+            self._runs.pop(path)[1].remove(self)
+            self._colour_of.pop(path, None)
+        self.toggles.blockSignals(True)
+        self.toggles.clear()
+        for path, name, curves in runs:
+            if path not in self._runs:
+                used = set(self._colour_of.values())
+                index = next(i for i in range(len(used) + 1) if i not in used)
+                self._colour_of[path] = index
+                colour = PALETTE[index % len(PALETTE)]
+                self._runs[path] = (curves, _RunItems(self, name, colour))
+                self.redraw(path)
+            items = self._runs[path][1]
+            entry = QListWidgetItem(name)
+            entry.setData(Qt.ItemDataRole.UserRole, path)
+            entry.setFlags(entry.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            entry.setCheckState(Qt.CheckState.Checked if items.raw.isVisible() else Qt.CheckState.Unchecked)
+            entry.setForeground(QColor(*items.colour))
+            self.toggles.addItem(entry)
+        self.toggles.blockSignals(False)
+        self._fit_flat()
+
+    def run_paths(self) -> list[str]:
+        return list(self._runs)
+
+    def visible_loss_curves(self) -> int:
+        return sum(1 for _, items in self._runs.values() if items.smooth.isVisible() and items.smooth.xData is not None
+                   and len(items.smooth.xData))
+
+    def _on_toggle(self, entry: QListWidgetItem) -> None:
+        path = entry.data(Qt.ItemDataRole.UserRole)
+        shown = entry.checkState() == Qt.CheckState.Checked
+        if path in self._runs:
+            self._runs[path][1].set_visible(shown)
+            self._fit_y()
+            self.toggled.emit(path, shown)
+
+    # ---- options -------------------------------------------------------------------------------------
+    def set_x_mode(self, mode: str) -> None:
+        if mode == self.x_mode:
+            return
+        self.x_mode = mode
+        self._update_labels()
+        self.redraw()
+        for plot in (self.loss_plot, self.val_loss_plot, self.acc_plot, self.lr_plot):
+            plot.enableAutoRange(axis="x")
+
+    def set_smoothing(self, weight: float) -> None:
+        self.smoothing = max(0.0, min(0.999, weight))
+        self._update_labels()
+        for curves, items in self._runs.values():
+            with curves.lock:
+                self._draw_smooth(curves, items)
+
+    # ---- drawing -------------------------------------------------------------------------------------
+    def redraw(self, path: str | None = None) -> None:
+        """Give the curves of one run (or all) their current data."""
+        for key in ([path] if path is not None else list(self._runs)):
+            if key not in self._runs:
+                continue
+            curves, items = self._runs[key]
+            with curves.lock:
+                self._draw_run(curves, items)
+        self._fit_flat()
+
+    def redraw_changed(self) -> list[str]:
+        """Redraw the runs whose curves grew since they were last drawn; returns their paths."""
+        changed = [path for path, (curves, items) in self._runs.items() if curves.records != items.drawn_records]
+        for path in changed:
+            self.redraw(path)
+        return changed
+
+    def _draw_run(self, curves: RunCurves, items: _RunItems) -> None:
+        items.drawn_records = curves.records
+        mode = self.x_mode
+        items.raw.setData(*_finite(curves.step_x(curves.loss.x, mode), curves.loss.y))
+        self._draw_smooth(curves, items)
+        items.lr.setData(*_finite(curves.step_x(curves.lr.x, mode), curves.lr.y))
+        ex = curves.epoch_x(mode)
+        items.val_loss.setData(*_finite(ex, curves.val_loss.y))
+        items.val_acc.setData(*_finite(ex, curves.val_acc.y))
+        best = curves.best_epoch_index()
+        if best is None or best >= ex.size or not np.isfinite(ex[best]):
+            items.best_acc.setData([], [])
+            items.best_loss.setData([], [])
+        else:
+            items.best_acc.setData([ex[best]], [curves.val_acc.y[best]])
+            if np.isfinite(curves.val_loss.y[best]):
+                items.best_loss.setData([ex[best]], [curves.val_loss.y[best]])
+
+    def _draw_smooth(self, curves: RunCurves, items: _RunItems) -> None:
+        x, y = _finite(curves.step_x(curves.loss.x, self.x_mode), curves.loss.y)
+        items.smooth.setData(x, debiased_ema(y, self.smoothing)[0])
+
+    def _fit_y(self) -> None:
+        """Fit the step plots' y axes to the data now, then hold them: an auto-ranged axis recomputes the
+        bounds of every curve at every pan, which for 10 runs x 100,000 steps costs more than the drawing."""
+        for plot in (self.loss_plot, self.lr_plot):
+            if getattr(plot, "_flat_range_set", False):
+                continue  # a flat series has its own range (keep_flat_series_visible)
+            plot.enableAutoRange(axis="y")
+            plot.vb.updateAutoRange()
+            plot.disableAutoRange(axis="y")
+
+    def _fit_flat(self) -> None:
+        arrays = []
+        for curves, _ in self._runs.values():
+            with curves.lock:
+                arrays.append(curves.lr.y)
+        keep_flat_series_visible(self.lr_plot, arrays)
+        self._fit_y()

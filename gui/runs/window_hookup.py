@@ -1,0 +1,120 @@
+"""How the main window takes in the Runs tab; kept here so the window stays a composition.
+
+    self.runs_tab = install_runs_tab(self)          # in MainWindow.__init__, after the menus
+    paths = route_run_folders(self, paths)          # first thing in MainWindow.route_drop
+    self.runs_tab.shutdown()                        # in MainWindow.closeEvent
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QFileDialog
+
+from core.run_index import is_run_folder
+from gui.runs.tab import RunsTab
+
+ADDED_KEY = "runs/added_folders"  # folders added with Open Run Folder / monitor / a drop, remembered
+
+
+def install_runs_tab(window) -> RunsTab:
+    """The Runs tab (last), File > Open Run Folder…, and the tab's requests wired to the window."""
+    from gui.settings import default_runs_root
+
+    tab = RunsTab(window.runs_root if window.runs_root is not None else default_runs_root(), window)
+    window.tabs.addTab(tab, "Runs")
+    action = QAction("Open &Run Folder…", window)
+    action.setToolTip("Add a run folder (or a folder of runs) to the Runs tab and follow it live")
+    action.triggered.connect(lambda: choose_run_folder(window, tab))
+    menu = window.menus["file"]
+    actions = menu.actions()
+    separators = [a for a in actions if a.isSeparator()]
+    menu.insertAction(separators[-1] if separators else None, action)  # above Quit
+    window.open_run_folder_action = action
+    tab.message.connect(window.log.append)
+    tab.openCheckpointRequested.connect(lambda path: open_in_inspector(window, path))
+    tab.trainAgainRequested.connect(lambda config: fill_form(window, config))
+    tab.resumeRequested.connect(lambda _run, config, checkpoint: resume_run(window, config, checkpoint))
+    window.engineReady.connect(lambda: window.controller.runStarted.connect(lambda _: tab.refresh()))
+    remembered = _remembered_folders(window)
+    if remembered:
+        tab.index.added.extend(Path(f) for f in remembered)
+    tab.foldersChanged.connect(lambda folders: window.app_settings.set_value(ADDED_KEY, json.dumps(folders)))
+    QTimer.singleShot(0, tab.start)
+    return tab
+
+
+def _remembered_folders(window) -> list[str]:
+    """The folders added in earlier sessions (a damaged setting is ignored)."""
+    try:
+        folders = json.loads(window.app_settings.value(ADDED_KEY, "[]") or "[]")
+    except ValueError:
+        return []
+    return [f for f in folders if isinstance(f, str)] if isinstance(folders, list) else []
+
+
+def follow_folders(window, folders: list[str]) -> None:
+    """`layerscope monitor DIR...` / `--follow DIR`: add the folders and show the Runs tab."""
+    added = window.runs_tab.add_folders(folders)
+    window.tabs.setCurrentWidget(window.runs_tab)
+    missing = [f for f in folders if not Path(f).is_dir()]
+    for folder in missing:
+        window.log.append("warning", f"{folder}: no such folder; its row says so until it appears")
+    if not added and not missing:
+        window.log.append("warning", f"No run folders found in {', '.join(folders)}")
+
+
+def choose_run_folder(window, tab: RunsTab) -> None:
+    start = window.app_settings.value("paths/run_folder", str(Path.home()))
+    folder = QFileDialog.getExistingDirectory(window, "Open run folder", start)
+    if folder:
+        window.app_settings.set_value("paths/run_folder", str(Path(folder).parent))
+        follow_folders(window, [folder])
+
+
+def route_run_folders(window, paths: list[str]) -> list[str]:
+    """Dropped run folders go to the Runs tab; returns the other paths for the rest of the drop router."""
+    runs = [p for p in paths if Path(p).is_dir() and is_run_folder(Path(p))]
+    if runs:
+        follow_folders(window, runs)
+    return [p for p in paths if p not in runs]
+
+
+def open_in_inspector(window, checkpoint: str) -> None:
+    window.open_checkpoint(checkpoint)
+    inspector = getattr(window, "inspector", None)
+    if inspector is not None and window.tabs.indexOf(inspector) >= 0:
+        window.tabs.setCurrentWidget(inspector)
+
+
+def form_values(config: dict) -> dict:
+    """config.json -> the training form's values (what "train again" fills in)."""
+    data = config.get("data") if isinstance(config.get("data"), dict) else {}
+    train = config.get("train") if isinstance(config.get("train"), dict) else {}
+    values = {"dataset": data.get("name"), "train_count": data.get("train_count"), "model": config.get("model_name"),
+              "image_size": data.get("image_size"), "val_fraction": data.get("val_fraction"),
+              "augmentation": data.get("augmentation"), "model_options": config.get("model_options")}
+    for key in ("epochs", "batch_size", "lr", "optimizer", "weight_decay", "schedule", "seed", "device",
+                "backbone_lr_scale"):
+        values[key] = train.get(key)
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def fill_form(window, config: dict) -> None:
+    window.panel.set_values(form_values(config))  # the run's settings model: unusable values are skipped
+    window.tabs.setCurrentIndex(0)  # the Train tab
+    window.log.append("info", "The training form now holds that run's settings; press Train to run them again")
+
+
+def resume_run(window, config: dict, checkpoint: str) -> None:
+    if window.controller is None or window.controller.is_active():
+        window.log.append("warning", "Cannot resume now: wait for PyTorch to load and for the current run to end")
+        return
+    from core.session import RunSettings
+
+    window.plots.clear()
+    window.progress.reset()
+    window.controller.start(RunSettings.from_dict(config), resume=checkpoint)
+    window.tabs.setCurrentIndex(0)

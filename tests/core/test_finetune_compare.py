@@ -1,0 +1,63 @@
+"""Fine-tune from a checkpoint on corrected data, then compare the two evaluations."""
+import json
+
+import pytest
+
+from core.checkpoint import load_checkpoint
+from core.cli import main
+from core.corrections import load_corrections
+from core.data import DataSpec
+from core.evaluate import EvaluationError, evaluate_checkpoint, save_evaluation
+from core.evaluate.compare import compare_evaluations
+from core.finetune import prepare_finetune
+from core.session import RunSettings, prepare_trainer
+from core.trainer import TrainConfig
+from tests.core.evalkit import write_shapes_folder
+
+CLASSES = ["circle", "square", "star"]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    base = tmp_path_factory.mktemp("ft")
+    folder = write_shapes_folder(base / "data", per_class=10, size=24, classes=CLASSES)
+    settings = RunSettings(data=DataSpec(name=str(folder), seed=0), model_name="cnn",
+                           model_options={"channels": 4, "blocks": 1},
+                           train=TrainConfig(epochs=1, batch_size=8, lr=4e-3, evaluate_at_end=True))
+    prepare_trainer(settings, base / "run").fit()
+    return base
+
+
+def test_finetune_starts_from_the_weights_with_a_fresh_optimizer_and_lower_lr(run):
+    folder, before = run / "data", run / "run" / "best.pt"
+    victim = sorted((folder / "circle").iterdir())[0]
+    corrections = load_corrections(folder)
+    corrections.exclude(victim)
+    corrections.save()
+    trainer = prepare_finetune(before, run / "ft", epochs=1)
+    ckpt = load_checkpoint(before)
+    assert trainer.config.lr == pytest.approx(4e-4) and trainer.step == 0 and not trainer.optimizer.state
+    assert all((trainer.model.state_dict()[k] == v).all() for k, v in ckpt.model_state.items())
+    assert len(trainer.data.train) + len(trainer.data.val) == 29  # the excluded image is gone
+    trainer.fit()
+    assert (run / "ft" / "eval" / "summary.json").exists()
+    assert json.loads((run / "ft" / "config.json").read_text())["finetuned_from"] == str(before.resolve())
+
+
+def test_compare_two_evaluations(run, tmp_path, capsys):
+    a = evaluate_checkpoint(run / "run" / "best.pt", run / "data", "all")
+    b = evaluate_checkpoint(run / "run" / "best.pt", run / "data", "all")
+    b.probs = b.probs[:, [1, 2, 0]]  # a different model: every prediction moves one class on
+    comparison = compare_evaluations(a, b)
+    right_a = set(f for f, p, y in zip(a.files, a.predicted, a.labels) if p == y)
+    right_b = set(f for f, p, y in zip(b.files, b.predicted, b.labels) if p == y)
+    assert set(comparison.became_right) == right_b - right_a and set(comparison.became_wrong) == right_a - right_b
+    assert comparison.top1_delta == pytest.approx(len(right_b) / len(b.files) - len(right_a) / len(a.files))
+    assert comparison.confusion_delta.sum() == 0
+    save_evaluation(a, tmp_path / "a")
+    save_evaluation(b, tmp_path / "b")
+    assert main(["compare-eval", str(tmp_path / "a"), str(tmp_path / "b")]) == 0
+    assert "became right" in capsys.readouterr().out
+    b.classes = ["circle", "square", "dog"]
+    with pytest.raises(EvaluationError, match="dog"):
+        compare_evaluations(a, b)
