@@ -89,13 +89,14 @@ def print_table(outcomes: list[Outcome]) -> None:
     seen = set()
     failures = [o for o in outcomes if o.verdict != "ok"]
     if failures:
-        print("one reproducer per failing class (python benchmarks/robustness.py --only ACTION:KIND --seed-of N):")
+        print("one reproducer per failing class (python benchmarks/robustness.py --only ... --seed-of ...; cli and "
+              "kill cases: the named case in tests/support/signals.py):")
     for o in failures:
-        key = (o.case.label, o.verdict)
+        key = (o.case.label if "+" not in o.case.kind else o.case.action, o.verdict)
         if key in seen:
             continue
         seen.add(key)
-        print(f"  [{o.verdict}] {o.case.label} seed {o.case.seed}: {o.detail}")
+        print(f"  [{o.verdict}] --only {o.case.action}:{o.case.kind} --seed-of {o.case.seed}: {o.detail}")
 
 
 def summary(outcomes: list[Outcome], seconds: float) -> dict:

@@ -92,8 +92,8 @@ def run_cli_case(name: str, scratch: Path, ctx: dict, timeout: float = 60) -> Ou
 
 
 # ---- kills during train --------------------------------------------------------------------------------
-TRAIN = ["train", "--model", "mlp", "--hidden", "16", "--shapes-count", "4000", "--image-size", "16",
-         "--batch-size", "4", "--epochs", "3", "--device", "cpu", "--quiet", "--schedule", "none"]
+TRAIN = ["train", "--model", "mlp", "--hidden", "16", "--shapes-count", "1200", "--image-size", "16",
+         "--batch-size", "8", "--epochs", "2", "--device", "cpu", "--quiet", "--schedule", "none"]
 
 # name -> (signals to send, wait for the first step record first?, the exit status expected)
 KILLS = {
@@ -161,7 +161,7 @@ def run_kill_case(name: str, scratch: Path, timeout: float = 240) -> Outcome:
     if (problem := _left_wrong(run, rc != -9)) is not None:
         return Outcome(case, "wrong_file", problem)
     if (run / "last.pt").is_file():
-        rc2, out2, err2 = finish(cli(["train", "--resume", str(run / "last.pt"), "--epochs", "3", "--quiet",
+        rc2, out2, err2 = finish(cli(["train", "--resume", str(run / "last.pt"), "--epochs", "2", "--quiet",
                                       "--device", "cpu"]), timeout)
         if rc2 is None:
             return Outcome(case, "hang", "the resume after the kill did not finish")
