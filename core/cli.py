@@ -83,10 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", default=None, metavar="CHECKPOINT", help="continue a run from its last.pt; --epochs is the new total")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    p = sub.add_parser("predict", help="classify images with a checkpoint")
+    p = sub.add_parser("predict", help="classify images with a checkpoint", description=(
+        "Classify images, one output line per image, written (and flushed) as each image is done: a file "
+        "that cannot be read costs its own line only."))
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--top-k", type=int, default=3)
-    p.add_argument("--json", action="store_true", help="one JSON list on stdout")
+    p.add_argument("--json", action="store_true", help=(
+        'JSON Lines on stdout: one object per image, {"path": ..., "predictions": [{"label": ..., "prob": ...}]} '
+        'or {"path": ..., "error": ...}; a prob that is not a number is null'))
     p.add_argument("images", nargs="+", metavar="IMAGE")
 
     i = sub.add_parser("inspect", help="write per-layer mosaics, filters, saliency and summary.json for an image")
@@ -260,19 +264,22 @@ def cmd_predict(args) -> int:
     except CheckpointError as exc:
         print(f"layerscope predict: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    results = predictor.classify_files(args.images, top_k=args.top_k)
-    if args.json:
-        print(json.dumps([r.to_dict() for r in results], indent=2))
-    else:
-        for r in results:
-            if r.error:
-                print(f"{r.source}: ERROR {r.error}")
-            else:
-                print(f"{r.source}: " + ", ".join(f"{label} {prob:.1%}" for label, prob in r.top))
-    failed = [r for r in results if r.error]
-    for r in failed:
-        print(f"layerscope predict: could not classify {r.source}: {r.error}", file=sys.stderr)
+    failed = 0
+    for r in predictor.iter_classify_files(args.images, top_k=args.top_k):
+        failed += r.error is not None
+        print(_prediction_line(r, args.json), flush=True)  # streamed: what is written stays written
+        if r.error:
+            print(f"layerscope predict: could not classify {r.source}: {r.error}", file=sys.stderr, flush=True)
     return EXIT_PARTIAL if failed else EXIT_OK
+
+
+def _prediction_line(r, as_json: bool) -> str:
+    if as_json:
+        return json.dumps(r.to_dict(), allow_nan=False)  # to_dict turns NaN into null: always valid JSON
+    if r.error:
+        return f"{r.source}: ERROR {r.error}"
+    return f"{r.source}: " + ", ".join(
+        f"{label} {prob:.1%}" if math.isfinite(prob) else f"{label} (not a number)" for label, prob in r.top)
 
 
 # ---- inspect -------------------------------------------------------------------------------------------
@@ -299,13 +306,21 @@ def cmd_inspect(args) -> int:
 
 # ---- dataset -------------------------------------------------------------------------------------------
 def cmd_dataset(args) -> int:
+    from core.data.folder import DatasetError
     from core.data.health import scan_health
 
     folder = Path(args.folder)
     if not folder.is_dir():
         print(f"layerscope dataset: {folder}: not a folder", file=sys.stderr)
         return EXIT_USAGE
-    report = scan_health(folder)
+    try:
+        report = scan_health(folder)
+    except DatasetError as exc:  # empty folder, one class, no images: a message, never a traceback
+        print(f"layerscope dataset: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"layerscope dataset: {folder}: cannot be read ({exc.strerror or exc})", file=sys.stderr)
+        return EXIT_USAGE
     print(json.dumps(report.to_dict(), indent=2) if args.json else report.format_text())
     return EXIT_OK
 

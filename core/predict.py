@@ -1,6 +1,8 @@
 """Classify images with a model in memory: the same preprocessing as the model's validation data."""
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,9 +22,11 @@ class Prediction:
     error: str | None = None
 
     def to_dict(self) -> dict:
+        """Plain JSON: a probability that is not a number (a diverged model) becomes None (null)."""
         if self.error is not None:
             return {"path": self.source, "error": self.error}
-        return {"path": self.source, "predictions": [{"label": l, "prob": round(p, 6)} for l, p in self.top]}
+        return {"path": self.source,
+                "predictions": [{"label": l, "prob": round(p, 6) if math.isfinite(p) else None} for l, p in self.top]}
 
 
 class Predictor:
@@ -57,10 +61,12 @@ class Predictor:
 
     def classify_files(self, paths, top_k: int = 5) -> list[Prediction]:
         """One Prediction per path; a file that cannot be read gets an `error` and the others go on."""
-        results = []
+        return list(self.iter_classify_files(paths, top_k))
+
+    def iter_classify_files(self, paths, top_k: int = 5) -> Iterator[Prediction]:
+        """Like classify_files, one Prediction at a time, so a caller can write each result as it comes."""
         for path in paths:
             try:
-                results.append(Prediction(str(path), self.classify(load_image(path), top_k)))
+                yield Prediction(str(path), self.classify(load_image(path), top_k))
             except ImageLoadError as exc:
-                results.append(Prediction(str(path), error=exc.reason))
-        return results
+                yield Prediction(str(path), error=exc.reason)

@@ -1,9 +1,12 @@
 """A health check of an image folder before training on it: what is there, and what is wrong with it.
 
-Every file in the class folders is read once (threads): its bytes are hashed (exact duplicates, also across
-train and val, which would inflate validation accuracy) and decoded at a reduced JPEG scale (cheap, yet it
-still reads the whole stream, so truncated files are caught). Problems are listed with their reasons and
-never stop the scan; `build_data` leaves the same unreadable files out of training.
+Every file in the class folders is read once (threads), through the same safe reader and header check as
+training (core.imageio): only regular files within the byte budget are read, so the read is bounded; its
+bytes are hashed (exact duplicates, also across train and val, which would inflate validation accuracy) and
+decoded at a reduced JPEG scale (cheap, yet it still reads the whole stream, so truncated files are caught).
+Entries named like images that are not files (FIFOs, link loops, dangling links, a folder named x.jpg) are
+listed too. Problems are listed with their reasons and never stop the scan; `build_data` leaves the same
+files out of training.
 """
 from __future__ import annotations
 
@@ -18,8 +21,13 @@ from typing import Callable
 from PIL import Image
 
 from core.data.cache import Cancelled, default_threads
-from core.data.folder import class_folders, find_split_folders, scan_folder_splits
-from core.imageio import ImageLoadError, is_image_path, load_image
+from core.data.folder import (
+    class_folders,
+    find_split_folders,
+    scan_folder_splits,
+    walk_class_folder,
+)
+from core.imageio import ImageLoadError, load_image, read_image_bytes
 
 SMALL_CLASS = 10  # fewer good training images than this: too few to learn or to measure
 IMBALANCE_WARN = 3.0  # largest / smallest class above this: accuracy alone will mislead
@@ -28,7 +36,7 @@ IMBALANCE_WARN = 3.0  # largest / smallest class above this: accuracy alone will
 @dataclass
 class FileProblem:
     path: str
-    kind: str  # "empty", "corrupt", "unreadable", "not_image"
+    kind: str  # an ImageLoadError kind: "empty", "corrupt", "too_large", "not_image", "not_regular", ...
     reason: str
 
 
@@ -47,7 +55,7 @@ class DuplicateGroup:
 @dataclass
 class HealthReport:
     root: str
-    layout: str  # "train/val folders" or "one folder per class, 20 % held out for validation"
+    layout: str  # "train/ and val/ folders" or "one folder per class, 20 % held out for validation"
     classes: list[str]
     counts: dict[str, dict[str, int]]  # class -> split -> number of good images
     total_files: int = 0
@@ -119,20 +127,18 @@ class _FileInfo:
 
 def _check_file(path: Path) -> _FileInfo:
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        return _FileInfo(problem=FileProblem(str(path), "unreadable", f"the file cannot be read ({exc.strerror or exc})"))
-    if not data:
-        return _FileInfo(problem=FileProblem(str(path), "empty", "the file is empty (0 bytes)"))
+        data = read_image_bytes(path)  # regular files within the byte budget only
+    except ImageLoadError as exc:
+        return _FileInfo(problem=FileProblem(str(path), exc.kind, exc.reason))
     info = _FileInfo(sha1=hashlib.sha1(data).hexdigest())
     try:
         with Image.open(io.BytesIO(data)) as img:  # header only: size, mode, format
             info.size, info.mode, info.format = img.size, img.mode, img.format
-        # A full decode is the only way to catch a truncated or mangled stream; at 1/8 JPEG scale it is cheap.
+        # The pixel limit, then a full decode: the only way to catch a truncated or mangled stream; at 1/8
+        # JPEG scale it is cheap.
         load_image(data, name=str(path), draft_size=16)
     except ImageLoadError as exc:
-        kind = "not_image" if "not an image" in exc.reason else "corrupt"
-        info.problem = FileProblem(str(path), kind, exc.reason)
+        info.problem = FileProblem(str(path), exc.kind, exc.reason)
     except Exception as exc:  # Image.open's own failures: not an image at all
         info.problem = FileProblem(str(path), "not_image",
                                    f"not an image file Layerscope can read ({type(exc).__name__})")
@@ -140,11 +146,7 @@ def _check_file(path: Path) -> _FileInfo:
 
 
 def _non_image_files(folders: list[Path]) -> list[str]:
-    out = []
-    for folder in folders:
-        out += [str(p) for p in sorted(folder.rglob("*"))
-                if p.is_file() and not p.name.startswith(".") and not is_image_path(p)]
-    return out
+    return [str(p) for folder in folders for p in walk_class_folder(folder).other_files]
 
 
 def scan_health(root: str | Path, progress: Callable[[int, int], None] | None = None,
@@ -155,9 +157,7 @@ def scan_health(root: str | Path, progress: Callable[[int, int], None] | None = 
     root = Path(root).expanduser()
     found = scan_folder_splits(root, val_fraction, seed)  # raises DatasetError for a non-dataset
     splits = find_split_folders(root)
-    held_out = f"{val_fraction * 100:g} % held out for validation"
-    layout = ("train/val folders" if "val" in splits else f"train folder, {held_out}") if splits \
-        else f"one folder per class, {held_out}"
+    layout = _describe_layout(splits, val_fraction)
     labelled = [(p, lbl, "train") for p, lbl in found.train] + [(p, lbl, "val") for p, lbl in found.val] + \
                [(p, lbl, "test") for p, lbl in found.test]
     total = len(labelled)
@@ -174,7 +174,8 @@ def scan_health(root: str | Path, progress: Callable[[int, int], None] | None = 
     report = HealthReport(root=str(root), layout=layout, classes=list(found.classes),
                           counts={c: {s: 0 for s in ("train", "val", "test") if s != "test" or found.test}
                                   for c in found.classes},
-                          total_files=total)
+                          total_files=total + len(found.skipped))
+    report.problems += [FileProblem(s.path, s.kind, s.reason) for s in found.skipped]
     by_hash: dict[str, list[tuple[str, str]]] = {}
     areas = []
     modes, formats = Counter(), Counter()
@@ -196,9 +197,19 @@ def scan_health(root: str | Path, progress: Callable[[int, int], None] | None = 
                          for h, items in by_hash.items() if len(items) > 1]
     class_dirs = [root / c for c in found.classes] if not splits else \
         [d for s in splits.values() for d in class_folders(s)]
-    report.ignored = _non_image_files(class_dirs)
+    report.ignored = _non_image_files(class_dirs) + [f"{p}/ (tool folder)" for p in found.ignored_folders]
+    report.warnings += found.notes  # layout problems first: they change what is trained on
     _add_warnings(report)
     return report
+
+
+def _describe_layout(splits: dict[str, Path], val_fraction: float) -> str:
+    held_out = f"{val_fraction * 100:g} % held out for validation"
+    if not splits:
+        return f"one folder per class, {held_out}"
+    text = f"{splits['train'].name}/ and {splits['val'].name}/ folders" if "val" in splits \
+        else f"{splits['train'].name}/ folder, {held_out}"
+    return text + (f"; {splits['test'].name}/ kept aside as the test split" if "test" in splits else "")
 
 
 def _add_warnings(report: HealthReport) -> None:

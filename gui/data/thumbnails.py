@@ -9,6 +9,7 @@ and modification time), so a large folder opens fast the second time.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import threading
 from collections import OrderedDict, deque
@@ -105,11 +106,13 @@ def _scaled(source: Any, size: int) -> QImage:
         return img.scaled(size, size, Qt.KeepAspectRatio, Qt.SmoothTransformation)
     from PIL import Image, ImageOps
 
-    from core.imageio import ImageLoadError, to_rgb
+    from core.imageio import ImageLoadError, check_size, read_image_bytes, to_rgb
 
     path = Path(source)
     try:
-        with Image.open(path) as im:
+        data = read_image_bytes(path)  # regular files within the byte budget only: a FIFO would block open()
+        with Image.open(io.BytesIO(data)) as im:
+            check_size(str(path), *im.size)  # the same pixel limit as training, before decoding
             # JPEG decodes straight at 1/2, 1/4 or 1/8 scale: most of the speed for big photos.
             im.draft("RGB", (size * 2, size * 2))
             im.seek(0)

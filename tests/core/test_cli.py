@@ -51,7 +51,7 @@ def test_predict_json_reports_each_image_and_fails_on_bad_ones(tmp_path, capsys,
     rc = main(["predict", "--checkpoint", str(tmp_path / "run" / "best.pt"), "--top-k", "2", "--json",
                str(good), str(bad), str(gray)])
     assert rc == 1
-    results = json.loads(capsys.readouterr().out)
+    results = [json.loads(line) for line in capsys.readouterr().out.splitlines()]  # JSON Lines
     assert [r["path"] for r in results] == [str(good), str(bad), str(gray)]
     assert len(results[0]["predictions"]) == 2 and {"label", "prob"} <= set(results[0]["predictions"][0])
     assert "error" in results[1] and "corrupt" in results[1]["error"]

@@ -242,7 +242,7 @@ def test_pixel_limit_can_be_lowered(tmp_path):
     path = _save(_gradient_rgb(), tmp_path / "small.png")
     with pytest.raises(ImageLoadError) as err:
         load_image(path, max_pixels=W * H - 1)
-    assert f"{W}x{H}" in err.value.reason
+    assert f"{W} x {H} px" in err.value.reason and err.value.kind == "too_large"
     _check_rgb(load_image(path, max_pixels=W * H))
 
 
