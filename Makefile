@@ -9,7 +9,8 @@ STAMP  := $(VENV)/.installed
 run: $(STAMP)  ## open the app (built-in shapes dataset, no download needed)
 	$(VENV)/bin/layerscope
 
-test: $(STAMP)  ## run every test (Qt offscreen)
+test: $(STAMP)  ## layering contracts and linter, then every test (Qt offscreen)
+	$(VENV)/bin/lint-imports && $(VENV)/bin/ruff check core gui tests benchmarks
 	QT_QPA_PLATFORM=offscreen $(VENV)/bin/python -m pytest
 
 test-core: $(STAMP)

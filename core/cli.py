@@ -7,113 +7,26 @@ Failures are translated once, in main(): a message on stderr, never a traceback.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
 import sys
-import time
 from pathlib import Path
+
+from core import catalog
+from core.cli_args import COMMANDS, build_parser, parse_augment, parse_options, parse_value
+from core.run_location import default_runs_root, new_run_dir
+
+__all__ = ["COMMANDS", "build_parser", "main"]
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 EXIT_FAILED = 1
 DEBUG_ENV = "LAYERSCOPE_DEBUG"  # set to 1 to get the traceback of an unexpected error
-COMMANDS = ("train", "predict", "inspect", "dataset")
-
-
-def _parse_value(text: str):
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
-
-
-def _parse_options(pairs: list[str]) -> dict:
-    options = {}
-    for pair in pairs or []:
-        if "=" not in pair:
-            raise SystemExit(f"layerscope: --option expects KEY=VALUE, got {pair!r}")
-        key, value = pair.split("=", 1)
-        options[key.strip().replace("-", "_")] = _parse_value(value)
-    return options
-
-
-def _parse_augment(text: str | None) -> dict:
-    """'flip,crop=0.6,rotate=15,jitter=0.2' -> Augmentation fields."""
-    names = {"flip": ("horizontal_flip", True), "crop": ("random_resized_crop", True),
-             "rotate": ("rotation_degrees", 15.0), "jitter": ("colour_jitter", 0.2)}
-    aug: dict = {}
-    for part in filter(None, (text or "").split(",")):
-        key, _, value = part.partition("=")
-        if key not in names:
-            raise SystemExit(f"layerscope: unknown augmentation {key!r}; use flip, crop[=MIN_SCALE], rotate[=DEG], jitter[=AMOUNT]")
-        field, default = names[key]
-        aug[field] = default
-        if value and key == "crop":
-            aug["crop_scale_min"] = float(value)
-        elif value:
-            aug[field] = float(value)
-    return aug
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="layerscope", description=(
-        "Train image classifiers and look inside them. With no command, opens the desktop app."))
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    t = sub.add_parser("train", help="train a model headless, with a progress bar")
-    t.add_argument("--dataset", default="shapes", help="shapes (built in), mnist, fashion_mnist, cifar10, or a folder with one sub-folder per class")
-    t.add_argument("--model", default="cnn", help="mlp, cnn, resnet18, resnet50, mobilenet_v3_small, efficientnet_b0")
-    t.add_argument("--epochs", type=int, default=3)
-    t.add_argument("--batch-size", type=int, default=16)
-    t.add_argument("--lr", type=float, default=1e-3)
-    t.add_argument("--optimizer", choices=("sgd", "adam", "adamw"), default="adam")
-    t.add_argument("--weight-decay", type=float, default=0.0)
-    t.add_argument("--schedule", choices=("none", "cosine", "step"), default="cosine")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
-    t.add_argument("--image-size", type=int, default=None, help="input size in pixels (default: the dataset's own)")
-    t.add_argument("--shapes-count", type=int, default=8000, help="shapes: how many training images to draw (validation gets an eighth as many)")
-    t.add_argument("--val-fraction", type=float, default=0.2, help="validation share when a folder has no val/ sub-folder")
-    t.add_argument("--augment", default="", help="comma list: flip, crop[=MIN_SCALE], rotate[=DEG], jitter[=AMOUNT]")
-    t.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
-    t.add_argument("--hidden", default=None, help="mlp hidden layer widths, e.g. 256,128")
-    t.add_argument("--pretrained", action="store_true", help="torchvision models: start from pretrained weights (downloads once)")
-    t.add_argument("--weights", default=None, help="torchvision models: a local weights file to start from")
-    t.add_argument("--freeze-backbone", action="store_true", help="train only the new classification head")
-    t.add_argument("--backbone-lr-scale", type=float, default=1.0, help="fine-tuning: backbone lr = lr x this")
-    t.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="any other model option (repeatable)")
-    t.add_argument("--out", default=None, help="run directory (config.json, metrics.jsonl, last.pt, best.pt)")
-    t.add_argument("--resume", default=None, metavar="CHECKPOINT", help="continue a run from its last.pt; --epochs is the new total")
-    t.add_argument("--overwrite", action="store_true", help="start a new run in an --out folder that holds one (the old files move to previous-<time>/)")
-    t.add_argument("--quiet", action="store_true", help="no progress bar")
-
-    p = sub.add_parser("predict", help="classify images with a checkpoint", description=(
-        "Classify images, one output line per image, written (and flushed) as each image is done: a file "
-        "that cannot be read costs its own line only."))
-    p.add_argument("--checkpoint", required=True)
-    p.add_argument("--top-k", type=int, default=3)
-    p.add_argument("--json", action="store_true", help=(
-        'JSON Lines on stdout: one object per image, {"path": ..., "predictions": [{"label": ..., "prob": ...}]} '
-        'or {"path": ..., "error": ...}; a prob that is not a number is null'))
-    p.add_argument("images", nargs="+", metavar="IMAGE")
-
-    i = sub.add_parser("inspect", help="write per-layer mosaics, filters, saliency and summary.json for an image")
-    i.add_argument("--checkpoint", required=True)
-    i.add_argument("--out", required=True)
-    i.add_argument("--target", default=None, help="class name or index for saliency (default: the predicted class)")
-    i.add_argument("--layer", default=None, help="Grad-CAM layer (default: the last conv layer)")
-    i.add_argument("image", metavar="IMAGE")
-
-    d = sub.add_parser("dataset", help="check an image folder: classes, splits, bad files, duplicates")
-    d.add_argument("folder")
-    d.add_argument("--json", action="store_true")
-    return parser
 
 
 # ---- train ---------------------------------------------------------------------------------------------
 def _model_options(args) -> dict:
-    options = _parse_options(args.option)
+    options = parse_options(args.option)
     if args.hidden:
         options["hidden"] = [int(v) for v in args.hidden.split(",") if v.strip()]
     if args.pretrained:
@@ -126,8 +39,8 @@ def _model_options(args) -> dict:
 
 
 def _default_run_dir(args) -> Path:
-    name = Path(args.dataset).name if args.dataset not in ("shapes", "mnist", "fashion_mnist", "cifar10") else args.dataset
-    return Path("runs") / f"{time.strftime('%Y%m%d-%H%M%S')}-{args.model}-{name}"
+    """A new folder under the runs root the desktop app uses too (core.run_location)."""
+    return new_run_dir(default_runs_root(), args.model, args.dataset)
 
 
 class _ConsoleProgress:
@@ -193,10 +106,8 @@ class _ConsoleProgress:
 
 
 def _print_folder_health(folder: str) -> None:
-    try:
-        from core.data.health import scan_health
-    except ImportError:
-        return
+    from core.data.health import scan_health
+
     report = scan_health(Path(folder))
     print(report.format_text(), flush=True)
 
@@ -213,8 +124,8 @@ def cmd_train(args) -> int:
 
     settings = RunSettings(
         data=DataSpec(name=args.dataset, image_size=args.image_size, val_fraction=args.val_fraction, seed=args.seed,
-                      train_count=args.shapes_count, val_count=max(20, args.shapes_count // 8),
-                      augmentation=Augmentation.from_dict(_parse_augment(args.augment))),
+                      train_count=args.shapes_count, val_count=catalog.shapes_val_count(args.shapes_count),
+                      augmentation=Augmentation.from_dict(parse_augment(args.augment))),
         model_name=args.model, model_options=_model_options(args),
         train=TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
                           weight_decay=args.weight_decay, schedule=args.schedule, seed=args.seed, device=args.device,
@@ -293,7 +204,7 @@ def cmd_inspect(args) -> int:
     from core.imageio import ImageLoadError
     from core.inspect.report import inspect_to_folder
 
-    target = _parse_value(args.target) if args.target is not None else None
+    target = parse_value(args.target) if args.target is not None else None
     try:
         summary = inspect_to_folder(args.checkpoint, args.image, args.out, target=target, cam_layer=args.layer)
     except (CheckpointError, ImageLoadError, ValueError, KeyError) as exc:

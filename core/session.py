@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable
 
+from core import catalog
 from core.callbacks import Callback
 from core.checkpoint import CheckpointError, check_resumable, load_checkpoint
 from core.data import DataSpec, build_data
@@ -22,7 +23,7 @@ from core.trainer import TrainConfig, Trainer, TrainingError, seed_everything
 @dataclass
 class RunSettings:
     data: DataSpec = field(default_factory=DataSpec)
-    model_name: str = "cnn"
+    model_name: str = catalog.DEFAULT_MODEL
     model_options: dict = field(default_factory=dict)
     train: TrainConfig = field(default_factory=TrainConfig)
 
@@ -32,7 +33,7 @@ class RunSettings:
 
     @classmethod
     def from_dict(cls, d: dict) -> "RunSettings":
-        return cls(data=DataSpec.from_dict(d.get("data", {})), model_name=d.get("model_name", "cnn"),
+        return cls(data=DataSpec.from_dict(d.get("data", {})), model_name=d.get("model_name", catalog.DEFAULT_MODEL),
                    model_options=dict(d.get("model_options") or {}),
                    train=TrainConfig.from_dict(d.get("train", {})))
 

@@ -6,7 +6,7 @@ import math
 import random
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Callable, Iterable
 
 import numpy as np
@@ -14,12 +14,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from core import catalog
 from core.callbacks import BatchReport, Callback, EpochMetrics
 from core.data import DataBundle, make_loader
+from core.imageio import ImageLoadError
 from core.models import ModelSpec
-
-OPTIMIZERS = ("sgd", "adam", "adamw")
-SCHEDULES = ("none", "cosine", "step")
 
 
 class TrainingError(Exception):
@@ -36,20 +35,22 @@ class TrainingDiverged(TrainingError):
 
 @dataclass
 class TrainConfig:
-    epochs: int = 3
-    batch_size: int = 16
-    lr: float = 1e-3
-    optimizer: str = "adam"
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    schedule: str = "cosine"
-    step_size: int = 5  # step schedule: multiply the lr by `gamma` every `step_size` epochs
-    gamma: float = 0.1
-    seed: int = 0
-    device: str = "auto"
-    num_workers: int = 0
-    backbone_lr_scale: float = 1.0  # fine-tuning: backbone lr = lr * scale (head keeps lr)
-    report_interval_s: float = 0.1  # how often on_batch_end fires at most
+    """How to train. Defaults (and their meaning) come from core.catalog."""
+
+    epochs: int = catalog.EPOCHS.default
+    batch_size: int = catalog.BATCH_SIZE.default
+    lr: float = catalog.LEARNING_RATE.default
+    optimizer: str = catalog.OPTIMIZER.default
+    momentum: float = catalog.MOMENTUM.default
+    weight_decay: float = catalog.WEIGHT_DECAY.default
+    schedule: str = catalog.SCHEDULE.default
+    step_size: int = catalog.STEP_SIZE.default  # step schedule: multiply the lr by `gamma` every `step_size` epochs
+    gamma: float = catalog.GAMMA.default
+    seed: int = catalog.SEED.default
+    device: str = catalog.DEVICE.default
+    num_workers: int = catalog.WORKERS.default
+    backbone_lr_scale: float = catalog.BACKBONE_LR_SCALE.default  # fine-tuning: backbone lr = lr * scale
+    report_interval_s: float = catalog.REPORT_INTERVAL_S  # how often on_batch_end fires at most
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -68,10 +69,23 @@ class TrainConfig:
             problems.append(f"learning rate must be a positive number (got {self.lr})")
         if self.optimizer not in OPTIMIZERS:
             problems.append(f"optimizer must be one of {', '.join(OPTIMIZERS)} (got {self.optimizer!r})")
-        if self.schedule not in SCHEDULES:
-            problems.append(f"schedule must be one of {', '.join(SCHEDULES)} (got {self.schedule!r})")
+        if self.schedule not in SCHEDULERS:
+            problems.append(f"schedule must be one of {', '.join(SCHEDULERS)} (got {self.schedule!r})")
         if problems:
             raise TrainingError("; ".join(problems))
+
+
+# Optimizer and schedule factories by catalogue name (a test checks they match core.catalog exactly).
+OPTIMIZERS: dict[str, Callable[[list, TrainConfig], torch.optim.Optimizer]] = {
+    "sgd": lambda groups, cfg: torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay),
+    "adam": lambda groups, cfg: torch.optim.Adam(groups, lr=cfg.lr, weight_decay=cfg.weight_decay),
+    "adamw": lambda groups, cfg: torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay),
+}
+SCHEDULERS: dict[str, Callable[[torch.optim.Optimizer, TrainConfig], object]] = {
+    "none": lambda opt, cfg: None,
+    "cosine": lambda opt, cfg: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, cfg.epochs)),
+    "step": lambda opt, cfg: torch.optim.lr_scheduler.StepLR(opt, step_size=max(1, cfg.step_size), gamma=cfg.gamma),
+}
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -166,19 +180,10 @@ class Trainer:
             groups = [g for g in groups if g["params"]]
         else:
             groups = [{"params": [p for _, p in trainable], "lr": cfg.lr}]
-        if cfg.optimizer == "sgd":
-            return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-        if cfg.optimizer == "adam":
-            return torch.optim.Adam(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        return torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        return OPTIMIZERS[cfg.optimizer](groups, cfg)
 
     def _make_scheduler(self):
-        cfg = self.config
-        if cfg.schedule == "cosine":
-            return torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=max(1, cfg.epochs))
-        if cfg.schedule == "step":
-            return torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=max(1, cfg.step_size), gamma=cfg.gamma)
-        return None
+        return SCHEDULERS[self.config.schedule](self.optimizer, self.config)
 
     @property
     def lr(self) -> float:
@@ -211,8 +216,12 @@ class Trainer:
             self.scheduler.load_state_dict(state["scheduler"])
         self.step = int(state["step"])
         self.history = [EpochMetrics(**m) for m in state.get("history", [])]
-        if isinstance(state.get("rng", {}).get("torch"), torch.Tensor):
-            torch.set_rng_state(state["rng"]["torch"])
+        rng = state.get("rng") or {}
+        if isinstance(rng.get("torch"), torch.Tensor):
+            torch.set_rng_state(rng["torch"])
+        python_state = rng.get("python")
+        if isinstance(python_state, (list, tuple)) and len(python_state) == 625:  # Mersenne Twister: 624 words + index
+            random.setstate((3, tuple(int(v) for v in python_state), None))
 
     # ---- the loop ------------------------------------------------------------------------------------
     def _emit(self, hook: str, *args) -> None:
@@ -402,10 +411,6 @@ def _explain(exc: BaseException) -> BaseException:
         return exc
     if isinstance(exc, (KeyboardInterrupt, SystemExit)):
         return exc
-    try:
-        from core.imageio import ImageLoadError
-        if isinstance(exc, ImageLoadError):
-            return TrainingError(f"could not read a training image: {exc}. Remove or fix that file and train again")
-    except ImportError:
-        pass
+    if isinstance(exc, ImageLoadError):
+        return TrainingError(f"could not read a training image: {exc}. Remove or fix that file and train again")
     return exc

@@ -15,20 +15,22 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QMainWindow, QMessageBox, QSplitter, QTabWidget,
                                QWidget)
 
-from gui.data.window_hookup import install_data_views, prepare_run, route_dataset_folders, shutdown_data_views
+from gui.data.window_hookup import install_data_tab, route_dataset_folders
 from gui.engine_loader import EngineLoader
 from gui.inspector.window_hookup import accepts_drop, install_inspector, route_image_data, route_items
 from gui.model_hub import ModelHub
+from gui.model_view import ModelView
+from gui.run_settings_model import RunSettingsModel, SettingsError, recall, remember
 from gui.settings import AppSettings
 from gui.log_panel import LogPanel
 from gui.training.plots import TrainingPlots
 from gui.training.progress import ProgressPanel
-from gui.training.form import SettingsError, TrainingPanel
+from gui.training.form import TrainingPanel
 
 APP_NAME = "Layerscope"
 
@@ -52,8 +54,11 @@ class MainWindow(QMainWindow):
         self._pending_checkpoint: str | None = None
         self.menus: dict = {}
 
+        # One settings model for the next run; each tab edits the values it owns and shows the others.
+        self.run_settings = RunSettingsModel(parent=self)
+        recall(self.app_settings, self.run_settings)
         # Central tabs: "Train" = the form (+ progress) beside the live plots.
-        self.panel = TrainingPanel()
+        self.panel = TrainingPanel(self.run_settings)
         self.progress = ProgressPanel()
         self.panel.progress_slot.addWidget(self.progress)
         self.plots = TrainingPlots()
@@ -79,7 +84,15 @@ class MainWindow(QMainWindow):
         self.panel.stopRequested.connect(self.stop_training)
         self.hub.checkpointChanged.connect(self._on_checkpoint_changed)
         self.inspector = install_inspector(self)  # the Inspect tab, Open Image / Paste Image
-        self.data_view, self.model_view = install_data_views(self)  # Data and Model tabs, Open Dataset
+        self.data_view, self.open_dataset_action = install_data_tab(self, self.run_settings)  # + Open Dataset
+        self.model_view = ModelView(self.run_settings, self)
+        self.tabs.insertTab(2, self.model_view, "Model")
+        self.model_view.set_engine_ready(self.engine_loaded())
+        self.engineReady.connect(lambda: self.model_view.set_engine_ready(True))
+        self.data_view.input_changed.connect(self.model_view.set_input)  # the dataset sizes the model's ends
+        owner_tabs = {"train": train_tab, "data": self.data_view, "model": self.model_view}
+        for tab in (self.panel, self.model_view):  # a link to the tab that owns a value shown there
+            tab.ownerRequested.connect(lambda owner: self.tabs.setCurrentWidget(owner_tabs[owner]))
 
         self.engine = EngineLoader(self)
         self.engine.loaded.connect(self._on_engine_loaded)
@@ -141,7 +154,7 @@ class MainWindow(QMainWindow):
         self.controller.epochEnded.connect(self.plots.add_epoch)
         self.controller.runFinished.connect(self._on_run_finished)
         self.controller.runFailed.connect(self._on_run_failed)
-        self.panel.engine_loaded(info["model_names"], info["defaults"], self.app_settings.load_form())
+        self.panel.set_engine_ready()
         self.statusBar().showMessage(f"Ready (PyTorch loaded in {info.get('seconds', 0):.1f} s)", 5000)
         self.log.append("info", f"Engine ready; runs are saved under {self.controller.runs_root}")
         self.engineReady.emit()
@@ -162,15 +175,15 @@ class MainWindow(QMainWindow):
         if self.controller is None or self.controller.is_active():
             return
         try:
-            settings = self.panel.run_settings()
+            settings = self.run_settings.build()
         except SettingsError as exc:
             self.log.append("error", str(exc))
             self.show_message(QMessageBox.Icon.Warning, "Cannot start training", str(exc))
             return
-        settings = prepare_run(self, settings)  # + augmentation and model options; None: declined
-        if settings is None:
+        remember(self.app_settings, self.run_settings)
+        if not self.model_view.confirm_run(self):
+            self.log.append("warning", "Run not started: the model would probably not fit in memory")
             return
-        self.app_settings.save_form(self.panel.values())
         self.plots.clear()
         self.progress.reset()
         self.controller.start(settings)
@@ -320,8 +333,8 @@ class MainWindow(QMainWindow):
             self.controller.shutdown()
         self.plots.timer.stop()
         self.inspector.shutdown()
-        shutdown_data_views(self)
+        self.data_view.shutdown()
+        self.model_view.shutdown()
         self.app_settings.save_window(self)
-        if self.controller is not None:
-            self.app_settings.save_form(self.panel.values())
+        remember(self.app_settings, self.run_settings)
         super().closeEvent(event)

@@ -6,38 +6,15 @@ back strings), JSON gives back exactly what was saved.
 from __future__ import annotations
 
 import json
-import os
-from datetime import datetime
-from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
+# One runs root and one naming rule for the CLI and the GUI: both live in core.
+from core.run_location import APPLICATION, RUNS_DIR_ENV, default_runs_root, new_run_dir
+
+__all__ = ["AppSettings", "ORGANIZATION", "APPLICATION", "RUNS_DIR_ENV", "default_runs_root", "new_run_dir"]
+
 ORGANIZATION = "Layerscope"
-APPLICATION = "layerscope"
-RUNS_DIR_ENV = "LAYERSCOPE_RUNS_DIR"  # tests and scripts point runs somewhere else with this
-
-
-def default_runs_root() -> Path:
-    """`$LAYERSCOPE_RUNS_DIR`, else <user data dir>/runs (platformdirs, so it is right on every OS)."""
-    override = os.environ.get(RUNS_DIR_ENV)
-    if override:
-        return Path(override).expanduser()
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir(APPLICATION)) / "runs"
-
-
-def new_run_dir(root: str | os.PathLike, model: str, dataset: str) -> Path:
-    """<root>/<timestamp>-<model>-<dataset>; a folder dataset is named by its last path part."""
-    name = Path(dataset).name if ("/" in dataset or os.sep in dataset) else dataset
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "data"
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    path = Path(root) / f"{stamp}-{model}-{safe}"
-    n = 2
-    while path.exists():  # two runs started in the same second
-        path = Path(root) / f"{stamp}-{model}-{safe}-{n}"
-        n += 1
-    return path
 
 
 class AppSettings:

@@ -12,34 +12,35 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from core import catalog
 from core.data.datasets import ArrayDataset, FileDataset, match_channels
-from core.data.folder import DatasetError, scan_folder_splits, scan_image_folder
+from core.data.folder import DatasetError, scan_folder_splits
 from core.data.shapes import SHAPE_CLASSES, make_shapes
 from core.data.transforms import Augmentation, Preprocess, eval_transform, train_transform
 
 __all__ = ["DataSpec", "DataBundle", "DatasetError", "build_data", "make_loader", "BUILTIN_DATASETS"]
 
-BUILTIN_DATASETS = ("shapes",)
-STANDARD_DATASETS = ("mnist", "fashion_mnist", "cifar10")
+BUILTIN_DATASETS = catalog.BUILTIN_DATASETS
+STANDARD_DATASETS = catalog.STANDARD_DATASETS
 
 
 @dataclass
 class DataSpec:
     """What to train on. `name` is 'shapes', a standard set ('mnist', ...) or a folder path."""
 
-    name: str = "shapes"
-    image_size: int | None = None  # None: the dataset's natural size (shapes 64, folders 64, mnist 28)
-    val_fraction: float = 0.2
-    seed: int = 0
-    train_count: int = 8000  # shapes only
-    val_count: int = 1000  # shapes only
+    name: str = catalog.DEFAULT_DATASET
+    image_size: int | None = catalog.IMAGE_SIZE.default  # None: the dataset's natural size (catalog.natural_image_size)
+    val_fraction: float = catalog.VAL_FRACTION.default
+    seed: int = catalog.SEED.default
+    train_count: int = catalog.SHAPES_TRAIN_COUNT.default  # shapes only
+    val_count: int = catalog.shapes_val_count(catalog.SHAPES_TRAIN_COUNT.default)  # shapes only
     augmentation: Augmentation = field(default_factory=Augmentation)
     # Normalisation: None = measured on the training data (folders, standard sets) / built-in (shapes);
     # a pretrained model sets its weights' own mean and std here (see core.models.torchvision_models).
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
     channels: int | None = None  # None: the data's own (1 for MNIST); 3 repeats grayscale for RGB models
-    cache_mb: float = 1024.0  # folders: decoded small images kept in memory up to this size (0: never)
+    cache_mb: float = catalog.CACHE_MB.default  # folders: decoded small images kept in memory up to this size (0: never)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -59,7 +60,7 @@ class DataSpec:
 
     @property
     def is_folder(self) -> bool:
-        return self.name not in BUILTIN_DATASETS + STANDARD_DATASETS
+        return catalog.is_folder_dataset(self.name)
 
 
 @dataclass
@@ -69,7 +70,6 @@ class DataBundle:
     classes: list[str]
     preprocess: Preprocess
     spec: DataSpec
-    description: str = ""
     test: Dataset | None = None  # a folder's test/ split, kept aside (never trained or validated on)
     excluded: list[tuple[str, str]] = field(default_factory=list)  # (file, reason) left out as unreadable
 
@@ -86,7 +86,7 @@ def _channel_stats(images_nchw: torch.Tensor) -> tuple[tuple[float, ...], tuple[
 
 
 def _build_shapes(spec: DataSpec) -> DataBundle:
-    size = spec.image_size or 64
+    size = spec.image_size or catalog.natural_image_size(spec.name)
     images, labels = make_shapes(spec.train_count + spec.val_count, size, spec.seed)
     tensor = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
     labels_t = torch.from_numpy(labels)
@@ -100,7 +100,6 @@ def _build_shapes(spec: DataSpec) -> DataBundle:
         train=ArrayDataset(tensor[:n], labels_t[:n], pre, aug),
         val=ArrayDataset(tensor[n:], labels_t[n:], pre),
         classes=list(SHAPE_CLASSES), preprocess=pre, spec=spec,
-        description=f"shapes: {n} train / {spec.val_count} val images, {size}x{size}, {len(SHAPE_CLASSES)} classes",
     )
 
 
@@ -117,7 +116,7 @@ def _build_folder(spec: DataSpec, progress=None, cancel=None) -> DataBundle:
     from core.data.stats import sample_indices, sampled_stats
 
     found = scan_folder_splits(Path(spec.name), spec.val_fraction, spec.seed)
-    size = spec.image_size or 64
+    size = spec.image_size or catalog.FOLDER_IMAGE_SIZE
     channels = spec.channels or 3
     train_side, train_crop = train_cache_side(size, spec.augmentation)
     need_mb = (estimate_cache_mb(len(found.train), train_side, train_crop)
@@ -173,20 +172,15 @@ def _build_folder(spec: DataSpec, progress=None, cancel=None) -> DataBundle:
                                 train_tf if spec.augmentation.any() else None)
     else:
         train_ds = FileDataset(train, train_tf, draft_size=train_side)
-    note = "cached in memory" if cached else f"read from disk (cache needs ~{need_mb:.0f} MB > {spec.cache_mb:.0f} MB)"
-    bad = f", {len(excluded)} unreadable files left out" if excluded else ""
-    test_note = f" / {len(test)} test" if found.test else ""
     return DataBundle(
         train=train_ds, val=eval_set(val, val_imgs), classes=found.classes, preprocess=pre, spec=spec,
-        description=f"{spec.name}: {len(train)} train / {len(val)} val{test_note} images, "
-                    f"{len(found.classes)} classes, {note}{bad}",
         test=eval_set(test, test_imgs) if found.test else None, excluded=excluded,
     )
 
 
 def build_data(spec: DataSpec, progress=None, cancel=None) -> DataBundle:
     """Build the bundle for `spec`. `progress(done, total)` / `cancel()` let a GUI run it off-thread."""
-    if spec.name == "shapes":
+    if spec.name in BUILTIN_DATASETS:
         return _build_shapes(spec)
     if spec.name in STANDARD_DATASETS:
         from core.data.standard import build_standard

@@ -25,7 +25,6 @@ from torchvision.transforms.v2 import functional as TF
 from core.data.transforms import Augmentation
 from core.imageio import ImageLoadError, load_image
 
-DEFAULT_CACHE_MB = 1024.0
 TRAIN_MARGIN = 1.15  # training images are cached this much larger than S, room for random crops
 ASPECT_GUESS = 4 / 3  # photos are mostly 4:3; used to estimate the cache size before decoding
 
@@ -116,7 +115,3 @@ class CachedImageDataset(Dataset):
     def raw_image(self, index: int) -> torch.Tensor:
         """The cached uint8 image [3, h, w] before any transform."""
         return self.images[index]
-
-    @property
-    def nbytes(self) -> int:
-        return sum(t.numel() for t in self.images)

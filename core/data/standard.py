@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from core.catalog import DATASETS
 from core.data.folder import DatasetError
 
 DATA_DIR_ENV = "LAYERSCOPE_DATA_DIR"
@@ -25,25 +26,36 @@ DATA_DIR_ENV = "LAYERSCOPE_DATA_DIR"
 
 @dataclass(frozen=True)
 class StandardInfo:
-    title: str
+    """Where a standard set's files live; its title, channels and size are core.catalog's DATASETS facts."""
+
+    name: str
     folder: str  # under the data dir
     files: tuple[str, ...]  # the files that must be in `folder`
     classes: tuple[str, ...]
-    channels: int
-    size: int
+
+    @property
+    def title(self) -> str:
+        return DATASETS[self.name].title
+
+    @property
+    def channels(self) -> int:
+        return DATASETS[self.name].channels
+
+    @property
+    def size(self) -> int:
+        return DATASETS[self.name].image_size
 
 
 _MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
-STANDARD = {
-    "mnist": StandardInfo("MNIST", "MNIST/raw", _MNIST_FILES, tuple(str(d) for d in range(10)), 1, 28),
-    "fashion_mnist": StandardInfo(
-        "Fashion-MNIST", "FashionMNIST/raw", _MNIST_FILES,
-        ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"), 1, 28),
-    "cifar10": StandardInfo(
-        "CIFAR-10", "cifar-10-batches-py",
-        tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch", "batches.meta"),
-        ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"), 3, 32),
-}
+STANDARD = {info.name: info for info in (
+    StandardInfo("mnist", "MNIST/raw", _MNIST_FILES, tuple(str(d) for d in range(10))),
+    StandardInfo("fashion_mnist", "FashionMNIST/raw", _MNIST_FILES,
+                 ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                  "Ankle boot")),
+    StandardInfo("cifar10", "cifar-10-batches-py",
+                 tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch", "batches.meta"),
+                 ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")),
+)}
 
 
 def data_dir() -> Path:
@@ -231,6 +243,4 @@ def build_standard(spec):
     return DataBundle(
         train=ArrayDataset(x_train, y_train, pre, train_tf), val=ArrayDataset(x_test, y_test, pre, val_tf),
         classes=classes, preprocess=pre, spec=spec,
-        description=f"{info.title}: {len(y_train)} train / {len(y_test)} val (official test) images, "
-                    f"{info.size}x{info.size}{' -> ' + str(size) if resize else ''}, {len(classes)} classes",
     )

@@ -5,10 +5,12 @@ dropped on the window is seen the way the model saw its validation data.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
-from torchvision.transforms import v2 as T
 import torch
+from torchvision.transforms import v2 as T
+
+from core.catalog import AUGMENTATIONS, CROP_SCALE_MIN
 
 
 @dataclass
@@ -35,11 +37,11 @@ class Preprocess:
 class Augmentation:
     """Training-time augmentation options (all off by default; shapes needs none)."""
 
-    random_resized_crop: bool = False
-    crop_scale_min: float = 0.6
-    horizontal_flip: bool = False
-    rotation_degrees: float = 0.0
-    colour_jitter: float = 0.0
+    random_resized_crop: bool = AUGMENTATIONS["crop"].setting.default
+    crop_scale_min: float = CROP_SCALE_MIN.default
+    horizontal_flip: bool = AUGMENTATIONS["flip"].setting.default
+    rotation_degrees: float = AUGMENTATIONS["rotate"].setting.default
+    colour_jitter: float = AUGMENTATIONS["jitter"].setting.default
 
     def any(self) -> bool:
         return (self.random_resized_crop or self.horizontal_flip or self.rotation_degrees > 0

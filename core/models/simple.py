@@ -5,6 +5,8 @@ from typing import Sequence
 
 import torch.nn as nn
 
+from core import catalog
+
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "leaky_relu": nn.LeakyReLU}
 
 
@@ -16,7 +18,8 @@ def _activation(name: str) -> nn.Module:
 
 
 def build_mlp(num_classes: int, in_channels: int = 3, image_size: int = 64,
-              hidden: Sequence[int] = (256, 128), activation: str = "relu", dropout: float = 0.0) -> nn.Module:
+              hidden: Sequence[int] = catalog.MLP_HIDDEN_DEFAULT, activation: str = catalog.ACTIVATION.default,
+              dropout: float = catalog.MLP_DROPOUT.default) -> nn.Module:
     """Flatten the image (the input layer), then fully connected hidden layers, then the output layer."""
     layers: list[nn.Module] = [nn.Flatten()]
     width = in_channels * image_size * image_size
@@ -32,8 +35,9 @@ def build_mlp(num_classes: int, in_channels: int = 3, image_size: int = 64,
 class SmallCNN(nn.Module):
     """Conv blocks (conv -> [batch norm] -> ReLU -> max pool), channels doubling, then a pooled linear head."""
 
-    def __init__(self, num_classes: int, in_channels: int = 3, image_size: int = 64, blocks: int = 4,
-                 channels: int = 16, batch_norm: bool = True, dropout: float = 0.2):
+    def __init__(self, num_classes: int, in_channels: int = 3, image_size: int = 64,
+                 blocks: int = catalog.CNN_BLOCKS.default, channels: int = catalog.CNN_CHANNELS.default,
+                 batch_norm: bool = catalog.CNN_BATCH_NORM.default, dropout: float = catalog.CNN_DROPOUT.default):
         super().__init__()
         feats: list[nn.Module] = []
         c_in = in_channels

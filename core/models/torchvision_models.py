@@ -20,9 +20,7 @@ import torch
 import torch.nn as nn
 import torchvision
 
-TORCHVISION_MODELS = ("resnet18", "resnet50", "mobilenet_v3_small", "efficientnet_b0")
-WEIGHT_OPTIONS = ("pretrained", "weights_path")  # options that load weights (skipped when a checkpoint rebuilds)
-PRETRAINED_IMAGE_SIZE = 224
+from core.catalog import TORCHVISION_MODELS
 
 
 class WeightsError(Exception):

@@ -8,6 +8,7 @@ from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFormLayout, QGridLayout, QHBoxLayout, QLabel,
                                QPushButton, QScrollArea, QSpinBox, QVBoxLayout, QWidget)
 
+from core import catalog
 from gui.concurrent import BackgroundTask
 
 PREVIEW_COLUMNS = 6
@@ -47,15 +48,23 @@ class AugmentationPanel(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.crop = QCheckBox("Random resized crop")
-        self.crop.setToolTip("Crop a random part of the image (at least the minimum scale of its area) and resize it")
-        self.crop_scale = QDoubleSpinBox(minimum=0.05, maximum=1.0, singleStep=0.05, value=0.6, decimals=2)
+        # Labels, defaults and limits from core's catalogue (the CLI's --augment words use the same).
+        options = {a.field: a.setting for a in catalog.AUGMENTATIONS.values()}
+        crop, flip = options["random_resized_crop"], options["horizontal_flip"]
+        rotation, jitter, scale = options["rotation_degrees"], options["colour_jitter"], catalog.CROP_SCALE_MIN
+        self.crop = QCheckBox(crop.label, checked=crop.default)
+        self.crop.setToolTip(crop.help)
+        self.crop_scale = QDoubleSpinBox(minimum=scale.minimum, maximum=scale.maximum, singleStep=scale.step,
+                                         value=scale.default, decimals=2)
         self.crop_scale.setPrefix("min scale ")
-        self.flip = QCheckBox("Horizontal flip")
-        self.rotation = QSpinBox(minimum=0, maximum=180, value=0)
+        self.crop_scale.setToolTip(scale.help)
+        self.flip = QCheckBox(flip.label, checked=flip.default)
+        self.flip.setToolTip(flip.help)
+        self.rotation = QSpinBox(minimum=int(rotation.minimum), maximum=int(rotation.maximum), value=int(rotation.default))
         self.rotation.setSuffix("°")
         self.rotation.setToolTip("Rotate by a random angle in ± this many degrees (0: off)")
-        self.jitter = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.05, value=0.0, decimals=2)
+        self.jitter = QDoubleSpinBox(minimum=jitter.minimum, maximum=jitter.maximum, singleStep=jitter.step,
+                                     value=jitter.default, decimals=2)
         self.jitter.setToolTip("Random brightness / contrast / saturation change of up to this fraction (0: off)")
         for spin in (self.crop_scale, self.rotation, self.jitter):
             spin.setMaximumWidth(140)  # numbers, not sentences
@@ -117,7 +126,7 @@ class AugmentationPanel(QWidget):
 
     def set_augmentation(self, d: dict) -> None:
         self.crop.setChecked(bool(d.get("random_resized_crop", False)))
-        self.crop_scale.setValue(float(d.get("crop_scale_min", 0.6)))
+        self.crop_scale.setValue(float(d.get("crop_scale_min", catalog.CROP_SCALE_MIN.default)))
         self.flip.setChecked(bool(d.get("horizontal_flip", False)))
         self.rotation.setValue(int(d.get("rotation_degrees", 0)))
         self.jitter.setValue(float(d.get("colour_jitter", 0.0)))

@@ -1,6 +1,9 @@
 """The Data tab: choose or open a dataset; its health report on the left, and on the right a thumbnail
 browser and the augmentation options with a live preview.
 
+It owns the run settings' dataset, image size, validation share, shapes image count and augmentation: a
+change from anywhere (a drop, a remembered setting) opens the dataset here.
+
 Nothing here imports torch on the GUI thread: the scans, thumbnails and previews run on worker threads.
 """
 from __future__ import annotations
@@ -11,20 +14,14 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QSplitter, QTabWidget,
                                QVBoxLayout, QWidget)
 
+from core import catalog
 from gui.data.augmentation import AugmentationPanel
 from gui.data.browser import DatasetBrowser
 from gui.data.health_view import HealthView
 from gui.data.options import DataOptions
+from gui.run_settings_model import RunSettingsModel
 
 SHAPES = "shapes"
-# (classes, channels, natural size) of the built-in and standard sets, known here without importing torch.
-KNOWN_DATASETS = {
-    "shapes": ("Shapes (built-in, drawn in code)", 5, 3, 64),
-    "mnist": ("MNIST handwritten digits", 10, 1, 28),
-    "fashion_mnist": ("Fashion-MNIST clothing", 10, 1, 28),
-    "cifar10": ("CIFAR-10 small photos", 10, 3, 32),
-}
-FOLDER_IMAGE_SIZE = 64  # DataSpec's default for folders
 
 
 def _has_val_folder(folder: str) -> bool:
@@ -35,26 +32,26 @@ def _has_val_folder(folder: str) -> bool:
 
 
 class DataView(QWidget):
-    dataset_opened = Signal(str)  # "shapes", "mnist", ... or a folder path
     input_changed = Signal(int, int, int)  # classes, channels, image size: the model's input and output layers
     augmentation_changed = Signal()
 
-    def __init__(self, parent=None):
+    def __init__(self, settings: RunSettingsModel | None = None, parent=None):
         super().__init__(parent)
+        self.settings = settings if settings is not None else RunSettingsModel(parent=self)
         self._name: str | None = None
         self._engine_ready = True
-        self._deferred: str | None = None
-        self._deferred_by_user = False
         self.chooser = QComboBox()
         self.chooser.setMinimumContentsLength(28)
         self.chooser.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
-        for name, (title, *_rest) in KNOWN_DATASETS.items():
-            self.chooser.addItem(title, name)
+        for name, info in catalog.DATASETS.items():
+            self.chooser.addItem(info.description, name)
         self.open_button = QPushButton("Open Folder…")
         self.open_button.setToolTip("A folder with one sub-folder per class (train/ and val/ used when present) (Ctrl+D)")
         self.rescan_button = QPushButton("Check Again")
         self.rescan_button.setToolTip("Run the health check again (after fixing files)")
-        self.options = DataOptions()
+        self.options = DataOptions(self.settings)
+        self.options.set_shapes(self.settings.get("dataset") == SHAPES)
+        self._select_in_chooser(self.settings.get("dataset"))  # opened once the engine is ready
         self._input: tuple[int, int, int] | None = None  # classes, channels, natural size of the open dataset
         # A new validation share changes a split folder's counts: check again once the user stops clicking.
         self._rescan_timer = QTimer(self, singleShot=True, interval=600)
@@ -88,7 +85,9 @@ class DataView(QWidget):
         self.rescan_button.clicked.connect(self._rescan)
         self.browser.loaded.connect(self._on_listed)
         self.health.class_clicked.connect(self.show_class)
-        self.augmentation_panel.changed.connect(self.augmentation_changed)
+        self._show_augmentation(self.settings.get("augmentation"))
+        self.augmentation_panel.changed.connect(self._on_augmentation_edited)
+        self.settings.changed.connect(self._on_setting)
         self.options.size_changed.connect(self._on_size_changed)
         self.options.share_changed.connect(self._on_share_changed)
         self.rescan_button.setEnabled(False)
@@ -105,13 +104,29 @@ class DataView(QWidget):
 
     def data_options(self) -> dict:
         """{"image_size": int or None (the dataset's own), "val_fraction": float}: DataSpec fields."""
-        return self.options.values()
-
-    def set_data_options(self, d: dict) -> None:
-        self.options.set_values(d)
+        return self.settings.values(("image_size", "val_fraction"))
 
     def _is_folder(self) -> bool:
-        return bool(self._name) and self._name not in KNOWN_DATASETS
+        return bool(self._name) and catalog.is_folder_dataset(self._name)
+
+    def _on_setting(self, key: str, value) -> None:
+        if key == "dataset":
+            self._open(value)
+        elif key == "augmentation":
+            self._show_augmentation(value)
+
+    def _show_augmentation(self, d: dict) -> None:
+        """Show the settings' augmentation in the panel, then keep the panel's complete dict."""
+        if d != self.augmentation_panel.augmentation_dict():
+            try:
+                self.augmentation_panel.set_augmentation(d)
+            except (TypeError, ValueError):
+                pass  # a damaged remembered entry: the panel keeps its values
+        self.settings.update({"augmentation": self.augmentation_panel.augmentation_dict()})
+
+    def _on_augmentation_edited(self) -> None:
+        self.settings.update({"augmentation": self.augmentation_panel.augmentation_dict()})
+        self.augmentation_changed.emit()
 
     def _on_share_changed(self) -> None:
         if self._is_folder() and self.options.val_share.isEnabled():
@@ -134,38 +149,36 @@ class DataView(QWidget):
             self.open_dataset(folder)
 
     def set_engine_ready(self, ready: bool = True) -> None:
-        """The window calls this with False until PyTorch has loaded: a dataset opened before then (the one
-        the training panel restores at start) waits, so torch is not imported twice at once."""
+        """The window calls this with False until PyTorch has loaded: the dataset chosen meanwhile (a drop,
+        or the remembered one) opens then, so torch is not imported twice at once."""
         self._engine_ready = ready
-        if ready and self._deferred is not None:
-            name, self._deferred = self._deferred, None
-            self.open_dataset(name)
+        if ready:
+            self._open(self.settings.get("dataset"))
 
-    def open_dataset(self, name: str | Path | None, *, from_panel: bool = False) -> None:
-        """Open 'shapes', a standard set's name, or an image folder (a health check starts at once).
-        `from_panel`: the training panel's choice, which must not replace a folder the user dropped while
-        the engine was loading (the panel restores its saved choice just then)."""
+    def open_dataset(self, name: str | Path | None) -> None:
+        """Open 'shapes', a standard set's name, or an image folder (a health check starts at once): it
+        becomes the run's dataset."""
         if name is None:
             return
-        name = str(name)
+        if not self.settings.set("dataset", str(name)):  # already the run's dataset: open it if not yet
+            self._open(str(name))
+
+    def _open(self, name: str) -> None:
         if name == self._name:
             return
+        self._select_in_chooser(name)
+        self.options.set_shapes(name == SHAPES)
         if not self._engine_ready:
-            if from_panel and self._deferred is not None and self._deferred_by_user:
-                return
-            self._deferred, self._deferred_by_user = name, not from_panel
-            self._select_in_chooser(name)
             self.health.show_message("Loading PyTorch… the dataset opens in a moment.")
             return
         self._name = name
-        self._select_in_chooser(name)
-        known = KNOWN_DATASETS.get(name)
+        known = catalog.DATASETS.get(name)
         if known is not None:
-            title, classes, channels, size = known
+            title, classes, channels, size = known.description, known.num_classes, known.channels, known.image_size
             self.rescan_button.setEnabled(False)
             if name == SHAPES:
                 self.health.show_message(f"<b>{title}</b>: {classes} classes of {size}×{size} pictures, made "
-                                         "from a seed (the training panel sets how many). Nothing to check.")
+                                         "from a seed (set how many above). Nothing to check.")
                 self.browser.open_shapes()
             else:
                 self.health.show_message(f"<b>{title}</b>: {classes} classes, {size}×{size}, "
@@ -182,7 +195,6 @@ class DataView(QWidget):
             self._check_health()
             self.browser.open_folder(name)
             self.augmentation_panel.set_dataset(name, self.options.chosen_image_size())
-        self.dataset_opened.emit(name)
 
     def _rescan(self) -> None:
         if self._is_folder():
@@ -191,7 +203,7 @@ class DataView(QWidget):
 
     def _check_health(self) -> None:
         if self._is_folder():
-            self.health.scan(self._name, self.options.values()["val_fraction"])
+            self.health.scan(self._name, self.settings.get("val_fraction"))
 
     def _select_in_chooser(self, name: str) -> None:
         index = self.chooser.findData(name)
@@ -202,8 +214,8 @@ class DataView(QWidget):
         self.chooser.setCurrentIndex(index)
 
     def _on_listed(self) -> None:
-        if self._name and self._name not in KNOWN_DATASETS and self.browser.classes():
-            self._emit_input(len(self.browser.classes()), 3, FOLDER_IMAGE_SIZE)
+        if self._is_folder() and self.browser.classes():
+            self._emit_input(len(self.browser.classes()), 3, catalog.FOLDER_IMAGE_SIZE)
 
     def show_class(self, name: str) -> None:
         """Browse one class (a click on its row in the report)."""

@@ -149,7 +149,7 @@ class HealthView(QWidget):
     def _on_progress(self, done: int, total: int, _text: str) -> None:
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(done)
-        self.progress.setFormat(f"Checking images: %v / %m")
+        self.progress.setFormat("Checking images: %v / %m")
 
     def _on_cancelled(self) -> None:
         self._progress_row.hide()

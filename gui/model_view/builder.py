@@ -1,19 +1,30 @@
 """The model builder form: pick a model and its options; `changed` fires on every edit.
 
 Options map one to one onto the keyword arguments of core.models' factories, so what the form shows is
-exactly what `build_model(ModelSpec(name, ..., options))` builds.
+exactly what `build_model(ModelSpec(name, ..., options))` builds. The models, their options' defaults and
+limits come from core.catalog (torch-free, so the form appears before torch is imported).
 """
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
                                QHBoxLayout, QLabel, QLineEdit, QPushButton, QRadioButton, QSpinBox,
                                QStackedWidget, QVBoxLayout, QWidget)
 
-# Kept here rather than imported from core.models so the form appears before torch is imported.
-MODEL_CHOICES = ("mlp", "cnn", "resnet18", "resnet50", "mobilenet_v3_small", "efficientnet_b0")
-ACTIVATIONS = ("relu", "gelu", "tanh", "sigmoid", "leaky_relu")
-MAX_HIDDEN_LAYERS = 8
+from core import catalog
+
+
+def _spin(setting, **kw) -> QSpinBox:
+    box = QSpinBox(minimum=int(setting.minimum), maximum=int(setting.maximum), value=int(setting.default), **kw)
+    box.setToolTip(setting.help)
+    return box
+
+
+def _double(setting, decimals: int = 2) -> QDoubleSpinBox:
+    box = QDoubleSpinBox(minimum=setting.minimum, maximum=setting.maximum, singleStep=setting.step or 0.1,
+                         value=setting.default, decimals=decimals)
+    box.setToolTip(setting.help)
+    return box
 
 
 class MlpOptions(QWidget):
@@ -24,8 +35,7 @@ class MlpOptions(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         form = QFormLayout(self)
-        self.layers = QSpinBox(minimum=0, maximum=MAX_HIDDEN_LAYERS, value=2)
-        self.layers.setToolTip("How many fully connected hidden layers sit between the input and the output")
+        self.layers = _spin(catalog.MLP_HIDDEN_LAYERS)
         form.addRow("Hidden layers", self.layers)
         self._width_rows = QVBoxLayout()
         self._width_rows.setContentsMargins(0, 0, 0, 0)
@@ -34,9 +44,10 @@ class MlpOptions(QWidget):
         form.addRow("Widths", holder)
         self.widths: list[QSpinBox] = []
         self.activation = QComboBox()
-        self.activation.addItems(ACTIVATIONS)
+        self.activation.addItems(catalog.ACTIVATION.names)
+        self.activation.setCurrentText(catalog.ACTIVATION.default)
         form.addRow("Activation", self.activation)
-        self.dropout = QDoubleSpinBox(minimum=0.0, maximum=0.9, singleStep=0.1, value=0.0, decimals=2)
+        self.dropout = _double(catalog.MLP_DROPOUT)
         form.addRow("Dropout", self.dropout)
         self.layers.valueChanged.connect(self._sync_width_rows)
         self.activation.currentIndexChanged.connect(self.changed)
@@ -45,9 +56,10 @@ class MlpOptions(QWidget):
 
     def _sync_width_rows(self) -> None:
         n = self.layers.value()
-        defaults = (256, 128, 64, 64, 32, 32, 16, 16)
+        defaults = catalog.MLP_WIDTH_SUGGESTIONS
         while len(self.widths) < n:
-            spin = QSpinBox(minimum=1, maximum=65536, value=defaults[len(self.widths)])
+            spin = _spin(catalog.MLP_WIDTH)
+            spin.setValue(defaults[len(self.widths)])
             spin.setSuffix(" units")
             spin.setAccelerated(True)
             spin.setToolTip(f"Width of hidden layer {len(self.widths) + 1}")
@@ -86,16 +98,14 @@ class CnnOptions(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         form = QFormLayout(self)
-        self.blocks = QSpinBox(minimum=1, maximum=6, value=4)
-        self.blocks.setToolTip("Each block halves the image size; 64 px input allows up to 6")
-        form.addRow("Conv blocks", self.blocks)
-        self.channels = QSpinBox(minimum=1, maximum=512, value=16)
-        self.channels.setToolTip("Channels of the first block; each later block doubles them")
-        form.addRow("First channels", self.channels)
-        self.batch_norm = QCheckBox("Batch norm after each conv", checked=True)
+        self.blocks = _spin(catalog.CNN_BLOCKS)
+        form.addRow(catalog.CNN_BLOCKS.label, self.blocks)
+        self.channels = _spin(catalog.CNN_CHANNELS)
+        form.addRow(catalog.CNN_CHANNELS.label, self.channels)
+        self.batch_norm = QCheckBox(catalog.CNN_BATCH_NORM.label, checked=catalog.CNN_BATCH_NORM.default)
         form.addRow("", self.batch_norm)
-        self.dropout = QDoubleSpinBox(minimum=0.0, maximum=0.9, singleStep=0.1, value=0.2, decimals=2)
-        form.addRow("Dropout before output", self.dropout)
+        self.dropout = _double(catalog.CNN_DROPOUT)
+        form.addRow(catalog.CNN_DROPOUT.label, self.dropout)
         for w in (self.blocks, self.channels, self.dropout):
             w.valueChanged.connect(self.changed)
         self.batch_norm.toggled.connect(self.changed)
@@ -119,11 +129,12 @@ class TorchvisionOptions(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         form = QFormLayout(self)
-        self.scratch = QRadioButton("From scratch (random weights)", checked=True)
-        self.pretrained = QRadioButton("Pretrained on ImageNet")
-        self.pretrained.setToolTip("torchvision's ImageNet weights, downloaded once and kept in the torch hub folder")
-        self.local = QRadioButton("Weights from a file")
-        self.local.setToolTip("A state_dict saved with torch.save(model.state_dict(), path)")
+        # One radio button per weight source in the catalogue: scratch, pretrained, file.
+        source = {c.name: c for c in catalog.WEIGHT_SOURCE.choices}
+        self.scratch, self.pretrained, self.local = (QRadioButton(source[n].title) for n in ("scratch", "pretrained", "file"))
+        for button, name in ((self.scratch, "scratch"), (self.pretrained, "pretrained"), (self.local, "file")):
+            button.setToolTip(source[name].help)
+        self.scratch.setChecked(True)
         group = QButtonGroup(self)
         for b in (self.scratch, self.pretrained, self.local):
             group.addButton(b)
@@ -134,16 +145,15 @@ class TorchvisionOptions(QWidget):
         row.addWidget(self.weights_path, 1)
         row.addWidget(self.browse)
         form.addRow(row)
-        self.freeze = QRadioButton("Freeze the backbone")
-        self.freeze.setToolTip("Only the new output layer trains; the pretrained layers keep their weights")
+        self.freeze = QRadioButton(catalog.FREEZE_BACKBONE.label)
+        self.freeze.setToolTip(catalog.FREEZE_BACKBONE.help)
         self.finetune = QRadioButton("Fine-tune everything", checked=True)
         tune_group = QButtonGroup(self)
         tune_group.addButton(self.freeze)
         tune_group.addButton(self.finetune)
         form.addRow(self.finetune)
-        self.lr_scale = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.05, value=1.0, decimals=3)
-        self.lr_scale.setToolTip("Backbone learning rate = learning rate x this; the new head keeps the full rate")
-        form.addRow("  Backbone lr scale", self.lr_scale)
+        self.lr_scale = _double(catalog.BACKBONE_LR_SCALE, decimals=3)
+        form.addRow(f"  {catalog.BACKBONE_LR_SCALE.label}", self.lr_scale)
         form.addRow(self.freeze)
         self.note = QLabel()
         self.note.setWordWrap(True)
@@ -173,12 +183,12 @@ class TorchvisionOptions(QWidget):
                           if from_scratch and self.freeze.isChecked() else "")
         self.changed.emit()
 
+    def _buttons(self) -> dict:
+        return {"scratch": self.scratch, "pretrained": self.pretrained, "file": self.local}
+
     def options(self) -> dict:
-        opts: dict = {}
-        if self.pretrained.isChecked():
-            opts["pretrained"] = True
-        elif self.local.isChecked() and self.weights_path.text().strip():
-            opts["weights_path"] = self.weights_path.text().strip()
+        source = next(name for name, button in self._buttons().items() if button.isChecked())
+        opts = catalog.weight_options(source, self.weights_path.text().strip())
         if self.freeze.isChecked() and self.freeze.isEnabled():
             opts["freeze_backbone"] = True
         return opts
@@ -187,13 +197,10 @@ class TorchvisionOptions(QWidget):
         return round(self.lr_scale.value(), 4) if self.finetune.isChecked() else 1.0
 
     def set_options(self, options: dict) -> None:
-        if options.get("pretrained"):
-            self.pretrained.setChecked(True)
-        elif options.get("weights_path"):
-            self.local.setChecked(True)
+        source = catalog.weight_source(options)
+        self._buttons()[source].setChecked(True)
+        if source == "file":
             self.weights_path.setText(str(options["weights_path"]))
-        else:
-            self.scratch.setChecked(True)
         (self.freeze if options.get("freeze_backbone") else self.finetune).setChecked(True)
 
 
@@ -208,8 +215,10 @@ class ModelBuilder(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         form = QFormLayout()
         self.model_combo = QComboBox()
-        self.model_combo.addItems(MODEL_CHOICES)
-        self.model_combo.setCurrentText("cnn")
+        for name, info in catalog.MODELS.items():
+            self.model_combo.addItem(name)
+            self.model_combo.setItemData(self.model_combo.count() - 1, info.title, Qt.ItemDataRole.ToolTipRole)
+        self.model_combo.setCurrentText(catalog.DEFAULT_MODEL)
         form.addRow("Model", self.model_combo)
         layout.addLayout(form)
         self.mlp = MlpOptions()
@@ -225,7 +234,8 @@ class ModelBuilder(QWidget):
         self._on_model(self.model_combo.currentText())
 
     def _page(self, name: str) -> QWidget:
-        return {"mlp": self.mlp, "cnn": self.cnn}.get(name, self.torchvision)
+        family = catalog.MODELS[name].family if name in catalog.MODELS else "torchvision"
+        return {"mlp": self.mlp, "cnn": self.cnn}.get(family, self.torchvision)
 
     def _on_model(self, name: str) -> None:
         self.pages.setCurrentWidget(self._page(name))

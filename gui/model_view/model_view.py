@@ -1,17 +1,21 @@
 """The Model tab: the builder form on the left; on the right the network as it is built (diagram, layer
 table, totals) and the estimated training memory for the chosen batch size, with a warning when it would
-not fit. The model is rebuilt off the GUI thread a moment after each edit."""
+not fit. The model is rebuilt off the GUI thread a moment after each edit.
+
+It owns the run settings' model, model options and backbone learning-rate scale; the batch size and
+device it reads from the settings (the Train tab owns them) and shows the batch size with a link there."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QFormLayout, QHeaderView, QLabel, QMessageBox, QScrollArea, QSpinBox, QSplitter,
-                               QTableView, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QFormLayout, QHeaderView, QLabel, QMessageBox, QScrollArea, QSplitter, QTableView,
+                               QVBoxLayout, QWidget)
 
 from gui.concurrent import BackgroundTask
 from gui.model_view.builder import ModelBuilder
 from gui.model_view.diagram import NetworkDiagram
 from gui.model_view.layers import LayerTableModel
 from gui.model_view.summary import ModelSummary, SummaryRequest, fmt_count, fmt_shape, summarise
+from gui.run_settings_model import OwnerLink, RunSettingsModel, bind_combo
 
 WARNING_STYLE = "QLabel { background: #fde2e1; color: #8a1c13; border: 1px solid #e0a39d; border-radius: 4px; padding: 4px; }"
 
@@ -20,25 +24,28 @@ class ModelView(QWidget):
     changed = Signal()  # the model settings changed (name, options, batch size)
     summary_ready = Signal(object)  # ModelSummary of the latest settings
     summary_failed = Signal(str)
+    ownerRequested = Signal(str)  # "train": show the tab that owns the batch size
 
-    def __init__(self, parent=None):
+    def __init__(self, settings: RunSettingsModel | None = None, parent=None):
         super().__init__(parent)
+        self.settings = settings if settings is not None else RunSettingsModel(parent=self)
         self._input = (2, 3, 64)  # classes, channels, image size: set from the dataset
-        self._device = "auto"
         self._summary: ModelSummary | None = None
         self._engine_ready = True
 
         self.builder = ModelBuilder()
+        self.builder.set_model(self.settings.get("model"), self.settings.get("model_options"))
+        bind_combo(self.settings, "model", self.builder.model_combo)
         self.input_label = QLabel()
         self.input_label.setWordWrap(True)
-        self.batch_size = QSpinBox(minimum=1, maximum=1_000_000, value=16)
-        self.batch_size.setAccelerated(True)
-        self.batch_size.setToolTip("Batch size used to estimate training memory (the training panel's batch size)")
+        self.batch_link = OwnerLink(self.settings, "batch_size")
+        self.batch_link.setToolTip("Training memory is estimated for this batch size (set in the Train tab)")
+        self.batch_link.ownerRequested.connect(self.ownerRequested)
         left = QWidget()
         left_layout = QVBoxLayout(left)
         form = QFormLayout()
         form.addRow("Input", self.input_label)
-        form.addRow("Batch size", self.batch_size)
+        form.addRow("Batch size", self.batch_link)
         left_layout.addLayout(form)
         left_layout.addWidget(self.builder, 1)
         scroll = QScrollArea()
@@ -86,10 +93,10 @@ class ModelView(QWidget):
         self._task = BackgroundTask(self, debounce_ms=150)
         self._task.finished.connect(self._on_summary)
         self._task.failed.connect(self._on_failed)
-        self.builder.changed.connect(self._on_settings_changed)
-        self.batch_size.valueChanged.connect(self._on_settings_changed)
+        self.builder.changed.connect(self._on_builder_changed)
+        self.settings.changed.connect(self._on_setting)
         self._show_input()
-        self._on_settings_changed()
+        self._on_builder_changed()
 
     # --- what the training run uses -------------------------------------------------------------------
     def model_name(self) -> str:
@@ -113,11 +120,20 @@ class ModelView(QWidget):
             self._on_settings_changed()
 
     def set_batch_size(self, n: int) -> None:
-        self.batch_size.setValue(int(n))
+        self.settings.set("batch_size", n)
 
     def set_device(self, device: str) -> None:
-        if device != self._device:
-            self._device = device
+        self.settings.set("device", device)
+
+    def _on_builder_changed(self) -> None:
+        """The builder owns the model's options: keep them in the run settings, then rebuild the summary."""
+        self.settings.update({"model_options": self.builder.model_options(), **self.builder.train_overrides()})
+        self._on_settings_changed()
+
+    def _on_setting(self, key: str, value) -> None:
+        if key == "model_options" and value != self.builder.model_options():
+            self.builder.set_model(self.builder.model_name(), value)  # set from elsewhere (a remembered run)
+        elif key in ("batch_size", "device"):
             self._on_settings_changed()
 
     def set_engine_ready(self, ready: bool = True) -> None:
@@ -173,7 +189,7 @@ class ModelView(QWidget):
     def _request(self) -> SummaryRequest:
         classes, channels, size = self._input
         return SummaryRequest(self.builder.model_name(), self.builder.model_options(), classes, channels, size,
-                              self.batch_size.value(), self._device)
+                              self.settings.get("batch_size"), self.settings.get("device"))
 
     def _on_settings_changed(self, *_args) -> None:
         request = self._request()

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# Options that change where the weights come from, not the network's shape: the summary skips them so
-# that looking at a pretrained model never starts a download.
-WEIGHT_SOURCE_OPTIONS = ("pretrained", "weights_path")
+from core import catalog
 
 
 @dataclass
@@ -78,7 +76,8 @@ def summarise(request: SummaryRequest, context=None) -> ModelSummary:
         note = "the pretrained weights' input size"
     else:
         note = ""
-    options = {k: v for k, v in request.options.items() if k not in WEIGHT_SOURCE_OPTIONS}
+    # Weight sources change where the weights come from, not the shape: skipped, so no download starts.
+    options = {k: v for k, v in request.options.items() if k not in catalog.WEIGHT_OPTIONS}
     spec = ModelSpec(request.model_name, request.num_classes, request.in_channels, request.image_size, options)
     model = build_model(spec)
     if context is not None:

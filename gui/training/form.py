@@ -1,26 +1,22 @@
-"""The training form (dataset, model, hyper-parameters) and the Train / Pause / Stop actions.
+"""The Train tab's form: the optimisation settings it owns (epochs, batch size, learning rate, optimizer,
+weight decay, schedule, seed, device), the dataset and model it only shows (the Data and Model tabs own
+them), and the Train / Pause / Stop actions.
 
-Imported before torch is loaded: the model list and the defaults (from core's TrainConfig / DataSpec) arrive
-later through `engine_loaded()`; until then the form is disabled. `run_settings()` builds core's RunSettings.
+Every field is bound to the window's RunSettingsModel; choices, limits and defaults come from core.catalog.
+The form is disabled until the engine has loaded (`set_engine_ready`).
 """
 from __future__ import annotations
 
-import math
-from pathlib import Path
-
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
-                               QLineEdit, QSizePolicy, QSpinBox, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLineEdit, QSizePolicy, QSpinBox,
+                               QToolButton, QVBoxLayout, QWidget)
 
-FOLDER_ITEM = "Folder…"
-OPTIMIZERS = ("sgd", "adam", "adamw")
-SCHEDULES = ("none", "cosine", "step")
-DEVICES = ("auto", "cpu", "cuda")
+from core import catalog
+from gui.run_settings_model import (FORM_KEYS, OwnerLink, RunSettingsModel, SettingsError, bind_combo, bind_line,
+                                    bind_spin, default_values)
 
-
-class SettingsError(ValueError):
-    """A form value cannot be used; the message names the field and what to type."""
+__all__ = ["SettingsError", "TrainingPanel", "default_form_values"]
 
 
 def _action(parent, text: str, shortcut: str, tip: str, *more: str) -> QAction:
@@ -32,13 +28,36 @@ def _action(parent, text: str, shortcut: str, tip: str, *more: str) -> QAction:
     return action
 
 
+def _spin(setting) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(int(setting.minimum), int(setting.maximum))
+    box.setToolTip(setting.help)
+    return box
+
+
+def _combo(setting) -> QComboBox:
+    box = QComboBox()
+    for choice in setting.choices:
+        box.addItem(choice.name)
+        box.setItemData(box.count() - 1, choice.help or choice.title, Qt.ItemDataRole.ToolTipRole)
+    box.setToolTip(setting.help)
+    return box
+
+
+def _dataset_text(name: str) -> str:
+    info = catalog.DATASETS.get(name)
+    return info.title if info is not None else name
+
+
 class TrainingPanel(QWidget):
     trainRequested = Signal()
     pauseToggled = Signal()
     stopRequested = Signal()
+    ownerRequested = Signal(str)  # "data" or "model": show the tab that owns a value shown here
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, settings: RunSettingsModel | None = None, parent: QWidget | None = None):
         super().__init__(parent)
+        self.settings = settings if settings is not None else RunSettingsModel(parent=self)
         self._engine_ready = False
         self._state = "idle"
 
@@ -50,45 +69,32 @@ class TrainingPanel(QWidget):
         self.pause_action.triggered.connect(self.pauseToggled)
         self.stop_action.triggered.connect(self.stopRequested)
 
-        self.dataset = QComboBox()
-        self.dataset.setToolTip("What to train on: the built-in shapes set, or a folder with one sub-folder per class")
-        self.dataset.addItem("shapes", "shapes")
-        self.dataset.addItem(FOLDER_ITEM, None)
-        self.dataset.activated.connect(self._on_dataset_activated)
-        self._last_dataset_index = 0
-        self.train_count = QSpinBox()
-        self.train_count.setRange(20, 1_000_000)
-        self.train_count.setSingleStep(500)
-        self.train_count.setToolTip("How many shapes images to generate for training (validation gets 1/8 of that)")
-        self.model = QComboBox()
-        self.model.setToolTip("The network to train")
-        self.epochs = QSpinBox()
-        self.epochs.setRange(1, 10_000)
-        self.batch_size = QSpinBox()
-        self.batch_size.setRange(1, 65_536)
+        # Shown here, owned by the Data and Model tabs: a link opens the owner.
+        self.dataset_link = OwnerLink(self.settings, "dataset", _dataset_text)
+        self.model_link = OwnerLink(self.settings, "model", lambda name: catalog.MODELS[name].title)
+        for link in (self.dataset_link, self.model_link):
+            link.ownerRequested.connect(self.ownerRequested)
+        self.epochs = _spin(catalog.EPOCHS)
+        self.batch_size = _spin(catalog.BATCH_SIZE)
         self.lr = QLineEdit()
         self.lr.setToolTip("Learning rate, e.g. 0.001 or 1e-3")
-        self.optimizer = QComboBox()
-        self.optimizer.addItems(OPTIMIZERS)
+        self.optimizer = _combo(catalog.OPTIMIZER)
         self.weight_decay = QLineEdit()
-        self.weight_decay.setToolTip("L2 penalty on the weights, e.g. 0 or 5e-4")
-        self.schedule = QComboBox()
-        self.schedule.addItems(SCHEDULES)
-        self.schedule.setToolTip("Learning-rate schedule over the epochs")
-        self.seed = QSpinBox()
-        self.seed.setRange(0, 2**31 - 1)
-        self.device = QComboBox()
-        self.device.addItems(DEVICES)
-        self.device.setToolTip("auto: the GPU when PyTorch sees one, else the CPU")
+        self.weight_decay.setToolTip(catalog.WEIGHT_DECAY.help)
+        self.schedule = _combo(catalog.SCHEDULE)
+        self.seed = _spin(catalog.SEED)
+        self.device = _combo(catalog.DEVICE)
+        for key, box in (("epochs", self.epochs), ("batch_size", self.batch_size), ("seed", self.seed)):
+            bind_spin(self.settings, key, box)
+        for key, box in (("optimizer", self.optimizer), ("schedule", self.schedule), ("device", self.device)):
+            bind_combo(self.settings, key, box)
+        for key, edit in (("lr", self.lr), ("weight_decay", self.weight_decay)):
+            bind_line(self.settings, key, edit)
 
         data_box = QGroupBox("Data and model")
         form = QFormLayout(data_box)
-        form.addRow("Dataset", self.dataset)
-        form.addRow("Shapes images", self.train_count)
-        form.addRow("Model", self.model)
-        # The image count only means something for the generated shapes set: show it only then.
-        self.dataset.currentIndexChanged.connect(
-            lambda _i: form.setRowVisible(self.train_count, (self.dataset.currentData() or "shapes") == "shapes"))
+        form.addRow("Dataset", self.dataset_link)
+        form.addRow("Model", self.model_link)
         opt_box = QGroupBox("Training")
         form2 = QFormLayout(opt_box)
         form2.addRow("Epochs", self.epochs)
@@ -114,8 +120,8 @@ class TrainingPanel(QWidget):
         self.progress_slot = QVBoxLayout()  # the main window puts the progress panel here
         layout.addLayout(self.progress_slot)
         layout.addStretch(1)
-        self._fields = [self.dataset, self.train_count, self.model, self.epochs, self.batch_size, self.lr,
-                        self.optimizer, self.weight_decay, self.schedule, self.seed, self.device]
+        self._fields = [self.epochs, self.batch_size, self.lr, self.optimizer, self.weight_decay, self.schedule,
+                        self.seed, self.device]
         self._update_enabled()
 
     @staticmethod
@@ -129,14 +135,9 @@ class TrainingPanel(QWidget):
         return button
 
     # ---- engine and state ----------------------------------------------------------------------------
-    def engine_loaded(self, model_names, defaults: dict, saved: dict | None = None) -> None:
-        """Fill the model list and the defaults, then the values saved last time (where still valid)."""
-        self.model.clear()
-        self.model.addItems(list(model_names))
-        self.set_values(defaults)
-        if saved:
-            self.set_values(saved)
-        self._engine_ready = True
+    def set_engine_ready(self, ready: bool = True) -> None:
+        """Train and the fields enable once PyTorch has loaded."""
+        self._engine_ready = ready
         self._update_enabled()
 
     def set_state(self, state: str) -> None:
@@ -152,109 +153,20 @@ class TrainingPanel(QWidget):
         for w in self._fields:
             w.setEnabled(self._engine_ready and idle)
 
-    # ---- datasets ------------------------------------------------------------------------------------
-    def add_dataset(self, label: str, name: str) -> int:
-        """Add a dataset choice (before "Folder…"); returns its index. Used by the data panels too."""
-        index = self.dataset.findData(name)
-        if index >= 0:
-            return index
-        index = self.dataset.count() - 1
-        self.dataset.insertItem(index, label, name)
-        return index
-
-    def select_dataset(self, name: str) -> None:
-        index = self.dataset.findData(name)
-        if index < 0:
-            index = self.add_dataset(Path(name).name or name, name) if ("/" in name or "\\" in name) else -1
-        if index >= 0:
-            self.dataset.setCurrentIndex(index)
-            self._last_dataset_index = index
-
-    def _on_dataset_activated(self, index: int) -> None:
-        if self.dataset.itemData(index) is not None:
-            self._last_dataset_index = index
-            return
-        folder = QFileDialog.getExistingDirectory(self, "Dataset folder (one sub-folder per class)")
-        if folder:
-            self.select_dataset(folder)
-        else:
-            self.dataset.setCurrentIndex(self._last_dataset_index)
-
     # ---- values --------------------------------------------------------------------------------------
     def values(self) -> dict:
-        return {
-            "dataset": self.dataset.currentData() or "shapes", "train_count": self.train_count.value(),
-            "model": self.model.currentText(), "epochs": self.epochs.value(), "batch_size": self.batch_size.value(),
-            "lr": self.lr.text().strip(), "optimizer": self.optimizer.currentText(),
-            "weight_decay": self.weight_decay.text().strip(), "schedule": self.schedule.currentText(),
-            "seed": self.seed.value(), "device": self.device.currentText(),
-        }
+        """The run's remembered form values (the dataset and model too, which other tabs own)."""
+        return self.settings.values(FORM_KEYS)
 
-    def set_values(self, v: dict) -> None:
-        """Apply the keys given; unknown or unusable values are skipped (old saved settings never break the form)."""
-        def combo(box: QComboBox, value) -> None:
-            i = box.findText(str(value))
-            if i >= 0:
-                box.setCurrentIndex(i)
-
-        def number(box, value) -> None:
-            try:
-                box.setValue(type(box.value())(value))
-            except (TypeError, ValueError):
-                pass
-
-        if "dataset" in v and isinstance(v["dataset"], str):
-            d = v["dataset"]
-            if self.dataset.findData(d) >= 0 or Path(d).is_dir():
-                self.select_dataset(d)
-        for key, box in (("train_count", self.train_count), ("epochs", self.epochs), ("batch_size", self.batch_size),
-                         ("seed", self.seed)):
-            if key in v:
-                number(box, v[key])
-        for key, box in (("model", self.model), ("optimizer", self.optimizer), ("schedule", self.schedule),
-                         ("device", self.device)):
-            if key in v:
-                combo(box, v[key])
-        for key, edit in (("lr", self.lr), ("weight_decay", self.weight_decay)):
-            if key in v:
-                edit.setText(f"{v[key]:g}" if isinstance(v[key], (int, float)) else str(v[key]))
+    def set_values(self, values: dict) -> None:
+        """Apply the keys given to the run's settings; unusable values are skipped."""
+        self.settings.update(values)
 
     def run_settings(self):
-        """The form as core's RunSettings. Raises SettingsError naming a bad field."""
-        from core.data import DataSpec
-        from core.session import RunSettings
-        from core.trainer import TrainConfig
-
-        v = self.values()
-        try:
-            lr = float(v["lr"])
-        except ValueError:
-            raise SettingsError(f"Learning rate: '{v['lr']}' is not a number; type something like 0.001 or 1e-3") from None
-        if not (lr > 0 and math.isfinite(lr)):
-            raise SettingsError(f"Learning rate must be a positive number (got {v['lr']})")
-        try:
-            weight_decay = float(v["weight_decay"] or 0)
-        except ValueError:
-            raise SettingsError(f"Weight decay: '{v['weight_decay']}' is not a number; type 0 or something like 5e-4") from None
-        if not (weight_decay >= 0 and math.isfinite(weight_decay)):
-            raise SettingsError(f"Weight decay must be 0 or a positive number (got {v['weight_decay']})")
-        if not v["model"]:
-            raise SettingsError("No model is selected (is the engine still loading?)")
-        data = DataSpec(name=v["dataset"], seed=v["seed"])
-        if v["dataset"] == "shapes":
-            data.train_count = v["train_count"]
-            data.val_count = max(10, v["train_count"] // 8)
-        train = TrainConfig(epochs=v["epochs"], batch_size=v["batch_size"], lr=lr, optimizer=v["optimizer"],
-                            weight_decay=weight_decay, schedule=v["schedule"], seed=v["seed"], device=v["device"])
-        return RunSettings(data=data, model_name=v["model"], train=train)
+        """The run's settings as core's RunSettings. Raises SettingsError naming a bad field."""
+        return self.settings.build()
 
 
 def default_form_values() -> dict:
-    """The form's defaults, taken from core's TrainConfig and DataSpec (imports torch: call after loading)."""
-    from core.data import DataSpec
-    from core.trainer import TrainConfig
-
-    t, d = TrainConfig(), DataSpec()
-    return {"dataset": d.name, "train_count": d.train_count, "model": "cnn", "epochs": t.epochs,
-            "batch_size": t.batch_size, "lr": t.lr, "optimizer": t.optimizer, "weight_decay": t.weight_decay,
-            "schedule": t.schedule, "seed": t.seed, "device": t.device}
+    """The form's defaults (core.catalog's)."""
+    return {k: v for k, v in default_values().items() if k in FORM_KEYS}

@@ -142,3 +142,25 @@ def test_code_in_a_checkpoint_never_runs(tmp_path, capsys):
     with pytest.raises(CheckpointError):
         load_checkpoint(path)
     assert "must never run" not in capsys.readouterr().out
+
+
+class DrawsPythonRandom(Callback):
+    """Something in the run (a user's callback, a custom transform) that uses Python's `random`."""
+
+    def on_fit_start(self, trainer, info):
+        import random
+
+        random.random()
+
+
+def test_resume_restores_the_python_random_state(tmp_path):
+    """Python's `random` continues where the stopped run left it (not from the seed again)."""
+    import random
+
+    prepare_trainer(settings(1), tmp_path / "run", callbacks=[DrawsPythonRandom()]).fit()
+    saved = load_checkpoint(tmp_path / "run" / "last.pt").training_state["rng"]["python"]
+    random.seed(5)  # what prepare_trainer seeds before loading: the saved state must differ from it
+    assert list(random.getstate()[1]) != list(saved)
+    random.seed(12345)
+    prepare_trainer(settings(2), tmp_path / "run", resume=tmp_path / "run" / "last.pt")
+    assert list(random.getstate()[1]) == list(saved)

@@ -3,7 +3,6 @@ import json
 import subprocess
 import sys
 
-import pytest
 
 from core.cli import main
 from tests.conftest import REPO
@@ -69,3 +68,13 @@ def test_layerscope_entry_point_runs_headless():
     out = subprocess.run([sys.executable, "-m", "gui.cli", "predict", "--help"], cwd=REPO,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "--checkpoint" in out.stdout
+
+
+def test_train_without_out_writes_under_the_shared_runs_root(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LAYERSCOPE_RUNS_DIR", str(tmp_path / "runs"))
+    assert main(["train", "--shapes-count", "160", "--epochs", "1", "--model", "mlp", "--hidden", "16",
+                 "--quiet"]) == 0
+    (run,) = (tmp_path / "runs").iterdir()
+    assert run.name.endswith("_shapes_mlp") and (run / "last.pt").is_file()
+    config = json.loads((run / "config.json").read_text())
+    assert config["data"]["val_count"] == 20  # core.catalog.shapes_val_count(160)

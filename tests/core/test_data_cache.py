@@ -11,7 +11,7 @@ import core.imageio as imageio
 from core.data import DataSpec, build_data, make_loader
 from core.data.cache import CachedImageDataset, decode_small, train_cache_side
 from core.data.datasets import FileDataset
-from core.data.folder import scan_image_folder, stratified_split
+from core.data.folder import scan_image_folder
 from core.data.preview import augmentation_preview
 from core.data.stats import image_stats
 from core.data.transforms import Augmentation

@@ -51,8 +51,9 @@ def test_dropping_a_folder_opens_it_as_the_dataset(qtbot, window, insects):
     assert ready.args[0].classes == ["ants", "bees"]
     assert any("corrupt.jpg" in line for line in data.health.problem_texts())
     qtbot.waitUntil(lambda: data.browser.classes() == ["ants", "bees"], timeout=30_000)
-    # The training panel now trains on it, and the Model tab sizes the output layer to its 2 classes.
-    assert window.panel.dataset.currentData() == str(insects)
+    # The run now trains on it (the Train tab shows it), and the Model tab sizes the output layer to its 2 classes.
+    assert window.run_settings.get("dataset") == str(insects)
+    assert str(insects) in window.panel.dataset_link.text()
     qtbot.waitUntil(lambda: window.model_view.summary() is not None
                     and window.model_view.summary().request.num_classes == 2, timeout=30_000)
 
@@ -62,13 +63,13 @@ def test_open_dataset_action_and_tabs_exist(window):
     assert window.open_dataset_action in window.menus["file"].actions()
     titles = [window.tabs.tabText(i) for i in range(window.tabs.count())]
     assert titles[:3] == ["Train", "Data", "Model"]
-    names = [window.panel.dataset.itemData(i) for i in range(window.panel.dataset.count())]
+    names = [window.data_view.chooser.itemData(i) for i in range(window.data_view.chooser.count())]
     assert {"shapes", "mnist", "fashion_mnist", "cifar10"} <= set(names)
 
 
 def test_train_uses_the_augmentation_and_model_options(qtbot, window):
     window.data_view.augmentation_panel.flip.setChecked(True)
-    assert window.model_view.model_name() == "cnn"  # follows the panel
+    assert window.model_view.model_name() == "cnn"  # the run's model
     window.model_view.set_model("cnn", {"blocks": 2, "channels": 4, "batch_norm": False, "dropout": 0.0})
     with qtbot.waitSignal(window.controller.runFinished, timeout=120_000):
         window.start_training()
@@ -94,14 +95,14 @@ def test_a_run_that_would_not_fit_asks_first(qtbot, window, monkeypatch):
     assert window.controller.state == "idle" and window.controller.run_dir is None
 
 
-def test_picking_a_dataset_in_the_training_panel_opens_it_in_the_data_tab(qtbot, window, insects):
+def test_a_dataset_set_in_the_run_settings_opens_in_the_data_tab(qtbot, window, insects):
     data = window.data_view
     with qtbot.waitSignal(data.browser.loaded, timeout=30_000):
-        window.panel.select_dataset(str(insects))
+        window.panel.set_values({"dataset": str(insects)})  # a remembered or scripted choice
     assert data.dataset_name() == str(insects)
     assert data.browser.classes() == ["ants", "bees"]
     with qtbot.waitSignal(data.browser.loaded, timeout=30_000):
-        window.panel.select_dataset("shapes")
+        window.run_settings.set("dataset", "shapes")
     assert data.dataset_name() == "shapes"
     qtbot.waitUntil(lambda: window.model_view.summary() is not None
                     and window.model_view.summary().request.num_classes == 5, timeout=30_000)
@@ -137,7 +138,7 @@ def test_a_folder_dropped_while_the_engine_loads_wins_over_the_saved_choice(qtbo
     with qtbot.waitSignal(w.data_view.health.report_ready, timeout=120_000):
         w.load_engine(blocking=True)  # the panel restores "mnist" now
     assert w.data_view.dataset_name() == str(insects)
-    assert w.panel.dataset.currentData() == str(insects)
+    assert w.run_settings.get("dataset") == str(insects)
     w.data_view.shutdown()
 
 

@@ -85,7 +85,8 @@ def test_memory_estimate_and_warning_for_a_huge_batch(qtbot, view, monkeypatch):
     assert view.confirm_run() is True  # fits: no question asked
 
     with qtbot.waitSignal(view.summary_ready, timeout=WAIT):
-        view.set_batch_size(1_000_000)  # activations alone: terabytes
+        view.set_input(num_classes=2, channels=3, image_size=512)
+        view.set_batch_size(65_536)  # the largest batch the catalogue allows; activations alone: terabytes
     assert view.would_not_fit()
     assert "not fit" in view.memory_label.text()
     assert view.memory_label.isVisibleTo(view)
@@ -115,6 +116,7 @@ def test_confirm_run_uses_the_settings_of_this_moment(qtbot, view, monkeypatch):
     assert not view.would_not_fit()
     asked = []
     monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: asked.append(a) or QMessageBox.No)
-    view.set_batch_size(1_000_000)  # and Train at once, before the debounced rebuild has run
+    view.set_input(num_classes=2, channels=3, image_size=512)
+    view.set_batch_size(65_536)  # and Train at once, before the debounced rebuild has run
     assert view.confirm_run() is False and asked
-    assert view.summary().request.batch_size == 1_000_000
+    assert view.summary().request.batch_size == 65_536

@@ -2,7 +2,6 @@
 import json
 import threading
 
-import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
@@ -58,7 +57,7 @@ def test_train_two_epochs_fills_plots_and_writes_run(qtbot, window, tiny):
         return x is not None and len(x) == steps
     qtbot.waitUntil(drawn, timeout=5_000)
     run = window.controller.run_dir
-    assert run.parent == window.controller.runs_root and run.name.endswith("-cnn-shapes")
+    assert run.parent == window.controller.runs_root and run.name.endswith("_shapes_cnn")  # core.run_location names runs
     assert (run / "last.pt").exists() and (run / "best.pt").exists()
     kinds = [json.loads(line)["kind"] for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert kinds.count("epoch") == 2 and kinds[-1] == "end"
@@ -188,7 +187,7 @@ def test_open_and_save_checkpoint(qtbot, window, tmp_path):
 
 
 def test_drop_routes_paths(qtbot, window, tmp_path):
-    from PySide6.QtCore import QMimeData, QPoint, QPointF, QUrl
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
     from PySide6.QtGui import QDropEvent
 
     seen = []

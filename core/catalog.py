@@ -1,0 +1,258 @@
+"""Every choice a user can make for a run, with its default and limits: the one place they are written.
+
+The CLI's argparse, the GUI's choosers and core's own TrainConfig / DataSpec / RunSettings defaults are built
+from here, and tests/core/test_catalog.py checks that the engine's registries (models, optimizers, schedules,
+datasets, activations) hold exactly these names. Plain data only: importing this module costs milliseconds and
+never imports torch, torchvision or numpy, so the window can build its forms before the engine is loaded.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+class SettingError(ValueError):
+    """A value is outside what the catalogue allows; the message names the setting and what to use."""
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One named option of a choice list: `name` is what configs store, `title` what a chooser shows."""
+
+    name: str
+    title: str
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class ChoiceSetting:
+    """A setting picked from a fixed list of Choices."""
+
+    key: str
+    label: str
+    choices: tuple[Choice, ...]
+    default: str
+    help: str = ""
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.choices)
+
+    def title(self, name: str) -> str:
+        return next((c.title for c in self.choices if c.name == name), name)
+
+    def check(self, value: Any) -> str:
+        if value not in self.names:
+            raise SettingError(f"{self.label}: {value!r} is not one of {', '.join(self.names)}")
+        return value
+
+
+@dataclass(frozen=True)
+class NumberSetting:
+    """A number with a default and inclusive limits (`default` None means 'automatic', see `help`)."""
+
+    key: str
+    label: str
+    default: int | float | None
+    minimum: int | float
+    maximum: int | float
+    help: str = ""
+    integer: bool = False
+    step: int | float | None = None
+
+    def check(self, value: Any) -> int | float:
+        kind = "a whole number" if self.integer else "a number"
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (self.integer and value != int(value)):
+            raise SettingError(f"{self.label}: {value!r} is not {kind}")
+        if not (self.minimum <= value <= self.maximum):  # also rejects NaN
+            raise SettingError(f"{self.label}: {value!r} is outside {self.minimum:g}..{self.maximum:g}")
+        return int(value) if self.integer else float(value)
+
+
+@dataclass(frozen=True)
+class FlagSetting:
+    """An on/off option."""
+
+    key: str
+    label: str
+    default: bool
+    help: str = ""
+
+
+# ---- datasets ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DatasetInfo:
+    """A dataset known by name. `kind`: 'builtin' (drawn in code) or 'standard' (torchvision's, downloaded once)."""
+
+    name: str
+    title: str  # short name for messages ("MNIST")
+    description: str  # what a chooser shows ("MNIST handwritten digits")
+    kind: str
+    num_classes: int
+    channels: int
+    image_size: int  # natural size in pixels (square)
+
+
+DATASETS: dict[str, DatasetInfo] = {d.name: d for d in (
+    DatasetInfo("shapes", "Shapes", "Shapes (built-in, drawn in code)", "builtin", 5, 3, 64),
+    DatasetInfo("mnist", "MNIST", "MNIST handwritten digits", "standard", 10, 1, 28),
+    DatasetInfo("fashion_mnist", "Fashion-MNIST", "Fashion-MNIST clothing", "standard", 10, 1, 28),
+    DatasetInfo("cifar10", "CIFAR-10", "CIFAR-10 small photos", "standard", 10, 3, 32),
+)}
+DATASET_NAMES: tuple[str, ...] = tuple(DATASETS)
+BUILTIN_DATASETS: tuple[str, ...] = tuple(n for n, d in DATASETS.items() if d.kind == "builtin")
+STANDARD_DATASETS: tuple[str, ...] = tuple(n for n, d in DATASETS.items() if d.kind == "standard")
+DEFAULT_DATASET = "shapes"
+FOLDER_IMAGE_SIZE = 64  # an image folder's natural size (its photos come in any size)
+
+
+def is_folder_dataset(name: str) -> bool:
+    """True when `name` is a folder path rather than a dataset known by name."""
+    return name not in DATASETS
+
+
+def natural_image_size(name: str) -> int:
+    return DATASETS[name].image_size if name in DATASETS else FOLDER_IMAGE_SIZE
+
+
+def shapes_val_count(train_count: int) -> int:
+    """How many validation images the shapes set draws for `train_count` training images: an eighth, at least 20."""
+    return max(20, int(train_count) // 8)
+
+
+SHAPES_TRAIN_COUNT = NumberSetting("train_count", "Shapes images", 8000, 20, 1_000_000, integer=True, step=500,
+                                   help="shapes: how many training images to draw (validation gets an eighth as many)")
+IMAGE_SIZE = NumberSetting("image_size", "Image size", None, 16, 1024, integer=True, step=16,
+                           help="input size in pixels; default (auto): the dataset's own (shapes 64, MNIST 28, "
+                                "CIFAR-10 32, folders 64); pretrained models use 224")
+VAL_FRACTION = NumberSetting("val_fraction", "Validation share", 0.2, 0.05, 0.5, step=0.05,
+                             help="validation share when a folder has no val/ sub-folder")
+CACHE_MB = NumberSetting("cache_mb", "Image cache (MB)", 1024.0, 0.0, 1_048_576.0,
+                         help="folders: decoded small images kept in memory up to this size (0: never)")
+
+# ---- augmentation ------------------------------------------------------------------------------------------
+# Each CLI word ("flip", "crop=0.6") turns on one Augmentation field; `on_value` is what the bare word means.
+@dataclass(frozen=True)
+class AugmentInfo:
+    name: str  # the CLI word
+    field: str  # the Augmentation field it sets
+    on_value: bool | float  # the value the bare word sets
+    setting: NumberSetting | FlagSetting  # the field's default (off) and limits
+
+
+AUGMENTATIONS: dict[str, AugmentInfo] = {a.name: a for a in (
+    AugmentInfo("flip", "horizontal_flip", True, FlagSetting("horizontal_flip", "Horizontal flip", False,
+                                                             "mirror images left-right at random")),
+    AugmentInfo("crop", "random_resized_crop", True, FlagSetting(
+        "random_resized_crop", "Random resized crop", False,
+        "crop a random part (at least the minimum scale of its area) and resize it")),
+    AugmentInfo("rotate", "rotation_degrees", 15.0, NumberSetting(
+        "rotation_degrees", "Rotation (degrees)", 0.0, 0.0, 180.0, "rotate by up to this many degrees")),
+    AugmentInfo("jitter", "colour_jitter", 0.2, NumberSetting(
+        "colour_jitter", "Colour jitter", 0.0, 0.0, 1.0, "brightness, contrast and saturation jitter", step=0.05)),
+)}
+CROP_SCALE_MIN = NumberSetting("crop_scale_min", "Crop minimum scale", 0.6, 0.05, 1.0, step=0.05,
+                               help="random crops keep at least this share of the image's area")
+
+# ---- models --------------------------------------------------------------------------------------------------
+ACTIVATION = ChoiceSetting("activation", "Activation", (
+    Choice("relu", "ReLU"), Choice("gelu", "GELU"), Choice("tanh", "Tanh"), Choice("sigmoid", "Sigmoid"),
+    Choice("leaky_relu", "Leaky ReLU")), "relu", "the non-linearity after each hidden layer")
+MLP_HIDDEN_DEFAULT: tuple[int, ...] = (256, 128)
+MLP_WIDTH_SUGGESTIONS: tuple[int, ...] = (256, 128, 64, 64, 32, 32, 16, 16)  # a new hidden layer's width, by position
+MLP_HIDDEN_LAYERS = NumberSetting("hidden_layers", "Hidden layers", len(MLP_HIDDEN_DEFAULT), 0, 8, integer=True,
+                                  help="how many fully connected layers sit between the input and the output")
+MLP_WIDTH = NumberSetting("hidden_width", "Width", 256, 1, 65536, integer=True, help="units in one hidden layer")
+MLP_DROPOUT = NumberSetting("dropout", "Dropout", 0.0, 0.0, 0.9, step=0.1, help="dropout after each hidden layer")
+CNN_BLOCKS = NumberSetting("blocks", "Conv blocks", 4, 1, 6, integer=True,
+                           help="each block halves the image size; 64 px input allows up to 6")
+CNN_CHANNELS = NumberSetting("channels", "First channels", 16, 1, 512, integer=True,
+                             help="channels of the first block; each later block doubles them")
+CNN_BATCH_NORM = FlagSetting("batch_norm", "Batch norm after each conv", True)
+CNN_DROPOUT = NumberSetting("dropout", "Dropout before output", 0.2, 0.0, 0.9, step=0.1)
+
+WEIGHT_SOURCE = ChoiceSetting("weights", "Weights", (
+    Choice("scratch", "From scratch (random weights)"),
+    Choice("pretrained", "Pretrained on ImageNet",
+           "torchvision's ImageNet weights, downloaded once and kept in the torch hub folder"),
+    Choice("file", "Weights from a file", "a state_dict saved with torch.save(model.state_dict(), path)")),
+    "scratch", "where a torchvision model's starting weights come from")
+WEIGHT_OPTIONS: tuple[str, ...] = ("pretrained", "weights_path")  # model options that load weights
+FREEZE_BACKBONE = FlagSetting("freeze_backbone", "Freeze the backbone", False,
+                              "only the new output layer trains; the pretrained layers keep their weights")
+BACKBONE_LR_SCALE = NumberSetting("backbone_lr_scale", "Backbone lr scale", 1.0, 0.0, 1.0, step=0.05,
+                                  help="fine-tuning: backbone learning rate = learning rate x this")
+PRETRAINED_IMAGE_SIZE = 224
+
+
+def weight_source(options: dict) -> str:
+    """Which WEIGHT_SOURCE choice a torchvision model's options describe."""
+    if options.get("pretrained"):
+        return "pretrained"
+    return "file" if options.get("weights_path") else "scratch"
+
+
+def weight_options(source: str, path: str = "") -> dict:
+    """The model options for a WEIGHT_SOURCE choice (a file source without a path means from scratch)."""
+    WEIGHT_SOURCE.check(source)
+    if source == "pretrained":
+        return {"pretrained": True}
+    return {"weights_path": path} if source == "file" and path else {}
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A model by name. `family`: 'mlp', 'cnn' or 'torchvision' (which options page it has)."""
+
+    name: str
+    title: str
+    family: str
+    options: tuple[NumberSetting | FlagSetting | ChoiceSetting, ...] = ()
+
+    def default_options(self) -> dict:
+        """The factory keyword arguments a fresh model gets (the MLP's hidden widths included)."""
+        if self.family == "mlp":
+            return {"hidden": list(MLP_HIDDEN_DEFAULT), "activation": ACTIVATION.default, "dropout": MLP_DROPOUT.default}
+        if self.family == "cnn":
+            return {s.key: s.default for s in self.options}
+        return {}
+
+
+_TORCHVISION = (("resnet18", "ResNet-18"), ("resnet50", "ResNet-50"),
+                ("mobilenet_v3_small", "MobileNet V3 small"), ("efficientnet_b0", "EfficientNet-B0"))
+MODELS: dict[str, ModelInfo] = {m.name: m for m in (
+    ModelInfo("mlp", "MLP (fully connected)", "mlp", (MLP_HIDDEN_LAYERS, MLP_WIDTH, ACTIVATION, MLP_DROPOUT)),
+    ModelInfo("cnn", "Small CNN", "cnn", (CNN_BLOCKS, CNN_CHANNELS, CNN_BATCH_NORM, CNN_DROPOUT)),
+    *(ModelInfo(name, title, "torchvision", (WEIGHT_SOURCE, FREEZE_BACKBONE, BACKBONE_LR_SCALE))
+      for name, title in _TORCHVISION),
+)}
+MODEL_NAMES: tuple[str, ...] = tuple(MODELS)
+TORCHVISION_MODELS: tuple[str, ...] = tuple(n for n, m in MODELS.items() if m.family == "torchvision")
+DEFAULT_MODEL = "cnn"
+
+# ---- training ----------------------------------------------------------------------------------------------
+OPTIMIZER = ChoiceSetting("optimizer", "Optimizer", (
+    Choice("sgd", "SGD (with momentum)"), Choice("adam", "Adam"), Choice("adamw", "AdamW")), "adam")
+SCHEDULE = ChoiceSetting("schedule", "LR schedule", (
+    Choice("none", "Constant"), Choice("cosine", "Cosine to zero"),
+    Choice("step", "Step (x gamma every step-size epochs)")), "cosine", "learning-rate schedule over the epochs")
+DEVICE = ChoiceSetting("device", "Device", (
+    Choice("auto", "Auto", "the GPU when PyTorch sees one, else the CPU"), Choice("cpu", "CPU"),
+    Choice("cuda", "CUDA GPU")), "auto", "auto (CUDA when present), cpu, cuda, cuda:N")
+
+EPOCHS = NumberSetting("epochs", "Epochs", 3, 1, 10_000, integer=True, help="how many passes over the training set")
+BATCH_SIZE = NumberSetting("batch_size", "Batch size", 16, 1, 65_536, integer=True, help="images per training step")
+LEARNING_RATE = NumberSetting("lr", "Learning rate", 1e-3, 1e-8, 10.0, help="learning rate, e.g. 0.001 or 1e-3")
+MOMENTUM = NumberSetting("momentum", "Momentum", 0.9, 0.0, 1.0, help="SGD only")
+WEIGHT_DECAY = NumberSetting("weight_decay", "Weight decay", 0.0, 0.0, 1.0, help="L2 penalty on the weights, e.g. 0 or 5e-4")
+STEP_SIZE = NumberSetting("step_size", "Step size (epochs)", 5, 1, 10_000, integer=True,
+                          help="step schedule: multiply the lr by gamma every this many epochs")
+GAMMA = NumberSetting("gamma", "Gamma", 0.1, 0.0, 1.0, help="step schedule: the lr factor at each step")
+SEED = NumberSetting("seed", "Seed", 0, 0, 2**31 - 1, integer=True,
+                     help="fixes the data split, shuffling, augmentation and initial weights")
+WORKERS = NumberSetting("num_workers", "Loader workers", 0, 0, 64, integer=True, help="DataLoader worker processes")
+REPORT_INTERVAL_S = 0.1  # how often the trainer reports progress at most (not a user choice)
+
+TRAIN_SETTINGS: tuple[NumberSetting | ChoiceSetting, ...] = (
+    EPOCHS, BATCH_SIZE, LEARNING_RATE, OPTIMIZER, MOMENTUM, WEIGHT_DECAY, SCHEDULE, STEP_SIZE, GAMMA, SEED,
+    DEVICE, WORKERS, BACKBONE_LR_SCALE)
