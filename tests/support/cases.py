@@ -21,7 +21,7 @@ from pathlib import Path
 import core.imageio  # noqa: F401 - first, so its warning filters are in place before any case runs
 from tests.support import bad_checkpoints as bc
 from tests.support import bad_inputs as bi
-from tests.support.layouts import LAYOUTS, make_layout
+from tests.support.layouts import make_layout
 
 VERDICTS = ("ok", "traceback", "hang", "wrong_file", "good_result_lost")
 

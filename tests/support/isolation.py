@@ -76,7 +76,7 @@ class Worker:
         return Outcome(case, "hang", f"no answer within {timeout:.0f} s")
 
     def close(self) -> None:
-        if self.proc is not None:
+        if self.proc is not None and self.proc.is_alive():
             try:
                 self.conn.send(None)
                 self.proc.join(10)
