@@ -16,14 +16,13 @@ import traceback
 from pathlib import Path
 
 import torch
-
 from PySide6.QtCore import QObject, Signal, Slot
 
 from core.callbacks import BatchReport, Callback, EpochMetrics
 from core.checkpoint import Checkpoint
+from core.errors import describe_failure
 from core.session import RunSettings, prepare_trainer
 from gui.model_hub import StoppedAt, TrainedEpoch
-
 
 THREADS_ENV = "LAYERSCOPE_TORCH_THREADS"
 
@@ -151,7 +150,8 @@ class TrainingWorker(QObject):
             summary = trainer.fit()
             self.fitFinished.emit(dict(summary))
         except Exception as exc:  # every failure reaches the user as a message; the app carries on
-            message = str(exc).strip() or type(exc).__name__
+            # Translated once, here: out of memory / full disk say what to change and which file.
+            message = describe_failure(exc) or str(exc).strip() or type(exc).__name__
             self.failed.emit(message, traceback.format_exc())
         finally:
             with self._lock:
