@@ -91,7 +91,7 @@ def prepare_trainer(settings: RunSettings, run_dir: str | Path | None, *, resume
             if settings.train.evaluate_at_end:
                 from core.evaluate.hook import EvaluateAtEnd
 
-                callbacks.append(EvaluateAtEnd(run_dir))
+                callbacks.append(EvaluateAtEnd(Path(run_dir)))
         trainer = Trainer(model, data, settings.train, spec, callbacks, strategy=strategy)
         if checkpoint is not None:
             try:
