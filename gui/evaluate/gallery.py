@@ -1,0 +1,108 @@
+"""A cell's images as thumbnails, most confident first, decoded on the worker primitive in chunks.
+
+The first chunk is small so the first thumbnails appear at once; later chunks are bigger. Each chunk arrives
+as one partial result (one model update for many icons), so the GUI thread stays free while a cell of
+thousands of images fills. A new cell supersedes the old one's loading (BackgroundTask's generation).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QPixmap
+from PySide6.QtWidgets import QListView
+
+from gui.concurrent import BackgroundTask
+from gui.evaluate.jobs import thumbnails_job
+
+THUMB = 88
+FIRST_CHUNK = 8
+CHUNK = 48
+
+
+class GalleryModel(QAbstractListModel):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.items: list[dict] = []  # file, caption, tooltip
+        self.pixmaps: dict[int, QPixmap] = {}
+        self._blank = QPixmap(THUMB, THUMB)
+        self._blank.fill(QColor("#dddddd"))
+
+    def set_items(self, items: list[dict]) -> None:
+        self.beginResetModel()
+        self.items, self.pixmaps = items, {}
+        self.endResetModel()
+
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.items)
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        item = self.items[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return item["caption"]
+        if role == Qt.ItemDataRole.DecorationRole:
+            return self.pixmaps.get(index.row(), self._blank)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return item["tooltip"]
+        return None
+
+    def set_thumbnails(self, pairs) -> None:
+        rows = []
+        for row, image in pairs:
+            if image is not None and row < len(self.items):
+                self.pixmaps[row] = QPixmap.fromImage(image)
+                rows.append(row)
+        if rows:
+            self.dataChanged.emit(self.index(min(rows)), self.index(max(rows)), [Qt.ItemDataRole.DecorationRole])
+
+
+class Gallery(QListView):
+    """imageClicked(file, true_index, predicted_index) when an image is clicked."""
+
+    imageClicked = Signal(str, int, int)
+    firstThumbnails = Signal()  # the first chunk of the current cell is on screen (benchmarks, tests)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.model_ = GalleryModel(self)
+        self.setModel(self.model_)
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setUniformItemSizes(True)
+        self.setIconSize(QSize(THUMB, THUMB))
+        self.setGridSize(QSize(THUMB + 16, THUMB + 30))
+        self.setWordWrap(True)
+        self.setSpacing(2)
+        self.loader = BackgroundTask(self, threads=2, imports=("PIL.Image", "core.imageio"))
+        self.loader.partial.connect(self._on_chunk)
+        self._waiting_first = False
+        self._cell = (-1, -1)
+        self.clicked.connect(self._on_clicked)
+
+    def show_images(self, files: list[str], confidences: list[float], cell: tuple[int, int]) -> None:
+        """Replace the gallery with `files` (already in the order to show) and start loading thumbnails."""
+        self._cell = cell
+        self.model_.set_items([{"file": f, "caption": f"{c:.0%} {Path(f).name[:14]}", "tooltip": f"{f}\nconfidence {c:.3f}"}
+                               for f, c in zip(files, confidences)])
+        self._waiting_first = bool(files)
+        rows = list(enumerate(files))
+        if not rows:
+            self.loader.cancel()
+            return
+        self.loader.submit(thumbnails_job(rows[:FIRST_CHUNK], THUMB), priority=1)
+        for start in range(FIRST_CHUNK, len(rows), CHUNK):
+            self.loader.add(thumbnails_job(rows[start:start + CHUNK], THUMB))
+
+    def _on_chunk(self, pairs) -> None:
+        self.model_.set_thumbnails(pairs)
+        if self._waiting_first:
+            self._waiting_first = False
+            self.firstThumbnails.emit()
+
+    def _on_clicked(self, index) -> None:
+        self.imageClicked.emit(self.model_.items[index.row()]["file"], *self._cell)
+
+    def shutdown(self) -> None:
+        self.loader.shutdown()
