@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QHeaderView, QLabel,
                                QLineEdit, QProgressBar, QPushButton, QSplitter, QTableWidget, QTableWidgetItem,
@@ -16,7 +17,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, Q
 from gui.concurrent import BackgroundTask
 from gui.evaluate.gallery import Gallery
 from gui.evaluate.heatmap import ConfusionHeatmap
-from gui.evaluate.jobs import EVAL_IMPORTS, evaluate_job
+from gui.evaluate.jobs import EVAL_IMPORTS, evaluate_job, load_evaluation_job
 
 SOURCES = ("Current model", "Best of current run", "Checkpoint file")
 SPLITS = ("val", "train", "test", "all")  # core.evaluate.source.SPLITS (torch-free copy)
@@ -57,6 +58,9 @@ class EvaluatePanel(QWidget):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel)
+        self.open_button = QPushButton("Open evaluation…")
+        self.open_button.setToolTip("Show a saved evaluation folder (RUN/eval, or `layerscope evaluate --out DIR`)")
+        self.open_button.clicked.connect(self._choose_evaluation)
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
         self.progress.setValue(0)
@@ -73,6 +77,7 @@ class EvaluatePanel(QWidget):
         row.addWidget(self.split)
         row.addWidget(self.evaluate_button)
         row.addWidget(self.cancel_button)
+        row.addWidget(self.open_button)
         form.addRow("Data", row)
         form.addRow("", self.progress)
 
@@ -126,6 +131,16 @@ class EvaluatePanel(QWidget):
         folder = QFileDialog.getExistingDirectory(self, "Labelled folder to evaluate on")
         if folder:
             self.dataset.setText(folder)
+
+    def _choose_evaluation(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Evaluation folder (summary.json + per_image.csv)")
+        if folder:
+            self.open_evaluation(folder)
+
+    def open_evaluation(self, folder: str) -> None:
+        """Show a saved evaluation (read on the worker primitive)."""
+        self.summary.setText(f"Reading {folder}…")
+        self.task.submit(load_evaluation_job(folder))
 
     # ---- evaluation ----------------------------------------------------------------------------------
     def chosen_checkpoint(self):
@@ -202,9 +217,14 @@ class EvaluatePanel(QWidget):
                      str(int(scores["support"][i]))]
             for c, text in enumerate(cells):
                 self.table.setItem(i, c, QTableWidgetItem(text))
-        self.gallery.show_images([], [], (-1, -1))
-        self.gallery_title.setText("Click a cell of the matrix to see its images.")
         self.evaluated.emit(result)
+        mistakes = result.confusion.copy()
+        np.fill_diagonal(mistakes, 0)
+        if mistakes.any():  # start on the biggest confusion: usually the first thing to look at
+            self.show_cell(*(int(i) for i in np.unravel_index(np.argmax(mistakes), mistakes.shape)))
+        else:
+            self.gallery.show_images([], [], (-1, -1))
+            self.gallery_title.setText("No mistakes. Click a cell of the matrix to see its images.")
 
     def _draw_matrix(self) -> None:
         if self.result is not None:

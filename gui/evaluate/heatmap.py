@@ -19,7 +19,7 @@ class ConfusionHeatmap(pg.PlotWidget):
         super().__init__(parent)
         self.setBackground("w")
         self._diverging = diverging  # a difference matrix: red below zero, blue above, white at zero
-        self.image = pg.ImageItem()
+        self.image = pg.ImageItem(axisOrder="row-major")  # image[true, predicted], whatever the global option
         self.addItem(self.image)
         self.getViewBox().invertY(True)
         self.getViewBox().setAspectLocked(True)
@@ -42,10 +42,10 @@ class ConfusionHeatmap(pg.PlotWidget):
         self.values = shown
         if self._diverging:
             limit = max(float(np.abs(shown).max()), 1.0)
-            self.image.setImage(shown.T, levels=(-limit, limit))
+            self.image.setImage(shown, levels=(-limit, limit))
             self.image.setColorMap(pg.colormap.get("RdBu", source="matplotlib"))
         else:
-            self.image.setImage(shown.T, levels=(0, max(float(shown.max()), 1e-9)))
+            self.image.setImage(shown, levels=(0, max(float(shown.max()), 1e-9)))
             self.image.setColorMap(pg.colormap.get("viridis"))
         ticks = [(i + 0.5, name[:14]) for i, name in enumerate(self.classes)]
         self.getAxis("left").setTicks([ticks])

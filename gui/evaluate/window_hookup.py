@@ -38,6 +38,13 @@ def install_evaluate_tab(window) -> EvaluateTab:
     return tab
 
 
+def show_evaluation(window, folder: str) -> None:
+    """`layerscope --evaluation DIR`: the Evaluate tab showing a saved evaluation (read off the GUI thread)."""
+    window.tabs.setCurrentWidget(window.evaluate_tab)
+    window.evaluate_tab.setCurrentWidget(window.evaluate_tab.evaluate_page)
+    window.evaluate_tab.evaluate_page.open_evaluation(folder)
+
+
 def _folder_dataset(window) -> str:
     name = str(window.run_settings.get("dataset") or "")
     return name if name and Path(name).expanduser().is_dir() else ""

@@ -70,6 +70,9 @@ def test_evaluate_shows_counts_and_a_cell_click_shows_its_images(tab, qtbot, run
     with qtbot.waitSignal(tab.inspectRequested) as blocker:
         page.gallery.clicked.emit(page.gallery.model_.index(0))
     assert blocker.args == [shown[0], result.classes[t], result.classes[p]]
+    with qtbot.waitSignal(page.evaluated, timeout=10_000) as blocker:  # the files written beside the run
+        page.open_evaluation(str(run / "eval"))
+    assert blocker.args[0].files == result.files and (blocker.args[0].confusion == result.confusion).all()
 
 
 def test_relabel_and_undo_change_the_corrections_file(tab, qtbot, folder, tmp_path):
