@@ -234,6 +234,7 @@ class EvaluatePanel(QWidget):
         if self.result is None:
             return
         members = self.result.cell(true_index, predicted_index)
+        self.heatmap.mark_cell(true_index, predicted_index)
         classes = self.result.classes
         self.gallery_title.setText(f"<b>{len(members)}</b> images of <b>{classes[true_index]}</b> predicted as "
                                    f"<b>{classes[predicted_index]}</b>, most confident first")

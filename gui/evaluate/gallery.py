@@ -72,8 +72,8 @@ class Gallery(QListView):
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setUniformItemSizes(True)
         self.setIconSize(QSize(THUMB, THUMB))
-        self.setGridSize(QSize(THUMB + 16, THUMB + 30))
-        self.setWordWrap(True)
+        self.setGridSize(QSize(THUMB + 20, THUMB + 22))
+        self.setWordWrap(False)
         self.setSpacing(2)
         self.loader = BackgroundTask(self, threads=2, imports=("PIL.Image", "core.imageio"))
         self.loader.partial.connect(self._on_chunk)
@@ -84,7 +84,7 @@ class Gallery(QListView):
     def show_images(self, files: list[str], confidences: list[float], cell: tuple[int, int]) -> None:
         """Replace the gallery with `files` (already in the order to show) and start loading thumbnails."""
         self._cell = cell
-        self.model_.set_items([{"file": f, "caption": f"{c:.0%} {Path(f).name[:14]}", "tooltip": f"{f}\nconfidence {c:.3f}"}
+        self.model_.set_items([{"file": f, "caption": f"{c:.0%} {Path(f).stem[:9]}", "tooltip": f"{f}\nconfidence {c:.3f}"}
                                for f, c in zip(files, confidences)])
         self._waiting_first = bool(files)
         rows = list(enumerate(files))

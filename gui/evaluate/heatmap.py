@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QGraphicsRectItem
 
 MAX_TEXT_CLASSES = 25  # beyond this the numbers would not fit in the cells
 
@@ -29,6 +30,11 @@ class ConfusionHeatmap(pg.PlotWidget):
         self.values = np.zeros((0, 0))
         self.classes: list[str] = []
         self._texts: list[pg.TextItem] = []
+        self.marker = QGraphicsRectItem(0, 0, 1, 1)  # the cell whose images are shown
+        self.marker.setPen(pg.mkPen("#e8433a", width=3, cosmetic=True))
+        self.marker.setZValue(10)
+        self.marker.hide()
+        self.addItem(self.marker)
         self.scene().sigMouseClicked.connect(self._on_click)
 
     def set_matrix(self, values: np.ndarray, classes: list[str], normalise_rows: bool = False) -> None:
@@ -52,6 +58,10 @@ class ConfusionHeatmap(pg.PlotWidget):
         self.getAxis("bottom").setTicks([ticks])
         self._write_numbers(shown, normalise_rows)
         self.getViewBox().autoRange(padding=0.02)
+
+    def mark_cell(self, true_index: int, predicted_index: int) -> None:
+        self.marker.setPos(predicted_index, true_index)
+        self.marker.setVisible(0 <= true_index < len(self.classes) and 0 <= predicted_index < len(self.classes))
 
     def _write_numbers(self, shown: np.ndarray, fractions: bool) -> None:
         for item in self._texts:
