@@ -16,7 +16,7 @@ from gui.concurrent import BackgroundTask
 from gui.evaluate.jobs import thumbnails_job
 
 THUMB = 88
-FIRST_CHUNK = 8
+FIRST_CHUNK = 4
 CHUNK = 48
 
 
@@ -75,7 +75,9 @@ class Gallery(QListView):
         self.setGridSize(QSize(THUMB + 20, THUMB + 22))
         self.setWordWrap(False)
         self.setSpacing(2)
-        self.loader = BackgroundTask(self, threads=2, imports=("PIL.Image", "core.imageio"))
+        # One decoding thread: on a 2-core machine a second one took the GUI thread's core (timer p99 14-23 ms
+        # with two, 9-14 ms with one; benchmarks/evaluate_gui.py), and the first chunk is small anyway.
+        self.loader = BackgroundTask(self, threads=1, imports=("PIL.Image", "core.imageio"))
         self.loader.partial.connect(self._on_chunk)
         self._waiting_first = False
         self._cell = (-1, -1)
