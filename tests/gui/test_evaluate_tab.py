@@ -143,3 +143,24 @@ def test_export_model_menu_writes_an_onnx_file(qtbot, app_settings, tmp_path, ru
     assert window.last_message_box.windowTitle() == "Model exported", window.last_message_box.text()
     assert out.is_file() and "top-1 agreement 100.0%" in window.last_message_box.text()
     window.close()
+
+
+def test_finetune_with_corrections_starts_a_run_from_the_checkpoint(qtbot, app_settings, tmp_path, run):
+    import json as json_
+
+    from gui.app import make_application
+    from gui.main_window import MainWindow
+
+    make_application()
+    window = MainWindow(runs_root=tmp_path / "runs", settings=app_settings)
+    qtbot.addWidget(window)
+    window.load_engine(blocking=True)
+    page = window.evaluate_tab.evaluate_page
+    page.source.setCurrentText("Checkpoint file")
+    page.checkpoint_path.setText(str(run / "best.pt"))
+    with qtbot.waitSignal(window.controller.runFinished, timeout=60_000):
+        window.evaluate_tab.compare.finetune_button.click()
+    config = json_.loads((window.controller.run_dir / "config.json").read_text())
+    assert config["finetuned_from"] == str((run / "best.pt").resolve())
+    assert config["train"]["lr"] == pytest.approx(json_.loads((run / "config.json").read_text())["train"]["lr"] * 0.1)
+    window.close()
