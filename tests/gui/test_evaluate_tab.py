@@ -98,6 +98,19 @@ def test_relabel_and_undo_change_the_corrections_file(tab, qtbot, folder, tmp_pa
     with qtbot.waitSignal(panel.correctionsChanged, timeout=10_000):
         panel.undo_button.click()
     assert json.loads(corrections_path(data).read_text())["entries"] == {}
+    # Relabel again and Apply: the file moves into the class folder; Undo Apply moves it back.
+    from pathlib import Path
+
+    source = Path(issue.file)
+    with qtbot.waitSignal(panel.correctionsChanged, timeout=10_000):
+        panel.relabel_button.click()
+    with qtbot.waitSignal(panel.correctionsChanged, timeout=10_000):
+        panel.apply(confirm=False)
+    assert not source.exists() and (data / target / source.name).is_file()
+    assert panel.table.item(0, 5).text() == "applied (moved)"
+    with qtbot.waitSignal(panel.correctionsChanged, timeout=10_000):
+        panel.undo_apply_button.click()
+    assert source.is_file() and not (data / target / source.name).exists()
 
 
 def test_compare_two_evaluations_shows_the_deltas(tab, qtbot, run, tmp_path):
@@ -121,7 +134,7 @@ def test_compare_two_evaluations_shows_the_deltas(tab, qtbot, run, tmp_path):
     assert view.heatmap.values.sum() == 0 and np.abs(view.heatmap.values).sum() == 2 * len(fixed)
 
 
-def test_export_model_menu_writes_an_onnx_file(qtbot, app_settings, tmp_path, run, monkeypatch):
+def test_export_model_menu_writes_an_onnx_file(qtbot, app_settings, tmp_path, run, folder, monkeypatch):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
     from PySide6.QtWidgets import QFileDialog, QInputDialog
@@ -135,6 +148,8 @@ def test_export_model_menu_writes_an_onnx_file(qtbot, app_settings, tmp_path, ru
     qtbot.addWidget(window)
     assert window.tabs.indexOf(window.evaluate_tab) >= 0
     window.hub.set_checkpoint(load_checkpoint(run / "best.pt"), "test")
+    window.evaluate_tab.inspectRequested.emit(str(next(folder.glob("*/*.png"))), "circle", "square")
+    assert window.tabs.currentWidget() is window.inspector  # a gallery click opens the image there
     out = tmp_path / "model.onnx"
     monkeypatch.setattr(QInputDialog, "getItem", staticmethod(lambda *a, **k: ("onnx", True)))
     monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(out), "")))
