@@ -5,10 +5,12 @@ just shown on the Evaluate page. The comparison (core/evaluate/compare.py) runs 
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QFileDialog, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QListWidget,
+                               QListWidgetItem,
                                QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from gui.concurrent import BackgroundTask
@@ -85,6 +87,7 @@ class CompareView(QWidget):
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
         splitter.addWidget(lists)
+        splitter.setSizes([640, 520])
         layout = QVBoxLayout(self)
         layout.addLayout(grid)
         layout.addLayout(buttons)
@@ -132,10 +135,14 @@ class CompareView(QWidget):
                      f"{entry['recall_delta']:+.3f}", f"{entry['f1_delta']:+.3f}"]
             for column, text in enumerate(cells):
                 self.table.setItem(row, column, QTableWidgetItem(text))
-        self.became_right.clear()
-        self.became_right.addItems(comparison.became_right)
-        self.became_wrong.clear()
-        self.became_wrong.addItems(comparison.became_wrong)
+        files = comparison.became_right + comparison.became_wrong
+        common = os.path.commonpath(files) if len(files) > 1 and all(os.path.isabs(f) for f in files) else ""
+        for widget, names in ((self.became_right, comparison.became_right), (self.became_wrong, comparison.became_wrong)):
+            widget.clear()
+            for name in names:  # shown relative to the folder they share; the full path in the tooltip
+                item = QListWidgetItem(os.path.relpath(name, common) if common else name)
+                item.setToolTip(name)
+                widget.addItem(item)
         self.right_title.setText(f"Became right: {len(comparison.became_right)}")
         self.wrong_title.setText(f"Became wrong: {len(comparison.became_wrong)}")
 

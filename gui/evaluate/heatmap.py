@@ -75,8 +75,9 @@ class ConfusionHeatmap(pg.PlotWidget):
             for p in range(k):
                 value = shown[t, p]
                 text = f"{value:.2f}" if fractions else (f"{value:+.0f}" if self._diverging and value else f"{value:.0f}")
-                bright = not self._diverging and value > 0.6 * top
-                item = pg.TextItem(text, color="k" if bright or self._diverging else "w", anchor=(0.5, 0.5))
+                # dark text on light cells: viridis is light at the top, the diverging map near zero
+                light = abs(value) < 0.5 * top if self._diverging else value > 0.6 * top
+                item = pg.TextItem(text, color="k" if light else "w", anchor=(0.5, 0.5))
                 item.setPos(p + 0.5, t + 0.5)
                 self.addItem(item)
                 self._texts.append(item)
