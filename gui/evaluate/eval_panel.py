@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, Q
 from gui.concurrent import BackgroundTask
 from gui.evaluate.gallery import Gallery
 from gui.evaluate.heatmap import ConfusionHeatmap
-from gui.evaluate.jobs import EVAL_IMPORTS, evaluate_job, load_evaluation_job
+from gui.evaluate.jobs import EVAL_IMPORTS, corrections_job, evaluate_job, load_evaluation_job
 
 SOURCES = ("Current model", "Best of current run", "Checkpoint file")
 SPLITS = ("val", "train", "test", "all")  # core.evaluate.source.SPLITS (torch-free copy)
@@ -37,6 +37,9 @@ class EvaluatePanel(QWidget):
         self.task.progress.connect(self._on_progress)
         self.task.finished.connect(self.show_result)
         self.task.failed.connect(self._on_failed)
+        self.edits = BackgroundTask(self, imports=("core.corrections",))
+        self.edits.finished.connect(lambda outcome: self._tell("info", f"Correction saved: {outcome[2]}"))
+        self.edits.failed.connect(lambda text: self._tell("error", f"Correction not saved: {text}"))
         self._build()
 
     # ---- layout --------------------------------------------------------------------------------------
@@ -96,6 +99,7 @@ class EvaluatePanel(QWidget):
         self.gallery_title = QLabel("Click a cell of the matrix to see its images.")
         self.gallery = Gallery()
         self.gallery.imageClicked.connect(self._on_image_clicked)
+        self.gallery.correctionRequested.connect(self.correct)
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -233,6 +237,7 @@ class EvaluatePanel(QWidget):
     def show_cell(self, true_index: int, predicted_index: int) -> None:
         if self.result is None:
             return
+        self.gallery.classes = list(self.result.classes)
         members = self.result.cell(true_index, predicted_index)
         self.heatmap.mark_cell(true_index, predicted_index)
         classes = self.result.classes
@@ -247,6 +252,26 @@ class EvaluatePanel(QWidget):
         if 0 <= true_index < len(classes) and 0 <= predicted_index < len(classes):
             self.imageClicked.emit(file, classes[true_index], classes[predicted_index])
 
+    def dataset_root(self) -> str | None:
+        """The folder the shown evaluation ran on (core writes its source as 'FOLDER (split)'), if a folder."""
+        source = self.result.source if self.result is not None else ""
+        root = source.rsplit(" (", 1)[0] if source.endswith(")") else ""
+        return root if root and Path(root).is_dir() else None
+
+    def correct(self, file: str, action: str, label: str = "") -> None:
+        """A gallery image's right-click menu: relabel / exclude / "label is right" in the corrections file."""
+        root = self.dataset_root()
+        if root is None or not Path(file).is_file():
+            self._tell("warning", "Only images of a folder dataset can be corrected (this evaluation ran on "
+                                  f"{self.result.source if self.result is not None else 'nothing'})")
+            return
+        self.edits.submit(corrections_job(root, action, file, label, self.result.classes))
+
+    def _tell(self, level: str, text: str) -> None:
+        self.gallery_title.setText(text)
+        self.message.emit(level, text)
+
     def shutdown(self) -> None:
+        self.edits.shutdown()
         self.task.shutdown()
         self.gallery.shutdown()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QPixmap
-from PySide6.QtWidgets import QListView
+from PySide6.QtWidgets import QListView, QMenu
 
 from gui.concurrent import BackgroundTask
 from gui.evaluate.jobs import thumbnails_job
@@ -62,6 +62,7 @@ class Gallery(QListView):
     """imageClicked(file, true_index, predicted_index) when an image is clicked."""
 
     imageClicked = Signal(str, int, int)
+    correctionRequested = Signal(str, str, str)  # file, action (relabel / exclude / confirm), new label
     firstThumbnails = Signal()  # the first chunk of the current cell is on screen (benchmarks, tests)
 
     def __init__(self, parent=None):
@@ -82,6 +83,9 @@ class Gallery(QListView):
         self._waiting_first = False
         self._cell = (-1, -1)
         self.clicked.connect(self._on_clicked)
+        self.classes: list[str] = []  # the relabel menu's choices
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._context_menu)
 
     def show_images(self, files: list[str], confidences: list[float], cell: tuple[int, int]) -> None:
         """Replace the gallery with `files` (already in the order to show) and start loading thumbnails."""
@@ -105,6 +109,19 @@ class Gallery(QListView):
 
     def _on_clicked(self, index) -> None:
         self.imageClicked.emit(self.model_.items[index.row()]["file"], *self._cell)
+
+    def _context_menu(self, pos) -> None:
+        index = self.indexAt(pos)
+        if not index.isValid():
+            return
+        file = self.model_.items[index.row()]["file"]
+        menu = QMenu(self)
+        relabel = menu.addMenu("Relabel as")
+        for name in self.classes:
+            relabel.addAction(name, lambda n=name: self.correctionRequested.emit(file, "relabel", n))
+        menu.addAction("Exclude from the dataset", lambda: self.correctionRequested.emit(file, "exclude", ""))
+        menu.addAction("Label is right", lambda: self.correctionRequested.emit(file, "confirm", ""))
+        menu.popup(self.viewport().mapToGlobal(pos))
 
     def shutdown(self) -> None:
         self.loader.shutdown()

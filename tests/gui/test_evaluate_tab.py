@@ -113,6 +113,26 @@ def test_relabel_and_undo_change_the_corrections_file(tab, qtbot, folder, tmp_pa
     assert source.is_file() and not (data / target / source.name).exists()
 
 
+def test_a_gallery_image_can_be_excluded_and_an_in_memory_one_is_refused(tab, qtbot, run, folder, tmp_path):
+    from core.corrections import corrections_path
+
+    data = shutil.copytree(folder, tmp_path / "data")
+    page = tab.evaluate_page
+    page.dataset.setText(str(data))
+    page.split.setCurrentText("all")
+    result = evaluate(tab, qtbot, run / "best.pt")
+    file = result.files[0]
+    with qtbot.waitSignal(tab.message, timeout=10_000) as blocker:
+        page.gallery.correctionRequested.emit(file, "exclude", "")
+    assert blocker.args[0] == "info", blocker.args
+    entries = json.loads(corrections_path(data).read_text())["entries"]
+    assert [e["action"] for e in entries.values()] == ["exclude"]
+    page.show_result(type(result)(result.classes, ["shapes:val/00001"], result.labels[:1], result.probs[:1], "shapes (val)"))
+    with qtbot.waitSignal(tab.message) as blocker:
+        page.gallery.correctionRequested.emit("shapes:val/00001", "exclude", "")
+    assert blocker.args[0] == "warning" and "folder dataset" in blocker.args[1]
+
+
 def test_compare_two_evaluations_shows_the_deltas(tab, qtbot, run, tmp_path):
     from core.evaluate import EvalResult, evaluate_checkpoint
     from core.evaluate.result import save_evaluation
