@@ -7,7 +7,6 @@ import random
 import threading
 import time
 import warnings
-from dataclasses import asdict, dataclass
 from typing import Callable, Iterable
 
 import numpy as np
@@ -15,100 +14,22 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from core import catalog
 from core.callbacks import BatchReport, Callback, EpochMetrics
 from core.data import DataBundle, make_loader
+from core.divergence import EXPLODED_GROWTH, EXPLODED_LOSS, check_divergence, divergence_advice
 from core.early_stop import early_stop_decision
 from core.epoch_position import EpochPosition
 from core.imageio import ImageLoadError
 from core.models import ModelSpec
+from core.optim import OPTIMIZERS, SCHEDULERS, head_parameter_names
 from core.speed import SpeedOptions
 from core.strategy import Strategy, global_batch_count, loss_scale
+from core.train_config import DivergedError, TrainConfig, TrainingDiverged, TrainingError
 
-
-class TrainingError(Exception):
-    """Training cannot go on; the message says why and what to change."""
-
-    status = "error"  # how the run folder records the end of the run
-
-
-class DivergedError(TrainingError):
-    """The loss became NaN/inf or exploded: the weights are garbage, so the run is not "done"."""
-
-    status = "diverged"
-
-
-TrainingDiverged = DivergedError  # one exception for divergence, under either name
-
-
-@dataclass
-class TrainConfig:
-    """How to train. Defaults (and their meaning) come from core.catalog."""
-
-    epochs: int = catalog.EPOCHS.default
-    batch_size: int = catalog.BATCH_SIZE.default
-    lr: float = catalog.LEARNING_RATE.default
-    optimizer: str = catalog.OPTIMIZER.default
-    momentum: float = catalog.MOMENTUM.default
-    weight_decay: float = catalog.WEIGHT_DECAY.default
-    schedule: str = catalog.SCHEDULE.default
-    step_size: int = catalog.STEP_SIZE.default  # step schedule: multiply the lr by `gamma` every `step_size` epochs
-    gamma: float = catalog.GAMMA.default
-    seed: int = catalog.SEED.default
-    device: str = catalog.DEVICE.default
-    num_workers: int = catalog.WORKERS.default
-    backbone_lr_scale: float = catalog.BACKBONE_LR_SCALE.default  # fine-tuning: backbone lr = lr * scale
-    report_interval_s: float = catalog.REPORT_INTERVAL_S  # how often on_batch_end fires at most
-    checkpoint_every_min: float = catalog.CHECKPOINT_EVERY_MIN.default  # also save last.pt this often mid-epoch (0: off)
-    early_stop_patience: int = catalog.EARLY_STOP_PATIENCE.default  # epochs without a better metric (0: off)
-    early_stop_metric: str = catalog.EARLY_STOP_METRIC.default
-    heartbeat_s: float = catalog.HEARTBEAT_S.default  # a heartbeat record this often while the run is alive
-    evaluate_at_end: bool = True  # a run with a run folder evaluates its validation set into RUN/eval/ at the end
-    amp: bool = catalog.AMP.default  # CUDA only: bf16 autocast where supported, else fp16 with a GradScaler
-    compile: bool = catalog.COMPILE.default  # torch.compile the training forward (CUDA; first steps are slow)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
-        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
-
-    def validate(self) -> None:
-        problems = []
-        if self.epochs < 1:
-            problems.append(f"epochs must be at least 1 (got {self.epochs})")
-        if self.batch_size < 1:
-            problems.append(f"batch size must be at least 1 (got {self.batch_size})")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            problems.append(f"learning rate must be a positive number (got {self.lr})")
-        if self.optimizer not in OPTIMIZERS:
-            problems.append(f"optimizer must be one of {', '.join(OPTIMIZERS)} (got {self.optimizer!r})")
-        if self.schedule not in SCHEDULERS:
-            problems.append(f"schedule must be one of {', '.join(SCHEDULERS)} (got {self.schedule!r})")
-        if self.early_stop_metric not in catalog.EARLY_STOP_METRIC.names:
-            problems.append(f"early stop metric must be one of {', '.join(catalog.EARLY_STOP_METRIC.names)} (got {self.early_stop_metric!r})")
-        if self.early_stop_patience < 0:
-            problems.append(f"early stop patience must be 0 (off) or more (got {self.early_stop_patience})")
-        if not self.checkpoint_every_min >= 0:
-            problems.append(f"checkpoint interval must be 0 (off) or more minutes (got {self.checkpoint_every_min})")
-        if not (self.heartbeat_s > 0 and math.isfinite(self.heartbeat_s)):
-            problems.append(f"heartbeat interval must be a positive number of seconds (got {self.heartbeat_s})")
-        if problems:
-            raise TrainingError("; ".join(problems))
-
-
-# Optimizer and schedule factories by catalogue name (a test checks they match core.catalog exactly).
-OPTIMIZERS: dict[str, Callable[[list, TrainConfig], torch.optim.Optimizer]] = {
-    "sgd": lambda groups, cfg: torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay),
-    "adam": lambda groups, cfg: torch.optim.Adam(groups, lr=cfg.lr, weight_decay=cfg.weight_decay),
-    "adamw": lambda groups, cfg: torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay),
-}
-SCHEDULERS: dict[str, Callable[[torch.optim.Optimizer, TrainConfig], object]] = {
-    "none": lambda opt, cfg: None,
-    "cosine": lambda opt, cfg: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, cfg.epochs)),
-    "step": lambda opt, cfg: torch.optim.lr_scheduler.StepLR(opt, step_size=max(1, cfg.step_size), gamma=cfg.gamma),
-}
+# Re-exported: the fit loop's callers import these from here.
+__all__ = ["DivergedError", "EXPLODED_GROWTH", "EXPLODED_LOSS", "OPTIMIZERS", "SCHEDULERS", "TrainConfig", "Trainer",
+           "TrainingDiverged", "TrainingError", "check_divergence", "divergence_advice", "evaluate",
+           "head_parameter_names", "resolve_device", "seed_everything"]
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -127,17 +48,6 @@ def seed_everything(seed: int) -> None:
 
 def _epoch_seed(seed: int, epoch: int) -> int:
     return (seed * 1_000_003 + epoch * 7919) % 2**63
-
-
-def head_parameter_names(model: nn.Module) -> set[str]:
-    """Names of the parameters of the model's last Linear layer (the classification head)."""
-    last = None
-    for name, module in model.named_modules():
-        if isinstance(module, nn.Linear):
-            last = name
-    if last is None:
-        return set()
-    return {f"{last}.{n}" for n, _ in model.get_submodule(last).named_parameters()}
 
 
 class Trainer:
@@ -484,29 +394,6 @@ class Trainer:
         self.history.append(metrics)
         self._emit("on_epoch_end", metrics)
         return True
-
-
-EXPLODED_LOSS = 1e6  # cross-entropy of a working classifier stays far below this
-EXPLODED_GROWTH = 1000.0  # or a loss this many times the first epoch's
-
-
-def divergence_advice(lr: float) -> str:
-    """A learning rate known to be safe: a hundredth of this one, never above the usual default."""
-    safe = min(lr / 100, catalog.LEARNING_RATE.default)
-    return (f"The learning rate {lr:g} is probably too high: train again with --lr {safe:g}, and check the data "
-            "for broken images or extreme pixel values")
-
-
-def check_divergence(losses: list[tuple[int, float]], reference: float | None, epoch: int, lr: float) -> None:
-    for step, value in losses:
-        if not math.isfinite(value):
-            raise DivergedError(f"the training loss became {value} at step {step} (epoch {epoch}). "
-                                   f"{divergence_advice(lr)}")
-        # The growth test has a floor of 1.0: a fine-tuned model starting near 0 may rise without diverging.
-        if value > EXPLODED_LOSS or (reference is not None and value > max(reference, 1.0) * EXPLODED_GROWTH):
-            raise DivergedError(f"the training loss exploded to {value:g} at step {step} (epoch {epoch}"
-                                   + (f", from {reference:g} at the start" if reference else "")
-                                   + f"): the model diverged. {divergence_advice(lr)}")
 
 
 def evaluate(model: nn.Module, dataset, batch_size: int, device: torch.device) -> tuple[float, float]:
