@@ -34,6 +34,7 @@ MAX_VISIBLE_POLLED = 60
 class RunsTab(QWidget):
     openCheckpointRequested = Signal(str)  # a best.pt / last.pt path, for the inspector
     resumeRequested = Signal(str, dict, str)  # run folder, its settings (config.json), last.pt
+    followRequested = Signal(str)  # a run folder, to follow live in the Train tab
     trainAgainRequested = Signal(dict)  # settings (config.json) for the training form
     message = Signal(str, str)  # level, text (for the log)
     scanned = Signal(int)  # a full scan finished (number of runs)
@@ -125,6 +126,8 @@ class RunsTab(QWidget):
              lambda: self.open_checkpoint("best")),
             ("last", "Open last.pt", None, "Open the run's last checkpoint in the inspector",
              lambda: self.open_checkpoint("last")),
+            ("follow", "Follow Live", None, "Show this run in the Train tab's plots, progress and log as it is "
+             "written", lambda: self._one() and self.followRequested.emit(self._one())),
             ("resume", "Resume", None, "Continue a stopped run from its last.pt", self.resume_selected),
             ("again", "Train Again", None, "Fill the training form with this run's settings", self.train_again),
         ]
@@ -144,14 +147,14 @@ class RunsTab(QWidget):
 
     def _context_menu(self, pos) -> None:
         menu = QMenu(self)
-        for name in ("rename", "note", "best", "last", "resume", "again", None, "delete"):
+        for name in ("rename", "note", "follow", "best", "last", "resume", "again", None, "delete"):
             menu.addSeparator() if name is None else menu.addAction(self.actions_by_name[name])
         menu.popup(self.table.viewport().mapToGlobal(pos))
 
     def _update_enabled(self) -> None:
         selected = self.selected_paths()
         one = len(selected) == 1
-        for name in ("rename", "best", "last", "resume", "again"):
+        for name in ("rename", "follow", "best", "last", "resume", "again"):
             self.actions_by_name[name].setEnabled(one)
         self.actions_by_name["note"].setEnabled(one)
         self.actions_by_name["delete"].setEnabled(bool(selected))

@@ -203,7 +203,7 @@ def test_a_flat_learning_rate_sits_in_a_sensible_range(qtbot):
     plots = TrainingPlots()
     qtbot.addWidget(plots)
     for step in range(1, 50):
-        plots.add_losses([step], [1.0 / step], lr=1e-3)
+        plots.add_losses([step], [1.0 / step], [1e-3])
     plots.redraw_if_dirty()
     low, high = plots.lr_plot.viewRange()[1]
     assert low < 1e-3 < high and high - low < 0.01

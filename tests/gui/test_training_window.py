@@ -10,6 +10,11 @@ from gui.model_hub import LiveWeights, OpenedFromFile
 WAIT = 30_000  # for anything a training thread does: generous for a slow, shared 2-core machine
 
 
+def has_steps(records) -> bool:
+    """A batch of records with at least one step (the first batch may hold only the start record)."""
+    return any(r["kind"] == "step" for r in records)
+
+
 def click(qtbot, button):
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
 
@@ -40,7 +45,7 @@ def test_defaults_come_from_core_and_train_is_enabled(qtbot, app_settings, runs_
 
 def test_train_two_epochs_fills_plots_and_writes_run(qtbot, window, tiny):
     epochs = []
-    window.controller.epochEnded.connect(epochs.append)
+    window.controller.recordsArrived.connect(lambda rs: epochs.extend(r for r in rs if r["kind"] == "epoch"))
     with qtbot.waitSignal(window.controller.runFinished, timeout=120_000) as finished:
         click(qtbot, window.panel.train_button)
     assert finished.args[0]["stopped"] is False
@@ -76,7 +81,7 @@ def test_pause_resume_and_stop(qtbot, window):
     window.panel.set_values({"epochs": 50})
     states = []
     window.controller.stateChanged.connect(states.append)
-    with qtbot.waitSignal(window.controller.batchReported, timeout=60_000):
+    with qtbot.waitSignal(window.controller.recordsArrived, timeout=60_000, check_params_cb=has_steps):
         click(qtbot, window.panel.train_button)
     assert window.hub.is_training()
     assert not window.panel.train_action.isEnabled()
@@ -111,7 +116,7 @@ def test_pause_resume_and_stop(qtbot, window):
 
 def test_closing_mid_training_stops_and_saves(qtbot, window):
     window.panel.set_values({"epochs": 50})
-    with qtbot.waitSignal(window.controller.batchReported, timeout=60_000):
+    with qtbot.waitSignal(window.controller.recordsArrived, timeout=60_000, check_params_cb=has_steps):
         window.panel.train_action.trigger()
     run = window.controller.run_dir
     window.close()
@@ -216,7 +221,7 @@ def test_keyboard_shortcuts_drive_the_run(qtbot, window):
     window.activateWindow()
     assert QTest.qWaitForWindowActive(window, 5000)
     window.panel.lr.setFocus()  # typing in a field does not swallow the shortcut
-    with qtbot.waitSignal(window.controller.batchReported, timeout=60_000):
+    with qtbot.waitSignal(window.controller.recordsArrived, timeout=60_000, check_params_cb=has_steps):
         qtbot.keyClick(window.panel.lr, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     qtbot.keyClick(window.panel.lr, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)
     assert window.controller.state == "paused"
