@@ -25,6 +25,7 @@ class RunWatch(QObject):
         self.folder: Path | None = None
         self.status = ""
         self._follower = None
+        self._read_any = False
         self._task = BackgroundTask(self, imports=())
         self._task.finished.connect(self._on_polled)
         self._task.failed.connect(lambda text: self.message.emit("warning", f"Following {self.folder}: {text}"))
@@ -43,6 +44,7 @@ class RunWatch(QObject):
         self.stop()
         self.folder = Path(folder)
         self._follower = RunFollower(self.folder)
+        self._read_any = False
         self._set_status("waiting")
         self._timer.start()
         self._poll()
@@ -76,8 +78,11 @@ class RunWatch(QObject):
         if follower is not self._follower:
             return
         for notice in notices:
-            self.message.emit("warning", notice.message)
+            # Before its first record the file is simply not written yet: that is "waiting", not "gone".
+            if self._read_any or notice.kind not in ("missing", "reappeared"):
+                self.message.emit("warning", notice.message)
         if records:
+            self._read_any = True
             self.recordsArrived.emit(records)
         self._set_status(status)
 

@@ -66,8 +66,12 @@ def test_train_two_epochs_fills_plots_and_writes_run(qtbot, window, tiny):
     run = window.controller.run_dir
     assert run.parent == window.controller.runs_root and run.name.endswith("_shapes_cnn")  # core.run_location names runs
     assert (run / "last.pt").exists() and (run / "best.pt").exists()
-    kinds = [json.loads(line)["kind"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    kinds = [r["kind"] for r in lines]
     assert kinds.count("epoch") == 2 and kinds[-1] == "end"
+    # One record path: the plots hold exactly the run's step records, as a follower of the file would.
+    assert plots.step_loss.y.tolist() == [r["loss"] for r in lines if r["kind"] == "step"]
+    assert window.record_view.records_shown == len(lines)
     assert any(str(run) in text for _, text in window.log.lines)
     assert sum("Epoch 2:" in text for _, text in window.log.lines) == 1
     # The hub holds the trained model, weights only.
