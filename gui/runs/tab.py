@@ -104,6 +104,11 @@ class RunsTab(QWidget):
         self.scanner.failed.connect(lambda text: self.message.emit("error", f"Runs: scan failed: {text}"))
         self.poller = BackgroundTask(self, imports=())
         self.poller.finished.connect(self._on_polled)
+        # Rename, note, trash and restore touch files (maybe on a slow mount): one at a time, in order, off
+        # the GUI thread; each job returns what the GUI thread does next with its result.
+        self.file_actions = BackgroundTask(self, imports=())
+        self.file_actions.finished.connect(lambda done: done[0](done[1]))
+        self.file_actions.failed.connect(lambda text: self.message.emit("error", text))
         self.poll_timer = QTimer(self)
         self.poll_timer.setInterval(POLL_MS)
         self.poll_timer.timeout.connect(self.poll)
@@ -283,6 +288,11 @@ class RunsTab(QWidget):
     def _fail(self, exc: Exception) -> None:
         self.message.emit("error", str(exc))
 
+    def _off_thread(self, work, then) -> None:
+        """`work()` on the file-actions thread, then `then(result)` on the GUI thread (a RunActionError
+        raised by `work` reaches the log as it is)."""
+        self.file_actions.add(lambda _ctx: (then, work()))
+
     def rename_selected(self, name: str | None = None) -> None:
         path = self._one()
         if path is None:
@@ -292,11 +302,7 @@ class RunsTab(QWidget):
             name, ok = QInputDialog.getText(self, "Rename run", "Name:", text=current.name if current else "")
             if not ok:
                 return
-        try:
-            rename_run(path, name)
-        except RunActionError as exc:
-            return self._fail(exc)
-        self._poll_now()
+        self._off_thread(lambda: rename_run(path, name), lambda _: self._poll_now())
 
     def note_selected(self, note: str | None = None) -> None:
         path = self._one()
@@ -307,21 +313,27 @@ class RunsTab(QWidget):
             note, ok = QInputDialog.getMultiLineText(self, "Note", "Note on this run:", current.note if current else "")
             if not ok:
                 return
-        try:
-            set_note(path, note)
-        except RunActionError as exc:
-            return self._fail(exc)
-        self._poll_now()
+        self._off_thread(lambda: set_note(path, note), lambda _: self._poll_now())
 
     def delete_selected(self) -> None:
         """Move the selected runs to <runs root>/.trash/; the bar under the table (and Ctrl+Z) undoes it."""
-        trashed = []
-        for path in self.selected_paths():
-            root = self.runs_root if self.runs_root is not None else Path(path).parent
-            try:
-                trashed.append(trash_run(path, root))
-            except RunActionError as exc:
-                self._fail(exc)
+        paths, runs_root = self.selected_paths(), self.runs_root
+
+        def work():
+            trashed, errors = [], []
+            for path in paths:
+                try:
+                    trashed.append(trash_run(path, runs_root if runs_root is not None else Path(path).parent))
+                except RunActionError as exc:
+                    errors.append(exc)
+            return trashed, errors
+
+        self._off_thread(work, self._on_trashed)
+
+    def _on_trashed(self, result) -> None:
+        trashed, errors = result
+        for exc in errors:
+            self._fail(exc)
         if not trashed:
             return
         self._trash_stack.append(trashed)
@@ -339,19 +351,32 @@ class RunsTab(QWidget):
     def undo_delete(self) -> None:
         if not self._trash_stack:
             return
-        restored = []
-        for item in self._trash_stack.pop():
-            try:
-                restored.append(str(restore_run(item)))
-                if self._outside_root(item.original):
-                    self.index.add_folder(item.original)
-                    self.foldersChanged.emit([str(p) for p in self.index.added])
-            except RunActionError as exc:
-                self._fail(exc)
+        items = self._trash_stack.pop()
         self.undo_bar.hide()
+        self._update_enabled()
+
+        def work():
+            restored, errors = [], []
+            for item in items:
+                try:
+                    restored.append((str(restore_run(item)), item))
+                except RunActionError as exc:
+                    errors.append(exc)
+            return restored, errors
+
+        self._off_thread(work, self._on_restored)
+
+    def _on_restored(self, result) -> None:
+        restored, errors = result
+        for exc in errors:
+            self._fail(exc)
+        for _, item in restored:
+            if self._outside_root(item.original):
+                self.index.add_folder(item.original)
+                self.foldersChanged.emit([str(p) for p in self.index.added])
         if restored:
             self.message.emit("info", f"Restored {len(restored)} run(s)")
-            self._select_after_scan = restored
+            self._select_after_scan = [path for path, _ in restored]
             self.refresh()
         self._update_enabled()
 
@@ -389,5 +414,6 @@ class RunsTab(QWidget):
     def shutdown(self) -> None:
         self.poll_timer.stop()
         self.rescan_timer.stop()
+        self.file_actions.shutdown()  # a move in progress finishes
         self.scanner.shutdown()
         self.poller.shutdown()
