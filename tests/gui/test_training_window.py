@@ -235,3 +235,27 @@ def test_keyboard_shortcuts_drive_the_run(qtbot, window):
         qtbot.keyClick(window.panel.lr, Qt.Key.Key_Period, Qt.KeyboardModifier.ControlModifier)
     assert finished.args[0]["stopped"] is True
     assert "Ctrl+P" in window.panel.pause_button.toolTip()
+
+
+def test_resume_from_the_runs_tab_continues_in_the_same_run_folder(qtbot, window):
+    from gui.runs.window_hookup import resume_run
+
+    window.panel.set_values({"epochs": 50})
+    with qtbot.waitSignal(window.controller.recordsArrived, timeout=60_000, check_params_cb=has_steps):
+        click(qtbot, window.panel.train_button)
+    run = window.controller.run_dir
+    with qtbot.waitSignal(window.controller.runFinished, timeout=60_000):
+        click(qtbot, window.panel.stop_button)
+    qtbot.waitUntil(lambda: window.controller.state == "idle", timeout=WAIT)
+    config = json.loads((run / "config.json").read_text())
+    stopped = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()][-1]
+    assert stopped["kind"] == "stopped"
+    config["train"]["epochs"] = stopped["epoch"] + 1  # finish the epoch in progress only
+    with qtbot.waitSignal(window.controller.runFinished, timeout=120_000) as finished:
+        resume_run(window, str(run), config, str(run / "last.pt"))
+    assert finished.args[0]["stopped"] is False
+    qtbot.waitUntil(lambda: window.controller.state == "idle", timeout=WAIT)
+    assert window.controller.run_dir == run and sorted(p.name for p in run.parent.iterdir()) == [run.name]
+    kinds = [json.loads(line)["kind"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert kinds.count("start") == 2 and "stopped" in kinds and "resume" in kinds and kinds[-1] == "end"
+    assert window.tabs.currentWidget() is window.train_tab and len(window.plots.epoch_val_acc) == 1
