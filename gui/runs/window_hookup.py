@@ -101,7 +101,7 @@ def form_values(config: dict) -> dict:
               "image_size": data.get("image_size"), "val_fraction": data.get("val_fraction"),
               "augmentation": data.get("augmentation"), "model_options": config.get("model_options")}
     for key in ("epochs", "batch_size", "lr", "optimizer", "weight_decay", "schedule", "seed", "device",
-                "backbone_lr_scale"):
+                "backbone_lr_scale", "early_stop_patience", "early_stop_metric"):
         values[key] = train.get(key)
     return {k: v for k, v in values.items() if v is not None}
 
