@@ -13,13 +13,16 @@ from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QInputDialog, QLineEdit, QMenu, QSplitter,
+from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHeaderView, QInputDialog, QLineEdit, QMenu, QSplitter,
                                QTableView, QTabWidget, QToolBar, QVBoxLayout, QWidget)
 
 from core.run_actions import (RunActionError, TrashedRun, rename_run, restore_run, resume_request,
                               run_checkpoint, run_settings, set_note, trash_run)
+from core.metrics_csv import write_metrics_csv
 from core.run_index import RunIndex, RunSummary
 from gui.concurrent import BackgroundTask
+from gui.plotting.export import FILTER as PLOT_FILTER
+from gui.plotting.export import export_plot
 from gui.runs.compare import SettingsComparison
 from gui.runs.curves import RunCurves
 from gui.runs.model import PATH_ROLE, RunsFilterProxy, RunsTableModel
@@ -135,6 +138,9 @@ class RunsTab(QWidget):
              "written", lambda: self._one() and self.followRequested.emit(self._one())),
             ("resume", "Resume", None, "Continue a stopped run from its last.pt", self.resume_selected),
             ("again", "Train Again", None, "Fill the training form with this run's settings", self.train_again),
+            ("csv", "Export CSV…", None, "Save the run's step and epoch metrics as a CSV file",
+             lambda: self.export_csv()),
+            ("png", "Export Plots…", None, "Save the overlaid plots as a PNG or SVG file", lambda: self.export_plots()),
         ]
         actions = {}
         for name, text, keys, tip, slot in specs:
@@ -159,10 +165,11 @@ class RunsTab(QWidget):
     def _update_enabled(self) -> None:
         selected = self.selected_paths()
         one = len(selected) == 1
-        for name in ("rename", "follow", "best", "last", "resume", "again"):
+        for name in ("rename", "follow", "best", "last", "resume", "again", "csv"):
             self.actions_by_name[name].setEnabled(one)
         self.actions_by_name["note"].setEnabled(one)
         self.actions_by_name["delete"].setEnabled(bool(selected))
+        self.actions_by_name["png"].setEnabled(bool(selected))
         self.actions_by_name["undo"].setEnabled(bool(self._trash_stack))
 
     # ---- folders and scanning ------------------------------------------------------------------------
@@ -379,6 +386,28 @@ class RunsTab(QWidget):
             self._select_after_scan = [path for path, _ in restored]
             self.refresh()
         self._update_enabled()
+
+    def export_csv(self, out: str | None = None) -> None:
+        path = self._one()
+        if path is None:
+            return
+        if out is None:
+            out, _ = QFileDialog.getSaveFileName(self, "Export metrics", str(Path(path) / "metrics.csv"), "CSV (*.csv)")
+            if not out:
+                return
+        self._off_thread(lambda: write_metrics_csv(path, out),
+                         lambda rows: self.message.emit("info", f"Wrote {rows} rows of metrics to {out}"))
+
+    def export_plots(self, out: str | None = None) -> None:
+        if out is None:
+            out, _ = QFileDialog.getSaveFileName(self, "Export plots", str(Path.home() / "runs.png"), PLOT_FILTER)
+            if not out:
+                return
+        try:
+            written = export_plot(self.overlay.view.ci, out)  # painting: on the GUI thread
+        except OSError as exc:
+            return self.message.emit("error", f"{out}: cannot write the plots ({exc.strerror or exc})")
+        self.message.emit("info", f"Saved the plots to {written}")
 
     def _outside_root(self, path: Path) -> bool:
         return self.runs_root is None or Path(path).parent != self.runs_root

@@ -38,6 +38,16 @@ def written(out):
     return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
 
 
+def written_records(out):
+    lines = []
+    for line in (out / "metrics.jsonl").read_text().splitlines():
+        try:
+            lines.append(json.loads(line))
+        except ValueError:
+            pass
+    return lines
+
+
 @pytest.mark.timeout(300)
 def test_a_cli_run_followed_in_the_train_tab_ends_with_exactly_its_records(bare_window, qtbot, tmp_path):
     window = bare_window
@@ -114,3 +124,36 @@ def test_own_run_and_followed_file_take_the_same_record_path(bare_window):
                              records.make("step", step=2, epoch=1, batch=2, loss=0.25, lr=0.1)])
     assert plots.step_loss.x.tolist() == [1.0, 2.0] and plots.step_loss.y.tolist() == [1.0, 0.25]
     assert len(plots.epoch_val_acc) == 0 and plots.best_epoch is None
+
+
+def test_export_metrics_csv_and_plots_png_svg(bare_window, qtbot, tmp_path):
+    import csv
+
+    from tests.core.test_run_index import make_run
+
+    window = bare_window
+    run = make_run(tmp_path / "r1")
+    with (run / "metrics.jsonl").open("a") as fh:
+        fh.write("garbage line\n")  # skipped, as a follower skips it
+    lines = [r for r in written_records(run) if r["kind"] in ("step", "epoch")]
+    window.follow_run(str(run))
+    qtbot.waitUntil(lambda: len(window.plots.epoch_val_acc) > 0, timeout=10_000)
+    window.export_training_csv(str(tmp_path / "m.csv"))
+    qtbot.waitUntil(lambda: "rows of metrics" in window.log.text(), timeout=10_000)
+    rows = list(csv.DictReader((tmp_path / "m.csv").open()))
+    assert len(rows) == len(lines) and [r["kind"] for r in rows] == [r["kind"] for r in lines]
+    assert float(rows[-1]["val_acc"]) == pytest.approx([r for r in lines if r["kind"] == "epoch"][-1]["val_acc"])
+    window.export_training_plots(str(tmp_path / "plots.png"))
+    window.export_training_plots(str(tmp_path / "plots.svg"))
+    assert (tmp_path / "plots.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert b"<svg" in (tmp_path / "plots.svg").read_bytes()[:2000]
+    # The Runs tab's overlay too.
+    tab = window.runs_tab
+    tab.add_folders([str(run)])
+    qtbot.waitUntil(lambda: tab.selected_paths() == [str(run.resolve())], timeout=10_000)
+    tab.export_plots(str(tmp_path / "overlay.svg"))
+    tab.export_csv(str(tmp_path / "overlay.csv"))
+    qtbot.waitUntil(lambda: (tmp_path / "overlay.csv").exists() and "rows of metrics" in window.log.lines[-1][1],
+                    timeout=10_000)
+    assert b"<svg" in (tmp_path / "overlay.svg").read_bytes()[:2000]
+    assert len(list(csv.DictReader((tmp_path / "overlay.csv").open()))) == len(lines)
