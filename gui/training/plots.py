@@ -99,7 +99,8 @@ class TrainingPlots(QWidget):
         plot.setLabel("bottom", x_label)
         plot.setLabel("left", y_label)
         plot.showGrid(x=True, y=True, alpha=0.2)
-        plot.addLegend(offset=legend_offset)
+        plot.addLegend(offset=legend_offset, brush=pg.mkBrush(255, 255, 255, 230), pen=pg.mkPen(200, 200, 200))
+        plot.getAxis("left").enableAutoSIPrefix(False)  # 0.001, not "1 (x0.001)"
         plot.setMenuEnabled(True)
         # Tick labels are the costly part of a repaint (text). Cached as pixmaps, an axis is only drawn
         # again when its range changes, and start_run() fixes the x ranges so that is rare.
