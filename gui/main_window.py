@@ -33,7 +33,9 @@ from gui.run_settings_model import RunSettingsModel, SettingsError, recall, reme
 from gui.settings import AppSettings
 from gui.torch_loader import TorchLoader
 from gui.log_panel import LogPanel
+from gui.training.live_follow import RunWatch
 from gui.training.plots import TrainingPlots
+from gui.training.record_view import RecordView
 from gui.training.progress import ProgressPanel
 from gui.training.form import TrainingPanel
 
@@ -72,6 +74,7 @@ class MainWindow(QMainWindow):
         train_tab.addWidget(self.plots)
         train_tab.setStretchFactor(1, 1)
         train_tab.setSizes([320, 880])
+        self.train_tab = train_tab
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(train_tab, "Train")
@@ -82,6 +85,14 @@ class MainWindow(QMainWindow):
         self.log_dock.setObjectName("logDock")
         self.log_dock.setWidget(self.log)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.log_dock)
+
+        # Records drive the Train tab, from the app's own run or from a followed run folder (one code path).
+        self.record_view = RecordView(self.plots, self.progress, self.log, self)
+        self.run_watch = RunWatch(self)
+        self._export_task = None  # made on the first metrics export
+        self.run_watch.recordsArrived.connect(self.record_view.show)
+        self.run_watch.statusChanged.connect(lambda _: self.progress.set_status(self.run_watch.status_text()))
+        self.run_watch.message.connect(self.log.append)
 
         self._build_menus()
         self.checkpoints.message.connect(self.log.append)
@@ -106,7 +117,7 @@ class MainWindow(QMainWindow):
         # A double-clicked thumbnail is inspected.
         self.data_view.browser.inspect_requested.connect(
             lambda paths: (self.tabs.setCurrentWidget(self.inspector), self.inspector.open_paths(paths)))
-        self.runs_tab = install_runs_tab(self)  # the Runs tab, Open Run Folder
+        self.runs_tab, self.open_run_folder_action = install_runs_tab(self)  # the Runs tab, Open Run Folder
         self.evaluate_tab = install_evaluate_tab(self)  # the Evaluate tab, Export Model
 
         self.torch_loader = TorchLoader(self)
@@ -128,6 +139,9 @@ class MainWindow(QMainWindow):
         for action in (self.panel.train_action, self.panel.pause_action, self.panel.stop_action):
             training.addAction(action)
             self.addAction(action)  # shortcuts work whichever tab is showing
+        training.addSeparator()
+        self._add(training, "Export &Plots…", None, lambda: self.export_training_plots())
+        self._add(training, "Export Metrics &CSV…", None, lambda: self.export_training_csv())
         view = self.menus["view"] = bar.addMenu("&View")
         view.addAction(self.log_dock.toggleViewAction())
         help_menu = self.menus["help"] = bar.addMenu("&Help")
@@ -163,10 +177,7 @@ class MainWindow(QMainWindow):
         self.controller.stateChanged.connect(self._on_state_changed)
         self.controller.message.connect(self.log.append)
         self.controller.runStarted.connect(lambda _: self.save_action.setEnabled(True))
-        self.controller.fitStarted.connect(self.plots.start_run)
-        self.controller.batchReported.connect(self.plots.add_batch_report)
-        self.controller.batchReported.connect(self.progress.update_from_report)
-        self.controller.epochEnded.connect(self.plots.add_epoch)
+        self.controller.recordsArrived.connect(self.record_view.show)
         self.controller.runFinished.connect(self._on_run_finished)
         self.controller.runFailed.connect(self._on_run_failed)
         self.panel.set_engine_ready()
@@ -208,11 +219,64 @@ class MainWindow(QMainWindow):
         if not ok:
             self.log.append("warning", "Run not started: the model would probably not fit in memory")
             return
+        self.start_run(settings)
+
+    def start_run(self, settings, resume: str | None = None, run_dir: str | None = None) -> bool:
+        """Start (or resume, in `run_dir`) a run with the Train tab showing it; False when one is active."""
         if self.controller is None or self.controller.is_active():
+            return False
+        self.run_watch.stop()
+        self.record_view.reset(own_run=True)
+        self.tabs.setCurrentWidget(self.train_tab)
+        return self.controller.start(settings, resume=resume, run_dir=run_dir) is not None
+
+    def shown_run_dir(self) -> Path | None:
+        """The run the Train tab shows: the followed folder, else this window's last run."""
+        if self.run_watch.folder is not None:
+            return self.run_watch.folder
+        return self.controller.run_dir if self.controller is not None else None
+
+    def export_training_plots(self, out: str | None = None) -> None:
+        from gui.plotting.export import FILTER, export_plot
+
+        if out is None:
+            out, _ = QFileDialog.getSaveFileName(self, "Export plots", str(Path.home() / "training.png"), FILTER)
+            if not out:
+                return
+        try:
+            self.log.append("info", f"Saved the plots to {export_plot(self.plots.view.ci, out)}")
+        except OSError as exc:
+            self.log.append("error", f"{out}: cannot write the plots ({exc.strerror or exc})")
+
+    def export_training_csv(self, out: str | None = None) -> None:
+        from core.metrics_csv import write_metrics_csv
+
+        run = self.shown_run_dir()
+        if run is None:
+            self.log.append("warning", "No run to export yet: train or follow one first")
             return
-        self.plots.clear()
-        self.progress.reset()
-        self.controller.start(settings)
+        if out is None:
+            out, _ = QFileDialog.getSaveFileName(self, "Export metrics", str(run / "metrics.csv"), "CSV (*.csv)")
+            if not out:
+                return
+        if self._export_task is None:  # a metrics file can be large: read it off the GUI thread
+            from gui.concurrent import BackgroundTask
+
+            self._export_task = BackgroundTask(self, imports=())
+            self._export_task.finished.connect(lambda text: self.log.append("info", text))
+            self._export_task.failed.connect(lambda text: self.log.append("error", f"Export failed: {text}"))
+        self._export_task.add(lambda _ctx: f"Wrote {write_metrics_csv(run, out)} rows of metrics to {out}")
+
+    def follow_run(self, folder: str) -> bool:
+        """Drive the Train tab's plots, progress and log from a run folder another process writes."""
+        if self.controller is not None and self.controller.is_active():
+            self.log.append("warning", f"Not following {folder} in the Train tab while a run of this window is active")
+            return False
+        self.record_view.reset(own_run=False)
+        self.run_watch.follow(folder)
+        self.tabs.setCurrentWidget(self.train_tab)
+        self.log.append("info", f"Following {folder} in the Train tab")
+        return True
 
     @Slot()
     def toggle_pause(self) -> None:
@@ -345,6 +409,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Stopping the run…")
             self.controller.shutdown()
         self.plots.timer.stop()
+        self.run_watch.shutdown()
         self.inspector.shutdown()
         self.checkpoints.shutdown()  # a save in progress finishes: never half a file
         self.runs_tab.shutdown()

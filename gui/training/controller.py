@@ -29,9 +29,8 @@ REPORT_INTERVAL_S = 0.2
 class TrainingController(QObject):
     stateChanged = Signal(str)
     runStarted = Signal(str)  # the run directory
-    fitStarted = Signal(dict)  # the engine's fit info (epochs, batches_per_epoch, device, classes, ...)
-    batchReported = Signal(dict)
-    epochEnded = Signal(dict)
+    fitStarted = Signal(dict)  # the run's "start" record (epochs, batches_per_epoch, total_steps, device, ...)
+    recordsArrived = Signal(list)  # core.records Records, in batches, as the run writes them
     runFinished = Signal(dict)  # the fit summary; "stopped" is True for a stopped run
     runFailed = Signal(str)  # a message for the user
     message = Signal(str, str)  # (level, text) for the log panel
@@ -60,21 +59,21 @@ class TrainingController(QObject):
 
     # ---- commands ------------------------------------------------------------------------------------
     def start(self, settings: RunSettings, resume: str | Path | None = None,
-              finetune_from: str | Path | None = None) -> Path | None:
+              finetune_from: str | Path | None = None, run_dir: str | Path | None = None) -> Path | None:
         """Start a run on a fresh worker thread; returns its run directory (None if a run is active).
-        finetune_from: a checkpoint whose weights the run starts from, with a fresh optimizer."""
+        finetune_from: a checkpoint whose weights the run starts from, with a fresh optimizer.
+        run_dir: continue in this folder (a resume from its own last.pt appends to its records)."""
         if self._state != IDLE:
             return None
-        self.run_dir = new_run_dir(self.runs_root, settings.model_name, settings.data.name)
+        self.run_dir = Path(run_dir) if run_dir is not None else new_run_dir(self.runs_root, settings.model_name,
+                                                                              settings.data.name)
         settings.train.report_interval_s = max(settings.train.report_interval_s, REPORT_INTERVAL_S)
         worker = TrainingWorker(settings, self.run_dir, resume, finetune_from)
         thread = QThread()
         thread.setObjectName("layerscope-training")
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
-        worker.fitStarted.connect(self._on_fit_started)
-        worker.batchReported.connect(self.batchReported)
-        worker.epochEnded.connect(self._on_epoch_ended)
+        worker.recordsReady.connect(self._on_records)
         worker.checkpointReady.connect(self._on_checkpoint)
         worker.fitFinished.connect(self._on_fit_finished)
         worker.failed.connect(self._on_failed)
@@ -125,18 +124,12 @@ class TrainingController(QObject):
         return finished
 
     # ---- worker events (queued onto the GUI thread) --------------------------------------------------
-    @Slot(dict)
-    def _on_fit_started(self, info: dict) -> None:
-        self.message.emit("info", f"Training on {info.get('device')}: {info.get('train_size')} train / "
-                                  f"{info.get('val_size')} val images, {info.get('batches_per_epoch')} batches per epoch")
-        self.fitStarted.emit(info)
-
-    @Slot(dict)
-    def _on_epoch_ended(self, m: dict) -> None:
-        self.message.emit("info", f"Epoch {m['epoch']}: train loss {m['train_loss']:.4f}, train acc {m['train_acc']:.1%}, "
-                                  f"val loss {m['val_loss']:.4f}, val acc {m['val_acc']:.1%}, lr {m['lr']:.3g}, "
-                                  f"{m['images_per_sec']:.0f} img/s, {m['duration_s']:.1f} s")
-        self.epochEnded.emit(m)
+    @Slot(list)
+    def _on_records(self, records: list) -> None:
+        self.recordsArrived.emit(records)
+        for record in records:
+            if record.get("kind") == "start":
+                self.fitStarted.emit(record)
 
     @Slot(object, object)
     def _on_checkpoint(self, ckpt, provenance) -> None:
@@ -144,14 +137,8 @@ class TrainingController(QObject):
 
     @Slot(dict)
     def _on_fit_finished(self, summary: dict) -> None:
-        where = self.run_dir
-        if summary.get("stopped"):
-            self.message.emit("info", f"Run stopped at epoch {summary.get('epoch')}, step {summary.get('step')}; "
-                                      f"weights saved to {where / 'last.pt' if where else 'nowhere'}")
-        else:
-            best = summary.get("best_val_acc")
-            best_text = f", best val acc {best:.1%}" if isinstance(best, float) else ""
-            self.message.emit("info", f"Run finished after {summary.get('epoch')} epochs{best_text}; saved in {where}")
+        # The run's own "end" / "stopped" record already went to the log (gui/training/record_view.py).
+        self.message.emit("info", f"Saved in {self.run_dir}")
         self.runFinished.emit(summary)
 
     @Slot(str, str)

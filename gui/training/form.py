@@ -84,9 +84,16 @@ class TrainingPanel(QWidget):
         self.schedule = _combo(catalog.SCHEDULE)
         self.seed = _spin(catalog.SEED)
         self.device = _combo(catalog.DEVICE)
-        for key, box in (("epochs", self.epochs), ("batch_size", self.batch_size), ("seed", self.seed)):
+        # Early stopping: off (patience 0) by default; the plots mark the best epoch either way.
+        self.early_stop_patience = _spin(catalog.EARLY_STOP_PATIENCE)
+        self.early_stop_patience.setSpecialValueText("Off")
+        self.early_stop_patience.setSuffix(" epochs")
+        self.early_stop_metric = _combo(catalog.EARLY_STOP_METRIC)
+        for key, box in (("epochs", self.epochs), ("batch_size", self.batch_size), ("seed", self.seed),
+                         ("early_stop_patience", self.early_stop_patience)):
             bind_spin(self.settings, key, box)
-        for key, box in (("optimizer", self.optimizer), ("schedule", self.schedule), ("device", self.device)):
+        for key, box in (("optimizer", self.optimizer), ("schedule", self.schedule), ("device", self.device),
+                         ("early_stop_metric", self.early_stop_metric)):
             bind_combo(self.settings, key, box)
         for key, edit in (("lr", self.lr), ("weight_decay", self.weight_decay)):
             bind_line(self.settings, key, edit)
@@ -105,6 +112,8 @@ class TrainingPanel(QWidget):
         form2.addRow("Schedule", self.schedule)
         form2.addRow("Seed", self.seed)
         form2.addRow("Device", self.device)
+        form2.addRow(catalog.EARLY_STOP_PATIENCE.label, self.early_stop_patience)
+        form2.addRow(catalog.EARLY_STOP_METRIC.label, self.early_stop_metric)
 
         self.train_button = self._button(self.train_action, "trainButton")
         self.pause_button = self._button(self.pause_action, "pauseButton")
