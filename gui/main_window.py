@@ -34,7 +34,9 @@ from gui.settings import AppSettings
 from gui.torch_loader import TorchLoader
 from gui.log_panel import LogPanel
 from gui.training.live_follow import RunWatch
+from gui.training.close_job import ask_about_running_job, close_with_job
 from gui.training.plots import TrainingPlots
+from gui.training.rank_strip import RankStrip
 from gui.training.record_view import RecordView
 from gui.training.progress import ProgressPanel
 from gui.training.form import TrainingPanel
@@ -68,6 +70,9 @@ class MainWindow(QMainWindow):
         self.panel = TrainingPanel(self.run_settings)
         self.progress = ProgressPanel()
         self.panel.progress_slot.addWidget(self.progress)
+        self.rank_strip = RankStrip()  # a multi-process run's processes
+        self.panel.progress_slot.addWidget(self.rank_strip)
+        self.ask_close_job = ask_about_running_job  # replaceable in tests
         self.plots = TrainingPlots()
         train_tab = QSplitter(Qt.Orientation.Horizontal)
         train_tab.addWidget(self.panel)
@@ -178,6 +183,7 @@ class MainWindow(QMainWindow):
         self.controller.message.connect(self.log.append)
         self.controller.runStarted.connect(lambda _: self.save_action.setEnabled(True))
         self.controller.recordsArrived.connect(self.record_view.show)
+        self.controller.ranksChanged.connect(self.rank_strip.show_ranks)
         self.controller.runFinished.connect(self._on_run_finished)
         self.controller.runFailed.connect(self._on_run_failed)
         self.panel.set_engine_ready()
@@ -228,7 +234,9 @@ class MainWindow(QMainWindow):
         self.run_watch.stop()
         self.record_view.reset(own_run=True)
         self.tabs.setCurrentWidget(self.train_tab)
-        return self.controller.start(settings, resume=resume, run_dir=run_dir) is not None
+        self.rank_strip.clear()
+        nproc = self.run_settings.get("nproc") if resume is None else 1  # a resume runs here
+        return self.controller.start(settings, resume=resume, run_dir=run_dir, nproc=nproc) is not None
 
     def shown_run_dir(self) -> Path | None:
         """The run the Train tab shows: the followed folder, else this window's last run."""
@@ -290,7 +298,7 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def _on_state_changed(self, state: str) -> None:
-        self.panel.set_state(state)
+        self.panel.set_state(state, self.controller.pausable if self.controller is not None else True)
         text = {"idle": "Ready", "running": "Training…", "paused": "Paused", "stopping": "Stopping…"}[state]
         self.statusBar().showMessage(text)
 
@@ -404,6 +412,10 @@ class MainWindow(QMainWindow):
 
     # ---- closing -------------------------------------------------------------------------------------
     def closeEvent(self, event) -> None:
+        if self.controller is not None and self.controller.job_running():
+            if not close_with_job(self.controller, self.ask_close_job(self, self.controller.run_dir)):
+                event.ignore()
+                return
         if self.controller is not None and self.controller.is_active():
             self.log.append("info", "Closing: stopping the run and saving last.pt…")
             self.statusBar().showMessage("Stopping the run…")

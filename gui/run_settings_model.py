@@ -23,14 +23,14 @@ from core import catalog
 OWNERS = {
     "epochs": "train", "batch_size": "train", "lr": "train", "optimizer": "train", "weight_decay": "train",
     "schedule": "train", "seed": "train", "device": "train", "early_stop_patience": "train",
-    "early_stop_metric": "train",
+    "early_stop_metric": "train", "nproc": "train",
     "dataset": "data", "train_count": "data", "image_size": "data", "val_fraction": "data",
     "augmentation": "data",
     "model": "model", "model_options": "model", "backbone_lr_scale": "model",
 }
 # What the app remembers, in the sections older versions wrote (so their saved settings still load).
 FORM_KEYS = ("dataset", "train_count", "model", "epochs", "batch_size", "lr", "optimizer", "weight_decay",
-             "schedule", "seed", "device", "early_stop_patience", "early_stop_metric")
+             "schedule", "seed", "device", "early_stop_patience", "early_stop_metric", "nproc")
 DATA_OPTION_KEYS = ("image_size", "val_fraction")
 
 
@@ -50,6 +50,7 @@ def default_values() -> dict:
         "model": c.DEFAULT_MODEL, "model_options": c.MODELS[c.DEFAULT_MODEL].default_options(),
         "backbone_lr_scale": c.BACKBONE_LR_SCALE.default,
         "early_stop_patience": c.EARLY_STOP_PATIENCE.default, "early_stop_metric": c.EARLY_STOP_METRIC.default,
+        "nproc": c.NPROC.default,  # not part of RunSettings: how many processes run it (the controller's choice)
     }
 
 
@@ -91,6 +92,7 @@ _CHECK = {
     "augmentation": _mapping, "model": _model, "model_options": _mapping,
     "backbone_lr_scale": catalog.BACKBONE_LR_SCALE.check,
     "early_stop_patience": catalog.EARLY_STOP_PATIENCE.check, "early_stop_metric": catalog.EARLY_STOP_METRIC.check,
+    "nproc": catalog.NPROC.check,
 }
 
 
