@@ -115,7 +115,6 @@ class TrainingController(QObject):
     def _start_job(self, settings: RunSettings, nproc: int, resume) -> Path | None:
         from core.heartbeat import interval_from_env
         from core.train_job import TrainJob
-        from gui.training.job_watch import JobWatch
 
         extra = ("--resume", str(resume)) if resume is not None else ()
         try:
@@ -126,19 +125,25 @@ class TrainingController(QObject):
             self.message.emit("error", f"Cannot start the {nproc}-process run in {self.run_dir}: {exc.strerror or exc}")
             self.runFailed.emit(str(exc))
             return None
-        self.job = job
-        self._job_watch = watch = JobWatch(job, self, heartbeat_s=interval_from_env(settings.train.heartbeat_s))
+        self.message.emit("info", f"Run started as {nproc} processes (pid {job.process.pid}): {settings.model_name} "
+                                  f"on {settings.data.name}, global batch {settings.train.batch_size}; writing to "
+                                  f"{self.run_dir}")
+        self.watch_job(job, interval_from_env(settings.train.heartbeat_s))
+        return self.run_dir
+
+    def watch_job(self, job, heartbeat_s: float = 2.0) -> None:
+        """Drive the Train tab from a running TrainJob until it exits (Stop then signals it)."""
+        from gui.training.job_watch import JobWatch
+
+        self.job, self.run_dir = job, job.run_dir
+        self._job_watch = watch = JobWatch(job, self, heartbeat_s=heartbeat_s)
         watch.recordsArrived.connect(self._on_records)
         watch.ranksChanged.connect(self.ranksChanged)
         watch.message.connect(self.message)
         watch.exited.connect(self._on_job_exited)
         self._set_state(RUNNING)
-        self.message.emit("info", f"Run started as {nproc} processes (pid {job.process.pid}): {settings.model_name} "
-                                  f"on {settings.data.name}, global batch {settings.train.batch_size}; writing to "
-                                  f"{self.run_dir}")
         self.runStarted.emit(str(self.run_dir))
         watch.start()
-        return self.run_dir
 
     def leave_job(self) -> Path | None:
         """Stop watching the job and leave it running (it is its own process group); returns its run folder."""

@@ -87,8 +87,8 @@ def test_closing_asks_and_cancel_keeps_the_window_and_leave_keeps_the_job(window
     process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
     try:
         controller = window.controller
-        controller.job, controller.run_dir = TrainJob(process, run_dir), run_dir
-        controller._set_state("running")
+        controller.watch_job(TrainJob(process, run_dir))
+        assert controller.state == "running" and not controller.pausable
         asked = []
         window.ask_close_job = lambda parent, where: asked.append(where) or close_job.CANCEL
         assert not window.close()
@@ -123,3 +123,33 @@ def test_processes_is_a_train_tab_setting_remembered_with_the_form(qtbot):
     assert "global" in panel.processes.toolTip()
     model.update({"nproc": 0})  # below the catalogue's minimum: skipped
     assert model.get("nproc") == 3 and panel.processes.value() == 3
+
+
+def test_a_job_that_fails_is_reported_with_its_error_record(window, qtbot, tmp_path):
+    import subprocess
+    import sys
+
+    from core import records
+    from core.train_job import TrainJob
+
+    run_dir = tmp_path / "failed-job"
+    run_dir.mkdir()
+    error = records.make("error", message="rank 1 exited with status 1: boom", epoch=1, step=3)
+    (run_dir / "metrics.jsonl").write_text(records.encode(error) + "\n")
+    process = subprocess.Popen([sys.executable, "-c", "raise SystemExit(1)"])
+    failures = []
+    window.controller.runFailed.connect(failures.append)
+    window.controller.watch_job(TrainJob(process, run_dir))
+    qtbot.waitUntil(lambda: window.controller.state == "idle", timeout=10_000)
+    assert window.controller.last_job_exit == 1
+    assert failures == ["rank 1 exited with status 1: boom"]
+    assert window.last_message_box.text() == failures[0]
+
+
+def test_a_process_whose_status_file_stops_changing_reads_stale():
+    from gui.training.job_watch import rank_liveness
+
+    assert rank_liveness({"state": "running", "time": 100.0}, now=101.0, heartbeat_s=0.5) == "alive"
+    assert rank_liveness({"state": "running", "time": 100.0}, now=102.0, heartbeat_s=0.5) == "stale"
+    assert rank_liveness({"state": "stopped", "time": 0.0}, now=102.0, heartbeat_s=0.5) == "stopped"
+    assert rank_liveness({"state": "running"}, now=102.0, heartbeat_s=0.5) == "stale"  # no time: not known alive
