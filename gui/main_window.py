@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QMainWindow, QMessageBo
 
 from gui.checkpoint_service import CheckpointService
 from gui.data.window_hookup import install_data_tab
+from gui.evaluate.window_hookup import install_evaluate_tab
 from gui.drop_router import accepts_drop, paths_from_mime, plan_drop
 from gui.inspector.window_hookup import install_inspector
 from gui.model_hub import ModelHub
@@ -117,6 +118,7 @@ class MainWindow(QMainWindow):
         self.data_view.browser.inspect_requested.connect(
             lambda paths: (self.tabs.setCurrentWidget(self.inspector), self.inspector.open_paths(paths)))
         self.runs_tab, self.open_run_folder_action = install_runs_tab(self)  # the Runs tab, Open Run Folder
+        self.evaluate_tab = install_evaluate_tab(self)  # the Evaluate tab, Export Model
 
         self.torch_loader = TorchLoader(self)
         self.torch_loader.loaded.connect(self._on_engine_loaded)
@@ -219,14 +221,17 @@ class MainWindow(QMainWindow):
             return
         self.start_run(settings)
 
-    def start_run(self, settings, resume: str | None = None, run_dir: str | None = None) -> bool:
-        """Start (or resume, in `run_dir`) a run with the Train tab showing it; False when one is active."""
+    def start_run(self, settings, resume: str | None = None, run_dir: str | None = None,
+                  finetune_from: str | None = None) -> bool:
+        """Start (or resume, in `run_dir`; or fine-tune from a checkpoint) a run with the Train tab showing it;
+        False when one is active."""
         if self.controller is None or self.controller.is_active():
             return False
         self.run_watch.stop()
         self.record_view.reset(own_run=True)
         self.tabs.setCurrentWidget(self.train_tab)
-        return self.controller.start(settings, resume=resume, run_dir=run_dir) is not None
+        return self.controller.start(settings, resume=resume, run_dir=run_dir,
+                                     finetune_from=finetune_from) is not None
 
     def shown_run_dir(self) -> Path | None:
         """The run the Train tab shows: the followed folder, else this window's last run."""
@@ -411,6 +416,7 @@ class MainWindow(QMainWindow):
         self.inspector.shutdown()
         self.checkpoints.shutdown()  # a save in progress finishes: never half a file
         self.runs_tab.shutdown()
+        self.evaluate_tab.shutdown()
         self.data_view.shutdown()
         self.model_view.shutdown()
         self.app_settings.save_window(self)
