@@ -33,7 +33,8 @@ def finetune_settings(checkpoint_path: str | Path, *, epochs: int = 3, lr: float
 
 def prepare_finetune(checkpoint_path: str | Path, run_dir: str | Path | None, *, epochs: int = 3,
                      lr: float | None = None, callbacks=(), record_sinks=()):
-    """A Trainer for the fine-tune run (call .fit() on any thread). Its config.json names the checkpoint."""
+    """A Trainer for the fine-tune run (call .fit() on any thread). Its config.json names the checkpoint.
+    record_sinks: as prepare_trainer's (the window's record relay)."""
     settings = finetune_settings(checkpoint_path, epochs=epochs, lr=lr)
     ckpt = load_checkpoint(checkpoint_path)
     trainer = prepare_trainer(settings, run_dir, callbacks=callbacks, record_sinks=record_sinks)

@@ -33,6 +33,7 @@ from gui.run_settings_model import RunSettingsModel, SettingsError, recall, reme
 from gui.settings import AppSettings
 from gui.torch_loader import TorchLoader
 from gui.log_panel import LogPanel
+from gui.training.export_actions import TrainExports
 from gui.training.live_follow import RunWatch
 from gui.training.close_job import ask_about_running_job, close_with_job
 from gui.training.plots import TrainingPlots
@@ -94,7 +95,7 @@ class MainWindow(QMainWindow):
         # Records drive the Train tab, from the app's own run or from a followed run folder (one code path).
         self.record_view = RecordView(self.plots, self.progress, self.log, self)
         self.run_watch = RunWatch(self)
-        self._export_task = None  # made on the first metrics export
+        self.train_exports = TrainExports(self.plots, self.log, self)
         self.run_watch.recordsArrived.connect(self.record_view.show)
         self.run_watch.statusChanged.connect(lambda _: self.progress.set_status(self.run_watch.status_text()))
         self.run_watch.message.connect(self.log.append)
@@ -145,8 +146,9 @@ class MainWindow(QMainWindow):
             training.addAction(action)
             self.addAction(action)  # shortcuts work whichever tab is showing
         training.addSeparator()
-        self._add(training, "Export &Plots…", None, lambda: self.export_training_plots())
-        self._add(training, "Export Metrics &CSV…", None, lambda: self.export_training_csv())
+        self._add(training, "Export &Plots…", None, lambda: self.train_exports.export_plots(self))
+        self._add(training, "Export Metrics &CSV…", None,
+                  lambda: self.train_exports.export_csv(self, self.shown_run_dir()))
         view = self.menus["view"] = bar.addMenu("&View")
         view.addAction(self.log_dock.toggleViewAction())
         help_menu = self.menus["help"] = bar.addMenu("&Help")
@@ -227,53 +229,26 @@ class MainWindow(QMainWindow):
             return
         self.start_run(settings)
 
-    def start_run(self, settings, resume: str | None = None, run_dir: str | None = None) -> bool:
-        """Start (or resume, in `run_dir`) a run with the Train tab showing it; False when one is active."""
+    def start_run(self, settings, resume: str | None = None, run_dir: str | None = None,
+                  finetune_from: str | None = None) -> bool:
+        """Start (or resume, in `run_dir`; or fine-tune from a checkpoint) a run with the Train tab showing it;
+        False when one is active."""
         if self.controller is None or self.controller.is_active():
             return False
         self.run_watch.stop()
         self.record_view.reset(own_run=True)
         self.tabs.setCurrentWidget(self.train_tab)
         self.rank_strip.clear()
-        nproc = self.run_settings.get("nproc") if resume is None else 1  # a resume runs here
-        return self.controller.start(settings, resume=resume, run_dir=run_dir, nproc=nproc) is not None
+        # A resume or a fine-tune runs here; a new run uses the form's Processes.
+        nproc = self.run_settings.get("nproc") if resume is None and finetune_from is None else 1
+        return self.controller.start(settings, resume=resume, run_dir=run_dir, finetune_from=finetune_from,
+                                     nproc=nproc) is not None
 
     def shown_run_dir(self) -> Path | None:
         """The run the Train tab shows: the followed folder, else this window's last run."""
         if self.run_watch.folder is not None:
             return self.run_watch.folder
         return self.controller.run_dir if self.controller is not None else None
-
-    def export_training_plots(self, out: str | None = None) -> None:
-        from gui.plotting.export import FILTER, export_plot
-
-        if out is None:
-            out, _ = QFileDialog.getSaveFileName(self, "Export plots", str(Path.home() / "training.png"), FILTER)
-            if not out:
-                return
-        try:
-            self.log.append("info", f"Saved the plots to {export_plot(self.plots.view.ci, out)}")
-        except OSError as exc:
-            self.log.append("error", f"{out}: cannot write the plots ({exc.strerror or exc})")
-
-    def export_training_csv(self, out: str | None = None) -> None:
-        from core.metrics_csv import write_metrics_csv
-
-        run = self.shown_run_dir()
-        if run is None:
-            self.log.append("warning", "No run to export yet: train or follow one first")
-            return
-        if out is None:
-            out, _ = QFileDialog.getSaveFileName(self, "Export metrics", str(run / "metrics.csv"), "CSV (*.csv)")
-            if not out:
-                return
-        if self._export_task is None:  # a metrics file can be large: read it off the GUI thread
-            from gui.concurrent import BackgroundTask
-
-            self._export_task = BackgroundTask(self, imports=())
-            self._export_task.finished.connect(lambda text: self.log.append("info", text))
-            self._export_task.failed.connect(lambda text: self.log.append("error", f"Export failed: {text}"))
-        self._export_task.add(lambda _ctx: f"Wrote {write_metrics_csv(run, out)} rows of metrics to {out}")
 
     def follow_run(self, folder: str) -> bool:
         """Drive the Train tab's plots, progress and log from a run folder another process writes."""
@@ -422,6 +397,7 @@ class MainWindow(QMainWindow):
             self.controller.shutdown()
         self.plots.timer.stop()
         self.run_watch.shutdown()
+        self.train_exports.task.shutdown()  # an export in progress finishes
         self.inspector.shutdown()
         self.checkpoints.shutdown()  # a save in progress finishes: never half a file
         self.runs_tab.shutdown()

@@ -127,7 +127,11 @@ class RunsOverlay(QWidget):
         plot.showGrid(x=True, y=True, alpha=0.2)
         # Tick labels are the costly part of a repaint: cached, an axis redraws only when its range changes.
         for name in ("left", "bottom"):
-            plot.getAxis(name).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+            axis = plot.getAxis(name)
+            axis.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+            # A pan repaints the bottom axis and its grid: two grid levels and labels on the major ticks
+            # only cost a third of pyqtgraph's default three levels (benchmarks/runs.py, overlay redraw).
+            axis.setStyle(maxTickLevel=1, maxTextLevel=0)
         return plot
 
     def _update_labels(self) -> None:

@@ -78,11 +78,11 @@ class TrainingController(QObject):
 
     # ---- commands ------------------------------------------------------------------------------------
     def start(self, settings: RunSettings, resume: str | Path | None = None,
-              finetune_from: str | Path | None = None, run_dir: str | Path | None = None,
+              run_dir: str | Path | None = None, finetune_from: str | Path | None = None,
               nproc: int = 1) -> Path | None:
         """Start a run on a fresh worker thread; returns its run directory (None if a run is active).
-        finetune_from: a checkpoint whose weights the run starts from, with a fresh optimizer.
         run_dir: continue in this folder (a resume from its own last.pt appends to its records).
+        finetune_from: a checkpoint whose weights the run starts from, with a fresh optimizer.
         nproc > 1: a multi-process job (not for a fine-tune, which runs here)."""
         if self._state != IDLE:
             return None

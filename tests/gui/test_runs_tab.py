@@ -112,12 +112,12 @@ def test_settings_comparison_highlights_differences(tab, qtbot):
 
 
 def test_rename_and_note_persist(tab, qtbot, root, monkeypatch):
-    import gui.runs.tab
+    import gui.runs.file_actions
     from core.run_actions import rename_run
 
     select(tab, qtbot, "alpha")
     threads = []
-    monkeypatch.setattr(gui.runs.tab, "rename_run", lambda *a: threads.append(threading.current_thread()) or rename_run(*a))
+    monkeypatch.setattr(gui.runs.file_actions, "rename_run", lambda *a: threads.append(threading.current_thread()) or rename_run(*a))
     tab.rename_selected("baseline")
     qtbot.waitUntil(lambda: len(threads) == 1, timeout=5_000)
     assert threads[0] is not threading.main_thread()  # the file is written off the GUI thread

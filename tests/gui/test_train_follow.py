@@ -138,13 +138,13 @@ def test_export_metrics_csv_and_plots_png_svg(bare_window, qtbot, tmp_path):
     lines = [r for r in written_records(run) if r["kind"] in ("step", "epoch")]
     window.follow_run(str(run))
     qtbot.waitUntil(lambda: len(window.plots.epoch_val_acc) > 0, timeout=10_000)
-    window.export_training_csv(str(tmp_path / "m.csv"))
+    window.train_exports.export_csv(window, window.shown_run_dir(), str(tmp_path / "m.csv"))
     qtbot.waitUntil(lambda: "rows of metrics" in window.log.text(), timeout=10_000)
     rows = list(csv.DictReader((tmp_path / "m.csv").open()))
     assert len(rows) == len(lines) and [r["kind"] for r in rows] == [r["kind"] for r in lines]
     assert float(rows[-1]["val_acc"]) == pytest.approx([r for r in lines if r["kind"] == "epoch"][-1]["val_acc"])
-    window.export_training_plots(str(tmp_path / "plots.png"))
-    window.export_training_plots(str(tmp_path / "plots.svg"))
+    window.train_exports.export_plots(window, str(tmp_path / "plots.png"))
+    window.train_exports.export_plots(window, str(tmp_path / "plots.svg"))
     assert (tmp_path / "plots.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert b"<svg" in (tmp_path / "plots.svg").read_bytes()[:2000]
     # The Runs tab's overlay too.

@@ -146,3 +146,21 @@ def test_start_run_fixes_x_ranges_to_the_run(qtbot):
     plots.clear()  # the next run starts from auto range again
     plots.add_losses([1, 2], [1.0, 0.5])
     qtbot.waitUntil(lambda: plots.loss_plot.viewRange()[0][1] < 10)  # auto range applies at the next paint
+
+
+def test_record_relay_sends_a_report_as_one_batch_and_other_records_at_once():
+    from core import records
+    from gui.training.worker import RecordRelay
+
+    sent = []
+    relay = RecordRelay(sent.append)
+    relay(records.make("start", epochs=1, start_epoch=0, batches_per_epoch=3, total_steps=3))
+    relay(records.make("step", step=1, loss=1.0))
+    relay(records.make("step", step=2, loss=0.9))
+    assert [[r.kind for r in batch] for batch in sent] == [["start"]]  # steps wait for the report's last one
+    relay(records.make("step", step=3, loss=0.8, images_per_sec=10.0, elapsed_s=1.0, eta_s=0.0))
+    relay(records.make("heartbeat", state="running"))
+    assert [[r.get("step") for r in batch] for batch in sent[1:]] == [[1, 2, 3], [None]]
+    relay(records.make("step", step=4, loss=0.7))
+    relay.flush()  # the run ended mid-report: nothing is left behind
+    assert sent[-1][0]["step"] == 4 and sum(len(b) for b in sent) == 6
