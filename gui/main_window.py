@@ -280,6 +280,8 @@ class MainWindow(QMainWindow):
     @Slot(dict)
     def _on_run_finished(self, summary: dict) -> None:
         self.progress.finish(completed=not summary.get("stopped"))
+        if summary.get("checkpoint"):  # a multi-process job's last.pt: the inspector shows its weights
+            self.open_checkpoint(summary["checkpoint"])
 
     @Slot(str)
     def _on_run_failed(self, message: str) -> None:

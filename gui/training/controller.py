@@ -174,7 +174,9 @@ class TrainingController(QObject):
         self._forget_job()
         if code == 0 or code in STOP_CODES:
             self.message.emit("info", f"Saved in {self.run_dir}")
-            self.runFinished.emit({**final, "stopped": code != 0})
+            # The job's weights reach the hub from its file (the app's own run hands them over in memory).
+            saved = [self.run_dir / name for name in ("last.pt", "best.pt") if (self.run_dir / name).exists()]
+            self.runFinished.emit({**final, "stopped": code != 0, "checkpoint": str(saved[0]) if saved else None})
         else:
             message = final.get("message") or f"the processes exited with status {code} (see {self.run_dir / JOB_LOG})"
             self.message.emit("error", f"Training failed: {message}")

@@ -67,6 +67,9 @@ def test_the_app_runs_two_processes_shows_both_and_stops_them(window, qtbot, job
     assert window.record_view.records_shown > 0
     assert not any(_alive(pid) for pid in pids)
     assert window.panel.pause_action.isEnabled() is False and window.panel.train_action.isEnabled()
+    # The stopped job's last.pt reaches the model hub, so the inspector shows its weights.
+    qtbot.waitUntil(lambda: window.hub.current() is not None, timeout=30_000)
+    assert window.hub.current().model_spec.name == "mlp"
 
 
 def test_closing_asks_and_cancel_keeps_the_window_and_leave_keeps_the_job(window, qtbot, tmp_path, app_settings):
