@@ -242,6 +242,9 @@ def test_window_has_the_runs_tab_and_follows_a_dropped_run_folder(qtbot, app_set
     assert rows(tab)["nowhere"].status == "missing"
     window.route_drop([str(remote)])
     qtbot.waitUntil(lambda: "cli-run" in rows(tab), timeout=10_000)
+    # One dropped run folder is also followed in the Train tab (plots, progress and log from its records).
+    assert window.run_watch.folder == remote and window.tabs.currentWidget() is window.train_tab
+    qtbot.waitUntil(lambda: len(window.plots.epoch_val_acc) == 3, timeout=10_000)
     qtbot.waitUntil(lambda: tab.selected_paths() == [str(remote.resolve())], timeout=10_000)
     window.close()
     from gui.main_window import MainWindow
