@@ -37,6 +37,7 @@ from gui.training.export_actions import TrainExports
 from gui.training.live_follow import RunWatch
 from gui.training.close_job import ask_about_running_job, close_with_job
 from gui.training.plots import TrainingPlots
+from gui.training.job_watch import RankWatch
 from gui.training.rank_strip import RankStrip
 from gui.training.record_view import RecordView
 from gui.training.progress import ProgressPanel
@@ -73,6 +74,8 @@ class MainWindow(QMainWindow):
         self.panel.progress_slot.addWidget(self.progress)
         self.rank_strip = RankStrip()  # a multi-process run's processes
         self.panel.progress_slot.addWidget(self.rank_strip)
+        self.rank_watch = RankWatch(self)  # a followed folder's processes (a job left running, followed again)
+        self.rank_watch.ranksChanged.connect(self.rank_strip.show_ranks)
         self.ask_close_job = ask_about_running_job  # replaceable in tests
         self.plots = TrainingPlots()
         train_tab = QSplitter(Qt.Orientation.Horizontal)
@@ -238,6 +241,7 @@ class MainWindow(QMainWindow):
         self.run_watch.stop()
         self.record_view.reset(own_run=True)
         self.tabs.setCurrentWidget(self.train_tab)
+        self.rank_watch.stop()
         self.rank_strip.clear()
         # A resume or a fine-tune runs here; a new run uses the form's Processes.
         nproc = self.run_settings.get("nproc") if resume is None and finetune_from is None else 1
@@ -257,6 +261,8 @@ class MainWindow(QMainWindow):
             return False
         self.record_view.reset(own_run=False)
         self.run_watch.follow(folder)
+        self.rank_strip.clear()
+        self.rank_watch.follow(Path(folder))
         self.tabs.setCurrentWidget(self.train_tab)
         self.log.append("info", f"Following {folder} in the Train tab")
         return True
@@ -399,6 +405,7 @@ class MainWindow(QMainWindow):
             self.controller.shutdown()
         self.plots.timer.stop()
         self.run_watch.shutdown()
+        self.rank_watch.shutdown()
         self.train_exports.task.shutdown()  # an export in progress finishes
         self.inspector.shutdown()
         self.checkpoints.shutdown()  # a save in progress finishes: never half a file

@@ -96,3 +96,58 @@ class JobWatch(QObject):
             self.exit_code = code
             self._timer.stop()
             self.exited.emit(code)
+
+
+class RankWatch(QObject):
+    """Only the per-process statuses of a run folder (a job left running, followed again later): every
+    POLL_MS on a BackgroundTask; nothing is emitted for a folder without RUN/ranks/."""
+
+    ranksChanged = Signal(list)
+
+    def __init__(self, parent: QObject | None = None, poll_ms: int = POLL_MS, heartbeat_s: float = 2.0):
+        super().__init__(parent)
+        self.folder = None
+        self.heartbeat_s = heartbeat_s
+        self.ranks: list[dict] = []
+        self._task = BackgroundTask(self, imports=())
+        self._task.finished.connect(self._on_polled)
+        self._timer = QTimer(self)
+        self._timer.setInterval(poll_ms)
+        self._timer.timeout.connect(self._poll)
+
+    def follow(self, folder) -> None:
+        self.stop()
+        self.folder = folder
+        self._timer.start()
+        self._poll()
+
+    def stop(self) -> None:
+        self._timer.stop()
+        self._task.cancel()
+        self.folder = None
+        self.ranks = []
+
+    def shutdown(self) -> None:
+        self.stop()
+        self._task.shutdown()
+
+    @Slot()
+    def _poll(self) -> None:
+        folder, heartbeat_s = self.folder, self.heartbeat_s
+        if folder is None or self._task.busy:
+            return
+
+        def poll(_ctx):
+            from core.rank_status import read_rank_statuses
+
+            now = time.time()
+            return folder, [{**s, "liveness": rank_liveness(s, now, heartbeat_s)} for s in read_rank_statuses(folder)]
+
+        self._task.submit(poll)
+
+    @Slot(object)
+    def _on_polled(self, result) -> None:
+        folder, ranks = result
+        if folder is self.folder and ranks != self.ranks:
+            self.ranks = ranks
+            self.ranksChanged.emit(ranks)

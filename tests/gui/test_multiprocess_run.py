@@ -1,6 +1,8 @@
 """The app's multi-process run (issue 9): the Train tab starts a 2-process gloo job, shows both processes,
 draws its records, and Stop stops every process cleanly; closing the window can leave a job running."""
+import json
 import os
+import time
 
 import pytest
 
@@ -86,6 +88,11 @@ def test_closing_asks_and_cancel_keeps_the_window_and_leave_keeps_the_job(window
     run_dir = tmp_path / "left-running"
     run_dir.mkdir()
     (run_dir / "metrics.jsonl").write_text(records.encode(records.make("heartbeat", state="running")) + "\n")
+    (run_dir / "ranks").mkdir()
+    for rank in (0, 1):
+        (run_dir / "ranks" / f"rank-{rank}.json").write_text(json.dumps(
+            {"rank": rank, "world_size": 2, "state": "running", "step": 7, "epoch": 1, "pid": 1, "host": "h",
+             "time": time.time() + 3600}))  # fresh for the whole test
     # A stand-in job process: what matters is whether the window signals it.
     process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
     try:
@@ -106,7 +113,10 @@ def test_closing_asks_and_cancel_keeps_the_window_and_leave_keeps_the_job(window
         qtbot.addWidget(later)
         assert later.follow_run(str(run_dir))
         qtbot.waitUntil(lambda: later.record_view.records_shown == 1, timeout=10_000)
+        qtbot.waitUntil(lambda: len(later.rank_strip.texts()) == 2, timeout=10_000)  # its processes too
+        assert later.rank_strip.texts() == ["rank 0: alive, step 7", "rank 1: alive, step 7"]
         later.run_watch.shutdown()
+        later.rank_watch.shutdown()
     finally:
         process.kill()
         process.wait()
