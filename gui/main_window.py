@@ -1,5 +1,5 @@
 """The main window: composition only. It builds the tabs, the docks, the menus and the actions, and wires
-panels to the ModelHub and the training controller; the panels do the work.
+panels to the ModelHub; the tabs do the work (the Train tab owns the training controller: gui/training/tab.py).
 
 Extension points for other panels (a few lines each):
     window.tabs.addTab(widget, "Inspect")            # a central tab
@@ -18,8 +18,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QMainWindow, QMessageBox, QSplitter, QTabWidget,
-                               QWidget)
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox, QTabWidget, QWidget
 
 from gui.checkpoint_service import CheckpointService
 from gui.data.window_hookup import install_data_tab
@@ -29,25 +28,26 @@ from gui.inspector.window_hookup import install_inspector
 from gui.model_hub import ModelHub
 from gui.model_view import ModelView
 from gui.runs.window_hookup import install_runs_tab, route_run_folders
-from gui.run_settings_model import RunSettingsModel, SettingsError, recall, remember
+from gui.run_settings_model import RunSettingsModel, recall, remember
 from gui.settings import AppSettings
 from gui.torch_loader import TorchLoader
 from gui.log_panel import LogPanel
-from gui.training.export_actions import TrainExports
-from gui.training.live_follow import RunWatch
-from gui.training.close_job import ask_about_running_job, close_with_job
-from gui.training.plots import TrainingPlots
-from gui.training.job_watch import RankWatch
-from gui.training.rank_strip import RankStrip
-from gui.training.record_view import RecordView
-from gui.training.progress import ProgressPanel
-from gui.training.form import TrainingPanel
+from gui.training.window_hookup import install_training_tab
 
 APP_NAME = "Layerscope"
 
 
+def _train_part(name: str) -> property:
+    """window.<name> is the Train tab's part of that name (read-only; kept for the other tabs and the tests)."""
+    return property(lambda window: getattr(window.train_tab, name), doc=f"The Train tab's {name}.")
+
+
 class MainWindow(QMainWindow):
     engineReady = Signal()
+    controller = _train_part("controller")  # the TrainingController, None until the engine has loaded
+    panel, progress, plots = _train_part("panel"), _train_part("progress"), _train_part("plots")
+    rank_strip, rank_watch = _train_part("rank_strip"), _train_part("rank_watch")
+    record_view, run_watch, train_exports = _train_part("record_view"), _train_part("run_watch"), _train_part("train_exports")
 
     def __init__(self, runs_root: str | Path | None = None, settings: AppSettings | None = None,
                  parent: QWidget | None = None):
@@ -59,7 +59,6 @@ class MainWindow(QMainWindow):
         self.app_settings = settings if settings is not None else AppSettings()
         self.runs_root = runs_root
         self.hub = ModelHub(self)
-        self.controller = None  # the TrainingController, made once the engine has loaded
         self.pending_images: list[str] = []  # images given on the command line, for the inspector
         self.last_message_box: QMessageBox | None = None
         self.menus: dict = {}
@@ -68,25 +67,8 @@ class MainWindow(QMainWindow):
         # One settings model for the next run; each tab edits the values it owns and shows the others.
         self.run_settings = RunSettingsModel(parent=self)
         recall(self.app_settings, self.run_settings)
-        # Central tabs: "Train" = the form (+ progress) beside the live plots.
-        self.panel = TrainingPanel(self.run_settings)
-        self.progress = ProgressPanel()
-        self.panel.progress_slot.addWidget(self.progress)
-        self.rank_strip = RankStrip()  # a multi-process run's processes
-        self.panel.progress_slot.addWidget(self.rank_strip)
-        self.rank_watch = RankWatch(self)  # a followed folder's processes (a job left running, followed again)
-        self.rank_watch.ranksChanged.connect(self.rank_strip.show_ranks)
-        self.ask_close_job = ask_about_running_job  # replaceable in tests
-        self.plots = TrainingPlots()
-        train_tab = QSplitter(Qt.Orientation.Horizontal)
-        train_tab.addWidget(self.panel)
-        train_tab.addWidget(self.plots)
-        train_tab.setStretchFactor(1, 1)
-        train_tab.setSizes([320, 880])
-        self.train_tab = train_tab
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
-        self.tabs.addTab(train_tab, "Train")
         self.setCentralWidget(self.tabs)
 
         self.log = LogPanel()
@@ -95,22 +77,13 @@ class MainWindow(QMainWindow):
         self.log_dock.setWidget(self.log)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.log_dock)
 
-        # Records drive the Train tab, from the app's own run or from a followed run folder (one code path).
-        self.record_view = RecordView(self.plots, self.progress, self.log, self)
-        self.run_watch = RunWatch(self)
-        self.train_exports = TrainExports(self.plots, self.log, self)
-        self.run_watch.recordsArrived.connect(self.record_view.show)
-        self.run_watch.statusChanged.connect(lambda _: self.progress.set_status(self.run_watch.status_text()))
-        self.run_watch.message.connect(self.log.append)
-
         self._build_menus()
+        # "Train" = the form (+ progress) beside the live plots, and the training controller (gui/training/tab.py).
+        self.train_tab = install_training_tab(self, self.run_settings)
         self.checkpoints.message.connect(self.log.append)
         self.checkpoints.failed.connect(lambda title, text: self.show_message(QMessageBox.Icon.Warning, title, text))
         self.checkpoints.opened.connect(self._remember_checkpoint_dir)
         self.checkpoints.saved.connect(self._remember_checkpoint_dir)
-        self.panel.trainRequested.connect(self.start_training)
-        self.panel.pauseToggled.connect(self.toggle_pause)
-        self.panel.stopRequested.connect(self.stop_training)
         self.hub.checkpointChanged.connect(self._on_checkpoint_changed)
         self.inspector, inspector_actions = install_inspector(self)  # the Inspect tab, Open Image / Paste Image
         self.open_image_action, self.paste_image_action = inspector_actions
@@ -120,7 +93,7 @@ class MainWindow(QMainWindow):
         self.model_view.set_engine_ready(self.engine_loaded())
         self.engineReady.connect(lambda: self.model_view.set_engine_ready(True))
         self.data_view.input_changed.connect(self.model_view.set_input)  # the dataset sizes the model's ends
-        owner_tabs = {"train": train_tab, "data": self.data_view, "model": self.model_view}
+        owner_tabs = {"train": self.train_tab, "data": self.data_view, "model": self.model_view}
         for tab in (self.panel, self.model_view):  # a link to the tab that owns a value shown there
             tab.ownerRequested.connect(lambda owner: self.tabs.setCurrentWidget(owner_tabs[owner]))
         # A double-clicked thumbnail is inspected.
@@ -144,14 +117,7 @@ class MainWindow(QMainWindow):
         self.save_action.setEnabled(False)
         file_menu.addSeparator()
         self._add(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
-        training = self.menus["training"] = bar.addMenu("&Training")
-        for action in (self.panel.train_action, self.panel.pause_action, self.panel.stop_action):
-            training.addAction(action)
-            self.addAction(action)  # shortcuts work whichever tab is showing
-        training.addSeparator()
-        self._add(training, "Export &Plots…", None, lambda: self.train_exports.export_plots(self))
-        self._add(training, "Export Metrics &CSV…", None,
-                  lambda: self.train_exports.export_csv(self, self.shown_run_dir()))
+        self.menus["training"] = bar.addMenu("&Training")  # filled by install_training_tab
         view = self.menus["view"] = bar.addMenu("&View")
         view.addAction(self.log_dock.toggleViewAction())
         help_menu = self.menus["help"] = bar.addMenu("&Help")
@@ -181,19 +147,8 @@ class MainWindow(QMainWindow):
     def _on_engine_loaded(self, info: dict) -> None:
         if self.controller is not None:
             return
-        from gui.training.controller import TrainingController
-
-        self.controller = TrainingController(self.hub, self.runs_root, self)
-        self.controller.stateChanged.connect(self._on_state_changed)
-        self.controller.message.connect(self.log.append)
-        self.controller.runStarted.connect(lambda _: self.save_action.setEnabled(True))
-        self.controller.recordsArrived.connect(self.record_view.show)
-        self.controller.ranksChanged.connect(self.rank_strip.show_ranks)
-        self.controller.runFinished.connect(self._on_run_finished)
-        self.controller.runFailed.connect(self._on_run_failed)
-        self.panel.set_engine_ready()
+        self.train_tab.set_engine_ready()  # makes the training controller (imports torch)
         self.statusBar().showMessage(f"Ready (PyTorch loaded in {info.get('seconds', 0):.1f} s)", 5000)
-        self.log.append("info", f"Engine ready; runs are saved under {self.controller.runs_root}")
         self.engineReady.emit()
         self.checkpoints.set_engine_ready(True)  # opens a checkpoint given before now
         if self.pending_images:  # images from the command line: inspected once a model is there
@@ -211,88 +166,36 @@ class MainWindow(QMainWindow):
         self.show_message(QMessageBox.Icon.Critical, "PyTorch could not be loaded",
                           "Training and inspection need PyTorch, which failed to load:\n\n" + details.split("\n\n")[0])
 
-    # ---- training ------------------------------------------------------------------------------------
-    @Slot()
+    # ---- training (the Train tab does it; these are what the other tabs and the drop router call) -----
     def start_training(self) -> None:
-        if self.controller is None or self.controller.is_active():
-            return
-        try:
-            settings = self.run_settings.build()
-        except SettingsError as exc:
-            self.log.append("error", str(exc))
-            self.show_message(QMessageBox.Icon.Warning, "Cannot start training", str(exc))
-            return
-        remember(self.app_settings, self.run_settings)
-        # Asks first when the model would not fit; the memory estimate is made off the GUI thread.
-        self.model_view.confirm_run(lambda ok: self._start_confirmed(settings, ok), self)
-
-    def _start_confirmed(self, settings, ok: bool) -> None:
-        if not ok:
-            self.log.append("warning", "Run not started: the model would probably not fit in memory")
-            return
-        self.start_run(settings)
+        self.train_tab.start_training()
 
     def start_run(self, settings, resume: str | None = None, run_dir: str | None = None,
                   finetune_from: str | None = None) -> bool:
-        """Start (or resume, in `run_dir`; or fine-tune from a checkpoint) a run with the Train tab showing it;
-        False when one is active."""
-        if self.controller is None or self.controller.is_active():
-            return False
-        self.run_watch.stop()
-        self.record_view.reset(own_run=True)
-        self.tabs.setCurrentWidget(self.train_tab)
-        self.rank_watch.stop()
-        self.rank_strip.clear()
-        # A resume or a fine-tune runs here; a new run uses the form's Processes.
-        nproc = self.run_settings.get("nproc") if resume is None and finetune_from is None else 1
-        return self.controller.start(settings, resume=resume, run_dir=run_dir, finetune_from=finetune_from,
-                                     nproc=nproc) is not None
+        """Start (or resume, or fine-tune) a run shown in the Train tab; False when one is active."""
+        return self.train_tab.start_run(settings, resume=resume, run_dir=run_dir, finetune_from=finetune_from)
 
     def shown_run_dir(self) -> Path | None:
-        """The run the Train tab shows: the followed folder, else this window's last run."""
-        if self.run_watch.folder is not None:
-            return self.run_watch.folder
-        return self.controller.run_dir if self.controller is not None else None
+        return self.train_tab.shown_run_dir()
 
     def follow_run(self, folder: str) -> bool:
         """Drive the Train tab's plots, progress and log from a run folder another process writes."""
-        if self.controller is not None and self.controller.is_active():
-            self.log.append("warning", f"Not following {folder} in the Train tab while a run of this window is active")
-            return False
-        self.record_view.reset(own_run=False)
-        self.run_watch.follow(folder)
-        self.rank_strip.clear()
-        self.rank_watch.follow(Path(folder))
-        self.tabs.setCurrentWidget(self.train_tab)
-        self.log.append("info", f"Following {folder} in the Train tab")
-        return True
+        return self.train_tab.follow_run(folder)
 
-    @Slot()
     def toggle_pause(self) -> None:
-        if self.controller is not None:
-            self.controller.toggle_pause()
+        self.train_tab.toggle_pause()
 
-    @Slot()
     def stop_training(self) -> None:
-        if self.controller is not None:
-            self.controller.stop()
+        self.train_tab.stop()
 
-    @Slot(str)
-    def _on_state_changed(self, state: str) -> None:
-        self.panel.set_state(state, self.controller.pausable if self.controller is not None else True)
-        text = {"idle": "Ready", "running": "Training…", "paused": "Paused", "stopping": "Stopping…"}[state]
-        self.statusBar().showMessage(text)
+    @property
+    def ask_close_job(self):
+        """Asks what to do with a job still running at close (replaceable in tests)."""
+        return self.train_tab.ask_close_job
 
-    @Slot(dict)
-    def _on_run_finished(self, summary: dict) -> None:
-        self.progress.finish(completed=not summary.get("stopped"))
-        if summary.get("checkpoint"):  # a multi-process job's last.pt: the inspector shows its weights
-            self.open_checkpoint(summary["checkpoint"])
-
-    @Slot(str)
-    def _on_run_failed(self, message: str) -> None:
-        self.progress.finish(completed=False)
-        self.show_message(QMessageBox.Icon.Critical, "Training failed", message)
+    @ask_close_job.setter
+    def ask_close_job(self, ask) -> None:
+        self.train_tab.ask_close_job = ask
 
     # ---- checkpoints ---------------------------------------------------------------------------------
     def choose_checkpoint(self) -> None:
@@ -319,7 +222,7 @@ class MainWindow(QMainWindow):
 
     def save_checkpoint_as(self, path: str) -> None:
         """Write the current model off the GUI thread (the run's resumable last.pt when it is the run's)."""
-        self.checkpoints.save(path, self.controller.run_dir if self.controller is not None else None)
+        self.checkpoints.save(path, self.train_tab.last_run_dir())
 
     @Slot(object)
     def _on_checkpoint_changed(self, ckpt) -> None:
@@ -395,18 +298,10 @@ class MainWindow(QMainWindow):
 
     # ---- closing -------------------------------------------------------------------------------------
     def closeEvent(self, event) -> None:
-        if self.controller is not None and self.controller.job_running():
-            if not close_with_job(self.controller, self.ask_close_job(self, self.controller.run_dir)):
-                event.ignore()
-                return
-        if self.controller is not None and self.controller.is_active():
-            self.log.append("info", "Closing: stopping the run and saving last.pt…")
-            self.statusBar().showMessage("Stopping the run…")
-            self.controller.shutdown()
-        self.plots.timer.stop()
-        self.run_watch.shutdown()
-        self.rank_watch.shutdown()
-        self.train_exports.task.shutdown()  # an export in progress finishes
+        if not self.train_tab.may_close(self):  # a job runs on and the user cancelled
+            event.ignore()
+            return
+        self.train_tab.shutdown()  # stops an active run, saving last.pt
         self.inspector.shutdown()
         self.checkpoints.shutdown()  # a save in progress finishes: never half a file
         self.runs_tab.shutdown()

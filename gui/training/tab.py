@@ -1,0 +1,189 @@
+"""The Train tab: the form (+ progress, processes) beside the live plots, and the training controller behind them.
+
+It owns its widgets, the controller (made once the engine has loaded), the record view that one code path feeds
+from this window's run or from a followed run folder, and the close-with-a-job question. What the window must do
+for it (a message box, the status bar, opening a checkpoint, showing this tab) it asks for with signals;
+gui/training/window_hookup.py connects them.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtWidgets import QMessageBox, QSplitter, QWidget
+
+from gui.run_settings_model import SettingsError
+from gui.training.close_job import ask_about_running_job, close_with_job
+from gui.training.export_actions import TrainExports
+from gui.training.form import TrainingPanel
+from gui.training.job_watch import RankWatch
+from gui.training.live_follow import RunWatch
+from gui.training.plots import TrainingPlots
+from gui.training.progress import ProgressPanel
+from gui.training.rank_strip import RankStrip
+from gui.training.record_view import RecordView
+
+STATE_TEXT = {"idle": "Ready", "running": "Training…", "paused": "Paused", "stopping": "Stopping…"}
+
+
+class TrainTab(QSplitter):
+    alert = Signal(object, str, str)  # QMessageBox.Icon, title, text: the window shows a message box
+    statusMessage = Signal(str)  # for the window's status bar
+    runRequested = Signal(object)  # valid RunSettings from Train: the window confirms (memory), then start_confirmed
+    runStarted = Signal(str)  # the run folder
+    checkpointReady = Signal(str)  # a finished multi-process job's last.pt, for the inspector
+    showRequested = Signal()  # bring this tab to the front
+
+    def __init__(self, run_settings, hub, log, runs_root=None, parent: QWidget | None = None):
+        super().__init__(Qt.Orientation.Horizontal, parent)
+        self.run_settings = run_settings
+        self.hub = hub
+        self.log = log
+        self.runs_root = runs_root
+        self.controller = None  # the TrainingController, made once the engine has loaded
+        self.ask_close_job = ask_about_running_job  # replaceable in tests
+        self.panel = TrainingPanel(run_settings)
+        self.progress = ProgressPanel()
+        self.panel.progress_slot.addWidget(self.progress)
+        self.rank_strip = RankStrip()  # a multi-process run's processes
+        self.panel.progress_slot.addWidget(self.rank_strip)
+        self.rank_watch = RankWatch(self)  # a followed folder's processes (a job left running, followed again)
+        self.rank_watch.ranksChanged.connect(self.rank_strip.show_ranks)
+        self.plots = TrainingPlots()
+        self.addWidget(self.panel)
+        self.addWidget(self.plots)
+        self.setStretchFactor(1, 1)
+        self.setSizes([320, 880])
+        # Records drive the tab, from the app's own run or from a followed run folder (one code path).
+        self.record_view = RecordView(self.plots, self.progress, log, self)
+        self.run_watch = RunWatch(self)
+        self.train_exports = TrainExports(self.plots, log, self)
+        self.run_watch.recordsArrived.connect(self.record_view.show)
+        self.run_watch.statusChanged.connect(lambda _: self.progress.set_status(self.run_watch.status_text()))
+        self.run_watch.message.connect(log.append)
+        self.panel.trainRequested.connect(self.start_training)
+        self.panel.pauseToggled.connect(self.toggle_pause)
+        self.panel.stopRequested.connect(self.stop)
+
+    # ---- the engine ----------------------------------------------------------------------------------
+    def set_engine_ready(self) -> None:
+        """Make the controller (imports torch: call once the engine has loaded) and enable Train."""
+        if self.controller is not None:
+            return
+        from gui.training.controller import TrainingController
+
+        self.controller = TrainingController(self.hub, self.runs_root, self)
+        self.controller.stateChanged.connect(self._on_state_changed)
+        self.controller.message.connect(self.log.append)
+        self.controller.runStarted.connect(self.runStarted)
+        self.controller.recordsArrived.connect(self.record_view.show)
+        self.controller.ranksChanged.connect(self.rank_strip.show_ranks)
+        self.controller.runFinished.connect(self._on_run_finished)
+        self.controller.runFailed.connect(self._on_run_failed)
+        self.panel.set_engine_ready()
+        self.log.append("info", f"Engine ready; runs are saved under {self.controller.runs_root}")
+
+    def is_active(self) -> bool:
+        return self.controller is not None and self.controller.is_active()
+
+    # ---- runs ----------------------------------------------------------------------------------------
+    @Slot()
+    def start_training(self) -> None:
+        """Train pressed: valid settings go out as runRequested (the window asks about memory first)."""
+        if self.controller is None or self.controller.is_active():
+            return
+        try:
+            settings = self.run_settings.build()
+        except SettingsError as exc:
+            self.log.append("error", str(exc))
+            self.alert.emit(QMessageBox.Icon.Warning, "Cannot start training", str(exc))
+            return
+        self.runRequested.emit(settings)
+
+    def start_confirmed(self, settings, ok: bool) -> None:
+        if not ok:
+            self.log.append("warning", "Run not started: the model would probably not fit in memory")
+            return
+        self.start_run(settings)
+
+    def start_run(self, settings, resume: str | None = None, run_dir: str | None = None,
+                  finetune_from: str | None = None) -> bool:
+        """Start (or resume, in `run_dir`; or fine-tune from a checkpoint) a run shown here; False when one is
+        active."""
+        if self.controller is None or self.controller.is_active():
+            return False
+        self.run_watch.stop()
+        self.record_view.reset(own_run=True)
+        self.showRequested.emit()
+        self.rank_watch.stop()
+        self.rank_strip.clear()
+        # A resume or a fine-tune runs here; a new run uses the form's Processes.
+        nproc = self.run_settings.get("nproc") if resume is None and finetune_from is None else 1
+        return self.controller.start(settings, resume=resume, run_dir=run_dir, finetune_from=finetune_from,
+                                     nproc=nproc) is not None
+
+    def shown_run_dir(self) -> Path | None:
+        """The run this tab shows: the followed folder, else this window's last run."""
+        if self.run_watch.folder is not None:
+            return self.run_watch.folder
+        return self.controller.run_dir if self.controller is not None else None
+
+    def last_run_dir(self) -> Path | None:
+        return self.controller.run_dir if self.controller is not None else None
+
+    def follow_run(self, folder: str) -> bool:
+        """Drive the plots, progress and log from a run folder another process writes."""
+        if self.is_active():
+            self.log.append("warning", f"Not following {folder} in the Train tab while a run of this window is active")
+            return False
+        self.record_view.reset(own_run=False)
+        self.run_watch.follow(folder)
+        self.rank_strip.clear()
+        self.rank_watch.follow(Path(folder))
+        self.showRequested.emit()
+        self.log.append("info", f"Following {folder} in the Train tab")
+        return True
+
+    @Slot()
+    def toggle_pause(self) -> None:
+        if self.controller is not None:
+            self.controller.toggle_pause()
+
+    @Slot()
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+
+    @Slot(str)
+    def _on_state_changed(self, state: str) -> None:
+        self.panel.set_state(state, self.controller.pausable if self.controller is not None else True)
+        self.statusMessage.emit(STATE_TEXT[state])
+
+    @Slot(dict)
+    def _on_run_finished(self, summary: dict) -> None:
+        self.progress.finish(completed=not summary.get("stopped"))
+        if summary.get("checkpoint"):  # a multi-process job's last.pt: the inspector shows its weights
+            self.checkpointReady.emit(summary["checkpoint"])
+
+    @Slot(str)
+    def _on_run_failed(self, message: str) -> None:
+        self.progress.finish(completed=False)
+        self.alert.emit(QMessageBox.Icon.Critical, "Training failed", message)
+
+    # ---- closing -------------------------------------------------------------------------------------
+    def may_close(self, parent: QWidget) -> bool:
+        """False when a job runs on and the user cancels closing (asked with `ask_close_job`)."""
+        if self.controller is not None and self.controller.job_running():
+            return close_with_job(self.controller, self.ask_close_job(parent, self.controller.run_dir))
+        return True
+
+    def shutdown(self) -> None:
+        """Stop an active run (saving last.pt) and the watchers; an export in progress finishes."""
+        if self.is_active():
+            self.log.append("info", "Closing: stopping the run and saving last.pt…")
+            self.statusMessage.emit("Stopping the run…")
+            self.controller.shutdown()
+        self.plots.timer.stop()
+        self.run_watch.shutdown()
+        self.rank_watch.shutdown()
+        self.train_exports.task.shutdown()
