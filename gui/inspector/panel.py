@@ -82,6 +82,12 @@ class InspectorPanel(InspectorWidgets):
         sources = [ImageSource.from_url(i) if is_url(i) else ImageSource.from_path(i) for i in items]
         self.open_sources(sources)
 
+    def open_with_saliency_pair(self, path: str, other_class: str) -> None:
+        """Inspect one image with saliency for the predicted class and `other_class` side by side."""
+        self.saliency_view.compare_with(other_class)
+        self.views.setCurrentWidget(self.saliency_view)
+        self.open_paths([path])
+
     def open_sources(self, sources: list[ImageSource]) -> None:
         if not sources:
             return
@@ -202,13 +208,14 @@ class InspectorPanel(InspectorWidgets):
         method, target, layer = self.saliency_view.current_request()
         if target == PREDICTED:
             target = self.detail.inspection.top_class
-        key = (self._detail_task.generation, method, target, layer)
+        compare = self.saliency_view.compare_target()
+        key = (self._detail_task.generation, method, target, layer, compare)
         if key == self._saliency_key:
             return
         self._saliency_key = key
         self.saliency_view.set_pending("Computing…")
         self._saliency_task.submit(lambda ctx: self.jobs.saliency(ctx.generation, source, checkpoint, method,
-                                                                  target, layer), priority=1)
+                                                                  target, layer, compare), priority=1)
 
     def _detail_source(self) -> ImageSource | None:
         if self.probe.source is not None:
@@ -305,11 +312,7 @@ class InspectorPanel(InspectorWidgets):
         if result.error is not None:
             self.saliency_view.set_heatmap(None, result.error)
             return
-        classes = self.detail.classes if self.detail else []
-        name = classes[result.target] if 0 <= result.target < len(classes) else str(result.target)
-        layer = f", layer {result.layer}" if result.layer else ""
-        self.saliency_view.set_heatmap(result.heatmap, f"{dict(_METHOD_TITLES)[result.method]} for class "
-                                                       f"'{name}'{layer}")
+        self.saliency_view.show_result(result, self.detail.classes if self.detail else [])
 
     def _on_failed(self, kind: str, message: str, details: str) -> None:
         self._set_busy(None)
@@ -391,7 +394,3 @@ class InspectorPanel(InspectorWidgets):
 
 def _count(n: int) -> str:
     return "1 image" if n == 1 else f"{n} images"
-
-
-_METHOD_TITLES = (("gradcam", "Grad-CAM"), ("integrated_gradients", "Integrated Gradients"),
-                  ("saliency", "Gradient saliency"))

@@ -215,6 +215,7 @@ def test_a_shapes_evaluation_shows_real_pixels_and_opens_in_the_inspector(qtbot,
     make_application()
     window = MainWindow(runs_root=tmp_path / "runs", settings=app_settings)
     qtbot.addWidget(window)
+    window.load_engine(blocking=True)
     window.hub.set_checkpoint(load_checkpoint(shapes_run / "best.pt"), "test")
     tab = window.evaluate_tab
     result = evaluate(tab, qtbot, shapes_run / "best.pt")  # the built-in shapes set: no files on disk
@@ -230,5 +231,11 @@ def test_a_shapes_evaluation_shows_real_pixels_and_opens_in_the_inspector(qtbot,
         page.gallery.clicked.emit(page.gallery.model_.index(0))
     opened = blocker.args[0]
     assert opened.endswith(".png") and Path(opened).is_file()
-    assert window.tabs.currentWidget() is window.inspector  # a click opens it there
+    assert window.tabs.currentWidget() is window.inspector  # a click opens it there, with two maps:
+    inspector = window.inspector
+    qtbot.waitUntil(lambda: inspector.saliency is not None and inspector.saliency.compare_target == int(t),
+                    timeout=30_000)
+    assert inspector.detail.label == Path(opened).name
+    assert inspector.saliency.error is None and inspector.saliency.compare_heatmap is not None
+    assert inspector.saliency.target == inspector.detail.inspection.top_class  # predicted (left), true (right)
     window.close()

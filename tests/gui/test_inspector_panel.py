@@ -444,3 +444,24 @@ def test_a_checkpoint_whose_weights_do_not_fit_gives_a_message_per_image(qtbot, 
     assert len(errors) == 2 and all(e and "model cannot be used" in e and "do not fit" in e for e in errors)
     assert "current model cannot classify" in panel.banner.text() and panel.banner.level == "error"
     assert panel.detail is None
+
+
+def test_saliency_for_two_classes_side_by_side(qtbot, hub, panel, tmp_path):
+    hub.set_checkpoint(tiny_checkpoint(), "unit test")
+    probe = write_png(tmp_path / "a.png")
+    panel.open_paths([str(probe)])
+    top = wait_detail(qtbot, panel, "a.png").inspection.top_class
+    other = next(i for i in range(len(CLASSES)) if i != top)
+    panel.open_with_saliency_pair(str(probe), CLASSES[other])  # what a gallery click asks for: predicted vs true
+    view = panel.saliency_view
+    assert panel.views.currentWidget() is view
+    qtbot.waitUntil(lambda: panel.saliency is not None and panel.saliency.compare_target == other, timeout=WAIT)
+    pair = panel.saliency
+    assert pair.error is None and pair.target == top
+    assert pair.heatmap.shape == pair.compare_heatmap.shape == (32, 32)
+    assert not np.array_equal(pair.heatmap, pair.compare_heatmap)  # each class has its own evidence
+    assert view.pane2.isVisibleTo(view) and view.heat2.image is not None
+    assert f"'{CLASSES[other]}' (right)" in view.status.text()
+    view.compare.setCurrentIndex(0)  # "Nothing": back to one map
+    qtbot.waitUntil(lambda: panel.saliency.compare_target is None, timeout=WAIT)
+    assert panel.saliency.compare_heatmap is None and not view.pane2.isVisibleTo(view)
