@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QFileDialog, QWidget
 
 from core.imageio import IMAGE_EXTENSIONS
 from gui.concurrent import BackgroundTask
+from gui.inspector.add_to_dataset import add_current_image
 from gui.inspector.clipboard import sources_from_mime
 from gui.inspector.export import write_predictions_csv
 from gui.inspector.inspection_jobs import MODEL_UNUSABLE, InspectionJobs
@@ -68,6 +69,8 @@ class InspectorPanel(InspectorWidgets):
 
         self.open_button.clicked.connect(self.open_image_dialog)
         self.pin_button.toggled.connect(self.set_pinned)
+        self.dataset_provider = lambda: ""  # the window sets it: the current dataset's name or folder
+        self.add_button.clicked.connect(lambda: add_current_image(self))
         self.table.rowChosen.connect(self.show_row)
         self.export_button.clicked.connect(self.export_csv_dialog)
         self.layers.scalingChanged.connect(lambda _mode: self._request_detail())
@@ -217,6 +220,9 @@ class InspectorPanel(InspectorWidgets):
         self._saliency_task.submit(lambda ctx: self.jobs.saliency(ctx.generation, source, checkpoint, method,
                                                                   target, layer, compare), priority=1)
 
+    def current_source(self) -> ImageSource | None:
+        return self._detail_source() if self.detail is not None else None
+
     def _detail_source(self) -> ImageSource | None:
         if self.probe.source is not None:
             return self.probe.source
@@ -274,6 +280,7 @@ class InspectorPanel(InspectorWidgets):
         self.saliency_view.set_input(None)
         self.saliency_view.set_heatmap(None, "")
         self.pin_button.setEnabled(False)
+        self.add_button.setEnabled(False)
         self.banner.show_message("error", f"Cannot inspect {result.label}: {result.error}")
         self.caption.setText(f"<b>{result.label}</b>: could not be read")
         self.topk.set_entries([])
@@ -304,6 +311,7 @@ class InspectorPanel(InspectorWidgets):
         self.saliency_view.set_heatmap(None, "Open this tab to compute the map")  # the old map is for another view
         self.saliency_view.set_model_info(result.classes, top_label, result.layer_names, result.cam_layer)
         self.pin_button.setEnabled(True)
+        self.add_button.setEnabled(True)
         self.detailShown.emit(result)
         self._request_saliency()
 

@@ -465,3 +465,29 @@ def test_saliency_for_two_classes_side_by_side(qtbot, hub, panel, tmp_path):
     view.compare.setCurrentIndex(0)  # "Nothing": back to one map
     qtbot.waitUntil(lambda: panel.saliency.compare_target is None, timeout=WAIT)
     assert panel.saliency.compare_heatmap is None and not view.pane2.isVisibleTo(view)
+
+
+def test_add_to_dataset_copies_into_the_chosen_class_and_refuses_builtins(qtbot, hub, panel, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QInputDialog
+
+    for name in CLASSES:
+        (tmp_path / "data" / name).mkdir(parents=True)
+    existing = write_png(tmp_path / "data" / "star" / "wrong.png", colour=(1, 2, 3))
+    hub.set_checkpoint(tiny_checkpoint(), "unit test")
+    dropped = write_png(tmp_path / "wrong.png")
+    panel.open_paths([str(dropped)])
+    wait_detail(qtbot, panel, "wrong.png")
+    assert panel.add_button.isEnabled()
+    asked = []
+    monkeypatch.setattr(QInputDialog, "getItem", staticmethod(lambda *a: (asked.append(a[3]), ("star", True))[1]))
+    panel.dataset_provider = lambda: "shapes"
+    panel.add_button.click()  # a built-in set: refused, and the user is told why
+    assert "built-in dataset" in panel.banner.text() and not asked
+    assert sorted(p.name for p in (tmp_path / "data").rglob("*.png")) == ["wrong.png"]
+    panel.dataset_provider = lambda: str(tmp_path / "data")
+    panel.add_button.click()
+    assert asked == [CLASSES]  # the dataset's class folders are offered
+    (added,) = [p for p in (tmp_path / "data").rglob("*.png") if p != existing]
+    assert str(added) in panel.banner.text()
+    assert added.parent == tmp_path / "data" / "star" and added.name != "wrong.png"  # never an overwrite
+    assert added.read_bytes() == dropped.read_bytes() and Image.open(existing).getpixel((0, 0)) == (1, 2, 3)
