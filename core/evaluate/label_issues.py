@@ -55,7 +55,7 @@ def label_issues_from_probs(data: LabelledImages, probs: np.ndarray) -> list[Lab
                        float(score[i]), bool(flagged[i])) for i in order]
 
 
-def find_folder_label_issues(root: str | Path, *, model_name: str = "cnn", folds: int = 5, epochs: int = 6,
+def find_folder_label_issues(root: str | Path, *, model_name: str = "cnn", folds: int = 5, epochs: int = 12,
                              image_size: int = 64, seed: int = 0, device: str = "cpu", progress=None,
                              cancel=None) -> tuple[list[LabelIssue], LabelledImages, np.ndarray]:
     """The whole pass for a folder: decode, cross-validate, rank. Returns (issues, data, probabilities)."""
