@@ -10,7 +10,8 @@ with label_issue_recall_at_10pct per dataset (target >= 0.6).
 
 Defaults per dataset (CPU, a few minutes each): shapes 2,000 images at 32 px, 15 epochs a fold; hymenoptera at
 64 px, 12 epochs a fold. Shapes with 6 epochs a fold left the fold models at ~47% accuracy and the recall
-at 0.51; 10 epochs: 62% and 0.69; 15 epochs: 74% and 0.785 (seed 0; 2 shared cores, about 3 minutes). One torch thread by default: on a busy 2-core machine OpenMP threads that spin-wait
+at 0.51; 10 epochs: 62% and 0.69; 15 epochs: 74% and 0.785 (seed 0) / 0.790 (seed 1), 2-3.5 minutes on 2
+shared cores. One torch thread by default: on a busy 2-core machine OpenMP threads that spin-wait
 for each other were ~10x slower than one.
 """
 from __future__ import annotations
