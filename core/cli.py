@@ -279,9 +279,10 @@ HANDLERS = {"train": cmd_train, "predict": cmd_predict, "inspect": cmd_inspect, 
 
 
 def _add_eval_handlers() -> None:
-    from core import cli_eval
+    from core import cli_dossier, cli_eval
 
     HANDLERS.update(cli_eval.HANDLERS)
+    HANDLERS.update(cli_dossier.HANDLERS)
 
 
 _add_eval_handlers()

@@ -9,7 +9,7 @@ from core import catalog
 from core.run_location import RUNS_DIR_ENV, default_runs_root, new_run_name
 
 COMMANDS = ("train", "predict", "inspect", "dataset", "export-tensorboard", "evaluate", "export", "label-issues",
-            "compare-eval", "finetune", "corrections")
+            "compare-eval", "finetune", "corrections", "dossier")
 
 
 def parse_value(text: str):
@@ -150,4 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     from core import cli_eval  # evaluate, export, label-issues, compare-eval, finetune, corrections
 
     cli_eval.add_parsers(sub)
+    from core import cli_dossier  # dossier: top images per channel
+
+    cli_dossier.add_parsers(sub)
     return parser
