@@ -125,7 +125,9 @@ def cmd_train(args) -> int:
                           weight_decay=args.weight_decay, schedule=args.schedule, seed=args.seed, device=args.device,
                           num_workers=args.workers, backbone_lr_scale=args.backbone_lr_scale,
                           checkpoint_every_min=args.checkpoint_every_min, early_stop_patience=args.early_stop_patience,
-                          early_stop_metric=args.early_stop_metric, heartbeat_s=args.heartbeat_s),
+                          early_stop_metric=args.early_stop_metric, heartbeat_s=args.heartbeat_s,
+                          dossier_topk=args.dossier, layer_health_every=args.layer_health_every,
+                          probe_images=[str(Path(p).expanduser().resolve()) for p in args.probe]),
     )
     if args.resume and not args.out:
         run_dir = Path(args.resume).expanduser().resolve().parent

@@ -113,6 +113,13 @@ def _add_train(sub) -> None:
     _choice(t, "--early-stop-metric", catalog.EARLY_STOP_METRIC)
     _number(t, "--heartbeat-s", catalog.HEARTBEAT_S, metavar="S")
     t.add_argument("--tensorboard", action="store_true", help="also write TensorBoard event files to RUN/tensorboard")
+    t.add_argument("--dossier", action="store_true", help=catalog.DOSSIER_TOPK.help)
+    t.add_argument("--layer-health-every", type=int, nargs="?", const=catalog.LAYER_HEALTH_SUGGESTED,
+                   default=catalog.LAYER_HEALTH_EVERY.default, metavar="N",
+                   help=f"{catalog.LAYER_HEALTH_EVERY.help}; the flag alone means {catalog.LAYER_HEALTH_SUGGESTED}")
+    t.add_argument("--probe", action="append", default=[], metavar="IMAGE",
+                   help="an image whose prediction, probabilities, layer statistics and saliency are kept over "
+                        "the run in RUN/probes/ (repeat for several)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -72,6 +72,9 @@ def prepare_trainer(settings: RunSettings, run_dir: str | Path | None, *, resume
             from core.evaluate.hook import EvaluateAtEnd
 
             callbacks.append(EvaluateAtEnd(run.path))
+        from core.dossier.hookup import dossier_callbacks
+
+        callbacks += dossier_callbacks(settings.train, run.path)
     trainer = Trainer(model, data, settings.train, spec, callbacks)
     if checkpoint is not None:
         trainer.load_training_state(checkpoint.training_state)

@@ -7,7 +7,7 @@ import random
 import threading
 import time
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterable
 
 import numpy as np
@@ -55,6 +55,9 @@ class TrainConfig:
     early_stop_metric: str = catalog.EARLY_STOP_METRIC.default
     heartbeat_s: float = catalog.HEARTBEAT_S.default  # a heartbeat record this often while the run is alive
     evaluate_at_end: bool = True  # a run with a run folder evaluates its validation set into RUN/eval/ at the end
+    dossier_topk: bool = catalog.DOSSIER_TOPK.default  # keep the top images per channel at each validation pass
+    layer_health_every: int = catalog.LAYER_HEALTH_EVERY.default  # sample layer health every N steps (0: off)
+    probe_images: list = field(default_factory=list)  # image files whose prediction is followed over the run
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -83,6 +86,8 @@ class TrainConfig:
             problems.append(f"checkpoint interval must be 0 (off) or more minutes (got {self.checkpoint_every_min})")
         if not (self.heartbeat_s > 0 and math.isfinite(self.heartbeat_s)):
             problems.append(f"heartbeat interval must be a positive number of seconds (got {self.heartbeat_s})")
+        if not (isinstance(self.layer_health_every, int) and self.layer_health_every >= 0):
+            problems.append(f"layer health interval must be 0 (off) or a whole number of steps (got {self.layer_health_every!r})")
         if problems:
             raise TrainingError("; ".join(problems))
 
@@ -369,6 +374,7 @@ class Trainer:
             self.optimizer.step()
             self.step += 1
             batch_index += 1
+            self._emit("on_train_step")
             n = targets.shape[0]
             seen += n
             live["batch"], live["seen"] = batch_index, seen
@@ -404,10 +410,12 @@ class Trainer:
             return False
         train_duration = time.perf_counter() - epoch_start
         self.phase = "evaluating"
+        self._emit("on_validation_start")
         try:
             val_loss, val_acc = evaluate(self.model, self.data.val, cfg.batch_size * 2, self.device)
         finally:
             self.phase = "training"
+        self._emit("on_validation_end")
         self._live = None
         if self.scheduler is not None:
             with warnings.catch_warnings():  # a resume at the end of an epoch's batches steps no optimizer first

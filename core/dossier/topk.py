@@ -62,7 +62,8 @@ class TopKTracker:
     """attach(model) -> run any forward passes -> detach() -> result(). Batches are numbered in the order
     the model sees them (a root pre-hook counts images), so the dataset must be iterated unshuffled."""
 
-    def __init__(self, k: int = DEFAULT_K, num_classes: int = 0, layer_names: list[str] | None = None):
+    def __init__(self, k: int = DEFAULT_K, num_classes: int = 0, layer_names: list[str] | None = None,
+                 all_labels: torch.Tensor | None = None):
         if k < 1:
             raise ValueError(f"top-K needs K >= 1 (got {k})")
         self.k, self.num_classes, self.layer_names = int(k), int(num_classes), layer_names
@@ -73,6 +74,7 @@ class TopKTracker:
         self._batch_start = 0
         self._labels: torch.Tensor | None = None  # labels of the batch in flight (for class means)
         self._class_counts: torch.Tensor | None = None
+        self._all_labels = all_labels  # labels of the whole (unshuffled) dataset: batches are sliced from it
 
     # ---- hooks ---------------------------------------------------------------------------------------
     def attach(self, model: nn.Module) -> "TopKTracker":
@@ -107,6 +109,8 @@ class TopKTracker:
         x = inputs[0] if inputs else None
         n = x.shape[0] if isinstance(x, torch.Tensor) and x.dim() > 0 else 0
         self._batch_start, self._seen = self._seen, self._seen + n
+        if self._all_labels is not None:
+            self._labels = self._all_labels[self._batch_start:self._seen]
         if self._labels is not None and self.num_classes > 0:
             if self._class_counts is None:
                 self._class_counts = torch.zeros(self.num_classes, device=self._labels.device)
@@ -145,6 +149,11 @@ class TopKTracker:
             if state.class_sum is None:
                 state.class_sum = torch.zeros((channels, self.num_classes), device=device)
             state.class_sum.index_add_(1, self._labels.to(device), best.t())
+
+    @property
+    def layer_states(self) -> list[str]:
+        """Names of the layers being tracked."""
+        return list(self._states)
 
     # ---- result --------------------------------------------------------------------------------------
     def result(self, fields: dict[str, ReceptiveField] | None = None, classes: list[str] | None = None) -> TopKResult:
@@ -198,5 +207,5 @@ def compute_topk(model: nn.Module, dataset, *, k: int = DEFAULT_K, classes: list
     fields = None
     if input_shape is not None:
         modules = dict(model.named_modules())
-        fields = measure_receptive_fields(model, {n: modules[n] for n in tracker._states}, input_shape)
+        fields = measure_receptive_fields(model, {n: modules[n] for n in tracker.layer_states}, input_shape)
     return tracker.result(fields, classes)
