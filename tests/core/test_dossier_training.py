@@ -76,3 +76,23 @@ def test_warnings_name_the_layer_and_need_persistence():
     assert checks.feed(bad) == []  # once per layer and kind
     nan = checks.feed({"fc": {"weight_norm": 1.0, "grad_norm": float("nan")}})
     assert nan[0]["problem"] == "exploding"  # non-finite gradients do not wait
+
+
+def test_probe_timeline_keeps_snapshots_and_lists_unreadable_probes(tmp_path):
+    from core.dossier.probes import SALIENCY_PX, read_probes
+
+    folder = write_learnable_folder(tmp_path / "data", per_class=12)
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"not an image")
+    probes = [str(folder / "circle" / "circle_000.png"), str(folder / "square" / "square_001.png"), str(bad)]
+    run, trainer = train_learnable_run(tmp_path / "run", folder, epochs=2, probe_images=probes)
+    index, snapshots = read_probes(run)
+    assert index["files"] == probes[:2] and index["skipped"][0]["file"] == str(bad)
+    epochs = [s["epoch"] for s in snapshots]
+    assert epochs[0] == 0.0 and epochs[-2:] == [1.0, 2.0] and any(0 < e < 1 for e in epochs)
+    first = snapshots[-1]["probes"][0]
+    assert first["saliency"].shape == (SALIENCY_PX, SALIENCY_PX) and first["saliency"].max() > 0
+    assert set(first["layers"]) >= {"features.0", "classifier.2"} and 0 <= first["true_prob"] <= 1
+    assert first["top"][0][0] == first["predicted"]
+    # it learned: the true class's probability rose from the start to the end
+    assert snapshots[-1]["probes"][0]["true_prob"] > snapshots[0]["probes"][0]["true_prob"]
