@@ -111,3 +111,33 @@ def test_cli_dossier_output_unit_ranks_its_own_class_first(tmp_path):
         assert share > 0.5, (name, [e["label"] for e in top])
     assert sorted(p.suffix for p in out.iterdir()).count(".png") == len(list(out.glob("*.json")))
     assert (out / "topk.npz").exists()
+
+
+def test_cli_dossier_lists_unreadable_images_and_goes_on(tmp_path, capsys):
+    from core.cli import main
+    from tests.core.dossierkit import train_learnable_run, write_learnable_folder
+
+    folder = write_learnable_folder(tmp_path / "data", per_class=8)
+    run, _ = train_learnable_run(tmp_path / "run", folder, epochs=1)
+    (folder / "circle" / "broken.png").write_bytes(b"\x89PNG not really")
+    code = main(["dossier", "--checkpoint", str(run / "last.pt"), "--dataset", str(folder), "--out", str(tmp_path / "o")])
+    assert code == 1 and "broken.png" in capsys.readouterr().err
+    assert (tmp_path / "o" / "topk.npz").exists()
+
+
+def test_a_run_without_a_dossier_is_computed_on_demand_then_read(tmp_path):
+    from core.dossier.run_dossier import channel_map, open_run_dossier
+    from tests.core.dossierkit import train_learnable_run, write_learnable_folder
+
+    run, _ = train_learnable_run(tmp_path / "run", write_learnable_folder(tmp_path / "data", per_class=8), epochs=1)
+    first = open_run_dossier(run)
+    assert first.computed and (run / "dossier" / "topk.npz").exists()
+    again = open_run_dossier(run)
+    assert not again.computed
+    layer = again.result.layers["features.0"]
+    index = int(layer.indices[0, 0])
+    assert again.image_of(index).shape == (32, 32, 3)
+    heat = channel_map(again.model, again.input_of(index), "features.0", 0)
+    assert heat.shape == (32, 32) and heat.max() == 1.0
+    y, x = layer.locations[0, 0]
+    assert heat[y, x] == 1.0  # the strongest unit is where the map peaks (same size: stride 1)
