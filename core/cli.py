@@ -1,13 +1,15 @@
 """Headless commands: `layerscope train|predict|inspect|dataset ...`. Thin over core; never imports Qt.
 
-Exit status: 0 success, 1 some input failed (e.g. one image of several), 2 bad usage or unusable input,
-130 stopped by Ctrl+C (the run's last.pt is saved and can be resumed).
+Exit status: 0 success, 1 some input failed (e.g. one image of several) or the run failed (out of memory,
+disk full: the message says what to change), 2 bad usage or unusable input, 3 training diverged,
+130 / 143 stopped by SIGINT (Ctrl+C) / SIGTERM (the run's last.pt is saved and can be resumed).
+Failures are translated once, in main(): a message on stderr, never a traceback.
 """
 from __future__ import annotations
 
 import json
 import math
-import signal
+import os
 import sys
 from pathlib import Path
 
@@ -17,7 +19,9 @@ from core.run_location import default_runs_root, new_run_dir
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
-EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_FAILED = 1
+DEBUG_ENV = "LAYERSCOPE_DEBUG"  # set to 1 to get the traceback of an unexpected error
 
 
 # ---- train ---------------------------------------------------------------------------------------------
@@ -110,11 +114,13 @@ def _print_folder_health(folder: str) -> None:
 
 def cmd_train(args) -> int:
     from core.checkpoint import CheckpointError
-    from core.data import DataSpec, DatasetError
+    from core.data import DatasetError, DataSpec
     from core.data.transforms import Augmentation
+    from core.interrupts import SignalStop
     from core.models import ModelError
+    from core.run_lock import RunFolderError
     from core.session import RunSettings, prepare_trainer
-    from core.trainer import TrainConfig, TrainingError
+    from core.trainer import TrainConfig, TrainingDiverged, TrainingError
 
     settings = RunSettings(
         data=DataSpec(name=args.dataset, image_size=args.image_size, val_fraction=args.val_fraction, seed=args.seed,
@@ -143,39 +149,38 @@ def cmd_train(args) -> int:
         except TensorBoardUnavailable as exc:
             print(f"layerscope train: {exc}", file=sys.stderr)
             return EXIT_USAGE
+    # SIGINT and SIGTERM alike: before the trainer exists they abort at once (main prints one line); then the
+    # first one stops after the batch and saves last.pt, a second one aborts once any save in progress is done.
+    # os.write, not print: a handler that prints while the main thread prints raises "reentrant call".
+    signals = SignalStop(on_first=lambda signum: os.write(
+        2, b"\nstopping after this batch and saving last.pt (signal again to abort)...\n"))
     try:
-        if settings.data.is_folder and not args.resume:
-            _print_folder_health(args.dataset)
-        trainer = prepare_trainer(settings, run_dir, resume=args.resume, callbacks=[progress.callback],
-                                  record_sinks=sinks)
-    except (DatasetError, CheckpointError, ModelError, TrainingError) as exc:
-        print(f"layerscope train: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    print(f"run directory: {run_dir}", flush=True)
-
-    interrupted = {"count": 0}
-
-    def on_sigint(signum, frame):
-        interrupted["count"] += 1
-        if interrupted["count"] > 1:
-            raise KeyboardInterrupt
-        progress.write("stopping after this batch (Ctrl+C again to abort without saving)...")
-        trainer.stop()
-
-    previous = signal.signal(signal.SIGINT, on_sigint)
-    try:
-        summary = trainer.fit()
-    except TrainingError as exc:
-        print(f"layerscope train: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        with signals:
+            try:
+                if settings.data.is_folder and not args.resume:
+                    _print_folder_health(args.dataset)
+                trainer = prepare_trainer(settings, run_dir, resume=args.resume, callbacks=[progress.callback],
+                                          record_sinks=sinks, overwrite=args.overwrite)
+            except (DatasetError, CheckpointError, ModelError, TrainingError, RunFolderError) as exc:
+                print(f"layerscope train: {exc}", file=sys.stderr)
+                return EXIT_USAGE
+            print(f"run directory: {run_dir}", flush=True)
+            signals.attach(trainer.stop)
+            try:
+                summary = trainer.fit()
+            except TrainingDiverged as exc:
+                print(f"layerscope train: diverged: {exc}", file=sys.stderr)
+                return EXIT_DIVERGED
+            except TrainingError as exc:
+                print(f"layerscope train: {exc}", file=sys.stderr)
+                return EXIT_USAGE
     finally:
-        signal.signal(signal.SIGINT, previous)
         for sink in sinks:
             sink.close()
     if summary["stopped"]:
         print(f"stopped at epoch {summary['epoch']} step {summary['step']}; saved {run_dir / 'last.pt'}. "
               f"Resume with: layerscope train --resume {run_dir / 'last.pt'} --epochs {settings.train.epochs}")
-        return EXIT_INTERRUPTED
+        return signals.exit_code or EXIT_INTERRUPTED
     best = summary.get("best_val_acc")
     print(f"done: {summary['epoch']} epochs, best val acc {best:.3f}; checkpoints in {run_dir} (last.pt, best.pt)"
           if best is not None and math.isfinite(best) else f"done; checkpoints in {run_dir}")
@@ -290,6 +295,27 @@ def _add_eval_handlers() -> None:
 _add_eval_handlers()
 
 
+def _run_command(args) -> int:
+    """Run one command; every failure is translated here, once: a message naming what to change, no traceback."""
+    from core.interrupts import Interrupted, SignalStop
+
+    try:
+        with SignalStop():  # SIGTERM like Ctrl+C: one line and 128 + signal, even during the first imports
+            return HANDLERS[args.command](args)
+    except KeyboardInterrupt as exc:
+        code = exc.exit_code if isinstance(exc, Interrupted) else EXIT_INTERRUPTED
+        print(f"layerscope {args.command}: interrupted ({'SIGTERM' if code == 143 else 'Ctrl+C'})", file=sys.stderr)
+        return code
+    except Exception as exc:
+        from core.errors import describe_failure
+
+        if os.environ.get(DEBUG_ENV):
+            raise
+        message = describe_failure(exc) or f"unexpected error: {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 for details)"
+        print(f"layerscope {args.command}: {message}", file=sys.stderr)
+        return EXIT_FAILED
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
@@ -297,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
-    return HANDLERS[args.command](args)
+    return _run_command(args)
 
 
 if __name__ == "__main__":

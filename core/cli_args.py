@@ -107,6 +107,8 @@ def _add_train(sub) -> None:
     t.add_argument("--out", default=None, help="run directory (config.json, metrics.jsonl, last.pt, best.pt); "
                                                "default: a new folder under the runs root (see below)")
     t.add_argument("--resume", default=None, metavar="CHECKPOINT", help="continue a run from its last.pt; --epochs is the new total")
+    t.add_argument("--overwrite", action="store_true",
+                   help="start a new run in an --out folder that holds one (the old files move to previous-<time>/)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     _number(t, "--checkpoint-every-min", catalog.CHECKPOINT_EVERY_MIN, metavar="MIN")
     _number(t, "--early-stop-patience", catalog.EARLY_STOP_PATIENCE, metavar="N")

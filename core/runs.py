@@ -8,12 +8,15 @@ import os
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from core import records
 from core.callbacks import BatchReport, Callback, EpochMetrics
 from core.checkpoint import checkpoint_from_trainer, save_checkpoint
+from core.errors import describe_failure
+from core.fileio import append_lines, write_text_atomic
 from core.heartbeat import DEFAULT_INTERVAL_S, Heartbeat, interval_from_env
 from core.records import Record
 from core.trainer import DivergedError
@@ -52,28 +55,16 @@ class RunDirectory:
         return self.path / METRICS_FILE
 
     def write_config(self, config: dict) -> None:
-        tmp = self.path / f".{CONFIG_FILE}.tmp"
-        tmp.write_text(json.dumps({"version": records.CONFIG_VERSION, **config}, indent=2, default=str))
-        os.replace(tmp, self.path / CONFIG_FILE)
+        write_text_atomic(self.path / CONFIG_FILE,
+                          json.dumps({"version": records.CONFIG_VERSION, **config}, indent=2, default=str))
 
-    def append_metrics(self, record: dict) -> None:
-        line = json.dumps({k: _clean(v) for k, v in record.items()})
-        with open(self.metrics_path, "a", encoding="utf-8") as fh:
-            fh.write(line + "\n")
-            fh.flush()
+    def append_metrics(self, *batch: dict) -> None:
+        append_lines(self.metrics_path, [json.dumps({k: _clean(v) for k, v in r.items()}) for r in batch])
 
     def append_records(self, batch: Iterable[Record]) -> None:
-        """Append records as whole lines in one write (O_APPEND), so a reader never sees two records glued."""
-        data = "".join(records.encode(r) + "\n" for r in batch).encode("utf-8")
-        if not data:
-            return
-        fd = os.open(self.metrics_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-        finally:
-            os.close(fd)
+        """Whole lines in one write on an O_APPEND descriptor (core.fileio.append_lines): a reader never sees
+        two records glued, and a partial line left by a full disk is closed before the next record."""
+        append_lines(self.metrics_path, [records.encode(r) for r in batch])
 
     def read_metrics(self) -> list[dict]:
         """Every complete line; a half-written last line (the run is still writing) is skipped."""
@@ -88,20 +79,41 @@ class RunDirectory:
         return records
 
     def epoch_records(self) -> list[dict]:
-        return [r for r in self.read_metrics() if r.get("kind") == "epoch"]
+        return [r for r in current_lineage(self.read_metrics()) if r.get("kind") == "epoch"]
+
+
+def current_lineage(records: list[dict]) -> list[dict]:
+    """The records as the resumed run sees its history: a "resume" record at (epoch E, step S) supersedes
+    the step and epoch records past that point that a killed run wrote after its last checkpoint, so epochs
+    never repeat and steps never go backwards."""
+    kept: list[dict] = []
+    for record in records:
+        if record.get("kind") == "resume":
+            epoch, step = record.get("epoch") or 0, record.get("step") or 0
+            kept = [r for r in kept if not (
+                (r.get("kind") == "epoch" and (r.get("epoch") or 0) > epoch)
+                or (r.get("kind") == "step" and (r.get("step") or 0) > step))]
+        kept.append(record)
+    return kept
 
 
 class RunRecorder(Callback):
     """Writes the run's records (core.records) to metrics.jsonl, a heartbeat while the run is alive, and
     last.pt / best.pt (last.pt also every `checkpoint_every_min` minutes mid-epoch). Every record also goes
-    to `sinks` (callables taking a Record: a TensorBoard writer, the window's signal) after it is written."""
+    to `sinks` (callables taking a Record: a TensorBoard writer, the window's signal) after it is written.
 
-    def __init__(self, run: RunDirectory, save_checkpoints: bool = True, sinks: Iterable[Callable] = ()):
+    Every record carries this run's id ("run"). Best-so-far comes only from this run's lineage (the
+    trainer's history, which a resume restores from its checkpoint), never from other records in the file.
+    `lock` (a core.run_lock.RunLock) is released when the fit ends, stops or fails."""
+
+    def __init__(self, run: RunDirectory, save_checkpoints: bool = True, sinks: Iterable[Callable] = (), *,
+                 lock=None):
         self.run = run
         self.save_checkpoints = save_checkpoints
         self.sinks = list(sinks)
-        previous = [r.get("val_acc") for r in run.epoch_records() if r.get("val_acc") is not None]
-        self.best_val_acc = max(previous, default=-1.0)
+        self.lock = lock
+        self.run_id = uuid.uuid4().hex[:12]
+        self.best_val_acc = -1.0
         self._write_lock = threading.Lock()  # one writer of metrics.jsonl: hooks and the heartbeat thread
         self._heartbeat: Heartbeat | None = None
         self._last_save = time.monotonic()
@@ -109,6 +121,8 @@ class RunRecorder(Callback):
         self._epoch = 0
 
     def _write(self, *records: Record) -> None:
+        for record in records:
+            record["run"] = self.run_id
         with self._write_lock:
             self.run.append_records(records)
         for sink in self.sinks:
@@ -124,8 +138,14 @@ class RunRecorder(Callback):
             self._heartbeat.stop()
             self._heartbeat = None
 
+    def _release(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
+
     def on_fit_start(self, trainer, info: dict) -> None:
         interval = interval_from_env(getattr(trainer.config, "heartbeat_s", DEFAULT_INTERVAL_S))
+        lineage = [m.val_acc for m in trainer.history if math.isfinite(m.val_acc)]
+        self.best_val_acc = max(lineage, default=-1.0)
         self._step, self._epoch = info.get("step", 0), info["start_epoch"] + 1
         fields = {k: v for k, v in info.items() if k in records.FIELD_TYPES}
         out = []
@@ -179,10 +199,14 @@ class RunRecorder(Callback):
 
     def on_stopped(self, trainer, summary: dict) -> None:
         self._stop_heartbeat()
-        if self.save_checkpoints:
-            # The position inside the epoch is saved too: a resume skips exactly the batches already done.
-            save_checkpoint(checkpoint_from_trainer(trainer), self.run.last_checkpoint)
-        self._write(records.make("stopped", epoch=summary["epoch"], step=summary["step"], batch=summary.get("batch", 0)))
+        try:
+            if self.save_checkpoints:
+                # The position inside the epoch is saved too: a resume skips exactly the batches already done.
+                save_checkpoint(checkpoint_from_trainer(trainer), self.run.last_checkpoint)
+            self._write(records.make("stopped", epoch=summary["epoch"], step=summary["step"],
+                                     batch=summary.get("batch", 0)))
+        finally:
+            self._release()
 
     def on_fit_end(self, trainer, summary: dict) -> None:
         self._stop_heartbeat()
@@ -190,12 +214,18 @@ class RunRecorder(Callback):
         if summary.get("early_stop"):
             out.append(records.make("early_stop", **summary["early_stop"]))
         out.append(records.make("end", epoch=summary["epoch"], step=summary["step"], best_val_acc=summary.get("best_val_acc")))
-        self._write(*out)
+        try:
+            self._write(*out)
+        finally:
+            self._release()
 
     def on_error(self, trainer, error: BaseException) -> None:
         self._stop_heartbeat()
         kind = "diverged" if isinstance(error, DivergedError) else "error"
         try:
-            self._write(records.make(kind, message=str(error), step=trainer.step, epoch=self._epoch))
+            self._write(records.make(kind, message=describe_failure(error) or str(error), step=trainer.step,
+                                     epoch=self._epoch))
         except OSError:
             pass
+        finally:
+            self._release()

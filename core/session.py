@@ -11,10 +11,11 @@ from typing import Iterable
 
 from core import catalog
 from core.callbacks import Callback
-from core.checkpoint import CheckpointError, load_checkpoint
+from core.checkpoint import CheckpointError, check_resumable, load_checkpoint
 from core.data import DataSpec, build_data
 from core.models import ModelSpec, build_model
 from core.models.torchvision_models import data_spec_for_model
+from core.run_lock import claim_run_folder
 from core.runs import RunDirectory, RunRecorder
 from core.trainer import TrainConfig, Trainer, TrainingError, seed_everything
 
@@ -37,21 +38,28 @@ class RunSettings:
                    train=TrainConfig.from_dict(d.get("train", {})))
 
 
+def _resumes_in_place(resume: str | Path | None, run_dir: str | Path) -> bool:
+    return resume is not None and Path(resume).expanduser().resolve().parent == Path(run_dir).expanduser().resolve()
+
+
 def prepare_trainer(settings: RunSettings, run_dir: str | Path | None, *, resume: str | Path | None = None,
-                    callbacks: Iterable[Callback] = (), record_sinks: Iterable = ()) -> Trainer:
-    """record_sinks: callables that get every run record after it is written (needs run_dir)."""
+                    callbacks: Iterable[Callback] = (), record_sinks: Iterable = (), overwrite: bool = False) -> Trainer:
+    """record_sinks: callables that get every run record after it is written (needs run_dir).
+    overwrite: a new run may take a run folder that holds another run (its files are moved aside)."""
     callbacks = list(callbacks)
     checkpoint = load_checkpoint(resume) if resume else None
-    if checkpoint is not None and checkpoint.training_state is None:
-        raise CheckpointError(f"{resume}: this checkpoint holds weights only, no training state, so it cannot be resumed")
     if checkpoint is not None:
+        check_resumable(checkpoint, resume)
         # Resume trains the same model on the same data; only the epoch count may grow.
         saved = checkpoint.training_state
         epochs = settings.train.epochs
-        settings = RunSettings(data=DataSpec.from_dict(saved["data_spec"]), model_name=checkpoint.model_spec.name,
-                               model_options=checkpoint.model_spec.options,
-                               train=TrainConfig.from_dict({**saved["config"], "epochs": epochs,
-                                                            "device": settings.train.device}))
+        try:
+            settings = RunSettings(data=DataSpec.from_dict(saved["data_spec"]), model_name=checkpoint.model_spec.name,
+                                   model_options=checkpoint.model_spec.options,
+                                   train=TrainConfig.from_dict({**saved["config"], "epochs": epochs,
+                                                                "device": settings.train.device}))
+        except (TypeError, ValueError, KeyError) as exc:
+            raise CheckpointError(f"{resume}: cannot resume, its data or training settings are damaged ({exc})") from None
     settings = replace(settings, data=data_spec_for_model(settings.data, settings.model_name, settings.model_options))
     data = build_data(settings.data)
     spec = ModelSpec(settings.model_name, data.num_classes, data.preprocess.channels, data.preprocess.image_size,
@@ -61,23 +69,38 @@ def prepare_trainer(settings: RunSettings, run_dir: str | Path | None, *, resume
     if checkpoint is not None:
         if checkpoint.classes != data.classes:
             raise CheckpointError(f"{resume}: its classes {checkpoint.classes} differ from the dataset's {data.classes}")
-        model.load_state_dict(checkpoint.model_state)
-    if run_dir is not None:
-        run = RunDirectory(run_dir).create()
-        if checkpoint is None:
-            run.write_config({**settings.to_dict(), "classes": data.classes,
-                              "preprocess": data.preprocess.to_dict(), "model_spec": spec.to_dict()})
-        callbacks.insert(0, RunRecorder(run, sinks=record_sinks))
-        if settings.train.evaluate_at_end:
-            from core.evaluate.hook import EvaluateAtEnd
+        try:
+            model.load_state_dict(checkpoint.model_state)
+        except RuntimeError as exc:
+            raise CheckpointError(f"{resume}: its weights do not fit the model it describes ({str(exc)[:200]})") from None
+    lock = None
+    try:
+        if run_dir is not None:
+            # Owned before anything is written: a second writer or a stale run in the folder is refused here.
+            lock = claim_run_folder(run_dir, resuming_here=_resumes_in_place(resume, run_dir), overwrite=overwrite)
+            callbacks.insert(0, RunRecorder(RunDirectory(run_dir), sinks=record_sinks, lock=lock))
+            if settings.train.evaluate_at_end:
+                from core.evaluate.hook import EvaluateAtEnd
 
-            callbacks.append(EvaluateAtEnd(run.path))
-        from core.dossier.hookup import dossier_callbacks
+                callbacks.append(EvaluateAtEnd(Path(run_dir)))
+            from core.dossier.hookup import dossier_callbacks
 
-        callbacks += dossier_callbacks(settings.train, run.path)
-    trainer = Trainer(model, data, settings.train, spec, callbacks)
-    if checkpoint is not None:
-        trainer.load_training_state(checkpoint.training_state)
-        if trainer.epoch >= settings.train.epochs:
-            raise TrainingError(f"{resume}: already trained {trainer.epoch} epochs; ask for more than that with --epochs")
+            callbacks += dossier_callbacks(settings.train, Path(run_dir))
+        trainer = Trainer(model, data, settings.train, spec, callbacks)
+        if checkpoint is not None:
+            try:
+                trainer.load_training_state(checkpoint.training_state)
+            except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as exc:
+                raise CheckpointError(f"{resume}: cannot resume, its optimizer or history state is damaged "
+                                      f"({str(exc)[:200]})") from None
+            if trainer.epoch >= settings.train.epochs:
+                raise TrainingError(f"{resume}: already trained {trainer.epoch} epochs; ask for more than that with --epochs")
+        if run_dir is not None:
+            # Written from the settings the model was built from, so config.json always matches the checkpoints.
+            RunDirectory(run_dir).write_config({**settings.to_dict(), "classes": data.classes,
+                                                "preprocess": data.preprocess.to_dict(), "model_spec": spec.to_dict()})
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
     return trainer

@@ -27,9 +27,16 @@ from core.models import ModelSpec
 class TrainingError(Exception):
     """Training cannot go on; the message says why and what to change."""
 
+    status = "error"  # how the run folder records the end of the run
+
 
 class DivergedError(TrainingError):
-    """The training loss became NaN or infinite."""
+    """The loss became NaN/inf or exploded: the weights are garbage, so the run is not "done"."""
+
+    status = "diverged"
+
+
+TrainingDiverged = DivergedError  # one exception for divergence, under either name
 
 
 @dataclass
@@ -149,6 +156,7 @@ class Trainer:
         self.epoch = 0  # epochs completed
         self.step = 0  # optimizer steps completed
         self.history: list[EpochMetrics] = []
+        self._first_loss: float | None = None
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
@@ -313,6 +321,15 @@ class Trainer:
             self._emit("on_error", error)
             raise error from exc
 
+    def _reference_loss(self, losses: list[tuple[int, float]]) -> float | None:
+        """The first epoch's mean loss (or, during epoch 1, the first loss seen): what "exploded" is measured
+        against."""
+        if self.history:
+            return self.history[0].train_loss
+        if self._first_loss is None:
+            self._first_loss = next((v for _, v in losses if math.isfinite(v)), None)
+        return self._first_loss
+
     def _summary(self, stopped: bool) -> dict:
         last = self.history[-1].to_dict() if self.history else {}
         best = max((m.val_acc for m in self.history), default=None)
@@ -390,11 +407,7 @@ class Trainer:
                 values = torch.stack([t for _, t in pending]).float().cpu().tolist()
                 losses = [(s, v) for (s, _), v in zip(pending, values)]
                 pending.clear()
-                bad = next(((s, v) for s, v in losses if not math.isfinite(v)), None)
-                if bad is not None:
-                    raise DivergedError(
-                        f"the training loss became {bad[1]} at step {bad[0]} (epoch {epoch_number}); the learning "
-                        f"rate {self.lr:g} is probably too high: lower it (for example to {self.lr / 10:g}) and train again")
+                check_divergence(losses, self._reference_loss(losses), epoch_number, self.lr)
                 ips = images_since_report / max(now - last_report, 1e-9)
                 done = self.step - steps_at_start
                 elapsed = now - fit_start
@@ -417,6 +430,9 @@ class Trainer:
             self.phase = "training"
         self._emit("on_validation_end")
         self._live = None
+        if len(self.data.val) and not (math.isfinite(val_loss) and val_loss <= EXPLODED_LOSS):
+            raise DivergedError(f"the validation loss became {val_loss:g} after epoch {epoch_number}: the model "
+                                f"diverged. {divergence_advice(self.lr)}")
         if self.scheduler is not None:
             with warnings.catch_warnings():  # a resume at the end of an epoch's batches steps no optimizer first
                 warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step", category=UserWarning)
@@ -429,6 +445,29 @@ class Trainer:
         self.history.append(metrics)
         self._emit("on_epoch_end", metrics)
         return True
+
+
+EXPLODED_LOSS = 1e6  # cross-entropy of a working classifier stays far below this
+EXPLODED_GROWTH = 1000.0  # or a loss this many times the first epoch's
+
+
+def divergence_advice(lr: float) -> str:
+    """A learning rate known to be safe: a hundredth of this one, never above the usual default."""
+    safe = min(lr / 100, catalog.LEARNING_RATE.default)
+    return (f"The learning rate {lr:g} is probably too high: train again with --lr {safe:g}, and check the data "
+            "for broken images or extreme pixel values")
+
+
+def check_divergence(losses: list[tuple[int, float]], reference: float | None, epoch: int, lr: float) -> None:
+    for step, value in losses:
+        if not math.isfinite(value):
+            raise DivergedError(f"the training loss became {value} at step {step} (epoch {epoch}). "
+                                   f"{divergence_advice(lr)}")
+        # The growth test has a floor of 1.0: a fine-tuned model starting near 0 may rise without diverging.
+        if value > EXPLODED_LOSS or (reference is not None and value > max(reference, 1.0) * EXPLODED_GROWTH):
+            raise DivergedError(f"the training loss exploded to {value:g} at step {step} (epoch {epoch}"
+                                   + (f", from {reference:g} at the start" if reference else "")
+                                   + f"): the model diverged. {divergence_advice(lr)}")
 
 
 def evaluate(model: nn.Module, dataset, batch_size: int, device: torch.device) -> tuple[float, float]:
@@ -451,13 +490,10 @@ def evaluate(model: nn.Module, dataset, batch_size: int, device: torch.device) -
 
 
 def _explain(exc: BaseException) -> BaseException:
-    """Turn low-level failures into a TrainingError that says what to do; pass others through."""
+    """Turn a bad training image into a TrainingError that says what to do; pass others through (out of
+    memory and disk errors are translated once, at the edge: core.errors.describe_failure)."""
     if isinstance(exc, TrainingError):
         return exc
-    if isinstance(exc, torch.cuda.OutOfMemoryError) or isinstance(exc, MemoryError) or (
-            isinstance(exc, RuntimeError) and "out of memory" in str(exc)):
-        return TrainingError(f"out of memory ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); "
-                             "lower the batch size or the image size, or pick a smaller model")
     if isinstance(exc, (KeyboardInterrupt, SystemExit)):
         return exc
     if isinstance(exc, ImageLoadError):

@@ -11,11 +11,14 @@ job in the *same* generation (one job per image of a drop, thumbnail drainers). 
 `check()` raises core's Cancelled once it is superseded or cancelled, `progress()` is throttled to ~20
 updates a second, `deliver()` sends a partial result.
 
-Why our own rather than superqt's thread workers: superqt's `thread_worker` gives one QThread per call,
-with no shared generation counter, no priorities and no pool shared between lanes; the inspector needs three
-lanes (rows, detail, saliency) on ONE thread (its model cache is single-threaded) with the selected image
-jumping the queue, and the thumbnails need N threads draining one stack. A QThreadPool per task (or shared)
-does all of that in ~200 lines, with no extra dependency.
+Why our own rather than superqt's thread workers: superqt's `create_worker` / `thread_worker` make one
+worker object per call (a QRunnable on Qt's global pool, with returned/errored/yielded signals and
+cancellation through generator functions). What every view here needs on top of that, dropping results
+that a newer request has superseded, would still be written by hand in each view; and the inspector needs
+three lanes (rows, detail, saliency) on ONE thread of its own (its model cache is single-threaded) with
+the selected image jumping the queue, while the thumbnails need N threads draining one stack. A
+QThreadPool per task (or one shared by several tasks) plus one generation counter does all of that in a
+couple of hundred lines, with no extra dependency, and `shutdown()` can wait for exactly its own threads.
 """
 from __future__ import annotations
 

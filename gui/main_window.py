@@ -8,20 +8,23 @@ Extension points for other panels (a few lines each):
     window.log.append("warning", "text")             # the log panel
     window.hub                                       # the current model (ModelHub)
     window.route_drop(paths)                         # where dropped files go
-Nothing here imports torch: the engine loads after the window shows (see `load_engine`).
+Nothing here imports torch: the engine loads after the window shows (see `load_engine`). No file I/O and no
+mime parsing either: gui/checkpoint_service.py opens and saves checkpoints off the GUI thread, and
+gui/drop_router.py decides what a drop holds.
 """
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QMainWindow, QMessageBox, QSplitter, QTabWidget,
                                QWidget)
 
-from gui.data.window_hookup import install_data_tab, route_dataset_folders
-from gui.inspector.window_hookup import accepts_drop, install_inspector, route_image_data, route_items
+from gui.checkpoint_service import CheckpointService
+from gui.data.window_hookup import install_data_tab
+from gui.drop_router import accepts_drop, paths_from_mime, plan_drop
+from gui.inspector.window_hookup import install_inspector
 from gui.model_hub import ModelHub
 from gui.model_view import ModelView
 from gui.runs.window_hookup import install_runs_tab, route_run_folders
@@ -52,8 +55,8 @@ class MainWindow(QMainWindow):
         self.controller = None  # the TrainingController, made once the engine has loaded
         self.pending_images: list[str] = []  # images given on the command line, for the inspector
         self.last_message_box: QMessageBox | None = None
-        self._pending_checkpoint: str | None = None
         self.menus: dict = {}
+        self.checkpoints = CheckpointService(self.hub, self)  # opens and saves off the GUI thread
 
         # One settings model for the next run; each tab edits the values it owns and shows the others.
         self.run_settings = RunSettingsModel(parent=self)
@@ -80,11 +83,16 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.log_dock)
 
         self._build_menus()
+        self.checkpoints.message.connect(self.log.append)
+        self.checkpoints.failed.connect(lambda title, text: self.show_message(QMessageBox.Icon.Warning, title, text))
+        self.checkpoints.opened.connect(self._remember_checkpoint_dir)
+        self.checkpoints.saved.connect(self._remember_checkpoint_dir)
         self.panel.trainRequested.connect(self.start_training)
         self.panel.pauseToggled.connect(self.toggle_pause)
         self.panel.stopRequested.connect(self.stop_training)
         self.hub.checkpointChanged.connect(self._on_checkpoint_changed)
-        self.inspector = install_inspector(self)  # the Inspect tab, Open Image / Paste Image
+        self.inspector, inspector_actions = install_inspector(self)  # the Inspect tab, Open Image / Paste Image
+        self.open_image_action, self.paste_image_action = inspector_actions
         self.data_view, self.open_dataset_action = install_data_tab(self, self.run_settings)  # + Open Dataset
         self.model_view = ModelView(self.run_settings, self)
         self.tabs.insertTab(2, self.model_view, "Model")
@@ -94,6 +102,9 @@ class MainWindow(QMainWindow):
         owner_tabs = {"train": train_tab, "data": self.data_view, "model": self.model_view}
         for tab in (self.panel, self.model_view):  # a link to the tab that owns a value shown there
             tab.ownerRequested.connect(lambda owner: self.tabs.setCurrentWidget(owner_tabs[owner]))
+        # A double-clicked thumbnail is inspected.
+        self.data_view.browser.inspect_requested.connect(
+            lambda paths: (self.tabs.setCurrentWidget(self.inspector), self.inspector.open_paths(paths)))
         self.runs_tab = install_runs_tab(self)  # the Runs tab, Open Run Folder
 
         self.torch_loader = TorchLoader(self)
@@ -160,9 +171,14 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Ready (PyTorch loaded in {info.get('seconds', 0):.1f} s)", 5000)
         self.log.append("info", f"Engine ready; runs are saved under {self.controller.runs_root}")
         self.engineReady.emit()
-        if self._pending_checkpoint:
-            path, self._pending_checkpoint = self._pending_checkpoint, None
-            self.open_checkpoint(path)
+        self.checkpoints.set_engine_ready(True)  # opens a checkpoint given before now
+        if self.pending_images:  # images from the command line: inspected once a model is there
+            QTimer.singleShot(0, self._route_pending_images)
+
+    def _route_pending_images(self) -> None:
+        items, self.pending_images = list(self.pending_images), []
+        if items:
+            self.route_drop(items)
 
     @Slot(str)
     def _on_engine_failed(self, details: str) -> None:
@@ -183,8 +199,14 @@ class MainWindow(QMainWindow):
             self.show_message(QMessageBox.Icon.Warning, "Cannot start training", str(exc))
             return
         remember(self.app_settings, self.run_settings)
-        if not self.model_view.confirm_run(self):
+        # Asks first when the model would not fit; the memory estimate is made off the GUI thread.
+        self.model_view.confirm_run(lambda ok: self._start_confirmed(settings, ok), self)
+
+    def _start_confirmed(self, settings, ok: bool) -> None:
+        if not ok:
             self.log.append("warning", "Run not started: the model would probably not fit in memory")
+            return
+        if self.controller is None or self.controller.is_active():
             return
         self.plots.clear()
         self.progress.reset()
@@ -222,25 +244,14 @@ class MainWindow(QMainWindow):
         if path:
             self.open_checkpoint(path)
 
-    def open_checkpoint(self, path: str) -> bool:
-        """Load a .pt into the hub; a bad file gets a clear dialog and a log line. Before the engine has
-        loaded, the file is remembered and opened as soon as it has."""
-        if self.controller is None:
-            self._pending_checkpoint = str(path)
-            return False
-        from core.checkpoint import CheckpointError, load_checkpoint
+    def open_checkpoint(self, path: str) -> None:
+        """Open a .pt into the hub, off the GUI thread; a bad file gets a clear dialog and a log line. Before
+        the engine has loaded, the file is remembered and opened as soon as it has."""
+        self.checkpoints.open(path)
 
-        try:
-            ckpt = load_checkpoint(path)
-        except CheckpointError as exc:
-            self.log.append("error", f"Could not open checkpoint: {exc}")
-            self.show_message(QMessageBox.Icon.Warning, "Could not open checkpoint", str(exc))
-            return False
+    @Slot(str)
+    def _remember_checkpoint_dir(self, path: str) -> None:
         self.app_settings.set_value("paths/checkpoint_dir", str(Path(path).parent))
-        self.hub.set_checkpoint(ckpt, str(path))
-        self.log.append("info", f"Opened checkpoint {path}: {ckpt.model_spec.name}, {len(ckpt.classes)} classes "
-                                f"({', '.join(ckpt.classes[:8])}{'…' if len(ckpt.classes) > 8 else ''})")
-        return True
 
     def choose_save_path(self) -> None:
         start = self.app_settings.value("paths/checkpoint_dir", str(Path.home()))
@@ -249,27 +260,9 @@ class MainWindow(QMainWindow):
         if path:
             self.save_checkpoint_as(path)
 
-    def save_checkpoint_as(self, path: str) -> bool:
-        """Write the current model: the run's last.pt when the hub holds the run's model (it keeps the
-        training state, so the copy can be resumed), else the hub's checkpoint."""
-        run_dir = self.controller.run_dir if self.controller is not None else None
-        last = run_dir / "last.pt" if run_dir is not None else None
-        from_run = self.hub.source().startswith(("training epoch", "stopped at"))
-        try:
-            if from_run and last is not None and last.exists() and not self.hub.is_training():
-                shutil.copyfile(last, path)
-            elif self.hub.current() is not None:
-                from core.checkpoint import save_checkpoint
-
-                save_checkpoint(self.hub.current(), path)
-            else:
-                raise OSError("there is no model yet: train one or open a checkpoint first")
-        except OSError as exc:
-            self.log.append("error", f"Could not save checkpoint to {path}: {exc}")
-            self.show_message(QMessageBox.Icon.Warning, "Could not save checkpoint", f"{path}: {exc}")
-            return False
-        self.log.append("info", f"Saved checkpoint to {path}")
-        return True
+    def save_checkpoint_as(self, path: str) -> None:
+        """Write the current model off the GUI thread (the run's resumable last.pt when it is the run's)."""
+        self.checkpoints.save(path, self.controller.run_dir if self.controller is not None else None)
 
     @Slot(object)
     def _on_checkpoint_changed(self, ckpt) -> None:
@@ -286,21 +279,36 @@ class MainWindow(QMainWindow):
 
     def dropEvent(self, event) -> None:
         mime = event.mimeData()
-        urls = mime.urls()
-        paths = [url.toLocalFile() if url.isLocalFile() else url.toString() for url in urls
-                 if url.isLocalFile() or url.scheme() in ("http", "https")]  # images dragged from a browser
+        paths = paths_from_mime(mime)
         if paths:
             event.acceptProposedAction()
             self.route_drop(paths)
-        elif route_image_data(self, mime):  # pixels without a file (from an image editor, say)
+        elif mime.hasImage() and self.inspector.open_image_data(mime):  # pixels without a file
             event.acceptProposedAction()
+            self.tabs.setCurrentWidget(self.inspector)
 
     def route_drop(self, paths: list[str]) -> None:
-        """The one place dropped files (and http(s) URLs) go: .pt -> the hub, folders -> the dataset view,
-        everything else -> the Inspect tab."""
+        """The one place dropped files (and http(s) URLs) go: a run folder -> the Runs tab, a dataset folder ->
+        the Data tab, .pt -> the hub, images (and any other file, which then gets a clear "not an image") -> the
+        Inspect tab."""
         paths = route_run_folders(self, paths)  # a run folder is followed in the Runs tab
-        paths = route_dataset_folders(self, paths)  # a dataset folder opens in the Data tab
-        route_items(self, paths)
+        plan = plan_drop(paths)
+        if plan.dataset_folder is not None:
+            self.tabs.setCurrentWidget(self.data_view)
+            self.data_view.open_dataset(plan.dataset_folder)
+            self.log.append("info", f"Opened dataset {plan.dataset_folder}")
+        if plan.checkpoint is not None:
+            self.open_checkpoint(plan.checkpoint)
+        for path in plan.other_checkpoints:
+            self.log.append("warning", f"Dropped several checkpoints; opened only {plan.checkpoint} (not {path})")
+        for path in plan.plain_folders:
+            text = (f"Dropped folder {path}: it has no class sub-folders to train on; to classify its images, "
+                    "drop the image files themselves")
+            self.log.append("info", text)
+            self.statusBar().showMessage(text, 8000)
+        if plan.images:
+            self.tabs.setCurrentWidget(self.inspector)
+            self.inspector.open_paths(plan.images)
 
     # ---- dialogs -------------------------------------------------------------------------------------
     def show_message(self, icon, title: str, text: str) -> QMessageBox:
@@ -336,6 +344,7 @@ class MainWindow(QMainWindow):
             self.controller.shutdown()
         self.plots.timer.stop()
         self.inspector.shutdown()
+        self.checkpoints.shutdown()  # a save in progress finishes: never half a file
         self.runs_tab.shutdown()
         self.data_view.shutdown()
         self.model_view.shutdown()

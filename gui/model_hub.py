@@ -1,21 +1,82 @@
-"""The one place the GUI keeps "the current model": a checkpoint (CPU weights, spec, classes, preprocess).
+"""The one place the GUI keeps "the current model": a checkpoint (CPU weights, spec, classes, preprocess) and
+where it came from (a typed Provenance, not display text).
 
 Panels listen to `checkpointChanged` instead of reaching into each other. While a run trains, the training
-controller attaches its Trainer here, so `request_live_weights()` can fetch a copy of the weights at the next
-batch boundary without ever touching the live model from the GUI thread.
+controller attaches the run's worker here (anything with a thread-safe `request_weights(receive)`), so
+`request_live_weights()` can fetch a copy of the weights at the next batch boundary. The GUI never holds the
+live Trainer or model: it only ever receives copies.
 
 This module must stay importable before torch is loaded (the window shows first), so core is only named
-for type checkers here and imported lazily where it is used.
+for type checkers here.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Protocol, Union
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 if TYPE_CHECKING:  # pragma: no cover
     from core.checkpoint import Checkpoint
-    from core.trainer import Trainer
+
+
+# ---- provenance: where the current model came from ---------------------------------------------------
+@dataclass(frozen=True)
+class TrainedEpoch:
+    """The app's own run, at the end of `epoch` (the run folder's last.pt holds the same weights)."""
+    epoch: int
+
+    def __str__(self) -> str:
+        return f"training epoch {self.epoch}"
+
+
+@dataclass(frozen=True)
+class StoppedAt:
+    """The app's own run, stopped by the user at `step` (last.pt holds the same weights)."""
+    step: int
+
+    def __str__(self) -> str:
+        return f"stopped at step {self.step}"
+
+
+@dataclass(frozen=True)
+class LiveWeights:
+    """A copy of a running run's weights, taken at a batch boundary at `step`."""
+    step: int
+
+    def __str__(self) -> str:
+        return f"live weights (step {self.step})"
+
+
+@dataclass(frozen=True)
+class OpenedFromFile:
+    path: str
+
+    def __str__(self) -> str:
+        return self.path
+
+
+@dataclass(frozen=True)
+class Described:
+    """Any other source, with a text to show (tests, tools)."""
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+Provenance = Union[TrainedEpoch, StoppedAt, LiveWeights, OpenedFromFile, Described]
+
+
+def saved_by_the_run(provenance: Provenance | None) -> bool:
+    """True when the run folder's last.pt holds this very model (with its training state)."""
+    return isinstance(provenance, (TrainedEpoch, StoppedAt))
+
+
+class WeightsSource(Protocol):
+    """What the hub needs of a running run: a thread-safe request for a copy of its weights."""
+
+    def request_weights(self, receive: Callable[["Checkpoint", int], None]) -> None: ...
 
 
 class ModelHub(QObject):
@@ -23,60 +84,56 @@ class ModelHub(QObject):
     trainingStateChanged = Signal(bool)  # True while a run is active (running or paused)
 
     # Internal: carries a checkpoint built on the training thread over to the GUI thread (queued).
-    _liveCheckpoint = Signal(object, str)
+    _liveCheckpoint = Signal(object, object)
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self._checkpoint: Checkpoint | None = None
-        self._source = ""
-        self._trainer: Trainer | None = None
+        self._provenance: Provenance | None = None
+        self._run: WeightsSource | None = None
         self._liveCheckpoint.connect(self._on_live_checkpoint, Qt.ConnectionType.QueuedConnection)
 
     # ---- the current model ---------------------------------------------------------------------------
     def current(self) -> Checkpoint | None:
         return self._checkpoint
 
-    def source(self) -> str:
-        """Where the current checkpoint came from (a file path, 'training epoch 3', ...), for display."""
-        return self._source
+    def provenance(self) -> Provenance | None:
+        return self._provenance
 
-    def set_checkpoint(self, ckpt: Checkpoint | None, source: str = "") -> None:
+    def source(self) -> str:
+        """Where the current checkpoint came from, for display (a file path, 'training epoch 3', ...)."""
+        return str(self._provenance) if self._provenance is not None else ""
+
+    def set_checkpoint(self, ckpt: Checkpoint | None, provenance: Provenance | str = "") -> None:
+        if isinstance(provenance, str):
+            provenance = Described(provenance)
         self._checkpoint = ckpt
-        self._source = source if ckpt is not None else ""
+        self._provenance = provenance if ckpt is not None else None
         self.checkpointChanged.emit(ckpt)
 
     # ---- the run in progress -------------------------------------------------------------------------
-    def attach_trainer(self, trainer: Trainer) -> None:
-        self._trainer = trainer
+    def attach_run(self, run: WeightsSource) -> None:
+        self._run = run
         self.trainingStateChanged.emit(True)
 
-    def detach_trainer(self) -> None:
-        if self._trainer is None:
+    def detach_run(self) -> None:
+        if self._run is None:
             return
-        self._trainer = None
+        self._run = None
         self.trainingStateChanged.emit(False)
 
     def is_training(self) -> bool:
-        return self._trainer is not None
+        return self._run is not None
 
     def request_live_weights(self) -> bool:
-        """Ask the running trainer for a copy of its weights; `checkpointChanged` follows when it arrives.
+        """Ask the running run for a copy of its weights; `checkpointChanged` follows when it arrives.
         Returns False when no run is active."""
-        trainer = self._trainer
-        if trainer is None:
+        if self._run is None:
             return False
-        spec, classes, preprocess = trainer.model_spec, list(trainer.data.classes), trainer.data.preprocess
-
-        def receive(state: dict) -> None:  # runs on the training thread, at a batch boundary
-            from core.checkpoint import Checkpoint
-
-            metrics = trainer.history[-1].to_dict() if trainer.history else {}
-            ckpt = Checkpoint(spec, classes, preprocess, state, None, metrics)
-            self._liveCheckpoint.emit(ckpt, f"live weights (step {trainer.step})")
-
-        trainer.request_weights(receive)
+        # `receive` runs on the training thread, at a batch boundary: hand the copy over by queued signal.
+        self._run.request_weights(lambda ckpt, step: self._liveCheckpoint.emit(ckpt, LiveWeights(step)))
         return True
 
-    @Slot(object, str)
-    def _on_live_checkpoint(self, ckpt, source: str) -> None:
-        self.set_checkpoint(ckpt, source)
+    @Slot(object, object)
+    def _on_live_checkpoint(self, ckpt, provenance) -> None:
+        self.set_checkpoint(ckpt, provenance)

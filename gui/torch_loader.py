@@ -50,7 +50,11 @@ def import_torch_and_core() -> dict:
     started = time.perf_counter()
     import torch  # noqa: F401  (the slow one)
 
-    import gui.training.controller  # noqa: F401  (core.session, core.trainer, core.data ...)
+    # What the training tab and the views import when they first run: core's whole engine (a shared GUI
+    # module imports core only, never a tab package).
+    import core.callbacks  # noqa: F401
+    import core.checkpoint  # noqa: F401
+    import core.session  # noqa: F401  (core.trainer, core.data, core.models ...)
     from core.models import MODEL_NAMES
 
     defaults = engine_defaults()
@@ -62,11 +66,10 @@ def import_torch_and_core() -> dict:
 
 
 def engine_defaults() -> dict:
-    """The run form's defaults, from core's TrainConfig and DataSpec (the loader imports no widget module)."""
-    from core.data import DataSpec
-    from core.trainer import TrainConfig
+    """The run form's defaults, from core.catalog (torch-free; the loader imports no widget module)."""
+    from core import catalog
 
-    t, d = TrainConfig(), DataSpec()
-    return {"dataset": d.name, "train_count": d.train_count, "model": "cnn", "epochs": t.epochs,
-            "batch_size": t.batch_size, "lr": t.lr, "optimizer": t.optimizer, "weight_decay": t.weight_decay,
-            "schedule": t.schedule, "seed": t.seed, "device": t.device}
+    values = {s.key: s.default for s in catalog.TRAIN_SETTINGS}
+    return {"dataset": catalog.DEFAULT_DATASET, "train_count": catalog.SHAPES_TRAIN_COUNT.default,
+            "model": catalog.DEFAULT_MODEL, **{key: values[key] for key in (
+                "epochs", "batch_size", "lr", "optimizer", "weight_decay", "schedule", "seed", "device")}}

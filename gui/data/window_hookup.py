@@ -1,14 +1,11 @@
 """How the main window takes in the Data tab; kept here so the window stays a composition.
 
     self.data_view, self.open_dataset_action = install_data_tab(self, self.run_settings)  # after the menus
-    paths = route_dataset_folders(self, paths)                   # first thing in MainWindow.route_drop
 
 The Data tab owns the run's dataset, image size, validation share and augmentation (in the window's
 RunSettingsModel); the other tabs show them from there.
 """
 from __future__ import annotations
-
-from pathlib import Path
 
 from PySide6.QtGui import QAction, QKeySequence
 
@@ -28,27 +25,4 @@ def install_data_tab(window, settings) -> tuple[DataView, QAction]:
     file_menu.insertAction(actions[2] if len(actions) > 2 else None, action)  # after Open Checkpoint / Open Image
     data_view.set_engine_ready(window.engine_loaded())
     window.engineReady.connect(lambda: data_view.set_engine_ready(True))
-    inspector = getattr(window, "inspector", None)
-    if inspector is not None:  # double-clicked thumbnails go to the Inspect tab
-        data_view.browser.inspect_requested.connect(
-            lambda paths: (window.tabs.setCurrentWidget(inspector), inspector.open_paths(paths)))
     return data_view, action
-
-
-def looks_like_dataset(path: str | Path) -> bool:
-    """A folder with at least one sub-folder (class folders, or train/ and val/)."""
-    path = Path(path)
-    try:
-        return path.is_dir() and any(p.is_dir() and not p.name.startswith(".") for p in path.iterdir())
-    except OSError:
-        return False
-
-
-def route_dataset_folders(window, paths: list[str]) -> list[str]:
-    """A dropped dataset folder opens in the Data tab (the last one, if several); returns the other paths."""
-    folders = [p for p in paths if looks_like_dataset(p)]
-    if folders:
-        window.tabs.setCurrentWidget(window.data_view)
-        window.data_view.open_dataset(folders[-1])
-        window.log.append("info", f"Opened dataset {folders[-1]}")
-    return [p for p in paths if p not in folders]

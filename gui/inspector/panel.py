@@ -1,7 +1,7 @@
 """The "Inspect" tab: drop images, see the prediction and every layer.
 
-The panel composes the views (drop hint, model's view + top-k bars, the table of a multi-image drop, and
-the Layers / Filters / Saliency tabs) and schedules InspectionJobs on three BackgroundTasks (rows, detail,
+The panel wires the views (panel_widgets.py: drop hint, model's view + top-k bars, the table of a
+multi-image drop, and the Layers / Filters / Saliency tabs) and schedules InspectionJobs on three BackgroundTasks (rows, detail,
 saliency) that share one thread. Each task's generation makes sure a result for an image that has since
 been replaced, or for settings that have since changed, is dropped and never shown.
 
@@ -12,31 +12,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QMimeData, Qt, QThreadPool, QTimer, Signal, Slot
+from PySide6.QtCore import QMimeData, QThreadPool, QTimer, Signal, Slot
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QPushButton, QSplitter, QTabWidget,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QFileDialog, QWidget
 
 from core.imageio import IMAGE_EXTENSIONS
-from gui.inspector.banner import Banner
-from gui.inspector.batch_table import BatchTable
-from gui.inspector.clipboard import sources_from_mime
 from gui.concurrent import BackgroundTask
+from gui.inspector.clipboard import sources_from_mime
 from gui.inspector.export import write_predictions_csv
-from gui.inspector.image_panes import ImagePane
 from gui.inspector.inspection_jobs import MODEL_UNUSABLE, InspectionJobs
-from gui.inspector.layer_view import LayerView
+from gui.inspector.panel_widgets import DROP_HINT, InspectorWidgets
+from gui.inspector.probe import PinnedProbe
 from gui.inspector.results import DetailResult, RowResult, SaliencyResult
-from gui.inspector.saliency_view import PREDICTED, SaliencyView
+from gui.inspector.saliency_view import PREDICTED
 from gui.inspector.sources import ImageSource, is_url
-from gui.inspector.topk_bars import TopKBars
 
-DROP_HINT = "Drop images here, or File > Open Image (Ctrl+I), or paste (Ctrl+V)"
 TOP_K = 5
-PROBE_REFRESH_MS = 3000  # a pinned probe asks the running trainer for fresh weights this often
 
 
-class InspectorPanel(QWidget):
+class InspectorPanel(InspectorWidgets):
     message = Signal(str, str)  # (level, text) for the window's log
     trainRequested = Signal()  # "Train a model" in the no-model offer
     openCheckpointRequested = Signal()  # "Open checkpoint…" in the no-model offer
@@ -44,7 +38,7 @@ class InspectorPanel(QWidget):
     rowsDone = Signal()  # every image of the current drop has its row
 
     def __init__(self, hub, parent: QWidget | None = None):
-        super().__init__(parent)
+        super().__init__(parent)  # the widgets (panel_widgets.py); what they do is wired below
         self.hub = hub
         self.jobs = InspectionJobs()
         # One thread for all three tasks: inference on one image is short, and the jobs' model cache is then
@@ -70,101 +64,17 @@ class InspectorPanel(QWidget):
         self.detail: DetailResult | None = None
         self.saliency: SaliencyResult | None = None
         self._saliency_key = None  # (detail generation, method, target, layer) of the shown map
-        self._probe: ImageSource | None = None
         self._busy = False
 
-        self._build()
-        self.hub.checkpointChanged.connect(self._on_checkpoint_changed)
-        self.hub.trainingStateChanged.connect(self._on_training_changed)
-        self._probe_timer = QTimer(self)
-        self._probe_timer.setInterval(PROBE_REFRESH_MS)
-        self._probe_timer.timeout.connect(self._refresh_probe_live)
-
-    # ---- layout --------------------------------------------------------------------------------------
-    def _build(self) -> None:
-        self.banner = Banner()
-        self.hint = QLabel(DROP_HINT)
-        self.hint.setObjectName("dropHint")
-        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.hint.setMinimumHeight(40)
-        self.hint.setStyleSheet("#dropHint { border: 2px dashed #9aa5b1; border-radius: 6px; color: #52606d;"
-                                " padding: 8px; }")
-
-        self.input_pane = ImagePane(min_size=150)
-        self.input_pane.setMaximumWidth(240)
-        self.input_pane.setToolTip("What the model sees: the image resized and cropped like its validation data")
-        self.topk = TopKBars()
-        self.caption = QLabel("")
-        self.caption.setWordWrap(True)
-        self.caption.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.open_button = QPushButton("Open Image…")
         self.open_button.clicked.connect(self.open_image_dialog)
-        self.pin_button = QPushButton("Pin as probe")
-        self.pin_button.setCheckable(True)
-        self.pin_button.setToolTip("Keep this image: while a run trains, its prediction and activations refresh "
-                                   "by themselves (every epoch, and every few seconds)")
         self.pin_button.toggled.connect(self.set_pinned)
-        self.pin_button.setEnabled(False)
-        self.status = QLabel("")
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.open_button)
-        buttons.addWidget(self.pin_button)
-        buttons.addStretch(1)
-        buttons.addWidget(self.status)
-        right = QVBoxLayout()
-        right.addWidget(self.caption)
-        right.addWidget(self.topk)
-        right.addStretch(1)
-        right.addLayout(buttons)
-        summary = QHBoxLayout()
-        summary.addWidget(self.input_pane)
-        summary.addLayout(right, 1)
-
-        self.table = BatchTable()
         self.table.rowChosen.connect(self.show_row)
-        self.export_button = QPushButton("Export CSV…")
         self.export_button.clicked.connect(self.export_csv_dialog)
-        table_box = QWidget()
-        table_layout = QVBoxLayout(table_box)
-        table_layout.setContentsMargins(0, 0, 0, 0)
-        table_layout.addWidget(self.table, 1)
-        table_layout.addWidget(self.export_button, 0, Qt.AlignmentFlag.AlignRight)
-        self.table_box = table_box
-        table_box.hide()
-
-        top = QWidget()
-        top_layout = QHBoxLayout(top)
-        top_layout.setContentsMargins(0, 0, 0, 0)
-        summary_box = QWidget()
-        summary_box.setLayout(summary)
-        top_layout.addWidget(summary_box, 3)
-        top_layout.addWidget(table_box, 2)
-
-        self.layers = LayerView()
         self.layers.scalingChanged.connect(lambda _mode: self._request_detail())
-        self.filters = ImagePane(min_size=160)
-        self.filters_note = QLabel("First-layer filters appear here once an image is inspected")
-        filters_box = QWidget()
-        filters_layout = QVBoxLayout(filters_box)
-        filters_layout.addWidget(self.filters_note)
-        filters_layout.addWidget(self.filters, 1)
-        self.saliency_view = SaliencyView()
         self.saliency_view.requested.connect(lambda *_: self._request_saliency())
-        self.views = QTabWidget()
-        self.views.addTab(self.layers, "Layers")
-        self.views.addTab(filters_box, "Filters")
-        self.views.addTab(self.saliency_view, "Saliency")
         self.views.currentChanged.connect(lambda _i: self._request_saliency())
-
-        splitter = self.splitter = QSplitter(Qt.Orientation.Vertical)
-        splitter.addWidget(top)
-        splitter.addWidget(self.views)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([300, 480])  # room for the model's view and a few table rows
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.banner)
-        layout.addWidget(self.hint)
-        layout.addWidget(splitter, 1)
+        self.hub.checkpointChanged.connect(self._on_checkpoint_changed)
+        self.probe = PinnedProbe(self.hub, lambda: self._busy, self)
 
     # ---- input ---------------------------------------------------------------------------------------
     def open_paths(self, items: list[str]) -> None:
@@ -205,6 +115,12 @@ class InspectorPanel(QWidget):
             return False
         self.open_sources(sources)
         return True
+
+    def open_image_data(self, mime: QMimeData) -> bool:
+        """Image data dropped without a URL (pixels from an image editor); False when it holds no image."""
+        sources = sources_from_mime(mime, "dropped image") if mime.hasImage() else []
+        self.open_sources(sources)
+        return bool(sources)
 
     # ---- the no-model offer --------------------------------------------------------------------------
     def _offer_model(self) -> None:
@@ -263,7 +179,7 @@ class InspectorPanel(QWidget):
 
     def _request_detail(self) -> None:
         """(Re-)inspect the selected row (or the pinned probe) with the hub's current checkpoint."""
-        source = self._probe or (self._sources[self._detail_row] if self._detail_row is not None else None)
+        source = self.probe.source or (self._sources[self._detail_row] if self._detail_row is not None else None)
         checkpoint = self.hub.current()
         if source is None or checkpoint is None:
             return
@@ -295,8 +211,8 @@ class InspectorPanel(QWidget):
                                                                   target, layer), priority=1)
 
     def _detail_source(self) -> ImageSource | None:
-        if self._probe is not None:
-            return self._probe
+        if self.probe.source is not None:
+            return self.probe.source
         if self._detail_row is not None and self._detail_row < len(self._sources):
             return self._sources[self._detail_row]
         return None
@@ -370,7 +286,7 @@ class InspectorPanel(QWidget):
         self.topk.set_entries(inspection.prediction)
         top_label, top_prob = inspection.prediction[0]
         source = f" · model: {result.model_source}" if result.model_source else ""
-        probe = " · pinned probe" if self._probe is not None else ""
+        probe = " · pinned probe" if self.probe.source is not None else ""
         self.caption.setText(f"<b>{result.label}</b>: {top_label} ({top_prob:.1%}){source}{probe}")
         self.layers.set_inspection(inspection, result.classes)
         self.filters.show_rgb(result.filters)
@@ -415,43 +331,27 @@ class InspectorPanel(QWidget):
             pending, self._pending = self._pending, []
             self._start_drop(pending)
             return
-        if self._probe is not None:
+        if self.probe.source is not None:
             self._request_detail()  # a new epoch (or live weights): the probe refreshes by itself
         elif not self.hub.is_training() and self._sources:
             self._start_drop(self._sources)  # another model was opened: show what it says
-
-    @Slot(bool)
-    def _on_training_changed(self, training: bool) -> None:
-        if training and self._probe is not None:
-            self._probe_timer.start()
-        else:
-            self._probe_timer.stop()
 
     @Slot(bool)
     def set_pinned(self, pinned: bool) -> None:
         source = self._detail_source() if pinned else None
         if pinned and source is None:
             pinned = False
-        self._probe = source
+        self.probe.pin(source)
         if self.pin_button.isChecked() != pinned:
             self.pin_button.blockSignals(True)
             self.pin_button.setChecked(pinned)
             self.pin_button.blockSignals(False)
         self.pin_button.setText("Pinned" if pinned else "Pin as probe")
-        if pinned and self.hub.is_training():
-            self._probe_timer.start()
-        else:
-            self._probe_timer.stop()
         if pinned:
             self.message.emit("info", f"Pinned {source.label} as the probe image: it refreshes while training")
 
     def is_pinned(self) -> bool:
-        return self._probe is not None
-
-    def _refresh_probe_live(self) -> None:
-        # Skip a beat while the last refresh is still running: never pile up requests on the trainer.
-        if self._probe is not None and not self._busy:
-            self.hub.request_live_weights()
+        return self.probe.source is not None
 
     # ---- export --------------------------------------------------------------------------------------
     def export_csv_dialog(self) -> None:
@@ -484,7 +384,7 @@ class InspectorPanel(QWidget):
 
     def shutdown(self, msecs: int = 60_000) -> bool:
         """Stop the probe timer and wait for the inspection thread (closing the window; tests)."""
-        self._probe_timer.stop()
+        self.probe.stop()
         self._rows_task.cancel()  # the rest of a big drop never starts
         return self._pool.waitForDone(msecs)
 

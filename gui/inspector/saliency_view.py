@@ -113,7 +113,7 @@ class SaliencyView(QWidget):
             return
         size = self.pane.base.image.shape[0] if self.pane.base.image is not None else heatmap.shape[0]
         if heatmap.shape[0] != size:
-            from gui.inspector.layer_view import upscale_nearest
+            from gui.inspector.layer_browser import upscale_nearest
 
             heatmap = upscale_nearest(heatmap, size)
         self.pane.show_scalar(heatmap, "turbo", item=self.heat, fade_low=True)

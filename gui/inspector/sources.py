@@ -14,13 +14,10 @@ from urllib.parse import unquote, urlparse
 from PIL import Image
 
 from core.imageio import ImageLoadError, load_image
+from gui.drop_router import is_url  # noqa: F401  (the one definition; the inspector's modules import it from here)
 
 URL_TIMEOUT_S = 15.0
 URL_MAX_BYTES = 50 * 1024 * 1024  # a photo is a few MiB; anything far bigger is not what the user meant
-
-
-def is_url(text: str) -> bool:
-    return str(text).lower().startswith(("http://", "https://"))
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ It owns the run settings' model, model options and backbone learning-rate scale;
 device it reads from the settings (the Train tab owns them) and shows the batch size with a link there."""
 from __future__ import annotations
 
+from typing import Callable
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QFormLayout, QHeaderView, QLabel, QMessageBox, QScrollArea, QSplitter, QTableView,
                                QVBoxLayout, QWidget)
@@ -32,6 +34,7 @@ class ModelView(QWidget):
         self._input = (2, 3, 64)  # classes, channels, image size: set from the dataset
         self._summary: ModelSummary | None = None
         self._engine_ready = True
+        self._confirming: tuple | None = None  # (answer, parent) of a confirm_run waiting for its summary
 
         self.builder = ModelBuilder()
         self.builder.set_model(self.settings.get("model"), self.settings.get("model_options"))
@@ -154,24 +157,38 @@ class ModelView(QWidget):
     def would_not_fit(self) -> bool:
         return self._summary is not None and self._summary.fits is False
 
-    def confirm_run(self, parent: QWidget | None = None) -> bool:
-        """Before a run: when the estimate says it will not fit, ask the user whether to start anyway.
-        A summary that is missing or older than the settings (an edit a moment ago) is made now."""
-        if self._summary is None or self._summary.asked != self._request():
-            try:
-                self._task.cancel()
-                self._on_summary(summarise(self._request()))
-            except Exception:  # the run itself will report why this model cannot be built
-                return True
+    def confirm_run(self, answer: Callable[[bool], None], parent: QWidget | None = None) -> None:
+        """Before a run: `answer(True)` to go ahead. When the estimate says the model will not fit, the user
+        is asked first. A summary that is missing or older than the settings (an edit a moment ago) is made
+        first, off the GUI thread (building a model and a dummy forward pass can take seconds)."""
+        if self._summary is not None and self._summary.asked == self._request():
+            self._answer(answer, parent)
+            return
+        self._confirming = (answer, parent)
+        request = self._request()
+        self._task.submit(lambda ctx: summarise(request, ctx))
+
+    def _answer(self, answer: Callable[[bool], None], parent: QWidget | None) -> None:
         if not self.would_not_fit():
-            return True
-        answer = QMessageBox.warning(
+            answer(True)
+            return
+        reply = QMessageBox.warning(
             parent or self, "Model may not fit in memory",
             f"This model would probably not fit in memory: {self._summary.warning}.\n\n"
             "Training will probably fail with an out-of-memory error. Lower the batch size or the image "
             "size, or choose a smaller model.\n\nStart anyway?",
             QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
-        return answer == QMessageBox.Yes
+        answer(reply == QMessageBox.Yes)
+
+    def _answer_waiting(self, built: bool) -> None:
+        """A summary (or its failure) arrived: a run waiting for it gets its answer."""
+        if self._confirming is None:
+            return
+        (answer, parent), self._confirming = self._confirming, None
+        if built:
+            self._answer(answer, parent)
+        else:
+            answer(True)  # the run itself will report why this model cannot be built
 
     def shutdown(self) -> None:
         self._task.shutdown()
@@ -217,6 +234,7 @@ class ModelView(QWidget):
             self.memory_label.setStyleSheet("")
             self.memory_label.setText(summary.memory_text)
         self.summary_ready.emit(summary)
+        self._answer_waiting(True)
 
     def _on_failed(self, message: str) -> None:
         self._summary = None
@@ -227,3 +245,4 @@ class ModelView(QWidget):
         self.error_label.setText(f"Cannot build {self.builder.model_name()}: {message}")
         self.error_label.show()
         self.summary_failed.emit(message)
+        self._answer_waiting(False)

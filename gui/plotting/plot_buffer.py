@@ -56,6 +56,3 @@ class PlotBuffer:
     @property
     def y(self) -> np.ndarray:
         return self._y[: self._n]
-
-    def last_y(self) -> float | None:
-        return float(self._y[self._n - 1]) if self._n else None

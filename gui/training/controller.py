@@ -4,7 +4,7 @@
     running/paused --stop--> stopping --(worker done)--> idle
     running --(fit ends or fails)--> idle
 
-The GUI talks to the engine only through the worker's thread-safe stop/pause/resume. Every run writes a run
+The GUI talks to the engine only through the worker's thread-safe stop/pause/resume/request_weights. Every run writes a run
 directory under the runs root (metrics.jsonl, last.pt, best.pt). At every epoch end and when a run stops, the
 hub gets a weights-only copy of the model, so the inspector always shows the latest one.
 """
@@ -70,7 +70,6 @@ class TrainingController(QObject):
         thread.setObjectName("layerscope-training")
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
-        worker.trainerReady.connect(self._on_trainer_ready)
         worker.fitStarted.connect(self._on_fit_started)
         worker.batchReported.connect(self.batchReported)
         worker.epochEnded.connect(self._on_epoch_ended)
@@ -82,6 +81,7 @@ class TrainingController(QObject):
         thread.finished.connect(self._cleanup)
         self._worker, self._thread = worker, thread
         self._set_state(RUNNING)
+        self.hub.attach_run(worker)  # only its thread-safe request_weights: never the Trainer
         self.message.emit("info", f"Run started: {settings.model_name} on {settings.data.name}, "
                                   f"{settings.train.epochs} epochs; writing to {self.run_dir}")
         self.runStarted.emit(str(self.run_dir))
@@ -123,11 +123,6 @@ class TrainingController(QObject):
         return finished
 
     # ---- worker events (queued onto the GUI thread) --------------------------------------------------
-    @Slot(object)
-    def _on_trainer_ready(self, trainer) -> None:
-        if self._thread is not None:
-            self.hub.attach_trainer(trainer)
-
     @Slot(dict)
     def _on_fit_started(self, info: dict) -> None:
         self.message.emit("info", f"Training on {info.get('device')}: {info.get('train_size')} train / "
@@ -141,9 +136,9 @@ class TrainingController(QObject):
                                   f"{m['images_per_sec']:.0f} img/s, {m['duration_s']:.1f} s")
         self.epochEnded.emit(m)
 
-    @Slot(object, str)
-    def _on_checkpoint(self, ckpt, source: str) -> None:
-        self.hub.set_checkpoint(ckpt, source)
+    @Slot(object, object)
+    def _on_checkpoint(self, ckpt, provenance) -> None:
+        self.hub.set_checkpoint(ckpt, provenance)
 
     @Slot(dict)
     def _on_fit_finished(self, summary: dict) -> None:
@@ -175,5 +170,5 @@ class TrainingController(QObject):
         # QThread is never destroyed while running. Both objects then die with their Python references.
         thread.wait()
         del thread, worker
-        self.hub.detach_trainer()
+        self.hub.detach_run()
         self._set_state(IDLE)

@@ -16,13 +16,13 @@ import traceback
 from pathlib import Path
 
 import torch
-
 from PySide6.QtCore import QObject, Signal, Slot
 
 from core.callbacks import BatchReport, Callback, EpochMetrics
 from core.checkpoint import Checkpoint
+from core.errors import describe_failure
 from core.session import RunSettings, prepare_trainer
-
+from gui.model_hub import StoppedAt, TrainedEpoch
 
 THREADS_ENV = "LAYERSCOPE_TORCH_THREADS"
 
@@ -46,6 +46,16 @@ def weights_only_checkpoint(trainer) -> Checkpoint:
     return Checkpoint(trainer.model_spec, list(trainer.data.classes), trainer.data.preprocess, state, None, metrics)
 
 
+def _forward_request(trainer, receive) -> None:
+    spec, classes, preprocess = trainer.model_spec, list(trainer.data.classes), trainer.data.preprocess
+
+    def on_state(state: dict) -> None:  # on the training thread, at a batch boundary
+        metrics = trainer.history[-1].to_dict() if trainer.history else {}
+        receive(Checkpoint(spec, classes, preprocess, state, None, metrics), trainer.step)
+
+    trainer.request_weights(on_state)
+
+
 class _SignalBridge(Callback):
     def __init__(self, worker: "TrainingWorker"):
         self.worker = worker
@@ -63,18 +73,17 @@ class _SignalBridge(Callback):
 
     def on_epoch_end(self, trainer, metrics: EpochMetrics) -> None:
         self.worker.epochEnded.emit(metrics.to_dict())
-        self.worker.checkpointReady.emit(weights_only_checkpoint(trainer), f"training epoch {metrics.epoch}")
+        self.worker.checkpointReady.emit(weights_only_checkpoint(trainer), TrainedEpoch(metrics.epoch))
 
     def on_stopped(self, trainer, summary: dict) -> None:
-        self.worker.checkpointReady.emit(weights_only_checkpoint(trainer), f"stopped at step {trainer.step}")
+        self.worker.checkpointReady.emit(weights_only_checkpoint(trainer), StoppedAt(trainer.step))
 
 
 class TrainingWorker(QObject):
-    trainerReady = Signal(object)  # the Trainer, for the hub's request_live_weights (never touched otherwise)
     fitStarted = Signal(dict)
     batchReported = Signal(dict)
     epochEnded = Signal(dict)
-    checkpointReady = Signal(object, str)  # weights-only Checkpoint, where it came from
+    checkpointReady = Signal(object, object)  # weights-only Checkpoint, its Provenance
     fitFinished = Signal(dict)  # summary; summary["stopped"] tells a stop from a normal end
     failed = Signal(str, str)  # message for the user, details (traceback) for the log
     done = Signal()  # always the last signal, after success, stop or failure
@@ -88,6 +97,7 @@ class TrainingWorker(QObject):
         self._trainer = None
         self._stop = False
         self._paused = False
+        self._weight_requests: list = []  # asked for before the trainer existed
 
     # ---- thread-safe control (called from the GUI thread) --------------------------------------------
     def stop(self) -> None:
@@ -108,6 +118,17 @@ class TrainingWorker(QObject):
             if self._trainer is not None:
                 self._trainer.resume()
 
+    def request_weights(self, receive) -> None:
+        """Thread-safe: `receive(checkpoint, step)` is called on the training thread at the next batch
+        boundary with a weights-only CPU copy. A request made while the data is still being prepared waits
+        for the trainer."""
+        with self._lock:
+            if self._trainer is None:
+                self._weight_requests.append(receive)
+                return
+            trainer = self._trainer
+        _forward_request(trainer, receive)
+
     # ---- the run (on the worker thread) --------------------------------------------------------------
     @Slot()
     def run(self) -> None:
@@ -123,11 +144,14 @@ class TrainingWorker(QObject):
                     trainer.stop()
                 if self._paused:
                     trainer.pause()
-            self.trainerReady.emit(trainer)
+                waiting, self._weight_requests = self._weight_requests, []
+            for receive in waiting:
+                _forward_request(trainer, receive)
             summary = trainer.fit()
             self.fitFinished.emit(dict(summary))
         except Exception as exc:  # every failure reaches the user as a message; the app carries on
-            message = str(exc).strip() or type(exc).__name__
+            # Translated once, here: out of memory / full disk say what to change and which file.
+            message = describe_failure(exc) or str(exc).strip() or type(exc).__name__
             self.failed.emit(message, traceback.format_exc())
         finally:
             with self._lock:

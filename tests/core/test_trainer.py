@@ -96,7 +96,7 @@ def test_pause_blocks_training_until_resume():
     thread.start()
     assert reached.wait(60)
     step_when_paused = trainer.step
-    thread.join(timeout=0.5)
+    wait_until_held(trainer)
     assert thread.is_alive() and trainer.paused
     assert trainer.step == step_when_paused == 3
     # the live model can still be copied for inspection while paused
@@ -110,13 +110,22 @@ def test_pause_blocks_training_until_resume():
     assert not thread.is_alive() and trainer.epoch == 1
 
 
+def wait_until_held(trainer) -> None:
+    """Wait on the real condition, not a clock: a paused trainer serves weight requests from its pause loop,
+    and a second one asked after the first was served can only be served there."""
+    for _ in range(2):
+        served = threading.Event()
+        trainer.request_weights(lambda _state, served=served: served.set())
+        assert served.wait(60), "the paused trainer is not waiting in its pause loop"
+
+
 def test_stop_wakes_a_paused_run():
     trainer = make_trainer(epochs=2, report_interval_s=0.0)
     trainer.pause()
     thread = threading.Thread(target=trainer.fit)
     thread.start()
-    thread.join(timeout=0.3)
-    assert thread.is_alive()
+    wait_until_held(trainer)
+    assert thread.is_alive() and trainer.step == 0
     trainer.stop()
     thread.join(timeout=30)
     assert not thread.is_alive() and trainer.step == 0

@@ -118,7 +118,8 @@ def test_drop_with_no_model_offers_training_or_a_checkpoint(qtbot, window, inspe
 
 def test_checkpoint_and_folder_drops_go_elsewhere(qtbot, window, inspector, loose, tmp_path):
     path = save_checkpoint(tiny_checkpoint(), tmp_path / "model.pt")
-    drop(window, [path])
+    with qtbot.waitSignal(window.hub.checkpointChanged, timeout=WAIT):  # opened off the GUI thread
+        drop(window, [path])
     assert window.hub.current() is not None and window.hub.source() == str(path)
     folder = tmp_path / "dataset"
     folder.mkdir()
@@ -132,7 +133,7 @@ def test_dropping_during_training_inspects_a_copy_and_the_run_goes_on(qtbot, win
     with qtbot.waitSignal(window.hub.checkpointChanged, timeout=WAIT):  # the first epoch's weights
         window.start_training()
     assert window.controller.state == "running" and window.hub.current() is not None
-    trainer = window.hub._trainer
+    trainer = window.controller._worker._trainer  # the test looks; the GUI never holds it
     drop(window, [loose / "Hormiga.jpg"])
     detail = wait_detail(qtbot, inspector, "Hormiga.jpg")
     inspected = inspector.jobs._predictor.model
@@ -145,7 +146,7 @@ def test_dropping_during_training_inspects_a_copy_and_the_run_goes_on(qtbot, win
     qtbot.waitUntil(lambda: trainer.step > step, timeout=WAIT)  # still training
 
     # A pinned probe refreshes by itself from live weights while the run goes on.
-    inspector._probe_timer.setInterval(100)
+    inspector.probe.timer.setInterval(100)
     inspector.pin_button.click()
     qtbot.waitUntil(lambda: inspector.detail.model_source.startswith("live weights"), timeout=WAIT)
     assert inspector.detail.label == "Hormiga.jpg" and window.controller.state == "running"
@@ -199,8 +200,9 @@ def test_drop_before_the_first_epoch_ends_uses_live_weights(qtbot, window, inspe
     with qtbot.waitSignal(window.controller.batchReported, timeout=WAIT):
         window.start_training()
     window.controller.pause()  # a paused run still serves weight copies, and no epoch can end meanwhile
-    qtbot.waitUntil(lambda: window.hub._trainer is not None and window.hub._trainer.paused, timeout=WAIT)
-    trainer = window.hub._trainer
+    worker = window.controller._worker  # the test looks at its trainer; the GUI never holds it
+    qtbot.waitUntil(lambda: worker._trainer is not None and worker._trainer.paused, timeout=WAIT)
+    trainer = worker._trainer
     wait_until_held(qtbot, trainer)
     # The hub may not have received an epoch's checkpoint yet (it is queued): ask the trainer itself.
     if trainer.epoch > 0:

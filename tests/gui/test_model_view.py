@@ -74,6 +74,14 @@ def test_bad_options_show_an_error_not_a_crash(qtbot, view):
     assert view.layer_model.rowCount() == 0
 
 
+def confirm(qtbot, view) -> bool:
+    """ModelView.confirm_run's answer (given at once, or once the summary is made off the GUI thread)."""
+    answers = []
+    view.confirm_run(answers.append)
+    qtbot.waitUntil(lambda: bool(answers), timeout=WAIT)
+    return answers[0]
+
+
 def test_memory_estimate_and_warning_for_a_huge_batch(qtbot, view, monkeypatch):
     from PySide6.QtWidgets import QMessageBox
 
@@ -82,7 +90,7 @@ def test_memory_estimate_and_warning_for_a_huge_batch(qtbot, view, monkeypatch):
     summary = settle(qtbot, view)
     assert summary.memory is not None and summary.memory.total_mb > 0
     assert "MB" in view.memory_label.text() and "not fit" not in view.memory_label.text()
-    assert view.confirm_run() is True  # fits: no question asked
+    assert confirm(qtbot, view) is True  # fits: no question asked
 
     with qtbot.waitSignal(view.summary_ready, timeout=WAIT):
         view.set_input(num_classes=2, channels=3, image_size=512)
@@ -92,7 +100,7 @@ def test_memory_estimate_and_warning_for_a_huge_batch(qtbot, view, monkeypatch):
     assert view.memory_label.isVisibleTo(view)
     asked = []
     monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: asked.append(a) or QMessageBox.No)
-    assert view.confirm_run() is False
+    assert confirm(qtbot, view) is False
     assert asked and "batch size" in asked[0][2]
 
 
@@ -118,5 +126,5 @@ def test_confirm_run_uses_the_settings_of_this_moment(qtbot, view, monkeypatch):
     monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: asked.append(a) or QMessageBox.No)
     view.set_input(num_classes=2, channels=3, image_size=512)
     view.set_batch_size(65_536)  # and Train at once, before the debounced rebuild has run
-    assert view.confirm_run() is False and asked
+    assert confirm(qtbot, view) is False and asked
     assert view.summary().request.batch_size == 65_536

@@ -5,6 +5,8 @@ import threading
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
+from gui.model_hub import LiveWeights, OpenedFromFile
+
 WAIT = 30_000  # for anything a training thread does: generous for a slow, shared 2-core machine
 
 
@@ -14,7 +16,7 @@ def click(qtbot, button):
 
 def live_weights(window):
     """A checkpointChanged check: true for the copy request_live_weights asked for, not an epoch's."""
-    return lambda _ckpt: window.hub.source().startswith("live weights")
+    return lambda _ckpt: isinstance(window.hub.provenance(), LiveWeights)
 
 
 def test_defaults_come_from_core_and_train_is_enabled(qtbot, app_settings, runs_root):
@@ -80,8 +82,10 @@ def test_pause_resume_and_stop(qtbot, window):
     assert not window.panel.train_action.isEnabled()
     click(qtbot, window.panel.pause_button)
     assert window.controller.state == "paused" and window.panel.pause_action.text() == "&Resume"
-    qtbot.waitUntil(lambda: window.hub._trainer is not None and window.hub._trainer.paused, timeout=WAIT)
-    trainer = window.hub._trainer
+    # (the test looks at the worker's trainer; the GUI itself never holds it)
+    worker = window.controller._worker
+    qtbot.waitUntil(lambda: worker._trainer is not None and worker._trainer.paused, timeout=WAIT)
+    trainer = worker._trainer
     # The batch in flight finishes, then the trainer waits; live weights are still served while paused.
     # Epoch-end checkpoints (still queued from before the pause, or from the batch in flight ending an
     # epoch) change the hub too: wait for the live copies themselves. Once the first is served (after the
@@ -91,7 +95,7 @@ def test_pause_resume_and_stop(qtbot, window):
     step = trainer.step
     with qtbot.waitSignal(window.hub.checkpointChanged, timeout=WAIT, check_params_cb=live_weights(window)) as got:
         assert window.hub.request_live_weights()
-    assert got.args[0].training_state is None and window.hub.source() == f"live weights (step {step})"
+    assert got.args[0].training_state is None and window.hub.provenance() == LiveWeights(step)
     assert trainer.step == step
     click(qtbot, window.panel.pause_button)
     assert window.controller.state == "running"
@@ -166,7 +170,8 @@ def test_open_and_save_checkpoint(qtbot, window, tmp_path):
 
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a checkpoint")
-    assert not window.open_checkpoint(str(bad))
+    with qtbot.waitSignal(window.checkpoints.failed, timeout=WAIT):
+        window.open_checkpoint(str(bad))
     assert "bad.pt" in window.last_message_box.text()
     window.last_message_box.close()
 
@@ -175,14 +180,16 @@ def test_open_and_save_checkpoint(qtbot, window, tmp_path):
         window.panel.train_action.trigger()
     qtbot.waitUntil(lambda: window.controller.state == "idle", timeout=WAIT)
     out = tmp_path / "copy.pt"
-    assert window.save_checkpoint_as(str(out))
+    with qtbot.waitSignal(window.checkpoints.saved, timeout=WAIT):
+        window.save_checkpoint_as(str(out))
     saved = load_checkpoint(out)
     assert saved.training_state is not None and saved.epoch == 1  # the run's last.pt, resumable
-    with qtbot.waitSignal(window.hub.checkpointChanged):
-        assert window.open_checkpoint(str(out))
-    assert window.hub.current().model_spec.name == "cnn" and window.hub.source() == str(out)
+    with qtbot.waitSignal(window.hub.checkpointChanged, timeout=WAIT):
+        window.open_checkpoint(str(out))
+    assert window.hub.current().model_spec.name == "cnn" and window.hub.provenance() == OpenedFromFile(str(out))
     weights_only = tmp_path / "weights.pt"
-    assert window.save_checkpoint_as(str(weights_only))  # not from the run: the hub's checkpoint is written
+    with qtbot.waitSignal(window.checkpoints.saved, timeout=WAIT):
+        window.save_checkpoint_as(str(weights_only))  # not from the run: the hub's checkpoint is written
     assert load_checkpoint(weights_only).classes == saved.classes
 
 

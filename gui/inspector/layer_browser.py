@@ -27,7 +27,7 @@ def upscale_nearest(tile: np.ndarray, size: int) -> np.ndarray:
     return tile[rows][:, cols]
 
 
-class LayerView(QWidget):
+class LayerBrowser(QWidget):
     scalingChanged = Signal(str)  # "channel" or "layer": the panel re-runs the inspection
 
     def __init__(self, parent: QWidget | None = None):

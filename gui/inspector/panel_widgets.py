@@ -1,0 +1,97 @@
+"""The Inspect tab's widgets and their layout, with no behaviour: the drop hint, the model's view + top-k
+bars, the table of a multi-image drop, and the Layers / Filters / Saliency tabs. InspectorPanel (panel.py)
+adds what they do."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSplitter, QTabWidget, QVBoxLayout, QWidget
+
+from gui.inspector.banner import Banner
+from gui.inspector.batch_table import BatchTable
+from gui.inspector.image_panes import ImagePane
+from gui.inspector.layer_browser import LayerBrowser
+from gui.inspector.saliency_view import SaliencyView
+from gui.inspector.topk_bars import TopKBars
+
+DROP_HINT = "Drop images here, or File > Open Image (Ctrl+I), or paste (Ctrl+V)"
+
+
+class InspectorWidgets(QWidget):
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.banner = Banner()
+        self.hint = QLabel(DROP_HINT)
+        self.hint.setObjectName("dropHint")
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.hint.setMinimumHeight(40)
+        self.hint.setStyleSheet("#dropHint { border: 2px dashed #9aa5b1; border-radius: 6px; color: #52606d;"
+                                " padding: 8px; }")
+
+        self.input_pane = ImagePane(min_size=150)
+        self.input_pane.setMaximumWidth(240)
+        self.input_pane.setToolTip("What the model sees: the image resized and cropped like its validation data")
+        self.topk = TopKBars()
+        self.caption = QLabel("")
+        self.caption.setWordWrap(True)
+        self.caption.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.open_button = QPushButton("Open Image…")
+        self.pin_button = QPushButton("Pin as probe")
+        self.pin_button.setCheckable(True)
+        self.pin_button.setToolTip("Keep this image: while a run trains, its prediction and activations refresh "
+                                   "by themselves (every epoch, and every few seconds)")
+        self.pin_button.setEnabled(False)
+        self.status = QLabel("")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.open_button)
+        buttons.addWidget(self.pin_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.status)
+        right = QVBoxLayout()
+        right.addWidget(self.caption)
+        right.addWidget(self.topk)
+        right.addStretch(1)
+        right.addLayout(buttons)
+        summary = QHBoxLayout()
+        summary.addWidget(self.input_pane)
+        summary.addLayout(right, 1)
+
+        self.table = BatchTable()
+        self.export_button = QPushButton("Export CSV…")
+        table_box = QWidget()
+        table_layout = QVBoxLayout(table_box)
+        table_layout.setContentsMargins(0, 0, 0, 0)
+        table_layout.addWidget(self.table, 1)
+        table_layout.addWidget(self.export_button, 0, Qt.AlignmentFlag.AlignRight)
+        self.table_box = table_box
+        table_box.hide()
+
+        top = QWidget()
+        top_layout = QHBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        summary_box = QWidget()
+        summary_box.setLayout(summary)
+        top_layout.addWidget(summary_box, 3)
+        top_layout.addWidget(table_box, 2)
+
+        self.layers = LayerBrowser()
+        self.filters = ImagePane(min_size=160)
+        self.filters_note = QLabel("First-layer filters appear here once an image is inspected")
+        filters_box = QWidget()
+        filters_layout = QVBoxLayout(filters_box)
+        filters_layout.addWidget(self.filters_note)
+        filters_layout.addWidget(self.filters, 1)
+        self.saliency_view = SaliencyView()
+        self.views = QTabWidget()
+        self.views.addTab(self.layers, "Layers")
+        self.views.addTab(filters_box, "Filters")
+        self.views.addTab(self.saliency_view, "Saliency")
+
+        splitter = self.splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(top)
+        splitter.addWidget(self.views)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([300, 480])  # room for the model's view and a few table rows
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.hint)
+        layout.addWidget(splitter, 1)
