@@ -56,19 +56,37 @@ def _resized(crop: np.ndarray, size: int) -> np.ndarray:
     return np.asarray(Image.fromarray(crop).resize((size, size), resample))
 
 
-def layer_grid(layer: LayerTopK, image_of, crop_px: int = CROP_PX) -> np.ndarray:
-    """One uint8 image: a tile per channel (its top crops in a square), tiles in rows, channel order."""
-    k = layer.values.shape[1]
+def grid_geometry(channels: int, k: int, crop_px: int = CROP_PX) -> tuple[int, int, int, int]:
+    """(side: crops per tile row, tile: tile size in px, cols, rows) of a layer grid."""
     side = math.ceil(math.sqrt(k))
     tile = side * crop_px + (side - 1) * GAP_PX
-    cols = math.ceil(math.sqrt(layer.channels))
-    rows = math.ceil(layer.channels / cols)
+    cols = math.ceil(math.sqrt(channels))
+    return side, tile, cols, math.ceil(channels / cols)
+
+
+def channel_at(x: float, y: float, channels: int, k: int, crop_px: int = CROP_PX) -> int | None:
+    """The channel whose tile holds grid pixel (x, y), or None (a gap, outside)."""
+    _, tile, cols, _ = grid_geometry(channels, k, crop_px)
+    col, row = int(x // (tile + TILE_GAP_PX)), int(y // (tile + TILE_GAP_PX))
+    if x < 0 or y < 0 or col >= cols or x - col * (tile + TILE_GAP_PX) >= tile or y - row * (tile + TILE_GAP_PX) >= tile:
+        return None
+    c = row * cols + col
+    return c if c < channels else None
+
+
+def layer_grid(layer: LayerTopK, image_of, crop_px: int = CROP_PX, on_tile=None) -> np.ndarray:
+    """One uint8 image: a tile per channel (its top crops in a square), tiles in rows, channel order.
+    on_tile(channel, grid) after each tile (a view can show the first tiles while the rest are cut)."""
+    k = layer.values.shape[1]
+    side, tile, cols, rows = grid_geometry(layer.channels, k, crop_px)
     grid = np.full((rows * tile + (rows - 1) * TILE_GAP_PX, cols * tile + (cols - 1) * TILE_GAP_PX, 3), 40, np.uint8)
     for c in range(layer.channels):
         ty, tx = (c // cols) * (tile + TILE_GAP_PX), (c % cols) * (tile + TILE_GAP_PX)
         for r, crop in enumerate(channel_crops(layer, c, image_of)):
             y, x = ty + (r // side) * (crop_px + GAP_PX), tx + (r % side) * (crop_px + GAP_PX)
             grid[y:y + crop_px, x:x + crop_px] = _resized(crop, crop_px)
+        if on_tile is not None:
+            on_tile(c, grid)
     return grid
 
 

@@ -1,0 +1,106 @@
+"""The Health view: per layer, over the run, weight and gradient norms, the update-to-weight ratio (with
+the ~1e-3 rule-of-thumb line), the dead-unit share and the activation histogram as a heat map over steps
+(one ImageItem: steps across, bins up), plus the warnings that name a layer and say what to do.
+Reads RUN/layer_health.jsonl on a BackgroundTask (no torch needed)."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QListWidget, QVBoxLayout, QWidget
+
+from gui.concurrent import BackgroundTask
+
+
+class HealthView(QWidget):
+    loaded = Signal(int)  # samples read (tests wait on it)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.samples: list[dict] = []
+        self.warnings: list[dict] = []
+        self._task = BackgroundTask(self, imports=())
+        self._task.finished.connect(self._on_loaded)
+        self._task.failed.connect(lambda m: self.status.setText(f"Could not read the layer health: {m}"))
+        self.layers = QComboBox()
+        self.layers.currentTextChanged.connect(self.show_layer)
+        self.status = QLabel("Train with layer health on (--layer-health-every 50, or the setting) to see it here.")
+        self.status.setWordWrap(True)
+        self.plots = pg.GraphicsLayoutWidget()
+        self.norms = self.plots.addPlot(row=0, col=0, title="weight / gradient norm")
+        self.norms.setLogMode(y=True)
+        self.norms.addLegend(offset=(5, 5))
+        self.ratio = self.plots.addPlot(row=1, col=0, title="update / weight ratio (line: 1e-3)")
+        self.ratio.setLogMode(y=True)
+        self.ratio.addItem(pg.InfiniteLine(pos=-3, angle=0, pen=pg.mkPen("#888", style=pg.QtCore.Qt.PenStyle.DashLine)))
+        self.dead = self.plots.addPlot(row=2, col=0, title="dead units (share)")
+        self.dead.setYRange(0, 1)
+        self.hist = self.plots.addPlot(row=3, col=0, title="activation histogram over steps")
+        self.hist_image = pg.ImageItem(axisOrder="row-major")
+        self.hist.addItem(self.hist_image)
+        self.warning_list = QListWidget()
+        self.warning_list.setMaximumHeight(110)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Layer"))
+        top.addWidget(self.layers, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.status)
+        layout.addWidget(self.plots, 1)
+        layout.addWidget(QLabel("Warnings"))
+        layout.addWidget(self.warning_list)
+
+    def open_run(self, run_dir: str) -> None:
+        def job(ctx):
+            from core.dossier.health import read_health
+
+            return read_health(run_dir)
+        self._task.submit(job)
+
+    def _on_loaded(self, result) -> None:
+        self.samples, self.warnings = result
+        self.warning_list.clear()
+        self.warning_list.addItems([f"step {w['step']}: {w['message']}" for w in self.warnings] or ["none"])
+        names = list(dict.fromkeys(n for s in self.samples for n in s.get("layers", {})))
+        current = self.layers.currentText()
+        self.layers.blockSignals(True)
+        self.layers.clear()
+        self.layers.addItems(names)
+        self.layers.blockSignals(False)
+        if names:
+            self.layers.setCurrentText(current if current in names else names[0])
+            self.show_layer(self.layers.currentText())
+            self.status.setText(f"{len(self.samples)} samples, every {self.samples[0].get('every', '?')} steps, "
+                                f"{len(self.warnings)} warnings")
+        self.loaded.emit(len(self.samples))
+
+    def series(self, layer: str, key: str) -> tuple[np.ndarray, np.ndarray]:
+        """(steps, values) of one number of one layer (missing / null values left out)."""
+        pts = [(s["step"], s["layers"][layer].get(key)) for s in self.samples if layer in s.get("layers", {})]
+        pts = [(x, y) for x, y in pts if y is not None]
+        return np.array([p[0] for p in pts], float), np.array([p[1] for p in pts], float)
+
+    def show_layer(self, layer: str) -> None:
+        if not layer:
+            return
+        for plot in (self.norms, self.ratio, self.dead):
+            for item in list(plot.listDataItems()):
+                plot.removeItem(item)
+        for key, colour, plot in (("weight_norm", "#2f80ed", self.norms), ("grad_norm", "#eb5757", self.norms),
+                                  ("update_ratio", "#27ae60", self.ratio), ("dead_share", "#9b51e0", self.dead)):
+            x, y = self.series(layer, key)
+            if len(x):
+                if plot is not self.dead:
+                    x, y = x[y > 0], y[y > 0]  # a log axis cannot show 0
+                plot.plot(x, y, pen=pg.mkPen(colour, width=2), name=key.replace("_", " "))
+        rows = [s["layers"][layer]["activation_hist"]["counts"] for s in self.samples
+                if "activation_hist" in s.get("layers", {}).get(layer, {})]
+        if rows:
+            heat = np.log1p(np.array(rows, float)).T  # bins up, steps across
+            self.hist_image.setImage(heat / max(heat.max(), 1e-9), levels=(0, 1))
+            self.hist_image.setColorMap(pg.colormap.get("viridis"))
+        else:
+            self.hist_image.clear()
+
+    def shutdown(self) -> None:
+        self._task.shutdown()
