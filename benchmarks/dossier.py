@@ -6,6 +6,8 @@
   pass over images/s of plain inference; receptive-field measurement included). Target >= 0.8.
 - health_overhead: training throughput lost with layer health sampled every 50 steps; 1 - with / without.
   Target <= 0.03.
+- grid_first_ms: ms until the first 16 channel tiles of a 512-channel layer are cut (what the Channels view
+  shows first; the rest follow). Target <= 150 (the issue's "first crops on screen", less the paint).
 Model: the default small CNN (4 blocks, 16 channels) on in-memory shapes at 64 px. Each number is the
 median of --repeat runs.
 
@@ -100,6 +102,30 @@ def health_overhead(spec, steps: int, device_name: str, repeat: int) -> tuple[fl
     return a, b, 1 - b / a
 
 
+def grid_first_tiles_ms(data, channels: int = 512, first: int = 16) -> tuple[float, float]:
+    """(ms until the first `first` tiles of a 512-channel layer are cut, ms for the whole grid): the
+    Channels view shows the grid after the first tiles (gui/inspector/dossier_channels.py)."""
+    import numpy as np
+
+    from core.dossier.receptive import ReceptiveField
+    from core.dossier.render import display_image, layer_grid
+    from core.dossier.topk import LayerTopK
+
+    rng = np.random.default_rng(0)
+    n = len(data)
+    layer = LayerTopK("late", "conv", rng.random((channels, 9)).astype(np.float32),
+                      rng.integers(0, n, (channels, 9)), rng.integers(0, 8, (channels, 9, 2)).astype(np.int32),
+                      (8, 8), None, ReceptiveField(40, 40, 8.0, 8.0, 4.0, 4.0))
+    marks = {}
+    t = time.perf_counter()
+
+    def on_tile(c, grid):
+        if c + 1 == first:
+            marks["first"] = time.perf_counter() - t
+    layer_grid(layer, lambda i: display_image(data, i), on_tile=on_tile)
+    return marks["first"] * 1000, (time.perf_counter() - t) * 1000
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="auto")
@@ -118,12 +144,15 @@ def main() -> None:
     rows.append(("ondemand_ratio", f"{len(bundle.train)} images: {a:.3f}s bare inference, {b:.3f}s top-K pass", ratio, ">= 0.8"))
     a, b, hoverhead = health_overhead(spec, args.steps, str(device), args.repeat)
     rows.append(("health_overhead", f"{args.steps} steps: {a:,.0f} img/s plain, {b:,.0f} img/s with health/50", hoverhead, "<= 0.03"))
+    first_ms, all_ms = grid_first_tiles_ms(bundle.train)
+    rows.append(("grid_first_ms", f"512-channel layer: first 16 tiles {first_ms:.0f} ms, all {all_ms:.0f} ms", first_ms, "<= 150"))
     print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}")
     print(f"{'measure':<16} {'value':>8}  {'target':<8} detail")
     for name, detail, value, target in rows:
         print(f"{name:<16} {value:8.3f}  {target:<8} {detail}")
     print(json.dumps({"topk_overhead": round(overhead, 4), "ondemand_ratio": round(ratio, 4),
-                      "health_overhead": round(hoverhead, 4), "device": str(device)}))
+                      "health_overhead": round(hoverhead, 4), "grid_first_ms": round(first_ms, 1),
+                      "device": str(device)}))
 
 
 if __name__ == "__main__":
