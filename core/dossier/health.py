@@ -67,10 +67,12 @@ class LayerHealth(Callback):
         self._activations: dict[str, dict] = {}
         self._handles: list = []
         self._layers: dict[str, nn.Module] = {}
+        self._order: list[str] = []
 
     # ---- the two-step sample -------------------------------------------------------------------------
     def on_fit_start(self, trainer, info) -> None:
         self._layers = parameter_layers(trainer.model)
+        self._order = [n for n, _ in trainer.model.named_modules()]
 
     def on_train_step(self, trainer) -> None:
         if self.error is not None:
@@ -138,6 +140,8 @@ class LayerHealth(Callback):
             if "dead" in act:
                 entry["dead_share"] = act["dead"]
         self._before, self._activations = {}, {}
+        order = {n: i for i, n in enumerate(self._order)}  # definition order: a conv, its norm, its ReLU, ...
+        layers = dict(sorted(layers.items(), key=lambda item: order.get(item[0], len(order))))
         record = {"kind": "layer_health", "version": 1, "step": trainer.step, "epoch": trainer.epoch + 1,
                   "time": time.time(), "every": self.every, "layers": _to_host(layers)}
         self._write(record)

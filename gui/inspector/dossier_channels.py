@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QThreadPool, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -37,11 +37,17 @@ class ChannelsView(QWidget):
         self.dossier = None  # core.dossier.run_dossier.RunDossier
         self.layer_name: str | None = None
         self.channel: int | None = None
-        self._task = BackgroundTask(self, imports=())
-        self._task.finished.connect(self._on_result)
-        self._task.partial.connect(self._on_result)
-        self._task.failed.connect(self._on_failed)
-        self._task.progress.connect(self._on_progress)
+        # Three lanes on ONE thread (the model is used by one job at a time): opening a run, cutting a
+        # layer's grid, a channel's detail. A click on a channel does not cancel the grid being cut.
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+        self._open_task, self._grid_task, self._channel_task = (
+            BackgroundTask(self, pool=self._pool, imports=()) for _ in range(3))
+        for task in (self._open_task, self._grid_task, self._channel_task):
+            task.finished.connect(self._on_result)
+            task.partial.connect(self._on_result)
+            task.failed.connect(self._on_failed)
+            task.progress.connect(self._on_progress)
 
         self.layers = QComboBox()
         self.layers.currentTextChanged.connect(self.show_layer)
@@ -89,7 +95,9 @@ class ChannelsView(QWidget):
 
             return ("run", open_run_dossier(run_dir, progress=lambda f, t: ctx.progress(int(f * 100), 100, t),
                                             cancel=ctx.cancelled))
-        self._task.submit(job)
+        self._grid_task.cancel()
+        self._channel_task.cancel()
+        self._open_task.submit(job)
 
     def show_layer(self, name: str) -> None:
         if self.dossier is None or name not in self.dossier.result.layers:
@@ -108,7 +116,8 @@ class ChannelsView(QWidget):
                     ctx.deliver(("grid", name, grid.copy()))  # the first tiles on screen early
                 ctx.progress(c + 1, layer.channels, "cutting crops")
             return ("grid", name, layer_grid(layer, dossier.image_of, on_tile=on_tile))
-        self._task.submit(job)
+        self._channel_task.cancel()
+        self._grid_task.submit(job)
 
     def show_channel(self, channel: int) -> None:
         if self.dossier is None or self.layer_name is None:
@@ -130,7 +139,7 @@ class ChannelsView(QWidget):
                 heat = channel_map(dossier.model, dossier.input_of(int(index)), name, channel)
                 tiles.append(overlay(img, heat, alpha=0.45))
             return ("channel", name, channel, _row_mosaic(tiles))
-        self._task.submit(job)
+        self._channel_task.submit(job, priority=1)  # the clicked channel jumps the queue
 
     # ---- results ---------------------------------------------------------------------------------
     def _on_result(self, result) -> None:
@@ -184,7 +193,8 @@ class ChannelsView(QWidget):
         self.message.emit(f"top images: {message}")
 
     def shutdown(self) -> None:
-        self._task.shutdown()
+        for task in (self._open_task, self._grid_task, self._channel_task):
+            task.shutdown()
 
 
 def _row_mosaic(tiles: list[np.ndarray], cols: int = 3, gap: int = 4) -> np.ndarray:

@@ -35,11 +35,11 @@ class HealthView(QWidget):
         self.ratio.addItem(pg.InfiniteLine(pos=-3, angle=0, pen=pg.mkPen("#888", style=pg.QtCore.Qt.PenStyle.DashLine)))
         self.dead = self.plots.addPlot(row=2, col=0, title="dead units (share)")
         self.dead.setYRange(0, 1)
-        self.hist = self.plots.addPlot(row=3, col=0, title="activation histogram over steps")
+        self.hist = self.plots.addPlot(row=3, col=0, title="activation histogram over steps (bins up, log counts)")
         self.hist_image = pg.ImageItem(axisOrder="row-major")
         self.hist.addItem(self.hist_image)
         self.warning_list = QListWidget()
-        self.warning_list.setMaximumHeight(110)
+        self.warning_list.setMaximumHeight(80)
         top = QHBoxLayout()
         top.addWidget(QLabel("Layer"))
         top.addWidget(self.layers, 1)
@@ -80,25 +80,40 @@ class HealthView(QWidget):
         pts = [(x, y) for x, y in pts if y is not None]
         return np.array([p[0] for p in pts], float), np.array([p[1] for p in pts], float)
 
+    def dead_source(self, layer: str) -> str | None:
+        """The layer whose dead-unit share goes with `layer`: itself when it is a ReLU, else the first ReLU
+        after it (a conv's units die in the ReLU that follows it)."""
+        names = [self.layers.itemText(i) for i in range(self.layers.count())] or [layer]
+        start = names.index(layer) if layer in names else 0
+        for name in names[start:]:
+            if any(s.get("layers", {}).get(name, {}).get("dead_share") is not None for s in self.samples[-3:]):
+                return name
+        return None
+
     def show_layer(self, layer: str) -> None:
         if not layer:
             return
         for plot in (self.norms, self.ratio, self.dead):
             for item in list(plot.listDataItems()):
                 plot.removeItem(item)
+        dead_layer = self.dead_source(layer)
+        self.dead.setTitle(f"dead units (share) of {dead_layer}" if dead_layer else "dead units: no ReLU sampled")
         for key, colour, plot in (("weight_norm", "#2f80ed", self.norms), ("grad_norm", "#eb5757", self.norms),
                                   ("update_ratio", "#27ae60", self.ratio), ("dead_share", "#9b51e0", self.dead)):
-            x, y = self.series(layer, key)
+            x, y = self.series(dead_layer if key == "dead_share" else layer, key) if (
+                key != "dead_share" or dead_layer) else (np.array([]), np.array([]))
             if len(x):
                 if plot is not self.dead:
                     x, y = x[y > 0], y[y > 0]  # a log axis cannot show 0
                 plot.plot(x, y, pen=pg.mkPen(colour, width=2), name=key.replace("_", " "))
-        rows = [s["layers"][layer]["activation_hist"]["counts"] for s in self.samples
-                if "activation_hist" in s.get("layers", {}).get(layer, {})]
-        if rows:
-            heat = np.log1p(np.array(rows, float)).T  # bins up, steps across
-            self.hist_image.setImage(heat / max(heat.max(), 1e-9), levels=(0, 1))
+        kept = [s for s in self.samples if "activation_hist" in s.get("layers", {}).get(layer, {})]
+        if kept:
+            heat = np.log1p(np.array([s["layers"][layer]["activation_hist"]["counts"] for s in kept], float)).T
+            self.hist_image.setImage(heat / max(heat.max(), 1e-9), levels=(0, 1))  # bins up, steps across
             self.hist_image.setColorMap(pg.colormap.get("viridis"))
+            first, last = kept[0]["step"], kept[-1]["step"]
+            width = (last - first) * len(kept) / max(1, len(kept) - 1) if len(kept) > 1 else 1
+            self.hist_image.setRect(first, 0, width, heat.shape[0])
         else:
             self.hist_image.clear()
 

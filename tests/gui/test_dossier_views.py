@@ -65,3 +65,10 @@ def test_probe_slider_scrubs_through_snapshots(qtbot, panel, run_dir):
     panel.probes.slider.setValue(count - 1)
     assert panel.probes.when.text().startswith("epoch 2.00")
     assert panel.probes.bars.entries() and panel.probes.heat.image is not None
+
+
+def test_health_dead_share_of_a_conv_is_its_relus(qtbot, panel, run_dir):
+    with qtbot.waitSignal(panel.health.loaded, timeout=30_000):
+        panel.health.open_run(str(run_dir))
+    assert panel.health.dead_source("features.0") == "features.2"  # conv, batch norm, ReLU
+    assert panel.health.dead_source("features.4") == "features.6"
