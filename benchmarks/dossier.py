@@ -64,8 +64,11 @@ def topk_overhead(model, val, device, repeat: int) -> tuple[float, float, float]
         tracker.detach()
         tracker.result()  # the one host copy at the end belongs to the cost
     plain(), hooked()  # warm-up
-    a = statistics.median(_timed(plain, device) for _ in range(repeat))
-    b = statistics.median(_timed(hooked, device) for _ in range(repeat))
+    times_a, times_b = [], []
+    for _ in range(repeat):  # interleaved, so a change in machine load hits both
+        times_a.append(_timed(plain, device))
+        times_b.append(_timed(hooked, device))
+    a, b = statistics.median(times_a), statistics.median(times_b)
     return a, b, (b - a) / a
 
 
@@ -79,8 +82,11 @@ def ondemand_ratio(model, data, device, repeat: int) -> tuple[float, float, floa
     def topk():
         compute_topk(model, data, k=9, classes=["a"] * 5, batch_size=256, device=device, input_shape=(3, 64, 64))
     bare(), topk()
-    a = statistics.median(_timed(bare, device) for _ in range(repeat))
-    b = statistics.median(_timed(topk, device) for _ in range(repeat))
+    times_a, times_b = [], []
+    for _ in range(repeat):
+        times_a.append(_timed(bare, device))
+        times_b.append(_timed(topk, device))
+    a, b = statistics.median(times_a), statistics.median(times_b)
     return a, b, a / b
 
 
