@@ -241,7 +241,7 @@ DEVICE = ChoiceSetting("device", "Device", (
     Choice("cuda", "CUDA GPU")), "auto", "auto (CUDA when present), cpu, cuda, cuda:N")
 
 EPOCHS = NumberSetting("epochs", "Epochs", 3, 1, 10_000, integer=True, help="how many passes over the training set")
-BATCH_SIZE = NumberSetting("batch_size", "Batch size", 16, 1, 65_536, integer=True, help="images per training step")
+BATCH_SIZE = NumberSetting("batch_size", "Batch size", 16, 1, 65_536, integer=True, help="images per training step over all processes (the global batch; with N processes each takes 1/N)")
 LEARNING_RATE = NumberSetting("lr", "Learning rate", 1e-3, 1e-8, 10.0, help="learning rate, e.g. 0.001 or 1e-3")
 MOMENTUM = NumberSetting("momentum", "Momentum", 0.9, 0.0, 1.0, help="SGD only")
 WEIGHT_DECAY = NumberSetting("weight_decay", "Weight decay", 0.0, 0.0, 1.0, help="L2 penalty on the weights, e.g. 0 or 5e-4")
@@ -267,7 +267,14 @@ LAYER_HEALTH_EVERY = NumberSetting("layer_health_every", "Layer health every (st
                                    help="sample per-layer norms, update ratios, dead units and histograms every N "
                                         "steps into RUN/layer_health.jsonl (0: off; 50 is a good value)")
 LAYER_HEALTH_SUGGESTED = 50
+AMP = FlagSetting("amp", "Mixed precision (GPU)", True,
+                    "CUDA only: bf16 autocast where the GPU supports it, else fp16 with a GradScaler")
+COMPILE = FlagSetting("compile", "torch.compile", False, "compile the model for speed (GPU; the first steps are slow)")
+NPROC = NumberSetting("nproc", "Processes", 1, 1, 1024, integer=True,
+                      help="training processes on this machine (DDP: one per GPU, or gloo on the CPU); "
+                           "--batch-size stays the global batch, split between them")
 
 TRAIN_SETTINGS: tuple[NumberSetting | ChoiceSetting, ...] = (
     EPOCHS, BATCH_SIZE, LEARNING_RATE, OPTIMIZER, MOMENTUM, WEIGHT_DECAY, SCHEDULE, STEP_SIZE, GAMMA, SEED,
-    DEVICE, WORKERS, BACKBONE_LR_SCALE, CHECKPOINT_EVERY_MIN, EARLY_STOP_PATIENCE, EARLY_STOP_METRIC, HEARTBEAT_S)
+    DEVICE, WORKERS, BACKBONE_LR_SCALE, CHECKPOINT_EVERY_MIN, EARLY_STOP_PATIENCE, EARLY_STOP_METRIC, HEARTBEAT_S,
+    AMP, COMPILE)

@@ -132,13 +132,30 @@ def cmd_train(args) -> int:
                           num_workers=args.workers, backbone_lr_scale=args.backbone_lr_scale,
                           checkpoint_every_min=args.checkpoint_every_min, early_stop_patience=args.early_stop_patience,
                           early_stop_metric=args.early_stop_metric, heartbeat_s=args.heartbeat_s,
+                          amp=args.amp, compile=args.compile,
                           dossier_topk=args.dossier, layer_health_every=args.layer_health_every,
                           probe_images=[str(Path(p).expanduser().resolve()) for p in args.probe]),
     )
+    if args.settings:  # a whole RunSettings from the app (core.train_job), instead of the options above
+        try:
+            settings = RunSettings.from_dict(json.loads(Path(args.settings).read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            print(f"layerscope train: --settings {args.settings}: cannot use it ({exc})", file=sys.stderr)
+            return EXIT_USAGE
     if args.resume and not args.out:
         run_dir = Path(args.resume).expanduser().resolve().parent
     else:
         run_dir = Path(args.out) if args.out else _default_run_dir(args)
+    from core.strategy import launched_by_torchrun, strategy_for
+
+    if args.nproc > 1 and not launched_by_torchrun():
+        from core.launch import launch_local
+
+        print(f"run directory: {run_dir} ({args.nproc} processes)", flush=True)
+        return launch_local(args.nproc, _train_argv_for_ranks(args, run_dir), run_dir)
+    strategy = strategy_for(args.device)
+    if not strategy.is_main:
+        args.quiet = True  # rank 0 speaks for the run
     progress = _ConsoleProgress(args.quiet)
     sinks = []
     if args.tensorboard:
@@ -159,12 +176,14 @@ def cmd_train(args) -> int:
             try:
                 if settings.data.is_folder and not args.resume:
                     _print_folder_health(args.dataset)
-                trainer = prepare_trainer(settings, run_dir, resume=args.resume, callbacks=[progress.callback],
-                                          record_sinks=sinks, overwrite=args.overwrite)
+                trainer = prepare_trainer(settings, run_dir, resume=args.resume,
+                                          callbacks=[progress.callback] if strategy.is_main else [],
+                                          record_sinks=sinks, overwrite=args.overwrite, strategy=strategy)
             except (DatasetError, CheckpointError, ModelError, TrainingError, RunFolderError) as exc:
                 print(f"layerscope train: {exc}", file=sys.stderr)
                 return EXIT_USAGE
-            print(f"run directory: {run_dir}", flush=True)
+            if strategy.is_main:
+                print(f"run directory: {run_dir}", flush=True)
             signals.attach(trainer.stop)
             try:
                 summary = trainer.fit()
@@ -177,6 +196,9 @@ def cmd_train(args) -> int:
     finally:
         for sink in sinks:
             sink.close()
+        strategy.teardown()
+    if not strategy.is_main:
+        return (signals.exit_code or EXIT_INTERRUPTED) if summary["stopped"] else EXIT_OK
     if summary["stopped"]:
         print(f"stopped at epoch {summary['epoch']} step {summary['step']}; saved {run_dir / 'last.pt'}. "
               f"Resume with: layerscope train --resume {run_dir / 'last.pt'} --epochs {settings.train.epochs}")
@@ -185,6 +207,26 @@ def cmd_train(args) -> int:
     print(f"done: {summary['epoch']} epochs, best val acc {best:.3f}; checkpoints in {run_dir} (last.pt, best.pt)"
           if best is not None and math.isfinite(best) else f"done; checkpoints in {run_dir}")
     return EXIT_OK
+
+
+def _train_argv_for_ranks(args, run_dir: Path) -> list[str]:
+    """This command's own arguments for each process: without --nproc, with the run folder fixed."""
+    argv = list(getattr(args, "argv", None) or sys.argv[1:])
+    argv = argv[argv.index("train") + 1:] if "train" in argv else argv
+    out, skip = [], False
+    for i, word in enumerate(argv):
+        if skip:
+            skip = False
+            continue
+        if word == "--nproc":
+            skip = True
+            continue
+        if word.startswith("--nproc="):
+            continue
+        out.append(word)
+    if not args.out:
+        out += ["--out", str(run_dir)]
+    return out
 
 
 # ---- predict -------------------------------------------------------------------------------------------
@@ -320,6 +362,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(argv)
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE

@@ -115,6 +115,12 @@ def _add_train(sub) -> None:
     _choice(t, "--early-stop-metric", catalog.EARLY_STOP_METRIC)
     _number(t, "--heartbeat-s", catalog.HEARTBEAT_S, metavar="S")
     t.add_argument("--tensorboard", action="store_true", help="also write TensorBoard event files to RUN/tensorboard")
+    _number(t, "--nproc", catalog.NPROC, metavar="N")
+    t.add_argument("--settings", default=None, metavar="JSON",
+                   help="a run's whole settings as JSON (what the app writes; replaces the data, model and training options)")
+    t.add_argument("--amp", action=argparse.BooleanOptionalAction, default=catalog.AMP.default,
+                   help=f"{catalog.AMP.help} (default on)")
+    t.add_argument("--compile", action="store_true", help=catalog.COMPILE.help)
     t.add_argument("--dossier", action="store_true", help=catalog.DOSSIER_TOPK.help)
     t.add_argument("--layer-health-every", type=int, nargs="?", const=catalog.LAYER_HEALTH_SUGGESTED,
                    default=catalog.LAYER_HEALTH_EVERY.default, metavar="N",
@@ -122,6 +128,11 @@ def _add_train(sub) -> None:
     t.add_argument("--probe", action="append", default=[], metavar="IMAGE",
                    help="an image whose prediction, probabilities, layer statistics and saliency are kept over "
                         "the run in RUN/probes/ (repeat for several)")
+    t.epilog += (" --batch-size is the global batch: with --nproc N (or torchrun) each process takes 1/N of it, "
+                 "so a run makes the same steps at any number of processes. --nproc N starts N local processes "
+                 "with torch's launcher; on a cluster run `torchrun --nproc_per_node G --nnodes M "
+                 "--rdzv_backend c10d --rdzv_endpoint HOST:PORT -m core.cli train --out SHARED/RUN ...` on "
+                 "every machine.")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -29,6 +29,8 @@ FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "device": (str,), "train_size": (int,), "val_size": (int,), "heartbeat_s": NUMBER, "pid": (int,),
     "host": (str,), "state": (str,), "message": (str,), "checkpoint": (str,), "reason": (str,),
     "metric": (str,), "patience": (int,), "best": NUMBER, "best_epoch": (int,), "resumed": (bool,),
+    # multi-process runs (DDP): which process, of how many
+    "rank": (int,), "world_size": (int,),
 }
 
 # The kinds a version-1 writer emits and the fields each must carry (beyond version, kind, time).

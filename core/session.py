@@ -16,7 +16,9 @@ from core.data import DataSpec, build_data
 from core.models import ModelSpec, build_model
 from core.models.torchvision_models import data_spec_for_model
 from core.run_lock import claim_run_folder
+from core.rank_status import RankStatus
 from core.runs import RunDirectory, RunRecorder
+from core.strategy import Strategy
 from core.trainer import TrainConfig, Trainer, TrainingError, seed_everything
 
 
@@ -43,9 +45,13 @@ def _resumes_in_place(resume: str | Path | None, run_dir: str | Path) -> bool:
 
 
 def prepare_trainer(settings: RunSettings, run_dir: str | Path | None, *, resume: str | Path | None = None,
-                    callbacks: Iterable[Callback] = (), record_sinks: Iterable = (), overwrite: bool = False) -> Trainer:
+                    callbacks: Iterable[Callback] = (), record_sinks: Iterable = (), overwrite: bool = False,
+                    strategy: Strategy | None = None) -> Trainer:
     """record_sinks: callables that get every run record after it is written (needs run_dir).
-    overwrite: a new run may take a run folder that holds another run (its files are moved aside)."""
+    overwrite: a new run may take a run folder that holds another run (its files are moved aside).
+    strategy: how the run uses processes and devices (default: one process on settings.train.device). In a
+    multi-process run only rank 0 owns the run folder (lock, config.json, metrics.jsonl, checkpoints); every
+    rank writes its own RUN/ranks/rank-N.json."""
     callbacks = list(callbacks)
     checkpoint = load_checkpoint(resume) if resume else None
     if checkpoint is not None:
@@ -74,8 +80,11 @@ def prepare_trainer(settings: RunSettings, run_dir: str | Path | None, *, resume
         except RuntimeError as exc:
             raise CheckpointError(f"{resume}: its weights do not fit the model it describes ({str(exc)[:200]})") from None
     lock = None
+    main = strategy is None or strategy.is_main
+    if run_dir is not None and strategy is not None and strategy.distributed:
+        callbacks.insert(0, RankStatus(run_dir, strategy.rank, strategy.world_size))
     try:
-        if run_dir is not None:
+        if run_dir is not None and main:
             # Owned before anything is written: a second writer or a stale run in the folder is refused here.
             lock = claim_run_folder(run_dir, resuming_here=_resumes_in_place(resume, run_dir), overwrite=overwrite)
             callbacks.insert(0, RunRecorder(RunDirectory(run_dir), sinks=record_sinks, lock=lock))
@@ -86,7 +95,7 @@ def prepare_trainer(settings: RunSettings, run_dir: str | Path | None, *, resume
             from core.dossier.hookup import dossier_callbacks
 
             callbacks += dossier_callbacks(settings.train, Path(run_dir))
-        trainer = Trainer(model, data, settings.train, spec, callbacks)
+        trainer = Trainer(model, data, settings.train, spec, callbacks, strategy=strategy)
         if checkpoint is not None:
             try:
                 trainer.load_training_state(checkpoint.training_state)
@@ -95,7 +104,7 @@ def prepare_trainer(settings: RunSettings, run_dir: str | Path | None, *, resume
                                       f"({str(exc)[:200]})") from None
             if trainer.epoch >= settings.train.epochs:
                 raise TrainingError(f"{resume}: already trained {trainer.epoch} epochs; ask for more than that with --epochs")
-        if run_dir is not None:
+        if run_dir is not None and main:
             # Written from the settings the model was built from, so config.json always matches the checkpoints.
             RunDirectory(run_dir).write_config({**settings.to_dict(), "classes": data.classes,
                                                 "preprocess": data.preprocess.to_dict(), "model_spec": spec.to_dict()})

@@ -7,7 +7,6 @@ import random
 import threading
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterable
 
 import numpy as np
@@ -15,101 +14,22 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from core import catalog
 from core.callbacks import BatchReport, Callback, EpochMetrics
 from core.data import DataBundle, make_loader
+from core.divergence import EXPLODED_GROWTH, EXPLODED_LOSS, check_divergence, divergence_advice
 from core.early_stop import early_stop_decision
-from core.epoch_position import EpochPosition, epoch_loader
+from core.epoch_position import EpochPosition
 from core.imageio import ImageLoadError
 from core.models import ModelSpec
+from core.optim import OPTIMIZERS, SCHEDULERS, head_parameter_names
+from core.speed import SpeedOptions
+from core.strategy import Strategy, global_batch_count, loss_scale
+from core.train_config import DivergedError, TrainConfig, TrainingDiverged, TrainingError
 
-
-class TrainingError(Exception):
-    """Training cannot go on; the message says why and what to change."""
-
-    status = "error"  # how the run folder records the end of the run
-
-
-class DivergedError(TrainingError):
-    """The loss became NaN/inf or exploded: the weights are garbage, so the run is not "done"."""
-
-    status = "diverged"
-
-
-TrainingDiverged = DivergedError  # one exception for divergence, under either name
-
-
-@dataclass
-class TrainConfig:
-    """How to train. Defaults (and their meaning) come from core.catalog."""
-
-    epochs: int = catalog.EPOCHS.default
-    batch_size: int = catalog.BATCH_SIZE.default
-    lr: float = catalog.LEARNING_RATE.default
-    optimizer: str = catalog.OPTIMIZER.default
-    momentum: float = catalog.MOMENTUM.default
-    weight_decay: float = catalog.WEIGHT_DECAY.default
-    schedule: str = catalog.SCHEDULE.default
-    step_size: int = catalog.STEP_SIZE.default  # step schedule: multiply the lr by `gamma` every `step_size` epochs
-    gamma: float = catalog.GAMMA.default
-    seed: int = catalog.SEED.default
-    device: str = catalog.DEVICE.default
-    num_workers: int = catalog.WORKERS.default
-    backbone_lr_scale: float = catalog.BACKBONE_LR_SCALE.default  # fine-tuning: backbone lr = lr * scale
-    report_interval_s: float = catalog.REPORT_INTERVAL_S  # how often on_batch_end fires at most
-    checkpoint_every_min: float = catalog.CHECKPOINT_EVERY_MIN.default  # also save last.pt this often mid-epoch (0: off)
-    early_stop_patience: int = catalog.EARLY_STOP_PATIENCE.default  # epochs without a better metric (0: off)
-    early_stop_metric: str = catalog.EARLY_STOP_METRIC.default
-    heartbeat_s: float = catalog.HEARTBEAT_S.default  # a heartbeat record this often while the run is alive
-    evaluate_at_end: bool = True  # a run with a run folder evaluates its validation set into RUN/eval/ at the end
-    dossier_topk: bool = catalog.DOSSIER_TOPK.default  # keep the top images per channel at each validation pass
-    layer_health_every: int = catalog.LAYER_HEALTH_EVERY.default  # sample layer health every N steps (0: off)
-    probe_images: list = field(default_factory=list)  # image files whose prediction is followed over the run
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
-        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
-
-    def validate(self) -> None:
-        problems = []
-        if self.epochs < 1:
-            problems.append(f"epochs must be at least 1 (got {self.epochs})")
-        if self.batch_size < 1:
-            problems.append(f"batch size must be at least 1 (got {self.batch_size})")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            problems.append(f"learning rate must be a positive number (got {self.lr})")
-        if self.optimizer not in OPTIMIZERS:
-            problems.append(f"optimizer must be one of {', '.join(OPTIMIZERS)} (got {self.optimizer!r})")
-        if self.schedule not in SCHEDULERS:
-            problems.append(f"schedule must be one of {', '.join(SCHEDULERS)} (got {self.schedule!r})")
-        if self.early_stop_metric not in catalog.EARLY_STOP_METRIC.names:
-            problems.append(f"early stop metric must be one of {', '.join(catalog.EARLY_STOP_METRIC.names)} (got {self.early_stop_metric!r})")
-        if self.early_stop_patience < 0:
-            problems.append(f"early stop patience must be 0 (off) or more (got {self.early_stop_patience})")
-        if not self.checkpoint_every_min >= 0:
-            problems.append(f"checkpoint interval must be 0 (off) or more minutes (got {self.checkpoint_every_min})")
-        if not (self.heartbeat_s > 0 and math.isfinite(self.heartbeat_s)):
-            problems.append(f"heartbeat interval must be a positive number of seconds (got {self.heartbeat_s})")
-        if not (isinstance(self.layer_health_every, int) and self.layer_health_every >= 0):
-            problems.append(f"layer health interval must be 0 (off) or a whole number of steps (got {self.layer_health_every!r})")
-        if problems:
-            raise TrainingError("; ".join(problems))
-
-
-# Optimizer and schedule factories by catalogue name (a test checks they match core.catalog exactly).
-OPTIMIZERS: dict[str, Callable[[list, TrainConfig], torch.optim.Optimizer]] = {
-    "sgd": lambda groups, cfg: torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay),
-    "adam": lambda groups, cfg: torch.optim.Adam(groups, lr=cfg.lr, weight_decay=cfg.weight_decay),
-    "adamw": lambda groups, cfg: torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay),
-}
-SCHEDULERS: dict[str, Callable[[torch.optim.Optimizer, TrainConfig], object]] = {
-    "none": lambda opt, cfg: None,
-    "cosine": lambda opt, cfg: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, cfg.epochs)),
-    "step": lambda opt, cfg: torch.optim.lr_scheduler.StepLR(opt, step_size=max(1, cfg.step_size), gamma=cfg.gamma),
-}
+# Re-exported: the fit loop's callers import these from here.
+__all__ = ["DivergedError", "EXPLODED_GROWTH", "EXPLODED_LOSS", "OPTIMIZERS", "SCHEDULERS", "TrainConfig", "Trainer",
+           "TrainingDiverged", "TrainingError", "check_divergence", "divergence_advice", "evaluate",
+           "head_parameter_names", "resolve_device", "seed_everything"]
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -130,27 +50,23 @@ def _epoch_seed(seed: int, epoch: int) -> int:
     return (seed * 1_000_003 + epoch * 7919) % 2**63
 
 
-def head_parameter_names(model: nn.Module) -> set[str]:
-    """Names of the parameters of the model's last Linear layer (the classification head)."""
-    last = None
-    for name, module in model.named_modules():
-        if isinstance(module, nn.Linear):
-            last = name
-    if last is None:
-        return set()
-    return {f"{last}.{n}" for n, _ in model.get_submodule(last).named_parameters()}
-
-
 class Trainer:
     def __init__(self, model: nn.Module, data: DataBundle, config: TrainConfig, model_spec: ModelSpec,
-                 callbacks: Iterable[Callback] = ()):
+                 callbacks: Iterable[Callback] = (), strategy: Strategy | None = None):
         config.validate()
         self.config = config
         self.data = data
         self.model_spec = model_spec
         self.callbacks = list(callbacks)
-        self.device = resolve_device(config.device)
-        self.model = model.to(self.device)
+        # The strategy owns the device, the wrapping of the model and the reductions over processes.
+        self.strategy = strategy if strategy is not None else Strategy(resolve_device(config.device))
+        if config.batch_size < self.strategy.world_size:
+            raise TrainingError(f"batch size {config.batch_size} is the global batch and must be at least the "
+                                f"number of processes ({self.strategy.world_size})")
+        self.device = self.strategy.device
+        self.speed = SpeedOptions.for_run(config, self.device, model)
+        self.model = self.speed.place(model, self.device)  # unwrapped: what checkpoints and inspection see
+        self._train_model = self.speed.compiled(self.strategy.wrap_model(self.model))
         self.optimizer = self._make_optimizer()
         self.scheduler = self._make_scheduler()
         self.epoch = 0  # epochs completed
@@ -292,13 +208,13 @@ class Trainer:
             train_len = len(self.data.train)
             if train_len == 0:
                 raise TrainingError("the training set is empty; add images (one sub-folder per class)")
-            batches = math.ceil(train_len / cfg.batch_size)
+            batches = self.strategy.batches_per_epoch(train_len, cfg.batch_size)
             total_steps = batches * cfg.epochs
             if self._resume_position is None and self._live:  # fit() again after a stop: go on mid-epoch
                 self._resume_position = self.epoch_position()
             self._emit("on_fit_start", {
                 "epochs": cfg.epochs, "start_epoch": self.epoch, "batches_per_epoch": batches,
-                "total_steps": total_steps, "device": str(self.device), "train_size": train_len,
+                "total_steps": total_steps, "device": self._device_text(), "train_size": train_len,
                 "val_size": len(self.data.val), "classes": list(self.data.classes), "step": self.step,
                 "start_batch": self._resume_position.batch if self._resume_position else 0,
             })
@@ -320,6 +236,19 @@ class Trainer:
             error = _explain(exc)
             self._emit("on_error", error)
             raise error from exc
+
+    def _agree_on_live_sums(self, live: dict | None) -> None:
+        """At a stop, the epoch's running sums over all processes (rank 0 saves them in last.pt)."""
+        if not self.strategy.distributed or not live:
+            return
+        seen = torch.tensor(float(live["seen"]), device=self.device, dtype=torch.float64)
+        sums = self.strategy.all_reduce_sum(torch.stack([torch.as_tensor(live["loss_sum"]).double().to(self.device),
+                                                         torch.as_tensor(live["correct"]).double().to(self.device), seen]))
+        live["loss_sum"], live["correct"], live["seen"] = float(sums[0]), int(sums[1].item()), int(sums[2].item())
+
+    def _device_text(self) -> str:
+        world = self.strategy.world_size
+        return f"{self.device} x {world} processes" if world > 1 else str(self.device)
 
     def _reference_loss(self, losses: list[tuple[int, float]]) -> float | None:
         """The first epoch's mean loss (or, during epoch 1, the first loss seen): what "exploded" is measured
@@ -352,14 +281,16 @@ class Trainer:
         else:
             torch.set_rng_state(position.rng)  # mid-epoch resume: continue the random draws where they stopped
         done = position.batch if position else 0
-        loader = epoch_loader(self.data.train, cfg.batch_size, seed=cfg.seed, epoch=self.epoch, skip_batches=done,
-                              num_workers=cfg.num_workers, pin_memory=self._use_cuda)
+        strategy = self.strategy
+        loader = strategy.train_loader(self.data.train, cfg.batch_size, seed=cfg.seed, epoch=self.epoch,
+                                       skip_batches=done, num_workers=cfg.num_workers, pin_memory=self._use_cuda)
+        train_size = len(self.data.train)
         self.model.train()
         epoch_start = time.perf_counter()
         loss_sum = torch.zeros((), device=self.device)
         correct = torch.zeros((), device=self.device, dtype=torch.long)
         seen = 0
-        if position is not None:
+        if position is not None and strategy.is_main:  # saved sums are over all processes: counted once
             loss_sum += position.loss_sum
             correct += position.correct
             seen = position.seen
@@ -369,42 +300,58 @@ class Trainer:
         batch_index = done
         live = self._live = {"batch": batch_index, "loss_sum": loss_sum, "correct": correct, "seen": seen}
         batch_iter = iter(loader)
+        # Processes agree on stopping (else the others would wait for a stopped one): once here, then with
+        # the report flag after each step, in one small exchange.
+        agreed_stop = strategy.any_process(self._stop.is_set()) if strategy.distributed else False
         while batch_index < batches:
             # Stop is checked before the next batch is drawn, so the saved RNG state is the one after the
             # last done batch and a resume draws the same augmentation and dropout.
-            if self._stop.is_set():
+            if agreed_stop:
+                self._agree_on_live_sums(live)
                 return False
-            self._wait_if_paused()
-            if self._stop.is_set():
-                return False
+            if not strategy.distributed:
+                if self._stop.is_set():
+                    return False
+                self._wait_if_paused()
+                if self._stop.is_set():
+                    return False
             try:
                 inputs, targets = next(batch_iter)
             except StopIteration:
                 break
-            inputs = inputs.to(self.device, non_blocking=True)
+            inputs = self.speed.inputs(inputs, self.device)
             targets = targets.to(self.device, non_blocking=True)
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self._use_cuda and torch.cuda.is_bf16_supported()):
-                logits = self.model(inputs)
-                loss = F.cross_entropy(logits, targets)
+            n = targets.shape[0]
+            global_n = global_batch_count(train_size, cfg.batch_size, batch_index)
+            with self.speed.autocast(self.device):
+                logits = self._train_model(inputs)
+                if strategy.distributed:  # DDP averages over processes: this makes it the global batch mean
+                    loss = F.cross_entropy(logits.float(), targets, reduction="sum") * loss_scale(n, global_n, strategy.world_size)
+                else:
+                    loss = F.cross_entropy(logits, targets)
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
+            self.speed.backward_and_step(loss, self.optimizer)
             self.step += 1
             batch_index += 1
             self._emit("on_train_step")
-            n = targets.shape[0]
             seen += n
             live["batch"], live["seen"] = batch_index, seen
-            images_since_report += n
+            images_since_report += global_n
             detached = loss.detach()
-            loss_sum += detached * n
+            loss_sum += detached * (global_n / strategy.world_size if strategy.distributed else n)
             correct += (logits.detach().argmax(1) == targets).sum()
             pending.append((self.step, detached))
             self._serve_weight_requests()
             now = time.perf_counter()
-            if now - last_report >= cfg.report_interval_s or batch_index == batches:
-                # One device->host copy per report, not per step.
-                values = torch.stack([t for _, t in pending]).float().cpu().tolist()
+            due = now - last_report >= cfg.report_interval_s
+            if strategy.distributed:
+                agreed_stop, due = strategy.agree(self._stop.is_set(), due)
+            if due or batch_index == batches:
+                # One device->host copy per report, not per step (a sum over processes in DDP).
+                stacked = torch.stack([t for _, t in pending]).float()
+                if strategy.distributed:
+                    stacked = strategy.all_reduce_sum(stacked) / strategy.world_size
+                values = stacked.cpu().tolist()
                 losses = [(s, v) for (s, _), v in zip(pending, values)]
                 pending.clear()
                 check_divergence(losses, self._reference_loss(losses), epoch_number, self.lr)
@@ -419,13 +366,18 @@ class Trainer:
                     elapsed_s=elapsed, eta_s=eta))
                 last_report = now
                 images_since_report = 0
-        if self._stop.is_set():
+        if agreed_stop if strategy.distributed else self._stop.is_set():
+            self._agree_on_live_sums(live)
             return False
         train_duration = time.perf_counter() - epoch_start
+        if strategy.distributed:
+            sums = strategy.all_reduce_sum(torch.stack([loss_sum.double(), correct.double(),
+                                                        torch.tensor(float(seen), device=self.device, dtype=torch.float64)]))
+            loss_sum, correct, seen = sums[0], sums[1], int(sums[2].item())
         self.phase = "evaluating"
         self._emit("on_validation_start")
         try:
-            val_loss, val_acc = evaluate(self.model, self.data.val, cfg.batch_size * 2, self.device)
+            val_loss, val_acc = strategy.evaluate(self.model, self.data.val, cfg.batch_size * 2)
         finally:
             self.phase = "training"
         self._emit("on_validation_end")
@@ -445,29 +397,6 @@ class Trainer:
         self.history.append(metrics)
         self._emit("on_epoch_end", metrics)
         return True
-
-
-EXPLODED_LOSS = 1e6  # cross-entropy of a working classifier stays far below this
-EXPLODED_GROWTH = 1000.0  # or a loss this many times the first epoch's
-
-
-def divergence_advice(lr: float) -> str:
-    """A learning rate known to be safe: a hundredth of this one, never above the usual default."""
-    safe = min(lr / 100, catalog.LEARNING_RATE.default)
-    return (f"The learning rate {lr:g} is probably too high: train again with --lr {safe:g}, and check the data "
-            "for broken images or extreme pixel values")
-
-
-def check_divergence(losses: list[tuple[int, float]], reference: float | None, epoch: int, lr: float) -> None:
-    for step, value in losses:
-        if not math.isfinite(value):
-            raise DivergedError(f"the training loss became {value} at step {step} (epoch {epoch}). "
-                                   f"{divergence_advice(lr)}")
-        # The growth test has a floor of 1.0: a fine-tuned model starting near 0 may rise without diverging.
-        if value > EXPLODED_LOSS or (reference is not None and value > max(reference, 1.0) * EXPLODED_GROWTH):
-            raise DivergedError(f"the training loss exploded to {value:g} at step {step} (epoch {epoch}"
-                                   + (f", from {reference:g} at the start" if reference else "")
-                                   + f"): the model diverged. {divergence_advice(lr)}")
 
 
 def evaluate(model: nn.Module, dataset, batch_size: int, device: torch.device) -> tuple[float, float]:

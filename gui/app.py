@@ -22,6 +22,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--checkpoint", metavar="CKPT", help="open this checkpoint (.pt) at start")
     parser.add_argument("--follow", metavar="DIR", action="append", default=[],
                         help="follow this run folder (or folder of runs) live in the Runs tab; may repeat")
+    parser.add_argument("--evaluation", metavar="DIR",
+                        help="show this evaluation folder (RUN/eval, or `layerscope evaluate --out DIR`) in the "
+                             "Evaluate tab")
     parser.add_argument("images", nargs="*", metavar="IMAGE", help="images to classify and inspect")
     return parser.parse_args(argv)
 
@@ -59,6 +62,10 @@ def create_window(argv: list[str], runs_root=None, settings=None):
         from gui.runs.window_hookup import follow_folders
 
         follow_folders(window, args.follow)
+    if args.evaluation:
+        from gui.evaluate.window_hookup import show_evaluation
+
+        show_evaluation(window, args.evaluation)
     window.show()
     QTimer.singleShot(0, window.load_engine)
     return app, window

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QMainWindow, QMessageBo
 
 from gui.checkpoint_service import CheckpointService
 from gui.data.window_hookup import install_data_tab
+from gui.evaluate.window_hookup import install_evaluate_tab
 from gui.drop_router import accepts_drop, paths_from_mime, plan_drop
 from gui.inspector.window_hookup import install_inspector
 from gui.model_hub import ModelHub
@@ -106,6 +107,7 @@ class MainWindow(QMainWindow):
         self.data_view.browser.inspect_requested.connect(
             lambda paths: (self.tabs.setCurrentWidget(self.inspector), self.inspector.open_paths(paths)))
         self.runs_tab = install_runs_tab(self)  # the Runs tab, Open Run Folder
+        self.evaluate_tab = install_evaluate_tab(self)  # the Evaluate tab, Export Model
 
         self.torch_loader = TorchLoader(self)
         self.torch_loader.loaded.connect(self._on_engine_loaded)
@@ -346,6 +348,7 @@ class MainWindow(QMainWindow):
         self.inspector.shutdown()
         self.checkpoints.shutdown()  # a save in progress finishes: never half a file
         self.runs_tab.shutdown()
+        self.evaluate_tab.shutdown()
         self.data_view.shutdown()
         self.model_view.shutdown()
         self.app_settings.save_window(self)

@@ -59,13 +59,15 @@ class TrainingController(QObject):
             self.stateChanged.emit(state)
 
     # ---- commands ------------------------------------------------------------------------------------
-    def start(self, settings: RunSettings, resume: str | Path | None = None) -> Path | None:
-        """Start a run on a fresh worker thread; returns its run directory (None if a run is active)."""
+    def start(self, settings: RunSettings, resume: str | Path | None = None,
+              finetune_from: str | Path | None = None) -> Path | None:
+        """Start a run on a fresh worker thread; returns its run directory (None if a run is active).
+        finetune_from: a checkpoint whose weights the run starts from, with a fresh optimizer."""
         if self._state != IDLE:
             return None
         self.run_dir = new_run_dir(self.runs_root, settings.model_name, settings.data.name)
         settings.train.report_interval_s = max(settings.train.report_interval_s, REPORT_INTERVAL_S)
-        worker = TrainingWorker(settings, self.run_dir, resume)
+        worker = TrainingWorker(settings, self.run_dir, resume, finetune_from)
         thread = QThread()
         thread.setObjectName("layerscope-training")
         worker.moveToThread(thread)

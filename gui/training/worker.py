@@ -88,11 +88,13 @@ class TrainingWorker(QObject):
     failed = Signal(str, str)  # message for the user, details (traceback) for the log
     done = Signal()  # always the last signal, after success, stop or failure
 
-    def __init__(self, settings: RunSettings, run_dir: str | Path | None, resume: str | Path | None = None):
+    def __init__(self, settings: RunSettings, run_dir: str | Path | None, resume: str | Path | None = None,
+                 finetune_from: str | Path | None = None):
         super().__init__()
         self.settings = settings
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.resume_from = resume  # a checkpoint to continue from, or None
+        self.finetune_from = finetune_from  # a checkpoint whose weights a fresh run starts from, or None
         self._lock = threading.Lock()
         self._trainer = None
         self._stop = False
@@ -136,7 +138,14 @@ class TrainingWorker(QObject):
             threads = training_threads()
             if threads is not None:
                 torch.set_num_threads(threads)  # OpenMP's thread count is per thread: this one only
-            trainer = prepare_trainer(self.settings, self.run_dir, resume=self.resume_from, callbacks=[_SignalBridge(self)])
+            if self.finetune_from is not None:  # fresh optimizer, the checkpoint's weights (core/finetune.py)
+                from core.finetune import prepare_finetune
+
+                trainer = prepare_finetune(self.finetune_from, self.run_dir, epochs=self.settings.train.epochs,
+                                           lr=self.settings.train.lr, callbacks=[_SignalBridge(self)])
+            else:
+                trainer = prepare_trainer(self.settings, self.run_dir, resume=self.resume_from,
+                                          callbacks=[_SignalBridge(self)])
             with self._lock:
                 self._trainer = trainer
                 # A stop or pause pressed while the data was still being built applies now.

@@ -1,0 +1,277 @@
+"""The Evaluate page: pick a checkpoint and a split, evaluate in the background, see the matrix and drill down.
+
+Evaluation runs on the worker primitive (progress, cancel); the GUI thread only draws the result. A click on a
+matrix cell fills the gallery with that cell's images, most confident first (EvalResult.cell).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QHeaderView, QLabel,
+                               QLineEdit, QProgressBar, QPushButton, QSplitter, QTableWidget, QTableWidgetItem,
+                               QVBoxLayout, QWidget)
+
+from gui.concurrent import BackgroundTask
+from gui.evaluate.gallery import Gallery
+from gui.evaluate.heatmap import ConfusionHeatmap
+from gui.evaluate.jobs import EVAL_IMPORTS, corrections_job, evaluate_job, load_evaluation_job
+
+SOURCES = ("Current model", "Best of current run", "Checkpoint file")
+SPLITS = ("val", "train", "test", "all")  # core.evaluate.source.SPLITS (torch-free copy)
+
+
+class EvaluatePanel(QWidget):
+    evaluated = Signal(object)  # EvalResult
+    imageClicked = Signal(str, str, str)  # file, true class, predicted class
+    message = Signal(str, str)  # level, text
+
+    def __init__(self, hub, parent=None):
+        super().__init__(parent)
+        self.hub = hub
+        self.run_dir_provider: Callable[[], Path | None] = lambda: None  # set by the window
+        self.result = None
+        self.task = BackgroundTask(self, imports=EVAL_IMPORTS)
+        self.task.progress.connect(self._on_progress)
+        self.task.finished.connect(self.show_result)
+        self.task.failed.connect(self._on_failed)
+        self.edits = BackgroundTask(self, imports=("core.corrections",))
+        self.edits.finished.connect(lambda outcome: self._tell("info", f"Correction saved: {outcome[2]}"))
+        self.edits.failed.connect(lambda text: self._tell("error", f"Correction not saved: {text}"))
+        self._build()
+
+    # ---- layout --------------------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.source = QComboBox()
+        self.source.addItems(SOURCES)
+        self.checkpoint_path = QLineEdit()
+        self.checkpoint_path.setPlaceholderText("checkpoint .pt (for 'Checkpoint file')")
+        browse = QPushButton("…")
+        browse.clicked.connect(self._choose_checkpoint)
+        self.dataset = QLineEdit()
+        self.dataset.setPlaceholderText("empty: the data the model was trained on")
+        browse_data = QPushButton("…")
+        browse_data.clicked.connect(self._choose_dataset)
+        self.split = QComboBox()
+        self.split.addItems(SPLITS)
+        self.evaluate_button = QPushButton("Evaluate")
+        self.evaluate_button.clicked.connect(self.evaluate)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.open_button = QPushButton("Open evaluation…")
+        self.open_button.setToolTip("Show a saved evaluation folder (RUN/eval, or `layerscope evaluate --out DIR`)")
+        self.open_button.clicked.connect(self._choose_evaluation)
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        self.progress.setValue(0)
+        form = QFormLayout()
+        row = QHBoxLayout()
+        row.addWidget(self.source)
+        row.addWidget(self.checkpoint_path, 1)
+        row.addWidget(browse)
+        form.addRow("Model", row)
+        row = QHBoxLayout()
+        row.addWidget(self.dataset, 1)
+        row.addWidget(browse_data)
+        row.addWidget(QLabel("split"))
+        row.addWidget(self.split)
+        row.addWidget(self.evaluate_button)
+        row.addWidget(self.cancel_button)
+        row.addWidget(self.open_button)
+        form.addRow("Data", row)
+        form.addRow("", self.progress)
+
+        self.summary = QLabel("No evaluation yet: pick a model and press Evaluate.")
+        self.summary.setWordWrap(True)
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.normalise = QCheckBox("Normalise rows")
+        self.normalise.toggled.connect(lambda _: self._draw_matrix())
+        self.heatmap = ConfusionHeatmap()
+        self.heatmap.cellClicked.connect(self.show_cell)
+        self.table = QTableWidget(0, 5)
+        self.table.setHorizontalHeaderLabels(["class", "precision", "recall", "F1", "support"])
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.gallery_title = QLabel("Click a cell of the matrix to see its images.")
+        self.gallery = Gallery()
+        self.gallery.imageClicked.connect(self._on_image_clicked)
+        self.gallery.correctionRequested.connect(self.correct)
+
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("<b>Confusion matrix</b>"))
+        top.addStretch(1)
+        top.addWidget(self.normalise)
+        left_layout.addLayout(top)
+        left_layout.addWidget(self.heatmap, 3)
+        left_layout.addWidget(self.table, 2)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(self.gallery_title)
+        right_layout.addWidget(self.gallery, 1)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setSizes([520, 480])
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.summary)
+        layout.addWidget(splitter, 1)
+
+    def _choose_checkpoint(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Checkpoint to evaluate", "", "Checkpoints (*.pt *.pth)")
+        if path:
+            self.checkpoint_path.setText(path)
+            self.source.setCurrentIndex(SOURCES.index("Checkpoint file"))
+
+    def _choose_dataset(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Labelled folder to evaluate on")
+        if folder:
+            self.dataset.setText(folder)
+
+    def _choose_evaluation(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Evaluation folder (summary.json + per_image.csv)")
+        if folder:
+            self.open_evaluation(folder)
+
+    def open_evaluation(self, folder: str) -> None:
+        """Show a saved evaluation (read on the worker primitive)."""
+        self.summary.setText(f"Reading {folder}…")
+        self.task.submit(load_evaluation_job(folder))
+
+    # ---- evaluation ----------------------------------------------------------------------------------
+    def chosen_checkpoint(self):
+        """The Checkpoint object or path to evaluate, or a sentence saying why there is none."""
+        source = self.source.currentText()
+        if source == "Current model":
+            ckpt = self.hub.current()
+            return ckpt if ckpt is not None else "There is no current model: train one or open a checkpoint."
+        if source == "Best of current run":
+            run = self.run_dir_provider()
+            best = Path(run) / "best.pt" if run is not None else None
+            return str(best) if best is not None else "There is no current run: train one, or pick a checkpoint file."
+        path = self.checkpoint_path.text().strip()
+        return path or "Pick a checkpoint file first."
+
+    def checkpoint_file(self) -> str | None:
+        """The chosen checkpoint as a file (fine-tune and export need one), when it is a file."""
+        chosen = self.chosen_checkpoint()
+        if isinstance(chosen, str) and Path(chosen).suffix in (".pt", ".pth"):
+            return chosen
+        provenance = self.hub.provenance()
+        path = getattr(provenance, "path", None)
+        return str(path) if path else None
+
+    def evaluate(self) -> None:
+        chosen = self.chosen_checkpoint()
+        if isinstance(chosen, str) and not chosen.endswith((".pt", ".pth")):
+            self.summary.setText(chosen)
+            return
+        dataset, split = self.dataset.text().strip(), self.split.currentText()
+        out = None
+        if isinstance(chosen, str) and (Path(chosen).parent / "config.json").is_file() and not dataset:
+            out = str(Path(chosen).parent / ("eval" if split == "val" else f"eval-{split}"))  # beside the run's files
+        self.progress.setRange(0, 0)
+        self.evaluate_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.summary.setText("Evaluating…")
+        self.task.submit(evaluate_job(chosen, dataset, split, out))
+
+    def cancel(self) -> None:
+        self.task.cancel()
+        self._idle()
+        self.summary.setText("Evaluation cancelled.")
+
+    def _idle(self) -> None:
+        self.progress.setRange(0, 100)
+        self.evaluate_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+
+    def _on_progress(self, done: int, total: int, text: str) -> None:
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+        self.progress.setFormat(text or "%p%")
+
+    def _on_failed(self, text: str) -> None:
+        self._idle()
+        self.summary.setText(f"Evaluation failed: {text}")
+        self.message.emit("error", f"Evaluation failed: {text}")
+
+    def show_result(self, result) -> None:
+        self._idle()
+        self.progress.setValue(self.progress.maximum())
+        self.result = result
+        s = result.summary()
+        notes = "; ".join(s["notes"] + [f"{len(s['unreadable'])} unreadable images skipped"] * bool(s["unreadable"]))
+        self.summary.setText(f"<b>{s['images']}</b> images of {s['source']}: top-1 <b>{s['top1']:.1%}</b>, "
+                             f"top-5 {s['top5']:.1%}, macro F1 {s['macro_f1']:.3f}, ECE {s['ece']:.3f}"
+                             + (f"<br>{notes}" if notes else ""))
+        self._draw_matrix()
+        scores = result.per_class()
+        self.table.setRowCount(len(result.classes))
+        for i, name in enumerate(result.classes):
+            cells = [name, f"{scores['precision'][i]:.3f}", f"{scores['recall'][i]:.3f}", f"{scores['f1'][i]:.3f}",
+                     str(int(scores["support"][i]))]
+            for c, text in enumerate(cells):
+                self.table.setItem(i, c, QTableWidgetItem(text))
+        self.evaluated.emit(result)
+        mistakes = result.confusion.copy()
+        np.fill_diagonal(mistakes, 0)
+        if mistakes.any():  # start on the biggest confusion: usually the first thing to look at
+            self.show_cell(*(int(i) for i in np.unravel_index(np.argmax(mistakes), mistakes.shape)))
+        else:
+            self.gallery.show_images([], [], (-1, -1))
+            self.gallery_title.setText("No mistakes. Click a cell of the matrix to see its images.")
+
+    def _draw_matrix(self) -> None:
+        if self.result is not None:
+            self.heatmap.set_matrix(self.result.confusion, self.result.classes, self.normalise.isChecked())
+
+    def show_cell(self, true_index: int, predicted_index: int) -> None:
+        if self.result is None:
+            return
+        self.gallery.classes = list(self.result.classes)
+        members = self.result.cell(true_index, predicted_index)
+        self.heatmap.mark_cell(true_index, predicted_index)
+        classes = self.result.classes
+        self.gallery_title.setText(f"<b>{len(members)}</b> images of <b>{classes[true_index]}</b> predicted as "
+                                   f"<b>{classes[predicted_index]}</b>, most confident first")
+        self.gallery.show_images([self.result.files[i] for i in members],
+                                 [float(self.result.probs[i, predicted_index]) for i in members],
+                                 (true_index, predicted_index))
+
+    def _on_image_clicked(self, file: str, true_index: int, predicted_index: int) -> None:
+        classes = self.result.classes if self.result is not None else []
+        if 0 <= true_index < len(classes) and 0 <= predicted_index < len(classes):
+            self.imageClicked.emit(file, classes[true_index], classes[predicted_index])
+
+    def dataset_root(self) -> str | None:
+        """The folder the shown evaluation ran on (core writes its source as 'FOLDER (split)'), if a folder."""
+        source = self.result.source if self.result is not None else ""
+        root = source.rsplit(" (", 1)[0] if source.endswith(")") else ""
+        return root if root and Path(root).is_dir() else None
+
+    def correct(self, file: str, action: str, label: str = "") -> None:
+        """A gallery image's right-click menu: relabel / exclude / "label is right" in the corrections file."""
+        root = self.dataset_root()
+        if root is None or not Path(file).is_file():
+            self._tell("warning", "Only images of a folder dataset can be corrected (this evaluation ran on "
+                                  f"{self.result.source if self.result is not None else 'nothing'})")
+            return
+        self.edits.submit(corrections_job(root, action, file, label, self.result.classes))
+
+    def _tell(self, level: str, text: str) -> None:
+        self.gallery_title.setText(text)
+        self.message.emit(level, text)
+
+    def shutdown(self) -> None:
+        self.edits.shutdown()
+        self.task.shutdown()
+        self.gallery.shutdown()

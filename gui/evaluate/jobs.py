@@ -1,0 +1,145 @@
+"""The Evaluate tab's background jobs: plain functions of a TaskContext (gui/concurrent.py runs them).
+
+Each imports the engine lazily, so the tab builds before torch loads; `context.cancelled` is the engine's
+cancel flag, and progress goes through `context.progress` (throttled there).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtGui import QImage
+
+EVAL_IMPORTS = ("core.evaluate", "core.evaluate.run", "core.evaluate.result")
+
+
+def evaluate_job(checkpoint, dataset: str | None, split: str, out: str | None):
+    """checkpoint: a Checkpoint object (the hub's model) or a path. -> EvalResult."""
+    def run(context):
+        from core.evaluate.run import evaluate_checkpoint
+
+        def progress(done, total):
+            context.progress(done, total, f"evaluating {done}/{total} images")
+
+        return evaluate_checkpoint(checkpoint, dataset or None, split, out, progress=progress,
+                                   cancel=context.cancelled)
+    return run
+
+
+def load_evaluation_job(folder: str):
+    def run(context):
+        from core.evaluate import load_evaluation
+
+        return load_evaluation(folder)
+    return run
+
+
+def compare_job(a, b):
+    """a, b: EvalResult or an evaluation folder. -> Comparison."""
+    def run(context):
+        from core.evaluate import load_evaluation
+        from core.evaluate.compare import compare_evaluations
+
+        first = load_evaluation(a) if isinstance(a, (str, Path)) else a
+        second = load_evaluation(b) if isinstance(b, (str, Path)) else b
+        return compare_evaluations(first, second)
+    return run
+
+
+def label_issues_job(root: str, folds: int, epochs: int):
+    """-> dict(issues, duplicates, confounds, classes, root)."""
+    def run(context):
+        from core.evaluate.label_issues import dataset_findings, find_folder_label_issues
+
+        def progress(fraction, text):
+            context.progress(int(fraction * 1000), 1000, text)
+
+        issues, data, _ = find_folder_label_issues(root, folds=folds, epochs=epochs, progress=progress,
+                                                   cancel=context.cancelled)
+        context.check()
+        duplicates, confounds = dataset_findings(data)
+        return {"issues": issues, "duplicates": duplicates, "confounds": confounds, "classes": list(data.classes),
+                "root": root}
+    return run
+
+
+def corrections_job(root: str, action: str, file: str = "", label: str = "", classes=()):
+    """One edit of the corrections file (relabel / exclude / confirm / undo / apply / undo_apply).
+    -> (action, file, text for the user)."""
+    def run(context):
+        from core import corrections as corr
+
+        if action == "apply":
+            moves = corr.apply_moves(root)
+            done = [m for m in moves if m["to"]]
+            notes = [m.get("note", "") for m in moves if m.get("note")]
+            return action, "", f"moved {len(done)} files" + (f" ({'; '.join(notes[:3])})" if notes else "")
+        if action == "undo_apply":
+            results = corr.undo_last_apply(root)
+            back = sum(1 for r in results if r["undone"])
+            return action, "", f"moved {back} of {len(results)} files back"
+        fixes = corr.load_corrections(root)
+        if fixes.problem:
+            raise corr.CorrectionsError(fixes.problem)
+        touched = file
+        if action == "relabel":
+            fixes.relabel(file, label, list(classes))
+        elif action == "exclude":
+            fixes.exclude(file)
+        elif action == "confirm":
+            fixes.confirm(file)
+        elif action == "undo":
+            touched = fixes.undo() or ""  # a path relative to the dataset
+            if not touched:
+                return action, "", "nothing to undo"
+            touched = str(fixes.root / touched)
+        fixes.save()
+        return action, touched, f"{action}: {Path(touched).name}" + (f" -> {label}" if label else "")
+    return run
+
+
+def finetune_settings_job(checkpoint: str):
+    def run(context):
+        from core.finetune import finetune_settings
+
+        return finetune_settings(checkpoint), checkpoint
+    return run
+
+
+def export_job(checkpoint, fmt: str, out: str):
+    def run(context):
+        from core.export import export_checkpoint
+
+        return export_checkpoint(checkpoint, fmt, out)
+    return run
+
+
+def thumbnails_job(chunk: list[tuple[int, str]], size: int):
+    """Decode one chunk of (row, file) and deliver (row, QImage) pairs as one partial result."""
+    def run(context):
+        out = []
+        for row, file in chunk:
+            context.check()
+            out.append((row, thumbnail(file, size)))
+        context.deliver(out)
+        return None
+    return run
+
+
+def thumbnail(file: str, size: int) -> QImage | None:
+    """A small QImage of an image file (None when it is not a file or cannot be read)."""
+    from PIL import Image
+
+    from core.imageio import ImageLoadError, to_rgb
+
+    path = Path(file)
+    if not path.is_file():
+        return None  # an in-memory set's item ("shapes:val/00012")
+    try:
+        with Image.open(path) as img:
+            img.draft("RGB", (size, size))  # JPEG decodes at a fraction of full size
+            img = to_rgb(img)
+            img.thumbnail((size, size))
+            data = img.tobytes()
+            return QImage(data, img.width, img.height, 3 * img.width, QImage.Format.Format_RGB888).copy()
+    except (OSError, ValueError, ImageLoadError, Image.DecompressionBombError):
+        return None

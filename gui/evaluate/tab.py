@@ -1,0 +1,54 @@
+"""The Evaluate tab: three pages (Evaluate, Label issues, Compare) and the export job of File > Export Model.
+
+Signals for the main window (gui/evaluate/window_hookup.py wires them; this package imports no other tab):
+    inspectRequested(file, true class, predicted class)   an image clicked in a cell's gallery
+    finetuneRequested(RunSettings, checkpoint)            start a fine-tune run
+    message(level, text)                                  for the log
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QTabWidget
+
+from gui.concurrent import BackgroundTask
+from gui.evaluate.compare_view import CompareView
+from gui.evaluate.eval_panel import EvaluatePanel
+from gui.evaluate.issues_panel import IssuesPanel
+from gui.evaluate.jobs import export_job
+
+
+class EvaluateTab(QTabWidget):
+    inspectRequested = Signal(str, str, str)
+    finetuneRequested = Signal(object, str)
+    message = Signal(str, str)
+    exported = Signal(object)  # core.export.ExportReport
+    exportFailed = Signal(str)
+
+    def __init__(self, hub, parent=None):
+        super().__init__(parent)
+        self.setDocumentMode(True)
+        self.evaluate_page = EvaluatePanel(hub)
+        self.issues = IssuesPanel()
+        self.compare = CompareView()
+        self.addTab(self.evaluate_page, "Evaluate")
+        self.addTab(self.issues, "Label issues")
+        self.addTab(self.compare, "Compare")
+        self.compare.checkpoint_provider = self.evaluate_page.checkpoint_file
+        self.evaluate_page.evaluated.connect(lambda result: setattr(self.compare, "current", result))
+        self.evaluate_page.imageClicked.connect(self.inspectRequested)
+        self.compare.finetuneRequested.connect(self.finetuneRequested)
+        for page in (self.evaluate_page, self.issues, self.compare):
+            page.message.connect(self.message)
+        self.export_task = BackgroundTask(self, imports=("core.export",))
+        self.export_task.finished.connect(self.exported)
+        self.export_task.failed.connect(self.exportFailed)
+
+    def export_model(self, checkpoint, fmt: str, out: str) -> None:
+        """Export (and verify) on the worker primitive; `exported(report)` or `exportFailed(text)` follows."""
+        self.export_task.submit(export_job(checkpoint, fmt, out))
+
+    def shutdown(self) -> None:
+        self.evaluate_page.shutdown()
+        self.issues.shutdown()
+        self.compare.shutdown()
+        self.export_task.shutdown()

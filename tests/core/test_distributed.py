@@ -1,0 +1,201 @@
+"""Multi-process training (DDP on gloo, 2 processes on the CPU), started the way users start it:
+`layerscope train --nproc 2`. Each run starts real processes (torch is imported 3 times), so the runs are
+shared between tests through module fixtures and kept tiny."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from core.follow import RunFollower
+from core.launch import pick_port
+from core.rank_status import read_rank_statuses
+from core.strategy import GlobalBatchShardSampler, global_batches
+
+ROOT = Path(__file__).resolve().parents[2]
+# 61 training images, batch 8: 7 full global batches and one of 5, split 3 + 2 (uneven shards on purpose).
+TRAIN = ["--dataset", "shapes", "--model", "mlp", "--shapes-count", "61", "--image-size", "12", "--batch-size", "8",
+         "--device", "cpu", "--quiet", "--seed", "3", "--option", "dropout=0", "--hidden", "16"]
+RUN_TIMEOUT_S = 180
+
+
+def _env(**extra) -> dict:
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT), LAYERSCOPE_PG_TIMEOUT_S="15")
+    for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        env.pop(key, None)
+    env.update(extra)
+    return env
+
+
+def _train(*args: str) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, "-m", "core.cli", "train", *args], cwd=ROOT, env=_env(),
+                            capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    return result
+
+
+def _weights(run: Path) -> dict:
+    return torch.load(run / "last.pt", map_location="cpu", weights_only=False)["model_state"]
+
+
+def _max_difference(a: dict, b: dict) -> float:
+    assert a.keys() == b.keys()
+    return max(float((a[k].double() - b[k].double()).abs().max()) for k in a)
+
+
+def _records(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, Path]:
+    """two: 1 epoch in 2 processes; one: the same in 1 process; then each resumed to 2 epochs in the other."""
+    base = tmp_path_factory.mktemp("ddp")
+    out = {name: base / name for name in ("two", "one")}
+    _train(*TRAIN, "--epochs", "1", "--nproc", "2", "--out", str(out["two"]))
+    _train(*TRAIN, "--epochs", "1", "--out", str(out["one"]))
+    out["two_then_one"] = base / "two_then_one"
+    out["one_then_two"] = base / "one_then_two"
+    _train("--resume", str(out["two"] / "last.pt"), "--epochs", "2", "--device", "cpu", "--quiet",
+           "--out", str(out["two_then_one"]))
+    _train("--resume", str(out["one"] / "last.pt"), "--epochs", "2", "--device", "cpu", "--quiet", "--nproc", "2",
+           "--out", str(out["one_then_two"]))
+    return out
+
+
+def test_shards_cover_every_global_batch_without_overlap():
+    single = list(GlobalBatchShardSampler(61, 8, seed=3, epoch=1))
+    ranks = [list(GlobalBatchShardSampler(61, 8, seed=3, epoch=1, rank=r, world_size=2)) for r in range(2)]
+    assert len(single) == len(ranks[0]) == len(ranks[1]) == global_batches(61, 8, 2) == 8
+    for whole, a, b in zip(single, *ranks):
+        assert sorted(a + b) == sorted(whole) and not set(a) & set(b)
+    resumed = list(GlobalBatchShardSampler(61, 8, seed=3, epoch=1, rank=1, world_size=2, skip_batches=5))
+    assert resumed == ranks[1][5:]
+
+
+def test_a_last_batch_smaller_than_the_process_count_is_dropped_only_with_many_processes():
+    assert global_batches(17, 8, 1) == 3
+    assert global_batches(17, 8, 2) == 2  # one image cannot be split between 2 processes
+
+
+def test_a_busy_port_is_replaced_by_a_free_one():
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        assert pick_port(taken) != taken
+
+
+def test_two_process_run_has_one_writer_and_one_status_file_per_rank(runs):
+    run = runs["two"]
+    statuses = read_rank_statuses(run)
+    assert [s["rank"] for s in statuses] == [0, 1] and {s["state"] for s in statuses} == {"done"}
+    assert len({s["pid"] for s in statuses}) == 2
+    records = _records(run)
+    assert {r["run"] for r in records} == {records[0]["run"]}  # one writer's records
+    starts = [r for r in records if r["kind"] == "start"]
+    assert len(starts) == 1 and starts[0]["pid"] == statuses[0]["pid"]
+    assert len([r for r in records if r["kind"] == "step"]) == 8  # no step recorded twice
+
+
+def test_two_processes_at_half_batch_train_the_same_weights_as_one_process(runs):
+    assert _max_difference(_weights(runs["two"]), _weights(runs["one"])) < 1e-5
+    two, one = (next(r for r in _records(runs[k]) if r["kind"] == "epoch") for k in ("two", "one"))
+    for key in ("train_loss", "train_acc", "val_loss", "val_acc"):  # reduced over processes: the same numbers
+        assert two[key] == pytest.approx(one[key], abs=1e-5), key
+
+
+def test_checkpoints_hold_the_unwrapped_model_and_resume_at_either_world_size(runs):
+    from core.checkpoint import load_checkpoint
+    from core.models import build_model
+
+    checkpoint = load_checkpoint(runs["two"] / "last.pt")  # the inspector's way in
+    assert not any(k.startswith("module.") for k in checkpoint.model_state)
+    build_model(checkpoint.model_spec, load_weights=False).load_state_dict(checkpoint.model_state)
+    # 1 epoch in 2 processes then 1 in 1 process == 1 epoch in 1 process then 1 in 2 processes.
+    assert _max_difference(_weights(runs["two_then_one"]), _weights(runs["one_then_two"])) < 1e-5
+    assert [s["rank"] for s in read_rank_statuses(runs["one_then_two"])] == [0, 1]
+
+
+def _wait_for(predicate, timeout_s: float, what: str):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _start_long_run(run: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "core.cli", "train", *TRAIN, "--epochs", "500", "--nproc", "2",
+                             "--out", str(run)], cwd=ROOT, env=_env(LAYERSCOPE_HEARTBEAT_S="0.2"),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _both_ranks_running(run: Path):
+    statuses = read_rank_statuses(run)
+    return statuses if len(statuses) == 2 and all(s["state"] == "running" for s in statuses) else None
+
+
+def test_a_killed_rank_fails_the_run_and_leaves_no_process(tmp_path):
+    run = tmp_path / "killed"
+    launcher = _start_long_run(run)
+    try:
+        statuses = _wait_for(lambda: _both_ranks_running(run), 120, "both ranks to run")
+        os.kill(statuses[1]["pid"], signal.SIGKILL)
+        output, _ = launcher.communicate(timeout=90)
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+    assert launcher.returncode != 0, output[-3000:]
+    follower = RunFollower(run / "metrics.jsonl")
+    follower.poll()
+    assert follower.status() == "failed"
+    last = _records(run)[-1]
+    assert last["kind"] == "error" and last["rank"] == 1 and "rank 1 was killed by SIGKILL" in last["message"], last
+    assert not any(_alive(s["pid"]) for s in statuses)
+
+
+def test_a_job_started_like_the_app_does_is_stopped_by_a_signal_and_saves_last_pt(tmp_path):
+    """What the app does for Processes = 2 (core.train_job), and what Ctrl+C on the launcher does."""
+    from core import catalog
+    from core.data import DataSpec
+    from core.session import RunSettings
+    from core.train_job import TrainJob
+    from core.trainer import TrainConfig
+
+    settings = RunSettings(
+        data=DataSpec(name="shapes", image_size=12, train_count=61, val_count=catalog.shapes_val_count(61), seed=3),
+        model_name="mlp", model_options={"hidden": [16], "dropout": 0.0},
+        train=TrainConfig(epochs=500, batch_size=8, device="cpu", seed=3))
+    run = tmp_path / "job"
+    job = TrainJob.start(settings, run, nproc=2, env=_env(LAYERSCOPE_HEARTBEAT_S="0.2"))
+    try:
+        statuses = _wait_for(lambda: _both_ranks_running(run), 120, "both ranks to run")
+        assert job.status() == "running"
+        job.stop()
+        code = job.wait(timeout=90)
+    finally:
+        if job.running:
+            job.process.kill()
+    assert code == 130
+    assert (run / "last.pt").exists() and job.status() == "stopped"
+    assert {s["state"] for s in job.ranks()} == {"stopped"}
+    assert not any(_alive(s["pid"]) for s in statuses)

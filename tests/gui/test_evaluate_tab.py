@@ -1,0 +1,201 @@
+"""The Evaluate tab: evaluate a tiny checkpoint, drill into a cell, correct labels, compare, export."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPointF, Qt
+
+from tests.core.evalkit import train_tiny_run, write_shapes_folder
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return write_shapes_folder(tmp_path_factory.mktemp("shapes_folder"), per_class=8, size=32)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, folder):
+    return train_tiny_run(tmp_path_factory.mktemp("run"), dataset=str(folder), epochs=1, image_size=32,
+                          evaluate_at_end=False)
+
+
+@pytest.fixture
+def tab(qtbot):
+    from gui.app import make_application
+    from gui.evaluate import EvaluateTab
+    from gui.model_hub import ModelHub
+
+    make_application()
+    hub = ModelHub()
+    t = EvaluateTab(hub)
+    t.hub_ref = hub
+    qtbot.addWidget(t)
+    t.resize(1100, 700)
+    t.show()
+    yield t
+    t.shutdown()
+
+
+def evaluate(tab, qtbot, checkpoint):
+    page = tab.evaluate_page
+    page.source.setCurrentText("Checkpoint file")
+    page.checkpoint_path.setText(str(checkpoint))
+    with qtbot.waitSignal(page.evaluated, timeout=60_000):
+        page.evaluate_button.click()
+    return page.result
+
+
+def click_cell(qtbot, heatmap, true_index, predicted_index):
+    """A real mouse click in the middle of the cell."""
+    scene = heatmap.getViewBox().mapViewToScene(QPointF(predicted_index + 0.5, true_index + 0.5))
+    qtbot.mouseClick(heatmap.viewport(), Qt.MouseButton.LeftButton, pos=heatmap.mapFromScene(scene))
+
+
+def test_evaluate_shows_counts_and_a_cell_click_shows_its_images(tab, qtbot, run):
+    result = evaluate(tab, qtbot, run / "best.pt")
+    page = tab.evaluate_page
+    assert page.heatmap.values.sum() == len(result.files) > 0  # every image is in one cell
+    assert "top-1" in page.summary.text() and "ECE" in page.summary.text()
+    assert page.table.rowCount() == len(result.classes)
+    assert sum(int(page.table.item(r, 4).text()) for r in range(page.table.rowCount())) == len(result.files)
+    t, p = np.unravel_index(np.argmax(result.confusion), result.confusion.shape)
+    with qtbot.waitSignal(page.gallery.firstThumbnails, timeout=10_000):
+        click_cell(qtbot, page.heatmap, int(t), int(p))
+    shown = [item["file"] for item in page.gallery.model_.items]
+    assert shown == [result.files[i] for i in result.cell(int(t), int(p))]
+    assert page.gallery.model_.pixmaps  # real thumbnails, not only placeholders
+    page.normalise.setChecked(True)
+    assert np.allclose(page.heatmap.values.sum(axis=1)[result.confusion.sum(axis=1) > 0], 1.0)
+    with qtbot.waitSignal(tab.inspectRequested) as blocker:
+        page.gallery.clicked.emit(page.gallery.model_.index(0))
+    assert blocker.args == [shown[0], result.classes[t], result.classes[p]]
+    with qtbot.waitSignal(page.evaluated, timeout=10_000) as blocker:  # the files written beside the run
+        page.open_evaluation(str(run / "eval"))
+    assert blocker.args[0].files == result.files and (blocker.args[0].confusion == result.confusion).all()
+
+
+def test_relabel_and_undo_change_the_corrections_file(tab, qtbot, folder, tmp_path):
+    from core.corrections import corrections_path
+
+    data = shutil.copytree(folder, tmp_path / "data")
+    panel = tab.issues
+    panel.dataset.setText(str(data))
+    panel.folds.setValue(2)
+    panel.epochs.setValue(1)
+    panel.find_button.click()
+    qtbot.waitUntil(lambda: panel.table.rowCount() > 0, timeout=60_000)
+    assert panel.table.rowCount() == len(panel.issues) == 40
+    panel.table.selectRow(0)
+    issue = panel.issues[0]
+    target = next(c for c in panel.classes if c != issue.given)
+    panel.label_choice.setCurrentText(target)
+    with qtbot.waitSignal(panel.correctionsChanged, timeout=10_000):
+        panel.relabel_button.click()
+    entries = json.loads(corrections_path(data).read_text())["entries"]
+    assert list(entries.values()) == [{**list(entries.values())[0], "action": "relabel", "label": target}]
+    assert panel.table.item(0, 5).text() == f"→ {target}"
+    with qtbot.waitSignal(panel.correctionsChanged, timeout=10_000):
+        panel.undo_button.click()
+    assert json.loads(corrections_path(data).read_text())["entries"] == {}
+    # Relabel again and Apply: the file moves into the class folder; Undo Apply moves it back.
+    from pathlib import Path
+
+    source = Path(issue.file)
+    with qtbot.waitSignal(panel.correctionsChanged, timeout=10_000):
+        panel.relabel_button.click()
+    with qtbot.waitSignal(panel.correctionsChanged, timeout=10_000):
+        panel.apply(confirm=False)
+    assert not source.exists() and (data / target / source.name).is_file()
+    assert panel.table.item(0, 5).text() == "applied (moved)"
+    with qtbot.waitSignal(panel.correctionsChanged, timeout=10_000):
+        panel.undo_apply_button.click()
+    assert source.is_file() and not (data / target / source.name).exists()
+
+
+def test_a_gallery_image_can_be_excluded_and_an_in_memory_one_is_refused(tab, qtbot, run, folder, tmp_path):
+    from core.corrections import corrections_path
+
+    data = shutil.copytree(folder, tmp_path / "data")
+    page = tab.evaluate_page
+    page.dataset.setText(str(data))
+    page.split.setCurrentText("all")
+    result = evaluate(tab, qtbot, run / "best.pt")
+    file = result.files[0]
+    with qtbot.waitSignal(tab.message, timeout=10_000) as blocker:
+        page.gallery.correctionRequested.emit(file, "exclude", "")
+    assert blocker.args[0] == "info", blocker.args
+    entries = json.loads(corrections_path(data).read_text())["entries"]
+    assert [e["action"] for e in entries.values()] == ["exclude"]
+    page.show_result(type(result)(result.classes, ["shapes:val/00001"], result.labels[:1], result.probs[:1], "shapes (val)"))
+    with qtbot.waitSignal(tab.message) as blocker:
+        page.gallery.correctionRequested.emit("shapes:val/00001", "exclude", "")
+    assert blocker.args[0] == "warning" and "folder dataset" in blocker.args[1]
+
+
+def test_compare_two_evaluations_shows_the_deltas(tab, qtbot, run, tmp_path):
+    from core.evaluate import EvalResult, evaluate_checkpoint
+    from core.evaluate.result import save_evaluation
+
+    before = evaluate_checkpoint(run / "best.pt", out=tmp_path / "a")
+    probs = before.probs.copy()
+    wrong = np.flatnonzero(before.predicted != before.labels)
+    fixed = wrong[:2] if len(wrong) else []
+    probs[fixed] = 0.0
+    probs[fixed, before.labels[fixed]] = 1.0  # "after" gets these right
+    save_evaluation(EvalResult(before.classes, before.files, before.labels, probs, before.source), tmp_path / "b")
+    view = tab.compare
+    view.paths["A"].setText(str(tmp_path / "a"))
+    view.paths["B"].setText(str(tmp_path / "b"))
+    view.compare_button.click()
+    qtbot.waitUntil(lambda: view.comparison is not None, timeout=10_000)
+    assert view.became_right.count() == len(fixed) and view.became_wrong.count() == 0
+    assert f"{len(fixed) / len(before.files) * 100:+.1f} points" in view.summary.text()
+    assert view.heatmap.values.sum() == 0 and np.abs(view.heatmap.values).sum() == 2 * len(fixed)
+
+
+def test_export_model_menu_writes_an_onnx_file(qtbot, app_settings, tmp_path, run, folder, monkeypatch):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    from PySide6.QtWidgets import QFileDialog, QInputDialog
+
+    from core.checkpoint import load_checkpoint
+    from gui.app import make_application
+    from gui.main_window import MainWindow
+
+    make_application()
+    window = MainWindow(runs_root=tmp_path / "runs", settings=app_settings)
+    qtbot.addWidget(window)
+    assert window.tabs.indexOf(window.evaluate_tab) >= 0
+    window.hub.set_checkpoint(load_checkpoint(run / "best.pt"), "test")
+    window.evaluate_tab.inspectRequested.emit(str(next(folder.glob("*/*.png"))), "circle", "square")
+    assert window.tabs.currentWidget() is window.inspector  # a gallery click opens the image there
+    out = tmp_path / "model.onnx"
+    monkeypatch.setattr(QInputDialog, "getItem", staticmethod(lambda *a, **k: ("onnx", True)))
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(out), "")))
+    window.export_model_action.trigger()
+    qtbot.waitUntil(lambda: window.last_message_box is not None, timeout=120_000)
+    assert window.last_message_box.windowTitle() == "Model exported", window.last_message_box.text()
+    assert out.is_file() and "top-1 agreement 100.0%" in window.last_message_box.text()
+    window.close()
+
+
+def test_finetune_with_corrections_starts_a_run_from_the_checkpoint(qtbot, app_settings, tmp_path, run):
+    import json as json_
+
+    from gui.app import make_application
+    from gui.main_window import MainWindow
+
+    make_application()
+    window = MainWindow(runs_root=tmp_path / "runs", settings=app_settings)
+    qtbot.addWidget(window)
+    window.load_engine(blocking=True)
+    page = window.evaluate_tab.evaluate_page
+    page.source.setCurrentText("Checkpoint file")
+    page.checkpoint_path.setText(str(run / "best.pt"))
+    with qtbot.waitSignal(window.controller.runFinished, timeout=60_000):
+        window.evaluate_tab.compare.finetune_button.click()
+    config = json_.loads((window.controller.run_dir / "config.json").read_text())
+    assert config["finetuned_from"] == str((run / "best.pt").resolve())
+    assert config["train"]["lr"] == pytest.approx(json_.loads((run / "config.json").read_text())["train"]["lr"] * 0.1)
+    window.close()
