@@ -183,7 +183,9 @@ class Trainer:
     # ---- the loop ------------------------------------------------------------------------------------
     def _emit(self, hook: str, *args) -> None:
         for cb in self.callbacks:
-            getattr(cb, hook)(self, *args)
+            fn = getattr(cb, hook, None)  # a duck-typed callback may lack the newer hooks (on_train_step, ...)
+            if fn is not None:
+                fn(self, *args)
 
     def _serve_weight_requests(self) -> None:
         with self._lock:
