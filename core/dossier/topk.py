@@ -79,7 +79,12 @@ class TopKTracker:
     # ---- hooks ---------------------------------------------------------------------------------------
     def attach(self, model: nn.Module) -> "TopKTracker":
         self.detach()
-        self._handles.append(model.register_forward_pre_hook(self._count_batch))
+        try:
+            self._handles.append(model.register_forward_pre_hook(self._count_batch))
+        except RuntimeError as exc:  # TorchScript modules take no hooks at all
+            self.skipped["(model)"] = (f"{type(model).__name__} takes no forward hooks ({exc}); a TorchScript or "
+                                       "exported model cannot be searched: open its checkpoint instead")
+            return self
         wanted = set(self.layer_names) if self.layer_names is not None else None
         for name, module in model.named_modules():
             if not name or (wanted is not None and name not in wanted):
@@ -94,6 +99,9 @@ class TopKTracker:
                 self.skipped[name] = f"cannot be hooked: {exc}"
                 continue
             self._states.setdefault(name, _LayerState(name, "conv" if isinstance(module, nn.Conv2d) else "linear"))
+        if not self._states:
+            self.skipped["(model)"] = (f"{type(model).__name__} has no Conv2d or Linear layer that takes forward "
+                                       "hooks (a TorchScript or exported model?); open its checkpoint instead")
         return self
 
     def detach(self) -> None:

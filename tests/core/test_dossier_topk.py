@@ -141,3 +141,9 @@ def test_a_run_without_a_dossier_is_computed_on_demand_then_read(tmp_path):
     assert heat.shape == (32, 32) and heat.max() == 1.0
     y, x = layer.locations[0, 0]
     assert heat[y, x] == 1.0  # the strongest unit is where the map peaks (same size: stride 1)
+
+
+def test_a_scripted_model_is_reported_not_crashed():
+    scripted = torch.jit.script(_tiny_model())
+    result = compute_topk(scripted, _data(8), k=2)
+    assert result.layers == {} and "(model)" in result.skipped
