@@ -72,3 +72,12 @@ def test_health_dead_share_of_a_conv_is_its_relus(qtbot, panel, run_dir):
         panel.health.open_run(str(run_dir))
     assert panel.health.dead_source("features.0") == "features.2"  # conv, batch norm, ReLU
     assert panel.health.dead_source("features.4") == "features.6"
+
+
+def test_the_window_has_a_dossier_tab_and_menu_action(qtbot, window, run_dir):
+    tabs = [window.tabs.tabText(i) for i in range(window.tabs.count())]
+    assert "Dossier" in tabs
+    assert any("Dossier" in a.text() for a in window.menus["file"].actions())
+    with qtbot.waitSignal(window.dossier.health.loaded, timeout=30_000):
+        window.dossier.open_run(str(run_dir))
+    window.dossier.shutdown()
