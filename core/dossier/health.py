@@ -91,6 +91,9 @@ class LayerHealth(Callback):
         self._disarm()
         self._before = {n: [p.detach().clone() for p in m.parameters(recurse=False) if p.requires_grad]
                         for n, m in self._layers.items()}
+        if getattr(getattr(trainer, "config", None), "compile", False):
+            self._armed = True  # hooks would make torch.compile recompile: weights and gradients only
+            return
         for name, module in trainer.model.named_modules():
             if name and (name in self._layers or isinstance(module, ACTIVATION_TYPES)):
                 self._handles.append(module.register_forward_hook(self._capture(name, isinstance(module, DEAD_TYPES))))
