@@ -119,6 +119,7 @@ def write_dossier(result: TopKResult, image_of, files: list[str], labels: list[i
         stem = f"{i:02d}_{safe_name(layer.name)}"
         Image.fromarray(layer_grid(layer, image_of)).save(out / f"{stem}.png")
         info = {"layer": layer.name, "kind": layer.kind, "fmap_size": list(layer.fmap_size), "k": result.k,
+                "ranked_by": layer.ranked_by,
                 "receptive_field": layer.receptive_field.to_dict() if layer.receptive_field else None,
                 "class_mean": layer.class_mean.tolist() if layer.class_mean is not None else None,
                 "classes": result.classes, "top": layer_entries(layer, files, labels, result.classes)}

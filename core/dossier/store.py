@@ -37,6 +37,7 @@ def save_topk(result: TopKResult, path: str | Path, files: list[str] | None = No
         if layer.class_mean is not None:
             arrays[f"{i}.class_mean"] = layer.class_mean
         layers.append({"name": layer.name, "kind": layer.kind, "fmap_size": list(layer.fmap_size),
+                       "ranked_by": layer.ranked_by,
                        "receptive_field": layer.receptive_field.to_dict() if layer.receptive_field else None})
     header = {"version": FORMAT_VERSION, "k": result.k, "images": result.images, "skipped": result.skipped,
               "classes": result.classes, "layers": layers, "files": files or [], "labels": labels or [],
@@ -64,7 +65,7 @@ def load_topk(path: str | Path) -> tuple[TopKResult, dict]:
                 layers[meta["name"]] = LayerTopK(
                     meta["name"], meta["kind"], data[f"{i}.values"], data[f"{i}.indices"], data[f"{i}.locations"],
                     tuple(meta["fmap_size"]), data[f"{i}.class_mean"] if f"{i}.class_mean" in data else None,
-                    ReceptiveField.from_dict(rf) if rf else None)
+                    ReceptiveField.from_dict(rf) if rf else None, meta.get("ranked_by", "activation"))
     except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
         raise DossierFileError(f"{path}: not a readable top-images file ({exc}); delete it and compute it again") from None
     return TopKResult(layers, int(header["k"]), int(header["images"]), dict(header.get("skipped", {})),

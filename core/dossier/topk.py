@@ -35,6 +35,7 @@ class LayerTopK:
     fmap_size: tuple[int, int]  # (H, W) of the feature map; (1, 1) for linear
     class_mean: np.ndarray | None = None  # [C, classes] mean of the ranked value over each class's images
     receptive_field: ReceptiveField | None = None
+    ranked_by: str = "activation"  # the output layer: "log_probability" (see TopKTracker)
 
     @property
     def channels(self) -> int:
@@ -53,6 +54,7 @@ class TopKResult:
 class _LayerState:
     def __init__(self, name: str, kind: str):
         self.name, self.kind = name, kind
+        self.ranked_by = "activation"
         self.values = self.indices = self.locations = None
         self.class_sum = None
         self.fmap_size = (1, 1)
@@ -99,10 +101,24 @@ class TopKTracker:
                 self.skipped[name] = f"cannot be hooked: {exc}"
                 continue
             self._states.setdefault(name, _LayerState(name, "conv" if isinstance(module, nn.Conv2d) else "linear"))
+        self._mark_output_layer(model)
         if not self._states:
             self.skipped["(model)"] = (f"{type(model).__name__} has no Conv2d or Linear layer that takes forward "
                                        "hooks (a TorchScript or exported model?); open its checkpoint instead")
         return self
+
+    def _mark_output_layer(self, model: nn.Module) -> None:
+        """The last Linear with one unit per class is ranked by log-probability: softmax fixes logits only up
+        to a per-image constant, so raw logits rank images by that offset (a bright, high-contrast image
+        lifts every logit) rather than by how much they look like the class."""
+        if self.num_classes <= 0:
+            return
+        last = None
+        for name, module in model.named_modules():
+            if isinstance(module, nn.Linear):
+                last = name if module.out_features == self.num_classes else None
+        if last in self._states:
+            self._states[last].ranked_by = "log_probability"
 
     def detach(self) -> None:
         for h in self._handles:
@@ -146,7 +162,7 @@ class TopKTracker:
             # looked up below only for the few (channel, image) pairs that enter the top K.
             best = flat.amax(dim=2).float()  # [B, C]
         else:
-            best = out.float()
+            best = out.float().log_softmax(dim=1) if state.ranked_by == "log_probability" else out.float()
         if state.values is None:
             state.values = torch.full((channels, self.k), float("-inf"), device=device)
             state.indices = torch.full((channels, self.k), -1, dtype=torch.long, device=device)
@@ -190,7 +206,7 @@ class TopKTracker:
             if s.class_sum is not None and counts is not None:
                 class_mean = (s.class_sum / counts.clamp(min=1)).cpu().numpy().astype(np.float32)
             layers[name] = LayerTopK(name, s.kind, values, s.indices.cpu().numpy(), locations, s.fmap_size,
-                                     class_mean, (fields or {}).get(name))
+                                     class_mean, (fields or {}).get(name), s.ranked_by)
         return TopKResult(layers, self.k, self._seen, dict(self.skipped), list(classes or []))
 
 

@@ -170,6 +170,8 @@ class ChannelsView(QWidget):
             means = layer.class_mean[channel]
             self.class_plot.addItem(pg.BarGraphItem(x=np.arange(len(means)), height=means, width=0.7, brush="#2f80ed"))
             self.class_plot.getAxis("bottom").setTicks([list(enumerate(classes))])
+            self.class_plot.setLabel("left", "mean log-probability" if layer.ranked_by == "log_probability"
+                                     else "mean activation")
         self.channelShown.emit(name, channel)
 
     def _grid_clicked(self, x: float, y: float) -> None:

@@ -41,10 +41,12 @@ def test_running_topk_matches_brute_force_ranking():
         assert list(layer.indices[c]) == list(expected)
         y, x = layer.locations[c, 0]
         assert conv[expected[0], c, y, x] == pytest.approx(float(layer.values[c, 0]), rel=1e-5)
-    head = result.layers["7"]
-    assert list(head.indices[2]) == list(torch.argsort(out[:, 2], descending=True)[:4].numpy())
+    head = result.layers["7"]  # the output layer (one unit per class) is ranked by log-probability
+    assert head.ranked_by == "log_probability" and result.layers["0"].ranked_by == "activation"
+    log_prob = out.log_softmax(1)
+    assert list(head.indices[2]) == list(torch.argsort(log_prob[:, 2], descending=True)[:4].numpy())
     labels = data.tensors[1]
-    assert head.class_mean[1, 0] == pytest.approx(float(out[labels == 0, 1].mean()), rel=1e-4)
+    assert head.class_mean[1, 0] == pytest.approx(float(log_prob[labels == 0, 1].mean()), rel=1e-4)
 
 
 def test_state_is_k_by_channels_whatever_the_dataset_size():
