@@ -184,6 +184,9 @@ def cmd_train(args) -> int:
                 return EXIT_USAGE
             if strategy.is_main:
                 print(f"run directory: {run_dir}", flush=True)
+            for cb in trainer.callbacks:  # layer-health warnings (--layer-health-every) are printed as they come
+                if hasattr(cb, "on_warning"):
+                    cb.on_warning = progress.write
             signals.attach(trainer.stop)
             try:
                 summary = trainer.fit()

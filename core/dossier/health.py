@@ -60,6 +60,7 @@ class LayerHealth(Callback):
         self.max_samples, self.samples = int(max_samples), 0
         self.checks = HealthWarnings()
         self.warnings: list[dict] = []
+        self.on_warning = None  # optional callable(message): e.g. the CLI prints warnings as they come
         self.records: list[dict] = []  # the last few samples, for a caller without a run folder
         self.error: str | None = None
         self._armed = False
@@ -152,6 +153,8 @@ class LayerHealth(Callback):
             warning = {"kind": "layer_health_warning", "version": 1, "step": trainer.step, **warning}
             self.warnings.append(warning)
             self._write(warning)
+            if self.on_warning is not None:
+                self.on_warning(f"layer health, step {trainer.step}: {warning['message']}")
         self.samples += 1
         if self.samples >= self.max_samples:  # keep the file bounded: sample half as often from now on
             self.every *= 2

@@ -96,3 +96,16 @@ def test_probe_timeline_keeps_snapshots_and_lists_unreadable_probes(tmp_path):
     assert first["top"][0][0] == first["predicted"]
     # it learned: the true class's probability rose from the start to the end
     assert snapshots[-1]["probes"][0]["true_prob"] > snapshots[0]["probes"][0]["true_prob"]
+
+
+def test_cli_train_prints_layer_health_warnings_as_they_come(tmp_path, capsys):
+    from core.cli import main
+
+    folder = write_learnable_folder(tmp_path / "data", per_class=8)
+    # A learning rate of 1.0 with SGD makes every layer's update far above 1e-3 of its weights.
+    code = main(["train", "--dataset", str(folder), "--model", "cnn", "--option", "channels=4", "--option", "blocks=1",
+                 "--epochs", "1", "--batch-size", "4", "--lr", "1.0", "--optimizer", "sgd", "--image-size", "32",
+                 "--layer-health-every", "1", "--out", str(tmp_path / "run"), "--quiet", "--no-amp"])
+    out = capsys.readouterr().out
+    assert "layer health, step" in out and "learning rate is probably too high" in out, out
+    assert code in (0, 2)  # it may diverge; the warnings came first
