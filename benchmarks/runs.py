@@ -14,6 +14,8 @@ Makes synthetic run folders itself (in a temporary folder, removed at the end) a
 
   follow_lag_p99_s       a writer process appends 2,000 step records a second; how late RunFollower.poll()
                          returns them (benchmarks/runs_follow.py, from runs-core)
+  watched_throughput_ratio  a CLI training run followed by the Train tab's views (RunWatch + plots) vs the
+                         same run unwatched, images/s from its epoch records (benchmarks/runs_watched.py)
 
 Each section takes the results dict and adds its keys, so one run prints one table and one JSON line; a new
 measurement is one more function in SECTIONS.
@@ -40,6 +42,7 @@ from typing import Callable  # noqa: E402
 import numpy as np  # noqa: E402
 
 from benchmarks.runs_follow import section_follow  # noqa: E402
+from benchmarks.runs_watched import section_watched  # noqa: E402
 
 EPOCHS, STEPS_PER_EPOCH = 3, 30  # a small run's metrics.jsonl (~7 KB)
 
@@ -216,7 +219,8 @@ def section_plots(results: dict, work: Path, app, quick: bool) -> None:
     overlay.close()
 
 
-SECTIONS: list[Callable[[dict, Path, object, bool], None]] = [section_listing, section_plots, section_follow]
+SECTIONS: list[Callable[[dict, Path, object, bool], None]] = [section_listing, section_plots, section_follow,
+                                                                  section_watched]
 
 
 def main(argv: list[str]) -> dict:

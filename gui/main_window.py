@@ -33,7 +33,13 @@ from gui.run_settings_model import RunSettingsModel, SettingsError, recall, reme
 from gui.settings import AppSettings
 from gui.torch_loader import TorchLoader
 from gui.log_panel import LogPanel
+from gui.training.export_actions import TrainExports
+from gui.training.live_follow import RunWatch
+from gui.training.close_job import ask_about_running_job, close_with_job
 from gui.training.plots import TrainingPlots
+from gui.training.job_watch import RankWatch
+from gui.training.rank_strip import RankStrip
+from gui.training.record_view import RecordView
 from gui.training.progress import ProgressPanel
 from gui.training.form import TrainingPanel
 
@@ -66,12 +72,18 @@ class MainWindow(QMainWindow):
         self.panel = TrainingPanel(self.run_settings)
         self.progress = ProgressPanel()
         self.panel.progress_slot.addWidget(self.progress)
+        self.rank_strip = RankStrip()  # a multi-process run's processes
+        self.panel.progress_slot.addWidget(self.rank_strip)
+        self.rank_watch = RankWatch(self)  # a followed folder's processes (a job left running, followed again)
+        self.rank_watch.ranksChanged.connect(self.rank_strip.show_ranks)
+        self.ask_close_job = ask_about_running_job  # replaceable in tests
         self.plots = TrainingPlots()
         train_tab = QSplitter(Qt.Orientation.Horizontal)
         train_tab.addWidget(self.panel)
         train_tab.addWidget(self.plots)
         train_tab.setStretchFactor(1, 1)
         train_tab.setSizes([320, 880])
+        self.train_tab = train_tab
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(train_tab, "Train")
@@ -82,6 +94,14 @@ class MainWindow(QMainWindow):
         self.log_dock.setObjectName("logDock")
         self.log_dock.setWidget(self.log)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.log_dock)
+
+        # Records drive the Train tab, from the app's own run or from a followed run folder (one code path).
+        self.record_view = RecordView(self.plots, self.progress, self.log, self)
+        self.run_watch = RunWatch(self)
+        self.train_exports = TrainExports(self.plots, self.log, self)
+        self.run_watch.recordsArrived.connect(self.record_view.show)
+        self.run_watch.statusChanged.connect(lambda _: self.progress.set_status(self.run_watch.status_text()))
+        self.run_watch.message.connect(self.log.append)
 
         self._build_menus()
         self.checkpoints.message.connect(self.log.append)
@@ -106,7 +126,7 @@ class MainWindow(QMainWindow):
         # A double-clicked thumbnail is inspected.
         self.data_view.browser.inspect_requested.connect(
             lambda paths: (self.tabs.setCurrentWidget(self.inspector), self.inspector.open_paths(paths)))
-        self.runs_tab = install_runs_tab(self)  # the Runs tab, Open Run Folder
+        self.runs_tab, self.open_run_folder_action = install_runs_tab(self)  # the Runs tab, Open Run Folder
         self.evaluate_tab = install_evaluate_tab(self)  # the Evaluate tab, Export Model
 
         self.torch_loader = TorchLoader(self)
@@ -128,6 +148,10 @@ class MainWindow(QMainWindow):
         for action in (self.panel.train_action, self.panel.pause_action, self.panel.stop_action):
             training.addAction(action)
             self.addAction(action)  # shortcuts work whichever tab is showing
+        training.addSeparator()
+        self._add(training, "Export &Plots…", None, lambda: self.train_exports.export_plots(self))
+        self._add(training, "Export Metrics &CSV…", None,
+                  lambda: self.train_exports.export_csv(self, self.shown_run_dir()))
         view = self.menus["view"] = bar.addMenu("&View")
         view.addAction(self.log_dock.toggleViewAction())
         help_menu = self.menus["help"] = bar.addMenu("&Help")
@@ -163,10 +187,8 @@ class MainWindow(QMainWindow):
         self.controller.stateChanged.connect(self._on_state_changed)
         self.controller.message.connect(self.log.append)
         self.controller.runStarted.connect(lambda _: self.save_action.setEnabled(True))
-        self.controller.fitStarted.connect(self.plots.start_run)
-        self.controller.batchReported.connect(self.plots.add_batch_report)
-        self.controller.batchReported.connect(self.progress.update_from_report)
-        self.controller.epochEnded.connect(self.plots.add_epoch)
+        self.controller.recordsArrived.connect(self.record_view.show)
+        self.controller.ranksChanged.connect(self.rank_strip.show_ranks)
         self.controller.runFinished.connect(self._on_run_finished)
         self.controller.runFailed.connect(self._on_run_failed)
         self.panel.set_engine_ready()
@@ -208,11 +230,42 @@ class MainWindow(QMainWindow):
         if not ok:
             self.log.append("warning", "Run not started: the model would probably not fit in memory")
             return
+        self.start_run(settings)
+
+    def start_run(self, settings, resume: str | None = None, run_dir: str | None = None,
+                  finetune_from: str | None = None) -> bool:
+        """Start (or resume, in `run_dir`; or fine-tune from a checkpoint) a run with the Train tab showing it;
+        False when one is active."""
         if self.controller is None or self.controller.is_active():
-            return
-        self.plots.clear()
-        self.progress.reset()
-        self.controller.start(settings)
+            return False
+        self.run_watch.stop()
+        self.record_view.reset(own_run=True)
+        self.tabs.setCurrentWidget(self.train_tab)
+        self.rank_watch.stop()
+        self.rank_strip.clear()
+        # A resume or a fine-tune runs here; a new run uses the form's Processes.
+        nproc = self.run_settings.get("nproc") if resume is None and finetune_from is None else 1
+        return self.controller.start(settings, resume=resume, run_dir=run_dir, finetune_from=finetune_from,
+                                     nproc=nproc) is not None
+
+    def shown_run_dir(self) -> Path | None:
+        """The run the Train tab shows: the followed folder, else this window's last run."""
+        if self.run_watch.folder is not None:
+            return self.run_watch.folder
+        return self.controller.run_dir if self.controller is not None else None
+
+    def follow_run(self, folder: str) -> bool:
+        """Drive the Train tab's plots, progress and log from a run folder another process writes."""
+        if self.controller is not None and self.controller.is_active():
+            self.log.append("warning", f"Not following {folder} in the Train tab while a run of this window is active")
+            return False
+        self.record_view.reset(own_run=False)
+        self.run_watch.follow(folder)
+        self.rank_strip.clear()
+        self.rank_watch.follow(Path(folder))
+        self.tabs.setCurrentWidget(self.train_tab)
+        self.log.append("info", f"Following {folder} in the Train tab")
+        return True
 
     @Slot()
     def toggle_pause(self) -> None:
@@ -226,13 +279,15 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def _on_state_changed(self, state: str) -> None:
-        self.panel.set_state(state)
+        self.panel.set_state(state, self.controller.pausable if self.controller is not None else True)
         text = {"idle": "Ready", "running": "Training…", "paused": "Paused", "stopping": "Stopping…"}[state]
         self.statusBar().showMessage(text)
 
     @Slot(dict)
     def _on_run_finished(self, summary: dict) -> None:
         self.progress.finish(completed=not summary.get("stopped"))
+        if summary.get("checkpoint"):  # a multi-process job's last.pt: the inspector shows its weights
+            self.open_checkpoint(summary["checkpoint"])
 
     @Slot(str)
     def _on_run_failed(self, message: str) -> None:
@@ -340,11 +395,18 @@ class MainWindow(QMainWindow):
 
     # ---- closing -------------------------------------------------------------------------------------
     def closeEvent(self, event) -> None:
+        if self.controller is not None and self.controller.job_running():
+            if not close_with_job(self.controller, self.ask_close_job(self, self.controller.run_dir)):
+                event.ignore()
+                return
         if self.controller is not None and self.controller.is_active():
             self.log.append("info", "Closing: stopping the run and saving last.pt…")
             self.statusBar().showMessage("Stopping the run…")
             self.controller.shutdown()
         self.plots.timer.stop()
+        self.run_watch.shutdown()
+        self.rank_watch.shutdown()
+        self.train_exports.task.shutdown()  # an export in progress finishes
         self.inspector.shutdown()
         self.checkpoints.shutdown()  # a save in progress finishes: never half a file
         self.runs_tab.shutdown()

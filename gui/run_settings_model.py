@@ -22,14 +22,15 @@ from core import catalog
 # tab what is trained. Other tabs show these read-only with a link to their owner.
 OWNERS = {
     "epochs": "train", "batch_size": "train", "lr": "train", "optimizer": "train", "weight_decay": "train",
-    "schedule": "train", "seed": "train", "device": "train",
+    "schedule": "train", "seed": "train", "device": "train", "early_stop_patience": "train",
+    "early_stop_metric": "train", "nproc": "train",
     "dataset": "data", "train_count": "data", "image_size": "data", "val_fraction": "data",
     "augmentation": "data",
     "model": "model", "model_options": "model", "backbone_lr_scale": "model",
 }
 # What the app remembers, in the sections older versions wrote (so their saved settings still load).
 FORM_KEYS = ("dataset", "train_count", "model", "epochs", "batch_size", "lr", "optimizer", "weight_decay",
-             "schedule", "seed", "device")
+             "schedule", "seed", "device", "early_stop_patience", "early_stop_metric", "nproc")
 DATA_OPTION_KEYS = ("image_size", "val_fraction")
 
 
@@ -48,6 +49,8 @@ def default_values() -> dict:
         "image_size": c.IMAGE_SIZE.default, "val_fraction": c.VAL_FRACTION.default, "augmentation": {},
         "model": c.DEFAULT_MODEL, "model_options": c.MODELS[c.DEFAULT_MODEL].default_options(),
         "backbone_lr_scale": c.BACKBONE_LR_SCALE.default,
+        "early_stop_patience": c.EARLY_STOP_PATIENCE.default, "early_stop_metric": c.EARLY_STOP_METRIC.default,
+        "nproc": c.NPROC.default,  # not part of RunSettings: how many processes run it (the controller's choice)
     }
 
 
@@ -88,6 +91,8 @@ _CHECK = {
     "dataset": _dataset, "image_size": _optional(catalog.IMAGE_SIZE), "val_fraction": catalog.VAL_FRACTION.check,
     "augmentation": _mapping, "model": _model, "model_options": _mapping,
     "backbone_lr_scale": catalog.BACKBONE_LR_SCALE.check,
+    "early_stop_patience": catalog.EARLY_STOP_PATIENCE.check, "early_stop_metric": catalog.EARLY_STOP_METRIC.check,
+    "nproc": catalog.NPROC.check,
 }
 
 
@@ -177,7 +182,8 @@ def build_run_settings(v: dict):
         data.val_count = catalog.shapes_val_count(v["train_count"])
     train = TrainConfig(epochs=v["epochs"], batch_size=v["batch_size"], lr=lr, optimizer=v["optimizer"],
                         weight_decay=weight_decay, schedule=v["schedule"], seed=v["seed"], device=v["device"],
-                        backbone_lr_scale=v["backbone_lr_scale"])
+                        backbone_lr_scale=v["backbone_lr_scale"], early_stop_patience=v["early_stop_patience"],
+                        early_stop_metric=v["early_stop_metric"])
     return RunSettings(data=data, model_name=v["model"], model_options=dict(v["model_options"]), train=train)
 
 

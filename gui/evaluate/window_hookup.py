@@ -67,10 +67,7 @@ def start_finetune(window, settings, checkpoint: str) -> None:
     if window.controller is None or window.controller.is_active():
         window.log.append("warning", "Cannot fine-tune now: wait for PyTorch to load and for the current run to end")
         return
-    window.plots.clear()
-    window.progress.reset()
-    window.controller.start(settings, finetune_from=checkpoint)
-    window.tabs.setCurrentIndex(0)  # the Train tab shows the run
+    window.start_run(settings, finetune_from=checkpoint)  # the Train tab shows the run
     window.log.append("info", f"Fine-tuning from {checkpoint}: {settings.train.epochs} epochs at lr {settings.train.lr:g}")
 
 

@@ -48,6 +48,11 @@ class PlotBuffer:
     def clear(self) -> None:
         self._n = 0
 
+    def drop_after(self, x: float) -> None:
+        """Forget the points whose x is above `x` (a resumed run writes those steps again)."""
+        if self._n and self._x[self._n - 1] > x:
+            self._n = int(np.searchsorted(self._x[: self._n], x, side="right"))
+
     @property
     def x(self) -> np.ndarray:
         """A view of the points held (no copy); it stays valid after later appends."""

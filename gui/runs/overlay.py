@@ -1,6 +1,6 @@
 """The selected runs' curves overlaid: loss per step (raw + TensorBoard's debiased EMA, smoothing slider),
-validation loss and accuracy per epoch (the best epoch starred), learning rate; one colour per run, a legend,
-a checkbox per run, and a step / epoch / wall-time x axis.
+validation loss and accuracy per epoch (the best epoch starred), learning rate; one colour per run; the list of runs beside the plots is the legend, with
+a checkbox per run; and a step / epoch / wall-time x axis.
 
 Step curves keep every point; pyqtgraph's peak downsampling and clip-to-view draw a million of them fast
 without losing a spike.
@@ -99,7 +99,7 @@ class RunsOverlay(QWidget):
         controls.addWidget(self.smooth_label)
 
         self.toggles = QListWidget()
-        self.toggles.setToolTip("Untick a run to hide its curves")
+        self.toggles.setToolTip("The legend: each run in its colour; untick a run to hide its curves")
         self.toggles.itemChanged.connect(self._on_toggle)
         self.view = pg.GraphicsLayoutWidget()
         self.view.setBackground("w")
@@ -107,8 +107,8 @@ class RunsOverlay(QWidget):
         self.val_loss_plot = self._plot(0, 1, "Validation loss (★ best epoch)", "loss")
         self.acc_plot = self._plot(1, 0, "Validation accuracy (★ best epoch)", "accuracy")
         self.lr_plot = self._plot(1, 1, "Learning rate", "lr")
-        self.loss_plot.addLegend(offset=(-10, 10))
-        self.acc_plot.addLegend(offset=(-10, -10))
+        # The list of runs beside the plots, each name in its run's colour with a tick box, is the legend:
+        # a legend inside the plots covered most of a small plot with long run names.
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.toggles)
         split.addWidget(self.view)
@@ -123,10 +123,15 @@ class RunsOverlay(QWidget):
     def _plot(self, row: int, col: int, title: str, y_label: str) -> pg.PlotItem:
         plot = self.view.addPlot(row=row, col=col, title=title)
         plot.setLabel("left", y_label)
+        plot.getAxis("left").enableAutoSIPrefix(False)  # accuracy 0.2..0.8, not "200..800 (x0.001)"
         plot.showGrid(x=True, y=True, alpha=0.2)
         # Tick labels are the costly part of a repaint: cached, an axis redraws only when its range changes.
         for name in ("left", "bottom"):
-            plot.getAxis(name).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+            axis = plot.getAxis(name)
+            axis.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+            # A pan repaints the bottom axis and its grid: two grid levels and labels on the major ticks
+            # only cost a third of pyqtgraph's default three levels (benchmarks/runs.py, overlay redraw).
+            axis.setStyle(maxTickLevel=1, maxTextLevel=0)
         return plot
 
     def _update_labels(self) -> None:

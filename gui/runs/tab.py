@@ -13,14 +13,15 @@ from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QInputDialog, QLineEdit, QMenu, QSplitter,
+from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLineEdit, QMenu, QSplitter,
                                QTableView, QTabWidget, QToolBar, QVBoxLayout, QWidget)
 
-from core.run_actions import (RunActionError, TrashedRun, rename_run, restore_run, resume_request,
-                              run_checkpoint, run_settings, set_note, trash_run)
+from core.run_actions import (RunActionError, TrashedRun, resume_request,
+                              run_checkpoint, run_settings)
 from core.run_index import RunIndex, RunSummary
 from gui.concurrent import BackgroundTask
 from gui.runs.compare import SettingsComparison
+from gui.runs.file_actions import RunFileActions
 from gui.runs.curves import RunCurves
 from gui.runs.model import PATH_ROLE, RunsFilterProxy, RunsTableModel
 from gui.runs.overlay import RunsOverlay
@@ -31,9 +32,10 @@ RESCAN_MS = 5000  # at least; a scan that takes long (10,000 runs) is repeated a
 MAX_VISIBLE_POLLED = 60
 
 
-class RunsTab(QWidget):
+class RunsTab(RunFileActions, QWidget):
     openCheckpointRequested = Signal(str)  # a best.pt / last.pt path, for the inspector
     resumeRequested = Signal(str, dict, str)  # run folder, its settings (config.json), last.pt
+    followRequested = Signal(str)  # a run folder, to follow live in the Train tab
     trainAgainRequested = Signal(dict)  # settings (config.json) for the training form
     message = Signal(str, str)  # level, text (for the log)
     scanned = Signal(int)  # a full scan finished (number of runs)
@@ -103,6 +105,11 @@ class RunsTab(QWidget):
         self.scanner.failed.connect(lambda text: self.message.emit("error", f"Runs: scan failed: {text}"))
         self.poller = BackgroundTask(self, imports=())
         self.poller.finished.connect(self._on_polled)
+        # Rename, note, trash and restore touch files (maybe on a slow mount): one at a time, in order, off
+        # the GUI thread; each job returns what the GUI thread does next with its result.
+        self.file_actions = BackgroundTask(self, imports=())
+        self.file_actions.finished.connect(lambda done: done[0](done[1]))
+        self.file_actions.failed.connect(lambda text: self.message.emit("error", text))
         self.poll_timer = QTimer(self)
         self.poll_timer.setInterval(POLL_MS)
         self.poll_timer.timeout.connect(self.poll)
@@ -125,8 +132,13 @@ class RunsTab(QWidget):
              lambda: self.open_checkpoint("best")),
             ("last", "Open last.pt", None, "Open the run's last checkpoint in the inspector",
              lambda: self.open_checkpoint("last")),
+            ("follow", "Follow Live", None, "Show this run in the Train tab's plots, progress and log as it is "
+             "written", lambda: self._one() and self.followRequested.emit(self._one())),
             ("resume", "Resume", None, "Continue a stopped run from its last.pt", self.resume_selected),
             ("again", "Train Again", None, "Fill the training form with this run's settings", self.train_again),
+            ("csv", "Export CSV…", None, "Save the run's step and epoch metrics as a CSV file",
+             lambda: self.export_csv()),
+            ("png", "Export Plots…", None, "Save the overlaid plots as a PNG or SVG file", lambda: self.export_plots()),
         ]
         actions = {}
         for name, text, keys, tip, slot in specs:
@@ -144,17 +156,18 @@ class RunsTab(QWidget):
 
     def _context_menu(self, pos) -> None:
         menu = QMenu(self)
-        for name in ("rename", "note", "best", "last", "resume", "again", None, "delete"):
+        for name in ("rename", "note", "follow", "best", "last", "resume", "again", None, "delete"):
             menu.addSeparator() if name is None else menu.addAction(self.actions_by_name[name])
         menu.popup(self.table.viewport().mapToGlobal(pos))
 
     def _update_enabled(self) -> None:
         selected = self.selected_paths()
         one = len(selected) == 1
-        for name in ("rename", "best", "last", "resume", "again"):
+        for name in ("rename", "follow", "best", "last", "resume", "again", "csv"):
             self.actions_by_name[name].setEnabled(one)
         self.actions_by_name["note"].setEnabled(one)
         self.actions_by_name["delete"].setEnabled(bool(selected))
+        self.actions_by_name["png"].setEnabled(bool(selected))
         self.actions_by_name["undo"].setEnabled(bool(self._trash_stack))
 
     # ---- folders and scanning ------------------------------------------------------------------------
@@ -280,81 +293,6 @@ class RunsTab(QWidget):
     def _fail(self, exc: Exception) -> None:
         self.message.emit("error", str(exc))
 
-    def rename_selected(self, name: str | None = None) -> None:
-        path = self._one()
-        if path is None:
-            return
-        if name is None:
-            current = self.model.summary_for(path)
-            name, ok = QInputDialog.getText(self, "Rename run", "Name:", text=current.name if current else "")
-            if not ok:
-                return
-        try:
-            rename_run(path, name)
-        except RunActionError as exc:
-            return self._fail(exc)
-        self._poll_now()
-
-    def note_selected(self, note: str | None = None) -> None:
-        path = self._one()
-        if path is None:
-            return
-        if note is None:
-            current = self.model.summary_for(path)
-            note, ok = QInputDialog.getMultiLineText(self, "Note", "Note on this run:", current.note if current else "")
-            if not ok:
-                return
-        try:
-            set_note(path, note)
-        except RunActionError as exc:
-            return self._fail(exc)
-        self._poll_now()
-
-    def delete_selected(self) -> None:
-        """Move the selected runs to <runs root>/.trash/; the bar under the table (and Ctrl+Z) undoes it."""
-        trashed = []
-        for path in self.selected_paths():
-            root = self.runs_root if self.runs_root is not None else Path(path).parent
-            try:
-                trashed.append(trash_run(path, root))
-            except RunActionError as exc:
-                self._fail(exc)
-        if not trashed:
-            return
-        self._trash_stack.append(trashed)
-        for item in trashed:
-            self.index.forget(item.original)
-        self.foldersChanged.emit([str(p) for p in self.index.added])
-        self.model.set_runs([self.model.summary(i) for i in range(self.model.rowCount())
-                             if Path(self.model.summary(i).path) not in {t.original for t in trashed}])
-        where = trashed[0].trashed.parent
-        text = f"Deleted {len(trashed)} run{'s' if len(trashed) > 1 else ''} (moved to {where})"
-        self.undo_bar.show_message(text)
-        self.message.emit("info", text)
-        self._update_enabled()
-
-    def undo_delete(self) -> None:
-        if not self._trash_stack:
-            return
-        restored = []
-        for item in self._trash_stack.pop():
-            try:
-                restored.append(str(restore_run(item)))
-                if self._outside_root(item.original):
-                    self.index.add_folder(item.original)
-                    self.foldersChanged.emit([str(p) for p in self.index.added])
-            except RunActionError as exc:
-                self._fail(exc)
-        self.undo_bar.hide()
-        if restored:
-            self.message.emit("info", f"Restored {len(restored)} run(s)")
-            self._select_after_scan = restored
-            self.refresh()
-        self._update_enabled()
-
-    def _outside_root(self, path: Path) -> bool:
-        return self.runs_root is None or Path(path).parent != self.runs_root
-
     def open_checkpoint(self, which: str) -> None:
         path = self._one()
         if path is None:
@@ -386,5 +324,6 @@ class RunsTab(QWidget):
     def shutdown(self) -> None:
         self.poll_timer.stop()
         self.rescan_timer.stop()
+        self.file_actions.shutdown()  # a move in progress finishes
         self.scanner.shutdown()
         self.poller.shutdown()

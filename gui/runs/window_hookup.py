@@ -1,6 +1,6 @@
 """How the main window takes in the Runs tab; kept here so the window stays a composition.
 
-    self.runs_tab = install_runs_tab(self)          # in MainWindow.__init__, after the menus
+    self.runs_tab, self.open_run_folder_action = install_runs_tab(self)   # in MainWindow.__init__, after the menus
     paths = route_run_folders(self, paths)          # first thing in MainWindow.route_drop
     self.runs_tab.shutdown()                        # in MainWindow.closeEvent
 """
@@ -19,8 +19,9 @@ from gui.runs.tab import RunsTab
 ADDED_KEY = "runs/added_folders"  # folders added with Open Run Folder / monitor / a drop, remembered
 
 
-def install_runs_tab(window) -> RunsTab:
-    """The Runs tab (last), File > Open Run Folder…, and the tab's requests wired to the window."""
+def install_runs_tab(window) -> tuple[RunsTab, QAction]:
+    """The Runs tab (last), File > Open Run Folder…, and the tab's requests wired to the window. Returns the
+    tab and the action for the window to keep (this module sets nothing on the window)."""
     from gui.settings import default_runs_root
 
     tab = RunsTab(window.runs_root if window.runs_root is not None else default_runs_root(), window)
@@ -32,18 +33,18 @@ def install_runs_tab(window) -> RunsTab:
     actions = menu.actions()
     separators = [a for a in actions if a.isSeparator()]
     menu.insertAction(separators[-1] if separators else None, action)  # above Quit
-    window.open_run_folder_action = action
     tab.message.connect(window.log.append)
     tab.openCheckpointRequested.connect(lambda path: open_in_inspector(window, path))
     tab.trainAgainRequested.connect(lambda config: fill_form(window, config))
-    tab.resumeRequested.connect(lambda _run, config, checkpoint: resume_run(window, config, checkpoint))
+    tab.resumeRequested.connect(lambda run, config, checkpoint: resume_run(window, run, config, checkpoint))
+    tab.followRequested.connect(window.follow_run)
     window.engineReady.connect(lambda: window.controller.runStarted.connect(lambda _: tab.refresh()))
     remembered = _remembered_folders(window)
     if remembered:
         tab.index.added.extend(Path(f) for f in remembered)
     tab.foldersChanged.connect(lambda folders: window.app_settings.set_value(ADDED_KEY, json.dumps(folders)))
     QTimer.singleShot(0, tab.start)
-    return tab
+    return tab, action
 
 
 def _remembered_folders(window) -> list[str]:
@@ -56,9 +57,12 @@ def _remembered_folders(window) -> list[str]:
 
 
 def follow_folders(window, folders: list[str]) -> None:
-    """`layerscope monitor DIR...` / `--follow DIR`: add the folders and show the Runs tab."""
+    """`layerscope monitor DIR...` / `--follow DIR` / a drop: add the folders to the Runs tab; one run folder
+    is also followed live in the Train tab (plots, progress, log), several are shown in the Runs tab."""
     added = window.runs_tab.add_folders(folders)
     window.tabs.setCurrentWidget(window.runs_tab)
+    if len(folders) == 1 and Path(folders[0]).is_dir() and is_run_folder(Path(folders[0])):
+        window.follow_run(folders[0])
     missing = [f for f in folders if not Path(f).is_dir()]
     for folder in missing:
         window.log.append("warning", f"{folder}: no such folder; its row says so until it appears")
@@ -97,7 +101,7 @@ def form_values(config: dict) -> dict:
               "image_size": data.get("image_size"), "val_fraction": data.get("val_fraction"),
               "augmentation": data.get("augmentation"), "model_options": config.get("model_options")}
     for key in ("epochs", "batch_size", "lr", "optimizer", "weight_decay", "schedule", "seed", "device",
-                "backbone_lr_scale"):
+                "backbone_lr_scale", "early_stop_patience", "early_stop_metric"):
         values[key] = train.get(key)
     return {k: v for k, v in values.items() if v is not None}
 
@@ -108,13 +112,11 @@ def fill_form(window, config: dict) -> None:
     window.log.append("info", "The training form now holds that run's settings; press Train to run them again")
 
 
-def resume_run(window, config: dict, checkpoint: str) -> None:
+def resume_run(window, run: str, config: dict, checkpoint: str) -> None:
+    """Continue a stopped run in its own folder: its records go on in the same metrics.jsonl."""
     if window.controller is None or window.controller.is_active():
         window.log.append("warning", "Cannot resume now: wait for PyTorch to load and for the current run to end")
         return
     from core.session import RunSettings
 
-    window.plots.clear()
-    window.progress.reset()
-    window.controller.start(RunSettings.from_dict(config), resume=checkpoint)
-    window.tabs.setCurrentIndex(0)
+    window.start_run(RunSettings.from_dict(config), resume=checkpoint, run_dir=run)

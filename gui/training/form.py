@@ -60,6 +60,7 @@ class TrainingPanel(QWidget):
         self.settings = settings if settings is not None else RunSettingsModel(parent=self)
         self._engine_ready = False
         self._state = "idle"
+        self._pausable = True
 
         self.train_action = _action(self, "&Train", "Ctrl+Return", "Start training with these settings",
                                     "Ctrl+Enter")  # the keypad's Enter too
@@ -67,6 +68,7 @@ class TrainingPanel(QWidget):
         self.stop_action = _action(self, "&Stop", "Ctrl+.", "Stop the run and save last.pt")
         self.train_action.triggered.connect(self.trainRequested)
         self.pause_action.triggered.connect(self.pauseToggled)
+        self._pause_tip = self.pause_action.toolTip()
         self.stop_action.triggered.connect(self.stopRequested)
 
         # Shown here, owned by the Data and Model tabs: a link opens the owner.
@@ -84,9 +86,21 @@ class TrainingPanel(QWidget):
         self.schedule = _combo(catalog.SCHEDULE)
         self.seed = _spin(catalog.SEED)
         self.device = _combo(catalog.DEVICE)
-        for key, box in (("epochs", self.epochs), ("batch_size", self.batch_size), ("seed", self.seed)):
+        # Early stopping: off (patience 0) by default; the plots mark the best epoch either way.
+        self.early_stop_patience = _spin(catalog.EARLY_STOP_PATIENCE)
+        self.early_stop_patience.setSpecialValueText("Off")
+        self.early_stop_patience.setSuffix(" epochs")
+        self.early_stop_metric = _combo(catalog.EARLY_STOP_METRIC)
+        # Processes: 1 trains here, in the app; more start a DDP job (one per GPU, or gloo on the CPU).
+        self.processes = _spin(catalog.NPROC)
+        self.processes.setToolTip("Training processes on this machine. 1 trains inside the app; more start a "
+                                  "separate DDP job (one per GPU, or gloo on the CPU). The batch size is global: "
+                                  "it is split over the processes.")
+        for key, box in (("epochs", self.epochs), ("batch_size", self.batch_size), ("seed", self.seed),
+                         ("early_stop_patience", self.early_stop_patience), ("nproc", self.processes)):
             bind_spin(self.settings, key, box)
-        for key, box in (("optimizer", self.optimizer), ("schedule", self.schedule), ("device", self.device)):
+        for key, box in (("optimizer", self.optimizer), ("schedule", self.schedule), ("device", self.device),
+                         ("early_stop_metric", self.early_stop_metric)):
             bind_combo(self.settings, key, box)
         for key, edit in (("lr", self.lr), ("weight_decay", self.weight_decay)):
             bind_line(self.settings, key, edit)
@@ -105,6 +119,9 @@ class TrainingPanel(QWidget):
         form2.addRow("Schedule", self.schedule)
         form2.addRow("Seed", self.seed)
         form2.addRow("Device", self.device)
+        form2.addRow(catalog.NPROC.label, self.processes)
+        form2.addRow(catalog.EARLY_STOP_PATIENCE.label, self.early_stop_patience)
+        form2.addRow(catalog.EARLY_STOP_METRIC.label, self.early_stop_metric)
 
         self.train_button = self._button(self.train_action, "trainButton")
         self.pause_button = self._button(self.pause_action, "pauseButton")
@@ -121,7 +138,7 @@ class TrainingPanel(QWidget):
         layout.addLayout(self.progress_slot)
         layout.addStretch(1)
         self._fields = [self.epochs, self.batch_size, self.lr, self.optimizer, self.weight_decay, self.schedule,
-                        self.seed, self.device]
+                        self.seed, self.device, self.processes]
         self._update_enabled()
 
     @staticmethod
@@ -140,14 +157,17 @@ class TrainingPanel(QWidget):
         self._engine_ready = ready
         self._update_enabled()
 
-    def set_state(self, state: str) -> None:
+    def set_state(self, state: str, pausable: bool = True) -> None:
         self._state = state
+        self._pausable = pausable
         self._update_enabled()
 
     def _update_enabled(self) -> None:
         idle = self._state == "idle"
         self.train_action.setEnabled(self._engine_ready and idle)
-        self.pause_action.setEnabled(self._state in ("running", "paused"))
+        self.pause_action.setEnabled(self._pausable and self._state in ("running", "paused"))
+        self.pause_action.setToolTip(self._pause_tip if self._pausable else
+                                     "Multi-process runs: stop, then resume (from last.pt)")
         self.pause_action.setText("&Resume" if self._state == "paused" else "&Pause")
         self.stop_action.setEnabled(self._state in ("running", "paused"))
         for w in self._fields:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 import pyqtgraph as pg
-from PySide6.QtCore import QTimer, Slot
+from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
 
 from gui.plotting.axis_range import keep_flat_series_visible
@@ -22,6 +22,10 @@ COLOURS = {"raw": (120, 160, 230, 110), "ema": (40, 90, 200), "train": (40, 90, 
            "lr": (60, 160, 90)}
 
 
+def _finite(value) -> float:
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else math.nan
+
+
 class TrainingPlots(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -33,6 +37,7 @@ class TrainingPlots(QWidget):
         self.epoch_train_acc = PlotBuffer(64)
         self.epoch_val_acc = PlotBuffer(64)
         self._ema = (0.0, 0)  # debiased EMA state (see gui.plotting.smoothing)
+        self._best: tuple[float, float] | None = None  # (epoch, validation accuracy) of the best epoch
         self._dirty = False
         self.redraw_count = 0
 
@@ -68,6 +73,15 @@ class TrainingPlots(QWidget):
         self.val_acc_curve = self.acc_plot.plot(pen=pg.mkPen(COLOURS["val"], width=2), name="validation",
                                                 symbolBrush=COLOURS["val"], **sym)
 
+        best_pen = pg.mkPen((200, 40, 40), width=1, style=Qt.PenStyle.DashLine)
+        self.best_lines = []
+        for plot in (self.epoch_loss_plot, self.acc_plot):
+            line = pg.InfiniteLine(angle=90, movable=False, pen=best_pen, label="best",
+                                   labelOpts={"position": 0.9, "color": (200, 40, 40)})
+            line.setVisible(False)
+            plot.addItem(line, ignoreBounds=True)
+            self.best_lines.append(line)
+
         self._pairs = [
             (self.raw_curve, self.step_loss), (self.ema_curve, self.step_loss_ema), (self.lr_curve, self.step_lr),
             (self.train_loss_curve, self.epoch_train_loss), (self.val_loss_curve, self.epoch_val_loss),
@@ -85,7 +99,8 @@ class TrainingPlots(QWidget):
         plot.setLabel("bottom", x_label)
         plot.setLabel("left", y_label)
         plot.showGrid(x=True, y=True, alpha=0.2)
-        plot.addLegend(offset=legend_offset)
+        plot.addLegend(offset=legend_offset, brush=pg.mkBrush(255, 255, 255, 230), pen=pg.mkPen(200, 200, 200))
+        plot.getAxis("left").enableAutoSIPrefix(False)  # 0.001, not "1 (x0.001)"
         plot.setMenuEnabled(True)
         # Tick labels are the costly part of a repaint (text). Cached as pixmaps, an axis is only drawn
         # again when its range changes, and start_run() fixes the x ranges so that is rare.
@@ -98,7 +113,7 @@ class TrainingPlots(QWidget):
     def start_run(self, info: dict) -> None:
         """Fix the x ranges to the whole run (the engine's fit info): the axes then stay put while the
         curves grow, instead of rescaling at every report. The user can still zoom; "A" restores auto."""
-        total, epochs, start = info.get("total_steps"), info.get("epochs"), info.get("start_epoch", 0)
+        total, epochs, start = info.get("total_steps"), info.get("epochs"), info.get("start_epoch") or 0
         if total:
             first = start * (total // max(1, epochs)) if epochs else 0
             for plot in (self.loss_plot, self.lr_plot):
@@ -117,36 +132,89 @@ class TrainingPlots(QWidget):
             buffer.clear()
         self._drawn = [-1] * len(self._pairs)
         self._ema = (0.0, 0)
+        self._best = None
+        self._mark_best()
         for plot in (self.loss_plot, self.epoch_loss_plot, self.lr_plot):
             plot.enableAutoRange()
         self.acc_plot.enableAutoRange(axis="x")  # accuracy keeps its fixed 0..1
         self._dirty = True
 
-    def add_losses(self, steps, losses, lr: float | None = None) -> None:
-        """Append (step, loss) points; the EMA line follows. Cheap: no drawing here."""
+    def add_losses(self, steps, losses, lrs=None) -> None:
+        """Append (step, loss) points and each step's learning rate; the EMA line follows. No drawing here."""
         if len(steps) == 0:
             return
         self.step_loss.extend(steps, losses)
         smoothed, self._ema = debiased_ema(losses, EMA_SMOOTHING, self._ema)
         self.step_loss_ema.extend(steps, smoothed)
-        if lr is not None:
-            self.step_lr.append(steps[-1], lr)
+        if lrs is not None:
+            keep = [(s, v) for s, v in zip(steps, lrs) if math.isfinite(v)]
+            if keep:
+                self.step_lr.extend([s for s, _ in keep], [v for _, v in keep])
         self._dirty = True
 
-    @Slot(dict)
-    def add_batch_report(self, report: dict) -> None:
-        self.add_losses(report["steps"], report["losses"], report.get("lr"))
+    @Slot(list)
+    def add_records(self, records: list) -> None:
+        """The one way data gets in: core.records Records, from the app's own run or a followed file."""
+        steps, losses, lrs = [], [], []
 
-    @Slot(dict)
-    def add_epoch(self, m: dict) -> None:
-        def finite(v):
-            return v if v is not None and math.isfinite(v) else math.nan
+        def flush_steps() -> None:
+            if steps:
+                self.add_losses(steps, losses, lrs)
+                steps.clear(), losses.clear(), lrs.clear()
+
+        for record in records:
+            kind = record.get("kind")
+            if kind == "step":
+                loss = _finite(record.get("loss"))
+                if record.get("step") is not None and math.isfinite(loss):  # curves skip no finite check
+                    steps.append(record["step"])
+                    losses.append(loss)
+                    lrs.append(_finite(record.get("lr")))
+                continue
+            flush_steps()
+            if kind == "start":
+                self.start_run(record)
+            elif kind == "resume":
+                self._drop_after(record.get("step") or 0, record.get("epoch") or 0)
+            elif kind == "epoch" and record.get("epoch") is not None:
+                self._add_epoch(record)
+        flush_steps()
+
+    def _drop_after(self, step: int, epoch: int) -> None:
+        """A resume: the steps and epochs after its position are written again by the resumed run."""
+        for buffer in (self.step_loss, self.step_loss_ema, self.step_lr):
+            buffer.drop_after(step)
+        for buffer in (self.epoch_train_loss, self.epoch_val_loss, self.epoch_train_acc, self.epoch_val_acc):
+            buffer.drop_after(epoch)
+        self._ema = (0.0, 0) if len(self.step_loss) == 0 else self._ema
+        self._best = max(((e, a) for e, a in zip(self.epoch_val_acc.x, self.epoch_val_acc.y) if math.isfinite(a)),
+                         key=lambda p: p[1], default=None)
+        self._mark_best()
+        self._dirty = True
+
+    def _add_epoch(self, m: dict) -> None:
         e = m["epoch"]
-        self.epoch_train_loss.append(e, finite(m["train_loss"]))
-        self.epoch_val_loss.append(e, finite(m["val_loss"]))
-        self.epoch_train_acc.append(e, finite(m["train_acc"]))
-        self.epoch_val_acc.append(e, finite(m["val_acc"]))
+        self.epoch_train_loss.append(e, _finite(m.get("train_loss")))
+        self.epoch_val_loss.append(e, _finite(m.get("val_loss")))
+        self.epoch_train_acc.append(e, _finite(m.get("train_acc")))
+        val_acc = _finite(m.get("val_acc"))
+        self.epoch_val_acc.append(e, val_acc)
+        if math.isfinite(val_acc) and (self._best is None or val_acc > self._best[1]):
+            self._best = (e, val_acc)
+            self._mark_best()
         self._dirty = True
+
+    def _mark_best(self) -> None:
+        """A dashed line at the best validation accuracy's epoch, in both epoch plots."""
+        for line in self.best_lines:
+            line.setVisible(self._best is not None)
+            if self._best is not None:
+                line.setValue(self._best[0])
+                line.label.setFormat(f"best {self._best[1]:.1%}")
+
+    @property
+    def best_epoch(self) -> int | None:
+        return None if self._best is None else int(self._best[0])
 
     # ---- drawing -------------------------------------------------------------------------------------
     @Slot()

@@ -1,8 +1,9 @@
 """The training worker: a QObject that lives on its own QThread and runs one fit().
 
-A core Callback (`_SignalBridge`) turns engine events into Qt signals. Payloads are plain copies (floats,
-lists, dicts, a CPU Checkpoint), never live tensors, and the engine already throttles batch reports, so the
-GUI thread gets a handful of small events a second however fast the model trains.
+The run's records (core.records, the lines of metrics.jsonl) reach the GUI thread in batches over one signal,
+`recordsReady`: the same records a follower reads from the file of a run another process writes, so the plots
+have one code path. A core Callback adds the weights-only checkpoints the hub needs. Payloads are plain copies
+(records are dicts of numbers, a CPU Checkpoint), never live tensors.
 
 Control goes the other way without signals: stop/pause/resume are plain thread-safe calls forwarded to the
 Trainer's flags, so they act even while the worker thread is busy inside fit() and never runs its event loop.
@@ -11,14 +12,13 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 import traceback
 from pathlib import Path
 
 import torch
 from PySide6.QtCore import QObject, Signal, Slot
 
-from core.callbacks import BatchReport, Callback, EpochMetrics
+from core.callbacks import Callback
 from core.checkpoint import Checkpoint
 from core.errors import describe_failure
 from core.session import RunSettings, prepare_trainer
@@ -56,33 +56,47 @@ def _forward_request(trainer, receive) -> None:
     trainer.request_weights(on_state)
 
 
-class _SignalBridge(Callback):
+class _CheckpointBridge(Callback):
+    """Engine events the hub needs: a weights-only copy at every epoch end and when the run stops."""
+
     def __init__(self, worker: "TrainingWorker"):
         self.worker = worker
 
-    def on_fit_start(self, trainer, info: dict) -> None:
-        self.worker.fitStarted.emit({**info, "time": time.perf_counter()})
-
-    def on_batch_end(self, trainer, report: BatchReport) -> None:
-        self.worker.batchReported.emit({
-            "epoch": report.epoch, "epochs": report.epochs, "batch": report.batch,
-            "batches_per_epoch": report.batches_per_epoch, "step": report.step, "total_steps": report.total_steps,
-            "steps": [s for s, _ in report.losses], "losses": [v for _, v in report.losses], "lr": report.lr,
-            "images_per_sec": report.images_per_sec, "elapsed_s": report.elapsed_s, "eta_s": report.eta_s,
-        })
-
-    def on_epoch_end(self, trainer, metrics: EpochMetrics) -> None:
-        self.worker.epochEnded.emit(metrics.to_dict())
+    def on_epoch_end(self, trainer, metrics) -> None:
         self.worker.checkpointReady.emit(weights_only_checkpoint(trainer), TrainedEpoch(metrics.epoch))
 
     def on_stopped(self, trainer, summary: dict) -> None:
         self.worker.checkpointReady.emit(weights_only_checkpoint(trainer), StoppedAt(trainer.step))
 
 
+class RecordRelay:
+    """A record sink (prepare_trainer(record_sinks=...)): the records the run writes to metrics.jsonl go to
+    the GUI thread in batches over one signal. The engine already groups step records into reports (at most
+    every report_interval_s); a batch is sent at the last step of a report and at any other record, so the
+    GUI gets a handful of signals a second. Called from the training and heartbeat threads."""
+
+    def __init__(self, emit):
+        self._emit = emit
+        self._lock = threading.Lock()
+        self._batch: list = []
+
+    def __call__(self, record) -> None:
+        with self._lock:
+            self._batch.append(record)
+            if record.get("kind") == "step" and "eta_s" not in record:
+                return  # more steps of this report follow
+            batch, self._batch = self._batch, []
+        self._emit(batch)
+
+    def flush(self) -> None:
+        with self._lock:
+            batch, self._batch = self._batch, []
+        if batch:
+            self._emit(batch)
+
+
 class TrainingWorker(QObject):
-    fitStarted = Signal(dict)
-    batchReported = Signal(dict)
-    epochEnded = Signal(dict)
+    recordsReady = Signal(list)  # core.records Records as the run writes them (see RecordRelay)
     checkpointReady = Signal(object, object)  # weights-only Checkpoint, its Provenance
     fitFinished = Signal(dict)  # summary; summary["stopped"] tells a stop from a normal end
     failed = Signal(str, str)  # message for the user, details (traceback) for the log
@@ -138,14 +152,16 @@ class TrainingWorker(QObject):
             threads = training_threads()
             if threads is not None:
                 torch.set_num_threads(threads)  # OpenMP's thread count is per thread: this one only
+            relay = RecordRelay(self.recordsReady.emit)
             if self.finetune_from is not None:  # fresh optimizer, the checkpoint's weights (core/finetune.py)
                 from core.finetune import prepare_finetune
 
                 trainer = prepare_finetune(self.finetune_from, self.run_dir, epochs=self.settings.train.epochs,
-                                           lr=self.settings.train.lr, callbacks=[_SignalBridge(self)])
+                                           lr=self.settings.train.lr, callbacks=[_CheckpointBridge(self)],
+                                           record_sinks=[relay])
             else:
                 trainer = prepare_trainer(self.settings, self.run_dir, resume=self.resume_from,
-                                          callbacks=[_SignalBridge(self)])
+                                          callbacks=[_CheckpointBridge(self)], record_sinks=[relay])
             with self._lock:
                 self._trainer = trainer
                 # A stop or pause pressed while the data was still being built applies now.
@@ -156,7 +172,10 @@ class TrainingWorker(QObject):
                 waiting, self._weight_requests = self._weight_requests, []
             for receive in waiting:
                 _forward_request(trainer, receive)
-            summary = trainer.fit()
+            try:
+                summary = trainer.fit()
+            finally:
+                relay.flush()
             self.fitFinished.emit(dict(summary))
         except Exception as exc:  # every failure reaches the user as a message; the app carries on
             # Translated once, here: out of memory / full disk say what to change and which file.

@@ -27,6 +27,11 @@ def loose(shared_data) -> Path:
     return folder
 
 
+def has_steps(records) -> bool:
+    """A batch of records with at least one step (the first batch may hold only the start record)."""
+    return any(r["kind"] == "step" for r in records)
+
+
 def tiny_checkpoint(seed: int = 0):
     import torch
 
@@ -197,7 +202,7 @@ def test_paste_image_from_the_clipboard_and_text_fields_keep_their_paste(qtbot, 
 
 def test_drop_before_the_first_epoch_ends_uses_live_weights(qtbot, window, inspector, loose):
     window.panel.set_values({"epochs": 200, "train_count": 480})
-    with qtbot.waitSignal(window.controller.batchReported, timeout=WAIT):
+    with qtbot.waitSignal(window.controller.recordsArrived, timeout=WAIT, check_params_cb=has_steps):
         window.start_training()
     window.controller.pause()  # a paused run still serves weight copies, and no epoch can end meanwhile
     worker = window.controller._worker  # the test looks at its trainer; the GUI never holds it

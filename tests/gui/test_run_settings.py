@@ -138,3 +138,20 @@ def test_the_shapes_image_count_shows_only_for_the_shapes_dataset(qtbot, tmp_pat
     count.setValue(400)
     assert view.settings.get("train_count") == 400
     view.shutdown()
+
+
+def test_early_stopping_is_a_train_form_setting_off_by_default(qtbot):
+    from gui.training.form import TrainingPanel
+
+    model = RunSettingsModel()
+    panel = TrainingPanel(model)
+    qtbot.addWidget(panel)
+    assert OWNERS["early_stop_patience"] == OWNERS["early_stop_metric"] == "train"
+    assert panel.early_stop_patience.value() == 0 and panel.early_stop_patience.text() == "Off"
+    assert model.build().train.early_stop_patience == 0
+    panel.early_stop_patience.setValue(3)
+    panel.early_stop_metric.setCurrentText("val_acc")
+    train = model.build().train
+    assert (train.early_stop_patience, train.early_stop_metric) == (3, "val_acc")
+    with pytest.raises(ValueError):
+        model.set("early_stop_metric", "train_loss")

@@ -1,6 +1,7 @@
 """The Runs tab: listing, filtering, live updates, overlays, comparison, rename / note / delete + undo, and
 bad run folders shown as row messages."""
 import json
+import threading
 
 import numpy as np
 import pytest
@@ -110,9 +111,16 @@ def test_settings_comparison_highlights_differences(tab, qtbot):
     assert tab.comparison.table.rowCount() == 1
 
 
-def test_rename_and_note_persist(tab, qtbot, root):
+def test_rename_and_note_persist(tab, qtbot, root, monkeypatch):
+    import gui.runs.file_actions
+    from core.run_actions import rename_run
+
     select(tab, qtbot, "alpha")
+    threads = []
+    monkeypatch.setattr(gui.runs.file_actions, "rename_run", lambda *a: threads.append(threading.current_thread()) or rename_run(*a))
     tab.rename_selected("baseline")
+    qtbot.waitUntil(lambda: len(threads) == 1, timeout=5_000)
+    assert threads[0] is not threading.main_thread()  # the file is written off the GUI thread
     tab.note_selected("first try")
     qtbot.waitUntil(lambda: "baseline" in rows(tab) and rows(tab)["baseline"].note == "first try", timeout=5_000)
     from core.run_index import RunIndex
@@ -123,8 +131,9 @@ def test_rename_and_note_persist(tab, qtbot, root):
 
 def test_delete_and_undo(tab, qtbot, root):
     select(tab, qtbot, "beta")
-    tab.actions_by_name["delete"].trigger()
-    assert "beta" not in rows(tab) and not (root / "beta").exists()
+    tab.actions_by_name["delete"].trigger()  # the move runs off the GUI thread
+    qtbot.waitUntil(lambda: "beta" not in rows(tab), timeout=5_000)
+    assert not (root / "beta").exists()
     assert tab.undo_bar.isVisible() and "Deleted 1 run" in tab.undo_bar.label.text()
     assert any(p.name.startswith("beta") for p in (root / ".trash").iterdir())
     tab.actions_by_name["undo"].trigger()  # Ctrl+Z
@@ -203,7 +212,7 @@ def test_a_flat_learning_rate_sits_in_a_sensible_range(qtbot):
     plots = TrainingPlots()
     qtbot.addWidget(plots)
     for step in range(1, 50):
-        plots.add_losses([step], [1.0 / step], lr=1e-3)
+        plots.add_losses([step], [1.0 / step], [1e-3])
     plots.redraw_if_dirty()
     low, high = plots.lr_plot.viewRange()[1]
     assert low < 1e-3 < high and high - low < 0.01
@@ -233,6 +242,9 @@ def test_window_has_the_runs_tab_and_follows_a_dropped_run_folder(qtbot, app_set
     assert rows(tab)["nowhere"].status == "missing"
     window.route_drop([str(remote)])
     qtbot.waitUntil(lambda: "cli-run" in rows(tab), timeout=10_000)
+    # One dropped run folder is also followed in the Train tab (plots, progress and log from its records).
+    assert window.run_watch.folder == remote and window.tabs.currentWidget() is window.train_tab
+    qtbot.waitUntil(lambda: len(window.plots.epoch_val_acc) == 3, timeout=10_000)
     qtbot.waitUntil(lambda: tab.selected_paths() == [str(remote.resolve())], timeout=10_000)
     window.close()
     from gui.main_window import MainWindow

@@ -33,7 +33,7 @@ def test_plots_hold_a_million_points(qtbot):
     rng = np.random.default_rng(0)
     for start in range(0, 1_000_000, 100_000):
         steps = np.arange(start + 1, start + 100_001)
-        plots.add_losses(steps, rng.random(100_000), lr=1e-3)
+        plots.add_losses(steps, rng.random(100_000), np.full(100_000, 1e-3))
     assert len(plots.step_loss) == 1_000_000 and len(plots.step_loss_ema) == 1_000_000
     qtbot.waitUntil(lambda: plots.redraw_count > 0)
     x, _ = plots.raw_curve.getData()  # what is drawn: peak-downsampled, far fewer than a million
@@ -66,7 +66,8 @@ def test_settings_round_trip(qtbot, app_settings, runs_root):
     qtbot.addWidget(w)
     w.load_engine(blocking=True)
     form = {"dataset": "shapes", "train_count": 300, "model": "mlp", "epochs": 7, "batch_size": 24, "lr": "0.02",
-            "optimizer": "sgd", "weight_decay": "0.0005", "schedule": "step", "seed": 42, "device": "cpu"}
+            "optimizer": "sgd", "weight_decay": "0.0005", "schedule": "step", "seed": 42, "device": "cpu",
+            "early_stop_patience": 4, "early_stop_metric": "val_acc", "nproc": 2}
     w.panel.set_values(form)
     w.resize(700, 500)  # within the offscreen screen (800x600)
     w.close()
@@ -137,7 +138,7 @@ def test_start_run_fixes_x_ranges_to_the_run(qtbot):
     qtbot.addWidget(plots)
     plots.show()
     plots.start_run({"total_steps": 100, "epochs": 4, "start_epoch": 0})
-    plots.add_losses([1, 2, 3], [1.0, 0.9, 0.8], lr=0.1)
+    plots.add_losses([1, 2, 3], [1.0, 0.9, 0.8], [0.1] * 3)
     plots.redraw_if_dirty()
     lo, hi = plots.loss_plot.viewRange()[0]
     assert lo <= 0 and 100 <= hi < 110  # the whole run, not just the 3 steps so far
@@ -145,3 +146,21 @@ def test_start_run_fixes_x_ranges_to_the_run(qtbot):
     plots.clear()  # the next run starts from auto range again
     plots.add_losses([1, 2], [1.0, 0.5])
     qtbot.waitUntil(lambda: plots.loss_plot.viewRange()[0][1] < 10)  # auto range applies at the next paint
+
+
+def test_record_relay_sends_a_report_as_one_batch_and_other_records_at_once():
+    from core import records
+    from gui.training.worker import RecordRelay
+
+    sent = []
+    relay = RecordRelay(sent.append)
+    relay(records.make("start", epochs=1, start_epoch=0, batches_per_epoch=3, total_steps=3))
+    relay(records.make("step", step=1, loss=1.0))
+    relay(records.make("step", step=2, loss=0.9))
+    assert [[r.kind for r in batch] for batch in sent] == [["start"]]  # steps wait for the report's last one
+    relay(records.make("step", step=3, loss=0.8, images_per_sec=10.0, elapsed_s=1.0, eta_s=0.0))
+    relay(records.make("heartbeat", state="running"))
+    assert [[r.get("step") for r in batch] for batch in sent[1:]] == [[1, 2, 3], [None]]
+    relay(records.make("step", step=4, loss=0.7))
+    relay.flush()  # the run ended mid-report: nothing is left behind
+    assert sent[-1][0]["step"] == 4 and sum(len(b) for b in sent) == 6

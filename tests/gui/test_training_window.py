@@ -10,6 +10,11 @@ from gui.model_hub import LiveWeights, OpenedFromFile
 WAIT = 30_000  # for anything a training thread does: generous for a slow, shared 2-core machine
 
 
+def has_steps(records) -> bool:
+    """A batch of records with at least one step (the first batch may hold only the start record)."""
+    return any(r["kind"] == "step" for r in records)
+
+
 def click(qtbot, button):
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
 
@@ -40,7 +45,7 @@ def test_defaults_come_from_core_and_train_is_enabled(qtbot, app_settings, runs_
 
 def test_train_two_epochs_fills_plots_and_writes_run(qtbot, window, tiny):
     epochs = []
-    window.controller.epochEnded.connect(epochs.append)
+    window.controller.recordsArrived.connect(lambda rs: epochs.extend(r for r in rs if r["kind"] == "epoch"))
     with qtbot.waitSignal(window.controller.runFinished, timeout=120_000) as finished:
         click(qtbot, window.panel.train_button)
     assert finished.args[0]["stopped"] is False
@@ -61,8 +66,12 @@ def test_train_two_epochs_fills_plots_and_writes_run(qtbot, window, tiny):
     run = window.controller.run_dir
     assert run.parent == window.controller.runs_root and run.name.endswith("_shapes_cnn")  # core.run_location names runs
     assert (run / "last.pt").exists() and (run / "best.pt").exists()
-    kinds = [json.loads(line)["kind"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    kinds = [r["kind"] for r in lines]
     assert kinds.count("epoch") == 2 and kinds[-1] == "end"
+    # One record path: the plots hold exactly the run's step records, as a follower of the file would.
+    assert plots.step_loss.y.tolist() == [r["loss"] for r in lines if r["kind"] == "step"]
+    assert window.record_view.records_shown == len(lines)
     assert any(str(run) in text for _, text in window.log.lines)
     assert sum("Epoch 2:" in text for _, text in window.log.lines) == 1
     # The hub holds the trained model, weights only.
@@ -76,7 +85,7 @@ def test_pause_resume_and_stop(qtbot, window):
     window.panel.set_values({"epochs": 50})
     states = []
     window.controller.stateChanged.connect(states.append)
-    with qtbot.waitSignal(window.controller.batchReported, timeout=60_000):
+    with qtbot.waitSignal(window.controller.recordsArrived, timeout=60_000, check_params_cb=has_steps):
         click(qtbot, window.panel.train_button)
     assert window.hub.is_training()
     assert not window.panel.train_action.isEnabled()
@@ -111,7 +120,7 @@ def test_pause_resume_and_stop(qtbot, window):
 
 def test_closing_mid_training_stops_and_saves(qtbot, window):
     window.panel.set_values({"epochs": 50})
-    with qtbot.waitSignal(window.controller.batchReported, timeout=60_000):
+    with qtbot.waitSignal(window.controller.recordsArrived, timeout=60_000, check_params_cb=has_steps):
         window.panel.train_action.trigger()
     run = window.controller.run_dir
     window.close()
@@ -216,7 +225,7 @@ def test_keyboard_shortcuts_drive_the_run(qtbot, window):
     window.activateWindow()
     assert QTest.qWaitForWindowActive(window, 5000)
     window.panel.lr.setFocus()  # typing in a field does not swallow the shortcut
-    with qtbot.waitSignal(window.controller.batchReported, timeout=60_000):
+    with qtbot.waitSignal(window.controller.recordsArrived, timeout=60_000, check_params_cb=has_steps):
         qtbot.keyClick(window.panel.lr, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     qtbot.keyClick(window.panel.lr, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)
     assert window.controller.state == "paused"
@@ -226,3 +235,27 @@ def test_keyboard_shortcuts_drive_the_run(qtbot, window):
         qtbot.keyClick(window.panel.lr, Qt.Key.Key_Period, Qt.KeyboardModifier.ControlModifier)
     assert finished.args[0]["stopped"] is True
     assert "Ctrl+P" in window.panel.pause_button.toolTip()
+
+
+def test_resume_from_the_runs_tab_continues_in_the_same_run_folder(qtbot, window):
+    from gui.runs.window_hookup import resume_run
+
+    window.panel.set_values({"epochs": 50})
+    with qtbot.waitSignal(window.controller.recordsArrived, timeout=60_000, check_params_cb=has_steps):
+        click(qtbot, window.panel.train_button)
+    run = window.controller.run_dir
+    with qtbot.waitSignal(window.controller.runFinished, timeout=60_000):
+        click(qtbot, window.panel.stop_button)
+    qtbot.waitUntil(lambda: window.controller.state == "idle", timeout=WAIT)
+    config = json.loads((run / "config.json").read_text())
+    stopped = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()][-1]
+    assert stopped["kind"] == "stopped"
+    config["train"]["epochs"] = stopped["epoch"] + 1  # finish the epoch in progress only
+    with qtbot.waitSignal(window.controller.runFinished, timeout=120_000) as finished:
+        resume_run(window, str(run), config, str(run / "last.pt"))
+    assert finished.args[0]["stopped"] is False
+    qtbot.waitUntil(lambda: window.controller.state == "idle", timeout=WAIT)
+    assert window.controller.run_dir == run and sorted(p.name for p in run.parent.iterdir()) == [run.name]
+    kinds = [json.loads(line)["kind"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert kinds.count("start") == 2 and "stopped" in kinds and "resume" in kinds and kinds[-1] == "end"
+    assert window.tabs.currentWidget() is window.train_tab and len(window.plots.epoch_val_acc) == 1

@@ -1,0 +1,49 @@
+"""The per-process status strip of a multi-process run: one small label per process (rank, alive / stale /
+its final state, last step), from RUN/ranks/rank-N.json as gui/training/job_watch.py reads them."""
+from __future__ import annotations
+
+from PySide6.QtCore import Slot
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
+
+COLOURS = {"alive": "#2e7d32", "stale": "#c62828", "error": "#c62828", "stopped": "#6d6d6d", "done": "#1565c0"}
+
+
+def rank_text(status: dict) -> str:
+    return f"rank {status.get('rank')}: {status.get('liveness', '?')}, step {status.get('step', '–')}"
+
+
+class RankStrip(QWidget):
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._layout = QHBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self.title = QLabel("Processes:")
+        self._layout.addWidget(self.title)
+        self.labels: list[QLabel] = []
+        self._layout.addStretch(1)
+        self.setVisible(False)
+
+    def clear(self) -> None:
+        for label in self.labels:
+            label.deleteLater()
+        self.labels = []
+        self.setVisible(False)
+
+    @Slot(list)
+    def show_ranks(self, statuses: list) -> None:
+        while len(self.labels) < len(statuses):
+            label = QLabel()
+            self._layout.insertWidget(len(self.labels) + 1, label)
+            self.labels.append(label)
+        for label, status in zip(self.labels, statuses):
+            colour = COLOURS.get(status.get("liveness"), "#000000")
+            label.setText(f"<span style='color:{colour}'>●</span> {rank_text(status)}")
+            tip = f"pid {status.get('pid')} on {status.get('host')}, epoch {status.get('epoch')}"
+            if status.get("message"):
+                tip += f"\n{status['message']}"
+            label.setToolTip(tip)
+        self.setVisible(bool(statuses))
+
+    def texts(self) -> list[str]:
+        """Each process's line as plain text (what a test or a screen reader reads)."""
+        return [label.text().split("</span> ", 1)[-1] for label in self.labels]

@@ -1,0 +1,159 @@
+"""The Train tab driven by run records: a run that a CLI process writes, followed by the window, ends with
+exactly the records the process wrote; a killed writer reads as not responding; the app's own run takes the
+same record path."""
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from core import records
+from tests.conftest import REPO
+
+
+def cli_train(out, *extra):
+    return subprocess.Popen([sys.executable, "-m", "core.cli", "train", "--shapes-count", "48", "--image-size", "16",
+                             "--batch-size", "8", "--device", "cpu", "--quiet", "--out", str(out), *extra],
+                            env={**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}, cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+@pytest.fixture
+def bare_window(qtbot, app_settings, runs_root):
+    """The window without the engine: following a run needs no PyTorch."""
+    from gui.app import make_application
+    from gui.main_window import MainWindow
+
+    make_application()
+    w = MainWindow(runs_root=runs_root, settings=app_settings)
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    w.run_watch.shutdown()
+
+
+def written(out):
+    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def written_records(out):
+    lines = []
+    for line in (out / "metrics.jsonl").read_text().splitlines():
+        try:
+            lines.append(json.loads(line))
+        except ValueError:
+            pass
+    return lines
+
+
+@pytest.mark.timeout(300)
+def test_a_cli_run_followed_in_the_train_tab_ends_with_exactly_its_records(bare_window, qtbot, tmp_path):
+    window = bare_window
+    out = tmp_path / "cli-run"
+    out.mkdir()
+    # Followed before the run starts: the window waits for the file (--follow DIR, then start the run).
+    statuses = []
+    window.run_watch.statusChanged.connect(statuses.append)
+    assert window.follow_run(str(out))
+    assert window.tabs.currentWidget() is window.train_tab
+    proc = cli_train(out, "--epochs", "2", "--heartbeat-s", "0.2")
+    try:
+        qtbot.waitUntil(lambda: proc.poll() is not None, timeout=240_000)  # the window keeps polling meanwhile
+        assert proc.returncode == 0, proc.stderr.read().decode()
+    finally:
+        proc.kill() if proc.poll() is None else None
+    qtbot.waitUntil(lambda: window.run_watch.status == "finished", timeout=10_000)
+    lines = written(out)
+    steps = [r for r in lines if r["kind"] == "step"]
+    epochs = [r for r in lines if r["kind"] == "epoch"]
+    plots = window.plots
+    assert window.record_view.records_shown == len(lines)
+    assert plots.step_loss.x.tolist() == [r["step"] for r in steps]
+    assert plots.step_loss.y.tolist() == pytest.approx([r["loss"] for r in steps])
+    assert plots.step_lr.y.tolist() == pytest.approx([r["lr"] for r in steps])
+    assert plots.epoch_val_acc.y.tolist() == pytest.approx([r["val_acc"] for r in epochs])
+    assert plots.epoch_train_loss.y.tolist() == pytest.approx([r["train_loss"] for r in epochs])
+    best = max(epochs, key=lambda r: r["val_acc"])["epoch"]
+    assert plots.best_epoch == best and plots.best_lines[0].value() == best
+    assert window.progress.run_bar.value() == 1000 and "finished" in window.progress.status_label.text()
+    log = window.log.text()
+    assert "Epoch 1:" in log and "Epoch 2:" in log and "Run finished after 2 epochs" in log
+    assert statuses[0] == "waiting" and statuses[-1] == "finished"
+    assert "gone" not in log  # a file not written yet is not reported as deleted
+
+
+@pytest.mark.timeout(300)
+def test_a_killed_writer_reads_as_not_responding(bare_window, qtbot, tmp_path):
+    window = bare_window
+    out = tmp_path / "long-run"
+    out.mkdir()
+    proc = cli_train(out, "--epochs", "200", "--heartbeat-s", "0.2")
+    try:
+        qtbot.waitUntil(lambda: (out / "metrics.jsonl").exists(), timeout=120_000)
+        window.follow_run(str(out))
+        qtbot.waitUntil(lambda: len(window.plots.step_loss) > 0, timeout=120_000)
+        assert window.run_watch.status in ("running", "evaluating")
+        proc.send_signal(signal.SIGKILL)  # no final record, no more heartbeats
+        proc.wait(timeout=30)
+    finally:
+        proc.kill() if proc.poll() is None else None
+    qtbot.waitUntil(lambda: window.run_watch.status == "not responding", timeout=10_000)
+    assert "not responding" in window.progress.status_label.text()
+
+
+def test_own_run_and_followed_file_take_the_same_record_path(bare_window):
+    """The records a run writes, shown directly: plots, progress and log from records alone."""
+    window = bare_window
+    window.record_view.reset(own_run=False)
+    batch = [records.make("start", epochs=2, start_epoch=0, batches_per_epoch=2, total_steps=4, device="cpu",
+                          train_size=16, val_size=4),
+             records.make("step", step=1, epoch=1, batch=1, loss=1.0, lr=0.1),
+             records.make("step", step=2, epoch=1, batch=2, loss=0.5, lr=0.1, images_per_sec=123.0, elapsed_s=2.0,
+                          eta_s=2.0, epochs=2, batches_per_epoch=2, total_steps=4),
+             records.make("epoch", epoch=1, step=2, val_loss=0.7, val_acc=0.5, train_loss=0.8, train_acc=0.4, lr=0.1)]
+    window.record_view.show(batch)
+    plots, progress = window.plots, window.progress
+    assert plots.step_loss.y.tolist() == [1.0, 0.5] and plots.epoch_val_acc.y.tolist() == [0.5]
+    assert progress.run_bar.value() == 500 and "123 images/s" in progress.speed_label.text()
+    assert "Epoch 1/2: batch 2/2" in progress.epoch_bar.format()
+    assert "Epoch 1: train loss 0.8000" in window.log.text()
+    # A resume after step 1: the steps and epochs past it are written again, not kept twice.
+    window.record_view.show([records.make("resume", epoch=0, step=1, batch=1),
+                             records.make("step", step=2, epoch=1, batch=2, loss=0.25, lr=0.1)])
+    assert plots.step_loss.x.tolist() == [1.0, 2.0] and plots.step_loss.y.tolist() == [1.0, 0.25]
+    assert len(plots.epoch_val_acc) == 0 and plots.best_epoch is None
+
+
+def test_export_metrics_csv_and_plots_png_svg(bare_window, qtbot, tmp_path):
+    import csv
+
+    from tests.core.test_run_index import make_run
+
+    window = bare_window
+    run = make_run(tmp_path / "r1")
+    with (run / "metrics.jsonl").open("a") as fh:
+        fh.write("garbage line\n")  # skipped, as a follower skips it
+    lines = [r for r in written_records(run) if r["kind"] in ("step", "epoch")]
+    window.follow_run(str(run))
+    qtbot.waitUntil(lambda: len(window.plots.epoch_val_acc) > 0, timeout=10_000)
+    window.train_exports.export_csv(window, window.shown_run_dir(), str(tmp_path / "m.csv"))
+    qtbot.waitUntil(lambda: "rows of metrics" in window.log.text(), timeout=10_000)
+    rows = list(csv.DictReader((tmp_path / "m.csv").open()))
+    assert len(rows) == len(lines) and [r["kind"] for r in rows] == [r["kind"] for r in lines]
+    assert float(rows[-1]["val_acc"]) == pytest.approx([r for r in lines if r["kind"] == "epoch"][-1]["val_acc"])
+    window.train_exports.export_plots(window, str(tmp_path / "plots.png"))
+    window.train_exports.export_plots(window, str(tmp_path / "plots.svg"))
+    assert (tmp_path / "plots.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert b"<svg" in (tmp_path / "plots.svg").read_bytes()[:2000]
+    # The Runs tab's overlay too.
+    tab = window.runs_tab
+    tab.add_folders([str(run)])
+    qtbot.waitUntil(lambda: tab.selected_paths() == [str(run.resolve())], timeout=10_000)
+    tab.export_plots(str(tmp_path / "overlay.svg"))
+    tab.export_csv(str(tmp_path / "overlay.csv"))
+    qtbot.waitUntil(lambda: (tmp_path / "overlay.csv").exists() and "rows of metrics" in window.log.lines[-1][1],
+                    timeout=10_000)
+    assert b"<svg" in (tmp_path / "overlay.svg").read_bytes()[:2000]
+    assert len(list(csv.DictReader((tmp_path / "overlay.csv").open()))) == len(lines)
