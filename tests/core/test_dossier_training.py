@@ -21,7 +21,8 @@ def test_topk_kept_during_validation_matches_an_on_demand_pass(tmp_path):
     result, header = load_topk(topk_path(run))
     assert header["epoch"] == 2 and header["split"] == "val"
     assert len(header["files"]) == len(trainer.data.val) and header["files"][0].endswith(".png")
-    on_demand = compute_topk(load_checkpoint(run / "last.pt").build_model(), trainer.data.val, k=result.k)
+    on_demand = compute_topk(load_checkpoint(run / "last.pt").build_model(), trainer.data.val, k=result.k,
+                             classes=list(trainer.data.classes))
     for name, layer in on_demand.layers.items():
         np.testing.assert_array_equal(result.layers[name].indices, layer.indices)
     head = result.layers["classifier.2"]
