@@ -183,7 +183,9 @@ class Trainer:
     # ---- the loop ------------------------------------------------------------------------------------
     def _emit(self, hook: str, *args) -> None:
         for cb in self.callbacks:
-            getattr(cb, hook)(self, *args)
+            fn = getattr(cb, hook, None)  # a duck-typed callback may lack the newer hooks (on_train_step, ...)
+            if fn is not None:
+                fn(self, *args)
 
     def _serve_weight_requests(self) -> None:
         with self._lock:
@@ -333,6 +335,7 @@ class Trainer:
             self.speed.backward_and_step(loss, self.optimizer)
             self.step += 1
             batch_index += 1
+            self._emit("on_train_step")
             seen += n
             live["batch"], live["seen"] = batch_index, seen
             images_since_report += global_n
@@ -374,10 +377,12 @@ class Trainer:
                                                         torch.tensor(float(seen), device=self.device, dtype=torch.float64)]))
             loss_sum, correct, seen = sums[0], sums[1], int(sums[2].item())
         self.phase = "evaluating"
+        self._emit("on_validation_start")
         try:
             val_loss, val_acc = strategy.evaluate(self.model, self.data.val, cfg.batch_size * 2)
         finally:
             self.phase = "training"
+        self._emit("on_validation_end")
         self._live = None
         if len(self.data.val) and not (math.isfinite(val_loss) and val_loss <= EXPLODED_LOSS):
             raise DivergedError(f"the validation loss became {val_loss:g} after epoch {epoch_number}: the model "
