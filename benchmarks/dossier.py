@@ -38,7 +38,8 @@ from core.data import DataSpec, build_data, make_loader  # noqa: E402
 from core.dossier.health import LayerHealth  # noqa: E402
 from core.dossier.topk import TopKTracker, compute_topk  # noqa: E402
 from core.models import ModelSpec, build_model  # noqa: E402
-from core.trainer import TrainConfig, Trainer, evaluate, resolve_device  # noqa: E402
+from core.strategy import Strategy  # noqa: E402
+from core.trainer import TrainConfig, Trainer, resolve_device  # noqa: E402
 
 
 def _sync(device):
@@ -56,11 +57,11 @@ def _timed(fn, device) -> float:
 
 def topk_overhead(model, val, device, repeat: int) -> tuple[float, float, float]:
     def plain():
-        evaluate(model, val, 256, device)
+        Strategy(device).evaluate(model, val, 256)
 
     def hooked():
         tracker = TopKTracker(9, 5, all_labels=torch.as_tensor(val.labels).to(device)).attach(model)
-        evaluate(model, val, 256, device)
+        Strategy(device).evaluate(model, val, 256)
         tracker.detach()
         tracker.result()  # the one host copy at the end belongs to the cost
     plain(), hooked()  # warm-up
