@@ -261,6 +261,12 @@ EARLY_STOP_METRIC = ChoiceSetting("early_stop_metric", "Early stop on", (
     "what early stopping watches")
 HEARTBEAT_S = NumberSetting("heartbeat_s", "Heartbeat (s)", 2.0, 0.05, 3600.0,
                             help="write a heartbeat record this often, so a follower can tell a dead run")
+DOSSIER_TOPK = FlagSetting("dossier_topk", "Keep top images per channel", False,
+                           "keep each channel's top validation images at every validation pass (RUN/dossier/)")
+LAYER_HEALTH_EVERY = NumberSetting("layer_health_every", "Layer health every (steps)", 0, 0, 1_000_000, integer=True,
+                                   help="sample per-layer norms, update ratios, dead units and histograms every N "
+                                        "steps into RUN/layer_health.jsonl (0: off; 50 is a good value)")
+LAYER_HEALTH_SUGGESTED = 50
 AMP = FlagSetting("amp", "Mixed precision (GPU)", True,
                     "CUDA only: bf16 autocast where the GPU supports it, else fp16 with a GradScaler")
 COMPILE = FlagSetting("compile", "torch.compile", False, "compile the model for speed (GPU; the first steps are slow)")

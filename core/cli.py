@@ -132,7 +132,9 @@ def cmd_train(args) -> int:
                           num_workers=args.workers, backbone_lr_scale=args.backbone_lr_scale,
                           checkpoint_every_min=args.checkpoint_every_min, early_stop_patience=args.early_stop_patience,
                           early_stop_metric=args.early_stop_metric, heartbeat_s=args.heartbeat_s,
-                          amp=args.amp, compile=args.compile),
+                          amp=args.amp, compile=args.compile,
+                          dossier_topk=args.dossier, layer_health_every=args.layer_health_every,
+                          probe_images=[str(Path(p).expanduser().resolve()) for p in args.probe]),
     )
     if args.settings:  # a whole RunSettings from the app (core.train_job), instead of the options above
         try:
@@ -182,6 +184,9 @@ def cmd_train(args) -> int:
                 return EXIT_USAGE
             if strategy.is_main:
                 print(f"run directory: {run_dir}", flush=True)
+            for cb in trainer.callbacks:  # layer-health warnings (--layer-health-every) are printed as they come
+                if hasattr(cb, "on_warning"):
+                    cb.on_warning = progress.write
             signals.attach(trainer.stop)
             try:
                 summary = trainer.fit()
@@ -326,9 +331,10 @@ HANDLERS = {"train": cmd_train, "predict": cmd_predict, "inspect": cmd_inspect, 
 
 
 def _add_eval_handlers() -> None:
-    from core import cli_eval
+    from core import cli_dossier, cli_eval
 
     HANDLERS.update(cli_eval.HANDLERS)
+    HANDLERS.update(cli_dossier.HANDLERS)
 
 
 _add_eval_handlers()

@@ -9,7 +9,7 @@ from core import catalog
 from core.run_location import RUNS_DIR_ENV, default_runs_root, new_run_name
 
 COMMANDS = ("train", "predict", "inspect", "dataset", "export-tensorboard", "evaluate", "export", "label-issues",
-            "compare-eval", "finetune", "corrections")
+            "compare-eval", "finetune", "corrections", "dossier")
 
 
 def parse_value(text: str):
@@ -121,6 +121,13 @@ def _add_train(sub) -> None:
     t.add_argument("--amp", action=argparse.BooleanOptionalAction, default=catalog.AMP.default,
                    help=f"{catalog.AMP.help} (default on)")
     t.add_argument("--compile", action="store_true", help=catalog.COMPILE.help)
+    t.add_argument("--dossier", action="store_true", help=catalog.DOSSIER_TOPK.help)
+    t.add_argument("--layer-health-every", type=int, nargs="?", const=catalog.LAYER_HEALTH_SUGGESTED,
+                   default=catalog.LAYER_HEALTH_EVERY.default, metavar="N",
+                   help=f"{catalog.LAYER_HEALTH_EVERY.help}; the flag alone means {catalog.LAYER_HEALTH_SUGGESTED}")
+    t.add_argument("--probe", action="append", default=[], metavar="IMAGE",
+                   help="an image whose prediction, probabilities, layer statistics and saliency are kept over "
+                        "the run in RUN/probes/ (repeat for several)")
     t.epilog += (" --batch-size is the global batch: with --nproc N (or torchrun) each process takes 1/N of it, "
                  "so a run makes the same steps at any number of processes. --nproc N starts N local processes "
                  "with torch's launcher; on a cluster run `torchrun --nproc_per_node G --nnodes M "
@@ -163,4 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     from core import cli_eval  # evaluate, export, label-issues, compare-eval, finetune, corrections
 
     cli_eval.add_parsers(sub)
+    from core import cli_dossier  # dossier: top images per channel
+
+    cli_dossier.add_parsers(sub)
     return parser

@@ -92,6 +92,9 @@ def prepare_trainer(settings: RunSettings, run_dir: str | Path | None, *, resume
                 from core.evaluate.hook import EvaluateAtEnd
 
                 callbacks.append(EvaluateAtEnd(Path(run_dir)))
+            from core.dossier.hookup import dossier_callbacks
+
+            callbacks += dossier_callbacks(settings.train, Path(run_dir))
         trainer = Trainer(model, data, settings.train, spec, callbacks, strategy=strategy)
         if checkpoint is not None:
             try:

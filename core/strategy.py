@@ -213,7 +213,7 @@ def strategy_for(device: str = "auto") -> Strategy:
     """DDP when this process was started by torchrun, else a single process on `device`."""
     if launched_by_torchrun():
         return DDP(device)
-    from core.trainer import resolve_device
+    from core.runtime import resolve_device
 
     return Strategy(resolve_device(device))
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from core import catalog
 
@@ -47,6 +47,9 @@ class TrainConfig:
     evaluate_at_end: bool = True  # a run with a run folder evaluates its validation set into RUN/eval/ at the end
     amp: bool = catalog.AMP.default  # CUDA only: bf16 autocast where supported, else fp16 with a GradScaler
     compile: bool = catalog.COMPILE.default  # torch.compile the training forward (CUDA; first steps are slow)
+    dossier_topk: bool = catalog.DOSSIER_TOPK.default  # keep the top images per channel at each validation pass
+    layer_health_every: int = catalog.LAYER_HEALTH_EVERY.default  # sample layer health every N steps (0: off)
+    probe_images: list = field(default_factory=list)  # image files whose prediction is followed over the run
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -75,5 +78,7 @@ class TrainConfig:
             problems.append(f"checkpoint interval must be 0 (off) or more minutes (got {self.checkpoint_every_min})")
         if not (self.heartbeat_s > 0 and math.isfinite(self.heartbeat_s)):
             problems.append(f"heartbeat interval must be a positive number of seconds (got {self.heartbeat_s})")
+        if not (isinstance(self.layer_health_every, int) and self.layer_health_every >= 0):
+            problems.append(f"layer health interval must be 0 (off) or a whole number of steps (got {self.layer_health_every!r})")
         if problems:
             raise TrainingError("; ".join(problems))

@@ -9,13 +9,12 @@ import time
 import warnings
 from typing import Callable, Iterable
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from core.callbacks import BatchReport, Callback, EpochMetrics
-from core.data import DataBundle, make_loader
+from core.data import DataBundle
 from core.divergence import EXPLODED_GROWTH, EXPLODED_LOSS, check_divergence, divergence_advice
 from core.early_stop import early_stop_decision
 from core.epoch_position import EpochPosition
@@ -24,30 +23,13 @@ from core.models import ModelSpec
 from core.optim import OPTIMIZERS, SCHEDULERS, head_parameter_names
 from core.speed import SpeedOptions
 from core.strategy import Strategy, global_batch_count, loss_scale
+from core.runtime import epoch_seed, resolve_device, seed_everything
 from core.train_config import DivergedError, TrainConfig, TrainingDiverged, TrainingError
 
 # Re-exported: the fit loop's callers import these from here.
 __all__ = ["DivergedError", "EXPLODED_GROWTH", "EXPLODED_LOSS", "OPTIMIZERS", "SCHEDULERS", "TrainConfig", "Trainer",
-           "TrainingDiverged", "TrainingError", "check_divergence", "divergence_advice", "evaluate",
+           "TrainingDiverged", "TrainingError", "check_divergence", "divergence_advice",
            "head_parameter_names", "resolve_device", "seed_everything"]
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise TrainingError("device 'cuda' was asked for, but PyTorch sees no CUDA GPU here; use --device cpu or auto")
-    return torch.device(name)
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def _epoch_seed(seed: int, epoch: int) -> int:
-    return (seed * 1_000_003 + epoch * 7919) % 2**63
 
 
 class Trainer:
@@ -183,7 +165,9 @@ class Trainer:
     # ---- the loop ------------------------------------------------------------------------------------
     def _emit(self, hook: str, *args) -> None:
         for cb in self.callbacks:
-            getattr(cb, hook)(self, *args)
+            fn = getattr(cb, hook, None)  # a duck-typed callback may lack the newer hooks (on_train_step, ...)
+            if fn is not None:
+                fn(self, *args)
 
     def _serve_weight_requests(self) -> None:
         with self._lock:
@@ -277,7 +261,7 @@ class Trainer:
         if position is None:
             # Seeding per epoch makes shuffling, augmentation and dropout depend only on (seed, epoch): a run
             # resumed from a checkpoint replays exactly the epochs it would have run.
-            torch.manual_seed(_epoch_seed(cfg.seed, self.epoch))
+            torch.manual_seed(epoch_seed(cfg.seed, self.epoch))
         else:
             torch.set_rng_state(position.rng)  # mid-epoch resume: continue the random draws where they stopped
         done = position.batch if position else 0
@@ -333,6 +317,7 @@ class Trainer:
             self.speed.backward_and_step(loss, self.optimizer)
             self.step += 1
             batch_index += 1
+            self._emit("on_train_step")
             seen += n
             live["batch"], live["seen"] = batch_index, seen
             images_since_report += global_n
@@ -374,10 +359,12 @@ class Trainer:
                                                         torch.tensor(float(seen), device=self.device, dtype=torch.float64)]))
             loss_sum, correct, seen = sums[0], sums[1], int(sums[2].item())
         self.phase = "evaluating"
+        self._emit("on_validation_start")
         try:
             val_loss, val_acc = strategy.evaluate(self.model, self.data.val, cfg.batch_size * 2)
         finally:
             self.phase = "training"
+        self._emit("on_validation_end")
         self._live = None
         if len(self.data.val) and not (math.isfinite(val_loss) and val_loss <= EXPLODED_LOSS):
             raise DivergedError(f"the validation loss became {val_loss:g} after epoch {epoch_number}: the model "
@@ -394,25 +381,6 @@ class Trainer:
         self.history.append(metrics)
         self._emit("on_epoch_end", metrics)
         return True
-
-
-def evaluate(model: nn.Module, dataset, batch_size: int, device: torch.device) -> tuple[float, float]:
-    """Mean loss and accuracy over `dataset`, in eval mode; (nan, nan) for an empty set."""
-    if len(dataset) == 0:
-        return float("nan"), float("nan")
-    was_training = model.training
-    model.eval()
-    loss_sum = torch.zeros((), device=device)
-    correct = torch.zeros((), device=device, dtype=torch.long)
-    loader = make_loader(dataset, batch_size, shuffle=False)
-    with torch.inference_mode():
-        for inputs, targets in loader:
-            inputs, targets = inputs.to(device), targets.to(device)
-            logits = model(inputs).float()
-            loss_sum += F.cross_entropy(logits, targets, reduction="sum")
-            correct += (logits.argmax(1) == targets).sum()
-    model.train(was_training)
-    return float(loss_sum) / len(dataset), float(correct) / len(dataset)
 
 
 def _explain(exc: BaseException) -> BaseException:

@@ -84,7 +84,7 @@ class _Steer(Callback):
 
 
 def out_of_sample_probabilities(data: LabelledImages, *, model_name: str = "cnn", model_options: dict | None = None,
-                                folds: int = 5, epochs: int = 6, batch_size: int = 32, lr: float = 3e-3,
+                                folds: int = 5, epochs: int = 12, batch_size: int = 32, lr: float = 3e-3,
                                 seed: int = 0, device: str = "cpu", progress=None, cancel=None) -> np.ndarray:
     """[N, K] probabilities, each row from the fold model that did not train on that image."""
     folds = max(2, min(folds, int(np.bincount(data.labels).max())))

@@ -25,13 +25,23 @@ def evaluate_run_at_end(trainer, run_dir: str | Path) -> Path | None:
     model = ckpt.build_model().to(trainer.device)
     labels = [int(v) for v in getattr(val, "labels", [y for _, y in val])]
     files = _val_files(trainer, len(labels))
-    data = EvalData(val, files, labels, f"{trainer.data.spec.name} (val)")
+    data = EvalData(val, files, labels, f"{trainer.data.spec.name} (val)", images=_memory_images(val, files))
     result = evaluate_model(model, ckpt.classes, data, batch_size=max(64, trainer.config.batch_size * 2),
                             device=trainer.device)
     result.checkpoint = str(best) if best.exists() else "end of training"
     out = run_dir / EVAL_FOLDER
     save_evaluation(result, out)
     return out
+
+
+def _memory_images(val, files: list[str]):
+    """The in-memory set's stored pictures, so RUN/eval/images/ shows them (core/evaluate/images.py)."""
+    from core.evaluate.images import MemoryImages, is_memory_id
+
+    stored = getattr(val, "images", None)
+    if stored is None or not files or not is_memory_id(files[0]):
+        return None
+    return MemoryImages({files[0].split("/", 1)[0]: stored})
 
 
 def _val_files(trainer, n: int) -> list[str]:

@@ -2,7 +2,10 @@
 
 cleanlab (a dependency) gives each image a label-quality score (the "self_confidence" method: the
 out-of-sample probability of its given label) and flags the ones its confident-learning filter believes are
-mislabelled. The list holds every image, flagged ones first, then by score: most likely errors first.
+mislabelled. The list holds every image ordered by score alone, most likely errors first; the flag is a
+column. Measured on shapes with 10% of the labels moved (benchmarks/label_issues.py, 15 epochs a fold):
+recall in the top 10% was 0.785 by self_confidence, 0.745 with the flagged images first (filter_by
+'prune_by_noise_rate' or 'both'), 0.77 by confidence_weighted_entropy and 0.715 by normalized_margin.
 """
 from __future__ import annotations
 
@@ -41,7 +44,7 @@ def rank_label_issues(labels: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray
     if len(present) == probs.shape[1]:  # cleanlab needs every class present among the given labels
         flagged = find_label_issues(labels, probs, filter_by="prune_by_noise_rate")
     score = 1.0 - quality
-    order = np.lexsort((-score, ~flagged))  # flagged first, then by score
+    order = np.argsort(-score, kind="stable")  # by score alone: putting flagged ones first ranked worse
     return order, score, flagged
 
 
@@ -52,7 +55,7 @@ def label_issues_from_probs(data: LabelledImages, probs: np.ndarray) -> list[Lab
                        float(score[i]), bool(flagged[i])) for i in order]
 
 
-def find_folder_label_issues(root: str | Path, *, model_name: str = "cnn", folds: int = 5, epochs: int = 6,
+def find_folder_label_issues(root: str | Path, *, model_name: str = "cnn", folds: int = 5, epochs: int = 12,
                              image_size: int = 64, seed: int = 0, device: str = "cpu", progress=None,
                              cancel=None) -> tuple[list[LabelIssue], LabelledImages, np.ndarray]:
     """The whole pass for a folder: decode, cross-validate, rank. Returns (issues, data, probabilities)."""

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from core.evaluate import metrics
+from core.evaluate.images import IMAGES_DIR, MemoryImages
 
 TOP_K = 5
 FILES = ("per_image.csv", "confusion.csv", "per_class.csv", "summary.json", "confusion.png", "reliability.png")
@@ -31,6 +32,7 @@ class EvalResult:
     checkpoint: str = ""
     unreadable: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    images: MemoryImages | None = None  # pictures of in-memory items (core/evaluate/images.py)
 
     @property
     def predicted(self) -> np.ndarray:
@@ -116,6 +118,9 @@ def save_evaluation(result: EvalResult, out: str | Path) -> dict:
     (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     draw_confusion(matrix, result.classes).save(out / "confusion.png")
     draw_reliability(summary["reliability"]).save(out / "reliability.png")
+    if result.images:  # in-memory items as PNGs, so the folder shows them without the dataset
+        result.images.write_all(out, result.files)
+        result.images.folder = out / IMAGES_DIR
     return summary
 
 
@@ -143,4 +148,4 @@ def load_evaluation(folder: str | Path) -> EvalResult:
     except (KeyError, ValueError) as exc:
         raise EvaluationError(f"{folder}/per_image.csv: row {r + 2} cannot be read ({exc})") from None
     return EvalResult(classes, [row["file"] for row in rows], labels, probs, summary.get("source", ""),
-                      summary.get("checkpoint", ""))
+                      summary.get("checkpoint", ""), images=MemoryImages(folder=folder / IMAGES_DIR))

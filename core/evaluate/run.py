@@ -47,7 +47,8 @@ def predict_probabilities(model: nn.Module, dataset, *, batch_size: int = 256, d
 def evaluate_model(model: nn.Module, classes: list[str], data: EvalData, **kwargs) -> EvalResult:
     probs = predict_probabilities(model, data.dataset, **kwargs)
     return EvalResult(list(classes), list(data.files), np.asarray(data.labels, dtype=np.int64), probs,
-                      data.source, unreadable=list(data.unreadable), notes=list(data.notes))
+                      data.source, unreadable=list(data.unreadable), notes=list(data.notes),
+                      images=data.images)
 
 
 def evaluate_checkpoint(checkpoint: Checkpoint | str | Path, dataset: str | Path | None = None,

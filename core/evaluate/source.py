@@ -17,6 +17,7 @@ from core.data import DatasetError, DataSpec, build_data
 from core.data.datasets import ArrayDataset, FileDataset
 from core.data.folder import scan_folder_splits
 from core.data.transforms import eval_transform
+from core.evaluate.images import MemoryImages
 
 SPLITS = ("val", "train", "test", "all")
 CACHE_LIMIT_MB = 1024.0  # decoded images kept in memory up to this size; beyond it they are re-read per batch
@@ -34,6 +35,7 @@ class EvalData:
     source: str  # what was evaluated, for summary.json
     unreadable: list[tuple[str, str]] = field(default_factory=list)  # (file, reason), left out
     notes: list[str] = field(default_factory=list)
+    images: MemoryImages | None = None  # pictures of in-memory items (their files are ids, not paths)
 
 
 def _checkpoint_data_spec(ckpt: Checkpoint) -> DataSpec | None:
@@ -77,9 +79,11 @@ def _builtin_data(ckpt: Checkpoint, spec: DataSpec, name: str, split: str) -> Ev
              "all": [("train", bundle.train), ("val", bundle.val)]}[split]
     if not parts:
         raise EvaluationError(f"{name} has no {split} split")
-    datasets, files, labels = [], [], []
+    datasets, files, labels, raw = [], [], [], {}
     for part, ds in parts:
         ds = _rewrap(ds, ckpt)
+        if isinstance(ds, ArrayDataset):
+            raw[f"{name}:{part}"] = ds.images  # the stored uint8 pictures, shared, not copied
         datasets.append(ds)
         part_labels = [int(v) for v in ds.labels]
         labels += part_labels
@@ -87,7 +91,7 @@ def _builtin_data(ckpt: Checkpoint, spec: DataSpec, name: str, split: str) -> Ev
     data = datasets[0] if len(datasets) == 1 else torch.utils.data.ConcatDataset(datasets)
     if not labels:
         raise EvaluationError(f"{name}: the {split} split is empty")
-    return EvalData(data, files, labels, f"{name} ({split})")
+    return EvalData(data, files, labels, f"{name} ({split})", images=MemoryImages(raw))
 
 
 def _folder_samples(root: Path, split: str, val_fraction: float, seed: int):

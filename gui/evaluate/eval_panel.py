@@ -245,12 +245,15 @@ class EvaluatePanel(QWidget):
                                    f"<b>{classes[predicted_index]}</b>, most confident first")
         self.gallery.show_images([self.result.files[i] for i in members],
                                  [float(self.result.probs[i, predicted_index]) for i in members],
-                                 (true_index, predicted_index))
+                                 (true_index, predicted_index), self.result.images)
 
     def _on_image_clicked(self, file: str, true_index: int, predicted_index: int) -> None:
         classes = self.result.classes if self.result is not None else []
         if 0 <= true_index < len(classes) and 0 <= predicted_index < len(classes):
-            self.imageClicked.emit(file, classes[true_index], classes[predicted_index])
+            from core.evaluate.images import resolve_image  # torch-free; a small PNG for in-memory items
+
+            self.imageClicked.emit(resolve_image(file, self.result.images), classes[true_index],
+                                   classes[predicted_index])
 
     def dataset_root(self) -> str | None:
         """The folder the shown evaluation ran on (core writes its source as 'FOLDER (split)'), if a folder."""

@@ -87,8 +87,9 @@ class Gallery(QListView):
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self._context_menu)
 
-    def show_images(self, files: list[str], confidences: list[float], cell: tuple[int, int]) -> None:
-        """Replace the gallery with `files` (already in the order to show) and start loading thumbnails."""
+    def show_images(self, files: list[str], confidences: list[float], cell: tuple[int, int], images=None) -> None:
+        """Replace the gallery with `files` (already in the order to show) and start loading thumbnails.
+        images: the evaluation's MemoryImages, which draws in-memory items ("shapes:val/00012")."""
         self._cell = cell
         self.model_.set_items([{"file": f, "caption": f"{c:.0%} {Path(f).stem[:9]}", "tooltip": f"{f}\nconfidence {c:.3f}"}
                                for f, c in zip(files, confidences)])
@@ -97,9 +98,9 @@ class Gallery(QListView):
         if not rows:
             self.loader.cancel()
             return
-        self.loader.submit(thumbnails_job(rows[:FIRST_CHUNK], THUMB), priority=1)
+        self.loader.submit(thumbnails_job(rows[:FIRST_CHUNK], THUMB, images), priority=1)
         for start in range(FIRST_CHUNK, len(rows), CHUNK):
-            self.loader.add(thumbnails_job(rows[start:start + CHUNK], THUMB))
+            self.loader.add(thumbnails_job(rows[start:start + CHUNK], THUMB, images))
 
     def _on_chunk(self, pairs) -> None:
         self.model_.set_thumbnails(pairs)

@@ -47,7 +47,7 @@ class IssuesPanel(QWidget):
         browse = QPushButton("…")
         browse.clicked.connect(self._choose_dataset)
         self.folds = QSpinBox(minimum=2, maximum=10, value=5)
-        self.epochs = QSpinBox(minimum=1, maximum=50, value=6)
+        self.epochs = QSpinBox(minimum=1, maximum=50, value=12)  # as the CLI: 6 was too short
         self.find_button = QPushButton("Find label issues")
         self.find_button.clicked.connect(self.find)
         self.cancel_button = QPushButton("Cancel")

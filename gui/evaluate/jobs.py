@@ -113,13 +113,16 @@ def export_job(checkpoint, fmt: str, out: str):
     return run
 
 
-def thumbnails_job(chunk: list[tuple[int, str]], size: int):
-    """Decode one chunk of (row, file) and deliver (row, QImage) pairs as one partial result."""
+def thumbnails_job(chunk: list[tuple[int, str]], size: int, images=None):
+    """Decode one chunk of (row, file) and deliver (row, QImage) pairs as one partial result.
+    images: MemoryImages turning in-memory ids into PNGs (core/evaluate/images.py), or None."""
     def run(context):
+        from core.evaluate.images import resolve_image
+
         out = []
         for row, file in chunk:
             context.check()
-            out.append((row, thumbnail(file, size)))
+            out.append((row, thumbnail(resolve_image(file, images), size)))
         context.deliver(out)
         return None
     return run
@@ -133,7 +136,7 @@ def thumbnail(file: str, size: int) -> QImage | None:
 
     path = Path(file)
     if not path.is_file():
-        return None  # an in-memory set's item ("shapes:val/00012")
+        return None  # an in-memory item with no picture here
     try:
         with Image.open(path) as img:
             img.draft("RGB", (size, size))  # JPEG decodes at a fraction of full size

@@ -51,15 +51,14 @@ def _folder_dataset(window) -> str:
 
 
 def inspect_image(window, file: str, true: str, predicted: str) -> None:
-    """A gallery image -> the Inspect tab. The inspector explains one class at a time (its Class box)."""
+    """A gallery image -> the Inspect tab, saliency for the predicted and the true class side by side."""
     if not Path(file).is_file():
-        window.log.append("info", f"{file} is an image of an in-memory dataset; only image files can be inspected")
+        window.log.append("info", f"{file} is not an image file here (moved or deleted?); it cannot be inspected")
         return
     window.tabs.setCurrentWidget(window.inspector)
-    window.inspector.open_paths([file])
-    window.log.append("info", f"Inspecting {Path(file).name} (true: {true}, predicted: {predicted}); the saliency "
-                              f"map explains the predicted class: pick '{true}' in the inspector's Class box for the "
-                              "true class (side-by-side maps are not available in the inspector)")
+    window.inspector.open_with_saliency_pair(file, true)
+    window.log.append("info", f"Inspecting {Path(file).name} (true: {true}, predicted: {predicted}): saliency "
+                              f"for the predicted class (left) and '{true}' (right)")
 
 
 def start_finetune(window, settings, checkpoint: str) -> None:

@@ -110,7 +110,8 @@ class InspectionJobs:
                             list(checkpoint.classes), model_source, id(model))
 
     def saliency(self, generation: int, source: ImageSource, checkpoint, method: str, target: int,
-                 layer: str | None) -> SaliencyResult:
+                 layer: str | None, compare_target: int | None = None) -> SaliencyResult:
+        """The map for `target`, and for `compare_target` too when given (two maps side by side)."""
         from core.inspect import SaliencyUnavailable, grad_cam, integrated_gradients, saliency_map
 
         predictor = self.predictor_for(checkpoint)
@@ -119,18 +120,25 @@ class InspectionJobs:
         except ImageLoadError as exc:
             return SaliencyResult(generation, method, target, layer, error=f"{source.label}: {exc.reason}")
         batch = predictor.to_input(image)
-        try:
+
+        def one_map(cls: int) -> np.ndarray:
             if method == "gradcam":
-                heatmap = grad_cam(predictor.model, batch, target, layer_name=layer)
+                values = grad_cam(predictor.model, batch, cls, layer_name=layer)
             elif method == "integrated_gradients":
-                heatmap = integrated_gradients(predictor.model, batch, target)
+                values = integrated_gradients(predictor.model, batch, cls)
             else:
-                heatmap = saliency_map(predictor.model, batch, target)
+                values = saliency_map(predictor.model, batch, cls)
+            return np.asarray(values, dtype=np.float32)
+
+        try:
+            heatmap = one_map(target)
+            second = one_map(compare_target) if compare_target is not None else None
         except SaliencyUnavailable as exc:
             return SaliencyResult(generation, method, target, layer, error=str(exc))
         except (KeyError, ValueError) as exc:  # a layer or class that this model does not have
             return SaliencyResult(generation, method, target, layer, error=str(exc).strip("'\""))
-        return SaliencyResult(generation, method, target, layer, np.asarray(heatmap, dtype=np.float32))
+        return SaliencyResult(generation, method, target, layer, heatmap, compare_target=compare_target,
+                              compare_heatmap=second)
 
 
 def _same_model(a, b) -> bool:

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QFileDialog, QWidget
 
 from core.imageio import IMAGE_EXTENSIONS
 from gui.concurrent import BackgroundTask
+from gui.inspector.add_to_dataset import add_current_image
 from gui.inspector.clipboard import sources_from_mime
 from gui.inspector.export import write_predictions_csv
 from gui.inspector.inspection_jobs import MODEL_UNUSABLE, InspectionJobs
@@ -68,6 +69,8 @@ class InspectorPanel(InspectorWidgets):
 
         self.open_button.clicked.connect(self.open_image_dialog)
         self.pin_button.toggled.connect(self.set_pinned)
+        self.dataset_provider = lambda: ""  # the window sets it: the current dataset's name or folder
+        self.add_button.clicked.connect(lambda: add_current_image(self))
         self.table.rowChosen.connect(self.show_row)
         self.export_button.clicked.connect(self.export_csv_dialog)
         self.layers.scalingChanged.connect(lambda _mode: self._request_detail())
@@ -81,6 +84,12 @@ class InspectorPanel(InspectorWidgets):
         """Inspect files and http(s) URLs (strings); one item shows its detail, many fill the table."""
         sources = [ImageSource.from_url(i) if is_url(i) else ImageSource.from_path(i) for i in items]
         self.open_sources(sources)
+
+    def open_with_saliency_pair(self, path: str, other_class: str) -> None:
+        """Inspect one image with saliency for the predicted class and `other_class` side by side."""
+        self.saliency_view.compare_with(other_class)
+        self.views.setCurrentWidget(self.saliency_view)
+        self.open_paths([path])
 
     def open_sources(self, sources: list[ImageSource]) -> None:
         if not sources:
@@ -202,13 +211,17 @@ class InspectorPanel(InspectorWidgets):
         method, target, layer = self.saliency_view.current_request()
         if target == PREDICTED:
             target = self.detail.inspection.top_class
-        key = (self._detail_task.generation, method, target, layer)
+        compare = self.saliency_view.compare_target()
+        key = (self._detail_task.generation, method, target, layer, compare)
         if key == self._saliency_key:
             return
         self._saliency_key = key
         self.saliency_view.set_pending("Computing…")
         self._saliency_task.submit(lambda ctx: self.jobs.saliency(ctx.generation, source, checkpoint, method,
-                                                                  target, layer), priority=1)
+                                                                  target, layer, compare), priority=1)
+
+    def current_source(self) -> ImageSource | None:
+        return self._detail_source() if self.detail is not None else None
 
     def _detail_source(self) -> ImageSource | None:
         if self.probe.source is not None:
@@ -267,6 +280,7 @@ class InspectorPanel(InspectorWidgets):
         self.saliency_view.set_input(None)
         self.saliency_view.set_heatmap(None, "")
         self.pin_button.setEnabled(False)
+        self.add_button.setEnabled(False)
         self.banner.show_message("error", f"Cannot inspect {result.label}: {result.error}")
         self.caption.setText(f"<b>{result.label}</b>: could not be read")
         self.topk.set_entries([])
@@ -297,6 +311,7 @@ class InspectorPanel(InspectorWidgets):
         self.saliency_view.set_heatmap(None, "Open this tab to compute the map")  # the old map is for another view
         self.saliency_view.set_model_info(result.classes, top_label, result.layer_names, result.cam_layer)
         self.pin_button.setEnabled(True)
+        self.add_button.setEnabled(True)
         self.detailShown.emit(result)
         self._request_saliency()
 
@@ -305,11 +320,7 @@ class InspectorPanel(InspectorWidgets):
         if result.error is not None:
             self.saliency_view.set_heatmap(None, result.error)
             return
-        classes = self.detail.classes if self.detail else []
-        name = classes[result.target] if 0 <= result.target < len(classes) else str(result.target)
-        layer = f", layer {result.layer}" if result.layer else ""
-        self.saliency_view.set_heatmap(result.heatmap, f"{dict(_METHOD_TITLES)[result.method]} for class "
-                                                       f"'{name}'{layer}")
+        self.saliency_view.show_result(result, self.detail.classes if self.detail else [])
 
     def _on_failed(self, kind: str, message: str, details: str) -> None:
         self._set_busy(None)
@@ -391,7 +402,3 @@ class InspectorPanel(InspectorWidgets):
 
 def _count(n: int) -> str:
     return "1 image" if n == 1 else f"{n} images"
-
-
-_METHOD_TITLES = (("gradcam", "Grad-CAM"), ("integrated_gradients", "Integrated Gradients"),
-                  ("saliency", "Gradient saliency"))

@@ -40,10 +40,15 @@ class InspectorWidgets(QWidget):
         self.pin_button.setToolTip("Keep this image: while a run trains, its prediction and activations refresh "
                                    "by themselves (every epoch, and every few seconds)")
         self.pin_button.setEnabled(False)
+        self.add_button = QPushButton("Add to dataset…")
+        self.add_button.setToolTip("Copy this image into a class folder of the current image-folder dataset "
+                                   "(for an image the model got wrong); nothing is overwritten")
+        self.add_button.setEnabled(False)
         self.status = QLabel("")
         buttons = QHBoxLayout()
         buttons.addWidget(self.open_button)
         buttons.addWidget(self.pin_button)
+        buttons.addWidget(self.add_button)
         buttons.addStretch(1)
         buttons.addWidget(self.status)
         right = QVBoxLayout()

@@ -52,3 +52,5 @@ class SaliencyResult:
     layer: str | None
     heatmap: np.ndarray | None = None  # float32 [S, S] in [0, 1]
     error: str | None = None
+    compare_target: int | None = None  # the side-by-side class, and its map
+    compare_heatmap: np.ndarray | None = None

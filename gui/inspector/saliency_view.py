@@ -1,6 +1,7 @@
 """Where the model looked: Grad-CAM (automatic layer = last conv, or one the user picks), Integrated
 Gradients or plain gradient saliency, for the predicted class or a class the user picks, drawn over the
-model's view of the image with an opacity slider. The panel computes maps on the worker when asked."""
+model's view of the image with an opacity slider. "Side by side with" adds a second map for another class
+(the Evaluate tab sets it to the true class of a mistake). The panel computes maps on the worker when asked."""
 from __future__ import annotations
 
 import numpy as np
@@ -11,7 +12,8 @@ from gui.inspector.image_panes import ImagePane
 
 METHODS = (("Grad-CAM", "gradcam"), ("Integrated Gradients", "integrated_gradients"), ("Saliency (gradient)", "saliency"))
 PREDICTED = -1  # the target combo's "predicted class" entry
-AUTO_LAYER = ""  # the layer combo's "automatic (last conv)" entry
+AUTO_LAYER = ""
+RESULT_TITLES = {"gradcam": "Grad-CAM", "integrated_gradients": "Integrated Gradients", "saliency": "Gradient saliency"}  # the layer combo's "automatic (last conv)" entry
 
 
 class SaliencyView(QWidget):
@@ -24,6 +26,9 @@ class SaliencyView(QWidget):
             self.method.addItem(title, value)
         self.target = QComboBox()
         self.target.setToolTip("Explain the predicted class, or pick another class to see what speaks for it")
+        self.compare = QComboBox()
+        self.compare.setToolTip("A second map beside the first, for another class (for a mistake: the true class)")
+        self._wanted_compare: str | None = None  # a class name asked for before the classes were known
         self.layer = QComboBox()
         self.layer.setToolTip("Grad-CAM layer: the last convolution by default (coarse but most semantic)")
         self.opacity = QSlider(Qt.Orientation.Horizontal)
@@ -34,10 +39,14 @@ class SaliencyView(QWidget):
         self.status.setWordWrap(True)
         self.pane = ImagePane(min_size=220)
         self.heat = self.pane.add_layer(opacity=0.8)
-        self.opacity.valueChanged.connect(lambda v: self.heat.setOpacity(v / 100))
+        self.pane2 = ImagePane(min_size=220)  # the "side by side" class's map
+        self.heat2 = self.pane2.add_layer(opacity=0.8)
+        self.pane2.setVisible(False)
+        self.opacity.valueChanged.connect(lambda v: (self.heat.setOpacity(v / 100), self.heat2.setOpacity(v / 100)))
 
         controls = QHBoxLayout()
-        for title, widget in (("Method", self.method), ("Class", self.target), ("Layer", self.layer)):
+        for title, widget in (("Method", self.method), ("Class", self.target), ("Side by side with", self.compare),
+                              ("Layer", self.layer)):
             controls.addWidget(QLabel(title))
             controls.addWidget(widget, 1)
         controls.addWidget(QLabel("Opacity"))
@@ -45,13 +54,18 @@ class SaliencyView(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(controls)
         layout.addWidget(self.status)
-        layout.addWidget(self.pane, 1)
+        panes = QHBoxLayout()
+        panes.addWidget(self.pane, 1)
+        panes.addWidget(self.pane2, 1)
+        layout.addLayout(panes, 1)
 
         self.method.currentIndexChanged.connect(self._on_method)
         self.target.currentIndexChanged.connect(self._emit_request)
+        self.compare.currentIndexChanged.connect(self._emit_request)
         self.layer.currentIndexChanged.connect(self._emit_request)
         self._populating = False
         self._heatmap: np.ndarray | None = None
+        self._second: np.ndarray | None = None
 
     # ---- set-up from a new inspection ----------------------------------------------------------------
     def set_model_info(self, classes: list[str], predicted: str | None, conv_layers: list[str], auto_layer: str | None) -> None:
@@ -59,16 +73,23 @@ class SaliencyView(QWidget):
         self._populating = True
         kept_target = self.target.currentData()
         kept_layer = self.layer.currentData()
+        kept_compare = self.compare.currentText()
         self.target.clear()
         self.target.addItem(f"Predicted ({predicted})" if predicted else "Predicted class", PREDICTED)
+        self.compare.clear()
+        self.compare.addItem("Nothing", None)
         for i, name in enumerate(classes):
             self.target.addItem(name, i)
+            self.compare.addItem(name, i)
         self.layer.clear()
         self.layer.addItem(f"Auto ({auto_layer})" if auto_layer else "Auto", AUTO_LAYER)
         for name in conv_layers:
             self.layer.addItem(name, name)
         self._select_data(self.target, kept_target)
         self._select_data(self.layer, kept_layer)
+        wanted = self._wanted_compare if self._wanted_compare is not None else kept_compare
+        self._wanted_compare = None
+        self.compare.setCurrentIndex(max(0, self.compare.findText(wanted)))
         # No convolution (an MLP): Grad-CAM cannot apply, so offer the gradient methods only.
         gradcam_item = self.method.model().item(self.method.findData("gradcam"))
         gradcam_item.setEnabled(auto_layer is not None)
@@ -84,6 +105,19 @@ class SaliencyView(QWidget):
 
     def set_input(self, rgb: np.ndarray | None) -> None:
         self.pane.show_rgb(rgb)
+        self.pane2.show_rgb(rgb)
+
+    def compare_with(self, class_name: str | None) -> None:
+        """Show a second map for `class_name` (None: one map); applied now or when the classes arrive."""
+        found = self.compare.findText(class_name) if class_name else 0
+        if found >= 0 and self.compare.count():
+            self.compare.setCurrentIndex(found)
+        else:
+            self._wanted_compare = class_name
+
+    def compare_target(self) -> int | None:
+        data = self.compare.currentData()
+        return None if data is None else int(data)
 
     # ---- requests and results ------------------------------------------------------------------------
     def current_method(self) -> str:
@@ -105,18 +139,34 @@ class SaliencyView(QWidget):
     def set_pending(self, text: str) -> None:
         self.status.setText(text)
 
-    def set_heatmap(self, heatmap: np.ndarray | None, text: str) -> None:
-        self._heatmap = heatmap
+    def set_heatmap(self, heatmap: np.ndarray | None, text: str, second: np.ndarray | None = None) -> None:
+        """The map (and the side-by-side class's map, when there is one) with a line saying what they show."""
+        self._heatmap, self._second = heatmap, second
         self.status.setText(text)
-        if heatmap is None:
-            self.heat.clear()
-            return
-        size = self.pane.base.image.shape[0] if self.pane.base.image is not None else heatmap.shape[0]
-        if heatmap.shape[0] != size:
-            from gui.inspector.layer_browser import upscale_nearest
+        self.pane2.setVisible(second is not None)
+        for pane, item, values in ((self.pane, self.heat, heatmap), (self.pane2, self.heat2, second)):
+            if values is None:
+                item.clear()
+                continue
+            size = pane.base.image.shape[0] if pane.base.image is not None else values.shape[0]
+            if values.shape[0] != size:
+                from gui.inspector.layer_browser import upscale_nearest
 
-            heatmap = upscale_nearest(heatmap, size)
-        self.pane.show_scalar(heatmap, "turbo", item=self.heat, fade_low=True)
+                values = upscale_nearest(values, size)
+            pane.show_scalar(values, "turbo", item=item, fade_low=True)
+
+    def show_result(self, result, classes: list[str]) -> None:
+        """A computed SaliencyResult (without error): its map(s) and which class each one explains."""
+        def name(i: int) -> str:
+            return classes[i] if 0 <= i < len(classes) else str(i)
+
+        layer = f", layer {result.layer}" if result.layer else ""
+        beside = f" (left) and '{name(result.compare_target)}' (right)" if result.compare_target is not None else ""
+        self.set_heatmap(result.heatmap, f"{RESULT_TITLES[result.method]} for class '{name(result.target)}'"
+                                         f"{beside}{layer}", result.compare_heatmap)
 
     def heatmap(self) -> np.ndarray | None:
         return self._heatmap
+
+    def second_heatmap(self) -> np.ndarray | None:
+        return self._second

@@ -18,6 +18,7 @@ def install_inspector(window) -> tuple[InspectorPanel, list[QAction]]:
     panel.message.connect(window.log.append)
     panel.trainRequested.connect(lambda: window.tabs.setCurrentIndex(0))  # the Train tab
     panel.openCheckpointRequested.connect(window.choose_checkpoint)
+    panel.dataset_provider = lambda: str(window.run_settings.get("dataset") or "")  # for "Add to dataset…"
 
     file_menu = window.menus["file"]
     open_image = QAction("Open &Image…", window)
@@ -34,6 +35,9 @@ def install_inspector(window) -> tuple[InspectorPanel, list[QAction]]:
     paste.triggered.connect(lambda: window.tabs.setCurrentWidget(panel) if panel.paste() else None)
     edit_menu.addAction(paste)
 
+    from gui.inspector.dossier_panel import install_dossier
+
+    window.dossier = install_dossier(window)  # the Dossier tab: channels, layer health, probes of a run
     # Until torch has loaded no model can exist: drops wait.
     panel.set_engine_ready(window.engine_loaded())
     window.engineReady.connect(lambda: panel.set_engine_ready(True))

@@ -87,3 +87,22 @@ def test_cli_evaluate(run, tmp_path, capsys):
     assert {p.name for p in (tmp_path / "ev").iterdir()} >= {"per_image.csv", "confusion.png", "reliability.png"}
     assert main(["evaluate", "--checkpoint", str(tmp_path / "none.pt"), "--out", str(tmp_path / "x")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_in_memory_items_are_saved_as_pngs_and_resolve_to_them(run, tmp_path):
+    from PIL import Image
+
+    from core.evaluate.images import MemoryImages, resolve_image
+
+    loaded = load_evaluation(run / "eval")  # the shapes run's end-of-training evaluation
+    first = loaded.files[0]
+    assert first == "shapes:val/00000"
+    path = resolve_image(first, loaded.images)
+    assert path.endswith("shapes_val_00000.png") and (run / "eval" / "images").is_dir()
+    pixels = np.asarray(Image.open(path))
+    assert pixels.std() > 0  # a drawn shape, not a blank
+    # an unsaved evaluation renders on demand from the arrays it holds
+    fresh = evaluate_checkpoint(run / "best.pt", split="val")
+    assert np.array_equal(np.asarray(Image.open(resolve_image(first, fresh.images))), pixels)
+    assert resolve_image("shapes:val/99999", fresh.images) == "shapes:val/99999"  # unknown: left as it is
+    assert resolve_image("shapes:val/00001", MemoryImages(folder=tmp_path)) == "shapes:val/00001"

@@ -1,6 +1,7 @@
 """The Evaluate tab: evaluate a tiny checkpoint, drill into a cell, correct labels, compare, export."""
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -198,4 +199,43 @@ def test_finetune_with_corrections_starts_a_run_from_the_checkpoint(qtbot, app_s
     config = json_.loads((window.controller.run_dir / "config.json").read_text())
     assert config["finetuned_from"] == str((run / "best.pt").resolve())
     assert config["train"]["lr"] == pytest.approx(json_.loads((run / "config.json").read_text())["train"]["lr"] * 0.1)
+    window.close()
+
+
+@pytest.fixture(scope="module")
+def shapes_run(tmp_path_factory):
+    return train_tiny_run(tmp_path_factory.mktemp("shapes_run"), epochs=1, image_size=32, evaluate_at_end=False)
+
+
+def test_a_shapes_evaluation_shows_real_pixels_and_opens_in_the_inspector(qtbot, app_settings, tmp_path, shapes_run):
+    from core.checkpoint import load_checkpoint
+    from gui.app import make_application
+    from gui.main_window import MainWindow
+
+    make_application()
+    window = MainWindow(runs_root=tmp_path / "runs", settings=app_settings)
+    qtbot.addWidget(window)
+    window.load_engine(blocking=True)
+    window.hub.set_checkpoint(load_checkpoint(shapes_run / "best.pt"), "test")
+    tab = window.evaluate_tab
+    result = evaluate(tab, qtbot, shapes_run / "best.pt")  # the built-in shapes set: no files on disk
+    page = tab.evaluate_page
+    assert result.files[0].startswith("shapes:val/")
+    t, p = np.unravel_index(np.argmax(result.confusion), result.confusion.shape)
+    with qtbot.waitSignal(page.gallery.firstThumbnails, timeout=10_000):
+        page.show_cell(int(t), int(p))
+    image = page.gallery.model_.pixmaps[0].toImage()
+    colours = {image.pixel(x, y) for x in range(image.width()) for y in range(image.height())}
+    assert len(colours) > 1  # a drawn shape, not the one-colour grey placeholder
+    with qtbot.waitSignal(tab.inspectRequested) as blocker:
+        page.gallery.clicked.emit(page.gallery.model_.index(0))
+    opened = blocker.args[0]
+    assert opened.endswith(".png") and Path(opened).is_file()
+    assert window.tabs.currentWidget() is window.inspector  # a click opens it there, with two maps:
+    inspector = window.inspector
+    qtbot.waitUntil(lambda: inspector.saliency is not None and inspector.saliency.compare_target == int(t),
+                    timeout=30_000)
+    assert inspector.detail.label == Path(opened).name
+    assert inspector.saliency.error is None and inspector.saliency.compare_heatmap is not None
+    assert inspector.saliency.target == inspector.detail.inspection.top_class  # predicted (left), true (right)
     window.close()

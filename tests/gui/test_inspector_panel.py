@@ -444,3 +444,50 @@ def test_a_checkpoint_whose_weights_do_not_fit_gives_a_message_per_image(qtbot, 
     assert len(errors) == 2 and all(e and "model cannot be used" in e and "do not fit" in e for e in errors)
     assert "current model cannot classify" in panel.banner.text() and panel.banner.level == "error"
     assert panel.detail is None
+
+
+def test_saliency_for_two_classes_side_by_side(qtbot, hub, panel, tmp_path):
+    hub.set_checkpoint(tiny_checkpoint(), "unit test")
+    probe = write_png(tmp_path / "a.png")
+    panel.open_paths([str(probe)])
+    top = wait_detail(qtbot, panel, "a.png").inspection.top_class
+    other = next(i for i in range(len(CLASSES)) if i != top)
+    panel.open_with_saliency_pair(str(probe), CLASSES[other])  # what a gallery click asks for: predicted vs true
+    view = panel.saliency_view
+    assert panel.views.currentWidget() is view
+    qtbot.waitUntil(lambda: panel.saliency is not None and panel.saliency.compare_target == other, timeout=WAIT)
+    pair = panel.saliency
+    assert pair.error is None and pair.target == top
+    assert pair.heatmap.shape == pair.compare_heatmap.shape == (32, 32)
+    assert not np.array_equal(pair.heatmap, pair.compare_heatmap)  # each class has its own evidence
+    assert view.pane2.isVisibleTo(view) and view.heat2.image is not None
+    assert f"'{CLASSES[other]}' (right)" in view.status.text()
+    view.compare.setCurrentIndex(0)  # "Nothing": back to one map
+    qtbot.waitUntil(lambda: panel.saliency.compare_target is None, timeout=WAIT)
+    assert panel.saliency.compare_heatmap is None and not view.pane2.isVisibleTo(view)
+
+
+def test_add_to_dataset_copies_into_the_chosen_class_and_refuses_builtins(qtbot, hub, panel, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QInputDialog
+
+    for name in CLASSES:
+        (tmp_path / "data" / name).mkdir(parents=True)
+    existing = write_png(tmp_path / "data" / "star" / "wrong.png", colour=(1, 2, 3))
+    hub.set_checkpoint(tiny_checkpoint(), "unit test")
+    dropped = write_png(tmp_path / "wrong.png")
+    panel.open_paths([str(dropped)])
+    wait_detail(qtbot, panel, "wrong.png")
+    assert panel.add_button.isEnabled()
+    asked = []
+    monkeypatch.setattr(QInputDialog, "getItem", staticmethod(lambda *a: (asked.append(a[3]), ("star", True))[1]))
+    panel.dataset_provider = lambda: "shapes"
+    panel.add_button.click()  # a built-in set: refused, and the user is told why
+    assert "built-in dataset" in panel.banner.text() and not asked
+    assert sorted(p.name for p in (tmp_path / "data").rglob("*.png")) == ["wrong.png"]
+    panel.dataset_provider = lambda: str(tmp_path / "data")
+    panel.add_button.click()
+    assert asked == [CLASSES]  # the dataset's class folders are offered
+    (added,) = [p for p in (tmp_path / "data").rglob("*.png") if p != existing]
+    assert str(added) in panel.banner.text()
+    assert added.parent == tmp_path / "data" / "star" and added.name != "wrong.png"  # never an overwrite
+    assert added.read_bytes() == dropped.read_bytes() and Image.open(existing).getpixel((0, 0)) == (1, 2, 3)

@@ -1,0 +1,61 @@
+"""Keep the top images per channel up to date while a run trains: a TopKTracker rides along the trainer's
+own validation pass (no extra pass over the data) and RUN/dossier/topk.npz is rewritten after each one."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from core.callbacks import Callback
+from core.dossier.store import save_topk, topk_path
+from core.dossier.topk import DEFAULT_K, TopKTracker
+
+
+class TopKDuringValidation(Callback):
+    """A failure here is recorded in `error` and turns the dossier off; it never stops training."""
+
+    def __init__(self, run_dir: str | Path, k: int = DEFAULT_K):
+        self.run_dir, self.k = Path(run_dir), int(k)
+        self.tracker: TopKTracker | None = None
+        self.fields = None  # receptive fields, measured once (they depend on the architecture only)
+        self.files: list[str] | None = None
+        self.error: str | None = None
+        self.saved: Path | None = None
+
+    def on_validation_start(self, trainer) -> None:
+        if self.error is not None or len(trainer.data.val) == 0:
+            return
+        labels = getattr(trainer.data.val, "labels", None)
+        all_labels = torch.as_tensor(labels).to(trainer.device) if labels is not None else None
+        self.tracker = TopKTracker(self.k, len(trainer.data.classes), all_labels=all_labels).attach(trainer.model)
+
+    def on_validation_end(self, trainer) -> None:
+        tracker, self.tracker = self.tracker, None
+        if tracker is None:
+            return
+        tracker.detach()
+        try:
+            if self.fields is None:
+                from core.dossier.receptive import measure_receptive_fields
+
+                pre = trainer.data.preprocess
+                modules = dict(trainer.model.named_modules())
+                self.fields = measure_receptive_fields(trainer.model, {n: modules[n] for n in tracker.layer_states},
+                                                       (pre.channels, pre.image_size, pre.image_size))
+            result = tracker.result(self.fields, list(trainer.data.classes))
+            if self.files is None:
+                from core.evaluate.hook import _val_files
+
+                self.files = _val_files(trainer, len(trainer.data.val))
+            labels = getattr(trainer.data.val, "labels", None)
+            self.saved = save_topk(result, topk_path(self.run_dir), self.files,
+                                   [int(v) for v in labels] if labels is not None else None,
+                                   {"epoch": trainer.epoch + 1, "step": trainer.step, "split": "val",
+                                    "preprocess": trainer.data.preprocess.to_dict()})
+        except Exception as exc:  # the dossier is a bonus: never end a run over it
+            self.error = f"top images per channel turned off: {exc}"
+
+    def on_error(self, trainer, error) -> None:
+        if self.tracker is not None:
+            self.tracker.detach()
+            self.tracker = None

@@ -1,0 +1,48 @@
+"""The dossier of any checkpoint over any folder (or its own data), on demand: one pass, then files."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.dossier.render import display_image, write_dossier
+from core.dossier.store import save_topk
+from core.dossier.topk import DEFAULT_K, TopKResult, compute_topk
+
+
+@dataclass
+class DossierRun:
+    result: TopKResult
+    files: list[str]
+    labels: list[int]
+    written: list[Path] = field(default_factory=list)
+    unreadable: list[tuple[str, str]] = field(default_factory=list)
+
+
+def dossier_for_checkpoint(checkpoint, dataset: str | Path | None, out: str | Path | None, *, split: str = "all",
+                           k: int = DEFAULT_K, device: str = "cpu", batch_size: int = 128, progress=None,
+                           cancel=None) -> DossierRun:
+    """Top-K images per channel of a checkpoint over a dataset; with `out`, the PNG grids, JSON files and
+    topk.npz are written there. progress(fraction, text); cancel() -> True stops (core.cancel.Cancelled)."""
+    from core.checkpoint import Checkpoint, load_checkpoint
+    from core.evaluate.source import eval_data
+
+    ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
+    data = eval_data(ckpt, dataset, split, cancel=cancel)
+    model = ckpt.build_model()
+    pre = ckpt.preprocess
+
+    def pass_progress(done, total):
+        if progress is not None:
+            progress(0.9 * done / max(total, 1), f"top images: {done}/{total}")
+
+    result = compute_topk(model, data.dataset, k=k, classes=list(ckpt.classes), batch_size=batch_size,
+                          input_shape=(pre.channels, pre.image_size, pre.image_size), device=device,
+                          progress=pass_progress, cancel=cancel)
+    run = DossierRun(result, list(data.files), list(data.labels), unreadable=list(data.unreadable))
+    if out is not None:
+        run.written = write_dossier(result, lambda i: display_image(data.dataset, i, pre.mean, pre.std),
+                                    data.files, data.labels, out,
+                                    progress=lambda i, n: progress and progress(0.9 + 0.1 * i / n, f"layer {i}/{n}"))
+        run.written.append(save_topk(result, Path(out) / "topk.npz", data.files, data.labels,
+                                     {"source": data.source}))
+    return run

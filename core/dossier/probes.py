@@ -1,0 +1,154 @@
+"""Probe timelines: pinned images followed through a run. At the start, at a few points of the first epoch
+(where most changes) and after every epoch, each probe's prediction, top-k probabilities, the probability
+of its true class, each layer's activation statistics and a small saliency map are appended as one line of
+RUN/probes/timeline.jsonl (the saliency map as 32x32 uint8, base64).
+
+Size bound: at most MAX_PROBES probes; each snapshot is one line of about (1.4 KB + 50 B per layer) per
+probe; after MAX_SNAPSHOTS snapshots only every second epoch is kept, then every fourth, and so on.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from core.callbacks import Callback
+
+PROBES_FOLDER = "probes"
+TIMELINE_FILE = "timeline.jsonl"
+MAX_PROBES = 16
+MAX_SNAPSHOTS = 200
+SALIENCY_PX = 32
+FIRST_EPOCH_POINTS = (0.125, 0.25, 0.5)  # fractions of epoch 1 with a snapshot
+STAT_KEYS = ("mean", "std", "zeros_fraction", "dead_fraction")
+
+
+def _true_label(path: Path, classes: list[str]) -> int | None:
+    """The class named by the image's folder (class-folder layout), else None."""
+    return classes.index(path.parent.name) if path.parent.name in classes else None
+
+
+def probe_snapshot(model, inputs: torch.Tensor, labels: list[int | None], classes: list[str], top_k: int = 3) -> list[dict]:
+    """What the model makes of each probe now: one dict per probe (plain numbers, saliency as base64)."""
+    from core.inspect.activations import forward_with_activations
+    from core.inspect.saliency import saliency_map
+    from core.inspect.stats import layer_stats
+
+    out = []
+    for i, label in enumerate(labels):
+        x = inputs[i:i + 1]
+        logits, acts = forward_with_activations(model, x)
+        probs = torch.softmax(logits.float(), dim=1)[0].cpu()
+        top = torch.topk(probs, min(top_k, probs.numel()))
+        predicted = int(top.indices[0])
+        heat = saliency_map(model, x, label if label is not None else predicted)
+        small = F.interpolate(torch.from_numpy(heat)[None, None], size=(SALIENCY_PX, SALIENCY_PX), mode="area")
+        small = (small[0, 0].clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+        stats = {}
+        for name, a in acts.items():
+            s = layer_stats(a.float())
+            stats[name] = {k: round(float(s[k]), 6) for k in STAT_KEYS}
+        out.append({"predicted": classes[predicted] if predicted < len(classes) else predicted,
+                    "top": [[classes[int(c)] if int(c) < len(classes) else int(c), float(p)]
+                            for p, c in zip(top.values, top.indices)],
+                    "true_prob": float(probs[label]) if label is not None else None,
+                    "layers": stats, "saliency": base64.b64encode(small.tobytes()).decode("ascii")})
+    return out
+
+
+class ProbeTimeline(Callback):
+    """A failure is kept in `error` and turns the probes off; it never ends the run."""
+
+    def __init__(self, run_dir: str | Path, images: list[str], top_k: int = 3):
+        self.folder = Path(run_dir) / PROBES_FOLDER
+        self.paths = [Path(p) for p in images][:MAX_PROBES]
+        self.top_k = top_k
+        self.skipped: list[tuple[str, str]] = []
+        self.error: str | None = None
+        self.snapshots = 0
+        self._inputs: torch.Tensor | None = None
+        self._labels: list[int | None] = []
+        self._files: list[str] = []
+        self._first_epoch_steps: set[int] = set()
+        self._epoch_stride = 1
+        self._batches = 1
+
+    def on_fit_start(self, trainer, info) -> None:
+        from core.data.transforms import eval_transform
+        from core.imageio import ImageLoadError, load_image
+
+        transform = eval_transform(trainer.data.preprocess)
+        tensors = []
+        for path in self.paths:
+            try:
+                tensors.append(transform(load_image(path)))
+            except (ImageLoadError, OSError) as exc:
+                self.skipped.append((str(path), str(exc)))
+                continue
+            self._files.append(str(path))
+            self._labels.append(_true_label(path, list(trainer.data.classes)))
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / "probes.json").write_text(json.dumps({
+            "version": 1, "files": self._files, "labels": self._labels, "classes": list(trainer.data.classes),
+            "saliency_px": SALIENCY_PX, "skipped": [{"file": f, "reason": r} for f, r in self.skipped]}, indent=1))
+        if not tensors:
+            return
+        self._inputs = torch.stack(tensors).to(trainer.device)
+        if info.get("start_epoch", 0) == 0:
+            batches = self._batches = info["batches_per_epoch"]
+            self._first_epoch_steps = {max(1, round(batches * f)) for f in FIRST_EPOCH_POINTS} - {batches}
+            if info.get("step", 0) == 0:
+                self._snapshot(trainer, 0.0)
+
+    def on_train_step(self, trainer) -> None:
+        if trainer.epoch == 0 and trainer.step in self._first_epoch_steps:
+            self._snapshot(trainer, trainer.step / self._batches)
+
+    def on_epoch_end(self, trainer, metrics) -> None:
+        if trainer.epoch % self._epoch_stride == 0:
+            self._snapshot(trainer, float(trainer.epoch))
+
+    def _snapshot(self, trainer, epoch_position: float) -> None:
+        if self._inputs is None or self.error is not None:
+            return
+        try:
+            probes = probe_snapshot(trainer.model, self._inputs, self._labels, list(trainer.data.classes), self.top_k)
+            line = {"kind": "probe_snapshot", "version": 1, "step": trainer.step, "epoch": epoch_position,
+                    "time": time.time(), "probes": probes}
+            with open(self.folder / TIMELINE_FILE, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(line) + "\n")
+            self.snapshots += 1
+            if self.snapshots >= MAX_SNAPSHOTS * self._epoch_stride:
+                self._epoch_stride *= 2
+        except Exception as exc:  # probes are a bonus: never end a run over them
+            self.error = f"probe timeline turned off: {exc}"
+
+
+def read_probes(run_dir: str | Path) -> tuple[dict, list[dict]]:
+    """(probes.json, snapshots in order) with each saliency decoded to a uint8 [32, 32] array; a run
+    without probes gives ({}, [])."""
+    folder = Path(run_dir) / PROBES_FOLDER
+    try:
+        index = json.loads((folder / "probes.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}, []
+    snapshots = []
+    try:
+        lines = (folder / TIMELINE_FILE).read_text().splitlines()
+    except OSError:
+        lines = []
+    px = int(index.get("saliency_px", SALIENCY_PX))
+    for line in lines:
+        try:
+            snap = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a torn last line while the run writes
+        for p in snap.get("probes", []):
+            p["saliency"] = np.frombuffer(base64.b64decode(p["saliency"]), np.uint8).reshape(px, px)
+        snapshots.append(snap)
+    return index, snapshots

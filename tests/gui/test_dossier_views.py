@@ -1,0 +1,83 @@
+"""The dossier views over a real (tiny) run: channels grid -> a channel's images and class bars, health
+plots and warnings, the probe timeline slider. Every view's background task is shut down at the end."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.core.dossierkit import train_learnable_run, write_learnable_folder
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("dossier_run")
+    folder = write_learnable_folder(tmp / "data", per_class=10)
+    probes = [str(folder / "circle" / "circle_000.png")]
+    run, _ = train_learnable_run(tmp / "run", folder, epochs=2, dossier_topk=True, layer_health_every=2,
+                                 probe_images=probes)
+    return run
+
+
+@pytest.fixture
+def panel(qtbot):
+    from gui.inspector.dossier_panel import DossierPanel
+
+    panel = DossierPanel()
+    qtbot.addWidget(panel)
+    yield panel
+    panel.shutdown()
+
+
+def test_channels_grid_then_one_channel_with_class_means(qtbot, panel, run_dir):
+    with qtbot.waitSignal(panel.channels.layerShown, timeout=60_000) as shown:
+        panel.open_run(str(run_dir))
+    assert shown.args == ["features.0"]
+    assert not panel.channels.dossier.computed  # kept during training, read back
+    grid = panel.channels.grid.base.image
+    assert grid.ndim == 3 and grid.shape[2] == 3 and grid.std() > 0
+    with qtbot.waitSignal(panel.channels.channelShown, timeout=30_000) as picked:
+        panel.channels._grid_clicked(5.0, 5.0)  # inside the first tile
+    assert picked.args == ["features.0", 0]
+    detail = panel.channels.detail.base.image
+    assert detail.shape[0] >= 32 and detail.shape[1] >= 3 * 32
+    bars = [i for i in panel.channels.class_plot.listDataItems()] + panel.channels.class_plot.getPlotItem().items
+    assert any(type(b).__name__ == "BarGraphItem" for b in bars)
+
+
+def test_health_view_plots_each_layer(qtbot, panel, run_dir):
+    with qtbot.waitSignal(panel.health.loaded, timeout=30_000) as loaded:
+        panel.health.open_run(str(run_dir))
+    assert loaded.args[0] > 0
+    assert panel.health.layers.count() >= 4 and panel.health.warning_list.count() >= 1
+    steps, norms = panel.health.series("features.0", "weight_norm")
+    assert len(steps) == loaded.args[0] and np.all(norms > 0)
+    panel.health.layers.setCurrentText("features.2")
+    assert panel.health.hist_image.image is not None
+
+
+def test_probe_slider_scrubs_through_snapshots(qtbot, panel, run_dir):
+    with qtbot.waitSignal(panel.probes.loaded, timeout=30_000) as loaded:
+        panel.probes.open_run(str(run_dir))
+    count = loaded.args[0]
+    assert count >= 3 and panel.probes.slider.maximum() == count - 1
+    panel.probes.slider.setValue(0)
+    assert panel.probes.when.text().startswith("epoch 0.00")
+    panel.probes.slider.setValue(count - 1)
+    assert panel.probes.when.text().startswith("epoch 2.00")
+    assert panel.probes.bars.entries() and panel.probes.heat.image is not None
+
+
+def test_health_dead_share_of_a_conv_is_its_relus(qtbot, panel, run_dir):
+    with qtbot.waitSignal(panel.health.loaded, timeout=30_000):
+        panel.health.open_run(str(run_dir))
+    assert panel.health.dead_source("features.0") == "features.2"  # conv, batch norm, ReLU
+    assert panel.health.dead_source("features.4") == "features.6"
+
+
+def test_the_window_has_a_dossier_tab_and_menu_action(qtbot, window, run_dir):
+    tabs = [window.tabs.tabText(i) for i in range(window.tabs.count())]
+    assert "Dossier" in tabs
+    assert any("Dossier" in a.text() for a in window.menus["file"].actions())
+    with qtbot.waitSignal(window.dossier.health.loaded, timeout=30_000):
+        window.dossier.open_run(str(run_dir))
+    window.dossier.shutdown()
