@@ -24,6 +24,7 @@ from gui.checkpoint_service import CheckpointService
 from gui.data.window_hookup import install_data_tab
 from gui.evaluate.window_hookup import install_evaluate_tab
 from gui.drop_router import accepts_drop, paths_from_mime, plan_drop
+from gui.inspector.dossier_panel import install_dossier
 from gui.inspector.window_hookup import install_inspector
 from gui.model_hub import ModelHub
 from gui.model_view import ModelView
@@ -87,6 +88,7 @@ class MainWindow(QMainWindow):
         self.hub.checkpointChanged.connect(self._on_checkpoint_changed)
         self.inspector, inspector_actions = install_inspector(self)  # the Inspect tab, Open Image / Paste Image
         self.open_image_action, self.paste_image_action = inspector_actions
+        self.dossier = install_dossier(self)  # the Dossier tab: channels, layer health, probes of a run
         self.data_view, self.open_dataset_action = install_data_tab(self, self.run_settings)  # + Open Dataset
         self.model_view = ModelView(self.run_settings, self)
         self.tabs.insertTab(2, self.model_view, "Model")
@@ -100,7 +102,7 @@ class MainWindow(QMainWindow):
         self.data_view.browser.inspect_requested.connect(
             lambda paths: (self.tabs.setCurrentWidget(self.inspector), self.inspector.open_paths(paths)))
         self.runs_tab, self.open_run_folder_action = install_runs_tab(self)  # the Runs tab, Open Run Folder
-        self.evaluate_tab = install_evaluate_tab(self)  # the Evaluate tab, Export Model
+        self.evaluate_tab, self.export_model_action = install_evaluate_tab(self)  # the Evaluate tab, Export Model
 
         self.torch_loader = TorchLoader(self)
         self.torch_loader.loaded.connect(self._on_engine_loaded)

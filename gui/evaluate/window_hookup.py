@@ -15,8 +15,9 @@ from gui.evaluate.tab import EvaluateTab
 EXPORT_FORMATS = {"onnx": ".onnx", "pt2": ".pt2", "torchscript": ".pt"}  # core.export.FORMATS (torch-free copy)
 
 
-def install_evaluate_tab(window) -> EvaluateTab:
-    """The Evaluate tab, File > Export Model…, and the tab's requests wired to the window."""
+def install_evaluate_tab(window) -> tuple[EvaluateTab, QAction]:
+    """The Evaluate tab and File > Export Model… (returned for the window to keep), the tab's requests wired to
+    the window."""
     tab = EvaluateTab(window.hub, window)
     window.tabs.addTab(tab, "Evaluate")
     tab.evaluate_page.run_dir_provider = lambda: window.controller.run_dir if window.controller is not None else None
@@ -31,11 +32,10 @@ def install_evaluate_tab(window) -> EvaluateTab:
     menu = window.menus["file"]
     separators = [a for a in menu.actions() if a.isSeparator()]
     menu.insertAction(separators[-1] if separators else None, action)  # above Quit
-    window.export_model_action = action
     tab.exported.connect(lambda report: _exported(window, report))
     tab.exportFailed.connect(lambda text: (window.log.append("error", f"Export failed: {text}"),
                                            window.show_message(QMessageBox.Icon.Warning, "Export failed", text)))
-    return tab
+    return tab, action
 
 
 def show_evaluation(window, folder: str) -> None:

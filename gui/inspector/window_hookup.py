@@ -35,9 +35,6 @@ def install_inspector(window) -> tuple[InspectorPanel, list[QAction]]:
     paste.triggered.connect(lambda: window.tabs.setCurrentWidget(panel) if panel.paste() else None)
     edit_menu.addAction(paste)
 
-    from gui.inspector.dossier_panel import install_dossier
-
-    window.dossier = install_dossier(window)  # the Dossier tab: channels, layer health, probes of a run
     # Until torch has loaded no model can exist: drops wait.
     panel.set_engine_ready(window.engine_loaded())
     window.engineReady.connect(lambda: panel.set_engine_ready(True))
