@@ -1,4 +1,5 @@
 """GUI tests run offscreen; every window gets its own settings file and runs folder under tmp_path."""
+import gc
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any Qt import
@@ -12,6 +13,16 @@ TINY = {"dataset": "shapes", "train_count": 96, "model": "cnn", "epochs": 2, "ba
         "optimizer": "adam", "schedule": "none", "seed": 0, "device": "cpu"}
 
 
+@pytest.fixture(autouse=True, scope="session")
+def garbage_collected_on_the_gui_thread_only():
+    """As in the app (gui/app.py runs pyqtgraph's GarbageCollector): automatic collection is off, so a
+    collection never starts on a worker thread (an export, a scan) while the GUI thread deletes Qt wrappers
+    (see below for the crash that gives); the fixture below collects between tests, on the main thread."""
+    gc.disable()
+    yield
+    gc.enable()
+
+
 @pytest.fixture(autouse=True)
 def delete_closed_widgets_while_no_thread_runs():
     """pytest-qt ends each test with close() + deleteLater() on its widgets, but a deferred delete only runs
@@ -23,6 +34,7 @@ def delete_closed_widgets_while_no_thread_runs():
     yield
     if QCoreApplication.instance() is not None:
         QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect(1)  # the young generations; objects that survive them are few and stay until the session ends
 
 
 @pytest.fixture
