@@ -23,14 +23,15 @@ from core import catalog
 OWNERS = {
     "epochs": "train", "batch_size": "train", "lr": "train", "optimizer": "train", "weight_decay": "train",
     "schedule": "train", "seed": "train", "device": "train", "early_stop_patience": "train",
-    "early_stop_metric": "train", "nproc": "train",
+    "early_stop_metric": "train", "nproc": "train", "dossier_topk": "train", "layer_health_every": "train",
     "dataset": "data", "train_count": "data", "image_size": "data", "val_fraction": "data",
     "augmentation": "data",
     "model": "model", "model_options": "model", "backbone_lr_scale": "model",
 }
 # What the app remembers, in the sections older versions wrote (so their saved settings still load).
 FORM_KEYS = ("dataset", "train_count", "model", "epochs", "batch_size", "lr", "optimizer", "weight_decay",
-             "schedule", "seed", "device", "early_stop_patience", "early_stop_metric", "nproc")
+             "schedule", "seed", "device", "early_stop_patience", "early_stop_metric", "nproc",
+             "dossier_topk", "layer_health_every")
 DATA_OPTION_KEYS = ("image_size", "val_fraction")
 
 
@@ -51,6 +52,7 @@ def default_values() -> dict:
         "backbone_lr_scale": c.BACKBONE_LR_SCALE.default,
         "early_stop_patience": c.EARLY_STOP_PATIENCE.default, "early_stop_metric": c.EARLY_STOP_METRIC.default,
         "nproc": c.NPROC.default,  # not part of RunSettings: how many processes run it (the controller's choice)
+        "dossier_topk": c.DOSSIER_TOPK.default, "layer_health_every": c.LAYER_HEALTH_EVERY.default,
     }
 
 
@@ -63,6 +65,12 @@ def _number_text(value) -> str:
 
 def _optional(setting):
     return lambda value: None if value is None else setting.check(value)
+
+
+def _flag(value) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{value!r} is not on/off")
+    return value
 
 
 def _mapping(value) -> dict:
@@ -93,6 +101,7 @@ _CHECK = {
     "backbone_lr_scale": catalog.BACKBONE_LR_SCALE.check,
     "early_stop_patience": catalog.EARLY_STOP_PATIENCE.check, "early_stop_metric": catalog.EARLY_STOP_METRIC.check,
     "nproc": catalog.NPROC.check,
+    "dossier_topk": _flag, "layer_health_every": catalog.LAYER_HEALTH_EVERY.check,
 }
 
 
@@ -183,7 +192,8 @@ def build_run_settings(v: dict):
     train = TrainConfig(epochs=v["epochs"], batch_size=v["batch_size"], lr=lr, optimizer=v["optimizer"],
                         weight_decay=weight_decay, schedule=v["schedule"], seed=v["seed"], device=v["device"],
                         backbone_lr_scale=v["backbone_lr_scale"], early_stop_patience=v["early_stop_patience"],
-                        early_stop_metric=v["early_stop_metric"])
+                        early_stop_metric=v["early_stop_metric"], dossier_topk=v["dossier_topk"],
+                        layer_health_every=v["layer_health_every"])
     return RunSettings(data=data, model_name=v["model"], model_options=dict(v["model_options"]), train=train)
 
 
@@ -195,6 +205,13 @@ def bind_spin(model: RunSettingsModel, key: str, spin) -> None:
     model.changed.connect(lambda k, value: spin.setValue(value) if k == key and spin.value() != value else None)
     if spin.value() != model.get(key):  # clamped by the box: the model takes what the box can show
         model.update({key: spin.value()})
+
+
+def bind_check(model: RunSettingsModel, key: str, box) -> None:
+    """A QCheckBox edits the on/off value `key`."""
+    box.setChecked(model.get(key))
+    box.toggled.connect(lambda on: model.update({key: bool(on)}))
+    model.changed.connect(lambda k, value: box.setChecked(value) if k == key and box.isChecked() != value else None)
 
 
 def bind_combo(model: RunSettingsModel, key: str, combo: QComboBox) -> None:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLineEdit, QSizePolicy, QSpinBox,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLineEdit, QSizePolicy, QSpinBox,
                                QToolButton, QVBoxLayout, QWidget)
 
 from core import catalog
-from gui.run_settings_model import (FORM_KEYS, OwnerLink, RunSettingsModel, SettingsError, bind_combo, bind_line,
-                                    bind_spin, default_values)
+from gui.run_settings_model import (FORM_KEYS, OwnerLink, RunSettingsModel, SettingsError, bind_check, bind_combo,
+                                    bind_line, bind_spin, default_values)
 
 __all__ = ["SettingsError", "TrainingPanel", "default_form_values"]
 
@@ -96,8 +96,18 @@ class TrainingPanel(QWidget):
         self.processes.setToolTip("Training processes on this machine. 1 trains inside the app; more start a "
                                   "separate DDP job (one per GPU, or gloo on the CPU). The batch size is global: "
                                   "it is split over the processes.")
+        # Insight (off by default; both cost a little training time): what each channel learned, and how
+        # each layer is learning. The Dossier tab reads what they write into RUN/dossier and the run folder.
+        self.dossier_topk = QCheckBox("Top images per channel")
+        self.dossier_topk.setToolTip(catalog.DOSSIER_TOPK.help)
+        self.layer_health_every = _spin(catalog.LAYER_HEALTH_EVERY)
+        self.layer_health_every.setSpecialValueText("Off")
+        self.layer_health_every.setSuffix(" steps")
+        self.layer_health_every.setSingleStep(catalog.LAYER_HEALTH_SUGGESTED)
+        bind_check(self.settings, "dossier_topk", self.dossier_topk)
         for key, box in (("epochs", self.epochs), ("batch_size", self.batch_size), ("seed", self.seed),
-                         ("early_stop_patience", self.early_stop_patience), ("nproc", self.processes)):
+                         ("early_stop_patience", self.early_stop_patience), ("nproc", self.processes),
+                         ("layer_health_every", self.layer_health_every)):
             bind_spin(self.settings, key, box)
         for key, box in (("optimizer", self.optimizer), ("schedule", self.schedule), ("device", self.device),
                          ("early_stop_metric", self.early_stop_metric)):
@@ -123,6 +133,11 @@ class TrainingPanel(QWidget):
         form2.addRow(catalog.EARLY_STOP_PATIENCE.label, self.early_stop_patience)
         form2.addRow(catalog.EARLY_STOP_METRIC.label, self.early_stop_metric)
 
+        insight_box = QGroupBox("Insight")
+        form3 = QFormLayout(insight_box)
+        form3.addRow(self.dossier_topk)
+        form3.addRow("Layer health every", self.layer_health_every)
+
         self.train_button = self._button(self.train_action, "trainButton")
         self.pause_button = self._button(self.pause_action, "pauseButton")
         self.stop_button = self._button(self.stop_action, "stopButton")
@@ -133,12 +148,13 @@ class TrainingPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(data_box)
         layout.addWidget(opt_box)
+        layout.addWidget(insight_box)
         layout.addLayout(buttons)
         self.progress_slot = QVBoxLayout()  # the main window puts the progress panel here
         layout.addLayout(self.progress_slot)
         layout.addStretch(1)
         self._fields = [self.epochs, self.batch_size, self.lr, self.optimizer, self.weight_decay, self.schedule,
-                        self.seed, self.device, self.processes]
+                        self.seed, self.device, self.processes, self.dossier_topk, self.layer_health_every]
         self._update_enabled()
 
     @staticmethod
