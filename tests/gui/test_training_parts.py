@@ -67,7 +67,8 @@ def test_settings_round_trip(qtbot, app_settings, runs_root):
     w.load_engine(blocking=True)
     form = {"dataset": "shapes", "train_count": 300, "model": "mlp", "epochs": 7, "batch_size": 24, "lr": "0.02",
             "optimizer": "sgd", "weight_decay": "0.0005", "schedule": "step", "seed": 42, "device": "cpu",
-            "early_stop_patience": 4, "early_stop_metric": "val_acc", "nproc": 2}
+            "early_stop_patience": 4, "early_stop_metric": "val_acc", "nproc": 2,
+            "dossier_topk": True, "layer_health_every": 50}
     w.panel.set_values(form)
     w.resize(700, 500)  # within the offscreen screen (800x600)
     w.close()
