@@ -43,7 +43,9 @@ class _RunItems:
         self.smooth = overlay.loss_plot.plot(pen=thin, name=name, skipFiniteCheck=True)
         self.lr = overlay.lr_plot.plot(pen=thin, skipFiniteCheck=True)
         for curve in (self.raw, self.smooth, self.lr):
-            curve.setDownsampling(auto=True, method="peak")
+            # The raw loss keeps every spike (peak); the smoothed line and the lr have none to lose, and a
+            # strided subsample of them costs a fraction of peak's per-pixel min/max on every pan.
+            curve.setDownsampling(auto=True, method="peak" if curve is self.raw else "subsample")
             curve.setClipToView(True)
             # Peak mode keeps each pixel column's min and max, so one bin a pixel loses no spike; pyqtgraph's
             # default (5 bins a pixel, meant for other modes) draws 5x the points for nothing.
