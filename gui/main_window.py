@@ -89,6 +89,8 @@ class MainWindow(QMainWindow):
         self.inspector, inspector_actions = install_inspector(self)  # the Inspect tab, Open Image / Paste Image
         self.open_image_action, self.paste_image_action = inspector_actions
         self.dossier = install_dossier(self)  # the Dossier tab: channels, layer health, probes of a run
+        self.train_tab.probe_images_provider = lambda: [s.path for s in (self.inspector.probe.source,)
+                                                        if s is not None and s.path]  # a run's probe timeline
         self.data_view, self.open_dataset_action = install_data_tab(self, self.run_settings)  # + Open Dataset
         self.model_view = ModelView(self.run_settings, self)
         self.tabs.insertTab(2, self.model_view, "Model")

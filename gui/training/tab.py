@@ -42,6 +42,7 @@ class TrainTab(QSplitter):
         self.runs_root = runs_root
         self.controller = None  # the TrainingController, made once the engine has loaded
         self.ask_close_job = ask_about_running_job  # replaceable in tests
+        self.probe_images_provider = lambda: []  # the window points this at the Inspect tab's pinned probe
         self.panel = TrainingPanel(run_settings)
         self.progress = ProgressPanel()
         self.panel.progress_slot.addWidget(self.progress)
@@ -98,6 +99,11 @@ class TrainTab(QSplitter):
             self.log.append("error", str(exc))
             self.alert.emit(QMessageBox.Icon.Warning, "Cannot start training", str(exc))
             return
+        probes = list(self.probe_images_provider())
+        if probes:  # a probe pinned in the Inspect tab gets a timeline in this run (RUN/probes/)
+            settings.train.probe_images = probes
+            self.log.append("info", "Probe timeline for " + ", ".join(Path(p).name for p in probes)
+                            + " (pinned in the Inspect tab)")
         self.runRequested.emit(settings)
 
     def start_confirmed(self, settings, ok: bool) -> None:

@@ -52,3 +52,28 @@ def test_a_run_with_top_images_on_writes_the_run_dossier(qtbot, window):
     assert finished.args[0]["stopped"] is False
     qtbot.waitUntil(lambda: window.controller.state == "idle", timeout=30_000)
     assert (window.controller.run_dir / "dossier" / "topk.npz").is_file()
+
+
+def test_a_probe_pinned_in_the_inspector_gets_a_timeline_in_the_next_run(qtbot, window, tmp_path):
+    from PIL import Image
+
+    from core.dossier.probes import read_probes
+    from gui.inspector.sources import ImageSource
+
+    image = tmp_path / "probe.png"
+    Image.new("RGB", (40, 40), (200, 30, 30)).save(image)
+    window.inspector.probe.pin(ImageSource.from_path(image))
+    window.panel.set_values({"epochs": 1, "train_count": 48})
+    with qtbot.waitSignal(window.controller.runFinished, timeout=120_000):
+        qtbot.mouseClick(window.panel.train_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.controller.state == "idle", timeout=30_000)
+    index, snapshots = read_probes(window.controller.run_dir)
+    assert snapshots, "the run kept snapshots of the pinned probe"
+    assert str(image) in json_text(index)
+    window.inspector.probe.pin(None)
+
+
+def json_text(value) -> str:
+    import json
+
+    return json.dumps(value)
