@@ -56,17 +56,31 @@ def _remembered_folders(window) -> list[str]:
     return [f for f in folders if isinstance(f, str)] if isinstance(folders, list) else []
 
 
+def _may_become_a_run(path: Path) -> bool:
+    """A folder the Train tab can follow: a run folder, or one a run is about to write (not there yet, or
+    empty: `layerscope --follow DIR` started before `layerscope train --out DIR`). A folder of runs is not."""
+    if not path.exists():
+        return True
+    try:
+        return path.is_dir() and (is_run_folder(path) or next(path.iterdir(), None) is None)
+    except OSError:
+        return False
+
+
 def follow_folders(window, folders: list[str]) -> None:
     """`layerscope monitor DIR...` / `--follow DIR` / a drop: add the folders to the Runs tab; one run folder
-    is also followed live in the Train tab (plots, progress, log), several are shown in the Runs tab."""
+    (or one a run is about to write) is also followed live in the Train tab (plots, progress, log), several
+    are shown in the Runs tab."""
     added = window.runs_tab.add_folders(folders)
     window.tabs.setCurrentWidget(window.runs_tab)
-    if len(folders) == 1 and Path(folders[0]).is_dir() and is_run_folder(Path(folders[0])):
-        window.follow_run(folders[0])
+    followed = len(folders) == 1 and _may_become_a_run(Path(folders[0])) and window.follow_run(folders[0])
     missing = [f for f in folders if not Path(f).is_dir()]
     for folder in missing:
-        window.log.append("warning", f"{folder}: no such folder; its row says so until it appears")
-    if not added and not missing:
+        if followed:
+            window.log.append("info", f"{folder}: no such folder yet; the Train tab shows its run once it starts")
+        else:
+            window.log.append("warning", f"{folder}: no such folder; its row says so until it appears")
+    if not added and not missing and not followed:
         window.log.append("warning", f"No run folders found in {', '.join(folders)}")
 
 

@@ -1,6 +1,11 @@
 """Follow a run folder that another process writes, in the Train tab: a core RunFollower polled on the
 GUI's background-work primitive every POLL_MS, its new records sent on as one batch (the same records the
 app's own run sends, so the plots, progress and log take one code path), and the run's state as a word.
+
+The folder need not exist yet (`layerscope --follow DIR` before `layerscope train --out DIR`): each poll is
+then one failed stat, and the run is read from its start once its metrics.jsonl appears. A folder deleted and
+made again (or a metrics file truncated or replaced) is read from the new start: `restarted` says to clear
+what the old one drew.
 """
 from __future__ import annotations
 
@@ -12,11 +17,13 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from gui.concurrent import BackgroundTask
 
 POLL_MS = 300  # a record written shows within ~POLL_MS + one redraw (well within a second)
-STATUS_WORDS = {"waiting": "waiting for the first record", "evaluating": "running (evaluating)"}
+STATUS_WORDS = {"evaluating": "running (evaluating)"}
+RESTART_NOTICES = ("reappeared", "replaced", "truncated")  # the file is read again from its start
 
 
 class RunWatch(QObject):
     recordsArrived = Signal(list)  # core.records Records, oldest first
+    restarted = Signal()  # the file is read again from its start (a new run in a recreated folder): clear the view
     statusChanged = Signal(str)  # running / paused / evaluating / finished / stopped / failed / diverged / not responding
     message = Signal(str, str)  # (level, text) for the log: files replaced, garbage lines, ...
 
@@ -81,6 +88,9 @@ class RunWatch(QObject):
             # Before its first record the file is simply not written yet: that is "waiting", not "gone".
             if self._read_any or notice.kind not in ("missing", "reappeared"):
                 self.message.emit("warning", notice.message)
+        if self._read_any and any(n.kind in RESTART_NOTICES for n in notices):
+            self._read_any = False  # a recreated folder's run: "missing" before its first record is waiting again
+            self.restarted.emit()
         if records:
             self._read_any = True
             self.recordsArrived.emit(records)
@@ -94,4 +104,6 @@ class RunWatch(QObject):
     def status_text(self) -> str:
         if self.folder is None:
             return ""
+        if self.status == "waiting":
+            return f"Following {self.folder.name}: waiting for the run to start in {self.folder}"
         return f"Following {self.folder.name}: {STATUS_WORDS.get(self.status, self.status)}"

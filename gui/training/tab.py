@@ -60,6 +60,7 @@ class TrainTab(QSplitter):
         self.run_watch = RunWatch(self)
         self.train_exports = TrainExports(self.plots, log, self)
         self.run_watch.recordsArrived.connect(self.record_view.show)
+        self.run_watch.restarted.connect(self._on_follow_restarted)
         self.run_watch.statusChanged.connect(lambda _: self.progress.set_status(self.run_watch.status_text()))
         self.run_watch.message.connect(log.append)
         self.panel.trainRequested.connect(self.start_training)
@@ -149,6 +150,12 @@ class TrainTab(QSplitter):
         self.showRequested.emit()
         self.log.append("info", f"Following {folder} in the Train tab")
         return True
+
+    @Slot()
+    def _on_follow_restarted(self) -> None:
+        """The followed folder was made again (or its file replaced): a new run, drawn from its start."""
+        self.record_view.reset(own_run=False)
+        self.progress.set_status(self.run_watch.status_text())
 
     @Slot()
     def toggle_pause(self) -> None:

@@ -237,7 +237,9 @@ def test_window_has_the_runs_tab_and_follows_a_dropped_run_folder(qtbot, app_set
     _, window = create_window(["--follow", str(tmp_path / "nowhere")], runs_root=root, settings=app_settings)
     qtbot.addWidget(window)
     tab = window.runs_tab
-    assert window.tabs.currentWidget() is tab and "Run Folder" in window.open_run_folder_action.text()
+    # One folder not there yet: the Train tab waits for its run (`--follow DIR` before `train --out DIR`).
+    assert window.tabs.currentWidget() is window.train_tab and window.run_watch.folder == tmp_path / "nowhere"
+    assert "Run Folder" in window.open_run_folder_action.text()
     qtbot.waitUntil(lambda: "local" in rows(tab) and "nowhere" in rows(tab), timeout=10_000)
     assert rows(tab)["nowhere"].status == "missing"
     window.route_drop([str(remote)])

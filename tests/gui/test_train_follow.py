@@ -51,13 +51,13 @@ def written_records(out):
 @pytest.mark.timeout(300)
 def test_a_cli_run_followed_in_the_train_tab_ends_with_exactly_its_records(bare_window, qtbot, tmp_path):
     window = bare_window
-    out = tmp_path / "cli-run"
-    out.mkdir()
-    # Followed before the run starts: the window waits for the file (--follow DIR, then start the run).
+    out = tmp_path / "cli-run"  # not there yet
+    # Followed before the run starts: the window waits for the folder (--follow DIR, then start the run).
     statuses = []
     window.run_watch.statusChanged.connect(statuses.append)
     assert window.follow_run(str(out))
     assert window.tabs.currentWidget() is window.train_tab
+    assert "waiting for the run to start" in window.progress.status_label.text()
     proc = cli_train(out, "--epochs", "2", "--heartbeat-s", "0.2")
     try:
         qtbot.waitUntil(lambda: proc.poll() is not None, timeout=240_000)  # the window keeps polling meanwhile
@@ -157,3 +157,32 @@ def test_export_metrics_csv_and_plots_png_svg(bare_window, qtbot, tmp_path):
                     timeout=10_000)
     assert b"<svg" in (tmp_path / "overlay.svg").read_bytes()[:2000]
     assert len(list(csv.DictReader((tmp_path / "overlay.csv").open()))) == len(lines)
+
+
+def test_a_folder_followed_before_it_exists_is_shown_once_its_run_starts_and_again_when_made_anew(
+        bare_window, qtbot, tmp_path):
+    """`layerscope --follow DIR` first, `layerscope train --out DIR` later: the Train tab waits for the folder,
+    then draws its run without the user doing anything; a folder deleted and made again is a new run."""
+    import shutil
+
+    from gui.runs.window_hookup import follow_folders
+    from tests.core.test_run_index import make_run
+
+    window = bare_window
+    out = tmp_path / "later" / "run"  # not even its parent exists yet
+    follow_folders(window, [str(out)])  # what `--follow DIR` does
+    assert window.run_watch.folder == out and window.tabs.currentWidget() is window.train_tab
+    qtbot.waitUntil(lambda: window.run_watch.status == "waiting", timeout=10_000)
+    assert f"waiting for the run to start in {out}" in window.progress.status_label.text()
+    make_run(out, epochs=3, done=2, final=None)
+    qtbot.waitUntil(lambda: len(window.plots.epoch_val_acc) == 2, timeout=10_000)
+    assert window.plots.step_loss.x.tolist() == list(range(1, 9))
+    assert window.plots.epoch_val_acc.y.tolist() == [0.5, 0.8]
+    assert "gone" not in window.log.text()  # not written yet is waiting, not deleted
+    shutil.rmtree(out)
+    qtbot.waitUntil(lambda: window.run_watch.status == "waiting", timeout=10_000)
+    assert "waiting for the run to start" in window.progress.status_label.text()
+    make_run(out, epochs=1, done=1, steps_per_epoch=3)  # another run in the same place: drawn from its start
+    qtbot.waitUntil(lambda: window.run_watch.status == "finished", timeout=10_000)
+    assert window.plots.step_loss.x.tolist() == [1, 2, 3] and window.plots.epoch_val_acc.y.tolist() == [0.5]
+    assert window.record_view.records_shown == len(written(out))
