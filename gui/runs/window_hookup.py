@@ -14,6 +14,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog
 
 from core.run_index import is_run_folder
+from gui.run_settings_model import values_from_config
 from gui.runs.tab import RunsTab
 
 ADDED_KEY = "runs/added_folders"  # folders added with Open Run Folder / monitor / a drop, remembered
@@ -107,21 +108,9 @@ def open_in_inspector(window, checkpoint: str) -> None:
         window.tabs.setCurrentWidget(inspector)
 
 
-def form_values(config: dict) -> dict:
-    """config.json -> the training form's values (what "train again" fills in)."""
-    data = config.get("data") if isinstance(config.get("data"), dict) else {}
-    train = config.get("train") if isinstance(config.get("train"), dict) else {}
-    values = {"dataset": data.get("name"), "train_count": data.get("train_count"), "model": config.get("model_name"),
-              "image_size": data.get("image_size"), "val_fraction": data.get("val_fraction"),
-              "augmentation": data.get("augmentation"), "model_options": config.get("model_options")}
-    for key in ("epochs", "batch_size", "lr", "optimizer", "weight_decay", "schedule", "seed", "device",
-                "backbone_lr_scale", "early_stop_patience", "early_stop_metric"):
-        values[key] = train.get(key)
-    return {k: v for k, v in values.items() if v is not None}
-
-
 def fill_form(window, config: dict) -> None:
-    window.panel.set_values(form_values(config))  # the run's settings model: unusable values are skipped
+    window.train_tab.stop_following()  # the form shows the user's settings again, now these
+    window.panel.set_values(values_from_config(config))  # the run's settings model: unusable values are skipped
     window.tabs.setCurrentIndex(0)  # the Train tab
     window.log.append("info", "The training form now holds that run's settings; press Train to run them again")
 

@@ -180,11 +180,11 @@ def test_added_folder_outside_the_root_and_requests(tab, qtbot, tmp_path):
 
 
 def test_form_values_from_a_run_config():
-    from gui.runs.window_hookup import form_values
+    from gui.run_settings_model import values_from_config
 
     config = {"data": {"name": "shapes", "train_count": 96, "image_size": 32}, "model_name": "mlp",
               "model_options": {"hidden": [64]}, "train": {"epochs": 5, "lr": 0.01, "seed": 3}}
-    assert form_values(config) == {"dataset": "shapes", "train_count": 96, "model": "mlp", "epochs": 5,
+    assert values_from_config(config) == {"dataset": "shapes", "train_count": 96, "model": "mlp", "epochs": 5,
                                    "lr": 0.01, "seed": 3, "image_size": 32, "model_options": {"hidden": [64]}}
 
 
@@ -196,11 +196,14 @@ def test_train_again_fills_the_run_settings(qtbot, app_settings, tmp_path):
     make_application()
     window = MainWindow(runs_root=tmp_path / "runs", settings=app_settings)
     qtbot.addWidget(window)
+    window.follow_run(str(tmp_path / "followed"))  # the form shows that run's settings while it is followed
     fill_form(window, {"data": {"name": "shapes", "train_count": 96}, "model_name": "mlp",
                        "train": {"epochs": 7, "lr": 0.02, "seed": 5, "optimizer": "no-such-optimizer"}})
     values = window.panel.values()
     assert (values["epochs"], values["seed"], values["model"]) == (7, 5, "mlp")
     assert float(values["lr"]) == 0.02 and window.tabs.currentIndex() == 0
+    # ... and the filled form is on screen: train again ends following
+    assert window.run_watch.folder is None and window.panel.shown_fields() is window.panel.own_fields
     window.close()
 
 

@@ -186,3 +186,58 @@ def test_a_folder_followed_before_it_exists_is_shown_once_its_run_starts_and_aga
     qtbot.waitUntil(lambda: window.run_watch.status == "finished", timeout=10_000)
     assert window.plots.step_loss.x.tolist() == [1, 2, 3] and window.plots.epoch_val_acc.y.tolist() == [0.5]
     assert window.record_view.records_shown == len(written(out))
+
+
+def test_the_form_shows_a_followed_runs_settings_read_only_and_the_users_own_again_after(window, qtbot, tmp_path):
+    """While following, the Train tab's form shows that run's config.json, not the app's settings, and cannot
+    edit it; the shared settings model (and what the user typed) is never touched, and comes back after."""
+    from PySide6.QtTest import QTest
+
+    from core import catalog
+    from tests.core.test_run_index import make_run
+
+    panel, model = window.panel, window.run_settings
+    panel.lr.clear()
+    QTest.keyClicks(panel.lr, "0.0042")  # typed by the user, as the Train tab's own value
+    assert model.get("lr") == "0.0042" and model.get("model") == "cnn" and model.get("epochs") == 2
+    run = make_run(tmp_path / "their-run", epochs=7, model="mlp")
+    config = json.loads((run / "config.json").read_text())
+    config["train"].update(optimizer="sgd", batch_size=48, seed=11)
+    (run / "config.json").write_text(json.dumps({"version": 1, **config}))
+    changes = []
+    model.changed.connect(lambda key, value: changes.append(key))
+    assert window.follow_run(str(run))
+    qtbot.waitUntil(lambda: panel.shown_fields() is panel.followed_fields is not None, timeout=10_000)
+    shown = panel.followed_fields
+    assert (shown.epochs.value(), shown.lr.text(), shown.optimizer.currentText()) == (7, "0.01", "sgd")
+    assert (shown.batch_size.value(), shown.seed.value()) == (48, 11)
+    assert catalog.MODELS["mlp"].title in shown.model_link.text()
+    assert panel.follow_banner.isVisible() and "Following <b>their-run</b> — settings of that run" in \
+        panel.follow_banner.text()
+    assert shown.isVisible() and not panel.own_fields.isVisible()
+    assert not shown.epochs.isEnabled() and not shown.lr.isEnabled() and not shown.model_link.isEnabled()
+    assert not panel.train_action.isEnabled()  # Train would run other settings than the ones on screen
+    qtbot.waitUntil(lambda: len(window.plots.epoch_val_acc) == 3, timeout=10_000)
+    assert changes == [] and model.get("lr") == "0.0042" and model.get("epochs") == 2  # the user's, untouched
+    panel.follow_banner.linkActivated.emit("stop")  # "Stop following"
+    assert window.run_watch.folder is None and not panel.follow_banner.isVisible()
+    assert panel.own_fields.isVisible() and panel.shown_fields() is panel.own_fields
+    assert (panel.lr.text(), panel.epochs.value(), model.get("model")) == ("0.0042", 2, "cnn")
+    assert panel.lr.isEnabled() and panel.train_action.isEnabled()
+    assert len(window.plots.epoch_val_acc) == 3 and window.shown_run_dir() == run  # what it drew stays
+
+
+def test_a_followed_runs_settings_show_once_written_and_a_newer_config_says_so(bare_window, qtbot, tmp_path):
+    from tests.core.test_run_index import make_run
+
+    window, panel = bare_window, bare_window.panel
+    out = tmp_path / "later"
+    assert window.follow_run(str(out))
+    assert panel.follow_banner.isVisible() and panel.shown_fields() is None
+    assert "once the run writes its config.json" in panel.followed_note.text()
+    make_run(out, epochs=9)
+    qtbot.waitUntil(lambda: panel.shown_fields() is panel.followed_fields is not None, timeout=10_000)
+    assert panel.followed_fields.epochs.value() == 9
+    (out / "config.json").write_text(json.dumps({"version": 99, "train": {"epochs": 4}}))
+    qtbot.waitUntil(lambda: panel.shown_fields() is None, timeout=10_000)
+    assert "newer Layerscope" in panel.followed_note.text()
