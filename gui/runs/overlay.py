@@ -54,6 +54,9 @@ class _RunItems:
         overlay.acc_plot.addItem(self.best_acc)
         overlay.val_loss_plot.addItem(self.best_loss)
         self.drawn_records = -1  # the curves' record count when last drawn
+        # The smoothed loss so far: (weight, points smoothed, EMA state, values). The loss buffer only grows,
+        # so a live run's redraw smooths only its new points, not a million old ones again.
+        self.smoothed: tuple[float, int, tuple, np.ndarray] | None = None
         self.items = [self.raw, self.smooth, self.lr, self.val_loss, self.val_acc, self.best_acc, self.best_loss]
 
     def set_visible(self, visible: bool) -> None:
@@ -234,8 +237,16 @@ class RunsOverlay(QWidget):
                 items.best_loss.setData([ex[best]], [curves.val_loss.y[best]])
 
     def _draw_smooth(self, curves: RunCurves, items: _RunItems) -> None:
-        x, y = _finite(curves.step_x(curves.loss.x, self.x_mode), curves.loss.y)
-        items.smooth_levels.set_data(x, debiased_ema(y, self.smoothing)[0])
+        y = curves.loss.y
+        done = items.smoothed
+        if done is None or done[0] != self.smoothing or done[1] > y.size:
+            done = (self.smoothing, 0, (0.0, 0), np.empty(0))
+        weight, count, state, values = done
+        if count < y.size:  # non-finite losses pass through and do not move the average
+            tail, state = debiased_ema(y[count:], weight, state)
+            values = np.concatenate([values, tail])
+        items.smoothed = (weight, y.size, state, values)
+        items.smooth_levels.set_data(*_finite(curves.step_x(curves.loss.x, self.x_mode), values))
 
     def _fit_y(self) -> None:
         """Fit the step plots' y axes to the data now, then hold them: an auto-ranged axis recomputes the
