@@ -329,3 +329,31 @@ def test_overlay_downsamples_a_long_run_without_losing_its_spike_and_keeps_a_fla
     assert np.max(items.raw.getData()[1]) == 9.0  # peak downsampling keeps the one spike
     low, high = overlay.lr_plot.viewRange()[1]
     assert low < 3e-4 < high and high - low < 1e-3
+
+
+def test_a_growing_run_is_smoothed_incrementally_to_the_same_line_as_all_at_once(qtbot, tmp_path):
+    from gui.app import make_application
+    from gui.plotting.smoothing import debiased_ema
+    from gui.runs.curves import RunCurves
+    from gui.runs.overlay import RunsOverlay
+
+    make_application()
+    rng = np.random.default_rng(0)
+    y = rng.random(3_000)
+    y[1_500] = np.nan  # a NaN loss passes through the average without moving it
+    curves = RunCurves(tmp_path / "none")
+    curves.loss.extend(np.arange(1, 1_001, dtype=np.float64), y[:1_000])
+    curves.records = 1_000
+    overlay = RunsOverlay()
+    qtbot.addWidget(overlay)
+    overlay.set_runs([("r", "r", curves)])
+    items = overlay._runs["r"][1]
+    curves.loss.extend(np.arange(1_001, 3_001, dtype=np.float64), y[1_000:])
+    curves.records = 3_000
+    assert overlay.redraw_changed() == ["r"]
+    assert items.smoothed[1] == 3_000  # only the 2,000 new points were smoothed on this redraw
+    expected = debiased_ema(y, overlay.smoothing)[0]
+    finite = np.isfinite(expected)
+    np.testing.assert_allclose(items.smoothed[3][finite], expected[finite], rtol=1e-12)
+    overlay.set_smoothing(0.9)  # a new weight smooths everything again
+    np.testing.assert_allclose(items.smoothed[3][finite], debiased_ema(y, 0.9)[0][finite], rtol=1e-12)
