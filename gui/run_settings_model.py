@@ -242,6 +242,7 @@ class OwnerLink(QLabel):
     def __init__(self, model: RunSettingsModel, key: str, text_for=str, parent=None):
         super().__init__(parent)
         self._model, self._key, self._text_for = model, key, text_for
+        self._link_shown = True
         self.setTextFormat(Qt.TextFormat.RichText)
         self.setWordWrap(True)
         owner = OWNERS[key]
@@ -253,11 +254,18 @@ class OwnerLink(QLabel):
     def value_text(self) -> str:
         return self._text_for(self._model.get(self._key))
 
+    def hide_link(self) -> None:
+        """The value only: a record of another run's settings, which no tab changes."""
+        self._link_shown = False
+        self.setToolTip("")
+        self._show()
+
     def _show(self) -> None:
         from html import escape
 
         owner = OWNERS[self._key].capitalize()
-        self.setText(f"<b>{escape(self.value_text())}</b> &nbsp;<a href='{OWNERS[self._key]}'>change in {owner}…</a>")
+        link = f" &nbsp;<a href='{OWNERS[self._key]}'>change in {owner}…</a>" if self._link_shown else ""
+        self.setText(f"<b>{escape(self.value_text())}</b>{link}")
 
 
 # ---- a run's recorded settings ------------------------------------------------------------------------

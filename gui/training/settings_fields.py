@@ -128,4 +128,6 @@ class SettingsFields(QWidget):
         tabs, and Processes (how the app would run it, not in config.json) is not shown."""
         for box in self.boxes:
             box.setEnabled(False)
+        for link in (self.dataset_link, self.model_link):
+            link.hide_link()
         self.training_form.setRowVisible(self.processes, False)

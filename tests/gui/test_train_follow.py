@@ -212,6 +212,7 @@ def test_the_form_shows_a_followed_runs_settings_read_only_and_the_users_own_aga
     assert (shown.epochs.value(), shown.lr.text(), shown.optimizer.currentText()) == (7, "0.01", "sgd")
     assert (shown.batch_size.value(), shown.seed.value()) == (48, 11)
     assert catalog.MODELS["mlp"].title in shown.model_link.text()
+    assert "change in" not in shown.model_link.text() and "change in" in panel.own_fields.model_link.text()
     assert panel.follow_banner.isVisible() and "Following <b>their-run</b> — settings of that run" in \
         panel.follow_banner.text()
     assert shown.isVisible() and not panel.own_fields.isVisible()
