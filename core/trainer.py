@@ -32,6 +32,9 @@ __all__ = ["DivergedError", "EXPLODED_GROWTH", "EXPLODED_LOSS", "OPTIMIZERS", "S
            "head_parameter_names", "resolve_device", "seed_everything"]
 
 
+PAUSE_EXCHANGE_S = 0.5  # how often the processes of a paused multi-process run agree on (stop, pause)
+
+
 class Trainer:
     def __init__(self, model: nn.Module, data: DataBundle, config: TrainConfig, model_spec: ModelSpec,
                  callbacks: Iterable[Callback] = (), strategy: Strategy | None = None):
@@ -58,6 +61,7 @@ class Trainer:
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
+        self._held = False  # waiting with the other processes of a paused multi-process run
         self._lock = threading.Lock()
         self._weight_requests: list[Callable[[dict], None]] = []
         self._use_cuda = self.device.type == "cuda"
@@ -79,6 +83,12 @@ class Trainer:
 
     @property
     def paused(self) -> bool:
+        """Paused here, or (another process of a multi-process run) held while the group is paused."""
+        return not self._running.is_set() or self._held
+
+    @property
+    def pause_wanted(self) -> bool:
+        """This process asks for a pause (a DDP group pauses when any process does)."""
         return not self._running.is_set()
 
     @property
@@ -183,7 +193,26 @@ class Trainer:
         self._emit("on_paused", {"epoch": self.epoch + 1, "step": self.step})
         while not self._running.wait(timeout=0.05):
             self._serve_weight_requests()  # inspection keeps working while paused
+            self._emit("on_pause_wait")
         self._emit("on_resumed", {"epoch": self.epoch + 1, "step": self.step})
+
+    def _wait_paused_together(self) -> bool:
+        """A multi-process pause: every process waits here, exchanging (stop, pause) about every
+        PAUSE_EXCHANGE_S, so no collective blocks for the whole pause (it would trip the process-group
+        timeout) and a stop (SIGINT) still ends it. Returns the agreed stop."""
+        self._held = True
+        self._emit("on_paused", {"epoch": self.epoch + 1, "step": self.step})
+        try:
+            while True:
+                self._stop.wait(PAUSE_EXCHANGE_S)  # a signal's stop() wakes it at once
+                self._serve_weight_requests()
+                self._emit("on_pause_wait")
+                stop, pause = self.strategy.agree(self._stop.is_set(), self.pause_wanted)
+                if stop or not pause:
+                    return stop
+        finally:
+            self._held = False
+            self._emit("on_resumed", {"epoch": self.epoch + 1, "step": self.step})
 
     def fit(self) -> dict:
         """Train from the current epoch to config.epochs. Returns a summary dict (also given to callbacks)."""
@@ -286,10 +315,14 @@ class Trainer:
         batch_iter = iter(loader)
         # Processes agree on stopping (else the others would wait for a stopped one): once here, then with
         # the report flag after each step, in one small exchange.
-        agreed_stop = strategy.any_process(self._stop.is_set()) if strategy.distributed else False
+        agreed_stop = agreed_pause = False
+        if strategy.distributed:
+            agreed_stop, agreed_pause = strategy.agree(self._stop.is_set(), self.pause_wanted)
         while batch_index < batches:
             # Stop is checked before the next batch is drawn, so the saved RNG state is the one after the
             # last done batch and a resume draws the same augmentation and dropout.
+            if agreed_pause and not agreed_stop:
+                agreed_stop, agreed_pause = self._wait_paused_together(), False
             if agreed_stop:
                 self._agree_on_live_sums(live)
                 return False
@@ -329,7 +362,8 @@ class Trainer:
             now = time.perf_counter()
             due = now - last_report >= cfg.report_interval_s
             if strategy.distributed:
-                agreed_stop, due = strategy.agree(self._stop.is_set(), due)
+                agreed_stop, due, agreed_pause = strategy.agree(self._stop.is_set(), due, self.pause_wanted)
+                due = due or agreed_pause  # the steps before a pause are written before its "paused" record
             if due or batch_index == batches:
                 # One device->host copy per report, not per step (a sum over processes in DDP).
                 stacked = torch.stack([t for _, t in pending]).float()

@@ -60,7 +60,6 @@ class TrainingPanel(QWidget):
         self.settings = settings if settings is not None else RunSettingsModel(parent=self)
         self._engine_ready = False
         self._state = "idle"
-        self._pausable = True
 
         self.train_action = _action(self, "&Train", "Ctrl+Return", "Start training with these settings",
                                     "Ctrl+Enter")  # the keypad's Enter too
@@ -68,7 +67,6 @@ class TrainingPanel(QWidget):
         self.stop_action = _action(self, "&Stop", "Ctrl+.", "Stop the run and save last.pt")
         self.train_action.triggered.connect(self.trainRequested)
         self.pause_action.triggered.connect(self.pauseToggled)
-        self._pause_tip = self.pause_action.toolTip()
         self.stop_action.triggered.connect(self.stopRequested)
 
         # Shown here, owned by the Data and Model tabs: a link opens the owner.
@@ -173,17 +171,14 @@ class TrainingPanel(QWidget):
         self._engine_ready = ready
         self._update_enabled()
 
-    def set_state(self, state: str, pausable: bool = True) -> None:
+    def set_state(self, state: str) -> None:
         self._state = state
-        self._pausable = pausable
         self._update_enabled()
 
     def _update_enabled(self) -> None:
         idle = self._state == "idle"
         self.train_action.setEnabled(self._engine_ready and idle)
-        self.pause_action.setEnabled(self._pausable and self._state in ("running", "paused"))
-        self.pause_action.setToolTip(self._pause_tip if self._pausable else
-                                     "Multi-process runs: stop, then resume (from last.pt)")
+        self.pause_action.setEnabled(self._state in ("running", "paused"))  # a multi-process job too
         self.pause_action.setText("&Resume" if self._state == "paused" else "&Pause")
         self.stop_action.setEnabled(self._state in ("running", "paused"))
         for w in self._fields:

@@ -173,9 +173,22 @@ def test_a_killed_rank_fails_the_run_and_leaves_no_process(tmp_path):
     assert not any(_alive(s["pid"]) for s in statuses)
 
 
-def test_a_job_started_like_the_app_does_is_stopped_by_a_signal_and_saves_last_pt(tmp_path):
-    """What the app does for Processes = 2 (core.train_job), and what Ctrl+C on the launcher does."""
+def _steps(run: Path) -> list[int]:
+    return [r["step"] for r in _records(run) if r["kind"] == "step"]
+
+
+def _paused_together(run: Path, after: float):
+    """Both ranks say paused in a status written after `after` (so not a stale one)."""
+    statuses = read_rank_statuses(run)
+    ok = len(statuses) == 2 and all(s["state"] == "paused" and s["time"] > after for s in statuses)
+    return statuses if ok else None
+
+
+def test_a_job_started_like_the_app_does_pauses_resumes_and_stops_by_a_signal_while_paused(tmp_path):
+    """What the app does for Processes = 2 (core.train_job): Pause / Resume through RUN/control.json, agreed by
+    both processes; then Stop (SIGINT to the launcher, as Ctrl+C) while paused saves last.pt."""
     from core import catalog
+    from core.control_file import read_pause
     from core.data import DataSpec
     from core.session import RunSettings
     from core.train_job import TrainJob
@@ -188,9 +201,31 @@ def test_a_job_started_like_the_app_does_is_stopped_by_a_signal_and_saves_last_p
     run = tmp_path / "job"
     job = TrainJob.start(settings, run, nproc=2, env=_env(LAYERSCOPE_HEARTBEAT_S="0.2"))
     try:
+        assert read_pause(run) is False  # the job starts from a control file that says run
         statuses = _wait_for(lambda: _both_ranks_running(run), 120, "both ranks to run")
         assert job.status() == "running"
-        job.stop()
+        _wait_for(lambda: _steps(run), 60, "step records")
+
+        asked = time.time()
+        job.pause()
+        assert read_pause(run) is True
+        _wait_for(lambda: _paused_together(run, asked), 30, "both ranks to say paused")
+        paused = _wait_for(lambda: [r for r in _records(run) if r["kind"] == "paused"], 30, "a paused record")[0]
+        assert job.status() == "paused"
+        # Both ranks keep writing their status while paused (they are alive, not hung), and no step is taken.
+        held_since = time.time()
+        _wait_for(lambda: _paused_together(run, held_since + 1.0), 30, "fresh paused statuses")
+        assert max(_steps(run)) == paused["step"]
+        assert {s["step"] for s in read_rank_statuses(run)} == {paused["step"]}
+
+        job.resume()
+        _wait_for(lambda: [r for r in _records(run) if r["kind"] == "resumed"], 30, "a resumed record")
+        _wait_for(lambda: max(_steps(run)) > paused["step"] + 3, 60, "steps after the resume")
+        assert job.status() == "running"
+
+        job.pause()
+        _wait_for(lambda: len([r for r in _records(run) if r["kind"] == "paused"]) == 2, 30, "the second pause")
+        job.stop()  # a signal while paused: every process wakes, agrees to stop, rank 0 saves last.pt
         code = job.wait(timeout=90)
     finally:
         if job.running:
