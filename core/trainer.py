@@ -139,6 +139,9 @@ class Trainer:
             "rng": {"torch": torch.get_rng_state(), "python": list(random.getstate()[1]),
                     "numpy_seed_hint": int(self.config.seed)},
             "position": position.to_dict() if position else None,
+            # fp16's loss scale and its growth counter: a resume goes on from them instead of re-learning the
+            # scale from 65536 (a run of skipped, overflowing steps at the start of every resumed run).
+            "grad_scaler": self.speed.scaler.state_dict() if self.speed.scaler is not None else None,
         }
 
     def epoch_position(self) -> EpochPosition | None:
@@ -161,6 +164,9 @@ class Trainer:
         elif self.scheduler is not None and state.get("scheduler"):
             self.scheduler.load_state_dict(state["scheduler"])
         self.step = int(state["step"])
+        scaler_state = state.get("grad_scaler")
+        if self.speed.scaler is not None and scaler_state:  # else (bf16, CPU, an older file) a fresh scale
+            self.speed.scaler.load_state_dict(scaler_state)
         self.history = [EpochMetrics(**m) for m in state.get("history", [])]
         rng = state.get("rng") or {}
         if isinstance(rng.get("torch"), torch.Tensor):
