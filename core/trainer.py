@@ -62,6 +62,8 @@ class Trainer:
         self._running = threading.Event()
         self._running.set()
         self._held = False  # waiting with the other processes of a paused multi-process run
+        self._checkpoint_wanted = threading.Event()  # a mid-epoch save, agreed by every process (DDP)
+        self._checkpoint_live: dict | None = None  # the epoch's running sums over all processes, while saving
         self._lock = threading.Lock()
         self._weight_requests: list[Callable[[dict], None]] = []
         self._use_cuda = self.device.type == "cuda"
@@ -94,6 +96,12 @@ class Trainer:
     @property
     def stop_requested(self) -> bool:
         return self._stop.is_set()
+
+    def request_checkpoint(self) -> None:
+        """A multi-process run's periodic mid-epoch save: every process reduces the epoch's running sums for
+        it, so it is agreed at the next exchange (after the next step, or while paused) and then
+        `on_checkpoint_due` fires on every process (rank 0's recorder writes last.pt)."""
+        self._checkpoint_wanted.set()
 
     def request_weights(self, receiver: Callable[[dict], None]) -> None:
         """At the next batch boundary, call `receiver` (on the training thread) with a CPU copy of the
@@ -146,7 +154,7 @@ class Trainer:
 
     def epoch_position(self) -> EpochPosition | None:
         """Where the run is inside the epoch in progress (None between epochs)."""
-        live = self._live
+        live = self._checkpoint_live or self._live
         if not live or live["batch"] == 0:
             return None
         return EpochPosition(epoch=self.epoch, batch=live["batch"], step=self.step, loss_sum=float(live["loss_sum"]),
@@ -213,7 +221,10 @@ class Trainer:
                 self._stop.wait(PAUSE_EXCHANGE_S)  # a signal's stop() wakes it at once
                 self._serve_weight_requests()
                 self._emit("on_pause_wait")
-                stop, pause = self.strategy.agree(self._stop.is_set(), self.pause_wanted)
+                stop, pause, save = self.strategy.agree(self._stop.is_set(), self.pause_wanted,
+                                                        self._checkpoint_wanted.is_set())
+                if save and not stop:
+                    self._save_agreed_checkpoint(self._live)
                 if stop or not pause:
                     return stop
         finally:
@@ -255,6 +266,19 @@ class Trainer:
             error = _explain(exc)
             self._emit("on_error", error)
             raise error from exc
+
+    def _save_agreed_checkpoint(self, live: dict | None) -> None:
+        """Every process: the running sums reduced over all of them for the save (the local ones go on)."""
+        self._checkpoint_wanted.clear()
+        if not live:
+            return
+        reduced = dict(live)
+        self._agree_on_live_sums(reduced)
+        self._checkpoint_live = reduced
+        try:
+            self._emit("on_checkpoint_due")
+        finally:
+            self._checkpoint_live = None
 
     def _agree_on_live_sums(self, live: dict | None) -> None:
         """At a stop, the epoch's running sums over all processes (rank 0 saves them in last.pt)."""
@@ -368,8 +392,12 @@ class Trainer:
             now = time.perf_counter()
             due = now - last_report >= cfg.report_interval_s
             if strategy.distributed:
-                agreed_stop, due, agreed_pause = strategy.agree(self._stop.is_set(), due, self.pause_wanted)
-                due = due or agreed_pause  # the steps before a pause are written before its "paused" record
+                agreed_stop, due, agreed_pause, agreed_save = strategy.agree(
+                    self._stop.is_set(), due, self.pause_wanted, self._checkpoint_wanted.is_set())
+                # The steps before a pause or a save are written before its "paused" / "checkpoint" record.
+                due = due or agreed_pause or agreed_save
+            else:
+                agreed_save = False
             if due or batch_index == batches:
                 # One device->host copy per report, not per step (a sum over processes in DDP).
                 stacked = torch.stack([t for _, t in pending]).float()
@@ -390,6 +418,8 @@ class Trainer:
                     elapsed_s=elapsed, eta_s=eta))
                 last_report = now
                 images_since_report = 0
+            if agreed_save and not agreed_stop:
+                self._save_agreed_checkpoint(live)
         if agreed_stop if strategy.distributed else self._stop.is_set():
             self._agree_on_live_sums(live)
             return False
@@ -419,6 +449,7 @@ class Trainer:
             train_acc=float(correct) / max(seen, 1), val_loss=val_loss, val_acc=val_acc, lr=self.lr,
             images_per_sec=seen / max(train_duration, 1e-9), duration_s=time.perf_counter() - epoch_start)
         self.history.append(metrics)
+        self._checkpoint_wanted.clear()  # the epoch's end saves last.pt anyway (on every process alike)
         self._emit("on_epoch_end", metrics)
         return True
 

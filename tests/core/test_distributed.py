@@ -52,7 +52,11 @@ def _max_difference(a: dict, b: dict) -> float:
 
 
 def _records(run: Path) -> list[dict]:
-    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    """Every complete record so far (none before the run has written its first)."""
+    path = run / "metrics.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 @pytest.fixture(scope="module")
@@ -234,3 +238,50 @@ def test_a_job_started_like_the_app_does_pauses_resumes_and_stops_by_a_signal_wh
     assert (run / "last.pt").exists() and job.status() == "stopped"
     assert {s["state"] for s in job.ranks()} == {"stopped"}
     assert not any(_alive(s["pid"]) for s in statuses)
+
+
+def test_a_periodic_mid_epoch_checkpoint_holds_the_sums_of_every_rank_and_resumes_to_the_same_epoch_loss(tmp_path):
+    """A 2-process run saving last.pt at every report (the save is agreed, so both processes reduce the epoch's
+    running sums for it), paused mid-epoch so a copy of that last.pt can be taken; the run then finishes the
+    epoch, and a resume from the copy reports the same epoch train loss and accuracy."""
+    from core.control_file import write_control
+
+    run, again = tmp_path / "run", tmp_path / "again"
+    batches = 160 // 8
+    launcher = subprocess.Popen([sys.executable, "-m", "core.cli", "train", *TRAIN, "--shapes-count", "160",
+                                 "--epochs", "500", "--schedule", "none",  # the resume asks for fewer epochs
+                                 "--checkpoint-every-min", "1e-9", "--nproc", "2", "--out", str(run)],
+                                cwd=ROOT, env=_env(LAYERSCOPE_HEARTBEAT_S="0.2"), stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+    try:
+        _wait_for(lambda: _steps(run), 120, "step records")
+        for _ in range(3):  # a pause that lands on an epoch's first batch has no mid-epoch position: go on, again
+            pauses = len([r for r in _records(run) if r["kind"] == "paused"])
+            write_control(run, pause=True)
+            paused = _wait_for(lambda: [r for r in _records(run) if r["kind"] == "paused"][pauses:], 30, "a pause")[0]
+            if paused["step"] % batches:
+                break
+            write_control(run, pause=False)
+            _wait_for(lambda: max(_steps(run)) > paused["step"] + 1, 30, "steps after the resume")
+        saved = _wait_for(lambda: [r for r in _records(run) if r["kind"] == "checkpoint"
+                                   and r["step"] == paused["step"]], 30, "the save at the paused step")[-1]
+        assert saved["reason"] == "periodic" and saved["batch"] == paused["step"] % batches
+        (tmp_path / "mid.pt").write_bytes((run / "last.pt").read_bytes())  # nothing is saved while paused now
+        position = torch.load(tmp_path / "mid.pt", weights_only=True)["training_state"]["position"]
+        assert position["batch"] == saved["batch"] > 0
+        assert position["seen"] == position["batch"] * 8, "the images of both processes, not rank 0's half"
+        epoch = position["epoch"] + 1
+        write_control(run, pause=False)
+        straight = _wait_for(lambda: [r for r in _records(run) if r["kind"] == "epoch" and r["epoch"] == epoch],
+                             60, "the end of the paused epoch")[0]
+        launcher.send_signal(signal.SIGINT)
+        launcher.communicate(timeout=90)
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+    _train("--resume", str(tmp_path / "mid.pt"), "--epochs", str(epoch), "--device", "cpu", "--quiet", "--nproc", "2",
+           "--out", str(again))
+    resumed = [r for r in _records(again) if r["kind"] == "epoch"][-1]
+    assert resumed["epoch"] == epoch and resumed["step"] == straight["step"]
+    assert resumed["train_acc"] == straight["train_acc"]
+    assert resumed["train_loss"] == pytest.approx(straight["train_loss"], rel=1e-5)
