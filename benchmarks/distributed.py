@@ -3,13 +3,15 @@
 CPU (always): the same global batch trained by
   - a bare loop (model, Adam, DataLoader, cross-entropy: no engine),
   - the engine with the single-process strategy ("plain"),
-  - the engine with the DDP strategy at 1 process (gloo): `ddp1_vs_plain_ratio` is its overhead,
+  - the engine with the DDP strategy at 1 process (gloo): `ddp1_vs_plain_ratio` is its overhead. The two
+    run in this same process, alternating, --rounds times; the ratio is the median of the rounds' ratios
+    (one pair of short runs on a shared 2-core machine swung from 0.71 to 1.24),
   - the engine with DDP at 2 processes (gloo), `ddp2_vs_1proc_ratio` against the 1-process engine run
     (on a 2-core machine shared with other work, do not expect 2x).
 GPU (only when CUDA is present): `gpu_ratio` = the engine (AMP, channels_last, pinned memory) against a bare
 AMP loop on the same model and data; images/s of resnet18 and resnet50 at 224 px.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/distributed.py [--images 512] [--batch 32] [--epochs 2]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/distributed.py [--images 2048] [--batch 32] [--epochs 2] [--rounds 5]
 
 Throughput counts training images only, over the last epoch (the first one warms up). The last line is JSON.
 """
@@ -119,6 +121,24 @@ def _ddp_worker(rank: int, world: int, port: int, args, out) -> None:
         out.put(rate)
 
 
+def ddp1_in_process_speed(args, data) -> float:
+    """The DDP strategy at world size 1 in this process (a fresh process group each time)."""
+    os.environ.update(RANK="0", WORLD_SIZE="1", LOCAL_RANK="0", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()))
+    strategy = DDP("cpu")
+    try:
+        return engine_speed(args.model, data, args.batch, args.epochs, strategy)
+    finally:
+        strategy.teardown()
+        for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+            os.environ.pop(key, None)
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
 def ddp_speed(world: int, args) -> float:
     import torch.multiprocessing as mp
 
@@ -142,12 +162,13 @@ def gpu_section(args) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="cnn")
-    parser.add_argument("--images", type=int, default=512)
+    parser.add_argument("--images", type=int, default=2048)
     parser.add_argument("--size", type=int, default=32)
     parser.add_argument("--batch", type=int, default=32, help="the global batch")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--gpu-images", type=int, default=2048)
     parser.add_argument("--gpu-batch", type=int, default=128)
+    parser.add_argument("--rounds", type=int, default=5, help="plain / DDP-at-1-process pairs, alternating")
     parser.add_argument("--skip-cpu", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -155,10 +176,15 @@ def main() -> None:
     if not args.skip_cpu:
         data = synthetic(args.images, args.size)
         result["cpu_bare_ips"] = bare_speed(args.model, data, args.batch, args.epochs)
-        result["cpu_plain_ips"] = engine_speed(args.model, data, args.batch, args.epochs, Strategy(torch.device("cpu")))
-        result["cpu_ddp1_ips"] = ddp_speed(1, args)
+        plain, ddp1 = [], []
+        for _ in range(max(1, args.rounds)):  # alternating, so a busy spell on the machine hits both alike
+            plain.append(engine_speed(args.model, data, args.batch, args.epochs, Strategy(torch.device("cpu"))))
+            ddp1.append(ddp1_in_process_speed(args, data))
+        result["cpu_plain_ips"], result["cpu_ddp1_ips"] = median(plain), median(ddp1)
         result["cpu_ddp2_ips"] = ddp_speed(2, args)
-        result["ddp1_vs_plain_ratio"] = result["cpu_ddp1_ips"] / result["cpu_plain_ips"]
+        result["ddp1_vs_plain_ratio"] = median([d / p for d, p in zip(ddp1, plain)])
+        result["ddp1_vs_plain_ratio_range"] = f"{min(d / p for d, p in zip(ddp1, plain)):.3f}-" \
+                                              f"{max(d / p for d, p in zip(ddp1, plain)):.3f}"
         result["ddp2_vs_1proc_ratio"] = result["cpu_ddp2_ips"] / result["cpu_plain_ips"]
         result["plain_vs_bare_ratio"] = result["cpu_plain_ips"] / result["cpu_bare_ips"]
     result.update(gpu_section(args))

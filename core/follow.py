@@ -5,7 +5,7 @@ RunFollower(path).poll() returns the complete records written since the last pol
 is in the file: a half-written last line waits until its newline arrives; garbage lines are counted and
 described in `notices`; a truncated, replaced (new inode) or deleted file is noticed, reported and followed
 from its new start. `status(now)` says running / paused / evaluating / finished / stopped / failed /
-diverged / not responding / waiting.
+diverged / not responding / waiting (for the file: a run folder followed before its run starts).
 """
 from __future__ import annotations
 
@@ -31,7 +31,9 @@ class Notice:
 class RunFollower:
     def __init__(self, path: str | os.PathLike, *, max_read: int = DEFAULT_MAX_READ):
         path = Path(path)
-        self.path = path / "metrics.jsonl" if path.is_dir() else path
+        # A run folder, or its metrics.jsonl. A folder that does not exist yet (followed before the run starts)
+        # is a folder too: its metrics.jsonl is waited for, not the folder path read as the file.
+        self.path = path if path.suffix == ".jsonl" or path.is_file() else path / "metrics.jsonl"
         self.max_read = max_read
         self.offset = 0  # bytes of the file consumed, including a buffered partial line
         self.garbage_lines = 0
@@ -75,6 +77,11 @@ class RunFollower:
         elif kind == "heartbeat":
             self.last_heartbeat_state = record.get("state") or "running"
             self.paused = self.last_heartbeat_state == "paused"
+
+    @property
+    def missing(self) -> bool:
+        """The file is not there (not written yet, or deleted): nothing of the run can be read now."""
+        return self._missing
 
     def take_notices(self) -> list[Notice]:
         notices, self.notices = self.notices, []
@@ -161,11 +168,14 @@ class RunFollower:
 
     # ---- state ---------------------------------------------------------------------------------------
     def status(self, now: float | None = None) -> str:
-        """running / paused / evaluating / finished / stopped / failed / diverged / not responding / waiting.
+        """running / paused / evaluating / finished / stopped / failed / diverged / not responding / waiting
+        (no record yet, or the file is gone until it comes back).
 
         A run with no final record is alive while records keep coming: the last record's own time, or new
         bytes this follower saw arrive, within SILENCE_FACTOR heartbeat intervals of `now` (wall-clock)."""
         now = time.time() if now is None else now
+        if self._missing:  # not written yet, or deleted: whatever was read of it no longer describes the folder
+            return "waiting"
         if self.last_final is not None:
             return {"end": "finished", "stopped": "stopped", "error": "failed", "diverged": "diverged"}[self.last_final.kind]
         if self.last_record is None:

@@ -260,6 +260,21 @@ class OwnerLink(QLabel):
         self.setText(f"<b>{escape(self.value_text())}</b> &nbsp;<a href='{OWNERS[self._key]}'>change in {owner}…</a>")
 
 
+# ---- a run's recorded settings ------------------------------------------------------------------------
+def values_from_config(config: dict) -> dict:
+    """A run folder's config.json -> this model's values (what "train again" fills in, and what the Train tab
+    shows of a followed run). Only what the run recorded; a version-0 file (no "version") has the same fields."""
+    data = config.get("data") if isinstance(config.get("data"), dict) else {}
+    train = config.get("train") if isinstance(config.get("train"), dict) else {}
+    values = {"dataset": data.get("name"), "train_count": data.get("train_count"), "model": config.get("model_name"),
+              "image_size": data.get("image_size"), "val_fraction": data.get("val_fraction"),
+              "augmentation": data.get("augmentation"), "model_options": config.get("model_options")}
+    for key in ("epochs", "batch_size", "lr", "optimizer", "weight_decay", "schedule", "seed", "device",
+                "backbone_lr_scale", "early_stop_patience", "early_stop_metric", "dossier_topk", "layer_health_every"):
+        values[key] = train.get(key)
+    return {k: v for k, v in values.items() if v is not None}
+
+
 # ---- remembering --------------------------------------------------------------------------------------
 def remember(app_settings, model: RunSettingsModel) -> None:
     """Save the run settings with the window's other settings (gui.settings.AppSettings sections)."""

@@ -2,7 +2,7 @@
 validation loss and accuracy per epoch (the best epoch starred), learning rate; one colour per run; the list of runs beside the plots is the legend, with
 a checkbox per run; and a step / epoch / wall-time x axis.
 
-Step curves keep every point; pyqtgraph's peak downsampling and clip-to-view draw a million of them fast
+Step curves keep every point; a min/max pyramid (gui/plotting/peak_levels.py) draws a million of them fast
 without losing a spike.
 """
 from __future__ import annotations
@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QComboBox, QGraphicsItem, QHBoxLayout, QLabel, QL
 
 from gui.runs.curves import RunCurves
 from gui.plotting.axis_range import keep_flat_series_visible
+from gui.plotting.peak_levels import PeakLevels
 from gui.plotting.smoothing import debiased_ema
 
 PALETTE = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
@@ -42,14 +43,8 @@ class _RunItems:
         self.raw = overlay.loss_plot.plot(pen=faint, skipFiniteCheck=True)
         self.smooth = overlay.loss_plot.plot(pen=thin, name=name, skipFiniteCheck=True)
         self.lr = overlay.lr_plot.plot(pen=thin, skipFiniteCheck=True)
-        for curve in (self.raw, self.smooth, self.lr):
-            # The raw loss keeps every spike (peak); the smoothed line and the lr have none to lose, and a
-            # strided subsample of them costs a fraction of peak's per-pixel min/max on every pan.
-            curve.setDownsampling(auto=True, method="peak" if curve is self.raw else "subsample")
-            curve.setClipToView(True)
-            # Peak mode keeps each pixel column's min and max, so one bin a pixel loses no spike; pyqtgraph's
-            # default (5 bins a pixel, meant for other modes) draws 5x the points for nothing.
-            curve.opts["autoDownsampleFactor"] = 1.0
+        # Each step curve draws the min/max level its zoom needs, built once, not re-downsampled at every pan.
+        self.raw_levels, self.smooth_levels, self.lr_levels = (PeakLevels(c) for c in (self.raw, self.smooth, self.lr))
         sym = dict(symbol="o", symbolSize=5, symbolBrush=colour, symbolPen=None)
         self.val_loss = overlay.val_loss_plot.plot(pen=solid, **sym)
         self.val_acc = overlay.acc_plot.plot(pen=solid, name=name, **sym)
@@ -59,6 +54,9 @@ class _RunItems:
         overlay.acc_plot.addItem(self.best_acc)
         overlay.val_loss_plot.addItem(self.best_loss)
         self.drawn_records = -1  # the curves' record count when last drawn
+        # The smoothed loss so far: (weight, points smoothed, EMA state, values). The loss buffer only grows,
+        # so a live run's redraw smooths only its new points, not a million old ones again.
+        self.smoothed: tuple[float, int, tuple, np.ndarray] | None = None
         self.items = [self.raw, self.smooth, self.lr, self.val_loss, self.val_acc, self.best_acc, self.best_loss]
 
     def set_visible(self, visible: bool) -> None:
@@ -66,6 +64,8 @@ class _RunItems:
             item.setVisible(visible)
 
     def remove(self, overlay: "RunsOverlay") -> None:
+        for levels in (self.raw_levels, self.smooth_levels, self.lr_levels):
+            levels.detach()
         for plot in (overlay.loss_plot, overlay.lr_plot, overlay.val_loss_plot, overlay.acc_plot):
             for item in self.items:
                 if item.scene() is not None and item in plot.items:
@@ -221,9 +221,9 @@ class RunsOverlay(QWidget):
     def _draw_run(self, curves: RunCurves, items: _RunItems) -> None:
         items.drawn_records = curves.records
         mode = self.x_mode
-        items.raw.setData(*_finite(curves.step_x(curves.loss.x, mode), curves.loss.y))
+        items.raw_levels.set_data(*_finite(curves.step_x(curves.loss.x, mode), curves.loss.y))
         self._draw_smooth(curves, items)
-        items.lr.setData(*_finite(curves.step_x(curves.lr.x, mode), curves.lr.y))
+        items.lr_levels.set_data(*_finite(curves.step_x(curves.lr.x, mode), curves.lr.y))
         ex = curves.epoch_x(mode)
         items.val_loss.setData(*_finite(ex, curves.val_loss.y))
         items.val_acc.setData(*_finite(ex, curves.val_acc.y))
@@ -237,8 +237,16 @@ class RunsOverlay(QWidget):
                 items.best_loss.setData([ex[best]], [curves.val_loss.y[best]])
 
     def _draw_smooth(self, curves: RunCurves, items: _RunItems) -> None:
-        x, y = _finite(curves.step_x(curves.loss.x, self.x_mode), curves.loss.y)
-        items.smooth.setData(x, debiased_ema(y, self.smoothing)[0])
+        y = curves.loss.y
+        done = items.smoothed
+        if done is None or done[0] != self.smoothing or done[1] > y.size:
+            done = (self.smoothing, 0, (0.0, 0), np.empty(0))
+        weight, count, state, values = done
+        if count < y.size:  # non-finite losses pass through and do not move the average
+            tail, state = debiased_ema(y[count:], weight, state)
+            values = np.concatenate([values, tail])
+        items.smoothed = (weight, y.size, state, values)
+        items.smooth_levels.set_data(*_finite(curves.step_x(curves.loss.x, self.x_mode), values))
 
     def _fit_y(self) -> None:
         """Fit the step plots' y axes to the data now, then hold them: an auto-ranged axis recomputes the

@@ -14,6 +14,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog
 
 from core.run_index import is_run_folder
+from gui.run_settings_model import values_from_config
 from gui.runs.tab import RunsTab
 
 ADDED_KEY = "runs/added_folders"  # folders added with Open Run Folder / monitor / a drop, remembered
@@ -56,17 +57,31 @@ def _remembered_folders(window) -> list[str]:
     return [f for f in folders if isinstance(f, str)] if isinstance(folders, list) else []
 
 
+def _may_become_a_run(path: Path) -> bool:
+    """A folder the Train tab can follow: a run folder, or one a run is about to write (not there yet, or
+    empty: `layerscope --follow DIR` started before `layerscope train --out DIR`). A folder of runs is not."""
+    if not path.exists():
+        return True
+    try:
+        return path.is_dir() and (is_run_folder(path) or next(path.iterdir(), None) is None)
+    except OSError:
+        return False
+
+
 def follow_folders(window, folders: list[str]) -> None:
     """`layerscope monitor DIR...` / `--follow DIR` / a drop: add the folders to the Runs tab; one run folder
-    is also followed live in the Train tab (plots, progress, log), several are shown in the Runs tab."""
+    (or one a run is about to write) is also followed live in the Train tab (plots, progress, log), several
+    are shown in the Runs tab."""
     added = window.runs_tab.add_folders(folders)
     window.tabs.setCurrentWidget(window.runs_tab)
-    if len(folders) == 1 and Path(folders[0]).is_dir() and is_run_folder(Path(folders[0])):
-        window.follow_run(folders[0])
+    followed = len(folders) == 1 and _may_become_a_run(Path(folders[0])) and window.follow_run(folders[0])
     missing = [f for f in folders if not Path(f).is_dir()]
     for folder in missing:
-        window.log.append("warning", f"{folder}: no such folder; its row says so until it appears")
-    if not added and not missing:
+        if followed:
+            window.log.append("info", f"{folder}: no such folder yet; the Train tab shows its run once it starts")
+        else:
+            window.log.append("warning", f"{folder}: no such folder; its row says so until it appears")
+    if not added and not missing and not followed:
         window.log.append("warning", f"No run folders found in {', '.join(folders)}")
 
 
@@ -93,21 +108,9 @@ def open_in_inspector(window, checkpoint: str) -> None:
         window.tabs.setCurrentWidget(inspector)
 
 
-def form_values(config: dict) -> dict:
-    """config.json -> the training form's values (what "train again" fills in)."""
-    data = config.get("data") if isinstance(config.get("data"), dict) else {}
-    train = config.get("train") if isinstance(config.get("train"), dict) else {}
-    values = {"dataset": data.get("name"), "train_count": data.get("train_count"), "model": config.get("model_name"),
-              "image_size": data.get("image_size"), "val_fraction": data.get("val_fraction"),
-              "augmentation": data.get("augmentation"), "model_options": config.get("model_options")}
-    for key in ("epochs", "batch_size", "lr", "optimizer", "weight_decay", "schedule", "seed", "device",
-                "backbone_lr_scale", "early_stop_patience", "early_stop_metric"):
-        values[key] = train.get(key)
-    return {k: v for k, v in values.items() if v is not None}
-
-
 def fill_form(window, config: dict) -> None:
-    window.panel.set_values(form_values(config))  # the run's settings model: unusable values are skipped
+    window.train_tab.stop_following()  # the form shows the user's settings again, now these
+    window.panel.set_values(values_from_config(config))  # the run's settings model: unusable values are skipped
     window.tabs.setCurrentIndex(0)  # the Train tab
     window.log.append("info", "The training form now holds that run's settings; press Train to run them again")
 

@@ -2,19 +2,18 @@
 weight decay, schedule, seed, device), the dataset and model it only shows (the Data and Model tabs own
 them), and the Train / Pause / Stop actions.
 
-Every field is bound to the window's RunSettingsModel; choices, limits and defaults come from core.catalog.
+The user's fields (gui/training/settings_fields.py) are bound to the window's RunSettingsModel; while a run
+folder is followed, that run's settings (its config.json) show read-only in their place, under a banner.
 The form is disabled until the engine has loaded (`set_engine_ready`).
 """
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLineEdit, QSizePolicy, QSpinBox,
-                               QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QStackedWidget, QToolButton, QVBoxLayout, QWidget
 
-from core import catalog
-from gui.run_settings_model import (FORM_KEYS, OwnerLink, RunSettingsModel, SettingsError, bind_check, bind_combo,
-                                    bind_line, bind_spin, default_values)
+from gui.run_settings_model import FORM_KEYS, RunSettingsModel, SettingsError, default_values, values_from_config
+from gui.training.settings_fields import FIELD_NAMES, SettingsFields
 
 __all__ = ["SettingsError", "TrainingPanel", "default_form_values"]
 
@@ -28,32 +27,12 @@ def _action(parent, text: str, shortcut: str, tip: str, *more: str) -> QAction:
     return action
 
 
-def _spin(setting) -> QSpinBox:
-    box = QSpinBox()
-    box.setRange(int(setting.minimum), int(setting.maximum))
-    box.setToolTip(setting.help)
-    return box
-
-
-def _combo(setting) -> QComboBox:
-    box = QComboBox()
-    for choice in setting.choices:
-        box.addItem(choice.name)
-        box.setItemData(box.count() - 1, choice.help or choice.title, Qt.ItemDataRole.ToolTipRole)
-    box.setToolTip(setting.help)
-    return box
-
-
-def _dataset_text(name: str) -> str:
-    info = catalog.DATASETS.get(name)
-    return info.title if info is not None else name
-
-
 class TrainingPanel(QWidget):
     trainRequested = Signal()
     pauseToggled = Signal()
     stopRequested = Signal()
     ownerRequested = Signal(str)  # "data" or "model": show the tab that owns a value shown here
+    stopFollowingRequested = Signal()  # the banner's "stop following" link
 
     def __init__(self, settings: RunSettingsModel | None = None, parent: QWidget | None = None):
         super().__init__(parent)
@@ -69,72 +48,28 @@ class TrainingPanel(QWidget):
         self.pause_action.triggered.connect(self.pauseToggled)
         self.stop_action.triggered.connect(self.stopRequested)
 
-        # Shown here, owned by the Data and Model tabs: a link opens the owner.
-        self.dataset_link = OwnerLink(self.settings, "dataset", _dataset_text)
-        self.model_link = OwnerLink(self.settings, "model", lambda name: catalog.MODELS[name].title)
-        for link in (self.dataset_link, self.model_link):
-            link.ownerRequested.connect(self.ownerRequested)
-        self.epochs = _spin(catalog.EPOCHS)
-        self.batch_size = _spin(catalog.BATCH_SIZE)
-        self.lr = QLineEdit()
-        self.lr.setToolTip("Learning rate, e.g. 0.001 or 1e-3")
-        self.optimizer = _combo(catalog.OPTIMIZER)
-        self.weight_decay = QLineEdit()
-        self.weight_decay.setToolTip(catalog.WEIGHT_DECAY.help)
-        self.schedule = _combo(catalog.SCHEDULE)
-        self.seed = _spin(catalog.SEED)
-        self.device = _combo(catalog.DEVICE)
-        # Early stopping: off (patience 0) by default; the plots mark the best epoch either way.
-        self.early_stop_patience = _spin(catalog.EARLY_STOP_PATIENCE)
-        self.early_stop_patience.setSpecialValueText("Off")
-        self.early_stop_patience.setSuffix(" epochs")
-        self.early_stop_metric = _combo(catalog.EARLY_STOP_METRIC)
-        # Processes: 1 trains here, in the app; more start a DDP job (one per GPU, or gloo on the CPU).
-        self.processes = _spin(catalog.NPROC)
-        self.processes.setToolTip("Training processes on this machine. 1 trains inside the app; more start a "
-                                  "separate DDP job (one per GPU, or gloo on the CPU). The batch size is global: "
-                                  "it is split over the processes.")
-        # Insight (off by default; both cost a little training time): what each channel learned, and how
-        # each layer is learning. The Dossier tab reads what they write into RUN/dossier and the run folder.
-        self.dossier_topk = QCheckBox("Top images per channel")
-        self.dossier_topk.setToolTip(catalog.DOSSIER_TOPK.help)
-        self.layer_health_every = _spin(catalog.LAYER_HEALTH_EVERY)
-        self.layer_health_every.setSpecialValueText("Off")
-        self.layer_health_every.setSuffix(" steps")
-        self.layer_health_every.setSingleStep(catalog.LAYER_HEALTH_SUGGESTED)
-        bind_check(self.settings, "dossier_topk", self.dossier_topk)
-        for key, box in (("epochs", self.epochs), ("batch_size", self.batch_size), ("seed", self.seed),
-                         ("early_stop_patience", self.early_stop_patience), ("nproc", self.processes),
-                         ("layer_health_every", self.layer_health_every)):
-            bind_spin(self.settings, key, box)
-        for key, box in (("optimizer", self.optimizer), ("schedule", self.schedule), ("device", self.device),
-                         ("early_stop_metric", self.early_stop_metric)):
-            bind_combo(self.settings, key, box)
-        for key, edit in (("lr", self.lr), ("weight_decay", self.weight_decay)):
-            bind_line(self.settings, key, edit)
-
-        data_box = QGroupBox("Data and model")
-        form = QFormLayout(data_box)
-        form.addRow("Dataset", self.dataset_link)
-        form.addRow("Model", self.model_link)
-        opt_box = QGroupBox("Training")
-        form2 = QFormLayout(opt_box)
-        form2.addRow("Epochs", self.epochs)
-        form2.addRow("Batch size", self.batch_size)
-        form2.addRow("Learning rate", self.lr)
-        form2.addRow("Optimizer", self.optimizer)
-        form2.addRow("Weight decay", self.weight_decay)
-        form2.addRow("Schedule", self.schedule)
-        form2.addRow("Seed", self.seed)
-        form2.addRow("Device", self.device)
-        form2.addRow(catalog.NPROC.label, self.processes)
-        form2.addRow(catalog.EARLY_STOP_PATIENCE.label, self.early_stop_patience)
-        form2.addRow(catalog.EARLY_STOP_METRIC.label, self.early_stop_metric)
-
-        insight_box = QGroupBox("Insight")
-        form3 = QFormLayout(insight_box)
-        form3.addRow(self.dossier_topk)
-        form3.addRow("Layer health every", self.layer_health_every)
+        # The user's own settings, bound to the window's shared model (the fields under their own names here).
+        self.own_fields = SettingsFields(self.settings)
+        self.own_fields.ownerRequested.connect(self.ownerRequested)
+        for name in FIELD_NAMES:
+            setattr(self, name, getattr(self.own_fields, name))
+        # A followed run's settings are shown in a second, read-only set of fields bound to a private model,
+        # never written into the shared one: the other tabs and the user's typing are untouched, and ending
+        # the follow only switches back (nothing to snapshot or restore). Made on the first follow.
+        self.followed_fields: SettingsFields | None = None
+        self.followed_run = ""  # the followed run's folder name while following, else ""
+        self.follow_banner = QLabel()
+        self.follow_banner.setObjectName("followBanner")
+        self.follow_banner.setWordWrap(True)
+        self.follow_banner.setTextFormat(Qt.TextFormat.RichText)
+        self.follow_banner.linkActivated.connect(lambda _href: self.stopFollowingRequested.emit())
+        self.follow_banner.hide()
+        self.followed_note = QLabel()  # instead of the fields while the run has no readable config.json
+        self.followed_note.setWordWrap(True)
+        self.followed_note.setAlignment(Qt.AlignmentFlag.AlignTop)
+        self.forms = QStackedWidget()
+        self.forms.addWidget(self.own_fields)
+        self.forms.addWidget(self.followed_note)
 
         self.train_button = self._button(self.train_action, "trainButton")
         self.pause_button = self._button(self.pause_action, "pauseButton")
@@ -144,15 +79,13 @@ class TrainingPanel(QWidget):
             buttons.addWidget(b)
 
         layout = QVBoxLayout(self)
-        layout.addWidget(data_box)
-        layout.addWidget(opt_box)
-        layout.addWidget(insight_box)
+        layout.addWidget(self.follow_banner)
+        layout.addWidget(self.forms)
         layout.addLayout(buttons)
         self.progress_slot = QVBoxLayout()  # the main window puts the progress panel here
         layout.addLayout(self.progress_slot)
         layout.addStretch(1)
-        self._fields = [self.epochs, self.batch_size, self.lr, self.optimizer, self.weight_decay, self.schedule,
-                        self.seed, self.device, self.processes, self.dossier_topk, self.layer_health_every]
+        self._train_tip = self.train_action.toolTip()
         self._update_enabled()
 
     @staticmethod
@@ -177,12 +110,61 @@ class TrainingPanel(QWidget):
 
     def _update_enabled(self) -> None:
         idle = self._state == "idle"
-        self.train_action.setEnabled(self._engine_ready and idle)
+        # While a followed run's settings show, Train would run other settings than the ones on screen.
+        self.train_action.setEnabled(self._engine_ready and idle and not self.followed_run)
+        self.train_action.setToolTip("Stop following first: Train runs your own settings" if self.followed_run
+                                     else self._train_tip)
         self.pause_action.setEnabled(self._state in ("running", "paused"))  # a multi-process job too
         self.pause_action.setText("&Resume" if self._state == "paused" else "&Pause")
         self.stop_action.setEnabled(self._state in ("running", "paused"))
-        for w in self._fields:
-            w.setEnabled(self._engine_ready and idle)
+        self.own_fields.set_editable(self._engine_ready and idle)
+
+    # ---- a followed run ------------------------------------------------------------------------------
+    def show_followed_settings(self, run: str, config) -> None:
+        """Show the settings of the followed run `run` (a folder name), read-only, instead of the user's:
+        `config` is its config.json (a dict), None while it has none yet, or a text saying why it cannot be read."""
+        from html import escape
+
+        self.followed_run = run
+        self.follow_banner.setText(f"Following <b>{escape(run)}</b> — settings of that run "
+                                   "&nbsp;<a href='stop'>Stop following</a>")
+        self.follow_banner.show()
+        if isinstance(config, dict):
+            fields = self._followed_fields()
+            fields.settings.update(default_values())  # a key the run did not record shows the default
+            skipped = []
+            for key, value in values_from_config(config).items():
+                try:
+                    fields.settings.set(key, value)
+                except (TypeError, ValueError):
+                    skipped.append(key)
+            fields.setToolTip(f"Not readable in its config.json: {', '.join(skipped)} (shown as the default)"
+                              if skipped else "")
+            self.forms.setCurrentWidget(fields)
+        else:
+            self.followed_note.setText(config if isinstance(config, str) else
+                                       "Its settings show once the run writes its config.json.")
+            self.forms.setCurrentWidget(self.followed_note)
+        self._update_enabled()
+
+    def show_own_settings(self) -> None:
+        """Following ended: the user's own settings (never touched meanwhile) are back, editable."""
+        self.followed_run = ""
+        self.follow_banner.hide()
+        self.forms.setCurrentWidget(self.own_fields)
+        self._update_enabled()
+
+    def shown_fields(self) -> SettingsFields | None:
+        """The fields on screen: the user's own, a followed run's, or None (a followed run without settings)."""
+        current = self.forms.currentWidget()
+        return current if isinstance(current, SettingsFields) else None
+
+    def _followed_fields(self) -> SettingsFields:
+        if self.followed_fields is None:
+            self.followed_fields = SettingsFields(RunSettingsModel(parent=self))
+            self.followed_fields.set_read_only()
+            self.forms.addWidget(self.followed_fields)
+        return self.followed_fields
 
     # ---- values --------------------------------------------------------------------------------------
     def values(self) -> dict:

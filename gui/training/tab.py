@@ -60,6 +60,12 @@ class TrainTab(QSplitter):
         self.run_watch = RunWatch(self)
         self.train_exports = TrainExports(self.plots, log, self)
         self.run_watch.recordsArrived.connect(self.record_view.show)
+        self.run_watch.restarted.connect(self._on_follow_restarted)
+        self.run_watch.settingsRead.connect(
+            lambda config: self.panel.show_followed_settings(self._followed_name(), config)
+            if self.run_watch.folder is not None else None)
+        self.panel.stopFollowingRequested.connect(self.stop_following)
+        self._followed: Path | None = None  # the run folder drawn here last by following, until a run starts here
         self.run_watch.statusChanged.connect(lambda _: self.progress.set_status(self.run_watch.status_text()))
         self.run_watch.message.connect(log.append)
         self.panel.trainRequested.connect(self.start_training)
@@ -118,10 +124,10 @@ class TrainTab(QSplitter):
         active."""
         if self.controller is None or self.controller.is_active():
             return False
-        self.run_watch.stop()
+        self.stop_following(quiet=True)
+        self._followed = None
         self.record_view.reset(own_run=True)
         self.showRequested.emit()
-        self.rank_watch.stop()
         self.rank_strip.clear()
         # A resume or a fine-tune runs here; a new run uses the form's Processes.
         nproc = self.run_settings.get("nproc") if resume is None and finetune_from is None else 1
@@ -129,9 +135,10 @@ class TrainTab(QSplitter):
                                      nproc=nproc) is not None
 
     def shown_run_dir(self) -> Path | None:
-        """The run this tab shows: the followed folder, else this window's last run."""
-        if self.run_watch.folder is not None:
-            return self.run_watch.folder
+        """The run this tab shows: the followed folder (also once following has stopped), else this window's
+        last run."""
+        if self._followed is not None:
+            return self._followed
         return self.controller.run_dir if self.controller is not None else None
 
     def last_run_dir(self) -> Path | None:
@@ -144,11 +151,33 @@ class TrainTab(QSplitter):
             return False
         self.record_view.reset(own_run=False)
         self.run_watch.follow(folder)
+        self._followed = self.run_watch.folder
+        self.panel.show_followed_settings(self._followed_name(), None)  # until its config.json is read
         self.rank_strip.clear()
         self.rank_watch.follow(Path(folder))
         self.showRequested.emit()
         self.log.append("info", f"Following {folder} in the Train tab")
         return True
+
+    def _followed_name(self) -> str:
+        folder = self.run_watch.folder
+        return (folder.name or str(folder)) if folder is not None else ""  # "." has no name
+
+    @Slot()
+    def stop_following(self, quiet: bool = False) -> None:
+        """Stop reading the followed folder (its plots stay) and show the user's own settings again."""
+        if self.run_watch.folder is not None and not quiet:
+            self.log.append("info", f"Stopped following {self.run_watch.folder}")
+            self.progress.set_status("")
+        self.run_watch.stop()
+        self.rank_watch.stop()
+        self.panel.show_own_settings()
+
+    @Slot()
+    def _on_follow_restarted(self) -> None:
+        """The followed folder was made again (or its file replaced): a new run, drawn from its start."""
+        self.record_view.reset(own_run=False)
+        self.progress.set_status(self.run_watch.status_text())
 
     @Slot()
     def toggle_pause(self) -> None:

@@ -180,11 +180,11 @@ def test_added_folder_outside_the_root_and_requests(tab, qtbot, tmp_path):
 
 
 def test_form_values_from_a_run_config():
-    from gui.runs.window_hookup import form_values
+    from gui.run_settings_model import values_from_config
 
     config = {"data": {"name": "shapes", "train_count": 96, "image_size": 32}, "model_name": "mlp",
               "model_options": {"hidden": [64]}, "train": {"epochs": 5, "lr": 0.01, "seed": 3}}
-    assert form_values(config) == {"dataset": "shapes", "train_count": 96, "model": "mlp", "epochs": 5,
+    assert values_from_config(config) == {"dataset": "shapes", "train_count": 96, "model": "mlp", "epochs": 5,
                                    "lr": 0.01, "seed": 3, "image_size": 32, "model_options": {"hidden": [64]}}
 
 
@@ -196,11 +196,14 @@ def test_train_again_fills_the_run_settings(qtbot, app_settings, tmp_path):
     make_application()
     window = MainWindow(runs_root=tmp_path / "runs", settings=app_settings)
     qtbot.addWidget(window)
+    window.follow_run(str(tmp_path / "followed"))  # the form shows that run's settings while it is followed
     fill_form(window, {"data": {"name": "shapes", "train_count": 96}, "model_name": "mlp",
                        "train": {"epochs": 7, "lr": 0.02, "seed": 5, "optimizer": "no-such-optimizer"}})
     values = window.panel.values()
     assert (values["epochs"], values["seed"], values["model"]) == (7, 5, "mlp")
     assert float(values["lr"]) == 0.02 and window.tabs.currentIndex() == 0
+    # ... and the filled form is on screen: train again ends following
+    assert window.run_watch.folder is None and window.panel.shown_fields() is window.panel.own_fields
     window.close()
 
 
@@ -237,7 +240,9 @@ def test_window_has_the_runs_tab_and_follows_a_dropped_run_folder(qtbot, app_set
     _, window = create_window(["--follow", str(tmp_path / "nowhere")], runs_root=root, settings=app_settings)
     qtbot.addWidget(window)
     tab = window.runs_tab
-    assert window.tabs.currentWidget() is tab and "Run Folder" in window.open_run_folder_action.text()
+    # One folder not there yet: the Train tab waits for its run (`--follow DIR` before `train --out DIR`).
+    assert window.tabs.currentWidget() is window.train_tab and window.run_watch.folder == tmp_path / "nowhere"
+    assert "Run Folder" in window.open_run_folder_action.text()
     qtbot.waitUntil(lambda: "local" in rows(tab) and "nowhere" in rows(tab), timeout=10_000)
     assert rows(tab)["nowhere"].status == "missing"
     window.route_drop([str(remote)])
@@ -324,3 +329,31 @@ def test_overlay_downsamples_a_long_run_without_losing_its_spike_and_keeps_a_fla
     assert np.max(items.raw.getData()[1]) == 9.0  # peak downsampling keeps the one spike
     low, high = overlay.lr_plot.viewRange()[1]
     assert low < 3e-4 < high and high - low < 1e-3
+
+
+def test_a_growing_run_is_smoothed_incrementally_to_the_same_line_as_all_at_once(qtbot, tmp_path):
+    from gui.app import make_application
+    from gui.plotting.smoothing import debiased_ema
+    from gui.runs.curves import RunCurves
+    from gui.runs.overlay import RunsOverlay
+
+    make_application()
+    rng = np.random.default_rng(0)
+    y = rng.random(3_000)
+    y[1_500] = np.nan  # a NaN loss passes through the average without moving it
+    curves = RunCurves(tmp_path / "none")
+    curves.loss.extend(np.arange(1, 1_001, dtype=np.float64), y[:1_000])
+    curves.records = 1_000
+    overlay = RunsOverlay()
+    qtbot.addWidget(overlay)
+    overlay.set_runs([("r", "r", curves)])
+    items = overlay._runs["r"][1]
+    curves.loss.extend(np.arange(1_001, 3_001, dtype=np.float64), y[1_000:])
+    curves.records = 3_000
+    assert overlay.redraw_changed() == ["r"]
+    assert items.smoothed[1] == 3_000  # only the 2,000 new points were smoothed on this redraw
+    expected = debiased_ema(y, overlay.smoothing)[0]
+    finite = np.isfinite(expected)
+    np.testing.assert_allclose(items.smoothed[3][finite], expected[finite], rtol=1e-12)
+    overlay.set_smoothing(0.9)  # a new weight smooths everything again
+    np.testing.assert_allclose(items.smoothed[3][finite], debiased_ema(y, 0.9)[0][finite], rtol=1e-12)

@@ -51,13 +51,13 @@ def written_records(out):
 @pytest.mark.timeout(300)
 def test_a_cli_run_followed_in_the_train_tab_ends_with_exactly_its_records(bare_window, qtbot, tmp_path):
     window = bare_window
-    out = tmp_path / "cli-run"
-    out.mkdir()
-    # Followed before the run starts: the window waits for the file (--follow DIR, then start the run).
+    out = tmp_path / "cli-run"  # not there yet
+    # Followed before the run starts: the window waits for the folder (--follow DIR, then start the run).
     statuses = []
     window.run_watch.statusChanged.connect(statuses.append)
     assert window.follow_run(str(out))
     assert window.tabs.currentWidget() is window.train_tab
+    assert "waiting for the run to start" in window.progress.status_label.text()
     proc = cli_train(out, "--epochs", "2", "--heartbeat-s", "0.2")
     try:
         qtbot.waitUntil(lambda: proc.poll() is not None, timeout=240_000)  # the window keeps polling meanwhile
@@ -157,3 +157,87 @@ def test_export_metrics_csv_and_plots_png_svg(bare_window, qtbot, tmp_path):
                     timeout=10_000)
     assert b"<svg" in (tmp_path / "overlay.svg").read_bytes()[:2000]
     assert len(list(csv.DictReader((tmp_path / "overlay.csv").open()))) == len(lines)
+
+
+def test_a_folder_followed_before_it_exists_is_shown_once_its_run_starts_and_again_when_made_anew(
+        bare_window, qtbot, tmp_path):
+    """`layerscope --follow DIR` first, `layerscope train --out DIR` later: the Train tab waits for the folder,
+    then draws its run without the user doing anything; a folder deleted and made again is a new run."""
+    import shutil
+
+    from gui.runs.window_hookup import follow_folders
+    from tests.core.test_run_index import make_run
+
+    window = bare_window
+    out = tmp_path / "later" / "run"  # not even its parent exists yet
+    follow_folders(window, [str(out)])  # what `--follow DIR` does
+    assert window.run_watch.folder == out and window.tabs.currentWidget() is window.train_tab
+    qtbot.waitUntil(lambda: window.run_watch.status == "waiting", timeout=10_000)
+    assert f"waiting for the run to start in {out}" in window.progress.status_label.text()
+    make_run(out, epochs=3, done=2, final=None)
+    qtbot.waitUntil(lambda: len(window.plots.epoch_val_acc) == 2, timeout=10_000)
+    assert window.plots.step_loss.x.tolist() == list(range(1, 9))
+    assert window.plots.epoch_val_acc.y.tolist() == [0.5, 0.8]
+    assert "gone" not in window.log.text()  # not written yet is waiting, not deleted
+    shutil.rmtree(out)
+    qtbot.waitUntil(lambda: window.run_watch.status == "waiting", timeout=10_000)
+    assert "waiting for the run to start" in window.progress.status_label.text()
+    make_run(out, epochs=1, done=1, steps_per_epoch=3)  # another run in the same place: drawn from its start
+    qtbot.waitUntil(lambda: window.run_watch.status == "finished", timeout=10_000)
+    assert window.plots.step_loss.x.tolist() == [1, 2, 3] and window.plots.epoch_val_acc.y.tolist() == [0.5]
+    assert window.record_view.records_shown == len(written(out))
+
+
+def test_the_form_shows_a_followed_runs_settings_read_only_and_the_users_own_again_after(window, qtbot, tmp_path):
+    """While following, the Train tab's form shows that run's config.json, not the app's settings, and cannot
+    edit it; the shared settings model (and what the user typed) is never touched, and comes back after."""
+    from PySide6.QtTest import QTest
+
+    from core import catalog
+    from tests.core.test_run_index import make_run
+
+    panel, model = window.panel, window.run_settings
+    panel.lr.clear()
+    QTest.keyClicks(panel.lr, "0.0042")  # typed by the user, as the Train tab's own value
+    assert model.get("lr") == "0.0042" and model.get("model") == "cnn" and model.get("epochs") == 2
+    run = make_run(tmp_path / "their-run", epochs=7, model="mlp")
+    config = json.loads((run / "config.json").read_text())
+    config["train"].update(optimizer="sgd", batch_size=48, seed=11)
+    (run / "config.json").write_text(json.dumps({"version": 1, **config}))
+    changes = []
+    model.changed.connect(lambda key, value: changes.append(key))
+    assert window.follow_run(str(run))
+    qtbot.waitUntil(lambda: panel.shown_fields() is panel.followed_fields is not None, timeout=10_000)
+    shown = panel.followed_fields
+    assert (shown.epochs.value(), shown.lr.text(), shown.optimizer.currentText()) == (7, "0.01", "sgd")
+    assert (shown.batch_size.value(), shown.seed.value()) == (48, 11)
+    assert catalog.MODELS["mlp"].title in shown.model_link.text()
+    assert panel.follow_banner.isVisible() and "Following <b>their-run</b> — settings of that run" in \
+        panel.follow_banner.text()
+    assert shown.isVisible() and not panel.own_fields.isVisible()
+    assert not shown.epochs.isEnabled() and not shown.lr.isEnabled() and not shown.model_link.isEnabled()
+    assert not panel.train_action.isEnabled()  # Train would run other settings than the ones on screen
+    qtbot.waitUntil(lambda: len(window.plots.epoch_val_acc) == 3, timeout=10_000)
+    assert changes == [] and model.get("lr") == "0.0042" and model.get("epochs") == 2  # the user's, untouched
+    panel.follow_banner.linkActivated.emit("stop")  # "Stop following"
+    assert window.run_watch.folder is None and not panel.follow_banner.isVisible()
+    assert panel.own_fields.isVisible() and panel.shown_fields() is panel.own_fields
+    assert (panel.lr.text(), panel.epochs.value(), model.get("model")) == ("0.0042", 2, "cnn")
+    assert panel.lr.isEnabled() and panel.train_action.isEnabled()
+    assert len(window.plots.epoch_val_acc) == 3 and window.shown_run_dir() == run  # what it drew stays
+
+
+def test_a_followed_runs_settings_show_once_written_and_a_newer_config_says_so(bare_window, qtbot, tmp_path):
+    from tests.core.test_run_index import make_run
+
+    window, panel = bare_window, bare_window.panel
+    out = tmp_path / "later"
+    assert window.follow_run(str(out))
+    assert panel.follow_banner.isVisible() and panel.shown_fields() is None
+    assert "once the run writes its config.json" in panel.followed_note.text()
+    make_run(out, epochs=9)
+    qtbot.waitUntil(lambda: panel.shown_fields() is panel.followed_fields is not None, timeout=10_000)
+    assert panel.followed_fields.epochs.value() == 9
+    (out / "config.json").write_text(json.dumps({"version": 99, "train": {"epochs": 4}}))
+    qtbot.waitUntil(lambda: panel.shown_fields() is None, timeout=10_000)
+    assert "newer Layerscope" in panel.followed_note.text()
