@@ -107,7 +107,8 @@ def check_model_state(state) -> None:
 
 
 def check_training_state(state) -> None:
-    """The fields a resume needs: optimizer, scheduler, epoch, step, config, data_spec, history."""
+    """The fields a resume needs: optimizer, scheduler, epoch, step, config, data_spec, history (and an fp16
+    run's grad_scaler)."""
     state = check_table(state, "training_state")
     _int(state, "epoch", "training_state.", 0)
     _int(state, "step", "training_state.", 0)
@@ -122,6 +123,18 @@ def check_training_state(state) -> None:
     scheduler = state.get("scheduler")
     if scheduler is not None:
         check_table(scheduler, "training_state.scheduler")
+    scaler = state.get("grad_scaler")
+    if scaler is not None:  # fp16's GradScaler: a positive, finite scale and its plain-number settings
+        scaler = check_table(scaler, "training_state.grad_scaler")
+        scale = scaler.get("scale")
+        if isinstance(scale, bool) or not isinstance(scale, numbers.Real) or not math.isfinite(scale) or scale <= 0:
+            raise SchemaError(f"training_state.grad_scaler.scale should be a positive number, not {_short(scale)}")
+        for key in ("growth_factor", "backoff_factor"):
+            value = scaler.get(key)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
+                raise SchemaError(f"training_state.grad_scaler.{key} should be a positive number, not {_short(value)}")
+        _int(scaler, "growth_interval", "training_state.grad_scaler.", 1)
+        _int(scaler, "_growth_tracker", "training_state.grad_scaler.", 0)
     history = state.get("history", [])
     if not isinstance(history, list):
         raise SchemaError(f"training_state.history should be a list of epochs, not {_short(history)}")

@@ -1,7 +1,7 @@
 """Per-process status of a multi-process run: RUN/ranks/rank-N.json, one small file per process.
 
 Only rank 0 writes metrics.jsonl and checkpoints; every process (rank 0 too) keeps its own status file fresh
-(state, step, pid, host, time) so a follower can show that each process is alive, and a process that fails
+(state: running / evaluating / paused, then stopped / done / error; step, pid, host, time) so a follower can show that each process is alive, and a process that fails
 says why in its file before it exits.
 """
 from __future__ import annotations
@@ -65,9 +65,22 @@ class RankStatus(Callback):
         self._step, self._epoch = info.get("step", 0), info["start_epoch"] + 1
         self.write("running")
         interval = interval_from_env(getattr(trainer.config, "heartbeat_s", 2.0))
-        self._heartbeat = Heartbeat(lambda: self.write("evaluating" if trainer.phase == "evaluating" else "running"),
-                                    interval)
+        self._heartbeat = Heartbeat(lambda: self.write(self._state(trainer)), interval)
         self._heartbeat.start()
+
+    @staticmethod
+    def _state(trainer) -> str:
+        if trainer.paused:
+            return "paused"
+        return "evaluating" if trainer.phase == "evaluating" else "running"
+
+    def on_paused(self, trainer, info: dict) -> None:
+        self._step = info.get("step", self._step)
+        self.write("paused")  # at once: the app shows the pause without waiting for a heartbeat
+
+    def on_resumed(self, trainer, info: dict) -> None:
+        if not trainer.stop_requested:
+            self.write("running")
 
     def on_batch_end(self, trainer, report) -> None:
         self._step, self._epoch = report.step, report.epoch

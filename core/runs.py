@@ -174,10 +174,23 @@ class RunRecorder(Callback):
         self._write(*out)
         every = getattr(trainer.config, "checkpoint_every_min", 0) or 0
         if self.save_checkpoints and every > 0 and time.monotonic() - self._last_save >= every * 60:
-            save_checkpoint(checkpoint_from_trainer(trainer), self.run.last_checkpoint)
             self._last_save = time.monotonic()
-            self._write(records.make("checkpoint", checkpoint=LAST_CHECKPOINT, reason="periodic", epoch=report.epoch,
-                                     step=report.step, batch=report.batch))
+            if trainer.strategy.distributed:
+                # Every process must reduce the epoch's running sums for it: saved when all agree (on_checkpoint_due).
+                trainer.request_checkpoint()
+            else:
+                self._save_periodic(trainer, report.epoch, report.batch)
+
+    def on_checkpoint_due(self, trainer) -> None:
+        live = trainer.epoch_position()
+        if self.save_checkpoints and live is not None:
+            self._save_periodic(trainer, trainer.epoch + 1, live.batch)
+
+    def _save_periodic(self, trainer, epoch: int, batch: int) -> None:
+        save_checkpoint(checkpoint_from_trainer(trainer), self.run.last_checkpoint)
+        self._last_save = time.monotonic()
+        self._write(records.make("checkpoint", checkpoint=LAST_CHECKPOINT, reason="periodic", epoch=epoch,
+                                 step=trainer.step, batch=batch))
 
     def on_paused(self, trainer, info: dict) -> None:
         self._write(records.make("paused", epoch=info["epoch"], step=info["step"]))

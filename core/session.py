@@ -16,6 +16,7 @@ from core.data import DataSpec, build_data
 from core.models import ModelSpec, build_model
 from core.models.torchvision_models import data_spec_for_model
 from core.run_lock import claim_run_folder
+from core.control_file import ControlWatch
 from core.rank_status import RankStatus
 from core.runs import RunDirectory, RunRecorder
 from core.strategy import Strategy
@@ -88,6 +89,8 @@ def prepare_trainer(settings: RunSettings, run_dir: str | Path | None, *, resume
             # Owned before anything is written: a second writer or a stale run in the folder is refused here.
             lock = claim_run_folder(run_dir, resuming_here=_resumes_in_place(resume, run_dir), overwrite=overwrite)
             callbacks.insert(0, RunRecorder(RunDirectory(run_dir), sinks=record_sinks, lock=lock))
+            if strategy is not None:  # a run in its own process(es) (the CLI, a job): paused by RUN/control.json
+                callbacks.append(ControlWatch(run_dir))
             if settings.train.evaluate_at_end:
                 from core.evaluate.hook import EvaluateAtEnd
 

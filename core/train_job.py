@@ -2,8 +2,14 @@
 group, followed through its run folder (core.follow, RUN/ranks/) like any other run. This is how the app starts
 a multi-process run; it can close and follow the job again later from the run folder alone.
 
+Pause is a control file: `pause()` / `resume()` write RUN/control.json ({"pause": true|false}) atomically;
+rank 0 looks at it about twice a second and every process pauses at the same step through the per-step
+agreement (core.control_file, core.trainer). While paused the processes keep agreeing about every 0.5 s (no
+collective waits out the process-group timeout), their status files say "paused" and metrics.jsonl gets a
+"paused" record, then "resumed".
+
 Stop is a signal: SIGINT to the launcher, which forwards it to every process (each stops after its batch;
-rank 0 saves last.pt). There is no pause for a job.
+rank 0 saves last.pt). It works while paused too.
 """
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from core.control_file import write_control
 from core.follow import RunFollower
 from core.rank_status import read_rank_statuses
 
@@ -33,6 +40,8 @@ class TrainJob:
               env: dict | None = None, log=subprocess.DEVNULL) -> "TrainJob":
         """settings: a core.session.RunSettings. The job's output goes to `log` (a file object or DEVNULL)."""
         run_dir = Path(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_control(run_dir, pause=False)  # a pause left by an earlier job in this folder does not carry over
         fd, name = tempfile.mkstemp(prefix="layerscope-job-", suffix=".json")
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(settings.to_dict(), f)
@@ -52,6 +61,13 @@ class TrainJob:
         """Ask every process to stop after its batch (rank 0 saves last.pt)."""
         if self.running:
             self.process.send_signal(signal.SIGINT)
+
+    def pause(self) -> None:
+        """Every process pauses after its current step (within about half a second)."""
+        write_control(self.run_dir, pause=True)
+
+    def resume(self) -> None:
+        write_control(self.run_dir, pause=False)
 
     def wait(self, timeout: float | None = None) -> int:
         code = self.process.wait(timeout)

@@ -32,6 +32,9 @@ __all__ = ["DivergedError", "EXPLODED_GROWTH", "EXPLODED_LOSS", "OPTIMIZERS", "S
            "head_parameter_names", "resolve_device", "seed_everything"]
 
 
+PAUSE_EXCHANGE_S = 0.5  # how often the processes of a paused multi-process run agree on (stop, pause)
+
+
 class Trainer:
     def __init__(self, model: nn.Module, data: DataBundle, config: TrainConfig, model_spec: ModelSpec,
                  callbacks: Iterable[Callback] = (), strategy: Strategy | None = None):
@@ -58,6 +61,9 @@ class Trainer:
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
+        self._held = False  # waiting with the other processes of a paused multi-process run
+        self._checkpoint_wanted = threading.Event()  # a mid-epoch save, agreed by every process (DDP)
+        self._checkpoint_live: dict | None = None  # the epoch's running sums over all processes, while saving
         self._lock = threading.Lock()
         self._weight_requests: list[Callable[[dict], None]] = []
         self._use_cuda = self.device.type == "cuda"
@@ -79,11 +85,23 @@ class Trainer:
 
     @property
     def paused(self) -> bool:
+        """Paused here, or (another process of a multi-process run) held while the group is paused."""
+        return not self._running.is_set() or self._held
+
+    @property
+    def pause_wanted(self) -> bool:
+        """This process asks for a pause (a DDP group pauses when any process does)."""
         return not self._running.is_set()
 
     @property
     def stop_requested(self) -> bool:
         return self._stop.is_set()
+
+    def request_checkpoint(self) -> None:
+        """A multi-process run's periodic mid-epoch save: every process reduces the epoch's running sums for
+        it, so it is agreed at the next exchange (after the next step, or while paused) and then
+        `on_checkpoint_due` fires on every process (rank 0's recorder writes last.pt)."""
+        self._checkpoint_wanted.set()
 
     def request_weights(self, receiver: Callable[[dict], None]) -> None:
         """At the next batch boundary, call `receiver` (on the training thread) with a CPU copy of the
@@ -129,11 +147,14 @@ class Trainer:
             "rng": {"torch": torch.get_rng_state(), "python": list(random.getstate()[1]),
                     "numpy_seed_hint": int(self.config.seed)},
             "position": position.to_dict() if position else None,
+            # fp16's loss scale and its growth counter: a resume goes on from them instead of re-learning the
+            # scale from 65536 (a run of skipped, overflowing steps at the start of every resumed run).
+            "grad_scaler": self.speed.scaler.state_dict() if self.speed.scaler is not None else None,
         }
 
     def epoch_position(self) -> EpochPosition | None:
         """Where the run is inside the epoch in progress (None between epochs)."""
-        live = self._live
+        live = self._checkpoint_live or self._live
         if not live or live["batch"] == 0:
             return None
         return EpochPosition(epoch=self.epoch, batch=live["batch"], step=self.step, loss_sum=float(live["loss_sum"]),
@@ -151,6 +172,9 @@ class Trainer:
         elif self.scheduler is not None and state.get("scheduler"):
             self.scheduler.load_state_dict(state["scheduler"])
         self.step = int(state["step"])
+        scaler_state = state.get("grad_scaler")
+        if self.speed.scaler is not None and scaler_state:  # else (bf16, CPU, an older file) a fresh scale
+            self.speed.scaler.load_state_dict(scaler_state)
         self.history = [EpochMetrics(**m) for m in state.get("history", [])]
         rng = state.get("rng") or {}
         if isinstance(rng.get("torch"), torch.Tensor):
@@ -183,7 +207,29 @@ class Trainer:
         self._emit("on_paused", {"epoch": self.epoch + 1, "step": self.step})
         while not self._running.wait(timeout=0.05):
             self._serve_weight_requests()  # inspection keeps working while paused
+            self._emit("on_pause_wait")
         self._emit("on_resumed", {"epoch": self.epoch + 1, "step": self.step})
+
+    def _wait_paused_together(self) -> bool:
+        """A multi-process pause: every process waits here, exchanging (stop, pause) about every
+        PAUSE_EXCHANGE_S, so no collective blocks for the whole pause (it would trip the process-group
+        timeout) and a stop (SIGINT) still ends it. Returns the agreed stop."""
+        self._held = True
+        self._emit("on_paused", {"epoch": self.epoch + 1, "step": self.step})
+        try:
+            while True:
+                self._stop.wait(PAUSE_EXCHANGE_S)  # a signal's stop() wakes it at once
+                self._serve_weight_requests()
+                self._emit("on_pause_wait")
+                stop, pause, save = self.strategy.agree(self._stop.is_set(), self.pause_wanted,
+                                                        self._checkpoint_wanted.is_set())
+                if save and not stop:
+                    self._save_agreed_checkpoint(self._live)
+                if stop or not pause:
+                    return stop
+        finally:
+            self._held = False
+            self._emit("on_resumed", {"epoch": self.epoch + 1, "step": self.step})
 
     def fit(self) -> dict:
         """Train from the current epoch to config.epochs. Returns a summary dict (also given to callbacks)."""
@@ -220,6 +266,19 @@ class Trainer:
             error = _explain(exc)
             self._emit("on_error", error)
             raise error from exc
+
+    def _save_agreed_checkpoint(self, live: dict | None) -> None:
+        """Every process: the running sums reduced over all of them for the save (the local ones go on)."""
+        self._checkpoint_wanted.clear()
+        if not live:
+            return
+        reduced = dict(live)
+        self._agree_on_live_sums(reduced)
+        self._checkpoint_live = reduced
+        try:
+            self._emit("on_checkpoint_due")
+        finally:
+            self._checkpoint_live = None
 
     def _agree_on_live_sums(self, live: dict | None) -> None:
         """At a stop, the epoch's running sums over all processes (rank 0 saves them in last.pt)."""
@@ -286,10 +345,14 @@ class Trainer:
         batch_iter = iter(loader)
         # Processes agree on stopping (else the others would wait for a stopped one): once here, then with
         # the report flag after each step, in one small exchange.
-        agreed_stop = strategy.any_process(self._stop.is_set()) if strategy.distributed else False
+        agreed_stop = agreed_pause = False
+        if strategy.distributed:
+            agreed_stop, agreed_pause = strategy.agree(self._stop.is_set(), self.pause_wanted)
         while batch_index < batches:
             # Stop is checked before the next batch is drawn, so the saved RNG state is the one after the
             # last done batch and a resume draws the same augmentation and dropout.
+            if agreed_pause and not agreed_stop:
+                agreed_stop, agreed_pause = self._wait_paused_together(), False
             if agreed_stop:
                 self._agree_on_live_sums(live)
                 return False
@@ -329,7 +392,12 @@ class Trainer:
             now = time.perf_counter()
             due = now - last_report >= cfg.report_interval_s
             if strategy.distributed:
-                agreed_stop, due = strategy.agree(self._stop.is_set(), due)
+                agreed_stop, due, agreed_pause, agreed_save = strategy.agree(
+                    self._stop.is_set(), due, self.pause_wanted, self._checkpoint_wanted.is_set())
+                # The steps before a pause or a save are written before its "paused" / "checkpoint" record.
+                due = due or agreed_pause or agreed_save
+            else:
+                agreed_save = False
             if due or batch_index == batches:
                 # One device->host copy per report, not per step (a sum over processes in DDP).
                 stacked = torch.stack([t for _, t in pending]).float()
@@ -350,6 +418,8 @@ class Trainer:
                     elapsed_s=elapsed, eta_s=eta))
                 last_report = now
                 images_since_report = 0
+            if agreed_save and not agreed_stop:
+                self._save_agreed_checkpoint(live)
         if agreed_stop if strategy.distributed else self._stop.is_set():
             self._agree_on_live_sums(live)
             return False
@@ -379,6 +449,7 @@ class Trainer:
             train_acc=float(correct) / max(seen, 1), val_loss=val_loss, val_acc=val_acc, lr=self.lr,
             images_per_sec=seen / max(train_duration, 1e-9), duration_s=time.perf_counter() - epoch_start)
         self.history.append(metrics)
+        self._checkpoint_wanted.clear()  # the epoch's end saves last.pt anyway (on every process alike)
         self._emit("on_epoch_end", metrics)
         return True
 

@@ -5,8 +5,9 @@
     running --(fit ends or fails)--> idle
 
 A run of N > 1 processes is a job instead (core.train_job.TrainJob: `layerscope train --nproc N` in its own
-process group), followed through its run folder (gui/training/job_watch.py) into the same records path. Stop
-sends SIGINT to its launcher, which forwards it to every process; a job has no pause. `leave_job()` stops
+process group), followed through its run folder (gui/training/job_watch.py) into the same records path. Pause
+and Resume write its control file (RUN/control.json; every process pauses at the same step); Stop sends SIGINT
+to its launcher, which forwards it to every process, paused or not. `leave_job()` stops
 watching and leaves the job running (closing the window); it can be followed again from its run folder.
 
 The GUI talks to the engine only through the worker's thread-safe stop/pause/resume/request_weights. Every run writes a run
@@ -62,11 +63,6 @@ class TrainingController(QObject):
 
     def is_active(self) -> bool:
         return self._state != IDLE
-
-    @property
-    def pausable(self) -> bool:
-        """False for a multi-process job: stop it, then resume from last.pt."""
-        return self.job is None
 
     def job_running(self) -> bool:
         return self.job is not None and self.job.running
@@ -183,13 +179,25 @@ class TrainingController(QObject):
             self.runFailed.emit(message)
 
     def pause(self) -> None:
-        if self._state == RUNNING and self._worker is not None:
+        if self._state != RUNNING:
+            return
+        if self._job_watch is not None:
+            self._job_watch.set_paused(True)
+            self._set_state(PAUSED)
+            self.message.emit("info", "Pausing every process at its next step (control file)")
+        elif self._worker is not None:
             self._worker.pause()
             self._set_state(PAUSED)
             self.message.emit("info", "Paused")
 
     def resume(self) -> None:
-        if self._state == PAUSED and self._worker is not None:
+        if self._state != PAUSED:
+            return
+        if self._job_watch is not None:
+            self._job_watch.set_paused(False)
+            self._set_state(RUNNING)
+            self.message.emit("info", "Resumed")
+        elif self._worker is not None:
             self._worker.resume()
             self._set_state(RUNNING)
             self.message.emit("info", "Resumed")
@@ -201,7 +209,7 @@ class TrainingController(QObject):
             self.resume()
 
     def stop(self) -> None:
-        if self._state == RUNNING and self.job is not None:
+        if self._state in (RUNNING, PAUSED) and self.job is not None:
             self.job.stop()
             self._set_state(STOPPING)
             self.message.emit("info", "Stopping every process (SIGINT) at its next batch; rank 0 saves last.pt…")

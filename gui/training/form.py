@@ -39,7 +39,6 @@ class TrainingPanel(QWidget):
         self.settings = settings if settings is not None else RunSettingsModel(parent=self)
         self._engine_ready = False
         self._state = "idle"
-        self._pausable = True
 
         self.train_action = _action(self, "&Train", "Ctrl+Return", "Start training with these settings",
                                     "Ctrl+Enter")  # the keypad's Enter too
@@ -47,7 +46,6 @@ class TrainingPanel(QWidget):
         self.stop_action = _action(self, "&Stop", "Ctrl+.", "Stop the run and save last.pt")
         self.train_action.triggered.connect(self.trainRequested)
         self.pause_action.triggered.connect(self.pauseToggled)
-        self._pause_tip = self.pause_action.toolTip()
         self.stop_action.triggered.connect(self.stopRequested)
 
         # The user's own settings, bound to the window's shared model (the fields under their own names here).
@@ -106,9 +104,8 @@ class TrainingPanel(QWidget):
         self._engine_ready = ready
         self._update_enabled()
 
-    def set_state(self, state: str, pausable: bool = True) -> None:
+    def set_state(self, state: str) -> None:
         self._state = state
-        self._pausable = pausable
         self._update_enabled()
 
     def _update_enabled(self) -> None:
@@ -117,9 +114,7 @@ class TrainingPanel(QWidget):
         self.train_action.setEnabled(self._engine_ready and idle and not self.followed_run)
         self.train_action.setToolTip("Stop following first: Train runs your own settings" if self.followed_run
                                      else self._train_tip)
-        self.pause_action.setEnabled(self._pausable and self._state in ("running", "paused"))
-        self.pause_action.setToolTip(self._pause_tip if self._pausable else
-                                     "Multi-process runs: stop, then resume (from last.pt)")
+        self.pause_action.setEnabled(self._state in ("running", "paused"))  # a multi-process job too
         self.pause_action.setText("&Resume" if self._state == "paused" else "&Pause")
         self.stop_action.setEnabled(self._state in ("running", "paused"))
         self.own_fields.set_editable(self._engine_ready and idle)

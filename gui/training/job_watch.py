@@ -1,6 +1,7 @@
 """Watch a multi-process run the app started as a job (core.train_job.TrainJob): every POLL_MS, on the GUI's
 background-work primitive, read the run folder's new records (the same RunFollower as any followed run), each
-process's status file (RUN/ranks/rank-N.json) and whether the launcher has exited.
+process's status file (RUN/ranks/rank-N.json) and whether the launcher has exited. Pause and Resume write
+the job's control file (RUN/control.json), also off the GUI thread.
 
 The exit is checked before the records are read, so the poll that sees the exit also reads every record the
 processes wrote before they ended: `exited(code)` comes after the last `recordsArrived`.
@@ -19,14 +20,15 @@ FINAL_STATES = ("stopped", "done", "error")
 
 
 def rank_liveness(status: dict, now: float, heartbeat_s: float) -> str:
-    """'alive', 'stale' (no update for STALE_FACTOR heartbeats) or the process's final state."""
+    """'alive', 'paused' (alive and waiting), 'stale' (no update for STALE_FACTOR heartbeats) or the process's
+    final state."""
     state = status.get("state") or "running"
     if state in FINAL_STATES:
         return state
     stamp = status.get("time")
     if not isinstance(stamp, (int, float)) or now - stamp > STALE_FACTOR * heartbeat_s:
         return "stale"
-    return "alive"
+    return "paused" if state == "paused" else "alive"
 
 
 class JobWatch(QObject):
@@ -47,10 +49,20 @@ class JobWatch(QObject):
         self._timer = QTimer(self)
         self._timer.setInterval(poll_ms)
         self._timer.timeout.connect(self._poll)
+        # A task of its own: a pause pressed while a poll runs is written at once, and only the latest
+        # of quick Pause/Resume presses that have not started yet is written (the generation scheme).
+        self._control = BackgroundTask(self, imports=())
+        self._control.failed.connect(lambda text: self.message.emit(
+            "error", f"Cannot write the control file in {job.run_dir}: {text}"))
 
     def start(self) -> None:
         self._timer.start()
         self._poll()
+
+    def set_paused(self, pause: bool) -> None:
+        """Ask every process of the job to pause (or go on) at its next step."""
+        write = self.job.pause if pause else self.job.resume
+        self._control.submit(lambda _ctx: write())
 
     def stop(self) -> None:
         """Stop watching (the job itself is not touched)."""
@@ -60,6 +72,7 @@ class JobWatch(QObject):
     def shutdown(self) -> None:
         self.stop()
         self._task.shutdown()
+        self._control.shutdown()  # a control write in progress finishes
 
     @Slot()
     def _poll(self) -> None:

@@ -1,11 +1,11 @@
-"""The per-process status strip of a multi-process run: one small label per process (rank, alive / stale /
-its final state, last step), from RUN/ranks/rank-N.json as gui/training/job_watch.py reads them."""
+"""The per-process status strip of a multi-process run: one small label per process (rank, alive / paused /
+stale / its final state, last step), from RUN/ranks/rank-N.json as gui/training/job_watch.py reads them."""
 from __future__ import annotations
 
 from PySide6.QtCore import Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
-COLOURS = {"alive": "#2e7d32", "stale": "#c62828", "error": "#c62828", "stopped": "#6d6d6d", "done": "#1565c0"}
+COLOURS = {"alive": "#2e7d32", "paused": "#ef6c00", "stale": "#c62828", "error": "#c62828", "stopped": "#6d6d6d", "done": "#1565c0"}
 
 
 def rank_text(status: dict) -> str:

@@ -191,7 +191,7 @@ class TrainTab(QSplitter):
 
     @Slot(str)
     def _on_state_changed(self, state: str) -> None:
-        self.panel.set_state(state, self.controller.pausable if self.controller is not None else True)
+        self.panel.set_state(state)
         self.statusMessage.emit(STATE_TEXT[state])
 
     @Slot(dict)

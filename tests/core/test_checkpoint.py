@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from core.callbacks import Callback
-from core.checkpoint import CheckpointError, checkpoint_from_trainer, load_checkpoint, save_checkpoint
+from core.checkpoint import (CheckpointError, check_resumable, checkpoint_from_trainer, load_checkpoint,
+                             save_checkpoint)
 from core.data import DataSpec
 from core.predict import Predictor
 from core.runs import RunDirectory
@@ -164,3 +165,43 @@ def test_resume_restores_the_python_random_state(tmp_path):
     random.seed(12345)
     prepare_trainer(settings(2), tmp_path / "run", resume=tmp_path / "run" / "last.pt")
     assert list(random.getstate()[1]) == list(saved)
+
+
+def _small_trainer(epochs=1):
+    small = RunSettings(data=DataSpec(train_count=64, val_count=16, seed=3, image_size=16), model_name="mlp",
+                        model_options={"hidden": [8]}, train=TrainConfig(epochs=epochs, seed=5, batch_size=8))
+    return prepare_trainer(small, None)
+
+
+def test_an_fp16_runs_grad_scaler_state_is_saved_and_restored_on_resume(tmp_path):
+    """fp16's GradScaler (here its CPU form, which runs the same scale / unscale / update path) keeps its learned
+    scale and growth counter across a checkpoint, instead of starting again from 65536."""
+    trainer = _small_trainer()
+    trainer.speed.scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 4, growth_interval=3)
+    trainer.fit()  # 8 steps, none overflowing: the scale doubles twice and the counter stands at 2
+    saved = trainer.speed.scaler.state_dict()
+    assert saved["scale"] == 2.0 ** 6 and saved["_growth_tracker"] == 2
+    path = save_checkpoint(checkpoint_from_trainer(trainer), tmp_path / "last.pt")
+
+    checkpoint = load_checkpoint(path)
+    check_resumable(checkpoint, path)
+    assert checkpoint.training_state["grad_scaler"] == saved
+    resumed = _small_trainer(epochs=2)
+    resumed.speed.scaler = torch.amp.GradScaler("cpu")
+    resumed.load_training_state(checkpoint.training_state)
+    assert resumed.speed.scaler.state_dict() == saved
+    resumed.fit()  # 8 more steps go on from that counter: 2 + 8 = 10 -> three more doublings, 1 left over
+    assert resumed.speed.scaler.state_dict()["scale"] == 2.0 ** 9
+    assert resumed.speed.scaler.state_dict()["_growth_tracker"] == 1
+
+
+def test_a_run_without_a_grad_scaler_saves_none_and_a_damaged_scale_is_refused(tmp_path):
+    trainer = _small_trainer()
+    trainer.fit()
+    checkpoint = checkpoint_from_trainer(trainer)
+    assert checkpoint.training_state["grad_scaler"] is None  # CPU / bf16 runs have none
+    checkpoint.training_state["grad_scaler"] = {"scale": float("inf"), "growth_factor": 2.0, "backoff_factor": 0.5,
+                                                "growth_interval": 2000, "_growth_tracker": 0}
+    path = save_checkpoint(checkpoint, tmp_path / "bad.pt")
+    with pytest.raises(CheckpointError, match="grad_scaler.scale"):
+        check_resumable(load_checkpoint(path), path)

@@ -52,7 +52,11 @@ def _max_difference(a: dict, b: dict) -> float:
 
 
 def _records(run: Path) -> list[dict]:
-    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    """Every complete record so far (none before the run has written its first)."""
+    path = run / "metrics.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 @pytest.fixture(scope="module")
@@ -173,9 +177,22 @@ def test_a_killed_rank_fails_the_run_and_leaves_no_process(tmp_path):
     assert not any(_alive(s["pid"]) for s in statuses)
 
 
-def test_a_job_started_like_the_app_does_is_stopped_by_a_signal_and_saves_last_pt(tmp_path):
-    """What the app does for Processes = 2 (core.train_job), and what Ctrl+C on the launcher does."""
+def _steps(run: Path) -> list[int]:
+    return [r["step"] for r in _records(run) if r["kind"] == "step"]
+
+
+def _paused_together(run: Path, after: float):
+    """Both ranks say paused in a status written after `after` (so not a stale one)."""
+    statuses = read_rank_statuses(run)
+    ok = len(statuses) == 2 and all(s["state"] == "paused" and s["time"] > after for s in statuses)
+    return statuses if ok else None
+
+
+def test_a_job_started_like_the_app_does_pauses_resumes_and_stops_by_a_signal_while_paused(tmp_path):
+    """What the app does for Processes = 2 (core.train_job): Pause / Resume through RUN/control.json, agreed by
+    both processes; then Stop (SIGINT to the launcher, as Ctrl+C) while paused saves last.pt."""
     from core import catalog
+    from core.control_file import read_pause
     from core.data import DataSpec
     from core.session import RunSettings
     from core.train_job import TrainJob
@@ -188,9 +205,31 @@ def test_a_job_started_like_the_app_does_is_stopped_by_a_signal_and_saves_last_p
     run = tmp_path / "job"
     job = TrainJob.start(settings, run, nproc=2, env=_env(LAYERSCOPE_HEARTBEAT_S="0.2"))
     try:
+        assert read_pause(run) is False  # the job starts from a control file that says run
         statuses = _wait_for(lambda: _both_ranks_running(run), 120, "both ranks to run")
         assert job.status() == "running"
-        job.stop()
+        _wait_for(lambda: _steps(run), 60, "step records")
+
+        asked = time.time()
+        job.pause()
+        assert read_pause(run) is True
+        _wait_for(lambda: _paused_together(run, asked), 30, "both ranks to say paused")
+        paused = _wait_for(lambda: [r for r in _records(run) if r["kind"] == "paused"], 30, "a paused record")[0]
+        assert job.status() == "paused"
+        # Both ranks keep writing their status while paused (they are alive, not hung), and no step is taken.
+        held_since = time.time()
+        _wait_for(lambda: _paused_together(run, held_since + 1.0), 30, "fresh paused statuses")
+        assert max(_steps(run)) == paused["step"]
+        assert {s["step"] for s in read_rank_statuses(run)} == {paused["step"]}
+
+        job.resume()
+        _wait_for(lambda: [r for r in _records(run) if r["kind"] == "resumed"], 30, "a resumed record")
+        _wait_for(lambda: max(_steps(run)) > paused["step"] + 3, 60, "steps after the resume")
+        assert job.status() == "running"
+
+        job.pause()
+        _wait_for(lambda: len([r for r in _records(run) if r["kind"] == "paused"]) == 2, 30, "the second pause")
+        job.stop()  # a signal while paused: every process wakes, agrees to stop, rank 0 saves last.pt
         code = job.wait(timeout=90)
     finally:
         if job.running:
@@ -199,3 +238,50 @@ def test_a_job_started_like_the_app_does_is_stopped_by_a_signal_and_saves_last_p
     assert (run / "last.pt").exists() and job.status() == "stopped"
     assert {s["state"] for s in job.ranks()} == {"stopped"}
     assert not any(_alive(s["pid"]) for s in statuses)
+
+
+def test_a_periodic_mid_epoch_checkpoint_holds_the_sums_of_every_rank_and_resumes_to_the_same_epoch_loss(tmp_path):
+    """A 2-process run saving last.pt at every report (the save is agreed, so both processes reduce the epoch's
+    running sums for it), paused mid-epoch so a copy of that last.pt can be taken; the run then finishes the
+    epoch, and a resume from the copy reports the same epoch train loss and accuracy."""
+    from core.control_file import write_control
+
+    run, again = tmp_path / "run", tmp_path / "again"
+    batches = 160 // 8
+    launcher = subprocess.Popen([sys.executable, "-m", "core.cli", "train", *TRAIN, "--shapes-count", "160",
+                                 "--epochs", "500", "--schedule", "none",  # the resume asks for fewer epochs
+                                 "--checkpoint-every-min", "1e-9", "--nproc", "2", "--out", str(run)],
+                                cwd=ROOT, env=_env(LAYERSCOPE_HEARTBEAT_S="0.2"), stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+    try:
+        _wait_for(lambda: _steps(run), 120, "step records")
+        for _ in range(3):  # a pause that lands on an epoch's first batch has no mid-epoch position: go on, again
+            pauses = len([r for r in _records(run) if r["kind"] == "paused"])
+            write_control(run, pause=True)
+            paused = _wait_for(lambda: [r for r in _records(run) if r["kind"] == "paused"][pauses:], 30, "a pause")[0]
+            if paused["step"] % batches:
+                break
+            write_control(run, pause=False)
+            _wait_for(lambda: max(_steps(run)) > paused["step"] + 1, 30, "steps after the resume")
+        saved = _wait_for(lambda: [r for r in _records(run) if r["kind"] == "checkpoint"
+                                   and r["step"] == paused["step"]], 30, "the save at the paused step")[-1]
+        assert saved["reason"] == "periodic" and saved["batch"] == paused["step"] % batches
+        (tmp_path / "mid.pt").write_bytes((run / "last.pt").read_bytes())  # nothing is saved while paused now
+        position = torch.load(tmp_path / "mid.pt", weights_only=True)["training_state"]["position"]
+        assert position["batch"] == saved["batch"] > 0
+        assert position["seen"] == position["batch"] * 8, "the images of both processes, not rank 0's half"
+        epoch = position["epoch"] + 1
+        write_control(run, pause=False)
+        straight = _wait_for(lambda: [r for r in _records(run) if r["kind"] == "epoch" and r["epoch"] == epoch],
+                             60, "the end of the paused epoch")[0]
+        launcher.send_signal(signal.SIGINT)
+        launcher.communicate(timeout=90)
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+    _train("--resume", str(tmp_path / "mid.pt"), "--epochs", str(epoch), "--device", "cpu", "--quiet", "--nproc", "2",
+           "--out", str(again))
+    resumed = [r for r in _records(again) if r["kind"] == "epoch"][-1]
+    assert resumed["epoch"] == epoch and resumed["step"] == straight["step"]
+    assert resumed["train_acc"] == straight["train_acc"]
+    assert resumed["train_loss"] == pytest.approx(straight["train_loss"], rel=1e-5)

@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from core.control_file import read_pause
 from core.rank_status import read_rank_statuses
 
 TWO_PROCESSES = {"dataset": "shapes", "train_count": 61, "image_size": 12, "model": "mlp",
@@ -52,12 +53,26 @@ def test_the_app_runs_two_processes_shows_both_and_stops_them(window, qtbot, job
     assert run_dir.parent == controller.runs_root
     texts = window.rank_strip.texts()
     assert len(texts) == 2 and texts[0].startswith("rank 0: alive") and texts[1].startswith("rank 1: alive")
-    # A job cannot pause: the button says what to do instead.
-    assert not window.panel.pause_action.isEnabled()
-    assert "stop, then resume" in window.panel.pause_action.toolTip()
     assert window.panel.stop_action.isEnabled()
     qtbot.waitUntil(lambda: len(window.plots.step_loss) > 0, timeout=60_000)  # the job's records reach the plots
     pids = [s["pid"] for s in read_rank_statuses(run_dir)]
+
+    # Pause pauses every process through the job's control file; the strip shows them paused.
+    assert window.panel.pause_action.isEnabled() and window.panel.pause_action.text() == "&Pause"
+    window.panel.pause_action.trigger()
+    assert controller.state == "paused" and window.panel.pause_action.text() == "&Resume"
+    qtbot.waitUntil(lambda: read_pause(run_dir) is True, timeout=10_000)
+    qtbot.waitUntil(lambda: [t.split(",")[0] for t in window.rank_strip.texts()] == ["rank 0: paused", "rank 1: paused"],
+                    timeout=60_000)
+    window.panel.pause_action.trigger()  # Resume
+    assert controller.state == "running"
+    qtbot.waitUntil(lambda: read_pause(run_dir) is False, timeout=10_000)
+    qtbot.waitUntil(lambda: [t.split(",")[0] for t in window.rank_strip.texts()] == ["rank 0: alive", "rank 1: alive"],
+                    timeout=60_000)
+    window.panel.pause_action.trigger()  # paused again: Stop must still end it
+    qtbot.waitUntil(lambda: [t.split(",")[0] for t in window.rank_strip.texts()] == ["rank 0: paused", "rank 1: paused"],
+                    timeout=60_000)
+    assert window.panel.stop_action.isEnabled()
 
     window.stop_training()
     qtbot.waitUntil(lambda: controller.state == "idle", timeout=120_000)
@@ -98,7 +113,7 @@ def test_closing_asks_and_cancel_keeps_the_window_and_leave_keeps_the_job(window
     try:
         controller = window.controller
         controller.watch_job(TrainJob(process, run_dir))
-        assert controller.state == "running" and not controller.pausable
+        assert controller.state == "running" and window.panel.pause_action.isEnabled()
         asked = []
         window.ask_close_job = lambda parent, where: asked.append(where) or close_job.CANCEL
         assert not window.close()
