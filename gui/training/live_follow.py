@@ -7,6 +7,10 @@ then one failed stat, and the run is read from its start once its metrics.jsonl 
 made again (or a metrics file truncated or replaced) is read from the new start: `restarted` says to clear
 what the old one drew. The run's config.json is read when it appears or changes (`settingsRead`), for the
 form to show that run's settings.
+
+Pause, Resume and Stop reach a followed run through its control file (core.control_file: RUN/control.json,
+written off the GUI thread): the run's main process reads it between steps, so this works for a CLI run, a
+job an earlier session started and a torchrun job on shared storage alike, without a process handle.
 """
 from __future__ import annotations
 
@@ -20,7 +24,8 @@ from gui.concurrent import BackgroundTask
 
 POLL_MS = 300  # a record written shows within ~POLL_MS + one redraw (well within a second)
 STATUS_WORDS = {"evaluating": "running (evaluating)"}
-RESTART_NOTICES = ("reappeared", "replaced", "truncated")  # the file is read again from its start
+RESTART_NOTICES = ("reappeared", "replaced", "truncated")
+CONTROLLABLE = ("running", "paused", "evaluating")  # a live run reads its control file  # the file is read again from its start
 
 
 def read_config(folder: Path, seen_key):
@@ -76,10 +81,28 @@ class RunWatch(QObject):
         self._timer = QTimer(self)
         self._timer.setInterval(poll_ms)
         self._timer.timeout.connect(self._poll)
+        self._control = BackgroundTask(self, imports=())
+        self._control.failed.connect(lambda text: self.message.emit("error", f"Could not write the control file: {text}"))
 
     @property
     def active(self) -> bool:
         return self._follower is not None
+
+    def controllable(self) -> bool:
+        return self.folder is not None and self.status in CONTROLLABLE
+
+    def send(self, *, pause: bool, stop: bool = False) -> None:
+        """Ask the followed run to pause, go on or stop after its current step (RUN/control.json)."""
+        folder = self.folder
+        if folder is None:
+            return
+
+        def write(_ctx):
+            from core.control_file import write_control
+
+            write_control(folder, pause=pause, stop=stop)
+
+        self._control.submit(write)
 
     def follow(self, folder: str | Path) -> None:
         """Read the run folder's records from the start, then whatever it appends."""
@@ -104,6 +127,7 @@ class RunWatch(QObject):
     def shutdown(self) -> None:
         self.stop()
         self._task.shutdown()
+        self._control.shutdown()  # a control write in progress finishes
 
     @Slot()
     def _poll(self) -> None:

@@ -67,6 +67,7 @@ class TrainTab(QSplitter):
         self.panel.stopFollowingRequested.connect(self.stop_following)
         self._followed: Path | None = None  # the run folder drawn here last by following, until a run starts here
         self.run_watch.statusChanged.connect(lambda _: self.progress.set_status(self.run_watch.status_text()))
+        self.run_watch.statusChanged.connect(self._show_followed_state)
         self.run_watch.message.connect(log.append)
         self.panel.trainRequested.connect(self.start_training)
         self.panel.pauseToggled.connect(self.toggle_pause)
@@ -172,6 +173,7 @@ class TrainTab(QSplitter):
         self.run_watch.stop()
         self.rank_watch.stop()
         self.panel.show_own_settings()
+        self.panel.set_state(self.controller.state if self.controller is not None else "idle")
 
     @Slot()
     def _on_follow_restarted(self) -> None:
@@ -179,15 +181,31 @@ class TrainTab(QSplitter):
         self.record_view.reset(own_run=False)
         self.progress.set_status(self.run_watch.status_text())
 
+    @Slot(str)
+    def _show_followed_state(self, status: str) -> None:
+        """A followed live run can be paused and stopped from here (through its control file)."""
+        if self.run_watch.folder is not None and not self.is_active():
+            self.panel.set_state({"paused": "paused", "running": "running", "evaluating": "running"}.get(status, "idle"))
+
     @Slot()
     def toggle_pause(self) -> None:
-        if self.controller is not None:
+        if self.is_active():
             self.controller.toggle_pause()
+        elif self.run_watch.controllable():
+            pause = self.run_watch.status != "paused"
+            self.run_watch.send(pause=pause)
+            self.log.append("info", f"Asked {self._followed_name()} to {'pause' if pause else 'go on'} after its "
+                                    "current step (through its control.json)")
 
     @Slot()
     def stop(self) -> None:
-        if self.controller is not None:
+        if self.is_active():
             self.controller.stop()
+        elif self.run_watch.controllable():
+            self.run_watch.send(pause=False, stop=True)
+            self.panel.set_state("stopping")  # until its "stopped" record arrives
+            self.log.append("info", f"Asked {self._followed_name()} to stop after its current step and save last.pt "
+                                    "(through its control.json)")
 
     @Slot(str)
     def _on_state_changed(self, state: str) -> None:

@@ -242,3 +242,37 @@ def test_a_followed_runs_settings_show_once_written_and_a_newer_config_says_so(b
     (out / "config.json").write_text(json.dumps({"version": 99, "train": {"epochs": 4}}))
     qtbot.waitUntil(lambda: panel.shown_fields() is None, timeout=10_000)
     assert "newer Layerscope" in panel.followed_note.text()
+
+
+@pytest.mark.timeout(300)
+def test_a_followed_cli_run_is_paused_resumed_and_stopped_from_the_window_through_its_control_file(
+        bare_window, qtbot, tmp_path):
+    window, panel = bare_window, bare_window.panel
+    out = tmp_path / "cli-run"
+    assert window.follow_run(str(out))
+    assert not panel.pause_action.isEnabled()  # nothing runs yet
+    proc = cli_train(out, "--epochs", "200", "--heartbeat-s", "0.2")
+    try:
+        qtbot.waitUntil(lambda: len(window.plots.step_loss) > 0, timeout=120_000)
+        assert panel.pause_action.isEnabled() and panel.stop_action.isEnabled()
+        panel.pause_action.trigger()
+        qtbot.waitUntil(lambda: window.run_watch.status == "paused", timeout=20_000)
+        assert panel.pause_action.text() == "&Resume"
+        steps = len([r for r in written_records(out) if r["kind"] == "step"])
+        beats = len([r for r in written_records(out) if r["kind"] == "heartbeat"])
+        qtbot.waitUntil(lambda: len([r for r in written_records(out) if r["kind"] == "heartbeat"]) >= beats + 3,
+                        timeout=20_000)
+        assert len([r for r in written_records(out) if r["kind"] == "step"]) == steps  # no step while paused
+        panel.pause_action.trigger()
+        qtbot.waitUntil(lambda: len([r for r in written_records(out) if r["kind"] == "step"]) > steps,
+                        timeout=60_000)
+        qtbot.waitUntil(lambda: window.run_watch.status in ("running", "evaluating"), timeout=10_000)
+        assert panel.pause_action.text() == "&Pause"
+        panel.stop_action.trigger()
+        qtbot.waitUntil(lambda: proc.poll() is not None, timeout=120_000)
+    finally:
+        proc.kill() if proc.poll() is None else None
+    qtbot.waitUntil(lambda: window.run_watch.status == "stopped", timeout=10_000)
+    assert written_records(out)[-1]["kind"] == "stopped" and (out / "last.pt").exists()
+    assert not panel.pause_action.isEnabled() and not panel.stop_action.isEnabled()
+    assert "Asked cli-run to stop" in window.log.text()
