@@ -285,3 +285,26 @@ def test_a_periodic_mid_epoch_checkpoint_holds_the_sums_of_every_rank_and_resume
     assert resumed["epoch"] == epoch and resumed["step"] == straight["step"]
     assert resumed["train_acc"] == straight["train_acc"]
     assert resumed["train_loss"] == pytest.approx(straight["train_loss"], rel=1e-5)
+
+
+def test_a_batch_norm_model_validated_in_two_processes_scores_as_its_checkpoint_does_in_one(tmp_path):
+    """Buffers are not broadcast every forward (DDP's broadcast_buffers=False, for speed); evaluation syncs
+    rank 0's first, so the sharded validation equals one process evaluating the saved weights."""
+    from core.checkpoint import load_checkpoint
+    from core.data import build_data
+    from core.models import build_model
+    from core.session import RunSettings
+    from core.strategy import Strategy
+
+    run = tmp_path / "bn"
+    _train("--dataset", "shapes", "--model", "cnn", "--shapes-count", "48", "--image-size", "16", "--batch-size", "8",
+           "--device", "cpu", "--quiet", "--seed", "5", "--epochs", "1", "--nproc", "2", "--out", str(run))
+    epoch = next(r for r in _records(run) if r["kind"] == "epoch")
+    checkpoint = load_checkpoint(run / "last.pt")
+    assert any("running_mean" in k for k in checkpoint.model_state)  # the model has batch norm buffers
+    model = build_model(checkpoint.model_spec, load_weights=False)
+    model.load_state_dict(checkpoint.model_state)
+    settings = RunSettings.from_dict(json.loads((run / "config.json").read_text()))
+    data = build_data(settings.data)
+    val_loss, val_acc = Strategy(torch.device("cpu")).evaluate(model, data.val, 8)
+    assert epoch["val_loss"] == pytest.approx(val_loss, abs=1e-5) and epoch["val_acc"] == pytest.approx(val_acc)
