@@ -56,5 +56,7 @@ def build_model(spec: ModelSpec, load_weights: bool = True) -> nn.Module:
                        image_size=spec.image_size, **options)
     except TypeError as exc:
         raise ModelError(f"model '{spec.name}' does not take these options {spec.options}: {exc}") from exc
+    except ValueError as exc:  # options or an input size the architecture cannot take
+        raise ModelError(f"model '{spec.name}': {exc}") from exc
     except WeightsError as exc:
         raise ModelError(str(exc)) from exc

@@ -39,6 +39,11 @@ class SmallCNN(nn.Module):
                  blocks: int = catalog.CNN_BLOCKS.default, channels: int = catalog.CNN_CHANNELS.default,
                  batch_norm: bool = catalog.CNN_BATCH_NORM.default, dropout: float = catalog.CNN_DROPOUT.default):
         super().__init__()
+        smallest = 2 ** int(blocks)  # each block's max pool halves the image (rounding down)
+        if int(image_size) < smallest:
+            raise ValueError(f"with {int(blocks)} blocks it needs images of at least {smallest} px (each block halves "
+                             f"them), got {int(image_size)} px: use a larger image size, or fewer blocks "
+                             f"(--option blocks={max(1, int(blocks) - 1)})")
         feats: list[nn.Module] = []
         c_in = in_channels
         for b in range(int(blocks)):

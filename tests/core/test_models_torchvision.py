@@ -154,3 +154,9 @@ def test_prepare_trainer_gives_a_pretrained_model_its_normalisation(monkeypatch,
     assert trainer.data.spec.mean is not None and settings.data.mean is None  # the caller's settings untouched
     assert trainer.model_spec.in_channels == 3 and trainer.model_spec.image_size == 64
     assert trainer.fit()["epoch"] == 1
+
+
+def test_a_cnn_too_deep_for_its_image_size_is_refused_with_what_to_change():
+    with pytest.raises(ModelError, match=r"at least 16 px.*got 12 px.*blocks=3"):
+        build_model(ModelSpec("cnn", 3, 3, 12, {}), load_weights=False)
+    assert build_model(ModelSpec("cnn", 3, 3, 12, {"blocks": 3}), load_weights=False) is not None
