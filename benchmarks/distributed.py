@@ -4,8 +4,9 @@ CPU (always): the same global batch trained by
   - a bare loop (model, Adam, DataLoader, cross-entropy: no engine),
   - the engine with the single-process strategy ("plain"),
   - the engine with the DDP strategy at 1 process (gloo): `ddp1_vs_plain_ratio` is its overhead. The two
-    run in this same process, alternating, --rounds times; the ratio is the median of the rounds' ratios
-    (one pair of short runs on a shared 2-core machine swung from 0.71 to 1.24),
+    run in this same process, alternating, --rounds times;
+    the ratio is of the median step times over every step of every round (`ddp1_vs_plain_epoch_ratios`: the
+    rounds' epoch throughput ratios, which swing 0.83-1.12 on a shared 2-core machine),
   - the engine with DDP at 2 processes (gloo), `ddp2_vs_1proc_ratio` against the 1-process engine run
     (on a 2-core machine shared with other work, do not expect 2x).
 GPU (only when CUDA is present): `gpu_ratio` = the engine (AMP, channels_last, pinned memory) against a bare
@@ -53,19 +54,34 @@ def synthetic(images: int, size: int, classes: int = 10, seed: int = 0) -> Simpl
 class _LastEpochSpeed(Callback):
     def __init__(self):
         self.images_per_sec = 0.0
+        self.step_s: list[float] = []  # the last epoch's step-to-step times
+        self._epoch_steps: list[float] = []
+        self._last: float | None = None
+
+    def on_train_step(self, trainer) -> None:
+        now = time.perf_counter()
+        if self._last is not None:
+            self._epoch_steps.append(now - self._last)
+        self._last = now
 
     def on_epoch_end(self, trainer, metrics) -> None:
         self.images_per_sec = metrics.images_per_sec  # training images of the epoch over its training time
+        self.step_s, self._epoch_steps, self._last = self._epoch_steps, [], None  # validation is not a step
+
+
+STEP_TIMES: dict[str, list[float]] = {"plain": [], "ddp1": []}  # every step time of every round, by path
 
 
 def engine_speed(model_name: str, data, batch: int, epochs: int, strategy: Strategy | None, device: str = "cpu",
-                 size: int = 32, amp: bool = True) -> float:
+                 size: int = 32, amp: bool = True, steps_to: list | None = None) -> float:
     torch.manual_seed(0)
     spec = ModelSpec(model_name, len(data.classes), 3, size, {})
     speed = _LastEpochSpeed()
     config = TrainConfig(epochs=epochs, batch_size=batch, device=device, evaluate_at_end=False, amp=amp,
                          schedule="none", num_workers=0)
     Trainer(build_model(spec, load_weights=False), data, config, spec, [speed], strategy=strategy).fit()
+    if steps_to is not None:
+        steps_to.extend(speed.step_s)
     return speed.images_per_sec
 
 
@@ -126,7 +142,7 @@ def ddp1_in_process_speed(args, data) -> float:
     os.environ.update(RANK="0", WORLD_SIZE="1", LOCAL_RANK="0", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()))
     strategy = DDP("cpu")
     try:
-        return engine_speed(args.model, data, args.batch, args.epochs, strategy)
+        return engine_speed(args.model, data, args.batch, args.epochs, strategy, steps_to=STEP_TIMES["ddp1"])
     finally:
         strategy.teardown()
         for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
@@ -178,13 +194,18 @@ def main() -> None:
         result["cpu_bare_ips"] = bare_speed(args.model, data, args.batch, args.epochs)
         plain, ddp1 = [], []
         for _ in range(max(1, args.rounds)):  # alternating, so a busy spell on the machine hits both alike
-            plain.append(engine_speed(args.model, data, args.batch, args.epochs, Strategy(torch.device("cpu"))))
+            plain.append(engine_speed(args.model, data, args.batch, args.epochs, Strategy(torch.device("cpu")),
+                                      steps_to=STEP_TIMES["plain"]))
             ddp1.append(ddp1_in_process_speed(args, data))
         result["cpu_plain_ips"], result["cpu_ddp1_ips"] = median(plain), median(ddp1)
         result["cpu_ddp2_ips"] = ddp_speed(2, args)
-        result["ddp1_vs_plain_ratio"] = median([d / p for d, p in zip(ddp1, plain)])
-        result["ddp1_vs_plain_ratio_range"] = f"{min(d / p for d, p in zip(ddp1, plain)):.3f}-" \
-                                              f"{max(d / p for d, p in zip(ddp1, plain)):.3f}"
+        # The overhead as the median step time of every step of every round: a busy spell on the shared
+        # machine slows some steps, and moves a median of hundreds of them far less than an epoch's mean.
+        result["plain_step_ms"] = median(STEP_TIMES["plain"]) * 1000
+        result["ddp1_step_ms"] = median(STEP_TIMES["ddp1"]) * 1000
+        result["ddp1_vs_plain_ratio"] = result["plain_step_ms"] / result["ddp1_step_ms"]
+        result["ddp1_vs_plain_epoch_ratios"] = f"{min(d / p for d, p in zip(ddp1, plain)):.3f}-" \
+                                               f"{max(d / p for d, p in zip(ddp1, plain)):.3f}"
         result["ddp2_vs_1proc_ratio"] = result["cpu_ddp2_ips"] / result["cpu_plain_ips"]
         result["plain_vs_bare_ratio"] = result["cpu_plain_ips"] / result["cpu_bare_ips"]
     result.update(gpu_section(args))

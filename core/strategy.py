@@ -181,6 +181,11 @@ class DDP(Strategy):
     def wrap_model(self, model: nn.Module) -> nn.Module:
         from torch.nn.parallel import DistributedDataParallel
 
+        if self.world_size == 1:
+            # One process has no gradients to average: as Hugging Face Accelerate does for a 1-process launch,
+            # no DDP wrapper, whose autograd hooks cost ~0.5 ms a step on a small CPU model (~3%,
+            # benchmarks/distributed.py); the run keeps the DDP run's files (rank status, launcher).
+            return model
         ids = [self.device.index] if self.device.type == "cuda" else None
         # DDP's own cost per step, ~9% of a small CPU model's step at one process (benchmarks/distributed.py),
         # was mostly two things, both avoidable: copying gradients into and out of the all-reduce buckets
@@ -192,6 +197,8 @@ class DDP(Strategy):
 
     def sync_buffers(self, model: nn.Module) -> None:
         """Rank 0's buffers on every process (DDP's constructor did this once; evaluation does it again)."""
+        if self.world_size == 1:
+            return
         for buffer in model.buffers():
             self._dist.broadcast(buffer, src=0)
 
@@ -200,13 +207,16 @@ class DDP(Strategy):
         return super().evaluate(model, dataset, batch_size)
 
     def all_reduce_sum(self, tensor: torch.Tensor) -> torch.Tensor:
-        self._dist.all_reduce(tensor, op=self._dist.ReduceOp.SUM)
+        if self.world_size > 1:  # alone, the sum is the tensor (and a collective a step costs ~70 us)
+            self._dist.all_reduce(tensor, op=self._dist.ReduceOp.SUM)
         return tensor
 
     def any_process(self, flag: bool) -> bool:
         return self.agree(flag)[0]
 
     def agree(self, *flags: bool) -> tuple[bool, ...]:
+        if self.world_size == 1:
+            return tuple(bool(f) for f in flags)
         t = torch.tensor([1 if f else 0 for f in flags], dtype=torch.int32)
         self._dist.all_reduce(t, op=self._dist.ReduceOp.MAX, group=self._control)
         return tuple(bool(v) for v in t.tolist())

@@ -308,3 +308,41 @@ def test_a_batch_norm_model_validated_in_two_processes_scores_as_its_checkpoint_
     data = build_data(settings.data)
     val_loss, val_acc = Strategy(torch.device("cpu")).evaluate(model, data.val, 8)
     assert epoch["val_loss"] == pytest.approx(val_loss, abs=1e-5) and epoch["val_acc"] == pytest.approx(val_acc)
+
+
+def test_one_process_under_the_ddp_strategy_trains_exactly_as_the_plain_strategy(monkeypatch):
+    """torchrun --nproc_per_node 1: no DDP wrapper and no collectives (nothing to average), the same steps."""
+    from types import SimpleNamespace
+
+    from torch.utils.data import TensorDataset
+
+    from core.models import ModelSpec, build_model
+    from core.strategy import DDP, Strategy
+    from core.trainer import TrainConfig, Trainer
+
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(40, 3, 8, 8, generator=g), torch.randint(0, 3, (40,), generator=g)
+    data = SimpleNamespace(train=TensorDataset(x, y), val=TensorDataset(x[:8], y[:8]), classes=["a", "b", "c"],
+                           spec=None, preprocess=None)
+    spec = ModelSpec("mlp", 3, 3, 8, {"hidden": [16], "dropout": 0})
+
+    def train(strategy):
+        torch.manual_seed(0)
+        model = build_model(spec, load_weights=False)
+        config = TrainConfig(epochs=2, batch_size=8, device="cpu", evaluate_at_end=False, schedule="none",
+                             num_workers=0)
+        Trainer(model, data, config, spec, strategy=strategy).fit()
+        return model.state_dict()
+
+    plain = train(Strategy(torch.device("cpu")))
+    for key, value in dict(RANK="0", WORLD_SIZE="1", LOCAL_RANK="0", MASTER_ADDR="127.0.0.1",
+                           MASTER_PORT=str(pick_port())).items():
+        monkeypatch.setenv(key, value)
+    ddp = DDP("cpu")
+    try:
+        assert ddp.wrap_model(torch.nn.Linear(2, 2)).__class__ is torch.nn.Linear
+        assert ddp.agree(True, False) == (True, False)
+        one = train(ddp)
+    finally:
+        ddp.teardown()
+    assert _max_difference(plain, one) == 0.0
