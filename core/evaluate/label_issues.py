@@ -42,7 +42,10 @@ def rank_label_issues(labels: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray
     flagged = np.zeros(len(labels), dtype=bool)
     present = np.unique(labels)
     if len(present) == probs.shape[1]:  # cleanlab needs every class present among the given labels
-        flagged = find_label_issues(labels, probs, filter_by="prune_by_noise_rate")
+        # n_jobs=1: cleanlab's default forks a multiprocessing pool, and forking a process that runs threads
+        # (the app's, torch's, a process group's) can leave a child holding a copied lock forever: the
+        # label-issue job hung in pool shutdown. One process is a few ms of numpy for tens of thousands.
+        flagged = find_label_issues(labels, probs, filter_by="prune_by_noise_rate", n_jobs=1)
     score = 1.0 - quality
     order = np.argsort(-score, kind="stable")  # by score alone: putting flagged ones first ranked worse
     return order, score, flagged
