@@ -14,6 +14,7 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from gui.concurrent import BackgroundTask
 from gui.training.live_follow import POLL_MS
+from gui.training.run_control import RunControl
 
 STALE_FACTOR = 3  # no status update for this many heartbeat intervals: the process is stale
 FINAL_STATES = ("stopped", "done", "error")
@@ -49,11 +50,8 @@ class JobWatch(QObject):
         self._timer = QTimer(self)
         self._timer.setInterval(poll_ms)
         self._timer.timeout.connect(self._poll)
-        # A task of its own: a pause pressed while a poll runs is written at once, and only the latest
-        # of quick Pause/Resume presses that have not started yet is written (the generation scheme).
-        self._control = BackgroundTask(self, imports=())
-        self._control.failed.connect(lambda text: self.message.emit(
-            "error", f"Cannot write the control file in {job.run_dir}: {text}"))
+        self._control = RunControl(self)
+        self._control.message.connect(self.message)
 
     def start(self) -> None:
         self._timer.start()
@@ -61,8 +59,7 @@ class JobWatch(QObject):
 
     def set_paused(self, pause: bool) -> None:
         """Ask every process of the job to pause (or go on) at its next step."""
-        write = self.job.pause if pause else self.job.resume
-        self._control.submit(lambda _ctx: write())
+        self._control.send(self.job.run_dir, pause=pause)
 
     def stop(self) -> None:
         """Stop watching (the job itself is not touched)."""

@@ -21,6 +21,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from gui.concurrent import BackgroundTask
+from gui.training.run_control import RunControl
 
 POLL_MS = 300  # a record written shows within ~POLL_MS + one redraw (well within a second)
 STATUS_WORDS = {"evaluating": "running (evaluating)"}
@@ -81,8 +82,8 @@ class RunWatch(QObject):
         self._timer = QTimer(self)
         self._timer.setInterval(poll_ms)
         self._timer.timeout.connect(self._poll)
-        self._control = BackgroundTask(self, imports=())
-        self._control.failed.connect(lambda text: self.message.emit("error", f"Could not write the control file: {text}"))
+        self._control = RunControl(self)
+        self._control.message.connect(self.message)
 
     @property
     def active(self) -> bool:
@@ -93,16 +94,8 @@ class RunWatch(QObject):
 
     def send(self, *, pause: bool, stop: bool = False) -> None:
         """Ask the followed run to pause, go on or stop after its current step (RUN/control.json)."""
-        folder = self.folder
-        if folder is None:
-            return
-
-        def write(_ctx):
-            from core.control_file import write_control
-
-            write_control(folder, pause=pause, stop=stop)
-
-        self._control.submit(write)
+        if self.folder is not None:
+            self._control.send(self.folder, pause=pause, stop=stop)
 
     def follow(self, folder: str | Path) -> None:
         """Read the run folder's records from the start, then whatever it appends."""

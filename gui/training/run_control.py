@@ -1,0 +1,32 @@
+"""Writes a run's RUN/control.json (core.control_file: pause, go on, stop) off the GUI thread, for a job the
+app started and for a run it only follows alike.
+
+One task of its own, apart from the polls: a press is written at once even while a poll runs, and of quick
+presses that have not started yet only the latest is written (BackgroundTask's generation scheme)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from gui.concurrent import BackgroundTask
+
+
+class RunControl(QObject):
+    message = Signal(str, str)  # (level, text): a control file that could not be written
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._task = BackgroundTask(self, imports=())
+        self._task.failed.connect(lambda text: self.message.emit("error", f"Could not write the control file: {text}"))
+
+    def send(self, run_dir: str | Path, *, pause: bool, stop: bool = False) -> None:
+        def write(_ctx):
+            from core.control_file import write_control
+
+            write_control(run_dir, pause=pause, stop=stop)
+
+        self._task.submit(write)
+
+    def shutdown(self) -> None:
+        self._task.shutdown()  # a write in progress finishes
