@@ -1,4 +1,4 @@
-"""Distributed and one-GPU training speed through Layerscope's engine (core.trainer.Trainer + core.strategy).
+"""Distributed and one-GPU training speed through Layerscope's engine (core.training.trainer.Trainer + core.training.strategy).
 
 CPU (always): the same global batch trained by
   - a bare loop (model, Adam, DataLoader, cross-entropy: no engine),
@@ -36,10 +36,10 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 
-from core.callbacks import Callback  # noqa: E402
+from core.training.callbacks import Callback  # noqa: E402
 from core.models import ModelSpec, build_model  # noqa: E402
-from core.strategy import DDP, Strategy  # noqa: E402
-from core.trainer import TrainConfig, Trainer  # noqa: E402
+from core.training.strategy import DDP, Strategy  # noqa: E402
+from core.training.trainer import TrainConfig, Trainer  # noqa: E402
 
 
 def synthetic(images: int, size: int, classes: int = 10, seed: int = 0) -> SimpleNamespace:

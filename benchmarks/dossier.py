@@ -1,6 +1,6 @@
 """What the dossier costs: top-K hooks on the validation pass, the on-demand pass, layer-health sampling.
 
-- topk_overhead: the trainer's validation pass (core.trainer.evaluate) with the top-K hooks attached vs
+- topk_overhead: the trainer's validation pass (core.training.trainer.evaluate) with the top-K hooks attached vs
   without; (with - without) / without. Target <= 0.15.
 - ondemand_ratio: bare inference pass / on-demand top-K pass over --images images (images/s of the top-K
   pass over images/s of plain inference; receptive-field measurement included). Target >= 0.8.
@@ -8,7 +8,7 @@
   Target <= 0.03.
 - grid_first_ms: ms until the first 16 channel tiles of a 512-channel layer are cut (what the Channels view
   shows first; the rest follow). Target <= 150 (the issue's "first crops on screen", less the paint).
-- grid_paint_ms: ms from asking the Dossier Channels view (gui/inspector/dossier_channels.py) to show a
+- grid_paint_ms: ms from asking the Dossier Channels view (gui/dossier/channels.py) to show a
   512-channel layer until its first tiles are painted (the grid pane rendered with them; offscreen Qt
   platform by default), median of 5. Target <= 150.
 Model: the default small CNN (4 blocks, 16 channels) on in-memory shapes at 64 px. Each number is the
@@ -42,8 +42,8 @@ from core.data import DataSpec, build_data, make_loader  # noqa: E402
 from core.dossier.health import LayerHealth  # noqa: E402
 from core.dossier.topk import TopKTracker, compute_topk  # noqa: E402
 from core.models import ModelSpec, build_model  # noqa: E402
-from core.strategy import Strategy  # noqa: E402
-from core.trainer import TrainConfig, Trainer, resolve_device  # noqa: E402
+from core.training.strategy import Strategy  # noqa: E402
+from core.training.trainer import TrainConfig, Trainer, resolve_device  # noqa: E402
 
 
 def _sync(device):
@@ -115,7 +115,7 @@ def health_overhead(spec, steps: int, device_name: str, repeat: int) -> tuple[fl
 
 def grid_first_tiles_ms(data, channels: int = 512, first: int = 16) -> tuple[float, float]:
     """(ms until the first `first` tiles of a 512-channel layer are cut, ms for the whole grid): the
-    Channels view shows the grid after the first tiles (gui/inspector/dossier_channels.py)."""
+    Channels view shows the grid after the first tiles (gui/dossier/channels.py)."""
     from core.dossier.render import display_image, layer_grid
 
     layer = _synthetic_layer(len(data), channels)
@@ -152,7 +152,7 @@ def grid_paint_ms(data, channels: int = 512, repeat: int = 5) -> float:
     from PySide6.QtWidgets import QApplication
 
     from core.dossier.render import display_image
-    from gui.inspector.dossier_channels import ChannelsView
+    from gui.dossier.channels import ChannelsView
 
     app = QApplication.instance() or QApplication([])
     layer = _synthetic_layer(len(data), channels)

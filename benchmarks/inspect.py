@@ -65,10 +65,10 @@ def bench_case(name: str, size: int, photo: Path, runs: int, warmup: int) -> dic
     import torch
 
     from core.data.transforms import Preprocess
-    from core.imageio import load_image
+    from core.io.images import load_image
     from core.inspect import inspect_image
     from core.models import ModelSpec, build_model
-    from core.predict import Predictor
+    from core.checkpoints.predict import Predictor
 
     torch.manual_seed(0)
     model = build_model(ModelSpec(name, 5, 3, size)).eval()

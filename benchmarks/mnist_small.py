@@ -82,7 +82,7 @@ def main() -> int:
         data_dir = Path(tmp) / "datasets"
         write_mnist(data_dir / "MNIST" / "raw", images, labels, train_idx, val_idx)
         os.environ["LAYERSCOPE_DATA_DIR"] = str(data_dir)
-        from core.cli import main as cli_main
+        from core.cli.main import main as cli_main
 
         run_dir = Path(tmp) / "run"
         started = time.perf_counter()

@@ -12,9 +12,9 @@ import multiprocessing as mp
 import time
 from pathlib import Path
 
-from core import records
-from core.follow import RunFollower
-from core.runs import RunDirectory
+from core.runs import records
+from core.runs.follower import RunFollower
+from core.training.recorder import RunDirectory
 
 RATE, SECONDS, GROUP_MS, POLL_MS = 2000, 10.0, 10.0, 50.0
 

@@ -23,7 +23,7 @@ def _train(out: Path, images: int, epochs: int) -> subprocess.Popen:
 
 
 def _images_per_s(out: Path) -> float:
-    from core.records import RecordError, decode
+    from core.runs.records import RecordError, decode
 
     speeds = []
     for line in (out / "metrics.jsonl").read_bytes().splitlines():

@@ -132,7 +132,7 @@ def main() -> None:
     from PySide6.QtCore import QSettings
 
     from gui.app import make_application
-    from gui.main_window import MainWindow
+    from gui.window.main_window import MainWindow
     from gui.settings import AppSettings
 
     app = make_application()

@@ -52,18 +52,18 @@ def create_window(argv: list[str], runs_root=None, settings=None):
     Returns (app, window); `main` runs the event loop on them."""
     args = parse_args(argv)
     app = make_application()
-    from gui.main_window import MainWindow
+    from gui.window.main_window import MainWindow
 
     window = MainWindow(runs_root=runs_root, settings=settings)
     window.pending_images = [str(Path(p)) for p in args.images]
     if args.checkpoint:
         window.open_checkpoint(args.checkpoint)  # opened as soon as the engine is ready
     if args.follow:
-        from gui.runs.window_hookup import follow_folders
+        from gui.window.runs_hookup import follow_folders
 
         follow_folders(window, args.follow)
     if args.evaluation:
-        from gui.evaluate.window_hookup import show_evaluation
+        from gui.window.evaluate_hookup import show_evaluation
 
         show_evaluation(window, args.evaluation)
     window.show()

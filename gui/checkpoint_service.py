@@ -22,7 +22,7 @@ from gui.concurrent import BackgroundTask
 from gui.model_hub import ModelHub, OpenedFromFile, saved_by_the_run
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth")
-_IMPORTS = ("core.checkpoint",)
+_IMPORTS = ("core.checkpoints.checkpoint",)
 
 
 @dataclass
@@ -116,7 +116,7 @@ class CheckpointService(QObject):
 
 # ---- on the worker thread --------------------------------------------------------------------------
 def _load(path: str) -> _Outcome:
-    from core import checkpoint as checkpoints  # the module, so tests can wrap its functions
+    from core.checkpoints import checkpoint as checkpoints  # the module, so tests can wrap its functions
 
     try:
         return _Outcome(path, checkpoint=checkpoints.load_checkpoint(path))
@@ -125,7 +125,7 @@ def _load(path: str) -> _Outcome:
 
 
 def _write(path: str, copy_from: Path | None, checkpoint) -> _Outcome:
-    from core import checkpoint as checkpoints
+    from core.checkpoints import checkpoint as checkpoints
 
     try:
         if copy_from is not None:

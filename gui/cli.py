@@ -8,7 +8,7 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    from core.cli import COMMANDS
+    from core.cli.main import COMMANDS
 
     if argv and argv[0] == "monitor":  # `layerscope monitor DIR...`: the window, following those runs
         if any(a in ("-h", "--help") for a in argv[1:]) or len(argv) < 2:
@@ -17,7 +17,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if len(argv) > 1 else 2
         argv = [part for folder in argv[1:] for part in ("--follow", folder)]
     elif argv and (argv[0] in COMMANDS or argv[0] in ("-h", "--help")):
-        from core.cli import main as cli_main
+        from core.cli.main import main as cli_main
 
         return cli_main(argv)
     from gui.app import main as gui_main

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Callable, Protocol, Union
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 if TYPE_CHECKING:  # pragma: no cover
-    from core.checkpoint import Checkpoint
+    from core.checkpoints.checkpoint import Checkpoint
 
 
 # ---- provenance: where the current model came from ---------------------------------------------------

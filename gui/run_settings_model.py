@@ -6,7 +6,7 @@ change, from a widget or from code, emits `changed(key, value)` once; setting a 
 there emits nothing, so two-way bindings cannot loop.
 
 No torch here: the window builds this before the engine loads. `build()` turns the values into core's
-RunSettings after it has loaded (core.session imports torch).
+RunSettings after it has loaded (core.training.session imports torch).
 """
 from __future__ import annotations
 
@@ -174,11 +174,11 @@ def _positive_float(text: str, label: str, example: str, allow_zero: bool) -> fl
 
 
 def build_run_settings(v: dict):
-    """Plain values -> core.session.RunSettings, checked."""
+    """Plain values -> core.training.session.RunSettings, checked."""
     from core.data import DataSpec
     from core.data.transforms import Augmentation
-    from core.session import RunSettings
-    from core.trainer import TrainConfig
+    from core.training.session import RunSettings
+    from core.training.trainer import TrainConfig
 
     lr = _positive_float(v["lr"], "Learning rate", "0.001 or 1e-3", allow_zero=False)
     weight_decay = _positive_float(v["weight_decay"], "Weight decay", "0 or 5e-4", allow_zero=True)

@@ -10,7 +10,7 @@ import json
 from PySide6.QtCore import QByteArray, QSettings
 
 # One runs root and one naming rule for the CLI and the GUI: both live in core.
-from core.run_location import APPLICATION, RUNS_DIR_ENV, default_runs_root, new_run_dir
+from core.runs.location import APPLICATION, RUNS_DIR_ENV, default_runs_root, new_run_dir
 
 __all__ = ["AppSettings", "ORGANIZATION", "APPLICATION", "RUNS_DIR_ENV", "default_runs_root", "new_run_dir"]
 

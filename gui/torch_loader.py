@@ -52,9 +52,9 @@ def import_torch_and_core() -> dict:
 
     # What the training tab and the views import when they first run: core's whole engine (a shared GUI
     # module imports core only, never a tab package).
-    import core.callbacks  # noqa: F401
-    import core.checkpoint  # noqa: F401
-    import core.session  # noqa: F401  (core.trainer, core.data, core.models ...)
+    import core.training.callbacks  # noqa: F401
+    import core.checkpoints.checkpoint  # noqa: F401
+    import core.training.session  # noqa: F401  (core.training.trainer, core.data, core.models ...)
     from core.models import MODEL_NAMES
 
     defaults = engine_defaults()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from core.catalog import is_folder_dataset
 from core.data.folder import SPLIT_ALIASES, DatasetError, class_folders
-from core.imageio import IMAGE_EXTENSIONS
+from core.io.images import IMAGE_EXTENSIONS
 
 MAX_TRIES = 10_000
 

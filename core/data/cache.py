@@ -24,7 +24,7 @@ from torchvision.transforms.v2 import functional as TF
 
 from core.cancel import Cancelled
 from core.data.transforms import Augmentation
-from core.imageio import ImageLoadError, load_image
+from core.io.images import ImageLoadError, load_image
 
 TRAIN_MARGIN = 1.15  # training images are cached this much larger than S, room for random crops
 ASPECT_GUESS = 4 / 3  # photos are mostly 4:3; used to estimate the cache size before decoding

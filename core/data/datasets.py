@@ -8,7 +8,7 @@ import torch
 from torch.utils.data import Dataset
 
 from core.data.transforms import Preprocess
-from core.imageio import load_image
+from core.io.images import load_image
 
 
 class ArrayDataset(Dataset):

@@ -14,8 +14,8 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.imageio import is_image_path
-from core.safefile import entry_problem
+from core.io.images import is_image_path
+from core.io.safefile import entry_problem
 
 
 class DatasetError(Exception):
@@ -174,7 +174,7 @@ def scan_image_folder(root: Path, val_fraction: float = 0.2, seed: int = 0):
 def scan_folder_splits(root: Path, val_fraction: float = 0.2, seed: int = 0,
                        apply_corrections: bool = True) -> FolderSplits:
     """Like scan_image_folder, plus the files of a test folder when there is one (kept aside, never trained
-    on), the skipped entries and the layout notes. The dataset's label corrections (core.corrections) are
+    on), the skipped entries and the layout notes. The dataset's label corrections (core.data.corrections) are
     applied unless `apply_corrections` is False."""
     root = Path(root).expanduser()
     if not root.exists():
@@ -211,7 +211,7 @@ def scan_folder_splits(root: Path, val_fraction: float = 0.2, seed: int = 0,
     ignored = [str(p) for p in _children(root) if is_tool_folder(p.name) and _is_dir(p)]
     found = FolderSplits(classes, train, val, test, skipped, notes, ignored)
     if apply_corrections:
-        from core.corrections import apply_to_splits
+        from core.data.corrections import apply_to_splits
 
         apply_to_splits(found, root)
     return found

@@ -1,7 +1,7 @@
 """A health check of an image folder before training on it: what is there, and what is wrong with it.
 
 Every file in the class folders is read once (threads), through the same safe reader and header check as
-training (core.imageio): only regular files within the byte budget are read, so the read is bounded; its
+training (core.io.images): only regular files within the byte budget are read, so the read is bounded; its
 bytes are hashed (exact duplicates, also across train and val, which would inflate validation accuracy) and
 decoded at a reduced JPEG scale (cheap, yet it still reads the whole stream, so truncated files are caught).
 Entries named like images that are not files (FIFOs, link loops, dangling links, a folder named x.jpg) are
@@ -28,7 +28,7 @@ from core.data.folder import (
     scan_folder_splits,
     walk_class_folder,
 )
-from core.imageio import ImageLoadError, load_image, read_image_bytes
+from core.io.images import ImageLoadError, load_image, read_image_bytes
 
 SMALL_CLASS = 10  # fewer good training images than this: too few to learn or to measure
 IMBALANCE_WARN = 3.0  # largest / smallest class above this: accuracy alone will mislead

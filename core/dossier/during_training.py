@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from core.callbacks import Callback
+from core.training.callbacks import Callback
 from core.dossier.store import save_topk, topk_path
 from core.dossier.topk import DEFAULT_K, TopKTracker
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from core.callbacks import Callback
+from core.training.callbacks import Callback
 from core.dossier.health_checks import HealthWarnings
 
 HEALTH_FILE = "layer_health.jsonl"

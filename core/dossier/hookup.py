@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.callbacks import Callback
+from core.training.callbacks import Callback
 
 
 def dossier_callbacks(config, run_dir: str | Path) -> list[Callback]:

@@ -23,7 +23,7 @@ def dossier_for_checkpoint(checkpoint, dataset: str | Path | None, out: str | Pa
                            cancel=None) -> DossierRun:
     """Top-K images per channel of a checkpoint over a dataset; with `out`, the PNG grids, JSON files and
     topk.npz are written there. progress(fraction, text); cancel() -> True stops (core.cancel.Cancelled)."""
-    from core.checkpoint import Checkpoint, load_checkpoint
+    from core.checkpoints.checkpoint import Checkpoint, load_checkpoint
     from core.evaluate.source import eval_data
 
     ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)

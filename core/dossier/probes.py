@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from core.callbacks import Callback
+from core.training.callbacks import Callback
 
 PROBES_FOLDER = "probes"
 TIMELINE_FILE = "timeline.jsonl"
@@ -80,7 +80,7 @@ class ProbeTimeline(Callback):
 
     def on_fit_start(self, trainer, info) -> None:
         from core.data.transforms import eval_transform
-        from core.imageio import ImageLoadError, load_image
+        from core.io.images import ImageLoadError, load_image
 
         transform = eval_transform(trainer.data.preprocess)
         tensors = []

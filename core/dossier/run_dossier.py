@@ -34,7 +34,7 @@ def run_checkpoint(run_dir: str | Path) -> Path:
 
 
 def open_run_dossier(run_dir: str | Path, *, progress=None, cancel=None, device: str = "cpu") -> RunDossier:
-    from core.checkpoint import load_checkpoint
+    from core.checkpoints.checkpoint import load_checkpoint
     from core.dossier.ondemand import dossier_for_checkpoint
     from core.evaluate.source import eval_data
 

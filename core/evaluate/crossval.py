@@ -13,14 +13,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.callbacks import Callback
+from core.training.callbacks import Callback
 from core.data import DataBundle, DataSpec
 from core.data.datasets import ArrayDataset
 from core.data.transforms import Preprocess
 from core.evaluate.run import Cancelled, predict_probabilities
 from core.evaluate.source import EvaluationError
 from core.models import ModelSpec, build_model
-from core.trainer import TrainConfig, Trainer
+from core.training.trainer import TrainConfig, Trainer
 
 
 @dataclass

@@ -61,7 +61,7 @@ def cross_class_duplicates(files: list[Path], labels: list[int], classes: list[s
 
 
 def _sha1(path: Path) -> str | None:
-    from core.imageio import ImageLoadError, read_image_bytes
+    from core.io.images import ImageLoadError, read_image_bytes
 
     try:
         return hashlib.sha1(read_image_bytes(path)).hexdigest()

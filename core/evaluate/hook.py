@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.callbacks import Callback
+from core.training.callbacks import Callback
 
 EVAL_FOLDER = "eval"
 
@@ -11,7 +11,7 @@ EVAL_FOLDER = "eval"
 def evaluate_run_at_end(trainer, run_dir: str | Path) -> Path | None:
     """Evaluate the trainer's model (the best checkpoint's weights when the run saved one) on its validation
     set into RUN/eval/. Returns the folder, or None when there is nothing to evaluate."""
-    from core.checkpoint import checkpoint_from_trainer, load_checkpoint
+    from core.checkpoints.checkpoint import checkpoint_from_trainer, load_checkpoint
     from core.evaluate.result import save_evaluation
     from core.evaluate.run import evaluate_model
     from core.evaluate.source import EvalData

@@ -66,7 +66,7 @@ def find_folder_label_issues(root: str | Path, *, model_name: str = "cnn", folds
     probs = out_of_sample_probabilities(data, model_name=model_name, folds=folds, epochs=epochs, seed=seed,
                                         device=device, progress=progress, cancel=cancel)
     issues = label_issues_from_probs(data, probs)
-    from core.corrections import load_corrections
+    from core.data.corrections import load_corrections
 
     confirmed = load_corrections(root)  # images the user marked "label is right" are not listed again
     keep = [i for i in issues if (confirmed.entries.get(confirmed._key(i.file)) or {}).get("action") != "confirm"]

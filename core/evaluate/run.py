@@ -7,7 +7,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from core.checkpoint import Checkpoint, load_checkpoint
+from core.checkpoints.checkpoint import Checkpoint, load_checkpoint
 from core.data import make_loader
 from core.evaluate.result import EvalResult, save_evaluation
 from core.evaluate.source import EvalData, eval_data

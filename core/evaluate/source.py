@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
-from core.checkpoint import Checkpoint
+from core.checkpoints.checkpoint import Checkpoint
 from core.data import DatasetError, DataSpec, build_data
 from core.data.datasets import ArrayDataset, FileDataset
 from core.data.folder import scan_folder_splits

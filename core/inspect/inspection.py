@@ -58,7 +58,7 @@ def inspect_image(predictor, image: Image.Image, top_k: int = 5, layers: Iterabl
                   scaling: str = "channel", keep_activations: bool = True) -> Inspection:
     """Classify `image` and capture every leaf layer (or the named `layers`) in one forward pass.
 
-    `predictor` is a core.predict.Predictor (model, classes, preprocess). The model is run in eval mode
+    `predictor` is a core.checkpoints.predict.Predictor (model, classes, preprocess). The model is run in eval mode
     under inference_mode and left in the mode it was in."""
     batch = predictor.to_input(image)
     output, activations = forward_with_activations(predictor.model, batch, layers)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from core.imageio import load_image
+from core.io.images import load_image
 from core.inspect.filters import first_layer_filters
 from core.inspect.inspection import inspect_image
 from core.inspect.mosaic import to_rgb8
@@ -61,7 +61,7 @@ def inspect_to_folder(checkpoint_path, image_path, out_dir, target=None, cam_lay
     filters.png (first-layer filters or MLP templates), saliency.png (Grad-CAM overlay towards `target`,
     default the predicted class; gradient saliency for a model without convolutions) and summary.json.
     Returns the summary dict. Raises CheckpointError / ImageLoadError / ValueError with a clear message."""
-    from core.predict import Predictor  # here, not at the top: core.predict imports torch-heavy modules
+    from core.checkpoints.predict import Predictor  # here, not at the top: core.checkpoints.predict imports torch-heavy modules
 
     predictor = Predictor.from_checkpoint(checkpoint_path)
     image = load_image(image_path)

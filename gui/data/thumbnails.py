@@ -106,7 +106,7 @@ def _scaled(source: Any, size: int) -> QImage:
         return img.scaled(size, size, Qt.KeepAspectRatio, Qt.SmoothTransformation)
     from PIL import Image, ImageOps
 
-    from core.imageio import ImageLoadError, check_size, read_image_bytes, to_rgb
+    from core.io.images import ImageLoadError, check_size, read_image_bytes, to_rgb
 
     path = Path(source)
     try:
@@ -154,7 +154,7 @@ class ThumbnailModel(QAbstractListModel):
         threads = threads or max(1, min(4, (os.cpu_count() or 2) - 1))
         # Drainer jobs take requests from one shared stack until it is empty (so a few serve thousands of
         # rows); a new item list is a new generation of the task, and a stale drainer stops at once.
-        self._loader = BackgroundTask(self, threads=threads, imports=("PIL.Image", "PIL.ImageOps", "core.imageio"))
+        self._loader = BackgroundTask(self, threads=threads, imports=("PIL.Image", "PIL.ImageOps", "core.io.images"))
         self._loader.partial.connect(self._on_partial)
         self._items: list[ThumbItem] = []
         self._row_of: dict[str, int] = {}

@@ -32,7 +32,7 @@ class CompareView(QWidget):
         self.task = BackgroundTask(self, imports=EVAL_IMPORTS)
         self.task.finished.connect(self.show_comparison)
         self.task.failed.connect(lambda text: self._say("error", f"Cannot compare: {text}"))
-        self.finetune_task = BackgroundTask(self, imports=("core.finetune",))
+        self.finetune_task = BackgroundTask(self, imports=("core.training.finetune",))
         self.finetune_task.finished.connect(lambda pair: self.finetuneRequested.emit(*pair))
         self.finetune_task.failed.connect(lambda text: self._say("error", f"Cannot fine-tune: {text}"))
         self._build()

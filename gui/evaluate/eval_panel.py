@@ -37,7 +37,7 @@ class EvaluatePanel(QWidget):
         self.task.progress.connect(self._on_progress)
         self.task.finished.connect(self.show_result)
         self.task.failed.connect(self._on_failed)
-        self.edits = BackgroundTask(self, imports=("core.corrections",))
+        self.edits = BackgroundTask(self, imports=("core.data.corrections",))
         self.edits.finished.connect(lambda outcome: self._tell("info", f"Correction saved: {outcome[2]}"))
         self.edits.failed.connect(lambda text: self._tell("error", f"Correction not saved: {text}"))
         self._build()

@@ -78,7 +78,7 @@ class Gallery(QListView):
         self.setSpacing(2)
         # One decoding thread: on a 2-core machine a second one took the GUI thread's core (timer p99 14-23 ms
         # with two, 9-14 ms with one; benchmarks/evaluate_gui.py), and the first chunk is small anyway.
-        self.loader = BackgroundTask(self, threads=1, imports=("PIL.Image", "core.imageio"))
+        self.loader = BackgroundTask(self, threads=1, imports=("PIL.Image", "core.io.images"))
         self.loader.partial.connect(self._on_chunk)
         self._waiting_first = False
         self._cell = (-1, -1)

@@ -1,6 +1,6 @@
 """Label issues: a k-fold pass ranks likely label errors; each can be relabelled, excluded or confirmed.
 
-Every edit goes through core/corrections.py on the worker primitive (the corrections file beside the
+Every edit goes through core/data/corrections.py on the worker primitive (the corrections file beside the
 dataset); the user's files move only on Apply, after a confirm dialog, and Apply can be undone.
 """
 from __future__ import annotations
@@ -34,10 +34,10 @@ class IssuesPanel(QWidget):
         self.task.progress.connect(self._on_progress)
         self.task.finished.connect(self.show_issues)
         self.task.failed.connect(self._on_failed)
-        self.edits = BackgroundTask(self, imports=("core.corrections",))
+        self.edits = BackgroundTask(self, imports=("core.data.corrections",))
         self.edits.finished.connect(self._on_edited)
         self.edits.failed.connect(lambda text: self._say("error", text))
-        self.thumbs = BackgroundTask(self, threads=2, imports=("PIL.Image", "core.imageio"))
+        self.thumbs = BackgroundTask(self, threads=2, imports=("PIL.Image", "core.io.images"))
         self.thumbs.partial.connect(self._on_thumbnails)
         self._build()
 

@@ -66,7 +66,7 @@ def corrections_job(root: str, action: str, file: str = "", label: str = "", cla
     """One edit of the corrections file (relabel / exclude / confirm / undo / apply / undo_apply).
     -> (action, file, text for the user)."""
     def run(context):
-        from core import corrections as corr
+        from core.data import corrections as corr
 
         if action == "apply":
             moves = corr.apply_moves(root)
@@ -99,7 +99,7 @@ def corrections_job(root: str, action: str, file: str = "", label: str = "", cla
 
 def finetune_settings_job(checkpoint: str):
     def run(context):
-        from core.finetune import finetune_settings
+        from core.training.finetune import finetune_settings
 
         return finetune_settings(checkpoint), checkpoint
     return run
@@ -107,7 +107,7 @@ def finetune_settings_job(checkpoint: str):
 
 def export_job(checkpoint, fmt: str, out: str):
     def run(context):
-        from core.export import export_checkpoint
+        from core.evaluate.export import export_checkpoint
 
         return export_checkpoint(checkpoint, fmt, out)
     return run
@@ -132,7 +132,7 @@ def thumbnail(file: str, size: int) -> QImage | None:
     """A small QImage of an image file (None when it is not a file or cannot be read)."""
     from PIL import Image
 
-    from core.imageio import ImageLoadError, to_rgb
+    from core.io.images import ImageLoadError, to_rgb
 
     path = Path(file)
     if not path.is_file():

@@ -1,6 +1,6 @@
 """The Evaluate tab: three pages (Evaluate, Label issues, Compare) and the export job of File > Export Model.
 
-Signals for the main window (gui/evaluate/window_hookup.py wires them; this package imports no other tab):
+Signals for the main window (gui/window/evaluate_hookup.py wires them; this package imports no other tab):
     inspectRequested(file, true class, predicted class)   an image clicked in a cell's gallery
     finetuneRequested(RunSettings, checkpoint)            start a fine-tune run
     message(level, text)                                  for the log
@@ -21,7 +21,7 @@ class EvaluateTab(QTabWidget):
     inspectRequested = Signal(str, str, str)
     finetuneRequested = Signal(object, str)
     message = Signal(str, str)
-    exported = Signal(object)  # core.export.ExportReport
+    exported = Signal(object)  # core.evaluate.export.ExportReport
     exportFailed = Signal(str)
 
     def __init__(self, hub, parent=None):
@@ -39,7 +39,7 @@ class EvaluateTab(QTabWidget):
         self.compare.finetuneRequested.connect(self.finetuneRequested)
         for page in (self.evaluate_page, self.issues, self.compare):
             page.message.connect(self.message)
-        self.export_task = BackgroundTask(self, imports=("core.export",))
+        self.export_task = BackgroundTask(self, imports=("core.evaluate.export",))
         self.export_task.finished.connect(self.exported)
         self.export_task.failed.connect(self.exportFailed)
 

@@ -10,7 +10,7 @@ import threading
 from collections import OrderedDict
 import numpy as np
 
-from core.imageio import ImageLoadError
+from core.io.images import ImageLoadError
 from gui.inspector.results import DetailResult, RowResult, SaliencyResult, is_vector_shape
 from gui.inspector.sources import ImageSource
 
@@ -40,7 +40,7 @@ class InspectionJobs:
             # copy its weights into our model instead of building the network again.
             predictor.model.load_state_dict(checkpoint.model_state)
         else:
-            from core.predict import Predictor
+            from core.checkpoints.predict import Predictor
 
             # build_model() loads the checkpoint's weights into a brand-new module: a copy, in eval mode.
             predictor = Predictor(checkpoint.build_model(), checkpoint.classes, checkpoint.preprocess)
@@ -62,7 +62,7 @@ class InspectionJobs:
                 self._url_bytes[source.url] = data
                 while len(self._url_bytes) > URL_CACHE_ENTRIES:
                     self._url_bytes.popitem(last=False)
-        from core.imageio import load_image
+        from core.io.images import load_image
 
         return load_image(data, name=source.url)
 

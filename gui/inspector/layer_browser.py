@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QSlider,
                                QSplitter, QStackedWidget, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from gui.inspector.image_panes import ImagePane
+from gui.plotting.image_panes import ImagePane
 from gui.inspector.results import is_vector_shape
 
 SCALING_CHOICES = (("Per channel", "channel"), ("Per layer", "layer"))

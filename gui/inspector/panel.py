@@ -16,7 +16,7 @@ from PySide6.QtCore import QMimeData, QThreadPool, QTimer, Signal, Slot
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QFileDialog, QWidget
 
-from core.imageio import IMAGE_EXTENSIONS
+from core.io.images import IMAGE_EXTENSIONS
 from gui.concurrent import BackgroundTask
 from gui.inspector.add_to_dataset import add_current_image
 from gui.inspector.clipboard import sources_from_mime

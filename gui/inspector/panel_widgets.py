@@ -8,10 +8,10 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSplitter, QTabW
 
 from gui.inspector.banner import Banner
 from gui.inspector.batch_table import BatchTable
-from gui.inspector.image_panes import ImagePane
+from gui.plotting.image_panes import ImagePane
 from gui.inspector.layer_browser import LayerBrowser
 from gui.inspector.saliency_view import SaliencyView
-from gui.inspector.topk_bars import TopKBars
+from gui.plotting.topk_bars import TopKBars
 
 DROP_HINT = "Drop images here, or File > Open Image (Ctrl+I), or paste (Ctrl+V)"
 

@@ -8,7 +8,7 @@ import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
-from gui.inspector.image_panes import ImagePane
+from gui.plotting.image_panes import ImagePane
 
 METHODS = (("Grad-CAM", "gradcam"), ("Integrated Gradients", "integrated_gradients"), ("Saliency (gradient)", "saliency"))
 PREDICTED = -1  # the target combo's "predicted class" entry

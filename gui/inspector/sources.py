@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlparse
 
 from PIL import Image
 
-from core.imageio import ImageLoadError, load_image
+from core.io.images import ImageLoadError, load_image
 from gui.drop_router import is_url  # noqa: F401  (the one definition; the inspector's modules import it from here)
 
 URL_TIMEOUT_S = 15.0

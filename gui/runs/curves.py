@@ -1,6 +1,6 @@
 """Every point of one run's curves, kept in growable numpy buffers and extended from its records.
 
-RunCurves.update() asks the run's follower (core.follow.RunFollower) for the records written since the last
+RunCurves.update() asks the run's follower (core.runs.follower.RunFollower) for the records written since the last
 call (it remembers its byte offset, so a poll reads only what is new; it skips half-written and garbage lines
 and survives a truncated or replaced file) and appends them. Qt-free: the Runs tab calls
 update() on its worker thread and draws the buffers on the GUI thread.
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.follow import RunFollower
+from core.runs.follower import RunFollower
 from gui.plotting.plot_buffer import PlotBuffer
 
 X_MODES = ("step", "epoch", "wall")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog, QInputDialog
 
-from core.metrics_csv import write_metrics_csv
-from core.run_actions import RunActionError, rename_run, restore_run, set_note, trash_run
+from core.runs.metrics_csv import write_metrics_csv
+from core.runs.actions import RunActionError, rename_run, restore_run, set_note, trash_run
 from gui.plotting.export import FILTER as PLOT_FILTER
 from gui.plotting.export import export_plot
 

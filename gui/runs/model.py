@@ -11,7 +11,7 @@ import time
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QColor
 
-from core.run_index import RunSummary
+from core.runs.index import RunSummary
 
 COLUMNS = ("Name", "Status", "Dataset", "Model", "Epochs", "Best val acc", "Started", "Duration", "Note")
 STATUS_COLOURS = {"running": QColor(30, 130, 60), "paused": QColor(170, 120, 0), "failed": QColor(190, 30, 30),

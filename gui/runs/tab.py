@@ -16,9 +16,9 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLineEdit, QMenu, QSplitter,
                                QTableView, QTabWidget, QToolBar, QVBoxLayout, QWidget)
 
-from core.run_actions import (RunActionError, TrashedRun, resume_request,
+from core.runs.actions import (RunActionError, TrashedRun, resume_request,
                               run_checkpoint, run_settings)
-from core.run_index import RunIndex, RunSummary
+from core.runs.index import RunIndex, RunSummary
 from gui.concurrent import BackgroundTask
 from gui.runs.compare import SettingsComparison
 from gui.runs.file_actions import RunFileActions

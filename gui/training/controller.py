@@ -4,7 +4,7 @@
     running/paused --stop--> stopping --(worker done)--> idle
     running --(fit ends or fails)--> idle
 
-A run of N > 1 processes is a job instead (core.train_job.TrainJob: `layerscope train --nproc N` in its own
+A run of N > 1 processes is a job instead (core.processes.job.TrainJob: `layerscope train --nproc N` in its own
 process group), followed through its run folder (gui/training/job_watch.py) into the same records path. Pause
 and Resume write its control file (RUN/control.json; every process pauses at the same step); Stop sends SIGINT
 to its launcher, which forwards it to every process, paused or not. `leave_job()` stops
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-from core.session import RunSettings
+from core.training.session import RunSettings
 from gui.model_hub import ModelHub
 from gui.settings import default_runs_root, new_run_dir
 from gui.training.worker import TrainingWorker
@@ -38,7 +38,7 @@ class TrainingController(QObject):
     stateChanged = Signal(str)
     runStarted = Signal(str)  # the run directory
     fitStarted = Signal(dict)  # the run's "start" record (epochs, batches_per_epoch, total_steps, device, ...)
-    recordsArrived = Signal(list)  # core.records Records, in batches, as the run writes them
+    recordsArrived = Signal(list)  # core.runs.records Records, in batches, as the run writes them
     runFinished = Signal(dict)  # the fit summary; "stopped" is True for a stopped run
     runFailed = Signal(str)  # a message for the user
     message = Signal(str, str)  # (level, text) for the log panel
@@ -51,7 +51,7 @@ class TrainingController(QObject):
         self._state = IDLE
         self._thread: QThread | None = None
         self._worker: TrainingWorker | None = None
-        self.job = None  # a running core.train_job.TrainJob (multi-process run)
+        self.job = None  # a running core.processes.job.TrainJob (multi-process run)
         self._job_watch = None
         self.last_job_exit: int | None = None  # the last job's exit status (130/143 when stopped)
         self.run_dir: Path | None = None
@@ -109,8 +109,8 @@ class TrainingController(QObject):
         return self.run_dir
 
     def _start_job(self, settings: RunSettings, nproc: int, resume) -> Path | None:
-        from core.heartbeat import interval_from_env
-        from core.train_job import TrainJob
+        from core.runs.heartbeat import interval_from_env
+        from core.processes.job import TrainJob
 
         extra = ("--resume", str(resume)) if resume is not None else ()
         try:

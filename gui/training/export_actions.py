@@ -30,7 +30,7 @@ class TrainExports(QObject):
             self.log.append("error", f"{out}: cannot write the plots ({exc.strerror or exc})")
 
     def export_csv(self, parent: QWidget | None, run: Path | None, out: str | None = None) -> None:
-        from core.metrics_csv import write_metrics_csv
+        from core.runs.metrics_csv import write_metrics_csv
 
         if run is None:
             self.log.append("warning", "No run to export yet: train or follow one first")

@@ -1,4 +1,4 @@
-"""Watch a multi-process run the app started as a job (core.train_job.TrainJob): every POLL_MS, on the GUI's
+"""Watch a multi-process run the app started as a job (core.processes.job.TrainJob): every POLL_MS, on the GUI's
 background-work primitive, read the run folder's new records (the same RunFollower as any followed run), each
 process's status file (RUN/ranks/rank-N.json) and whether the launcher has exited. Pause and Resume write
 the job's control file (RUN/control.json), also off the GUI thread.
@@ -33,7 +33,7 @@ def rank_liveness(status: dict, now: float, heartbeat_s: float) -> str:
 
 
 class JobWatch(QObject):
-    recordsArrived = Signal(list)  # core.records Records, oldest first
+    recordsArrived = Signal(list)  # core.runs.records Records, oldest first
     ranksChanged = Signal(list)  # [{rank, state, step, epoch, pid, host, time, liveness}, ...] by rank
     exited = Signal(int)  # the launcher's exit status, after the last records
     message = Signal(str, str)  # (level, text)
@@ -148,7 +148,7 @@ class RankWatch(QObject):
             return
 
         def poll(_ctx):
-            from core.rank_status import read_rank_statuses
+            from core.runs.rank_status import read_rank_statuses
 
             now = time.time()
             return folder, [{**s, "liveness": rank_liveness(s, now, heartbeat_s)} for s in read_rank_statuses(folder)]

@@ -8,7 +8,7 @@ made again (or a metrics file truncated or replaced) is read from the new start:
 what the old one drew. The run's config.json is read when it appears or changes (`settingsRead`), for the
 form to show that run's settings.
 
-Pause, Resume and Stop reach a followed run through its control file (core.control_file: RUN/control.json,
+Pause, Resume and Stop reach a followed run through its control file (core.runs.control: RUN/control.json,
 written off the GUI thread): the run's main process reads it between steps, so this works for a CLI run, a
 job an earlier session started and a torchrun job on shared storage alike, without a process handle.
 """
@@ -33,8 +33,8 @@ def read_config(folder: Path, seen_key):
     """(key, config) of the run folder's config.json when it is not the one seen (`seen_key`), else (seen_key,
     UNCHANGED). config: the dict, None when there is none, or a text saying why it cannot be used. A stat per
     call; the file is read only when it changed (written atomically: a new file each time)."""
-    from core.records import CONFIG_VERSION
-    from core.run_index import CONFIG_FILE, read_json_object
+    from core.runs.records import CONFIG_VERSION
+    from core.runs.index import CONFIG_FILE, read_json_object
 
     path = folder / CONFIG_FILE
     try:
@@ -63,7 +63,7 @@ UNCHANGED = object()
 
 
 class RunWatch(QObject):
-    recordsArrived = Signal(list)  # core.records Records, oldest first
+    recordsArrived = Signal(list)  # core.runs.records Records, oldest first
     settingsRead = Signal(object)  # the run's config.json: a dict, None (not there), or why it cannot be shown
     restarted = Signal()  # the file is read again from its start (a new run in a recreated folder): clear the view
     statusChanged = Signal(str)  # running / paused / evaluating / finished / stopped / failed / diverged / not responding
@@ -99,7 +99,7 @@ class RunWatch(QObject):
 
     def follow(self, folder: str | Path) -> None:
         """Read the run folder's records from the start, then whatever it appends."""
-        from core.follow import RunFollower
+        from core.runs.follower import RunFollower
 
         self.stop()
         self.folder = Path(folder)

@@ -154,7 +154,7 @@ class TrainingPlots(QWidget):
 
     @Slot(list)
     def add_records(self, records: list) -> None:
-        """The one way data gets in: core.records Records, from the app's own run or a followed file."""
+        """The one way data gets in: core.runs.records Records, from the app's own run or a followed file."""
         steps, losses, lrs = [], [], []
 
         def flush_steps() -> None:

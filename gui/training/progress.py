@@ -51,7 +51,7 @@ class ProgressPanel(QWidget):
 
     @Slot(list)
     def add_records(self, records: list) -> None:
-        """Bars, speed and ETA from core.records Records (own run or followed file): the run's shape comes
+        """Bars, speed and ETA from core.runs.records Records (own run or followed file): the run's shape comes
         from its "start" record, the position from the last step record, speed and ETA from the last step
         that carries them (else estimated from the steps' times)."""
         last_step = timed = final = None

@@ -1,6 +1,6 @@
 """The one code path from run records to the Train tab: plots, progress bars and log lines.
 
-Records (core.records) arrive in batches, from the app's own worker thread or from a RunFollower reading a
+Records (core.runs.records) arrive in batches, from the app's own worker thread or from a RunFollower reading a
 file that another process writes; both go through `RecordView.show(records)`, so a followed run looks
 exactly like a run started here.
 """

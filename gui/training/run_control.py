@@ -1,4 +1,4 @@
-"""Writes a run's RUN/control.json (core.control_file: pause, go on, stop) off the GUI thread, for a job the
+"""Writes a run's RUN/control.json (core.runs.control: pause, go on, stop) off the GUI thread, for a job the
 app started and for a run it only follows alike.
 
 One task of its own, apart from the polls: a press is written at once even while a poll runs, and of quick
@@ -22,7 +22,7 @@ class RunControl(QObject):
 
     def send(self, run_dir: str | Path, *, pause: bool, stop: bool = False) -> None:
         def write(_ctx):
-            from core.control_file import write_control
+            from core.runs.control import write_control
 
             write_control(run_dir, pause=pause, stop=stop)
 

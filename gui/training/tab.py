@@ -3,7 +3,7 @@
 It owns its widgets, the controller (made once the engine has loaded), the record view that one code path feeds
 from this window's run or from a followed run folder, and the close-with-a-job question. What the window must do
 for it (a message box, the status bar, opening a checkpoint, showing this tab) it asks for with signals;
-gui/training/window_hookup.py connects them.
+gui/window/training_hookup.py connects them.
 """
 from __future__ import annotations
 

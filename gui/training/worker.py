@@ -1,6 +1,6 @@
 """The training worker: a QObject that lives on its own QThread and runs one fit().
 
-The run's records (core.records, the lines of metrics.jsonl) reach the GUI thread in batches over one signal,
+The run's records (core.runs.records, the lines of metrics.jsonl) reach the GUI thread in batches over one signal,
 `recordsReady`: the same records a follower reads from the file of a run another process writes, so the plots
 have one code path. A core Callback adds the weights-only checkpoints the hub needs. Payloads are plain copies
 (records are dicts of numbers, a CPU Checkpoint), never live tensors.
@@ -18,10 +18,10 @@ from pathlib import Path
 import torch
 from PySide6.QtCore import QObject, Signal, Slot
 
-from core.callbacks import Callback
-from core.checkpoint import Checkpoint
+from core.training.callbacks import Callback
+from core.checkpoints.checkpoint import Checkpoint
 from core.errors import describe_failure
-from core.session import RunSettings, prepare_trainer
+from core.training.session import RunSettings, prepare_trainer
 from gui.model_hub import StoppedAt, TrainedEpoch
 
 THREADS_ENV = "LAYERSCOPE_TORCH_THREADS"
@@ -96,7 +96,7 @@ class RecordRelay:
 
 
 class TrainingWorker(QObject):
-    recordsReady = Signal(list)  # core.records Records as the run writes them (see RecordRelay)
+    recordsReady = Signal(list)  # core.runs.records Records as the run writes them (see RecordRelay)
     checkpointReady = Signal(object, object)  # weights-only Checkpoint, its Provenance
     fitFinished = Signal(dict)  # summary; summary["stopped"] tells a stop from a normal end
     failed = Signal(str, str)  # message for the user, details (traceback) for the log
@@ -153,8 +153,8 @@ class TrainingWorker(QObject):
             if threads is not None:
                 torch.set_num_threads(threads)  # OpenMP's thread count is per thread: this one only
             relay = RecordRelay(self.recordsReady.emit)
-            if self.finetune_from is not None:  # fresh optimizer, the checkpoint's weights (core/finetune.py)
-                from core.finetune import prepare_finetune
+            if self.finetune_from is not None:  # fresh optimizer, the checkpoint's weights (core/training/finetune.py)
+                from core.training.finetune import prepare_finetune
 
                 trainer = prepare_finetune(self.finetune_from, self.run_dir, epochs=self.settings.train.epochs,
                                            lr=self.settings.train.lr, callbacks=[_CheckpointBridge(self)],

@@ -8,8 +8,8 @@ from PIL import Image
 
 from core.data import DataSpec
 from core.data.shapes import SHAPE_CLASSES, make_shapes
-from core.session import RunSettings, prepare_trainer
-from core.trainer import TrainConfig
+from core.training.session import RunSettings, prepare_trainer
+from core.training.trainer import TrainConfig
 
 
 def train_tiny_run(run_dir: Path, dataset: str = "shapes", epochs: int = 2, evaluate_at_end: bool = True,

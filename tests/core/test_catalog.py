@@ -10,7 +10,7 @@ from tests.conftest import REPO
 
 
 def test_catalog_imports_without_torch_numpy_or_qt():
-    code = ("import sys, core.catalog, core.run_location; "
+    code = ("import sys, core.catalog, core.runs.location; "
             "bad = sorted(n for n in ('torch', 'torchvision', 'numpy', 'PySide6', 'pyqtgraph') if n in sys.modules); "
             "print('BAD', bad)")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
@@ -25,7 +25,7 @@ def test_engine_registries_hold_exactly_the_catalog_names():
     from core.models import MODEL_NAMES
     from core.models.registry import _FACTORIES
     from core.models.simple import ACTIVATIONS
-    from core.trainer import OPTIMIZERS, SCHEDULERS
+    from core.training.trainer import OPTIMIZERS, SCHEDULERS
 
     assert tuple(_FACTORIES) == MODEL_NAMES == catalog.MODEL_NAMES
     assert tuple(ACTIVATIONS) == catalog.ACTIVATION.names
@@ -44,8 +44,8 @@ def test_core_defaults_come_from_the_catalog():
     from core.data import DataSpec
     from core.data.transforms import Augmentation
     from core.models.simple import SmallCNN, build_mlp
-    from core.session import RunSettings
-    from core.trainer import TrainConfig
+    from core.training.session import RunSettings
+    from core.training.trainer import TrainConfig
 
     config = TrainConfig()
     for setting in catalog.TRAIN_SETTINGS:
@@ -101,7 +101,7 @@ def test_shapes_validation_count_is_an_eighth_and_at_least_20():
 
 
 def test_run_names_sort_by_time_and_never_collide(tmp_path, monkeypatch):
-    from core.run_location import default_runs_root, new_run_dir, new_run_name
+    from core.runs.location import default_runs_root, new_run_dir, new_run_name
 
     when = datetime(2026, 12, 2, 14, 38)
     assert new_run_name("cnn", "shapes", when) == "2026-12-02_1438_shapes_cnn"

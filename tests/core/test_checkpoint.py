@@ -6,14 +6,14 @@ import pickle
 import pytest
 import torch
 
-from core.callbacks import Callback
-from core.checkpoint import (CheckpointError, check_resumable, checkpoint_from_trainer, load_checkpoint,
+from core.training.callbacks import Callback
+from core.checkpoints.checkpoint import (CheckpointError, check_resumable, checkpoint_from_trainer, load_checkpoint,
                              save_checkpoint)
 from core.data import DataSpec
-from core.predict import Predictor
-from core.runs import RunDirectory
-from core.session import RunSettings, prepare_trainer
-from core.trainer import TrainConfig
+from core.checkpoints.predict import Predictor
+from core.training.recorder import RunDirectory
+from core.training.session import RunSettings, prepare_trainer
+from core.training.trainer import TrainConfig
 
 SETTINGS = dict(data=DataSpec(train_count=300, val_count=100, seed=3), model_name="cnn",
                 model_options={"channels": 8, "blocks": 3})

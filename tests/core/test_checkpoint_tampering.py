@@ -7,18 +7,18 @@ import pytest
 import torch
 from PIL import Image
 
-from core.checkpoint import (
+from core.checkpoints.checkpoint import (
     CheckpointError,
     _checkpoint_from_payload,
     checkpoint_from_trainer,
     load_checkpoint,
     save_checkpoint,
 )
-from core.cli import main
+from core.cli.main import main
 from core.data import DataSpec
-from core.predict import Predictor
-from core.session import RunSettings, prepare_trainer
-from core.trainer import TrainConfig
+from core.checkpoints.predict import Predictor
+from core.training.session import RunSettings, prepare_trainer
+from core.training.trainer import TrainConfig
 
 SETTINGS = RunSettings(data=DataSpec(train_count=32, val_count=16, image_size=16, seed=1), model_name="mlp",
                        model_options={"hidden": [8]}, train=TrainConfig(epochs=2, batch_size=16, schedule="none"))

@@ -4,7 +4,7 @@ import subprocess
 import sys
 
 
-from core.cli import main
+from core.cli.main import main
 from tests.conftest import REPO
 
 

@@ -6,8 +6,8 @@ import math
 import pytest
 import torch
 
-from core.checkpoint import checkpoint_from_model, save_checkpoint
-from core.cli import main
+from core.checkpoints.checkpoint import checkpoint_from_model, save_checkpoint
+from core.cli.main import main
 from core.data.transforms import Preprocess
 from core.models import ModelSpec, build_model
 from tests.core import hostile_files as hf

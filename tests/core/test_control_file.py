@@ -3,12 +3,12 @@ test_distributed.py; here a one-process run in this process, as a CLI run is).""
 import threading
 import time
 
-from core import records
-from core.control_file import control_path, read_pause, write_control
+from core.runs import records
+from core.runs.control import control_path, read_pause, write_control
 from core.data import DataSpec
-from core.session import RunSettings, prepare_trainer
-from core.strategy import Strategy
-from core.trainer import TrainConfig
+from core.training.session import RunSettings, prepare_trainer
+from core.training.strategy import Strategy
+from core.training.trainer import TrainConfig
 
 
 def _records(run):
@@ -70,7 +70,7 @@ def _settings(epochs=1, train_count=48):
 
 
 def test_a_stop_in_the_control_file_stops_the_run_and_saves_it_and_the_file_goes(tmp_path):
-    from core.control_file import read_control
+    from core.runs.control import read_control
 
     run = tmp_path / "run"
     write_control(run, pause=True)  # paused first, so the stop lands mid-run
@@ -90,7 +90,7 @@ def test_a_stop_in_the_control_file_stops_the_run_and_saves_it_and_the_file_goes
 
 
 def test_a_stop_left_from_an_earlier_process_is_cleared_when_a_run_starts(tmp_path):
-    from core.control_file import read_control
+    from core.runs.control import read_control
 
     run = tmp_path / "run"
     run.mkdir()

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from core.corrections import (
+from core.data.corrections import (
     FILE_NAME,
     CorrectionsError,
     apply_moves,
@@ -84,7 +84,7 @@ def test_apply_moves_never_overwrites_and_can_be_undone(folder):
 
 
 def test_cli_corrections_and_the_health_report(folder, capsys):
-    from core.cli import main
+    from core.cli.main import main
     from core.data.health import scan_health
 
     image = sorted((folder / "square").iterdir())[0]

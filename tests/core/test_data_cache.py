@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 
 import core.data.cache as cache_module
-import core.imageio as imageio
+import core.io.images as imageio
 from core.data import DataSpec, build_data, make_loader
 from core.data.cache import CachedImageDataset, decode_small, train_cache_side
 from core.data.datasets import FileDataset

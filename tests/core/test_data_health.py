@@ -11,7 +11,7 @@ from core.cancel import Cancelled
 from core.data.folder import DatasetError, scan_folder_splits
 from core.data.health import scan_health
 from core.models import ModelSpec, build_model
-from core.trainer import TrainConfig, Trainer
+from core.training.trainer import TrainConfig, Trainer
 
 
 @pytest.fixture

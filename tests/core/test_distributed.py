@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from core.follow import RunFollower
-from core.launch import pick_port
-from core.rank_status import read_rank_statuses
-from core.strategy import GlobalBatchShardSampler, global_batches
+from core.runs.follower import RunFollower
+from core.processes.launch import pick_port
+from core.runs.rank_status import read_rank_statuses
+from core.training.strategy import GlobalBatchShardSampler, global_batches
 
 ROOT = Path(__file__).resolve().parents[2]
 # 61 training images, batch 8: 7 full global batches and one of 5, split 3 + 2 (uneven shards on purpose).
@@ -118,7 +118,7 @@ def test_two_processes_at_half_batch_train_the_same_weights_as_one_process(runs)
 
 
 def test_checkpoints_hold_the_unwrapped_model_and_resume_at_either_world_size(runs):
-    from core.checkpoint import load_checkpoint
+    from core.checkpoints.checkpoint import load_checkpoint
     from core.models import build_model
 
     checkpoint = load_checkpoint(runs["two"] / "last.pt")  # the inspector's way in
@@ -189,14 +189,14 @@ def _paused_together(run: Path, after: float):
 
 
 def test_a_job_started_like_the_app_does_pauses_resumes_and_stops_by_a_signal_while_paused(tmp_path):
-    """What the app does for Processes = 2 (core.train_job): Pause / Resume through RUN/control.json, agreed by
+    """What the app does for Processes = 2 (core.processes.job): Pause / Resume through RUN/control.json, agreed by
     both processes; then Stop (SIGINT to the launcher, as Ctrl+C) while paused saves last.pt."""
     from core import catalog
-    from core.control_file import read_pause
+    from core.runs.control import read_pause
     from core.data import DataSpec
-    from core.session import RunSettings
-    from core.train_job import TrainJob
-    from core.trainer import TrainConfig
+    from core.training.session import RunSettings
+    from core.processes.job import TrainJob
+    from core.training.trainer import TrainConfig
 
     settings = RunSettings(
         data=DataSpec(name="shapes", image_size=12, train_count=61, val_count=catalog.shapes_val_count(61), seed=3),
@@ -244,7 +244,7 @@ def test_a_periodic_mid_epoch_checkpoint_holds_the_sums_of_every_rank_and_resume
     """A 2-process run saving last.pt at every report (the save is agreed, so both processes reduce the epoch's
     running sums for it), paused mid-epoch so a copy of that last.pt can be taken; the run then finishes the
     epoch, and a resume from the copy reports the same epoch train loss and accuracy."""
-    from core.control_file import write_control
+    from core.runs.control import write_control
 
     run, again = tmp_path / "run", tmp_path / "again"
     batches = 160 // 8
@@ -290,11 +290,11 @@ def test_a_periodic_mid_epoch_checkpoint_holds_the_sums_of_every_rank_and_resume
 def test_a_batch_norm_model_validated_in_two_processes_scores_as_its_checkpoint_does_in_one(tmp_path):
     """Buffers are not broadcast every forward (DDP's broadcast_buffers=False, for speed); evaluation syncs
     rank 0's first, so the sharded validation equals one process evaluating the saved weights."""
-    from core.checkpoint import load_checkpoint
+    from core.checkpoints.checkpoint import load_checkpoint
     from core.data import build_data
     from core.models import build_model
-    from core.session import RunSettings
-    from core.strategy import Strategy
+    from core.training.session import RunSettings
+    from core.training.strategy import Strategy
 
     run = tmp_path / "bn"
     _train("--dataset", "shapes", "--model", "cnn", "--shapes-count", "48", "--image-size", "16", "--batch-size", "8",
@@ -317,8 +317,8 @@ def test_one_process_under_the_ddp_strategy_trains_exactly_as_the_plain_strategy
     from torch.utils.data import TensorDataset
 
     from core.models import ModelSpec, build_model
-    from core.strategy import DDP, Strategy
-    from core.trainer import TrainConfig, Trainer
+    from core.training.strategy import DDP, Strategy
+    from core.training.trainer import TrainConfig, Trainer
 
     g = torch.Generator().manual_seed(0)
     x, y = torch.randn(40, 3, 8, 8, generator=g), torch.randint(0, 3, (40,), generator=g)

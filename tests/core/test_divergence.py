@@ -5,8 +5,8 @@ import math
 
 import pytest
 
-from core.cli import EXIT_DIVERGED, main
-from core.trainer import TrainConfig, TrainingDiverged, check_divergence
+from core.cli.main import EXIT_DIVERGED, main
+from core.training.trainer import TrainConfig, TrainingDiverged, check_divergence
 
 DEFAULT_LR = TrainConfig().lr
 

@@ -95,7 +95,7 @@ def test_save_and_load_round_trip(tmp_path):
 
 
 def test_cli_dossier_output_unit_ranks_its_own_class_first(tmp_path):
-    from core.cli import main
+    from core.cli.main import main
     from tests.core.dossierkit import train_learnable_run, write_learnable_folder
 
     run, trainer = train_learnable_run(tmp_path / "run", write_learnable_folder(tmp_path / "train"))
@@ -116,7 +116,7 @@ def test_cli_dossier_output_unit_ranks_its_own_class_first(tmp_path):
 
 
 def test_cli_dossier_lists_unreadable_images_and_goes_on(tmp_path, capsys):
-    from core.cli import main
+    from core.cli.main import main
     from tests.core.dossierkit import train_learnable_run, write_learnable_folder
 
     folder = write_learnable_folder(tmp_path / "data", per_class=8)

@@ -13,7 +13,7 @@ from tests.core.dossierkit import train_learnable_run, write_learnable_folder
 
 
 def test_topk_kept_during_validation_matches_an_on_demand_pass(tmp_path):
-    from core.checkpoint import load_checkpoint
+    from core.checkpoints.checkpoint import load_checkpoint
     from core.dossier.topk import compute_topk
 
     folder = write_learnable_folder(tmp_path / "data", per_class=12)
@@ -100,7 +100,7 @@ def test_probe_timeline_keeps_snapshots_and_lists_unreadable_probes(tmp_path):
 
 
 def test_cli_train_prints_layer_health_warnings_as_they_come(tmp_path, capsys):
-    from core.cli import main
+    from core.cli.main import main
 
     folder = write_learnable_folder(tmp_path / "data", per_class=8)
     # A learning rate of 1.0 with SGD makes every layer's update far above 1e-3 of its weights.

@@ -6,9 +6,9 @@ import shutil
 import numpy as np
 import pytest
 
-from core.cli import main
+from core.cli.main import main
 from core.evaluate import EvalResult, EvaluationError, evaluate_checkpoint, load_evaluation, metrics
-from core.runs import RunDirectory
+from core.training.recorder import RunDirectory
 from tests.core.evalkit import train_tiny_run, write_shapes_folder
 
 

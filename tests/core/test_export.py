@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.checkpoint import checkpoint_from_model, load_checkpoint, save_checkpoint
-from core.cli import main
+from core.checkpoints.checkpoint import checkpoint_from_model, load_checkpoint, save_checkpoint
+from core.cli.main import main
 from core.data.transforms import Preprocess
-from core.export import ExportError, export_checkpoint
+from core.evaluate.export import ExportError, export_checkpoint
 from core.models import ModelSpec, build_model
 from tests.core.evalkit import train_tiny_run
 
@@ -46,7 +46,7 @@ def test_torch_formats_verify(run, tmp_path, fmt):
 
 
 def test_a_disagreeing_export_fails_and_leaves_no_file(run, tmp_path, monkeypatch):
-    import core.export as export
+    import core.evaluate.export as export
 
     real = export.EXPORTERS["pt2"]
 
@@ -79,7 +79,7 @@ def test_readme_snippet_loads_a_checkpoint_into_plain_torchvision(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     label, prob = done.stdout.split()
-    from core.predict import Predictor
+    from core.checkpoints.predict import Predictor
 
     expected = Predictor.from_checkpoint(load_checkpoint(tmp_path / "best.pt")).classify(
         Image.open(tmp_path / "image.jpg").convert("RGB"), top_k=1)[0]

@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from core import fileio
-from core.checkpoint import checkpoint_from_model, save_checkpoint
-from core.cli import main
+from core.io import atomic as fileio
+from core.checkpoints.checkpoint import checkpoint_from_model, save_checkpoint
+from core.cli.main import main
 from core.data.transforms import Preprocess
 from core.errors import describe_failure, is_out_of_memory
 from core.models import ModelSpec, build_model
-from core.runs import RunDirectory
+from core.training.recorder import RunDirectory
 
 TRAIN = ["train", "--shapes-count", "32", "--image-size", "16", "--epochs", "1", "--batch-size", "16",
          "--model", "mlp", "--hidden", "8", "--quiet"]

@@ -3,15 +3,15 @@ import json
 
 import pytest
 
-from core.checkpoint import load_checkpoint
-from core.cli import main
-from core.corrections import load_corrections
+from core.checkpoints.checkpoint import load_checkpoint
+from core.cli.main import main
+from core.data.corrections import load_corrections
 from core.data import DataSpec
 from core.evaluate import EvaluationError, evaluate_checkpoint, save_evaluation
 from core.evaluate.compare import compare_evaluations
-from core.finetune import prepare_finetune
-from core.session import RunSettings, prepare_trainer
-from core.trainer import TrainConfig
+from core.training.finetune import prepare_finetune
+from core.training.session import RunSettings, prepare_trainer
+from core.training.trainer import TrainConfig
 from tests.core.evalkit import write_shapes_folder
 
 CLASSES = ["circle", "square", "star"]

@@ -2,7 +2,7 @@
 through the image loader, `predict`, `dataset` and `train`; no traceback, no hang, every good file in the
 same call still classified, every bad one refused with a message naming it.
 
-Most cases run in-process through core.cli.main (output captured); special files that block or allocate
+Most cases run in-process through core.cli.main.main (output captured); special files that block or allocate
 without bound on unguarded code (FIFO, /dev/zero, 8 GB sparse file) go through a real CLI subprocess with
 a timeout and a memory limit. benchmarks/robustness.py runs the same generators by the thousand.
 """

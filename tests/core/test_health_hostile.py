@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from core.cli import main
+from core.cli.main import main
 from core.data import DataSpec, build_data
 from core.data.health import scan_health
 from tests.core import hostile_files as hf

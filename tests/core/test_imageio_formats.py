@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.imageio import ImageLoadError, is_image_path, load_image
+from core.io.images import ImageLoadError, is_image_path, load_image
 
 ROOT = Path(__file__).resolve().parents[2]
 LOOSE = ROOT.parent / "shared" / "data" / "loose"
@@ -149,7 +149,7 @@ def test_broken_exif_still_loads_quietly(tmp_path):
     _check_rgb(load_image(path))
     # Pillow's "Corrupt EXIF data" UserWarning stays quiet even where warnings are errors. In a fresh
     # interpreter, since pytest installs its own warning filters around each test.
-    code = f"from core.imageio import load_image; print(load_image({str(path)!r}).size)"
+    code = f"from core.io.images import load_image; print(load_image({str(path)!r}).size)"
     done = subprocess.run([sys.executable, "-W", "error::UserWarning", "-c", code], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

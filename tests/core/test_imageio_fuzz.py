@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from PIL import Image
 
-from core.imageio import ImageLoadError, load_image
+from core.io.images import ImageLoadError, load_image
 
 
 def _encoded(fmt: str, **kwargs) -> bytes:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.imageio import DEFAULT_MAX_PIXELS, ImageLoadError, load_image
+from core.io.images import DEFAULT_MAX_PIXELS, ImageLoadError, load_image
 from tests.core import hostile_files as hf
 
 pytestmark = pytest.mark.timeout(30)  # a FIFO opened by mistake would block forever

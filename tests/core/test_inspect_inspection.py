@@ -8,14 +8,14 @@ import pytest
 import torch
 from PIL import Image
 
-from core.checkpoint import CheckpointError, checkpoint_from_model, save_checkpoint
+from core.checkpoints.checkpoint import CheckpointError, checkpoint_from_model, save_checkpoint
 from core.data.shapes import SHAPE_CLASSES, make_shapes
 from core.data.transforms import Preprocess
-from core.imageio import ImageLoadError
+from core.io.images import ImageLoadError
 from core.inspect import Inspection, inspect_image, list_layers
 from core.inspect.report import inspect_to_folder
 from core.models import ModelSpec, build_model
-from core.predict import Predictor
+from core.checkpoints.predict import Predictor
 
 
 def _predictor(name: str, size: int, channels: int = 3) -> Predictor:
@@ -104,7 +104,7 @@ def shape_image(tmp_path):
 
 
 def test_inspect_from_a_checkpoint(shapes_checkpoint, shape_image):
-    from core.imageio import load_image
+    from core.io.images import load_image
 
     predictor = Predictor.from_checkpoint(shapes_checkpoint("cnn"))
     result = inspect_image(predictor, load_image(shape_image))
@@ -150,7 +150,7 @@ def test_inspect_to_folder_target_and_errors(tmp_path, shapes_checkpoint, shape_
 
 
 def test_cli_inspect(tmp_path, shapes_checkpoint, shape_image, capsys):
-    from core.cli import main
+    from core.cli.main import main
 
     out = tmp_path / "cli"
     assert main(["inspect", "--checkpoint", str(shapes_checkpoint("cnn")), "--out", str(out), str(shape_image)]) == 0
@@ -173,7 +173,7 @@ def test_a_diverged_model_still_gives_strict_json(tmp_path, shape_image):
     assert "NaN" not in text and "Infinity" not in text
     assert summary["layers"][0]["stats"]["mean"] is None
 
-    from core.cli import main
+    from core.cli.main import main
 
     assert main(["inspect", "--checkpoint", str(path), "--out", str(tmp_path / "cli"), str(shape_image)]) == 0
 

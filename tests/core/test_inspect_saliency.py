@@ -10,7 +10,7 @@ from core.data.shapes import make_shapes
 from core.inspect import (SaliencyUnavailable, default_cam_layer, grad_cam, integrated_gradients, overlay,
                           saliency_map)
 from core.models import ModelSpec, build_model
-from core.trainer import TrainConfig, Trainer, seed_everything
+from core.training.trainer import TrainConfig, Trainer, seed_everything
 
 SIZE, TRAIN, VAL, SEED = 64, 4000, 60, 5
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.cli import main
+from core.cli.main import main
 from core.evaluate import Cancelled
 from core.evaluate.crossval import (
     load_labelled_images,

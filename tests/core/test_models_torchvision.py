@@ -6,11 +6,11 @@ import torch
 import torchvision
 
 import core.models.torchvision_models as tvm
-from core.checkpoint import checkpoint_from_trainer, load_checkpoint, save_checkpoint
+from core.checkpoints.checkpoint import checkpoint_from_trainer, load_checkpoint, save_checkpoint
 from core.data import DataSpec, build_data
 from core.models import ModelError, ModelSpec, build_model
 from core.models.torchvision_models import data_spec_for_model, head_name
-from core.trainer import TrainConfig, Trainer
+from core.training.trainer import TrainConfig, Trainer
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +141,7 @@ def test_checkpoint_rebuild_never_loads_weights_again(tiny_data, tmp_path, monke
 
 def test_prepare_trainer_gives_a_pretrained_model_its_normalisation(monkeypatch, shared_data, tmp_path):
     from core.data.transforms import Augmentation
-    from core.session import RunSettings, prepare_trainer
+    from core.training.session import RunSettings, prepare_trainer
 
     fake = torchvision.models.resnet18(num_classes=1000).state_dict()
     monkeypatch.setattr(tvm, "_download_state_dict", lambda name: fake)

@@ -9,8 +9,8 @@ import sys, pkgutil, importlib
 import core
 for m in pkgutil.walk_packages(core.__path__, 'core.'):
     importlib.import_module(m.name)
-import core.cli
-core.cli.build_parser()
+import core.cli.main
+core.cli.main.build_parser()
 bad = sorted(n for n in sys.modules if n.split('.')[0] in ('PySide6', 'PyQt5', 'PyQt6', 'pyqtgraph', 'gui', 'shiboken6'))
 print('BAD', bad)
 """
@@ -26,7 +26,7 @@ HEADLESS = """
 import sys
 from gui.cli import main
 try:
-    main(['train', '--help'])  # the console entry point, dispatching to core.cli
+    main(['train', '--help'])  # the console entry point, dispatching to core.cli.main
 except SystemExit as exc:
     assert exc.code == 0, exc.code
 print('BAD', sorted(n for n in sys.modules if n.startswith(('PySide6', 'pyqtgraph', 'shiboken6'))))

@@ -7,9 +7,9 @@ import threading
 
 import pytest
 
-from core import records
-from core.follow import RunFollower
-from core.records import RecordError
+from core.runs import records
+from core.runs.follower import RunFollower
+from core.runs.records import RecordError
 
 
 def write(path, *lines, mode="a"):

@@ -7,13 +7,13 @@ import socket
 import pytest
 import torch
 
-from core.checkpoint import load_checkpoint
-from core.cli import main
+from core.checkpoints.checkpoint import load_checkpoint
+from core.cli.main import main
 from core.data import DataSpec
-from core.run_lock import RunFolderError, RunLock, claim_run_folder
-from core.runs import RunDirectory, RunRecorder
-from core.session import RunSettings, prepare_trainer
-from core.trainer import TrainConfig
+from core.runs.lock import RunFolderError, RunLock, claim_run_folder
+from core.training.recorder import RunDirectory, RunRecorder
+from core.training.session import RunSettings, prepare_trainer
+from core.training.trainer import TrainConfig
 
 TINY = dict(data=DataSpec(train_count=32, val_count=16, image_size=16, seed=1), model_name="mlp",
             model_options={"hidden": [8]})

@@ -6,10 +6,10 @@ import time
 
 import pytest
 
-from core import run_digest
-from core.run_actions import (RunActionError, rename_run, restore_run, resume_request, run_settings, set_note,
+from core.runs import digest as run_digest
+from core.runs.actions import (RunActionError, rename_run, restore_run, resume_request, run_settings, set_note,
                               trash_run)
-from core.run_index import RunIndex
+from core.runs.index import RunIndex
 
 
 def make_run(folder, epochs=3, done=3, final="end", steps_per_epoch=4, dataset="shapes", model="cnn"):
@@ -131,7 +131,7 @@ def test_unreadable_folder(tmp_path, monkeypatch):
     def refuse(path):  # chmod 0 does not stop root, so the refusal is simulated
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr("core.run_index.os.scandir", refuse)
+    monkeypatch.setattr("core.runs.index.os.scandir", refuse)
     row = one(RunIndex(tmp_path), run)
     assert row.status == "unreadable" and "Permission denied" in row.error and "permissions" in row.error
 

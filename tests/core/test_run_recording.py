@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from core import records
-from core.callbacks import Callback, EpochMetrics
-from core.checkpoint import load_checkpoint
+from core.runs import records
+from core.training.callbacks import Callback, EpochMetrics
+from core.checkpoints.checkpoint import load_checkpoint
 from core.data import DataSpec
 from core.data.transforms import Augmentation
-from core.early_stop import early_stop_decision
-from core.follow import RunFollower
-from core.session import RunSettings, prepare_trainer
-from core.trainer import TrainConfig
+from core.training.early_stop import early_stop_decision
+from core.runs.follower import RunFollower
+from core.training.session import RunSettings, prepare_trainer
+from core.training.trainer import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -213,8 +213,8 @@ def test_fit_again_on_the_same_trainer_goes_on_mid_epoch(tmp_path, uninterrupted
 def test_divergence_is_recorded_as_diverged_and_other_errors_as_failed(tmp_path):
     from types import SimpleNamespace
 
-    from core.runs import RunDirectory, RunRecorder
-    from core.trainer import DivergedError, TrainingError
+    from core.training.recorder import RunDirectory, RunRecorder
+    from core.training.trainer import DivergedError, TrainingError
 
     for name, error, status in [("a", DivergedError("loss nan at step 7"), "diverged"),
                                 ("b", TrainingError("out of memory"), "failed")]:

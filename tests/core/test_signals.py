@@ -8,9 +8,9 @@ import sys
 import pytest
 import torch
 
-from core import interrupts
-from core.checkpoint import checkpoint_from_model, load_checkpoint, save_checkpoint
-from core.cli import main
+from core.io import signals as interrupts
+from core.checkpoints.checkpoint import checkpoint_from_model, load_checkpoint, save_checkpoint
+from core.cli.main import main
 from core.data.transforms import Preprocess
 from core.models import ModelSpec, build_model
 from tests.conftest import REPO
@@ -42,13 +42,13 @@ def test_a_real_training_process_stops_saves_and_exits_128_plus_the_signal(tmp_p
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_a_signal_before_the_trainer_exists_exits_with_one_line(tmp_path, monkeypatch, capsys, sig, code):
-    import core.session
+    import core.training.session
 
     def signalled_while_preparing(*args, **kwargs):
         os.kill(os.getpid(), sig)
         raise AssertionError("the signal should have ended the command")
 
-    monkeypatch.setattr(core.session, "prepare_trainer", signalled_while_preparing)
+    monkeypatch.setattr(core.training.session, "prepare_trainer", signalled_while_preparing)
     assert main([*LONG_TINY_RUN, "--out", str(tmp_path / "run")]) == code
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "interrupted" in err and "Traceback" not in err

@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from core import records
-from core.cli import main
+from core.runs import records
+from core.cli.main import main
 
 pytest.importorskip("tensorboard")
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator

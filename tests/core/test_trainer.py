@@ -3,10 +3,10 @@ import threading
 
 import pytest
 
-from core.callbacks import Callback
+from core.training.callbacks import Callback
 from core.data import DataSpec, build_data
 from core.models import ModelSpec, build_model
-from core.trainer import TrainConfig, Trainer, TrainingError, seed_everything
+from core.training.trainer import TrainConfig, Trainer, TrainingError, seed_everything
 
 
 def make_trainer(train_count=600, epochs=2, model="cnn", callbacks=(), options=None, **config):

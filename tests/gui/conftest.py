@@ -56,7 +56,7 @@ def runs_root(tmp_path):
 def window(qtbot, app_settings, runs_root):
     """The main window, shown, with the engine loaded and a tiny, fast training form."""
     from gui.app import make_application
-    from gui.main_window import MainWindow
+    from gui.window.main_window import MainWindow
 
     make_application()
     w = MainWindow(runs_root=runs_root, settings=app_settings)

@@ -12,7 +12,7 @@ MAX_LATENESS_S = 0.5  # generous: a busy 2-core machine is slow, but a blocked G
 
 
 def test_open_and_save_run_off_the_gui_thread_while_the_window_keeps_ticking(qtbot, window, tmp_path, monkeypatch):
-    from core import checkpoint as checkpoints
+    from core.checkpoints import checkpoint as checkpoints
 
     gui_thread = threading.get_ident()
     ran_on: dict[str, int] = {}

@@ -127,7 +127,7 @@ def test_double_clicking_a_thumbnail_inspects_it(qtbot, window, insects, monkeyp
 
 
 def test_a_folder_dropped_while_the_engine_loads_wins_over_the_saved_choice(qtbot, app_settings, runs_root, insects):
-    from gui.main_window import MainWindow
+    from gui.window.main_window import MainWindow
 
     app_settings.save_form({"dataset": "mnist"})  # what the panel restores once the engine is there
     w = MainWindow(runs_root=runs_root, settings=app_settings)
@@ -161,7 +161,7 @@ def test_image_size_and_validation_share_reach_the_run_and_the_model_tab(qtbot, 
 
 
 def test_data_options_and_augmentation_are_remembered(qtbot, window, app_settings, runs_root):
-    from gui.main_window import MainWindow
+    from gui.window.main_window import MainWindow
 
     window.data_view.options.image_size.setValue(48)
     window.data_view.options.val_share.setValue(25)
@@ -175,7 +175,7 @@ def test_data_options_and_augmentation_are_remembered(qtbot, window, app_setting
 
 
 def test_damaged_saved_data_settings_fall_back_to_defaults(qtbot, app_settings, runs_root):
-    from gui.main_window import MainWindow
+    from gui.window.main_window import MainWindow
 
     app_settings.save_section("data/options", {"image_size": "huge", "val_fraction": [1]})
     app_settings.q.setValue("data/augmentation", "{not json")

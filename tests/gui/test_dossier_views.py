@@ -20,7 +20,7 @@ def run_dir(tmp_path_factory):
 
 @pytest.fixture
 def panel(qtbot):
-    from gui.inspector.dossier_panel import DossierPanel
+    from gui.dossier.panel import DossierPanel
 
     panel = DossierPanel()
     qtbot.addWidget(panel)

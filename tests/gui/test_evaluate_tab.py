@@ -77,7 +77,7 @@ def test_evaluate_shows_counts_and_a_cell_click_shows_its_images(tab, qtbot, run
 
 
 def test_relabel_and_undo_change_the_corrections_file(tab, qtbot, folder, tmp_path):
-    from core.corrections import corrections_path
+    from core.data.corrections import corrections_path
 
     data = shutil.copytree(folder, tmp_path / "data")
     panel = tab.issues
@@ -115,7 +115,7 @@ def test_relabel_and_undo_change_the_corrections_file(tab, qtbot, folder, tmp_pa
 
 
 def test_a_gallery_image_can_be_excluded_and_an_in_memory_one_is_refused(tab, qtbot, run, folder, tmp_path):
-    from core.corrections import corrections_path
+    from core.data.corrections import corrections_path
 
     data = shutil.copytree(folder, tmp_path / "data")
     page = tab.evaluate_page
@@ -160,9 +160,9 @@ def test_export_model_menu_writes_an_onnx_file(qtbot, app_settings, tmp_path, ru
     pytest.importorskip("onnxscript")
     from PySide6.QtWidgets import QFileDialog, QInputDialog
 
-    from core.checkpoint import load_checkpoint
+    from core.checkpoints.checkpoint import load_checkpoint
     from gui.app import make_application
-    from gui.main_window import MainWindow
+    from gui.window.main_window import MainWindow
 
     make_application()
     window = MainWindow(runs_root=tmp_path / "runs", settings=app_settings)
@@ -185,7 +185,7 @@ def test_finetune_with_corrections_starts_a_run_from_the_checkpoint(qtbot, app_s
     import json as json_
 
     from gui.app import make_application
-    from gui.main_window import MainWindow
+    from gui.window.main_window import MainWindow
 
     make_application()
     window = MainWindow(runs_root=tmp_path / "runs", settings=app_settings)
@@ -208,9 +208,9 @@ def shapes_run(tmp_path_factory):
 
 
 def test_a_shapes_evaluation_shows_real_pixels_and_opens_in_the_inspector(qtbot, app_settings, tmp_path, shapes_run):
-    from core.checkpoint import load_checkpoint
+    from core.checkpoints.checkpoint import load_checkpoint
     from gui.app import make_application
-    from gui.main_window import MainWindow
+    from gui.window.main_window import MainWindow
 
     make_application()
     window = MainWindow(runs_root=tmp_path / "runs", settings=app_settings)

@@ -15,8 +15,8 @@ from PIL import Image
 from PySide6.QtCore import QMimeData, QUrl
 from PySide6.QtGui import QImage
 
-from core.checkpoint import checkpoint_from_model
-from core.imageio import ImageLoadError
+from core.checkpoints.checkpoint import checkpoint_from_model
+from core.io.images import ImageLoadError
 from core.data.transforms import Preprocess
 from core.models import ModelSpec, build_model
 from gui.inspector import InspectorPanel

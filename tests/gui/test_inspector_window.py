@@ -11,7 +11,7 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
-from core.checkpoint import checkpoint_from_model, save_checkpoint
+from core.checkpoints.checkpoint import checkpoint_from_model, save_checkpoint
 from core.data.transforms import Preprocess
 from core.models import ModelSpec, build_model
 

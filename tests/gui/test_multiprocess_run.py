@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from core.control_file import read_pause
-from core.rank_status import read_rank_statuses
+from core.runs.control import read_pause
+from core.runs.rank_status import read_rank_statuses
 
 TWO_PROCESSES = {"dataset": "shapes", "train_count": 61, "image_size": 12, "model": "mlp",
                  "model_options": {"hidden": [16], "dropout": 0.0}, "epochs": 500, "batch_size": 8,
@@ -95,9 +95,9 @@ def test_closing_asks_and_cancel_keeps_the_window_and_leave_keeps_the_job(window
     import subprocess
     import sys
 
-    from core import records
-    from core.train_job import TrainJob
-    from gui.main_window import MainWindow
+    from core.runs import records
+    from core.processes.job import TrainJob
+    from gui.window.main_window import MainWindow
     from gui.training import close_job
 
     run_dir = tmp_path / "left-running"
@@ -157,8 +157,8 @@ def test_a_job_that_fails_is_reported_with_its_error_record(window, qtbot, tmp_p
     import subprocess
     import sys
 
-    from core import records
-    from core.train_job import TrainJob
+    from core.runs import records
+    from core.processes.job import TrainJob
 
     run_dir = tmp_path / "failed-job"
     run_dir.mkdir()

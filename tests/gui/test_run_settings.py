@@ -98,13 +98,13 @@ def test_no_value_has_two_editors(qtbot, window):
     assert sum(box.findText("resnet18") >= 0 for box in combos) == 1  # model
     window.panel.batch_size.setValue(77)
     assert [box for box in window.findChildren(QSpinBox) if box.value() == 77] == [window.panel.batch_size]
-    import gui.data.window_hookup as hookup
+    import gui.window.data_hookup as hookup
 
     assert not hasattr(hookup, "link_views")
 
 
 def test_values_set_in_each_owner_tab_are_remembered(qtbot, window, app_settings, runs_root):
-    from gui.main_window import MainWindow
+    from gui.window.main_window import MainWindow
 
     window.data_view.open_dataset("cifar10")
     window.data_view.options.val_share.setValue(35)

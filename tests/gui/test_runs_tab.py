@@ -113,7 +113,7 @@ def test_settings_comparison_highlights_differences(tab, qtbot):
 
 def test_rename_and_note_persist(tab, qtbot, root, monkeypatch):
     import gui.runs.file_actions
-    from core.run_actions import rename_run
+    from core.runs.actions import rename_run
 
     select(tab, qtbot, "alpha")
     threads = []
@@ -123,7 +123,7 @@ def test_rename_and_note_persist(tab, qtbot, root, monkeypatch):
     assert threads[0] is not threading.main_thread()  # the file is written off the GUI thread
     tab.note_selected("first try")
     qtbot.waitUntil(lambda: "baseline" in rows(tab) and rows(tab)["baseline"].note == "first try", timeout=5_000)
-    from core.run_index import RunIndex
+    from core.runs.index import RunIndex
 
     again = {s.name: s for s in RunIndex(root).scan()}
     assert again["baseline"].note == "first try" and again["baseline"].path == str(root / "alpha")
@@ -142,7 +142,7 @@ def test_delete_and_undo(tab, qtbot, root):
 
 
 def test_bad_run_folders_get_a_message_and_the_rest_keeps_working(tab, qtbot, root):
-    from core.run_index import RunIndex
+    from core.runs.index import RunIndex
 
     (root / "noconfig").mkdir()
     (root / "noconfig" / "metrics.jsonl").write_text("")
@@ -190,8 +190,8 @@ def test_form_values_from_a_run_config():
 
 def test_train_again_fills_the_run_settings(qtbot, app_settings, tmp_path):
     from gui.app import make_application
-    from gui.main_window import MainWindow
-    from gui.runs.window_hookup import fill_form
+    from gui.window.main_window import MainWindow
+    from gui.window.runs_hookup import fill_form
 
     make_application()
     window = MainWindow(runs_root=tmp_path / "runs", settings=app_settings)
@@ -252,7 +252,7 @@ def test_window_has_the_runs_tab_and_follows_a_dropped_run_folder(qtbot, app_set
     qtbot.waitUntil(lambda: len(window.plots.epoch_val_acc) == 3, timeout=10_000)
     qtbot.waitUntil(lambda: tab.selected_paths() == [str(remote.resolve())], timeout=10_000)
     window.close()
-    from gui.main_window import MainWindow
+    from gui.window.main_window import MainWindow
 
     again = MainWindow(runs_root=root, settings=app_settings)  # the added folder is remembered
     qtbot.addWidget(again)

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from core import records
+from core.runs import records
 from tests.conftest import REPO
 
 
@@ -24,7 +24,7 @@ def cli_train(out, *extra):
 def bare_window(qtbot, app_settings, runs_root):
     """The window without the engine: following a run needs no PyTorch."""
     from gui.app import make_application
-    from gui.main_window import MainWindow
+    from gui.window.main_window import MainWindow
 
     make_application()
     w = MainWindow(runs_root=runs_root, settings=app_settings)
@@ -165,7 +165,7 @@ def test_a_folder_followed_before_it_exists_is_shown_once_its_run_starts_and_aga
     then draws its run without the user doing anything; a folder deleted and made again is a new run."""
     import shutil
 
-    from gui.runs.window_hookup import follow_folders
+    from gui.window.runs_hookup import follow_folders
     from tests.core.test_run_index import make_run
 
     window = bare_window

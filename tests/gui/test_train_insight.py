@@ -30,7 +30,7 @@ def test_insight_settings_are_train_form_settings_off_by_default(qtbot):
 
 
 def test_insight_settings_are_remembered(qtbot, window, app_settings, runs_root):
-    from gui.main_window import MainWindow
+    from gui.window.main_window import MainWindow
 
     window.panel.dossier_topk.setChecked(True)
     window.panel.layer_health_every.setValue(25)

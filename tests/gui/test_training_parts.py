@@ -60,7 +60,7 @@ def test_ema_follows_losses(qtbot):
 
 
 def test_settings_round_trip(qtbot, app_settings, runs_root):
-    from gui.main_window import MainWindow
+    from gui.window.main_window import MainWindow
 
     w = MainWindow(runs_root=runs_root, settings=app_settings)
     qtbot.addWidget(w)
@@ -95,14 +95,14 @@ def test_new_run_dirs_are_unique(tmp_path):
 
 
 def test_window_modules_do_not_import_torch():
-    code = ("import sys; import gui.app, gui.main_window, gui.model_hub, gui.settings; "
+    code = ("import sys; import gui.app, gui.window.main_window, gui.model_hub, gui.settings; "
             "assert 'torch' not in sys.modules, 'torch imported before the window shows'")
     subprocess.run([sys.executable, "-c", code], check=True, env={"QT_QPA_PLATFORM": "offscreen", "PATH": ""},
                    cwd=str(__import__("pathlib").Path(__file__).resolve().parents[2]))
 
 
 def test_create_window_keeps_images_and_opens_checkpoint(qtbot, app_settings, runs_root, tmp_path):
-    from core.checkpoint import checkpoint_from_model, save_checkpoint
+    from core.checkpoints.checkpoint import checkpoint_from_model, save_checkpoint
     from core.data.transforms import Preprocess
     from core.models import ModelSpec, build_model
     from gui.app import create_window, parse_args
@@ -150,7 +150,7 @@ def test_start_run_fixes_x_ranges_to_the_run(qtbot):
 
 
 def test_record_relay_sends_a_report_as_one_batch_and_other_records_at_once():
-    from core import records
+    from core.runs import records
     from gui.training.worker import RecordRelay
 
     sent = []

@@ -26,8 +26,8 @@ def live_weights(window):
 
 def test_defaults_come_from_core_and_train_is_enabled(qtbot, app_settings, runs_root):
     from core.data import DataSpec
-    from core.trainer import TrainConfig
-    from gui.main_window import MainWindow
+    from core.training.trainer import TrainConfig
+    from gui.window.main_window import MainWindow
 
     w = MainWindow(runs_root=runs_root, settings=app_settings)
     qtbot.addWidget(w)
@@ -64,7 +64,7 @@ def test_train_two_epochs_fills_plots_and_writes_run(qtbot, window, tiny):
         return x is not None and len(x) == steps
     qtbot.waitUntil(drawn, timeout=5_000)
     run = window.controller.run_dir
-    assert run.parent == window.controller.runs_root and run.name.endswith("_shapes_cnn")  # core.run_location names runs
+    assert run.parent == window.controller.runs_root and run.name.endswith("_shapes_cnn")  # core.runs.location names runs
     assert (run / "last.pt").exists() and (run / "best.pt").exists()
     lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     kinds = [r["kind"] for r in lines]
@@ -175,7 +175,7 @@ def test_bad_learning_rate_text_is_refused(qtbot, window):
 
 
 def test_open_and_save_checkpoint(qtbot, window, tmp_path):
-    from core.checkpoint import load_checkpoint
+    from core.checkpoints.checkpoint import load_checkpoint
 
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a checkpoint")
@@ -238,7 +238,7 @@ def test_keyboard_shortcuts_drive_the_run(qtbot, window):
 
 
 def test_resume_from_the_runs_tab_continues_in_the_same_run_folder(qtbot, window):
-    from gui.runs.window_hookup import resume_run
+    from gui.window.runs_hookup import resume_run
 
     window.panel.set_values({"epochs": 50})
     with qtbot.waitSignal(window.controller.recordsArrived, timeout=60_000, check_params_cb=has_steps):

@@ -3,7 +3,7 @@ import errno
 
 import pytest
 
-from core.session import RunSettings
+from core.training.session import RunSettings
 from gui.training import worker as worker_module
 from gui.training.worker import TrainingWorker
 

@@ -18,7 +18,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import core.imageio  # noqa: F401 - first, so its warning filters are in place before any case runs
+import core.io.images  # noqa: F401 - first, so its warning filters are in place before any case runs
 from tests.support import bad_checkpoints as bc
 from tests.support import bad_inputs as bi
 from tests.support.layouts import make_layout
@@ -51,8 +51,8 @@ class _Captured:
 
 
 def call_cli(argv: list[str]) -> _Captured:
-    """core.cli.main(argv) with output captured; an escaping exception is recorded, never raised."""
-    from core.cli import main
+    """core.cli.main.main(argv) with output captured; an escaping exception is recorded, never raised."""
+    from core.cli.main import main
 
     cap = _Captured()
     # record=True keeps the filters in force (the app's own "ignore"s included): what is recorded is what a
@@ -100,7 +100,7 @@ def strict_json_records(text: str) -> list[dict] | None:
 
 # ---- actions -------------------------------------------------------------------------------------------
 def _load(case: Case, scratch: Path, ctx: dict) -> Outcome:
-    from core.imageio import ImageLoadError, load_image
+    from core.io.images import ImageLoadError, load_image
 
     bad = bi.make_bad(case.kind, case.seed, scratch)
     with warnings.catch_warnings(record=True) as warned:

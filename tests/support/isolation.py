@@ -24,9 +24,9 @@ def _limit_memory() -> None:
 
 
 def _worker(conn, scratch: str, ctx: dict) -> None:
-    import core.cli  # noqa: F401 - import torch and core before the memory limit is measured
+    import core.cli.main  # noqa: F401 - import torch and core before the memory limit is measured
     import core.data.health  # noqa: F401
-    import core.predict  # noqa: F401
+    import core.checkpoints.predict  # noqa: F401
     import torch
 
     torch.set_num_threads(1)

@@ -128,7 +128,7 @@ def _left_wrong(run: Path, clean_exit: bool) -> str | None:
             except ValueError:
                 return f"metrics.jsonl line {n} is not JSON: {line[:80]!r}"
     if (run / "last.pt").is_file():
-        from core.checkpoint import CheckpointError, load_checkpoint
+        from core.checkpoints.checkpoint import CheckpointError, load_checkpoint
         try:
             load_checkpoint(run / "last.pt")
         except CheckpointError as exc:

@@ -1,0 +1,1 @@
+"""Self-describing checkpoints: save, load, their schema, and prediction from one."""

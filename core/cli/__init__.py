@@ -1,0 +1,1 @@
+"""The headless `layerscope` command: one module per group of subcommands."""

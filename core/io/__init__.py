@@ -1,0 +1,1 @@
+"""Files and signals: atomic writes that never follow links, the safe reader, images, SIGINT/SIGTERM."""

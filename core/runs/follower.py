@@ -1,0 +1,190 @@
+"""Follow a metrics.jsonl that another process (or thread) is writing: read only what is new, from a
+remembered byte offset, and tell what state the run is in.
+
+RunFollower(path).poll() returns the complete records written since the last poll. It never raises for what
+is in the file: a half-written last line waits until its newline arrives; garbage lines are counted and
+described in `notices`; a truncated, replaced (new inode) or deleted file is noticed, reported and followed
+from its new start. `status(now)` says running / paused / evaluating / finished / stopped / failed /
+diverged / not responding / waiting (for the file: a run folder followed before its run starts).
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.runs.heartbeat import DEFAULT_INTERVAL_S
+from core.runs.records import FINAL_KINDS, Record, RecordError, decode
+
+MAX_LINE_BYTES = 1 << 20  # a "line" longer than this is garbage (a binary file without newlines)
+DEFAULT_MAX_READ = 32 << 20  # per poll, so one poll of a multi-GB file returns quickly; the next goes on
+SILENCE_FACTOR = 3  # no record for this many heartbeat intervals: not responding
+
+
+@dataclass
+class Notice:
+    kind: str  # garbage | truncated | replaced | missing | reappeared | unreadable
+    message: str
+
+
+class RunFollower:
+    def __init__(self, path: str | os.PathLike, *, max_read: int = DEFAULT_MAX_READ):
+        path = Path(path)
+        # A run folder, or its metrics.jsonl. A folder that does not exist yet (followed before the run starts)
+        # is a folder too: its metrics.jsonl is waited for, not the folder path read as the file.
+        self.path = path if path.suffix == ".jsonl" or path.is_file() else path / "metrics.jsonl"
+        self.max_read = max_read
+        self.offset = 0  # bytes of the file consumed, including a buffered partial line
+        self.garbage_lines = 0
+        self.restarts = 0  # truncations + replacements
+        self.notices: list[Notice] = []
+        self._partial = b""
+        self._skipping_long_line = False
+        self._inode: tuple[int, int] | None = None
+        self._missing = False
+        self._polls = 0
+        self._last_growth = None  # time.time() when a poll after the first found new bytes
+        self._line_number = 0
+        self._reset_summary()
+
+    # ---- summary of what was read, for status() ------------------------------------------------------
+    def _reset_summary(self) -> None:
+        self.last_record: Record | None = None
+        self.last_final: Record | None = None  # the last end/stopped/error/diverged since the last start
+        self.last_heartbeat_state = "running"
+        self.heartbeat_s = DEFAULT_INTERVAL_S
+        self.paused = False
+
+    def _absorb(self, record: Record) -> None:
+        kind = record.kind
+        self.last_record = record
+        if kind in ("start", "resume"):
+            self.last_final = None
+            self.paused = False
+            if record.get("heartbeat_s"):
+                self.heartbeat_s = float(record["heartbeat_s"])
+        elif kind in FINAL_KINDS:
+            # An error right after diverged is the same failure; keep the more precise word.
+            if not (kind == "error" and self.last_final is not None and self.last_final.kind == "diverged"):
+                self.last_final = record
+        elif kind == "paused":
+            self.paused = True
+        elif kind == "resumed":
+            self.paused = False
+        elif kind in ("step", "epoch"):
+            self.last_heartbeat_state = "running"
+        elif kind == "heartbeat":
+            self.last_heartbeat_state = record.get("state") or "running"
+            self.paused = self.last_heartbeat_state == "paused"
+
+    @property
+    def missing(self) -> bool:
+        """The file is not there (not written yet, or deleted): nothing of the run can be read now."""
+        return self._missing
+
+    def take_notices(self) -> list[Notice]:
+        notices, self.notices = self.notices, []
+        return notices
+
+    # ---- reading -------------------------------------------------------------------------------------
+    def _restart(self, kind: str, message: str) -> None:
+        self.notices.append(Notice(kind, message))
+        self.restarts += 1
+        self.offset = 0
+        self._partial = b""
+        self._skipping_long_line = False
+        self._line_number = 0
+        self._reset_summary()
+
+    def poll(self) -> list[Record]:
+        """The records completed since the last poll (possibly none)."""
+        self._polls += 1
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            if not self._missing:
+                self._missing = True
+                self.notices.append(Notice("missing", f"{self.path}: the file is gone (deleted or renamed); "
+                                                      "waiting for it to come back"))
+            return []
+        except OSError as exc:
+            self.notices.append(Notice("unreadable", f"{self.path}: cannot read it ({exc.strerror or exc})"))
+            return []
+        inode = (st.st_dev, st.st_ino)
+        if self._missing:  # whatever came back is a new file, even if it got the old inode number
+            self._missing = False
+            self._restart("reappeared", f"{self.path}: the file is back; reading it from the start")
+        elif self._inode is not None and inode != self._inode:
+            self._restart("replaced", f"{self.path}: the file was replaced by another; reading it from the start")
+        elif st.st_size < self.offset:
+            self._restart("truncated", f"{self.path}: the file got shorter ({st.st_size} < {self.offset} bytes); "
+                                       "reading it from the start")
+        self._inode = inode
+        if st.st_size == self.offset:
+            return []
+        try:
+            with open(self.path, "rb") as fh:
+                fh.seek(self.offset)
+                chunk = fh.read(min(st.st_size - self.offset, self.max_read))
+        except OSError as exc:
+            self.notices.append(Notice("unreadable", f"{self.path}: cannot read it ({exc.strerror or exc})"))
+            return []
+        if chunk and self._polls > 1:
+            self._last_growth = time.time()
+        self.offset += len(chunk)
+        return self._split(chunk)
+
+    def _split(self, chunk: bytes) -> list[Record]:
+        records = []
+        data = self._partial + chunk
+        lines = data.split(b"\n")
+        self._partial = lines.pop()  # the bytes after the last newline: a line still being written
+        for line in lines:
+            self._line_number += 1
+            if self._skipping_long_line:  # the end of an over-long line
+                self._skipping_long_line = False
+                continue
+            if not line.strip():
+                continue
+            try:
+                record = decode(line)
+            except RecordError as exc:
+                self._garbage(str(exc), self._line_number)
+                continue
+            self._absorb(record)
+            records.append(record)
+        if len(self._partial) > MAX_LINE_BYTES:
+            if not self._skipping_long_line:  # one over-long line counts once, however long it grows
+                self._garbage(f"a line longer than {MAX_LINE_BYTES} bytes (binary data?)", self._line_number + 1)
+            self._partial = b""
+            self._skipping_long_line = True
+        return records
+
+    def _garbage(self, why: str, line_number: int) -> None:
+        self.garbage_lines += 1
+        if self.garbage_lines <= 20:  # the count goes on; the messages stop flooding
+            self.notices.append(Notice("garbage", f"{self.path}: line {line_number}: skipped ({why})"))
+
+    # ---- state ---------------------------------------------------------------------------------------
+    def status(self, now: float | None = None) -> str:
+        """running / paused / evaluating / finished / stopped / failed / diverged / not responding / waiting
+        (no record yet, or the file is gone until it comes back).
+
+        A run with no final record is alive while records keep coming: the last record's own time, or new
+        bytes this follower saw arrive, within SILENCE_FACTOR heartbeat intervals of `now` (wall-clock)."""
+        now = time.time() if now is None else now
+        if self._missing:  # not written yet, or deleted: whatever was read of it no longer describes the folder
+            return "waiting"
+        if self.last_final is not None:
+            return {"end": "finished", "stopped": "stopped", "error": "failed", "diverged": "diverged"}[self.last_final.kind]
+        if self.last_record is None:
+            return "waiting"
+        window = SILENCE_FACTOR * self.heartbeat_s
+        last_time = self.last_record.time or 0.0
+        alive = now - last_time <= window or (self._last_growth is not None and now - self._last_growth <= window)
+        if not alive:
+            return "not responding"
+        if self.paused:
+            return "paused"
+        return "evaluating" if self.last_heartbeat_state == "evaluating" else "running"

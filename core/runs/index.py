@@ -1,0 +1,256 @@
+"""The list of runs: every run folder under the runs root plus the folders the user added, one RunSummary each.
+
+A scan stats each folder's config.json, run_meta.json and metrics.jsonl and re-reads only what changed since
+the last scan (config and meta by (mtime, size); metrics from the byte offset its digest reached), so a
+second scan of 10,000 unchanged runs is a few stats each. Nothing a folder holds raises: a problem becomes
+the `error` text of that run's row, naming the file and what to do.
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from core.runs.digest import MetricsDigest
+
+CONFIG_FILE = "config.json"
+METRICS_FILE = "metrics.jsonl"
+META_FILE = "run_meta.json"  # the user's display name and note; the folder path never changes
+MAX_SMALL_FILE = 4 << 20  # config/meta bigger than this are not what we wrote
+
+
+@dataclass
+class RunSummary:
+    name: str
+    path: str
+    status: str = "waiting"
+    dataset: str = ""
+    model: str = ""
+    epochs_done: int = 0
+    epochs_planned: int | None = None
+    best_val_acc: float | None = None
+    best_epoch: int | None = None
+    started: float | None = None  # seconds since the epoch
+    duration_s: float | None = None
+    note: str = ""
+    error: str = ""  # what is wrong with this run's files, for its row; "" when nothing is
+    steps: int = 0
+    last_step: int | None = None
+    eta_s: float | None = None  # from the writer's last report, while it runs
+    modified: float = 0.0
+
+    @property
+    def epochs_text(self) -> str:
+        return f"{self.epochs_done} / {self.epochs_planned}" if self.epochs_planned else str(self.epochs_done)
+
+
+def is_run_folder(path: Path) -> bool:
+    return (path / CONFIG_FILE).exists() or (path / METRICS_FILE).exists() or (path / META_FILE).exists()
+
+
+def read_json_object(path: Path) -> dict:
+    """A small JSON object file; raises ValueError / OSError with a message that names the file."""
+    if path.stat().st_size > MAX_SMALL_FILE:
+        raise ValueError(f"{path.name} is {path.stat().st_size >> 20} MB, too big to be a settings file")
+    try:
+        value = json.loads(path.read_bytes())
+    except ValueError as exc:  # also UnicodeDecodeError
+        raise ValueError(f"{path.name} is not valid JSON ({str(exc)[:60]}); fix or remove it") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{path.name} holds a {type(value).__name__}, not a JSON object")
+    return value
+
+
+def _text(value) -> str:
+    return value if isinstance(value, str) else ""
+
+
+@dataclass
+class _Cached:
+    config_key: tuple | None = None
+    config: dict = field(default_factory=dict)
+    config_error: str = ""
+    meta_key: tuple | None = None
+    meta: dict = field(default_factory=dict)
+    digest: MetricsDigest = field(default_factory=MetricsDigest)
+
+
+class RunIndex:
+    """Scans the runs root and added folders. A scan on one thread and single-run refreshes on another may
+    overlap: each run's summary is made under a lock."""
+
+    def __init__(self, root: str | os.PathLike | None, folders: Iterable[str | os.PathLike] = ()):
+        self.root = Path(root).expanduser() if root is not None else None
+        self.added: list[Path] = []
+        self._cache: dict[str, _Cached] = {}
+        self._lock = threading.Lock()
+        for folder in folders:
+            self.add_folder(folder)
+
+    def add_folder(self, folder: str | os.PathLike) -> list[Path]:
+        """Add a run folder, or a folder of run folders; returns the runs it adds. A folder with no run in it
+        is taken as a run that has not written anything yet (`monitor DIR` before the run starts)."""
+        folder = Path(folder).expanduser().resolve()
+        found = []
+        if folder.is_dir() and not is_run_folder(folder):
+            found = [p for p in self._children(folder) if is_run_folder(p)]
+        found = found or [folder]  # a run folder, a future one, or one gone/unreadable: its row says which
+        for path in found:
+            if path not in self.added:
+                self.added.append(path)
+        return found
+
+    def forget(self, path: str | os.PathLike) -> None:
+        path = Path(path)
+        self.added = [p for p in self.added if p != path]
+        with self._lock:
+            self._cache.pop(str(path), None)
+
+    @staticmethod
+    def _children(folder: Path) -> list[Path]:
+        try:
+            with os.scandir(folder) as entries:
+                return [Path(e.path) for e in entries if not e.name.startswith(".") and e.is_dir()]
+        except OSError:
+            return []
+
+    def run_paths(self) -> list[Path]:
+        paths = self._children(self.root) if self.root is not None else []
+        seen = {str(p) for p in paths}
+        return paths + [p for p in self.added if str(p) not in seen]
+
+    def scan(self, should_stop: Callable[[], bool] = lambda: False,
+             progress: Callable[[int, int], None] | None = None) -> list[RunSummary]:
+        paths = self.run_paths()
+        now = time.time()
+        out = []
+        for i, path in enumerate(paths):
+            if i % 16 == 0:
+                time.sleep(0)  # let the GUI thread take the GIL now rather than at the next 5 ms switch
+                if should_stop():
+                    break
+                if progress is not None:
+                    progress(i, len(paths))
+            out.append(self.summary(path, now))
+        if len(out) == len(paths):
+            alive = {s.path for s in out}
+            with self._lock:
+                for key in [k for k in self._cache if k not in alive]:
+                    del self._cache[key]  # deleted runs do not pin memory
+        return out
+
+    def summary(self, path: str | os.PathLike, now: float | None = None) -> RunSummary:
+        """One run's row, refreshed from what changed on disk. Never raises for what the folder holds."""
+        with self._lock:
+            return self._summary(Path(path), now)
+
+    def _summary(self, path: Path, now: float | None) -> RunSummary:
+        now = time.time() if now is None else now
+        row = RunSummary(name=path.name, path=str(path))
+        cached = self._cache.setdefault(str(path), _Cached())
+        try:
+            entries = {e.name: e for e in os.scandir(path) if e.name in (CONFIG_FILE, METRICS_FILE, META_FILE)}
+        except FileNotFoundError:
+            row.status, row.error = "missing", f"{path} no longer exists (deleted, renamed or unmounted?)"
+            return row
+        except NotADirectoryError:
+            row.status, row.error = "missing", f"{path} is a file, not a run folder"
+            return row
+        except OSError as exc:
+            row.status = "unreadable"
+            row.error = f"cannot read {path}: {exc.strerror or exc}; check its permissions"
+            return row
+        problems: list[str] = []
+        self._read_meta(path, entries.get(META_FILE), cached, row, problems)
+        self._read_config(path, entries.get(CONFIG_FILE), cached, row, problems)
+        self._read_metrics(path, entries.get(METRICS_FILE), cached, row, problems, now)
+        row.error = "; ".join(problems)
+        return row
+
+    # ---- the three files ------------------------------------------------------------------------------
+    @staticmethod
+    def _read_meta(path, entry, cached: _Cached, row: RunSummary, problems: list[str]) -> None:
+        if entry is None:
+            cached.meta_key, cached.meta = None, {}
+            return
+        try:
+            stat = entry.stat()
+            key = (stat.st_mtime_ns, stat.st_size)
+            if key != cached.meta_key:
+                cached.meta_key, cached.meta = key, read_json_object(path / META_FILE)
+        except (OSError, ValueError) as exc:
+            problems.append(str(exc))
+            cached.meta_key, cached.meta = None, {}
+        row.name = _text(cached.meta.get("name")) or row.name
+        row.note = _text(cached.meta.get("note"))
+
+    @staticmethod
+    def _read_config(path, entry, cached: _Cached, row: RunSummary, problems: list[str]) -> None:
+        if entry is None:
+            cached.config_key, cached.config, cached.config_error = None, {}, ""
+            problems.append(f"no {CONFIG_FILE}: settings unknown (not written by Layerscope, or still starting)")
+            return
+        try:
+            stat = entry.stat()
+            key = (stat.st_mtime_ns, stat.st_size)
+            if key != cached.config_key:
+                cached.config_key, cached.config_error = key, ""
+                cached.config = read_json_object(path / CONFIG_FILE)
+        except (OSError, ValueError) as exc:
+            cached.config, cached.config_error = {}, str(exc)
+        if cached.config_error:
+            problems.append(cached.config_error)
+        config = cached.config
+        data = config.get("data") if isinstance(config.get("data"), dict) else {}
+        dataset = _text(data.get("name"))
+        row.dataset = Path(dataset).name if ("/" in dataset or os.sep in dataset) else dataset
+        row.model = _text(config.get("model_name"))
+        train = config.get("train") if isinstance(config.get("train"), dict) else {}
+        epochs = train.get("epochs")
+        if isinstance(epochs, int) and not isinstance(epochs, bool):
+            row.epochs_planned = epochs
+        row.started = stat.st_mtime if entry is not None and not cached.config_error else None
+
+    @staticmethod
+    def _read_metrics(path, entry, cached: _Cached, row: RunSummary, problems: list[str], now: float) -> None:
+        digest = cached.digest
+        if entry is None:
+            cached.digest = MetricsDigest()
+            row.status = "waiting"
+            return
+        try:
+            stat = entry.stat()
+            digest.update(path / METRICS_FILE, stat)
+        except OSError as exc:
+            row.status = "unreadable"
+            problems.append(f"cannot read {METRICS_FILE}: {exc.strerror or exc}; check its permissions")
+            return
+        row.modified = stat.st_mtime
+        if stat.st_size == 0:
+            problems.append(f"{METRICS_FILE} is empty: the run has not written a record yet")
+        problems.extend(digest.problems())
+        row.status = digest.status(now, stat.st_mtime)
+        row.epochs_done = digest.epochs_done
+        row.epochs_planned = digest.planned_epochs or row.epochs_planned
+        row.best_val_acc, row.best_epoch = digest.best_val_acc, digest.best_epoch
+        row.steps, row.last_step = digest.steps, digest.last_step
+        row.eta_s = digest.eta_s if row.status in ("running", "evaluating", "paused") else None
+        start_time = digest.start.get("time") if digest.start else None
+        if isinstance(start_time, (int, float)) and not isinstance(start_time, bool):
+            row.started = float(start_time)
+        if row.started is not None:
+            end = digest.final.get("time") if digest.final else None
+            end = end if isinstance(end, (int, float)) and not isinstance(end, bool) else \
+                max(digest.last_time or 0.0, stat.st_mtime)
+            row.duration_s = max(0.0, end - row.started)
+        if digest.final is not None and digest.final.get("kind") in ("error", "diverged"):
+            problems.insert(0, f"the run failed: {_text(digest.final.get('message')) or 'no message'}")
+
+    def config(self, path: str | os.PathLike) -> dict:
+        """The run's settings as last read (empty if it has none)."""
+        cached = self._cache.get(str(Path(path)))
+        return dict(cached.config) if cached is not None else {}

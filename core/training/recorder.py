@@ -1,0 +1,244 @@
+"""A run directory: config.json, an append-only metrics.jsonl (flushed line by line, so another process
+can watch it live), last.pt and best.pt. The RunRecorder callback keeps it up to date during fit()."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from core.runs import records
+from core.training.callbacks import BatchReport, Callback, EpochMetrics
+from core.checkpoints.checkpoint import checkpoint_from_trainer, save_checkpoint
+from core.errors import describe_failure
+from core.io.atomic import append_lines, write_text_atomic
+from core.runs.heartbeat import DEFAULT_INTERVAL_S, Heartbeat, interval_from_env
+from core.runs.records import Record
+from core.training.trainer import DivergedError
+
+CONFIG_FILE = "config.json"
+METRICS_FILE = "metrics.jsonl"
+LAST_CHECKPOINT = "last.pt"
+BEST_CHECKPOINT = "best.pt"
+
+
+def _clean(value):
+    """JSON has no NaN/inf: write them as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+class RunDirectory:
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path).expanduser()
+
+    def create(self) -> "RunDirectory":
+        self.path.mkdir(parents=True, exist_ok=True)
+        return self
+
+    @property
+    def last_checkpoint(self) -> Path:
+        return self.path / LAST_CHECKPOINT
+
+    @property
+    def best_checkpoint(self) -> Path:
+        return self.path / BEST_CHECKPOINT
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / METRICS_FILE
+
+    def write_config(self, config: dict) -> None:
+        write_text_atomic(self.path / CONFIG_FILE,
+                          json.dumps({"version": records.CONFIG_VERSION, **config}, indent=2, default=str))
+
+    def append_metrics(self, *batch: dict) -> None:
+        append_lines(self.metrics_path, [json.dumps({k: _clean(v) for k, v in r.items()}) for r in batch])
+
+    def append_records(self, batch: Iterable[Record]) -> None:
+        """Whole lines in one write on an O_APPEND descriptor (core.io.atomic.append_lines): a reader never sees
+        two records glued, and a partial line left by a full disk is closed before the next record."""
+        append_lines(self.metrics_path, [records.encode(r) for r in batch])
+
+    def read_metrics(self) -> list[dict]:
+        """Every complete line; a half-written last line (the run is still writing) is skipped."""
+        if not self.metrics_path.exists():
+            return []
+        records = []
+        for line in self.metrics_path.read_text(encoding="utf-8").splitlines():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+        return records
+
+    def epoch_records(self) -> list[dict]:
+        return [r for r in current_lineage(self.read_metrics()) if r.get("kind") == "epoch"]
+
+
+def current_lineage(records: list[dict]) -> list[dict]:
+    """The records as the resumed run sees its history: a "resume" record at (epoch E, step S) supersedes
+    the step and epoch records past that point that a killed run wrote after its last checkpoint, so epochs
+    never repeat and steps never go backwards."""
+    kept: list[dict] = []
+    for record in records:
+        if record.get("kind") == "resume":
+            epoch, step = record.get("epoch") or 0, record.get("step") or 0
+            kept = [r for r in kept if not (
+                (r.get("kind") == "epoch" and (r.get("epoch") or 0) > epoch)
+                or (r.get("kind") == "step" and (r.get("step") or 0) > step))]
+        kept.append(record)
+    return kept
+
+
+class RunRecorder(Callback):
+    """Writes the run's records (core.runs.records) to metrics.jsonl, a heartbeat while the run is alive, and
+    last.pt / best.pt (last.pt also every `checkpoint_every_min` minutes mid-epoch). Every record also goes
+    to `sinks` (callables taking a Record: a TensorBoard writer, the window's signal) after it is written.
+
+    Every record carries this run's id ("run"). Best-so-far comes only from this run's lineage (the
+    trainer's history, which a resume restores from its checkpoint), never from other records in the file.
+    `lock` (a core.runs.lock.RunLock) is released when the fit ends, stops or fails."""
+
+    def __init__(self, run: RunDirectory, save_checkpoints: bool = True, sinks: Iterable[Callable] = (), *,
+                 lock=None):
+        self.run = run
+        self.save_checkpoints = save_checkpoints
+        self.sinks = list(sinks)
+        self.lock = lock
+        self.run_id = uuid.uuid4().hex[:12]
+        self.best_val_acc = -1.0
+        self._write_lock = threading.Lock()  # one writer of metrics.jsonl: hooks and the heartbeat thread
+        self._heartbeat: Heartbeat | None = None
+        self._last_save = time.monotonic()
+        self._step = 0
+        self._epoch = 0
+
+    def _write(self, *records: Record) -> None:
+        for record in records:
+            record["run"] = self.run_id
+        with self._write_lock:
+            self.run.append_records(records)
+        for sink in self.sinks:
+            for record in records:
+                sink(record)
+
+    def _beat(self, trainer) -> None:
+        state = "paused" if trainer.paused else ("evaluating" if trainer.phase == "evaluating" else "running")
+        self._write(records.make("heartbeat", state=state, epoch=self._epoch, step=trainer.step))
+
+    def _stop_heartbeat(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
+            self._heartbeat = None
+
+    def _release(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
+
+    def on_fit_start(self, trainer, info: dict) -> None:
+        interval = interval_from_env(getattr(trainer.config, "heartbeat_s", DEFAULT_INTERVAL_S))
+        lineage = [m.val_acc for m in trainer.history if math.isfinite(m.val_acc)]
+        self.best_val_acc = max(lineage, default=-1.0)
+        self._step, self._epoch = info.get("step", 0), info["start_epoch"] + 1
+        fields = {k: v for k, v in info.items() if k in records.FIELD_TYPES}
+        out = []
+        if info["start_epoch"] > 0 or info.get("step", 0) > 0:
+            out.append(records.make("resume", epoch=info["start_epoch"], step=info.get("step", 0),
+                                    batch=info.get("start_batch", 0)))
+        out.append(records.make("start", **fields, heartbeat_s=interval, pid=os.getpid(), host=socket.gethostname(),
+                                resumed=bool(out)))
+        self._write(*out)
+        self._last_save = time.monotonic()
+        self._heartbeat = Heartbeat(lambda: self._beat(trainer), interval)
+        self._heartbeat.start()
+
+    def on_batch_end(self, trainer, report: BatchReport) -> None:
+        self._step, self._epoch = report.step, report.epoch
+        out = []
+        last = len(report.losses) - 1
+        for i, (step, loss) in enumerate(report.losses):
+            extra = {}
+            if i == last:  # the throughput and ETA of this report ride on its last step
+                extra = {"images_per_sec": report.images_per_sec, "elapsed_s": report.elapsed_s, "eta_s": report.eta_s,
+                         "epochs": report.epochs, "batches_per_epoch": report.batches_per_epoch,
+                         "total_steps": report.total_steps}
+            out.append(records.make("step", step=step, epoch=report.epoch, batch=report.batch - (report.step - step),
+                                    loss=loss, lr=report.lr, **extra))
+        self._write(*out)
+        every = getattr(trainer.config, "checkpoint_every_min", 0) or 0
+        if self.save_checkpoints and every > 0 and time.monotonic() - self._last_save >= every * 60:
+            self._last_save = time.monotonic()
+            if trainer.strategy.distributed:
+                # Every process must reduce the epoch's running sums for it: saved when all agree (on_checkpoint_due).
+                trainer.request_checkpoint()
+            else:
+                self._save_periodic(trainer, report.epoch, report.batch)
+
+    def on_checkpoint_due(self, trainer) -> None:
+        live = trainer.epoch_position()
+        if self.save_checkpoints and live is not None:
+            self._save_periodic(trainer, trainer.epoch + 1, live.batch)
+
+    def _save_periodic(self, trainer, epoch: int, batch: int) -> None:
+        save_checkpoint(checkpoint_from_trainer(trainer), self.run.last_checkpoint)
+        self._last_save = time.monotonic()
+        self._write(records.make("checkpoint", checkpoint=LAST_CHECKPOINT, reason="periodic", epoch=epoch,
+                                 step=trainer.step, batch=batch))
+
+    def on_paused(self, trainer, info: dict) -> None:
+        self._write(records.make("paused", epoch=info["epoch"], step=info["step"]))
+
+    def on_resumed(self, trainer, info: dict) -> None:
+        self._write(records.make("resumed", epoch=info["epoch"], step=info["step"]))
+
+    def on_epoch_end(self, trainer, metrics: EpochMetrics) -> None:
+        self._epoch = metrics.epoch + 1
+        self._write(records.make("epoch", **metrics.to_dict(), epochs=trainer.config.epochs))
+        if not self.save_checkpoints:
+            return
+        checkpoint = checkpoint_from_trainer(trainer)
+        save_checkpoint(checkpoint, self.run.last_checkpoint)
+        self._last_save = time.monotonic()
+        if math.isfinite(metrics.val_acc) and metrics.val_acc > self.best_val_acc:
+            self.best_val_acc = metrics.val_acc
+            save_checkpoint(checkpoint, self.run.best_checkpoint)
+
+    def on_stopped(self, trainer, summary: dict) -> None:
+        self._stop_heartbeat()
+        try:
+            if self.save_checkpoints:
+                # The position inside the epoch is saved too: a resume skips exactly the batches already done.
+                save_checkpoint(checkpoint_from_trainer(trainer), self.run.last_checkpoint)
+            self._write(records.make("stopped", epoch=summary["epoch"], step=summary["step"],
+                                     batch=summary.get("batch", 0)))
+        finally:
+            self._release()
+
+    def on_fit_end(self, trainer, summary: dict) -> None:
+        self._stop_heartbeat()
+        out = []
+        if summary.get("early_stop"):
+            out.append(records.make("early_stop", **summary["early_stop"]))
+        out.append(records.make("end", epoch=summary["epoch"], step=summary["step"], best_val_acc=summary.get("best_val_acc")))
+        try:
+            self._write(*out)
+        finally:
+            self._release()
+
+    def on_error(self, trainer, error: BaseException) -> None:
+        self._stop_heartbeat()
+        kind = "diverged" if isinstance(error, DivergedError) else "error"
+        try:
+            self._write(records.make(kind, message=describe_failure(error) or str(error), step=trainer.step,
+                                     epoch=self._epoch))
+        except OSError:
+            pass
+        finally:
+            self._release()

@@ -1,0 +1,63 @@
+"""The dossier of a run, in one window: Channels (top images per channel), Health (layer health) and
+Probes (probe timeline), each reading the run folder on its own BackgroundTask."""
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QTabWidget, QVBoxLayout, QWidget
+
+from gui.dossier.channels import ChannelsView
+from gui.dossier.health import HealthView
+from gui.dossier.probes import ProbeTimelineView
+
+
+class DossierPanel(QWidget):
+    message = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.run_dir: str | None = None
+        self.channels, self.health, self.probes = ChannelsView(), HealthView(), ProbeTimelineView()
+        self.channels.message.connect(self.message)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.channels, "Channels")
+        self.tabs.addTab(self.health, "Health")
+        self.tabs.addTab(self.probes, "Probes")
+        self.run_label = QLabel("No run open")
+        open_button = QPushButton("Open Run…")
+        open_button.clicked.connect(self.choose_run)
+        top = QHBoxLayout()
+        top.addWidget(self.run_label, 1)
+        top.addWidget(open_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.tabs, 1)
+
+    def choose_run(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a run folder")
+        if folder:
+            self.open_run(folder)
+
+    def open_run(self, run_dir: str) -> None:
+        self.run_dir = str(run_dir)
+        self.run_label.setText(self.run_dir)
+        for view in (self.channels, self.health, self.probes):
+            view.open_run(self.run_dir)
+
+    def shutdown(self) -> None:
+        for view in (self.channels, self.health, self.probes):
+            view.shutdown()
+
+
+def install_dossier(window) -> DossierPanel:
+    """The Dossier tab (after Inspect) and File > Open Run Dossier…. Its tasks stop at quit (BackgroundTask
+    listens to aboutToQuit) and their pools wait for a running job when the window deletes them."""
+    from PySide6.QtGui import QAction
+
+    panel = DossierPanel(window)
+    window.tabs.addTab(panel, "Dossier")
+    panel.message.connect(lambda text: window.log.append("info", text))
+    action = QAction("Open Run &Dossier…", window)
+    action.setStatusTip("Top images per channel, layer health and probe timelines of a run folder")
+    action.triggered.connect(lambda: (window.tabs.setCurrentWidget(panel), panel.choose_run()))
+    window.menus["file"].addAction(action)
+    return panel

@@ -1,0 +1,317 @@
+"""The main window: composition only. It builds the tabs, the docks, the menus and the actions, and wires
+panels to the ModelHub; the tabs do the work (the Train tab owns the training controller: gui/training/tab.py).
+
+Extension points for other panels (a few lines each):
+    window.tabs.addTab(widget, "Inspect")            # a central tab
+    window.addDockWidget(area, dock)                 # a dock
+    window.menus["view"].addAction(...)              # menus: file, training, view, help
+    window.log.append("warning", "text")             # the log panel
+    window.hub                                       # the current model (ModelHub)
+    window.route_drop(paths)                         # where dropped files go
+Nothing here imports torch: the engine loads after the window shows (see `load_engine`). No file I/O and no
+mime parsing either: gui/checkpoint_service.py opens and saves checkpoints off the GUI thread, and
+gui/drop_router.py decides what a drop holds.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox, QTabWidget, QWidget
+
+from gui.checkpoint_service import CheckpointService
+from gui.window.data_hookup import install_data_tab
+from gui.window.evaluate_hookup import install_evaluate_tab
+from gui.drop_router import accepts_drop, paths_from_mime, plan_drop
+from gui.dossier.panel import install_dossier
+from gui.window.inspector_hookup import install_inspector
+from gui.model_hub import ModelHub
+from gui.model_view import ModelView
+from gui.window.runs_hookup import install_runs_tab, route_run_folders
+from gui.run_settings_model import RunSettingsModel, recall, remember
+from gui.settings import AppSettings
+from gui.torch_loader import TorchLoader
+from gui.log_panel import LogPanel
+from gui.window.training_hookup import install_training_tab
+
+APP_NAME = "Layerscope"
+
+
+def _train_part(name: str) -> property:
+    """window.<name> is the Train tab's part of that name (read-only; kept for the other tabs and the tests)."""
+    return property(lambda window: getattr(window.train_tab, name), doc=f"The Train tab's {name}.")
+
+
+class MainWindow(QMainWindow):
+    engineReady = Signal()
+    controller = _train_part("controller")  # the TrainingController, None until the engine has loaded
+    panel, progress, plots = _train_part("panel"), _train_part("progress"), _train_part("plots")
+    rank_strip, rank_watch = _train_part("rank_strip"), _train_part("rank_watch")
+    record_view, run_watch, train_exports = _train_part("record_view"), _train_part("run_watch"), _train_part("train_exports")
+
+    def __init__(self, runs_root: str | Path | None = None, settings: AppSettings | None = None,
+                 parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle(APP_NAME)
+        self.setObjectName("mainWindow")
+        self.setAcceptDrops(True)
+        self.resize(1200, 780)
+        self.app_settings = settings if settings is not None else AppSettings()
+        self.runs_root = runs_root
+        self.hub = ModelHub(self)
+        self.pending_images: list[str] = []  # images given on the command line, for the inspector
+        self.last_message_box: QMessageBox | None = None
+        self.menus: dict = {}
+        self.checkpoints = CheckpointService(self.hub, self)  # opens and saves off the GUI thread
+
+        # One settings model for the next run; each tab edits the values it owns and shows the others.
+        self.run_settings = RunSettingsModel(parent=self)
+        recall(self.app_settings, self.run_settings)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.setCentralWidget(self.tabs)
+
+        self.log = LogPanel()
+        self.log_dock = QDockWidget("Log", self)
+        self.log_dock.setObjectName("logDock")
+        self.log_dock.setWidget(self.log)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.log_dock)
+
+        self._build_menus()
+        # "Train" = the form (+ progress) beside the live plots, and the training controller (gui/training/tab.py).
+        self.train_tab = install_training_tab(self, self.run_settings)
+        self.checkpoints.message.connect(self.log.append)
+        self.checkpoints.failed.connect(lambda title, text: self.show_message(QMessageBox.Icon.Warning, title, text))
+        self.checkpoints.opened.connect(self._remember_checkpoint_dir)
+        self.checkpoints.saved.connect(self._remember_checkpoint_dir)
+        self.hub.checkpointChanged.connect(self._on_checkpoint_changed)
+        self.inspector, inspector_actions = install_inspector(self)  # the Inspect tab, Open Image / Paste Image
+        self.open_image_action, self.paste_image_action = inspector_actions
+        self.dossier = install_dossier(self)  # the Dossier tab: channels, layer health, probes of a run
+        self.train_tab.probe_images_provider = lambda: [s.path for s in (self.inspector.probe.source,)
+                                                        if s is not None and s.path]  # a run's probe timeline
+        self.data_view, self.open_dataset_action = install_data_tab(self, self.run_settings)  # + Open Dataset
+        self.model_view = ModelView(self.run_settings, self)
+        self.tabs.insertTab(2, self.model_view, "Model")
+        self.model_view.set_engine_ready(self.engine_loaded())
+        self.engineReady.connect(lambda: self.model_view.set_engine_ready(True))
+        self.data_view.input_changed.connect(self.model_view.set_input)  # the dataset sizes the model's ends
+        owner_tabs = {"train": self.train_tab, "data": self.data_view, "model": self.model_view}
+        for tab in (self.panel, self.model_view):  # a link to the tab that owns a value shown there
+            tab.ownerRequested.connect(lambda owner: self.tabs.setCurrentWidget(owner_tabs[owner]))
+        # A double-clicked thumbnail is inspected.
+        self.data_view.browser.inspect_requested.connect(
+            lambda paths: (self.tabs.setCurrentWidget(self.inspector), self.inspector.open_paths(paths)))
+        self.runs_tab, self.open_run_folder_action = install_runs_tab(self)  # the Runs tab, Open Run Folder
+        self.evaluate_tab, self.export_model_action = install_evaluate_tab(self)  # the Evaluate tab, Export Model
+
+        self.torch_loader = TorchLoader(self)
+        self.torch_loader.loaded.connect(self._on_engine_loaded)
+        self.torch_loader.failed.connect(self._on_engine_failed)
+        self.app_settings.restore_window(self)
+        self.statusBar().showMessage("Loading PyTorch…")
+
+    # ---- menus ---------------------------------------------------------------------------------------
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = self.menus["file"] = bar.addMenu("&File")
+        self.open_action = self._add(file_menu, "&Open Checkpoint…", QKeySequence.StandardKey.Open, self.choose_checkpoint)
+        self.save_action = self._add(file_menu, "&Save Checkpoint As…", QKeySequence.StandardKey.Save, self.choose_save_path)
+        self.save_action.setEnabled(False)
+        file_menu.addSeparator()
+        self._add(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
+        self.menus["training"] = bar.addMenu("&Training")  # filled by install_training_tab
+        view = self.menus["view"] = bar.addMenu("&View")
+        view.addAction(self.log_dock.toggleViewAction())
+        help_menu = self.menus["help"] = bar.addMenu("&Help")
+        self._add(help_menu, "&Keyboard Shortcuts", "F1", self.show_shortcuts)
+        self._add(help_menu, "&About Layerscope", None, self.show_about)
+
+    def _add(self, menu, text, shortcut, slot) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    # ---- the engine ----------------------------------------------------------------------------------
+    def load_engine(self, blocking: bool = False) -> None:
+        """Import torch and core off the GUI thread (or at once, with blocking=True); Train enables when done."""
+        if blocking:
+            self._on_engine_loaded(self.torch_loader.load_now())
+        else:
+            self.torch_loader.start()
+
+    def engine_loaded(self) -> bool:
+        return self.controller is not None
+
+    @Slot(dict)
+    def _on_engine_loaded(self, info: dict) -> None:
+        if self.controller is not None:
+            return
+        self.train_tab.set_engine_ready()  # makes the training controller (imports torch)
+        self.statusBar().showMessage(f"Ready (PyTorch loaded in {info.get('seconds', 0):.1f} s)", 5000)
+        self.engineReady.emit()
+        self.checkpoints.set_engine_ready(True)  # opens a checkpoint given before now
+        if self.pending_images:  # images from the command line: inspected once a model is there
+            QTimer.singleShot(0, self._route_pending_images)
+
+    def _route_pending_images(self) -> None:
+        items, self.pending_images = list(self.pending_images), []
+        if items:
+            self.route_drop(items)
+
+    @Slot(str)
+    def _on_engine_failed(self, details: str) -> None:
+        self.statusBar().showMessage("PyTorch could not be loaded")
+        self.log.append("error", f"PyTorch could not be loaded; training is unavailable:\n{details}")
+        self.show_message(QMessageBox.Icon.Critical, "PyTorch could not be loaded",
+                          "Training and inspection need PyTorch, which failed to load:\n\n" + details.split("\n\n")[0])
+
+    # ---- training (the Train tab does it; these are what the other tabs and the drop router call) -----
+    def start_training(self) -> None:
+        self.train_tab.start_training()
+
+    def start_run(self, settings, resume: str | None = None, run_dir: str | None = None,
+                  finetune_from: str | None = None) -> bool:
+        """Start (or resume, or fine-tune) a run shown in the Train tab; False when one is active."""
+        return self.train_tab.start_run(settings, resume=resume, run_dir=run_dir, finetune_from=finetune_from)
+
+    def shown_run_dir(self) -> Path | None:
+        return self.train_tab.shown_run_dir()
+
+    def follow_run(self, folder: str) -> bool:
+        """Drive the Train tab's plots, progress and log from a run folder another process writes."""
+        return self.train_tab.follow_run(folder)
+
+    def toggle_pause(self) -> None:
+        self.train_tab.toggle_pause()
+
+    def stop_training(self) -> None:
+        self.train_tab.stop()
+
+    @property
+    def ask_close_job(self):
+        """Asks what to do with a job still running at close (replaceable in tests)."""
+        return self.train_tab.ask_close_job
+
+    @ask_close_job.setter
+    def ask_close_job(self, ask) -> None:
+        self.train_tab.ask_close_job = ask
+
+    # ---- checkpoints ---------------------------------------------------------------------------------
+    def choose_checkpoint(self) -> None:
+        start = self.app_settings.value("paths/checkpoint_dir", str(Path.home()))
+        path, _ = QFileDialog.getOpenFileName(self, "Open checkpoint", start, "Checkpoints (*.pt *.pth);;All files (*)")
+        if path:
+            self.open_checkpoint(path)
+
+    def open_checkpoint(self, path: str) -> None:
+        """Open a .pt into the hub, off the GUI thread; a bad file gets a clear dialog and a log line. Before
+        the engine has loaded, the file is remembered and opened as soon as it has."""
+        self.checkpoints.open(path)
+
+    @Slot(str)
+    def _remember_checkpoint_dir(self, path: str) -> None:
+        self.app_settings.set_value("paths/checkpoint_dir", str(Path(path).parent))
+
+    def choose_save_path(self) -> None:
+        start = self.app_settings.value("paths/checkpoint_dir", str(Path.home()))
+        path, _ = QFileDialog.getSaveFileName(self, "Save checkpoint as", str(Path(start) / "model.pt"),
+                                              "Checkpoints (*.pt)")
+        if path:
+            self.save_checkpoint_as(path)
+
+    def save_checkpoint_as(self, path: str) -> None:
+        """Write the current model off the GUI thread (the run's resumable last.pt when it is the run's)."""
+        self.checkpoints.save(path, self.train_tab.last_run_dir())
+
+    @Slot(object)
+    def _on_checkpoint_changed(self, ckpt) -> None:
+        self.save_action.setEnabled(ckpt is not None)
+
+    # ---- drops ---------------------------------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:
+        if accepts_drop(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event) -> None:
+        if accepts_drop(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        mime = event.mimeData()
+        paths = paths_from_mime(mime)
+        if paths:
+            event.acceptProposedAction()
+            self.route_drop(paths)
+        elif mime.hasImage() and self.inspector.open_image_data(mime):  # pixels without a file
+            event.acceptProposedAction()
+            self.tabs.setCurrentWidget(self.inspector)
+
+    def route_drop(self, paths: list[str]) -> None:
+        """The one place dropped files (and http(s) URLs) go: a run folder -> the Runs tab, a dataset folder ->
+        the Data tab, .pt -> the hub, images (and any other file, which then gets a clear "not an image") -> the
+        Inspect tab."""
+        paths = route_run_folders(self, paths)  # a run folder is followed in the Runs tab
+        plan = plan_drop(paths)
+        if plan.dataset_folder is not None:
+            self.tabs.setCurrentWidget(self.data_view)
+            self.data_view.open_dataset(plan.dataset_folder)
+            self.log.append("info", f"Opened dataset {plan.dataset_folder}")
+        if plan.checkpoint is not None:
+            self.open_checkpoint(plan.checkpoint)
+        for path in plan.other_checkpoints:
+            self.log.append("warning", f"Dropped several checkpoints; opened only {plan.checkpoint} (not {path})")
+        for path in plan.plain_folders:
+            text = (f"Dropped folder {path}: it has no class sub-folders to train on; to classify its images, "
+                    "drop the image files themselves")
+            self.log.append("info", text)
+            self.statusBar().showMessage(text, 8000)
+        if plan.images:
+            self.tabs.setCurrentWidget(self.inspector)
+            self.inspector.open_paths(plan.images)
+
+    # ---- dialogs -------------------------------------------------------------------------------------
+    def show_message(self, icon, title: str, text: str) -> QMessageBox:
+        """A window-modal message that does not block the caller (kept in `last_message_box` for tests)."""
+        box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, self)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        self.last_message_box = box
+        return box
+
+    def show_shortcuts(self) -> None:
+        rows = []
+        for action in (self.open_action, self.save_action, self.open_image_action, self.paste_image_action,
+                       self.open_dataset_action, self.panel.train_action, self.panel.pause_action,
+                       self.panel.stop_action):
+            keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+            rows.append(f"<tr><td><b>{keys}</b></td><td>&nbsp;&nbsp;{action.text().replace('&', '')}</td></tr>")
+        text = "<table>" + "".join(rows) + "</table><p>Drop images, a .pt checkpoint or a dataset folder on the window.</p>"
+        box = self.show_message(QMessageBox.Icon.Information, "Keyboard shortcuts", text)
+        box.setTextFormat(Qt.TextFormat.RichText)
+
+    def show_about(self) -> None:
+        self.show_message(QMessageBox.Icon.Information, f"About {APP_NAME}",
+                          f"{APP_NAME}: train image classifiers and look inside them.\n\n"
+                          "PySide6 + pyqtgraph front end over a PyTorch / torchvision engine.")
+
+    # ---- closing -------------------------------------------------------------------------------------
+    def closeEvent(self, event) -> None:
+        if not self.train_tab.may_close(self):  # a job runs on and the user cancelled
+            event.ignore()
+            return
+        self.train_tab.shutdown()  # stops an active run, saving last.pt
+        self.inspector.shutdown()
+        self.checkpoints.shutdown()  # a save in progress finishes: never half a file
+        self.runs_tab.shutdown()
+        self.evaluate_tab.shutdown()
+        self.data_view.shutdown()
+        self.model_view.shutdown()
+        self.app_settings.save_window(self)
+        remember(self.app_settings, self.run_settings)
+        super().closeEvent(event)
