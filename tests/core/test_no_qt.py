@@ -8,7 +8,8 @@ CHECK = """
 import sys, pkgutil, importlib
 import core
 for m in pkgutil.walk_packages(core.__path__, 'core.'):
-    importlib.import_module(m.name)
+    if not m.name.endswith('.__main__'):  # `python -m core.cli` runs the command when imported
+        importlib.import_module(m.name)
 import core.cli.main
 core.cli.main.build_parser()
 bad = sorted(n for n in sys.modules if n.split('.')[0] in ('PySide6', 'PyQt5', 'PyQt6', 'pyqtgraph', 'gui', 'shiboken6'))
