@@ -14,7 +14,7 @@ from pathlib import Path
 
 from core.runs import records
 from core.runs.follower import RunFollower
-from core.training.recorder import RunDirectory
+from core.runs.directory import RunDirectory
 
 RATE, SECONDS, GROUP_MS, POLL_MS = 2000, 10.0, 10.0, 50.0
 

@@ -45,7 +45,7 @@ def prepare_finetune(checkpoint_path: str | Path, run_dir: str | Path | None, *,
     if run_dir is not None:
         import json
 
-        from core.training.recorder import CONFIG_FILE, RunDirectory
+        from core.runs.directory import CONFIG_FILE, RunDirectory
 
         run = RunDirectory(run_dir)
         config = json.loads((run.path / CONFIG_FILE).read_text(encoding="utf-8"))

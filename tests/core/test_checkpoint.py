@@ -11,7 +11,7 @@ from core.checkpoints.checkpoint import (CheckpointError, check_resumable, check
                              save_checkpoint)
 from core.data import DataSpec
 from core.checkpoints.predict import Predictor
-from core.training.recorder import RunDirectory
+from core.runs.directory import RunDirectory
 from core.training.session import RunSettings, prepare_trainer
 from core.training.trainer import TrainConfig
 

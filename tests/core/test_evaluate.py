@@ -8,7 +8,7 @@ import pytest
 
 from core.cli.main import main
 from core.evaluate import EvalResult, EvaluationError, evaluate_checkpoint, load_evaluation, metrics
-from core.training.recorder import RunDirectory
+from core.runs.directory import RunDirectory
 from tests.core.evalkit import train_tiny_run, write_shapes_folder
 
 

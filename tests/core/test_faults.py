@@ -13,7 +13,7 @@ from core.cli.main import main
 from core.data.transforms import Preprocess
 from core.errors import describe_failure, is_out_of_memory
 from core.models import ModelSpec, build_model
-from core.training.recorder import RunDirectory
+from core.runs.directory import RunDirectory
 
 TRAIN = ["train", "--shapes-count", "32", "--image-size", "16", "--epochs", "1", "--batch-size", "16",
          "--model", "mlp", "--hidden", "8", "--quiet"]

@@ -11,7 +11,8 @@ from core.checkpoints.checkpoint import load_checkpoint
 from core.cli.main import main
 from core.data import DataSpec
 from core.runs.lock import RunFolderError, RunLock, claim_run_folder
-from core.training.recorder import RunDirectory, RunRecorder
+from core.runs.directory import RunDirectory
+from core.training.recorder import RunRecorder
 from core.training.session import RunSettings, prepare_trainer
 from core.training.trainer import TrainConfig
 
