@@ -17,6 +17,7 @@ import uuid
 from pathlib import Path
 
 from core.runs import records
+from core.runs.layout import RunLayout
 from core.runs.rank_status import read_rank_statuses
 
 PORT_ATTEMPTS = 4
@@ -51,7 +52,7 @@ def _failure_text(rank: int, failure, statuses: dict[int, dict]) -> str:
 
 
 def _last_run_id(run_dir: Path) -> str | None:
-    path = run_dir / "metrics.jsonl"
+    path = RunLayout(run_dir).metrics
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError:
@@ -89,8 +90,8 @@ def record_failure(run_dir: Path, failures: dict, world_size: int) -> str:
     run_id = _last_run_id(run_dir)
     if run_id:
         record["run"] = run_id
-    if (run_dir / "metrics.jsonl").exists() or run_dir.exists():
-        append_lines(run_dir / "metrics.jsonl", [records.encode(record)])
+    if run_dir.exists():
+        append_lines(RunLayout(run_dir).metrics, [records.encode(record)])
     return message
 
 

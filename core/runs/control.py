@@ -18,13 +18,13 @@ import time
 from pathlib import Path
 
 from core.io.atomic import write_text_atomic
+from core.runs.layout import RunLayout
 
-CONTROL_FILE = "control.json"
 POLL_INTERVAL_S = 0.5
 
 
 def control_path(run_dir: str | os.PathLike) -> Path:
-    return Path(run_dir) / CONTROL_FILE
+    return RunLayout(run_dir).control
 
 
 def write_control(run_dir: str | os.PathLike, *, pause: bool, stop: bool = False) -> Path:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from core.runs.follower import SILENCE_FACTOR
 from core.runs.heartbeat import DEFAULT_INTERVAL_S
+from core.runs.layout import METRICS
 from core.runs.records import FINAL_KINDS, RecordError, decode
 
 HEAD_BYTES = 64 << 10  # where the start record is
@@ -220,9 +221,9 @@ class MetricsDigest:
         out = [self.conflict] if self.conflict else []
         if self.garbage:
             what = "none of its lines can" if not self.records else f"{self.garbage} line(s) could not"
-            out.append(f"metrics.jsonl: {what} be read as records (skipped); first: {self.first_garbage}")
+            out.append(f"{METRICS}: {what} be read as records (skipped); first: {self.first_garbage}")
         out.extend(self.bad_values)
         if self.skipped_bytes:
-            out.append(f"metrics.jsonl is {self.offset / 1e9:.1f} GB: the list shows its start and last "
+            out.append(f"{METRICS} is {self.offset / 1e9:.1f} GB: the list shows its start and last "
                        f"{TAIL_BYTES >> 20} MB only (best accuracy may be from those epochs)")
         return out

@@ -12,9 +12,9 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from core.runs.heartbeat import DEFAULT_INTERVAL_S
+from core.runs.layout import metrics_file
 from core.runs.records import FINAL_KINDS, Record, RecordError, decode
 
 MAX_LINE_BYTES = 1 << 20  # a "line" longer than this is garbage (a binary file without newlines)
@@ -30,10 +30,9 @@ class Notice:
 
 class RunFollower:
     def __init__(self, path: str | os.PathLike, *, max_read: int = DEFAULT_MAX_READ):
-        path = Path(path)
         # A run folder, or its metrics.jsonl. A folder that does not exist yet (followed before the run starts)
         # is a folder too: its metrics.jsonl is waited for, not the folder path read as the file.
-        self.path = path if path.suffix == ".jsonl" or path.is_file() else path / "metrics.jsonl"
+        self.path = metrics_file(path)
         self.max_read = max_read
         self.offset = 0  # bytes of the file consumed, including a buffered partial line
         self.garbage_lines = 0

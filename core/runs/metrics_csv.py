@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from core.runs.layout import metrics_file
 from core.runs.records import RecordError, decode
 
 COLUMNS = ("kind", "epoch", "step", "batch", "loss", "lr", "train_loss", "train_acc", "val_loss", "val_acc",
@@ -15,8 +16,7 @@ KINDS = ("step", "epoch")
 def write_metrics_csv(run: str | Path, out: str | Path) -> int:
     """Write the step and epoch records of `run` (a run folder or its metrics.jsonl) to `out`; returns the
     number of rows. Raises OSError / FileNotFoundError naming the file when it cannot be read or written."""
-    source = Path(run)
-    source = source / "metrics.jsonl" if source.is_dir() else source
+    source = metrics_file(run)
     rows = 0
     with open(source, "rb") as lines, open(out, "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=COLUMNS, extrasaction="ignore")

@@ -10,17 +10,17 @@ import json
 import os
 from pathlib import Path
 
-RANKS_DIR = "ranks"
+from core.runs.layout import RunLayout
 
 
 def rank_status_path(run_dir: str | os.PathLike, rank: int) -> Path:
-    return Path(run_dir) / RANKS_DIR / f"rank-{rank}.json"
+    return RunLayout(run_dir).rank_status(rank)
 
 
 def read_rank_statuses(run_dir: str | os.PathLike) -> list[dict]:
     """Every readable rank file of a run, by rank (a torn or foreign file is skipped)."""
     out = []
-    for path in sorted((Path(run_dir) / RANKS_DIR).glob("rank-*.json")):
+    for path in RunLayout(run_dir).rank_statuses():
         try:
             status = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):

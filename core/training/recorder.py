@@ -14,7 +14,8 @@ from core.runs import records
 from core.training.callbacks import BatchReport, Callback, EpochMetrics
 from core.checkpoints.checkpoint import checkpoint_from_trainer, save_checkpoint
 from core.errors import describe_failure
-from core.runs.directory import LAST_CHECKPOINT, RunDirectory
+from core.runs.directory import RunDirectory
+from core.runs.layout import LAST
 from core.runs.heartbeat import DEFAULT_INTERVAL_S, Heartbeat, interval_from_env
 from core.runs.records import Record
 from core.training.trainer import DivergedError
@@ -112,7 +113,7 @@ class RunRecorder(Callback):
     def _save_periodic(self, trainer, epoch: int, batch: int) -> None:
         save_checkpoint(checkpoint_from_trainer(trainer), self.run.last_checkpoint)
         self._last_save = time.monotonic()
-        self._write(records.make("checkpoint", checkpoint=LAST_CHECKPOINT, reason="periodic", epoch=epoch,
+        self._write(records.make("checkpoint", checkpoint=LAST, reason="periodic", epoch=epoch,
                                  step=trainer.step, batch=batch))
 
     def on_paused(self, trainer, info: dict) -> None:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.runs import layout
 from core.runs.follower import RunFollower
 
 STEP_TAGS = {"loss": "train/loss", "lr": "train/lr", "images_per_sec": "train/images_per_sec"}
 EPOCH_TAGS = {"train_loss": "epoch/train_loss", "train_acc": "epoch/train_acc", "val_loss": "epoch/val_loss",
               "val_acc": "epoch/val_acc", "lr": "epoch/lr"}
-DEFAULT_SUBDIR = "tensorboard"
 
 
 class TensorBoardUnavailable(RuntimeError):
@@ -67,11 +67,10 @@ def export_run(run_dir: str | Path, out_dir: str | Path | None = None) -> tuple[
 
     Returns (log folder, scalars written, garbage lines skipped). Raises FileNotFoundError for a folder
     without metrics.jsonl."""
-    run_dir = Path(run_dir)
-    metrics = run_dir / "metrics.jsonl" if run_dir.is_dir() else run_dir
+    metrics = layout.metrics_file(run_dir)
     if not metrics.is_file():
-        raise FileNotFoundError(f"{run_dir}: no metrics.jsonl here; is this a run folder?")
-    log_dir = Path(out_dir) if out_dir else metrics.parent / DEFAULT_SUBDIR
+        raise FileNotFoundError(f"{run_dir}: no {layout.METRICS} here; is this a run folder?")
+    log_dir = Path(out_dir) if out_dir else layout.RunLayout(metrics.parent).tensorboard
     follower = RunFollower(metrics)
     sink = TensorBoardSink(log_dir)
     try:

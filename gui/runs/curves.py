@@ -29,7 +29,7 @@ def _num(value) -> float:
 class RunCurves:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
-        self.follower = RunFollower(self.path / "metrics.jsonl")
+        self.follower = RunFollower(self.path)  # the folder: its metrics.jsonl, waited for until it is there
         self.loss = PlotBuffer()  # x: step
         self.lr = PlotBuffer()
         self.step_time = PlotBuffer(64)  # (step, wall time) anchors for the wall-time axis
