@@ -17,15 +17,18 @@ from typing import Callable, Iterable
 
 from core.runs.digest import MetricsDigest
 from core.runs.layout import CONFIG, META, METRICS, RunLayout
+from core.runs.reducer import LIVE, WAITING
 
 MAX_SMALL_FILE = 4 << 20  # config/meta bigger than this are not what we wrote
+# A row's status is a run status (core.runs.reducer), or one of these when the folder itself cannot be read.
+MISSING, UNREADABLE = "missing", "unreadable"
 
 
 @dataclass
 class RunSummary:
     name: str
     path: str
-    status: str = "waiting"
+    status: str = WAITING
     dataset: str = ""
     model: str = ""
     epochs_done: int = 0
@@ -153,13 +156,13 @@ class RunIndex:
         try:
             entries = {e.name: e for e in os.scandir(path) if e.name in (CONFIG, METRICS, META)}
         except FileNotFoundError:
-            row.status, row.error = "missing", f"{path} no longer exists (deleted, renamed or unmounted?)"
+            row.status, row.error = MISSING, f"{path} no longer exists (deleted, renamed or unmounted?)"
             return row
         except NotADirectoryError:
-            row.status, row.error = "missing", f"{path} is a file, not a run folder"
+            row.status, row.error = MISSING, f"{path} is a file, not a run folder"
             return row
         except OSError as exc:
-            row.status = "unreadable"
+            row.status = UNREADABLE
             row.error = f"cannot read {path}: {exc.strerror or exc}; check its permissions"
             return row
         problems: list[str] = []
@@ -218,13 +221,13 @@ class RunIndex:
         digest = cached.digest
         if entry is None:
             cached.digest = MetricsDigest()
-            row.status = "waiting"
+            row.status = WAITING
             return
         try:
             stat = entry.stat()
             digest.update(path / METRICS, stat)
         except OSError as exc:
-            row.status = "unreadable"
+            row.status = UNREADABLE
             problems.append(f"cannot read {METRICS}: {exc.strerror or exc}; check its permissions")
             return
         row.modified = stat.st_mtime
@@ -236,7 +239,7 @@ class RunIndex:
         row.epochs_planned = digest.planned_epochs or row.epochs_planned
         row.best_val_acc, row.best_epoch = digest.best_val_acc, digest.best_epoch
         row.steps, row.last_step = digest.steps, digest.last_step
-        row.eta_s = digest.eta_s if row.status in ("running", "evaluating", "paused") else None
+        row.eta_s = digest.eta_s if row.status in LIVE else None
         start_time = digest.start.get("time") if digest.start else None
         if isinstance(start_time, (int, float)) and not isinstance(start_time, bool):
             row.started = float(start_time)

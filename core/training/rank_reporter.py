@@ -2,35 +2,26 @@
 multi-process run."""
 from __future__ import annotations
 
-import json
 import os
-import socket
-import time
 
-from core.io.atomic import write_text_atomic
 from core.runs.heartbeat import Heartbeat, interval_from_env
-from core.runs.rank_status import rank_status_path
+from core.runs.rank_status import DONE, ERROR, write_rank_status
+from core.runs.records import EVALUATING, PAUSED, RUNNING
+from core.runs.reducer import STOPPED
 from core.training.callbacks import Callback
 
 
 class RankStatus(Callback):
     def __init__(self, run_dir: str | os.PathLike, rank: int, world_size: int):
-        self.path = rank_status_path(run_dir, rank)
+        self.run_dir = run_dir
         self.rank, self.world_size = rank, world_size
         self._heartbeat: Heartbeat | None = None
         self._step = 0
         self._epoch = 0
 
     def write(self, state: str, message: str | None = None) -> None:
-        status = {"rank": self.rank, "world_size": self.world_size, "state": state, "step": self._step,
-                  "epoch": self._epoch, "pid": os.getpid(), "host": socket.gethostname(), "time": time.time()}
-        if message:
-            status["message"] = message
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            write_text_atomic(self.path, json.dumps(status))
-        except OSError:
-            pass  # a status file must never stop training
+        write_rank_status(self.run_dir, self.rank, self.world_size, state, step=self._step, epoch=self._epoch,
+                          message=message)
 
     def _finish(self, state: str, message: str | None = None) -> None:
         if self._heartbeat is not None:
@@ -40,7 +31,7 @@ class RankStatus(Callback):
 
     def on_fit_start(self, trainer, info: dict) -> None:
         self._step, self._epoch = info.get("step", 0), info["start_epoch"] + 1
-        self.write("running")
+        self.write(RUNNING)
         interval = interval_from_env(getattr(trainer.config, "heartbeat_s", 2.0))
         self._heartbeat = Heartbeat(lambda: self.write(self._state(trainer)), interval)
         self._heartbeat.start()
@@ -48,16 +39,16 @@ class RankStatus(Callback):
     @staticmethod
     def _state(trainer) -> str:
         if trainer.paused:
-            return "paused"
-        return "evaluating" if trainer.phase == "evaluating" else "running"
+            return PAUSED
+        return EVALUATING if trainer.phase == "evaluating" else RUNNING
 
     def on_paused(self, trainer, info: dict) -> None:
         self._step = info.get("step", self._step)
-        self.write("paused")  # at once: the app shows the pause without waiting for a heartbeat
+        self.write(PAUSED)  # at once: the app shows the pause without waiting for a heartbeat
 
     def on_resumed(self, trainer, info: dict) -> None:
         if not trainer.stop_requested:
-            self.write("running")
+            self.write(RUNNING)
 
     def on_batch_end(self, trainer, report) -> None:
         self._step, self._epoch = report.step, report.epoch
@@ -66,12 +57,12 @@ class RankStatus(Callback):
         self._step, self._epoch = metrics.step, metrics.epoch + 1
 
     def on_stopped(self, trainer, summary: dict) -> None:
-        self._finish("stopped")
+        self._finish(STOPPED)
 
     def on_fit_end(self, trainer, summary: dict) -> None:
-        self._finish("done")
+        self._finish(DONE)
 
     def on_error(self, trainer, error: BaseException) -> None:
         from core.errors import describe_failure
 
-        self._finish("error", describe_failure(error) or f"{type(error).__name__}: {error}")
+        self._finish(ERROR, describe_failure(error) or f"{type(error).__name__}: {error}")

@@ -54,7 +54,8 @@ class RunRecorder(Callback):
                 sink(record)
 
     def _beat(self, trainer) -> None:
-        state = "paused" if trainer.paused else ("evaluating" if trainer.phase == "evaluating" else "running")
+        state = records.PAUSED if trainer.paused else (
+            records.EVALUATING if trainer.phase == "evaluating" else records.RUNNING)
         self._write(records.make("heartbeat", state=state, epoch=self._epoch, step=trainer.step))
 
     def _stop_heartbeat(self) -> None:
