@@ -83,6 +83,7 @@ def main() -> int:
         write_mnist(data_dir / "MNIST" / "raw", images, labels, train_idx, val_idx)
         os.environ["LAYERSCOPE_DATA_DIR"] = str(data_dir)
         from core.cli.main import main as cli_main
+        from core.runs.layout import RunLayout
 
         run_dir = Path(tmp) / "run"
         started = time.perf_counter()
@@ -91,7 +92,7 @@ def main() -> int:
         seconds = time.perf_counter() - started
         if status != 0:
             return status
-        lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+        lines = [json.loads(line) for line in RunLayout(run_dir).metrics.read_text().splitlines()]
         epochs = [m for m in lines if m.get("kind") == "epoch"]
 
     print(f"{'epoch':>5} {'train_loss':>10} {'val_loss':>9} {'val_acc':>8}")

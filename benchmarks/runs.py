@@ -42,6 +42,7 @@ from typing import Callable  # noqa: E402
 import numpy as np  # noqa: E402
 
 from benchmarks.runs_follow import section_follow  # noqa: E402
+from core.runs.layout import RunLayout  # noqa: E402
 from benchmarks.runs_watched import section_watched  # noqa: E402
 
 EPOCHS, STEPS_PER_EPOCH = 3, 30  # a small run's metrics.jsonl (~7 KB)
@@ -49,7 +50,7 @@ EPOCHS, STEPS_PER_EPOCH = 3, 30  # a small run's metrics.jsonl (~7 KB)
 
 def write_run(folder: Path, seed: int) -> None:
     folder.mkdir(parents=True)
-    (folder / "config.json").write_text(json.dumps({
+    RunLayout(folder).config.write_text(json.dumps({
         "version": 1, "data": {"name": "shapes", "train_count": 8000}, "model_name": ["cnn", "mlp"][seed % 2],
         "train": {"epochs": EPOCHS, "lr": 0.001 * (1 + seed % 5), "batch_size": 32, "seed": seed}}, indent=2))
     t, step, lines = 1.7e9 + seed, 0, []
@@ -63,7 +64,7 @@ def write_run(folder: Path, seed: int) -> None:
         lines.append({"version": 1, "kind": "epoch", "time": t + step, "epoch": epoch, "step": step,
                       "val_loss": 1.0 / epoch, "val_acc": 0.5 + 0.1 * epoch, "train_loss": 1.0 / epoch})
     lines.append({"version": 1, "kind": "end", "time": t + step + 1, "epoch": EPOCHS, "step": step})
-    (folder / "metrics.jsonl").write_text("".join(json.dumps(r, separators=(",", ":")) + "\n" for r in lines))
+    RunLayout(folder).metrics.write_text("".join(json.dumps(r, separators=(",", ":")) + "\n" for r in lines))
 
 
 def make_runs(root: Path, count: int) -> None:

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from core.runs import records
 from core.runs.follower import RunFollower
-from core.training.recorder import RunDirectory
+from core.runs.directory import RunDirectory
+from core.runs.layout import RunLayout
 
 RATE, SECONDS, GROUP_MS, POLL_MS = 2000, 10.0, 10.0, 50.0
 
@@ -53,7 +54,7 @@ def section_follow(results: dict, work: Path, app, quick: bool) -> None:
     proc = ctx.Process(target=writer, args=(str(folder), RATE, seconds, GROUP_MS, ready))
     proc.start()
     ready.wait()
-    follower = RunFollower(folder / "metrics.jsonl")
+    follower = RunFollower(RunLayout(folder).metrics)
     lags, poll_costs, count, finished = [], [], 0, False
     while not finished:
         t0 = time.perf_counter()
@@ -69,7 +70,7 @@ def section_follow(results: dict, work: Path, app, quick: bool) -> None:
             finished = True
         time.sleep(POLL_MS / 1000)
     proc.join()
-    size = (folder / "metrics.jsonl").stat().st_size
+    size = RunLayout(folder).metrics.stat().st_size
     results.update({"follow_lag_p99_s": percentile(lags, 0.99), "follow_lag_p50_s": percentile(lags, 0.5),
                     "follow_lag_max_s": max(lags, default=float("nan")), "follow_records": count,
                     "follow_records_per_s": count / seconds, "follow_garbage_lines": follower.garbage_lines,

@@ -23,10 +23,11 @@ def _train(out: Path, images: int, epochs: int) -> subprocess.Popen:
 
 
 def _images_per_s(out: Path) -> float:
+    from core.runs.layout import RunLayout
     from core.runs.records import RecordError, decode
 
     speeds = []
-    for line in (out / "metrics.jsonl").read_bytes().splitlines():
+    for line in RunLayout(out).metrics.read_bytes().splitlines():
         try:
             record = decode(line)
         except RecordError:

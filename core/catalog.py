@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from core.runs.layout import LAST, LAYER_HEALTH
+
 
 class SettingError(ValueError):
     """A value is outside what the catalogue allows; the message names the setting and what to use."""
@@ -252,8 +254,8 @@ SEED = NumberSetting("seed", "Seed", 0, 0, 2**31 - 1, integer=True,
                      help="fixes the data split, shuffling, augmentation and initial weights")
 WORKERS = NumberSetting("num_workers", "Loader workers", 0, 0, 64, integer=True, help="DataLoader worker processes")
 REPORT_INTERVAL_S = 0.1  # how often the trainer reports progress at most (not a user choice)
-CHECKPOINT_EVERY_MIN = NumberSetting("checkpoint_every_min", "Save last.pt every (min)", 10.0, 0.0, 10_080.0,
-                                     help="also save last.pt this often mid-epoch (0: only after each epoch)")
+CHECKPOINT_EVERY_MIN = NumberSetting("checkpoint_every_min", f"Save {LAST} every (min)", 10.0, 0.0, 10_080.0,
+                                     help=f"also save {LAST} this often mid-epoch (0: only after each epoch)")
 EARLY_STOP_PATIENCE = NumberSetting("early_stop_patience", "Early stop patience", 0, 0, 10_000, integer=True,
                                     help="stop after this many epochs without a better early-stop metric (0: off)")
 EARLY_STOP_METRIC = ChoiceSetting("early_stop_metric", "Early stop on", (
@@ -265,7 +267,7 @@ DOSSIER_TOPK = FlagSetting("dossier_topk", "Keep top images per channel", False,
                            "keep each channel's top validation images at every validation pass (RUN/dossier/)")
 LAYER_HEALTH_EVERY = NumberSetting("layer_health_every", "Layer health every (steps)", 0, 0, 1_000_000, integer=True,
                                    help="sample per-layer norms, update ratios, dead units and histograms every N "
-                                        "steps into RUN/layer_health.jsonl (0: off; 50 is a good value)")
+                                        f"steps into RUN/{LAYER_HEALTH} (0: off; 50 is a good value)")
 LAYER_HEALTH_SUGGESTED = 50
 AMP = FlagSetting("amp", "Mixed precision (GPU)", True,
                     "CUDA only: bf16 autocast where the GPU supports it, else fp16 with a GradScaler")

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
 
+from core.runs import layout
 from gui.concurrent import BackgroundTask
 from gui.model_hub import ModelHub, OpenedFromFile, saved_by_the_run
 
@@ -85,7 +86,7 @@ class CheckpointService(QObject):
         """Write the current model: the run's last.pt when the hub holds the run's model (it keeps the
         training state, so the copy can be resumed), else the hub's checkpoint."""
         path = str(path)
-        last = Path(run_dir) / "last.pt" if run_dir is not None else None
+        last = layout.RunLayout(run_dir).last_checkpoint if run_dir is not None else None
         copy_last = (saved_by_the_run(self.hub.provenance()) and last is not None and not self.hub.is_training()
                      and last.exists())
         checkpoint = self.hub.current()

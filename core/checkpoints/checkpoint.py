@@ -19,6 +19,7 @@ from core.checkpoints import schema
 from core.data.transforms import Preprocess
 from core.io.atomic import atomic_write
 from core.models import MODEL_NAMES, ModelError, ModelSpec, build_model
+from core.runs.layout import BEST, LAST
 
 FORMAT = "layerscope-checkpoint"
 FORMAT_VERSION = 1
@@ -101,7 +102,7 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     if not path.exists():
         raise CheckpointError(f"{path}: the file does not exist")
     if path.is_dir():
-        raise CheckpointError(f"{path}: this is a folder; pick a .pt checkpoint file (for example last.pt or best.pt)")
+        raise CheckpointError(f"{path}: this is a folder; pick a .pt checkpoint file (for example {LAST} or {BEST})")
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path}: the file is empty (0 bytes); it was probably cut off while being written")
     try:

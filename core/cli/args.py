@@ -6,6 +6,7 @@ import argparse
 import json
 
 from core import catalog
+from core.runs import layout
 from core.runs.location import RUNS_DIR_ENV, default_runs_root, new_run_name
 
 COMMANDS = ("train", "predict", "inspect", "dataset", "export-tensorboard", "evaluate", "export", "label-issues",
@@ -104,17 +105,17 @@ def _add_train(sub) -> None:
     t.add_argument("--freeze-backbone", action="store_true", help=catalog.FREEZE_BACKBONE.help)
     _number(t, "--backbone-lr-scale", catalog.BACKBONE_LR_SCALE)
     t.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="any other model option (repeatable)")
-    t.add_argument("--out", default=None, help="run directory (config.json, metrics.jsonl, last.pt, best.pt); "
+    t.add_argument("--out", default=None, help=f"run directory ({layout.CONFIG}, {layout.METRICS}, {layout.LAST}, {layout.BEST}); "
                                                "default: a new folder under the runs root (see below)")
-    t.add_argument("--resume", default=None, metavar="CHECKPOINT", help="continue a run from its last.pt; --epochs is the new total")
+    t.add_argument("--resume", default=None, metavar="CHECKPOINT", help=f"continue a run from its {layout.LAST}; --epochs is the new total")
     t.add_argument("--overwrite", action="store_true",
-                   help="start a new run in an --out folder that holds one (the old files move to previous-<time>/)")
+                   help=f"start a new run in an --out folder that holds one (the old files move to {layout.PREVIOUS_PREFIX}<time>/)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     _number(t, "--checkpoint-every-min", catalog.CHECKPOINT_EVERY_MIN, metavar="MIN")
     _number(t, "--early-stop-patience", catalog.EARLY_STOP_PATIENCE, metavar="N")
     _choice(t, "--early-stop-metric", catalog.EARLY_STOP_METRIC)
     _number(t, "--heartbeat-s", catalog.HEARTBEAT_S, metavar="S")
-    t.add_argument("--tensorboard", action="store_true", help="also write TensorBoard event files to RUN/tensorboard")
+    t.add_argument("--tensorboard", action="store_true", help=f"also write TensorBoard event files to RUN/{layout.TENSORBOARD}")
     _number(t, "--nproc", catalog.NPROC, metavar="N")
     t.add_argument("--settings", default=None, metavar="JSON",
                    help="a run's whole settings as JSON (what the app writes; replaces the data, model and training options)")
@@ -158,9 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--layer", default=None, help="Grad-CAM layer (default: the last conv layer)")
     i.add_argument("image", metavar="IMAGE")
 
-    x = sub.add_parser("export-tensorboard", help="convert runs' metrics.jsonl to TensorBoard event files")
-    x.add_argument("runs", nargs="+", metavar="RUN", help="run folders (or their metrics.jsonl)")
-    x.add_argument("--out", default=None, help="folder for the event files (default: RUN/tensorboard; "
+    x = sub.add_parser("export-tensorboard", help=f"convert runs' {layout.METRICS} to TensorBoard event files")
+    x.add_argument("runs", nargs="+", metavar="RUN", help=f"run folders (or their {layout.METRICS})")
+    x.add_argument("--out", default=None, help=f"folder for the event files (default: RUN/{layout.TENSORBOARD}; "
                                                "with several runs, one sub-folder per run)")
 
     d = sub.add_parser("dataset", help="check an image folder: classes, splits, bad files, duplicates")

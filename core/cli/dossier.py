@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import sys
 
+from core.runs.layout import TOPK
+
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
 
 
@@ -12,7 +14,7 @@ def add_parsers(sub) -> None:
     d.add_argument("--dataset", default=None, help="a folder with one sub-folder per class (default: the data "
                                                    "the checkpoint was trained on)")
     d.add_argument("--split", default="all", choices=("val", "train", "test", "all"))
-    d.add_argument("--out", required=True, help="folder for LAYER.png, LAYER.json and topk.npz")
+    d.add_argument("--out", required=True, help=f"folder for LAYER.png, LAYER.json and {TOPK}")
     d.add_argument("--k", type=int, default=9, help="top images kept per channel (default 9)")
     d.add_argument("--device", default="cpu")
     d.add_argument("--batch-size", type=int, default=128)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from core import catalog
 from core.cli.args import COMMANDS, build_parser, parse_augment, parse_options, parse_value
+from core.runs import layout
 from core.runs.location import default_runs_root, new_run_dir
 
 __all__ = ["COMMANDS", "build_parser", "main"]
@@ -159,18 +160,18 @@ def cmd_train(args) -> int:
     progress = _ConsoleProgress(args.quiet)
     sinks = []
     if args.tensorboard:
-        from core.training.tensorboard import DEFAULT_SUBDIR, TensorBoardSink, TensorBoardUnavailable
+        from core.training.tensorboard import TensorBoardSink, TensorBoardUnavailable
 
         try:
-            sinks.append(TensorBoardSink(run_dir / DEFAULT_SUBDIR))
+            sinks.append(TensorBoardSink(layout.RunLayout(run_dir).tensorboard))
         except TensorBoardUnavailable as exc:
             print(f"layerscope train: {exc}", file=sys.stderr)
             return EXIT_USAGE
     # SIGINT and SIGTERM alike: before the trainer exists they abort at once (main prints one line); then the
     # first one stops after the batch and saves last.pt, a second one aborts once any save in progress is done.
     # os.write, not print: a handler that prints while the main thread prints raises "reentrant call".
-    signals = SignalStop(on_first=lambda signum: os.write(
-        2, b"\nstopping after this batch and saving last.pt (signal again to abort)...\n"))
+    stopping = f"\nstopping after this batch and saving {layout.LAST} (signal again to abort)...\n".encode()
+    signals = SignalStop(on_first=lambda signum: os.write(2, stopping))
     try:
         with signals:
             try:
@@ -203,11 +204,13 @@ def cmd_train(args) -> int:
     if not strategy.is_main:
         return (signals.exit_code or EXIT_INTERRUPTED) if summary["stopped"] else EXIT_OK
     if summary["stopped"]:
-        print(f"stopped at epoch {summary['epoch']} step {summary['step']}; saved {run_dir / 'last.pt'}. "
-              f"Resume with: layerscope train --resume {run_dir / 'last.pt'} --epochs {settings.train.epochs}")
+        last = layout.RunLayout(run_dir).last_checkpoint
+        print(f"stopped at epoch {summary['epoch']} step {summary['step']}; saved {last}. "
+              f"Resume with: layerscope train --resume {last} --epochs {settings.train.epochs}")
         return signals.exit_code or EXIT_INTERRUPTED
     best = summary.get("best_val_acc")
-    print(f"done: {summary['epoch']} epochs, best val acc {best:.3f}; checkpoints in {run_dir} (last.pt, best.pt)"
+    print(f"done: {summary['epoch']} epochs, best val acc {best:.3f}; checkpoints in {run_dir} "
+          f"({layout.LAST}, {layout.BEST})"
           if best is not None and math.isfinite(best) else f"done; checkpoints in {run_dir}")
     return EXIT_OK
 

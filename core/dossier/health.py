@@ -23,8 +23,8 @@ import torch.nn as nn
 
 from core.training.callbacks import Callback
 from core.dossier.health_checks import HealthWarnings
+from core.runs.layout import RunLayout
 
-HEALTH_FILE = "layer_health.jsonl"
 DEFAULT_EVERY = 50
 BINS = 24
 MAX_SAMPLES = 400
@@ -55,7 +55,7 @@ class LayerHealth(Callback):
                  max_samples: int = MAX_SAMPLES):
         if every < 1:
             raise ValueError(f"layer health needs a sampling interval of at least 1 step (got {every})")
-        self.path = Path(run_dir) / HEALTH_FILE if run_dir is not None else None
+        self.path = RunLayout(run_dir).layer_health if run_dir is not None else None
         self.every, self.bins = int(every), int(bins)
         self.max_samples, self.samples = int(max_samples), 0
         self.checks = HealthWarnings()
@@ -204,7 +204,7 @@ def _to_host(layers: dict[str, dict]) -> dict[str, dict]:
 def read_health(run_dir: str | Path) -> tuple[list[dict], list[dict]]:
     """(samples, warnings) from RUN/layer_health.jsonl; a missing file gives two empty lists, a torn last
     line (the run is writing) is skipped."""
-    path = Path(run_dir) / HEALTH_FILE
+    path = RunLayout(run_dir).layer_health
     samples, warnings = [], []
     if not path.exists():
         return samples, warnings

@@ -7,6 +7,7 @@ from pathlib import Path
 from core.dossier.render import display_image, write_dossier
 from core.dossier.store import save_topk
 from core.dossier.topk import DEFAULT_K, TopKResult, compute_topk
+from core.runs.layout import TOPK
 
 
 @dataclass
@@ -43,6 +44,6 @@ def dossier_for_checkpoint(checkpoint, dataset: str | Path | None, out: str | Pa
         run.written = write_dossier(result, lambda i: display_image(data.dataset, i, pre.mean, pre.std),
                                     data.files, data.labels, out,
                                     progress=lambda i, n: progress and progress(0.9 + 0.1 * i / n, f"layer {i}/{n}"))
-        run.written.append(save_topk(result, Path(out) / "topk.npz", data.files, data.labels,
+        run.written.append(save_topk(result, Path(out) / TOPK, data.files, data.labels,
                                      {"source": data.source}))
     return run

@@ -17,10 +17,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from core.runs.layout import PROBES_INDEX, PROBES_TIMELINE, RunLayout
 from core.training.callbacks import Callback
 
-PROBES_FOLDER = "probes"
-TIMELINE_FILE = "timeline.jsonl"
 MAX_PROBES = 16
 MAX_SNAPSHOTS = 200
 SALIENCY_PX = 32
@@ -65,7 +64,7 @@ class ProbeTimeline(Callback):
     """A failure is kept in `error` and turns the probes off; it never ends the run."""
 
     def __init__(self, run_dir: str | Path, images: list[str], top_k: int = 3):
-        self.folder = Path(run_dir) / PROBES_FOLDER
+        self.folder = RunLayout(run_dir).probes
         self.paths = [Path(p) for p in images][:MAX_PROBES]
         self.top_k = top_k
         self.skipped: list[tuple[str, str]] = []
@@ -93,7 +92,7 @@ class ProbeTimeline(Callback):
             self._files.append(str(path))
             self._labels.append(_true_label(path, list(trainer.data.classes)))
         self.folder.mkdir(parents=True, exist_ok=True)
-        (self.folder / "probes.json").write_text(json.dumps({
+        (self.folder / PROBES_INDEX).write_text(json.dumps({
             "version": 1, "files": self._files, "labels": self._labels, "classes": list(trainer.data.classes),
             "saliency_px": SALIENCY_PX, "skipped": [{"file": f, "reason": r} for f, r in self.skipped]}, indent=1))
         if not tensors:
@@ -120,7 +119,7 @@ class ProbeTimeline(Callback):
             probes = probe_snapshot(trainer.model, self._inputs, self._labels, list(trainer.data.classes), self.top_k)
             line = {"kind": "probe_snapshot", "version": 1, "step": trainer.step, "epoch": epoch_position,
                     "time": time.time(), "probes": probes}
-            with open(self.folder / TIMELINE_FILE, "a", encoding="utf-8") as fh:
+            with open(self.folder / PROBES_TIMELINE, "a", encoding="utf-8") as fh:
                 fh.write(json.dumps(line) + "\n")
             self.snapshots += 1
             if self.snapshots >= MAX_SNAPSHOTS * self._epoch_stride:
@@ -132,14 +131,14 @@ class ProbeTimeline(Callback):
 def read_probes(run_dir: str | Path) -> tuple[dict, list[dict]]:
     """(probes.json, snapshots in order) with each saliency decoded to a uint8 [32, 32] array; a run
     without probes gives ({}, [])."""
-    folder = Path(run_dir) / PROBES_FOLDER
+    folder = RunLayout(run_dir).probes
     try:
-        index = json.loads((folder / "probes.json").read_text())
+        index = json.loads((folder / PROBES_INDEX).read_text())
     except (OSError, json.JSONDecodeError):
         return {}, []
     snapshots = []
     try:
-        lines = (folder / TIMELINE_FILE).read_text().splitlines()
+        lines = (folder / PROBES_TIMELINE).read_text().splitlines()
     except OSError:
         lines = []
     px = int(index.get("saliency_px", SALIENCY_PX))

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from core.dossier.render import display_image
 from core.dossier.store import DossierFileError, load_topk, save_topk, topk_path
 from core.dossier.topk import TopKResult
+from core.runs.layout import BEST, LAST, RunLayout
 
 
 @dataclass
@@ -27,10 +28,10 @@ class RunDossier:
 
 
 def run_checkpoint(run_dir: str | Path) -> Path:
-    for name in ("best.pt", "last.pt"):
-        if (Path(run_dir) / name).exists():
-            return Path(run_dir) / name
-    raise DossierFileError(f"{run_dir}: no best.pt or last.pt; train the run first (or open a run folder)")
+    for which in ("best", "last"):
+        if (path := RunLayout(run_dir).checkpoint(which)).exists():
+            return path
+    raise DossierFileError(f"{run_dir}: no {BEST} or {LAST}; train the run first (or open a run folder)")
 
 
 def open_run_dossier(run_dir: str | Path, *, progress=None, cancel=None, device: str = "cpu") -> RunDossier:

@@ -10,9 +10,8 @@ import numpy as np
 
 from core.dossier.receptive import ReceptiveField
 from core.dossier.topk import LayerTopK, TopKResult
+from core.runs.layout import RunLayout
 
-DOSSIER_FOLDER = "dossier"
-TOPK_FILE = "topk.npz"
 FORMAT_VERSION = 1
 
 
@@ -21,7 +20,7 @@ class DossierFileError(Exception):
 
 
 def topk_path(run_dir: str | Path) -> Path:
-    return Path(run_dir) / DOSSIER_FOLDER / TOPK_FILE
+    return RunLayout(run_dir).topk
 
 
 def save_topk(result: TopKResult, path: str | Path, files: list[str] | None = None,

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.runs.layout import RunLayout
 from core.training.callbacks import Callback
-
-EVAL_FOLDER = "eval"
 
 
 def evaluate_run_at_end(trainer, run_dir: str | Path) -> Path | None:
@@ -16,11 +15,11 @@ def evaluate_run_at_end(trainer, run_dir: str | Path) -> Path | None:
     from core.evaluate.run import evaluate_model
     from core.evaluate.source import EvalData
 
-    run_dir = Path(run_dir)
+    run = RunLayout(run_dir)
     val = trainer.data.val
     if len(val) == 0:
         return None
-    best = run_dir / "best.pt"
+    best = run.best_checkpoint
     ckpt = load_checkpoint(best) if best.exists() else checkpoint_from_trainer(trainer)
     model = ckpt.build_model().to(trainer.device)
     labels = [int(v) for v in getattr(val, "labels", [y for _, y in val])]
@@ -29,7 +28,7 @@ def evaluate_run_at_end(trainer, run_dir: str | Path) -> Path | None:
     result = evaluate_model(model, ckpt.classes, data, batch_size=max(64, trainer.config.batch_size * 2),
                             device=trainer.device)
     result.checkpoint = str(best) if best.exists() else "end of training"
-    out = run_dir / EVAL_FOLDER
+    out = run.eval_dir()
     save_evaluation(result, out)
     return out
 

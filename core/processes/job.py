@@ -23,6 +23,7 @@ from pathlib import Path
 
 from core.runs.control import write_control
 from core.runs.follower import RunFollower
+from core.runs.layout import JOB_SETTINGS_PREFIX, JOB_SETTINGS_SUFFIX, RunLayout
 from core.runs.rank_status import read_rank_statuses
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository root
@@ -33,7 +34,7 @@ class TrainJob:
         self.process = process
         self.run_dir = run_dir
         self._settings_file = settings_file
-        self.follower = RunFollower(run_dir / "metrics.jsonl")
+        self.follower = RunFollower(RunLayout(run_dir).metrics)
 
     @classmethod
     def start(cls, settings, run_dir: str | os.PathLike, nproc: int = 1, *, extra_args: tuple[str, ...] = (),
@@ -42,7 +43,7 @@ class TrainJob:
         run_dir = Path(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         write_control(run_dir, pause=False)  # a pause left by an earlier job in this folder does not carry over
-        fd, name = tempfile.mkstemp(prefix="layerscope-job-", suffix=".json")
+        fd, name = tempfile.mkstemp(prefix=JOB_SETTINGS_PREFIX, suffix=JOB_SETTINGS_SUFFIX)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(settings.to_dict(), f)
         argv = [sys.executable, "-m", "core.cli", "train", "--settings", name, "--out", str(run_dir), "--quiet",

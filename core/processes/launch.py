@@ -17,7 +17,9 @@ import uuid
 from pathlib import Path
 
 from core.runs import records
-from core.runs.rank_status import read_rank_statuses
+from core.runs.history import last_record
+from core.runs.layout import RunLayout
+from core.runs.rank_status import ERROR, read_rank_statuses
 
 PORT_ATTEMPTS = 4
 SHUTDOWN_TIMEOUT_S = 30  # how long a stopping process may take (to save last.pt) before it is killed
@@ -42,7 +44,7 @@ def pick_port(preferred: int | None = None, host: str = "127.0.0.1") -> int:
 
 
 def _failure_text(rank: int, failure, statuses: dict[int, dict]) -> str:
-    said = statuses.get(rank, {}).get("message") if statuses.get(rank, {}).get("state") == "error" else None
+    said = statuses.get(rank, {}).get("message") if statuses.get(rank, {}).get("state") == ERROR else None
     if failure.exitcode < 0:
         how = f"was killed by {failure.signal_name()}"
     else:
@@ -51,19 +53,9 @@ def _failure_text(rank: int, failure, statuses: dict[int, dict]) -> str:
 
 
 def _last_run_id(run_dir: Path) -> str | None:
-    path = run_dir / "metrics.jsonl"
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return None
-    for line in reversed(lines):
-        try:
-            record = records.decode(line)
-        except records.RecordError:
-            continue
-        if record.get("run"):
-            return record["run"]
-    return None
+    """The run id of the newest record that has one, read from the file's end (it can be GB long)."""
+    record = last_record(run_dir, lambda r: bool(r.get("run")))
+    return record["run"] if record is not None else None
 
 
 def record_failure(run_dir: Path, failures: dict, world_size: int) -> str:
@@ -76,7 +68,7 @@ def record_failure(run_dir: Path, failures: dict, world_size: int) -> str:
     def cause_first(item):
         rank, failure = item
         status = statuses.get(rank, {})
-        said_at = status.get("time") if status.get("state") == "error" else None
+        said_at = status.get("time") if status.get("state") == ERROR else None
         if not isinstance(said_at, (int, float)):
             return (0, 0.0, rank)
         return (1, said_at, rank)
@@ -89,8 +81,8 @@ def record_failure(run_dir: Path, failures: dict, world_size: int) -> str:
     run_id = _last_run_id(run_dir)
     if run_id:
         record["run"] = run_id
-    if (run_dir / "metrics.jsonl").exists() or run_dir.exists():
-        append_lines(run_dir / "metrics.jsonl", [records.encode(record)])
+    if run_dir.exists():
+        append_lines(RunLayout(run_dir).metrics, [records.encode(record)])
     return message
 
 

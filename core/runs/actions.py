@@ -14,10 +14,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.runs.index import CONFIG_FILE, META_FILE, read_json_object
-
-TRASH_DIR = ".trash"
-CHECKPOINTS = {"best": "best.pt", "last": "last.pt"}
+from core.io.atomic import write_text_atomic
+from core.runs.index import read_json_object
+from core.runs.layout import CONFIG, RunLayout, trash_dir
 
 
 class RunActionError(Exception):
@@ -25,7 +24,7 @@ class RunActionError(Exception):
 
 
 def read_meta(run: str | os.PathLike) -> dict:
-    path = Path(run) / META_FILE
+    path = RunLayout(run).meta
     try:
         return read_json_object(path) if path.exists() else {}
     except (OSError, ValueError):
@@ -36,12 +35,11 @@ def _write_meta(run: Path, **changes) -> None:
     if not run.is_dir():
         raise RunActionError(f"{run} no longer exists (deleted or renamed?)")
     meta = {**read_meta(run), **changes}
-    tmp = run / f".{META_FILE}.tmp"
+    path = RunLayout(run).meta
     try:
-        tmp.write_text(json.dumps(meta, indent=2), encoding="utf-8")
-        os.replace(tmp, run / META_FILE)
+        write_text_atomic(path, json.dumps(meta, indent=2))  # an exclusive, fsynced temp, then a rename
     except OSError as exc:
-        raise RunActionError(f"cannot write {run / META_FILE}: {exc.strerror or exc}") from None
+        raise RunActionError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def rename_run(run: str | os.PathLike, name: str) -> None:
@@ -64,7 +62,7 @@ def trash_run(run: str | os.PathLike, runs_root: str | os.PathLike) -> TrashedRu
     run = Path(run)
     if not run.is_dir():
         raise RunActionError(f"{run} no longer exists (deleted or renamed?)")
-    trash = Path(runs_root) / TRASH_DIR
+    trash = trash_dir(runs_root)
     target = trash / f"{run.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     n = 2
     while target.exists():
@@ -91,18 +89,18 @@ def restore_run(trashed: TrashedRun) -> Path:
 
 def run_settings(run: str | os.PathLike) -> dict:
     """The run's config.json (what "train again with these settings" fills the form with)."""
-    path = Path(run) / CONFIG_FILE
+    path = RunLayout(run).config
     try:
         return read_json_object(path)
     except FileNotFoundError:
-        raise RunActionError(f"{run} has no {CONFIG_FILE}: its settings are unknown") from None
+        raise RunActionError(f"{run} has no {CONFIG}: its settings are unknown") from None
     except (OSError, ValueError) as exc:
         raise RunActionError(f"{path}: {exc}") from None
 
 
 def run_checkpoint(run: str | os.PathLike, which: str) -> Path:
     """best.pt or last.pt of a run; RunActionError when it is not there."""
-    path = Path(run) / CHECKPOINTS[which]
+    path = RunLayout(run).checkpoint(which)
     if not path.is_file():
         raise RunActionError(f"{run} has no {path.name} yet (no epoch finished, or it was deleted)")
     return path

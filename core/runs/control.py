@@ -1,13 +1,13 @@
 """Pause, resume and stop a run from outside its processes: RUN/control.json, {"pause": bool, "stop": bool}.
 
 The app writes it atomically (core.processes.job.TrainJob.pause/resume, and the Train tab for a run it only
-follows: a CLI run, a job started by an earlier session, a torchrun job on shared storage); the run's main
-process (rank 0 of a multi-process run) watches it with `ControlWatch`, a callback that looks at the file's
-mtime at most every `interval_s` seconds (one clock read per step otherwise, no stat per step) and turns a
-change into `trainer.pause()` / `resume()` / `stop()`. Every rank then pauses or stops together through the
-strategy's per-step agreement (core.training.trainer). A job the app started is stopped with a signal instead (SIGINT
-to its launcher, which also reaches a process still loading); the file's stop is for runs it has no process
-handle of. Commands are for the process that is running: a stop found when a run starts was meant for an
+follows: a CLI run, a job started by an earlier session, a torchrun job on shared storage); the run's main process
+(rank 0 of a multi-process run) watches it with `ControlWatch` (core.training.run_control), a callback that looks
+at the file's mtime at most every `interval_s` seconds (one clock read per step otherwise, no stat per step) and
+turns a change into `trainer.pause()` / `resume()` / `stop()`. Every rank then pauses or stops together through
+the strategy's per-step agreement (core.training.trainer). A job the app started is stopped with a signal instead
+(SIGINT to its launcher, which also reaches a process still loading); the file's stop is for runs it has no
+process handle of. Commands are for the process that is running: a stop found when a run starts was meant for an
 earlier one and is cleared, and a run that ends removes the file.
 """
 from __future__ import annotations
@@ -17,15 +17,14 @@ import os
 import time
 from pathlib import Path
 
-from core.training.callbacks import Callback
 from core.io.atomic import write_text_atomic
+from core.runs.layout import RunLayout
 
-CONTROL_FILE = "control.json"
 POLL_INTERVAL_S = 0.5
 
 
 def control_path(run_dir: str | os.PathLike) -> Path:
-    return Path(run_dir) / CONTROL_FILE
+    return RunLayout(run_dir).control
 
 
 def write_control(run_dir: str | os.PathLike, *, pause: bool, stop: bool = False) -> Path:
@@ -57,54 +56,3 @@ def remove_control(run_dir: str | os.PathLike) -> None:
         control_path(run_dir).unlink(missing_ok=True)
     except OSError:
         pass  # a read-only folder: a leftover file is cleared by the next run's start
-
-
-class ControlWatch(Callback):
-    """Applies RUN/control.json to the trainer of this process (the main one)."""
-
-    def __init__(self, run_dir: str | os.PathLike, interval_s: float = POLL_INTERVAL_S):
-        self.run_dir = Path(run_dir)
-        self.interval_s = interval_s
-        self._next_look = 0.0
-        self._seen: tuple[int, int] | None = None  # (mtime_ns, size) of the file last read
-
-    def poll(self, trainer, *, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now < self._next_look:
-            return
-        self._next_look = now + self.interval_s
-        try:
-            st = control_path(self.run_dir).stat()
-        except OSError:
-            return
-        stamp = (st.st_mtime_ns, st.st_size)
-        if stamp == self._seen:
-            return
-        self._seen = stamp
-        control = read_control(self.run_dir) or {"pause": None, "stop": False}
-        if control["stop"]:
-            trainer.stop()
-        elif control["pause"] is True and not trainer.pause_wanted:
-            trainer.pause()
-        elif control["pause"] is False and trainer.pause_wanted:
-            trainer.resume()
-
-    def on_fit_start(self, trainer, info: dict) -> None:
-        control = read_control(self.run_dir)
-        if control and control["stop"]:  # meant for an earlier process of this run (it ended before reading it)
-            try:
-                write_control(self.run_dir, pause=bool(control["pause"]))
-            except OSError:
-                pass
-        self.poll(trainer, force=True)  # a run started (or resumed) with the file saying pause starts paused
-
-    def _ended(self, trainer, _info=None) -> None:
-        remove_control(self.run_dir)
-
-    on_fit_end = on_stopped = on_error = _ended
-
-    def on_train_step(self, trainer) -> None:
-        self.poll(trainer)
-
-    def on_pause_wait(self, trainer) -> None:
-        self.poll(trainer)

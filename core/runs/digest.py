@@ -8,15 +8,13 @@ last TAIL_BYTES, never read whole, and the row says so.
 """
 from __future__ import annotations
 
-import json
-import math
 import os
 import re
 from dataclasses import dataclass, field
 
-from core.runs.follower import SILENCE_FACTOR
-from core.runs.heartbeat import DEFAULT_INTERVAL_S
+from core.runs.layout import METRICS
 from core.runs.records import FINAL_KINDS, RecordError, decode
+from core.runs.reducer import RunState
 
 HEAD_BYTES = 64 << 10  # where the start record is
 TAIL_BYTES = 8 << 20
@@ -32,45 +30,67 @@ def _lines(body: bytes):
     for line in body.split(b"\n"):
         yield start, line
         start += len(line) + 1
-NO_HEARTBEAT_SILENCE_S = 60.0  # version-0 writers sent no heartbeat: allow a long evaluation
-
-
-def _number(value) -> float | None:
-    """A finite float, or None for null / NaN / a wrong type."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 @dataclass
 class MetricsDigest:
-    """The summary of one metrics.jsonl so far, and where reading stopped."""
+    """The summary of one metrics.jsonl so far, and where reading stopped. The records read are folded
+    through core.runs.reducer (status, lineage of epochs, best accuracy); what is added here is what only a
+    list of runs needs: the count of step lines, problems with the file, and two writers at once."""
 
     offset: int = 0
     identity: tuple[int, int] | None = None  # (device, inode): a new one means the file was replaced
-    records: int = 0
-    steps: int = 0
+    state: RunState = field(default_factory=RunState)
+    records: int = 0  # records read (every step line counts, decoded or not)
+    steps: int = 0  # step lines read (a resumed run's replayed steps count again)
     garbage: int = 0
     first_garbage: str = ""  # why the first skipped line was skipped
     bad_values: list[str] = field(default_factory=list)
     writer: tuple | None = None  # (host, pid) of the latest start
     open_start: bool = False  # a start with no final record since
     previous_kind: str = ""
-    conflict: str = ""  # two processes writing this folder at once
-    eta_s: float | None = None
-    start: dict | None = None
-    planned_epochs: int | None = None  # from the latest start (a resume may ask for more)
     last_kind: str = ""
-    last_time: float | None = None
-    last_step: int | None = None
-    heartbeat_state: str = ""
-    final: dict | None = None  # the last end/stopped/error since the last start
-    epochs_done: int = 0
-    best_val_acc: float | None = None
-    best_epoch: int | None = None
-    heartbeat_s: float | None = None  # the writer's promise: a record at least this often while alive
+    conflict: str = ""  # two processes writing this folder at once
     skipped_bytes: int = 0  # a huge file: the middle that was never read
+
+    # ---- what the state says, under the names the run list uses --------------------------------------
+    @property
+    def start(self) -> dict | None:
+        return self.state.first_start
+
+    @property
+    def planned_epochs(self) -> int | None:
+        return self.state.planned_epochs
+
+    @property
+    def final(self) -> dict | None:
+        return self.state.final
+
+    @property
+    def last_step(self) -> int | None:
+        return self.state.last_step
+
+    @property
+    def last_time(self) -> float | None:
+        return self.state.last_time
+
+    @property
+    def eta_s(self) -> float | None:
+        return self.state.eta_s
+
+    @property
+    def epochs_done(self) -> int:
+        return self.state.epochs_done
+
+    @property
+    def best_val_acc(self) -> float | None:
+        best = self.state.best_epoch()
+        return float(best["val_acc"]) if best is not None else None
+
+    @property
+    def best_epoch(self) -> int | None:
+        best = self.state.best_epoch()
+        return best["epoch"] if best is not None else None
 
     # ---- reading -------------------------------------------------------------------------------------
     def update(self, path: str | os.PathLike, stat: os.stat_result | None = None) -> None:
@@ -106,35 +126,35 @@ class MetricsDigest:
         body = block[:end]
         # Step records are most of a file and the list needs only their count and the last one. Fast path:
         # find the few other records by their "kind" in C and decode only those; when the line count says
-        # some line is neither (garbage, blank), go line by line.
+        # some line is neither (garbage, blank), go line by line. Either way the records go to the state in
+        # file order, the block's last step among them.
         steps = body.count(STEP_MARKERS[0]) + body.count(STEP_MARKERS[1])
         others = [m.start() for m in OTHER_KIND.finditer(body)]
-        last_other = -1
         if steps + len(others) == body.count(b"\n"):
-            for pos in others:
-                last_other = body.rfind(b"\n", 0, pos) + 1
-                self._absorb_line(body[last_other: body.find(b"\n", pos)])
+            starts = [body.rfind(b"\n", 0, pos) + 1 for pos in others]
         else:
-            for start, line in _lines(body):
-                if not line.strip() or STEP_MARKERS[0] in line or STEP_MARKERS[1] in line:
-                    continue
-                last_other = start
+            starts = [start for start, line in _lines(body)
+                      if line.strip() and STEP_MARKERS[0] not in line and STEP_MARKERS[1] not in line]
+        last_step = max(body.rfind(STEP_MARKERS[0]), body.rfind(STEP_MARKERS[1]))
+        last_step_start = body.rfind(b"\n", 0, last_step) + 1 if last_step >= 0 else None
+        for start in sorted(starts + ([last_step_start] if last_step_start is not None else [])):
+            line = body[start: body.find(b"\n", start)]  # every line of body ends with its newline
+            if start == last_step_start:
+                self._absorb_step(line)
+            else:
                 self._absorb_line(line)
         self.steps += steps
         self.records += steps
-        last_step = max(body.rfind(STEP_MARKERS[0]), body.rfind(STEP_MARKERS[1]))
-        if last_step >= 0:
-            line = body[body.rfind(b"\n", 0, last_step) + 1: body.find(b"\n", last_step)]
-            try:
-                record = json.loads(line)
-                self.last_step = record.get("step") if isinstance(record.get("step"), int) else self.last_step
-                self.last_time = _number(record.get("time")) or self.last_time
-                self.eta_s = _number(record.get("eta_s")) if "eta_s" in record else self.eta_s
-            except (ValueError, AttributeError):
-                pass
-            if last_step > last_other and self.last_kind in ("", "start", "resume", "epoch", "heartbeat"):
-                self.last_kind = "step"
         return end
+
+    def _absorb_step(self, line: bytes) -> None:
+        """The block's last step: where the run is and its ETA (its other steps are only counted)."""
+        try:
+            record = decode(line)
+        except RecordError:
+            return  # counted with the steps; a damaged step line is no problem worth a row's words
+        self.previous_kind, self.last_kind = self.last_kind, "step"
+        self.state.add(record)
 
     def _absorb_line(self, line: bytes) -> None:
         try:
@@ -147,30 +167,15 @@ class MetricsDigest:
         self.records += 1
         kind = record["kind"]
         self.previous_kind, self.last_kind = self.last_kind, kind
-        self.last_time = _number(record.get("time")) or self.last_time
-        if isinstance(record.get("step"), int):
-            self.last_step = record["step"]
-        if kind in ("start", "resume"):
-            if kind == "start":
-                self._absorb_start(record)
-            self.final = None
-            self.heartbeat_state = ""
+        if kind == "start":
+            self._check_writer(record)
         elif kind in FINAL_KINDS:
-            if not (kind == "error" and self.final is not None and self.final.get("kind") == "diverged"):
-                self.final = record
             self.open_start = False
-        elif kind == "heartbeat":
-            self.heartbeat_state = record.get("state") or "running"
-        elif kind in ("paused", "resumed"):
-            self.heartbeat_state = "paused" if kind == "paused" else "running"
         elif kind == "epoch":
-            self._absorb_epoch(record)
+            self._check_epoch(record)
+        self.state.add(record)
 
-    def _absorb_start(self, record: dict) -> None:
-        self.start = self.start or record  # the first start: when the run began
-        self.planned_epochs = record.get("epochs")
-        if record.get("version", 0) >= 1:
-            self.heartbeat_s = record.get("heartbeat_s") or DEFAULT_INTERVAL_S
+    def _check_writer(self, record: dict) -> None:
         writer = (record.get("host"), record.get("pid"))
         # A start while another writer's start has had no final record, and not right after a "resume"
         # (a killed run taken up again): two processes are appending to this folder at once.
@@ -180,18 +185,14 @@ class MetricsDigest:
                              "its own folder")
         self.writer, self.open_start = writer, True
 
-    def _absorb_epoch(self, record: dict) -> None:
+    def _check_epoch(self, record: dict) -> None:
         epoch = record.get("epoch")
         if isinstance(epoch, bool) or not isinstance(epoch, int):
             self._bad(f"an epoch record has epoch={epoch!r}, not a whole number")
             return
-        self.epochs_done = max(self.epochs_done, epoch)
         raw = record.get("val_acc")
-        acc = _number(raw)
-        if acc is None and raw is not None and not (isinstance(raw, float) and math.isnan(raw)):
+        if raw is not None and not isinstance(raw, (int, float)):
             self._bad(f"epoch {epoch}: val_acc={str(raw)[:20]!r} is not a number")
-        if acc is not None and (self.best_val_acc is None or acc > self.best_val_acc):
-            self.best_val_acc, self.best_epoch = acc, epoch
 
     def _bad(self, message: str) -> None:
         if len(self.bad_values) < 5:
@@ -199,30 +200,17 @@ class MetricsDigest:
 
     # ---- what the row shows --------------------------------------------------------------------------
     def status(self, now: float, modified: float) -> str:
-        """finished / stopped / failed / paused / running / not responding / waiting (nothing written yet).
-        Silence longer than SILENCE_FACTOR heartbeats (or NO_HEARTBEAT_SILENCE_S for writers that do not
-        send heartbeats) with no final record means the writer died without a word."""
-        if self.final is not None:
-            return {"end": "finished", "stopped": "stopped", "diverged": "diverged"}.get(self.final.get("kind"),
-                                                                                          "failed")
-        if not self.records:
-            return "waiting"
-        silence = now - max(self.last_time or 0.0, modified)
-        limit = self.heartbeat_s * SILENCE_FACTOR if self.heartbeat_s else NO_HEARTBEAT_SILENCE_S
-        if silence > limit:
-            return "not responding"
-        if self.heartbeat_state in ("paused", "evaluating"):
-            return self.heartbeat_state
-        return "running"
+        """One of core.runs.reducer.STATUSES, the file's modification time counting as a sign of life."""
+        return self.state.status(now, activity_at=modified)
 
     # ---- problems --------------------------------------------------------------------------
     def problems(self) -> list[str]:
         out = [self.conflict] if self.conflict else []
         if self.garbage:
             what = "none of its lines can" if not self.records else f"{self.garbage} line(s) could not"
-            out.append(f"metrics.jsonl: {what} be read as records (skipped); first: {self.first_garbage}")
+            out.append(f"{METRICS}: {what} be read as records (skipped); first: {self.first_garbage}")
         out.extend(self.bad_values)
         if self.skipped_bytes:
-            out.append(f"metrics.jsonl is {self.offset / 1e9:.1f} GB: the list shows its start and last "
+            out.append(f"{METRICS} is {self.offset / 1e9:.1f} GB: the list shows its start and last "
                        f"{TAIL_BYTES >> 20} MB only (best accuracy may be from those epochs)")
         return out

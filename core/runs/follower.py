@@ -5,21 +5,21 @@ RunFollower(path).poll() returns the complete records written since the last pol
 is in the file: a half-written last line waits until its newline arrives; garbage lines are counted and
 described in `notices`; a truncated, replaced (new inode) or deleted file is noticed, reported and followed
 from its new start. `status(now)` says running / paused / evaluating / finished / stopped / failed /
-diverged / not responding / waiting (for the file: a run folder followed before its run starts).
+diverged / not responding / waiting (for the file: a run folder followed before its run starts), from the
+records folded through core.runs.reducer like every other reader's.
 """
 from __future__ import annotations
 
 import os
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
-from core.runs.heartbeat import DEFAULT_INTERVAL_S
-from core.runs.records import FINAL_KINDS, Record, RecordError, decode
+from core.runs.layout import metrics_file
+from core.runs.records import Record, RecordError, decode
+from core.runs.reducer import WAITING, RunState
 
 MAX_LINE_BYTES = 1 << 20  # a "line" longer than this is garbage (a binary file without newlines)
 DEFAULT_MAX_READ = 32 << 20  # per poll, so one poll of a multi-GB file returns quickly; the next goes on
-SILENCE_FACTOR = 3  # no record for this many heartbeat intervals: not responding
 
 
 @dataclass
@@ -30,10 +30,9 @@ class Notice:
 
 class RunFollower:
     def __init__(self, path: str | os.PathLike, *, max_read: int = DEFAULT_MAX_READ):
-        path = Path(path)
         # A run folder, or its metrics.jsonl. A folder that does not exist yet (followed before the run starts)
         # is a folder too: its metrics.jsonl is waited for, not the folder path read as the file.
-        self.path = path if path.suffix == ".jsonl" or path.is_file() else path / "metrics.jsonl"
+        self.path = metrics_file(path)
         self.max_read = max_read
         self.offset = 0  # bytes of the file consumed, including a buffered partial line
         self.garbage_lines = 0
@@ -48,35 +47,18 @@ class RunFollower:
         self._line_number = 0
         self._reset_summary()
 
-    # ---- summary of what was read, for status() ------------------------------------------------------
+    # ---- what was read, folded (core.runs.reducer) --------------------------------------------------
     def _reset_summary(self) -> None:
-        self.last_record: Record | None = None
-        self.last_final: Record | None = None  # the last end/stopped/error/diverged since the last start
-        self.last_heartbeat_state = "running"
-        self.heartbeat_s = DEFAULT_INTERVAL_S
-        self.paused = False
+        self.state = RunState()
 
-    def _absorb(self, record: Record) -> None:
-        kind = record.kind
-        self.last_record = record
-        if kind in ("start", "resume"):
-            self.last_final = None
-            self.paused = False
-            if record.get("heartbeat_s"):
-                self.heartbeat_s = float(record["heartbeat_s"])
-        elif kind in FINAL_KINDS:
-            # An error right after diverged is the same failure; keep the more precise word.
-            if not (kind == "error" and self.last_final is not None and self.last_final.kind == "diverged"):
-                self.last_final = record
-        elif kind == "paused":
-            self.paused = True
-        elif kind == "resumed":
-            self.paused = False
-        elif kind in ("step", "epoch"):
-            self.last_heartbeat_state = "running"
-        elif kind == "heartbeat":
-            self.last_heartbeat_state = record.get("state") or "running"
-            self.paused = self.last_heartbeat_state == "paused"
+    @property
+    def last_final(self) -> Record | None:
+        """The last end / stopped / error / diverged record since the latest start (None while it runs)."""
+        return self.state.final
+
+    @property
+    def heartbeat_s(self) -> float | None:
+        return self.state.heartbeat_s
 
     @property
     def missing(self) -> bool:
@@ -152,7 +134,7 @@ class RunFollower:
             except RecordError as exc:
                 self._garbage(str(exc), self._line_number)
                 continue
-            self._absorb(record)
+            self.state.add(record)
             records.append(record)
         if len(self._partial) > MAX_LINE_BYTES:
             if not self._skipping_long_line:  # one over-long line counts once, however long it grows
@@ -168,23 +150,10 @@ class RunFollower:
 
     # ---- state ---------------------------------------------------------------------------------------
     def status(self, now: float | None = None) -> str:
-        """running / paused / evaluating / finished / stopped / failed / diverged / not responding / waiting
-        (no record yet, or the file is gone until it comes back).
-
-        A run with no final record is alive while records keep coming: the last record's own time, or new
-        bytes this follower saw arrive, within SILENCE_FACTOR heartbeat intervals of `now` (wall-clock)."""
-        now = time.time() if now is None else now
+        """One of core.runs.reducer.STATUSES: waiting (no record yet, or the file is gone until it comes back)
+        or what the records read so far say. A run with no final record is alive while records keep coming:
+        the last record's own time, or new bytes this follower saw arrive, within the reducer's silence limit
+        of `now` (wall-clock)."""
         if self._missing:  # not written yet, or deleted: whatever was read of it no longer describes the folder
-            return "waiting"
-        if self.last_final is not None:
-            return {"end": "finished", "stopped": "stopped", "error": "failed", "diverged": "diverged"}[self.last_final.kind]
-        if self.last_record is None:
-            return "waiting"
-        window = SILENCE_FACTOR * self.heartbeat_s
-        last_time = self.last_record.time or 0.0
-        alive = now - last_time <= window or (self._last_growth is not None and now - self._last_growth <= window)
-        if not alive:
-            return "not responding"
-        if self.paused:
-            return "paused"
-        return "evaluating" if self.last_heartbeat_state == "evaluating" else "running"
+            return WAITING
+        return self.state.status(time.time() if now is None else now, activity_at=self._last_growth)

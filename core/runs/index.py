@@ -16,18 +16,19 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from core.runs.digest import MetricsDigest
+from core.runs.layout import CONFIG, META, METRICS, RunLayout
+from core.runs.reducer import LIVE, WAITING
 
-CONFIG_FILE = "config.json"
-METRICS_FILE = "metrics.jsonl"
-META_FILE = "run_meta.json"  # the user's display name and note; the folder path never changes
 MAX_SMALL_FILE = 4 << 20  # config/meta bigger than this are not what we wrote
+# A row's status is a run status (core.runs.reducer), or one of these when the folder itself cannot be read.
+MISSING, UNREADABLE = "missing", "unreadable"
 
 
 @dataclass
 class RunSummary:
     name: str
     path: str
-    status: str = "waiting"
+    status: str = WAITING
     dataset: str = ""
     model: str = ""
     epochs_done: int = 0
@@ -49,7 +50,7 @@ class RunSummary:
 
 
 def is_run_folder(path: Path) -> bool:
-    return (path / CONFIG_FILE).exists() or (path / METRICS_FILE).exists() or (path / META_FILE).exists()
+    return RunLayout(path).is_run_folder()
 
 
 def read_json_object(path: Path) -> dict:
@@ -153,21 +154,21 @@ class RunIndex:
         row = RunSummary(name=path.name, path=str(path))
         cached = self._cache.setdefault(str(path), _Cached())
         try:
-            entries = {e.name: e for e in os.scandir(path) if e.name in (CONFIG_FILE, METRICS_FILE, META_FILE)}
+            entries = {e.name: e for e in os.scandir(path) if e.name in (CONFIG, METRICS, META)}
         except FileNotFoundError:
-            row.status, row.error = "missing", f"{path} no longer exists (deleted, renamed or unmounted?)"
+            row.status, row.error = MISSING, f"{path} no longer exists (deleted, renamed or unmounted?)"
             return row
         except NotADirectoryError:
-            row.status, row.error = "missing", f"{path} is a file, not a run folder"
+            row.status, row.error = MISSING, f"{path} is a file, not a run folder"
             return row
         except OSError as exc:
-            row.status = "unreadable"
+            row.status = UNREADABLE
             row.error = f"cannot read {path}: {exc.strerror or exc}; check its permissions"
             return row
         problems: list[str] = []
-        self._read_meta(path, entries.get(META_FILE), cached, row, problems)
-        self._read_config(path, entries.get(CONFIG_FILE), cached, row, problems)
-        self._read_metrics(path, entries.get(METRICS_FILE), cached, row, problems, now)
+        self._read_meta(path, entries.get(META), cached, row, problems)
+        self._read_config(path, entries.get(CONFIG), cached, row, problems)
+        self._read_metrics(path, entries.get(METRICS), cached, row, problems, now)
         row.error = "; ".join(problems)
         return row
 
@@ -181,7 +182,7 @@ class RunIndex:
             stat = entry.stat()
             key = (stat.st_mtime_ns, stat.st_size)
             if key != cached.meta_key:
-                cached.meta_key, cached.meta = key, read_json_object(path / META_FILE)
+                cached.meta_key, cached.meta = key, read_json_object(path / META)
         except (OSError, ValueError) as exc:
             problems.append(str(exc))
             cached.meta_key, cached.meta = None, {}
@@ -192,14 +193,14 @@ class RunIndex:
     def _read_config(path, entry, cached: _Cached, row: RunSummary, problems: list[str]) -> None:
         if entry is None:
             cached.config_key, cached.config, cached.config_error = None, {}, ""
-            problems.append(f"no {CONFIG_FILE}: settings unknown (not written by Layerscope, or still starting)")
+            problems.append(f"no {CONFIG}: settings unknown (not written by Layerscope, or still starting)")
             return
         try:
             stat = entry.stat()
             key = (stat.st_mtime_ns, stat.st_size)
             if key != cached.config_key:
                 cached.config_key, cached.config_error = key, ""
-                cached.config = read_json_object(path / CONFIG_FILE)
+                cached.config = read_json_object(path / CONFIG)
         except (OSError, ValueError) as exc:
             cached.config, cached.config_error = {}, str(exc)
         if cached.config_error:
@@ -220,25 +221,25 @@ class RunIndex:
         digest = cached.digest
         if entry is None:
             cached.digest = MetricsDigest()
-            row.status = "waiting"
+            row.status = WAITING
             return
         try:
             stat = entry.stat()
-            digest.update(path / METRICS_FILE, stat)
+            digest.update(path / METRICS, stat)
         except OSError as exc:
-            row.status = "unreadable"
-            problems.append(f"cannot read {METRICS_FILE}: {exc.strerror or exc}; check its permissions")
+            row.status = UNREADABLE
+            problems.append(f"cannot read {METRICS}: {exc.strerror or exc}; check its permissions")
             return
         row.modified = stat.st_mtime
         if stat.st_size == 0:
-            problems.append(f"{METRICS_FILE} is empty: the run has not written a record yet")
+            problems.append(f"{METRICS} is empty: the run has not written a record yet")
         problems.extend(digest.problems())
         row.status = digest.status(now, stat.st_mtime)
         row.epochs_done = digest.epochs_done
         row.epochs_planned = digest.planned_epochs or row.epochs_planned
         row.best_val_acc, row.best_epoch = digest.best_val_acc, digest.best_epoch
         row.steps, row.last_step = digest.steps, digest.last_step
-        row.eta_s = digest.eta_s if row.status in ("running", "evaluating", "paused") else None
+        row.eta_s = digest.eta_s if row.status in LIVE else None
         start_time = digest.start.get("time") if digest.start else None
         if isinstance(start_time, (int, float)) and not isinstance(start_time, bool):
             row.started = float(start_time)

@@ -21,11 +21,7 @@ except ImportError:  # Windows: no advisory locks; ownership is then not enforce
     fcntl = None
 
 from core.io.atomic import remove_stale_temps
-
-LOCK_FILE = ".lock"
-# What makes a folder "used". tensorboard/ is not among them: the CLI opens its writer before the folder is
-# claimed, so it may already exist (empty) for this very run.
-RUN_FILES = ("config.json", "metrics.jsonl", "last.pt", "best.pt", "checkpoints")
+from core.runs.layout import PREVIOUS_PREFIX, RunLayout
 
 
 class RunFolderError(Exception):
@@ -44,7 +40,7 @@ class RunLock:
         return self._fd is not None
 
     def acquire(self) -> "RunLock":
-        path = self.folder / LOCK_FILE
+        path = RunLayout(self.folder).lock
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
         except OSError as exc:
@@ -85,8 +81,7 @@ def _read_owner(fd: int) -> str:
 
 
 def used_run_files(folder: str | os.PathLike) -> list[str]:
-    folder = Path(folder)
-    return [name for name in RUN_FILES if (folder / name).exists()]
+    return RunLayout(folder).used_files()
 
 
 def move_previous_run_aside(folder: str | os.PathLike) -> Path | None:
@@ -96,11 +91,11 @@ def move_previous_run_aside(folder: str | os.PathLike) -> Path | None:
     if not names:
         return None
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    target = folder / f"previous-{stamp}"
     n = 1
+    target = RunLayout(folder).previous(stamp)
     while target.exists():
         n += 1
-        target = folder / f"previous-{stamp}-{n}"
+        target = RunLayout(folder).previous(stamp, n)
     target.mkdir()
     for name in names:
         os.replace(folder / name, target / name)
@@ -127,8 +122,8 @@ def claim_run_folder(folder: str | os.PathLike, *, resuming_here: bool, overwrit
             if not overwrite:
                 raise RunFolderError(
                     f"{folder} already holds a run ({', '.join(used)}). Resume it with --resume "
-                    f"{folder / 'last.pt'}, pick another --out folder, or pass --overwrite to move the old files "
-                    "into a previous-<time>/ folder inside it")
+                    f"{RunLayout(folder).last_checkpoint}, pick another --out folder, or pass --overwrite to move the "
+                    f"old files into a {PREVIOUS_PREFIX}<time>/ folder inside it")
             move_previous_run_aside(folder)
     except BaseException:
         lock.release()

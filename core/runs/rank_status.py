@@ -1,8 +1,8 @@
 """Per-process status of a multi-process run: RUN/ranks/rank-N.json, one small file per process.
 
 Only rank 0 writes metrics.jsonl and checkpoints; every process (rank 0 too) keeps its own status file fresh
-(state: running / evaluating / paused, then stopped / done / error; step, pid, host, time) so a follower can show that each process is alive, and a process that fails
-says why in its file before it exits.
+(state: running / evaluating / paused, then stopped / done / error; step, pid, host, time) so a follower can
+show that each process is alive (rank_liveness), and a process that fails says why in its file before it exits.
 """
 from __future__ import annotations
 
@@ -12,21 +12,40 @@ import socket
 import time
 from pathlib import Path
 
-from core.training.callbacks import Callback
 from core.io.atomic import write_text_atomic
-from core.runs.heartbeat import Heartbeat, interval_from_env
+from core.runs.layout import RunLayout
+from core.runs.records import RUNNING
+from core.runs.reducer import FAILED, FINISHED, STOPPED, liveness
 
-RANKS_DIR = "ranks"
+# What a process writes of itself: while it lives, running / evaluating / paused (the status words), then its
+# last word: stopped, or one of these two (the file's own words since it began; rank_liveness translates).
+DONE, ERROR = "done", "error"
+LAST_WORDS = {STOPPED: STOPPED, DONE: FINISHED, ERROR: FAILED}
 
 
 def rank_status_path(run_dir: str | os.PathLike, rank: int) -> Path:
-    return Path(run_dir) / RANKS_DIR / f"rank-{rank}.json"
+    return RunLayout(run_dir).rank_status(rank)
+
+
+def write_rank_status(run_dir: str | os.PathLike, rank: int, world_size: int, state: str, *, step: int, epoch: int,
+                      message: str | None = None) -> None:
+    """This process's status, written atomically; a failure to write is ignored (it must never stop training)."""
+    status = {"rank": rank, "world_size": world_size, "state": state, "step": step, "epoch": epoch,
+              "pid": os.getpid(), "host": socket.gethostname(), "time": time.time()}
+    if message:
+        status["message"] = message
+    path = rank_status_path(run_dir, rank)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(path, json.dumps(status))
+    except OSError:
+        pass
 
 
 def read_rank_statuses(run_dir: str | os.PathLike) -> list[dict]:
     """Every readable rank file of a run, by rank (a torn or foreign file is skipped)."""
     out = []
-    for path in sorted((Path(run_dir) / RANKS_DIR).glob("rank-*.json")):
+    for path in RunLayout(run_dir).rank_statuses():
         try:
             status = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -36,65 +55,12 @@ def read_rank_statuses(run_dir: str | os.PathLike) -> list[dict]:
     return sorted(out, key=lambda s: s["rank"])
 
 
-class RankStatus(Callback):
-    def __init__(self, run_dir: str | os.PathLike, rank: int, world_size: int):
-        self.path = rank_status_path(run_dir, rank)
-        self.rank, self.world_size = rank, world_size
-        self._heartbeat: Heartbeat | None = None
-        self._step = 0
-        self._epoch = 0
-
-    def write(self, state: str, message: str | None = None) -> None:
-        status = {"rank": self.rank, "world_size": self.world_size, "state": state, "step": self._step,
-                  "epoch": self._epoch, "pid": os.getpid(), "host": socket.gethostname(), "time": time.time()}
-        if message:
-            status["message"] = message
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            write_text_atomic(self.path, json.dumps(status))
-        except OSError:
-            pass  # a status file must never stop training
-
-    def _finish(self, state: str, message: str | None = None) -> None:
-        if self._heartbeat is not None:
-            self._heartbeat.stop()
-            self._heartbeat = None
-        self.write(state, message)
-
-    def on_fit_start(self, trainer, info: dict) -> None:
-        self._step, self._epoch = info.get("step", 0), info["start_epoch"] + 1
-        self.write("running")
-        interval = interval_from_env(getattr(trainer.config, "heartbeat_s", 2.0))
-        self._heartbeat = Heartbeat(lambda: self.write(self._state(trainer)), interval)
-        self._heartbeat.start()
-
-    @staticmethod
-    def _state(trainer) -> str:
-        if trainer.paused:
-            return "paused"
-        return "evaluating" if trainer.phase == "evaluating" else "running"
-
-    def on_paused(self, trainer, info: dict) -> None:
-        self._step = info.get("step", self._step)
-        self.write("paused")  # at once: the app shows the pause without waiting for a heartbeat
-
-    def on_resumed(self, trainer, info: dict) -> None:
-        if not trainer.stop_requested:
-            self.write("running")
-
-    def on_batch_end(self, trainer, report) -> None:
-        self._step, self._epoch = report.step, report.epoch
-
-    def on_epoch_end(self, trainer, metrics) -> None:
-        self._step, self._epoch = metrics.step, metrics.epoch + 1
-
-    def on_stopped(self, trainer, summary: dict) -> None:
-        self._finish("stopped")
-
-    def on_fit_end(self, trainer, summary: dict) -> None:
-        self._finish("done")
-
-    def on_error(self, trainer, error: BaseException) -> None:
-        from core.errors import describe_failure
-
-        self._finish("error", describe_failure(error) or f"{type(error).__name__}: {error}")
+def rank_liveness(status: dict, now: float, heartbeat_s: float) -> str:
+    """A process's status word (core.runs.reducer): its last word once it said one, else what it says it does
+    while its file was written within the reducer's silence limit, else "not responding"."""
+    state = status.get("state") or RUNNING
+    if state in LAST_WORDS:
+        return LAST_WORDS[state]
+    stamp = status.get("time")
+    heard = float(stamp) if isinstance(stamp, (int, float)) and not isinstance(stamp, bool) else None
+    return liveness(heard, now, heartbeat_s, state)

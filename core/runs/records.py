@@ -51,7 +51,8 @@ KINDS: dict[str, tuple[str, ...]] = {
 }
 # After one of these the writer has said its last word (until a later "resume"/"start").
 FINAL_KINDS = ("end", "stopped", "error", "diverged")
-HEARTBEAT_STATES = ("running", "paused", "evaluating")
+# What a live writer says it does (a heartbeat's state); core.runs.reducer makes them status words.
+RUNNING, PAUSED, EVALUATING = HEARTBEAT_STATES = ("running", "paused", "evaluating")
 
 
 class RecordError(ValueError):

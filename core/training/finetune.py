@@ -45,9 +45,9 @@ def prepare_finetune(checkpoint_path: str | Path, run_dir: str | Path | None, *,
     if run_dir is not None:
         import json
 
-        from core.training.recorder import CONFIG_FILE, RunDirectory
+        from core.runs.directory import RunDirectory
 
         run = RunDirectory(run_dir)
-        config = json.loads((run.path / CONFIG_FILE).read_text(encoding="utf-8"))
+        config = json.loads(run.config.read_text(encoding="utf-8"))
         run.write_config({**config, "finetuned_from": str(Path(checkpoint_path).resolve())})
     return trainer

@@ -1,8 +1,7 @@
-"""A run directory: config.json, an append-only metrics.jsonl (flushed line by line, so another process
-can watch it live), last.pt and best.pt. The RunRecorder callback keeps it up to date during fit()."""
+"""The RunRecorder callback keeps a run directory (core.runs.directory) up to date during fit(): records in
+metrics.jsonl, a heartbeat, last.pt and best.pt."""
 from __future__ import annotations
 
-import json
 import math
 import os
 import socket
@@ -10,91 +9,16 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from pathlib import Path
 
 from core.runs import records
 from core.training.callbacks import BatchReport, Callback, EpochMetrics
 from core.checkpoints.checkpoint import checkpoint_from_trainer, save_checkpoint
 from core.errors import describe_failure
-from core.io.atomic import append_lines, write_text_atomic
+from core.runs.directory import RunDirectory
+from core.runs.layout import LAST
 from core.runs.heartbeat import DEFAULT_INTERVAL_S, Heartbeat, interval_from_env
 from core.runs.records import Record
 from core.training.trainer import DivergedError
-
-CONFIG_FILE = "config.json"
-METRICS_FILE = "metrics.jsonl"
-LAST_CHECKPOINT = "last.pt"
-BEST_CHECKPOINT = "best.pt"
-
-
-def _clean(value):
-    """JSON has no NaN/inf: write them as null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-class RunDirectory:
-    def __init__(self, path: str | os.PathLike):
-        self.path = Path(path).expanduser()
-
-    def create(self) -> "RunDirectory":
-        self.path.mkdir(parents=True, exist_ok=True)
-        return self
-
-    @property
-    def last_checkpoint(self) -> Path:
-        return self.path / LAST_CHECKPOINT
-
-    @property
-    def best_checkpoint(self) -> Path:
-        return self.path / BEST_CHECKPOINT
-
-    @property
-    def metrics_path(self) -> Path:
-        return self.path / METRICS_FILE
-
-    def write_config(self, config: dict) -> None:
-        write_text_atomic(self.path / CONFIG_FILE,
-                          json.dumps({"version": records.CONFIG_VERSION, **config}, indent=2, default=str))
-
-    def append_metrics(self, *batch: dict) -> None:
-        append_lines(self.metrics_path, [json.dumps({k: _clean(v) for k, v in r.items()}) for r in batch])
-
-    def append_records(self, batch: Iterable[Record]) -> None:
-        """Whole lines in one write on an O_APPEND descriptor (core.io.atomic.append_lines): a reader never sees
-        two records glued, and a partial line left by a full disk is closed before the next record."""
-        append_lines(self.metrics_path, [records.encode(r) for r in batch])
-
-    def read_metrics(self) -> list[dict]:
-        """Every complete line; a half-written last line (the run is still writing) is skipped."""
-        if not self.metrics_path.exists():
-            return []
-        records = []
-        for line in self.metrics_path.read_text(encoding="utf-8").splitlines():
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-        return records
-
-    def epoch_records(self) -> list[dict]:
-        return [r for r in current_lineage(self.read_metrics()) if r.get("kind") == "epoch"]
-
-
-def current_lineage(records: list[dict]) -> list[dict]:
-    """The records as the resumed run sees its history: a "resume" record at (epoch E, step S) supersedes
-    the step and epoch records past that point that a killed run wrote after its last checkpoint, so epochs
-    never repeat and steps never go backwards."""
-    kept: list[dict] = []
-    for record in records:
-        if record.get("kind") == "resume":
-            epoch, step = record.get("epoch") or 0, record.get("step") or 0
-            kept = [r for r in kept if not (
-                (r.get("kind") == "epoch" and (r.get("epoch") or 0) > epoch)
-                or (r.get("kind") == "step" and (r.get("step") or 0) > step))]
-        kept.append(record)
-    return kept
 
 
 class RunRecorder(Callback):
@@ -130,7 +54,8 @@ class RunRecorder(Callback):
                 sink(record)
 
     def _beat(self, trainer) -> None:
-        state = "paused" if trainer.paused else ("evaluating" if trainer.phase == "evaluating" else "running")
+        state = records.PAUSED if trainer.paused else (
+            records.EVALUATING if trainer.phase == "evaluating" else records.RUNNING)
         self._write(records.make("heartbeat", state=state, epoch=self._epoch, step=trainer.step))
 
     def _stop_heartbeat(self) -> None:
@@ -189,7 +114,7 @@ class RunRecorder(Callback):
     def _save_periodic(self, trainer, epoch: int, batch: int) -> None:
         save_checkpoint(checkpoint_from_trainer(trainer), self.run.last_checkpoint)
         self._last_save = time.monotonic()
-        self._write(records.make("checkpoint", checkpoint=LAST_CHECKPOINT, reason="periodic", epoch=epoch,
+        self._write(records.make("checkpoint", checkpoint=LAST, reason="periodic", epoch=epoch,
                                  step=trainer.step, batch=batch))
 
     def on_paused(self, trainer, info: dict) -> None:

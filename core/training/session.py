@@ -16,9 +16,10 @@ from core.data import DataSpec, build_data
 from core.models import ModelSpec, build_model
 from core.models.torchvision_models import data_spec_for_model
 from core.runs.lock import claim_run_folder
-from core.runs.control import ControlWatch
-from core.runs.rank_status import RankStatus
-from core.training.recorder import RunDirectory, RunRecorder
+from core.runs.directory import RunDirectory
+from core.training.rank_reporter import RankStatus
+from core.training.recorder import RunRecorder
+from core.training.run_control import ControlWatch
 from core.training.strategy import Strategy
 from core.training.trainer import TrainConfig, Trainer, TrainingError, seed_everything
 

@@ -5,41 +5,55 @@ by the PyTorch team; it needs only the `tensorboard` package (the `tensorboard` 
 tests use. tensorboardX would add a second writer library for the same files.
 
 Tags: train/loss, train/lr, train/images_per_sec by optimizer step; epoch/train_loss, epoch/train_acc,
-epoch/val_loss, epoch/val_acc, epoch/lr by epoch number (1-based). Nulls (NaN in the run) are skipped.
+epoch/val_loss, epoch/val_acc, epoch/lr by epoch number (1-based). Nulls (NaN in the run) are skipped. Each step shows once
+in a resumed run too: export_run writes the run's current lineage (core.runs.reducer), and a live sink in a
+resumed run asks TensorBoard to purge what the resumed run writes again (purge_step).
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from core.runs.follower import RunFollower
+from core.runs import layout
+from core.runs.history import LineageReader
+from core.runs.records import FINAL_KINDS
+from core.runs.reducer import rewind_of
 
 STEP_TAGS = {"loss": "train/loss", "lr": "train/lr", "images_per_sec": "train/images_per_sec"}
 EPOCH_TAGS = {"train_loss": "epoch/train_loss", "train_acc": "epoch/train_acc", "val_loss": "epoch/val_loss",
               "val_acc": "epoch/val_acc", "lr": "epoch/lr"}
-DEFAULT_SUBDIR = "tensorboard"
 
 
 class TensorBoardUnavailable(RuntimeError):
     """The tensorboard package is missing."""
 
 
-def _summary_writer(log_dir: Path):
+def _writer_class():
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         raise TensorBoardUnavailable(
             "TensorBoard export needs the tensorboard package: pip install 'layerscope[tensorboard]' "
             "(or pip install tensorboard)") from None
-    return SummaryWriter(log_dir=str(log_dir))
+    return SummaryWriter
 
 
 class TensorBoardSink:
-    """A record sink (callable) that writes scalars to one TensorBoard log folder."""
+    """A record sink (callable) that writes scalars to one TensorBoard log folder.
+
+    The writer opens at the first record. When that is a "resume" (a resumed run, core.runs.reducer), it
+    opens with purge_step after the resume's step: TensorBoard then hides the points the killed run wrote
+    past its checkpoint, which this run writes again, so each step shows once."""
 
     def __init__(self, log_dir: str | Path):
         self.log_dir = Path(log_dir)
-        self.writer = _summary_writer(self.log_dir)
+        self._writer_class = _writer_class()  # raises TensorBoardUnavailable now, before the run starts
+        self.writer = None
         self.scalars = 0
+
+    def _open(self, record: dict) -> None:
+        rewind = rewind_of(record)
+        self.writer = self._writer_class(log_dir=str(self.log_dir),
+                                         purge_step=rewind.step + 1 if rewind is not None else None)
 
     def _add(self, tag: str, value, step) -> None:
         if value is None or step is None:
@@ -48,6 +62,8 @@ class TensorBoardSink:
         self.scalars += 1
 
     def __call__(self, record: dict) -> None:
+        if self.writer is None:
+            self._open(record)
         kind = record.get("kind")
         if kind == "step":
             for field, tag in STEP_TAGS.items():
@@ -55,33 +71,28 @@ class TensorBoardSink:
         elif kind == "epoch":
             for field, tag in EPOCH_TAGS.items():
                 self._add(tag, record.get(field), record.get("epoch"))
-        elif kind in ("end", "stopped", "error", "diverged"):
+        elif kind in FINAL_KINDS:
             self.writer.flush()
 
     def close(self) -> None:
-        self.writer.close()
+        if self.writer is not None:
+            self.writer.close()
 
 
 def export_run(run_dir: str | Path, out_dir: str | Path | None = None) -> tuple[Path, int, int]:
-    """Convert RUN/metrics.jsonl into TensorBoard files under out_dir (default RUN/tensorboard).
+    """Convert RUN/metrics.jsonl into TensorBoard files under out_dir (default RUN/tensorboard): each step and
+    each epoch once, from the run's current lineage (a resumed run's replayed steps are the resumed run's).
 
     Returns (log folder, scalars written, garbage lines skipped). Raises FileNotFoundError for a folder
     without metrics.jsonl."""
-    run_dir = Path(run_dir)
-    metrics = run_dir / "metrics.jsonl" if run_dir.is_dir() else run_dir
-    if not metrics.is_file():
-        raise FileNotFoundError(f"{run_dir}: no metrics.jsonl here; is this a run folder?")
-    log_dir = Path(out_dir) if out_dir else metrics.parent / DEFAULT_SUBDIR
-    follower = RunFollower(metrics)
+    records = LineageReader(run_dir)
+    if not records.path.is_file():
+        raise FileNotFoundError(f"{run_dir}: no {layout.METRICS} here; is this a run folder?")
+    log_dir = Path(out_dir) if out_dir else layout.RunLayout(records.path.parent).tensorboard
     sink = TensorBoardSink(log_dir)
     try:
-        while True:
-            before = follower.offset
-            batch = follower.poll()
-            for record in batch:
-                sink(record)
-            if follower.offset == before:  # all read (or the file cannot be read any more)
-                break
+        for record in records:
+            sink(record)
     finally:
         sink.close()
-    return log_dir, sink.scalars, follower.garbage_lines
+    return log_dir, sink.scalars, records.garbage_lines

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QFileDialog, QGridLayout, QHBoxLayout, QHeaderVie
                                QListWidgetItem,
                                QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
+from core.runs.layout import BEST
 from gui.concurrent import BackgroundTask
 from gui.evaluate.heatmap import ConfusionHeatmap
 from gui.evaluate.jobs import EVAL_IMPORTS, compare_job, finetune_settings_job
@@ -150,7 +151,7 @@ class CompareView(QWidget):
         checkpoint = self.checkpoint_provider()
         if not checkpoint:
             self._say("warning", "Fine-tuning starts from a checkpoint file: pick one on the Evaluate page "
-                                 "(a file, or the current run's best.pt)")
+                                 f"(a file, or the current run's {BEST})")
             return
         self.finetune_task.submit(finetune_settings_job(checkpoint))
 

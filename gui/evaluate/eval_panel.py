@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, Q
                                QLineEdit, QProgressBar, QPushButton, QSplitter, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWidget)
 
+from core.runs.layout import RunLayout
 from gui.concurrent import BackgroundTask
 from gui.evaluate.gallery import Gallery
 from gui.evaluate.heatmap import ConfusionHeatmap
@@ -155,7 +156,7 @@ class EvaluatePanel(QWidget):
             return ckpt if ckpt is not None else "There is no current model: train one or open a checkpoint."
         if source == "Best of current run":
             run = self.run_dir_provider()
-            best = Path(run) / "best.pt" if run is not None else None
+            best = RunLayout(run).best_checkpoint if run is not None else None
             return str(best) if best is not None else "There is no current run: train one, or pick a checkpoint file."
         path = self.checkpoint_path.text().strip()
         return path or "Pick a checkpoint file first."
@@ -176,8 +177,9 @@ class EvaluatePanel(QWidget):
             return
         dataset, split = self.dataset.text().strip(), self.split.currentText()
         out = None
-        if isinstance(chosen, str) and (Path(chosen).parent / "config.json").is_file() and not dataset:
-            out = str(Path(chosen).parent / ("eval" if split == "val" else f"eval-{split}"))  # beside the run's files
+        run = RunLayout(Path(chosen).parent) if isinstance(chosen, str) else None
+        if run is not None and run.config.is_file() and not dataset:
+            out = str(run.eval_dir(split))  # beside the run's files
         self.progress.setRange(0, 0)
         self.evaluate_button.setEnabled(False)
         self.cancel_button.setEnabled(True)

@@ -2,7 +2,8 @@
 
 RunCurves.update() asks the run's follower (core.runs.follower.RunFollower) for the records written since the last
 call (it remembers its byte offset, so a poll reads only what is new; it skips half-written and garbage lines
-and survives a truncated or replaced file) and appends them. Qt-free: the Runs tab calls
+and survives a truncated or replaced file) and appends them, each step and epoch once (a resume rewinds the
+curves, core.runs.reducer). Qt-free: the Runs tab calls
 update() on its worker thread and draws the buffers on the GUI thread.
 """
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from core.runs.follower import RunFollower
+from core.runs.reducer import Rewind, rewind_of
 from gui.plotting.plot_buffer import PlotBuffer
 
 X_MODES = ("step", "epoch", "wall")
@@ -29,7 +31,7 @@ def _num(value) -> float:
 class RunCurves:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
-        self.follower = RunFollower(self.path / "metrics.jsonl")
+        self.follower = RunFollower(self.path)  # the folder: its metrics.jsonl, waited for until it is there
         self.loss = PlotBuffer()  # x: step
         self.lr = PlotBuffer()
         self.step_time = PlotBuffer(64)  # (step, wall time) anchors for the wall-time axis
@@ -46,10 +48,24 @@ class RunCurves:
         self.lock = threading.Lock()
 
     def update(self) -> bool:
-        """Append the records written since the last update; True when anything was new."""
+        """Append the records written since the last update; True when anything was new. A "resume" record
+        rewinds the curves to its position first (core.runs.reducer): the steps and epochs a killed run wrote
+        after its last checkpoint are written again by the resumed run, and each shows once."""
         records = self.follower.poll()
         if not records:
             return False
+        part: list = []
+        for r in records:
+            rewind = rewind_of(r)
+            if rewind is not None:
+                self._append(part)
+                part = []
+                self._rewind(rewind)
+            part.append(r)
+        self._append(part)
+        return True
+
+    def _append(self, records: list) -> None:
         steps, losses, lr_steps, lrs, times, epochs = [], [], [], [], [], []
         for r in records:
             kind = r.get("kind")
@@ -80,7 +96,18 @@ class RunCurves:
             for r in epochs:
                 self._add_epoch(r)
             self.records += len(records)
-        return True
+
+    def _rewind(self, rewind: Rewind) -> None:
+        with self.lock:
+            for buffer in (self.loss, self.lr):
+                buffer.drop_after(rewind.step)
+            for buffer in (self.epoch_step, self.epoch_time, self.val_loss, self.val_acc, self.train_loss):
+                buffer.drop_after(rewind.epoch)
+            # The wall-time anchors mix steps and epoch ends, so they are not sorted: keep by value.
+            keep = self.step_time.x <= rewind.step
+            xs, ys = self.step_time.x[keep].copy(), self.step_time.y[keep].copy()
+            self.step_time.clear()
+            self.step_time.extend(xs, ys)
 
     def _add_epoch(self, r: dict) -> None:
         epoch = _num(r.get("epoch"))

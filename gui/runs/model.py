@@ -11,12 +11,12 @@ import time
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QColor
 
-from core.runs.index import RunSummary
+from core.runs.index import MISSING, UNREADABLE, RunSummary
+from core.runs.reducer import FAILED, NOT_RESPONDING, PAUSED, RUNNING
 
 COLUMNS = ("Name", "Status", "Dataset", "Model", "Epochs", "Best val acc", "Started", "Duration", "Note")
-STATUS_COLOURS = {"running": QColor(30, 130, 60), "paused": QColor(170, 120, 0), "failed": QColor(190, 30, 30),
-                  "not responding": QColor(190, 30, 30), "missing": QColor(120, 120, 120),
-                  "unreadable": QColor(190, 30, 30)}
+STATUS_COLOURS = {RUNNING: QColor(30, 130, 60), PAUSED: QColor(170, 120, 0), FAILED: QColor(190, 30, 30),
+                  NOT_RESPONDING: QColor(190, 30, 30), MISSING: QColor(120, 120, 120), UNREADABLE: QColor(190, 30, 30)}
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 PATH_ROLE = Qt.ItemDataRole.UserRole + 2
 

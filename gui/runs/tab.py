@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLineEdit, QMenu,
 from core.runs.actions import (RunActionError, TrashedRun, resume_request,
                               run_checkpoint, run_settings)
 from core.runs.index import RunIndex, RunSummary
+from core.runs.layout import BEST, LAST
 from gui.concurrent import BackgroundTask
 from gui.runs.compare import SettingsComparison
 from gui.runs.file_actions import RunFileActions
@@ -128,13 +129,13 @@ class RunsTab(RunFileActions, QWidget):
             ("delete", "Delete", QKeySequence.StandardKey.Delete,
              "Move the selected runs to the runs trash (Undo puts them back)", self.delete_selected),
             ("undo", "Undo Delete", QKeySequence.StandardKey.Undo, "Put the last deleted runs back", self.undo_delete),
-            ("best", "Open best.pt", None, "Open the run's best checkpoint in the inspector",
+            ("best", f"Open {BEST}", None, "Open the run's best checkpoint in the inspector",
              lambda: self.open_checkpoint("best")),
-            ("last", "Open last.pt", None, "Open the run's last checkpoint in the inspector",
+            ("last", f"Open {LAST}", None, "Open the run's last checkpoint in the inspector",
              lambda: self.open_checkpoint("last")),
             ("follow", "Follow Live", None, "Show this run in the Train tab's plots, progress and log as it is "
              "written", lambda: self._one() and self.followRequested.emit(self._one())),
-            ("resume", "Resume", None, "Continue a stopped run from its last.pt", self.resume_selected),
+            ("resume", "Resume", None, f"Continue a stopped run from its {LAST}", self.resume_selected),
             ("again", "Train Again", None, "Fill the training form with this run's settings", self.train_again),
             ("csv", "Export CSV…", None, "Save the run's step and epoch metrics as a CSV file",
              lambda: self.export_csv()),

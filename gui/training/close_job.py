@@ -9,6 +9,8 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QMessageBox, QWidget
 
+from core.runs import layout
+
 STOP, LEAVE, CANCEL = "stop", "leave", "cancel"
 
 
@@ -16,7 +18,7 @@ def ask_about_running_job(parent: QWidget, run_dir: Path) -> str:
     """STOP, LEAVE or CANCEL, as the user chose."""
     box = QMessageBox(QMessageBox.Icon.Question, "A training job is running",
                       f"A multi-process run is writing {run_dir}.", parent=parent)
-    box.setInformativeText("Stop it (every process stops after its batch; last.pt is saved), or leave it running "
+    box.setInformativeText(f"Stop it (every process stops after its batch; {layout.LAST} is saved), or leave it running "
                            "and follow it again later from the Runs tab or with layerscope --follow.")
     stop = box.addButton("Stop the job", QMessageBox.ButtonRole.DestructiveRole)
     leave = box.addButton("Leave it running", QMessageBox.ButtonRole.AcceptRole)

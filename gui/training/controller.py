@@ -22,6 +22,7 @@ from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from core.training.session import RunSettings
 from gui.model_hub import ModelHub
+from core.runs import layout
 from gui.settings import default_runs_root, new_run_dir
 from gui.training.worker import TrainingWorker
 
@@ -30,7 +31,6 @@ IDLE, RUNNING, PAUSED, STOPPING = "idle", "running", "paused", "stopping"
 # Batch reports at most 5 times a second: each one carries every step's loss since the last, so the plot
 # loses nothing, and each costs a repaint on the GUI thread (benchmarks/training.py measures the trade).
 REPORT_INTERVAL_S = 0.2
-JOB_LOG = "launcher.log"  # a multi-process job's output, in its run folder
 STOP_CODES = (130, 143)  # a job stopped by SIGINT / SIGTERM
 
 
@@ -115,7 +115,7 @@ class TrainingController(QObject):
         extra = ("--resume", str(resume)) if resume is not None else ()
         try:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            with open(self.run_dir / JOB_LOG, "ab") as log:  # the launcher's and processes' own output
+            with open(layout.RunLayout(self.run_dir).launcher_log, "ab") as log:  # the launcher's and processes' own output
                 job = TrainJob.start(settings, self.run_dir, nproc, extra_args=extra, log=log)
         except OSError as exc:
             self.message.emit("error", f"Cannot start the {nproc}-process run in {self.run_dir}: {exc.strerror or exc}")
@@ -171,10 +171,11 @@ class TrainingController(QObject):
         if code == 0 or code in STOP_CODES:
             self.message.emit("info", f"Saved in {self.run_dir}")
             # The job's weights reach the hub from its file (the app's own run hands them over in memory).
-            saved = [self.run_dir / name for name in ("last.pt", "best.pt") if (self.run_dir / name).exists()]
+            run = layout.RunLayout(self.run_dir)
+            saved = [path for path in (run.last_checkpoint, run.best_checkpoint) if path.exists()]
             self.runFinished.emit({**final, "stopped": code != 0, "checkpoint": str(saved[0]) if saved else None})
         else:
-            message = final.get("message") or f"the processes exited with status {code} (see {self.run_dir / JOB_LOG})"
+            message = final.get("message") or f"the processes exited with status {code} (see {layout.RunLayout(self.run_dir).launcher_log})"
             self.message.emit("error", f"Training failed: {message}")
             self.runFailed.emit(message)
 
@@ -212,12 +213,12 @@ class TrainingController(QObject):
         if self._state in (RUNNING, PAUSED) and self.job is not None:
             self.job.stop()
             self._set_state(STOPPING)
-            self.message.emit("info", "Stopping every process (SIGINT) at its next batch; rank 0 saves last.pt…")
+            self.message.emit("info", f"Stopping every process (SIGINT) at its next batch; rank 0 saves {layout.LAST}…")
             return
         if self._state in (RUNNING, PAUSED) and self._worker is not None:
             self._worker.stop()
             self._set_state(STOPPING)
-            self.message.emit("info", "Stopping at the next batch; saving last.pt…")
+            self.message.emit("info", f"Stopping at the next batch; saving {layout.LAST}…")
 
     def shutdown(self, timeout_ms: int = 60_000) -> bool:
         """Stop any run and wait for its thread (closing the window). True when no thread is left."""

@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QStackedWidget, QToolButton, QVBoxLayout, QWidget
 
+from core.runs.layout import CONFIG, LAST
 from gui.run_settings_model import FORM_KEYS, RunSettingsModel, SettingsError, default_values, values_from_config
 from gui.training.settings_fields import FIELD_NAMES, SettingsFields
 
@@ -43,7 +44,7 @@ class TrainingPanel(QWidget):
         self.train_action = _action(self, "&Train", "Ctrl+Return", "Start training with these settings",
                                     "Ctrl+Enter")  # the keypad's Enter too
         self.pause_action = _action(self, "&Pause", "Ctrl+P", "Pause or resume the run")
-        self.stop_action = _action(self, "&Stop", "Ctrl+.", "Stop the run and save last.pt")
+        self.stop_action = _action(self, "&Stop", "Ctrl+.", f"Stop the run and save {LAST}")
         self.train_action.triggered.connect(self.trainRequested)
         self.pause_action.triggered.connect(self.pauseToggled)
         self.stop_action.triggered.connect(self.stopRequested)
@@ -138,12 +139,12 @@ class TrainingPanel(QWidget):
                     fields.settings.set(key, value)
                 except (TypeError, ValueError):
                     skipped.append(key)
-            fields.setToolTip(f"Not readable in its config.json: {', '.join(skipped)} (shown as the default)"
+            fields.setToolTip(f"Not readable in its {CONFIG}: {', '.join(skipped)} (shown as the default)"
                               if skipped else "")
             self.forms.setCurrentWidget(fields)
         else:
             self.followed_note.setText(config if isinstance(config, str) else
-                                       "Its settings show once the run writes its config.json.")
+                                       f"Its settings show once the run writes its {CONFIG}.")
             self.forms.setCurrentWidget(self.followed_note)
         self._update_enabled()
 

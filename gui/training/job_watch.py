@@ -12,24 +12,10 @@ import time
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
+from core.runs.rank_status import rank_liveness
 from gui.concurrent import BackgroundTask
 from gui.training.live_follow import POLL_MS
 from gui.training.run_control import RunControl
-
-STALE_FACTOR = 3  # no status update for this many heartbeat intervals: the process is stale
-FINAL_STATES = ("stopped", "done", "error")
-
-
-def rank_liveness(status: dict, now: float, heartbeat_s: float) -> str:
-    """'alive', 'paused' (alive and waiting), 'stale' (no update for STALE_FACTOR heartbeats) or the process's
-    final state."""
-    state = status.get("state") or "running"
-    if state in FINAL_STATES:
-        return state
-    stamp = status.get("time")
-    if not isinstance(stamp, (int, float)) or now - stamp > STALE_FACTOR * heartbeat_s:
-        return "stale"
-    return "paused" if state == "paused" else "alive"
 
 
 class JobWatch(QObject):

@@ -34,7 +34,8 @@ def read_config(folder: Path, seen_key):
     UNCHANGED). config: the dict, None when there is none, or a text saying why it cannot be used. A stat per
     call; the file is read only when it changed (written atomically: a new file each time)."""
     from core.runs.records import CONFIG_VERSION
-    from core.runs.index import CONFIG_FILE, read_json_object
+    from core.runs.index import read_json_object
+    from core.runs.layout import CONFIG as CONFIG_FILE
 
     path = folder / CONFIG_FILE
     try:

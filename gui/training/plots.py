@@ -11,6 +11,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
 
+from core.runs.reducer import rewind_of
 from gui.plotting.axis_range import keep_flat_series_visible
 from gui.plotting.plot_buffer import PlotBuffer
 from gui.plotting.smoothing import debiased_ema
@@ -164,6 +165,7 @@ class TrainingPlots(QWidget):
 
         for record in records:
             kind = record.get("kind")
+            rewind = rewind_of(record)  # the one resume rule (core.runs.reducer): each step and epoch shows once
             if kind == "step":
                 loss = _finite(record.get("loss"))
                 if record.get("step") is not None and math.isfinite(loss):  # curves skip no finite check
@@ -172,10 +174,10 @@ class TrainingPlots(QWidget):
                     lrs.append(_finite(record.get("lr")))
                 continue
             flush_steps()
-            if kind == "start":
+            if rewind is not None:
+                self._drop_after(rewind.step, rewind.epoch)
+            elif kind == "start":
                 self.start_run(record)
-            elif kind == "resume":
-                self._drop_after(record.get("step") or 0, record.get("epoch") or 0)
             elif kind == "epoch" and record.get("epoch") is not None:
                 self._add_epoch(record)
         flush_steps()
@@ -186,7 +188,9 @@ class TrainingPlots(QWidget):
             buffer.drop_after(step)
         for buffer in (self.epoch_train_loss, self.epoch_val_loss, self.epoch_train_acc, self.epoch_val_acc):
             buffer.drop_after(epoch)
-        self._ema = (0.0, 0) if len(self.step_loss) == 0 else self._ema
+        # The smoothed line goes on from its last kept point (the debiased EMA's state, taken back from it).
+        n = len(self.step_loss_ema)
+        self._ema = (float(self.step_loss_ema.y[-1]) * (1 - EMA_SMOOTHING ** n), n) if n else (0.0, 0)
         self._best = max(((e, a) for e, a in zip(self.epoch_val_acc.x, self.epoch_val_acc.y) if math.isfinite(a)),
                          key=lambda p: p[1], default=None)
         self._mark_best()

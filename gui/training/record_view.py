@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Slot
 
+from core.runs import layout
+
 
 def _pct(value) -> str:
     return f"{value:.1%}" if isinstance(value, (int, float)) else "–"
@@ -38,7 +40,7 @@ def describe(record: dict, *, failures: bool = True) -> tuple[str, str] | None:
     if kind == "end":
         return "info", f"Run finished after {record.get('epoch')} epochs, best val acc {_pct(record.get('best_val_acc'))}"
     if kind == "stopped":
-        return "info", f"Run stopped at epoch {record.get('epoch')}, step {record.get('step')}; last.pt holds the position"
+        return "info", f"Run stopped at epoch {record.get('epoch')}, step {record.get('step')}; {layout.LAST} holds the position"
     if kind in ("error", "diverged") and failures:
         return "error", f"Run {'diverged' if kind == 'diverged' else 'failed'}: {record.get('message')}"
     return None

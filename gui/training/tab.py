@@ -12,6 +12,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import QMessageBox, QSplitter, QWidget
 
+from core.runs import layout
 from gui.run_settings_model import SettingsError
 from gui.training.close_job import ask_about_running_job, close_with_job
 from gui.training.export_actions import TrainExports
@@ -195,7 +196,7 @@ class TrainTab(QSplitter):
             pause = self.run_watch.status != "paused"
             self.run_watch.send(pause=pause)
             self.log.append("info", f"Asked {self._followed_name()} to {'pause' if pause else 'go on'} after its "
-                                    "current step (through its control.json)")
+                                    f"current step (through its {layout.CONTROL})")
 
     @Slot()
     def stop(self) -> None:
@@ -204,8 +205,8 @@ class TrainTab(QSplitter):
         elif self.run_watch.controllable():
             self.run_watch.send(pause=False, stop=True)
             self.panel.set_state("stopping")  # until its "stopped" record arrives
-            self.log.append("info", f"Asked {self._followed_name()} to stop after its current step and save last.pt "
-                                    "(through its control.json)")
+            self.log.append("info", f"Asked {self._followed_name()} to stop after its current step and save "
+                                    f"{layout.LAST} (through its {layout.CONTROL})")
 
     @Slot(str)
     def _on_state_changed(self, state: str) -> None:
@@ -233,7 +234,7 @@ class TrainTab(QSplitter):
     def shutdown(self) -> None:
         """Stop an active run (saving last.pt) and the watchers; an export in progress finishes."""
         if self.is_active():
-            self.log.append("info", "Closing: stopping the run and saving last.pt…")
+            self.log.append("info", f"Closing: stopping the run and saving {layout.LAST}…")
             self.statusMessage.emit("Stopping the run…")
             self.controller.shutdown()
         self.plots.timer.stop()

@@ -11,7 +11,7 @@ from core.checkpoints.checkpoint import (CheckpointError, check_resumable, check
                              save_checkpoint)
 from core.data import DataSpec
 from core.checkpoints.predict import Predictor
-from core.training.recorder import RunDirectory
+from core.runs.history import fold
 from core.training.session import RunSettings, prepare_trainer
 from core.training.trainer import TrainConfig
 
@@ -47,7 +47,7 @@ def test_exact_resume_matches_an_uninterrupted_run(tmp_path):
     assert resumed.epoch == 2
     resumed.fit()
     assert epoch_numbers(resumed) == epoch_numbers(straight)
-    assert [r["epoch"] for r in RunDirectory(tmp_path / "split").epoch_records()] == [1, 2, 3, 4]
+    assert [r["epoch"] for r in fold(tmp_path / "split").epochs] == [1, 2, 3, 4]
 
 
 def test_exact_resume_of_a_stopped_cosine_run(tmp_path):

@@ -6,7 +6,8 @@ import json
 import numpy as np
 import torch
 
-from core.dossier.health import HEALTH_FILE, read_health
+from core.dossier.health import read_health
+from core.runs.layout import LAYER_HEALTH as HEALTH_FILE
 from core.dossier.health_checks import HealthWarnings
 from core.dossier.store import load_topk, topk_path
 from tests.core.dossierkit import train_learnable_run, write_learnable_folder

@@ -13,7 +13,9 @@ from core.cli.main import main
 from core.data.transforms import Preprocess
 from core.errors import describe_failure, is_out_of_memory
 from core.models import ModelSpec, build_model
-from core.training.recorder import RunDirectory
+from core.runs import records
+from core.runs.directory import RunDirectory
+from core.runs.history import LineageReader
 
 TRAIN = ["train", "--shapes-count", "32", "--image-size", "16", "--epochs", "1", "--batch-size", "16",
          "--model", "mlp", "--hidden", "8", "--quiet"]
@@ -97,7 +99,7 @@ def test_a_disk_that_fills_in_the_middle_of_torch_save_is_reported_as_full_not_a
 
 def test_a_failed_metrics_write_never_glues_records_together(tmp_path, monkeypatch):
     run = RunDirectory(tmp_path).create()
-    run.append_metrics({"kind": "step", "step": 1})
+    run.append_records([records.make("step", step=1, loss=1.0)])
     real_write = os.write
 
     def half_then_full(fd, data):
@@ -106,12 +108,13 @@ def test_a_failed_metrics_write_never_glues_records_together(tmp_path, monkeypat
 
     monkeypatch.setattr(fileio.os, "write", half_then_full)
     with pytest.raises(OSError) as err:
-        run.append_metrics({"kind": "step", "step": 2, "loss": 0.5})
-    assert err.value.filename == str(run.metrics_path)
+        run.append_records([records.make("step", step=2, loss=0.5)])
+    assert err.value.filename == str(run.metrics)
     monkeypatch.setattr(fileio.os, "write", real_write)
-    run.append_metrics({"kind": "step", "step": 3})  # space again: the partial line is closed first
-    assert [r["step"] for r in run.read_metrics()] == [1, 3]
-    assert run.metrics_path.read_text().endswith('"step": 3}\n')
+    run.append_records([records.make("step", step=3, loss=0.25)])  # space again: the partial line is closed first
+    reader = LineageReader(run.path)
+    assert [r["step"] for r in reader] == [1, 3] and reader.garbage_lines == 1  # the half line, alone on its line
+    assert run.metrics.read_text().endswith('"step":3,"loss":0.25}\n')
 
 
 @pytest.mark.parametrize("umask", [0o022, 0o027])
@@ -121,7 +124,7 @@ def test_checkpoints_and_run_files_get_the_umasks_mode_not_0600(tmp_path, umask)
         save_checkpoint(tiny_checkpoint(), tmp_path / "last.pt")
         run = RunDirectory(tmp_path).create()
         run.write_config({"a": 1})
-        run.append_metrics({"kind": "start"})
+        run.append_records([records.make("heartbeat", state="running")])
     finally:
         os.umask(old)
     for name in ("last.pt", "config.json", "metrics.jsonl"):

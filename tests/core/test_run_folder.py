@@ -11,7 +11,10 @@ from core.checkpoints.checkpoint import load_checkpoint
 from core.cli.main import main
 from core.data import DataSpec
 from core.runs.lock import RunFolderError, RunLock, claim_run_folder
-from core.training.recorder import RunDirectory, RunRecorder
+from core.runs import records
+from core.runs.directory import RunDirectory
+from core.runs.history import LineageReader, fold
+from core.training.recorder import RunRecorder
 from core.training.session import RunSettings, prepare_trainer
 from core.training.trainer import TrainConfig
 
@@ -81,11 +84,11 @@ def test_a_new_run_into_a_used_folder_is_refused_and_overwrite_moves_the_old_run
 def test_best_so_far_comes_from_this_runs_records_only(tmp_path):
     run = RunDirectory(tmp_path / "run").create()
     # Another (or killed) run's record claims 99% accuracy; it must not stop this run from saving best.pt.
-    run.append_metrics({"kind": "epoch", "epoch": 1, "step": 2, "val_acc": 0.99, "run": "someone-else"})
+    run.append_records([records.make("epoch", epoch=1, step=2, val_loss=0.01, val_acc=0.99, run="someone-else")])
     recorder = RunRecorder(run)
     prepare_trainer(tiny(), None, callbacks=[recorder]).fit()
     assert run.best_checkpoint.exists()
-    own = [r for r in run.read_metrics() if r.get("run") == recorder.run_id]
+    own = [r for r in LineageReader(run.path) if r.get("run") == recorder.run_id]
     assert {r["kind"] for r in own} >= {"start", "step", "epoch", "end"}
 
 
@@ -95,14 +98,14 @@ def test_a_resume_after_a_kill_never_repeats_epochs_or_goes_back_in_steps(tmp_pa
     run = RunDirectory(out)
     saved_step = load_checkpoint(out / "last.pt").training_state["step"]
     # Killed after writing epoch 2's records but before its last.pt: the file runs ahead of the checkpoint.
-    run.append_metrics({"kind": "step", "step": saved_step + 1, "epoch": 2, "loss": 1.0},
-                       {"kind": "epoch", "epoch": 2, "step": saved_step + 2, "val_acc": 0.5})
+    run.append_records([records.make("step", step=saved_step + 1, epoch=2, loss=1.0),
+                        records.make("epoch", epoch=2, step=saved_step + 2, val_loss=0.5, val_acc=0.5)])
     resumed = prepare_trainer(tiny(epochs=2), out, resume=out / "last.pt")
     resumed.fit()
-    epochs = run.epoch_records()
-    assert [r["epoch"] for r in epochs] == [1, 2]
+    epochs = fold(out).epochs
+    assert [r["epoch"] for r in epochs] == [1, 2] and epochs[1]["val_loss"] != 0.5  # the resumed run's epoch 2
     assert [r["step"] for r in epochs] == sorted(r["step"] for r in epochs)
-    resume = [r for r in run.read_metrics() if r["kind"] == "resume"]
+    resume = [r for r in LineageReader(out) if r["kind"] == "resume"]
     assert len(resume) == 1 and resume[0]["step"] == saved_step and resume[0]["epoch"] == 1
     assert resumed.step > saved_step
 

@@ -186,6 +186,21 @@ def test_a_resume_after_a_killed_writer_is_not_two_writers(tmp_path):
     assert "two processes" not in one(RunIndex(tmp_path), run).error
 
 
+def test_a_resumed_runs_row_counts_the_epochs_of_its_lineage_only(tmp_path):
+    """Killed after writing epoch 3 (99%) but before saving it: the resumed run's epoch 3 (70%) replaces it."""
+    run = make_run(tmp_path / "r", done=3, final=None)
+    with open(run / "metrics.jsonl", "a") as fh:
+        for record in [{"version": 1, "kind": "epoch", "time": 1050.0, "epoch": 3, "step": 12, "val_loss": 0.1,
+                        "val_acc": 0.99},
+                       {"version": 1, "kind": "resume", "time": 1060.0, "epoch": 2, "step": 8},
+                       {"version": 1, "kind": "epoch", "time": 1070.0, "epoch": 3, "step": 12, "val_loss": 0.3,
+                        "val_acc": 0.7},
+                       {"version": 1, "kind": "end", "time": 1080.0, "epoch": 3, "step": 12}]:
+            fh.write(json.dumps(record) + "\n")
+    row = one(RunIndex(tmp_path), run)
+    assert (row.status, row.epochs_done, row.best_val_acc, row.best_epoch) == ("finished", 3, 0.8, 2)
+
+
 def test_silence_without_a_final_record_is_not_responding(tmp_path):
     run = make_run(tmp_path / "r", final=None)
     old = time.time() - 3600

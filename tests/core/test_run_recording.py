@@ -213,7 +213,8 @@ def test_fit_again_on_the_same_trainer_goes_on_mid_epoch(tmp_path, uninterrupted
 def test_divergence_is_recorded_as_diverged_and_other_errors_as_failed(tmp_path):
     from types import SimpleNamespace
 
-    from core.training.recorder import RunDirectory, RunRecorder
+    from core.runs.directory import RunDirectory
+    from core.training.recorder import RunRecorder
     from core.training.trainer import DivergedError, TrainingError
 
     for name, error, status in [("a", DivergedError("loss nan at step 7"), "diverged"),

@@ -48,3 +48,23 @@ def test_train_with_tensorboard_writes_during_the_run(tmp_path):
     epochs = [r for r in map(records.decode, (out / "metrics.jsonl").read_text().splitlines()) if r.kind == "epoch"]
     got = scalars(out / "tensorboard", "epoch/val_acc")
     assert got == pytest.approx({r["epoch"]: r["val_acc"] for r in epochs}) and sorted(got) == [1, 2]
+
+
+def test_a_resumed_runs_live_sink_shows_each_step_once(tmp_path):
+    """A run killed after its checkpoint at step 3 wrote steps 4-6; the resumed run writes them again."""
+    from core.training.tensorboard import TensorBoardSink
+
+    start = dict(epochs=1, start_epoch=0, batches_per_epoch=8, total_steps=8)
+    killed = TensorBoardSink(tmp_path / "tb")
+    for record in [records.make("start", **start), *[records.make("step", step=s, loss=1.0) for s in range(1, 7)]]:
+        killed(record)
+    killed.close()
+    resumed = TensorBoardSink(tmp_path / "tb")
+    for record in [records.make("resume", epoch=0, step=3), records.make("start", **start),
+                   *[records.make("step", step=s, loss=2.0) for s in range(4, 9)]]:
+        resumed(record)
+    resumed.close()
+    assert scalars(tmp_path / "tb", "train/loss") == {1: 1.0, 2: 1.0, 3: 1.0, 4: 2.0, 5: 2.0, 6: 2.0, 7: 2.0, 8: 2.0}
+    acc = EventAccumulator(str(tmp_path / "tb"))
+    acc.Reload()
+    assert [e.step for e in acc.Scalars("train/loss")] == list(range(1, 9))  # once each, in order

@@ -1,0 +1,166 @@
+"""What a run folder holds: the one place that names its files and folders.
+
+    RUN/
+      config.json          the settings the run was built from (core.runs.directory)
+      metrics.jsonl        the run's records, appended line by line (core.runs.records, docs/records.md)
+      last.pt, best.pt     checkpoints: the latest position, the best validation accuracy so far
+      run_meta.json        the user's display name and note (core.runs.actions); the folder never moves
+      control.json         pause / resume / stop asked from outside the run's processes (core.runs.control)
+      .lock                held by the one process that writes the run (core.runs.lock)
+      ranks/rank-N.json    each process's status in a multi-process run (core.runs.rank_status)
+      launcher.log         a multi-process job's own output (the app's job)
+      eval/, eval-<split>/ an evaluation of the run's model (core.evaluate)
+      tensorboard/         TensorBoard event files (core.training.tensorboard)
+      dossier/topk.npz     top images per channel (core.dossier.store)
+      probes/              probe images followed over training: probes.json + timeline.jsonl (core.dossier.probes)
+      layer_health.jsonl   per-layer health samples (core.dossier.health)
+      previous-<time>/     an earlier run's files, moved aside by --overwrite (core.runs.lock)
+    <runs root>/.trash/    deleted runs, until the deletion is undone (core.runs.actions)
+
+Every module takes these names from here (a test in tests/core/test_run_layout.py scans for literals), so a
+renamed file is renamed everywhere. Torch-free and Qt-free, like all of core.runs.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+CONFIG = "config.json"
+METRICS = "metrics.jsonl"
+LAST = "last.pt"
+BEST = "best.pt"
+META = "run_meta.json"
+CONTROL = "control.json"
+LOCK = ".lock"
+RANKS = "ranks"
+RANK_PREFIX, RANK_SUFFIX = "rank-", ".json"
+LAUNCHER_LOG = "launcher.log"
+EVAL = "eval"
+TENSORBOARD = "tensorboard"
+DOSSIER = "dossier"
+TOPK = "topk.npz"
+PROBES = "probes"
+PROBES_INDEX = "probes.json"
+PROBES_TIMELINE = "timeline.jsonl"
+LAYER_HEALTH = "layer_health.jsonl"
+PREVIOUS_PREFIX = "previous-"
+OLD_CHECKPOINTS = "checkpoints"  # an early layout's checkpoint folder: it still marks a folder as used
+TRASH = ".trash"  # in the runs root, beside the run folders
+# A job's settings travel to its processes in a temp file (the system's temp folder, not the run folder).
+JOB_SETTINGS_PREFIX, JOB_SETTINGS_SUFFIX = "layerscope-job-", ".json"
+
+CHECKPOINTS = {"best": BEST, "last": LAST}  # the two a user opens, by what they are
+# What makes a folder "used" by a run. tensorboard/ is not among them: the CLI opens its writer before the
+# folder is claimed, so it may already exist (empty) for this very run.
+RUN_FILES = (CONFIG, METRICS, LAST, BEST, OLD_CHECKPOINTS)
+# What marks a folder as a run folder in a list of runs.
+MARKERS = (CONFIG, METRICS, META)
+
+
+class RunLayout:
+    """The paths of one run folder. Names only, apart from the three questions that list or stat the folder
+    (rank_statuses, used_files, is_run_folder)."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path).expanduser()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self.path)!r})"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, RunLayout) and other.path == self.path
+
+    def __hash__(self) -> int:
+        return hash(self.path)
+
+    @property
+    def config(self) -> Path:
+        return self.path / CONFIG
+
+    @property
+    def metrics(self) -> Path:
+        return self.path / METRICS
+
+    @property
+    def last_checkpoint(self) -> Path:
+        return self.path / LAST
+
+    @property
+    def best_checkpoint(self) -> Path:
+        return self.path / BEST
+
+    def checkpoint(self, which: str) -> Path:
+        """"best" or "last"."""
+        return self.path / CHECKPOINTS[which]
+
+    @property
+    def meta(self) -> Path:
+        return self.path / META
+
+    @property
+    def control(self) -> Path:
+        return self.path / CONTROL
+
+    @property
+    def lock(self) -> Path:
+        return self.path / LOCK
+
+    @property
+    def ranks(self) -> Path:
+        return self.path / RANKS
+
+    def rank_status(self, rank: int) -> Path:
+        return self.ranks / f"{RANK_PREFIX}{int(rank)}{RANK_SUFFIX}"
+
+    def rank_statuses(self) -> list[Path]:
+        """The rank files there are now (sorted by name; the reader sorts by rank)."""
+        return sorted(self.ranks.glob(f"{RANK_PREFIX}*{RANK_SUFFIX}"))
+
+    @property
+    def launcher_log(self) -> Path:
+        return self.path / LAUNCHER_LOG
+
+    def eval_dir(self, split: str = "val") -> Path:
+        """RUN/eval/ for the validation split, RUN/eval-<split>/ for another."""
+        return self.path / (EVAL if split == "val" else f"{EVAL}-{split}")
+
+    @property
+    def tensorboard(self) -> Path:
+        return self.path / TENSORBOARD
+
+    @property
+    def dossier(self) -> Path:
+        return self.path / DOSSIER
+
+    @property
+    def topk(self) -> Path:
+        return self.dossier / TOPK
+
+    @property
+    def probes(self) -> Path:
+        return self.path / PROBES
+
+    @property
+    def layer_health(self) -> Path:
+        return self.path / LAYER_HEALTH
+
+    def previous(self, stamp: str, n: int = 1) -> Path:
+        """previous-<stamp>/ (n == 1), else previous-<stamp>-<n>/."""
+        return self.path / (f"{PREVIOUS_PREFIX}{stamp}" if n == 1 else f"{PREVIOUS_PREFIX}{stamp}-{n}")
+
+    def used_files(self) -> list[str]:
+        """The RUN_FILES present: a folder holding any of them holds a run."""
+        return [name for name in RUN_FILES if (self.path / name).exists()]
+
+    def is_run_folder(self) -> bool:
+        return any((self.path / name).exists() for name in MARKERS)
+
+
+def metrics_file(run: str | os.PathLike) -> Path:
+    """A run folder's metrics.jsonl, or `run` itself when it names a file (a metrics file passed directly)."""
+    path = Path(run).expanduser()
+    return path if path.suffix == Path(METRICS).suffix or path.is_file() else path / METRICS
+
+
+def trash_dir(runs_root: str | os.PathLike) -> Path:
+    return Path(runs_root) / TRASH

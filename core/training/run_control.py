@@ -1,0 +1,61 @@
+"""ControlWatch: the callback that applies RUN/control.json (core.runs.control) to the trainer of the run's main
+process: pause, resume and stop asked from outside the run's processes."""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from core.runs.control import POLL_INTERVAL_S, control_path, read_control, remove_control, write_control
+from core.training.callbacks import Callback
+
+
+class ControlWatch(Callback):
+    """Applies RUN/control.json to the trainer of this process (the main one)."""
+
+    def __init__(self, run_dir: str | os.PathLike, interval_s: float = POLL_INTERVAL_S):
+        self.run_dir = Path(run_dir)
+        self.interval_s = interval_s
+        self._next_look = 0.0
+        self._seen: tuple[int, int] | None = None  # (mtime_ns, size) of the file last read
+
+    def poll(self, trainer, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now < self._next_look:
+            return
+        self._next_look = now + self.interval_s
+        try:
+            st = control_path(self.run_dir).stat()
+        except OSError:
+            return
+        stamp = (st.st_mtime_ns, st.st_size)
+        if stamp == self._seen:
+            return
+        self._seen = stamp
+        control = read_control(self.run_dir) or {"pause": None, "stop": False}
+        if control["stop"]:
+            trainer.stop()
+        elif control["pause"] is True and not trainer.pause_wanted:
+            trainer.pause()
+        elif control["pause"] is False and trainer.pause_wanted:
+            trainer.resume()
+
+    def on_fit_start(self, trainer, info: dict) -> None:
+        control = read_control(self.run_dir)
+        if control and control["stop"]:  # meant for an earlier process of this run (it ended before reading it)
+            try:
+                write_control(self.run_dir, pause=bool(control["pause"]))
+            except OSError:
+                pass
+        self.poll(trainer, force=True)  # a run started (or resumed) with the file saying pause starts paused
+
+    def _ended(self, trainer, _info=None) -> None:
+        remove_control(self.run_dir)
+
+    on_fit_end = on_stopped = on_error = _ended
+
+    def on_train_step(self, trainer) -> None:
+        self.poll(trainer)
+
+    def on_pause_wait(self, trainer) -> None:
+        self.poll(trainer)
