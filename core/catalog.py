@@ -10,8 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from core.errors import LayerscopeError
 
-class SettingError(ValueError):
+
+class SettingError(LayerscopeError, ValueError):
     """A value is outside what the catalogue allows; the message names the setting and what to use."""
 
 

@@ -22,6 +22,7 @@ couple of hundred lines, with no extra dependency, and `shutdown()` can wait for
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import traceback
@@ -29,7 +30,9 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QCoreApplication, QObject, QRunnable, QThreadPool, QTimer, Signal, Slot
 
-from core.cancel import Cancelled
+from core.errors import Cancelled, user_message
+
+log = logging.getLogger(__name__)
 
 # Jobs import core lazily (torch must not load before the window shows). Two worker threads importing a
 # package and its submodule for the first time at once can deadlock in Python's import machinery
@@ -53,6 +56,16 @@ def import_engine(modules: tuple[str, ...] = ENGINE_MODULES) -> None:
             if name not in _imported:
                 importlib.import_module(name)
                 _imported.add(name)
+
+
+def failure_message(exc: BaseException) -> str:
+    """What the user reads when a job fails: a LayerscopeError's own message (or a known kind of failure: out of
+    memory, a full disk); anything else is a bug, so a short "internal error" and the traceback in the log."""
+    message = user_message(exc)
+    if message is None:
+        log.error("internal error in a background task", exc_info=exc)
+        message = f"internal error ({type(exc).__name__}); details in the log"
+    return message
 
 
 class TaskContext:
@@ -119,14 +132,7 @@ class _Job(QRunnable):
         except Exception as exc:  # the app stays usable; the owner shows the message
             if self._context.cancelled():
                 return False  # the job's own way of stopping: nobody waits for it
-            # core's own errors (DatasetError, ModelError, ...) are written for the user; others get their type
-            # and a traceback on stderr for whoever debugs it.
-            details = traceback.format_exc()
-            plain = type(exc).__module__.startswith("core.") and str(exc)
-            if not plain:
-                traceback.print_exc()
-            self._signals.failed.emit(generation, str(exc) if plain else
-                                      (f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__), details)
+            self._signals.failed.emit(generation, failure_message(exc), traceback.format_exc())
             return True
         self._signals.done.emit(generation, result)
         return True

@@ -22,7 +22,7 @@ import torch
 from torch.utils.data import Dataset
 from torchvision.transforms.v2 import functional as TF
 
-from core.cancel import Cancelled
+from core.errors import Cancelled
 from core.data.transforms import Augmentation
 from core.io.images import ImageLoadError, load_image
 

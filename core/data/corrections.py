@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.errors import LayerscopeError
+
 FILE_NAME = ".layerscope-corrections.json"
 MOVE_LOG = ".layerscope-moves.jsonl"
 EXCLUDED_FOLDER = ".layerscope-excluded"
@@ -26,7 +28,7 @@ ACTIONS = ("relabel", "exclude", "confirm")
 SPLIT_NAMES = {"train", "training", "val", "valid", "validation", "test", "testing"}
 
 
-class CorrectionsError(Exception):
+class CorrectionsError(LayerscopeError):
     """A correction cannot be made or applied; the message names the file and what to do."""
 
 

@@ -20,7 +20,7 @@ from typing import Callable
 
 from PIL import Image
 
-from core.cancel import Cancelled
+from core.errors import Cancelled
 from core.data.cache import default_threads
 from core.data.folder import (
     class_folders,

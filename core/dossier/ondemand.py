@@ -22,7 +22,7 @@ def dossier_for_checkpoint(checkpoint, dataset: str | Path | None, out: str | Pa
                            k: int = DEFAULT_K, device: str = "cpu", batch_size: int = 128, progress=None,
                            cancel=None) -> DossierRun:
     """Top-K images per channel of a checkpoint over a dataset; with `out`, the PNG grids, JSON files and
-    topk.npz are written there. progress(fraction, text); cancel() -> True stops (core.cancel.Cancelled)."""
+    topk.npz are written there. progress(fraction, text); cancel() -> True stops (core.errors.Cancelled)."""
     from core.checkpoints.checkpoint import Checkpoint, load_checkpoint
     from core.evaluate.source import eval_data
 

@@ -10,13 +10,14 @@ import numpy as np
 
 from core.dossier.receptive import ReceptiveField
 from core.dossier.topk import LayerTopK, TopKResult
+from core.errors import LayerscopeError
 
 DOSSIER_FOLDER = "dossier"
 TOPK_FILE = "topk.npz"
 FORMAT_VERSION = 1
 
 
-class DossierFileError(Exception):
+class DossierFileError(LayerscopeError):
     """A dossier file cannot be read; the message names it and says what to do."""
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from core.cancel import Cancelled
+from core.errors import Cancelled
 from core.dossier.receptive import ReceptiveField, measure_receptive_fields
 
 DEFAULT_K = 9
@@ -216,7 +216,7 @@ def compute_topk(model: nn.Module, dataset, *, k: int = DEFAULT_K, classes: list
                  layer_names: list[str] | None = None) -> TopKResult:
     """The top-K images per channel of every Conv2d / Linear layer of `model` over `dataset` (which yields
     (tensor, label)), in one inference-mode pass. progress(done, total) after each batch; cancel() -> True
-    stops with core.cancel.Cancelled. Receptive fields are measured when input_shape is given."""
+    stops with core.errors.Cancelled. Receptive fields are measured when input_shape is given."""
     from core.data import make_loader
 
     device = torch.device(device)

@@ -17,7 +17,8 @@ from core.training.callbacks import Callback
 from core.data import DataBundle, DataSpec
 from core.data.datasets import ArrayDataset
 from core.data.transforms import Preprocess
-from core.evaluate.run import Cancelled, predict_probabilities
+from core.errors import Cancelled
+from core.evaluate.run import predict_probabilities
 from core.evaluate.source import EvaluationError
 from core.models import ModelSpec, build_model
 from core.training.trainer import TrainConfig, Trainer

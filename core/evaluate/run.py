@@ -9,12 +9,9 @@ import torch.nn as nn
 
 from core.checkpoints.checkpoint import Checkpoint, load_checkpoint
 from core.data import make_loader
+from core.errors import Cancelled
 from core.evaluate.result import EvalResult, save_evaluation
 from core.evaluate.source import EvalData, eval_data
-
-
-class Cancelled(Exception):
-    """The caller's cancel flag was set."""
 
 
 def predict_probabilities(model: nn.Module, dataset, *, batch_size: int = 256, device: str | torch.device = "cpu",

@@ -17,13 +17,14 @@ from core.data import DatasetError, DataSpec, build_data
 from core.data.datasets import ArrayDataset, FileDataset
 from core.data.folder import scan_folder_splits
 from core.data.transforms import eval_transform
+from core.errors import LayerscopeError
 from core.evaluate.images import MemoryImages
 
 SPLITS = ("val", "train", "test", "all")
 CACHE_LIMIT_MB = 1024.0  # decoded images kept in memory up to this size; beyond it they are re-read per batch
 
 
-class EvaluationError(Exception):
+class EvaluationError(LayerscopeError):
     """An evaluation cannot run as asked; the message says what is wrong and what to do."""
 
 

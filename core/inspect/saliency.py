@@ -15,6 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from core.errors import LayerscopeError
 from core.inspect.activations import model_lock
 
 
@@ -23,7 +24,7 @@ from core.inspect.activations import model_lock
 IG_BATCH = 8
 
 
-class SaliencyUnavailable(ValueError):
+class SaliencyUnavailable(LayerscopeError, ValueError):
     """This saliency method does not apply to this model (for example Grad-CAM on an MLP)."""
 
 

@@ -21,9 +21,10 @@ import torch.nn as nn
 import torchvision
 
 from core.catalog import TORCHVISION_MODELS
+from core.errors import LayerscopeError
 
 
-class WeightsError(Exception):
+class WeightsError(LayerscopeError):
     """Pretrained weights cannot be obtained or do not fit; the message says what to do instead."""
 
 

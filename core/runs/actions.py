@@ -14,13 +14,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.errors import LayerscopeError
 from core.runs.index import CONFIG_FILE, META_FILE, read_json_object
 
 TRASH_DIR = ".trash"
 CHECKPOINTS = {"best": "best.pt", "last": "last.pt"}
 
 
-class RunActionError(Exception):
+class RunActionError(LayerscopeError):
     """An action on a run could not be done; the message says why and what to do."""
 
 

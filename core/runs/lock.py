@@ -20,6 +20,7 @@ try:
 except ImportError:  # Windows: no advisory locks; ownership is then not enforced
     fcntl = None
 
+from core.errors import LayerscopeError
 from core.io.atomic import remove_stale_temps
 
 LOCK_FILE = ".lock"
@@ -28,7 +29,7 @@ LOCK_FILE = ".lock"
 RUN_FILES = ("config.json", "metrics.jsonl", "last.pt", "best.pt", "checkpoints")
 
 
-class RunFolderError(Exception):
+class RunFolderError(LayerscopeError):
     """The run folder cannot be used as asked; the message names it and says what to do."""
 
 

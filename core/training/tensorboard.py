@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.errors import LayerscopeError
 from core.runs.follower import RunFollower
 
 STEP_TAGS = {"loss": "train/loss", "lr": "train/lr", "images_per_sec": "train/images_per_sec"}
@@ -19,7 +20,7 @@ EPOCH_TAGS = {"train_loss": "epoch/train_loss", "train_acc": "epoch/train_acc", 
 DEFAULT_SUBDIR = "tensorboard"
 
 
-class TensorBoardUnavailable(RuntimeError):
+class TensorBoardUnavailable(LayerscopeError, RuntimeError):
     """The tensorboard package is missing."""
 
 

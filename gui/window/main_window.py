@@ -32,7 +32,7 @@ from gui.window.runs_hookup import install_runs_tab, route_run_folders
 from gui.run_settings_model import RunSettingsModel, recall, remember
 from gui.settings import AppSettings
 from gui.torch_loader import TorchLoader
-from gui.log_panel import LogPanel
+from gui.log_panel import LogPanel, PanelLogHandler
 from gui.window.training_hookup import install_training_tab
 
 APP_NAME = "Layerscope"
@@ -73,6 +73,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.tabs)
 
         self.log = LogPanel()
+        self.log_handler = PanelLogHandler(self.log).attach()  # tracebacks of internal errors land in the log
         self.log_dock = QDockWidget("Log", self)
         self.log_dock.setObjectName("logDock")
         self.log_dock.setWidget(self.log)
@@ -314,4 +315,5 @@ class MainWindow(QMainWindow):
         self.model_view.shutdown()
         self.app_settings.save_window(self)
         remember(self.app_settings, self.run_settings)
+        self.log_handler.detach()
         super().closeEvent(event)

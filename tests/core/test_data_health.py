@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from core.data import DataSpec, build_data
-from core.cancel import Cancelled
+from core.errors import Cancelled
 from core.data.folder import DatasetError, scan_folder_splits
 from core.data.health import scan_health
 from core.models import ModelSpec, build_model

@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 from torch.utils.data import TensorDataset
 
-from core.cancel import Cancelled
+from core.errors import Cancelled
 from core.dossier.receptive import measure_receptive_fields
 from core.dossier.store import load_topk, save_topk
 from core.dossier.topk import TopKTracker, compute_topk

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from core.cli.main import main
-from core.evaluate import Cancelled
+from core.errors import Cancelled
 from core.evaluate.crossval import (
     load_labelled_images,
     out_of_sample_probabilities,

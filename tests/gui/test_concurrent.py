@@ -64,11 +64,54 @@ def test_cancel_stops_a_job_at_its_next_check_and_nothing_is_delivered(qtbot, ta
     assert results == [] and not task.busy
 
 
-def test_a_failing_job_reports_its_message_and_traceback(qtbot, task):
+def test_a_bug_in_a_job_reads_as_an_internal_error_with_the_traceback_in_the_log(qtbot, task, caplog):
     with qtbot.waitSignal(task.failed, timeout=WAIT) as failed:
         task.submit(lambda _ctx: 1 / 0)
-    assert failed.args[0].startswith("ZeroDivisionError")
+    assert failed.args[0] == "internal error (ZeroDivisionError); details in the log"
     assert "Traceback" in task.last_error_details
+    logged = [r for r in caplog.records if r.name == "gui.concurrent"]
+    assert logged and logged[0].exc_info[0] is ZeroDivisionError
+
+
+def test_a_user_facing_error_from_any_module_shows_its_own_message(qtbot, task, caplog):
+    from core.errors import LayerscopeError
+
+    class CustomError(LayerscopeError, ValueError):  # defined in a test module, not in core
+        pass
+
+    def fail(_ctx):
+        raise CustomError("the folder has no class sub-folders; add one per class")
+
+    with qtbot.waitSignal(task.failed, timeout=WAIT) as failed:
+        task.submit(fail)
+    assert failed.args[0] == "the folder has no class sub-folders; add one per class"
+    assert not [r for r in caplog.records if r.name == "gui.concurrent"]  # not a bug: nothing to log
+
+
+def test_a_full_disk_in_a_job_is_described_not_called_internal(qtbot, task):
+    import errno
+
+    def fail(_ctx):
+        raise OSError(errno.ENOSPC, "No space left on device", "/runs/x/thumb.png")
+
+    with qtbot.waitSignal(task.failed, timeout=WAIT) as failed:
+        task.submit(fail)
+    assert failed.args[0].startswith("the disk is full") and "/runs/x/thumb.png" in failed.args[0]
+
+
+def test_the_log_panel_shows_an_internal_errors_traceback(qtbot, task):
+    from gui.log_panel import LogPanel, PanelLogHandler
+
+    panel = LogPanel()
+    qtbot.addWidget(panel)
+    handler = PanelLogHandler(panel).attach()
+    try:
+        task.submit(lambda _ctx: {}["missing"])
+        qtbot.waitUntil(lambda: any("KeyError" in text and "Traceback" in text for _, text in panel.lines),
+                        timeout=WAIT)
+        assert panel.lines[-1][0] == "error"
+    finally:
+        handler.detach()
 
 
 def test_tasks_sharing_a_pool_share_its_one_thread(qtbot):
