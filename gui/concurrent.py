@@ -7,9 +7,10 @@ training run has its own thread (gui/training/worker.py): it lives for minutes a
 One generation scheme drops stale results: `submit()` starts a new generation, so everything still running
 for an older one is stale from that moment; its result, progress and partial deliveries are dropped on
 arrival (counted in `stale_count`) and a job that has not started yet never starts. `add()` queues another
-job in the *same* generation (one job per image of a drop, thumbnail drainers). A job sees a TaskContext:
-`check()` raises core's Cancelled once it is superseded or cancelled, `progress()` is throttled to ~20
-updates a second, `deliver()` sends a partial result.
+job in the *same* generation (one job per image of a drop, thumbnail drainers). A job sees a TaskContext, which
+is core's progress protocol (core/progress.py): `check_cancelled()` raises core's Cancelled once it is superseded
+or cancelled, `update(done, total, message)` is throttled to ~20 updates a second; and `deliver()` sends a
+partial result.
 
 Why our own rather than superqt's thread workers: superqt's `create_worker` / `thread_worker` make one
 worker object per call (a QRunnable on Qt's global pool, with returned/errored/yielded signals and
@@ -42,7 +43,7 @@ ENGINE_MODULES = ("core.data", "core.data.health", "core.data.preview", "core.da
                   "core.models.memory")
 _imported: set[str] = set()
 
-__all__ = ["BackgroundTask", "Cancelled", "TaskContext", "import_engine", "ENGINE_MODULES"]
+__all__ = ["BackgroundTask", "TaskContext", "failure_message", "import_engine", "ENGINE_MODULES"]
 
 
 def import_engine(modules: tuple[str, ...] = ENGINE_MODULES) -> None:
@@ -69,7 +70,8 @@ def failure_message(exc: BaseException) -> str:
 
 
 class TaskContext:
-    """What a job sees: its generation, whether it is still wanted, progress and partial results."""
+    """What a job sees: its generation, whether it is still wanted, progress and partial results. It is a
+    core.progress.Progress, so a job hands it to any long pass in core as is (`scan_health(root, context)`)."""
 
     def __init__(self, owner: "BackgroundTask", generation: int):
         self._owner, self.generation = owner, generation
@@ -78,17 +80,17 @@ class TaskContext:
     def cancelled(self) -> bool:
         return self._owner._generation != self.generation  # an int read: safe from any thread
 
-    def check(self) -> None:
+    def check_cancelled(self) -> None:
         if self.cancelled():
             raise Cancelled("superseded")
 
-    def progress(self, done: int, total: int, text: str = "") -> None:
+    def update(self, done: int, total: int, message: str = "") -> None:
         # At most ~20 updates a second reach the GUI thread, however fast the job counts.
         now = time.monotonic()
         if done < total and now - self._last_progress < 0.05:
             return
         self._last_progress = now
-        self._owner._signals.progress.emit(self.generation, int(done), int(total), str(text))
+        self._owner._signals.progress.emit(self.generation, int(done), int(total), str(message))
 
     def deliver(self, value: object) -> None:
         """A partial result (one thumbnail of many): `partial(value)` on the GUI thread, if still current."""

@@ -17,6 +17,7 @@ from core.data.datasets import ArrayDataset, FileDataset, match_channels
 from core.data.folder import DatasetError, scan_folder_splits
 from core.data.shapes import SHAPE_CLASSES, make_shapes
 from core.data.transforms import Augmentation, Preprocess, eval_transform, train_transform
+from core.progress import NO_PROGRESS, Offset, Progress
 
 __all__ = ["DataSpec", "DataBundle", "DatasetError", "build_data", "make_loader", "BUILTIN_DATASETS"]
 
@@ -108,7 +109,7 @@ PHOTO_MEAN = (0.485, 0.456, 0.406)
 PHOTO_STD = (0.229, 0.224, 0.225)
 
 
-def _build_folder(spec: DataSpec, progress=None, cancel=None) -> DataBundle:
+def _build_folder(spec: DataSpec, progress: Progress = NO_PROGRESS) -> DataBundle:
     """An image folder -> bundle. Every file is decoded once up front (threads, reduced JPEG scale): the same
     pass fills the in-memory cache when it fits `spec.cache_mb` and finds unreadable files, which are left
     out (listed in `bundle.excluded`) so training only ever sees good images."""
@@ -123,18 +124,11 @@ def _build_folder(spec: DataSpec, progress=None, cancel=None) -> DataBundle:
                + estimate_cache_mb(len(found.val) + len(found.test), size, True))
     cached = spec.cache_mb > 0 and need_mb <= spec.cache_mb
     groups = [(found.train, train_side, train_crop), (found.val, size, True), (found.test, size, True)]
-    total = sum(len(g[0]) for g in groups)
-    offset = [0]
-
-    def sub_progress(done, _n):
-        if progress is not None:
-            progress(offset[0] + done, total)
-
+    counted = Offset(progress, sum(len(g[0]) for g in groups))  # train, val and test on one bar
     decoded, excluded = [], []
     for samples, side, crop in groups:
-        images, errors = decode_files([p for p, _ in samples], side, crop, progress=sub_progress,
-                                      cancel=cancel, keep=cached)
-        offset[0] += len(samples)
+        images, errors = decode_files([p for p, _ in samples], side, crop, progress=counted, keep=cached)
+        counted.advance(len(samples))
         excluded += [(str(samples[i][0]), reason) for i, reason in sorted(errors.items())]
         good = [i for i in range(len(samples)) if i not in errors]
         decoded.append(([samples[i] for i in good], [images[i] for i in good]))
@@ -178,15 +172,15 @@ def _build_folder(spec: DataSpec, progress=None, cancel=None) -> DataBundle:
     )
 
 
-def build_data(spec: DataSpec, progress=None, cancel=None) -> DataBundle:
-    """Build the bundle for `spec`. `progress(done, total)` / `cancel()` let a GUI run it off-thread."""
+def build_data(spec: DataSpec, progress: Progress = NO_PROGRESS) -> DataBundle:
+    """Build the bundle for `spec`. `progress` (core.progress) lets a GUI run it off-thread and cancel it."""
     if spec.name in BUILTIN_DATASETS:
         return _build_shapes(spec)
     if spec.name in STANDARD_DATASETS:
         from core.data.standard import build_standard
 
         return build_standard(spec)
-    return _build_folder(spec, progress, cancel)
+    return _build_folder(spec, progress)
 
 
 def make_loader(dataset: Dataset, batch_size: int, *, shuffle: bool, seed: int = 0, epoch: int = 0,

@@ -16,8 +16,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from core.errors import Cancelled
 from core.dossier.receptive import ReceptiveField, measure_receptive_fields
+from core.progress import NO_PROGRESS, Progress
 
 DEFAULT_K = 9
 HOOKED_TYPES = (nn.Conv2d, nn.Linear)
@@ -212,11 +212,11 @@ class TopKTracker:
 
 def compute_topk(model: nn.Module, dataset, *, k: int = DEFAULT_K, classes: list[str] | None = None,
                  input_shape: tuple[int, int, int] | None = None, batch_size: int = 128,
-                 device: str | torch.device = "cpu", progress=None, cancel=None,
+                 device: str | torch.device = "cpu", progress: Progress = NO_PROGRESS,
                  layer_names: list[str] | None = None) -> TopKResult:
     """The top-K images per channel of every Conv2d / Linear layer of `model` over `dataset` (which yields
-    (tensor, label)), in one inference-mode pass. progress(done, total) after each batch; cancel() -> True
-    stops with core.errors.Cancelled. Receptive fields are measured when input_shape is given."""
+    (tensor, label)), in one inference-mode pass, reported to `progress` after each batch (a cancel stops it
+    with core.errors.Cancelled). Receptive fields are measured when input_shape is given."""
     from core.data import make_loader
 
     device = torch.device(device)
@@ -230,13 +230,11 @@ def compute_topk(model: nn.Module, dataset, *, k: int = DEFAULT_K, classes: list
         model.eval()
         with torch.inference_mode():
             for inputs, labels in loader:
-                if cancel is not None and cancel():
-                    raise Cancelled("the top-images pass was cancelled")
+                progress.check_cancelled()
                 tracker.set_batch_labels(labels.to(device, non_blocking=True) if classes else None)
                 model(inputs.to(device, non_blocking=True))
                 done += inputs.shape[0]
-                if progress is not None:
-                    progress(done, len(dataset))
+                progress.update(done, len(dataset), f"top images: {done}/{len(dataset)}")
     finally:
         tracker.detach()
         model.train(was_training)

@@ -21,6 +21,7 @@ from core.evaluate.crossval import (
     load_labelled_images,
     out_of_sample_probabilities,
 )
+from core.progress import NO_PROGRESS, Progress, share
 
 
 @dataclass
@@ -59,12 +60,13 @@ def label_issues_from_probs(data: LabelledImages, probs: np.ndarray) -> list[Lab
 
 
 def find_folder_label_issues(root: str | Path, *, model_name: str = "cnn", folds: int = 5, epochs: int = 12,
-                             image_size: int = 64, seed: int = 0, device: str = "cpu", progress=None,
-                             cancel=None) -> tuple[list[LabelIssue], LabelledImages, np.ndarray]:
-    """The whole pass for a folder: decode, cross-validate, rank. Returns (issues, data, probabilities)."""
-    data = load_labelled_images(root, image_size, progress=progress, cancel=cancel)
+                             image_size: int = 64, seed: int = 0, device: str = "cpu",
+                             progress: Progress = NO_PROGRESS) -> tuple[list[LabelIssue], LabelledImages, np.ndarray]:
+    """The whole pass for a folder: decode (the first tenth of the bar), cross-validate, rank. Returns
+    (issues, data, probabilities)."""
+    data = load_labelled_images(root, image_size, progress=share(progress, 0.0, 0.1))
     probs = out_of_sample_probabilities(data, model_name=model_name, folds=folds, epochs=epochs, seed=seed,
-                                        device=device, progress=progress, cancel=cancel)
+                                        device=device, progress=share(progress, 0.1, 1.0))
     issues = label_issues_from_probs(data, probs)
     from core.data.corrections import load_corrections
 

@@ -81,7 +81,7 @@ def summarise(request: SummaryRequest, context=None) -> ModelSummary:
     spec = ModelSpec(request.model_name, request.num_classes, request.in_channels, request.image_size, options)
     model = build_model(spec)
     if context is not None:
-        context.check()
+        context.check_cancelled()
     rows = layer_summary(model, (request.in_channels, request.image_size, request.image_size))
     params = list(model.parameters())
     total = sum(p.numel() for p in params)

@@ -191,7 +191,7 @@ class RunsTab(RunFileActions, QWidget):
 
         def job(ctx):
             start = time.monotonic()
-            summaries = index.scan(ctx.cancelled, ctx.progress)
+            summaries = index.scan(ctx.cancelled, ctx.update)
             # Compared here, off the GUI thread: a rescan of 10,000 runs usually changes a handful of rows.
             latest = {s.path: s for s in summaries}
             changed = [s for s in summaries if previous.get(s.path) != s]

@@ -54,7 +54,7 @@ def test_cancel_stops_a_job_at_its_next_check_and_nothing_is_delivered(qtbot, ta
     def endless(ctx):
         while True:
             checking.set()
-            ctx.check()  # raises Cancelled once the task is cancelled
+            ctx.check_cancelled()  # raises Cancelled once the task is cancelled
 
     task.submit(endless)
     assert checking.wait(WAIT / 1000)
@@ -125,3 +125,19 @@ def test_tasks_sharing_a_pool_share_its_one_thread(qtbot):
     qtbot.waitUntil(lambda: len(threads) == 2, timeout=WAIT)
     assert threads[0] == threads[1] != threading.get_ident()
     assert first.shutdown() and second.shutdown()
+
+
+def test_a_jobs_context_is_cores_progress_protocol(qtbot, task):
+    from core.progress import Progress, share
+
+    updates = []
+    task.progress.connect(lambda done, total, text: updates.append((done, total, text)))
+
+    def job(ctx):
+        assert isinstance(ctx, Progress)
+        share(ctx, 0.5, 1.0).update(2, 2, "second half")  # a stage of a core pass, at its end
+        return "done"
+
+    with qtbot.waitSignal(task.finished, timeout=WAIT):
+        task.submit(job)
+    assert updates == [(1000, 1000, "second half")]
