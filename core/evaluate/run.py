@@ -11,6 +11,7 @@ from core.checkpoints.checkpoint import Checkpoint, load_checkpoint
 from core.data import make_loader
 from core.evaluate.result import EvalResult, save_evaluation
 from core.evaluate.source import EvalData, eval_data
+from core.models.hooks import evaluating
 from core.progress import NO_PROGRESS, Progress
 
 
@@ -18,22 +19,17 @@ def predict_probabilities(model: nn.Module, dataset, *, batch_size: int = 256, d
                           progress: Progress = NO_PROGRESS, num_workers: int = 0) -> np.ndarray:
     """[N, K] softmax probabilities in dataset order. The model is put in eval mode and restored after."""
     device = torch.device(device)
-    was_training = model.training
-    model.eval()
     loader = make_loader(dataset, batch_size, shuffle=False, num_workers=num_workers,
                          pin_memory=device.type == "cuda")
     chunks = []  # probabilities stay on the device until the end: one copy to the host, not one per batch
     done = 0
-    try:
-        with torch.inference_mode():
-            for inputs, _ in loader:
-                progress.check_cancelled()
-                logits = model(inputs.to(device, non_blocking=True))
-                chunks.append(torch.softmax(logits.float(), dim=1))
-                done += inputs.shape[0]
-                progress.update(done, len(dataset), f"evaluating {done}/{len(dataset)} images")
-    finally:
-        model.train(was_training)
+    with evaluating(model), torch.inference_mode():
+        for inputs, _ in loader:
+            progress.check_cancelled()
+            logits = model(inputs.to(device, non_blocking=True))
+            chunks.append(torch.softmax(logits.float(), dim=1))
+            done += inputs.shape[0]
+            progress.update(done, len(dataset), f"evaluating {done}/{len(dataset)} images")
     if not chunks:
         return np.zeros((0, 0), dtype=np.float32)
     return torch.cat(chunks).cpu().numpy()

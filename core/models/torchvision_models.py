@@ -22,6 +22,7 @@ import torchvision
 
 from core.catalog import TORCHVISION_MODELS
 from core.errors import LayerscopeError
+from core.models.hooks import last_linear
 
 
 class WeightsError(LayerscopeError):
@@ -41,14 +42,11 @@ def _adapt_first_conv(model: nn.Module, in_channels: int) -> None:
 
 
 def head_name(model: nn.Module) -> str:
-    """Dotted name of the classification head: the model's last nn.Linear."""
-    last = None
-    for name, module in model.named_modules():
-        if isinstance(module, nn.Linear):
-            last = name
-    if last is None:
+    """Dotted name of the classification head: the model's last nn.Linear (core.models.hooks.last_linear)."""
+    head = last_linear(model)
+    if head is None:
         raise WeightsError(f"{type(model).__name__} has no Linear head to replace")
-    return last
+    return head[0]
 
 
 def replace_head(model: nn.Module, num_classes: int) -> nn.Linear:
