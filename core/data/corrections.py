@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.errors import LayerscopeError
+from core.io.atomic import write_text_atomic
 
 FILE_NAME = ".layerscope-corrections.json"
 MOVE_LOG = ".layerscope-moves.jsonl"
@@ -114,13 +115,9 @@ class Corrections:
     # ---- file ----------------------------------------------------------------------------------------
     def save(self) -> Path:
         path = corrections_path(self.root)
-        path.parent.mkdir(parents=True, exist_ok=True)
         payload = {"format": FORMAT, "version": 1, "dataset": str(self.root.resolve()),
                    "entries": self.entries, "history": self.history[-200:]}
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(payload, indent=1), encoding="utf-8")
-        os.replace(tmp, path)
-        return path
+        return write_text_atomic(path, json.dumps(payload, indent=1))
 
 
 def _validate(payload, path: Path) -> dict:

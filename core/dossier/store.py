@@ -3,7 +3,6 @@ image copies) plus, in the same file, a JSON header (layer names, kinds, recepti
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +10,7 @@ import numpy as np
 from core.dossier.receptive import ReceptiveField
 from core.dossier.topk import LayerTopK, TopKResult
 from core.errors import LayerscopeError
+from core.io.atomic import atomic_write
 
 DOSSIER_FOLDER = "dossier"
 TOPK_FILE = "topk.npz"
@@ -29,7 +29,6 @@ def save_topk(result: TopKResult, path: str | Path, files: list[str] | None = No
               labels: list[int] | None = None, extra: dict | None = None) -> Path:
     """Written atomically (temp + rename): a reader never sees half a file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     arrays: dict[str, np.ndarray] = {}
     layers = []
     for i, layer in enumerate(result.layers.values()):
@@ -44,11 +43,7 @@ def save_topk(result: TopKResult, path: str | Path, files: list[str] | None = No
               "classes": result.classes, "layers": layers, "files": files or [], "labels": labels or [],
               **(extra or {})}
     arrays["header"] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as fh:
-        np.savez_compressed(fh, **arrays)
-    os.replace(tmp, path)
-    return path
+    return atomic_write(path, lambda fh: np.savez_compressed(fh, **arrays))
 
 
 def load_topk(path: str | Path) -> tuple[TopKResult, dict]:

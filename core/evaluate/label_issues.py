@@ -9,8 +9,6 @@ recall in the top 10% was 0.785 by self_confidence, 0.745 with the flagged image
 """
 from __future__ import annotations
 
-import csv
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from core.evaluate.crossval import (
     load_labelled_images,
     out_of_sample_probabilities,
 )
+from core.io.atomic import write_csv_atomic
 from core.progress import NO_PROGRESS, Progress, share
 
 
@@ -92,13 +91,6 @@ def dataset_findings(data: LabelledImages) -> tuple[list, list[str]]:
 
 
 def write_label_issues(issues: list[LabelIssue], out: str | Path) -> Path:
-    out = Path(out).expanduser()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["file", "given_label", "suggested_label", "score", "flagged"])
-        for issue in issues:
-            writer.writerow([issue.file, issue.given, issue.suggested, f"{issue.score:.6f}", int(issue.flagged)])
-    os.replace(tmp, out)
-    return out
+    return write_csv_atomic(Path(out).expanduser(), ["file", "given_label", "suggested_label", "score", "flagged"],
+                            ([issue.file, issue.given, issue.suggested, f"{issue.score:.6f}", int(issue.flagged)]
+                             for issue in issues))

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import LayerscopeError
+from core.io.atomic import write_text_atomic
 from core.runs.index import CONFIG_FILE, META_FILE, read_json_object
 
 TRASH_DIR = ".trash"
@@ -37,10 +38,8 @@ def _write_meta(run: Path, **changes) -> None:
     if not run.is_dir():
         raise RunActionError(f"{run} no longer exists (deleted or renamed?)")
     meta = {**read_meta(run), **changes}
-    tmp = run / f".{META_FILE}.tmp"
     try:
-        tmp.write_text(json.dumps(meta, indent=2), encoding="utf-8")
-        os.replace(tmp, run / META_FILE)
+        write_text_atomic(run / META_FILE, json.dumps(meta, indent=2))
     except OSError as exc:
         raise RunActionError(f"cannot write {run / META_FILE}: {exc.strerror or exc}") from None
 
