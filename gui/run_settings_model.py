@@ -176,7 +176,7 @@ def _positive_float(text: str, label: str, example: str, allow_zero: bool) -> fl
 
 def build_run_settings(v: dict):
     """Plain values -> core.training.session.RunSettings, checked."""
-    from core.data import DataSpec
+    from core.data.spec import DataSpec
     from core.data.transforms import Augmentation
     from core.training.session import RunSettings
     from core.training.trainer import TrainConfig

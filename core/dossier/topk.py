@@ -222,7 +222,7 @@ def compute_topk(model: nn.Module, dataset, *, k: int = DEFAULT_K, classes: list
     """The top-K images per channel of every Conv2d / Linear layer of `model` over `dataset` (which yields
     (tensor, label)), in one inference-mode pass, reported to `progress` after each batch (a cancel stops it
     with core.errors.Cancelled). Receptive fields are measured when input_shape is given."""
-    from core.data import make_loader
+    from core.data.bundle import make_loader
 
     device = torch.device(device)
     model = model.to(device)

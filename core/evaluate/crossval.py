@@ -14,8 +14,9 @@ import numpy as np
 import torch
 
 from core.training.callbacks import Callback
-from core.data import DataBundle, DataSpec
+from core.data.bundle import DataBundle
 from core.data.datasets import ArrayDataset
+from core.data.spec import DataSpec
 from core.data.transforms import Preprocess
 from core.errors import Cancelled
 from core.evaluate.run import predict_probabilities

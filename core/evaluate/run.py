@@ -8,7 +8,7 @@ import torch
 import torch.nn as nn
 
 from core.checkpoints.checkpoint import Checkpoint, load_checkpoint
-from core.data import make_loader
+from core.data.bundle import make_loader
 from core.evaluate.result import EvalResult, save_evaluation
 from core.evaluate.source import EvalData, eval_data
 from core.models.hooks import evaluating

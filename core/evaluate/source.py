@@ -13,9 +13,10 @@ import torch
 from torch.utils.data import Dataset
 
 from core.checkpoints.checkpoint import Checkpoint
-from core.data import DatasetError, DataSpec, build_data
+from core.data.build import build_data
 from core.data.datasets import ArrayDataset, FileDataset
-from core.data.folder import scan_folder_splits
+from core.data.folder import DatasetError, scan_folder_splits
+from core.data.spec import DataSpec
 from core.data.transforms import eval_transform
 from core.errors import LayerscopeError
 from core.evaluate.images import MemoryImages

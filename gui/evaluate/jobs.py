@@ -24,7 +24,7 @@ def evaluate_job(checkpoint, dataset: str | None, split: str, out: str | None):
 
 def load_evaluation_job(folder: str):
     def run(context):
-        from core.evaluate import load_evaluation
+        from core.evaluate.result import load_evaluation
 
         return load_evaluation(folder)
     return run
@@ -33,7 +33,7 @@ def load_evaluation_job(folder: str):
 def compare_job(a, b):
     """a, b: EvalResult or an evaluation folder. -> Comparison."""
     def run(context):
-        from core.evaluate import load_evaluation
+        from core.evaluate.result import load_evaluation
         from core.evaluate.compare import compare_evaluations
 
         first = load_evaluation(a) if isinstance(a, (str, Path)) else a

@@ -64,7 +64,7 @@ def summarise(request: SummaryRequest, context=None) -> ModelSummary:
 
     from dataclasses import replace
 
-    from core.data import DataSpec
+    from core.data.spec import DataSpec
     from core.models import ModelSpec, build_model, layer_summary
     from core.models.torchvision_models import data_spec_for_model
 

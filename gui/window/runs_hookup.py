@@ -23,7 +23,7 @@ ADDED_KEY = "runs/added_folders"  # folders added with Open Run Folder / monitor
 def install_runs_tab(window) -> tuple[RunsTab, QAction]:
     """The Runs tab (last), File > Open Run Folder…, and the tab's requests wired to the window. Returns the
     tab and the action for the window to keep (this module sets nothing on the window)."""
-    from gui.settings import default_runs_root
+    from core.runs.location import default_runs_root
 
     tab = RunsTab(window.runs_root if window.runs_root is not None else default_runs_root(), window)
     window.tabs.addTab(tab, "Runs")
