@@ -71,10 +71,6 @@ class HealthReport:
     formats: dict[str, int] = field(default_factory=dict)  # "JPEG", "PNG", ...
     warnings: list[str] = field(default_factory=list)
 
-    @property
-    def bad_paths(self) -> set[str]:
-        return {p.path for p in self.problems}
-
     def to_dict(self) -> dict:
         """Plain JSON-able dict."""
         d = asdict(self)

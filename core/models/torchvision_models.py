@@ -49,16 +49,6 @@ def head_name(model: nn.Module) -> str:
     return head[0]
 
 
-def replace_head(model: nn.Module, num_classes: int) -> nn.Linear:
-    """Swap the last Linear for a fresh one with `num_classes` outputs (same input width)."""
-    name = head_name(model)
-    old = model.get_submodule(name)
-    new = nn.Linear(old.in_features, num_classes, bias=old.bias is not None)
-    parent = model.get_submodule(name.rsplit(".", 1)[0]) if "." in name else model
-    setattr(parent, name.rsplit(".", 1)[-1], new)
-    return new
-
-
 def default_weights(name: str):
     """torchvision's default (best) weights enum for an architecture, e.g. ResNet18_Weights.IMAGENET1K_V1."""
     return torchvision.models.get_model_weights(name).DEFAULT
