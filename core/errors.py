@@ -1,13 +1,34 @@
-"""Failures by kind, translated once at the edges (the CLI's main, the GUI's training worker).
+"""One error root, one Cancelled, and failures translated once at the edges (the CLI's main, the GUI's
+background tasks and training worker).
+
+`LayerscopeError` is the base of every error whose message is written for the user (a dataset that cannot be
+read, a checkpoint that does not fit, a setting out of range): the edges show its message as it is. Anything
+else is a bug, shown as a short "internal error" with the traceback in the log. `user_message(exc)` is that
+decision, in one place. Each error class keeps its other bases (ValueError, OSError, ...) where callers catch
+it by those.
+
+`Cancelled` is not an error: a long pass stops because nobody wants its result any more (core.progress).
 
 `describe_failure(exc)` turns an exception into one sentence a user can act on: which setting to change
 (out of memory: batch size, image size, model) or which file could not be written and why (full disk,
 quota, permissions). Kinds are recognised by type and errno, not by the wording of one library's message.
+
+Torch-free and cheap to import: core.catalog and the GUI import it before torch has loaded.
 """
 from __future__ import annotations
 
 import errno
 import os
+import sys
+
+
+class LayerscopeError(Exception):
+    """Base of every user-facing error: its message says what went wrong and what to do, and is shown as is."""
+
+
+class Cancelled(Exception):
+    """A long pass (decode, health scan, evaluation, a background job) was cancelled or superseded."""
+
 
 _OOM_PHRASES = ("out of memory", "can't allocate memory", "cannot allocate memory", "defaultcpuallocator",
                 "failed to allocate")
@@ -22,14 +43,12 @@ def _first_line(exc: BaseException) -> str:
 
 def _memory_error_types() -> tuple[type, ...]:
     kinds: list[type] = [MemoryError]  # numpy's _ArrayMemoryError is a MemoryError
-    try:
-        import torch
-
-        kinds.append(torch.cuda.OutOfMemoryError)
-        if hasattr(torch, "OutOfMemoryError"):
-            kinds.append(torch.OutOfMemoryError)
-    except ImportError:
-        pass
+    # torch only when it is loaded already: no torch error can exist otherwise, and this module stays torch-free
+    # (core.catalog and core.runs import it; their contracts forbid torch).
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        kinds += [t for t in (getattr(torch.cuda, "OutOfMemoryError", None), getattr(torch, "OutOfMemoryError", None))
+                  if isinstance(t, type)]
     return tuple(kinds)
 
 
@@ -73,3 +92,11 @@ def describe_failure(exc: BaseException, context: dict | None = None) -> str | N
     if os_error is not None:
         return describe_oserror(os_error, context.get("file"))
     return None
+
+
+def user_message(exc: BaseException) -> str | None:
+    """The message to show a user for `exc`: a LayerscopeError's own, or a sentence for a known kind of failure
+    (out of memory, a disk or permission problem); None when `exc` is a bug (show "internal error", log it)."""
+    if isinstance(exc, LayerscopeError):
+        return str(exc).strip() or type(exc).__name__
+    return describe_failure(exc)

@@ -59,9 +59,7 @@ def create_window(argv: list[str], runs_root=None, settings=None):
     if args.checkpoint:
         window.open_checkpoint(args.checkpoint)  # opened as soon as the engine is ready
     if args.follow:
-        from gui.window.runs_hookup import follow_folders
-
-        follow_folders(window, args.follow)
+        window.follow_folders(args.follow)
     if args.evaluation:
         from gui.window.evaluate_hookup import show_evaluation
 

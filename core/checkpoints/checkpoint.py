@@ -17,6 +17,7 @@ import torch.nn as nn
 
 from core.checkpoints import schema
 from core.data.transforms import Preprocess
+from core.errors import LayerscopeError
 from core.io.atomic import atomic_write
 from core.models import MODEL_NAMES, ModelError, ModelSpec, build_model
 from core.runs.layout import BEST, LAST
@@ -25,7 +26,7 @@ FORMAT = "layerscope-checkpoint"
 FORMAT_VERSION = 1
 
 
-class CheckpointError(Exception):
+class CheckpointError(LayerscopeError):
     """A checkpoint file cannot be used; the message names the file and the reason."""
 
 

@@ -99,13 +99,15 @@ def cmd_label_issues(args) -> int:
     )
     from core.training.trainer import TrainingError
 
-    def progress(fraction, text):
-        print(f"\r{fraction:5.0%} {text:<40}", end="", file=sys.stderr, flush=True)
+    from core.progress import Reporter
+
+    def show(done, total, text):
+        print(f"\r{done / max(total, 1):5.0%} {text:<40}", end="", file=sys.stderr, flush=True)
 
     try:
         issues, data, _ = find_folder_label_issues(args.dataset, model_name=args.model, folds=args.folds,
                                                    epochs=args.epochs, image_size=args.image_size,
-                                                   device=args.device, progress=progress)
+                                                   device=args.device, progress=Reporter(show))
         write_label_issues(issues, args.out)
     except (EvaluationError, TrainingError) as exc:
         print(f"\nlayerscope label-issues: {exc}", file=sys.stderr)

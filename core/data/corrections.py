@@ -18,6 +18,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.errors import LayerscopeError
+from core.io.atomic import write_text_atomic
+
 FILE_NAME = ".layerscope-corrections.json"
 MOVE_LOG = ".layerscope-moves.jsonl"
 EXCLUDED_FOLDER = ".layerscope-excluded"
@@ -26,7 +29,7 @@ ACTIONS = ("relabel", "exclude", "confirm")
 SPLIT_NAMES = {"train", "training", "val", "valid", "validation", "test", "testing"}
 
 
-class CorrectionsError(Exception):
+class CorrectionsError(LayerscopeError):
     """A correction cannot be made or applied; the message names the file and what to do."""
 
 
@@ -112,13 +115,9 @@ class Corrections:
     # ---- file ----------------------------------------------------------------------------------------
     def save(self) -> Path:
         path = corrections_path(self.root)
-        path.parent.mkdir(parents=True, exist_ok=True)
         payload = {"format": FORMAT, "version": 1, "dataset": str(self.root.resolve()),
                    "entries": self.entries, "history": self.history[-200:]}
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(payload, indent=1), encoding="utf-8")
-        os.replace(tmp, path)
-        return path
+        return write_text_atomic(path, json.dumps(payload, indent=1))
 
 
 def _validate(payload, path: Path) -> dict:

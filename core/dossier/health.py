@@ -24,6 +24,7 @@ import torch.nn as nn
 from core.training.callbacks import Callback
 from core.dossier.health_checks import HealthWarnings
 from core.runs.layout import RunLayout
+from core.models.hooks import Hooks
 
 DEFAULT_EVERY = 50
 BINS = 24
@@ -66,7 +67,8 @@ class LayerHealth(Callback):
         self._armed = False
         self._before: dict[str, list[torch.Tensor]] = {}
         self._activations: dict[str, dict] = {}
-        self._handles: list = []
+        self._hooks: Hooks | None = None
+        self._dead_checked: set[str] = set()  # layers whose outputs are exactly zero when a unit does not fire
         self._layers: dict[str, nn.Module] = {}
         self._order: list[str] = []
 
@@ -95,27 +97,26 @@ class LayerHealth(Callback):
         if getattr(getattr(trainer, "config", None), "compile", False):
             self._armed = True  # hooks would make torch.compile recompile: weights and gradients only
             return
-        for name, module in trainer.model.named_modules():
-            if name and (name in self._layers or isinstance(module, ACTIVATION_TYPES)):
-                self._handles.append(module.register_forward_hook(self._capture(name, isinstance(module, DEAD_TYPES))))
+        watched = {name: module for name, module in trainer.model.named_modules()
+                   if name and (name in self._layers or isinstance(module, ACTIVATION_TYPES))}
+        self._dead_checked = {name for name, module in watched.items() if isinstance(module, DEAD_TYPES)}
+        self._hooks = Hooks(watched, self._capture)
         self._armed = True
 
-    def _capture(self, name: str, dead_check: bool):
-        def hook(_module, _inputs, output):
-            if torch.is_inference_mode_enabled() or not torch.is_grad_enabled() or not isinstance(output, torch.Tensor):
-                return  # a validation pass, not the training step being sampled
-            out = output.detach()
-            entry = {"hist": _histogram(out, self.bins)}
-            if dead_check and out.dim() >= 2:
-                alive = (out > 0).transpose(0, 1).reshape(out.shape[1], -1).any(dim=1)
-                entry["dead"] = 1.0 - alive.float().mean()
-            self._activations[name] = entry
-        return hook
+    def _capture(self, name: str, _inputs, output) -> None:
+        if torch.is_inference_mode_enabled() or not torch.is_grad_enabled() or not isinstance(output, torch.Tensor):
+            return  # a validation pass, not the training step being sampled
+        out = output.detach()
+        entry = {"hist": _histogram(out, self.bins)}
+        if name in self._dead_checked and out.dim() >= 2:
+            alive = (out > 0).transpose(0, 1).reshape(out.shape[1], -1).any(dim=1)
+            entry["dead"] = 1.0 - alive.float().mean()
+        self._activations[name] = entry
 
     def _disarm(self) -> None:
-        for h in self._handles:
-            h.remove()
-        self._handles.clear()
+        if self._hooks is not None:
+            self._hooks.remove()
+            self._hooks = None
         self._armed = False
 
     def _sample(self, trainer) -> None:

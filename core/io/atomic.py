@@ -7,6 +7,7 @@ for checkpoints, config.json and metrics.jsonl alike.
 from __future__ import annotations
 
 import contextlib
+import csv
 import io
 import os
 import tempfile
@@ -84,10 +85,12 @@ class _ErrorKeepingWriter(io.RawIOBase):
         self.raw.flush()
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[io.RawIOBase], None]) -> Path:
+def atomic_write(path: str | os.PathLike, write: Callable[[io.RawIOBase], None], *, sync: bool = True) -> Path:
     """Write `path` through `write(fileobj)` into a temp file beside it, fsync, then rename over `path`.
     The temp is removed on any failure; an OSError (full disk, quota, permissions) names `path`. A second
-    signal arriving meanwhile waits until the file is complete (see core.io.signals)."""
+    signal arriving meanwhile waits until the file is complete (see core.io.signals). sync=False skips the
+    fsync: only for caches, whose files are made again when a crash loses them (thousands of thumbnails
+    would otherwise wait for the disk one by one); the rename still never shows half a file."""
     path = Path(path)
     with interrupts.protected():
         try:
@@ -101,7 +104,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[io.RawIOBase], None])
                 writer = _ErrorKeepingWriter(fh)
                 write(writer)
                 fh.flush()
-                os.fsync(fh.fileno())
+                if sync:
+                    os.fsync(fh.fileno())
             os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; a run file is like any other
             os.replace(tmp, path)
         except BaseException as exc:
@@ -118,6 +122,15 @@ def atomic_write(path: str | os.PathLike, write: Callable[[io.RawIOBase], None])
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     return atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
+
+
+def write_csv_atomic(path: str | os.PathLike, header: list[str], rows: Iterable[Iterable]) -> Path:
+    """A CSV file (UTF-8, the csv module's own line endings) written atomically: a header row, then `rows`."""
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return write_text_atomic(path, text.getvalue())
 
 
 def _ends_with_newline(fd: int) -> bool:

@@ -5,9 +5,10 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from core import catalog
+from core.errors import LayerscopeError
 
 
-class TrainingError(Exception):
+class TrainingError(LayerscopeError):
     """Training cannot go on; the message says why and what to change."""
 
     status = "error"  # how the run folder records the end of the run

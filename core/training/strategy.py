@@ -160,7 +160,7 @@ class DDP(Strategy):
         self.local_rank = int(os.environ.get("LOCAL_RANK", self.rank))
         use_cuda = str(device) != "cpu" and torch.cuda.is_available()
         if str(device).startswith("cuda") and not torch.cuda.is_available():
-            from core.training.trainer import TrainingError
+            from core.training.config import TrainingError
 
             raise TrainingError("device 'cuda' was asked for, but PyTorch sees no CUDA GPU here; use --device cpu or auto")
         if use_cuda:

@@ -23,7 +23,7 @@ from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 from core.training.session import RunSettings
 from gui.model_hub import ModelHub
 from core.runs import layout
-from gui.settings import default_runs_root, new_run_dir
+from core.runs.location import default_runs_root, new_run_dir
 from gui.training.worker import TrainingWorker
 
 IDLE, RUNNING, PAUSED, STOPPING = "idle", "running", "paused", "stopping"

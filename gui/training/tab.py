@@ -34,6 +34,7 @@ class TrainTab(QSplitter):
     runStarted = Signal(str)  # the run folder
     checkpointReady = Signal(str)  # a finished multi-process job's last.pt, for the inspector
     showRequested = Signal()  # bring this tab to the front
+    ownerRequested = Signal(str)  # "data" or "model": show the tab that owns a value shown here
 
     def __init__(self, run_settings, hub, log, runs_root=None, parent: QWidget | None = None):
         super().__init__(Qt.Orientation.Horizontal, parent)
@@ -73,6 +74,7 @@ class TrainTab(QSplitter):
         self.panel.trainRequested.connect(self.start_training)
         self.panel.pauseToggled.connect(self.toggle_pause)
         self.panel.stopRequested.connect(self.stop)
+        self.panel.ownerRequested.connect(self.ownerRequested)
 
     # ---- the engine ----------------------------------------------------------------------------------
     def set_engine_ready(self) -> None:
@@ -145,6 +147,11 @@ class TrainTab(QSplitter):
 
     def last_run_dir(self) -> Path | None:
         return self.controller.run_dir if self.controller is not None else None
+
+    def show_settings(self, values: dict) -> None:
+        """The form holds `values` (a run's settings, to run them again) and shows the user's fields again."""
+        self.stop_following()
+        self.panel.set_values(values)
 
     def follow_run(self, folder: str) -> bool:
         """Drive the plots, progress and log from a run folder another process writes."""

@@ -19,7 +19,6 @@ def test_catalog_imports_without_torch_numpy_or_qt():
 
 
 def test_engine_registries_hold_exactly_the_catalog_names():
-    from core.data import BUILTIN_DATASETS, STANDARD_DATASETS
     from core.data.shapes import SHAPE_CLASSES
     from core.data.standard import STANDARD
     from core.models import MODEL_NAMES
@@ -31,7 +30,7 @@ def test_engine_registries_hold_exactly_the_catalog_names():
     assert tuple(ACTIVATIONS) == catalog.ACTIVATION.names
     assert tuple(OPTIMIZERS) == catalog.OPTIMIZER.names
     assert tuple(SCHEDULERS) == catalog.SCHEDULE.names
-    assert BUILTIN_DATASETS + STANDARD_DATASETS == catalog.DATASET_NAMES
+    assert catalog.BUILTIN_DATASETS + catalog.STANDARD_DATASETS == catalog.DATASET_NAMES
     assert set(STANDARD) == set(catalog.STANDARD_DATASETS)
     for name, info in STANDARD.items():
         assert len(info.classes) == catalog.DATASETS[name].num_classes

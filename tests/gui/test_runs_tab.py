@@ -191,14 +191,14 @@ def test_form_values_from_a_run_config():
 def test_train_again_fills_the_run_settings(qtbot, app_settings, tmp_path):
     from gui.app import make_application
     from gui.window.main_window import MainWindow
-    from gui.window.runs_hookup import fill_form
 
     make_application()
     window = MainWindow(runs_root=tmp_path / "runs", settings=app_settings)
     qtbot.addWidget(window)
     window.follow_run(str(tmp_path / "followed"))  # the form shows that run's settings while it is followed
-    fill_form(window, {"data": {"name": "shapes", "train_count": 96}, "model_name": "mlp",
-                       "train": {"epochs": 7, "lr": 0.02, "seed": 5, "optimizer": "no-such-optimizer"}})
+    window.runs_tab.trainAgainRequested.emit({"data": {"name": "shapes", "train_count": 96}, "model_name": "mlp",
+                                              "train": {"epochs": 7, "lr": 0.02, "seed": 5,
+                                                        "optimizer": "no-such-optimizer"}})  # Train again
     values = window.panel.values()
     assert (values["epochs"], values["seed"], values["model"]) == (7, 5, "mlp")
     assert float(values["lr"]) == 0.02 and window.tabs.currentIndex() == 0

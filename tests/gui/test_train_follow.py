@@ -165,12 +165,11 @@ def test_a_folder_followed_before_it_exists_is_shown_once_its_run_starts_and_aga
     then draws its run without the user doing anything; a folder deleted and made again is a new run."""
     import shutil
 
-    from gui.window.runs_hookup import follow_folders
     from tests.core.test_run_index import make_run
 
     window = bare_window
     out = tmp_path / "later" / "run"  # not even its parent exists yet
-    follow_folders(window, [str(out)])  # what `--follow DIR` does
+    window.follow_folders([str(out)])  # what `--follow DIR` does
     assert window.run_watch.folder == out and window.tabs.currentWidget() is window.train_tab
     qtbot.waitUntil(lambda: window.run_watch.status == "waiting", timeout=10_000)
     assert f"waiting for the run to start in {out}" in window.progress.status_label.text()

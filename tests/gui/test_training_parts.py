@@ -86,7 +86,7 @@ def test_damaged_settings_fall_back_to_defaults(app_settings):
 
 
 def test_new_run_dirs_are_unique(tmp_path):
-    from gui.settings import new_run_dir
+    from core.runs.location import new_run_dir
 
     a = new_run_dir(tmp_path, "cnn", "/data/my photos")
     a.mkdir()

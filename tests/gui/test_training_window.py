@@ -238,8 +238,6 @@ def test_keyboard_shortcuts_drive_the_run(qtbot, window):
 
 
 def test_resume_from_the_runs_tab_continues_in_the_same_run_folder(qtbot, window):
-    from gui.window.runs_hookup import resume_run
-
     window.panel.set_values({"epochs": 50})
     with qtbot.waitSignal(window.controller.recordsArrived, timeout=60_000, check_params_cb=has_steps):
         click(qtbot, window.panel.train_button)
@@ -252,7 +250,7 @@ def test_resume_from_the_runs_tab_continues_in_the_same_run_folder(qtbot, window
     assert stopped["kind"] == "stopped"
     config["train"]["epochs"] = stopped["epoch"] + 1  # finish the epoch in progress only
     with qtbot.waitSignal(window.controller.runFinished, timeout=120_000) as finished:
-        resume_run(window, str(run), config, str(run / "last.pt"))
+        window.runs_tab.resumeRequested.emit(str(run), config, str(run / "last.pt"))  # the Runs tab's Resume
     assert finished.args[0]["stopped"] is False
     qtbot.waitUntil(lambda: window.controller.state == "idle", timeout=WAIT)
     assert window.controller.run_dir == run and sorted(p.name for p in run.parent.iterdir()) == [run.name]
