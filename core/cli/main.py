@@ -119,6 +119,7 @@ def cmd_train(args) -> int:
     from core.io.signals import SignalStop
     from core.models import ModelError
     from core.runs.lock import RunFolderError
+    from core.training.live_snapshot import snapshots_on_signal
     from core.training.session import RunSettings, prepare_trainer
     from core.training.trainer import TrainConfig, TrainingDiverged, TrainingError
 
@@ -189,7 +190,8 @@ def cmd_train(args) -> int:
                     cb.on_warning = progress.write
             signals.attach(trainer.stop)
             try:
-                summary = trainer.fit()
+                with snapshots_on_signal(trainer):  # the app asks its own run for live weights with SIGUSR1
+                    summary = trainer.fit()
             except TrainingDiverged as exc:
                 print(f"layerscope train: diverged: {exc}", file=sys.stderr)
                 return EXIT_DIVERGED
