@@ -20,7 +20,7 @@ def install_evaluate_tab(window) -> tuple[EvaluateTab, QAction]:
     the window."""
     tab = EvaluateTab(window.hub, window)
     window.tabs.addTab(tab, "Evaluate")
-    tab.evaluate_page.run_dir_provider = lambda: window.controller.run_dir if window.controller is not None else None
+    tab.evaluate_page.run_dir_provider = lambda: window.controller.run_dir
     tab.message.connect(window.log.append)
     tab.inspectRequested.connect(lambda file, true, predicted: inspect_image(window, file, true, predicted))
     tab.finetuneRequested.connect(lambda settings, checkpoint: start_finetune(window, settings, checkpoint))
@@ -63,7 +63,7 @@ def inspect_image(window, file: str, true: str, predicted: str) -> None:
 
 def start_finetune(window, settings, checkpoint: str) -> None:
     """Fine-tune with corrections: a new run from `checkpoint`'s weights, fresh optimizer (core/training/finetune.py)."""
-    if window.controller is None or window.controller.is_active():
+    if not window.engine_loaded() or window.controller.is_active():
         window.log.append("warning", "Cannot fine-tune now: wait for PyTorch to load and for the current run to end")
         return
     window.start_run(settings, finetune_from=checkpoint)  # the Train tab shows the run

@@ -117,7 +117,7 @@ def fill_form(window, config: dict) -> None:
 
 def resume_run(window, run: str, config: dict, checkpoint: str) -> None:
     """Continue a stopped run in its own folder: its records go on in the same metrics.jsonl."""
-    if window.controller is None or window.controller.is_active():
+    if not window.engine_loaded() or window.controller.is_active():
         window.log.append("warning", "Cannot resume now: wait for PyTorch to load and for the current run to end")
         return
     from core.training.session import RunSettings
