@@ -1,5 +1,5 @@
 """The per-process status strip of a multi-process run: one small label per process (rank, alive / paused /
-stale / its final state, last step), from RUN/ranks/rank-N.json as gui/training/job_watch.py reads them."""
+stale / its final state, last step), from RUN/ranks/rank-N.json as core/processes/watch.py reads them."""
 from __future__ import annotations
 
 from PySide6.QtCore import Slot
