@@ -23,6 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from core import catalog
 from core.runs.control import SNAPSHOT_SIGNAL, write_control
 from core.runs.follower import RunFollower
 from core.runs.rank_status import read_rank_statuses
@@ -49,22 +50,28 @@ class TrainJob:
         """settings: a core.training.session.RunSettings. resume: go on from this checkpoint (in its own folder
         when it is RUN/last.pt); finetune_from: start from this checkpoint's weights with a fresh optimizer.
         The job's output goes to `log` (a file object or subprocess.DEVNULL), by default appended to RUN/launcher.log."""
-        run_dir = Path(run_dir)
+        run_dir = Path(run_dir).resolve()  # the processes run in the repository root: paths are made absolute
         run_dir.mkdir(parents=True, exist_ok=True)
         write_control(run_dir, pause=False)  # a pause left by an earlier job in this folder does not carry over
+        values = settings.to_dict()
+        if catalog.is_folder_dataset(values["data"]["name"]):
+            values["data"]["name"] = str(Path(values["data"]["name"]).expanduser().resolve())
+        values["train"]["probe_images"] = [str(Path(p).expanduser().resolve()) for p in values["train"]["probe_images"]]
         fd, name = tempfile.mkstemp(prefix="layerscope-job-", suffix=".json")
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(settings.to_dict(), f)
+            json.dump(values, f)
         argv = [sys.executable, "-m", "core.cli", "train", "--settings", name, "--out", str(run_dir), "--quiet",
                 "--device", str(settings.train.device), "--nproc", str(int(nproc))]
         if resume is not None:
-            argv += ["--resume", str(resume)]
+            argv += ["--resume", str(Path(resume).resolve())]
         if finetune_from is not None:
-            argv += ["--finetune-from", str(finetune_from)]
+            argv += ["--finetune-from", str(Path(finetune_from).resolve())]
         job_env = dict(os.environ if env is None else env)
         job_env["PYTHONPATH"] = str(ROOT) + (os.pathsep + job_env["PYTHONPATH"] if job_env.get("PYTHONPATH") else "")
         own_log = open(run_dir / JOB_LOG, "ab") if log is None else None
         try:
+            # In the repository root: `python -m` puts the working folder first on sys.path, where a user's
+            # own "core" folder would shadow this one.
             process = subprocess.Popen([*argv, *extra_args], cwd=ROOT, env=job_env, stdin=subprocess.DEVNULL,
                                        stdout=own_log or log, stderr=subprocess.STDOUT,
                                        start_new_session=True)  # its own group: closing the app does not signal it

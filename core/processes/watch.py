@@ -145,7 +145,8 @@ class RunFolderWatch:
         if code is not None:
             self.exit_code = code
         look.phase = self._phase(status)
-        look.can_signal = self.owned and self.started and self.exit_code is None
+        # Signals only between its start record and its last word: its handler is in place exactly then.
+        look.can_signal = self.owned and self.started and self.exit_code is None and look.final is None
         look.weights = self._weights(final=code is not None and self._final_load(code))
         if code is not None and code != 0 and code not in STOP_CODES:
             look.failure = failure_message(self.folder, code, look.final)  # reads the end of the job's log

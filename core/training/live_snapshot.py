@@ -64,7 +64,9 @@ def live_snapshot_of(trainer) -> LiveSnapshot | None:
 def snapshots_on_signal(trainer) -> Iterator[None]:
     """While inside, SIGUSR1 asks the trainer's LiveSnapshot for a copy (main thread only: elsewhere, and for a
     trainer without one, nothing changes). Entered before fit(), so the handler is in place before the run's
-    first record: the app signals only a process whose start record it has read."""
+    first record: the app signals only a process whose start record it has read. Afterwards the signal is
+    ignored rather than left to its default action (ending the process): a request the app sends before it
+    has read the run's last record must not turn a finished run into a killed one."""
     live = live_snapshot_of(trainer)
     if live is None or threading.current_thread() is not threading.main_thread():
         yield
@@ -73,4 +75,4 @@ def snapshots_on_signal(trainer) -> Iterator[None]:
     try:
         yield
     finally:
-        signal.signal(SNAPSHOT_SIGNAL, previous)
+        signal.signal(SNAPSHOT_SIGNAL, signal.SIG_IGN if previous in (signal.SIG_DFL, None) else previous)
