@@ -1,8 +1,8 @@
 """The GUI's one background-work primitive: run functions off the GUI thread, deliver only current answers.
 
 Every view that computes something slow (health scan, augmentation preview, model summary, dataset
-listing, thumbnails, inspection, checkpoint open/save, the engine import) uses a BackgroundTask. Only the
-training run has its own thread (gui/training/worker.py): it lives for minutes and is driven by the engine.
+listing, thumbnails, inspection, checkpoint open/save, the engine import, the poll of a training run) uses a
+BackgroundTask. Training itself runs in a process of its own (core.processes.job), never on a thread here.
 
 One generation scheme drops stale results: `submit()` starts a new generation, so everything still running
 for an older one is stale from that moment; its result, progress and partial deliveries are dropped on

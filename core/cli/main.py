@@ -120,7 +120,8 @@ def cmd_train(args) -> int:
     from core.io.signals import SignalStop
     from core.models import ModelError
     from core.runs.lock import RunFolderError
-    from core.training.session import RunSettings, prepare_trainer
+    from core.training.live_snapshot import snapshots_on_signal
+    from core.training.session import RunSettings
     from core.training.trainer import TrainConfig, TrainingDiverged, TrainingError
 
     settings = RunSettings(
@@ -176,10 +177,9 @@ def cmd_train(args) -> int:
         with signals:
             try:
                 if settings.data.is_folder and not args.resume:
-                    _print_folder_health(args.dataset)
-                trainer = prepare_trainer(settings, run_dir, resume=args.resume,
-                                          callbacks=[progress.callback] if strategy.is_main else [],
-                                          record_sinks=sinks, overwrite=args.overwrite, strategy=strategy)
+                    _print_folder_health(settings.data.name)  # --settings: its folder, not the option
+                trainer = _prepare(args, settings, run_dir, callbacks=[progress.callback] if strategy.is_main else [],
+                                   record_sinks=sinks, strategy=strategy)
             except (DatasetError, CheckpointError, ModelError, TrainingError, RunFolderError) as exc:
                 print(f"layerscope train: {exc}", file=sys.stderr)
                 return EXIT_USAGE
@@ -190,7 +190,8 @@ def cmd_train(args) -> int:
                     cb.on_warning = progress.write
             signals.attach(trainer.stop)
             try:
-                summary = trainer.fit()
+                with snapshots_on_signal(trainer):  # the app asks its own run for live weights with SIGUSR1
+                    summary = trainer.fit()
             except TrainingDiverged as exc:
                 print(f"layerscope train: diverged: {exc}", file=sys.stderr)
                 return EXIT_DIVERGED
@@ -213,6 +214,19 @@ def cmd_train(args) -> int:
           f"({layout.LAST}, {layout.BEST})"
           if best is not None and math.isfinite(best) else f"done; checkpoints in {run_dir}")
     return EXIT_OK
+
+
+def _prepare(args, settings, run_dir: Path, **kwargs):
+    """The Trainer: a fine-tune from a checkpoint's weights (fresh optimizer; the epochs, and with --settings
+    the lr, from the settings), else a new or resumed run."""
+    if args.finetune_from:
+        from core.training.finetune import prepare_finetune
+
+        return prepare_finetune(args.finetune_from, run_dir, epochs=settings.train.epochs,
+                                lr=settings.train.lr if args.settings else None, overwrite=args.overwrite, **kwargs)
+    from core.training.session import prepare_trainer
+
+    return prepare_trainer(settings, run_dir, resume=args.resume, overwrite=args.overwrite, **kwargs)
 
 
 def _train_argv_for_ranks(args, run_dir: Path) -> list[str]:

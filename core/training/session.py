@@ -20,6 +20,7 @@ from core.runs.directory import RunDirectory
 from core.training.rank_reporter import RankStatus
 from core.training.recorder import RunRecorder
 from core.training.run_control import ControlWatch
+from core.training.live_snapshot import LiveSnapshot
 from core.training.strategy import Strategy
 from core.training.trainer import TrainConfig, Trainer, TrainingError, seed_everything
 
@@ -90,8 +91,9 @@ def prepare_trainer(settings: RunSettings, run_dir: str | Path | None, *, resume
             # Owned before anything is written: a second writer or a stale run in the folder is refused here.
             lock = claim_run_folder(run_dir, resuming_here=_resumes_in_place(resume, run_dir), overwrite=overwrite)
             callbacks.insert(0, RunRecorder(RunDirectory(run_dir), sinks=record_sinks, lock=lock))
-            if strategy is not None:  # a run in its own process(es) (the CLI, a job): paused by RUN/control.json
-                callbacks.append(ControlWatch(run_dir))
+            if strategy is not None:  # a run in its own process(es) (the CLI, a job): steered by RUN/control.json
+                live = LiveSnapshot(run_dir)  # a weights-only copy for the app's inspector, on request
+                callbacks += [ControlWatch(run_dir, on_snapshot=live.request), live]
             if settings.train.evaluate_at_end:
                 from core.evaluate.hook import EvaluateAtEnd
 

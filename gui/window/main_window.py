@@ -47,10 +47,9 @@ def _train_part(name: str) -> property:
 
 class MainWindow(QMainWindow):
     engineReady = Signal()
-    controller = _train_part("controller")  # the TrainingController, None until the engine has loaded
+    controller = _train_part("controller")  # the TrainingController (runs start once the engine has loaded)
     panel, progress, plots = _train_part("panel"), _train_part("progress"), _train_part("plots")
-    rank_strip, rank_watch = _train_part("rank_strip"), _train_part("rank_watch")
-    record_view, run_watch, train_exports = _train_part("record_view"), _train_part("run_watch"), _train_part("train_exports")
+    rank_strip, record_view, train_exports = _train_part("rank_strip"), _train_part("record_view"), _train_part("train_exports")
 
     def __init__(self, runs_root: str | Path | None = None, settings: AppSettings | None = None,
                  parent: QWidget | None = None):
@@ -143,13 +142,13 @@ class MainWindow(QMainWindow):
             self.torch_loader.start()
 
     def engine_loaded(self) -> bool:
-        return self.controller is not None
+        return self.train_tab.engine_ready
 
     @Slot(dict)
     def _on_engine_loaded(self, info: dict) -> None:
-        if self.controller is not None:
+        if self.engine_loaded():
             return
-        self.train_tab.set_engine_ready()  # makes the training controller (imports torch)
+        self.train_tab.set_engine_ready()  # Train enables
         self.statusBar().showMessage(f"Ready (PyTorch loaded in {info.get('seconds', 0):.1f} s)", 5000)
         self.engineReady.emit()
         self.checkpoints.set_engine_ready(True)  # opens a checkpoint given before now

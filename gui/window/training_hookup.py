@@ -2,7 +2,7 @@
 other tabs (the memory check with the Model tab, Runs, Evaluate) are in gui/window/wiring.py.
 
     self.train_tab = install_training_tab(self, self.run_settings)  # in MainWindow.__init__, after the menus
-    self.train_tab.set_engine_ready()                # once the engine has loaded
+    self.train_tab.set_engine_ready()                # once the engine has loaded (Train enables)
     self.train_tab.may_close(self) / .shutdown()     # in MainWindow.closeEvent
 """
 from __future__ import annotations
@@ -26,7 +26,6 @@ def install_training_tab(window, run_settings) -> TrainTab:
         lambda: tab.train_exports.export_csv(window, tab.shown_run_dir()))
     tab.alert.connect(window.show_message)
     tab.statusMessage.connect(lambda text: window.statusBar().showMessage(text))
-    tab.checkpointReady.connect(window.open_checkpoint)
     tab.showRequested.connect(lambda: window.tabs.setCurrentWidget(tab))
     tab.runStarted.connect(lambda _: window.save_action.setEnabled(True))
     return tab

@@ -123,7 +123,7 @@ def resume_continues_in_the_train_tab(runs: RunsTab, train: TrainTab, log: Log) 
 
 def resume_run(train: TrainTab, log: Log, run: str, config: dict, checkpoint: str) -> None:
     """Continue a stopped run in its own folder: its records go on in the same metrics.jsonl."""
-    if train.controller is None or train.is_active():  # before the engine loads: no torch on this thread
+    if not train.engine_ready or train.is_active():  # before the engine loads: no torch on this thread
         log("warning", "Cannot resume now: wait for PyTorch to load and for the current run to end")
         return
     from core.training.session import RunSettings
@@ -191,7 +191,7 @@ def gallery_image_opens_in_the_inspector(evaluate: EvaluateTab, inspector: Inspe
 def finetune_runs_in_the_train_tab(evaluate: EvaluateTab, train: TrainTab, log: Log) -> None:
     """Fine-tune with corrections (Evaluate's Compare page) starts a run from a checkpoint, shown in Train."""
     def finetune(settings, checkpoint: str) -> None:
-        if train.controller is None or train.is_active():
+        if not train.engine_ready or train.is_active():
             log("warning", "Cannot fine-tune now: wait for PyTorch to load and for the current run to end")
             return
         train.start_run(settings, finetune_from=checkpoint)

@@ -203,7 +203,7 @@ def test_train_again_fills_the_run_settings(qtbot, app_settings, tmp_path):
     assert (values["epochs"], values["seed"], values["model"]) == (7, 5, "mlp")
     assert float(values["lr"]) == 0.02 and window.tabs.currentIndex() == 0
     # ... and the filled form is on screen: train again ends following
-    assert window.run_watch.folder is None and window.panel.shown_fields() is window.panel.own_fields
+    assert not window.controller.following and window.panel.shown_fields() is window.panel.own_fields
     window.close()
 
 
@@ -241,14 +241,14 @@ def test_window_has_the_runs_tab_and_follows_a_dropped_run_folder(qtbot, app_set
     qtbot.addWidget(window)
     tab = window.runs_tab
     # One folder not there yet: the Train tab waits for its run (`--follow DIR` before `train --out DIR`).
-    assert window.tabs.currentWidget() is window.train_tab and window.run_watch.folder == tmp_path / "nowhere"
+    assert window.tabs.currentWidget() is window.train_tab and window.controller.handle.folder == tmp_path / "nowhere"
     assert "Run Folder" in window.open_run_folder_action.text()
     qtbot.waitUntil(lambda: "local" in rows(tab) and "nowhere" in rows(tab), timeout=10_000)
     assert rows(tab)["nowhere"].status == "missing"
     window.route_drop([str(remote)])
     qtbot.waitUntil(lambda: "cli-run" in rows(tab), timeout=10_000)
     # One dropped run folder is also followed in the Train tab (plots, progress and log from its records).
-    assert window.run_watch.folder == remote and window.tabs.currentWidget() is window.train_tab
+    assert window.controller.handle.folder == remote and window.tabs.currentWidget() is window.train_tab
     qtbot.waitUntil(lambda: len(window.plots.epoch_val_acc) == 3, timeout=10_000)
     qtbot.waitUntil(lambda: tab.selected_paths() == [str(remote.resolve())], timeout=10_000)
     window.close()
