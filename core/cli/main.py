@@ -175,7 +175,7 @@ def cmd_train(args) -> int:
         with signals:
             try:
                 if settings.data.is_folder and not args.resume:
-                    _print_folder_health(args.dataset)
+                    _print_folder_health(settings.data.name)  # --settings may name the folder, not --dataset
                 trainer = prepare_trainer(settings, run_dir, resume=args.resume,
                                           callbacks=[progress.callback] if strategy.is_main else [],
                                           record_sinks=sinks, overwrite=args.overwrite, strategy=strategy)
