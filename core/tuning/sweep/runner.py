@@ -59,12 +59,12 @@ def run_sweep(spec: SweepSpec, sweep_dir: str | Path, trials: int | None = None,
     sweep_dir = Path(sweep_dir)
     sweep_dir.mkdir(parents=True, exist_ok=True)
     url = storage or default_storage(sweep_dir)
-    opened = open_study(spec, url)
-    _write_sweep_file(sweep_dir, spec, url)
-    recover_dead_trials(opened)
     target = trials or spec.trials
     if spec.sampler == "grid":
         target = min(target, spec.grid_size())
+    opened = open_study(spec, url, target)
+    _write_sweep_file(sweep_dir, spec, url)
+    recover_dead_trials(opened)
     pool = TrialPool(opened, spec, sweep_dir, target, parallel, env)
     steps = Steps(progress, cancelled)
     try:
