@@ -59,6 +59,10 @@ def test_definition_fields_are_checked_and_the_grid_wants_lists(tmp_path):
         SweepSpec.from_dict(tiny_spec(metric="accuracy"))
     with pytest.raises(SweepSpecError, match="unknown field"):
         SweepSpec.from_dict(tiny_spec(trails=3))
+    with pytest.raises(SweepSpecError, match="unknown training setting.*epoch"):
+        SweepSpec.from_dict(tiny_spec(base={**TINY, "train": {"epoch": 3}}))
+    with pytest.raises(SweepSpecError, match="Batch size"):
+        SweepSpec.from_dict(tiny_spec(base={**TINY, "train": {"batch_size": 0}}))
     spec = SweepSpec.from_dict(tiny_spec(metric="val_loss", sampler="grid", params={"lr": [0.1, 0.01]}))
     assert spec.direction == "minimize" and spec.grid == {"lr": [0.1, 0.01]} and spec.grid_size() == 2
     path = tmp_path / "s.json"

@@ -41,8 +41,12 @@ def run_lr_find(settings, out_dir: str | Path | None = None, *, start_lr: float 
 
     check_range(start_lr, end_lr, steps)  # before the data is built: a bad range fails at once
     setup = build_setup(settings, cancelled=cancelled)
-    result = find_lr(setup.model, setup.optimizer, setup.batches(), device=setup.device, speed=setup.speed,
-                     start_lr=start_lr, end_lr=end_lr, steps=steps, progress=progress, cancelled=cancelled)
+    batches = setup.batches()
+    try:
+        result = find_lr(setup.model, setup.optimizer, batches, device=setup.device, speed=setup.speed,
+                         start_lr=start_lr, end_lr=end_lr, steps=steps, progress=progress, cancelled=cancelled)
+    finally:
+        batches.close()  # ends the loader in progress (and its worker processes) now, not at garbage collection
     cfg = settings.train
     result.settings_summary = {"model": settings.model_name, "optimizer": cfg.optimizer,
                                "batch_size": cfg.batch_size, "weight_decay": cfg.weight_decay,

@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from core import catalog
+from core.catalog import SettingError
 from core.io.safefile import FileRefused, read_regular_file
+from core.training.config import TrainConfig  # torch-free: the settings dataclass and its errors only
 from core.tuning.sweep.space import Param, SweepSpecError, parse_param, setting_for
 
 SPEC_VERSION = 1
@@ -138,7 +140,22 @@ def _base(value: Any) -> dict:
             raise SweepSpecError(f"base: {key!r} must be an object")
     if "model_name" in value and not isinstance(value["model_name"], str):
         raise SweepSpecError("base: model_name must be a model's name")
+    _check_train(value.get("train", {}))
     return value
+
+
+def _check_train(train: dict) -> None:
+    """A misspelt training setting would be dropped silently by TrainConfig.from_dict: name it here instead."""
+    unknown = sorted(set(train) - set(TrainConfig.__dataclass_fields__))
+    if unknown:
+        raise SweepSpecError(f"base: unknown training setting(s) {', '.join(unknown)}")
+    limits = {s.key: s for s in catalog.TRAIN_SETTINGS if hasattr(s, "check")}
+    for key, v in train.items():
+        if key in limits:
+            try:
+                limits[key].check(v)
+            except SettingError as exc:
+                raise SweepSpecError(f"base: {exc}") from None
 
 
 def _name(value: Any) -> str:
