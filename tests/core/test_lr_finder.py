@@ -93,7 +93,7 @@ def test_curve_has_one_point_per_step_and_the_band_lies_inside_the_tried_range()
                                 progress=lambda done, total, message: seen.append((done, total)))
     curve = result.curve
     n = len(curve.lrs)
-    assert len(curve.losses) == len(curve.smoothed) == n and seen == [(i, 40) for i in range(1, n + 1)]
+    assert len(curve.losses) == len(curve.smoothed) == len(curve.trend) == n and seen == [(i, 40) for i in range(1, n + 1)]
     assert curve.lrs[0] == pytest.approx(1e-5) and all(b > a for a, b in zip(curve.lrs, curve.lrs[1:]))
     if curve.stop_reason == "finished":
         assert n == 40 and curve.lrs[-1] == pytest.approx(1.0)
@@ -124,7 +124,8 @@ def test_band_follows_a_clean_curve():
     band = suggest_band(lrs, loss)
     assert 5e-3 <= band.minimum <= 2e-2
     assert 5e-4 <= band.steepest <= 2e-3  # the middle of the sigmoid's fall
-    assert band.low <= 1e-3 <= band.high <= band.minimum
+    assert band.low <= band.steepest <= band.minimum <= band.high <= 2e-2  # up to the end of the bottom only
+    assert band.contains(2e-3) and not band.contains(1e-4)
     assert band.note == ""
     flat = suggest_band(lrs, np.full(100, 1.6) + 1e-4 * np.sin(np.arange(100)))
     assert "hardly fell" in flat.note

@@ -2,7 +2,7 @@
 
     result, files = run_lr_find(settings, out_dir)          # `layerscope lr-find [training options] --out DIR`
     result.band.low, result.band.high                        # the suggested band (result.band.valley: one point)
-    result.curve.lrs, .losses, .smoothed                     # one point per step
+    result.curve.lrs, .losses, .trend                        # one point per step
 
 `find_lr(model, optimizer, batches, device=...)` runs the same test on objects someone already has (a model
 being fine-tuned); they are restored exactly afterwards.
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.tuning.lr.range_test import END_LR, START_LR, STEPS, LRCurve, check_range, range_test
-from core.tuning.lr.suggest import Band, suggest_band
+from core.tuning.lr.suggest import Band, suggest_band, trend
 
 __all__ = ["Band", "LRCurve", "LRFindResult", "find_lr", "run_lr_find", "END_LR", "START_LR", "STEPS"]
 
@@ -29,7 +29,8 @@ def find_lr(model, optimizer, batches, *, device, speed=None, start_lr: float = 
             steps: int = STEPS, progress=None, cancelled=None) -> LRFindResult:
     curve = range_test(model, optimizer, batches, device=device, speed=speed, start_lr=start_lr, end_lr=end_lr,
                        steps=steps, progress=progress, cancelled=cancelled)
-    return LRFindResult(curve, suggest_band(curve.lrs, curve.smoothed))
+    curve.trend = [float(v) for v in trend(curve.lrs, curve.losses)]
+    return LRFindResult(curve, suggest_band(curve.lrs, curve.losses))
 
 
 def run_lr_find(settings, out_dir: str | Path | None = None, *, start_lr: float = START_LR, end_lr: float = END_LR,

@@ -1,4 +1,4 @@
-"""A range test's files: lr_find.csv (step, lr, loss, smoothed), lr_find.json (the band, the single-point
+"""A range test's files: lr_find.csv (step, lr, loss, smoothed, trend), lr_find.json (the band, the single-point
 suggestions, what was tried) and lr_find.png (raw points, smoothed curve, band shaded; log axis).
 All written atomically. In a run folder they go in RUN/lr_find/ (LR_FIND_SUBDIR); `lr-find --out DIR` writes
 them straight into DIR."""
@@ -33,9 +33,10 @@ def write_files(result, out_dir: str | Path, *, picture: bool = True) -> dict[st
 def curve_csv(curve) -> str:
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(["step", "lr", "loss", "smoothed"])
-    for i, (lr, loss, smooth) in enumerate(zip(curve.lrs, curve.losses, curve.smoothed), start=1):
-        writer.writerow([i, f"{lr:.6g}", _number(loss), _number(smooth)])
+    writer.writerow(["step", "lr", "loss", "smoothed", "trend"])
+    trend = curve.trend or [math.nan] * len(curve.lrs)
+    for i, (lr, loss, smooth, middle) in enumerate(zip(curve.lrs, curve.losses, curve.smoothed, trend), start=1):
+        writer.writerow([i, f"{lr:.6g}", _number(loss), _number(smooth), _number(middle)])
     return text.getvalue()
 
 

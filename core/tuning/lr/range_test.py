@@ -20,8 +20,11 @@ import torch.nn.functional as F
 from core.tuning.lr.snapshot import restored
 from core.tuning.progress import Steps
 
-START_LR, END_LR, STEPS = 1e-7, 10.0, 100
-SMOOTHING = 0.9  # the debiased EMA's beta; fastai's 0.98 lags ~50 steps, half of a 100-step test
+# 200 steps, not fastai's 100: a network trained from scratch learns little in 100 steps, and its curve is then
+# mostly the noise of one batch against the next (measured on shapes: the suggested band moved by half a decade
+# between two such runs).
+START_LR, END_LR, STEPS = 1e-7, 10.0, 200
+SMOOTHING = 0.9  # the running average's beta, for the explosion test (the band is read off the lag-free trend)
 DIVERGE_FACTOR = 4.0  # stop when the smoothed loss exceeds the best smoothed loss this many times (fastai's 4)
 MIN_STEPS_BEFORE_STOP = 10  # the first smoothed losses are too noisy to call an explosion
 MAX_STEPS = 10_000
@@ -31,7 +34,8 @@ MAX_STEPS = 10_000
 class LRCurve:
     lrs: list[float] = field(default_factory=list)  # the head's learning rate at each step (Trainer.lr's group)
     losses: list[float] = field(default_factory=list)  # that step's training loss (before its update)
-    smoothed: list[float] = field(default_factory=list)
+    smoothed: list[float] = field(default_factory=list)  # the running (debiased EMA) loss that the stop rule reads
+    trend: list[float] = field(default_factory=list)  # the centred, lag-free average the band is read off
     start_lr: float = START_LR
     end_lr: float = END_LR
     steps_planned: int = STEPS
