@@ -31,7 +31,7 @@ import torch  # noqa: E402
 from core.data import DataSpec  # noqa: E402
 from core.training.config import TrainConfig  # noqa: E402
 from core.training.session import RunSettings, prepare_trainer  # noqa: E402
-from core.tuning.lr import run_lr_find  # noqa: E402
+from core.tuning.lr import STEPS, run_lr_find  # noqa: E402
 
 GRIDS = {"adam": [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2], "adamw": [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2],
          "sgd": [1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1]}
@@ -67,7 +67,7 @@ def main(argv=None) -> int:
     parser.add_argument("--size", type=int, default=32)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--steps", type=int, default=100, help="range test steps")
+    parser.add_argument("--steps", type=int, default=STEPS, help="range test steps (default: the finder's)")
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--grid", default="", help="comma-separated learning rates (default: 6 per optimizer)")
