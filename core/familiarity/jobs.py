@@ -68,6 +68,7 @@ def checkpoint_features(checkpoint: Checkpoint | str | os.PathLike, dataset: str
                            cancel=tracker.is_cancelled)
     model = loaded.checkpoint.build_model().to(device)
     features = extract_features(model, sets, batch_size=batch_size, progress=tracker)
+    features.features = features.features.astype(np.float16).astype(np.float32)  # as kept: same map either way
     if cache is not None:
         store.save_features(cache, features, loaded.checkpoint.classes, loaded.checksum)
     return features, loaded
