@@ -33,6 +33,7 @@ class FeatureBank:
     weights_checksum: str
     calibrated_on: str = "val"  # or "train" (each image left out of its own neighbours)
     _rows: dict | None = field(default=None, init=False, repr=False, compare=False)
+    _calibrations: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def row_of(self, item_id: str) -> int:
         """The bank row of a training image by its id, or -1."""
@@ -46,11 +47,16 @@ class FeatureBank:
 
     @property
     def calibration(self) -> Calibration:
-        return Calibration(self.reference)
+        """Scores from k-NN distances (made once: scoring a dropped image must not sort the references)."""
+        if "knn" not in self._calibrations:
+            self._calibrations["knn"] = Calibration(self.reference)
+        return self._calibrations["knn"]
 
     @property
     def energy_calibration(self) -> Calibration:
-        return Calibration(self.energy_reference)
+        if "energy" not in self._calibrations:
+            self._calibrations["energy"] = Calibration(self.energy_reference)
+        return self._calibrations["energy"]
 
 
 def _bank_rows(count: int, max_rows: int, seed: int) -> np.ndarray:
@@ -69,7 +75,7 @@ def make_bank(features: FeatureSet, classes: list[str], weights_checksum: str, *
     train = train.subset(rows)
     # Rounded to float16 here, as the file stores them, so a loaded bank scores exactly like this one.
     bank = normalise(train.features).half().float().contiguous()
-    k = default_k(len(train)) if k is None else max(1, min(int(k), len(train) - 1))
+    k = max(1, min(default_k(len(train)) if k is None else int(k), len(train) - 1))
     if len(val) >= MIN_VAL_IMAGES:
         reference = kth_distance(bank, normalise(val.features), k)
         energies, on = energy(val.logits), "val"

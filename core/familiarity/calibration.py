@@ -13,7 +13,7 @@ photos sees little, and an image of a known class in an unusual setting may well
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -23,37 +23,31 @@ FAMILIAR_SHARE = 0.95  # the share of validation images that count as familiar
 @dataclass(frozen=True)
 class Calibration:
     reference: np.ndarray  # the validation images' raw values (larger = less familiar), any order
+    threshold_value: float = field(init=False)  # the raw value within which FAMILIAR_SHARE of them lie
+    spread: float = field(init=False)  # the tail's scale: median to threshold (never zero)
+    threshold: float = field(init=False)  # the score at threshold_value: familiar when the score is at least this
+    _xp: np.ndarray = field(init=False, repr=False)
+    _fp: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self):
         values = np.sort(np.asarray(self.reference, dtype=np.float64).reshape(-1))
         if values.size == 0 or not np.isfinite(values).all():
             raise ValueError("a calibration needs at least one finite reference value")
+        threshold = float(np.quantile(values, FAMILIAR_SHARE))
+        gap = threshold - float(np.median(values))
         object.__setattr__(self, "reference", values)
-
-    @property
-    def spread(self) -> float:
-        """The scale of the tail: the gap between the median and the threshold (never zero)."""
-        gap = self.threshold_value - float(np.median(self.reference))
-        return max(gap, 1e-6, 1e-3 * abs(self.threshold_value))
-
-    @property
-    def threshold_value(self) -> float:
-        """The raw value at which the share FAMILIAR_SHARE of validation images is reached."""
-        return float(np.quantile(self.reference, FAMILIAR_SHARE))
-
-    @property
-    def threshold(self) -> float:
-        """The score at the threshold: an image scoring at least this counts as familiar."""
-        return float(self.scores(np.array([self.threshold_value]))[0])
+        object.__setattr__(self, "threshold_value", threshold)
+        object.__setattr__(self, "spread", max(gap, 1e-6, 1e-3 * abs(threshold)))
+        n = len(values)  # the curve: (value, share of references farther), from a point above all of them
+        object.__setattr__(self, "_xp", np.concatenate([[values[0] - self.spread], values]))
+        object.__setattr__(self, "_fp", np.concatenate([[1.0], 1.0 - (np.arange(n) + 0.5) / n]))
+        object.__setattr__(self, "threshold", float(self.scores(np.array([threshold]))[0]))
 
     def scores(self, values) -> np.ndarray:
         v = np.asarray(values, dtype=np.float64).reshape(-1)
-        ref, n = self.reference, len(self.reference)
-        xp = np.concatenate([[ref[0] - self.spread], ref])
-        fp = np.concatenate([[1.0], 1.0 - (np.arange(n) + 0.5) / n])  # share of references farther
-        out = np.interp(v, xp, fp)
-        beyond = v > ref[-1]
-        out[beyond] = fp[-1] * np.exp(-(v[beyond] - ref[-1]) / self.spread)
+        out = np.interp(v, self._xp, self._fp)
+        beyond = v > self.reference[-1]
+        out[beyond] = self._fp[-1] * np.exp(-(v[beyond] - self.reference[-1]) / self.spread)
         out[np.isnan(v)] = 0.0  # a diverged model: nothing is familiar
         return np.clip(out, 0.0, 1.0)
 

@@ -16,7 +16,8 @@ from core.familiarity.errors import StaleBankError
 from core.familiarity.features import SPLIT_CODES, extract_features
 from core.familiarity.jobs import checkpoint_features, epoch_features
 from core.familiarity.sources import bundle_sets
-from tests.core.familiaritykit import image_set, preprocess_for, tiny_model
+from tests.core.familiaritykit import tiny_model
+from tests.support.unfamiliar import image_set, preprocess_for
 
 SIZE = 24
 
