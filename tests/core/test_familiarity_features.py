@@ -135,3 +135,30 @@ def test_a_checkpoints_features_are_kept_by_weights_checksum_and_never_used_for_
     assert np.array_equal(again.features, features.features) and np.array_equal(again.logits, features.logits)
     with pytest.raises(StaleBankError):
         store.load_features(kept, "0" * 64)
+
+
+def test_a_checkpoints_bank_is_built_beside_it_and_refused_once_the_checkpoint_changes(tmp_path):
+    from core.checkpoints.checkpoint import load_checkpoint, save_checkpoint
+    from core.familiarity.bank_file import bank_path
+    from core.familiarity.jobs import bank_for_checkpoint, build_bank
+    from tests.core.familiaritykit import save_model_checkpoint
+
+    data = build_data(DataSpec(name="shapes", train_count=40, val_count=20, image_size=SIZE, seed=4))
+    options = {"channels": 4, "blocks": 2}
+    path = save_model_checkpoint(tiny_model("cnn", options=options, size=SIZE), data.classes, data.preprocess,
+                                 tmp_path / "best.pt", options=options)
+    ckpt = load_checkpoint(path)
+    ckpt.training_state = {"data_spec": data.spec.to_dict()}
+    save_checkpoint(ckpt, path)
+    assert bank_for_checkpoint(path) is None  # no bank yet: familiarity unknown
+    stages = []
+    stored = build_bank(path, progress=lambda d, t, m: stages.append(m))
+    assert stored == bank_path(path) == tmp_path / "best.familiarity.npz" and "features" in stages
+    bank = bank_for_checkpoint(path, load_checkpoint(path).build_model())
+    assert bank is not None and len(bank.ids) == 40 and bank.classes == data.classes
+    assert bank.ids[0] == "shapes:train/00000" and bank.calibrated_on == "val"
+    # The run goes on and best.pt is overwritten with new weights: the old bank must not be used.
+    retrained = tiny_model("cnn", options=options, size=SIZE, seed=1)
+    save_model_checkpoint(retrained, data.classes, data.preprocess, path, options=options)
+    with pytest.raises(StaleBankError, match="other weights"):
+        bank_for_checkpoint(path)
