@@ -29,6 +29,7 @@ from core.familiarity.errors import BankError
 from core.familiarity.features import FeatureSet, extract_features
 from core.familiarity.scoring import Familiarity, familiarity_many
 from core.familiarity.sources import ImageSet, bundle_sets, checkpoint_sets
+from core.runs.index import is_run_folder
 
 
 @dataclass
@@ -51,12 +52,14 @@ def open_checkpoint(checkpoint: Checkpoint | str | os.PathLike) -> LoadedCheckpo
 def checkpoint_features(checkpoint: Checkpoint | str | os.PathLike, dataset: str | os.PathLike | None = None, *,
                         device: str = "cpu", batch_size: int = 256, keep: bool = True, progress=None,
                         cancelled=None) -> tuple[FeatureSet, LoadedCheckpoint]:
-    """The features of the checkpoint's training + validation images. With its own data (dataset None) the
-    pass is kept in its run folder and reused while the weights are the same; a stale file is ignored."""
+    """The features of the checkpoint's training + validation images. With its own data (dataset None) and a
+    checkpoint inside a run folder, the pass is kept there and reused while the weights are the same; a
+    stale or damaged file is ignored (and replaced)."""
     tracker = steps(progress, cancelled)
     loaded = open_checkpoint(checkpoint)
-    cache = store.checkpoint_features_path(loaded.run_dir, loaded.checksum) \
-        if keep and dataset is None and loaded.run_dir is not None else None
+    in_run = loaded.run_dir is not None and is_run_folder(loaded.run_dir)  # never litter a folder of .pt files
+    cache = store.checkpoint_features_path(loaded.run_dir, loaded.checksum) if keep and dataset is None and in_run \
+        else None
     if cache is not None and cache.is_file():
         try:
             features, classes, _ = store.load_features(cache, loaded.checksum)

@@ -129,10 +129,20 @@ def test_a_checkpoints_features_are_kept_by_weights_checksum_and_never_used_for_
     ckpt.training_state = {"data_spec": data.spec.to_dict()}  # says which data it was trained on
     save_checkpoint(ckpt, path)
     features, loaded = checkpoint_features(path)
+    assert not store.features_dir(tmp_path).exists()  # not a run folder: nothing written beside a lone .pt
+    (tmp_path / "config.json").write_text("{}")  # now it is one
+    features, loaded = checkpoint_features(path)
     kept = store.checkpoint_features_path(tmp_path, loaded.checksum)
     assert kept.is_file() and len(features) == 60
-    again, _ = checkpoint_features(path)  # read back, not recomputed
+    again, _ = checkpoint_features(path)
     assert np.array_equal(again.features, features.features) and np.array_equal(again.logits, features.logits)
+    marked = features.subset(np.arange(len(features)))
+    marked.features = marked.features * 2  # a kept pass that differs: it is read back, not recomputed
+    store.save_features(kept, marked, data.classes, loaded.checksum)
+    assert np.array_equal(checkpoint_features(path)[0].features, marked.features)
+    kept.write_bytes(b"damaged")  # a damaged file is recomputed and replaced
+    assert np.array_equal(checkpoint_features(path)[0].features, features.features)
+    assert np.array_equal(store.load_features(kept, loaded.checksum)[0].features, features.features)
     with pytest.raises(StaleBankError):
         store.load_features(kept, "0" * 64)
 
