@@ -167,3 +167,23 @@ def test_embed_writes_the_csv_and_the_png_of_a_checkpoints_own_data(tmp_path):
     val = again.features.splits == SPLIT_CODES["val"]
     assert np.allclose(again.familiarity[val], result.familiarity[val], atol=1e-6)
     assert not again.notes
+
+
+def test_tensorboard_projector_files_hold_every_image_and_a_sprite(tmp_path):
+    from core.datamap.projector import write_projector
+
+    data = clusters(per_class=10)
+    data.ids[0] = "odd\tname\nwith breaks"
+    pictures = {name: np.full((12, 12, 3), 40 * (i % 5), np.uint8) for i, name in enumerate(data.ids)}
+    written = write_projector(tmp_path, data, ["a", "b", "c"], np.linspace(0, 1, len(data)), pictures.get)
+    assert sorted(p.name for p in written) == ["metadata.tsv", "projector_config.pbtxt", "sprite.png", "tensors.tsv"]
+    tensors = (tmp_path / "tensors.tsv").read_text().splitlines()
+    assert len(tensors) == 30 and all(len(row.split("\t")) == 12 for row in tensors)
+    assert np.allclose(np.array([[float(v) for v in row.split("\t")] for row in tensors]), data.features, atol=1e-4)
+    meta = (tmp_path / "metadata.tsv").read_text().splitlines()
+    assert meta[0] == "id\tsplit\tlabel\tprediction\tfamiliarity" and len(meta) == 31
+    assert all(len(row.split("\t")) == 5 for row in meta) and meta[1].startswith("odd name with breaks\t")
+    config = (tmp_path / "projector_config.pbtxt").read_text()
+    assert 'tensor_path: "tensors.tsv"' in config and "single_image_dim: 64" in config
+    with Image.open(tmp_path / "sprite.png") as sprite:
+        assert sprite.size == (6 * 64, 6 * 64)  # 30 thumbnails on a 6 x 6 sheet
