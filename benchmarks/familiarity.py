@@ -8,10 +8,11 @@
   --repeats times; the median of bare_s / pass_s (target >= 0.9).
 - familiarity_ms: scoring one image's features against a bank of --bank-rows training features of --dim
   values (the extra time a dropped image costs beyond its forward pass); median and p99 (target <= 10 ms),
-  next to bank_read_ms, one plain pass over the same memory (the floor: scoring is bound by memory bandwidth).
+  next to bare_knn_ms, a bare torch.mv + topk over the same bank (scoring reads the whole bank once per image,
+  N x D x 4 bytes, so both are bound by memory bandwidth).
 - auroc_unseen_class / auroc_far: a cnn trained on the shapes without --left-out, scored on validation images
   (familiar) against the left-out shape's images (unseen class), against noise and white-on-black drawn digits
-  (far), and against digits drawn in the shapes' own colours and noise (shape_style_digits, as near as a new shape);
+  (far; also each alone), and against digits drawn in the shapes' own colours and noise (shape_style_digits);
   k-NN distance (Sun et al. 2022, the app's score) next to the energy score (-logsumexp of the logits).
   Targets >= 0.9 and >= 0.97. Also the share flagged unfamiliar at the app's threshold (95 % of validation
   images familiar).
@@ -96,14 +97,15 @@ def familiarity_ms(args) -> dict:
         familiarity_of(bank, query)
         times.append((time.perf_counter() - t) * 1000)
     times.sort()
-    reads = []  # the floor: scoring reads every bank row once, so it cannot beat one pass over that memory
+    unit = torch.nn.functional.normalize(torch.from_numpy(query), dim=0)
+    bare = []  # what one would write by hand: one matrix-vector product and a top-k, nothing else
     for _ in range(args.score_repeats):
         t = time.perf_counter()
-        bank.features.sum()
-        reads.append((time.perf_counter() - t) * 1000)
+        torch.mv(bank.features, unit).topk(bank.k)
+        bare.append((time.perf_counter() - t) * 1000)
     return {"familiarity_ms": round(statistics.median(times), 3),
             "familiarity_p99_ms": round(times[min(len(times) - 1, int(0.99 * len(times)))], 3),
-            "bank_read_ms": round(statistics.median(reads), 3)}
+            "bare_knn_ms": round(statistics.median(bare), 3)}
 
 
 def _auroc(inside: np.ndarray, outside: np.ndarray) -> float:
@@ -125,32 +127,28 @@ def ood(args) -> dict:
     model, _spec, pre = train_classifier(images[n_val:], labels[n_val:], classes, epochs=args.epochs,
                                          options={"channels": 16, "blocks": 3})
     train_s = time.perf_counter() - t
-    far = np.concatenate([noise_images(200, args.image_size, 1), digit_images(400, args.image_size, 2, "mnist")])
-    near_digits = digit_images(400, args.image_size, 3, "shapes")
+    probes = {"unseen": left_out, "noise": noise_images(200, args.image_size, 1),
+              "digits": digit_images(400, args.image_size, 2, "mnist"),
+              "shape_style_digits": digit_images(400, args.image_size, 3, "shapes")}
     sets = [image_set("train", images[n_val:], labels[n_val:], pre), image_set("val", images[:n_val], labels[:n_val], pre)]
     features = extract_features(model, sets)
     bank = make_bank(features, classes, "0" * 64)
-    val = features.split("val")
-    unseen = extract_features(model, [image_set("other", left_out, np.zeros(len(left_out)), pre, "unseen")])
-    odd = extract_features(model, [image_set("other", far, np.zeros(len(far)), pre, "far")])
-    digits = extract_features(model, [image_set("other", near_digits, np.zeros(len(near_digits)), pre, "digits")])
-    groups = (("val", val), ("unseen", unseen), ("far", odd), ("digits", digits))
-    knn = {name: kth_distances(bank, fs.features) for name, fs in groups}
-    en = {name: energy(fs.logits) for name, fs in groups}
+    groups = {"val": features.split("val")}
+    for name, pictures in probes.items():
+        groups[name] = extract_features(model, [image_set("other", pictures, np.zeros(len(pictures)), pre, name)])
+    knn = {name: kth_distances(bank, fs.features) for name, fs in groups.items()}
+    en = {name: energy(fs.logits) for name, fs in groups.items()}
+    knn["far"], en["far"] = np.r_[knn["noise"], knn["digits"]], np.r_[en["noise"], en["digits"]]
     threshold = bank.calibration.threshold_value
-    return {
-        "val_accuracy": round(float((val.predictions == val.labels).mean()), 4), "train_s": round(train_s, 1),
-        "k": bank.k, "auroc_unseen_class": round(_auroc(knn["val"], knn["unseen"]), 4),
-        "auroc_far": round(_auroc(knn["val"], knn["far"]), 4),
-        "energy_auroc_unseen_class": round(_auroc(en["val"], en["unseen"]), 4),
-        "energy_auroc_far": round(_auroc(en["val"], en["far"]), 4),
-        "flagged_val": round(float((knn["val"] > threshold).mean()), 4),
-        "flagged_unseen_class": round(float((knn["unseen"] > threshold).mean()), 4),
-        "flagged_far": round(float((knn["far"] > threshold).mean()), 4),
-        "auroc_shape_style_digits": round(_auroc(knn["val"], knn["digits"]), 4),
-        "energy_auroc_shape_style_digits": round(_auroc(en["val"], en["digits"]), 4),
-        "flagged_shape_style_digits": round(float((knn["digits"] > threshold).mean()), 4),
-    }
+    val = groups["val"]
+    out = {"val_accuracy": round(float((val.predictions == val.labels).mean()), 4), "train_s": round(train_s, 1),
+           "k": bank.k, "flagged_val": round(float((knn["val"] > threshold).mean()), 4)}
+    for name, key in (("unseen", "unseen_class"), ("far", "far"), ("noise", "noise"), ("digits", "digits"),
+                      ("shape_style_digits", "shape_style_digits")):
+        out[f"auroc_{key}"] = round(_auroc(knn["val"], knn[name]), 4)
+        out[f"energy_auroc_{key}"] = round(_auroc(en["val"], en[name]), 4)
+        out[f"flagged_{key}"] = round(float((knn[name] > threshold).mean()), 4)
+    return out
 
 
 def map_times(args) -> dict:
@@ -176,7 +174,8 @@ def main() -> int:
     parser.add_argument("--bank-rows", type=int, default=50_000)
     parser.add_argument("--dim", type=int, default=512)
     parser.add_argument("--score-repeats", type=int, default=200)
-    parser.add_argument("--train-count", type=int, default=4000)
+    parser.add_argument("--train-count", type=int, default=4000,
+                        help="images of the known shapes (a fifth of them for validation)")
     parser.add_argument("--image-size", type=int, default=32)
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--left-out", default="triangle", choices=SHAPE_CLASSES)
