@@ -103,10 +103,16 @@ def bank_for_checkpoint(checkpoint: Checkpoint | str | os.PathLike, model: nn.Mo
     return load_bank(path, loaded.checksum, loaded.checkpoint.classes, width)
 
 
-def score_inputs(model: nn.Module, bank: FeatureBank | None, inputs: torch.Tensor
-                 ) -> tuple[np.ndarray, list[Familiarity] | None]:
-    """Normalised inputs [B, C, H, W] -> (probabilities [B, K], one Familiarity per image, or None without a
-    bank), from a single forward in eval mode."""
+@dataclass
+class ScoredBatch:
+    probabilities: np.ndarray  # [B, K]
+    features: np.ndarray  # [B, D] penultimate features (to place the images on a map)
+    familiarity: list[Familiarity] | None  # None without a bank: familiarity unknown
+
+
+def score_inputs(model: nn.Module, bank: FeatureBank | None, inputs: torch.Tensor) -> ScoredBatch:
+    """Normalised inputs [B, C, H, W] -> probabilities, features and familiarity from a single forward in
+    eval mode (predict and the inspector need no second pass)."""
     was_training = model.training
     model.eval()
     try:
@@ -114,8 +120,9 @@ def score_inputs(model: nn.Module, bank: FeatureBank | None, inputs: torch.Tenso
             features, logits = penultimate_features(model, inputs)
     finally:
         model.train(was_training)
-    probabilities = torch.softmax(logits.float(), dim=1).cpu().numpy()
-    return probabilities, (familiarity_many(bank, features.cpu()) if bank is not None else None)
+    features = features.float().cpu()
+    return ScoredBatch(torch.softmax(logits.float(), dim=1).cpu().numpy(), features.numpy(),
+                       familiarity_many(bank, features) if bank is not None else None)
 
 
 def _sampled(sets: list[ImageSet], max_images: int | None, seed: int = 0) -> list[ImageSet]:

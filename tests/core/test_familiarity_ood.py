@@ -116,11 +116,13 @@ def test_one_forward_gives_the_prediction_and_the_familiarity_of_a_dropped_image
     loaded = load_bank(save_bank(bank, tmp_path / "best.familiarity.npz"), CHECKSUM)
     dropped = np.concatenate([noise_images(1, SIZE, seed=8), make_shapes(1, SIZE, seed=9)[0]])
     inputs = to_inputs(dropped, pre)
-    probabilities, familiarity = score_inputs(model, loaded, inputs)
+    scored = score_inputs(model, loaded, inputs)
+    probabilities, familiarity = scored.probabilities, scored.familiarity
     with torch.inference_mode():
         expected = torch.softmax(model(inputs), dim=1).numpy()
     assert np.allclose(probabilities, expected, atol=1e-5)
     assert familiarity[0].familiar is False and familiarity[0].score < familiarity[0].threshold
     features = extract_features(model, [image_set("other", dropped, np.zeros(2), pre)]).features
+    assert np.allclose(scored.features, features, atol=1e-5)
     assert familiarity[1].to_dict() == familiarity_of(bank, features[1]).to_dict()
-    assert score_inputs(model, None, inputs)[1] is None  # no bank: familiarity unknown
+    assert score_inputs(model, None, inputs).familiarity is None  # no bank: familiarity unknown
