@@ -2,13 +2,13 @@
 
 Private stand-in for issue 17's shared protocol (core/progress.py): a pass takes an optional
 `progress(done, total, message)` callable and a `cancelled()` callable, or one object that has both as
-methods, and raises core.cancel.Cancelled as soon as `cancelled()` says so.
+methods, and raises core.errors.Cancelled as soon as `cancelled()` says so.
 """
 from __future__ import annotations
 
 from typing import Callable
 
-from core.cancel import Cancelled
+from core.errors import Cancelled
 
 
 class Steps:

@@ -1,8 +1,10 @@
 """What can go wrong with familiarity, by kind: each message names the file or value and what to do."""
 from __future__ import annotations
 
+from core.errors import LayerscopeError
 
-class FamiliarityError(Exception):
+
+class FamiliarityError(LayerscopeError):
     """Familiarity cannot be computed as asked; the message says why."""
 
 

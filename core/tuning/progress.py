@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from core.cancel import Cancelled
+from core.errors import Cancelled
 
 
 class Steps:

@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from core.cancel import Cancelled
+from core.errors import Cancelled
 from core.datamap.align import Similarity, fit_similarity
 from core.datamap.project import MapError, project
 from core.datamap.replay import replay_maps, replay_run

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from core.cancel import Cancelled
+from core.errors import Cancelled
 from core.data import DataSpec, build_data
 from core.data.shapes import make_shapes
 from core.familiarity import store

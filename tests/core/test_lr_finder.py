@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from core import catalog
-from core.cancel import Cancelled
+from core.errors import Cancelled
 from core.data import DataSpec
 from core.training.config import TrainConfig
 from core.training.session import RunSettings

@@ -227,7 +227,7 @@ def test_cancel_stops_the_running_trials_and_queues_them_again(tmp_path):
     def cancelled():
         return (trial_dir(tmp_path, 0) / "metrics.jsonl").exists()
 
-    from core.cancel import Cancelled
+    from core.errors import Cancelled
 
     with pytest.raises(Cancelled):
         run_sweep(SweepSpec.from_dict(tiny_spec(trials=1)), tmp_path, env=ONE_THREAD, poll_s=0.2,

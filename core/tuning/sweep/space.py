@@ -16,6 +16,7 @@ from typing import Any
 
 from core import catalog
 from core.catalog import ChoiceSetting, FlagSetting, NumberSetting, SettingError
+from core.errors import LayerscopeError
 
 # Hyperparameters of the fit (not the run's plumbing: device, heartbeat, checkpoint interval...).
 TRAIN_KEYS = ("epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay", "schedule", "step_size",
@@ -29,7 +30,7 @@ MLP_WIDTH_KEYS = ("hidden_layers", "hidden_width")  # catalogue names of the two
 Setting = NumberSetting | ChoiceSetting | FlagSetting
 
 
-class SweepSpecError(ValueError):
+class SweepSpecError(LayerscopeError, ValueError):
     """A sweep definition that cannot be run; the message names the setting and what to write instead."""
 
 

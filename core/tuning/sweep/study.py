@@ -23,6 +23,7 @@ from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
 from core.tuning.sweep.spec import SweepSpec
+from core.errors import LayerscopeError
 
 HEARTBEAT_S = 10  # a running trial's heartbeat in the study, recorded by its worker
 GRACE_S = 60  # silent this long: the worker on another machine is gone
@@ -35,7 +36,7 @@ ATTR_TRAINER_PID, ATTR_TRAINER_STARTED = "trainer_pid", "trainer_started"
 ATTR_RUN_DIR, ATTR_OUTCOME, ATTR_MESSAGE = "run_dir", "outcome", "message"
 
 
-class SweepStudyError(RuntimeError):
+class SweepStudyError(LayerscopeError, RuntimeError):
     """The study cannot be used as asked (another sweep under the same name, an unreachable storage)."""
 
 
