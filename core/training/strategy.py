@@ -19,6 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from core.training.errors import TrainingError
 from core.training.sampling import EpochOrderSampler, _order_seed
 
 ENV_PG_TIMEOUT = "LAYERSCOPE_PG_TIMEOUT_S"  # how long a collective waits for a dead peer (tests shorten it)
@@ -160,8 +161,6 @@ class DDP(Strategy):
         self.local_rank = int(os.environ.get("LOCAL_RANK", self.rank))
         use_cuda = str(device) != "cpu" and torch.cuda.is_available()
         if str(device).startswith("cuda") and not torch.cuda.is_available():
-            from core.training.trainer import TrainingError
-
             raise TrainingError("device 'cuda' was asked for, but PyTorch sees no CUDA GPU here; use --device cpu or auto")
         if use_cuda:
             torch.cuda.set_device(self.local_rank)

@@ -15,8 +15,8 @@ import torch.nn.functional as F
 
 from core.training.callbacks import BatchReport, Callback, EpochMetrics
 from core.data import DataBundle
-from core.training.divergence import EXPLODED_GROWTH, EXPLODED_LOSS, check_divergence, divergence_advice
-from core.training.early_stop import early_stop_decision
+from core.training.guards import EXPLODED_GROWTH, EXPLODED_LOSS, check_divergence, divergence_advice
+from core.training.guards import early_stop_decision
 from core.training.sampling import EpochPosition
 from core.io.images import ImageLoadError
 from core.models import ModelSpec
@@ -24,7 +24,8 @@ from core.training.optim import OPTIMIZERS, SCHEDULERS, head_parameter_names
 from core.training.precision import SpeedOptions
 from core.training.strategy import Strategy, global_batch_count, loss_scale
 from core.training.runtime import epoch_seed, resolve_device, seed_everything
-from core.training.config import DivergedError, TrainConfig, TrainingDiverged, TrainingError
+from core.training.config import TrainConfig
+from core.training.errors import DivergedError, TrainingDiverged, TrainingError
 
 # Re-exported: the fit loop's callers import these from here.
 __all__ = ["DivergedError", "EXPLODED_GROWTH", "EXPLODED_LOSS", "OPTIMIZERS", "SCHEDULERS", "TrainConfig", "Trainer",

@@ -15,7 +15,7 @@ from core.training.callbacks import Callback, EpochMetrics
 from core.checkpoints.checkpoint import load_checkpoint
 from core.data import DataSpec
 from core.data.transforms import Augmentation
-from core.training.early_stop import early_stop_decision
+from core.training.guards import early_stop_decision
 from core.runs.follower import RunFollower
 from core.training.session import RunSettings, prepare_trainer
 from core.training.trainer import TrainConfig

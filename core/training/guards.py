@@ -1,10 +1,16 @@
-"""When a run has diverged (NaN/inf or an exploded loss), and advice that actually helps."""
+"""The run's guards: when a run has diverged (NaN/inf or an exploded loss), with advice that actually helps,
+and early stopping (stop when the validation metric has not improved for `patience` epochs; off when 0).
+
+Early stopping is decided from the epoch history alone, so a resumed run counts its patience exactly as if
+never stopped."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from core import catalog
-from core.training.config import DivergedError
+from core.training.callbacks import EpochMetrics
+from core.training.errors import DivergedError
 
 EXPLODED_LOSS = 1e6  # cross-entropy of a working classifier stays far below this
 EXPLODED_GROWTH = 1000.0  # or a loss this many times the first epoch's
@@ -27,3 +33,19 @@ def check_divergence(losses: list[tuple[int, float]], reference: float | None, e
             raise DivergedError(f"the training loss exploded to {value:g} at step {step} (epoch {epoch}"
                                    + (f", from {reference:g} at the start" if reference else "")
                                    + f"): the model diverged. {divergence_advice(lr)}")
+
+
+def early_stop_decision(history: Sequence[EpochMetrics], metric: str, patience: int) -> dict | None:
+    """None to go on; otherwise what the early_stop record says (epoch, metric, patience, best, best_epoch)."""
+    if patience <= 0 or not history:
+        return None
+    sign = -1.0 if metric == "val_loss" else 1.0  # lower loss is better, higher accuracy is better
+    scored = [(sign * getattr(m, metric), m.epoch) for m in history if math.isfinite(getattr(m, metric))]
+    if not scored:
+        return None
+    best_score, best_epoch = max(scored, key=lambda t: (t[0], -t[1]))  # ties: the first epoch that reached it
+    last_epoch = history[-1].epoch
+    if last_epoch - best_epoch < patience:
+        return None
+    return {"epoch": last_epoch, "metric": metric, "patience": patience, "best": sign * best_score,
+            "best_epoch": best_epoch}
