@@ -23,10 +23,6 @@ class BatchReport:
     eta_s: float | None = None
 
     @property
-    def epoch_fraction(self) -> float:
-        return self.batch / max(1, self.batches_per_epoch)
-
-    @property
     def run_fraction(self) -> float:
         return self.step / max(1, self.total_steps)
 

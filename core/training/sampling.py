@@ -1,7 +1,7 @@
 """Where a run is inside an epoch, so that a stop (or a periodic checkpoint) mid-epoch resumes exactly.
 
-The training order of an epoch depends only on (seed, epoch): `epoch_loader` draws one permutation from a
-generator seeded with both, and can start it after the batches already done without loading them. Together
+The training order of an epoch depends only on (seed, epoch): `EpochOrderSampler` draws one permutation from a
+generator seeded with both, and the loader can start it after the batches already done without loading them. Together
 with the torch RNG state saved after the last done batch (dropout, augmentation), a resumed run makes the
 same steps with the same losses as one that was never stopped (exactly so with num_workers=0; with worker
 processes the order is the same but augmentation draws may differ).
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import Sampler
 
 
 def _order_seed(seed: int, epoch: int) -> int:
@@ -30,17 +30,6 @@ class EpochOrderSampler(Sampler[int]):
 
     def __len__(self) -> int:
         return max(0, self.size - self.start)
-
-
-def epoch_loader(dataset: Dataset, batch_size: int, *, seed: int, epoch: int, skip_batches: int = 0,
-                 num_workers: int = 0, pin_memory: bool = False) -> DataLoader:
-    """The training loader of one epoch, starting after `skip_batches` batches (none loaded to skip them).
-
-    It has its own generator, so making and iterating it never draws from the global torch RNG."""
-    sampler = EpochOrderSampler(len(dataset), seed, epoch, start=skip_batches * batch_size)
-    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
-                      pin_memory=pin_memory, generator=torch.Generator().manual_seed(_order_seed(seed, epoch) + 1),
-                      persistent_workers=False, drop_last=False)
 
 
 @dataclass

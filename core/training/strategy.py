@@ -107,10 +107,6 @@ class Strategy:
     def all_reduce_sum(self, tensor: torch.Tensor) -> torch.Tensor:
         return tensor
 
-    def any_process(self, flag: bool) -> bool:
-        """True when any process says True (a stop must be agreed on, or the others hang in a collective)."""
-        return flag
-
     def agree(self, *flags: bool) -> tuple[bool, ...]:
         """Each flag, true when any process says so: one small exchange for all of them."""
         return tuple(bool(f) for f in flags)
@@ -137,9 +133,6 @@ class Strategy:
         sums = self.all_reduce_sum(sums.clone())
         loss_sum, correct = sums.tolist()
         return loss_sum / size, correct / size
-
-    def barrier(self) -> None:
-        pass
 
     def teardown(self) -> None:
         pass
@@ -210,18 +203,12 @@ class DDP(Strategy):
             self._dist.all_reduce(tensor, op=self._dist.ReduceOp.SUM)
         return tensor
 
-    def any_process(self, flag: bool) -> bool:
-        return self.agree(flag)[0]
-
     def agree(self, *flags: bool) -> tuple[bool, ...]:
         if self.world_size == 1:
             return tuple(bool(f) for f in flags)
         t = torch.tensor([1 if f else 0 for f in flags], dtype=torch.int32)
         self._dist.all_reduce(t, op=self._dist.ReduceOp.MAX, group=self._control)
         return tuple(bool(v) for v in t.tolist())
-
-    def barrier(self) -> None:
-        self._dist.barrier()
 
     def teardown(self) -> None:
         if self._dist.is_initialized():
