@@ -13,23 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch.utils.data import Sampler
 
-
-def _order_seed(seed: int, epoch: int) -> int:
-    return (seed * 100_003 + epoch) % 2**63
-
-
-class EpochOrderSampler(Sampler[int]):
-    """One seeded permutation of the dataset, from sample `start` on."""
-
-    def __init__(self, size: int, seed: int, epoch: int, start: int = 0):
-        self.size, self.seed, self.epoch, self.start = size, seed, epoch, max(0, start)
-
-    def __iter__(self):
-        order = torch.randperm(self.size, generator=torch.Generator().manual_seed(_order_seed(self.seed, self.epoch)))
-        return iter(order[self.start:].tolist())
-
-    def __len__(self) -> int:
-        return max(0, self.size - self.start)
+from core.data.order import EpochOrderSampler
 
 
 @dataclass
@@ -60,3 +44,41 @@ class EpochPosition:
         if not isinstance(position.rng, torch.Tensor) or position.rng.dtype != torch.uint8 or position.batch < 0:
             return None
         return position
+
+
+class GlobalBatchShardSampler(Sampler[list[int]]):
+    """Batches of one epoch's seeded order, from global batch `skip_batches` on; each yields this rank's
+    share (interleaved: rank r takes positions r, r+W, ... of the global batch), so shards never overlap and
+    together cover every sample. A last global batch with fewer samples than processes is dropped when W > 1
+    (a rank may not train on nothing while the others wait for its gradients)."""
+
+    def __init__(self, size: int, batch_size: int, seed: int, epoch: int, rank: int = 0, world_size: int = 1,
+                 skip_batches: int = 0):
+        self.size, self.batch_size, self.rank, self.world = size, batch_size, rank, world_size
+        self.order = EpochOrderSampler(size, seed, epoch)
+        self.skip = skip_batches
+
+    def set_epoch(self, epoch: int, skip_batches: int = 0) -> None:
+        self.order.epoch, self.skip = epoch, skip_batches
+
+    def global_batches(self) -> int:
+        return global_batches(self.size, self.batch_size, self.world)
+
+    def __iter__(self):
+        order = list(iter(self.order))
+        for b in range(self.skip, self.global_batches()):
+            chunk = order[b * self.batch_size:(b + 1) * self.batch_size]
+            yield chunk[self.rank::self.world]
+
+    def __len__(self) -> int:
+        return max(0, self.global_batches() - self.skip)
+
+
+def global_batches(size: int, batch_size: int, world_size: int = 1) -> int:
+    full, rest = divmod(size, batch_size)
+    return full + (1 if rest and (world_size == 1 or rest >= world_size) else 0)
+
+
+def global_batch_count(size: int, batch_size: int, batch_index: int) -> int:
+    """How many samples global batch `batch_index` holds (over all processes)."""
+    return max(0, min(batch_size, size - batch_index * batch_size))

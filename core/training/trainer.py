@@ -22,7 +22,8 @@ from core.io.images import ImageLoadError
 from core.models import ModelSpec
 from core.training.optim import OPTIMIZERS, SCHEDULERS, head_parameter_names
 from core.training.precision import SpeedOptions
-from core.training.strategy import Strategy, global_batch_count, loss_scale
+from core.training.sampling import global_batch_count
+from core.training.strategy import Strategy, loss_scale
 from core.training.runtime import epoch_seed, resolve_device, seed_everything
 from core.training.config import TrainConfig
 from core.training.errors import DivergedError, TrainingDiverged, TrainingError

@@ -18,7 +18,7 @@ import torch
 from core.runs.follower import RunFollower
 from core.processes.launch import pick_port
 from core.runs.rank_status import read_rank_statuses
-from core.training.strategy import GlobalBatchShardSampler, global_batches
+from core.training.sampling import GlobalBatchShardSampler, global_batches
 
 ROOT = Path(__file__).resolve().parents[2]
 # 61 training images, batch 8: 7 full global batches and one of 5, split 3 + 2 (uneven shards on purpose).
