@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from core.training.errors import TrainingError
-from core.data.order import _order_seed
+from core.data.order import loader_generator
 from core.training.sampling import GlobalBatchShardSampler, global_batches
 
 ENV_PG_TIMEOUT = "LAYERSCOPE_PG_TIMEOUT_S"  # how long a collective waits for a dead peer (tests shorten it)
@@ -60,7 +60,7 @@ class Strategy:
                                           skip_batches)
         loader = DataLoader(dataset, batch_sampler=sampler, num_workers=num_workers, pin_memory=pin_memory,
                             persistent_workers=persistent,
-                            generator=torch.Generator().manual_seed(_order_seed(seed, epoch) + 1))
+                            generator=loader_generator(seed, epoch))
         self._loader = loader if persistent else None
         return loader
 
