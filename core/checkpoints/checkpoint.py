@@ -19,6 +19,7 @@ from core.checkpoints import schema
 from core.data.transforms import Preprocess
 from core.io.atomic import atomic_write
 from core.models import MODEL_NAMES, ModelError, ModelSpec, build_model
+from core.models.state import cpu_state_dict
 
 FORMAT = "layerscope-checkpoint"
 FORMAT_VERSION = 1
@@ -76,7 +77,7 @@ class Checkpoint:
 
 
 def checkpoint_from_trainer(trainer) -> Checkpoint:
-    state = {k: v.detach().to("cpu", copy=True) for k, v in trainer.model.state_dict().items()}
+    state = cpu_state_dict(trainer.model)
     return Checkpoint(
         model_spec=trainer.model_spec, classes=list(trainer.data.classes), preprocess=trainer.data.preprocess,
         model_state=state, training_state=trainer.training_state(),
@@ -86,7 +87,7 @@ def checkpoint_from_trainer(trainer) -> Checkpoint:
 
 def checkpoint_from_model(model: nn.Module, spec: ModelSpec, classes, preprocess: Preprocess,
                           metrics: dict | None = None) -> Checkpoint:
-    state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+    state = cpu_state_dict(model)
     return Checkpoint(spec, list(classes), preprocess, state, None, metrics or {})
 
 

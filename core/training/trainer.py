@@ -20,6 +20,7 @@ from core.training.guards import early_stop_decision
 from core.training.sampling import EpochPosition
 from core.io.images import ImageLoadError
 from core.models import ModelSpec
+from core.models.state import cpu_state_dict
 from core.training.optim import OPTIMIZERS, SCHEDULERS, head_parameter_names
 from core.training.precision import SpeedOptions
 from core.training.sampling import global_batch_count
@@ -199,7 +200,7 @@ class Trainer:
         with self._lock:
             requests, self._weight_requests = self._weight_requests, []
         if requests:
-            state = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
+            state = cpu_state_dict(self.model)
             for receiver in requests:
                 receiver(state)
 

@@ -21,6 +21,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from core.training.callbacks import Callback
 from core.checkpoints.checkpoint import Checkpoint
 from core.errors import describe_failure
+from core.models.state import cpu_state_dict
 from core.training.session import RunSettings, prepare_trainer
 from gui.model_hub import StoppedAt, TrainedEpoch
 
@@ -41,7 +42,7 @@ def training_threads() -> int | None:
 
 def weights_only_checkpoint(trainer) -> Checkpoint:
     """A CPU copy of the model as it is now, without optimizer state: what the inspector needs."""
-    state = {k: v.detach().to("cpu", copy=True) for k, v in trainer.model.state_dict().items()}
+    state = cpu_state_dict(trainer.model)
     metrics = trainer.history[-1].to_dict() if trainer.history else {}
     return Checkpoint(trainer.model_spec, list(trainer.data.classes), trainer.data.preprocess, state, None, metrics)
 
