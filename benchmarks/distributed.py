@@ -39,7 +39,8 @@ from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 from core.training.callbacks import Callback  # noqa: E402
 from core.models import ModelSpec, build_model  # noqa: E402
 from core.training.strategy import DDP, Strategy  # noqa: E402
-from core.training.trainer import TrainConfig, Trainer  # noqa: E402
+from core.training.config import TrainConfig  # noqa: E402
+from core.training.trainer import Trainer  # noqa: E402
 
 
 def synthetic(images: int, size: int, classes: int = 10, seed: int = 0) -> SimpleNamespace:

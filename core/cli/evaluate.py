@@ -97,7 +97,7 @@ def cmd_label_issues(args) -> int:
         find_folder_label_issues,
         write_label_issues,
     )
-    from core.training.trainer import TrainingError
+    from core.training.errors import TrainingError
 
     def progress(fraction, text):
         print(f"\r{fraction:5.0%} {text:<40}", end="", file=sys.stderr, flush=True)
@@ -148,7 +148,7 @@ def cmd_finetune(args) -> int:
     from core.checkpoints.checkpoint import CheckpointError
     from core.data import DatasetError
     from core.training.finetune import prepare_finetune
-    from core.training.trainer import TrainingError
+    from core.training.errors import TrainingError
 
     try:
         trainer = prepare_finetune(args.checkpoint, args.out, epochs=args.epochs, lr=args.lr)

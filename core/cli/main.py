@@ -120,7 +120,8 @@ def cmd_train(args) -> int:
     from core.models import ModelError
     from core.runs.lock import RunFolderError
     from core.training.session import RunSettings, prepare_trainer
-    from core.training.trainer import TrainConfig, TrainingDiverged, TrainingError
+    from core.training.config import TrainConfig
+    from core.training.errors import TrainingDiverged, TrainingError
 
     settings = RunSettings(
         data=DataSpec(name=args.dataset, image_size=args.image_size, val_fraction=args.val_fraction, seed=args.seed,

@@ -20,7 +20,8 @@ from core.data.transforms import Preprocess
 from core.evaluate.run import Cancelled, predict_probabilities
 from core.evaluate.source import EvaluationError
 from core.models import ModelSpec, build_model
-from core.training.trainer import TrainConfig, Trainer
+from core.training.config import TrainConfig
+from core.training.trainer import Trainer
 
 
 @dataclass

@@ -19,7 +19,7 @@ from core.errors import describe_failure
 from core.io.atomic import append_lines, write_text_atomic
 from core.runs.heartbeat import DEFAULT_INTERVAL_S, Heartbeat, interval_from_env
 from core.runs.records import Record
-from core.training.trainer import DivergedError
+from core.training.errors import DivergedError
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"

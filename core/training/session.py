@@ -20,7 +20,10 @@ from core.runs.control import ControlWatch
 from core.runs.rank_status import RankStatus
 from core.training.recorder import RunDirectory, RunRecorder
 from core.training.strategy import Strategy
-from core.training.trainer import TrainConfig, Trainer, TrainingError, seed_everything
+from core.training.config import TrainConfig
+from core.training.errors import TrainingError
+from core.training.runtime import seed_everything
+from core.training.trainer import Trainer
 
 
 @dataclass

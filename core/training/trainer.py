@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from core.training.callbacks import BatchReport, Callback, EpochMetrics
 from core.data import DataBundle
-from core.training.guards import EXPLODED_GROWTH, EXPLODED_LOSS, check_divergence, divergence_advice
+from core.training.guards import EXPLODED_LOSS, check_divergence, divergence_advice
 from core.training.guards import early_stop_decision
 from core.training.sampling import EpochPosition
 from core.io.images import ImageLoadError
@@ -25,15 +25,9 @@ from core.training.optim import OPTIMIZERS, SCHEDULERS, head_parameter_names
 from core.training.precision import SpeedOptions
 from core.training.sampling import global_batch_count
 from core.training.strategy import Strategy, loss_scale
-from core.training.runtime import epoch_seed, resolve_device, seed_everything
+from core.training.runtime import epoch_seed, resolve_device
 from core.training.config import TrainConfig
-from core.training.errors import DivergedError, TrainingDiverged, TrainingError
-
-# Re-exported: the fit loop's callers import these from here.
-__all__ = ["DivergedError", "EXPLODED_GROWTH", "EXPLODED_LOSS", "OPTIMIZERS", "SCHEDULERS", "TrainConfig", "Trainer",
-           "TrainingDiverged", "TrainingError", "check_divergence", "divergence_advice",
-           "head_parameter_names", "resolve_device", "seed_everything"]
-
+from core.training.errors import DivergedError, TrainingError
 
 PAUSE_EXCHANGE_S = 0.5  # how often the processes of a paused multi-process run agree on (stop, pause)
 

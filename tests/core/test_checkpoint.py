@@ -13,7 +13,7 @@ from core.data import DataSpec
 from core.checkpoints.predict import Predictor
 from core.training.recorder import RunDirectory
 from core.training.session import RunSettings, prepare_trainer
-from core.training.trainer import TrainConfig
+from core.training.config import TrainConfig
 
 SETTINGS = dict(data=DataSpec(train_count=300, val_count=100, seed=3), model_name="cnn",
                 model_options={"channels": 8, "blocks": 3})

@@ -13,7 +13,7 @@ from core.data import DataSpec
 from core.runs.lock import RunFolderError, RunLock, claim_run_folder
 from core.training.recorder import RunDirectory, RunRecorder
 from core.training.session import RunSettings, prepare_trainer
-from core.training.trainer import TrainConfig
+from core.training.config import TrainConfig
 
 TINY = dict(data=DataSpec(train_count=32, val_count=16, image_size=16, seed=1), model_name="mlp",
             model_options={"hidden": [8]})

@@ -18,7 +18,7 @@ from core.data.transforms import Augmentation
 from core.training.guards import early_stop_decision
 from core.runs.follower import RunFollower
 from core.training.session import RunSettings, prepare_trainer
-from core.training.trainer import TrainConfig
+from core.training.config import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -214,7 +214,7 @@ def test_divergence_is_recorded_as_diverged_and_other_errors_as_failed(tmp_path)
     from types import SimpleNamespace
 
     from core.training.recorder import RunDirectory, RunRecorder
-    from core.training.trainer import DivergedError, TrainingError
+    from core.training.errors import DivergedError, TrainingError
 
     for name, error, status in [("a", DivergedError("loss nan at step 7"), "diverged"),
                                 ("b", TrainingError("out of memory"), "failed")]:

@@ -6,7 +6,10 @@ import pytest
 from core.training.callbacks import Callback
 from core.data import DataSpec, build_data
 from core.models import ModelSpec, build_model
-from core.training.trainer import TrainConfig, Trainer, TrainingError, seed_everything
+from core.training.config import TrainConfig
+from core.training.errors import TrainingError
+from core.training.runtime import seed_everything
+from core.training.trainer import Trainer
 
 
 def make_trainer(train_count=600, epochs=2, model="cnn", callbacks=(), options=None, **config):
