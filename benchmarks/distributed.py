@@ -59,13 +59,13 @@ class _LastEpochSpeed(Callback):
         self._epoch_steps: list[float] = []
         self._last: float | None = None
 
-    def on_train_step(self, trainer) -> None:
+    def on_train_step(self, run) -> None:
         now = time.perf_counter()
         if self._last is not None:
             self._epoch_steps.append(now - self._last)
         self._last = now
 
-    def on_epoch_end(self, trainer, metrics) -> None:
+    def on_epoch_end(self, run, metrics) -> None:
         self.images_per_sec = metrics.images_per_sec  # training images of the epoch over its training time
         self.step_s, self._epoch_steps, self._last = self._epoch_steps, [], None  # validation is not a step
 

@@ -77,6 +77,7 @@ class Checkpoint:
 
 
 def checkpoint_from_trainer(trainer) -> Checkpoint:
+    """The model and training state as they are now: `trainer` is a Trainer or the RunView a callback gets."""
     state = cpu_state_dict(trainer.model)
     return Checkpoint(
         model_spec=trainer.model_spec, classes=list(trainer.data.classes), preprocess=trainer.data.preprocess,

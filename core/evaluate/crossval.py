@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.training.callbacks import Callback
+from core.training.callbacks import BatchReport, Callback, RunView
 from core.data import DataBundle, DataSpec
 from core.data.datasets import ArrayDataset
 from core.data.transforms import Preprocess
@@ -21,6 +21,7 @@ from core.evaluate.run import Cancelled, predict_probabilities
 from core.evaluate.source import EvaluationError
 from core.models import ModelSpec, build_model
 from core.training.config import TrainConfig
+from core.training.guards import guards
 from core.training.trainer import Trainer
 
 
@@ -75,10 +76,10 @@ class _Steer(Callback):
         self.cancel, self.progress, self.fold, self.folds = cancel, progress, fold, folds
         self.cancelled = False
 
-    def on_batch_end(self, trainer, report) -> None:
+    def on_batch_end(self, run: RunView, report: BatchReport) -> None:
         if self.cancel is not None and self.cancel():
             self.cancelled = True
-            trainer.stop()
+            run.stop()
         if self.progress is not None:
             share = (self.fold + report.run_fraction) / self.folds
             self.progress(0.1 + 0.9 * share, f"fold {self.fold + 1}/{self.folds}, epoch {report.epoch}/{report.epochs}")
@@ -108,7 +109,7 @@ def out_of_sample_probabilities(data: LabelledImages, *, model_name: str = "cnn"
         steer = _Steer(cancel, progress, fold, folds)
         config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed + fold, device=device,
                              evaluate_at_end=False, report_interval_s=0.0)
-        trainer = Trainer(build_model(spec, load_weights=False), bundle, config, spec, [steer])
+        trainer = Trainer(build_model(spec, load_weights=False), bundle, config, spec, [*guards(config), steer])
         trainer.fit()
         if steer.cancelled:
             raise Cancelled("cross-validation was cancelled")

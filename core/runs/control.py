@@ -4,7 +4,7 @@ The app writes it atomically (core.processes.job.TrainJob.pause/resume, and the 
 follows: a CLI run, a job started by an earlier session, a torchrun job on shared storage); the run's main
 process (rank 0 of a multi-process run) watches it with `ControlWatch`, a callback that looks at the file's
 mtime at most every `interval_s` seconds (one clock read per step otherwise, no stat per step) and turns a
-change into `trainer.pause()` / `resume()` / `stop()`. Every rank then pauses or stops together through the
+change into the run's `pause()` / `resume()` / `stop()`. Every rank then pauses or stops together through the
 strategy's per-step agreement (core.training.trainer). A job the app started is stopped with a signal instead (SIGINT
 to its launcher, which also reaches a process still loading); the file's stop is for runs it has no process
 handle of. Commands are for the process that is running: a stop found when a run starts was meant for an
@@ -17,7 +17,7 @@ import os
 import time
 from pathlib import Path
 
-from core.training.callbacks import Callback
+from core.training.callbacks import Callback, FitStart, FitSummary, RunView
 from core.io.atomic import write_text_atomic
 
 CONTROL_FILE = "control.json"
@@ -68,7 +68,7 @@ class ControlWatch(Callback):
         self._next_look = 0.0
         self._seen: tuple[int, int] | None = None  # (mtime_ns, size) of the file last read
 
-    def poll(self, trainer, *, force: bool = False) -> None:
+    def poll(self, run: RunView, *, force: bool = False) -> None:
         now = time.monotonic()
         if not force and now < self._next_look:
             return
@@ -83,28 +83,32 @@ class ControlWatch(Callback):
         self._seen = stamp
         control = read_control(self.run_dir) or {"pause": None, "stop": False}
         if control["stop"]:
-            trainer.stop()
-        elif control["pause"] is True and not trainer.pause_wanted:
-            trainer.pause()
-        elif control["pause"] is False and trainer.pause_wanted:
-            trainer.resume()
+            run.stop()
+        elif control["pause"] is True and not run.pause_wanted:
+            run.pause()
+        elif control["pause"] is False and run.pause_wanted:
+            run.resume()
 
-    def on_fit_start(self, trainer, info: dict) -> None:
+    def on_fit_start(self, run: RunView, start: FitStart) -> None:
         control = read_control(self.run_dir)
         if control and control["stop"]:  # meant for an earlier process of this run (it ended before reading it)
             try:
                 write_control(self.run_dir, pause=bool(control["pause"]))
             except OSError:
                 pass
-        self.poll(trainer, force=True)  # a run started (or resumed) with the file saying pause starts paused
+        self.poll(run, force=True)  # a run started (or resumed) with the file saying pause starts paused
 
-    def _ended(self, trainer, _info=None) -> None:
+    def on_fit_end(self, run: RunView, summary: FitSummary) -> None:
         remove_control(self.run_dir)
 
-    on_fit_end = on_stopped = on_error = _ended
+    def on_stopped(self, run: RunView, summary: FitSummary) -> None:
+        remove_control(self.run_dir)
 
-    def on_train_step(self, trainer) -> None:
-        self.poll(trainer)
+    def on_error(self, run: RunView, error: BaseException) -> None:
+        remove_control(self.run_dir)
 
-    def on_pause_wait(self, trainer) -> None:
-        self.poll(trainer)
+    def on_train_step(self, run: RunView) -> None:
+        self.poll(run)
+
+    def on_pause_wait(self, run: RunView) -> None:
+        self.poll(run)

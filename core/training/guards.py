@@ -1,15 +1,18 @@
-"""The run's guards: when a run has diverged (NaN/inf or an exploded loss), with advice that actually helps,
-and early stopping (stop when the validation metric has not improved for `patience` epochs; off when 0).
+"""The run's guards, as callbacks the session installs: divergence (NaN/inf or an exploded loss ends the run as
+diverged, with advice that actually helps) and early stopping (finish when the validation metric has not
+improved for `patience` epochs; off when 0).
 
 Early stopping is decided from the epoch history alone, so a resumed run counts its patience exactly as if
-never stopped."""
+never stopped. A guard acts through the run's public requests (RunView.finish_early) or by raising
+DivergedError, which ends the fit as an error; it never touches the trainer's internals."""
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
 
 from core import catalog
-from core.training.callbacks import EpochMetrics
+from core.training.callbacks import BatchReport, Callback, EpochMetrics, RunView, Validation
+from core.training.config import TrainConfig
 from core.training.errors import DivergedError
 
 EXPLODED_LOSS = 1e6  # cross-entropy of a working classifier stays far below this
@@ -49,3 +52,51 @@ def early_stop_decision(history: Sequence[EpochMetrics], metric: str, patience: 
         return None
     return {"epoch": last_epoch, "metric": metric, "patience": patience, "best": sign * best_score,
             "best_epoch": best_epoch}
+
+
+class DivergenceGuard(Callback):
+    """Ends the fit with DivergedError when a reported training loss, or an epoch's validation loss, is NaN/inf
+    or exploded. Installed first (core.training.session), so a diverged report's losses are never recorded."""
+
+    def __init__(self):
+        self._first_loss: float | None = None
+
+    def on_batch_end(self, run: RunView, report: BatchReport) -> None:
+        check_divergence(report.losses, self._reference_loss(run, report.losses), report.epoch, report.lr)
+
+    def on_validation_end(self, run: RunView, result: Validation) -> None:
+        if result.size and not (math.isfinite(result.loss) and result.loss <= EXPLODED_LOSS):
+            raise DivergedError(f"the validation loss became {result.loss:g} after epoch {result.epoch}: the model "
+                                f"diverged. {divergence_advice(run.lr)}")
+
+    def _reference_loss(self, run: RunView, losses: list[tuple[int, float]]) -> float | None:
+        """The first epoch's mean loss (or, during epoch 1, the first loss seen): what "exploded" is measured
+        against."""
+        history = run.history
+        if history:
+            return history[0].train_loss
+        if self._first_loss is None:
+            self._first_loss = next((v for _, v in losses if math.isfinite(v)), None)
+        return self._first_loss
+
+
+class EarlyStopping(Callback):
+    """Finishes the run after an epoch when early_stop_decision says so (the last epoch ends it anyway)."""
+
+    def __init__(self, metric: str, patience: int):
+        self.metric, self.patience = metric, patience
+
+    def on_epoch_end(self, run: RunView, metrics: EpochMetrics) -> None:
+        if run.epoch >= run.config.epochs:
+            return
+        decision = early_stop_decision(run.history, self.metric, self.patience)
+        if decision is not None:
+            run.finish_early(decision)
+
+
+def guards(config: TrainConfig) -> list[Callback]:
+    """The guards a run with these settings gets, in the order they go first among its callbacks."""
+    installed: list[Callback] = [DivergenceGuard()]
+    if config.early_stop_patience > 0:
+        installed.append(EarlyStopping(config.early_stop_metric, config.early_stop_patience))
+    return installed

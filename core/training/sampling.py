@@ -1,49 +1,13 @@
-"""Where a run is inside an epoch, so that a stop (or a periodic checkpoint) mid-epoch resumes exactly.
+"""One epoch's order (core.data.order) cut into global batches, each shared among the processes of a run.
 
-The training order of an epoch depends only on (seed, epoch): `EpochOrderSampler` draws one permutation from a
-generator seeded with both, and the loader can start it after the batches already done without loading them. Together
-with the torch RNG state saved after the last done batch (dropout, augmentation), a resumed run makes the
-same steps with the same losses as one that was never stopped (exactly so with num_workers=0; with worker
-processes the order is the same but augmentation draws may differ).
+--batch-size is the GLOBAL batch: a run has the same steps per epoch at any world size, and a checkpoint's
+position (batches done) means the same samples at any world size.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import torch
 from torch.utils.data import Sampler
 
 from core.data.order import EpochOrderSampler
-
-
-@dataclass
-class EpochPosition:
-    epoch: int  # epochs completed before this one (the trainer's `epoch` while it runs)
-    batch: int  # batches of this epoch done
-    step: int  # the global step after the last done batch
-    loss_sum: float  # running sums for the epoch's train loss / accuracy
-    correct: int
-    seen: int
-    rng: torch.Tensor  # torch's global RNG state after the last done batch
-
-    def to_dict(self) -> dict:
-        return {"epoch": self.epoch, "batch": self.batch, "step": self.step, "loss_sum": float(self.loss_sum),
-                "correct": int(self.correct), "seen": int(self.seen), "rng": self.rng}
-
-    @classmethod
-    def from_dict(cls, d) -> EpochPosition | None:
-        """None for a missing or malformed position (the epoch is then replayed from its start)."""
-        if not isinstance(d, dict):
-            return None
-        try:
-            position = cls(epoch=int(d["epoch"]), batch=int(d["batch"]), step=int(d["step"]),
-                           loss_sum=float(d["loss_sum"]), correct=int(d["correct"]), seen=int(d["seen"]),
-                           rng=d["rng"])
-        except (KeyError, TypeError, ValueError):
-            return None
-        if not isinstance(position.rng, torch.Tensor) or position.rng.dtype != torch.uint8 or position.batch < 0:
-            return None
-        return position
 
 
 class GlobalBatchShardSampler(Sampler[list[int]]):

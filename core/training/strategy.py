@@ -1,5 +1,7 @@
 """How the Trainer runs on hardware, injected (in the style of Lightning Fabric's strategies): device
-placement, model wrapping, the training loader's sampler, and reductions over processes.
+placement, model wrapping, the training loader's sampler, the loss every process agrees on, reductions over
+processes and the agreement on requests (stop, pause, a checkpoint), so the loop itself has no branch for
+one process or many: it asks the strategy.
 
 One Trainer loop, two strategies: SingleProcess (CPU or one GPU) and DDP (torch.distributed with
 DistributedDataParallel; gloo on CPU, nccl on CUDA).
@@ -25,6 +27,8 @@ from core.training.sampling import GlobalBatchShardSampler, global_batches
 
 ENV_PG_TIMEOUT = "LAYERSCOPE_PG_TIMEOUT_S"  # how long a collective waits for a dead peer (tests shorten it)
 DEFAULT_PG_TIMEOUT_S = 60.0
+PAUSE_POLL_S = 0.05  # how often a paused single process looks at its requests (resume wakes it at once)
+PAUSE_EXCHANGE_S = 0.5  # how often the processes of a paused multi-process run agree on (stop, pause)
 
 
 class Strategy:
@@ -67,12 +71,33 @@ class Strategy:
     def batches_per_epoch(self, size: int, batch_size: int) -> int:
         return global_batches(size, batch_size, self.world_size)
 
+    def batch_loss(self, logits: torch.Tensor, targets: torch.Tensor, global_count: int) -> torch.Tensor:
+        """The loss the backward pass takes: the batch mean."""
+        return F.cross_entropy(logits, targets)
+
+    def loss_total(self, loss: torch.Tensor, count: int, global_count: int) -> torch.Tensor:
+        """This process's summed loss over its `count` samples, from batch_loss's value."""
+        return loss * count
+
+    def mean_over_processes(self, values: torch.Tensor) -> torch.Tensor:
+        """batch_loss values as the global batch's mean losses (what a report shows)."""
+        return values
+
     def all_reduce_sum(self, tensor: torch.Tensor) -> torch.Tensor:
         return tensor
 
     def agree(self, *flags: bool) -> tuple[bool, ...]:
-        """Each flag, true when any process says so: one small exchange for all of them."""
-        return tuple(bool(f) for f in flags)
+        """Each flag, true when any process says so: one small exchange for all of them (alone, the flags)."""
+        return flags
+
+    def settled(self, agreed: tuple[bool, ...], steering) -> tuple[bool, bool, bool]:
+        """The (stop, pause, checkpoint) to act on after a report: one process acts on what is asked now (a
+        callback of the report may just have asked); see DDP for a group."""
+        return steering.flags()
+
+    def wait_while_paused(self, steering) -> None:
+        """One wait of a paused process between looks at its requests."""
+        steering.wait_resumed(PAUSE_POLL_S)
 
     def evaluate(self, model: nn.Module, dataset, batch_size: int) -> tuple[float, float]:
         """Mean loss and accuracy over `dataset`, each process taking a contiguous shard, reduced to the
@@ -160,6 +185,27 @@ class DDP(Strategy):
     def evaluate(self, model: nn.Module, dataset, batch_size: int) -> tuple[float, float]:
         self.sync_buffers(model)
         return super().evaluate(model, dataset, batch_size)
+
+    def batch_loss(self, logits: torch.Tensor, targets: torch.Tensor, global_count: int) -> torch.Tensor:
+        # DDP averages gradients over processes: this makes it the global batch mean.
+        scale = loss_scale(targets.shape[0], global_count, self.world_size)
+        return F.cross_entropy(logits.float(), targets, reduction="sum") * scale
+
+    def loss_total(self, loss: torch.Tensor, count: int, global_count: int) -> torch.Tensor:
+        return loss * (global_count / self.world_size)
+
+    def mean_over_processes(self, values: torch.Tensor) -> torch.Tensor:
+        return self.all_reduce_sum(values) / self.world_size
+
+    def settled(self, agreed: tuple[bool, ...], steering) -> tuple[bool, bool, bool]:
+        """Only what every process agreed on before the report: a request made since goes into the next
+        exchange, or the processes would act at different steps."""
+        return agreed
+
+    def wait_while_paused(self, steering) -> None:
+        """The processes exchange (stop, pause) about every PAUSE_EXCHANGE_S, so no collective blocks for the
+        whole pause (it would trip the process-group timeout); a stop (SIGINT) still wakes the wait at once."""
+        steering.wait_stopped(PAUSE_EXCHANGE_S)
 
     def all_reduce_sum(self, tensor: torch.Tensor) -> torch.Tensor:
         if self.world_size > 1:  # alone, the sum is the tensor (and a collective a step costs ~70 us)

@@ -63,11 +63,11 @@ class _CheckpointBridge(Callback):
     def __init__(self, worker: "TrainingWorker"):
         self.worker = worker
 
-    def on_epoch_end(self, trainer, metrics) -> None:
-        self.worker.checkpointReady.emit(weights_only_checkpoint(trainer), TrainedEpoch(metrics.epoch))
+    def on_epoch_end(self, run, metrics) -> None:
+        self.worker.checkpointReady.emit(weights_only_checkpoint(run), TrainedEpoch(metrics.epoch))
 
-    def on_stopped(self, trainer, summary: dict) -> None:
-        self.worker.checkpointReady.emit(weights_only_checkpoint(trainer), StoppedAt(trainer.step))
+    def on_stopped(self, run, summary) -> None:
+        self.worker.checkpointReady.emit(weights_only_checkpoint(run), StoppedAt(run.step))
 
 
 class RecordRelay:
