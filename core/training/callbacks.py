@@ -15,14 +15,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # the view wraps a Trainer; the trainer imports this module
+if TYPE_CHECKING:
     import torch
     import torch.nn as nn
 
     from core.data import DataBundle
     from core.models import ModelSpec
     from core.training.config import TrainConfig
-    from core.training.trainer import Trainer
 
 
 @dataclass(frozen=True)
@@ -198,7 +197,7 @@ class RunView:
 
     __slots__ = ("_trainer",)
 
-    def __init__(self, trainer: Trainer):
+    def __init__(self, trainer):  # the Trainer (not imported here: the trainer imports this module)
         self._trainer = trainer
 
     # ---- what the run is -----------------------------------------------------------------------------

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from core.training.errors import TrainingError
+from core.training.runtime import resolve_device
 from core.data.order import loader_generator
 from core.training.sampling import GlobalBatchShardSampler, global_batches
 
@@ -233,8 +234,6 @@ def strategy_for(device: str = "auto") -> Strategy:
     """DDP when this process was started by torchrun, else a single process on `device`."""
     if launched_by_torchrun():
         return DDP(device)
-    from core.training.runtime import resolve_device
-
     return Strategy(resolve_device(device))
 
 

@@ -39,6 +39,15 @@ def test_the_trainer_never_asks_whether_the_run_is_distributed():
     assert asked == [], "the strategy answers instead"
 
 
+def test_no_module_of_core_training_is_part_of_an_import_cycle():
+    grimp = pytest.importorskip("grimp")  # import-linter's graph (a test dependency)
+    graph = grimp.build_graph("core")
+    in_cycle = sorted({importer for importer in graph.modules if importer.startswith("core.training")
+                       for imported in graph.find_modules_directly_imported_by(importer)
+                       if graph.chain_exists(importer=imported, imported=importer)})
+    assert in_cycle == []
+
+
 def test_every_hook_of_a_callback_reaches_every_callback():
     hooks = [name for name, value in vars(Callback).items() if name.startswith("on_") and callable(value)]
     assert len(hooks) >= 13
