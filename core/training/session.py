@@ -48,7 +48,8 @@ def _resumes_in_place(resume: str | Path | None, run_dir: str | Path) -> bool:
 def prepare_trainer(settings: RunSettings, run_dir: str | Path | None, *, resume: str | Path | None = None,
                     callbacks: Iterable[Callback] = (), record_sinks: Iterable = (), overwrite: bool = False,
                     strategy: Strategy | None = None) -> Trainer:
-    """record_sinks: callables that get every run record after it is written (needs run_dir).
+    """record_sinks: callables that get every run record after it is written (needs run_dir); settings.train
+    may ask for more (tensorboard).
     overwrite: a new run may take a run folder that holds another run (its files are moved aside).
     strategy: how the run uses processes and devices (default: one process on settings.train.device). In a
     multi-process run only rank 0 owns the run folder (lock, config.json, metrics.jsonl, checkpoints); every
@@ -57,14 +58,16 @@ def prepare_trainer(settings: RunSettings, run_dir: str | Path | None, *, resume
     checkpoint = load_checkpoint(resume) if resume else None
     if checkpoint is not None:
         check_resumable(checkpoint, resume)
-        # Resume trains the same model on the same data; only the epoch count may grow.
+        # Resume trains the same model on the same data; only the epoch count may grow (and where and how it
+        # is recorded: the device, TensorBoard files).
         saved = checkpoint.training_state
         epochs = settings.train.epochs
         try:
             settings = RunSettings(data=DataSpec.from_dict(saved["data_spec"]), model_name=checkpoint.model_spec.name,
                                    model_options=checkpoint.model_spec.options,
                                    train=TrainConfig.from_dict({**saved["config"], "epochs": epochs,
-                                                                "device": settings.train.device}))
+                                                                "device": settings.train.device,
+                                                                "tensorboard": settings.train.tensorboard}))
         except (TypeError, ValueError, KeyError) as exc:
             raise CheckpointError(f"{resume}: cannot resume, its data or training settings are damaged ({exc})") from None
     settings = replace(settings, data=data_spec_for_model(settings.data, settings.model_name, settings.model_options))
@@ -80,7 +83,7 @@ def prepare_trainer(settings: RunSettings, run_dir: str | Path | None, *, resume
             model.load_state_dict(checkpoint.model_state)
         except RuntimeError as exc:
             raise CheckpointError(f"{resume}: its weights do not fit the model it describes ({str(exc)[:200]})") from None
-    lock = None
+    lock, own_sinks = None, []
     main = strategy is None or strategy.is_main
     if run_dir is not None and strategy is not None and strategy.distributed:
         callbacks.insert(0, RankStatus(run_dir, strategy.rank, strategy.world_size))
@@ -88,7 +91,8 @@ def prepare_trainer(settings: RunSettings, run_dir: str | Path | None, *, resume
         if run_dir is not None and main:
             # Owned before anything is written: a second writer or a stale run in the folder is refused here.
             lock = claim_run_folder(run_dir, resuming_here=_resumes_in_place(resume, run_dir), overwrite=overwrite)
-            callbacks.insert(0, RunRecorder(RunDirectory(run_dir), sinks=record_sinks, lock=lock))
+            own_sinks = _settings_sinks(settings.train, Path(run_dir))
+            callbacks.insert(0, RunRecorder(RunDirectory(run_dir), sinks=[*record_sinks, *own_sinks], lock=lock))
             if strategy is not None:  # a run in its own process(es) (the CLI, a job): paused by RUN/control.json
                 callbacks.append(ControlWatch(run_dir))
             if settings.train.evaluate_at_end:
@@ -112,7 +116,19 @@ def prepare_trainer(settings: RunSettings, run_dir: str | Path | None, *, resume
             RunDirectory(run_dir).write_config({**settings.to_dict(), "classes": data.classes,
                                                 "preprocess": data.preprocess.to_dict(), "model_spec": spec.to_dict()})
     except BaseException:
+        for sink in own_sinks:
+            sink.close()
         if lock is not None:
             lock.release()
         raise
     return trainer
+
+
+def _settings_sinks(train: TrainConfig, run_dir: Path) -> list:
+    """The record sinks the settings ask for: TensorBoard files in RUN/tensorboard (closed when the run ends).
+    Raises TensorBoardUnavailable without the tensorboard package."""
+    if not train.tensorboard:
+        return []
+    from core.training.tensorboard import DEFAULT_SUBDIR, TensorBoardSink
+
+    return [TensorBoardSink(run_dir / DEFAULT_SUBDIR, close_at_end=True)]

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.runs.follower import RunFollower
+from core.runs.records import FINAL_KINDS
 
 STEP_TAGS = {"loss": "train/loss", "lr": "train/lr", "images_per_sec": "train/images_per_sec"}
 EPOCH_TAGS = {"train_loss": "epoch/train_loss", "train_acc": "epoch/train_acc", "val_loss": "epoch/val_loss",
@@ -34,10 +35,12 @@ def _summary_writer(log_dir: Path):
 
 
 class TensorBoardSink:
-    """A record sink (callable) that writes scalars to one TensorBoard log folder."""
+    """A record sink (callable) that writes scalars to one TensorBoard log folder. close_at_end: close the writer
+    at the run's final record (a live run's sink, which nobody else closes); else flush it there."""
 
-    def __init__(self, log_dir: str | Path):
+    def __init__(self, log_dir: str | Path, close_at_end: bool = False):
         self.log_dir = Path(log_dir)
+        self.close_at_end = close_at_end
         self.writer = _summary_writer(self.log_dir)
         self.scalars = 0
 
@@ -55,8 +58,11 @@ class TensorBoardSink:
         elif kind == "epoch":
             for field, tag in EPOCH_TAGS.items():
                 self._add(tag, record.get(field), record.get("epoch"))
-        elif kind in ("end", "stopped", "error", "diverged"):
-            self.writer.flush()
+        elif kind in FINAL_KINDS:
+            if self.close_at_end:
+                self.close()
+            else:
+                self.writer.flush()
 
     def close(self) -> None:
         self.writer.close()
