@@ -5,7 +5,8 @@ import math
 
 import pytest
 
-from core.cli.main import EXIT_DIVERGED, main
+from core.cli.main import main
+from core.exit_codes import DIVERGED as EXIT_DIVERGED
 from core.training.trainer import TrainConfig, TrainingDiverged, check_divergence
 
 DEFAULT_LR = TrainConfig().lr
