@@ -1,6 +1,7 @@
-"""The Train tab's form: the optimisation settings it owns (epochs, batch size, learning rate, optimizer,
-weight decay, schedule, seed, device), the dataset and model it only shows (the Data and Model tabs own
-them), and the Train / Pause / Stop actions.
+"""The Train tab's form: the settings it owns (Training: epochs, batch size, learning rate, optimizer, ...;
+Insight; Advanced, collapsed: loader workers, mixed precision, compile, checkpoint interval, heartbeat,
+momentum, ...: every train setting of core.catalog.TRAIN_OPTIONS), the dataset and model it only shows (the
+Data and Model tabs own them), and the Train / Pause / Stop actions.
 
 The user's fields (gui/training/settings_fields.py) are bound to the window's RunSettingsModel; while a run
 folder is followed, that run's settings (its config.json) show read-only in their place, under a banner.
