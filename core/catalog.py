@@ -309,7 +309,6 @@ WORKERS = NumberSetting("num_workers", "Loader workers", 0, 0, 64, integer=True,
                              "(0: in the training process itself)")
 REPORT_INTERVAL = NumberSetting("report_interval_s", "Report interval (s)", 0.1, 0.0, 3600.0,
                                 help="how often the trainer reports progress at most")
-REPORT_INTERVAL_S = REPORT_INTERVAL.default
 CHECKPOINT_EVERY_MIN = NumberSetting("checkpoint_every_min", "Save last.pt every (min)", 10.0, 0.0, 10_080.0, unit="min",
                                      help="also save last.pt this often mid-epoch (0: only after each epoch)")
 EARLY_STOP_PATIENCE = NumberSetting("early_stop_patience", "Early stop patience", 0, 0, 10_000, integer=True,

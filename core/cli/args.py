@@ -95,11 +95,10 @@ def add_setting(parser, flag: str, setting: catalog.Setting, *, bare=None, **kw)
         parser.add_argument(flag, type=setting_type(setting), default=setting.default,
                             help=f"{text} ({limits_text(setting)})", **kw)
     elif isinstance(setting, catalog.ChoiceSetting):
-        if setting.also:  # more values than the listed ones ("cuda:1"): checked, not listed
-            kw.update(type=setting_type(setting), metavar="{" + ",".join((*setting.names, setting.also[1])) + "}")
-        else:
-            kw.update(choices=setting.names)
-        parser.add_argument(flag, default=setting.default, help=f"{text} (default {setting.default})", **kw)
+        names = (*setting.names, setting.also[1]) if setting.also else setting.names  # also: "cuda:N"
+        kw.setdefault("metavar", "{" + ",".join(names) + "}")
+        parser.add_argument(flag, type=setting_type(setting), default=setting.default,
+                            help=f"{text} (default {setting.default})", **kw)
     elif isinstance(setting, catalog.FlagSetting):
         if setting.default:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=True,

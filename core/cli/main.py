@@ -50,7 +50,7 @@ def _run_command(args) -> int:
     from core.io.signals import Interrupted, SignalStop
 
     try:
-        with SignalStop():  # SIGTERM like Ctrl+C: one line and 128 + signal, even during the first imports
+        with SignalStop():  # SIGTERM like Ctrl+C: one line and the signal's status, even during the first imports
             return args.handler(args)
     except CommandError as exc:
         print(f"layerscope {args.command}: {exc}", file=sys.stderr)
