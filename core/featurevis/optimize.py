@@ -115,8 +115,9 @@ def first_layer_penalty(model: nn.Module, layer: str, units: list[int], settings
     whose patch correlates 0.92-0.99 with the weights; 1.5 and 2 excite the unit more but saturate pixels
     and fall to 0.74-0.94. So a first-layer picture is its filter at one data std of contrast, and a real
     image in saturated colours may excite the unit more (a ratio below 1 there is expected; the weight
-    correlation is that layer's check). Deeper units are not penalised: their nonlinearity bounds the
-    optimum, and one fixed penalty would swamp units whose activations are small."""
+    correlation is that layer's check). Such units also get no random transforms (see _optimise_batch).
+    Deeper units are not penalised: their nonlinearity bounds the optimum, and one fixed penalty would swamp
+    units whose activations are small."""
     weight = getattr(dict(model.named_modules()).get(layer), "weight", None)
     if not isinstance(weight, torch.Tensor) or settings.first_layer_contrast <= 0 or weight.shape[0] <= max(units):
         return None
@@ -139,13 +140,15 @@ def _optimise_batch(model, pre: Preprocess, layer: str, units: list[int], settin
     optimiser = torch.optim.Adam(weights, lr=settings.lr)
     normalise = normaliser(pre, device)
     targets = torch.tensor(units, dtype=torch.long, device=device)
-    warp = settings.robustness(size)
+    # A first layer's optimum is known exactly (see first_layer_penalty); random shifts would only blur it
+    # (a linear unit under random shifts is maximised by its weights averaged over the shifts).
+    warp = settings.robustness(size) if settings.transforms and penalty is None else None
     trace = []
     for step in range(settings.steps):
         report.check("the feature visualization")
         picture = normalise(param())
         x = robustness.apply(picture, robustness.random_affine(len(units), warp, size, step_gens)) \
-            if settings.transforms else picture
+            if warp is not None else picture
         objective = unit_values(layer_output(model, layer, x), targets, settings.objective, EDGE_MARGIN).sum()
         if penalty is not None:
             objective = objective - (penalty * picture.pow(2).flatten(1).sum(1)).sum()

@@ -114,6 +114,26 @@ def describe_layer(model: nn.Module, layer: str, input_shape: tuple[int, int, in
                      type(modules[layer]).__name__)
 
 
+def first_layer(model: nn.Module, input_shape: tuple[int, int, int]) -> str | None:
+    """The first conv or linear layer whose input is the picture itself (perhaps flattened), or None."""
+    x = torch.zeros(1, *input_shape, device=next((p.device for p in model.parameters()), torch.device("cpu")))
+    readers: list[str] = []
+    handles = [m.register_forward_pre_hook(
+        lambda _m, inputs, n=name: readers.append(n) if inputs and isinstance(inputs[0], torch.Tensor)
+        and inputs[0].data_ptr() == x.data_ptr() else None)
+        for name, m in model.named_modules() if name and isinstance(m, (nn.Conv2d, nn.Linear))]
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(x)
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    return readers[0] if readers else None
+
+
 def visualisable_layers(model: nn.Module) -> list[str]:
     """Conv and linear layers by name, in definition order (what a user picks from)."""
     return [n for n, m in model.named_modules() if n and isinstance(m, (nn.Conv2d, nn.Linear))]
