@@ -97,10 +97,13 @@ def describe_layer(model: nn.Module, layer: str, input_shape: tuple[int, int, in
     handle = None
     if layer != OUTPUT:
         handle = modules[layer].register_forward_pre_hook(lambda _m, inputs: seen_input.append(inputs[0]))
+    was_training = model.training
     try:
+        model.eval()  # a pass in training mode would move batch-norm statistics
         with torch.no_grad():
             out = layer_output(model, layer, x)
     finally:
+        model.train(was_training)
         if handle is not None:
             handle.remove()
     if not isinstance(out, torch.Tensor) or out.dim() not in (2, 4):
