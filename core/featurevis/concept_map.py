@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -51,7 +52,7 @@ def load_cavs(path: str | Path) -> dict[str, np.ndarray]:
             if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
                 raise ValueError("names should be a list of concept names")
             vectors = {n: np.asarray(npz[f"cav{i}"], dtype=np.float32) for i, n in enumerate(names) if f"cav{i}" in npz}
-    except (OSError, KeyError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError, KeyError, EOFError, UnicodeDecodeError, zipfile.BadZipFile) as exc:
         raise ValueError(f"{path}: not a readable concept-vector file ({exc})") from None
     if any(v.ndim != 1 or not np.isfinite(v).all() for v in vectors.values()):
         raise ValueError(f"{path}: a concept vector is not a finite 1-D array")

@@ -14,6 +14,7 @@ import io
 import json
 import math
 import re
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -87,7 +88,7 @@ def load_result(folder: str | Path, expect: dict | None = None) -> VisResult | N
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             header = json.loads(bytes(npz["header"]).decode("utf-8"))
             images = npz["images"]
-    except (OSError, ValueError, KeyError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError, KeyError, EOFError, UnicodeDecodeError, zipfile.BadZipFile) as exc:
         raise StoreError(f"{path}: not a readable pictures file ({exc}); delete it to compute again") from None
     if not isinstance(header, dict):
         raise StoreError(f"{path}: its header is not a table")
