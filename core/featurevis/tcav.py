@@ -175,6 +175,7 @@ def run_tcav(model: nn.Module, layer: str, inputs: dict[int, torch.Tensor],
     try:
         with tempfile.TemporaryDirectory(prefix="layerscope-tcav-") as folder, warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # Captum's notes on its own defaults
+            warnings.simplefilter("ignore", DeprecationWarning)  # Captum 0.9 loading CAVs names numpy.core
             tcav = TCAV(model, [layer], model_id="model", classifier=LinearCav(seed), save_path=folder)
             for k, pair in enumerate(plan.sets):
                 report.check("the concept test")
