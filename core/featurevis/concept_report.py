@@ -1,5 +1,5 @@
 """A concept test's table as files: JSON (everything, CAVs aside), CSV (one row per concept) and a bar chart PNG
-(score mean and spread per concept beside the random reference, "n.s." over what is not significant), plus
+(score mean and spread per concept beside its random reference, "n.s." over what is not significant), plus
 the concept vectors as npz for the concept maps (concept_map.py)."""
 from __future__ import annotations
 
@@ -59,23 +59,24 @@ def bar_chart(result) -> bytes:
     from matplotlib.figure import Figure
 
     scores = result.scores
-    figure = Figure(figsize=(max(4.0, 1.1 * len(scores) + 1.5), 3.6), dpi=100)
+    figure = Figure(figsize=(max(4.0, 1.3 * len(scores) + 1.5), 3.6), dpi=100)
     FigureCanvasAgg(figure)
     ax = figure.add_subplot(1, 1, 1)
     x = np.arange(len(scores))
-    colours = ["#3b75af" if s.significant else "#b9c7d6" for s in scores]
-    ax.bar(x, [s.mean for s in scores], yerr=[s.std for s in scores], color=colours, capsize=3)
-    reference = float(np.mean(scores[0].random_scores)) if scores else 0.5
-    ax.axhline(reference, color="#888888", linestyle="--", linewidth=1, label=f"random images ({reference:.2f})")
+    means = [s.mean for s in scores]
+    ax.bar(x - 0.2, means, 0.4, yerr=[s.std for s in scores], capsize=3, label="concept",
+           color=["#3b75af" if s.significant else "#b9c7d6" for s in scores])
+    ax.bar(x + 0.2, [float(np.mean(s.random_scores)) for s in scores], 0.4, yerr=[float(np.std(s.random_scores))
+           for s in scores], capsize=3, color="#d0d0d0", label="random pictures")
     for i, s in enumerate(scores):
-        if not s.significant:
-            ax.text(i, min(1.02, s.mean + s.std + 0.03), "n.s.", ha="center", fontsize=8)
+        ax.text(i - 0.2, min(1.04, s.mean + 0.02), f"{s.mean:.2f}" + ("" if s.significant else "\nn.s."),
+                ha="center", va="bottom", fontsize=7)
     ax.set_xticks(x, [s.concept for s in scores], rotation=20, ha="right", fontsize=8)
-    ax.set_ylim(0, 1.1)
+    ax.set_ylim(0, 1.25)
     ax.set_ylabel("TCAV score")
     ax.set_title(f"'{result.class_name}' at {result.layer} (p < {result.threshold:.2g}; n.s. = not significant)",
                  fontsize=9)
-    ax.legend(fontsize=8, loc="upper right")
+    ax.legend(fontsize=7, loc="upper right", ncols=2)
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")

@@ -1,5 +1,6 @@
 """Pictures and their sanity numbers on disk: one folder per (weights, layer, settings), with pictures.npz (what
-is read back), sanity.json and one PNG per unit plus a mosaic (what people and the GUI look at).
+is read back), sanity.json and one PNG per unit (the whole picture) plus a mosaic of the parts each unit
+looks at (what people look at).
 
 The cache of a checkpoint lives under a folder named by its weights' checksum (core.checkpoints.schema), so
 pictures of other weights are never shown for these; inside, the folder name and the file's own header both
@@ -69,7 +70,8 @@ def save_result(result: VisResult, folder: str | Path) -> list[Path]:
     for picture in result.pictures:
         written.append(_write_bytes(folder / picture_file_name(picture, result.kind), _png_bytes(picture.image)))
     if result.pictures:
-        written.append(_write_bytes(folder / MOSAIC_FILE, _png_bytes(mosaic(images))))
+        crops = [field_crop(p) for p in result.pictures]
+        written.append(_write_bytes(folder / MOSAIC_FILE, _png_bytes(mosaic(crops))))
     return written
 
 
@@ -158,20 +160,34 @@ def _optional_str(value) -> str | None:
     return None if value is None else str(value)[:1000]
 
 
-def mosaic(images: np.ndarray, gap: int = 2) -> np.ndarray:
-    """uint8 [N, H, W, C] -> one RGB grid, near square, small pictures enlarged (nearest) to MOSAIC_TILE_PX."""
-    n, h, w, c = images.shape
-    zoom = max(1, MOSAIC_TILE_PX // max(h, w))
-    tiles = images.repeat(zoom, axis=1).repeat(zoom, axis=2)
-    if c == 1:
-        tiles = tiles.repeat(3, axis=3)
-    cols = math.ceil(math.sqrt(n))
-    rows = math.ceil(n / cols)
-    th, tw = h * zoom, w * zoom
-    grid = np.full((rows * (th + gap) - gap, cols * (tw + gap) - gap, 3), 255, np.uint8)
-    for i in range(n):
+def field_crop(picture: UnitPicture, context: float = 0.5) -> np.ndarray:
+    """The part of a picture its unit looks at (the field of its strongest position, `context` of its size
+    added each side), as the Dossier crops real images; the whole picture when there is no field."""
+    if picture.field_box is None:
+        return picture.image
+    top, left, bottom, right = picture.field_box
+    h, w = picture.image.shape[:2]
+    pad_y, pad_x = round(context * (bottom - top)), round(context * (right - left))
+    return picture.image[max(0, top - pad_y):min(h, bottom + pad_y), max(0, left - pad_x):min(w, right + pad_x)]
+
+
+def mosaic(images, gap: int = 2) -> np.ndarray:
+    """uint8 [H, W, C] pictures (any sizes) -> one RGB grid, near square, each enlarged (nearest) to fill a
+    tile of about MOSAIC_TILE_PX."""
+    side = max(MOSAIC_TILE_PX, max(max(i.shape[:2]) for i in images))
+    tiles = []
+    for image in images:
+        zoom = max(1, side // max(image.shape[:2]))
+        tile = image.repeat(zoom, axis=0).repeat(zoom, axis=1)
+        tiles.append(tile.repeat(3, axis=2) if tile.shape[2] == 1 else tile[:, :, :3])
+    cols = math.ceil(math.sqrt(len(tiles)))
+    rows = math.ceil(len(tiles) / cols)
+    grid = np.full((rows * (side + gap) - gap, cols * (side + gap) - gap, 3), 255, np.uint8)
+    for i, tile in enumerate(tiles):
         r, k = divmod(i, cols)
-        grid[r * (th + gap):r * (th + gap) + th, k * (tw + gap):k * (tw + gap) + tw] = tiles[i, :, :, :3]
+        th, tw = min(side, tile.shape[0]), min(side, tile.shape[1])
+        y, x = r * (side + gap) + (side - th) // 2, k * (side + gap) + (side - tw) // 2
+        grid[y:y + th, x:x + tw] = tile[:th, :tw]
     return grid
 
 
