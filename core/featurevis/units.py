@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from core.featurevis._hooks import hooks, last_linear
+from core.featurevis._hooks import hooks
 
 OUTPUT = "output"  # the layer name of a class target: the model's own output (its logits)
 OBJECTIVES = ("max", "mean")  # a channel's strongest position (the Dossier's measure) or Lucid's channel mean
@@ -140,10 +140,6 @@ def first_layer(model: nn.Module, input_shape: tuple[int, int, int]) -> str | No
 def visualisable_layers(model: nn.Module) -> list[str]:
     """Conv and linear layers by name, in definition order (what a user picks from)."""
     return [n for n, m in model.named_modules() if n and isinstance(m, (nn.Conv2d, nn.Linear))]
-
-
-def head_layer(model: nn.Module) -> str | None:
-    return last_linear(model)
 
 
 def parse_units(text: str, count: int) -> list[int]:
