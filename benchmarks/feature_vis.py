@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from core.cancel import Cancelled  # noqa: E402
+from core.errors import Cancelled  # noqa: E402
 from core.data import DataSpec, build_data  # noqa: E402
 from core.data.transforms import Preprocess  # noqa: E402
 from core.featurevis import concept_images, concept_sets  # noqa: E402

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from core.cancel import Cancelled
+from core.errors import Cancelled
 
 ProgressFn = Callable[[int, int, str], None]
 CancelledFn = Callable[[], bool]

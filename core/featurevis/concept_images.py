@@ -13,6 +13,8 @@ import re
 
 import numpy as np
 
+from core.errors import LayerscopeError
+
 DEFAULT_CONCEPTS = ("stripes", "dots", "checkerboard", "solid", "noise")
 STRIPE_ANGLES = (0, 45, 90, 135)
 COLOURS = {"red": (220, 40, 40), "green": (40, 190, 60), "blue": (40, 70, 230), "yellow": (230, 210, 40),
@@ -23,7 +25,7 @@ _NAME = re.compile(r"(?P<kind>stripes|dots|checkerboard|solid|noise)"
                    r"(?:-(?P<angle>\d{1,3}))?(?:-w(?P<width>\d{1,3}))?(?:-(?P<colour>[a-z]+))?")
 
 
-class ConceptNameError(ValueError):
+class ConceptNameError(LayerscopeError, ValueError):
     """A concept name the generator does not know; the message lists the ones it does."""
 
 

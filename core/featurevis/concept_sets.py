@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from core.errors import LayerscopeError
 from core.data.datasets import match_channels
 from core.data.transforms import Preprocess, eval_transform
 from core.featurevis import concept_images
@@ -31,7 +32,7 @@ SUBSET_SHARE = 0.8  # a folder smaller than runs x count gives each run this sha
 DRAWN = "generated"
 
 
-class ConceptError(ValueError):
+class ConceptError(LayerscopeError, ValueError):
     """A concept or class that cannot be tested as asked; the message says why and what to do."""
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from core.errors import LayerscopeError
 from core.featurevis.pictures import UnitPicture, VisResult
 from core.io.atomic import atomic_write, write_text_atomic
 from core.io.safefile import FileRefused, read_regular_file
@@ -34,7 +35,7 @@ MAX_PICTURES = 8192
 MOSAIC_TILE_PX = 64  # small pictures are enlarged (nearest) to at least this in the mosaic
 
 
-class StoreError(Exception):
+class StoreError(LayerscopeError):
     """A pictures file cannot be used; the message names it and says why."""
 
 

@@ -13,13 +13,14 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
+from core.errors import LayerscopeError
 from core.featurevis._hooks import hooks
 
 OUTPUT = "output"  # the layer name of a class target: the model's own output (its logits)
 OBJECTIVES = ("max", "mean")  # a channel's strongest position (the Dossier's measure) or Lucid's channel mean
 
 
-class UnitError(ValueError):
+class UnitError(LayerscopeError, ValueError):
     """A layer or unit that cannot be visualised; the message says which and what there is instead."""
 
 

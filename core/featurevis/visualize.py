@@ -143,7 +143,7 @@ def visualize_units(checkpoint, layer: str | None = None, units: str | list[int]
     its topk.npz path), used instead when it has the layer. real_images=0 skips the real images.
     cache_root: e.g. RUN/featurevis; pictures already there for these weights and settings are reused.
     out_dir: PNGs, sanity.json and pictures.npz are written to out_dir/<layer>/.
-    progress(done, total, message); cancelled() -> True stops within one step (core.cancel.Cancelled)."""
+    progress(done, total, message); cancelled() -> True stops within one step (core.errors.Cancelled)."""
     from core.checkpoints.checkpoint import Checkpoint, load_checkpoint
 
     report = as_reporter(progress, cancelled)

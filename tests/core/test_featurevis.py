@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from core.cancel import Cancelled
+from core.errors import Cancelled
 from core.featurevis import robustness, sanity
 from core.featurevis.optimize import VisSettings, synthesize
 from core.featurevis.parameterization import FourierImage
