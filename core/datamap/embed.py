@@ -16,7 +16,6 @@ import numpy as np
 
 from core.datamap.project import MapProjection, project
 from core.datamap.scatter import scatter_png
-from core.familiarity._progress import steps
 from core.familiarity.bank import FeatureBank, make_bank
 from core.familiarity.bank_file import bank_path, load_bank
 from core.familiarity.errors import BankError
@@ -24,6 +23,7 @@ from core.familiarity.features import SPLIT_CODES, FeatureSet
 from core.familiarity.jobs import LoadedCheckpoint, checkpoint_features
 from core.familiarity.scoring import familiarity_scores
 from core.io.atomic import atomic_write
+from core.progress import NO_PROGRESS, Progress, share
 
 MAP_CSV, MAP_PNG = "map.csv", "map.png"
 CSV_HEADER = ("path", "split", "label", "prediction", "probability", "familiarity", "x", "y")
@@ -68,18 +68,17 @@ def _csv_text(features: FeatureSet, classes: list[str], scores: np.ndarray, poin
 
 
 def embed(checkpoint, dataset: str | os.PathLike | None = None, out_dir: str | os.PathLike = ".",
-          method: str = "pca", *, device: str = "cpu", batch_size: int = 256, seed: int = 0, progress=None,
-          cancelled=None) -> EmbedResult:
+          method: str = "pca", *, device: str = "cpu", batch_size: int = 256, seed: int = 0,
+          progress: Progress = NO_PROGRESS) -> EmbedResult:
     """Write out_dir/map.csv (path, split, label, prediction, probability, familiarity, x, y) and
     out_dir/map.png for the training + validation images of `dataset` (the checkpoint's own by default)."""
-    tracker = steps(progress, cancelled)
     features, loaded = checkpoint_features(checkpoint, dataset, device=device, batch_size=batch_size,
-                                           progress=tracker)
+                                           progress=share(progress, 0.0, 0.6))
     notes: list[str] = []
     bank = _bank(loaded, features, notes)
-    scores = familiarity_scores(bank, features.features, ids=features.ids)
+    scores = familiarity_scores(bank, features, ids=features.ids)
     familiar = scores >= bank.calibration.threshold
-    projection = project(features.features, method, seed=seed, progress=tracker)
+    projection = project(features.features, method, seed=seed, progress=share(progress, 0.6, 1.0))
     points = projection.points
     classes = list(loaded.checkpoint.classes)
     out = Path(out_dir)

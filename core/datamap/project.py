@@ -15,9 +15,9 @@ import torch
 
 from core.datamap.align import Similarity
 from core.datamap.pca import fit_pca, pca_coords
-from core.familiarity._progress import steps
 from core.familiarity.errors import FamiliarityError
 from core.familiarity.knn import nearest, normalise
+from core.progress import NO_PROGRESS, Progress
 
 METHODS = ("pca", "tsne", "umap")
 PLACE_K = 5
@@ -69,19 +69,18 @@ def _umap(x: np.ndarray, seed: int):
     return np.asarray(reducer.fit_transform(x), dtype=np.float32), reducer
 
 
-def project(features, method: str = "pca", *, seed: int = 0, init: np.ndarray | None = None, progress=None,
-            cancelled=None) -> MapProjection:
+def project(features, method: str = "pca", *, seed: int = 0, init: np.ndarray | None = None,
+            progress: Progress = NO_PROGRESS) -> MapProjection:
     """A map of raw penultimate features [N, D] (normalised here, as familiarity sees them). `init`: a t-SNE
     starting map (the previous epoch's points), for maps that follow each other."""
     from core.datamap.tsne import MIN_POINTS, tsne
 
     if method not in METHODS:
         raise MapError(f"unknown map method {method!r}; use one of {', '.join(METHODS)}")
-    tracker = steps(progress, cancelled)
     x = normalise(features).contiguous()
     if x.shape[0] < (MIN_POINTS if method != "pca" else 2):
         raise MapError(f"a {method} map needs more images than {x.shape[0]}")
-    tracker.check("the map")
+    progress.check_cancelled()
     if method == "pca":
         basis = fit_pca(x.numpy(), seed)
         projection = MapProjection("pca", pca_coords(x.numpy(), *basis), x, pca=basis)
@@ -89,6 +88,6 @@ def project(features, method: str = "pca", *, seed: int = 0, init: np.ndarray | 
         coords, reducer = _umap(x.numpy(), seed)
         projection = MapProjection("umap", coords, x, reducer=reducer)
     else:
-        projection = MapProjection("tsne", tsne(x, seed=seed, init=init, progress=tracker), x)
-    tracker.report(1, 1, method)
+        projection = MapProjection("tsne", tsne(x, seed=seed, init=init, progress=progress), x)
+    progress.update(1, 1, method)
     return projection

@@ -10,10 +10,10 @@ import numpy as np
 
 from core.datamap.align import fit_similarity, shared_rows
 from core.datamap.project import MapProjection, project
-from core.familiarity._progress import steps
 from core.familiarity.errors import BankError
 from core.familiarity.features import FeatureSet
 from core.familiarity.store import epoch_feature_files, load_features
+from core.progress import NO_PROGRESS, Progress, share
 
 
 @dataclass
@@ -41,19 +41,18 @@ def _start_from(previous: EpochMap | None, features: FeatureSet, method: str) ->
     return previous.points
 
 
-def replay_maps(epochs: list[tuple[int, FeatureSet]], method: str = "pca", *, seed: int = 0, progress=None,
-                cancelled=None) -> list[EpochMap]:
+def replay_maps(epochs: list[tuple[int, FeatureSet]], method: str = "pca", *, seed: int = 0,
+                progress: Progress = NO_PROGRESS) -> list[EpochMap]:
     """An aligned map for each (epoch, features), in epoch order."""
-    tracker = steps(progress, cancelled)
     maps: list[EpochMap] = []
     ordered = sorted(epochs, key=lambda item: item[0])
     for i, (epoch, features) in enumerate(ordered):
-        tracker.check("the map replay")
+        progress.check_cancelled()
         previous = maps[-1] if maps else None
         projection = project(features.features, method, seed=seed, init=_start_from(previous, features, method),
-                             cancelled=tracker.is_cancelled)
+                             progress=share(progress, i / len(ordered), (i + 1) / len(ordered)))
         maps.append(EpochMap(epoch, features, align_to(previous, features, projection)))
-        tracker.report(i + 1, len(ordered), f"map of epoch {epoch}")
+        progress.update(i + 1, len(ordered), f"map of epoch {epoch}")
     return maps
 
 

@@ -13,8 +13,8 @@ import torch
 from scipy.sparse import csr_matrix
 
 from core.datamap.pca import fit_pca, pca_coords
-from core.familiarity._progress import steps
 from core.familiarity.knn import QUERY_CHUNK
+from core.progress import NO_PROGRESS, Progress
 
 STAGE_ITERATIONS = 250  # sklearn's minimum max_iter, and its early-exaggeration phase
 STAGES = 4  # 1,000 iterations in all, sklearn's default
@@ -25,20 +25,20 @@ def perplexity_for(n: int) -> float:
     return float(min(30.0, max(1.0, (n - 1) / 3.0 - 1.0)))
 
 
-def neighbour_graph(x: torch.Tensor, n_neighbors: int, tracker) -> csr_matrix:
+def neighbour_graph(x: torch.Tensor, n_neighbors: int, progress: Progress = NO_PROGRESS) -> csr_matrix:
     """Sparse [N, N] Euclidean distances from each unit row to its n_neighbors nearest others, plus itself
     (sklearn drops each sample from its own neighbours, so it asks for one more)."""
     n = x.shape[0]
     data, cols = [], []
     n_neighbors = min(n, n_neighbors + 1)
     for start in range(0, n, QUERY_CHUNK):
-        tracker.check("t-SNE")
+        progress.check_cancelled()
         sims = x[start:start + QUERY_CHUNK] @ x.T
         sims[torch.arange(sims.shape[0]), torch.arange(start, start + sims.shape[0])] = 2.0  # itself first
         top, where = sims.topk(n_neighbors, dim=1)
         data.append((2.0 - 2.0 * top).clamp_min(0.0).sqrt().numpy())
         cols.append(where.numpy())
-        tracker.report(min(start + QUERY_CHUNK, n), n, "t-SNE: neighbours")
+        progress.update(min(start + QUERY_CHUNK, n), n, "t-SNE: neighbours")
     indptr = np.arange(0, n * n_neighbors + 1, n_neighbors)
     return csr_matrix((np.concatenate(data).ravel().astype(np.float64), np.concatenate(cols).ravel(), indptr),
                       shape=(n, n))
@@ -50,23 +50,22 @@ def pca_start(x: np.ndarray, seed: int = 0) -> np.ndarray:
     return (start / max(float(np.std(start[:, 0])), 1e-12) * 1e-4).astype(np.float32)
 
 
-def tsne(x: torch.Tensor, *, seed: int = 0, init: np.ndarray | None = None, progress=None,
-         cancelled=None) -> np.ndarray:
+def tsne(x: torch.Tensor, *, seed: int = 0, init: np.ndarray | None = None,
+         progress: Progress = NO_PROGRESS) -> np.ndarray:
     """[N, 2] t-SNE of unit rows `x`. `init`: a starting map (e.g. the previous epoch's), no exaggeration."""
     from sklearn.manifold import TSNE
 
-    tracker = steps(progress, cancelled)
     n = x.shape[0]
     perplexity = perplexity_for(n)
-    graph = neighbour_graph(x, min(n - 1, int(3.0 * perplexity + 1)), tracker)
+    graph = neighbour_graph(x, min(n - 1, int(3.0 * perplexity + 1)), progress)
     embedding = (init if init is not None else pca_start(x.numpy(), seed)).astype(np.float32)
     learning_rate = max(n / 12.0 / 4.0, 50.0)  # sklearn's "auto", held fixed across the stages
     for stage in range(STAGES):
-        tracker.check("t-SNE")
+        progress.check_cancelled()
         exaggerate = stage == 0 and init is None
         model = TSNE(2, perplexity=perplexity, early_exaggeration=12.0 if exaggerate else 1.0,
                      learning_rate=learning_rate, max_iter=STAGE_ITERATIONS, metric="precomputed",
                      init=embedding, random_state=seed, method="barnes_hut")
         embedding = model.fit_transform(graph).astype(np.float32)
-        tracker.report(stage + 1, STAGES, "t-SNE")
+        progress.update(stage + 1, STAGES, "t-SNE")
     return embedding

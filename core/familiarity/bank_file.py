@@ -1,9 +1,12 @@
 """A checkpoint's feature bank on disk, beside it and named after it: best.pt -> best.familiarity.npz.
 
 Plain arrays in an npz (never pickle), the features in float16 (half the size; distances move by ~1e-3).
-Loading checks the format, every array's kind and shape, finite values, unit rows, labels within the
-classes, the content digest, and the weights checksum against the checkpoint's: a bank of another
-checkpoint, a stale one (its checkpoint was overwritten since) or an edited one is refused, never used.
+The block views (bank.py) are packed: the k-NN views' rows side by side in one array (`view_features`, each
+view `view_dims` columns wide), the Mahalanobis views' class means side by side (`maha_means`) and their
+precision matrices one after the other (`maha_precision`, flattened). Loading checks the format, every
+array's kind and shape, finite values, unit rows, labels within the classes, the views against each other,
+the content digest, and the weights checksum against the checkpoint's: a bank of another checkpoint, a stale
+one (its checkpoint was overwritten since) or an edited one is refused, never used.
 """
 from __future__ import annotations
 
@@ -13,13 +16,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.familiarity.bank import FeatureBank
+from core.familiarity.bank import FeatureBank, ViewBank
 from core.familiarity.errors import BankError, StaleBankError
+from core.familiarity.gaussian import Gaussians
 from core.familiarity.npzfile import ArraySpec, decode_texts, encode_texts, read_npz, write_npz
+from core.familiarity.views import View
+from core.runs.layout import BANK_SUFFIX
 
 FORMAT = "layerscope-familiarity-bank"
-FORMAT_VERSION = 1
-SUFFIX = ".familiarity.npz"
+FORMAT_VERSION = 2  # 2: the block views and the combined calibration
 MAX_BYTES = 1 << 30  # 50,000 rows of 2,048 float16 values are 200 MB; a GiB leaves room, not more
 NORM_TOLERANCE = 0.01  # float16 rows are unit length within this
 
@@ -30,13 +35,35 @@ _SPECS = {
     "id_text": ArraySpec("u", 1, 1), "id_ends": ArraySpec("i", 1),
     "class_text": ArraySpec("u", 1, 1), "class_ends": ArraySpec("i", 1),
     "reference": ArraySpec("f", 1, 4), "energy_reference": ArraySpec("f", 1, 4),
+    "combined_reference": ArraySpec("f", 1, 4), "view_text": ArraySpec("u", 1, 1), "view_ends": ArraySpec("i", 1),
+    "view_dims": ArraySpec("i", 1), "view_rows": ArraySpec("i", 1), "view_reference": ArraySpec("f", 2, 4),
+    "view_features": ArraySpec("f", 2, 4), "maha_means": ArraySpec("f", 2, 4), "maha_precision": ArraySpec("f", 1, 4),
 }
 
 
 def bank_path(checkpoint_path: str | os.PathLike) -> Path:
     """best.pt -> best.familiarity.npz, in the checkpoint's folder."""
     path = Path(checkpoint_path)
-    return path.with_name(path.stem + SUFFIX)
+    return path.with_name(path.stem + BANK_SUFFIX)
+
+
+def _pack_views(bank: FeatureBank) -> dict[str, np.ndarray]:
+    knn = [v for v in bank.views if v.view.metric == "knn"]
+    maha = [v for v in bank.views if v.view.metric == "maha"]
+    view_text, view_ends = encode_texts([v.view.name for v in bank.views])
+    rows, classes = len(bank.view_rows), len(bank.classes)
+    references = np.stack([v.reference for v in bank.views]) if bank.views else np.zeros((0, 0), np.float32)
+    return {
+        "view_text": view_text, "view_ends": view_ends,
+        "view_dims": np.array([v.dim for v in bank.views], dtype=np.int64),
+        "view_rows": bank.view_rows.astype(np.int64), "view_reference": references.astype(np.float32),
+        "view_features": (np.concatenate([v.features.numpy() for v in knn], axis=1) if knn
+                          else np.zeros((rows, 0))).astype(np.float16),
+        "maha_means": (np.concatenate([v.gaussians.means for v in maha], axis=1) if maha
+                       else np.zeros((classes, 0))).astype(np.float32),
+        "maha_precision": (np.concatenate([v.gaussians.precision.ravel() for v in maha]) if maha
+                           else np.zeros(0)).astype(np.float32),
+    }
 
 
 def save_bank(bank: FeatureBank, path: str | os.PathLike) -> Path:
@@ -49,6 +76,7 @@ def save_bank(bank: FeatureBank, path: str | os.PathLike) -> Path:
         "k": np.array(bank.k, dtype=np.int64), "id_text": id_text, "id_ends": id_ends,
         "class_text": class_text, "class_ends": class_ends,
         "reference": bank.reference.astype(np.float32), "energy_reference": bank.energy_reference.astype(np.float32),
+        "combined_reference": bank.combined_reference.astype(np.float32), **_pack_views(bank),
     })
 
 
@@ -72,13 +100,43 @@ def _bank_from_arrays(a: dict) -> FeatureBank:
     if str(a["format"]) != FORMAT:
         raise ValueError(f"format {str(a['format'])[:40]!r} is not {FORMAT!r}")
     version = int(a["format_version"])
-    if version < 1 or version > FORMAT_VERSION:
-        raise ValueError(f"format version {version}; this Layerscope reads up to {FORMAT_VERSION}")
+    if version < FORMAT_VERSION or version > FORMAT_VERSION:
+        raise ValueError(f"format version {version}; this Layerscope reads version {FORMAT_VERSION} (a bank of "
+                         "another version is made again for the checkpoint)")
     features = a["features"].astype(np.float32)
+    classes = decode_texts(a["class_text"], a["class_ends"])
     return FeatureBank(torch.from_numpy(np.ascontiguousarray(features)), a["labels"].astype(np.int64),
-                       decode_texts(a["id_text"], a["id_ends"]), decode_texts(a["class_text"], a["class_ends"]),
+                       decode_texts(a["id_text"], a["id_ends"]), classes,
                        int(a["k"]), a["reference"].astype(np.float32), a["energy_reference"].astype(np.float32),
-                       str(a["weights_sha256"]), str(a["calibrated_on"]))
+                       str(a["weights_sha256"]), str(a["calibrated_on"]), _unpack_views(a, len(classes)),
+                       a["view_rows"].astype(np.int64), a["combined_reference"].astype(np.float32))
+
+
+def _unpack_views(a: dict, classes: int) -> list[ViewBank]:
+    views = [View.from_name(name) for name in decode_texts(a["view_text"], a["view_ends"])]
+    dims, references = a["view_dims"].astype(np.int64), a["view_reference"].astype(np.float32)
+    knn_columns, maha_columns = a["view_features"].astype(np.float32), a["maha_means"].astype(np.float32)
+    precisions = a["maha_precision"].astype(np.float32)
+    if len(dims) != len(views) or references.shape[0] != len(views) or (dims < 1).any():
+        raise ValueError(f"{len(views)} views but {len(dims)} widths and {references.shape[0]} calibrations")
+    knn_width, maha_width = int(dims[[v.metric == "knn" for v in views]].sum()), \
+        int(dims[[v.metric == "maha" for v in views]].sum())
+    if knn_columns.shape != (len(a["view_rows"]), knn_width) or maha_columns.shape != (classes, maha_width) \
+            or len(precisions) != int((dims[[v.metric == "maha" for v in views]] ** 2).sum()):
+        raise ValueError("the views' arrays do not fit their widths")
+    out, knn_at, maha_at, precision_at = [], 0, 0, 0
+    for view, dim, reference in zip(views, dims.tolist(), references):
+        if view.metric == "knn":
+            rows = torch.from_numpy(np.ascontiguousarray(knn_columns[:, knn_at:knn_at + dim]))
+            out.append(ViewBank(view, reference, features=rows))
+            knn_at += dim
+        else:
+            precision = precisions[precision_at:precision_at + dim * dim].reshape(dim, dim)
+            out.append(ViewBank(view, reference, gaussians=Gaussians(
+                np.ascontiguousarray(maha_columns[:, maha_at:maha_at + dim]), np.ascontiguousarray(precision))))
+            maha_at += dim
+            precision_at += dim * dim
+    return out
 
 
 def _check(bank: FeatureBank, classes: list[str] | None, feature_dim: int | None) -> None:
@@ -107,3 +165,17 @@ def _check(bank: FeatureBank, classes: list[str] | None, feature_dim: int | None
         raise ValueError("its calibration distances lie outside [0, 2]")
     if bank.calibrated_on not in ("val", "train") or len(bank.weights_checksum) != 64:
         raise ValueError("its calibration source or weights checksum is malformed")
+    combined = bank.combined_reference
+    if len(combined) != len(ref) or not np.isfinite(combined).all() or combined.min() < 0:
+        raise ValueError("its combined calibration values are missing, negative or not finite")
+    if bank.views and (len(bank.view_rows) < 2 or bank.view_rows.min() < 0 or bank.view_rows.max() >= n
+                       or (np.diff(bank.view_rows) <= 0).any()):
+        raise ValueError("the rows of its block views are not rows of the bank")
+    for view in bank.views:
+        if len(view.reference) != len(ref) or not np.isfinite(view.reference).all() or view.reference.min() < 0:
+            raise ValueError(f"view {view.view.name}: its calibration values are missing or not finite")
+        if view.features is not None:
+            if not torch.isfinite(view.features).all() or ((view.features.norm(dim=1) - 1).abs() > NORM_TOLERANCE).any():
+                raise ValueError(f"view {view.view.name}: its rows are not finite unit vectors")
+        elif not (np.isfinite(view.gaussians.means).all() and np.isfinite(view.gaussians.precision).all()):
+            raise ValueError(f"view {view.view.name}: its class means or precision are not finite")

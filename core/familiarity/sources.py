@@ -19,6 +19,7 @@ from core.checkpoints.checkpoint import Checkpoint
 from core.data.cache import CachedImageDataset
 from core.data.datasets import ArrayDataset, FileDataset
 from core.data.transforms import Preprocess, eval_transform
+from core.progress import NO_PROGRESS, Progress, share
 
 SPLITS = ("train", "val")
 
@@ -38,15 +39,13 @@ class ImageSet:
 
 
 def checkpoint_sets(ckpt: Checkpoint, dataset: str | Path | None = None, splits=SPLITS,
-                    progress=None, cancel=None) -> list[ImageSet]:
+                    progress: Progress = NO_PROGRESS) -> list[ImageSet]:
     """The checkpoint's training and validation images (its own data when `dataset` is None)."""
     from core.evaluate.source import eval_data  # imports the evaluation stack only when a checkpoint needs it
-    from core.progress import Reporter
 
-    reporter = Reporter(progress and (lambda done, total, _message: progress(done, total)), cancel)
     sets = []
-    for split in splits:
-        data = eval_data(ckpt, dataset, split, progress=reporter)
+    for i, split in enumerate(splits):
+        data = eval_data(ckpt, dataset, split, progress=share(progress, i / len(splits), (i + 1) / len(splits)))
         sets.append(ImageSet(split, data.dataset, list(data.files), np.asarray(data.labels)))
     return sets
 

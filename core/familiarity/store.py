@@ -1,8 +1,9 @@
-"""Feature files kept with a run, in their own sub-folder RUN/familiarity/:
+"""Feature files kept with a run, in their own sub-folder RUN/familiarity/ (core.runs.layout names them):
 - features-<first 16 hex digits of the weights checksum>.npz: one checkpoint's feature pass (train + val),
   found again by the checksum of the weights it was made with, so a file of other weights is never used;
 - epoch-0003.npz: the pass at the end of epoch 3 during training, for replaying the map over the run.
-Each holds the features (float16), the logits, labels, splits, ids, class names and the weights checksum.
+Each holds the features (float16), the block views (float16, side by side; per checkpoint only: the epoch
+passes keep what the map needs), the logits, labels, splits, ids, class names and the weights checksum.
 """
 from __future__ import annotations
 
@@ -14,13 +15,15 @@ import numpy as np
 
 from core.familiarity.errors import BankError, StaleBankError
 from core.familiarity.features import FeatureSet
+from core.familiarity.views import View
 from core.familiarity.npzfile import ArraySpec, decode_texts, encode_texts, read_npz, write_npz
+from core.runs.layout import EPOCH_FEATURES_PREFIX, FEATURES_SUFFIX, RunLayout
 
-FEATURES_DIR = "familiarity"  # RUN/familiarity/
 FORMAT = "layerscope-features"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the block views
+FLOAT16_MAX = 65000.0  # larger activations are clipped there rather than stored as infinity
 MAX_BYTES = 2 << 30
-_EPOCH_FILE = re.compile(r"^epoch-(\d{4,6})\.npz$")
+_EPOCH_FILE = re.compile(rf"^{re.escape(EPOCH_FEATURES_PREFIX)}(\d{{4,6}}){re.escape(FEATURES_SUFFIX)}$")
 
 _SPECS = {
     "format": ArraySpec("U", 0, 4 * 64), "format_version": ArraySpec("i", 0),
@@ -28,32 +31,43 @@ _SPECS = {
     "features": ArraySpec("f", 2, 4), "logits": ArraySpec("f", 2, 4), "labels": ArraySpec("i", 1),
     "splits": ArraySpec("u", 1, 1), "id_text": ArraySpec("u", 1, 1), "id_ends": ArraySpec("i", 1),
     "class_text": ArraySpec("u", 1, 1), "class_ends": ArraySpec("i", 1),
+    "view_text": ArraySpec("u", 1, 1), "view_ends": ArraySpec("i", 1), "view_dims": ArraySpec("i", 1),
+    "view_values": ArraySpec("f", 2, 4),
 }
 
 
 def features_dir(run_dir: str | os.PathLike) -> Path:
-    return Path(run_dir) / FEATURES_DIR
+    return RunLayout(run_dir).familiarity
 
 
 def checkpoint_features_path(run_dir: str | os.PathLike, weights_checksum: str) -> Path:
-    return features_dir(run_dir) / f"features-{weights_checksum[:16]}.npz"
+    return RunLayout(run_dir).checkpoint_features(weights_checksum)
 
 
 def epoch_features_path(run_dir: str | os.PathLike, epoch: int) -> Path:
-    return features_dir(run_dir) / f"epoch-{int(epoch):04d}.npz"
+    return RunLayout(run_dir).epoch_features(epoch)
 
 
 def save_features(path: str | os.PathLike, features: FeatureSet, classes: list[str], weights_checksum: str,
                   epoch: int = -1) -> Path:
     id_text, id_ends = encode_texts(features.ids)
     class_text, class_ends = encode_texts(list(classes))
+    names = list(features.views)
+    view_text, view_ends = encode_texts(names)
+    values = np.concatenate([features.views[n] for n in names], axis=1) if names else np.zeros((len(features), 0))
     return write_npz(path, {
         "format": np.array(FORMAT), "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
         "weights_sha256": np.array(weights_checksum), "epoch": np.array(int(epoch), dtype=np.int64),
-        "features": features.features.astype(np.float16), "logits": features.logits.astype(np.float32),
+        "features": _half(features.features), "logits": features.logits.astype(np.float32),
         "labels": features.labels.astype(np.int64), "splits": features.splits.astype(np.uint8),
         "id_text": id_text, "id_ends": id_ends, "class_text": class_text, "class_ends": class_ends,
+        "view_text": view_text, "view_ends": view_ends, "view_values": _half(values),
+        "view_dims": np.array([features.views[n].shape[1] for n in names], dtype=np.int64),
     })
+
+
+def _half(values: np.ndarray) -> np.ndarray:
+    return np.clip(np.nan_to_num(np.asarray(values, np.float32)), -FLOAT16_MAX, FLOAT16_MAX).astype(np.float16)
 
 
 def load_features(path: str | os.PathLike, weights_checksum: str | None = None) -> tuple[FeatureSet, list[str], int]:
@@ -70,7 +84,7 @@ def load_features(path: str | os.PathLike, weights_checksum: str | None = None) 
 
 
 def _from_arrays(a: dict) -> tuple[FeatureSet, list[str], int]:
-    if str(a["format"]) != FORMAT or not 1 <= int(a["format_version"]) <= FORMAT_VERSION:
+    if str(a["format"]) != FORMAT or int(a["format_version"]) != FORMAT_VERSION:
         raise ValueError(f"not a {FORMAT} file of a version this Layerscope reads")
     feats, logits, labels, splits = a["features"].astype(np.float32), a["logits"].astype(np.float32), \
         a["labels"].astype(np.int64), a["splits"].astype(np.uint8)
@@ -82,7 +96,19 @@ def _from_arrays(a: dict) -> tuple[FeatureSet, list[str], int]:
         raise ValueError("its labels or logits do not fit its classes")
     if not (np.isfinite(feats).all() and np.isfinite(logits).all()) or (splits > 2).any():
         raise ValueError("it holds values that are not finite, or unknown splits")
-    return FeatureSet(feats, logits, labels, splits, ids), classes, int(a["epoch"])
+    return FeatureSet(feats, logits, labels, splits, ids, _views(a, n)), classes, int(a["epoch"])
+
+
+def _views(a: dict, n: int) -> dict[str, np.ndarray]:
+    names = decode_texts(a["view_text"], a["view_ends"])
+    dims, values = a["view_dims"].astype(np.int64), a["view_values"].astype(np.float32)
+    if len(dims) != len(names) or (dims < 1).any() or values.shape != (n, int(dims.sum())) \
+            or not np.isfinite(values).all():
+        raise ValueError("its block views do not fit their names and widths")
+    for name in names:
+        View.from_name(name)  # raises ValueError for a name that is not a view
+    ends = np.cumsum(dims)
+    return {name: np.ascontiguousarray(values[:, end - dim:end]) for name, dim, end in zip(names, dims, ends)}
 
 
 def epoch_feature_files(run_dir: str | os.PathLike) -> list[tuple[int, Path]]:

@@ -14,6 +14,10 @@
       dossier/topk.npz     top images per channel (core.dossier.store)
       probes/              probe images followed over training: probes.json + timeline.jsonl (core.dossier.probes)
       layer_health.jsonl   per-layer health samples (core.dossier.health)
+      familiarity/         feature passes for familiarity and the map (core.familiarity.store):
+                           features-<weights checksum>.npz per checkpoint, epoch-NNNN.npz per kept epoch
+      best.familiarity.npz the feature bank that scores new images against best.pt (any CHECKPOINT.pt gets its
+                           CHECKPOINT.familiarity.npz beside it; core.familiarity.bank_file)
       previous-<time>/     an earlier run's files, moved aside by --overwrite (core.runs.lock)
     <runs root>/.trash/    deleted runs, until the deletion is undone (core.runs.actions)
 
@@ -44,6 +48,9 @@ PROBES = "probes"
 PROBES_INDEX = "probes.json"
 PROBES_TIMELINE = "timeline.jsonl"
 LAYER_HEALTH = "layer_health.jsonl"
+FAMILIARITY = "familiarity"
+FEATURES_PREFIX, EPOCH_FEATURES_PREFIX, FEATURES_SUFFIX = "features-", "epoch-", ".npz"
+BANK_SUFFIX = ".familiarity.npz"  # best.pt -> best.familiarity.npz
 PREVIOUS_PREFIX = "previous-"
 OLD_CHECKPOINTS = "checkpoints"  # an early layout's checkpoint folder: it still marks a folder as used
 TRASH = ".trash"  # in the runs root, beside the run folders
@@ -144,6 +151,18 @@ class RunLayout:
     @property
     def layer_health(self) -> Path:
         return self.path / LAYER_HEALTH
+
+    @property
+    def familiarity(self) -> Path:
+        return self.path / FAMILIARITY
+
+    def checkpoint_features(self, weights_checksum: str) -> Path:
+        """familiarity/features-<first 16 hex digits of the weights checksum>.npz: one checkpoint's feature pass."""
+        return self.familiarity / f"{FEATURES_PREFIX}{weights_checksum[:16]}{FEATURES_SUFFIX}"
+
+    def epoch_features(self, epoch: int) -> Path:
+        """familiarity/epoch-0003.npz: the feature pass at the end of epoch 3."""
+        return self.familiarity / f"{EPOCH_FEATURES_PREFIX}{int(epoch):04d}{FEATURES_SUFFIX}"
 
     def previous(self, stamp: str, n: int = 1) -> Path:
         """previous-<stamp>/ (n == 1), else previous-<stamp>-<n>/."""

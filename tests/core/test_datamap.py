@@ -16,6 +16,7 @@ from core.datamap.project import MapError, project
 from core.datamap.replay import replay_maps, replay_run
 from core.familiarity.features import SPLIT_CODES, FeatureSet
 from core.familiarity.knn import normalise
+from core.progress import Reporter
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -54,7 +55,7 @@ def test_pca_places_a_known_image_exactly_where_it_is():
 def test_tsne_separates_clusters_reports_stages_and_places_new_points_among_their_kind():
     data = clusters()
     stages = []
-    projection = project(data.features, "tsne", progress=lambda d, t, m: stages.append((d, t, m)))
+    projection = project(data.features, "tsne", progress=Reporter(lambda d, t, m: stages.append((d, t, m))))
     assert neighbours_agree(projection.points, data.labels) > 0.95
     assert [s for s in stages if s[2] == "t-SNE"] == [(i, 4, "t-SNE") for i in range(1, 5)]
     fresh = clusters(per_class=3, seed=9)  # new images of each class land inside their class's cloud
@@ -68,8 +69,8 @@ def test_tsne_is_cancelled_between_stages():
     data = clusters()
     stages = []
     with pytest.raises(Cancelled):
-        project(data.features, "tsne", progress=lambda d, t, m: stages.append(m),
-                cancelled=lambda: stages.count("t-SNE") >= 1)
+        project(data.features, "tsne",
+                progress=Reporter(lambda d, t, m: stages.append(m), lambda: stages.count("t-SNE") >= 1))
     assert stages.count("t-SNE") == 1
 
 
@@ -149,7 +150,7 @@ def test_embed_writes_the_csv_and_the_png_of_a_checkpoints_own_data(tmp_path):
     ckpt.training_state = {"data_spec": data.spec.to_dict()}
     save_checkpoint(ckpt, path)
     reports = []
-    result = embed(path, None, tmp_path / "map", "pca", progress=lambda d, t, m: reports.append(m))
+    result = embed(path, None, tmp_path / "map", "pca", progress=Reporter(lambda d, t, m: reports.append(m)))
     assert {"features", "pca"} <= set(reports)
     with open(result.csv, newline="", encoding="utf-8") as fh:
         rows = list(csv.reader(fh))

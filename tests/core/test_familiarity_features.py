@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import torch.nn as nn
 
 from core.errors import Cancelled
 from core.data import DataSpec, build_data
@@ -16,6 +17,9 @@ from core.familiarity.errors import StaleBankError
 from core.familiarity.features import SPLIT_CODES, extract_features
 from core.familiarity.jobs import checkpoint_features, epoch_features
 from core.familiarity.sources import bundle_sets
+from core.familiarity.views import View, capture, feature_map_blocks, plan_views
+from core.progress import Reporter
+from core.runs.layout import FAMILIARITY
 from tests.core.familiaritykit import tiny_model
 from tests.support.unfamiliar import image_set, preprocess_for
 
@@ -72,28 +76,50 @@ def test_the_cnn_features_are_its_pooled_last_block(sets):
 def test_progress_is_reported_per_batch_and_cancel_stops_between_batches(sets):
     model = tiny_model("cnn", options={"channels": 4, "blocks": 2}, size=SIZE)
     reports = []
-    extract_features(model, sets, batch_size=8, progress=lambda d, t, m: reports.append((d, t)))
+    extract_features(model, sets, batch_size=8, progress=Reporter(lambda d, t, m: reports.append((d, t))))
     assert reports[-1] == (50, 50) and len(reports) == 4 + 3  # 30 = 8+8+8+6, 20 = 8+8+4
     assert [d for d, _ in reports] == sorted(d for d, _ in reports)
     seen = []
     with pytest.raises(Cancelled):
-        extract_features(model, sets, batch_size=8, progress=lambda d, t, m: seen.append(d),
-                         cancelled=lambda: len(seen) >= 2)
+        extract_features(model, sets, batch_size=8,
+                         progress=Reporter(lambda d, t, m: seen.append(d), lambda: len(seen) >= 2))
     assert seen == [8, 16]
 
 
-def test_an_object_with_progress_and_cancelled_works_too(sets):
-    class Task:
-        calls = 0
+@pytest.mark.parametrize("name, options, layers", [
+    ("cnn", {"channels": 4, "blocks": 3}, ["features.2", "features.6", "features.10", "features"]),
+    ("resnet18", {}, ["relu", "layer1", "layer2", "layer3"]),  # at 24 px layer4 is 1 x 1: no map left
+    ("mlp", {"hidden": [8]}, []),
+])
+def test_the_block_views_are_the_last_module_of_each_feature_map_size(name, options, layers):
+    model = tiny_model(name, options=options, size=SIZE)
+    example = torch.zeros(1, 3, SIZE, SIZE)
+    assert feature_map_blocks(model, example) == layers
+    views = plan_views(model, example)
+    if layers:
+        assert views[0] == View(layers[-1], "grid2", "knn") and views[-1] == View(layers[0], "mean_std", "maha")
+        assert [v.layer for v in views[1:-1]] == layers[1:-1] and all(v.pool == "max" for v in views[1:-1])
+    else:
+        assert views == []
 
-        def progress(self, done, total, message):
-            self.calls += 1
 
-        def cancelled(self):
-            return self.calls >= 1
-
-    with pytest.raises(Cancelled):
-        extract_features(tiny_model("mlp", options={"hidden": [8]}, size=SIZE), sets, batch_size=8, progress=Task())
+def test_the_views_come_from_the_same_forward_as_the_prediction(sets):
+    model = tiny_model("cnn", options={"channels": 4, "blocks": 2}, size=SIZE).eval()
+    x = torch.stack([sets[1].dataset[i][0] for i in range(3)])
+    views = plan_views(model, x)
+    calls = []
+    handle = model.register_forward_hook(lambda *_: calls.append(1))
+    features, logits, rows = capture(model, x, views)
+    handle.remove()
+    assert len(calls) == 1 and set(rows) == {v.name for v in views}
+    block = model.features[:3](x)  # conv, batch norm, ReLU: the first block's map before its pool
+    assert torch.allclose(rows["maha:mean_std:features.2"], torch.cat([block.mean((2, 3)), block.std((2, 3), unbiased=False)], 1), atol=1e-5)
+    last = model.features(x)
+    assert torch.allclose(rows["knn:grid2:features"], nn.functional.adaptive_avg_pool2d(last, 2).flatten(1), atol=1e-5)
+    assert torch.allclose(logits, model(x)) and torch.allclose(features, model.pool(last).flatten(1), atol=1e-5)
+    result = extract_features(model, sets, batch_size=16)
+    assert set(result.views) == set(rows) and all(v.shape[0] == 50 for v in result.views.values())
+    assert np.allclose(result.views["knn:grid2:features"][30:33], rows["knn:grid2:features"].numpy(), atol=1e-5)
 
 
 def test_the_epoch_pass_sees_training_images_without_augmentation_and_is_kept_per_epoch(tmp_path):
@@ -105,7 +131,7 @@ def test_the_epoch_pass_sees_training_images_without_augmentation_and_is_kept_pe
     model = tiny_model("cnn", options={"channels": 4, "blocks": 2}, size=SIZE)
     first = epoch_features(model, bundle, tmp_path, 1)
     again = epoch_features(model, bundle, tmp_path, 2, max_images=30)
-    assert first == store.epoch_features_path(tmp_path, 1) and first.parent.name == store.FEATURES_DIR
+    assert first == store.epoch_features_path(tmp_path, 1) and first.parent.name == FAMILIARITY
     loaded, classes, epoch = store.load_features(first)
     assert epoch == 1 and classes == bundle.classes and len(loaded) == 60
     assert loaded.ids[0] == "shapes:train/00000" and loaded.ids[40] == "shapes:val/00000"
@@ -162,7 +188,7 @@ def test_a_checkpoints_bank_is_built_beside_it_and_refused_once_the_checkpoint_c
     save_checkpoint(ckpt, path)
     assert bank_for_checkpoint(path) is None  # no bank yet: familiarity unknown
     stages = []
-    stored = build_bank(path, progress=lambda d, t, m: stages.append(m))
+    stored = build_bank(path, progress=Reporter(lambda d, t, m: stages.append(m)))
     assert stored == bank_path(path) == tmp_path / "best.familiarity.npz" and "features" in stages
     bank = bank_for_checkpoint(path, load_checkpoint(path).build_model())
     assert bank is not None and len(bank.ids) == 40 and bank.classes == data.classes

@@ -48,7 +48,7 @@ def trained():
 
 
 def _flagged(model, pre, bank, images) -> float:
-    features = extract_features(model, [image_set("other", images, np.zeros(len(images)), pre, "probe")]).features
+    features = extract_features(model, [image_set("other", images, np.zeros(len(images)), pre, "probe")])
     return float(np.mean([not f.familiar for f in familiarity_many(bank, features)]))
 
 
@@ -80,7 +80,7 @@ def _auroc_against_known_shapes(trained, images) -> float:
     known = shapes[labels != SHAPE_CLASSES.index(LEFT_OUT)]
 
     def scores(batch):
-        features = extract_features(model, [image_set("other", batch, np.zeros(len(batch)), pre)]).features
+        features = extract_features(model, [image_set("other", batch, np.zeros(len(batch)), pre)])
         return familiarity_scores(bank, features)
 
     inside, outside = scores(known), scores(images)
@@ -105,7 +105,7 @@ def test_the_left_out_shape_and_digits_are_flagged_as_the_issue_asks(trained):
 def test_the_nearest_training_images_of_a_validation_image_are_mostly_of_its_class(trained):
     _model, _pre, classes, features, bank, _unseen = trained
     val = features.split("val")
-    results = familiarity_many(bank, val.features)
+    results = familiarity_many(bank, val)
     same = [np.mean([n.label == classes[y] for n in r.nearest]) for r, y in zip(results, val.labels)]
     assert np.mean(same) >= 0.8
     assert all(len(r.nearest) == 5 and r.nearest[0].path.startswith("shapes:train/") for r in results)
@@ -122,7 +122,7 @@ def test_one_forward_gives_the_prediction_and_the_familiarity_of_a_dropped_image
         expected = torch.softmax(model(inputs), dim=1).numpy()
     assert np.allclose(probabilities, expected, atol=1e-5)
     assert familiarity[0].familiar is False and familiarity[0].score < familiarity[0].threshold
-    features = extract_features(model, [image_set("other", dropped, np.zeros(2), pre)]).features
-    assert np.allclose(scored.features, features, atol=1e-5)
-    assert familiarity[1].to_dict() == familiarity_of(bank, features[1]).to_dict()
+    features = extract_features(model, [image_set("other", dropped, np.zeros(2), pre)])
+    assert np.allclose(scored.features, features.features, atol=1e-5)
+    assert familiarity[1].to_dict() == familiarity_of(bank, features.subset(np.array([1]))).to_dict()
     assert score_inputs(model, None, inputs).familiarity is None  # no bank: familiarity unknown
