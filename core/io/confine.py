@@ -79,10 +79,10 @@ def class_name(label, *, source: str | os.PathLike | None = None) -> str:
         raise ConfinementError(label, "an empty class name", source)
     if label in (".", ".."):
         raise ConfinementError(label, f"'{label}' is not a class name", source)
-    if label.startswith("."):  # hidden folders are not classes (and .layerscope-excluded is the app's own)
-        raise ConfinementError(label, "a hidden name (starting with '.') is not a class name", source)
     if "/" in label or "\\" in label or (os.altsep and os.altsep in label):
         raise ConfinementError(label, "a class name with a path separator", source)
+    if label.startswith("."):  # hidden folders are not classes (and .layerscope-excluded is the app's own)
+        raise ConfinementError(label, "a hidden name (starting with '.') is not a class name", source)
     bad = _control_character(label)
     if bad:
         raise ConfinementError(label, f"a control character ({bad}) in a class name", source)

@@ -75,8 +75,11 @@ def corrections_job(root: str, action: str, file: str = "", label: str = "", cla
             return action, "", f"moved {len(done)} files" + (f" ({'; '.join(notes[:3])})" if notes else "")
         if action == "undo_apply":
             results = corr.undo_last_apply(root)
-            back = sum(1 for r in results if r["undone"])
-            return action, "", f"moved {back} of {len(results)} files back"
+            moves = [r for r in results if r["from"] is not None]
+            back = sum(1 for r in moves if r["undone"])
+            refused = [r["note"] for r in results if r["from"] is None]  # log lines this app did not write
+            return action, "", f"moved {back} of {len(moves)} files back" + (
+                f"; refused: {'; '.join(refused[:2])}" if refused else "")
         fixes = corr.load_corrections(root)
         if fixes.problem:
             raise corr.CorrectionsError(fixes.problem)
