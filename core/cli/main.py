@@ -138,9 +138,14 @@ def cmd_train(args) -> int:
                           probe_images=[str(Path(p).expanduser().resolve()) for p in args.probe]),
     )
     if args.settings:  # a whole RunSettings from the app (core.processes.job), instead of the options above
+        from core.cli.settings_file import SettingsFileError, load_settings_file
+
         try:
-            settings = RunSettings.from_dict(json.loads(Path(args.settings).read_text(encoding="utf-8")))
-        except (OSError, ValueError, TypeError, KeyError) as exc:
+            settings = RunSettings.from_dict(load_settings_file(args.settings))
+        except SettingsFileError as exc:
+            print(f"layerscope train: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        except (ValueError, TypeError, KeyError) as exc:
             print(f"layerscope train: --settings {args.settings}: cannot use it ({exc})", file=sys.stderr)
             return EXIT_USAGE
     if args.resume and not args.out:
@@ -176,7 +181,7 @@ def cmd_train(args) -> int:
         with signals:
             try:
                 if settings.data.is_folder and not args.resume:
-                    _print_folder_health(args.dataset)
+                    _print_folder_health(settings.data.name)  # --settings: its folder, not the option
                 trainer = prepare_trainer(settings, run_dir, resume=args.resume,
                                           callbacks=[progress.callback] if strategy.is_main else [],
                                           record_sinks=sinks, overwrite=args.overwrite, strategy=strategy)

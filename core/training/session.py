@@ -62,6 +62,7 @@ def prepare_trainer(settings: RunSettings, run_dir: str | Path | None, *, resume
         saved = checkpoint.training_state
         epochs = settings.train.epochs
         try:
+            _check_stored_settings(saved, checkpoint, epochs, resume)
             settings = RunSettings(data=DataSpec.from_dict(saved["data_spec"]), model_name=checkpoint.model_spec.name,
                                    model_options=checkpoint.model_spec.options,
                                    train=TrainConfig.from_dict({**saved["config"], "epochs": epochs,
@@ -117,3 +118,16 @@ def prepare_trainer(settings: RunSettings, run_dir: str | Path | None, *, resume
             lock.release()
         raise
     return trainer
+
+
+def _check_stored_settings(saved: dict, checkpoint, epochs: int, resume) -> None:
+    """A checkpoint's stored settings go through the catalogue's limits, as a settings file does (it may come
+    from elsewhere: a num_workers of 500 or an image size of a million is refused here, not met by the OS)."""
+    from core.settings_limits import run_settings_problems
+
+    problems = run_settings_problems({"data": saved["data_spec"], "model_name": checkpoint.model_spec.name,
+                                      "model_options": checkpoint.model_spec.options,
+                                      "train": {**saved["config"], "epochs": epochs}})
+    if problems:
+        raise CheckpointError(f"{resume}: cannot resume, its stored settings are outside Layerscope's limits: "
+                              + "; ".join(problems[:5]))
