@@ -67,6 +67,12 @@ def describe_failure(exc: BaseException, context: dict | None = None) -> str | N
     """A one-line, actionable message for known kinds of failure; None for anything else.
     `context` may name the file being written ({"file": path}) when the error itself does not."""
     context = context or {}
+    from core.io.load_messages import gives_unsafe_advice, loader_reason
+
+    if gives_unsafe_advice(str(exc)):  # a loader's refusal: never pass on its advice to unpickle
+        return f"a file was refused: {loader_reason(exc)}"
+    if is_out_of_memory(exc) and context.get("file"):  # reading a file, not training: the batch size is not it
+        return f"not enough memory to read {context['file']}; it is too large (or not the file it seems)"
     if is_out_of_memory(exc):
         return f"out of memory ({_first_line(exc)}); {OOM_ADVICE}"
     os_error = disk_problem(exc)
