@@ -334,3 +334,31 @@ def exists_in(root: str | os.PathLike, parts: tuple[str, ...]) -> bool:
         return _exists(fd, parts[-1])
     finally:
         os.close(fd)
+
+
+def write_new_file(root: str | os.PathLike, parts: tuple[str, ...], data: bytes) -> Path:
+    """Create root/parts as a new file holding `data`: the folders on the way must exist and none may be a
+    link (LinkRefused), the file is created exclusively (FileExistsError when the name is taken, a link
+    included) and fsynced. For adding a file to a dataset without ever replacing or writing through one."""
+    path = Path(root).joinpath(*parts)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    try:
+        dir_fd = open_folder(root, parts[:-1], create=False)
+        try:
+            fd = os.open(parts[-1], flags, 0o666, dir_fd=dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError as exc:
+        raise naming(exc, path) from exc
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise naming(exc, path) from exc
+    finally:
+        os.close(fd)
+    return path
