@@ -40,7 +40,8 @@ class CorrectionsError(Exception):
     """A correction cannot be made or applied; the message names the file and what to do."""
 
 
-ENTRY = Obj(required={"action": OneOf(ACTIONS)}, optional={"label": str, "time": float})
+# A label is checked per entry (class_name), so one bad label costs its entry, not the whole file.
+ENTRY = Obj(required={"action": OneOf(ACTIONS)}, optional={"label": None, "time": float})
 SCHEMA = Obj(required={"format": OneOf((FORMAT,)), "entries": MapOf(ENTRY, max_len=10_000_000)},
              optional={"version": int, "dataset": str, "history": list})
 
@@ -276,7 +277,7 @@ def _apply_one(root: Path, key: str, entry: dict, classes: set[str], seen: dict,
         inside(root, key, source=source_file)  # no link on the way that leads out of the dataset
         st = os.stat(root.joinpath(*parts), follow_symlinks=False)
     except ConfinementError as exc:
-        return {**shown, "note": f"{exc.reason}; entry kept"}
+        return {**shown, "note": f"{exc}; entry kept"}  # names the corrections file and the entry
     except OSError:
         return {**shown, "note": "file not found; entry kept"}
     if (st.st_dev, st.st_ino) in seen:

@@ -71,8 +71,10 @@ def data_dir() -> Path:
 
 
 def _find(folder: Path, name: str) -> Path | None:
+    """The file `name` (or `name.gz`) in `folder`; anything under that name counts (a FIFO, a link), so the
+    reader refuses it with the reason instead of a vague "missing"."""
     for candidate in (folder / name, folder / f"{name}.gz"):
-        if candidate.is_file():
+        if os.path.lexists(candidate):
             return candidate
     return None
 
