@@ -129,7 +129,13 @@ class Corrections:
 
     def label_for(self, path: Path, given: str) -> str | None:
         """The label to use for `path` (None: excluded)."""
-        entry = self.entries.get(self._key(path)) if self.entries else None
+        if not self.entries:
+            return given
+        try:  # a sample the scanner found under the root: its key is its relative path as it stands
+            key = path.relative_to(self.root).as_posix()
+        except ValueError:
+            key = self._key(path)
+        entry = self.entries.get(key)
         if entry is None or entry["action"] == "confirm":
             return given
         return None if entry["action"] == "exclude" else entry["label"]

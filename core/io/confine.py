@@ -9,7 +9,7 @@ in a class name, NUL or control characters.
 from __future__ import annotations
 
 import os
-import unicodedata
+import re
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 MAX_NAME_BYTES = 255  # one path component on every common filesystem
@@ -26,11 +26,13 @@ class ConfinementError(ValueError):
         super().__init__(f"{self.source}: entry {shown}: {reason}" if self.source else f"{shown}: {reason}")
 
 
+# Unicode's control characters (category Cc: C0, DEL, C1; NUL, newline and ESC among them) and lone surrogates.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
 def _control_character(text: str) -> str | None:
-    for ch in text:
-        if unicodedata.category(ch) in ("Cc", "Cs"):  # control characters (NUL, newline, ESC), lone surrogates
-            return f"U+{ord(ch):04X}"
-    return None
+    found = _CONTROL.search(text)
+    return f"U+{ord(found.group()):04X}" if found else None
 
 
 def relative_parts(relative, *, source=None) -> tuple[str, ...]:
