@@ -14,7 +14,7 @@ Makes synthetic run folders itself (in a temporary folder, removed at the end) a
 
   follow_lag_p99_s       a writer process appends 2,000 step records a second; how late RunFollower.poll()
                          returns them (benchmarks/runs_follow.py, from runs-core)
-  watched_throughput_ratio  a CLI training run followed by the Train tab's views (RunWatch + plots) vs the
+  watched_throughput_ratio  a CLI training run followed by the Train tab's views (RunHandle + plots) vs the
                          same run unwatched, images/s from its epoch records (benchmarks/runs_watched.py)
 
 Each section takes the results dict and adds its keys, so one run prints one table and one JSON line; a new

@@ -1,6 +1,6 @@
 """watched_throughput_ratio: does watching a run slow it down? The same `layerscope train` subprocess (shapes,
-small CNN, CPU) runs unwatched, then while this process follows it the way the window does (a RunWatch polling
-its metrics.jsonl on the GUI's background-work primitive, its records drawn by the Train tab's plots, progress
+small CNN, CPU) runs unwatched, then while this process follows it the way the window does (a RunHandle polling
+its run folder on the GUI's background-work primitive, its records drawn by the Train tab's plots, progress
 bars and log, the Qt event loop running). Throughput is the engine's own images/s over the training epochs
 (its epoch records), so start-up time does not count. Runs alternate unwatched / watched; the ratio is the
 median of the pairs' watched / unwatched. Target >= 0.98 (issue 8)."""
@@ -42,7 +42,7 @@ def _watched(app, out: Path, images: int, epochs: int) -> float:
     from PySide6.QtWidgets import QVBoxLayout, QWidget
 
     from gui.log_panel import LogPanel
-    from gui.training.live_follow import RunWatch
+    from gui.training.run_handle import RunHandle
     from gui.training.plots import TrainingPlots
     from gui.training.progress import ProgressPanel
     from gui.training.record_view import RecordView
@@ -55,10 +55,10 @@ def _watched(app, out: Path, images: int, epochs: int) -> float:
     window.resize(1200, 800)
     window.show()
     view = RecordView(plots, progress, log)
-    watch = RunWatch()
-    watch.recordsArrived.connect(view.show)
     out.mkdir(parents=True)
-    watch.follow(out)
+    watch = RunHandle(out)
+    watch.recordsArrived.connect(view.show)
+    watch.start()
     proc = _train(out, images, epochs)
     loop, timer = QEventLoop(), QTimer()
 

@@ -1,21 +1,34 @@
-"""Does the GUI slow training down? Same model (cnn) and data (shapes) in one process:
+"""Does the app slow training down? What a user would compare, each in a fresh process of its own:
 
-  (a) a bare PyTorch loop (train + validation each epoch, like the engine) on a plain thread, as the app
-      trains on a thread; the same loop on the main thread is measured last, for reference;
-  (b) the app: the main window shown (offscreen is fine), Train pressed, the worker thread training while the
-      event loop, the live plots and the log run; a 10 ms QTimer on the GUI thread measures UI latency.
+  (a) app:  the main window (offscreen), Train pressed, the run to its end. The window starts the run in a
+            process of its own (`layerscope train`) and follows it through its run folder: live plots,
+            progress, log, the model hub loading each epoch's weights. Throughput is the run's own: images
+            trained over the time between its "start" and "end" records (train + validation each epoch, plus
+            the engine's per-epoch last.pt / best.pt saves).
+  (b) bare: a plain PyTorch script of the same loop on its main thread: the same data, model and optimizer
+            (read from the app run's config.json), train + validation each epoch, loss and hits summed on
+            the device and read once an epoch.
 
-(a) and (b) alternate `--repeats` times. Prints a table and, as the last line, JSON with throughput_ratio
-(b/a, the median over the (a, b) pairs) and ui_latency_p99_ms.
-Targets on a 2-core CPU machine: throughput_ratio >= 0.95, ui_latency_p99_ms <= 16.
+(a) and (b) alternate `--repeats` times (the order flips each pair, so a drifting machine favours neither);
+throughput_ratio is the median of a/b over the pairs. While (a) trains, a 10 ms QTimer on the GUI thread
+measures how late the window answers (ui_latency_p99_ms). Then one more app run measures drop_to_answer_ms: an
+image dropped on the window through the real drop path early in the first epoch (no model in the hub yet, so
+the run is asked for a snapshot of its live weights) until the Inspect tab shows its prediction.
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/training.py [--images 3000] [--epochs 2] [--repeats 2]
+The old figure (the app's in-process worker thread against a bare loop on a thread of the same process) is gone
+with the in-process path: every run now trains in its own process.
+
+Prints a table, then a last line of JSON. Targets (a quiet 2-core machine): throughput_ratio >= 0.97,
+ui_latency_p99_ms <= 16, drop_to_answer_ms < 1000.
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/training.py [--images 3000] [--epochs 2] [--repeats 5]
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -25,30 +38,38 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Run as a script, Python puts benchmarks/ first on sys.path, where a sibling (inspect.py) would shadow the
 # standard library: put the repository root there instead.
 _HERE = Path(__file__).resolve().parent
+ROOT = _HERE.parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-sys.path.insert(0, str(_HERE.parent))
+sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
+from core.runs.layout import RunLayout  # noqa: E402
 
-def bare_loop(args) -> float:
-    """Images per second of a plain loop doing what the engine does: train an epoch (summing loss and hits on
-    the device, read once an epoch), then validate."""
+TICK_MS = 10
+
+
+# ---- (b) the plain script ------------------------------------------------------------------------------
+def bare_loop(args) -> dict:
+    """Images per second of a plain loop doing what the engine does, on the app run's data and model."""
     import torch
     import torch.nn.functional as F
 
     from core.data import DataSpec, build_data, make_loader
     from core.models import ModelSpec, build_model
 
-    data = build_data(DataSpec(name="shapes", train_count=args.images, val_count=args.images // 8, seed=0))
+    config = json.loads(Path(args.config).read_text())
+    data = build_data(DataSpec.from_dict(config["data"]))
     torch.manual_seed(0)
-    model = build_model(ModelSpec("cnn", data.num_classes, 3, data.preprocess.image_size))
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    model = build_model(ModelSpec.from_dict(config["model_spec"]))
+    train = config["train"]
+    opt = torch.optim.Adam(model.parameters(), lr=train["lr"], weight_decay=train["weight_decay"])
+    batch = train["batch_size"]
     start = time.perf_counter()
     for epoch in range(args.epochs):
         model.train()
         loss_sum, hits = torch.zeros(()), torch.zeros((), dtype=torch.long)
-        for x, y in make_loader(data.train, args.batch_size, shuffle=True, seed=0, epoch=epoch):
+        for x, y in make_loader(data.train, batch, shuffle=True, seed=0, epoch=epoch):
             logits = model(x)
             loss = F.cross_entropy(logits, y)
             opt.zero_grad(set_to_none=True)
@@ -59,129 +80,200 @@ def bare_loop(args) -> float:
         float(loss_sum), int(hits)
         model.eval()
         with torch.inference_mode():
-            for x, y in make_loader(data.val, args.batch_size * 2, shuffle=False):
+            for x, y in make_loader(data.val, batch * 2, shuffle=False):
                 F.cross_entropy(model(x), y, reduction="sum")
-    return args.images * args.epochs / (time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    return {"images_per_s": len(data.train) * args.epochs / seconds, "seconds": seconds}
 
 
-def run_on_thread(fn, *args):
-    import threading
+# ---- (a) the app ---------------------------------------------------------------------------------------
+def open_window(tmp: Path, args, epochs: int):
+    from PySide6.QtCore import QSettings
 
-    result = []
-    thread = threading.Thread(target=lambda: result.append(fn(*args)), name="bare-loop")
-    thread.start()
-    thread.join()
-    return result[0]
+    from gui.app import make_application
+    from gui.settings import AppSettings
+    from gui.window.main_window import MainWindow
+
+    app = make_application()
+    window = MainWindow(runs_root=tmp / "runs", settings=AppSettings(QSettings(str(tmp / "s.ini"),
+                                                                               QSettings.Format.IniFormat)))
+    window.resize(1200, 780)
+    window.show()
+    window.load_engine(blocking=True)
+    window.run_settings.update({"dataset": "shapes", "train_count": args.images, "model": "cnn", "epochs": epochs,
+                                "batch_size": args.batch_size, "lr": "0.001", "optimizer": "adam",
+                                "weight_decay": "0", "schedule": "none", "seed": 0, "device": "cpu"})
+    return app, window
 
 
-def app_run(args, window, qtbot_app) -> tuple[float, list[float], int, float]:
-    """Images per second through the app's worker thread, the lateness (ms) of every 10 ms tick, redraws,
-    and the share of one core the GUI thread used."""
+def run_records(run: Path) -> list[dict]:
+    return [json.loads(line) for line in RunLayout(run).metrics.read_text().splitlines()]
+
+
+def app_run(args) -> dict:
+    """The run's own throughput, the lateness (ms) of every 10 ms tick while it trained, redraws, and the CPU
+    the window's process used meanwhile."""
     from PySide6.QtCore import QEventLoop, Qt, QTimer
 
-    window.panel.set_values({"dataset": "shapes", "train_count": args.images, "model": "cnn", "epochs": args.epochs,
-                             "batch_size": args.batch_size, "lr": "0.001", "optimizer": "adam", "schedule": "none",
-                             "seed": 0, "device": "cpu"})
+    tmp = Path(tempfile.mkdtemp(prefix="layerscope-bench-app-"))
+    app, window = open_window(tmp, args, args.epochs)
     ticks: list[float] = []
     marks: dict = {}
     timer = QTimer()
     timer.setTimerType(Qt.TimerType.PreciseTimer)
-    timer.setInterval(10)
+    timer.setInterval(TICK_MS)
     timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
     loop = QEventLoop()
 
-    def fit_started(record):  # the run's "start" record; its time is wall-clock (time.time())
-        marks["start"] = time.perf_counter() - (time.time() - record["time"])
-        marks["tick0"] = len(ticks)
+    def arrived(records):  # the window sees the run start and end: lateness counts in between
+        for record in records:
+            if record.get("kind") == "start" and "tick0" not in marks:
+                marks.update(tick0=len(ticks), cpu0=time.thread_time(), proc0=time.process_time(),
+                             wall0=time.perf_counter(), redraws0=window.plots.redraw_count)
+            elif record.get("kind") == "end":
+                marks.update(tick1=len(ticks), cpu1=time.thread_time(), proc1=time.process_time(),
+                             wall1=time.perf_counter(), redraws1=window.plots.redraw_count)
 
-    def finished(summary):
-        marks["end"] = time.perf_counter()
-        marks["tick1"] = len(ticks)
-        loop.quit()
-
-    window.controller.fitStarted.connect(fit_started)
-    window.controller.runFinished.connect(finished)
-    window.controller.runFailed.connect(lambda m: (print("run failed:", m), loop.quit()))
-    redraws = window.plots.redraw_count
-    cpu0 = time.thread_time()
+    window.controller.recordsArrived.connect(arrived)
+    window.controller.runFinished.connect(lambda _summary: loop.quit())
+    window.controller.runFailed.connect(lambda message: (marks.update(failed=message), loop.quit()))
     timer.start()
+    pressed = time.perf_counter()
     window.panel.train_button.click()
     loop.exec()
     timer.stop()
-    gui_cpu = time.thread_time() - cpu0
-    window.controller.fitStarted.disconnect(fit_started)
-    window.controller.runFinished.disconnect(finished)
-    while window.controller.is_active():  # let the thread wind down before the next measurement
-        qtbot_app.processEvents()
-        time.sleep(0.01)
+    finished = time.perf_counter()
+    if "failed" in marks:
+        raise SystemExit(f"the app's run failed: {marks['failed']}")
+    run = window.controller.run_dir
+    written = run_records(run)
+    start = next(r for r in written if r["kind"] == "start")
+    end = next(r for r in written if r["kind"] == "end")
+    window.close()
     t = np.array(ticks[marks["tick0"]:marks["tick1"]])
-    lateness = np.clip(np.diff(t) * 1000 - 10.0, 0, None).tolist() if len(t) > 1 else [0.0]
-    wall = marks["end"] - marks["start"]
-    ips = args.images * args.epochs / wall
-    return ips, lateness, window.plots.redraw_count - redraws, gui_cpu / wall
+    lateness = np.clip(np.diff(t) * 1000 - TICK_MS, 0, None).tolist() if len(t) > 1 else [0.0]
+    wall = marks["wall1"] - marks["wall0"]
+    return {"images_per_s": start["train_size"] * args.epochs / (end["time"] - start["time"]),
+            "seconds": end["time"] - start["time"], "press_to_done_s": finished - pressed,
+            "lateness_ms": lateness, "redraws": marks["redraws1"] - marks["redraws0"],
+            "gui_thread_cpu": (marks["cpu1"] - marks["cpu0"]) / wall,
+            "gui_process_cpu": (marks["proc1"] - marks["proc0"]) / wall, "config": str(RunLayout(run).config)}
+
+
+def drop_run(args) -> dict:
+    """Milliseconds from an image dropped on the window (early in the first epoch) to its prediction shown."""
+    from PIL import Image
+    from PySide6.QtCore import QEventLoop, QMimeData, QPointF, Qt, QTimer, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+    from PySide6.QtWidgets import QApplication
+
+    tmp = Path(tempfile.mkdtemp(prefix="layerscope-bench-drop-"))
+    app, window = open_window(tmp, args, 50)
+    image = tmp / "dropped.png"
+    Image.new("RGB", (64, 64), (200, 40, 40)).save(image)
+    loop = QEventLoop()
+    marks: dict = {}
+
+    def drop():
+        mime = QMimeData()
+        mime.setUrls([QUrl.fromLocalFile(str(image))])
+        centre = QPointF(window.rect().center())
+        marks.update(dropped=time.perf_counter(), hub_had_model=window.hub.current() is not None)
+        for kind in (QDragEnterEvent, QDropEvent):
+            QApplication.sendEvent(window, kind(centre, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                                                Qt.KeyboardModifier.NoModifier))
+
+    def arrived(records):
+        if "dropped" not in marks and any(r.get("kind") == "step" for r in records):
+            QTimer.singleShot(200, drop)  # a few steps in: the run is well under way
+
+    def shown(detail):
+        if "dropped" in marks and detail.label == image.name and "answered" not in marks:
+            marks.update(answered=time.perf_counter(), source=detail.model_source)
+            window.controller.stop()
+
+    window.controller.recordsArrived.connect(arrived)
+    window.inspector.detailShown.connect(shown)
+    window.controller.runFinished.connect(lambda _summary: loop.quit())
+    window.controller.runFailed.connect(lambda message: (marks.update(failed=message), loop.quit()))
+    window.panel.train_button.click()
+    loop.exec()
+    window.close()
+    if "answered" not in marks:
+        raise SystemExit(f"the dropped image was not answered ({marks.get('failed', 'the run ended first')})")
+    return {"drop_to_answer_ms": (marks["answered"] - marks["dropped"]) * 1000, "source": marks["source"],
+            "hub_had_model": marks["hub_had_model"]}
+
+
+# ---- the driver ----------------------------------------------------------------------------------------
+def child(mode: str, args, config: str | None = None) -> dict:
+    argv = [sys.executable, str(Path(__file__).resolve()), f"--{mode}", "--images", str(args.images),
+            "--epochs", str(args.epochs), "--batch-size", str(args.batch_size)]
+    if config:
+        argv += ["--config", config]
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"the {mode} process failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--images", type=int, default=3000)
+    p.add_argument("--images", type=int, default=3000, help="shapes training images (cnn, default image size)")
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--repeats", type=int, default=2, help="alternate (a) and (b) this many times; best of each")
+    p.add_argument("--repeats", type=int, default=5, help="(app, bare) pairs, alternated")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--app", action="store_true", help=argparse.SUPPRESS)
+    mode.add_argument("--bare", action="store_true", help=argparse.SUPPRESS)
+    mode.add_argument("--drop", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--config", help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.app or args.bare or args.drop:  # one measurement, in this fresh process
+        print(json.dumps((app_run if args.app else bare_loop if args.bare else drop_run)(args)))
+        return
 
-    from PySide6.QtCore import QSettings
+    apps, bares, config = [], [], None
+    for i in range(args.repeats):
+        order = ("app", "bare") if i % 2 == 0 else ("bare", "app")  # the first app run makes the config
+        for which in order:
+            if which == "app":
+                apps.append(child("app", args))
+                config = config or apps[-1]["config"]
+            else:
+                bares.append(child("bare", args, config))
+        print(f"pair {i + 1}: app {apps[-1]['images_per_s']:.1f}, bare {bares[-1]['images_per_s']:.1f} images/s",
+              file=sys.stderr, flush=True)
+    dropped = child("drop", args)
 
-    from gui.app import make_application
-    from gui.window.main_window import MainWindow
-    from gui.settings import AppSettings
-
-    app = make_application()
-    tmp = tempfile.TemporaryDirectory(prefix="layerscope-bench-")
-    window = MainWindow(runs_root=Path(tmp.name) / "runs",
-                        settings=AppSettings(QSettings(str(Path(tmp.name) / "s.ini"), QSettings.Format.IniFormat)))
-    window.resize(1200, 780)
-    window.show()
-    window.load_engine(blocking=True)
-    import torch
-
-    from gui.training.worker import training_threads
-
-    # The app trains on a worker thread, so the like-for-like baseline is the bare loop on a plain thread,
-    # with the main thread kept free of torch work as in the app. Once the main thread has run torch ops,
-    # its idle OpenMP workers compete with any other thread's (measured: ~15% slower on 2 cores), so the
-    # bare loop on the main thread runs last, after every paired run; it is reported for reference.
-    app_threads = training_threads()
-    bare_threaded, gui, lateness, redraws, gui_cpu = [], [], [], 0, []
-    for _ in range(args.repeats):
-        bare_threaded.append(run_on_thread(bare_loop, args))
-        ips, late, r, cpu = app_run(args, window, app)
-        gui.append(ips)
-        lateness += late
-        redraws += r
-        gui_cpu.append(cpu)
-    bare = [bare_loop(args) for _ in range(args.repeats)]
-    window.close()
-    a, b = max(bare_threaded), max(gui)
-    # The machine may be shared: pair each app run with the bare run just before it; take the median.
-    pairs = [g / x for x, g in zip(bare_threaded, gui)]
+    pairs = [a["images_per_s"] / b["images_per_s"] for a, b in zip(apps, bares)]
     ratio = float(np.median(pairs))
-    p99 = float(np.percentile(lateness, 99)) if lateness else 0.0
-    print(f"cnn on shapes: {args.images} train images x {args.epochs} epochs, batch {args.batch_size}, "
-          f"torch threads: default {torch.get_num_threads()}, app worker {app_threads or 'default'}; {os.cpu_count()} CPUs; "
-          f"best of {args.repeats}")
-    print(f"{'run':<34}{'images/s':>12}")
-    print(f"{'(a) bare loop on a plain thread':<34}{a:>12.1f}   all: {', '.join(f'{v:.1f}' for v in bare_threaded)}")
-    print(f"{'(b) app: worker thread + window':<34}{b:>12.1f}   all: {', '.join(f'{v:.1f}' for v in gui)}")
-    print(f"{'ratio b/a, best of each':<34}{b / a:>12.3f}")
-    print(f"{'ratio b/a, median of pairs':<34}{ratio:>12.3f}   pairs: {', '.join(f'{v:.3f}' for v in pairs)}")
-    print(f"{'(reference) bare loop, main thread':<34}{max(bare):>12.1f}   all: {', '.join(f'{v:.1f}' for v in bare)}"
-          f"   b / this: {b / max(bare):.3f}")
-    print(f"UI timer (10 ms): {len(lateness)} ticks, lateness p50 {np.percentile(lateness, 50):.2f} ms, "
-          f"p99 {p99:.2f} ms, max {max(lateness):.2f} ms; plot redraws {redraws}; "
-          f"GUI thread CPU {np.mean(gui_cpu):.1%} of one core")
-    print(json.dumps({"throughput_ratio": round(ratio, 4), "throughput_ratio_best_of": round(b / a, 4),
-                      "throughput_ratio_vs_main_thread_loop": round(b / max(bare), 4), "ui_latency_p99_ms": round(p99, 2),
-                      "bare_images_per_s": round(a, 1), "app_images_per_s": round(b, 1)}))
+    lateness = [v for a in apps for v in a["lateness_ms"]]
+    p50, p99 = (float(np.percentile(lateness, q)) for q in (50, 99))
+    show = lambda runs: ", ".join(f"{r['images_per_s']:.1f}" for r in runs)  # noqa: E731
+    print(f"cnn on shapes: {args.images} train images x {args.epochs} epochs, batch {args.batch_size}; "
+          f"{os.cpu_count()} CPUs; {args.repeats} pairs, each run a fresh process")
+    print(f"{'run':<42}{'images/s':>12}")
+    print(f"{'(a) app: window + run in its own process':<42}{np.median([a['images_per_s'] for a in apps]):>12.1f}"
+          f"   all: {show(apps)}")
+    print(f"{'(b) plain PyTorch script, main thread':<42}{np.median([b['images_per_s'] for b in bares]):>12.1f}"
+          f"   all: {show(bares)}")
+    print(f"{'ratio a/b, median of pairs':<42}{ratio:>12.3f}   pairs: {', '.join(f'{v:.3f}' for v in pairs)}")
+    print(f"UI timer ({TICK_MS} ms) while training: {len(lateness)} ticks, lateness p50 {p50:.2f} ms, p99 {p99:.2f} ms, "
+          f"max {max(lateness):.2f} ms; plot redraws {np.mean([a['redraws'] for a in apps]):.0f} a run; window "
+          f"process CPU {np.mean([a['gui_process_cpu'] for a in apps]):.1%} of a core (GUI thread "
+          f"{np.mean([a['gui_thread_cpu'] for a in apps]):.1%})")
+    print(f"Train pressed to run done (incl. the run process's start): "
+          f"{np.median([a['press_to_done_s'] for a in apps]):.1f} s, of which training "
+          f"{np.median([a['seconds'] for a in apps]):.1f} s")
+    print(f"Image dropped mid-training to its prediction shown: {dropped['drop_to_answer_ms']:.0f} ms "
+          f"(model: {dropped['source']})")
+    print(json.dumps({"throughput_ratio": round(ratio, 4), "ui_latency_p99_ms": round(p99, 2),
+                      "drop_to_answer_ms": round(dropped["drop_to_answer_ms"], 1),
+                      "app_images_per_s": round(float(np.median([a["images_per_s"] for a in apps])), 1),
+                      "bare_images_per_s": round(float(np.median([b["images_per_s"] for b in bares])), 1),
+                      "pairs": [round(v, 4) for v in pairs]}))
 
 
 if __name__ == "__main__":

@@ -10,10 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from core.errors import LayerscopeError
 from core.runs.layout import LAST, LAYER_HEALTH
 
 
-class SettingError(ValueError):
+
+class SettingError(LayerscopeError, ValueError):
     """A value is outside what the catalogue allows; the message names the setting and what to use."""
 
 

@@ -1,13 +1,35 @@
-"""Failures by kind, translated once at the edges (the CLI's main, the GUI's training worker).
+"""One error root, one Cancelled, and failures translated once at the edges (the CLI's main, the GUI's
+background tasks and training worker).
+
+`LayerscopeError` is the base of every error whose message is written for the user (a dataset that cannot be
+read, a checkpoint that does not fit, a setting out of range): the edges show its message as it is. Anything
+else is a bug, shown as a short "internal error" with the traceback in the log. `user_message(exc)` is that
+decision, in one place. Each error class keeps its other bases (ValueError, OSError, ...) where callers catch
+it by those.
+
+`Cancelled` is not an error: a long pass stops because nobody wants its result any more (core.progress).
 
 `describe_failure(exc)` turns an exception into one sentence a user can act on: which setting to change
 (out of memory: batch size, image size, model) or which file could not be written and why (full disk,
 quota, permissions). Kinds are recognised by type and errno, not by the wording of one library's message.
+
+Torch-free and cheap to import: core.catalog and the GUI import it before torch has loaded.
 """
 from __future__ import annotations
 
 import errno
 import os
+import re
+import sys
+
+
+class LayerscopeError(Exception):
+    """Base of every user-facing error: its message says what went wrong and what to do, and is shown as is."""
+
+
+class Cancelled(Exception):
+    """A long pass (decode, health scan, evaluation, a background job) was cancelled or superseded."""
+
 
 _OOM_PHRASES = ("out of memory", "can't allocate memory", "cannot allocate memory", "defaultcpuallocator",
                 "failed to allocate")
@@ -22,14 +44,12 @@ def _first_line(exc: BaseException) -> str:
 
 def _memory_error_types() -> tuple[type, ...]:
     kinds: list[type] = [MemoryError]  # numpy's _ArrayMemoryError is a MemoryError
-    try:
-        import torch
-
-        kinds.append(torch.cuda.OutOfMemoryError)
-        if hasattr(torch, "OutOfMemoryError"):
-            kinds.append(torch.OutOfMemoryError)
-    except ImportError:
-        pass
+    # torch only when it is loaded already: no torch error can exist otherwise, and this module stays torch-free
+    # (core.catalog and core.runs import it; their contracts forbid torch).
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        kinds += [t for t in (getattr(torch.cuda, "OutOfMemoryError", None), getattr(torch, "OutOfMemoryError", None))
+                  if isinstance(t, type)]
     return tuple(kinds)
 
 
@@ -63,12 +83,35 @@ def describe_oserror(exc: OSError, file: str | os.PathLike | None = None) -> str
     return f"{reason}: {name}" if name else reason
 
 
+# ---- a loader's refusal, without its advice to load unsafely ----------------------------------------------
+# torch's weights-only refusal says "Re-running torch.load with weights_only set to False will likely succeed",
+# numpy's says "... when allow_pickle=False": both invite unpickling, which runs code from the file. Layerscope
+# never passes that advice on: `loader_reason(exc)` says what the file holds instead.
+_UNSAFE_ADVICE = ("weights_only", "weights only load failed", "allow_pickle", "pickle")
+_GLOBAL = re.compile(r"(?:unsupported GLOBAL|Unsupported global: GLOBAL)\s+([\w.]+)")
+REFUSED = ("it holds Python objects{what}, not only plain tensors and numbers; Layerscope never unpickles a file, "
+           "because that could run code from it")
+
+
+def gives_unsafe_advice(text: str) -> bool:
+    lower = text.lower()
+    return any(word in lower for word in _UNSAFE_ADVICE)
+
+
+def loader_reason(exc: BaseException, limit: int = 200) -> str:
+    """The first line of a loader's error, or, when it advises unsafe loading, what the file holds instead."""
+    text = str(exc).strip()
+    if gives_unsafe_advice(text):
+        found = _GLOBAL.search(text)
+        return REFUSED.format(what=f" ({found.group(1)})" if found else "")
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return first[:limit]
+
+
 def describe_failure(exc: BaseException, context: dict | None = None) -> str | None:
     """A one-line, actionable message for known kinds of failure; None for anything else.
     `context` may name the file being written ({"file": path}) when the error itself does not."""
     context = context or {}
-    from core.io.load_messages import gives_unsafe_advice, loader_reason
-
     if gives_unsafe_advice(str(exc)):  # a loader's refusal: never pass on its advice to unpickle
         return f"a file was refused: {loader_reason(exc)}"
     if is_out_of_memory(exc) and context.get("file"):  # reading a file, not training: the batch size is not it
@@ -79,3 +122,11 @@ def describe_failure(exc: BaseException, context: dict | None = None) -> str | N
     if os_error is not None:
         return describe_oserror(os_error, context.get("file"))
     return None
+
+
+def user_message(exc: BaseException) -> str | None:
+    """The message to show a user for `exc`: a LayerscopeError's own, or a sentence for a known kind of failure
+    (out of memory, a disk or permission problem); None when `exc` is a bug (show "internal error", log it)."""
+    if isinstance(exc, LayerscopeError):
+        return str(exc).strip() or type(exc).__name__
+    return describe_failure(exc)

@@ -59,9 +59,7 @@ def create_window(argv: list[str], runs_root=None, settings=None):
     if args.checkpoint:
         window.open_checkpoint(args.checkpoint)  # opened as soon as the engine is ready
     if args.follow:
-        from gui.window.runs_hookup import follow_folders
-
-        follow_folders(window, args.follow)
+        window.follow_folders(args.follow)
     if args.evaluation:
         from gui.window.evaluate_hookup import show_evaluation
 
@@ -74,7 +72,7 @@ def create_window(argv: list[str], runs_root=None, settings=None):
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     app, window = create_window(argv)
-    # Collect garbage only on the GUI thread, from a timer. A collection started by a worker thread (training,
+    # Collect garbage only on the GUI thread, from a timer. A collection started by a worker thread (a run's poll,
     # a health scan) can otherwise traverse Qt wrappers that the GUI thread is deleting at that moment
     # (PySide6 releases the GIL halfway through deleting a layout): a segfault. pyqtgraph ships this fix.
     from pyqtgraph.util.garbage_collector import GarbageCollector

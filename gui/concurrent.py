@@ -1,15 +1,16 @@
 """The GUI's one background-work primitive: run functions off the GUI thread, deliver only current answers.
 
 Every view that computes something slow (health scan, augmentation preview, model summary, dataset
-listing, thumbnails, inspection, checkpoint open/save, the engine import) uses a BackgroundTask. Only the
-training run has its own thread (gui/training/worker.py): it lives for minutes and is driven by the engine.
+listing, thumbnails, inspection, checkpoint open/save, the engine import, the poll of a training run) uses a
+BackgroundTask. Training itself runs in a process of its own (core.processes.job), never on a thread here.
 
 One generation scheme drops stale results: `submit()` starts a new generation, so everything still running
 for an older one is stale from that moment; its result, progress and partial deliveries are dropped on
 arrival (counted in `stale_count`) and a job that has not started yet never starts. `add()` queues another
-job in the *same* generation (one job per image of a drop, thumbnail drainers). A job sees a TaskContext:
-`check()` raises core's Cancelled once it is superseded or cancelled, `progress()` is throttled to ~20
-updates a second, `deliver()` sends a partial result.
+job in the *same* generation (one job per image of a drop, thumbnail drainers). A job sees a TaskContext, which
+is core's progress protocol (core/progress.py): `check_cancelled()` raises core's Cancelled once it is superseded
+or cancelled, `update(done, total, message)` is throttled to ~20 updates a second; and `deliver()` sends a
+partial result.
 
 Why our own rather than superqt's thread workers: superqt's `create_worker` / `thread_worker` make one
 worker object per call (a QRunnable on Qt's global pool, with returned/errored/yielded signals and
@@ -22,6 +23,7 @@ couple of hundred lines, with no extra dependency, and `shutdown()` can wait for
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import traceback
@@ -29,7 +31,9 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QCoreApplication, QObject, QRunnable, QThreadPool, QTimer, Signal, Slot
 
-from core.cancel import Cancelled
+from core.errors import Cancelled, user_message
+
+log = logging.getLogger(__name__)
 
 # Jobs import core lazily (torch must not load before the window shows). Two worker threads importing a
 # package and its submodule for the first time at once can deadlock in Python's import machinery
@@ -39,7 +43,7 @@ ENGINE_MODULES = ("core.data", "core.data.health", "core.data.preview", "core.da
                   "core.models.memory")
 _imported: set[str] = set()
 
-__all__ = ["BackgroundTask", "Cancelled", "TaskContext", "import_engine", "ENGINE_MODULES"]
+__all__ = ["BackgroundTask", "TaskContext", "failure_message", "import_engine", "ENGINE_MODULES"]
 
 
 def import_engine(modules: tuple[str, ...] = ENGINE_MODULES) -> None:
@@ -55,8 +59,19 @@ def import_engine(modules: tuple[str, ...] = ENGINE_MODULES) -> None:
                 _imported.add(name)
 
 
+def failure_message(exc: BaseException) -> str:
+    """What the user reads when a job fails: a LayerscopeError's own message (or a known kind of failure: out of
+    memory, a full disk); anything else is a bug, so a short "internal error" and the traceback in the log."""
+    message = user_message(exc)
+    if message is None:
+        log.error("internal error in a background task", exc_info=exc)
+        message = f"internal error ({type(exc).__name__}); details in the log"
+    return message
+
+
 class TaskContext:
-    """What a job sees: its generation, whether it is still wanted, progress and partial results."""
+    """What a job sees: its generation, whether it is still wanted, progress and partial results. It is a
+    core.progress.Progress, so a job hands it to any long pass in core as is (`scan_health(root, context)`)."""
 
     def __init__(self, owner: "BackgroundTask", generation: int):
         self._owner, self.generation = owner, generation
@@ -65,17 +80,17 @@ class TaskContext:
     def cancelled(self) -> bool:
         return self._owner._generation != self.generation  # an int read: safe from any thread
 
-    def check(self) -> None:
+    def check_cancelled(self) -> None:
         if self.cancelled():
             raise Cancelled("superseded")
 
-    def progress(self, done: int, total: int, text: str = "") -> None:
+    def update(self, done: int, total: int, message: str = "") -> None:
         # At most ~20 updates a second reach the GUI thread, however fast the job counts.
         now = time.monotonic()
         if done < total and now - self._last_progress < 0.05:
             return
         self._last_progress = now
-        self._owner._signals.progress.emit(self.generation, int(done), int(total), str(text))
+        self._owner._signals.progress.emit(self.generation, int(done), int(total), str(message))
 
     def deliver(self, value: object) -> None:
         """A partial result (one thumbnail of many): `partial(value)` on the GUI thread, if still current."""
@@ -119,14 +134,7 @@ class _Job(QRunnable):
         except Exception as exc:  # the app stays usable; the owner shows the message
             if self._context.cancelled():
                 return False  # the job's own way of stopping: nobody waits for it
-            # core's own errors (DatasetError, ModelError, ...) are written for the user; others get their type
-            # and a traceback on stderr for whoever debugs it.
-            details = traceback.format_exc()
-            plain = type(exc).__module__.startswith("core.") and str(exc)
-            if not plain:
-                traceback.print_exc()
-            self._signals.failed.emit(generation, str(exc) if plain else
-                                      (f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__), details)
+            self._signals.failed.emit(generation, failure_message(exc), traceback.format_exc())
             return True
         self._signals.done.emit(generation, result)
         return True

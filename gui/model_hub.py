@@ -2,9 +2,10 @@
 where it came from (a typed Provenance, not display text).
 
 Panels listen to `checkpointChanged` instead of reaching into each other. While a run trains, the training
-controller attaches the run's worker here (anything with a thread-safe `request_weights(receive)`), so
-`request_live_weights()` can fetch a copy of the weights at the next batch boundary. The GUI never holds the
-live Trainer or model: it only ever receives copies.
+controller attaches itself here (anything with a `request_weights(receive)`), so `request_live_weights()` can
+fetch a copy of the weights the run takes at its next batch boundary (the run is another process: it writes a
+snapshot file that the controller loads off the GUI thread). The GUI never holds the live model: it only ever
+receives copies.
 
 This module must stay importable before torch is loaded (the window shows first), so core is only named
 for type checkers here.
@@ -74,7 +75,7 @@ def saved_by_the_run(provenance: Provenance | None) -> bool:
 
 
 class WeightsSource(Protocol):
-    """What the hub needs of a running run: a thread-safe request for a copy of its weights."""
+    """What the hub needs of a running run: a request for a copy of its weights, answered later (on any thread)."""
 
     def request_weights(self, receive: Callable[["Checkpoint", int], None]) -> None: ...
 
@@ -83,7 +84,7 @@ class ModelHub(QObject):
     checkpointChanged = Signal(object)  # Checkpoint or None
     trainingStateChanged = Signal(bool)  # True while a run is active (running or paused)
 
-    # Internal: carries a checkpoint built on the training thread over to the GUI thread (queued).
+    # Internal: carries a live copy over to the GUI thread (queued), whichever thread it arrives on.
     _liveCheckpoint = Signal(object, object)
 
     def __init__(self, parent: QObject | None = None):
@@ -130,7 +131,7 @@ class ModelHub(QObject):
         Returns False when no run is active."""
         if self._run is None:
             return False
-        # `receive` runs on the training thread, at a batch boundary: hand the copy over by queued signal.
+        # `receive` may run on another thread: hand the copy over by queued signal.
         self._run.request_weights(lambda ckpt, step: self._liveCheckpoint.emit(ckpt, LiveWeights(step)))
         return True
 

@@ -17,6 +17,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit
 
 from core import catalog
+from core.errors import LayerscopeError
 
 # Which tab edits which value: the Train tab the optimisation, the Data tab what is trained on, the Model
 # tab what is trained. Other tabs show these read-only with a link to their owner.
@@ -35,7 +36,7 @@ FORM_KEYS = ("dataset", "train_count", "model", "epochs", "batch_size", "lr", "o
 DATA_OPTION_KEYS = ("image_size", "val_fraction")
 
 
-class SettingsError(ValueError):
+class SettingsError(LayerscopeError, ValueError):
     """A value cannot be used for a run; the message names the field and what to type."""
 
 
@@ -175,10 +176,10 @@ def _positive_float(text: str, label: str, example: str, allow_zero: bool) -> fl
 
 def build_run_settings(v: dict):
     """Plain values -> core.training.session.RunSettings, checked."""
-    from core.data import DataSpec
+    from core.data.spec import DataSpec
     from core.data.transforms import Augmentation
     from core.training.session import RunSettings
-    from core.training.trainer import TrainConfig
+    from core.training.config import TrainConfig
 
     lr = _positive_float(v["lr"], "Learning rate", "0.001 or 1e-3", allow_zero=False)
     weight_decay = _positive_float(v["weight_decay"], "Weight decay", "0 or 5e-4", allow_zero=True)

@@ -1,4 +1,4 @@
-"""What the app remembers between sessions (QSettings), and where GUI runs are written.
+"""What the app remembers between sessions (QSettings). Where runs are written is core's (core.runs.location).
 
 Form values are stored as one JSON string: QSettings' own typing differs between platforms (ini files give
 back strings), JSON gives back exactly what was saved.
@@ -9,10 +9,7 @@ import json
 
 from PySide6.QtCore import QByteArray, QSettings
 
-# One runs root and one naming rule for the CLI and the GUI: both live in core.
-from core.runs.location import APPLICATION, RUNS_DIR_ENV, default_runs_root, new_run_dir
-
-__all__ = ["AppSettings", "ORGANIZATION", "APPLICATION", "RUNS_DIR_ENV", "default_runs_root", "new_run_dir"]
+from core.runs.location import APPLICATION  # the settings file is named like the runs folder
 
 ORGANIZATION = "Layerscope"
 

@@ -12,6 +12,8 @@ import numbers
 
 import torch
 
+from core.errors import LayerscopeError
+
 MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 8, 4096
 MAX_CLASSES = 100_000
 MAX_CHANNELS = 4
@@ -19,7 +21,7 @@ EPOCH_FIELDS = ("epoch", "step", "train_loss", "train_acc", "val_loss", "val_acc
                 "duration_s")
 
 
-class SchemaError(ValueError):
+class SchemaError(LayerscopeError, ValueError):
     """One field of a checkpoint is wrong; the message names it."""
 
 

@@ -108,6 +108,10 @@ def _add_train(sub) -> None:
     t.add_argument("--out", default=None, help=f"run directory ({layout.CONFIG}, {layout.METRICS}, {layout.LAST}, {layout.BEST}); "
                                                "default: a new folder under the runs root (see below)")
     t.add_argument("--resume", default=None, metavar="CHECKPOINT", help=f"continue a run from its {layout.LAST}; --epochs is the new total")
+    t.add_argument("--finetune-from", default=None, metavar="CHECKPOINT",
+                   help="start from this checkpoint's weights with a fresh optimizer, on its data (the fine-tune the "
+                        "app's Evaluate tab starts): --epochs epochs at the checkpoint run's lr / 10, or the epochs "
+                        "and lr of --settings")
     t.add_argument("--overwrite", action="store_true",
                    help=f"start a new run in an --out folder that holds one (the old files move to {layout.PREVIOUS_PREFIX}<time>/)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -29,12 +29,14 @@ def cmd_dossier(args) -> int:
         print(f"layerscope dossier: --k must be at least 1 (got {args.k})", file=sys.stderr)
         return EXIT_USAGE
 
-    def progress(fraction, text):
-        print(f"\r{fraction:5.0%} {text:<40}", end="", file=sys.stderr, flush=True)
+    from core.progress import Reporter
+
+    def show(done, total, text):
+        print(f"\r{done / max(total, 1):5.0%} {text:<40}", end="", file=sys.stderr, flush=True)
 
     try:
         run = dossier_for_checkpoint(args.checkpoint, args.dataset, args.out, split=args.split, k=args.k,
-                                     device=args.device, batch_size=args.batch_size, progress=progress)
+                                     device=args.device, batch_size=args.batch_size, progress=Reporter(show))
     except (CheckpointError, EvaluationError) as exc:
         print(f"\nlayerscope dossier: {exc}", file=sys.stderr)
         return EXIT_USAGE

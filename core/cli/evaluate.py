@@ -97,15 +97,17 @@ def cmd_label_issues(args) -> int:
         find_folder_label_issues,
         write_label_issues,
     )
-    from core.training.trainer import TrainingError
+    from core.training.errors import TrainingError
 
-    def progress(fraction, text):
-        print(f"\r{fraction:5.0%} {text:<40}", end="", file=sys.stderr, flush=True)
+    from core.progress import Reporter
+
+    def show(done, total, text):
+        print(f"\r{done / max(total, 1):5.0%} {text:<40}", end="", file=sys.stderr, flush=True)
 
     try:
         issues, data, _ = find_folder_label_issues(args.dataset, model_name=args.model, folds=args.folds,
                                                    epochs=args.epochs, image_size=args.image_size,
-                                                   device=args.device, progress=progress)
+                                                   device=args.device, progress=Reporter(show))
         write_label_issues(issues, args.out)
     except (EvaluationError, TrainingError) as exc:
         print(f"\nlayerscope label-issues: {exc}", file=sys.stderr)
@@ -148,7 +150,7 @@ def cmd_finetune(args) -> int:
     from core.checkpoints.checkpoint import CheckpointError
     from core.data import DatasetError
     from core.training.finetune import prepare_finetune
-    from core.training.trainer import TrainingError
+    from core.training.errors import TrainingError
 
     try:
         trainer = prepare_finetune(args.checkpoint, args.out, epochs=args.epochs, lr=args.lr)

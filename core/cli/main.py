@@ -55,37 +55,37 @@ class _ConsoleProgress:
         parent = self
 
         class _Cb(Callback):
-            def on_fit_start(self, trainer, info):
-                parent.start(info)
+            def on_fit_start(self, run, start):
+                parent.start(start)
 
-            def on_batch_end(self, trainer, report):
+            def on_batch_end(self, run, report):
                 parent.batch(report)
 
-            def on_epoch_end(self, trainer, m):
+            def on_epoch_end(self, run, m):
                 parent.write(f"epoch {m.epoch:>3}: train loss {m.train_loss:.4f}  acc {m.train_acc:.3f} | "
                              f"val loss {m.val_loss:.4f}  acc {m.val_acc:.3f} | lr {m.lr:.2e} | "
                              f"{m.images_per_sec:,.0f} img/s | {m.duration_s:.1f}s")
 
-            def on_fit_end(self, trainer, summary):
+            def on_fit_end(self, run, summary):
                 parent.close()
 
-            def on_stopped(self, trainer, summary):
+            def on_stopped(self, run, summary):
                 parent.close()
 
-            def on_error(self, trainer, error):
+            def on_error(self, run, error):
                 parent.close()
 
         self.callback = _Cb()
 
-    def start(self, info: dict) -> None:
-        self.write(f"training on {info['device']}: {info['train_size']} train / {info['val_size']} val images, "
-                   f"{len(info['classes'])} classes, epochs {info['start_epoch'] + 1}..{info['epochs']}")
+    def start(self, info) -> None:
+        self.write(f"training on {info.device}: {info.train_size} train / {info.val_size} val images, "
+                   f"{len(info.classes)} classes, epochs {info.start_epoch + 1}..{info.epochs}")
         if not self.quiet:
             from tqdm import tqdm
 
-            done = info["start_epoch"] * info["batches_per_epoch"]
+            done = info.start_epoch * info.batches_per_epoch
             # disable=None: no bar when stderr is not a terminal (CI logs, pipes).
-            self.bar = tqdm(total=info["total_steps"], initial=done, unit="step", dynamic_ncols=True,
+            self.bar = tqdm(total=info.total_steps, initial=done, unit="step", dynamic_ncols=True,
                             file=sys.stderr, disable=None, mininterval=0.25)
 
     def batch(self, report) -> None:
@@ -120,8 +120,10 @@ def cmd_train(args) -> int:
     from core.io.signals import SignalStop
     from core.models import ModelError
     from core.runs.lock import RunFolderError
-    from core.training.session import RunSettings, prepare_trainer
-    from core.training.trainer import TrainConfig, TrainingDiverged, TrainingError
+    from core.training.live_snapshot import snapshots_on_signal
+    from core.training.session import RunSettings
+    from core.training.config import TrainConfig
+    from core.training.errors import TrainingDiverged, TrainingError
 
     settings = RunSettings(
         data=DataSpec(name=args.dataset, image_size=args.image_size, val_fraction=args.val_fraction, seed=args.seed,
@@ -182,9 +184,8 @@ def cmd_train(args) -> int:
             try:
                 if settings.data.is_folder and not args.resume:
                     _print_folder_health(settings.data.name)  # --settings: its folder, not the option
-                trainer = prepare_trainer(settings, run_dir, resume=args.resume,
-                                          callbacks=[progress.callback] if strategy.is_main else [],
-                                          record_sinks=sinks, overwrite=args.overwrite, strategy=strategy)
+                trainer = _prepare(args, settings, run_dir, callbacks=[progress.callback] if strategy.is_main else [],
+                                   record_sinks=sinks, strategy=strategy)
             except (DatasetError, CheckpointError, ModelError, TrainingError, RunFolderError) as exc:
                 print(f"layerscope train: {exc}", file=sys.stderr)
                 return EXIT_USAGE
@@ -195,7 +196,8 @@ def cmd_train(args) -> int:
                     cb.on_warning = progress.write
             signals.attach(trainer.stop)
             try:
-                summary = trainer.fit()
+                with snapshots_on_signal(trainer):  # the app asks its own run for live weights with SIGUSR1
+                    summary = trainer.fit()
             except TrainingDiverged as exc:
                 print(f"layerscope train: diverged: {exc}", file=sys.stderr)
                 return EXIT_DIVERGED
@@ -218,6 +220,19 @@ def cmd_train(args) -> int:
           f"({layout.LAST}, {layout.BEST})"
           if best is not None and math.isfinite(best) else f"done; checkpoints in {run_dir}")
     return EXIT_OK
+
+
+def _prepare(args, settings, run_dir: Path, **kwargs):
+    """The Trainer: a fine-tune from a checkpoint's weights (fresh optimizer; the epochs, and with --settings
+    the lr, from the settings), else a new or resumed run."""
+    if args.finetune_from:
+        from core.training.finetune import prepare_finetune
+
+        return prepare_finetune(args.finetune_from, run_dir, epochs=settings.train.epochs,
+                                lr=settings.train.lr if args.settings else None, overwrite=args.overwrite, **kwargs)
+    from core.training.session import prepare_trainer
+
+    return prepare_trainer(settings, run_dir, resume=args.resume, overwrite=args.overwrite, **kwargs)
 
 
 def _train_argv_for_ranks(args, run_dir: Path) -> list[str]:

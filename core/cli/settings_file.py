@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.errors import LayerscopeError
 from core.io.small_files import CAPS, Obj, SmallFileError, read_json
 from core.settings_limits import run_settings_problems
 
 SHAPE = Obj(optional={"data": dict, "train": dict, "model_options": (dict, type(None)), "model_name": str})
 
 
-class SettingsFileError(ValueError):
+class SettingsFileError(LayerscopeError, ValueError):
     """The settings file cannot be used; the message names the file and what is wrong."""
 
 

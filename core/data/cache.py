@@ -22,15 +22,13 @@ import torch
 from torch.utils.data import Dataset
 from torchvision.transforms.v2 import functional as TF
 
-from core.cancel import Cancelled
 from core.data.transforms import Augmentation
 from core.io.images import ImageLoadError, load_image
+from core.progress import NO_PROGRESS, Progress
 
 TRAIN_MARGIN = 1.15  # training images are cached this much larger than S, room for random crops
 ASPECT_GUESS = 4 / 3  # photos are mostly 4:3; used to estimate the cache size before decoding
 
-Progress = Callable[[int, int], None]
-Cancel = Callable[[], bool]
 
 
 def default_threads() -> int:
@@ -61,11 +59,11 @@ def decode_small(path: str | Path, side: int, crop: bool) -> torch.Tensor:
 
 
 def decode_files(paths: Sequence[str | Path], side: int, crop: bool, *, threads: int | None = None,
-                 progress: Progress | None = None, cancel: Cancel | None = None,
-                 keep: bool = True) -> tuple[list[torch.Tensor | None], dict[int, str]]:
+                 progress: Progress = NO_PROGRESS, keep: bool = True) -> tuple[list[torch.Tensor | None], dict[int, str]]:
     """Decode many files in parallel -> (images or None per file, {index: reason} for unreadable files).
 
-    With keep=False the images are dropped right after decoding (a validity pass only)."""
+    With keep=False the images are dropped right after decoding (a validity pass only). `progress` hears
+    every chunk; a cancel stops the pass (core.errors.Cancelled)."""
     images: list[torch.Tensor | None] = [None] * len(paths)
     errors: dict[int, str] = {}
 
@@ -81,15 +79,13 @@ def decode_files(paths: Sequence[str | Path], side: int, crop: bool, *, threads:
         # Submit in chunks so a cancel stops the pass quickly instead of after every file is queued.
         chunk = 64
         for start in range(0, len(paths), chunk):
-            if cancel is not None and cancel():
-                raise Cancelled("decoding was cancelled")
+            progress.check_cancelled()
             for i, img, reason in pool.map(work, range(start, min(start + chunk, len(paths)))):
                 images[i] = img
                 if reason is not None:
                     errors[i] = reason
                 done += 1
-            if progress is not None:
-                progress(done, len(paths))
+            progress.update(done, len(paths), "decoding images")
     return images, errors
 
 

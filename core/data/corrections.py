@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.data import move_log
+from core.errors import LayerscopeError
 from core.io.atomic import move_within, write_text_atomic
 from core.io.confine import ConfinementError, class_name, inside, relative_parts
 from core.io.small_files import CAPS, MapOf, Obj, OneOf, SmallFileError, check, read_json
@@ -36,7 +37,7 @@ ACTIONS = ("relabel", "exclude", "confirm")
 SPLIT_NAMES = {"train", "training", "val", "valid", "validation", "test", "testing"}
 
 
-class CorrectionsError(Exception):
+class CorrectionsError(LayerscopeError):
     """A correction cannot be made or applied; the message names the file and what to do."""
 
 

@@ -14,11 +14,12 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.errors import LayerscopeError
 from core.io.images import is_image_path
 from core.io.safefile import entry_problem
 
 
-class DatasetError(Exception):
+class DatasetError(LayerscopeError):
     """A dataset cannot be used as given; the message says what is wrong and what to do."""
 
 

@@ -16,11 +16,9 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from PIL import Image
 
-from core.cancel import Cancelled
 from core.data.cache import default_threads
 from core.data.folder import (
     class_folders,
@@ -29,6 +27,7 @@ from core.data.folder import (
     walk_class_folder,
 )
 from core.io.images import ImageLoadError, load_image, read_image_bytes
+from core.progress import NO_PROGRESS, Progress
 
 SMALL_CLASS = 10  # fewer good training images than this: too few to learn or to measure
 IMBALANCE_WARN = 3.0  # largest / smallest class above this: accuracy alone will mislead
@@ -71,10 +70,6 @@ class HealthReport:
     modes: dict[str, int] = field(default_factory=dict)  # PIL mode -> files ("RGB", "L", "RGBA", ...)
     formats: dict[str, int] = field(default_factory=dict)  # "JPEG", "PNG", ...
     warnings: list[str] = field(default_factory=list)
-
-    @property
-    def bad_paths(self) -> set[str]:
-        return {p.path for p in self.problems}
 
     def to_dict(self) -> dict:
         """Plain JSON-able dict."""
@@ -150,11 +145,10 @@ def _non_image_files(folders: list[Path]) -> list[str]:
     return [str(p) for folder in folders for p in walk_class_folder(folder).other_files]
 
 
-def scan_health(root: str | Path, progress: Callable[[int, int], None] | None = None,
-                cancel: Callable[[], bool] | None = None, *, val_fraction: float = 0.2, seed: int = 0,
+def scan_health(root: str | Path, progress: Progress = NO_PROGRESS, *, val_fraction: float = 0.2, seed: int = 0,
                 threads: int | None = None) -> HealthReport:
     """Scan an image folder -> HealthReport. Raises DatasetError if it is not a dataset folder at all,
-    Cancelled if `cancel()` turns true; bad files never raise."""
+    Cancelled once `progress` is cancelled; bad files never raise."""
     root = Path(root).expanduser()
     found = scan_folder_splits(root, val_fraction, seed)  # raises DatasetError for a non-dataset
     splits = find_split_folders(root)
@@ -166,11 +160,9 @@ def scan_health(root: str | Path, progress: Callable[[int, int], None] | None = 
     with ThreadPoolExecutor(max_workers=threads or default_threads()) as pool:
         chunk = 64
         for start in range(0, total, chunk):
-            if cancel is not None and cancel():
-                raise Cancelled("the health scan was cancelled")
+            progress.check_cancelled()
             infos += list(pool.map(_check_file, [p for p, _, _ in labelled[start:start + chunk]]))
-            if progress is not None:
-                progress(len(infos), total)
+            progress.update(len(infos), total, "checking images")
 
     report = HealthReport(root=str(root), layout=layout, classes=list(found.classes),
                           counts={c: {s: 0 for s in ("train", "val", "test") if s != "test" or found.test}

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.errors import LayerscopeError
 from core.io.atomic import append_lines, write_text_atomic
 from core.io.confine import ConfinementError, relative_parts
 from core.io.small_files import CAPS, ListOf, Obj, OneOf, SmallFileError, parse_json, read_bytes
@@ -29,7 +30,7 @@ MOVE = Obj(required={"from": str, "to": str, "action": OneOf(ACTIONS)})
 LINE = Obj(required={"time": float, "moves": ListOf(MOVE, max_len=10_000_000), "mac": str})
 
 
-class MoveLogError(ValueError):
+class MoveLogError(LayerscopeError, ValueError):
     """The log or the user's key cannot be used; the message names the file."""
 
 

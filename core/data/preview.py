@@ -59,7 +59,7 @@ def _raw_images_from_spec(spec, n: int, seed: int) -> list[torch.Tensor]:
         images = _standard_train_images(spec.name, str(data_dir()))
         idx = random.Random(seed).sample(range(len(images)), min(n, len(images)))
         return [images[i] for i in idx]
-    from core.data import build_data
+    from core.data.build import build_data
 
     return _raw_images_from_bundle(build_data(spec), n, seed)
 

@@ -237,7 +237,7 @@ def ensure_standard(name: str, root: Path | None = None) -> Path:
 
 def build_standard(spec):
     """A standard set by name -> DataBundle (uint8 tensors in ArrayDataset; official test split as val)."""
-    from core.data import DataBundle
+    from core.data.bundle import DataBundle
     from core.data.datasets import ArrayDataset, match_channels
     from core.data.stats import image_stats
     from core.data.transforms import Preprocess, eval_transform, train_transform

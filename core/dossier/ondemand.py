@@ -8,6 +8,7 @@ from core.dossier.render import display_image, write_dossier
 from core.dossier.store import save_topk
 from core.dossier.topk import DEFAULT_K, TopKResult, compute_topk
 from core.runs.layout import TOPK
+from core.progress import NO_PROGRESS, Progress, share
 
 
 @dataclass
@@ -20,30 +21,27 @@ class DossierRun:
 
 
 def dossier_for_checkpoint(checkpoint, dataset: str | Path | None, out: str | Path | None, *, split: str = "all",
-                           k: int = DEFAULT_K, device: str = "cpu", batch_size: int = 128, progress=None,
-                           cancel=None) -> DossierRun:
+                           k: int = DEFAULT_K, device: str = "cpu", batch_size: int = 128,
+                           progress: Progress = NO_PROGRESS) -> DossierRun:
     """Top-K images per channel of a checkpoint over a dataset; with `out`, the PNG grids, JSON files and
-    topk.npz are written there. progress(fraction, text); cancel() -> True stops (core.cancel.Cancelled)."""
+    topk.npz are written there. On `progress`: reading a folder's images (the first tenth), the pass (up to
+    nine tenths), writing (the rest); a cancel stops it (core.errors.Cancelled)."""
     from core.checkpoints.checkpoint import Checkpoint, load_checkpoint
     from core.evaluate.source import eval_data
 
     ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
-    data = eval_data(ckpt, dataset, split, cancel=cancel)
+    data = eval_data(ckpt, dataset, split, share(progress, 0.0, 0.1))
     model = ckpt.build_model()
     pre = ckpt.preprocess
 
-    def pass_progress(done, total):
-        if progress is not None:
-            progress(0.9 * done / max(total, 1), f"top images: {done}/{total}")
-
     result = compute_topk(model, data.dataset, k=k, classes=list(ckpt.classes), batch_size=batch_size,
                           input_shape=(pre.channels, pre.image_size, pre.image_size), device=device,
-                          progress=pass_progress, cancel=cancel)
+                          progress=share(progress, 0.1, 0.9))
     run = DossierRun(result, list(data.files), list(data.labels), unreadable=list(data.unreadable))
     if out is not None:
         run.written = write_dossier(result, lambda i: display_image(data.dataset, i, pre.mean, pre.std),
                                     data.files, data.labels, out,
-                                    progress=lambda i, n: progress and progress(0.9 + 0.1 * i / n, f"layer {i}/{n}"))
+                                    progress=share(progress, 0.9, 1.0))
         run.written.append(save_topk(result, Path(out) / TOPK, data.files, data.labels,
                                      {"source": data.source}))
     return run

@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn as nn
 
+from core.models.hooks import Hooks, evaluating, model_device
+
 
 @dataclass
 class ReceptiveField:
@@ -42,37 +44,30 @@ class ReceptiveField:
 def measure_receptive_fields(model: nn.Module, modules: dict[str, nn.Module], input_shape: tuple[int, int, int],
                              samples: int = 4, seed: int = 0) -> dict[str, ReceptiveField]:
     """{layer: ReceptiveField} for the 4-D-output layers among `modules`; others are left out."""
-    device = next((p.device for p in model.parameters()), torch.device("cpu"))
     generator = torch.Generator().manual_seed(seed)
-    x = torch.randn(samples, *input_shape, generator=generator).to(device).requires_grad_(True)
+    x = torch.randn(samples, *input_shape, generator=generator).to(model_device(model)).requires_grad_(True)
     outputs: dict[str, torch.Tensor] = {}
-    handles = [m.register_forward_hook(lambda _m, _i, out, name=name: outputs.setdefault(name, out))
-               for name, m in modules.items()]
-    was_training = model.training
     fields: dict[str, ReceptiveField] = {}
-    try:
-        model.eval()
-        with torch.enable_grad():
+    with evaluating(model), torch.enable_grad():
+        with Hooks(modules, lambda name, _inputs, output: outputs.setdefault(name, output)):
             model(x)
-            _, _, in_h, in_w = x.shape
-            for name, out in outputs.items():
-                if not isinstance(out, torch.Tensor) or out.dim() != 4 or not out.requires_grad:
-                    continue
-                fh, fw = out.shape[2], out.shape[3]
-                cy, cx = fh // 2, fw // 2
-                grad, = torch.autograd.grad(out[:, :, cy, cx].sum(), x, retain_graph=True)
-                seen = grad.abs().sum(dim=(0, 1)) > 0
-                rows, cols = seen.any(1).nonzero().flatten(), seen.any(0).nonzero().flatten()
-                sy, sx = in_h / fh, in_w / fw
-                if len(rows) == 0 or len(cols) == 0:  # no gradient reached the input: assume one stride
-                    fields[name] = ReceptiveField(int(round(sy)), int(round(sx)), sy, sx, sy / 2, sx / 2)
-                    continue
-                top, bottom = int(rows[0]), int(rows[-1]) + 1
-                left, right = int(cols[0]), int(cols[-1]) + 1
-                fields[name] = ReceptiveField(bottom - top, right - left, sy, sx,
-                                              (top + bottom) / 2 - cy * sy, (left + right) / 2 - cx * sx)
-    finally:
-        for h in handles:
-            h.remove()
-        model.train(was_training)
+        for name, out in outputs.items():
+            if isinstance(out, torch.Tensor) and out.dim() == 4 and out.requires_grad:
+                fields[name] = _field_of_centre_unit(out, x)
     return fields
+
+
+def _field_of_centre_unit(out: torch.Tensor, x: torch.Tensor) -> ReceptiveField:
+    """The input pixels the centre unit of feature map `out` depends on (its gradient is non-zero there)."""
+    _, _, in_h, in_w = x.shape
+    fh, fw = out.shape[2], out.shape[3]
+    cy, cx = fh // 2, fw // 2
+    grad, = torch.autograd.grad(out[:, :, cy, cx].sum(), x, retain_graph=True)
+    seen = grad.abs().sum(dim=(0, 1)) > 0
+    rows, cols = seen.any(1).nonzero().flatten(), seen.any(0).nonzero().flatten()
+    sy, sx = in_h / fh, in_w / fw
+    if len(rows) == 0 or len(cols) == 0:  # no gradient reached the input: assume one stride
+        return ReceptiveField(int(round(sy)), int(round(sx)), sy, sx, sy / 2, sx / 2)
+    top, bottom = int(rows[0]), int(rows[-1]) + 1
+    left, right = int(cols[0]), int(cols[-1]) + 1
+    return ReceptiveField(bottom - top, right - left, sy, sx, (top + bottom) / 2 - cy * sy, (left + right) / 2 - cx * sx)

@@ -11,6 +11,7 @@ import numpy as np
 from PIL import Image
 
 from core.dossier.topk import LayerTopK, TopKResult
+from core.progress import NO_PROGRESS, Progress
 
 CROP_PX = 32  # each crop is drawn this size in the grid
 GAP_PX, TILE_GAP_PX = 1, 6
@@ -110,7 +111,7 @@ def safe_name(layer: str) -> str:
 
 
 def write_dossier(result: TopKResult, image_of, files: list[str], labels: list[int], out: str | Path,
-                  progress=None) -> list[Path]:
+                  progress: Progress = NO_PROGRESS) -> list[Path]:
     """Per layer: LAYER.png (the channel grid) and LAYER.json (one entry per channel and rank)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -125,6 +126,5 @@ def write_dossier(result: TopKResult, image_of, files: list[str], labels: list[i
                 "classes": result.classes, "top": layer_entries(layer, files, labels, result.classes)}
         (out / f"{stem}.json").write_text(json.dumps(info, indent=1))
         written += [out / f"{stem}.png", out / f"{stem}.json"]
-        if progress is not None:
-            progress(i + 1, len(result.layers))
+        progress.update(i + 1, len(result.layers), f"layer {i + 1}/{len(result.layers)}")
     return written

@@ -15,6 +15,7 @@ from core.dossier.render import display_image
 from core.dossier.store import DossierFileError, load_topk, save_topk, topk_path
 from core.dossier.topk import TopKResult
 from core.runs.layout import BEST, LAST, RunLayout
+from core.progress import NO_PROGRESS, Progress
 
 
 @dataclass
@@ -34,7 +35,7 @@ def run_checkpoint(run_dir: str | Path) -> Path:
     raise DossierFileError(f"{run_dir}: no {BEST} or {LAST}; train the run first (or open a run folder)")
 
 
-def open_run_dossier(run_dir: str | Path, *, progress=None, cancel=None, device: str = "cpu") -> RunDossier:
+def open_run_dossier(run_dir: str | Path, *, progress: Progress = NO_PROGRESS, device: str = "cpu") -> RunDossier:
     from core.checkpoints.checkpoint import load_checkpoint
     from core.dossier.ondemand import dossier_for_checkpoint
     from core.evaluate.source import eval_data
@@ -50,7 +51,7 @@ def open_run_dossier(run_dir: str | Path, *, progress=None, cancel=None, device:
     else:
         computed = True
     if computed:
-        run = dossier_for_checkpoint(ckpt, None, None, split="val", device=device, progress=progress, cancel=cancel)
+        run = dossier_for_checkpoint(ckpt, None, None, split="val", device=device, progress=progress)
         data = eval_data(ckpt, None, "val")
         header = {"files": run.files, "labels": run.labels, "split": "val", "computed_from": str(run_checkpoint(run_dir))}
         save_topk(run.result, path, run.files, run.labels, {"split": "val", "computed_from": header["computed_from"]})

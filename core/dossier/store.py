@@ -3,7 +3,6 @@ image copies) plus, in the same file, a JSON header (layer names, kinds, recepti
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -11,11 +10,13 @@ import numpy as np
 from core.dossier.receptive import ReceptiveField
 from core.dossier.topk import LayerTopK, TopKResult
 from core.runs.layout import RunLayout
+from core.errors import LayerscopeError
+from core.io.atomic import atomic_write
 
 FORMAT_VERSION = 1
 
 
-class DossierFileError(Exception):
+class DossierFileError(LayerscopeError):
     """A dossier file cannot be read; the message names it and says what to do."""
 
 
@@ -27,7 +28,6 @@ def save_topk(result: TopKResult, path: str | Path, files: list[str] | None = No
               labels: list[int] | None = None, extra: dict | None = None) -> Path:
     """Written atomically (temp + rename): a reader never sees half a file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     arrays: dict[str, np.ndarray] = {}
     layers = []
     for i, layer in enumerate(result.layers.values()):
@@ -42,11 +42,7 @@ def save_topk(result: TopKResult, path: str | Path, files: list[str] | None = No
               "classes": result.classes, "layers": layers, "files": files or [], "labels": labels or [],
               **(extra or {})}
     arrays["header"] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as fh:
-        np.savez_compressed(fh, **arrays)
-    os.replace(tmp, path)
-    return path
+    return atomic_write(path, lambda fh: np.savez_compressed(fh, **arrays))
 
 
 def load_topk(path: str | Path) -> tuple[TopKResult, dict]:

@@ -16,8 +16,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from core.cancel import Cancelled
 from core.dossier.receptive import ReceptiveField, measure_receptive_fields
+from core.models.hooks import Hooks, evaluating
+from core.progress import NO_PROGRESS, Progress
 
 DEFAULT_K = 9
 HOOKED_TYPES = (nn.Conv2d, nn.Linear)
@@ -71,7 +72,7 @@ class TopKTracker:
         self.k, self.num_classes, self.layer_names = int(k), int(num_classes), layer_names
         self.skipped: dict[str, str] = {}
         self._states: dict[str, _LayerState] = {}
-        self._handles: list = []
+        self._hooks: list[Hooks] = []
         self._seen = 0
         self._batch_start = 0
         self._labels: torch.Tensor | None = None  # labels of the batch in flight (for class means)
@@ -82,30 +83,36 @@ class TopKTracker:
     def attach(self, model: nn.Module) -> "TopKTracker":
         self.detach()
         try:
-            self._handles.append(model.register_forward_pre_hook(self._count_batch))
+            self._hooks.append(Hooks({"": model}, self._count_batch, before=True))
         except RuntimeError as exc:  # TorchScript modules take no hooks at all
             self.skipped["(model)"] = (f"{type(model).__name__} takes no forward hooks ({exc}); a TorchScript or "
                                        "exported model cannot be searched: open its checkpoint instead")
             return self
-        wanted = set(self.layer_names) if self.layer_names is not None else None
-        for name, module in model.named_modules():
-            if not name or (wanted is not None and name not in wanted):
-                continue
-            if not isinstance(module, HOOKED_TYPES):
-                if wanted is not None:
-                    self.skipped[name] = f"{type(module).__name__} is not a Conv2d or Linear layer"
-                continue
-            try:
-                self._handles.append(module.register_forward_hook(self._make_hook(name)))
-            except Exception as exc:  # a scripted or otherwise sealed module
-                self.skipped[name] = f"cannot be hooked: {exc}"
-                continue
-            self._states.setdefault(name, _LayerState(name, "conv" if isinstance(module, nn.Conv2d) else "linear"))
+        layers = self._hookable_layers(model)
+        hooks = Hooks(layers, self._on_output, skip_refused=True)  # a scripted or otherwise sealed module: skipped
+        self._hooks.append(hooks)
+        self.skipped.update({name: f"cannot be hooked: {why}" for name, why in hooks.refused.items()})
+        for name, module in layers.items():
+            if name not in hooks.refused:
+                self._states.setdefault(name, _LayerState(name, "conv" if isinstance(module, nn.Conv2d) else "linear"))
         self._mark_output_layer(model)
         if not self._states:
             self.skipped["(model)"] = (f"{type(model).__name__} has no Conv2d or Linear layer that takes forward "
                                        "hooks (a TorchScript or exported model?); open its checkpoint instead")
         return self
+
+    def _hookable_layers(self, model: nn.Module) -> dict[str, nn.Module]:
+        """The Conv2d and Linear layers to track (of `layer_names`, when given: the others are named in skipped)."""
+        wanted = set(self.layer_names) if self.layer_names is not None else None
+        layers = {}
+        for name, module in model.named_modules():
+            if not name or (wanted is not None and name not in wanted):
+                continue
+            if isinstance(module, HOOKED_TYPES):
+                layers[name] = module
+            elif wanted is not None:
+                self.skipped[name] = f"{type(module).__name__} is not a Conv2d or Linear layer"
+        return layers
 
     def _mark_output_layer(self, model: nn.Module) -> None:
         """The last Linear with one unit per class is ranked by log-probability: softmax fixes logits only up
@@ -121,15 +128,15 @@ class TopKTracker:
             self._states[last].ranked_by = "log_probability"
 
     def detach(self) -> None:
-        for h in self._handles:
-            h.remove()
-        self._handles.clear()
+        for hooks in self._hooks:
+            hooks.remove()
+        self._hooks.clear()
 
     def set_batch_labels(self, labels: torch.Tensor | None) -> None:
         """Labels of the next batch (for the mean activation per class); None leaves class means out."""
         self._labels = labels
 
-    def _count_batch(self, _module, inputs) -> None:
+    def _count_batch(self, _name, inputs, _output) -> None:
         x = inputs[0] if inputs else None
         n = x.shape[0] if isinstance(x, torch.Tensor) and x.dim() > 0 else 0
         self._batch_start, self._seen = self._seen, self._seen + n
@@ -140,16 +147,14 @@ class TopKTracker:
                 self._class_counts = torch.zeros(self.num_classes, device=self._labels.device)
             self._class_counts.index_add_(0, self._labels, torch.ones(len(self._labels), device=self._labels.device))
 
-    def _make_hook(self, name: str):
-        def hook(_module, _inputs, output):
-            if name in self.skipped:
-                return
-            if not isinstance(output, torch.Tensor) or output.dim() not in (2, 4):
-                self.skipped[name] = "its output is not a [N, C] or [N, C, H, W] tensor"
-                self._states.pop(name, None)
-                return
-            self._update(self._states[name], output.detach())
-        return hook
+    def _on_output(self, name: str, _inputs, output) -> None:
+        if name in self.skipped:
+            return
+        if not isinstance(output, torch.Tensor) or output.dim() not in (2, 4):
+            self.skipped[name] = "its output is not a [N, C] or [N, C, H, W] tensor"
+            self._states.pop(name, None)
+            return
+        self._update(self._states[name], output.detach())
 
     def _update(self, state: _LayerState, out: torch.Tensor) -> None:
         batch, channels = out.shape[0], out.shape[1]
@@ -212,34 +217,29 @@ class TopKTracker:
 
 def compute_topk(model: nn.Module, dataset, *, k: int = DEFAULT_K, classes: list[str] | None = None,
                  input_shape: tuple[int, int, int] | None = None, batch_size: int = 128,
-                 device: str | torch.device = "cpu", progress=None, cancel=None,
+                 device: str | torch.device = "cpu", progress: Progress = NO_PROGRESS,
                  layer_names: list[str] | None = None) -> TopKResult:
     """The top-K images per channel of every Conv2d / Linear layer of `model` over `dataset` (which yields
-    (tensor, label)), in one inference-mode pass. progress(done, total) after each batch; cancel() -> True
-    stops with core.cancel.Cancelled. Receptive fields are measured when input_shape is given."""
-    from core.data import make_loader
+    (tensor, label)), in one inference-mode pass, reported to `progress` after each batch (a cancel stops it
+    with core.errors.Cancelled). Receptive fields are measured when input_shape is given."""
+    from core.data.bundle import make_loader
 
     device = torch.device(device)
     model = model.to(device)
     tracker = TopKTracker(k, len(classes or []), layer_names)
-    was_training = model.training
     loader = make_loader(dataset, batch_size, shuffle=False, pin_memory=device.type == "cuda")
     done = 0
     tracker.attach(model)
     try:
-        model.eval()
-        with torch.inference_mode():
+        with evaluating(model), torch.inference_mode():
             for inputs, labels in loader:
-                if cancel is not None and cancel():
-                    raise Cancelled("the top-images pass was cancelled")
+                progress.check_cancelled()
                 tracker.set_batch_labels(labels.to(device, non_blocking=True) if classes else None)
                 model(inputs.to(device, non_blocking=True))
                 done += inputs.shape[0]
-                if progress is not None:
-                    progress(done, len(dataset))
+                progress.update(done, len(dataset), f"top images: {done}/{len(dataset)}")
     finally:
         tracker.detach()
-        model.train(was_training)
     fields = None
     if input_shape is not None:
         modules = dict(model.named_modules())

@@ -2,8 +2,8 @@
 
 Each image is predicted by a model that never trained on it, which is what label-error ranking needs (a model
 that trained on a wrong label has learnt to agree with it). Images are decoded once; each fold trains a fresh
-model with the normal Trainer (short: a few epochs), then predicts its held-out fold. Progress is reported as
-(fraction 0..1, text); `cancel()` returning True stops at the next batch and raises Cancelled.
+model with the normal Trainer (short: a few epochs), then predicts its held-out fold. Progress (core.progress):
+reading the images fills the first tenth of the bar, the folds the rest; a cancel stops at the next batch.
 """
 from __future__ import annotations
 
@@ -13,14 +13,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.training.callbacks import Callback
-from core.data import DataBundle, DataSpec
+from core.training.callbacks import BatchReport, Callback, RunView
+from core.data.bundle import DataBundle
 from core.data.datasets import ArrayDataset
+from core.data.spec import DataSpec
 from core.data.transforms import Preprocess
-from core.evaluate.run import Cancelled, predict_probabilities
+from core.errors import Cancelled
+from core.evaluate.run import predict_probabilities
 from core.evaluate.source import EvaluationError
+from core.progress import NO_PROGRESS, Progress, Reporter
 from core.models import ModelSpec, build_model
-from core.training.trainer import TrainConfig, Trainer
+from core.training.config import TrainConfig
+from core.training.guards import guards
+from core.training.trainer import Trainer
 
 
 @dataclass
@@ -35,7 +40,7 @@ class LabelledImages:
     unreadable: list[tuple[str, str]] = field(default_factory=list)
 
 
-def load_labelled_images(root: str | Path, image_size: int = 64, progress=None, cancel=None,
+def load_labelled_images(root: str | Path, image_size: int = 64, progress: Progress = NO_PROGRESS,
                          corrections: bool = True) -> LabelledImages:
     """train + val images of a folder (test/ is kept aside), label corrections applied when `corrections`."""
     from core.data.cache import decode_files
@@ -47,8 +52,7 @@ def load_labelled_images(root: str | Path, image_size: int = 64, progress=None, 
     except DatasetError as exc:
         raise EvaluationError(str(exc)) from None
     samples = found.train + found.val
-    images, errors = decode_files([p for p, _ in samples], image_size, True, progress=progress and (
-        lambda done, total: progress(0.1 * done / max(total, 1), f"reading images {done}/{total}")), cancel=cancel)
+    images, errors = decode_files([p for p, _ in samples], image_size, True, progress=progress)
     good = [i for i in range(len(samples)) if i not in errors]
     if len(good) < 2:
         raise EvaluationError(f"{root}: fewer than two readable images")
@@ -70,22 +74,24 @@ def stratified_folds(labels: np.ndarray, folds: int, seed: int = 0) -> np.ndarra
 
 
 class _Steer(Callback):
-    def __init__(self, cancel, progress, fold: int, folds: int):
-        self.cancel, self.progress, self.fold, self.folds = cancel, progress, fold, folds
+    """Reports a fold's training on the pass's bar and stops it (after the batch) once cancelled."""
+
+    def __init__(self, progress: Progress, fold: int, folds: int):
+        self.progress, self.fold, self.folds = progress, fold, folds
         self.cancelled = False
 
-    def on_batch_end(self, trainer, report) -> None:
-        if self.cancel is not None and self.cancel():
+    def on_batch_end(self, run: RunView, report: BatchReport) -> None:
+        if self.progress.cancelled():
             self.cancelled = True
-            trainer.stop()
-        if self.progress is not None:
-            share = (self.fold + report.run_fraction) / self.folds
-            self.progress(0.1 + 0.9 * share, f"fold {self.fold + 1}/{self.folds}, epoch {report.epoch}/{report.epochs}")
+            run.stop()
+        done = (self.fold + report.run_fraction) / self.folds
+        self.progress.update(round(1000 * done), 1000,
+                             f"fold {self.fold + 1}/{self.folds}, epoch {report.epoch}/{report.epochs}")
 
 
 def out_of_sample_probabilities(data: LabelledImages, *, model_name: str = "cnn", model_options: dict | None = None,
                                 folds: int = 5, epochs: int = 12, batch_size: int = 32, lr: float = 3e-3,
-                                seed: int = 0, device: str = "cpu", progress=None, cancel=None) -> np.ndarray:
+                                seed: int = 0, device: str = "cpu", progress: Progress = NO_PROGRESS) -> np.ndarray:
     """[N, K] probabilities, each row from the fold model that did not train on that image."""
     folds = max(2, min(folds, int(np.bincount(data.labels).max())))
     size = data.images.shape[-1]
@@ -104,17 +110,22 @@ def out_of_sample_probabilities(data: LabelledImages, *, model_name: str = "cnn"
         val = ArrayDataset(data.images[held], labels[held], pre)
         bundle = DataBundle(train, val, list(data.classes), pre, DataSpec(name=str(data.root), image_size=size))
         torch.manual_seed(seed + fold)
-        steer = _Steer(cancel, progress, fold, folds)
+        steer = _Steer(progress, fold, folds)
         config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed + fold, device=device,
                              evaluate_at_end=False, report_interval_s=0.0)
-        trainer = Trainer(build_model(spec, load_weights=False), bundle, config, spec, [steer])
+        trainer = Trainer(build_model(spec, load_weights=False), bundle, config, spec, [*guards(config), steer])
         trainer.fit()
         if steer.cancelled:
             raise Cancelled("cross-validation was cancelled")
-        probs[held] = predict_probabilities(trainer.model, val, batch_size=256, device=trainer.device, cancel=cancel)
-    if progress is not None:
-        progress(1.0, "done")
+        probs[held] = predict_probabilities(trainer.model, val, batch_size=256, device=trainer.device,
+                                            progress=_cancel_only(progress))
+    progress.update(1, 1, "done")
     return probs
+
+
+def _cancel_only(progress: Progress) -> Progress:
+    """The held-out prediction is short: it hears a cancel but leaves the fold's bar alone."""
+    return Reporter(cancel=progress.cancelled)
 
 
 __all__ = ["LabelledImages", "load_labelled_images", "stratified_folds", "out_of_sample_probabilities"]

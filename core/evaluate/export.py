@@ -16,13 +16,14 @@ import numpy as np
 import torch
 
 from core.checkpoints.checkpoint import Checkpoint, load_checkpoint
+from core.errors import LayerscopeError
 
 FORMATS = ("onnx", "pt2", "torchscript")
 MAX_ABS_DIFF = 1e-3  # on logits; float32 kernels differ by ~1e-6, a broken export by far more
 MIN_AGREEMENT = 1.0  # every verification image must get the same top-1 class
 
 
-class ExportError(Exception):
+class ExportError(LayerscopeError):
     """The export failed or does not reproduce the model; the message says which and by how much."""
 
 

@@ -9,8 +9,6 @@ recall in the top 10% was 0.785 by self_confidence, 0.745 with the flagged image
 """
 from __future__ import annotations
 
-import csv
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +19,8 @@ from core.evaluate.crossval import (
     load_labelled_images,
     out_of_sample_probabilities,
 )
+from core.io.atomic import write_csv_atomic
+from core.progress import NO_PROGRESS, Progress, share
 
 
 @dataclass
@@ -59,12 +59,13 @@ def label_issues_from_probs(data: LabelledImages, probs: np.ndarray) -> list[Lab
 
 
 def find_folder_label_issues(root: str | Path, *, model_name: str = "cnn", folds: int = 5, epochs: int = 12,
-                             image_size: int = 64, seed: int = 0, device: str = "cpu", progress=None,
-                             cancel=None) -> tuple[list[LabelIssue], LabelledImages, np.ndarray]:
-    """The whole pass for a folder: decode, cross-validate, rank. Returns (issues, data, probabilities)."""
-    data = load_labelled_images(root, image_size, progress=progress, cancel=cancel)
+                             image_size: int = 64, seed: int = 0, device: str = "cpu",
+                             progress: Progress = NO_PROGRESS) -> tuple[list[LabelIssue], LabelledImages, np.ndarray]:
+    """The whole pass for a folder: decode (the first tenth of the bar), cross-validate, rank. Returns
+    (issues, data, probabilities)."""
+    data = load_labelled_images(root, image_size, progress=share(progress, 0.0, 0.1))
     probs = out_of_sample_probabilities(data, model_name=model_name, folds=folds, epochs=epochs, seed=seed,
-                                        device=device, progress=progress, cancel=cancel)
+                                        device=device, progress=share(progress, 0.1, 1.0))
     issues = label_issues_from_probs(data, probs)
     from core.data.corrections import load_corrections
 
@@ -90,13 +91,6 @@ def dataset_findings(data: LabelledImages) -> tuple[list, list[str]]:
 
 
 def write_label_issues(issues: list[LabelIssue], out: str | Path) -> Path:
-    out = Path(out).expanduser()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["file", "given_label", "suggested_label", "score", "flagged"])
-        for issue in issues:
-            writer.writerow([issue.file, issue.given, issue.suggested, f"{issue.score:.6f}", int(issue.flagged)])
-    os.replace(tmp, out)
-    return out
+    return write_csv_atomic(Path(out).expanduser(), ["file", "given_label", "suggested_label", "score", "flagged"],
+                            ([issue.file, issue.given, issue.suggested, f"{issue.score:.6f}", int(issue.flagged)]
+                             for issue in issues))

@@ -6,10 +6,8 @@ evaluations can be compared later without re-running a model.
 """
 from __future__ import annotations
 
-import csv
 import json
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +15,7 @@ import numpy as np
 
 from core.evaluate import metrics
 from core.evaluate.images import IMAGES_DIR, MemoryImages
+from core.io.atomic import write_csv_atomic, write_text_atomic
 from core.io.small_files import CAPS, ListOf, Obj, SmallFileError, read_csv, read_json
 
 TOP_K = 5
@@ -80,15 +79,6 @@ class EvalResult:
         return rows
 
 
-def _write_csv(path: Path, header: list[str], rows) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(header)
-        writer.writerows(rows)
-    os.replace(tmp, path)
-
-
 def _json_safe(value):
     if isinstance(value, float) and not math.isfinite(value):
         return None
@@ -107,16 +97,16 @@ def save_evaluation(result: EvalResult, out: str | Path) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     rows = result.per_image_rows()
     header = ["file", "true", "predicted", "correct", "confidence", "loss", "margin", "top_k"]
-    _write_csv(out / "per_image.csv", header, ([r[h] for h in header] for r in rows))
+    write_csv_atomic(out / "per_image.csv", header, ([r[h] for h in header] for r in rows))
     matrix = result.confusion
-    _write_csv(out / "confusion.csv", ["true \\ predicted", *result.classes],
-               ([c, *matrix[i].tolist()] for i, c in enumerate(result.classes)))
+    write_csv_atomic(out / "confusion.csv", ["true \\ predicted", *result.classes],
+                     ([c, *matrix[i].tolist()] for i, c in enumerate(result.classes)))
     scores = result.per_class()
-    _write_csv(out / "per_class.csv", ["class", "precision", "recall", "f1", "support"],
-               ([c, f"{scores['precision'][i]:.6f}", f"{scores['recall'][i]:.6f}", f"{scores['f1'][i]:.6f}",
-                 int(scores["support"][i])] for i, c in enumerate(result.classes)))
+    write_csv_atomic(out / "per_class.csv", ["class", "precision", "recall", "f1", "support"],
+                     ([c, f"{scores['precision'][i]:.6f}", f"{scores['recall'][i]:.6f}", f"{scores['f1'][i]:.6f}",
+                       int(scores["support"][i])] for i, c in enumerate(result.classes)))
     summary = _json_safe(result.summary())
-    (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    write_text_atomic(out / "summary.json", json.dumps(summary, indent=2))
     draw_confusion(matrix, result.classes).save(out / "confusion.png")
     draw_reliability(summary["reliability"]).save(out / "reliability.png")
     if result.images:  # in-memory items as PNGs, so the folder shows them without the dataset

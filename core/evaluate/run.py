@@ -8,37 +8,28 @@ import torch
 import torch.nn as nn
 
 from core.checkpoints.checkpoint import Checkpoint, load_checkpoint
-from core.data import make_loader
+from core.data.bundle import make_loader
 from core.evaluate.result import EvalResult, save_evaluation
 from core.evaluate.source import EvalData, eval_data
-
-
-class Cancelled(Exception):
-    """The caller's cancel flag was set."""
+from core.models.hooks import evaluating
+from core.progress import NO_PROGRESS, Progress
 
 
 def predict_probabilities(model: nn.Module, dataset, *, batch_size: int = 256, device: str | torch.device = "cpu",
-                          progress=None, cancel=None, num_workers: int = 0) -> np.ndarray:
+                          progress: Progress = NO_PROGRESS, num_workers: int = 0) -> np.ndarray:
     """[N, K] softmax probabilities in dataset order. The model is put in eval mode and restored after."""
     device = torch.device(device)
-    was_training = model.training
-    model.eval()
     loader = make_loader(dataset, batch_size, shuffle=False, num_workers=num_workers,
                          pin_memory=device.type == "cuda")
     chunks = []  # probabilities stay on the device until the end: one copy to the host, not one per batch
     done = 0
-    try:
-        with torch.inference_mode():
-            for inputs, _ in loader:
-                if cancel is not None and cancel():
-                    raise Cancelled("evaluation was cancelled")
-                logits = model(inputs.to(device, non_blocking=True))
-                chunks.append(torch.softmax(logits.float(), dim=1))
-                done += inputs.shape[0]
-                if progress is not None:
-                    progress(done, len(dataset))
-    finally:
-        model.train(was_training)
+    with evaluating(model), torch.inference_mode():
+        for inputs, _ in loader:
+            progress.check_cancelled()
+            logits = model(inputs.to(device, non_blocking=True))
+            chunks.append(torch.softmax(logits.float(), dim=1))
+            done += inputs.shape[0]
+            progress.update(done, len(dataset), f"evaluating {done}/{len(dataset)} images")
     if not chunks:
         return np.zeros((0, 0), dtype=np.float32)
     return torch.cat(chunks).cpu().numpy()
@@ -53,13 +44,14 @@ def evaluate_model(model: nn.Module, classes: list[str], data: EvalData, **kwarg
 
 def evaluate_checkpoint(checkpoint: Checkpoint | str | Path, dataset: str | Path | None = None,
                         split: str = "val", out: str | Path | None = None, *, device: str = "cpu",
-                        batch_size: int = 256, progress=None, cancel=None) -> EvalResult:
-    """A checkpoint on a dataset split -> EvalResult; with `out`, the files are written there too."""
+                        batch_size: int = 256, progress: Progress = NO_PROGRESS) -> EvalResult:
+    """A checkpoint on a dataset split -> EvalResult; with `out`, the files are written there too. `progress`
+    runs twice: reading a folder's images, then evaluating them."""
     ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
-    data = eval_data(ckpt, dataset, split)
+    data = eval_data(ckpt, dataset, split, progress)
     model = ckpt.build_model().to(device)
     result = evaluate_model(model, ckpt.classes, data, batch_size=batch_size, device=device,
-                            progress=progress, cancel=cancel)
+                            progress=progress)
     result.checkpoint = str(checkpoint) if not isinstance(checkpoint, Checkpoint) else ""
     if out is not None:
         save_evaluation(result, out)

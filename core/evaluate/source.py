@@ -13,17 +13,20 @@ import torch
 from torch.utils.data import Dataset
 
 from core.checkpoints.checkpoint import Checkpoint
-from core.data import DatasetError, DataSpec, build_data
+from core.data.build import build_data
 from core.data.datasets import ArrayDataset, FileDataset
-from core.data.folder import scan_folder_splits
+from core.data.folder import DatasetError, scan_folder_splits
+from core.data.spec import DataSpec
 from core.data.transforms import eval_transform
+from core.errors import LayerscopeError
 from core.evaluate.images import MemoryImages
+from core.progress import NO_PROGRESS, Progress
 
 SPLITS = ("val", "train", "test", "all")
 CACHE_LIMIT_MB = 1024.0  # decoded images kept in memory up to this size; beyond it they are re-read per batch
 
 
-class EvaluationError(Exception):
+class EvaluationError(LayerscopeError):
     """An evaluation cannot run as asked; the message says what is wrong and what to do."""
 
 
@@ -51,7 +54,7 @@ def _rewrap(dataset, ckpt: Checkpoint) -> Dataset:
 
 
 def eval_data(ckpt: Checkpoint, dataset: str | Path | None = None, split: str = "val",
-              progress=None, cancel=None) -> EvalData:
+              progress: Progress = NO_PROGRESS) -> EvalData:
     """The images to evaluate `ckpt` on. dataset None: the data it was trained on (its validation split)."""
     if split not in SPLITS:
         raise EvaluationError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
@@ -65,7 +68,7 @@ def eval_data(ckpt: Checkpoint, dataset: str | Path | None = None, split: str = 
     # The training folder is split the way training split it (same fraction and seed), so "val" is the
     # held-out set the model never trained on.
     val_fraction, seed = (spec.val_fraction, spec.seed) if same_folder else (0.2, 0)
-    return _folder_data(ckpt, Path(name), split, val_fraction, seed, progress, cancel)
+    return _folder_data(ckpt, Path(name), split, val_fraction, seed, progress)
 
 
 def _builtin_data(ckpt: Checkpoint, spec: DataSpec, name: str, split: str) -> EvalData:
@@ -105,7 +108,7 @@ def _folder_samples(root: Path, split: str, val_fraction: float, seed: int):
 
 
 def _folder_data(ckpt: Checkpoint, root: Path, split: str, val_fraction: float, seed: int,
-                 progress, cancel) -> EvalData:
+                 progress: Progress) -> EvalData:
     from core.data.cache import decode_files, estimate_cache_mb
 
     found, samples = _folder_samples(root, split, val_fraction, seed)
@@ -122,7 +125,7 @@ def _folder_data(ckpt: Checkpoint, root: Path, split: str, val_fraction: float, 
     paths = [p for p, _ in samples]
     size = ckpt.preprocess.image_size
     keep = estimate_cache_mb(len(paths), size, True) <= CACHE_LIMIT_MB
-    images, errors = decode_files(paths, size, True, progress=progress, cancel=cancel, keep=keep)
+    images, errors = decode_files(paths, size, True, progress=progress, keep=keep)
     good = [i for i in range(len(samples)) if i not in errors]
     unreadable = [(str(paths[i]), reason) for i, reason in sorted(errors.items())]
     if not good:

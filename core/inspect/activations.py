@@ -1,4 +1,5 @@
-"""Capture what every layer computes for one input, with forward hooks that always remove themselves."""
+"""Capture what every layer computes for one input, with forward hooks that always remove themselves
+(core.models.hooks)."""
 from __future__ import annotations
 
 import threading
@@ -9,6 +10,7 @@ from typing import Iterable
 import torch
 import torch.nn as nn
 
+from core.models.hooks import Hooks, evaluating
 from core.models.summary import layer_summary, leaf_layers
 
 
@@ -77,28 +79,16 @@ def forward_with_activations(model: nn.Module, batch: torch.Tensor,
     the forward pass raises.
     """
     captured: dict[str, torch.Tensor] = {}
-    handles = []
 
-    def make_hook(name: str):
-        def hook(_module, _inputs, output):
-            t = _first_tensor(output)
-            if t is not None and t.dim() >= 1:
-                sample = t[0] if t.dim() >= 2 else t
-                captured[name] = _cpu_copy(sample)
-        return hook
+    def keep_first_sample(name: str, _inputs, output) -> None:
+        t = _first_tensor(output)
+        if t is not None and t.dim() >= 1:
+            captured[name] = _cpu_copy(t[0] if t.dim() >= 2 else t)
 
     with model_lock(model):
-        was_training = model.training
-        try:
-            for name, module in _select_modules(model, layer_names):
-                handles.append(module.register_forward_hook(make_hook(name)))
-            model.eval()
-            with torch.inference_mode():
-                output = model(batch)
-        finally:
-            for h in handles:
-                h.remove()
-            model.train(was_training)
+        layers = _select_modules(model, layer_names)
+        with Hooks(layers, keep_first_sample), evaluating(model), torch.inference_mode():
+            output = model(batch)
     return output, captured
 
 

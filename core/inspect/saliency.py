@@ -15,7 +15,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from core.errors import LayerscopeError
 from core.inspect.activations import model_lock
+from core.models.hooks import evaluating
 
 
 # Integrated gradients runs `steps` scaled copies of the input through the model; this many at a time keeps
@@ -23,7 +25,7 @@ from core.inspect.activations import model_lock
 IG_BATCH = 8
 
 
-class SaliencyUnavailable(ValueError):
+class SaliencyUnavailable(LayerscopeError, ValueError):
     """This saliency method does not apply to this model (for example Grad-CAM on an MLP)."""
 
 
@@ -39,19 +41,16 @@ def default_cam_layer(model: nn.Module) -> str | None:
 @contextmanager
 def _gradient_ready(model: nn.Module):
     """Eval mode and no in-place activations for the duration; everything restored afterwards."""
-    with model_lock(model):
-        was_training = model.training
+    with model_lock(model), evaluating(model):
         inplace = [m for m in model.modules() if getattr(m, "inplace", False) is True]
         try:
             for m in inplace:
                 m.inplace = False
-            model.eval()
             with torch.inference_mode(False), torch.enable_grad():
                 yield
         finally:
             for m in inplace:
                 m.inplace = True
-            model.train(was_training)
 
 
 def _prepare_input(batch: torch.Tensor) -> torch.Tensor:

@@ -14,6 +14,7 @@ names; the file written or appended to must not be a link. Any link on the way i
 from __future__ import annotations
 
 import contextlib
+import csv
 import errno
 import io
 import os
@@ -181,12 +182,14 @@ def _exclusive_temp(dir_fd: int, final_name: str) -> tuple[int, str]:
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[io.RawIOBase], None], *,
-                 inside: str | os.PathLike | None = None) -> Path:
+                 inside: str | os.PathLike | None = None, sync: bool = True) -> Path:
     """Write `path` through `write(fileobj)` into a temp file beside it, fsync, then rename over `path`.
     `inside`: the dataset or run folder `path` belongs to; no folder between it and `path` may be a link
     (default: only the file's own folder is trusted). `path` itself must not be a link (LinkRefused).
     The temp is removed on any failure; an OSError (full disk, quota, permissions) names `path`. A second
-    signal arriving meanwhile waits until the file is complete (see core.io.signals)."""
+    signal arriving meanwhile waits until the file is complete (see core.io.signals). sync=False skips the
+    fsync: only for caches, whose files are made again when a crash loses them (thousands of thumbnails
+    would otherwise wait for the disk one by one); the rename still never shows half a file."""
     path = Path(path)
     root, parts = _split(path, inside)
     with interrupts.protected():
@@ -195,13 +198,13 @@ def atomic_write(path: str | os.PathLike, write: Callable[[io.RawIOBase], None],
         except OSError as exc:
             raise naming(exc, path) from exc
         try:
-            _write_in(dir_fd, path, write)
+            _write_in(dir_fd, path, write, sync)
         finally:
             os.close(dir_fd)
     return path
 
 
-def _write_in(dir_fd: int, path: Path, write: Callable[[io.RawIOBase], None]) -> None:
+def _write_in(dir_fd: int, path: Path, write: Callable[[io.RawIOBase], None], sync: bool) -> None:
     try:
         _check_target(dir_fd, path.name, path)
         fd, tmp = _exclusive_temp(dir_fd, path.name)
@@ -213,7 +216,8 @@ def _write_in(dir_fd: int, path: Path, write: Callable[[io.RawIOBase], None]) ->
             writer = _ErrorKeepingWriter(fh)
             write(writer)
             fh.flush()
-            os.fsync(fh.fileno())
+            if sync:
+                os.fsync(fh.fileno())
         _check_target(dir_fd, path.name, path)  # a link planted while writing is refused, not replaced
         os.replace(tmp, path.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     except BaseException as exc:
@@ -229,6 +233,16 @@ def _write_in(dir_fd: int, path: Path, write: Callable[[io.RawIOBase], None]) ->
 
 def write_text_atomic(path: str | os.PathLike, text: str, *, inside: str | os.PathLike | None = None) -> Path:
     return atomic_write(path, lambda fh: fh.write(text.encode("utf-8")), inside=inside)
+
+
+def write_csv_atomic(path: str | os.PathLike, header: list[str], rows: Iterable[Iterable], *,
+                     inside: str | os.PathLike | None = None) -> Path:
+    """A CSV file (UTF-8, the csv module's own line endings) written atomically: a header row, then `rows`."""
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return write_text_atomic(path, text.getvalue(), inside=inside)
 
 
 def _ends_with_newline(fd: int) -> bool:

@@ -12,10 +12,12 @@ import os
 import re
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
+from core.errors import LayerscopeError
+
 MAX_NAME_BYTES = 255  # one path component on every common filesystem
 
 
-class ConfinementError(ValueError):
+class ConfinementError(LayerscopeError, ValueError):
     """A path or label from a file that would leave its folder. `source` is the file it came from (or None),
     `entry` the value as written, `reason` why it is refused."""
 

@@ -15,6 +15,7 @@ from typing import Union
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from core.errors import LayerscopeError
 from core.io.safefile import FileRefused, read_regular_file
 
 IMAGE_EXTENSIONS = frozenset(
@@ -43,7 +44,7 @@ warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 
-class ImageLoadError(Exception):
+class ImageLoadError(LayerscopeError):
     """An image could not be loaded. `path` names the file, `reason` says why in plain words, `kind` is a
     short tag: missing, dangling_link, symlink_loop, folder, not_regular, unreadable, file_too_big, empty,
     too_large (pixels), not_image, corrupt, no_memory."""

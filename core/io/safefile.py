@@ -11,8 +11,10 @@ import errno
 import os
 import stat
 
+from core.errors import LayerscopeError
 
-class FileRefused(Exception):
+
+class FileRefused(LayerscopeError):
     """A path that is not read. `kind` is a short tag, `reason` a plain sentence."""
 
     def __init__(self, path: str | os.PathLike, kind: str, reason: str):

@@ -31,6 +31,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+from core.errors import LayerscopeError
+
 KIB, MIB = 1 << 10, 1 << 20
 
 # Size caps per kind of file: each far above anything Layerscope writes, far below what hurts.
@@ -54,7 +56,7 @@ MAX_INT = int(sys.float_info.max)
 _MAX_INT_DIGITS = len(str(MAX_INT)) + 1
 
 
-class SmallFileError(ValueError):
+class SmallFileError(LayerscopeError, ValueError):
     """A small file that is not read or not used. `path` names it, `reason` says why in plain words, `kind`
     is a short tag: missing, link, folder, not_regular, unreadable, too_big, no_memory, not_text, not_json,
     too_deep, number, schema, csv, npz."""

@@ -8,12 +8,13 @@ from typing import Callable
 import torch.nn as nn
 
 from core import catalog
+from core.errors import LayerscopeError
 from core.models.simple import build_cnn, build_mlp
 from core.catalog import WEIGHT_OPTIONS  # options that load weights (skipped when a checkpoint rebuilds)
 from core.models.torchvision_models import TORCHVISION_MODELS, WeightsError, build_torchvision
 
 
-class ModelError(Exception):
+class ModelError(LayerscopeError):
     """A model cannot be built as asked; the message says which option is wrong."""
 
 

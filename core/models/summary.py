@@ -1,10 +1,13 @@
-"""A layer summary (name, type, output shape, parameters) from one dummy forward pass with hooks."""
+"""A layer summary (name, type, output shape, parameters) from one dummy forward pass with hooks
+(core.models.hooks)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
+
+from core.models.hooks import Hooks, evaluating, model_device
 
 
 @dataclass
@@ -23,18 +26,9 @@ def leaf_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
 def probe_leaf_outputs(model: nn.Module, input_shape: tuple[int, int, int], on_output) -> None:
     """One eval-mode forward pass of a zero input [1, *input_shape] with `on_output(name, output)` called for
     every leaf layer's output; hooks removed and the model's train/eval mode restored whatever happens."""
-    handles = [module.register_forward_hook(lambda _m, _inp, out, name=name: on_output(name, out))
-               for name, module in leaf_layers(model)]
-    was_training = model.training
-    try:
-        model.eval()
-        device = next((p.device for p in model.parameters()), torch.device("cpu"))
-        with torch.inference_mode():
-            model(torch.zeros(1, *input_shape, device=device))
-    finally:
-        for h in handles:
-            h.remove()
-        model.train(was_training)
+    with (Hooks(leaf_layers(model), lambda name, _inputs, output: on_output(name, output)), evaluating(model),
+          torch.inference_mode()):
+        model(torch.zeros(1, *input_shape, device=model_device(model)))
 
 
 def layer_summary(model: nn.Module, input_shape: tuple[int, int, int]) -> list[LayerRow]:

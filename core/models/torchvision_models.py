@@ -21,10 +21,12 @@ import torch.nn as nn
 import torchvision
 
 from core.catalog import TORCHVISION_MODELS
-from core.io.load_messages import loader_reason
+from core.errors import LayerscopeError
+from core.errors import loader_reason
+from core.models.hooks import last_linear
 
 
-class WeightsError(Exception):
+class WeightsError(LayerscopeError):
     """Pretrained weights cannot be obtained or do not fit; the message says what to do instead."""
 
 
@@ -41,24 +43,11 @@ def _adapt_first_conv(model: nn.Module, in_channels: int) -> None:
 
 
 def head_name(model: nn.Module) -> str:
-    """Dotted name of the classification head: the model's last nn.Linear."""
-    last = None
-    for name, module in model.named_modules():
-        if isinstance(module, nn.Linear):
-            last = name
-    if last is None:
+    """Dotted name of the classification head: the model's last nn.Linear (core.models.hooks.last_linear)."""
+    head = last_linear(model)
+    if head is None:
         raise WeightsError(f"{type(model).__name__} has no Linear head to replace")
-    return last
-
-
-def replace_head(model: nn.Module, num_classes: int) -> nn.Linear:
-    """Swap the last Linear for a fresh one with `num_classes` outputs (same input width)."""
-    name = head_name(model)
-    old = model.get_submodule(name)
-    new = nn.Linear(old.in_features, num_classes, bias=old.bias is not None)
-    parent = model.get_submodule(name.rsplit(".", 1)[0]) if "." in name else model
-    setattr(parent, name.rsplit(".", 1)[-1], new)
-    return new
+    return head[0]
 
 
 def default_weights(name: str):

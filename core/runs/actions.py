@@ -14,12 +14,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.errors import LayerscopeError
 from core.io.atomic import write_text_atomic
 from core.runs.index import read_json_object
 from core.runs.layout import CONFIG, RunLayout, trash_dir
 
 
-class RunActionError(Exception):
+class RunActionError(LayerscopeError):
     """An action on a run could not be done; the message says why and what to do."""
 
 

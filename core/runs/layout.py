@@ -31,6 +31,7 @@ LAST = "last.pt"
 BEST = "best.pt"
 META = "run_meta.json"
 CONTROL = "control.json"
+LIVE = "live.pt"  # the answer to a snapshot request: the live model's weights, no training state
 LOCK = ".lock"
 RANKS = "ranks"
 RANK_PREFIX, RANK_SUFFIX = "rank-", ".json"

@@ -20,11 +20,12 @@ try:
 except ImportError:  # Windows: no advisory locks; ownership is then not enforced
     fcntl = None
 
+from core.errors import LayerscopeError
 from core.io.atomic import remove_stale_temps
 from core.runs.layout import PREVIOUS_PREFIX, RunLayout
 
 
-class RunFolderError(Exception):
+class RunFolderError(LayerscopeError):
     """The run folder cannot be used as asked; the message names it and says what to do."""
 
 

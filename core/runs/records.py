@@ -11,6 +11,8 @@ import json
 import math
 import time as _time
 
+from core.errors import LayerscopeError
+
 RECORD_VERSION = 1
 CONFIG_VERSION = 1
 
@@ -55,7 +57,7 @@ FINAL_KINDS = ("end", "stopped", "error", "diverged")
 RUNNING, PAUSED, EVALUATING = HEARTBEAT_STATES = ("running", "paused", "evaluating")
 
 
-class RecordError(ValueError):
+class RecordError(LayerscopeError, ValueError):
     """A line is not a valid record; the message says what is wrong with it."""
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from core.checkpoints.checkpoint import CheckpointError, load_checkpoint
 from core.data import DataSpec
 from core.training.session import RunSettings, prepare_trainer
-from core.training.trainer import TrainConfig
+from core.training.config import TrainConfig
 
 LR_FACTOR = 0.1  # fine-tuning default: the original learning rate / 10
 WEIGHT_OPTIONS = ("pretrained", "weights_path")  # the checkpoint's weights replace these
@@ -32,12 +32,13 @@ def finetune_settings(checkpoint_path: str | Path, *, epochs: int = 3, lr: float
 
 
 def prepare_finetune(checkpoint_path: str | Path, run_dir: str | Path | None, *, epochs: int = 3,
-                     lr: float | None = None, callbacks=(), record_sinks=()):
+                     lr: float | None = None, callbacks=(), record_sinks=(), strategy=None, overwrite: bool = False):
     """A Trainer for the fine-tune run (call .fit() on any thread). Its config.json names the checkpoint.
-    record_sinks: as prepare_trainer's (the window's record relay)."""
+    record_sinks, strategy, overwrite: as prepare_trainer's (`layerscope train --finetune-from` passes its own)."""
     settings = finetune_settings(checkpoint_path, epochs=epochs, lr=lr)
     ckpt = load_checkpoint(checkpoint_path)
-    trainer = prepare_trainer(settings, run_dir, callbacks=callbacks, record_sinks=record_sinks)
+    trainer = prepare_trainer(settings, run_dir, callbacks=callbacks, record_sinks=record_sinks, strategy=strategy,
+                              overwrite=overwrite)
     if list(trainer.data.classes) != list(ckpt.classes):
         raise CheckpointError(f"{checkpoint_path}: its classes {ckpt.classes} differ from the dataset's now "
                               f"({trainer.data.classes}); fine-tuning needs the same classes")

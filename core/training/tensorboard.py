@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.errors import LayerscopeError
 from core.runs import layout
 from core.runs.history import LineageReader
 from core.runs.records import FINAL_KINDS
@@ -23,7 +24,7 @@ EPOCH_TAGS = {"train_loss": "epoch/train_loss", "train_acc": "epoch/train_acc", 
               "val_acc": "epoch/val_acc", "lr": "epoch/lr"}
 
 
-class TensorBoardUnavailable(RuntimeError):
+class TensorBoardUnavailable(LayerscopeError, RuntimeError):
     """The tensorboard package is missing."""
 
 

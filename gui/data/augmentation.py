@@ -27,11 +27,13 @@ def array_to_pixmap(arr: np.ndarray, size: int = PREVIEW_SIZE) -> QPixmap:
 
 def compute_preview(dataset: str, image_size: int | None, augmentation: dict, count: int, seed: int):
     """`count` training images of `dataset` as the augmentation shows them -> uint8 [n, S, S, 3]."""
-    from core.data import STANDARD_DATASETS, DataSpec, DatasetError
+    from core import catalog
+    from core.data.folder import DatasetError
     from core.data.preview import augmentation_preview
+    from core.data.spec import DataSpec
     from core.data.transforms import Augmentation
 
-    if dataset in STANDARD_DATASETS:  # a preview never starts a download
+    if dataset in catalog.STANDARD_DATASETS:  # a preview never starts a download
         from core.data.standard import STANDARD, missing_files
 
         if missing_files(dataset):

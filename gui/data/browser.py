@@ -112,11 +112,6 @@ class DatasetBrowser(QWidget):
         self._set_listing("Reading images…")
         self._task.submit(lambda ctx: standard_items(name))
 
-    def show_nothing(self, text: str = "") -> None:
-        self._task.cancel()
-        self._on_listed(([], []))
-        self.count_label.setText(text)
-
     def _set_listing(self, text: str) -> None:
         self.count_label.setText(text)
 

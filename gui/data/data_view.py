@@ -34,6 +34,7 @@ def _has_val_folder(folder: str) -> bool:
 class DataView(QWidget):
     input_changed = Signal(int, int, int)  # classes, channels, image size: the model's input and output layers
     augmentation_changed = Signal()
+    inspectRequested = Signal(list)  # image files the user double-clicked in the browser
 
     def __init__(self, settings: RunSettingsModel | None = None, parent=None):
         super().__init__(parent)
@@ -84,6 +85,7 @@ class DataView(QWidget):
         self.open_button.clicked.connect(self.choose_folder)
         self.rescan_button.clicked.connect(self._rescan)
         self.browser.loaded.connect(self._on_listed)
+        self.browser.inspect_requested.connect(self.inspectRequested)
         self.health.class_clicked.connect(self.show_class)
         self._show_augmentation(self.settings.get("augmentation"))
         self.augmentation_panel.changed.connect(self._on_augmentation_edited)

@@ -24,8 +24,7 @@ def run_health_scan(root: str, context, val_fraction: float = 0.2):
 
     # One core stays free for the window (and the thumbnail threads) while the scan reads every file.
     threads = max(1, (os.cpu_count() or 2) - 1)
-    return scan_health(root, progress=lambda done, total: context.progress(done, total, "Checking images"),
-                       cancel=context.cancelled, threads=threads, val_fraction=val_fraction)
+    return scan_health(root, context, threads=threads, val_fraction=val_fraction)
 
 
 class HealthView(QWidget):

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QAbstractListModel, QModelIndex, Qt, Signal, Slot
+from PySide6.QtCore import QAbstractListModel, QBuffer, QByteArray, QIODevice, QModelIndex, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 
+from core.io.atomic import atomic_write
 from gui.concurrent import BackgroundTask, TaskContext
 
 THUMB_SIZE = 96
@@ -74,11 +75,13 @@ class DiskCache:
         file = self._file(path, size)
         if file is None:
             return
-        try:
-            file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = file.with_suffix(f".{threading.get_ident()}.tmp")
-            if image.save(str(tmp), "PNG"):
-                os.replace(tmp, file)  # atomic: a reader never sees half a file
+        data = QByteArray()
+        buffer = QBuffer(data)
+        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+        if not image.save(buffer, "PNG"):
+            return
+        try:  # atomic: a reader never sees half a file; no fsync, a lost thumbnail is simply made again
+            atomic_write(file, lambda fh: fh.write(data.data()), sync=False)
         except OSError:
             pass
 

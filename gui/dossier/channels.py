@@ -93,8 +93,7 @@ class ChannelsView(QWidget):
         def job(ctx):
             from core.dossier.run_dossier import open_run_dossier
 
-            return ("run", open_run_dossier(run_dir, progress=lambda f, t: ctx.progress(int(f * 100), 100, t),
-                                            cancel=ctx.cancelled))
+            return ("run", open_run_dossier(run_dir, progress=ctx))
         self._grid_task.cancel()
         self._channel_task.cancel()
         self._open_task.submit(job)
@@ -111,10 +110,10 @@ class ChannelsView(QWidget):
             from core.dossier.render import layer_grid
 
             def on_tile(c, grid):
-                ctx.check()
+                ctx.check_cancelled()
                 if c + 1 == min(FIRST_TILES, layer.channels) and c + 1 < layer.channels:
                     ctx.deliver(("grid", name, grid.copy()))  # the first tiles on screen early
-                ctx.progress(c + 1, layer.channels, "cutting crops")
+                ctx.update(c + 1, layer.channels, "cutting crops")
             return ("grid", name, layer_grid(layer, dossier.image_of, on_tile=on_tile))
         self._channel_task.cancel()
         self._grid_task.submit(job)
@@ -132,7 +131,7 @@ class ChannelsView(QWidget):
 
             tiles = []
             for rank, index in enumerate(layer.indices[channel]):
-                ctx.check()
+                ctx.check_cancelled()
                 if index < 0:
                     continue
                 img = dossier.image_of(int(index))

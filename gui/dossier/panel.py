@@ -47,17 +47,3 @@ class DossierPanel(QWidget):
         for view in (self.channels, self.health, self.probes):
             view.shutdown()
 
-
-def install_dossier(window) -> DossierPanel:
-    """The Dossier tab (after Inspect) and File > Open Run Dossier…. Its tasks stop at quit (BackgroundTask
-    listens to aboutToQuit) and their pools wait for a running job when the window deletes them."""
-    from PySide6.QtGui import QAction
-
-    panel = DossierPanel(window)
-    window.tabs.addTab(panel, "Dossier")
-    panel.message.connect(lambda text: window.log.append("info", text))
-    action = QAction("Open Run &Dossier…", window)
-    action.setStatusTip("Top images per channel, layer health and probe timelines of a run folder")
-    action.triggered.connect(lambda: (window.tabs.setCurrentWidget(panel), panel.choose_run()))
-    window.menus["file"].addAction(action)
-    return panel

@@ -118,10 +118,6 @@ class CompareView(QWidget):
         self.summary.setText("Comparing…")
         self.task.submit(compare_job(a, b))
 
-    def compare_folders(self, a, b) -> None:
-        """Compare A and B (folders or EvalResults) at once, e.g. after a fine-tune run has evaluated."""
-        self.task.submit(compare_job(a, b))
-
     def show_comparison(self, comparison) -> None:
         self.comparison = comparison
         extra = (f" ({comparison.only_a} only in A, {comparison.only_b} only in B: left out)"

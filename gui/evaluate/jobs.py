@@ -1,7 +1,8 @@
 """The Evaluate tab's background jobs: plain functions of a TaskContext (gui/concurrent.py runs them).
 
-Each imports the engine lazily, so the tab builds before torch loads; `context.cancelled` is the engine's
-cancel flag, and progress goes through `context.progress` (throttled there).
+Each imports the engine lazily, so the tab builds before torch loads; the context is core's progress protocol
+(core/progress.py), handed to the engine's long passes as is: their progress is throttled there and a newer
+request cancels them.
 """
 from __future__ import annotations
 
@@ -17,17 +18,13 @@ def evaluate_job(checkpoint, dataset: str | None, split: str, out: str | None):
     def run(context):
         from core.evaluate.run import evaluate_checkpoint
 
-        def progress(done, total):
-            context.progress(done, total, f"evaluating {done}/{total} images")
-
-        return evaluate_checkpoint(checkpoint, dataset or None, split, out, progress=progress,
-                                   cancel=context.cancelled)
+        return evaluate_checkpoint(checkpoint, dataset or None, split, out, progress=context)
     return run
 
 
 def load_evaluation_job(folder: str):
     def run(context):
-        from core.evaluate import load_evaluation
+        from core.evaluate.result import load_evaluation
 
         return load_evaluation(folder)
     return run
@@ -36,7 +33,7 @@ def load_evaluation_job(folder: str):
 def compare_job(a, b):
     """a, b: EvalResult or an evaluation folder. -> Comparison."""
     def run(context):
-        from core.evaluate import load_evaluation
+        from core.evaluate.result import load_evaluation
         from core.evaluate.compare import compare_evaluations
 
         first = load_evaluation(a) if isinstance(a, (str, Path)) else a
@@ -50,12 +47,8 @@ def label_issues_job(root: str, folds: int, epochs: int):
     def run(context):
         from core.evaluate.label_issues import dataset_findings, find_folder_label_issues
 
-        def progress(fraction, text):
-            context.progress(int(fraction * 1000), 1000, text)
-
-        issues, data, _ = find_folder_label_issues(root, folds=folds, epochs=epochs, progress=progress,
-                                                   cancel=context.cancelled)
-        context.check()
+        issues, data, _ = find_folder_label_issues(root, folds=folds, epochs=epochs, progress=context)
+        context.check_cancelled()
         duplicates, confounds = dataset_findings(data)
         return {"issues": issues, "duplicates": duplicates, "confounds": confounds, "classes": list(data.classes),
                 "root": root}
@@ -124,7 +117,7 @@ def thumbnails_job(chunk: list[tuple[int, str]], size: int, images=None):
 
         out = []
         for row, file in chunk:
-            context.check()
+            context.check_cancelled()
             out.append((row, thumbnail(resolve_image(file, images), size)))
         context.deliver(out)
         return None

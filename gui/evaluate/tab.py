@@ -1,6 +1,7 @@
 """The Evaluate tab: three pages (Evaluate, Label issues, Compare) and the export job of File > Export Model.
 
-Signals for the main window (gui/window/evaluate_hookup.py wires them; this package imports no other tab):
+Signals for the window (gui/window/wiring.py and evaluate_hookup.py connect them; this package imports no
+other tab):
     inspectRequested(file, true class, predicted class)   an image clicked in a cell's gallery
     finetuneRequested(RunSettings, checkpoint)            start a fine-tune run
     message(level, text)                                  for the log
@@ -42,6 +43,19 @@ class EvaluateTab(QTabWidget):
         self.export_task = BackgroundTask(self, imports=("core.evaluate.export",))
         self.export_task.finished.connect(self.exported)
         self.export_task.failed.connect(self.exportFailed)
+
+    def set_run_dir_provider(self, provider) -> None:
+        """Where "Best of current run" looks: `provider()` -> the current run folder, or None."""
+        self.evaluate_page.run_dir_provider = provider
+
+    def set_dataset(self, root: str) -> None:
+        """A folder dataset the Label issues page offers (it keeps one the user typed)."""
+        self.issues.set_dataset(root)
+
+    def show_evaluation(self, folder: str) -> None:
+        """The Evaluate page showing a saved evaluation folder (read off the GUI thread)."""
+        self.setCurrentWidget(self.evaluate_page)
+        self.evaluate_page.open_evaluation(folder)
 
     def export_model(self, checkpoint, fmt: str, out: str) -> None:
         """Export (and verify) on the worker primitive; `exported(report)` or `exportFailed(text)` follows."""

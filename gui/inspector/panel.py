@@ -80,6 +80,11 @@ class InspectorPanel(InspectorWidgets):
         self.probe = PinnedProbe(self.hub, lambda: self._busy, self)
 
     # ---- input ---------------------------------------------------------------------------------------
+    def pinned_probe_paths(self) -> list[str]:
+        """The pinned probe's image file, if one is pinned (a run gets its probe timeline), else []."""
+        source = self.probe.source
+        return [source.path] if source is not None and source.path else []
+
     def open_paths(self, items: list[str]) -> None:
         """Inspect files and http(s) URLs (strings); one item shows its detail, many fill the table."""
         sources = [ImageSource.from_url(i) if is_url(i) else ImageSource.from_path(i) for i in items]

@@ -65,7 +65,6 @@ class SaliencyView(QWidget):
         self.layer.currentIndexChanged.connect(self._emit_request)
         self._populating = False
         self._heatmap: np.ndarray | None = None
-        self._second: np.ndarray | None = None
 
     # ---- set-up from a new inspection ----------------------------------------------------------------
     def set_model_info(self, classes: list[str], predicted: str | None, conv_layers: list[str], auto_layer: str | None) -> None:
@@ -141,7 +140,7 @@ class SaliencyView(QWidget):
 
     def set_heatmap(self, heatmap: np.ndarray | None, text: str, second: np.ndarray | None = None) -> None:
         """The map (and the side-by-side class's map, when there is one) with a line saying what they show."""
-        self._heatmap, self._second = heatmap, second
+        self._heatmap = heatmap
         self.status.setText(text)
         self.pane2.setVisible(second is not None)
         for pane, item, values in ((self.pane, self.heat, heatmap), (self.pane2, self.heat2, second)):
@@ -167,6 +166,3 @@ class SaliencyView(QWidget):
 
     def heatmap(self) -> np.ndarray | None:
         return self._heatmap
-
-    def second_heatmap(self) -> np.ndarray | None:
-        return self._second

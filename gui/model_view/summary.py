@@ -64,7 +64,7 @@ def summarise(request: SummaryRequest, context=None) -> ModelSummary:
 
     from dataclasses import replace
 
-    from core.data import DataSpec
+    from core.data.spec import DataSpec
     from core.models import ModelSpec, build_model, layer_summary
     from core.models.torchvision_models import data_spec_for_model
 
@@ -81,7 +81,7 @@ def summarise(request: SummaryRequest, context=None) -> ModelSummary:
     spec = ModelSpec(request.model_name, request.num_classes, request.in_channels, request.image_size, options)
     model = build_model(spec)
     if context is not None:
-        context.check()
+        context.check_cancelled()
     rows = layer_summary(model, (request.in_channels, request.image_size, request.image_size))
     params = list(model.parameters())
     total = sum(p.numel() for p in params)

@@ -16,7 +16,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLineEdit, QMenu, QSplitter,
                                QTableView, QTabWidget, QToolBar, QVBoxLayout, QWidget)
 
-from core.runs.actions import (RunActionError, TrashedRun, resume_request,
+from core.runs.actions import (TrashedRun, resume_request,
                               run_checkpoint, run_settings)
 from core.runs.index import RunIndex, RunSummary
 from core.runs.layout import BEST, LAST
@@ -192,7 +192,7 @@ class RunsTab(RunFileActions, QWidget):
 
         def job(ctx):
             start = time.monotonic()
-            summaries = index.scan(ctx.cancelled, ctx.progress)
+            summaries = index.scan(ctx.cancelled, ctx.update)
             # Compared here, off the GUI thread: a rescan of 10,000 runs usually changes a handful of rows.
             latest = {s.path: s for s in summaries}
             changed = [s for s in summaries if previous.get(s.path) != s]
@@ -290,37 +290,25 @@ class RunsTab(RunFileActions, QWidget):
         paths = self.selected_paths()
         return paths[0] if len(paths) == 1 else None
 
-    # ---- commands ------------------------------------------------------------------------------------
+    # ---- commands (the run folder is read on the file-actions thread; a RunActionError reaches the log) ----
     def _fail(self, exc: Exception) -> None:
         self.message.emit("error", str(exc))
 
     def open_checkpoint(self, which: str) -> None:
         path = self._one()
-        if path is None:
-            return
-        try:
-            self.openCheckpointRequested.emit(str(run_checkpoint(path, which)))
-        except RunActionError as exc:
-            self._fail(exc)
+        if path is not None:
+            self._off_thread(lambda: str(run_checkpoint(path, which)), self.openCheckpointRequested.emit)
 
     def resume_selected(self) -> None:
         path = self._one()
-        if path is None:
-            return
-        try:
-            settings, checkpoint = resume_request(path)
-        except RunActionError as exc:
-            return self._fail(exc)
-        self.resumeRequested.emit(path, settings, str(checkpoint))
+        if path is not None:
+            self._off_thread(lambda: resume_request(path),
+                             lambda found: self.resumeRequested.emit(path, found[0], str(found[1])))
 
     def train_again(self) -> None:
         path = self._one()
-        if path is None:
-            return
-        try:
-            self.trainAgainRequested.emit(run_settings(path))
-        except RunActionError as exc:
-            self._fail(exc)
+        if path is not None:
+            self._off_thread(lambda: run_settings(path), self.trainAgainRequested.emit)
 
     def shutdown(self) -> None:
         self.poll_timer.stop()

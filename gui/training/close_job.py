@@ -1,7 +1,7 @@
-"""Closing the window while a multi-process job runs: stop it, leave it running, or do not close.
+"""Closing the window while this window's run is going on: stop it, leave it running, or do not close.
 
-The job is its own process group, so leaving it running is safe: it goes on writing its run folder, and the
-app (Runs tab, `layerscope --follow RUN`) follows it again later.
+Every run the window starts is a process of its own, in its own process group, so leaving it running is safe:
+it goes on writing its run folder, and the app (Runs tab, `layerscope --follow RUN`) follows it again later.
 """
 from __future__ import annotations
 
@@ -14,13 +14,14 @@ from core.runs import layout
 STOP, LEAVE, CANCEL = "stop", "leave", "cancel"
 
 
-def ask_about_running_job(parent: QWidget, run_dir: Path) -> str:
+def ask_about_running_job(parent: QWidget, run_dir: Path | None) -> str:
     """STOP, LEAVE or CANCEL, as the user chose."""
-    box = QMessageBox(QMessageBox.Icon.Question, "A training job is running",
-                      f"A multi-process run is writing {run_dir}.", parent=parent)
-    box.setInformativeText(f"Stop it (every process stops after its batch; {layout.LAST} is saved), or leave it running "
-                           "and follow it again later from the Runs tab or with layerscope --follow.")
-    stop = box.addButton("Stop the job", QMessageBox.ButtonRole.DestructiveRole)
+    where = f"is writing {run_dir}" if run_dir is not None else "is starting"
+    box = QMessageBox(QMessageBox.Icon.Question, "A run is training", f"The run this window started {where}.",
+                      parent=parent)
+    box.setInformativeText(f"Stop it (it stops after its batch and saves {layout.LAST}), or leave it running in its own "
+                           "process and follow it again later from the Runs tab or with layerscope --follow.")
+    stop = box.addButton("Stop the run", QMessageBox.ButtonRole.DestructiveRole)
     leave = box.addButton("Leave it running", QMessageBox.ButtonRole.AcceptRole)
     cancel = box.addButton(QMessageBox.StandardButton.Cancel)
     box.setDefaultButton(cancel)
@@ -33,7 +34,7 @@ def close_with_job(controller, choice: str) -> bool:
     if choice == CANCEL:
         return False
     if choice == LEAVE:
-        controller.leave_job()
+        controller.leave()
         return True
-    controller.shutdown()  # STOP: signal every process and wait for the job to save and exit
+    controller.shutdown()  # STOP: signal the run and wait for it to save and exit
     return True

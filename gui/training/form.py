@@ -117,7 +117,7 @@ class TrainingPanel(QWidget):
                                      else self._train_tip)
         self.pause_action.setEnabled(self._state in ("running", "paused"))  # a multi-process job too
         self.pause_action.setText("&Resume" if self._state == "paused" else "&Pause")
-        self.stop_action.setEnabled(self._state in ("running", "paused"))
+        self.stop_action.setEnabled(self._state in ("starting", "running", "paused"))  # starting: its process loads
         self.own_fields.set_editable(self._engine_ready and idle)
 
     # ---- a followed run ------------------------------------------------------------------------------

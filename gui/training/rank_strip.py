@@ -1,6 +1,6 @@
 """The per-process status strip of a multi-process run: one small label per process (rank, its status word:
 running / paused / evaluating / not responding / stopped / finished / failed, last step), from
-RUN/ranks/rank-N.json as gui/training/job_watch.py reads them (core.runs.rank_status.rank_liveness)."""
+RUN/ranks/rank-N.json as core/processes/watch.py reads them (core.runs.rank_status.rank_liveness)."""
 from __future__ import annotations
 
 from PySide6.QtCore import Slot

@@ -1,8 +1,8 @@
 """The one code path from run records to the Train tab: plots, progress bars and log lines.
 
-Records (core.runs.records) arrive in batches, from the app's own worker thread or from a RunFollower reading a
-file that another process writes; both go through `RecordView.show(records)`, so a followed run looks
-exactly like a run started here.
+Records (core.runs.records) arrive in batches, read by the run handle from the run folder's metrics.jsonl, whether
+this window started the run (in a process of its own) or only follows it; both go through
+`RecordView.show(records)`, so a followed run looks exactly like a run started here.
 """
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
-"""Writes a run's RUN/control.json (core.runs.control: pause, go on, stop) off the GUI thread, for a job the
-app started and for a run it only follows alike.
+"""Writes a run's RUN/control.json (core.runs.control: pause, go on, stop, a live-weights snapshot) off the GUI
+thread.
 
 One task of its own, apart from the polls: a press is written at once even while a poll runs, and of quick
-presses that have not started yet only the latest is written (BackgroundTask's generation scheme)."""
+presses that have not started yet only the latest is written (BackgroundTask's generation scheme). Each write
+holds the whole of what the window asks (the file is one state, not a queue of commands)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,11 +21,11 @@ class RunControl(QObject):
         self._task = BackgroundTask(self, imports=())
         self._task.failed.connect(lambda text: self.message.emit("error", f"Could not write the control file: {text}"))
 
-    def send(self, run_dir: str | Path, *, pause: bool, stop: bool = False) -> None:
+    def send(self, run_dir: str | Path, *, pause: bool | None, stop: bool = False, snapshot: int | None = None) -> None:
         def write(_ctx):
             from core.runs.control import write_control
 
-            write_control(run_dir, pause=pause, stop=stop)
+            write_control(run_dir, pause=pause, stop=stop, snapshot=snapshot)
 
         self._task.submit(write)
 

@@ -1,4 +1,5 @@
-"""How the main window takes in the Evaluate tab; kept here so the window stays a composition.
+"""How the main window takes in the Evaluate tab; kept here so the window stays a composition. Its connections
+to other tabs (an image to Inspect, a fine-tune run to Train, the current run) are in gui/window/wiring.py.
 
     self.evaluate_tab = install_evaluate_tab(self)     # in MainWindow.__init__, after the other tabs
     self.evaluate_tab.shutdown()                       # in MainWindow.closeEvent
@@ -16,16 +17,13 @@ EXPORT_FORMATS = {"onnx": ".onnx", "pt2": ".pt2", "torchscript": ".pt"}  # core.
 
 
 def install_evaluate_tab(window) -> tuple[EvaluateTab, QAction]:
-    """The Evaluate tab and File > Export Model… (returned for the window to keep), the tab's requests wired to
-    the window."""
+    """The Evaluate tab and File > Export Model… (returned for the window to keep), the tab's requests to the
+    window (the log, message boxes) and the run settings' folder dataset for its Label issues page."""
     tab = EvaluateTab(window.hub, window)
     window.tabs.addTab(tab, "Evaluate")
-    tab.evaluate_page.run_dir_provider = lambda: window.controller.run_dir if window.controller is not None else None
     tab.message.connect(window.log.append)
-    tab.inspectRequested.connect(lambda file, true, predicted: inspect_image(window, file, true, predicted))
-    tab.finetuneRequested.connect(lambda settings, checkpoint: start_finetune(window, settings, checkpoint))
-    tab.issues.set_dataset(_folder_dataset(window))
-    window.run_settings.changed.connect(lambda key, value: key == "dataset" and tab.issues.set_dataset(_folder_dataset(window)))
+    tab.set_dataset(_folder_dataset(window))
+    window.run_settings.changed.connect(lambda key, value: key == "dataset" and tab.set_dataset(_folder_dataset(window)))
     action = QAction("Export &Model…", window)
     action.setToolTip("Export the current model as ONNX, a torch.export program (.pt2) or TorchScript, verified")
     action.triggered.connect(lambda: choose_export(window, tab))
@@ -41,33 +39,12 @@ def install_evaluate_tab(window) -> tuple[EvaluateTab, QAction]:
 def show_evaluation(window, folder: str) -> None:
     """`layerscope --evaluation DIR`: the Evaluate tab showing a saved evaluation (read off the GUI thread)."""
     window.tabs.setCurrentWidget(window.evaluate_tab)
-    window.evaluate_tab.setCurrentWidget(window.evaluate_tab.evaluate_page)
-    window.evaluate_tab.evaluate_page.open_evaluation(folder)
+    window.evaluate_tab.show_evaluation(folder)
 
 
 def _folder_dataset(window) -> str:
     name = str(window.run_settings.get("dataset") or "")
     return name if name and Path(name).expanduser().is_dir() else ""
-
-
-def inspect_image(window, file: str, true: str, predicted: str) -> None:
-    """A gallery image -> the Inspect tab, saliency for the predicted and the true class side by side."""
-    if not Path(file).is_file():
-        window.log.append("info", f"{file} is not an image file here (moved or deleted?); it cannot be inspected")
-        return
-    window.tabs.setCurrentWidget(window.inspector)
-    window.inspector.open_with_saliency_pair(file, true)
-    window.log.append("info", f"Inspecting {Path(file).name} (true: {true}, predicted: {predicted}): saliency "
-                              f"for the predicted class (left) and '{true}' (right)")
-
-
-def start_finetune(window, settings, checkpoint: str) -> None:
-    """Fine-tune with corrections: a new run from `checkpoint`'s weights, fresh optimizer (core/training/finetune.py)."""
-    if window.controller is None or window.controller.is_active():
-        window.log.append("warning", "Cannot fine-tune now: wait for PyTorch to load and for the current run to end")
-        return
-    window.start_run(settings, finetune_from=checkpoint)  # the Train tab shows the run
-    window.log.append("info", f"Fine-tuning from {checkpoint}: {settings.train.epochs} epochs at lr {settings.train.lr:g}")
 
 
 def choose_export(window, tab: EvaluateTab) -> None:

@@ -16,7 +16,6 @@ def install_inspector(window) -> tuple[InspectorPanel, list[QAction]]:
     panel = InspectorPanel(window.hub, window)
     window.tabs.addTab(panel, "Inspect")
     panel.message.connect(window.log.append)
-    panel.trainRequested.connect(lambda: window.tabs.setCurrentIndex(0))  # the Train tab
     panel.openCheckpointRequested.connect(window.choose_checkpoint)
     panel.dataset_provider = lambda: str(window.run_settings.get("dataset") or "")  # for "Add to dataset…"
 

@@ -1,5 +1,6 @@
-"""The main window: composition only. It builds the tabs, the docks, the menus and the actions, and wires
-panels to the ModelHub; the tabs do the work (the Train tab owns the training controller: gui/training/tab.py).
+"""The main window: composition only. It builds the tabs (one install function per tab, gui/window/*_hookup.py),
+the docks, the menus and the actions, routes drops, and has gui/window/wiring.py connect the tabs to each other;
+the tabs do the work (the Train tab owns the training controller: gui/training/tab.py).
 
 Extension points for other panels (a few lines each):
     window.tabs.addTab(widget, "Inspect")            # a central tab
@@ -21,18 +22,19 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox, QTabWidget, QWidget
 
 from gui.checkpoint_service import CheckpointService
-from gui.window.data_hookup import install_data_tab
-from gui.window.evaluate_hookup import install_evaluate_tab
 from gui.drop_router import accepts_drop, paths_from_mime, plan_drop
-from gui.dossier.panel import install_dossier
-from gui.window.inspector_hookup import install_inspector
+from gui.log_panel import LogPanel, PanelLogHandler
 from gui.model_hub import ModelHub
 from gui.model_view import ModelView
-from gui.window.runs_hookup import install_runs_tab, route_run_folders
 from gui.run_settings_model import RunSettingsModel, recall, remember
 from gui.settings import AppSettings
 from gui.torch_loader import TorchLoader
-from gui.log_panel import LogPanel
+from gui.window import wiring
+from gui.window.data_hookup import install_data_tab
+from gui.window.dossier_hookup import install_dossier
+from gui.window.evaluate_hookup import install_evaluate_tab
+from gui.window.inspector_hookup import install_inspector
+from gui.window.runs_hookup import install_runs_tab, route_run_folders
 from gui.window.training_hookup import install_training_tab
 
 APP_NAME = "Layerscope"
@@ -45,10 +47,9 @@ def _train_part(name: str) -> property:
 
 class MainWindow(QMainWindow):
     engineReady = Signal()
-    controller = _train_part("controller")  # the TrainingController, None until the engine has loaded
+    controller = _train_part("controller")  # the TrainingController (runs start once the engine has loaded)
     panel, progress, plots = _train_part("panel"), _train_part("progress"), _train_part("plots")
-    rank_strip, rank_watch = _train_part("rank_strip"), _train_part("rank_watch")
-    record_view, run_watch, train_exports = _train_part("record_view"), _train_part("run_watch"), _train_part("train_exports")
+    rank_strip, record_view, train_exports = _train_part("rank_strip"), _train_part("record_view"), _train_part("train_exports")
 
     def __init__(self, runs_root: str | Path | None = None, settings: AppSettings | None = None,
                  parent: QWidget | None = None):
@@ -73,6 +74,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.tabs)
 
         self.log = LogPanel()
+        self.log_handler = PanelLogHandler(self.log).attach()  # tracebacks of internal errors land in the log
         self.log_dock = QDockWidget("Log", self)
         self.log_dock.setObjectName("logDock")
         self.log_dock.setWidget(self.log)
@@ -89,22 +91,17 @@ class MainWindow(QMainWindow):
         self.inspector, inspector_actions = install_inspector(self)  # the Inspect tab, Open Image / Paste Image
         self.open_image_action, self.paste_image_action = inspector_actions
         self.dossier = install_dossier(self)  # the Dossier tab: channels, layer health, probes of a run
-        self.train_tab.probe_images_provider = lambda: [s.path for s in (self.inspector.probe.source,)
-                                                        if s is not None and s.path]  # a run's probe timeline
         self.data_view, self.open_dataset_action = install_data_tab(self, self.run_settings)  # + Open Dataset
         self.model_view = ModelView(self.run_settings, self)
         self.tabs.insertTab(2, self.model_view, "Model")
         self.model_view.set_engine_ready(self.engine_loaded())
         self.engineReady.connect(lambda: self.model_view.set_engine_ready(True))
-        self.data_view.input_changed.connect(self.model_view.set_input)  # the dataset sizes the model's ends
-        owner_tabs = {"train": self.train_tab, "data": self.data_view, "model": self.model_view}
-        for tab in (self.panel, self.model_view):  # a link to the tab that owns a value shown there
-            tab.ownerRequested.connect(lambda owner: self.tabs.setCurrentWidget(owner_tabs[owner]))
-        # A double-clicked thumbnail is inspected.
-        self.data_view.browser.inspect_requested.connect(
-            lambda paths: (self.tabs.setCurrentWidget(self.inspector), self.inspector.open_paths(paths)))
         self.runs_tab, self.open_run_folder_action = install_runs_tab(self)  # the Runs tab, Open Run Folder
         self.evaluate_tab, self.export_model_action = install_evaluate_tab(self)  # the Evaluate tab, Export Model
+        self.tab_set = wiring.Tabs(self.train_tab, self.data_view, self.model_view, self.inspector, self.dossier,
+                                   self.runs_tab, self.evaluate_tab, self.tabs.setCurrentWidget, self.log.append)
+        wiring.wire_tabs(self.tab_set, self.open_checkpoint, self,
+                         lambda: remember(self.app_settings, self.run_settings))  # every tab-to-tab connection
 
         self.torch_loader = TorchLoader(self)
         self.torch_loader.loaded.connect(self._on_engine_loaded)
@@ -145,13 +142,13 @@ class MainWindow(QMainWindow):
             self.torch_loader.start()
 
     def engine_loaded(self) -> bool:
-        return self.controller is not None
+        return self.train_tab.engine_ready
 
     @Slot(dict)
     def _on_engine_loaded(self, info: dict) -> None:
-        if self.controller is not None:
+        if self.engine_loaded():
             return
-        self.train_tab.set_engine_ready()  # makes the training controller (imports torch)
+        self.train_tab.set_engine_ready()  # Train enables
         self.statusBar().showMessage(f"Ready (PyTorch loaded in {info.get('seconds', 0):.1f} s)", 5000)
         self.engineReady.emit()
         self.checkpoints.set_engine_ready(True)  # opens a checkpoint given before now
@@ -185,6 +182,10 @@ class MainWindow(QMainWindow):
     def follow_run(self, folder: str) -> bool:
         """Drive the Train tab's plots, progress and log from a run folder another process writes."""
         return self.train_tab.follow_run(folder)
+
+    def follow_folders(self, folders: list[str]) -> None:
+        """Run folders (--follow, a drop, Open Run Folder) join the Runs tab; one is followed in the Train tab."""
+        wiring.follow_folders(self.tab_set, folders)
 
     def toggle_pause(self) -> None:
         self.train_tab.toggle_pause()
@@ -314,4 +315,5 @@ class MainWindow(QMainWindow):
         self.model_view.shutdown()
         self.app_settings.save_window(self)
         remember(self.app_settings, self.run_settings)
+        self.log_handler.detach()
         super().closeEvent(event)

@@ -19,19 +19,18 @@ def test_catalog_imports_without_torch_numpy_or_qt():
 
 
 def test_engine_registries_hold_exactly_the_catalog_names():
-    from core.data import BUILTIN_DATASETS, STANDARD_DATASETS
     from core.data.shapes import SHAPE_CLASSES
     from core.data.standard import STANDARD
     from core.models import MODEL_NAMES
     from core.models.registry import _FACTORIES
     from core.models.simple import ACTIVATIONS
-    from core.training.trainer import OPTIMIZERS, SCHEDULERS
+    from core.training.optim import OPTIMIZERS, SCHEDULERS
 
     assert tuple(_FACTORIES) == MODEL_NAMES == catalog.MODEL_NAMES
     assert tuple(ACTIVATIONS) == catalog.ACTIVATION.names
     assert tuple(OPTIMIZERS) == catalog.OPTIMIZER.names
     assert tuple(SCHEDULERS) == catalog.SCHEDULE.names
-    assert BUILTIN_DATASETS + STANDARD_DATASETS == catalog.DATASET_NAMES
+    assert catalog.BUILTIN_DATASETS + catalog.STANDARD_DATASETS == catalog.DATASET_NAMES
     assert set(STANDARD) == set(catalog.STANDARD_DATASETS)
     for name, info in STANDARD.items():
         assert len(info.classes) == catalog.DATASETS[name].num_classes
@@ -45,7 +44,7 @@ def test_core_defaults_come_from_the_catalog():
     from core.data.transforms import Augmentation
     from core.models.simple import SmallCNN, build_mlp
     from core.training.session import RunSettings
-    from core.training.trainer import TrainConfig
+    from core.training.config import TrainConfig
 
     config = TrainConfig()
     for setting in catalog.TRAIN_SETTINGS:

@@ -7,11 +7,13 @@ import pytest
 from PIL import Image
 
 from core.data import DataSpec, build_data
-from core.cancel import Cancelled
+from core.errors import Cancelled
+from core.progress import Reporter
 from core.data.folder import DatasetError, scan_folder_splits
 from core.data.health import scan_health
 from core.models import ModelSpec, build_model
-from core.training.trainer import TrainConfig, Trainer
+from core.training.config import TrainConfig
+from core.training.trainer import Trainer
 
 
 @pytest.fixture
@@ -42,7 +44,7 @@ def damaged_folder(shared_data, tmp_path) -> dict:
 
 def test_health_report_names_each_problem(damaged_folder):
     calls = []
-    report = scan_health(damaged_folder["root"], progress=lambda d, t: calls.append((d, t)))
+    report = scan_health(damaged_folder["root"], progress=Reporter(lambda d, t, _text: calls.append((d, t))))
     problems = {Path(p.path).name: p for p in report.problems}
     assert set(problems) == {"corrupt.jpg", "empty.jpg", "text.jpg"}
     assert problems["empty.jpg"].kind == "empty"
@@ -88,7 +90,7 @@ def test_uncached_folder_also_leaves_bad_files_out(damaged_folder):
 
 def test_scan_can_be_cancelled(damaged_folder):
     with pytest.raises(Cancelled):
-        scan_health(damaged_folder["root"], cancel=lambda: True)
+        scan_health(damaged_folder["root"], Reporter(cancel=lambda: True))
 
 
 def test_small_and_imbalanced_classes_are_warned(tmp_path):

@@ -10,7 +10,8 @@ import torch
 import torch.nn as nn
 from torch.utils.data import TensorDataset
 
-from core.cancel import Cancelled
+from core.errors import Cancelled
+from core.progress import Reporter
 from core.dossier.receptive import measure_receptive_fields
 from core.dossier.store import load_topk, save_topk
 from core.dossier.topk import TopKTracker, compute_topk
@@ -65,7 +66,7 @@ def test_state_is_k_by_channels_whatever_the_dataset_size():
 def test_cancel_stops_the_pass_and_removes_hooks():
     model = _tiny_model()
     with pytest.raises(Cancelled):
-        compute_topk(model, _data(), batch_size=4, cancel=lambda: True)
+        compute_topk(model, _data(), batch_size=4, progress=Reporter(cancel=lambda: True))
     assert all(len(m._forward_hooks) == 0 for m in model.modules())
 
 

@@ -11,7 +11,7 @@ from core.evaluate import EvaluationError, evaluate_checkpoint, save_evaluation
 from core.evaluate.compare import compare_evaluations
 from core.training.finetune import prepare_finetune
 from core.training.session import RunSettings, prepare_trainer
-from core.training.trainer import TrainConfig
+from core.training.config import TrainConfig
 from tests.core.evalkit import write_shapes_folder
 
 CLASSES = ["circle", "square", "star"]
@@ -61,3 +61,21 @@ def test_compare_two_evaluations(run, tmp_path, capsys):
     b.classes = ["circle", "square", "dog"]
     with pytest.raises(EvaluationError, match="dog"):
         compare_evaluations(a, b)
+
+
+def test_train_finetune_from_takes_the_checkpoints_weights_and_the_settings_epochs_and_lr(run, tmp_path):
+    """`layerscope train --settings S --finetune-from CKPT`: how the app runs a fine-tune in its own process."""
+    from core.runs import records
+
+    settings = RunSettings.from_dict(json.loads((run / "run" / "config.json").read_text()))
+    settings.train.epochs, settings.train.lr = 2, 5e-4
+    settings_file = tmp_path / "settings.json"
+    settings_file.write_text(json.dumps(settings.to_dict()))
+    tuned = tmp_path / "tuned"
+    assert main(["train", "--settings", str(settings_file), "--finetune-from", str(run / "run" / "best.pt"),
+                 "--out", str(tuned), "--quiet", "--device", "cpu"]) == 0
+    config = json.loads((tuned / "config.json").read_text())
+    assert config["finetuned_from"] == str((run / "run" / "best.pt").resolve())
+    assert config["train"]["lr"] == 5e-4 and config["train"]["epochs"] == 2
+    epochs = [records.decode(line) for line in (tuned / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in epochs if r.kind == "epoch"] == [1, 2] and not [r for r in epochs if r.kind == "resume"]

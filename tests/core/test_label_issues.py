@@ -7,7 +7,8 @@ import pytest
 from PIL import Image
 
 from core.cli.main import main
-from core.evaluate import Cancelled
+from core.errors import Cancelled
+from core.progress import Reporter
 from core.evaluate.crossval import (
     load_labelled_images,
     out_of_sample_probabilities,
@@ -54,12 +55,12 @@ def test_cross_validation_progress_and_cancel(folder):
     assert data.images.shape == (24, 3, 24, 24)
     seen = []
     probs = out_of_sample_probabilities(data, folds=2, epochs=1, model_options={"channels": 4, "blocks": 1},
-                                        progress=lambda f, text: seen.append(f))
+                                        progress=Reporter(lambda done, total, text: seen.append(done / total)))
     assert probs.shape == (24, 3) and np.allclose(probs.sum(1), 1, atol=1e-5)
     assert seen[-1] == 1.0 and seen == sorted(seen)
     with pytest.raises(Cancelled):
         out_of_sample_probabilities(data, folds=2, epochs=1, model_options={"channels": 4, "blocks": 1},
-                                    cancel=lambda: True)
+                                    progress=Reporter(cancel=lambda: True))
 
 
 def test_duplicates_across_classes(folder, tmp_path):

@@ -11,7 +11,7 @@ import torch
 
 from core.checkpoints.checkpoint import CheckpointError, load_checkpoint
 from core.errors import describe_failure
-from core.io.load_messages import loader_reason
+from core.errors import loader_reason
 from core.models.torchvision_models import WeightsError, load_weights_file
 from tests.core.hostile_files import small_png, sparse_file
 from tests.support.isolation import run_under_memory_limit

@@ -101,7 +101,7 @@ def test_a_two_process_run_started_from_the_apps_settings_file_trains_on_an_imag
     from core.processes.job import TrainJob
     from core.runs.history import fold
     from core.training.session import RunSettings
-    from core.training.trainer import TrainConfig
+    from core.training.config import TrainConfig
     from tests.core.test_distributed import _env
 
     folder = write_shapes_folder(tmp_path / "photos", per_class=6, size=16)

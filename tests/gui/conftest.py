@@ -66,6 +66,7 @@ def window(qtbot, app_settings, runs_root):
     w.panel.set_values(TINY)
     # Tiny models on 2 shared cores: small CNN keeps each run to a second or two.
     yield w
-    if w.controller is not None:
-        assert w.controller.shutdown(), "the training thread did not finish"
-        assert w.controller._thread is None
+    assert w.controller.shutdown(), "the run's process did not finish"
+    job = w.controller.job
+    assert job is None or job.process.poll() is not None, "a run's process was left running"
+    assert w.controller.handle is None

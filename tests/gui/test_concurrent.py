@@ -54,7 +54,7 @@ def test_cancel_stops_a_job_at_its_next_check_and_nothing_is_delivered(qtbot, ta
     def endless(ctx):
         while True:
             checking.set()
-            ctx.check()  # raises Cancelled once the task is cancelled
+            ctx.check_cancelled()  # raises Cancelled once the task is cancelled
 
     task.submit(endless)
     assert checking.wait(WAIT / 1000)
@@ -64,11 +64,54 @@ def test_cancel_stops_a_job_at_its_next_check_and_nothing_is_delivered(qtbot, ta
     assert results == [] and not task.busy
 
 
-def test_a_failing_job_reports_its_message_and_traceback(qtbot, task):
+def test_a_bug_in_a_job_reads_as_an_internal_error_with_the_traceback_in_the_log(qtbot, task, caplog):
     with qtbot.waitSignal(task.failed, timeout=WAIT) as failed:
         task.submit(lambda _ctx: 1 / 0)
-    assert failed.args[0].startswith("ZeroDivisionError")
+    assert failed.args[0] == "internal error (ZeroDivisionError); details in the log"
     assert "Traceback" in task.last_error_details
+    logged = [r for r in caplog.records if r.name == "gui.concurrent"]
+    assert logged and logged[0].exc_info[0] is ZeroDivisionError
+
+
+def test_a_user_facing_error_from_any_module_shows_its_own_message(qtbot, task, caplog):
+    from core.errors import LayerscopeError
+
+    class CustomError(LayerscopeError, ValueError):  # defined in a test module, not in core
+        pass
+
+    def fail(_ctx):
+        raise CustomError("the folder has no class sub-folders; add one per class")
+
+    with qtbot.waitSignal(task.failed, timeout=WAIT) as failed:
+        task.submit(fail)
+    assert failed.args[0] == "the folder has no class sub-folders; add one per class"
+    assert not [r for r in caplog.records if r.name == "gui.concurrent"]  # not a bug: nothing to log
+
+
+def test_a_full_disk_in_a_job_is_described_not_called_internal(qtbot, task):
+    import errno
+
+    def fail(_ctx):
+        raise OSError(errno.ENOSPC, "No space left on device", "/runs/x/thumb.png")
+
+    with qtbot.waitSignal(task.failed, timeout=WAIT) as failed:
+        task.submit(fail)
+    assert failed.args[0].startswith("the disk is full") and "/runs/x/thumb.png" in failed.args[0]
+
+
+def test_the_log_panel_shows_an_internal_errors_traceback(qtbot, task):
+    from gui.log_panel import LogPanel, PanelLogHandler
+
+    panel = LogPanel()
+    qtbot.addWidget(panel)
+    handler = PanelLogHandler(panel).attach()
+    try:
+        task.submit(lambda _ctx: {}["missing"])
+        qtbot.waitUntil(lambda: any("KeyError" in text and "Traceback" in text for _, text in panel.lines),
+                        timeout=WAIT)
+        assert panel.lines[-1][0] == "error"
+    finally:
+        handler.detach()
 
 
 def test_tasks_sharing_a_pool_share_its_one_thread(qtbot):
@@ -82,3 +125,19 @@ def test_tasks_sharing_a_pool_share_its_one_thread(qtbot):
     qtbot.waitUntil(lambda: len(threads) == 2, timeout=WAIT)
     assert threads[0] == threads[1] != threading.get_ident()
     assert first.shutdown() and second.shutdown()
+
+
+def test_a_jobs_context_is_cores_progress_protocol(qtbot, task):
+    from core.progress import Progress, share
+
+    updates = []
+    task.progress.connect(lambda done, total, text: updates.append((done, total, text)))
+
+    def job(ctx):
+        assert isinstance(ctx, Progress)
+        share(ctx, 0.5, 1.0).update(2, 2, "second half")  # a stage of a core pass, at its end
+        return "done"
+
+    with qtbot.waitSignal(task.finished, timeout=WAIT):
+        task.submit(job)
+    assert updates == [(1000, 1000, "second half")]

@@ -1,5 +1,5 @@
 """The app's multi-process run (issue 9): the Train tab starts a 2-process gloo job, shows both processes,
-draws its records, and Stop stops every process cleanly; closing the window can leave a job running."""
+draws its records, and Stop stops every process cleanly; closing the window can leave a run running."""
 import json
 import os
 import time
@@ -46,8 +46,9 @@ def _start_two_processes(window, qtbot):
     assert window.run_settings.get("nproc") == 2
     assert window.start_run(window.run_settings.build())
     controller = window.controller
-    assert controller.job is not None and controller.job_running()
-    qtbot.waitUntil(lambda: [s.get("liveness") in LIVE for s in controller._job_watch.ranks] == [True, True],
+    qtbot.waitUntil(lambda: controller.handle is not None, timeout=30_000)  # launched off the GUI thread
+    assert controller.job.nproc == 2 and controller.job.running
+    qtbot.waitUntil(lambda: [s.get("liveness") for s in controller.handle.ranks] == ["running", "running"],
                     timeout=120_000)
     return controller
 
@@ -83,22 +84,21 @@ def test_the_app_runs_two_processes_shows_both_and_stops_them(window, qtbot, job
 
     window.stop_training()
     qtbot.waitUntil(lambda: controller.state == "idle", timeout=120_000)
-    assert controller.last_job_exit in (130, 143)
-    assert not job.running and controller.job is None
+    assert controller.last_exit in (130, 143)
+    assert not job.running and controller.handle is None
     assert (run_dir / "last.pt").exists()
     assert {s["state"] for s in read_rank_statuses(run_dir)} == {"stopped"}
     assert [t.split(",")[0] for t in window.rank_strip.texts()] == ["rank 0: stopped", "rank 1: stopped"]
     assert window.record_view.records_shown > 0
     assert not any(_alive(pid) for pid in pids)
     assert window.panel.pause_action.isEnabled() is False and window.panel.train_action.isEnabled()
-    # The stopped job's last.pt reaches the model hub, so the inspector shows its weights.
-    qtbot.waitUntil(lambda: window.hub.current() is not None, timeout=30_000)
-    assert window.hub.current().model_spec.name == "mlp"
+    # The stopped job's last.pt reaches the model hub (weights only), so the inspector shows its weights.
+    assert window.hub.current().model_spec.name == "mlp" and window.hub.current().training_state is None
 
 
-def test_closing_asks_and_cancel_keeps_the_window_and_leave_keeps_the_job(window, qtbot, tmp_path, app_settings):
-    """The close decision on a job: Cancel keeps the window open, Leave closes it without signalling the job,
-    which a later window follows from its run folder."""
+def test_closing_asks_and_cancel_keeps_the_window_and_leave_keeps_the_run(window, qtbot, tmp_path, app_settings):
+    """The close decision on this window's run: Cancel keeps the window open, Leave closes it without signalling
+    the run's process, which a later window follows from its run folder."""
     import subprocess
     import sys
 
@@ -109,7 +109,9 @@ def test_closing_asks_and_cancel_keeps_the_window_and_leave_keeps_the_job(window
 
     run_dir = tmp_path / "left-running"
     run_dir.mkdir()
-    (run_dir / "metrics.jsonl").write_text(records.encode(records.make("heartbeat", state="running")) + "\n")
+    (run_dir / "metrics.jsonl").write_text("".join(records.encode(r) + "\n" for r in (
+        records.make("start", epochs=9, start_epoch=0, batches_per_epoch=2, total_steps=18),
+        records.make("heartbeat", state="running"))))
     (run_dir / "ranks").mkdir()
     for rank in (0, 1):
         (run_dir / "ranks" / f"rank-{rank}.json").write_text(json.dumps(
@@ -119,26 +121,26 @@ def test_closing_asks_and_cancel_keeps_the_window_and_leave_keeps_the_job(window
     process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
     try:
         controller = window.controller
-        controller.watch_job(TrainJob(process, run_dir))
-        assert controller.state == "running" and window.panel.pause_action.isEnabled()
+        controller.watch(TrainJob(process, run_dir, nproc=2), started_after=0)
+        qtbot.waitUntil(lambda: controller.state == "running", timeout=10_000)
+        assert window.panel.pause_action.isEnabled()
         asked = []
         window.ask_close_job = lambda parent, where: asked.append(where) or close_job.CANCEL
         assert not window.close()
-        assert window.isVisible() and controller.job_running()
+        assert window.isVisible() and controller.is_active() and controller.job.running
         window.ask_close_job = lambda parent, where: asked.append(where) or close_job.LEAVE
         assert window.close()
         assert asked == [run_dir, run_dir]
-        assert process.poll() is None, "leaving the job running must not stop it"
-        assert controller.job is None and controller.state == "idle"
+        assert process.poll() is None, "leaving the run running must not stop it"
+        assert controller.handle is None and controller.state == "idle" and not controller.is_active()
         # Followed again later, by another window, from its run folder alone.
         later = MainWindow(runs_root=tmp_path / "runs", settings=app_settings)
         qtbot.addWidget(later)
         assert later.follow_run(str(run_dir))
-        qtbot.waitUntil(lambda: later.record_view.records_shown == 1, timeout=10_000)
+        qtbot.waitUntil(lambda: later.record_view.records_shown == 2, timeout=10_000)
         qtbot.waitUntil(lambda: len(later.rank_strip.texts()) == 2, timeout=10_000)  # its processes too
         assert later.rank_strip.texts() == ["rank 0: running, step 7", "rank 1: running, step 7"]
-        later.run_watch.shutdown()
-        later.rank_watch.shutdown()
+        later.controller.shutdown()
     finally:
         process.kill()
         process.wait()
@@ -174,8 +176,8 @@ def test_a_job_that_fails_is_reported_with_its_error_record(window, qtbot, tmp_p
     process = subprocess.Popen([sys.executable, "-c", "raise SystemExit(1)"])
     failures = []
     window.controller.runFailed.connect(failures.append)
-    window.controller.watch_job(TrainJob(process, run_dir))
+    window.controller.watch(TrainJob(process, run_dir, nproc=2), started_after=0)  # its record is this run's
     qtbot.waitUntil(lambda: window.controller.state == "idle", timeout=10_000)
-    assert window.controller.last_job_exit == 1
+    assert window.controller.last_exit == 1
     assert failures == ["rank 1 exited with status 1: boom"]
     assert window.last_message_box.text() == failures[0]

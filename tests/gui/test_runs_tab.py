@@ -191,19 +191,19 @@ def test_form_values_from_a_run_config():
 def test_train_again_fills_the_run_settings(qtbot, app_settings, tmp_path):
     from gui.app import make_application
     from gui.window.main_window import MainWindow
-    from gui.window.runs_hookup import fill_form
 
     make_application()
     window = MainWindow(runs_root=tmp_path / "runs", settings=app_settings)
     qtbot.addWidget(window)
     window.follow_run(str(tmp_path / "followed"))  # the form shows that run's settings while it is followed
-    fill_form(window, {"data": {"name": "shapes", "train_count": 96}, "model_name": "mlp",
-                       "train": {"epochs": 7, "lr": 0.02, "seed": 5, "optimizer": "no-such-optimizer"}})
+    window.runs_tab.trainAgainRequested.emit({"data": {"name": "shapes", "train_count": 96}, "model_name": "mlp",
+                                              "train": {"epochs": 7, "lr": 0.02, "seed": 5,
+                                                        "optimizer": "no-such-optimizer"}})  # Train again
     values = window.panel.values()
     assert (values["epochs"], values["seed"], values["model"]) == (7, 5, "mlp")
     assert float(values["lr"]) == 0.02 and window.tabs.currentIndex() == 0
     # ... and the filled form is on screen: train again ends following
-    assert window.run_watch.folder is None and window.panel.shown_fields() is window.panel.own_fields
+    assert not window.controller.following and window.panel.shown_fields() is window.panel.own_fields
     window.close()
 
 
@@ -241,14 +241,14 @@ def test_window_has_the_runs_tab_and_follows_a_dropped_run_folder(qtbot, app_set
     qtbot.addWidget(window)
     tab = window.runs_tab
     # One folder not there yet: the Train tab waits for its run (`--follow DIR` before `train --out DIR`).
-    assert window.tabs.currentWidget() is window.train_tab and window.run_watch.folder == tmp_path / "nowhere"
+    assert window.tabs.currentWidget() is window.train_tab and window.controller.handle.folder == tmp_path / "nowhere"
     assert "Run Folder" in window.open_run_folder_action.text()
     qtbot.waitUntil(lambda: "local" in rows(tab) and "nowhere" in rows(tab), timeout=10_000)
     assert rows(tab)["nowhere"].status == "missing"
     window.route_drop([str(remote)])
     qtbot.waitUntil(lambda: "cli-run" in rows(tab), timeout=10_000)
     # One dropped run folder is also followed in the Train tab (plots, progress and log from its records).
-    assert window.run_watch.folder == remote and window.tabs.currentWidget() is window.train_tab
+    assert window.controller.handle.folder == remote and window.tabs.currentWidget() is window.train_tab
     qtbot.waitUntil(lambda: len(window.plots.epoch_val_acc) == 3, timeout=10_000)
     qtbot.waitUntil(lambda: tab.selected_paths() == [str(remote.resolve())], timeout=10_000)
     window.close()

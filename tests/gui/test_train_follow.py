@@ -31,7 +31,7 @@ def bare_window(qtbot, app_settings, runs_root):
     qtbot.addWidget(w)
     w.show()
     yield w
-    w.run_watch.shutdown()
+    w.controller.shutdown()
 
 
 def written(out):
@@ -54,7 +54,7 @@ def test_a_cli_run_followed_in_the_train_tab_ends_with_exactly_its_records(bare_
     out = tmp_path / "cli-run"  # not there yet
     # Followed before the run starts: the window waits for the folder (--follow DIR, then start the run).
     statuses = []
-    window.run_watch.statusChanged.connect(statuses.append)
+    window.controller.statusChanged.connect(statuses.append)
     assert window.follow_run(str(out))
     assert window.tabs.currentWidget() is window.train_tab
     assert "waiting for the run to start" in window.progress.status_label.text()
@@ -64,7 +64,7 @@ def test_a_cli_run_followed_in_the_train_tab_ends_with_exactly_its_records(bare_
         assert proc.returncode == 0, proc.stderr.read().decode()
     finally:
         proc.kill() if proc.poll() is None else None
-    qtbot.waitUntil(lambda: window.run_watch.status == "finished", timeout=10_000)
+    qtbot.waitUntil(lambda: window.controller.handle.status == "finished", timeout=10_000)
     lines = written(out)
     steps = [r for r in lines if r["kind"] == "step"]
     epochs = [r for r in lines if r["kind"] == "epoch"]
@@ -94,12 +94,12 @@ def test_a_killed_writer_reads_as_not_responding(bare_window, qtbot, tmp_path):
         qtbot.waitUntil(lambda: (out / "metrics.jsonl").exists(), timeout=120_000)
         window.follow_run(str(out))
         qtbot.waitUntil(lambda: len(window.plots.step_loss) > 0, timeout=120_000)
-        assert window.run_watch.status in ("running", "evaluating")
+        assert window.controller.handle.status in ("running", "evaluating")
         proc.send_signal(signal.SIGKILL)  # no final record, no more heartbeats
         proc.wait(timeout=30)
     finally:
         proc.kill() if proc.poll() is None else None
-    qtbot.waitUntil(lambda: window.run_watch.status == "not responding", timeout=10_000)
+    qtbot.waitUntil(lambda: window.controller.handle.status == "not responding", timeout=10_000)
     assert "not responding" in window.progress.status_label.text()
 
 
@@ -165,14 +165,13 @@ def test_a_folder_followed_before_it_exists_is_shown_once_its_run_starts_and_aga
     then draws its run without the user doing anything; a folder deleted and made again is a new run."""
     import shutil
 
-    from gui.window.runs_hookup import follow_folders
     from tests.core.test_run_index import make_run
 
     window = bare_window
     out = tmp_path / "later" / "run"  # not even its parent exists yet
-    follow_folders(window, [str(out)])  # what `--follow DIR` does
-    assert window.run_watch.folder == out and window.tabs.currentWidget() is window.train_tab
-    qtbot.waitUntil(lambda: window.run_watch.status == "waiting", timeout=10_000)
+    window.follow_folders([str(out)])  # what `--follow DIR` does
+    assert window.controller.handle.folder == out and window.tabs.currentWidget() is window.train_tab
+    qtbot.waitUntil(lambda: window.controller.handle.status == "waiting", timeout=10_000)
     assert f"waiting for the run to start in {out}" in window.progress.status_label.text()
     make_run(out, epochs=3, done=2, final=None)
     qtbot.waitUntil(lambda: len(window.plots.epoch_val_acc) == 2, timeout=10_000)
@@ -180,10 +179,10 @@ def test_a_folder_followed_before_it_exists_is_shown_once_its_run_starts_and_aga
     assert window.plots.epoch_val_acc.y.tolist() == [0.5, 0.8]
     assert "gone" not in window.log.text()  # not written yet is waiting, not deleted
     shutil.rmtree(out)
-    qtbot.waitUntil(lambda: window.run_watch.status == "waiting", timeout=10_000)
+    qtbot.waitUntil(lambda: window.controller.handle.status == "waiting", timeout=10_000)
     assert "waiting for the run to start" in window.progress.status_label.text()
     make_run(out, epochs=1, done=1, steps_per_epoch=3)  # another run in the same place: drawn from its start
-    qtbot.waitUntil(lambda: window.run_watch.status == "finished", timeout=10_000)
+    qtbot.waitUntil(lambda: window.controller.handle.status == "finished", timeout=10_000)
     assert window.plots.step_loss.x.tolist() == [1, 2, 3] and window.plots.epoch_val_acc.y.tolist() == [0.5]
     assert window.record_view.records_shown == len(written(out))
 
@@ -221,7 +220,7 @@ def test_the_form_shows_a_followed_runs_settings_read_only_and_the_users_own_aga
     qtbot.waitUntil(lambda: len(window.plots.epoch_val_acc) == 3, timeout=10_000)
     assert changes == [] and model.get("lr") == "0.0042" and model.get("epochs") == 2  # the user's, untouched
     panel.follow_banner.linkActivated.emit("stop")  # "Stop following"
-    assert window.run_watch.folder is None and not panel.follow_banner.isVisible()
+    assert not window.controller.following and not panel.follow_banner.isVisible()
     assert panel.own_fields.isVisible() and panel.shown_fields() is panel.own_fields
     assert (panel.lr.text(), panel.epochs.value(), model.get("model")) == ("0.0042", 2, "cnn")
     assert panel.lr.isEnabled() and panel.train_action.isEnabled()
@@ -256,7 +255,7 @@ def test_a_followed_cli_run_is_paused_resumed_and_stopped_from_the_window_throug
         qtbot.waitUntil(lambda: len(window.plots.step_loss) > 0, timeout=120_000)
         assert panel.pause_action.isEnabled() and panel.stop_action.isEnabled()
         panel.pause_action.trigger()
-        qtbot.waitUntil(lambda: window.run_watch.status == "paused", timeout=20_000)
+        qtbot.waitUntil(lambda: window.controller.handle.status == "paused", timeout=20_000)
         assert panel.pause_action.text() == "&Resume"
         steps = len([r for r in written_records(out) if r["kind"] == "step"])
         beats = len([r for r in written_records(out) if r["kind"] == "heartbeat"])
@@ -266,13 +265,13 @@ def test_a_followed_cli_run_is_paused_resumed_and_stopped_from_the_window_throug
         panel.pause_action.trigger()
         qtbot.waitUntil(lambda: len([r for r in written_records(out) if r["kind"] == "step"]) > steps,
                         timeout=60_000)
-        qtbot.waitUntil(lambda: window.run_watch.status in ("running", "evaluating"), timeout=10_000)
+        qtbot.waitUntil(lambda: window.controller.handle.status in ("running", "evaluating"), timeout=10_000)
         assert panel.pause_action.text() == "&Pause"
         panel.stop_action.trigger()
         qtbot.waitUntil(lambda: proc.poll() is not None, timeout=120_000)
     finally:
         proc.kill() if proc.poll() is None else None
-    qtbot.waitUntil(lambda: window.run_watch.status == "stopped", timeout=10_000)
+    qtbot.waitUntil(lambda: window.controller.handle.status == "stopped", timeout=10_000)
     assert written_records(out)[-1]["kind"] == "stopped" and (out / "last.pt").exists()
     assert not panel.pause_action.isEnabled() and not panel.stop_action.isEnabled()
     assert "Asked cli-run to stop" in window.log.text()

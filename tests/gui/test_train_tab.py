@@ -7,16 +7,6 @@ from gui.run_settings_model import RunSettingsModel, SettingsError
 from gui.training.tab import TrainTab
 
 
-class _IdleController:
-    run_dir = None
-
-    def is_active(self):
-        return False
-
-    def job_running(self):
-        return False
-
-
 def _tab(qtbot):
     log = LogPanel()
     qtbot.addWidget(log)
@@ -27,7 +17,7 @@ def _tab(qtbot):
 
 def test_train_with_bad_settings_alerts_and_requests_no_run(qtbot, monkeypatch):
     tab, log = _tab(qtbot)
-    tab.controller = _IdleController()
+    tab.engine_ready = True  # as once PyTorch has loaded; `build` is replaced below
     monkeypatch.setattr(tab.run_settings, "build", lambda: (_ for _ in ()).throw(SettingsError("Epochs: 'x'")))
     alerts, requested = [], []
     tab.alert.connect(lambda icon, title, text: alerts.append((icon, title, text)))
@@ -39,13 +29,18 @@ def test_train_with_bad_settings_alerts_and_requests_no_run(qtbot, monkeypatch):
     assert requested == ["settings"]
     tab.start_confirmed("settings", False)  # the model would not fit: no run, a log line says why
     assert "would probably not fit" in log.text()
+    assert tab.controller.state == "idle" and tab.controller.job is None
+    tab.shutdown()
 
 
-def test_nothing_starts_before_the_engine_and_closing_is_allowed(qtbot, tmp_path):
+def test_nothing_starts_before_the_engine_and_following_needs_none_and_closing_is_allowed(qtbot, tmp_path):
     tab, _ = _tab(qtbot)
-    assert tab.controller is None and tab.start_run("settings") is False and tab.shown_run_dir() is None
+    assert not tab.engine_ready and tab.start_run("settings") is False and tab.shown_run_dir() is None
+    assert tab.controller.job is None
     assert tab.may_close(None) is True
     shown = []
     tab.showRequested.connect(lambda: shown.append(True))
     assert tab.follow_run(str(tmp_path)) and shown == [True] and tab.shown_run_dir() == tmp_path
+    assert tab.controller.following and not tab.is_active() and tab.may_close(None) is True
     tab.shutdown()
+    assert tab.controller.handle is None

@@ -86,7 +86,7 @@ def test_damaged_settings_fall_back_to_defaults(app_settings):
 
 
 def test_new_run_dirs_are_unique(tmp_path):
-    from gui.settings import new_run_dir
+    from core.runs.location import new_run_dir
 
     a = new_run_dir(tmp_path, "cnn", "/data/my photos")
     a.mkdir()
@@ -149,19 +149,41 @@ def test_start_run_fixes_x_ranges_to_the_run(qtbot):
     qtbot.waitUntil(lambda: plots.loss_plot.viewRange()[0][1] < 10)  # auto range applies at the next paint
 
 
-def test_record_relay_sends_a_report_as_one_batch_and_other_records_at_once():
+def test_a_run_handle_sends_records_then_weights_then_the_end_and_stops_looking(qtbot, tmp_path):
+    """The one watcher (gui/training/run_handle.py) on a run this window started: what the process wrote before
+    it exited arrives first, then the weights it left in last.pt, then the end; after it nothing is polled."""
+    from core.checkpoints.checkpoint import checkpoint_from_model, save_checkpoint
+    from core.data.transforms import Preprocess
+    from core.models import ModelSpec, build_model
+    from core.processes.job import TrainJob
     from core.runs import records
-    from gui.training.worker import RecordRelay
+    from gui.training.run_handle import RunHandle
 
-    sent = []
-    relay = RecordRelay(sent.append)
-    relay(records.make("start", epochs=1, start_epoch=0, batches_per_epoch=3, total_steps=3))
-    relay(records.make("step", step=1, loss=1.0))
-    relay(records.make("step", step=2, loss=0.9))
-    assert [[r.kind for r in batch] for batch in sent] == [["start"]]  # steps wait for the report's last one
-    relay(records.make("step", step=3, loss=0.8, images_per_sec=10.0, elapsed_s=1.0, eta_s=0.0))
-    relay(records.make("heartbeat", state="running"))
-    assert [[r.get("step") for r in batch] for batch in sent[1:]] == [[1, 2, 3], [None]]
-    relay(records.make("step", step=4, loss=0.7))
-    relay.flush()  # the run ended mid-report: nothing is left behind
-    assert sent[-1][0]["step"] == 4 and sum(len(b) for b in sent) == 6
+    run = tmp_path / "run"
+    run.mkdir()
+    # A stand-in for the run's process: it writes its start record once it is up, then waits for a signal.
+    start = records.encode(records.make("start", epochs=1, start_epoch=0, batches_per_epoch=9, total_steps=9))
+    process = subprocess.Popen([sys.executable, "-c", "import sys, time\nwith open(sys.argv[1], 'a') as fh:\n"
+                                "    fh.write(sys.argv[2] + '\\n')\ntime.sleep(120)", str(run / "metrics.jsonl"), start])
+    handle = RunHandle(run, TrainJob(process, run), poll_ms=50, started_after=0)  # every record is this run's
+    seen = []
+    handle.recordsArrived.connect(lambda rs: seen.append(("records", [r.kind for r in rs])))
+    handle.weightsLoaded.connect(lambda w: seen.append(("weights", w.step, w.final)))
+    handle.phaseChanged.connect(lambda phase: seen.append(("phase", phase)))
+    try:
+        handle.start()
+        qtbot.waitUntil(lambda: ("phase", "running") in seen, timeout=60_000)  # up, and past its imports
+        spec = ModelSpec("mlp", 3, 3, 16, {"hidden": [8]})
+        ckpt = checkpoint_from_model(build_model(spec), spec, ["a", "b", "c"], Preprocess(image_size=16))
+        ckpt.training_state = {"epoch": 0, "step": 4}
+        save_checkpoint(ckpt, run / "last.pt")
+        with (run / "metrics.jsonl").open("a") as fh:  # written just before it ends
+            fh.write(records.encode(records.make("stopped", epoch=0, step=4)) + "\n")
+        process.send_signal(2)  # SIGINT: a stopped run
+        qtbot.waitUntil(lambda: ("phase", "ended") in seen, timeout=10_000)
+    finally:
+        process.kill()
+        process.wait()
+        handle.shutdown()
+    assert seen[-3:] == [("records", ["stopped"]), ("weights", 4, True), ("phase", "ended")]
+    assert handle.exit_code == -2 and handle.final["kind"] == "stopped" and not handle._timer.isActive()
