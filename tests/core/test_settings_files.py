@@ -32,7 +32,7 @@ def with_value(part: str, key: str, value) -> dict:
     (with_value("train", "num_workers", 500), "train.num_workers"),
     (with_value("train", "batch_size", "16"), "train.batch_size"),
     (with_value("train", "lr", 0), "train.lr"),
-    (with_value("train", "report_interval_s", 0), "train.report_interval_s"),
+    (with_value("train", "report_interval_s", -1), "train.report_interval_s"),
     (with_value("train", "amp", "yes"), "train.amp"),
     (with_value("train", "probe_images", ["a.png"] * 1000), "train.probe_images"),
     (with_value("data", "image_size", 1_000_000), "data.image_size"),

@@ -326,7 +326,7 @@ def evaluation(case, world: World, which: str):
 
 
 SETTINGS_BAD = [("train", "heartbeat_s", 1e-9), ("train", "num_workers", 500), ("train", "batch_size", "16"),
-                ("train", "lr", -1), ("train", "epochs", 10**9), ("train", "report_interval_s", 0),
+                ("train", "lr", -1), ("train", "epochs", 10**9), ("train", "report_interval_s", -1),
                 ("train", "amp", "yes"), ("data", "image_size", 10**6), ("data", "train_count", 10**10),
                 ("data", "val_count", -5), ("data", "val_fraction", 2.0), ("data", "cache_mb", -1),
                 ("data", "augmentation", {"colour_jitter": 50}), ("model_options", "hidden", [10**8]),
