@@ -250,6 +250,33 @@ def _ends_with_newline(fd: int) -> bool:
     return size == 0 or os.pread(fd, 1, size - 1) == b"\n"
 
 
+def open_append(path: str | os.PathLike, *, inside: str | os.PathLike | None = None) -> int:
+    """A descriptor for appending to `path` (created when missing; opened O_APPEND | O_NOFOLLOW | O_NONBLOCK,
+    readable to see the last byte): only a regular file, never through a link (LinkRefused naming it);
+    `inside` as for atomic_write. The caller closes it. append_lines and a job's launcher.log use it."""
+    path = Path(path)
+    root, parts = _split(path, inside)
+    flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    try:
+        dir_fd = open_folder(root, parts)
+        try:
+            fd = os.open(path.name, flags, 0o666, dir_fd=dir_fd)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise LinkRefused(path) from None
+            raise
+        finally:
+            os.close(dir_fd)
+    except OSError as exc:
+        raise naming(exc, path) from exc
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_nlink > 1:  # a FIFO or device planted under the name, or a
+        os.close(fd)  # hard link: appending would change the file's other name, maybe outside the folder
+        raise LinkRefused(path, "not a regular file" if not stat.S_ISREG(st.st_mode) else
+                          "a file with more than one name (a hard link)")
+    return fd
+
+
 def append_lines(path: str | os.PathLike, lines: Iterable[str], *, inside: str | os.PathLike | None = None) -> None:
     """Append whole lines with one write on an O_APPEND descriptor, so concurrent readers and a failed
     write never see two records glued together: a partial line left by an earlier failure (full disk) is
@@ -259,23 +286,8 @@ def append_lines(path: str | os.PathLike, lines: Iterable[str], *, inside: str |
     if not data:
         return
     path = Path(path)
-    root, parts = _split(path, inside)
-    flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    fd = open_append(path, inside=inside)
     try:
-        dir_fd = open_folder(root, parts)
-        try:
-            fd = os.open(path.name, flags, 0o666, dir_fd=dir_fd)  # read: to see the last byte
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                raise LinkRefused(path) from None
-            raise
-        finally:
-            os.close(dir_fd)
-    except OSError as exc:
-        raise naming(exc, path) from exc
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):  # a FIFO or device planted under the name
-            raise LinkRefused(path, "not a regular file")
         if not _ends_with_newline(fd):
             data = b"\n" + data
         view = memoryview(data)

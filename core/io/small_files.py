@@ -31,6 +31,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+from core.errors import LayerscopeError
+
 KIB, MIB = 1 << 10, 1 << 20
 
 # Size caps per kind of file: each far above anything Layerscope writes, far below what hurts.
@@ -54,7 +56,7 @@ MAX_INT = int(sys.float_info.max)
 _MAX_INT_DIGITS = len(str(MAX_INT)) + 1
 
 
-class SmallFileError(ValueError):
+class SmallFileError(LayerscopeError, ValueError):
     """A small file that is not read or not used. `path` names it, `reason` says why in plain words, `kind`
     is a short tag: missing, link, folder, not_regular, unreadable, too_big, no_memory, not_text, not_json,
     too_deep, number, schema, csv, npz."""
@@ -152,6 +154,26 @@ def _read_capped(path, fd: int, max_bytes: int) -> bytes:
         if total > max_bytes:
             raise SmallFileError(path, f"the file is above the {_size_text(max_bytes)} limit for this kind of "
                                        "file (it grew while being read)", "too_big")
+
+
+def open_regular(path: str | os.PathLike, *, no_link: bool = False) -> io.BufferedReader:
+    """A binary file object of a regular file, opened as `read_bytes` opens one (the same checks, no FIFO
+    can block, a device or folder is refused), for files read a chunk at a time and bounded by the caller:
+    metrics.jsonl (core.runs.follower, history, digest), a job's launcher.log. SmallFileError otherwise."""
+    _check_before_open(path, no_link)
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    if no_link:
+        flags |= os.O_NOFOLLOW
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise _open_error(path, exc, no_link) from None
+    try:
+        _refuse_mode(path, os.fstat(fd).st_mode)
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "rb")
 
 
 def read_text(path: str | os.PathLike, *, max_bytes: int, no_link: bool = False) -> str:
