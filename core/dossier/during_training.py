@@ -51,7 +51,7 @@ class TopKDuringValidation(Callback):
             self.saved = save_topk(result, topk_path(self.run_dir), self.files,
                                    [int(v) for v in labels] if labels is not None else None,
                                    {"epoch": trainer.epoch + 1, "step": trainer.step, "split": "val",
-                                    "preprocess": trainer.data.preprocess.to_dict()})
+                                    "preprocess": trainer.data.preprocess.to_dict()}, inside=self.run_dir)
         except Exception as exc:  # the dossier is a bonus: never end a run over it
             self.error = f"top images per channel turned off: {exc}"
 

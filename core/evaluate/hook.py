@@ -29,7 +29,7 @@ def evaluate_run_at_end(trainer, run_dir: str | Path) -> Path | None:
                             device=trainer.device)
     result.checkpoint = str(best) if best.exists() else "end of training"
     out = run.eval_dir()
-    save_evaluation(result, out)
+    save_evaluation(result, out, inside=run_dir)  # eval/ planted as a link is refused, never written through
     return out
 
 

@@ -11,9 +11,11 @@ resumed run asks TensorBoard to purge what the resumed run writes again (purge_s
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from core.errors import LayerscopeError
+from core.io.atomic import open_folder
 from core.runs import layout
 from core.runs.history import LineageReader
 from core.runs.records import FINAL_KINDS
@@ -52,6 +54,9 @@ class TensorBoardSink:
         self.scalars = 0
 
     def _open(self, record: dict) -> None:
+        # The event files go into a plain folder: RUN/tensorboard/ planted as a link is refused (LinkRefused
+        # naming it), never written through. Opened (and made) without following a link.
+        os.close(open_folder(self.log_dir.parent, (self.log_dir.name,)))
         rewind = rewind_of(record)
         self.writer = self._writer_class(log_dir=str(self.log_dir),
                                          purge_step=rewind.step + 1 if rewind is not None else None)
