@@ -12,10 +12,12 @@ Lines that are not records are skipped and counted, as the follower skips them.
 """
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from core.io.small_files import SmallFileError, open_regular
 from core.runs.layout import metrics_file
 from core.runs.records import Record, RecordError, decode
 from core.runs.reducer import Lineage, RunState, rewind_of
@@ -28,7 +30,7 @@ RESUME_MARKER = b'"resume"'
 def _lines(path: Path, end: int) -> Iterator[tuple[int, bytes | None]]:
     """(offset, line) of every complete line in the first `end` bytes; None for a line too long to be a
     record (its bytes are skipped, never held)."""
-    with open(path, "rb") as fh:
+    with _open(path) as fh:
         offset, partial, skipping = 0, b"", False
         while offset < end:
             chunk = fh.read(min(CHUNK_BYTES, end - offset))
@@ -51,8 +53,20 @@ def _lines(path: Path, end: int) -> Iterator[tuple[int, bytes | None]]:
                 partial, skipping = b"", True
 
 
+def _open(path: Path):
+    """The file opened by the safe open (a regular file only: a FIFO or a device planted as metrics.jsonl is
+    never opened); its refusal as an OSError naming the file, which these readers' callers handle."""
+    try:
+        return open_regular(path)
+    except SmallFileError as exc:
+        if exc.kind == "missing":
+            raise FileNotFoundError(errno.ENOENT, "no such file", str(path)) from None
+        raise OSError(errno.EINVAL, exc.reason, str(path)) from None
+
+
 def _size(path: Path) -> int:
-    return os.stat(path).st_size
+    with _open(path) as fh:
+        return os.fstat(fh.fileno()).st_size
 
 
 class LineageReader:
@@ -111,7 +125,7 @@ def last_record(run: str | os.PathLike, wanted: Callable[[Record], bool], *,
     `max_bytes`); None when there is none, or the file cannot be read."""
     path = metrics_file(run)
     try:
-        with open(path, "rb") as fh:
+        with _open(path) as fh:
             end = fh.seek(0, os.SEEK_END)
             stop = max(0, end - max_bytes)
             tail = b""
