@@ -2,5 +2,6 @@
 import sys
 
 from core.cli.main import main
+from core.io.signals import run_main
 
-sys.exit(main())
+sys.exit(run_main(main))  # a Ctrl+C while the command returns or Python exits keeps its status (130), never -2

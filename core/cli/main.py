@@ -362,21 +362,25 @@ def _run_command(args) -> int:
     """Run one command; every failure is translated here, once: a message naming what to change, no traceback."""
     from core.io.signals import Interrupted, SignalStop
 
-    try:
-        with SignalStop():  # SIGTERM like Ctrl+C: one line and 128 + signal, even during the first imports
+    # SIGTERM like Ctrl+C: one line and 128 + signal, even during the first imports. The handlers stay while the
+    # outcome is reported, so a second Ctrl+C meanwhile is ignored (core.io.signals.abort), never raised anew.
+    with SignalStop():
+        try:
             return HANDLERS[args.command](args)
-    except KeyboardInterrupt as exc:
-        code = exc.exit_code if isinstance(exc, Interrupted) else EXIT_INTERRUPTED
-        print(f"layerscope {args.command}: interrupted ({'SIGTERM' if code == 143 else 'Ctrl+C'})", file=sys.stderr)
-        return code
-    except Exception as exc:
-        from core.errors import describe_failure
+        except KeyboardInterrupt as exc:
+            code = exc.exit_code if isinstance(exc, Interrupted) else EXIT_INTERRUPTED
+            print(f"layerscope {args.command}: interrupted ({'SIGTERM' if code == 143 else 'Ctrl+C'})",
+                  file=sys.stderr)
+            return code
+        except Exception as exc:
+            from core.errors import describe_failure
 
-        if os.environ.get(DEBUG_ENV):
-            raise
-        message = describe_failure(exc) or f"unexpected error: {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 for details)"
-        print(f"layerscope {args.command}: {message}", file=sys.stderr)
-        return EXIT_FAILED
+            if os.environ.get(DEBUG_ENV):
+                raise
+            message = describe_failure(exc) or (f"unexpected error: {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 "
+                                                 "for details)")
+            print(f"layerscope {args.command}: {message}", file=sys.stderr)
+            return EXIT_FAILED
 
 
 def main(argv: list[str] | None = None) -> int:
