@@ -330,7 +330,7 @@ def cmd_export_tensorboard(args) -> int:
         if out and len(args.runs) > 1:
             out = str(Path(out) / Path(run).resolve().name)
         try:
-            log_dir, scalars, garbage = export_run(run, out)
+            log_dir, scalars, garbage = export_run(run, out, _PercentLines(run))
         except TensorBoardUnavailable as exc:
             print(f"layerscope export-tensorboard: {exc}", file=sys.stderr)
             return EXIT_USAGE
@@ -341,6 +341,26 @@ def cmd_export_tensorboard(args) -> int:
         note = f" ({garbage} unreadable lines skipped)" if garbage else ""
         print(f"{run}: {scalars} scalars -> {log_dir}{note}")
     return EXIT_PARTIAL if failed else EXIT_OK
+
+
+class _PercentLines:
+    """A core.progress Progress that prints "RUN: 30%" to stderr at each further tenth (a long export says it
+    is alive, in a terminal or a log alike)."""
+
+    def __init__(self, name: str):
+        self.name, self.shown = name, 0
+
+    def update(self, done: int, total: int, message: str = "") -> None:
+        tenth = 10 * done // total if total > 0 else 0
+        if tenth > self.shown:
+            self.shown = tenth
+            print(f"{self.name}: {10 * tenth}%", file=sys.stderr, flush=True)
+
+    def cancelled(self) -> bool:
+        return False
+
+    def check_cancelled(self) -> None:
+        pass
 
 
 HANDLERS = {"train": cmd_train, "predict": cmd_predict, "inspect": cmd_inspect, "dataset": cmd_dataset,
