@@ -6,6 +6,7 @@ from pathlib import Path
 
 import torch
 
+from core.errors import describe_failure
 from core.training.callbacks import Callback
 from core.dossier.store import save_topk, topk_path
 from core.dossier.topk import DEFAULT_K, TopKTracker
@@ -21,6 +22,7 @@ class TopKDuringValidation(Callback):
         self.files: list[str] | None = None
         self.error: str | None = None
         self.saved: Path | None = None
+        self.on_warning = None  # optional callable(message): the CLI prints why the dossier was turned off
 
     def on_validation_start(self, trainer) -> None:
         if self.error is not None or len(trainer.data.val) == 0:
@@ -53,7 +55,9 @@ class TopKDuringValidation(Callback):
                                    {"epoch": trainer.epoch + 1, "step": trainer.step, "split": "val",
                                     "preprocess": trainer.data.preprocess.to_dict()}, inside=self.run_dir)
         except Exception as exc:  # the dossier is a bonus: never end a run over it
-            self.error = f"top images per channel turned off: {exc}"
+            self.error = f"top images per channel turned off: {describe_failure(exc) or exc}"
+            if self.on_warning is not None:
+                self.on_warning(self.error)
 
     def on_error(self, trainer, error) -> None:
         if self.tracker is not None:

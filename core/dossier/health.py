@@ -23,6 +23,7 @@ import torch.nn as nn
 
 from core.training.callbacks import Callback
 from core.dossier.health_checks import HealthWarnings
+from core.errors import describe_failure
 from core.io.atomic import append_lines
 from core.io.small_files import ListOf, MapOf, Obj, SmallFileError, check, parse_json, read_bytes
 from core.runs.layout import RunLayout
@@ -91,7 +92,9 @@ class LayerHealth(Callback):
                 self._arm(trainer)
         except Exception as exc:  # health is a bonus: never end a run over it
             self._disarm()
-            self.error = f"layer health sampling turned off: {exc}"
+            self.error = f"layer health sampling turned off: {describe_failure(exc) or exc}"
+            if self.on_warning is not None:
+                self.on_warning(self.error)
 
     def _arm(self, trainer) -> None:
         self._disarm()

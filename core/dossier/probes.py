@@ -80,6 +80,7 @@ class ProbeTimeline(Callback):
         self._first_epoch_steps: set[int] = set()
         self._epoch_stride = 1
         self._batches = 1
+        self.on_warning = None  # optional callable(message): the CLI prints why the probes were turned off
 
     def on_fit_start(self, trainer, info) -> None:
         from core.data.transforms import eval_transform
@@ -101,7 +102,7 @@ class ProbeTimeline(Callback):
                 "saliency_px": SALIENCY_PX, "skipped": [{"file": f, "reason": r} for f, r in self.skipped]}, indent=1),
                 inside=self.run_dir)
         except OSError as exc:  # probes are a bonus: never end a run over them
-            self.error = f"probe timeline turned off: {describe_failure(exc) or exc}"
+            self._turn_off(exc)
             return
         if not tensors:
             return
@@ -132,7 +133,12 @@ class ProbeTimeline(Callback):
             if self.snapshots >= MAX_SNAPSHOTS * self._epoch_stride:
                 self._epoch_stride *= 2
         except Exception as exc:  # probes are a bonus: never end a run over them
-            self.error = f"probe timeline turned off: {exc}"
+            self._turn_off(exc)
+
+    def _turn_off(self, exc: Exception) -> None:
+        self.error = f"probe timeline turned off: {describe_failure(exc) or exc}"
+        if self.on_warning is not None:
+            self.on_warning(self.error)
 
 
 MAX_TIMELINE_BYTES = 256 << 20  # MAX_PROBES x MAX_SNAPSHOTS lines of a few KB, far below this

@@ -64,9 +64,14 @@ class EvaluateAtEnd(Callback):
         self.run_dir = Path(run_dir)
         self.folder: Path | None = None
         self.error: str | None = None
+        self.on_warning = None  # optional callable(message): the CLI prints why the evaluation failed
 
     def on_fit_end(self, trainer, summary: dict) -> None:
         try:
             self.folder = evaluate_run_at_end(trainer, self.run_dir)
         except Exception as exc:  # the run itself succeeded; the evaluation is a bonus
-            self.error = f"end-of-run evaluation failed: {exc}"
+            from core.errors import describe_failure
+
+            self.error = f"end-of-run evaluation failed: {describe_failure(exc) or exc}"
+            if self.on_warning is not None:
+                self.on_warning(self.error)
