@@ -60,6 +60,10 @@ class Decoy:
         self.exclude = tuple(exclude)
         self.before = snapshot(self.watch, self.exclude)
 
+    def remember(self) -> None:
+        """Take the current state as the one to compare with (after adding decoy files of a test's own)."""
+        self.before = snapshot(self.watch, self.exclude)
+
     def changes(self) -> list[str]:
         after = snapshot(self.watch, self.exclude)
         out = [f"created {p}" for p in sorted(set(after) - set(self.before))]
