@@ -135,7 +135,7 @@ MAX_WHOLE = 2 ** 53  # whole numbers a float holds exactly
 MAX_DEPTH = 8  # records are flat; an unknown field may hold a small object, never a deep one
 
 
-class _OutOfRange(Exception):
+class _OutOfRange(RecordError):
     pass
 
 

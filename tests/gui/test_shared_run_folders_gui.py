@@ -137,3 +137,21 @@ def test_a_followed_run_with_20000_rank_files_shows_a_few_of_them(bare_window, q
     assert window.follow_run(str(run))
     qtbot.waitUntil(lambda: len(window.rank_strip.texts()) == MAX_SHOWN, timeout=30_000)
     assert window.rank_strip.texts()[0].startswith("rank 0:")
+
+
+@pytest.mark.parametrize("config", [
+    {"version": 1, "data": {"name": ["a"], "image_size": "big", "augmentation": "x", "val_fraction": 1e300},
+     "model_name": {"x": 1}, "model_options": [1, 2], "train": {"epochs": "many", "lr": [1], "batch_size": 1e300,
+                                                               "seed": -1, "device": 7, "optimizer": None}},
+    {"version": 1, "data": "shapes", "train": [1, 2, 3]},
+    ["not", "an", "object"],
+])
+def test_a_followed_run_whose_settings_are_not_what_a_run_writes_still_shows_its_records(bare_window, qtbot,
+                                                                                       tmp_path, config):
+    run = make_run(tmp_path / "run")
+    (run / "config.json").write_text(json.dumps(config))
+    window = bare_window
+    assert window.follow_run(str(run))
+    qtbot.waitUntil(lambda: window.record_view.records_shown > 0, timeout=20_000)
+    qtbot.wait(700)  # a few more polls: the settings are read with them
+    window.grab()
