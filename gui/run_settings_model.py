@@ -179,7 +179,7 @@ def build_run_settings(v: dict):
     from core.data.spec import DataSpec
     from core.data.transforms import Augmentation
     from core.training.session import RunSettings
-    from core.training.trainer import TrainConfig
+    from core.training.config import TrainConfig
 
     lr = _positive_float(v["lr"], "Learning rate", "0.001 or 1e-3", allow_zero=False)
     weight_decay = _positive_float(v["weight_decay"], "Weight decay", "0 or 5e-4", allow_zero=True)

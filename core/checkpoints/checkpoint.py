@@ -21,6 +21,7 @@ from core.errors import LayerscopeError
 from core.io.atomic import atomic_write
 from core.models import MODEL_NAMES, ModelError, ModelSpec, build_model
 from core.runs.layout import BEST, LAST
+from core.models.state import cpu_state_dict
 
 FORMAT = "layerscope-checkpoint"
 FORMAT_VERSION = 1
@@ -78,7 +79,8 @@ class Checkpoint:
 
 
 def checkpoint_from_trainer(trainer) -> Checkpoint:
-    state = {k: v.detach().to("cpu", copy=True) for k, v in trainer.model.state_dict().items()}
+    """The model and training state as they are now: `trainer` is a Trainer or the RunView a callback gets."""
+    state = cpu_state_dict(trainer.model)
     return Checkpoint(
         model_spec=trainer.model_spec, classes=list(trainer.data.classes), preprocess=trainer.data.preprocess,
         model_state=state, training_state=trainer.training_state(),
@@ -88,7 +90,7 @@ def checkpoint_from_trainer(trainer) -> Checkpoint:
 
 def checkpoint_from_model(model: nn.Module, spec: ModelSpec, classes, preprocess: Preprocess,
                           metrics: dict | None = None) -> Checkpoint:
-    state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+    state = cpu_state_dict(model)
     return Checkpoint(spec, list(classes), preprocess, state, None, metrics or {})
 
 

@@ -97,7 +97,7 @@ def cmd_label_issues(args) -> int:
         find_folder_label_issues,
         write_label_issues,
     )
-    from core.training.trainer import TrainingError
+    from core.training.errors import TrainingError
 
     from core.progress import Reporter
 
@@ -150,7 +150,7 @@ def cmd_finetune(args) -> int:
     from core.checkpoints.checkpoint import CheckpointError
     from core.data import DatasetError
     from core.training.finetune import prepare_finetune
-    from core.training.trainer import TrainingError
+    from core.training.errors import TrainingError
 
     try:
         trainer = prepare_finetune(args.checkpoint, args.out, epochs=args.epochs, lr=args.lr)

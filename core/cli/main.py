@@ -55,37 +55,37 @@ class _ConsoleProgress:
         parent = self
 
         class _Cb(Callback):
-            def on_fit_start(self, trainer, info):
-                parent.start(info)
+            def on_fit_start(self, run, start):
+                parent.start(start)
 
-            def on_batch_end(self, trainer, report):
+            def on_batch_end(self, run, report):
                 parent.batch(report)
 
-            def on_epoch_end(self, trainer, m):
+            def on_epoch_end(self, run, m):
                 parent.write(f"epoch {m.epoch:>3}: train loss {m.train_loss:.4f}  acc {m.train_acc:.3f} | "
                              f"val loss {m.val_loss:.4f}  acc {m.val_acc:.3f} | lr {m.lr:.2e} | "
                              f"{m.images_per_sec:,.0f} img/s | {m.duration_s:.1f}s")
 
-            def on_fit_end(self, trainer, summary):
+            def on_fit_end(self, run, summary):
                 parent.close()
 
-            def on_stopped(self, trainer, summary):
+            def on_stopped(self, run, summary):
                 parent.close()
 
-            def on_error(self, trainer, error):
+            def on_error(self, run, error):
                 parent.close()
 
         self.callback = _Cb()
 
-    def start(self, info: dict) -> None:
-        self.write(f"training on {info['device']}: {info['train_size']} train / {info['val_size']} val images, "
-                   f"{len(info['classes'])} classes, epochs {info['start_epoch'] + 1}..{info['epochs']}")
+    def start(self, info) -> None:
+        self.write(f"training on {info.device}: {info.train_size} train / {info.val_size} val images, "
+                   f"{len(info.classes)} classes, epochs {info.start_epoch + 1}..{info.epochs}")
         if not self.quiet:
             from tqdm import tqdm
 
-            done = info["start_epoch"] * info["batches_per_epoch"]
+            done = info.start_epoch * info.batches_per_epoch
             # disable=None: no bar when stderr is not a terminal (CI logs, pipes).
-            self.bar = tqdm(total=info["total_steps"], initial=done, unit="step", dynamic_ncols=True,
+            self.bar = tqdm(total=info.total_steps, initial=done, unit="step", dynamic_ncols=True,
                             file=sys.stderr, disable=None, mininterval=0.25)
 
     def batch(self, report) -> None:
@@ -122,7 +122,8 @@ def cmd_train(args) -> int:
     from core.runs.lock import RunFolderError
     from core.training.live_snapshot import snapshots_on_signal
     from core.training.session import RunSettings
-    from core.training.trainer import TrainConfig, TrainingDiverged, TrainingError
+    from core.training.config import TrainConfig
+    from core.training.errors import TrainingDiverged, TrainingError
 
     settings = RunSettings(
         data=DataSpec(name=args.dataset, image_size=args.image_size, val_fraction=args.val_fraction, seed=args.seed,
@@ -185,7 +186,7 @@ def cmd_train(args) -> int:
                 return EXIT_USAGE
             if strategy.is_main:
                 print(f"run directory: {run_dir}", flush=True)
-            for cb in trainer.callbacks:  # layer-health warnings (--layer-health-every) are printed as they come
+            for cb in trainer.callbacks:  # callbacks that say something (layer health, a refused write, a pause) print it
                 if hasattr(cb, "on_warning"):
                     cb.on_warning = progress.write
             signals.attach(trainer.stop)

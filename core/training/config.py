@@ -1,26 +1,11 @@
-"""How to train (TrainConfig, its defaults from core.catalog and its checks) and the errors a fit can end with."""
+"""How to train: TrainConfig, its defaults from core.catalog and its checks."""
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
 
 from core import catalog
-from core.errors import LayerscopeError
-
-
-class TrainingError(LayerscopeError):
-    """Training cannot go on; the message says why and what to change."""
-
-    status = "error"  # how the run folder records the end of the run
-
-
-class DivergedError(TrainingError):
-    """The loss became NaN/inf or exploded: the weights are garbage, so the run is not "done"."""
-
-    status = "diverged"
-
-
-TrainingDiverged = DivergedError  # one exception for divergence, under either name
+from core.training.errors import TrainingError
 
 
 @dataclass

@@ -8,7 +8,7 @@ from pathlib import Path
 from core.checkpoints.checkpoint import CheckpointError, load_checkpoint
 from core.data import DataSpec
 from core.training.session import RunSettings, prepare_trainer
-from core.training.trainer import TrainConfig
+from core.training.config import TrainConfig
 
 LR_FACTOR = 0.1  # fine-tuning default: the original learning rate / 10
 WEIGHT_OPTIONS = ("pretrained", "weights_path")  # the checkpoint's weights replace these

@@ -9,7 +9,7 @@ from typing import Callable
 
 from core.runs.control import (POLL_INTERVAL_S, control_path, process_started_at, read_control, remove_control,
                                write_control)
-from core.training.callbacks import Callback
+from core.training.callbacks import Callback, FitStart, FitSummary, RunView
 
 
 class ControlWatch(Callback):
@@ -30,7 +30,7 @@ class ControlWatch(Callback):
         self._seen: tuple[int, int] | None = None  # (mtime_ns, size) of the file last read
         self._snapshot_seen: int | None = None
 
-    def poll(self, trainer, *, force: bool = False) -> None:
+    def poll(self, run: RunView, *, force: bool = False) -> None:
         now = time.monotonic()
         if not force and now < self._next_look:
             return
@@ -49,18 +49,18 @@ class ControlWatch(Callback):
             if self.on_snapshot is not None:
                 self.on_snapshot()
         if control["stop"]:
-            trainer.stop()
-        elif control["pause"] is True and not trainer.pause_wanted:
-            trainer.pause()
+            run.stop()
+        elif control["pause"] is True and not run.pause_wanted:
+            run.pause()
             self._say(_paused_by(control, self.run_dir))
-        elif control["pause"] is False and trainer.pause_wanted:
-            trainer.resume()
+        elif control["pause"] is False and run.pause_wanted:
+            run.resume()
 
     def _say(self, text: str) -> None:
         if self.on_warning is not None:
             self.on_warning(text)
 
-    def on_fit_start(self, trainer, info: dict) -> None:
+    def on_fit_start(self, run: RunView, start: FitStart) -> None:
         control = read_control(self.run_dir)
         stale_pause = bool(control) and control["pause"] is True and self._older_than_run(control)
         if control and (control["stop"] or stale_pause):
@@ -73,7 +73,7 @@ class ControlWatch(Callback):
                               snapshot=control["snapshot"], by=control["by"] or None)
             except OSError:
                 pass
-        self.poll(trainer, force=True)  # a run started (or resumed) with the file saying pause starts paused
+        self.poll(run, force=True)  # a run started (or resumed) with the file saying pause starts paused
 
     def _older_than_run(self, control: dict) -> bool:
         when = control.get("time")
@@ -84,16 +84,20 @@ class ControlWatch(Callback):
                 return True
         return when < self.started_at - CLOCK_SLACK_S
 
-    def _ended(self, trainer, _info=None) -> None:
+    def on_fit_end(self, run: RunView, summary: FitSummary) -> None:
         remove_control(self.run_dir)
 
-    on_fit_end = on_stopped = on_error = _ended
+    def on_stopped(self, run: RunView, summary: FitSummary) -> None:
+        remove_control(self.run_dir)
 
-    def on_train_step(self, trainer) -> None:
-        self.poll(trainer)
+    def on_error(self, run: RunView, error: BaseException) -> None:
+        remove_control(self.run_dir)
 
-    def on_pause_wait(self, trainer) -> None:
-        self.poll(trainer)
+    def on_train_step(self, run: RunView) -> None:
+        self.poll(run)
+
+    def on_pause_wait(self, run: RunView) -> None:
+        self.poll(run)
 
 
 CLOCK_SLACK_S = 1.0  # process_started_at() from /proc is known to about a second

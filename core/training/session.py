@@ -22,7 +22,11 @@ from core.training.recorder import RunRecorder
 from core.training.run_control import ControlWatch
 from core.training.live_snapshot import LiveSnapshot
 from core.training.strategy import Strategy
-from core.training.trainer import TrainConfig, Trainer, TrainingError, seed_everything
+from core.training.config import TrainConfig
+from core.training.errors import TrainingError
+from core.training.guards import guards
+from core.training.runtime import seed_everything
+from core.training.trainer import Trainer
 
 
 @dataclass
@@ -55,62 +59,30 @@ def prepare_trainer(settings: RunSettings, run_dir: str | Path | None, *, resume
     strategy: how the run uses processes and devices (default: one process on settings.train.device). In a
     multi-process run only rank 0 owns the run folder (lock, config.json, metrics.jsonl, checkpoints); every
     rank writes its own RUN/ranks/rank-N.json."""
-    callbacks = list(callbacks)
     checkpoint = load_checkpoint(resume) if resume else None
     if checkpoint is not None:
-        check_resumable(checkpoint, resume)
-        # Resume trains the same model on the same data; only the epoch count may grow.
-        saved = checkpoint.training_state
-        epochs = settings.train.epochs
-        try:
-            settings = RunSettings(data=DataSpec.from_dict(saved["data_spec"]), model_name=checkpoint.model_spec.name,
-                                   model_options=checkpoint.model_spec.options,
-                                   train=TrainConfig.from_dict({**saved["config"], "epochs": epochs,
-                                                                "device": settings.train.device}))
-        except (TypeError, ValueError, KeyError) as exc:
-            raise CheckpointError(f"{resume}: cannot resume, its data or training settings are damaged ({exc})") from None
+        settings = _resumed_settings(settings, checkpoint, resume)
     settings = replace(settings, data=data_spec_for_model(settings.data, settings.model_name, settings.model_options))
     data = build_data(settings.data)
     spec = ModelSpec(settings.model_name, data.num_classes, data.preprocess.channels, data.preprocess.image_size,
                      dict(settings.model_options))
     seed_everything(settings.train.seed)
-    model = build_model(spec, load_weights=checkpoint is None)  # a resume has its weights already
-    if checkpoint is not None:
-        if checkpoint.classes != data.classes:
-            raise CheckpointError(f"{resume}: its classes {checkpoint.classes} differ from the dataset's {data.classes}")
-        try:
-            model.load_state_dict(checkpoint.model_state)
-        except RuntimeError as exc:
-            raise CheckpointError(f"{resume}: its weights do not fit the model it describes ({str(exc)[:200]})") from None
-    lock = None
+    model = _model(spec, data, checkpoint, resume)
     main = strategy is None or strategy.is_main
-    if run_dir is not None and strategy is not None and strategy.distributed:
-        callbacks.insert(0, RankStatus(run_dir, strategy.rank, strategy.world_size))
+    owns_folder = run_dir is not None and main
+    lock = None
     try:
-        if run_dir is not None and main:
+        if owns_folder:
             # Owned before anything is written: a second writer or a stale run in the folder is refused here.
             lock = claim_run_folder(run_dir, resuming_here=_resumes_in_place(resume, run_dir), overwrite=overwrite)
-            callbacks.insert(0, RunRecorder(RunDirectory(run_dir), sinks=record_sinks, lock=lock))
-            if strategy is not None:  # a run in its own process(es) (the CLI, a job): steered by RUN/control.json
-                live = LiveSnapshot(run_dir)  # a weights-only copy for the app's inspector, on request
-                callbacks += [ControlWatch(run_dir, on_snapshot=live.request), live]
-            if settings.train.evaluate_at_end:
-                from core.evaluate.hook import EvaluateAtEnd
-
-                callbacks.append(EvaluateAtEnd(Path(run_dir)))
-            from core.dossier.hookup import dossier_callbacks
-
-            callbacks += dossier_callbacks(settings.train, Path(run_dir))
-        trainer = Trainer(model, data, settings.train, spec, callbacks, strategy=strategy)
+        leading = _leading(run_dir, strategy, lock, record_sinks) if run_dir is not None else []
+        trailing = _trailing(settings.train, run_dir, strategy) if owns_folder else []
+        # The guards go first: a diverged report ends the fit before anything records its losses.
+        installed = [*guards(settings.train), *leading, *callbacks, *trailing]
+        trainer = Trainer(model, data, settings.train, spec, installed, strategy=strategy)
         if checkpoint is not None:
-            try:
-                trainer.load_training_state(checkpoint.training_state)
-            except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as exc:
-                raise CheckpointError(f"{resume}: cannot resume, its optimizer or history state is damaged "
-                                      f"({str(exc)[:200]})") from None
-            if trainer.epoch >= settings.train.epochs:
-                raise TrainingError(f"{resume}: already trained {trainer.epoch} epochs; ask for more than that with --epochs")
-        if run_dir is not None and main:
+            _resume(trainer, checkpoint, resume)
+        if owns_folder:
             # Written from the settings the model was built from, so config.json always matches the checkpoints.
             RunDirectory(run_dir).write_config({**settings.to_dict(), "classes": data.classes,
                                                 "preprocess": data.preprocess.to_dict(), "model_spec": spec.to_dict()})
@@ -119,3 +91,66 @@ def prepare_trainer(settings: RunSettings, run_dir: str | Path | None, *, resume
             lock.release()
         raise
     return trainer
+
+
+def _resumed_settings(settings: RunSettings, checkpoint, resume) -> RunSettings:
+    """Resume trains the same model on the same data; only the epoch count may grow (and the device change)."""
+    check_resumable(checkpoint, resume)
+    saved = checkpoint.training_state
+    try:
+        return RunSettings(data=DataSpec.from_dict(saved["data_spec"]), model_name=checkpoint.model_spec.name,
+                           model_options=checkpoint.model_spec.options,
+                           train=TrainConfig.from_dict({**saved["config"], "epochs": settings.train.epochs,
+                                                        "device": settings.train.device}))
+    except (TypeError, ValueError, KeyError) as exc:
+        raise CheckpointError(f"{resume}: cannot resume, its data or training settings are damaged ({exc})") from None
+
+
+def _model(spec: ModelSpec, data, checkpoint, resume):
+    model = build_model(spec, load_weights=checkpoint is None)  # a resume has its weights already
+    if checkpoint is None:
+        return model
+    if checkpoint.classes != data.classes:
+        raise CheckpointError(f"{resume}: its classes {checkpoint.classes} differ from the dataset's {data.classes}")
+    try:
+        model.load_state_dict(checkpoint.model_state)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{resume}: its weights do not fit the model it describes ({str(exc)[:200]})") from None
+    return model
+
+
+def _leading(run_dir: str | Path, strategy: Strategy | None, lock, record_sinks) -> list[Callback]:
+    """Right after the guards: the recorder (the process that owns the run folder) and, in a multi-process run,
+    this process's rank status."""
+    leading: list[Callback] = []
+    if lock is not None:
+        leading.append(RunRecorder(RunDirectory(run_dir), sinks=record_sinks, lock=lock))
+    if strategy is not None and strategy.distributed:
+        leading.append(RankStatus(run_dir, strategy.rank, strategy.world_size))
+    return leading
+
+
+def _trailing(config: TrainConfig, run_dir: str | Path, strategy: Strategy | None) -> list[Callback]:
+    """After the caller's callbacks, for the process that owns the run folder: the control file, the
+    evaluation at the end and the dossier."""
+    trailing: list[Callback] = []
+    if strategy is not None:  # a run in its own process(es) (the CLI, a job): steered by RUN/control.json
+        live = LiveSnapshot(run_dir)  # a weights-only copy for the app's inspector, on request
+        trailing += [ControlWatch(run_dir, on_snapshot=live.request), live]
+    if config.evaluate_at_end:
+        from core.evaluate.hook import EvaluateAtEnd
+
+        trailing.append(EvaluateAtEnd(Path(run_dir)))
+    from core.dossier.hookup import dossier_callbacks
+
+    return trailing + dossier_callbacks(config, Path(run_dir))
+
+
+def _resume(trainer: Trainer, checkpoint, resume) -> None:
+    try:
+        trainer.load_training_state(checkpoint.training_state)
+    except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as exc:
+        raise CheckpointError(f"{resume}: cannot resume, its optimizer or history state is damaged "
+                              f"({str(exc)[:200]})") from None
+    if trainer.epoch >= trainer.config.epochs:
+        raise TrainingError(f"{resume}: already trained {trainer.epoch} epochs; ask for more than that with --epochs")

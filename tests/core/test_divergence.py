@@ -6,7 +6,9 @@ import math
 import pytest
 
 from core.cli.main import EXIT_DIVERGED, main
-from core.training.trainer import TrainConfig, TrainingDiverged, check_divergence
+from core.training.config import TrainConfig
+from core.training.errors import TrainingDiverged
+from core.training.guards import check_divergence
 
 DEFAULT_LR = TrainConfig().lr
 

@@ -43,7 +43,7 @@ def alive(pid: int) -> bool:
 
 def test_defaults_come_from_core_and_train_is_enabled(qtbot, app_settings, runs_root):
     from core.data import DataSpec
-    from core.training.trainer import TrainConfig
+    from core.training.config import TrainConfig
     from gui.window.main_window import MainWindow
 
     w = MainWindow(runs_root=runs_root, settings=app_settings)
