@@ -49,6 +49,8 @@ SHARED_TIMEOUT_S, SHARED_TRAIN_TIMEOUT_S, TWO_PROCESSES_TIMEOUT_S = 60, 240, 600
 def timeout_of(case: Case) -> float:
     if case.action in TIMEOUTS:
         return TIMEOUTS[case.action]
+    if case.action == "shared":  # a shared dataset's case (some train from a settings file)
+        return SHARED_TRAIN_TIMEOUT_S
     if case.action == "run_two":
         return TWO_PROCESSES_TIMEOUT_S
     return SHARED_TRAIN_TIMEOUT_S if case.action.removeprefix("run_") in TRAIN_ACTIONS else SHARED_TIMEOUT_S

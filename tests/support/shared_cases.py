@@ -40,6 +40,12 @@ SHARED_KINDS: dict[str, tuple[str, ...]] = {
     **{f"run_{action}": tuple(hr.RUN_KINDS) for action in READ_ACTIONS},
     **{f"run_{action}": TRAIN_KINDS for action in TRAIN_ACTIONS},
 }
+try:  # the shared-dataset half (corrections, move logs, settings files, evaluations, CIFAR): action "shared"
+    from tests.support.shared_datasets import KINDS as DATASET_KINDS
+except ImportError:  # not merged into this branch yet
+    DATASET_KINDS = {}
+if DATASET_KINDS:
+    SHARED_KINDS["shared"] = tuple(DATASET_KINDS)
 
 
 class Judge:
