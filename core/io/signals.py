@@ -1,7 +1,7 @@
 """SIGINT and SIGTERM, handled one way for a training process.
 
 The first signal asks the trainer to stop after the current batch (it then saves last.pt); exit status is
-128 + the signal number (130 for Ctrl+C, 143 for SIGTERM, as shells and schedulers expect). A signal before
+core.exit_codes.for_signal (130 for Ctrl+C, 143 for SIGTERM, as shells and schedulers expect). A signal before
 there is a trainer, or a second one, aborts at once by raising `Interrupted`, except while a file is being
 written atomically: then the abort waits until the file is complete, so a checkpoint is never cut off.
 """
@@ -14,13 +14,15 @@ import sys
 import threading
 from typing import Callable, Iterator
 
+from core import exit_codes
+
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 _state = threading.local()
 
 
 class Interrupted(KeyboardInterrupt):
-    """Raised by a signal handler to abort; `exit_code` is 128 + the signal number."""
+    """Raised by a signal handler to abort; `exit_code` is the status for that signal (core.exit_codes)."""
 
     status = "interrupted"  # how the run folder records it
 
@@ -30,11 +32,7 @@ class Interrupted(KeyboardInterrupt):
 
     @property
     def exit_code(self) -> int:
-        return 128 + self.signum
-
-
-def exit_code_for(signum: int) -> int:
-    return 128 + signum
+        return exit_codes.for_signal(self.signum)
 
 
 def _depth() -> int:
@@ -103,7 +101,7 @@ def run_main(main: Callable[[], int]) -> int:
             ended.append(code if isinstance(code, int) else 0 if code is None else 1)
         except KeyboardInterrupt as exc:  # also a signal between main's return and the line above
             if not returned:
-                code, returned = (exc.exit_code if isinstance(exc, Interrupted) else exit_code_for(signal.SIGINT)), True
+                code, returned = (exc.exit_code if isinstance(exc, Interrupted) else exit_codes.for_signal(signal.SIGINT)), True
     return ended[0]
 
 
@@ -122,7 +120,7 @@ class SignalStop:
 
     @property
     def exit_code(self) -> int | None:
-        return exit_code_for(self.signum) if self.signum is not None else None
+        return exit_codes.for_signal(self.signum) if self.signum is not None else None
 
     def _handle(self, signum, frame) -> None:
         first = self.signum is None

@@ -102,12 +102,12 @@ class _SignalOnWrite:
 def test_a_second_signal_while_the_first_is_reported_keeps_the_exit_status(monkeypatch, sig, code):
     """Ctrl+C twice: the second one arrived after the command's own handlers were gone and escaped as a
     KeyboardInterrupt, so Python ended by the default handler (exit status -2, seen once in 10,000 cases)."""
-    from core.cli import main as cli_main
+    from core.cli import train as cli_train
 
     def stopped_by_a_signal(args):
         raise interrupts.Interrupted(sig)
 
-    monkeypatch.setitem(cli_main.HANDLERS, "train", stopped_by_a_signal)
+    monkeypatch.setattr(cli_train, "run", stopped_by_a_signal)  # the parser is built anew by each main()
     stderr = _SignalOnWrite(signal.SIGINT)
     monkeypatch.setattr(sys, "stderr", stderr)
     try:
