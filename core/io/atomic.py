@@ -253,28 +253,48 @@ def _ends_with_newline(fd: int) -> bool:
 def open_append(path: str | os.PathLike, *, inside: str | os.PathLike | None = None) -> int:
     """A descriptor for appending to `path` (created when missing; opened O_APPEND | O_NOFOLLOW | O_NONBLOCK,
     readable to see the last byte): only a regular file, never through a link (LinkRefused naming it);
-    `inside` as for atomic_write. The caller closes it. append_lines and a job's launcher.log use it."""
+    `inside` as for atomic_write. A file with other names (a hard link: a backup's snapshot, or a file outside
+    the folder) is first replaced by a copy of its own, so those names never change. The caller closes it.
+    append_lines and a job's launcher.log use it."""
     path = Path(path)
     root, parts = _split(path, inside)
     flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
     try:
         dir_fd = open_folder(root, parts)
         try:
-            fd = os.open(path.name, flags, 0o666, dir_fd=dir_fd)
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                raise LinkRefused(path) from None
-            raise
+            fd = _open_own(dir_fd, path, flags)
         finally:
             os.close(dir_fd)
     except OSError as exc:
         raise naming(exc, path) from exc
-    st = os.fstat(fd)
-    if not stat.S_ISREG(st.st_mode) or st.st_nlink > 1:  # a FIFO or device planted under the name, or a
-        os.close(fd)  # hard link: appending would change the file's other name, maybe outside the folder
-        raise LinkRefused(path, "not a regular file" if not stat.S_ISREG(st.st_mode) else
-                          "a file with more than one name (a hard link)")
     return fd
+
+
+def _open_own(dir_fd: int, path: Path, flags: int) -> int:
+    try:
+        fd = os.open(path.name, flags, 0o666, dir_fd=dir_fd)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise LinkRefused(path) from None
+        raise
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):  # a FIFO or device planted under the name
+        os.close(fd)
+        raise LinkRefused(path, "not a regular file")
+    if st.st_nlink > 1:  # appending would change the file's other names too, maybe outside the folder
+        try:
+            _write_in(dir_fd, path, lambda out: _copy(fd, out))  # a new file under this name only
+        finally:
+            os.close(fd)
+        return _open_own(dir_fd, path, flags & ~os.O_CREAT)
+    return fd
+
+
+def _copy(fd: int, out) -> None:
+    offset = 0
+    while chunk := os.pread(fd, 1 << 20, offset):
+        out.write(chunk)
+        offset += len(chunk)
 
 
 def append_lines(path: str | os.PathLike, lines: Iterable[str], *, inside: str | os.PathLike | None = None) -> None:

@@ -106,3 +106,19 @@ def test_training_in_a_hostile_run_folder_is_refused_by_name_or_done_and_nothing
         shared_ctx, tmp_path, action, kind):
     outcome = run_shared(Case(action, kind, 1), tmp_path, shared_ctx)
     assert outcome.verdict == "ok", f"{outcome.verdict}: {outcome.detail}"
+
+
+def test_a_record_appended_to_a_hard_linked_metrics_file_never_reaches_its_other_name(tmp_path, decoy):
+    """metrics.jsonl as a hard link to a file outside (or a backup's snapshot): the run appends to a copy of
+    its own; the other name keeps its bytes."""
+    from core.runs import records
+    from core.runs.directory import RunDirectory
+
+    run = RunDirectory(tmp_path / "run").create()
+    os.link(decoy.target, run.metrics)
+    decoy.remember()
+    before = run.metrics.read_text()
+    run.append_records([records.make("heartbeat", state="running")])
+    decoy.assert_untouched()
+    assert run.metrics.read_text().startswith(before) and os.stat(run.metrics).st_nlink == 1
+    assert json.loads(run.metrics.read_text().splitlines()[-1])["kind"] == "heartbeat"

@@ -141,7 +141,8 @@ def _hard_link(name):
         path = _files(run)[name]
         _replace(path)
         os.link(decoy.target, path)
-        return Plant(f"hard_{name}", path, blocks_training=name in ("lock", "metrics"))
+        # a hard-linked .lock is refused; a file appended to is first copied (its other name never changes)
+        return Plant(f"hard_{name}", path, blocks_training=name == "lock")
     return make
 
 
