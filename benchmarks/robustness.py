@@ -43,7 +43,8 @@ from tests.support.shared_cases import SHARED_KINDS, TRAIN_ACTIONS
 from tests.support.signals import KILLS, run_cli_case, run_kill_case, CLI_CASES
 
 TIMEOUTS = {"load": 15, "predict": 30, "dataset": 40, "layout": 40, "checkpoint": 30, "resume": 90, "train": 90}
-SHARED_TIMEOUT_S, SHARED_TRAIN_TIMEOUT_S, TWO_PROCESSES_TIMEOUT_S = 60, 240, 600
+SHARED_TIMEOUT_S, SHARED_TRAIN_TIMEOUT_S, TWO_PROCESSES_TIMEOUT_S = 120, 300, 600
+SLOW_TO_MAKE_S = {"many_ranks": 300}  # writing 20,000 rank files is most of such a case
 
 
 def timeout_of(case: Case) -> float:
@@ -53,6 +54,8 @@ def timeout_of(case: Case) -> float:
         return SHARED_TRAIN_TIMEOUT_S
     if case.action == "run_two":
         return TWO_PROCESSES_TIMEOUT_S
+    if case.kind in SLOW_TO_MAKE_S:
+        return SLOW_TO_MAKE_S[case.kind] + SHARED_TRAIN_TIMEOUT_S
     return SHARED_TRAIN_TIMEOUT_S if case.action.removeprefix("run_") in TRAIN_ACTIONS else SHARED_TIMEOUT_S
 
 

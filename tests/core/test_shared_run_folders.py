@@ -21,7 +21,8 @@ def shared_ctx(tmp_path_factory):
     return {"run_template": hr.make_template(folder), "probe": folder / "probe.png"}
 
 
-@pytest.mark.parametrize("kind", sorted(hr.RUN_KINDS))
+@pytest.mark.parametrize("kind", [pytest.param(k, marks=pytest.mark.timeout(900)) if k == "many_ranks" else k
+                                  for k in sorted(hr.RUN_KINDS)])  # 20,000 files made for each of 6 actions
 def test_reading_a_hostile_run_folder_costs_its_own_row_or_view_only(shared_ctx, tmp_path, kind):
     """The run list, the Train tab's look, the Dossier's readers, rename / note / control / trash, the
     whole-file readers and the lock, each on the crafted run."""
