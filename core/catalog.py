@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from core.errors import LayerscopeError
-from core.runs.layout import LAST, LAYER_HEALTH, PROBES
+from core.runs.layout import FAMILIARITY, LAST, LAYER_HEALTH, PROBES
 
 
 
@@ -335,6 +335,13 @@ LAYER_HEALTH_EVERY = NumberSetting("layer_health_every", "Layer health every", 0
 PROBE_IMAGES = PathsSetting("probe_images", "Probe images", 16,
                             "images whose prediction, probabilities, layer statistics and saliency are kept over "
                             f"the run in RUN/{PROBES}/")
+EMBED_EVERY = NumberSetting("embed_every", "Map features every", 0, 0, 10_000, integer=True, unit="epochs",
+                            zero="Off", help="keep the features of the training and validation images every N "
+                                             f"epochs and at the last one in RUN/{FAMILIARITY}/, so the map can "
+                                             "replay the run (0: off)")
+FAMILIARITY_AT_END = FlagSetting("familiarity_at_end", "Familiarity at the end", False,
+                                 "when the run ends, store the feature banks beside best.pt and last.pt, so they "
+                                 "say how familiar a new image is (layerscope familiarity does it later)")
 AMP = FlagSetting("amp", "Mixed precision (GPU)", True,
                   "CUDA only: bf16 autocast where the GPU supports it, else fp16 with a GradScaler")
 COMPILE = FlagSetting("compile", "torch.compile", False, "compile the model for speed (GPU; the first steps are slow)")
@@ -409,6 +416,8 @@ TRAIN_OPTIONS: tuple[RunOption, ...] = (
     RunOption(DOSSIER_TOPK, "insight", flag="--dossier"),
     RunOption(LAYER_HEALTH_EVERY, "insight", bare=LAYER_HEALTH_SUGGESTED),
     RunOption(PROBE_IMAGES, "inspect", flag="--probe"),
+    RunOption(EMBED_EVERY, "insight"),
+    RunOption(FAMILIARITY_AT_END, "insight", flag="--familiarity"),
 )
 
 # TrainConfig's fields, in order: every setting of TRAIN_OPTIONS that describes the training itself.
