@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from pathlib import Path
+
 import numpy as np
 
 from core.io.images import ImageLoadError
-from gui.inspector.results import DetailResult, RowResult, SaliencyResult, is_vector_shape
+from gui.inspector.results import DetailResult, FamiliarityShown, RowResult, SaliencyResult, is_vector_shape
 from gui.inspector.sources import ImageSource
 
 THUMBNAIL_PX = 48
+NEIGHBOUR_THUMBNAIL_PX = 56
 URL_CACHE_ENTRIES = 16
 MODEL_UNUSABLE = "the model cannot be used"
 
@@ -28,6 +31,8 @@ class InspectionJobs:
         self._checkpoint = None
         self._predictor = None
         self._url_bytes: OrderedDict[str, bytes] = OrderedDict()
+        self._bank_key = None  # (checkpoint id, bank file's mtime): the bank below was read for it
+        self._bank = None
 
     # ---- models --------------------------------------------------------------------------------------
     def predictor_for(self, checkpoint):
@@ -107,7 +112,55 @@ class InspectionJobs:
         except Exception:
             cam_layer = None
         return DetailResult(generation, row, source.label, inspection, filters, conv_layers, cam_layer,
-                            list(checkpoint.classes), model_source, id(model))
+                            list(checkpoint.classes), model_source, id(model),
+                            familiarity=self.familiarity(predictor, checkpoint, image))
+
+    # ---- familiarity ---------------------------------------------------------------------------------
+    def bank_for(self, checkpoint):
+        """(the checkpoint's feature bank or None, why it is unknown). Read once per checkpoint and bank file."""
+        from core.familiarity.bank_file import bank_path
+        from core.familiarity.errors import BankError
+        from core.familiarity.jobs import bank_for_checkpoint
+
+        if not checkpoint.source:
+            return None, "these weights are not a checkpoint file (a live run's weights)"
+        path = bank_path(checkpoint.source)
+        try:
+            stamp = path.stat().st_mtime_ns
+        except OSError:
+            return None, f"no feature bank beside {Path(checkpoint.source).name}"
+        key = (id(checkpoint), stamp)
+        with self._lock:
+            if key == self._bank_key:
+                return self._bank, ""
+        try:
+            bank = bank_for_checkpoint(checkpoint)
+        except BankError as exc:
+            return None, str(exc)
+        with self._lock:
+            self._bank_key, self._bank = key, bank
+        return bank, ""
+
+    def familiarity(self, predictor, checkpoint, image) -> FamiliarityShown:
+        """The image's familiarity with thumbnails of its nearest training images (files only)."""
+        from core.familiarity.jobs import score_inputs
+
+        bank, note = self.bank_for(checkpoint)
+        can_compute = bool(checkpoint.source)
+        if bank is None:
+            return FamiliarityShown(None, note, can_compute)
+        try:
+            scored = score_inputs(predictor.model, bank, predictor.to_input(image))
+        except Exception as exc:  # a bank that does not fit this model: unknown, with the reason
+            return FamiliarityShown(None, f"the feature bank does not fit this model ({exc})", can_compute)
+        familiarity = scored.familiarity[0]
+        return FamiliarityShown(familiarity, "", can_compute, bank.calibrated_on,
+                                [_file_thumbnail(n.path) for n in familiarity.nearest])
+
+    def build_bank(self, checkpoint, progress) -> str:
+        from core.familiarity.jobs import build_bank
+
+        return str(build_bank(checkpoint, progress=progress))
 
     def saliency(self, generation: int, source: ImageSource, checkpoint, method: str, target: int,
                  layer: str | None, compare_target: int | None = None) -> SaliencyResult:
@@ -139,6 +192,18 @@ class InspectionJobs:
             return SaliencyResult(generation, method, target, layer, error=str(exc).strip("'\""))
         return SaliencyResult(generation, method, target, layer, heatmap, compare_target=compare_target,
                               compare_heatmap=second)
+
+
+def _file_thumbnail(path: str):
+    """A nearest image's thumbnail when it is a readable file (an in-memory training image has none here)."""
+    from core.io.images import load_image
+
+    if not Path(path).is_file():
+        return None
+    try:
+        return thumbnail(load_image(path), NEIGHBOUR_THUMBNAIL_PX)
+    except ImageLoadError:
+        return None
 
 
 def _same_model(a, b) -> bool:

@@ -50,6 +50,11 @@ class InspectorPanel(InspectorWidgets):
         self._rows_task = BackgroundTask(self, pool=self._pool, imports=())
         self._detail_task = BackgroundTask(self, pool=self._pool, imports=())
         self._saliency_task = BackgroundTask(self, pool=self._pool, imports=())
+        # Building a bank is one pass over the training images: on the same thread, so it never races the
+        # inspection jobs for the model cache; cancelled when the checkpoint changes.
+        self._bank_task = BackgroundTask(self, pool=self._pool, imports=())
+        self._bank_task.finished.connect(self._on_bank_built)
+        self._bank_task.failed.connect(self._on_bank_failed)
         for kind, task, slot in (("rows", self._rows_task, self._on_row), ("detail", self._detail_task, self._on_detail),
                                  ("saliency", self._saliency_task, self._on_saliency)):
             task.finished.connect(slot)
@@ -78,6 +83,8 @@ class InspectorPanel(InspectorWidgets):
         self.views.currentChanged.connect(lambda _i: self._request_saliency())
         self.hub.checkpointChanged.connect(self._on_checkpoint_changed)
         self.probe = PinnedProbe(self.hub, lambda: self._busy, self)
+        self.familiarity_view.neighbourChosen.connect(lambda path: self.open_paths([path]))
+        self.familiarity_view.computeRequested.connect(self.compute_familiarity)
 
     # ---- input ---------------------------------------------------------------------------------------
     def pinned_probe_paths(self) -> list[str]:
@@ -290,6 +297,7 @@ class InspectorPanel(InspectorWidgets):
         self.caption.setText(f"<b>{result.label}</b>: could not be read")
         self.topk.set_entries([])
         self.topk.set_placeholder("No prediction: the file could not be read")
+        self.familiarity_view.show_familiarity(None)
         self._set_busy(None)
 
     def _on_detail(self, result: DetailResult) -> None:
@@ -303,6 +311,7 @@ class InspectorPanel(InspectorWidgets):
         self.hint.setText(f"{DROP_HINT}  ·  showing {result.label}")
         self.input_pane.show_rgb(inspection.input_image)
         self.topk.set_entries(inspection.prediction)
+        self.familiarity_view.show_familiarity(result.familiarity)
         top_label, top_prob = inspection.prediction[0]
         source = f" · model: {result.model_source}" if result.model_source else ""
         probe = " · pinned probe" if self.probe.source is not None else ""
@@ -319,6 +328,25 @@ class InspectorPanel(InspectorWidgets):
         self.add_button.setEnabled(True)
         self.detailShown.emit(result)
         self._request_saliency()
+
+    # ---- familiarity ---------------------------------------------------------------------------------
+    def compute_familiarity(self) -> None:
+        """Build the feature bank beside the current checkpoint, then show the image's familiarity."""
+        checkpoint = self.hub.current()
+        if checkpoint is None or not checkpoint.source:
+            return
+        self.familiarity_view.set_computing()
+        self.message.emit("info", f"Computing the familiarity bank of {checkpoint.source}")
+        self._bank_task.submit(lambda ctx: self.jobs.build_bank(checkpoint, ctx))
+
+    def _on_bank_built(self, path: str) -> None:
+        self.message.emit("info", f"Familiarity bank written: {path}")
+        self._request_detail()
+
+    def _on_bank_failed(self, message: str) -> None:
+        self.banner.show_message("error", f"Cannot compute familiarity: {message}")
+        self.message.emit("warning", f"Cannot compute familiarity: {message}")
+        self._request_detail()
 
     def _on_saliency(self, result: SaliencyResult) -> None:
         self.saliency = result

@@ -11,6 +11,7 @@ from gui.inspector.batch_table import BatchTable
 from gui.plotting.image_panes import ImagePane
 from gui.inspector.layer_browser import LayerBrowser
 from gui.inspector.saliency_view import SaliencyView
+from gui.inspector.familiarity_view import FamiliarityView
 from gui.plotting.topk_bars import TopKBars
 
 DROP_HINT = "Drop images here, or File > Open Image (Ctrl+I), or paste (Ctrl+V)"
@@ -31,6 +32,7 @@ class InspectorWidgets(QWidget):
         self.input_pane.setMaximumWidth(240)
         self.input_pane.setToolTip("What the model sees: the image resized and cropped like its validation data")
         self.topk = TopKBars()
+        self.familiarity_view = FamiliarityView()
         self.caption = QLabel("")
         self.caption.setWordWrap(True)
         self.caption.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -54,6 +56,7 @@ class InspectorWidgets(QWidget):
         right = QVBoxLayout()
         right.addWidget(self.caption)
         right.addWidget(self.topk)
+        right.addWidget(self.familiarity_view)
         right.addStretch(1)
         right.addLayout(buttons)
         summary = QHBoxLayout()

@@ -28,6 +28,17 @@ class RowResult:
 
 
 @dataclass
+class FamiliarityShown:
+    """The familiarity of the inspected image, or why it is unknown (familiarity_view.py shows it)."""
+
+    familiarity: Any = None  # core.familiarity.scoring.Familiarity, None: unknown
+    note: str = ""  # why it is unknown
+    can_compute: bool = False  # the checkpoint is a file: its bank can be built beside it
+    calibrated_on: str = "val"
+    thumbnails: list = field(default_factory=list)  # one uint8 [h, w, 3] per nearest image, None where not a file
+
+
+@dataclass
 class DetailResult:
     """Everything shown for the selected image: prediction, the model's view and every layer."""
 
@@ -42,6 +53,7 @@ class DetailResult:
     model_source: str = ""
     model_id: int = 0  # id() of the model that ran it: tests check it is a copy, not the training model
     error: str | None = None
+    familiarity: FamiliarityShown | None = None
 
 
 @dataclass
