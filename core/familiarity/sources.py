@@ -19,6 +19,7 @@ from core.checkpoints.checkpoint import Checkpoint
 from core.data.cache import CachedImageDataset
 from core.data.datasets import ArrayDataset, FileDataset
 from core.data.transforms import Preprocess, eval_transform
+from core.errors import LayerscopeError
 from core.progress import NO_PROGRESS, Progress, share
 
 SPLITS = ("train", "val")
@@ -71,11 +72,29 @@ def item_ids(dataset: Dataset, name: str, split: str) -> list[str]:
     return [f"{prefix}:{split}/{i:05d}" for i in range(len(dataset))]
 
 
+def _folder_paths(bundle, split: str, n: int) -> list[str] | None:
+    """The files of a folder dataset's split that a run loaded into memory (so the nearest images are files
+    the app can show and open), found again as the data layer split them; None when they do not add up."""
+    spec = bundle.spec
+    if not spec.is_folder:
+        return None
+    from core.data.folder import scan_folder_splits
+
+    excluded = {str(f) for f, _ in bundle.excluded}
+    try:
+        found = scan_folder_splits(Path(spec.name), spec.val_fraction, spec.seed)
+    except (OSError, ValueError, LayerscopeError):  # the folder changed or went away: ids, not paths
+        return None
+    paths = [str(p) for p, _ in getattr(found, split, []) if str(p) not in excluded]
+    return paths if len(paths) == n else None
+
+
 def bundle_sets(bundle) -> list[ImageSet]:
     """A training run's DataBundle -> its training and validation images, unaugmented."""
     sets = []
     for split, dataset in (("train", bundle.train), ("val", bundle.val)):
         view = eval_view(dataset, bundle.preprocess)
         labels = np.asarray([int(v) for v in dataset.labels], dtype=np.int64)
-        sets.append(ImageSet(split, view, item_ids(dataset, bundle.spec.name, split), labels))
+        ids = _folder_paths(bundle, split, len(labels)) or item_ids(dataset, bundle.spec.name, split)
+        sets.append(ImageSet(split, view, ids, labels))
     return sets
