@@ -31,6 +31,7 @@ from gui.settings import AppSettings
 from gui.torch_loader import TorchLoader
 from gui.window import wiring
 from gui.window.data_hookup import install_data_tab
+from gui.window.datamap_hookup import install_datamap
 from gui.window.dossier_hookup import install_dossier
 from gui.window.evaluate_hookup import install_evaluate_tab
 from gui.window.inspector_hookup import install_inspector
@@ -91,6 +92,7 @@ class MainWindow(QMainWindow):
         self.inspector, inspector_actions = install_inspector(self)  # the Inspect tab, Open Image / Paste Image
         self.open_image_action, self.paste_image_action = inspector_actions
         self.dossier = install_dossier(self)  # the Dossier tab: channels, layer health, probes of a run
+        self.datamap = install_datamap(self)  # the Map tab: a run's images as points, replayed over epochs
         self.data_view, self.open_dataset_action = install_data_tab(self, self.run_settings)  # + Open Dataset
         self.model_view = ModelView(self.run_settings, self)
         self.tabs.insertTab(2, self.model_view, "Model")
@@ -99,7 +101,8 @@ class MainWindow(QMainWindow):
         self.runs_tab, self.open_run_folder_action = install_runs_tab(self)  # the Runs tab, Open Run Folder
         self.evaluate_tab, self.export_model_action = install_evaluate_tab(self)  # the Evaluate tab, Export Model
         self.tab_set = wiring.Tabs(self.train_tab, self.data_view, self.model_view, self.inspector, self.dossier,
-                                   self.runs_tab, self.evaluate_tab, self.tabs.setCurrentWidget, self.log.append)
+                                   self.runs_tab, self.evaluate_tab, self.tabs.setCurrentWidget, self.log.append,
+                                   self.datamap)
         wiring.wire_tabs(self.tab_set, self.open_checkpoint, self,
                          lambda: remember(self.app_settings, self.run_settings))  # every tab-to-tab connection
 

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QWidget
 
 from core.runs.index import is_run_folder
 from gui.data.data_view import DataView
+from gui.datamap import MapPanel
 from gui.dossier.panel import DossierPanel
 from gui.evaluate.tab import EvaluateTab
 from gui.inspector.panel import InspectorPanel
@@ -41,6 +42,7 @@ class Tabs:
     evaluate: EvaluateTab
     show: Callable[[QWidget], None]
     log: Log
+    datamap: MapPanel | None = None
 
 
 def wire_tabs(tabs: Tabs, open_checkpoint: Callable[[str], None], confirm_parent: QWidget,
@@ -60,6 +62,8 @@ def wire_tabs(tabs: Tabs, open_checkpoint: Callable[[str], None], confirm_parent
     evaluate_knows_the_current_run(tabs.evaluate, tabs.train)
     gallery_image_opens_in_the_inspector(tabs.evaluate, tabs.inspector, tabs.show, tabs.log)
     finetune_runs_in_the_train_tab(tabs.evaluate, tabs.train, tabs.log)
+    if tabs.datamap is not None:
+        map_point_opens_in_the_inspector(tabs.datamap, tabs.inspector, tabs.show)
 
 
 # ---- Data and Model ----------------------------------------------------------------------------------------
@@ -197,3 +201,9 @@ def finetune_runs_in_the_train_tab(evaluate: EvaluateTab, train: TrainTab, log: 
         train.start_run(settings, finetune_from=checkpoint)
         log("info", f"Fine-tuning from {checkpoint}: {settings.train.epochs} epochs at lr {settings.train.lr:g}")
     evaluate.finetuneRequested.connect(finetune)
+
+
+# ---- Map ---------------------------------------------------------------------------------------------------
+def map_point_opens_in_the_inspector(datamap: MapPanel, inspector: InspectorPanel, show) -> None:
+    """A point clicked in the Map (an image file) is inspected in Inspect."""
+    datamap.imageChosen.connect(lambda path: (show(inspector), inspector.open_paths([path])))

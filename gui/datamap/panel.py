@@ -1,0 +1,178 @@
+"""The Map tab: every training and validation image of a run as a point, placed by the model's penultimate
+features (core.datamap: PCA, or t-SNE, projected on a BackgroundTask, never on the GUI thread). Coloured by
+true label, prediction or right/wrong; validation images are rings. For a run that kept its features per epoch
+(--embed-every) a slider and Play replay the map over the epochs, aligned so points do not jump. Clicking a
+point that is a file asks for it to be inspected (imageChosen)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout,
+                               QWidget)
+
+from gui.concurrent import BackgroundTask
+
+COLOUR_BY = {"label": "True label", "prediction": "Prediction", "right": "Right / wrong"}
+METHODS = {"pca": "PCA", "tsne": "t-SNE"}
+PLAY_MS = 700
+_PALETTE = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
+            (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
+_RIGHT, _WRONG = (44, 160, 44), (214, 39, 40)
+VAL_SPLIT = 1  # core.familiarity.features.SPLIT_CODES["val"]
+
+
+class MapPanel(QWidget):
+    message = Signal(str)
+    imageChosen = Signal(str)  # a point's image file, to inspect
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.run_maps = None  # core.datamap.run_map.RunMaps on screen
+        self.shown_index = -1
+        self._task = BackgroundTask(self)
+        self._task.finished.connect(self._on_maps)
+        self._task.failed.connect(self._on_failed)
+        self._task.progress.connect(lambda done, total, text: self.status.setText(f"{text}…"))
+
+        self.open_button = QPushButton("Open Run…")
+        self.open_button.clicked.connect(self.choose_run)
+        self.method = QComboBox()
+        for key, title in METHODS.items():
+            self.method.addItem(title, key)
+        self.method.currentIndexChanged.connect(lambda _i: self.reload())
+        self.colour = QComboBox()
+        for key, title in COLOUR_BY.items():
+            self.colour.addItem(title, key)
+        self.colour.currentIndexChanged.connect(lambda _i: self.show_map(self.shown_index))
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setEnabled(False)
+        self.slider.valueChanged.connect(self.show_map)
+        self.play_button = QPushButton("Play")
+        self.play_button.setCheckable(True)
+        self.play_button.setEnabled(False)
+        self.play_button.toggled.connect(self._play)
+        self._timer = QTimer(self)
+        self._timer.setInterval(PLAY_MS)
+        self._timer.timeout.connect(self._step)
+        self.epoch_label = QLabel("")
+        self.status = QLabel("Open a run folder: a run trained with --embed-every replays over its epochs")
+
+        self.plot = pg.PlotWidget()
+        self.plot.setBackground("w")
+        self.plot.hideAxis("left")
+        self.plot.hideAxis("bottom")
+        self.scatter = pg.ScatterPlotItem(size=7, pxMode=True)
+        self.scatter.sigClicked.connect(self._on_click)
+        self.plot.addItem(self.scatter)
+
+        controls = QHBoxLayout()
+        for widget in (self.open_button, QLabel("Map:"), self.method, QLabel("Colour by:"), self.colour):
+            controls.addWidget(widget)
+        controls.addStretch(1)
+        replay = QHBoxLayout()
+        replay.addWidget(self.play_button)
+        replay.addWidget(self.slider, 1)
+        replay.addWidget(self.epoch_label)
+        layout = QVBoxLayout(self)
+        layout.addLayout(controls)
+        layout.addWidget(self.plot, 1)
+        layout.addLayout(replay)
+        layout.addWidget(self.status)
+
+    # ---- loading -------------------------------------------------------------------------------------
+    def choose_run(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a run folder for its map")
+        if folder:
+            self.open_run(folder)
+
+    def open_run(self, run_dir: str) -> None:
+        self._run_dir = str(run_dir)
+        self.reload()
+
+    def reload(self) -> None:
+        run_dir = getattr(self, "_run_dir", None)
+        if run_dir is None:
+            return
+        from core.datamap.run_map import run_maps
+
+        method = self.method.currentData()
+        self._play(False)
+        self.status.setText(f"Projecting {Path(run_dir).name} ({METHODS[method]})…")
+        self._task.submit(lambda ctx: run_maps(run_dir, method, progress=ctx))
+
+    def _on_maps(self, result) -> None:
+        self.run_maps = result
+        n = len(result.maps)
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, max(0, n - 1))
+        self.slider.setValue(n - 1)
+        self.slider.blockSignals(False)
+        self.slider.setEnabled(n > 1)
+        self.play_button.setEnabled(n > 1)
+        skipped = f"; {len(result.skipped)} damaged epoch files skipped" if result.skipped else ""
+        self.status.setText(f"{result.run_dir.name}: {len(result.maps[-1].features)} images, "
+                            f"{n} map{'s' if n != 1 else ''}{skipped}")
+        self.show_map(n - 1)
+
+    def _on_failed(self, message: str) -> None:
+        self.status.setText(f"No map: {message}")
+        self.message.emit(f"Map: {message}")
+
+    # ---- drawing -------------------------------------------------------------------------------------
+    def show_map(self, index: int) -> None:
+        if self.run_maps is None or not 0 <= index < len(self.run_maps.maps):
+            return
+        self.shown_index = index
+        epoch_map = self.run_maps.maps[index]
+        features, points = epoch_map.features, epoch_map.points
+        colours = self._colours(features)
+        brushes = [pg.mkBrush(*c) for c in colours]
+        val = features.splits == VAL_SPLIT
+        symbols = ["o"] * len(features)
+        brushes = [pg.mkBrush(255, 255, 255) if v else b for v, b in zip(val, brushes)]
+        pens = [pg.mkPen(*c, width=1.5) if v else pg.mkPen(None) for v, c in zip(val, colours)]
+        self.scatter.setData(pos=np.asarray(points, dtype=float), brush=brushes, pen=pens, symbol=symbols,
+                             data=np.arange(len(features)))
+        self.epoch_label.setText(f"epoch {epoch_map.epoch}" if epoch_map.epoch >= 0 else "best.pt")
+
+    def _colours(self, features) -> list[tuple[int, int, int]]:
+        key = self.colour.currentData()
+        if key == "right":
+            right = features.predictions == features.labels
+            return [_RIGHT if r else _WRONG for r in right]
+        values = features.predictions if key == "prediction" else features.labels
+        return [_PALETTE[int(v) % len(_PALETTE)] for v in values]
+
+    def shown_points(self) -> np.ndarray:
+        x, y = self.scatter.getData()
+        return np.column_stack([x, y])
+
+    # ---- replay and clicks ---------------------------------------------------------------------------
+    def _play(self, on: bool) -> None:
+        if on and self.slider.value() >= self.slider.maximum():
+            self.slider.setValue(0)
+        self.play_button.blockSignals(True)
+        self.play_button.setChecked(on)
+        self.play_button.blockSignals(False)
+        self.play_button.setText("Pause" if on else "Play")
+        (self._timer.start if on else self._timer.stop)()
+
+    def _step(self) -> None:
+        if self.slider.value() >= self.slider.maximum():
+            self._play(False)
+            return
+        self.slider.setValue(self.slider.value() + 1)
+
+    def _on_click(self, _item, points, _event=None) -> None:
+        if not len(points) or self.run_maps is None:
+            return
+        row = int(points[0].data())
+        features = self.run_maps.maps[self.shown_index].features
+        path = features.ids[row]
+        label = self.run_maps.classes[int(features.labels[row])] if self.run_maps.classes else ""
+        self.status.setText(f"{path} ({label})")
+        if Path(path).is_file():
+            self.imageChosen.emit(path)

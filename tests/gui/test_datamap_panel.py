@@ -1,0 +1,76 @@
+"""The Map tab replays a short run's map over its two epochs (features kept with --embed-every 1), aligned;
+colours follow the choice; a damaged epoch file is skipped with the reason; a folder without features says so."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from core.cli.main import main
+from gui.datamap import MapPanel
+
+WAIT = 60_000
+
+
+@pytest.fixture(scope="module")
+def short_run(tmp_path_factory):
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    out = tmp_path_factory.mktemp("map_run") / "run"
+    try:
+        assert main(["train", "--shapes-count", "80", "--image-size", "16", "--epochs", "2", "--model", "cnn",
+                     "--option", "channels=4", "--option", "blocks=2", "--embed-every", "1",
+                     "--out", str(out), "--quiet"]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    return out
+
+
+@pytest.fixture
+def panel(qtbot):
+    p = MapPanel()
+    qtbot.addWidget(p)
+    p.resize(900, 700)
+    p.show()
+    yield p
+    qtbot.waitUntil(lambda: not p._task.busy, timeout=WAIT)
+
+
+def test_the_map_replays_two_epochs_of_a_short_run(qtbot, panel, short_run):
+    from core.datamap.replay import replay_run
+
+    panel.open_run(str(short_run))
+    qtbot.waitUntil(lambda: panel.run_maps is not None, timeout=WAIT)
+    assert [m.epoch for m in panel.run_maps.maps] == [1, 2]
+    assert panel.slider.isEnabled() and panel.slider.maximum() == 1 and panel.epoch_label.text() == "epoch 2"
+    expected, _ = replay_run(short_run, "pca")
+    assert np.allclose(panel.shown_points(), expected[1].points, atol=1e-4)
+
+    panel.slider.setValue(0)
+    assert panel.epoch_label.text() == "epoch 1"
+    assert np.allclose(panel.shown_points(), expected[0].points, atol=1e-4)
+
+    panel.play_button.click()  # plays to the last epoch and stops there
+    qtbot.waitUntil(lambda: not panel.play_button.isChecked(), timeout=WAIT)
+    assert panel.slider.value() == 1 and panel.epoch_label.text() == "epoch 2"
+
+    panel.colour.setCurrentIndex(panel.colour.findData("right"))
+    assert len(panel.shown_points()) == len(expected[1].features)
+
+
+def test_a_damaged_epoch_file_is_skipped_and_a_folder_without_features_says_so(qtbot, panel, short_run, tmp_path):
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(short_run, copy)
+    (copy / "familiarity" / "epoch-0001.npz").write_bytes(b"damaged")
+    panel.open_run(str(copy))
+    qtbot.waitUntil(lambda: panel.run_maps is not None, timeout=WAIT)
+    assert [m.epoch for m in panel.run_maps.maps] == [2] and "1 damaged epoch files skipped" in panel.status.text()
+    assert not panel.slider.isEnabled()
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    panel.open_run(str(empty))
+    qtbot.waitUntil(lambda: panel.status.text().startswith("No map:"), timeout=WAIT)
+    assert "--embed-every" in panel.status.text()
