@@ -58,6 +58,7 @@ class MapPanel(QWidget):
         self._timer.setInterval(PLAY_MS)
         self._timer.timeout.connect(self._step)
         self.epoch_label = QLabel("")
+        self.legend = QLabel("")
         self.status = QLabel("Open a run folder: a run trained with --embed-every replays over its epochs")
 
         self.plot = pg.PlotWidget()
@@ -72,6 +73,7 @@ class MapPanel(QWidget):
         for widget in (self.open_button, QLabel("Map:"), self.method, QLabel("Colour by:"), self.colour):
             controls.addWidget(widget)
         controls.addStretch(1)
+        controls.addWidget(self.legend)
         replay = QHBoxLayout()
         replay.addWidget(self.play_button)
         replay.addWidget(self.slider, 1)
@@ -137,6 +139,17 @@ class MapPanel(QWidget):
         self.scatter.setData(pos=np.asarray(points, dtype=float), brush=brushes, pen=pens, symbol=symbols,
                              data=np.arange(len(features)))
         self.epoch_label.setText(f"epoch {epoch_map.epoch}" if epoch_map.epoch >= 0 else "best.pt")
+        self.legend.setText(self._legend())
+
+    def _legend(self) -> str:
+        def swatch(colour, text):
+            return f'<span style="color: rgb{tuple(colour)}">&#9679;</span> {text}'
+
+        if self.colour.currentData() == "right":
+            entries = [swatch(_RIGHT, "right"), swatch(_WRONG, "wrong")]
+        else:
+            entries = [swatch(_PALETTE[i % len(_PALETTE)], name) for i, name in enumerate(self.run_maps.classes)]
+        return "&nbsp;&nbsp;".join(entries) + "&nbsp;&nbsp;(rings: validation images)"
 
     def _colours(self, features) -> list[tuple[int, int, int]]:
         key = self.colour.currentData()
