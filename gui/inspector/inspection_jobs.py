@@ -82,11 +82,19 @@ class InspectionJobs:
             predictor = self.predictor_for(checkpoint)
         except Exception as exc:  # weights that do not fit the network: say so on every row, go on
             return RowResult(generation, row, source.label, source.where, error=f"{MODEL_UNUSABLE} ({exc})")
+        bank, _note = self.bank_for(checkpoint)
+        top, familiarity = None, None
+        if bank is not None:
+            try:  # one forward for the prediction and the familiarity
+                top, familiarity = _scored_top(predictor, bank, image, top_k)
+            except Exception:  # a bank that does not fit: the prediction alone, familiarity unknown
+                top = None
         try:
-            top = predictor.classify(image, top_k)
+            top = top if top is not None else predictor.classify(image, top_k)
         except Exception as exc:  # a model that cannot take this input must not stop the others
             return RowResult(generation, row, source.label, source.where, error=f"the model failed on it ({exc})")
-        return RowResult(generation, row, source.label, source.where, top, thumbnail(image))
+        return RowResult(generation, row, source.label, source.where, top, thumbnail(image),
+                         familiarity=familiarity)
 
     def inspect(self, generation: int, row: int, source: ImageSource, checkpoint, top_k: int, scaling: str,
                 model_source: str = "") -> DetailResult:
@@ -192,6 +200,19 @@ class InspectionJobs:
             return SaliencyResult(generation, method, target, layer, error=str(exc).strip("'\""))
         return SaliencyResult(generation, method, target, layer, heatmap, compare_target=compare_target,
                               compare_heatmap=second)
+
+
+def _scored_top(predictor, bank, image, top_k: int):
+    import torch
+
+    from core.familiarity.jobs import score_inputs
+
+    scored = score_inputs(predictor.model, bank, predictor.to_input(image))
+    k = max(1, min(top_k, len(predictor.classes)))
+    values, indices = torch.from_numpy(scored.probabilities[0]).topk(k)
+    top = [(predictor.classes[i], float(v)) for v, i in zip(values.tolist(), indices.tolist())]
+    f = scored.familiarity[0]
+    return top, (float(f.score), bool(f.familiar))
 
 
 def _file_thumbnail(path: str):

@@ -256,7 +256,7 @@ class InspectorPanel(InspectorWidgets):
             # The first readable image of the drop is shown in detail at once.
             self._detail_requested_for_drop = True
             self.table.blockSignals(True)
-            self.table.selectRow(result.row)
+            self.table.select(result.row)
             self.table.blockSignals(False)
             self._detail_row = result.row
             self._request_detail()

@@ -25,6 +25,7 @@ class RowResult:
     top: list[tuple[str, float]] = field(default_factory=list)
     thumbnail: np.ndarray | None = None  # uint8 [h, w, 3]
     error: str | None = None
+    familiarity: tuple[float, bool] | None = None  # (score, familiar); None: no bank (unknown)
 
 
 @dataclass

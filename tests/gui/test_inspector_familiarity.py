@@ -79,3 +79,33 @@ def test_dropping_an_unfamiliar_image_shows_the_badge_and_five_neighbours(qtbot,
     qtbot.waitUntil(lambda: panel.detail is not None and panel.detail.label == first.rsplit("/", 1)[-1]
                     and not panel._busy, timeout=WAIT)
     qtbot.waitUntil(lambda: view.state in ("familiar", "unfamiliar"), timeout=WAIT)
+
+
+def test_the_batch_table_has_a_sortable_familiarity_column(qtbot, panel, checkpoint_file, tmp_path):
+    from PySide6.QtCore import Qt
+
+    from core.checkpoints.checkpoint import load_checkpoint
+    from core.familiarity.jobs import build_bank
+
+    build_bank(checkpoint_file)
+    noise = tmp_path / "noise.png"
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(noise)
+    red = tmp_path / "red.png"
+    Image.new("RGB", (32, 32), COLOURS["red"]).save(red)
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not a png")
+    panel.hub.set_checkpoint(load_checkpoint(checkpoint_file), "unit test")
+    with qtbot.waitSignal(panel.rowsDone, timeout=WAIT):
+        panel.open_paths([str(noise), str(red), str(bad)])
+    table = panel.table
+    assert table.familiarity_text(0).endswith("unfamiliar")  # noise
+    assert not table.familiarity_text(1).endswith("unfamiliar")  # a red square like the training images
+    assert table.familiarity_text(2) == ""  # could not be read
+    table.sortItems(4, Qt.SortOrder.DescendingOrder)  # most familiar first: the red square on top
+    assert table.item(0, 1).text() == "red.png" and table.visual_row(1) == 0
+    assert table.row_texts(0)[0] == "noise.png"  # rows are still named by their place in the drop
+    with qtbot.waitSignal(table.rowChosen, timeout=WAIT) as chosen:
+        table.selectRow(0)
+    assert chosen.args == [1]
+    qtbot.waitUntil(lambda: panel.detail is not None and panel.detail.label == "red.png" and not panel._busy,
+                    timeout=WAIT)
