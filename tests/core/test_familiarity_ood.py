@@ -2,10 +2,10 @@
 the shapes it knows, on the shape it never saw, and on images of another kind (noise, drawn digits).
 
 The model is trained once for the module (a plain PyTorch loop, 32 px, about 90 % validation accuracy).
-What k-NN familiarity achieves depends on how well the model has learned: noise is always unfamiliar, but a
-shape it never saw and drawn digits are told apart from known shapes only partly (AUROC 0.8-0.9 for a
-model at 97-99 % accuracy, benchmarks/familiarity.py), and hardly at all by a model at 80 %. The issue's
-targets for those two are kept below as expected failures, so a better score shows up as XPASS.
+What familiarity achieves depends on how well the model has learned. Noise is always unfamiliar; drawn digits
+are, once the first block's statistics are a view; a shape the model never saw is told apart only partly
+(README's table), so the issue's target for it is kept below as an expected failure (a better score shows up
+as XPASS).
 """
 from __future__ import annotations
 
@@ -93,13 +93,19 @@ def test_the_left_out_shape_scores_lower_than_known_shapes(trained):
     assert _auroc_against_known_shapes(trained, trained[5]) >= 0.6
 
 
-@pytest.mark.xfail(reason="issue 20's targets: k-NN on the penultimate features of a small cnn trained on 4 "
-                          "shapes flags 10-45 % of a fifth shape and 5-55 % of drawn digits, not 80 % and 95 % "
-                          "(benchmarks/familiarity.py measures it)", strict=False)
-def test_the_left_out_shape_and_digits_are_flagged_as_the_issue_asks(trained):
+def test_drawn_digits_are_flagged_as_the_issue_asks(trained):
+    """The first block's colour and texture statistics (a Mahalanobis view) tell drawn digits apart, where the
+    penultimate features alone flagged 5-55 % of them."""
+    model, pre, _classes, _features, bank, _unseen = trained
+    assert _flagged(model, pre, bank, digit_images(100, SIZE, seed=4, style="mnist")) >= 0.95
+
+
+@pytest.mark.xfail(reason="issue 20's target for a shape never seen: the views combined flag about 50-80 % of "
+                          "it (78 % with the triangle left out, 49 % with the square, on the benchmark's better "
+                          "trained models), not 80 %", strict=False)
+def test_the_left_out_shape_is_flagged_as_the_issue_asks(trained):
     model, pre, _classes, _features, bank, unseen = trained
     assert _flagged(model, pre, bank, unseen) >= 0.80
-    assert _flagged(model, pre, bank, digit_images(100, SIZE, seed=4, style="mnist")) >= 0.95
 
 
 def test_the_nearest_training_images_of_a_validation_image_are_mostly_of_its_class(trained):
