@@ -118,7 +118,7 @@ def ood(args) -> dict:
     from core.familiarity.bank import make_bank
     from core.familiarity.features import extract_features
     from core.familiarity.knn import energy
-    from core.familiarity.scoring import kth_distances
+    from core.familiarity.scoring import combined_values, kth_distances
     from tests.support.unfamiliar import digit_images, image_set, noise_images, shapes_without, train_classifier
 
     images, labels, left_out, classes = shapes_without(args.left_out, args.train_count * 5 // 4, args.image_size, 7)
@@ -136,18 +136,23 @@ def ood(args) -> dict:
     groups = {"val": features.split("val")}
     for name, pictures in probes.items():
         groups[name] = extract_features(model, [image_set("other", pictures, np.zeros(len(pictures)), pre, name)])
-    knn = {name: kth_distances(bank, fs.features) for name, fs in groups.items()}
+    app = {name: combined_values(bank, fs) for name, fs in groups.items()}  # the app's score: every view
+    knn = {name: kth_distances(bank, fs) for name, fs in groups.items()}  # phase 1: the penultimate alone
     en = {name: energy(fs.logits) for name, fs in groups.items()}
-    knn["far"], en["far"] = np.r_[knn["noise"], knn["digits"]], np.r_[en["noise"], en["digits"]]
-    threshold = bank.calibration.threshold_value
+    for values in (app, knn, en):
+        values["far"] = np.r_[values["noise"], values["digits"]]
     val = groups["val"]
     out = {"val_accuracy": round(float((val.predictions == val.labels).mean()), 4), "train_s": round(train_s, 1),
-           "k": bank.k, "flagged_val": round(float((knn["val"] > threshold).mean()), 4)}
+           "k": bank.k, "views": len(bank.views),
+           "flagged_val": round(float((app["val"] > bank.calibration.threshold_value).mean()), 4)}
     for name, key in (("unseen", "unseen_class"), ("far", "far"), ("noise", "noise"), ("digits", "digits"),
                       ("shape_style_digits", "shape_style_digits")):
-        out[f"auroc_{key}"] = round(_auroc(knn["val"], knn[name]), 4)
+        out[f"auroc_{key}"] = round(_auroc(app["val"], app[name]), 4)
+        out[f"flagged_{key}"] = round(float((app[name] > bank.calibration.threshold_value).mean()), 4)
+        out[f"penultimate_auroc_{key}"] = round(_auroc(knn["val"], knn[name]), 4)
+        out[f"penultimate_flagged_{key}"] = round(
+            float((knn[name] > bank.penultimate_calibration.threshold_value).mean()), 4)
         out[f"energy_auroc_{key}"] = round(_auroc(en["val"], en[name]), 4)
-        out[f"flagged_{key}"] = round(float((knn[name] > threshold).mean()), 4)
     return out
 
 
