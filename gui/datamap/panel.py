@@ -5,11 +5,13 @@ true label, prediction or right/wrong; validation images are rings. For a run th
 point that is a file asks for it to be inspected (imageChosen)."""
 from __future__ import annotations
 
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout,
                                QWidget)
 
@@ -18,6 +20,8 @@ from gui.concurrent import BackgroundTask
 COLOUR_BY = {"label": "True label", "prediction": "Prediction", "right": "Right / wrong"}
 METHODS = {"pca": "PCA", "tsne": "t-SNE"}
 PLAY_MS = 700
+HOVER_PX = 96
+THUMB_CACHE = 512  # decoded hover thumbnails kept (a few MB)
 _PALETTE = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
             (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
 _RIGHT, _WRONG = (44, 160, 44), (214, 39, 40)
@@ -36,6 +40,11 @@ class MapPanel(QWidget):
         self._task.finished.connect(self._on_maps)
         self._task.failed.connect(self._on_failed)
         self._task.progress.connect(lambda done, total, text: self.status.setText(f"{text}…"))
+        # Hover thumbnails: decoded on their own task (never the GUI thread), the newest hover wins, cached.
+        self._thumb_task = BackgroundTask(self, debounce_ms=30, imports=())
+        self._thumb_task.finished.connect(self._on_thumbnail)
+        self._thumbs: OrderedDict[str, np.ndarray | None] = OrderedDict()
+        self.hovered_path: str | None = None
 
         self.open_button = QPushButton("Open Run…")
         self.open_button.clicked.connect(self.choose_run)
@@ -58,6 +67,10 @@ class MapPanel(QWidget):
         self._timer.setInterval(PLAY_MS)
         self._timer.timeout.connect(self._step)
         self.epoch_label = QLabel("")
+        self.hover_image = QLabel("")
+        self.hover_image.setFixedSize(HOVER_PX, HOVER_PX)
+        self.hover_image.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.hover_text = QLabel("Hover a point to see its image")
         self.legend = QLabel("")
         self.status = QLabel("Open a run folder: a run trained with --embed-every replays over its epochs")
 
@@ -65,8 +78,9 @@ class MapPanel(QWidget):
         self.plot.setBackground("w")
         self.plot.hideAxis("left")
         self.plot.hideAxis("bottom")
-        self.scatter = pg.ScatterPlotItem(size=7, pxMode=True)
+        self.scatter = pg.ScatterPlotItem(size=7, pxMode=True, hoverable=True)
         self.scatter.sigClicked.connect(self._on_click)
+        self.scatter.sigHovered.connect(self._on_hover)
         self.plot.addItem(self.scatter)
 
         controls = QHBoxLayout()
@@ -78,9 +92,18 @@ class MapPanel(QWidget):
         replay.addWidget(self.play_button)
         replay.addWidget(self.slider, 1)
         replay.addWidget(self.epoch_label)
+        hover = QVBoxLayout()
+        hover.addWidget(self.hover_image)
+        hover.addWidget(self.hover_text)
+        hover.addStretch(1)
+        self.hover_text.setWordWrap(True)
+        self.hover_text.setFixedWidth(HOVER_PX + 60)
+        middle = QHBoxLayout()
+        middle.addWidget(self.plot, 1)
+        middle.addLayout(hover)
         layout = QVBoxLayout(self)
         layout.addLayout(controls)
-        layout.addWidget(self.plot, 1)
+        layout.addLayout(middle, 1)
         layout.addLayout(replay)
         layout.addWidget(self.status)
 
@@ -189,3 +212,55 @@ class MapPanel(QWidget):
         self.status.setText(f"{path} ({label})")
         if Path(path).is_file():
             self.imageChosen.emit(path)
+
+    # ---- hover thumbnails ----------------------------------------------------------------------------
+    def _on_hover(self, _item, points, _event=None) -> None:
+        if not len(points) or self.run_maps is None:
+            return
+        row = int(points[0].data())
+        features = self.run_maps.maps[self.shown_index].features
+        self.show_hover(features.ids[row], self.run_maps.classes[int(features.labels[row])])
+
+    def show_hover(self, path: str, label: str) -> None:
+        """The image of a hovered point: from the cache at once, else decoded in the background."""
+        if path == self.hovered_path:
+            return
+        self.hovered_path = path
+        self.hover_text.setText(f"{Path(path).name}\n{label}")
+        if path in self._thumbs:
+            self._thumbs.move_to_end(path)
+            self._show_thumbnail(self._thumbs[path])
+            return
+        self.hover_image.clear()
+        self._thumb_task.submit(lambda ctx: (path, _decode_thumbnail(path)))
+
+    def _on_thumbnail(self, result) -> None:
+        path, rgb = result
+        self._thumbs[path] = rgb
+        while len(self._thumbs) > THUMB_CACHE:
+            self._thumbs.popitem(last=False)
+        if path == self.hovered_path:
+            self._show_thumbnail(rgb)
+
+    def _show_thumbnail(self, rgb: np.ndarray | None) -> None:
+        if rgb is None:
+            self.hover_image.setText("(no file)")
+            return
+        h, w = rgb.shape[:2]
+        image = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888)
+        self.hover_image.setPixmap(QPixmap.fromImage(image.copy()))  # copy: the QImage must not outlive rgb
+
+
+def _decode_thumbnail(path: str) -> np.ndarray | None:
+    """A hovered image as RGB of at most HOVER_PX (on the thumbnail task); None when it is not a readable file
+    (an in-memory training image, a file gone since)."""
+    from core.io.images import ImageLoadError, load_image
+
+    if not Path(path).is_file():
+        return None
+    try:
+        image = load_image(path)
+    except ImageLoadError:
+        return None
+    image.thumbnail((HOVER_PX, HOVER_PX))
+    return np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8))

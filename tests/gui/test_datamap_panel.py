@@ -74,3 +74,25 @@ def test_a_damaged_epoch_file_is_skipped_and_a_folder_without_features_says_so(q
     panel.open_run(str(empty))
     qtbot.waitUntil(lambda: panel.status.text().startswith("No map:"), timeout=WAIT)
     assert "--embed-every" in panel.status.text()
+
+
+def test_hovering_a_point_shows_its_image_decoded_in_the_background_and_cached(qtbot, panel, short_run, tmp_path):
+    from PIL import Image
+
+    panel.open_run(str(short_run))
+    qtbot.waitUntil(lambda: panel.run_maps is not None, timeout=WAIT)
+    spot = panel.scatter.points()[0]
+    panel._on_hover(panel.scatter, [spot])  # an in-memory shapes image: named, no file to show
+    qtbot.waitUntil(lambda: panel.hover_image.text() == "(no file)", timeout=WAIT)
+    assert panel.hovered_path == panel.run_maps.maps[-1].features.ids[int(spot.data())]
+
+    photo = tmp_path / "red.png"
+    Image.new("RGB", (300, 200), (200, 40, 40)).save(photo)
+    panel.show_hover(str(photo), "red")
+    qtbot.waitUntil(lambda: panel.hover_image.pixmap() is not None and not panel.hover_image.pixmap().isNull(),
+                    timeout=WAIT)
+    assert panel.hover_image.pixmap().width() <= 96 and str(photo) in panel._thumbs
+    panel.show_hover("elsewhere", "x")
+    panel.show_hover(str(photo), "red")  # from the cache, at once
+    assert not panel.hover_image.pixmap().isNull()
+    qtbot.waitUntil(lambda: not panel._thumb_task.busy, timeout=WAIT)
