@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QPus
                                QWidget)
 
 from gui.concurrent import BackgroundTask
+from gui.datamap.lasso import LassoViewBox
 
 COLOUR_BY = {"label": "True label", "prediction": "Prediction", "right": "Right / wrong"}
 METHODS = {"pca": "PCA", "tsne": "t-SNE"}
@@ -74,7 +75,9 @@ class MapPanel(QWidget):
         self.legend = QLabel("")
         self.status = QLabel("Open a run folder: a run trained with --embed-every replays over its epochs")
 
-        self.plot = pg.PlotWidget()
+        self.view_box = LassoViewBox()
+        self.view_box.lassoFinished.connect(self.select_in_polygon)
+        self.plot = pg.PlotWidget(viewBox=self.view_box)
         self.plot.setBackground("w")
         self.plot.hideAxis("left")
         self.plot.hideAxis("bottom")
@@ -82,6 +85,31 @@ class MapPanel(QWidget):
         self.scatter.sigClicked.connect(self._on_click)
         self.scatter.sigHovered.connect(self._on_hover)
         self.plot.addItem(self.scatter)
+        self.selection_item = pg.ScatterPlotItem(size=12, pxMode=True, brush=pg.mkBrush(None),
+                                                 pen=pg.mkPen((0, 0, 0), width=2))
+        self.plot.addItem(self.selection_item)
+        self.selected = np.zeros(0, dtype=np.int64)  # rows of the shown map inside the last lasso
+        self._dataset = None  # the run's image folder: corrections are possible
+        self._undo_count = 0  # the corrections file's edits that the last action made (Undo reverses them)
+        self._edits = BackgroundTask(self, imports=("core.data.corrections",))
+        self._edits.finished.connect(self._on_edited)
+        self._edits.failed.connect(lambda message: self._say(f"Corrections: {message}"))
+
+        self.lasso_button = QPushButton("Lasso")
+        self.lasso_button.setCheckable(True)
+        self.lasso_button.setToolTip("Drag around points to select them (off: drag pans the map)")
+        self.lasso_button.toggled.connect(lambda on: setattr(self.view_box, "lasso", on))
+        self.selection_label = QLabel("")
+        self.relabel_as = QComboBox()
+        self.relabel_button = QPushButton("Relabel")
+        self.exclude_button = QPushButton("Exclude")
+        self.confirm_button = QPushButton("Confirm")
+        self.undo_button = QPushButton("Undo")
+        self.relabel_button.clicked.connect(lambda: self.correct("relabel"))
+        self.exclude_button.clicked.connect(lambda: self.correct("exclude"))
+        self.confirm_button.clicked.connect(lambda: self.correct("confirm"))
+        self.undo_button.clicked.connect(self.undo)
+        self._update_actions()
 
         controls = QHBoxLayout()
         for widget in (self.open_button, QLabel("Map:"), self.method, QLabel("Colour by:"), self.colour):
@@ -101,8 +129,14 @@ class MapPanel(QWidget):
         middle = QHBoxLayout()
         middle.addWidget(self.plot, 1)
         middle.addLayout(hover)
+        selection = QHBoxLayout()
+        for widget in (self.lasso_button, self.selection_label, self.relabel_as, self.relabel_button,
+                       self.exclude_button, self.confirm_button, self.undo_button):
+            selection.addWidget(widget)
+        selection.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addLayout(controls)
+        layout.addLayout(selection)
         layout.addLayout(middle, 1)
         layout.addLayout(replay)
         layout.addWidget(self.status)
@@ -130,6 +164,11 @@ class MapPanel(QWidget):
 
     def _on_maps(self, result) -> None:
         self.run_maps = result
+        self._dataset = result.dataset
+        self._undo_count = 0
+        self.relabel_as.clear()
+        self.relabel_as.addItems(result.classes)
+        self.select_rows(np.zeros(0, dtype=np.int64))
         n = len(result.maps)
         self.slider.blockSignals(True)
         self.slider.setRange(0, max(0, n - 1))
@@ -162,6 +201,7 @@ class MapPanel(QWidget):
         self.scatter.setData(pos=np.asarray(points, dtype=float), brush=brushes, pen=pens, symbol=symbols,
                              data=np.arange(len(features)))
         self.epoch_label.setText(f"epoch {epoch_map.epoch}" if epoch_map.epoch >= 0 else "best.pt")
+        self._draw_selection()
         self.legend.setText(self._legend())
 
     def _legend(self) -> str:
@@ -251,6 +291,76 @@ class MapPanel(QWidget):
         self.hover_image.setPixmap(QPixmap.fromImage(image.copy()))  # copy: the QImage must not outlive rgb
 
 
+    # ---- selection and corrections -----------------------------------------------------------------
+    def select_in_polygon(self, polygon) -> None:
+        """Select the shown points inside a lasso's outline (data coordinates)."""
+        from core.datamap.selection import inside_polygon
+
+        if self.run_maps is None:
+            return
+        self.select_rows(inside_polygon(self.run_maps.maps[self.shown_index].points, polygon))
+
+    def select_rows(self, rows) -> None:
+        self.selected = np.asarray(rows, dtype=np.int64)
+        self._draw_selection()
+        self._update_actions()
+
+    def selected_files(self) -> list[str]:
+        if self.run_maps is None:
+            return []
+        ids = self.run_maps.maps[self.shown_index].features.ids
+        return [ids[int(r)] for r in self.selected if Path(ids[int(r)]).is_file()]
+
+    def _draw_selection(self) -> None:
+        if self.run_maps is None or not len(self.selected):
+            self.selection_item.setData(pos=np.zeros((0, 2)))
+            return
+        points = self.run_maps.maps[self.shown_index].points
+        self.selection_item.setData(pos=np.asarray(points, dtype=float)[self.selected])
+
+    def _update_actions(self) -> None:
+        files = len(self.selected_files())
+        usable = self._dataset is not None and files > 0
+        for button in (self.relabel_button, self.exclude_button, self.confirm_button, self.relabel_as):
+            button.setEnabled(usable)
+        self.undo_button.setEnabled(self._dataset is not None and self._undo_count > 0)
+        if not len(self.selected):
+            self.selection_label.setText("No selection" if self._dataset is not None else
+                                         "Corrections need a run trained on an image folder")
+        else:
+            self.selection_label.setText(f"{len(self.selected)} selected"
+                                         + ("" if files == len(self.selected) else f" ({files} image files)"))
+
+    def correct(self, action: str) -> None:
+        """Write the selection's images into the dataset's corrections file (relabel / exclude / confirm)."""
+        from core.datamap.selection import correct_files
+
+        files, root = self.selected_files(), self._dataset
+        if not files or root is None:
+            return
+        label, classes = self.relabel_as.currentText(), list(self.run_maps.classes)
+        self._edits.submit(lambda ctx: ("edit", correct_files(root, files, action, label, classes), action, label))
+
+    def undo(self) -> None:
+        from core.datamap.selection import undo_edits
+
+        root, count = self._dataset, self._undo_count
+        if root is None or not count:
+            return
+        self._edits.submit(lambda ctx: ("undo", undo_edits(root, count), "undo", ""))
+
+    def _on_edited(self, result) -> None:
+        kind, count, action, label = result
+        self._undo_count = count if kind == "edit" else 0
+        what = f"{action} as {label}" if action == "relabel" else action
+        self._say(f"{what}: {count} images in the corrections file of {self._dataset}" if kind == "edit" else
+                  f"undone: {count} corrections in {self._dataset}")
+        self._update_actions()
+
+    def _say(self, text: str) -> None:
+        self.status.setText(text)
+        self.message.emit(text)
+
 def _decode_thumbnail(path: str) -> np.ndarray | None:
     """A hovered image as RGB of at most HOVER_PX (on the thumbnail task); None when it is not a readable file
     (an in-memory training image, a file gone since)."""
@@ -264,3 +374,4 @@ def _decode_thumbnail(path: str) -> np.ndarray | None:
         return None
     image.thumbnail((HOVER_PX, HOVER_PX))
     return np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8))
+

@@ -96,3 +96,61 @@ def test_hovering_a_point_shows_its_image_decoded_in_the_background_and_cached(q
     panel.show_hover(str(photo), "red")  # from the cache, at once
     assert not panel.hover_image.pixmap().isNull()
     qtbot.waitUntil(lambda: not panel._thumb_task.busy, timeout=WAIT)
+
+
+@pytest.fixture(scope="module")
+def folder_run(tmp_path_factory):
+    """A short run on an image folder (plain colour squares), its features kept at each epoch."""
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("map_folder")
+    rng = np.random.default_rng(0)
+    for name, colour in {"blue": (40, 60, 200), "green": (40, 180, 60), "red": (200, 40, 40)}.items():
+        (root / "colours" / name).mkdir(parents=True)
+        for i in range(10):
+            shade = tuple(int(c) for c in np.clip(np.array(colour) + rng.integers(-25, 26, 3), 0, 255))
+            Image.new("RGB", (16, 16), shade).save(root / "colours" / name / f"{name}{i:02d}.png")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert main(["train", "--dataset", str(root / "colours"), "--image-size", "16", "--epochs", "1",
+                     "--model", "cnn", "--option", "channels=4", "--option", "blocks=2", "--embed-every", "1",
+                     "--out", str(root / "run"), "--quiet"]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    return root / "run", root / "colours"
+
+
+def test_a_lasso_selection_relabelled_lands_in_the_corrections_file_and_undo_removes_it(qtbot, panel, folder_run):
+    from core.data.corrections import load_corrections
+
+    run, dataset = folder_run
+    panel.open_run(str(run))
+    qtbot.waitUntil(lambda: panel.run_maps is not None, timeout=WAIT)
+    assert not panel.relabel_button.isEnabled()  # nothing selected yet
+    points = panel.run_maps.maps[-1].points
+    (x0, y0), (x1, y1) = points.min(axis=0) - 1, points.max(axis=0) + 1
+    panel.lasso_button.click()
+    assert panel.view_box.lasso
+    panel.view_box.lassoFinished.emit(np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]]))  # around every point
+    files = panel.selected_files()
+    assert len(panel.selected) == len(points) == len(files) == 30 and panel.relabel_button.isEnabled()
+
+    panel.relabel_as.setCurrentText("blue")
+    panel.relabel_button.click()
+    qtbot.waitUntil(lambda: panel.undo_button.isEnabled(), timeout=WAIT)
+    entries = load_corrections(dataset).entries
+    assert len(entries) == 30 and all(e == {**e, "action": "relabel", "label": "blue"} for e in entries.values())
+    assert {str(dataset / key) for key in entries} == {str(f) for f in files}
+
+    panel.undo_button.click()
+    qtbot.waitUntil(lambda: not panel.undo_button.isEnabled(), timeout=WAIT)
+    assert load_corrections(dataset).entries == {}
+    assert "undone: 30" in panel.status.text()
+
+
+def test_a_run_on_built_in_data_offers_no_corrections(qtbot, panel, short_run):
+    panel.open_run(str(short_run))
+    qtbot.waitUntil(lambda: panel.run_maps is not None, timeout=WAIT)
+    panel.select_rows(np.arange(5))
+    assert not panel.relabel_button.isEnabled() and "image files" in panel.selection_label.text()
