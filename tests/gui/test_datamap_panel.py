@@ -154,3 +154,55 @@ def test_a_run_on_built_in_data_offers_no_corrections(qtbot, panel, short_run):
     qtbot.waitUntil(lambda: panel.run_maps is not None, timeout=WAIT)
     panel.select_rows(np.arange(5))
     assert not panel.relabel_button.isEnabled() and "image files" in panel.selection_label.text()
+
+
+class _Drag:
+    """What pyqtgraph hands a ViewBox during a mouse drag (the parts the lasso reads)."""
+
+    def __init__(self, scene_points, i):
+        from PySide6.QtCore import Qt
+
+        self._points, self._i, self.accepted = scene_points, i, False
+        self._left = Qt.MouseButton.LeftButton
+
+    def button(self):
+        return self._left
+
+    def accept(self):
+        self.accepted = True
+
+    def scenePos(self):
+        return self._points[self._i]
+
+    def buttonDownScenePos(self):
+        return self._points[0]
+
+    def isStart(self):
+        return self._i == 0
+
+    def isFinish(self):
+        return self._i == len(self._points) - 1
+
+
+def test_dragging_with_the_lasso_on_gives_its_outline_in_data_coordinates(qtbot):
+    from PySide6.QtCore import QPointF
+
+    from gui.datamap.lasso import LassoViewBox
+
+    import pyqtgraph as pg
+
+    box = LassoViewBox()
+    widget = pg.PlotWidget(viewBox=box)
+    qtbot.addWidget(widget)
+    widget.resize(400, 400)
+    widget.show()
+    qtbot.waitExposed(widget)
+    box.setRange(xRange=(0, 10), yRange=(0, 10), padding=0)
+    box.lasso = True
+    corners = [box.mapViewToScene(QPointF(x, y)) for x, y in ((1, 1), (9, 1), (9, 9), (1, 9))]
+    with qtbot.waitSignal(box.lassoFinished, timeout=5_000) as finished:
+        for i in range(len(corners)):
+            event = _Drag(corners, i)
+            box.mouseDragEvent(event)
+            assert event.accepted
+    assert np.allclose(finished.args[0][[0, 2, 3, 4]], [[1, 1], [9, 1], [9, 9], [1, 9]], atol=1e-6)
