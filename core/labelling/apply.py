@@ -68,9 +68,11 @@ def label_photo(dataset: str | os.PathLike, source: str | os.PathLike, label: st
     if not source.is_file() or not is_image_path(source):
         raise LabellingError(f"{source}: not an image file (was it moved or deleted?)")
     label = _check_class_name(label)
+    new_class = not (dataset / label).is_dir()
     copy = copy_exclusive(source, dataset / label / source.name)
     return labels_log.append_entry(dataset, "accept" if accepted else "label", source=str(source), label=label,
-                                   copy=str(copy.relative_to(dataset)), size=copy.stat().st_size)
+                                   copy=str(copy.relative_to(dataset)), size=copy.stat().st_size,
+                                   new_class=new_class)
 
 
 def mark(dataset: str | os.PathLike, source: str | os.PathLike, action: str) -> dict:
@@ -97,5 +99,8 @@ def undo_last(dataset: str | os.PathLike) -> dict | None:
             pass  # already gone: the undo is still recorded
         except OSError as exc:
             raise LabellingError(f"{copy}: cannot remove the copy to undo its label ({exc.strerror})") from None
+        if entry.get("new_class"):  # the class this label made goes with it (an empty folder would be a class)
+            with contextlib.suppress(OSError):
+                copy.parent.rmdir()  # only when empty
     labels_log.append_entry(dataset, "undo", undoes=entry["id"], source=entry.get("source"))
     return entry

@@ -112,6 +112,8 @@ def test_a_new_class_makes_its_folder_and_bad_names_are_refused(folders):
     dataset, pool = folders
     label_photo(dataset, pool / "photo002.png", "star")
     assert (dataset / "star" / "photo002.png").is_file()
+    undo_last(dataset)
+    assert not (dataset / "star").exists()  # an empty folder would be a class with no images
     for bad in ("", "../escape", ".hidden"):
         with pytest.raises(LabellingError):
             label_photo(dataset, pool / "photo003.png", bad)
