@@ -45,7 +45,7 @@ class DataCurveView(QWidget):
         row.addWidget(self.sentence, 1)
         row.addWidget(self.cancel_button)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(row)
         layout.addWidget(self.plot, 1)
 
@@ -134,8 +134,10 @@ class DataCurveView(QWidget):
         needs = summary.get("classes_needing_photos") or []
         text = summary.get("sentence", "")
         text = text[:1].upper() + text[1:] + "." if text else ""
-        if needs:
-            text += " Photos help most for: " + ", ".join(f"{r['class']} (+{r['gain_2x_points']:g})" for r in needs)
+        gaining = [r for r in needs if r["gain_2x_points"] > 0]
+        if gaining:
+            text += " More photos help most for: " + ", ".join(f"{r['class']} (+{r['gain_2x_points']:g} points)"
+                                                            for r in gaining)
         self.sentence.setText(text)
 
     def shutdown(self) -> None:

@@ -171,12 +171,19 @@ class LabellingTab(QWidget):
         self.curve = DataCurveView(self)
         self.curve.message.connect(self.message)
         self.curve.hide()
+        queue = QWidget()
+        queue_layout = QVBoxLayout(queue)
+        queue_layout.setContentsMargins(0, 0, 0, 0)
+        queue_layout.addWidget(split, 1)
+        queue_layout.addWidget(self.legend)
+        queue_layout.addWidget(self.status)
+        below = QSplitter(Qt.Orientation.Vertical)  # the curve, when shown, takes the lower part
+        below.addWidget(queue)
+        below.addWidget(self.curve)
+        below.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
-        layout.addWidget(split, 1)
-        layout.addWidget(self.legend)
-        layout.addWidget(self.status)
-        layout.addWidget(self.curve, 1)
+        layout.addWidget(below, 1)
         for w in self.findChildren(QWidget):  # the keys belong to the queue, not to whichever button had focus
             if isinstance(w, (QPushButton, QComboBox, QSpinBox)):
                 w.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
