@@ -60,6 +60,18 @@ def _decode_job(paths: list[str]):
     return job
 
 
+def _run_accuracy(run_dir: Path) -> float | None:
+    """The run's best validation accuracy in %, or None (not a run folder, no epoch recorded)."""
+    from core.runs.history import fold
+    from core.runs.index import is_run_folder
+
+    try:
+        best = fold(run_dir).best_epoch() if is_run_folder(run_dir) else None
+    except OSError:
+        return None
+    return 100 * float(best["val_acc"]) if best and best.get("val_acc") is not None else None
+
+
 class LabellingTab(QWidget):
     message = Signal(str, str)  # level, text: the window's log
     queueShown = Signal()  # a photo (or the empty queue) is on screen: tests and the window wait on it
@@ -207,7 +219,13 @@ class LabellingTab(QWidget):
 
     # ---- inputs from the window ------------------------------------------------------------------------
     def set_checkpoint(self, path: str) -> None:
+        """The model that ranks the pool; its run's best validation accuracy is the plot's first point."""
         self.checkpoint = str(path or "")
+        if self.checkpoint and not self.rounds:
+            accuracy = _run_accuracy(Path(self.checkpoint).parent)
+            if accuracy is not None:
+                self.rounds.append((0, accuracy))
+                self.plot_line.setData([0], [accuracy])
 
     def set_dataset(self, folder: str) -> None:
         if folder and not self.dataset_edit.text():
@@ -405,7 +423,6 @@ class LabellingTab(QWidget):
 
     def _finetuned(self, run_dir: str, ok: bool, tail: str) -> None:
         from core.labelling.labels_log import load_state
-        from core.runs.history import fold
         from core.runs.layout import BEST
 
         self.finetune_button.setEnabled(True)
@@ -413,10 +430,10 @@ class LabellingTab(QWidget):
             self._problem(f"Fine-tuning failed: {tail or 'see the log'} (a new class needs a new run: train it "
                           "in the Train tab)")
             return
-        best = fold(run_dir).best_epoch() or {}
+        accuracy = _run_accuracy(Path(run_dir))
         labelled = load_state(self.dataset_edit.text()).labelled if self.dataset_edit.text() else 0
-        if best.get("val_acc") is not None:
-            self.rounds.append((labelled, 100 * float(best["val_acc"])))
+        if accuracy is not None:
+            self.rounds.append((labelled, accuracy))
             self.plot_line.setData([r[0] for r in self.rounds], [r[1] for r in self.rounds])
         self.checkpoint = str(Path(run_dir) / BEST)
         self.message.emit("info", f"fine-tuned: {self.checkpoint}; ranking again with the new model")

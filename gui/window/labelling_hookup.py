@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtGui import QAction
+
 from gui.labelling.queue_tab import LabellingTab
 
 
@@ -22,6 +24,11 @@ def install_labelling_tab(window) -> LabellingTab:
     if current is not None:
         tab.set_checkpoint(getattr(current, "source", "") or "")
     tab.curve.settings_provider = lambda: window.run_settings.build().to_dict()
+    action = QAction("Would More Photos &Help?…", window)
+    action.setToolTip("Train the current settings on 10, 25, 50 and 100 % of the training photos and fit the "
+                      "learning curve (in the Label tab)")
+    action.triggered.connect(lambda: (window.tabs.setCurrentWidget(tab), tab.show_curve()))
+    window.menus["training"].addAction(action)
     return tab
 
 

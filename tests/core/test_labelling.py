@@ -185,3 +185,18 @@ def test_label_queue_names_a_folder_without_images(trained, tmp_path, capsys):
     assert main(["label-queue", "--checkpoint", str(checkpoint), "--pool", str(_empty(tmp_path)),
                  "--out", str(tmp_path / "q.csv")]) == 2
     assert "holds no images" in capsys.readouterr().err
+
+
+def test_an_unreadable_photo_in_the_pool_is_left_out_and_named(trained, tmp_path):
+    from core.labelling.pool_scores import score_pool
+
+    _, pool, checkpoint = trained
+    broken = tmp_path / "pool"
+    broken.mkdir()
+    for photo in sorted(pool.iterdir())[:3]:
+        (broken / photo.name).write_bytes(photo.read_bytes())
+    (broken / "zzz-broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    scores = score_pool(checkpoint, pool_images(broken))
+    assert len(scores.paths) == 3 and scores.probabilities.shape == (3, 3) and len(scores.features) == 3
+    assert [Path(p).name for p, _ in scores.unreadable] == ["zzz-broken.png"]
+    assert scores.familiarity is not None and ((0 <= scores.familiarity) & (scores.familiarity <= 1)).all()

@@ -35,6 +35,7 @@ def test_the_queue_is_driven_by_the_keyboard(qtbot, tmp_path, folders):
     with qtbot.waitSignal(tab.queueShown, timeout=120_000):
         tab.rank()
     assert len(tab.items) == 12 and tab.classes == ["circle", "square", "triangle"]
+    assert [r[0] for r in tab.rounds] == [0]  # the starting model's run gives the plot's first point
 
     first = tab.current.path
     qtbot.keyClicks(tab, "1")  # label as the first class
@@ -62,7 +63,7 @@ def test_the_queue_is_driven_by_the_keyboard(qtbot, tmp_path, folders):
         tab.finetune_button.click()
     assert Path(tab.checkpoint).parent.parent == tmp_path / "runs"
     assert json.loads((Path(tab.checkpoint).parent / "config.json").read_text())["finetuned_from"]
-    assert len(tab.rounds) == 1 and tab.rounds[0][0] == 2  # two labels stand
+    assert [r[0] for r in tab.rounds] == [0, 2]  # the first model's accuracy, then after two labels
     qtbot.waitUntil(lambda: not tab.ranker.busy and tab.position == 0 and len(tab.items) == 10, timeout=120_000)
     ranked = {str(i.path) for i in tab.items}
     assert str(first) not in ranked and str(third) not in ranked and str(second) in ranked  # re-ranked
