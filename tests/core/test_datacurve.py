@@ -71,3 +71,17 @@ def test_data_curve_writes_one_point_per_fraction_and_a_fit(tmp_path, capsys):
     assert summary["sentence"].startswith("doubling the photos would raise accuracy by about")
     assert json.loads((out / "curve.json").read_text())["fit"] == summary["fit"]
     assert (out / "curve.png").is_file() == (summary["plot"] is not None)
+
+
+def test_a_cancelled_curve_trains_nothing(tmp_path):
+    from core.data import DataSpec
+    from core.datacurve.runner import run_data_curve
+    from core.errors import Cancelled
+    from core.progress import Reporter
+    from core.training.session import RunSettings
+
+    dataset = write_shapes_dataset(tmp_path / "ds", count=30)
+    settings = RunSettings(data=DataSpec(name=str(dataset), image_size=SIZE), model_name="mlp")
+    with pytest.raises(Cancelled):
+        run_data_curve(settings, tmp_path / "curve", [0.5, 1.0], progress=Reporter(cancel=lambda: True))
+    assert not list((tmp_path / "curve").glob("fraction-*"))
