@@ -159,6 +159,9 @@ class LabellingTab(QWidget):
         self.plot.setLabel("left", "val accuracy (%)")
         self.plot.showGrid(x=True, y=True, alpha=0.3)
         self.plot_line = self.plot.plot([], [], pen=pg.mkPen("#1f77b4", width=2), symbol="o", symbolSize=7)
+        self.plot.getAxis("bottom").enableAutoSIPrefix(False)
+        self.plot.setYRange(0, 100)
+        self.plot.setXRange(0, 10)
         side = QVBoxLayout()
         for w in (self.guess, self.reason, self.where):
             side.addWidget(w)
@@ -225,7 +228,7 @@ class LabellingTab(QWidget):
             accuracy = _run_accuracy(Path(self.checkpoint).parent)
             if accuracy is not None:
                 self.rounds.append((0, accuracy))
-                self.plot_line.setData([0], [accuracy])
+                self._plot_rounds()
 
     def set_dataset(self, folder: str) -> None:
         if folder and not self.dataset_edit.text():
@@ -434,11 +437,15 @@ class LabellingTab(QWidget):
         labelled = load_state(self.dataset_edit.text()).labelled if self.dataset_edit.text() else 0
         if accuracy is not None:
             self.rounds.append((labelled, accuracy))
-            self.plot_line.setData([r[0] for r in self.rounds], [r[1] for r in self.rounds])
+            self._plot_rounds()
         self.checkpoint = str(Path(run_dir) / BEST)
         self.message.emit("info", f"fine-tuned: {self.checkpoint}; ranking again with the new model")
         self.finetuned.emit(self.checkpoint)
         self.rank()
+
+    def _plot_rounds(self) -> None:
+        self.plot_line.setData([r[0] for r in self.rounds], [r[1] for r in self.rounds])
+        self.plot.setXRange(0, max(10, max(r[0] for r in self.rounds)) * 1.05)
 
     def show_curve(self) -> None:
         self.curve.setVisible(True)
