@@ -34,6 +34,7 @@ from core.cli.main import main as layerscope  # noqa: E402
 from core.data.shapes import SHAPE_CLASSES, make_shapes  # noqa: E402
 from core.labelling.apply import label_photo  # noqa: E402
 from core.labelling.queue import build_queue  # noqa: E402
+from core.runs import layout  # noqa: E402
 
 
 def draw(folder: Path, count: int, size: int, seed: int) -> list[tuple[Path, str]]:
@@ -60,7 +61,7 @@ def train(args, dataset: Path, out: Path, finetune_from: Path | None) -> Path:
             ["train", "--dataset", str(dataset), "--image-size", str(args.size), "--model", "cnn",
              "--batch-size", "32", "--seed", "0"]) + common
     assert layerscope(argv) == 0, argv
-    return out / "best.pt"
+    return out / layout.BEST
 
 
 def one_seed(args, seed: int, strategy: str, work: Path) -> list[float]:
