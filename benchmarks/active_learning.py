@@ -10,7 +10,8 @@ same with random picking at equal labels. Mean test accuracy over the seeds, per
     .venv/bin/python benchmarks/active_learning.py [--seeds 3] [--rounds 5] [--per-round 50] [--start 10]
         [--pool 1000] [--size 32] [--epochs 8] [--finetune-epochs 4] [--strategy diverse]
 
-Target (issue 21): the queue at least 3 points ahead of random after round 3. Last line: JSON.
+Target (issue 21): the queue at least 3 points ahead of random after round 3; ranking 10,000 images once their
+features exist in <= 2 s (measured first, on synthetic features). Last line: JSON.
 """
 from __future__ import annotations
 
@@ -92,6 +93,29 @@ def one_seed(args, seed: int, strategy: str, work: Path) -> list[float]:
     return scores
 
 
+def ranking_seconds(count: int = 10_000, dim: int = 512, classes: int = 10, n: int = 100) -> dict[str, float]:
+    """Seconds to rank `count` pool images once their features exist (median of 3, per strategy)."""
+    import statistics
+    import time
+
+    from core.labelling.ranking import STRATEGIES, rank
+
+    rng = np.random.default_rng(0)
+    probabilities = rng.dirichlet(np.ones(classes), count)
+    features = rng.normal(size=(count, dim)).astype(np.float32)
+    familiarity = rng.random(count)
+    names = [str(c) for c in range(classes)]
+    out = {}
+    for strategy in STRATEGIES:
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            rank(probabilities, features, names, strategy=strategy, n=n, familiarity=familiarity)
+            times.append(time.perf_counter() - start)
+        out[strategy] = round(statistics.median(times), 4)
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     for flag, default in (("--seeds", 3), ("--rounds", 5), ("--per-round", 50), ("--start", 10), ("--pool", 1000),
@@ -99,6 +123,9 @@ def main() -> None:
         p.add_argument(flag, type=int, default=default)
     p.add_argument("--strategy", default="diverse", choices=["uncertainty", "diverse", "familiarity"])
     args = p.parse_args()
+    speed = ranking_seconds()
+    print("ranking 10,000 images (512 features, 100 picked), seconds: "
+          + ", ".join(f"{k} {v}" for k, v in speed.items()), flush=True)
     work = Path(tempfile.mkdtemp(prefix="layerscope-al-"))
     try:
         results = {s: np.mean([one_seed(args, seed, s, work) for seed in range(args.seeds)], axis=0)
@@ -116,7 +143,7 @@ def main() -> None:
                       "per_round": args.per_round, "queue": [round(float(v), 4) for v in results[args.strategy]],
                       "random": [round(float(v), 4) for v in results["random"]],
                       f"points_ahead_round_{check}": round(float(ahead), 2), "target_points": 3.0,
-                      "met": bool(ahead >= 3.0)}))
+                      "met": bool(ahead >= 3.0), "rank_10000_s": speed, "rank_target_s": 2.0}))
 
 
 if __name__ == "__main__":
