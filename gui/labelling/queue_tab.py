@@ -80,6 +80,7 @@ class LabellingTab(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setAcceptDrops(True)  # a dropped folder: the pool or the dataset (asked when it cannot be told)
         self.checkpoint = ""
         self.items, self.scores, self.nearest = [], None, {}
         self.position = 0
@@ -89,6 +90,7 @@ class LabellingTab(QWidget):
         self.rounds: list[tuple[int, float]] = []  # (labels so far, validation accuracy)
         self.runs_root: Path | None = None  # where fine-tune runs go (default: the app's runs root)
         self.ask_class_name = self._ask_class_name  # replaced in tests
+        self.ask_is_pool = self._ask_is_pool
         self.ranker = BackgroundTask(self)
         self.ranker.finished.connect(self._ranked)
         self.ranker.failed.connect(lambda text: self._problem(f"Ranking failed: {text}"))
@@ -214,11 +216,19 @@ class LabellingTab(QWidget):
 
         kind = folder_kind(folder)
         if edit is None and kind not in (POOL, DATASET):
-            answer = QMessageBox.question(self, "Which is it?", f"{folder} holds loose photos and class folders. "
-                                          "Use it as the pool of unlabelled photos?")
-            kind = POOL if answer == QMessageBox.StandardButton.Yes else DATASET
+            kind = POOL if self.ask_is_pool(folder) else DATASET
         target = edit or (self.pool_edit if kind == POOL else self.dataset_edit)
         target.setText(folder)
+
+    def dragEnterEvent(self, event) -> None:
+        if any(Path(u.toLocalFile()).is_dir() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        for url in event.mimeData().urls():
+            if Path(url.toLocalFile()).is_dir():
+                self.set_folder(url.toLocalFile())
+        event.acceptProposedAction()
 
     # ---- inputs from the window ------------------------------------------------------------------------
     def set_checkpoint(self, path: str) -> None:
@@ -327,6 +337,11 @@ class LabellingTab(QWidget):
                 self.label(name)
         else:
             self.mark(kind)
+
+    def _ask_is_pool(self, folder: str) -> bool:
+        answer = QMessageBox.question(self, "Which is it?", f"{folder} holds loose photos and class folders (or "
+                                      "neither). Use it as the pool of unlabelled photos? (No: as the dataset)")
+        return answer == QMessageBox.StandardButton.Yes
 
     def _ask_class_name(self) -> str:
         name, ok = QInputDialog.getText(self, "New class", "Name of the new class:")

@@ -68,3 +68,18 @@ def test_the_queue_is_driven_by_the_keyboard(qtbot, tmp_path, folders):
     ranked = {str(i.path) for i in tab.items}
     assert str(first) not in ranked and str(third) not in ranked and str(second) in ranked  # re-ranked
     tab.shutdown()
+
+
+def test_a_folder_is_taken_as_the_pool_or_the_dataset(qtbot, tmp_path):
+    dataset = write_shapes_dataset(tmp_path / "ds", count=12)
+    pool = write_pool(tmp_path / "pool", count=3)
+    tab = LabellingTab()
+    qtbot.addWidget(tab)
+    asked = []
+    tab.ask_is_pool = lambda folder: asked.append(folder) or True
+    tab.set_folder(str(pool))
+    tab.set_folder(str(dataset))
+    assert (tab.pool_edit.text(), tab.dataset_edit.text()) == (str(pool), str(dataset)) and not asked
+    write_pool(dataset, count=1)  # loose photos beside class folders: the tab asks
+    tab.set_folder(str(dataset))
+    assert asked == [str(dataset)] and tab.pool_edit.text() == str(dataset)
