@@ -1,8 +1,8 @@
 """Train the current settings on nested subsets of the training split, one ordinary run folder per fraction
 under one out folder (OUT/fraction-010/, ...), then fit the curve and write OUT/points.csv, OUT/curve.json
 and, when matplotlib is installed, OUT/curve.png. Progress and cancel go through core.progress: a cancel
-stops the run in progress at its next step and ends the pass with Cancelled. The fractions run one after
-another in this process (each run already uses the cores it is given)."""
+stops the run in progress at its next step and ends the pass with Cancelled. On a machine with cores to spare
+(workers > 1) the fractions train side by side, each in a process of its own with its share of the cores."""
 from __future__ import annotations
 
 import json
@@ -130,19 +130,89 @@ def _train_labels(settings) -> list[int]:
     return [int(v) for v in build_data(spec).train.labels]
 
 
+CANCEL_FILE = ".cancel"  # parallel fractions: the parent asks its worker processes to stop through this file
+THREADS_PER_RUN = 4  # a run uses up to this many cores; more cores train fractions side by side
+
+
+def auto_workers(fractions: int, cores: int | None = None) -> int:
+    """How many fractions to train at once: one per THREADS_PER_RUN cores, at least one."""
+    cores = cores or os.cpu_count() or 1
+    return max(1, min(fractions, cores // THREADS_PER_RUN))
+
+
 def run_data_curve(settings, out: str | os.PathLike, fractions=DEFAULT_FRACTIONS, *,
-                   progress: Progress = NO_PROGRESS) -> CurveResult:
-    """Train each fraction (smallest first), fit the curve, write the points, the summary and the plot."""
+                   progress: Progress = NO_PROGRESS, workers: int | None = 1) -> CurveResult:
+    """Train each fraction, fit the curve, write the points, the summary and the plot. workers > 1 (None:
+    auto_workers) trains that many fractions at once, each in its own process with its share of the cores."""
     out = Path(out).expanduser()
     out.mkdir(parents=True, exist_ok=True)
     labels = _train_labels(settings)
     subsets = nested_subsets(labels, fractions, seed=settings.data.seed)
+    workers = auto_workers(len(subsets)) if workers is None else max(1, int(workers))
+    if workers > 1:
+        points = _in_parallel(settings, out, subsets, workers, progress)
+        return finish(out, points, seed=settings.data.seed)
     points = []
     for i, (fraction, rows) in enumerate(subsets.items()):
         progress.check_cancelled()
         points.append(run_point(settings, out, fraction, rows, share(progress, i / len(subsets),
                                                                       (i + 1) / len(subsets))))
     return finish(out, points, seed=settings.data.seed)
+
+
+class _FileCancel:
+    """A Progress for a worker process: cancelled once the parent has written OUT/.cancel (checked at most
+    every half second)."""
+
+    def __init__(self, out: Path):
+        self.flag, self.seen, self.checked = out / CANCEL_FILE, False, 0.0
+
+    def update(self, done: int, total: int, message: str = "") -> None:
+        pass
+
+    def cancelled(self) -> bool:
+        import time
+
+        now = time.monotonic()
+        if not self.seen and now - self.checked > 0.5:
+            self.checked, self.seen = now, self.flag.exists()
+        return self.seen
+
+    def check_cancelled(self) -> None:
+        if self.cancelled():
+            raise Cancelled("the data-size curve was cancelled")
+
+
+def _point_in_worker(settings_dict: dict, out: str, fraction: float, rows: list[int], threads: int) -> CurvePoint:
+    from core.training.session import RunSettings
+
+    torch.set_num_threads(max(1, threads))
+    return run_point(RunSettings.from_dict(settings_dict), Path(out), fraction, np.asarray(rows), _FileCancel(Path(out)))
+
+
+def _in_parallel(settings, out: Path, subsets: dict, workers: int, progress: Progress) -> list[CurvePoint]:
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    (out / CANCEL_FILE).unlink(missing_ok=True)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        pending = {pool.submit(_point_in_worker, settings.to_dict(), str(out), f, rows.tolist(), threads)
+                   for f, rows in subsets.items()}
+        points = []
+        while pending:
+            done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            points += [future.result() for future in done]
+            progress.update(len(points), len(subsets), f"{len(points)} of {len(subsets)} fractions trained")
+            progress.check_cancelled()
+        return sorted(points, key=lambda p: p.fraction)
+    except BaseException:
+        write_text_atomic(out / CANCEL_FILE, "cancelled\n")  # the workers stop at their next step
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        (out / CANCEL_FILE).unlink(missing_ok=True)
 
 
 def finish(out: Path, points: list[CurvePoint], seed: int = 0) -> CurveResult:

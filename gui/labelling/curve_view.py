@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QProcess, Signal
+from PySide6.QtCore import QProcess, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 FRACTIONS = "0.1,0.25,0.5,1"
@@ -97,9 +97,19 @@ class DataCurveView(QWidget):
         self.done.emit(self.out)
 
     def cancel(self) -> None:
+        """SIGTERM first: the command stops its worker processes at their next step (core.datacurve.runner);
+        killed when it has not ended 10 s later."""
         if self.running:
-            self.process.kill()
-            self.process.waitForFinished(5000)
+            self.process.terminate()
+            QTimer.singleShot(10_000, lambda p=self.process: p.state() != QProcess.ProcessState.NotRunning
+                              and p.kill())
+
+    def shutdown(self) -> None:
+        if self.running:
+            self.process.terminate()
+            if not self.process.waitForFinished(5000):
+                self.process.kill()
+                self.process.waitForFinished(5000)
 
     def show_result(self, folder: str) -> None:
         """Plot a finished curve's folder (points.csv + curve.json)."""
@@ -140,5 +150,3 @@ class DataCurveView(QWidget):
                                                             for r in gaining)
         self.sentence.setText(text)
 
-    def shutdown(self) -> None:
-        self.cancel()

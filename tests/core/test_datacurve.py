@@ -85,3 +85,19 @@ def test_a_cancelled_curve_trains_nothing(tmp_path):
     with pytest.raises(Cancelled):
         run_data_curve(settings, tmp_path / "curve", [0.5, 1.0], progress=Reporter(cancel=lambda: True))
     assert not list((tmp_path / "curve").glob("fraction-*"))
+
+
+def test_fractions_train_side_by_side_in_worker_processes(tmp_path):
+    from core.data import DataSpec
+    from core.datacurve.runner import auto_workers, run_data_curve
+    from core.training.config import TrainConfig
+    from core.training.session import RunSettings
+
+    assert auto_workers(4, cores=2) == 1 and auto_workers(4, cores=16) == 4 and auto_workers(2, cores=64) == 2
+    dataset = write_shapes_dataset(tmp_path / "ds", count=30)
+    settings = RunSettings(data=DataSpec(name=str(dataset), image_size=SIZE), model_name="mlp",
+                           model_options={"hidden": [8]}, train=TrainConfig(epochs=1, batch_size=16))
+    result = run_data_curve(settings, tmp_path / "curve", [0.5, 1.0], workers=2)
+    assert [p.fraction for p in result.points] == [0.5, 1.0]
+    assert all((p.run_dir / "best.pt").is_file() for p in result.points)
+    assert not (tmp_path / "curve" / ".cancel").exists()
