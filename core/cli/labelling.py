@@ -39,8 +39,8 @@ def register(sub) -> None:
     add_training_options(c)
     c.add_argument("--fractions", default="0.1,0.25,0.5,1", help="comma list in (0, 1] (default 0.1,0.25,0.5,1)")
     c.add_argument("--settings", default=None, metavar="JSON", help="a run's whole settings as JSON (as train's)")
-    c.add_argument("--workers", type=int, default=0, help="fractions trained at once, each in its own process "
-                   "(default 0: one per 4 cores, at least 1)")
+    c.add_argument("--parallel", type=int, default=0, metavar="N", help="fractions trained at once, each in its "
+                   "own process (default 0: one per 4 cores, at least 1)")
     c.add_argument("--out", required=True, help="the folder that holds the runs and the curve")
     c.add_argument("--quiet", action="store_true", help="no progress lines")
     c.set_defaults(handler=run_data_curve)
@@ -95,9 +95,9 @@ def run_data_curve(args) -> int:
             shown["message"] = message
             print(f"data-curve: {message}", file=sys.stderr, flush=True)
 
-    if args.workers < 0:
-        raise CommandError("--workers must be 0 (automatic) or more")
-    result = run_curve(settings, args.out, fractions, progress=Reporter(report), workers=args.workers or None)
+    if args.parallel < 0:
+        raise CommandError("--parallel must be 0 (automatic) or more")
+    result = run_curve(settings, args.out, fractions, progress=Reporter(report), workers=args.parallel or None)
     for p in result.points:
         print(f"{p.fraction:>6.0%}  {p.train_images:>6d} images  {p.per_class:>8.1f} per class  "
               f"accuracy {p.accuracy:.1%}")
