@@ -50,12 +50,19 @@ def _rank_job(checkpoint: str, pool: str, dataset: str, strategy: str, n: int):
     return job
 
 
-def _decode_job(paths: list[str]):
+THUMB = 80  # the nearest labelled images' side
+
+
+def _decode_job(paths: list[str], thumbs: list[str]):
+    """The next photos at full size and their nearest labelled images as thumbnails ("PATH#thumb")."""
     def job(ctx):
         out = {}
         for path in paths:
             ctx.check_cancelled()
             out[path] = load_qimage(path)
+        for path in thumbs:
+            ctx.check_cancelled()
+            out[f"{path}#thumb"] = load_qimage(path, THUMB)
         return out
     return job
 
@@ -307,17 +314,23 @@ class LabellingTab(QWidget):
             if found is None:
                 label.clear()
                 continue
-            thumb = QPixmap.fromImage(load_qimage(found[0], 80)) if Path(found[0]).is_file() else QPixmap()
-            label.setPixmap(thumb.scaled(80, 80, Qt.AspectRatioMode.KeepAspectRatio) if not thumb.isNull() else thumb)
+            picture = self.cache.get(f"{found[0]}#thumb") or load_qimage(found[0], THUMB)
+            thumb = QPixmap.fromImage(picture)
+            label.setPixmap(thumb.scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio) if not thumb.isNull()
+                            else thumb)
             label.setToolTip(f"{found[1]}: {found[0]}")
         self._decode_ahead()
         self.queueShown.emit()
 
     def _decode_ahead(self) -> None:
+        for item in self.items[:max(0, self.position - 2)]:  # photos left behind (undo goes back one or two)
+            self.cache.pop(str(item.path), None)
         upcoming = [str(i.path) for i in self.items[self.position + 1:self.position + 1 + AHEAD]]
         wanted = [p for p in upcoming if p not in self.cache]
-        if wanted:
-            self.decoder.submit(_decode_job(wanted))
+        thumbs = list(dict.fromkeys(n[0] for p in upcoming for n in self.nearest.get(p, [])
+                                    if f"{n[0]}#thumb" not in self.cache))
+        if wanted or thumbs:
+            self.decoder.submit(_decode_job(wanted, thumbs))
 
     # ---- deciding --------------------------------------------------------------------------------------
     def keyPressEvent(self, event) -> None:
