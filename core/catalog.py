@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from core.errors import LayerscopeError
-from core.runs.layout import FAMILIARITY, LAST, LAYER_HEALTH, PROBES
+from core.runs.layout import BEST, FAMILIARITY, LAST, LAYER_HEALTH, PROBES
 
 
 
@@ -340,7 +340,7 @@ EMBED_EVERY = NumberSetting("embed_every", "Map features every", 0, 0, 10_000, i
                                              f"epochs and at the last one in RUN/{FAMILIARITY}/, so the map can "
                                              "replay the run (0: off)")
 FAMILIARITY_AT_END = FlagSetting("familiarity_at_end", "Familiarity at the end", False,
-                                 "when the run ends, store the feature banks beside best.pt and last.pt, so they "
+                                 f"when the run ends, store the feature banks beside {BEST} and {LAST}, so they "
                                  "say how familiar a new image is (layerscope familiarity does it later)")
 AMP = FlagSetting("amp", "Mixed precision (GPU)", True,
                   "CUDA only: bf16 autocast where the GPU supports it, else fp16 with a GradScaler")

@@ -3,10 +3,12 @@ image is like the training images) and `layerscope embed` (the map of a dataset 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from core import catalog, exit_codes
 from core.cli.args import setting_type
 from core.cli.failure import CommandError
+from core.runs.layout import BANK_SUFFIX, BEST
 
 MAP_METHODS = ("pca", "tsne", "umap")  # core.datamap.project.METHODS (not imported: it imports torch)
 
@@ -15,8 +17,8 @@ def register(sub) -> None:
     f = sub.add_parser("familiarity", help="compute the feature bank that scores how familiar new images are",
                        description=(
                            "One pass over the checkpoint's training and validation images; the bank is stored "
-                           "beside the checkpoint (best.pt -> best.familiarity.npz), and predict, the app and "
-                           "the map then score new images against it."))
+                           f"beside the checkpoint ({BEST} -> {Path(BEST).stem}{BANK_SUFFIX}), and predict, the app "
+                           "and the map then score new images against it."))
     f.add_argument("--checkpoint", required=True)
     f.add_argument("--dataset", default=None, help="a folder with one sub-folder per class (default: the data the "
                                                    "checkpoint was trained on)")

@@ -12,7 +12,7 @@ from core.datamap.selection import run_dataset
 from core.familiarity.errors import BankError
 from core.familiarity.store import epoch_feature_files, load_features
 from core.progress import NO_PROGRESS, Progress, share
-from core.runs.layout import RunLayout
+from core.runs.layout import BEST, RunLayout
 
 
 @dataclass
@@ -39,7 +39,7 @@ def run_maps(run_dir: str | os.PathLike, method: str = "pca", *, progress: Progr
         return RunMaps(run_dir, classes, maps, skipped, run_dataset(run_dir))
     best = RunLayout(run_dir).best_checkpoint
     if not best.is_file():
-        raise MapError(f"{run_dir} has neither kept features (train with --embed-every) nor a best.pt to map")
+        raise MapError(f"{run_dir} has neither kept features (train with --embed-every) nor a {BEST} to map")
     from core.familiarity.jobs import checkpoint_features
 
     features, loaded = checkpoint_features(best, progress=share(progress, 0.0, 0.7))

@@ -15,6 +15,7 @@ from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout,
                                QWidget)
 
+from core.runs.layout import BEST
 from gui.concurrent import BackgroundTask
 from gui.datamap.lasso import LassoViewBox
 
@@ -200,7 +201,7 @@ class MapPanel(QWidget):
         pens = [pg.mkPen(*c, width=1.5) if v else pg.mkPen(None) for v, c in zip(val, colours)]
         self.scatter.setData(pos=np.asarray(points, dtype=float), brush=brushes, pen=pens, symbol=symbols,
                              data=np.arange(len(features)))
-        self.epoch_label.setText(f"epoch {epoch_map.epoch}" if epoch_map.epoch >= 0 else "best.pt")
+        self.epoch_label.setText(f"epoch {epoch_map.epoch}" if epoch_map.epoch >= 0 else BEST)
         self._draw_selection()
         self.legend.setText(self._legend())
 

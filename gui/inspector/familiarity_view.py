@@ -6,9 +6,12 @@ none. Clicking a neighbour that is a file asks for it to be inspected (neighbour
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QToolButton, QVBoxLayout, QWidget
 
+from core.runs.layout import BANK_SUFFIX, BEST
 from gui.inspector.batch_table import pixmap_from_array
 from gui.inspector.results import FamiliarityShown
 
@@ -44,7 +47,7 @@ class FamiliarityView(QWidget):
         self.badge.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.compute_button = QPushButton("Compute familiarity")
         self.compute_button.setToolTip("One pass over the checkpoint's training and validation images; the bank "
-                                       "is stored beside the checkpoint (best.pt -> best.familiarity.npz)")
+                                       f"is stored beside the checkpoint ({BEST} -> {Path(BEST).stem}{BANK_SUFFIX})")
         self.compute_button.clicked.connect(self.computeRequested)
         self.neighbours_title = QLabel("Nearest training images")
         self.neighbour_buttons: list[QToolButton] = []
