@@ -98,3 +98,23 @@ def test_embed_writes_the_map_and_bad_input_is_refused_by_name(checkpoint, capsy
     assert main(["familiarity", "--checkpoint", str(tmp_path / "missing.pt")]) != 0
     err = capsys.readouterr().err
     assert "missing.pt" in err and "Traceback" not in err
+
+
+def test_a_bank_made_for_other_weights_leaves_familiarity_unknown_and_says_why(checkpoint, capsys, tmp_path):
+    import shutil
+
+    from core.checkpoints.checkpoint import load_checkpoint, save_checkpoint
+    from tests.core.familiaritykit import tiny_model
+
+    path, _classes, images = checkpoint
+    assert main(["familiarity", "--checkpoint", str(path)]) == 0
+    other = tmp_path / "run" / "best.pt"
+    other.parent.mkdir()
+    ckpt = load_checkpoint(path)
+    ckpt.model_state = tiny_model("cnn", options={"channels": 4, "blocks": 2}, seed=5).state_dict()
+    save_checkpoint(ckpt, other)
+    shutil.copy(path.with_name("best.familiarity.npz"), other.with_name("best.familiarity.npz"))
+    capsys.readouterr()
+    assert main(["predict", "--checkpoint", str(other), "--json", images[0]]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["familiarity"] is None and "familiarity unknown" in err and "Traceback" not in err
