@@ -19,7 +19,8 @@ from core.runs.layout import BEST
 from gui.concurrent import BackgroundTask
 from gui.datamap.lasso import LassoViewBox
 
-COLOUR_BY = {"label": "True label", "prediction": "Prediction", "right": "Right / wrong"}
+COLOUR_BY = {"label": "True label", "prediction": "Prediction", "right": "Right / wrong",
+             "familiarity": "Familiarity"}  # the last only for a run whose best.pt has a bank
 METHODS = {"pca": "PCA", "tsne": "t-SNE"}
 PLAY_MS = 700
 HOVER_PX = 96
@@ -56,7 +57,8 @@ class MapPanel(QWidget):
         self.method.currentIndexChanged.connect(lambda _i: self.reload())
         self.colour = QComboBox()
         for key, title in COLOUR_BY.items():
-            self.colour.addItem(title, key)
+            if key != "familiarity":  # offered when a run has it (_offer_familiarity)
+                self.colour.addItem(title, key)
         self.colour.currentIndexChanged.connect(lambda _i: self.show_map(self.shown_index))
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setEnabled(False)
@@ -165,10 +167,12 @@ class MapPanel(QWidget):
 
     def _on_maps(self, result) -> None:
         self.run_maps = result
+        self.shown_index = len(result.maps) - 1  # the rows below are of this run's last map
         self._dataset = result.dataset
         self._undo_count = 0
         self.relabel_as.clear()
         self.relabel_as.addItems(result.classes)
+        self._offer_familiarity(result.familiarity is not None)
         self.select_rows(np.zeros(0, dtype=np.int64))
         n = len(result.maps)
         self.slider.blockSignals(True)
@@ -211,12 +215,29 @@ class MapPanel(QWidget):
 
         if self.colour.currentData() == "right":
             entries = [swatch(_RIGHT, "right"), swatch(_WRONG, "wrong")]
+        elif self.colour.currentData() == "familiarity":
+            entries = [swatch(_ramp(0.0), "unfamiliar"), swatch(_ramp(1.0), "familiar"),
+                       f"(below {self.run_maps.threshold:.2f}: unfamiliar)"]
         else:
             entries = [swatch(_PALETTE[i % len(_PALETTE)], name) for i, name in enumerate(self.run_maps.classes)]
         return "&nbsp;&nbsp;".join(entries) + "&nbsp;&nbsp;(rings: validation images)"
 
+    def _offer_familiarity(self, available: bool) -> None:
+        index = self.colour.findData("familiarity")
+        self.colour.blockSignals(True)
+        if available and index < 0:
+            self.colour.addItem(COLOUR_BY["familiarity"], "familiarity")
+        elif not available and index >= 0:
+            if self.colour.currentIndex() == index:
+                self.colour.setCurrentIndex(0)
+            self.colour.removeItem(index)
+        self.colour.blockSignals(False)
+
     def _colours(self, features) -> list[tuple[int, int, int]]:
         key = self.colour.currentData()
+        if key == "familiarity" and self.run_maps.familiarity is not None:
+            scores = self.run_maps.familiarity
+            return [_ramp(scores.get(name)) for name in features.ids]
         if key == "right":
             right = features.predictions == features.labels
             return [_RIGHT if r else _WRONG for r in right]
@@ -361,6 +382,14 @@ class MapPanel(QWidget):
     def _say(self, text: str) -> None:
         self.status.setText(text)
         self.message.emit(text)
+
+def _ramp(score: float | None) -> tuple[int, int, int]:
+    """Red (unlike the training images) through yellow to green (like them); grey: not scored."""
+    if score is None:
+        return (170, 170, 170)
+    s = min(1.0, max(0.0, float(score)))
+    return (int(215 - 170 * s), int(48 + 127 * min(1.0, 2 * s)), int(39 + 21 * s))
+
 
 def _decode_thumbnail(path: str) -> np.ndarray | None:
     """A hovered image as RGB of at most HOVER_PX (on the thumbnail task); None when it is not a readable file

@@ -206,3 +206,24 @@ def test_dragging_with_the_lasso_on_gives_its_outline_in_data_coordinates(qtbot)
             box.mouseDragEvent(event)
             assert event.accepted
     assert np.allclose(finished.args[0][[0, 2, 3, 4]], [[1, 1], [9, 1], [9, 9], [1, 9]], atol=1e-6)
+
+
+def test_a_run_whose_best_pt_has_a_bank_can_be_coloured_by_familiarity(qtbot, panel, folder_run, short_run, tmp_path):
+    import shutil
+
+    from core.familiarity.jobs import build_bank
+
+    run = tmp_path / "run"
+    shutil.copytree(folder_run[0], run)
+    panel.open_run(str(short_run))  # no bank: no such colour
+    qtbot.waitUntil(lambda: panel.run_maps is not None, timeout=WAIT)
+    assert panel.colour.findData("familiarity") < 0
+
+    build_bank(run / "best.pt")
+    panel.open_run(str(run))
+    qtbot.waitUntil(lambda: panel.run_maps is not None and panel.run_maps.run_dir == run, timeout=WAIT)
+    scores = panel.run_maps.familiarity
+    assert scores is not None and set(scores) == set(panel.run_maps.maps[-1].features.ids)
+    assert all(0.0 <= s <= 1.0 for s in scores.values())
+    panel.colour.setCurrentIndex(panel.colour.findData("familiarity"))
+    assert "unfamiliar" in panel.legend.text() and len(panel.shown_points()) == 30
