@@ -15,12 +15,21 @@ earlier one and is cleared, and a run that ends removes the file.
 "snapshot" is a number the asker makes new for each request: a number not seen before asks the run for a
 weights-only copy of its model at its next batch boundary, written to RUN/live.pt (core.training.live_snapshot;
 the app's own single-process run is asked with SIGUSR1 instead, which needs no file write and is seen at once).
+
+A pause written by a follower is a LEASE: it says who holds it ("by": host, pid, app) and for how long
+("lease_s"), and the follower rewrites the file every RENEW_S seconds while it keeps the run paused. The run
+goes on by itself when the file has not been rewritten for lease_s seconds by its own clock (a window that
+crashed, was killed or lost its mount cannot leave a run paused for ever), and says so. A pause without
+"lease_s" (a file written by hand) holds until the file changes. A run never obeys a pause written before its
+process started: that pause was for an earlier run in the folder.
 """
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -31,6 +40,24 @@ SNAPSHOT_FILE = LIVE  # the answer to a snapshot request (core.runs.layout)
 SNAPSHOT_SIGNAL = signal.SIGUSR1  # the same request, sent to the process itself
 SNAPSHOT_STEP = "snapshot_step"  # the field of live.pt's metrics that says at which step it was taken
 POLL_INTERVAL_S = 0.5
+LEASE_S = 30.0  # a follower's pause lapses when it has not been renewed for this long
+RENEW_S = 5.0  # how often a follower rewrites its pause while it holds the run paused
+MAX_TEXT = 200  # the longest "by" field kept (the file may be anyone's)
+
+
+def pauser(app: str) -> dict:
+    """Who asks (the "by" of a pause): this process, on this host, in `app` ("Layerscope window")."""
+    return {"host": socket.gethostname(), "pid": os.getpid(), "app": app}
+
+
+def describe_pauser(by: dict | None) -> str:
+    """ "Layerscope window (pid 12 on host)", or "someone" when the file does not say."""
+    if not by:
+        return "someone"
+    details = " ".join(part for part in (f"pid {by['pid']}" if "pid" in by else "",
+                                         f"on {by['host']}" if by.get("host") else "") if part)
+    name = by.get("app") or "a process"
+    return f"{name} ({details})" if details else name
 
 
 def control_path(run_dir: str | os.PathLike) -> Path:
@@ -38,16 +65,22 @@ def control_path(run_dir: str | os.PathLike) -> Path:
 
 
 def write_control(run_dir: str | os.PathLike, *, pause: bool | None, stop: bool = False,
-                  snapshot: int | None = None) -> Path:
-    """Atomically (temp + rename): a reader never sees half a file. pause None: leave the run as it is."""
+                  snapshot: int | None = None, lease_s: float | None = None, by: dict | None = None) -> Path:
+    """Atomically (temp + rename): a reader never sees half a file. pause None: leave the run as it is.
+    lease_s: a pause that lapses unless rewritten within that many seconds; by: who writes (`pauser`)."""
     body = {"pause": None if pause is None else bool(pause), "stop": bool(stop), "time": time.time()}
     if snapshot is not None:
         body["snapshot"] = int(snapshot)
+    if pause and lease_s is not None:
+        body["lease_s"] = float(lease_s)
+    if by is not None:
+        body["by"] = by
     return write_text_atomic(control_path(run_dir), json.dumps(body))
 
 
 def read_control(run_dir: str | os.PathLike) -> dict | None:
-    """{"pause": bool | None, "stop": bool, "snapshot": int | None}, or None (no file, or not one we understand)."""
+    """{"pause": bool | None, "stop": bool, "snapshot": int | None, "time": float | None, "lease_s": float | None,
+    "by": dict | None}, or None (no file, or not one we understand). Fields of the wrong type read as None."""
     try:
         value = json.loads(control_path(run_dir).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -56,7 +89,26 @@ def read_control(run_dir: str | os.PathLike) -> dict | None:
         return None
     pause, snapshot = value.get("pause"), value.get("snapshot")
     return {"pause": pause if isinstance(pause, bool) else None, "stop": value.get("stop") is True,
-            "snapshot": snapshot if isinstance(snapshot, int) and not isinstance(snapshot, bool) else None}
+            "snapshot": snapshot if isinstance(snapshot, int) and not isinstance(snapshot, bool) else None,
+            "time": _positive(value.get("time")), "lease_s": _positive(value.get("lease_s")),
+            "by": _pauser_from(value.get("by"))}
+
+
+def _positive(value) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) and value > 0 else None
+
+
+def _pauser_from(value) -> dict | None:
+    """The "by" of a file that may be anyone's: short texts and a whole pid, or None."""
+    if not isinstance(value, dict):
+        return None
+    out = {k: value[k][:MAX_TEXT] for k in ("host", "app") if isinstance(value.get(k), str)}
+    pid = value.get("pid")
+    if isinstance(pid, int) and not isinstance(pid, bool):
+        out["pid"] = pid
+    return out or None
 
 
 def read_pause(run_dir: str | os.PathLike) -> bool | None:
