@@ -42,7 +42,7 @@ DIVERGED = "diverged"  # failed because the loss was no longer a number
 LIVE = (RUNNING, PAUSED, EVALUATING)
 ENDED = (FINISHED, STOPPED, FAILED, DIVERGED)
 STATUSES = (WAITING, *LIVE, NOT_RESPONDING, INTERRUPTED, *ENDED)
-RESUMABLE = (STOPPED, INTERRUPTED, FAILED, DIVERGED)  # a run of these words goes on from its last.pt
+RESUMABLE = (STOPPED, INTERRUPTED, FAILED)  # a run of these words can go on from its last.pt
 FINAL_STATUS = {"end": FINISHED, "stopped": STOPPED, "error": FAILED, "diverged": DIVERGED}
 
 SILENCE_FACTOR = 3  # heartbeat intervals of silence before a writer counts as gone
