@@ -31,6 +31,7 @@ import time
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from core.runs.layout import RunLayout  # noqa: E402
 from core.runs.records import RecordError, decode  # noqa: E402
 from core.tuning.sweep import SweepSpec, run_sweep  # noqa: E402
 from core.tuning.sweep.space import apply_params  # noqa: E402
@@ -54,7 +55,7 @@ def training_span(run_dir: Path) -> float | None:
     """Seconds from the run's first record to its last: its own training (and validation)."""
     times = []
     try:
-        lines = (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+        lines = RunLayout(run_dir).metrics.read_text(encoding="utf-8").splitlines()
     except OSError:
         return None
     for line in lines:

@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 
 from core.data import make_loader
-from core.familiarity._hooks import penultimate_features
+from core.models.hooks import features_and_output
 from core.familiarity._progress import steps
 from core.familiarity.sources import ImageSet
 
@@ -72,7 +72,7 @@ def extract_features(model: nn.Module, sets: list[ImageSet], *, batch_size: int 
                                      pin_memory=device.type == "cuda")
                 for inputs, _ in loader:
                     tracker.check("the feature pass")
-                    f, z = penultimate_features(model, inputs.to(device, non_blocking=True))
+                    f, z = features_and_output(model, inputs.to(device, non_blocking=True))
                     feats.append(f.float())
                     logits.append(z.float())
                     done += inputs.shape[0]

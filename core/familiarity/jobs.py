@@ -21,7 +21,7 @@ from torch.utils.data import Subset
 from core.checkpoints.checkpoint import Checkpoint, load_checkpoint
 from core.checkpoints.schema import weights_checksum
 from core.familiarity import store
-from core.familiarity._hooks import last_linear, penultimate_features
+from core.models.hooks import features_and_output, last_linear
 from core.familiarity._progress import steps
 from core.familiarity.bank import FeatureBank, make_bank
 from core.familiarity.bank_file import bank_path, load_bank, save_bank
@@ -99,7 +99,7 @@ def bank_for_checkpoint(checkpoint: Checkpoint | str | os.PathLike, model: nn.Mo
     path = bank_path(loaded.path)
     if not path.exists() and not path.is_symlink():
         return None
-    width = last_linear(model).in_features if model is not None else None
+    width = last_linear(model)[1].in_features if model is not None else None
     return load_bank(path, loaded.checksum, loaded.checkpoint.classes, width)
 
 
@@ -117,7 +117,7 @@ def score_inputs(model: nn.Module, bank: FeatureBank | None, inputs: torch.Tenso
     model.eval()
     try:
         with torch.inference_mode():
-            features, logits = penultimate_features(model, inputs)
+            features, logits = features_and_output(model, inputs)
     finally:
         model.train(was_training)
     features = features.float().cpu()

@@ -41,10 +41,12 @@ def checkpoint_sets(ckpt: Checkpoint, dataset: str | Path | None = None, splits=
                     progress=None, cancel=None) -> list[ImageSet]:
     """The checkpoint's training and validation images (its own data when `dataset` is None)."""
     from core.evaluate.source import eval_data  # imports the evaluation stack only when a checkpoint needs it
+    from core.progress import Reporter
 
+    reporter = Reporter(progress and (lambda done, total, _message: progress(done, total)), cancel)
     sets = []
     for split in splits:
-        data = eval_data(ckpt, dataset, split, progress=progress, cancel=cancel)
+        data = eval_data(ckpt, dataset, split, progress=reporter)
         sets.append(ImageSet(split, data.dataset, list(data.files), np.asarray(data.labels)))
     return sets
 

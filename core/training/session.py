@@ -15,6 +15,7 @@ from core.checkpoints.checkpoint import CheckpointError, check_resumable, load_c
 from core.data import DataSpec, build_data
 from core.models import ModelSpec, build_model
 from core.models.torchvision_models import data_spec_for_model
+from core.runs.layout import RunLayout
 from core.runs.lock import claim_run_folder
 from core.runs.directory import RunDirectory
 from core.training.rank_reporter import RankStatus
@@ -54,7 +55,8 @@ def _resumes_in_place(resume: str | Path | None, run_dir: str | Path) -> bool:
 def prepare_trainer(settings: RunSettings, run_dir: str | Path | None, *, resume: str | Path | None = None,
                     callbacks: Iterable[Callback] = (), record_sinks: Iterable = (), overwrite: bool = False,
                     strategy: Strategy | None = None) -> Trainer:
-    """record_sinks: callables that get every run record after it is written (needs run_dir).
+    """record_sinks: callables that get every run record after it is written (needs run_dir); settings.train
+    may ask for more (tensorboard).
     overwrite: a new run may take a run folder that holds another run (its files are moved aside).
     strategy: how the run uses processes and devices (default: one process on settings.train.device). In a
     multi-process run only rank 0 owns the run folder (lock, config.json, metrics.jsonl, checkpoints); every
@@ -70,12 +72,13 @@ def prepare_trainer(settings: RunSettings, run_dir: str | Path | None, *, resume
     model = _model(spec, data, checkpoint, resume)
     main = strategy is None or strategy.is_main
     owns_folder = run_dir is not None and main
-    lock = None
+    lock, own_sinks = None, []
     try:
         if owns_folder:
             # Owned before anything is written: a second writer or a stale run in the folder is refused here.
             lock = claim_run_folder(run_dir, resuming_here=_resumes_in_place(resume, run_dir), overwrite=overwrite)
-        leading = _leading(run_dir, strategy, lock, record_sinks) if run_dir is not None else []
+            own_sinks = _settings_sinks(settings.train, Path(run_dir))
+        leading = _leading(run_dir, strategy, lock, [*record_sinks, *own_sinks]) if run_dir is not None else []
         trailing = _trailing(settings.train, run_dir, strategy) if owns_folder else []
         # The guards go first: a diverged report ends the fit before anything records its losses.
         installed = [*guards(settings.train), *leading, *callbacks, *trailing]
@@ -87,21 +90,39 @@ def prepare_trainer(settings: RunSettings, run_dir: str | Path | None, *, resume
             RunDirectory(run_dir).write_config({**settings.to_dict(), "classes": data.classes,
                                                 "preprocess": data.preprocess.to_dict(), "model_spec": spec.to_dict()})
     except BaseException:
+        for sink in own_sinks:
+            sink.close()
         if lock is not None:
             lock.release()
         raise
     return trainer
 
 
+def _check_stored_settings(saved: dict, checkpoint, epochs: int, resume) -> None:
+    """A checkpoint's stored settings go through the catalogue's limits, as a settings file does (it may come
+    from elsewhere: a num_workers of 500 or an image size of a million is refused here, not met by the OS)."""
+    from core.settings_limits import run_settings_problems
+
+    problems = run_settings_problems({"data": saved["data_spec"], "model_name": checkpoint.model_spec.name,
+                                      "model_options": checkpoint.model_spec.options,
+                                      "train": {**saved["config"], "epochs": epochs}})
+    if problems:
+        raise CheckpointError(f"{resume}: cannot resume, its stored settings are outside Layerscope's limits: "
+                              + "; ".join(problems[:5]))
+
+
 def _resumed_settings(settings: RunSettings, checkpoint, resume) -> RunSettings:
-    """Resume trains the same model on the same data; only the epoch count may grow (and the device change)."""
+    """Resume trains the same model on the same data; only the epoch count may grow (and where and how it is
+    recorded: the device, TensorBoard files)."""
     check_resumable(checkpoint, resume)
     saved = checkpoint.training_state
     try:
+        _check_stored_settings(saved, checkpoint, settings.train.epochs, resume)
         return RunSettings(data=DataSpec.from_dict(saved["data_spec"]), model_name=checkpoint.model_spec.name,
                            model_options=checkpoint.model_spec.options,
                            train=TrainConfig.from_dict({**saved["config"], "epochs": settings.train.epochs,
-                                                        "device": settings.train.device}))
+                                                        "device": settings.train.device,
+                                                        "tensorboard": settings.train.tensorboard}))
     except (TypeError, ValueError, KeyError) as exc:
         raise CheckpointError(f"{resume}: cannot resume, its data or training settings are damaged ({exc})") from None
 
@@ -117,6 +138,16 @@ def _model(spec: ModelSpec, data, checkpoint, resume):
     except RuntimeError as exc:
         raise CheckpointError(f"{resume}: its weights do not fit the model it describes ({str(exc)[:200]})") from None
     return model
+
+
+def _settings_sinks(train: TrainConfig, run_dir: Path) -> list:
+    """The record sinks the settings ask for: TensorBoard files in RUN/tensorboard (closed when the run ends).
+    Raises TensorBoardUnavailable without the tensorboard package."""
+    if not train.tensorboard:
+        return []
+    from core.training.tensorboard import TensorBoardSink
+
+    return [TensorBoardSink(RunLayout(run_dir).tensorboard, close_at_end=True)]
 
 
 def _leading(run_dir: str | Path, strategy: Strategy | None, lock, record_sinks) -> list[Callback]:

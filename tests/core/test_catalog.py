@@ -48,7 +48,8 @@ def test_core_defaults_come_from_the_catalog():
 
     config = TrainConfig()
     for setting in catalog.TRAIN_SETTINGS:
-        assert getattr(config, setting.key) == setting.default, setting.key
+        default = list(setting.default) if isinstance(setting, catalog.PathsSetting) else setting.default
+        assert getattr(config, setting.key) == default, setting.key
     spec = DataSpec()
     assert (spec.name, spec.image_size, spec.val_fraction, spec.train_count, spec.cache_mb) == (
         catalog.DEFAULT_DATASET, catalog.IMAGE_SIZE.default, catalog.VAL_FRACTION.default,

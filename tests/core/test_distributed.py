@@ -22,7 +22,7 @@ from core.training.sampling import GlobalBatchShardSampler, global_batches
 
 ROOT = Path(__file__).resolve().parents[2]
 # 61 training images, batch 8: 7 full global batches and one of 5, split 3 + 2 (uneven shards on purpose).
-TRAIN = ["--dataset", "shapes", "--model", "mlp", "--shapes-count", "61", "--image-size", "12", "--batch-size", "8",
+TRAIN = ["--dataset", "shapes", "--model", "mlp", "--shapes-count", "61", "--image-size", "16", "--batch-size", "8",
          "--device", "cpu", "--quiet", "--seed", "3", "--option", "dropout=0", "--hidden", "16"]
 RUN_TIMEOUT_S = 180
 
@@ -199,7 +199,7 @@ def test_a_job_started_like_the_app_does_pauses_resumes_and_stops_by_a_signal_wh
     from core.training.config import TrainConfig
 
     settings = RunSettings(
-        data=DataSpec(name="shapes", image_size=12, train_count=61, val_count=catalog.shapes_val_count(61), seed=3),
+        data=DataSpec(name="shapes", image_size=16, train_count=61, val_count=catalog.shapes_val_count(61), seed=3),
         model_name="mlp", model_options={"hidden": [16], "dropout": 0.0},
         train=TrainConfig(epochs=500, batch_size=8, device="cpu", seed=3))
     run = tmp_path / "job"

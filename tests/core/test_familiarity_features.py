@@ -11,7 +11,7 @@ from core.errors import Cancelled
 from core.data import DataSpec, build_data
 from core.data.shapes import make_shapes
 from core.familiarity import store
-from core.familiarity._hooks import last_linear, penultimate_features
+from core.models.hooks import features_and_output, last_linear
 from core.familiarity.errors import StaleBankError
 from core.familiarity.features import SPLIT_CODES, extract_features
 from core.familiarity.jobs import checkpoint_features, epoch_features
@@ -46,13 +46,13 @@ def test_features_are_the_input_of_the_last_linear_and_the_logits_those_of_the_s
     model.train()  # the pass must switch to eval mode itself, and switch back
     result = extract_features(model, sets, batch_size=16)
     assert model.training
-    assert result.features.shape == (50, width) and last_linear(model).in_features == width
+    assert result.features.shape == (50, width) and last_linear(model)[1].in_features == width
     assert result.logits.shape == (50, 5) and result.features.dtype == np.float32
     inputs = torch.stack([sets[i // 30].dataset[i % 30][0] for i in range(50)])
     with torch.inference_mode():
         expected = tiny_model(name, options=options, size=SIZE).eval()(inputs)
     assert np.allclose(result.logits, expected.numpy(), atol=1e-4)  # the logits of the model, in dataset order
-    head = last_linear(model)
+    head = last_linear(model)[1]
     assert np.allclose(torch.from_numpy(result.features) @ head.weight.detach().T + head.bias.detach(),
                        result.logits, atol=1e-4)  # the features ARE what the head turns into the logits
     assert result.ids[:2] == ["shapes:train/00000", "shapes:train/00001"] and result.ids[30] == "shapes:val/00000"
@@ -64,7 +64,7 @@ def test_the_cnn_features_are_its_pooled_last_block(sets):
     model = tiny_model("cnn", options={"channels": 4, "blocks": 2}, size=SIZE).eval()
     x = sets[1].dataset[0][0][None]
     with torch.inference_mode():
-        features, logits = penultimate_features(model, x)
+        features, logits = features_and_output(model, x)
         assert torch.allclose(features, model.pool(model.features(x)).flatten(1))
         assert torch.allclose(logits, model(x))
 

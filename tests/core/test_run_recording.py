@@ -111,7 +111,7 @@ def test_heartbeat_goes_on_while_paused_and_the_follower_says_paused(tmp_path):
 
 
 def test_early_stopping_on_a_flat_validation_metric_is_recorded(tmp_path):
-    trainer = prepare_trainer(settings(epochs=5, lr=1e-12, early_stop_patience=1, early_stop_metric="val_acc"),
+    trainer = prepare_trainer(settings(epochs=5, lr=1e-8, early_stop_patience=1, early_stop_metric="val_acc"),
                               tmp_path / "run")
     summary = trainer.fit()
     assert summary["epoch"] == 2 and summary["early_stop"]["best_epoch"] == 1

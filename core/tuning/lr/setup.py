@@ -11,7 +11,9 @@ import torch
 from core.data import DataBundle, build_data, make_loader
 from core.models import ModelSpec, build_model
 from core.models.torchvision_models import data_spec_for_model
-from core.training.config import TrainConfig, TrainingError
+from core.progress import Reporter
+from core.training.config import TrainConfig
+from core.training.errors import TrainingError
 from core.training.optim import OPTIMIZERS, head_parameter_names
 from core.training.precision import SpeedOptions
 from core.training.runtime import resolve_device, seed_everything
@@ -42,7 +44,7 @@ def build_setup(settings, cancelled=None) -> RangeTestSetup:
     cfg = settings.train
     cfg.validate()
     data_spec = data_spec_for_model(settings.data, settings.model_name, settings.model_options)
-    data = build_data(data_spec, cancel=cancelled)
+    data = build_data(data_spec, Reporter(cancel=cancelled))
     if len(data.train) == 0:
         raise TrainingError("the training set is empty; add images (one sub-folder per class)")
     spec = ModelSpec(settings.model_name, data.num_classes, data.preprocess.channels, data.preprocess.image_size,

@@ -20,12 +20,15 @@ from pathlib import Path
 
 import psutil
 
+from core import exit_codes
 from core.io.atomic import write_text_atomic
 from core.runs.follower import RunFollower
+from core.runs.layout import RunLayout
 from core.tuning.sweep.layout import TRIAL_FILE, TRIAL_LOG, TRIAL_SETTINGS, trial_files
 
 ROOT = Path(__file__).resolve().parents[3]  # the repository root
-EXIT_OK, EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 3, 130, 143
+EXIT_OK, EXIT_DIVERGED = exit_codes.OK, exit_codes.DIVERGED
+EXIT_INTERRUPTED, EXIT_TERMINATED = exit_codes.INTERRUPTED, exit_codes.TERMINATED
 STOP_WAIT_S = 60.0  # a stopped trial saves last.pt; after this long it is killed
 LOG_TAIL_BYTES = 4096
 
@@ -52,7 +55,7 @@ class TrialRun:
             self.process = subprocess.Popen(argv, cwd=ROOT, env=trial_environment(threads, env), stdout=log,
                                             stderr=subprocess.STDOUT, start_new_session=True)
         self.started_at = time.time()
-        self.follower = RunFollower(self.run_dir / "metrics.jsonl")
+        self.follower = RunFollower(RunLayout(self.run_dir).metrics)
 
     @property
     def pid_started(self) -> float | None:
