@@ -22,11 +22,13 @@ class RunControl(QObject):
         self._task.failed.connect(lambda text: self.message.emit("error", f"Could not write the control file: {text}"))
 
     def send(self, run_dir: str | Path, *, pause: bool | None, stop: bool = False, snapshot: int | None = None,
-             lease_s: float | None = None, by: dict | None = None) -> None:
+             lease_s: float | None = None) -> None:
         def write(_ctx):
-            from core.runs.control import write_control
+            from core.runs.control import who_asks, write_control
 
-            write_control(run_dir, pause=pause, stop=stop, snapshot=snapshot, lease_s=lease_s, by=by)
+            # `by`: the run says who paused it (its log, the CLI's console)
+            write_control(run_dir, pause=pause, stop=stop, snapshot=snapshot, lease_s=lease_s,
+                          by=f"the Layerscope window, {who_asks()}")
 
         self._task.submit(write)
 

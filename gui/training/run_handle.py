@@ -25,7 +25,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from core.processes.watch import NOT_WANTED, UNCHANGED, RunFolderWatch
-from core.runs.control import LEASE_S, RENEW_S, pauser
+from core.runs.control import LEASE_S, RENEW_S
 from core.runs.heartbeat import DEFAULT_INTERVAL_S
 from gui.concurrent import BackgroundTask
 from gui.training.run_control import RunControl
@@ -35,7 +35,6 @@ SNAPSHOT_POLL_MS = 40  # while a snapshot is awaited: the answer shows this soon
 SNAPSHOT_TIMEOUT_S = 15.0  # a run that does not answer (an older Layerscope, a read-only folder) is given up on
 RESTART_NOTICES = ("reappeared", "replaced", "truncated")  # the file is read again from its start
 WAITING_NOTICES = ("missing", "reappeared")  # before the first record: the file is not written yet
-PAUSER = "Layerscope window"  # how a pause from here names its holder (with this process's pid and host)
 
 
 class RunHandle(QObject):
@@ -78,7 +77,6 @@ class RunHandle(QObject):
         self._timer.timeout.connect(self._poll)
         self._control = RunControl(self)
         self._control.message.connect(self.message)
-        self._by = pauser(PAUSER)
         self._renewal = QTimer(self)  # while this window keeps the run paused: its lease, renewed
         self._renewal.setInterval(int(RENEW_S * 1000))
         self._renewal.timeout.connect(self._write_control)
@@ -136,7 +134,7 @@ class RunHandle(QObject):
     def _write_control(self) -> None:
         leased = self.pause_wanted is True
         self._control.send(self.folder, pause=self.pause_wanted, stop=self._stop_wanted,
-                           snapshot=self._snapshot_number, lease_s=LEASE_S if leased else None, by=self._by)
+                           snapshot=self._snapshot_number, lease_s=LEASE_S if leased else None)
 
     # ---- live weights (the ModelHub's WeightsSource) -------------------------------------------------
     def request_weights(self, receive) -> None:

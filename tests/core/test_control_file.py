@@ -1,5 +1,7 @@
 """RUN/control.json: pause and resume a run from outside its process (the multi-process case is in
 test_distributed.py; here a one-process run in this process, as a CLI run is)."""
+import os
+import socket
 import threading
 import time
 
@@ -122,25 +124,25 @@ class FakeRun:
         self.asked.append(("stop", ""))
 
 
-def _watch(run_dir, born):
+def _watch(run_dir):
     from core.training.run_control import ControlWatch
 
     now = [0.0]
-    watch = ControlWatch(run_dir, interval_s=0.0, born=born, clock=lambda: now[0])
+    watch = ControlWatch(run_dir, interval_s=0.0, started_at=time.time() - 1, clock=lambda: now[0])
     said = []
     watch.on_warning = said.append
     return watch, now, said
 
 
 def test_a_leased_pause_holds_while_renewed_and_lapses_when_its_follower_stops_renewing(tmp_path):
-    from core.runs.control import pauser
+    from core.runs.control import who_asks
 
-    watch, now, said = _watch(tmp_path, born=time.time() - 1)
-    run, by = FakeRun(), pauser("Layerscope window")
+    watch, now, said = _watch(tmp_path)
+    run, by = FakeRun(), f"the Layerscope window, {who_asks()}"
     write_control(tmp_path, pause=True, lease_s=30, by=by)
     watch.poll(run)
-    assert run.asked == [("pause", f"paused by Layerscope window (pid {by['pid']} on {by['host']})")]
-    assert "paused by Layerscope window" in said[0] and "30 s" in said[0]  # the CLI prints who and when
+    assert run.asked == [("pause", f"paused by {by}")] and by.endswith(f"pid {os.getpid()} on {socket.gethostname()}")
+    assert f"paused by {by} at " in said[0] and "30 s" in said[0]  # the CLI prints who and when
     for renewal in range(1, 5):  # renewed every 20 s: a minute and more later it is still paused
         now[0] = 20.0 * renewal
         write_control(tmp_path, pause=True, lease_s=30, by=by)
@@ -155,24 +157,22 @@ def test_a_leased_pause_holds_while_renewed_and_lapses_when_its_follower_stops_r
     assert "lapsed" in said[-1] and "Layerscope window" in said[-1]
 
 
-def test_a_pause_written_before_the_run_began_is_not_obeyed_and_one_without_a_lease_holds(tmp_path):
-    write_control(tmp_path, pause=True, lease_s=30)  # left by a follower of an earlier run in the folder
-    watch, now, said = _watch(tmp_path, born=time.time() + 5)
+def test_a_pause_without_a_lease_holds_until_the_file_changes(tmp_path):
+    watch, now, said = _watch(tmp_path)
     run = FakeRun()
-    watch.poll(run)
-    assert run.asked == [] and said == []
-    watch, now, said = _watch(tmp_path, born=time.time() - 5)
-    write_control(tmp_path, pause=True)  # by hand: no lease, no one named
+    write_control(tmp_path, pause=True, by="a script")  # no lease: a file written by hand, a job's own app
     watch.poll(run)
     now[0] = 3600.0
     watch.poll(run)
-    assert run.asked == [("pause", "paused by someone")] and run.pause_wanted
+    assert run.asked == [("pause", "paused by a script")] and run.pause_wanted
+    write_control(tmp_path, pause=False, by="a script")
+    watch.poll(run)
+    assert run.asked[-1] == ("resume", "resumed by a script") and not run.pause_wanted
 
 
 def test_a_followers_pause_lapses_after_the_follower_dies(tmp_path):
     """A real `layerscope train` paused by a follower process that renews its lease; the follower is killed
     (a window that crashed): the run goes on by itself, and its output says who paused it and that it lapsed."""
-    import os
     import signal
     import subprocess
     import sys
@@ -189,13 +189,13 @@ def test_a_followers_pause_lapses_after_the_follower_dies(tmp_path):
     try:
         _wait_for(lambda: [r for r in _records(run) if r.kind == "step"], 300)
         follower = subprocess.Popen([sys.executable, "-c", (
-            "import sys, time\n"
-            "from core.runs.control import pauser, write_control\n"
+            "import os, sys, time\n"
+            "from core.runs.control import write_control\n"
             "while True:\n"
-            "    write_control(sys.argv[1], pause=True, lease_s=2.0, by=pauser('test follower'))\n"
+            "    write_control(sys.argv[1], pause=True, lease_s=2.0, by='test follower, pid %d' % os.getpid())\n"
             "    time.sleep(0.2)\n"), str(run)], cwd=REPO, env=env)
         paused = _wait_for(lambda: [r for r in _records(run) if r.kind == "paused"], 120)[0]
-        assert f"test follower (pid {follower.pid} on " in paused["reason"]
+        assert paused["reason"] == f"paused by test follower, pid {follower.pid}"
         # Renewed, it holds well past its lease: paused heartbeats 3 leases later, no "resumed".
         _wait_for(lambda: [r for r in _records(run) if r.kind == "heartbeat" and r["state"] == "paused"
                            and r["time"] > paused["time"] + 6.0], 120)
