@@ -16,7 +16,8 @@ import socket
 
 from PySide6.QtCore import QObject, QSocketNotifier, QTimer, Slot
 
-from core.io.signals import HANDLED_SIGNALS, exit_code_for
+from core.exit_codes import for_signal
+from core.io.signals import HANDLED_SIGNALS
 
 
 class QuitOnSignals(QObject):
@@ -36,7 +37,7 @@ class QuitOnSignals(QObject):
 
     @property
     def exit_code(self) -> int | None:
-        return exit_code_for(self.signum) if self.signum is not None else None
+        return for_signal(self.signum) if self.signum is not None else None
 
     def install(self) -> "QuitOnSignals":
         self._previous_fd = signal.set_wakeup_fd(self._writer.fileno(), warn_on_full_buffer=False)
