@@ -227,6 +227,7 @@ class TrainTab(QSplitter):
             return
         folder = self.controller.handle.folder
         if status == INTERRUPTED:
+            self.progress.finish(completed=False)  # nothing counts down: its last ETA is no time left
             self._offer_resume(folder, f"Interrupted: its process ended without a final record (killed, crashed, or "
                                        f"its machine went down). Resume continues it from its {layout.LAST}")
             self.log.append("warning", f"{folder.name} was interrupted: its process is gone without a final record; "

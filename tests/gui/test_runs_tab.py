@@ -386,6 +386,7 @@ def test_an_interrupted_run_is_offered_resume_in_the_runs_tab_and_the_train_tab(
     window.follow_run(str(killed))
     qtbot.waitUntil(lambda: window.panel.resume_run_button.isVisible(), timeout=10_000)
     assert "interrupted" in window.progress.status_label.text()
+    assert window.progress.eta_label.text() == "–"  # no "Time left" counting down for a run that is gone
     assert window.panel.resume_run_action.isEnabled() and "Interrupted" in window.panel.resume_run_action.toolTip()
     window.panel.resume_run_button.click()
     qtbot.waitUntil(lambda: bool(asked), timeout=10_000)
