@@ -68,7 +68,7 @@ def test_settings_round_trip(qtbot, app_settings, runs_root):
     form = {"dataset": "shapes", "train_count": 300, "model": "mlp", "epochs": 7, "batch_size": 24, "lr": "0.02",
             "optimizer": "sgd", "weight_decay": "0.0005", "schedule": "step", "seed": 42, "device": "cpu",
             "early_stop_patience": 4, "early_stop_metric": "val_acc", "nproc": 2,
-            "dossier_topk": True, "layer_health_every": 50}
+            "dossier_topk": True, "layer_health_every": 50, "gamma": "0.5", "amp": False}  # the last two: Advanced
     w.panel.set_values(form)
     w.resize(700, 500)  # within the offscreen screen (800x600)
     w.close()
@@ -76,7 +76,8 @@ def test_settings_round_trip(qtbot, app_settings, runs_root):
     w2 = MainWindow(runs_root=runs_root, settings=app_settings)
     qtbot.addWidget(w2)
     w2.load_engine(blocking=True)
-    assert w2.panel.values() == form
+    values = w2.panel.values()  # every field of the form, the Advanced group's included
+    assert {key: values[key] for key in form} == form
     assert (w2.width(), w2.height()) == (700, 500)
 
 
