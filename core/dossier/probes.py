@@ -78,14 +78,13 @@ class ProbeTimeline(Callback):
         self._batches = 1
 
     def on_fit_start(self, trainer, info) -> None:
-        from core.data.transforms import eval_transform
-        from core.io.images import ImageLoadError, load_image
+        from core.data.pipeline import model_input
+        from core.io.images import ImageLoadError
 
-        transform = eval_transform(trainer.data.preprocess)
         tensors = []
         for path in self.paths:
             try:
-                tensors.append(transform(load_image(path)))
+                tensors.append(model_input(path, trainer.data.preprocess))
             except (ImageLoadError, OSError) as exc:
                 self.skipped.append((str(path), str(exc)))
                 continue

@@ -49,9 +49,12 @@ class InspectionJobs:
         return predictor
 
     # ---- images --------------------------------------------------------------------------------------
-    def load(self, source: ImageSource):
+    def load(self, source: ImageSource, predictor):
+        """The image decoded as `predictor`'s checkpoint says (core.data.pipeline), so the inspector's
+        probabilities are those of evaluate and predict for the same file."""
         if source.url is None:
-            return source.load()
+            return predictor.load(source.path if source.path is not None else (source.data or b""),
+                                  name=None if source.path is not None else source.label)
         with self._lock:
             data = self._url_bytes.get(source.url)
         if data is None:
@@ -62,21 +65,19 @@ class InspectionJobs:
                 self._url_bytes[source.url] = data
                 while len(self._url_bytes) > URL_CACHE_ENTRIES:
                     self._url_bytes.popitem(last=False)
-        from core.io.images import load_image
-
-        return load_image(data, name=source.url)
+        return predictor.load(data, name=source.url)
 
     # ---- jobs ----------------------------------------------------------------------------------------
     def classify_row(self, generation: int, row: int, source: ImageSource, checkpoint, top_k: int) -> RowResult:
         """Top-k for one image of a drop, or the reason it cannot be read (the other rows go on)."""
         try:
-            image = self.load(source)
-        except ImageLoadError as exc:
-            return RowResult(generation, row, source.label, source.where, error=exc.reason)
-        try:
             predictor = self.predictor_for(checkpoint)
         except Exception as exc:  # weights that do not fit the network: say so on every row, go on
             return RowResult(generation, row, source.label, source.where, error=f"{MODEL_UNUSABLE} ({exc})")
+        try:
+            image = self.load(source, predictor)
+        except ImageLoadError as exc:
+            return RowResult(generation, row, source.label, source.where, error=exc.reason)
         try:
             top = predictor.classify(image, top_k)
         except Exception as exc:  # a model that cannot take this input must not stop the others
@@ -89,7 +90,7 @@ class InspectionJobs:
 
         predictor = self.predictor_for(checkpoint)
         try:
-            image = self.load(source)
+            image = self.load(source, predictor)
         except ImageLoadError as exc:
             return DetailResult(generation, row, source.label, error=f"{source.label}: {exc.reason}")
         inspection = inspect_image(predictor, image, top_k=top_k, scaling=scaling)
@@ -116,7 +117,7 @@ class InspectionJobs:
 
         predictor = self.predictor_for(checkpoint)
         try:
-            image = self.load(source)
+            image = self.load(source, predictor)
         except ImageLoadError as exc:
             return SaliencyResult(generation, method, target, layer, error=f"{source.label}: {exc.reason}")
         batch = predictor.to_input(image)
