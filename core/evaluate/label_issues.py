@@ -75,19 +75,17 @@ def find_folder_label_issues(root: str | Path, *, model_name: str = "cnn", folds
 
 
 def dataset_findings(data: LabelledImages) -> tuple[list, list[str]]:
-    """(cross-class duplicates, confound sentences) for the decoded images of a label-issue pass."""
+    """(cross-class duplicates, confound sentences) for the decoded images of a label-issue pass: the confounds
+    by the health report's check (core.data.confounds), its colour traits from the images already decoded."""
     from PIL import Image
 
-    from core.evaluate.dataset_checks import (
-        cross_class_duplicates,
-        dhash,
-        find_confounds,
-    )
+    from core.data.confounds import confound_warnings, confounds_of_files
+    from core.evaluate.dataset_checks import cross_class_duplicates, dhash
 
     hashes = [dhash(Image.fromarray(img.permute(1, 2, 0).numpy())) for img in data.images]
     labels = data.labels.tolist()
     return (cross_class_duplicates(data.files, labels, data.classes, hashes),
-            find_confounds(data.files, labels, data.classes))
+            confound_warnings(confounds_of_files(data.files, labels, data.classes, pixels=data.images)))
 
 
 def write_label_issues(issues: list[LabelIssue], out: str | Path) -> Path:

@@ -14,7 +14,8 @@ from core.evaluate.crossval import (
     out_of_sample_probabilities,
     stratified_folds,
 )
-from core.evaluate.dataset_checks import cross_class_duplicates, dhash, find_confounds
+from core.data.confounds import confound_warnings, confounds_of_files
+from core.evaluate.dataset_checks import cross_class_duplicates, dhash
 from core.evaluate.label_issues import rank_label_issues
 from tests.core.evalkit import write_shapes_folder
 
@@ -85,8 +86,8 @@ def test_confound_a_class_with_its_own_format(folder, tmp_path):
         Image.open(p).convert("RGB").save(p.with_suffix(".jpg"), quality=95)
         p.unlink()
     files = [p for c in CLASSES for p in sorted((data / c).iterdir())]
-    findings = find_confounds(files, [CLASSES.index(p.parent.name) for p in files], CLASSES)
-    assert len(findings) == 1 and "'star'" in findings[0] and "JPEG" in findings[0] and "convert" in findings[0]
+    findings = confound_warnings(confounds_of_files(files, [CLASSES.index(p.parent.name) for p in files], CLASSES))
+    assert len(findings) == 1 and "'star'" in findings[0] and "are JPEG" in findings[0] and "re-encode" in findings[0]
 
 
 def test_cli_label_issues(folder, tmp_path, capsys):
