@@ -28,19 +28,19 @@ FOLDS = 5
 # Property -> (words for the user, the fix). Numeric properties are stumped directly; categorical ones (format,
 # mode) as one indicator per value ("is PNG").
 PROPERTIES = {
-    "format": ("file format", "re-encode every image to one format (for example all JPEG at one quality)"),
-    "mode": ("colour mode", "convert every image to one mode (RGB); if one class is all grayscale, collect colour "
-                            "photos of it or make every class grayscale"),
-    "width": ("width", "resize or crop every image to one size before training"),
-    "height": ("height", "resize or crop every image to one size before training"),
-    "aspect": ("aspect ratio", "crop every image to one aspect ratio (for example centre-crop square)"),
-    "file_kb": ("file size", "re-encode every image with one format and quality (file size follows the encoder)"),
-    "brightness": ("brightness", "unless brightness is what tells the classes apart (day and night), photograph "
-                                 "every class under the same conditions or train with colour jitter"),
-    "contrast": ("contrast", "unless contrast is what tells the classes apart, photograph every class under the "
-                             "same conditions or train with colour jitter"),
-    "colourfulness": ("colourfulness", "unless colour is what tells the classes apart, check for a grayscale or "
-                                       "tinted source and photograph every class under the same conditions"),
+    "format": ("file format", "re-encode every image to one format and quality"),
+    "mode": ("colour mode", "convert every image to RGB (a class that is all grayscale needs colour photos, or "
+                            "every class grayscale)"),
+    "width": ("width", "resize and crop every image to one size and shape"),
+    "height": ("height", "resize and crop every image to one size and shape"),
+    "aspect": ("aspect ratio", "resize and crop every image to one size and shape"),
+    "file_kb": ("file size", "re-encode every image to one format and quality"),
+    "brightness": ("brightness", "unless brightness is what tells the classes apart (day and night), take every "
+                                 "class's photos alike or train with colour jitter"),
+    "contrast": ("contrast", "unless contrast is what tells the classes apart, take every class's photos alike or "
+                             "train with colour jitter"),
+    "colourfulness": ("colourfulness", "unless colour is what tells the classes apart, look for a grayscale or "
+                                       "tinted source and take every class's photos alike"),
 }
 CATEGORICAL = ("format", "mode")
 NUMERIC = tuple(p for p in PROPERTIES if p not in CATEGORICAL)
@@ -133,6 +133,7 @@ class Confound:
     accuracy: float  # cross-validated balanced accuracy of the one-property classifier (chance 0.5)
     detail: str  # what differs, in numbers
     fix: str
+    versus: str = "the others"  # the other classes, or the other class by name when there are two
 
     @property
     def words(self) -> str:
@@ -246,7 +247,13 @@ def find_confounds(traits: list[ImageTraits], labels: list[int], classes: list[s
     labels_a = labels_a[keep]
     columns = _columns(kept)
     found: dict[tuple[str, str], Confound] = {}
-    for c, name in enumerate(classes):
+    tested = range(len(classes))
+    versus = "the others"
+    if len(classes) == 2:  # one class against the other is the same test both ways: name the odd one once
+        odd = _more_uniform(kept, labels_a)
+        tested, versus = [odd], f"'{classes[1 - odd]}'"
+    for c in tested:
+        name = classes[c]
         target = labels_a == c
         if target.sum() < MIN_IMAGES or (~target).sum() < MIN_IMAGES:
             continue
@@ -259,8 +266,8 @@ def find_confounds(traits: list[ImageTraits], labels: list[int], classes: list[s
             best = found.get((name, prop))
             if accuracy < CONFOUND_ACCURACY or (best is not None and accuracy <= best.accuracy):
                 continue
-            found[(name, prop)] = Confound(name, prop, round(accuracy, 3), _detail(prop, kind, column, target),
-                                           PROPERTIES[prop][1])
+            found[(name, prop)] = Confound(name, prop, round(accuracy, 3), _detail(prop, kind, column, target,
+                                                                                   versus), PROPERTIES[prop][1], versus)
     order = list(PROPERTIES)
     return sorted(found.values(), key=lambda f: (f.cls, -f.accuracy, order.index(f.property)))
 
@@ -276,20 +283,30 @@ def confound_warnings(confounds: list[Confound]) -> list[str]:
         first, others = found[0], found[1:]
         also = f"; also by its {', '.join(o.words for o in others)}" if others else ""
         fixes = list(dict.fromkeys(c.fix for c in found))
-        out.append(f"confound: class '{cls}' can be told from the others by its {first.words} alone "
+        out.append(f"confound: class '{cls}' can be told from {first.versus} by its {first.words} alone "
                    f"({first.accuracy * 100:.0f} % balanced accuracy, chance 50 %): {first.detail}{also}. A network can "
                    f"learn that instead of the content. Fix: {'; '.join(fixes)}")
     return out
 
 
-def _detail(prop: str, kind: str | None, column: np.ndarray, target: np.ndarray) -> str:
+def _more_uniform(traits: list[ImageTraits], labels: np.ndarray) -> int:
+    """Of two classes, the one whose files vary less (fewer distinct format, mode and size per image): the odd
+    one out, the class a confound is named after ("every 'people' image is a 96x160 PNG")."""
+    def variety(c: int) -> float:
+        mine = [(t.format, t.mode, t.width, t.height) for t, label in zip(traits, labels) if label == c]
+        return len(set(mine)) / max(len(mine), 1)
+
+    return 0 if variety(0) < variety(1) else 1
+
+
+def _detail(prop: str, kind: str | None, column: np.ndarray, target: np.ndarray, versus: str) -> str:
     if kind is not None:
         share, others = column[target].mean(), column[~target].mean()
-        return f"{share * 100:.0f} % of its images are {kind}, {others * 100:.0f} % of the others' are"
+        return f"{share * 100:.0f} % of its images are {kind}, against {others * 100:.0f} % for {versus}"
     lo, mid, hi = (float(np.min(column[target])), float(np.median(column[target])), float(np.max(column[target])))
     o_lo, o_mid, o_hi = (float(np.min(column[~target])), float(np.median(column[~target])),
                          float(np.max(column[~target])))
     unit = {"width": " px", "height": " px", "file_kb": " KB"}.get(prop, "")
     fmt = (lambda v: f"{v:.2f}") if prop == "aspect" else (lambda v: f"{v:.0f}")
-    return (f"its {PROPERTIES[prop][0]} is {fmt(mid)}{unit} (median; {fmt(lo)}-{fmt(hi)}), the others' "
-            f"{fmt(o_mid)}{unit} ({fmt(o_lo)}-{fmt(o_hi)})")
+    return (f"its {PROPERTIES[prop][0]} is {fmt(mid)}{unit} (median; {fmt(lo)}-{fmt(hi)}), against "
+            f"{fmt(o_mid)}{unit} ({fmt(o_lo)}-{fmt(o_hi)}) for {versus}")

@@ -248,7 +248,8 @@ def _unused_entries(root: Path, splits: dict[str, Path]) -> tuple[list[str], lis
             count = len(walk_class_folder(folder).images)
             entries.append(f"{folder}/ (beside {names}: not a split folder, not used)")
             if count:
-                notes.append(f"{folder.name}/ is beside {names}, not inside them: its {count} images are not used "
+                images = "1 image is" if count == 1 else f"{count} images are"
+                notes.append(f"{folder.name}/ is beside {names}, not inside them: its {images} not used "
                              f"(only train/, val/ and test/ and their aliases are read); move them into class "
                              f"folders under {splits['train'].name}/ to train on them")
     for folder in [root, *splits.values()]:

@@ -44,7 +44,7 @@ def test_a_class_that_differs_only_by_format_is_flagged(tmp_path):
     assert ("people", "format") in _flagged(report)
     assert not {c for c, _ in _flagged(report)} - {"people"}  # cats and dogs share the format: not told apart
     warning = next(w for w in report.warnings if "'people'" in w and "file format" in w)
-    assert "re-encode" in warning and "100 % of its images are PNG, 0 % of the others' are" in warning
+    assert "re-encode" in warning and "100 % of its images are PNG, against 0 % for the others" in warning
     people = next(p for p in report.profiles if p.name == "people")
     assert people.formats == {"PNG": PER_CLASS} and people.images == PER_CLASS
 
@@ -57,7 +57,7 @@ def test_a_class_that_differs_only_by_size_is_flagged(tmp_path):
 
     report = scan_health(_dataset(tmp_path / "d", save))
     assert {prop for cls, prop in _flagged(report) if cls == "people"} >= {"width", "height", "aspect"}
-    assert any("resize or crop" in w for w in report.warnings)
+    assert any("resize and crop every image to one size and shape" in w for w in report.warnings)
     people = next(p for p in report.profiles if p.name == "people")
     assert people.width == (96, 96, 96) and people.height == (160, 160, 160)
     text = report.format_text()
@@ -130,3 +130,36 @@ def test_extra_folders_and_loose_images_are_named(tmp_path, where):
         assert any(entry.startswith(str(root / "train" / "stray.jpg")) for entry in report.ignored)
         assert any("1 image file lies directly in train/" in w for w in report.warnings)
     assert "Not used" in report.format_text()
+
+
+def test_two_classes_name_the_odd_one_once(tmp_path):
+    """With two classes, one against the other is the same test both ways: one finding, named after the class
+    whose files are all alike (every bee a 96x160 PNG, the ants JPEGs of many sizes)."""
+    for c, name in enumerate(("ants", "bees")):
+        (tmp_path / "d" / name).mkdir(parents=True)
+        for i in range(PER_CLASS):
+            image = photo(100 * c + i, (120, 90))
+            if name == "bees":
+                image.resize((96, 160)).save(tmp_path / "d" / name / f"{i}.png")
+            else:
+                _varied_size(image, i).save(tmp_path / "d" / name / f"{i}.jpg", quality=90)
+    report = scan_health(tmp_path / "d")
+    assert {c.cls for c in report.confounds} == {"bees"}
+    (sentence,) = [w for w in report.warnings if w.startswith("confound")]
+    assert sentence.startswith("confound: class 'bees' can be told from 'ants' by its file format alone")
+
+
+def test_train_names_an_extra_folder(tmp_path, capsys):
+    """`layerscope train` prints the health report before it trains: the loose/ folder is named there too."""
+    root = tmp_path / "d"
+    for split in ("train", "val"):
+        for c in ("ants", "bees"):
+            (root / split / c).mkdir(parents=True)
+            for i in range(3):
+                photo(10 * len(c) + i, (40, 30)).save(root / split / c / f"{i}.jpg")
+    (root / "loose").mkdir()
+    photo(99, (40, 30)).save(root / "loose" / "stray.jpg")
+    assert main(["train", "--dataset", str(root), "--epochs", "1", "--image-size", "16", "--batch-size", "4",
+                 "--quiet", "--out", str(tmp_path / "run")]) == 0
+    out = capsys.readouterr().out
+    assert "loose/ is beside train/, val/, not inside them: its 1 image is not used" in out
