@@ -95,6 +95,7 @@ def cmd_label_issues(args) -> int:
     from core.evaluate.label_issues import (
         dataset_findings,
         find_folder_label_issues,
+        list_trust,
         write_label_issues,
     )
     from core.training.trainer import TrainingError
@@ -105,7 +106,7 @@ def cmd_label_issues(args) -> int:
         print(f"\r{done / max(total, 1):5.0%} {text:<40}", end="", file=sys.stderr, flush=True)
 
     try:
-        issues, data, _ = find_folder_label_issues(args.dataset, model_name=args.model, folds=args.folds,
+        issues, data, probs = find_folder_label_issues(args.dataset, model_name=args.model, folds=args.folds,
                                                    epochs=args.epochs, image_size=args.image_size,
                                                    device=args.device, progress=Reporter(show))
         write_label_issues(issues, args.out)
@@ -118,6 +119,7 @@ def cmd_label_issues(args) -> int:
     print(file=sys.stderr)
     flagged = sum(i.flagged for i in issues)
     print(f"{len(issues)} images ranked, {flagged} flagged as likely label errors by cleanlab; wrote {args.out}")
+    print(list_trust(data.labels, probs, flagged).sentence())
     for issue in issues[:10]:
         print(f"  {issue.score:.3f}  {issue.file}: labelled {issue.given}, looks like {issue.suggested}")
     duplicates, confounds = dataset_findings(data)

@@ -43,15 +43,16 @@ def compare_job(a, b):
 
 
 def label_issues_job(root: str, folds: int, epochs: int):
-    """-> dict(issues, duplicates, confounds, classes, root)."""
+    """-> dict(issues, trust, duplicates, confounds, classes, root)."""
     def run(context):
-        from core.evaluate.label_issues import dataset_findings, find_folder_label_issues
+        from core.evaluate.label_issues import dataset_findings, find_folder_label_issues, list_trust
 
-        issues, data, _ = find_folder_label_issues(root, folds=folds, epochs=epochs, progress=context)
+        issues, data, probs = find_folder_label_issues(root, folds=folds, epochs=epochs, progress=context)
         context.check_cancelled()
         duplicates, confounds = dataset_findings(data)
-        return {"issues": issues, "duplicates": duplicates, "confounds": confounds, "classes": list(data.classes),
-                "root": root}
+        trust = list_trust(data.labels, probs, sum(i.flagged for i in issues))
+        return {"issues": issues, "trust": trust, "duplicates": duplicates, "confounds": confounds,
+                "classes": list(data.classes), "root": root}
     return run
 
 

@@ -85,7 +85,16 @@ def test_relabel_and_undo_change_the_corrections_file(tab, qtbot, folder, tmp_pa
     panel.folds.setValue(2)
     panel.epochs.setValue(1)
     panel.find_button.click()
-    qtbot.waitUntil(lambda: panel.table.rowCount() > 0, timeout=60_000)
+    qtbot.waitUntil(lambda: panel.trust is not None, timeout=60_000)
+    # The fold models' out-of-sample accuracy sits above the list (one epoch: far too low to trust it).
+    assert not panel.trust_label.isHidden() and f"{panel.trust.accuracy:.0%}" in panel.trust_label.text()
+    assert not panel.trust.trusted and "too low to trust" in panel.trust_label.text()
+    # The list shows what cleanlab's own rule flags; every image ranked is one choice away.
+    flagged = [i.file for i in panel.all_issues if i.flagged]
+    shown = panel.show_choice.currentData()
+    assert [i.file for i in panel.issues] == (flagged if shown == "flagged" else [i.file for i in panel.all_issues])
+    assert shown == ("flagged" if flagged else "all")
+    panel.show_choice.setCurrentIndex(panel.show_choice.findData("all"))
     assert panel.table.rowCount() == len(panel.issues) == 40
     panel.table.selectRow(0)
     issue = panel.issues[0]
