@@ -1,5 +1,5 @@
-"""The `layerscope` command. With a subcommand (train, predict, inspect, dataset) it runs the headless engine
-in core and never imports Qt; otherwise it opens the desktop app with any checkpoint / images given.
+"""The `layerscope` command. With a subcommand (core.cli.main.COMMANDS: train, predict, inspect, ...) it runs the
+headless engine in core and never imports Qt; otherwise it opens the desktop app with any checkpoint / images given.
 `layerscope monitor DIR...` opens the app following those run folders (same as `--follow DIR`)."""
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ def main(argv: list[str] | None = None) -> int:
         argv = [part for folder in argv[1:] for part in ("--follow", folder)]
     elif argv and (argv[0] in COMMANDS or argv[0] in ("-h", "--help")):
         from core.cli.main import main as cli_main
+        from core.io.signals import run_main
 
-        return cli_main(argv)
+        return run_main(lambda: cli_main(argv))  # late signals keep the command's status (core.io.signals)
     from gui.app import main as gui_main
 
     return gui_main(argv)

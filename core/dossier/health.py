@@ -21,8 +21,11 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from core.training.callbacks import Callback
+from core.training.callbacks import Callback, FitStart, FitSummary, RunView
 from core.dossier.health_checks import HealthWarnings
+from core.errors import describe_failure
+from core.io.atomic import append_lines
+from core.io.small_files import ListOf, MapOf, Obj, SmallFileError, check, parse_json, read_bytes
 from core.runs.layout import RunLayout
 from core.models.hooks import Hooks
 
@@ -56,6 +59,7 @@ class LayerHealth(Callback):
                  max_samples: int = MAX_SAMPLES):
         if every < 1:
             raise ValueError(f"layer health needs a sampling interval of at least 1 step (got {every})")
+        self.run_dir = Path(run_dir) if run_dir is not None else None
         self.path = RunLayout(run_dir).layer_health if run_dir is not None else None
         self.every, self.bins = int(every), int(bins)
         self.max_samples, self.samples = int(max_samples), 0
@@ -73,31 +77,33 @@ class LayerHealth(Callback):
         self._order: list[str] = []
 
     # ---- the two-step sample -------------------------------------------------------------------------
-    def on_fit_start(self, trainer, info) -> None:
-        self._layers = parameter_layers(trainer.model)
-        self._order = [n for n, _ in trainer.model.named_modules()]
+    def on_fit_start(self, run: RunView, start: FitStart) -> None:
+        self._layers = parameter_layers(run.model)
+        self._order = [n for n, _ in run.model.named_modules()]
 
-    def on_train_step(self, trainer) -> None:
+    def on_train_step(self, run: RunView) -> None:
         if self.error is not None:
             return
-        step = trainer.step
+        step = run.step
         try:
             if self._armed and step % self.every == 0:
-                self._sample(trainer)
+                self._sample(run)
             if (step + 1) % self.every == 0:
-                self._arm(trainer)
+                self._arm(run)
         except Exception as exc:  # health is a bonus: never end a run over it
             self._disarm()
-            self.error = f"layer health sampling turned off: {exc}"
+            self.error = f"layer health sampling turned off: {describe_failure(exc) or exc}"
+            if self.on_warning is not None:
+                self.on_warning(self.error)
 
-    def _arm(self, trainer) -> None:
+    def _arm(self, run: RunView) -> None:
         self._disarm()
         self._before = {n: [p.detach().clone() for p in m.parameters(recurse=False) if p.requires_grad]
                         for n, m in self._layers.items()}
-        if getattr(getattr(trainer, "config", None), "compile", False):
+        if getattr(getattr(run, "config", None), "compile", False):
             self._armed = True  # hooks would make torch.compile recompile: weights and gradients only
             return
-        watched = {name: module for name, module in trainer.model.named_modules()
+        watched = {name: module for name, module in run.model.named_modules()
                    if name and (name in self._layers or isinstance(module, ACTIVATION_TYPES))}
         self._dead_checked = {name for name, module in watched.items() if isinstance(module, DEAD_TYPES)}
         self._hooks = Hooks(watched, self._capture)
@@ -119,7 +125,7 @@ class LayerHealth(Callback):
             self._hooks = None
         self._armed = False
 
-    def _sample(self, trainer) -> None:
+    def _sample(self, run: RunView) -> None:
         self._disarm()
         layers: dict[str, dict] = {}
         for name, module in self._layers.items():
@@ -147,15 +153,15 @@ class LayerHealth(Callback):
         self._before, self._activations = {}, {}
         order = {n: i for i, n in enumerate(self._order)}  # definition order: a conv, its norm, its ReLU, ...
         layers = dict(sorted(layers.items(), key=lambda item: order.get(item[0], len(order))))
-        record = {"kind": "layer_health", "version": 1, "step": trainer.step, "epoch": trainer.epoch + 1,
+        record = {"kind": "layer_health", "version": 1, "step": run.step, "epoch": run.epoch + 1,
                   "time": time.time(), "every": self.every, "layers": _to_host(layers)}
         self._write(record)
         for warning in self.checks.feed(record["layers"]):
-            warning = {"kind": "layer_health_warning", "version": 1, "step": trainer.step, **warning}
+            warning = {"kind": "layer_health_warning", "version": 1, "step": run.step, **warning}
             self.warnings.append(warning)
             self._write(warning)
             if self.on_warning is not None:
-                self.on_warning(f"layer health, step {trainer.step}: {warning['message']}")
+                self.on_warning(f"layer health, step {run.step}: {warning['message']}")
         self.samples += 1
         if self.samples >= self.max_samples:  # keep the file bounded: sample half as often from now on
             self.every *= 2
@@ -165,16 +171,17 @@ class LayerHealth(Callback):
         self.records = (self.records + [record])[-50:]
         if self.path is None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record, allow_nan=False) + "\n")
+        # Only to a plain file of this run's folder, never through a link (core.io.atomic): a failure turns
+        # the sampling off (on_train_step), never the run.
+        append_lines(self.path, [json.dumps(record, allow_nan=False)], inside=self.run_dir)
 
-    def on_fit_end(self, trainer, summary) -> None:
+    def on_fit_end(self, run: RunView, summary: FitSummary) -> None:
         self._disarm()
 
-    on_stopped = on_fit_end
+    def on_stopped(self, run: RunView, summary: FitSummary) -> None:
+        self._disarm()
 
-    def on_error(self, trainer, error) -> None:
+    def on_error(self, run: RunView, error: BaseException) -> None:
         self._disarm()
 
 
@@ -202,18 +209,45 @@ def _to_host(layers: dict[str, dict]) -> dict[str, dict]:
     return out
 
 
+MAX_FILE_BYTES = 256 << 20  # MAX_SAMPLES lines and a few doublings of a few KB each: far below this
+_NUMBER = (float, type(None))
+_HIST = Obj(required={"counts": ListOf(int, 4096)}, optional={"lo": _NUMBER, "hi": _NUMBER})
+_LAYER = Obj(optional={"weight_norm": _NUMBER, "grad_norm": _NUMBER, "update_ratio": _NUMBER, "dead_share": _NUMBER,
+                       "weight_hist": _HIST, "grad_hist": _HIST, "activation_hist": _HIST})
+SAMPLE_SCHEMA = Obj(required={"step": int, "layers": MapOf(_LAYER, 100_000)},
+                    optional={"epoch": int, "every": int, "time": float})
+WARNING_SCHEMA = Obj(required={"step": int, "message": str}, optional={"layer": str, "problem": str})
+
+
 def read_health(run_dir: str | Path) -> tuple[list[dict], list[dict]]:
     """(samples, warnings) from RUN/layer_health.jsonl; a missing file gives two empty lists, a torn last
-    line (the run is writing) is skipped."""
+    line (the run is writing) or a line that is not what a run writes is skipped. The run folder may be
+    shared: the file goes through the small-file reader (SmallFileError naming it for a FIFO, a device, a
+    file above MAX_FILE_BYTES), each line is checked against a schema, and every histogram has the same
+    number of bins (the view stacks them)."""
     path = RunLayout(run_dir).layer_health
-    samples, warnings = [], []
-    if not path.exists():
-        return samples, warnings
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
+    try:
+        data = read_bytes(path, max_bytes=MAX_FILE_BYTES)
+    except SmallFileError as exc:
+        if exc.kind == "missing":
+            return [], []
+        raise
+    samples, warnings, bins = [], [], None
+    for line in data.split(b"\n"):
+        if not line.strip():
+            continue
+        try:
+            record = parse_json(line, path, nonfinite="null", schema=Obj(required={"kind": str}))
+            if record["kind"] == "layer_health_warning":
+                check(record, WARNING_SCHEMA, path)
+                warnings.append(record)
                 continue
-            (warnings if record.get("kind") == "layer_health_warning" else samples).append(record)
+            check(record, SAMPLE_SCHEMA, path)
+        except SmallFileError:
+            continue
+        sizes = {len(h["counts"]) for layer in record["layers"].values() for h in layer.values() if isinstance(h, dict)}
+        if len(sizes) > 1 or (bins is not None and sizes and sizes != {bins}):
+            continue  # histograms of another number of bins: the view could not stack them
+        bins = next(iter(sizes)) if sizes else bins
+        samples.append(record)
     return samples, warnings

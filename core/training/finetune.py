@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from core import catalog
 from core.checkpoints.checkpoint import CheckpointError, load_checkpoint
 from core.data import DataSpec
 from core.training.session import RunSettings, prepare_trainer
-from core.training.trainer import TrainConfig
+from core.training.config import TrainConfig
 
 LR_FACTOR = 0.1  # fine-tuning default: the original learning rate / 10
 WEIGHT_OPTIONS = ("pretrained", "weights_path")  # the checkpoint's weights replace these
@@ -27,7 +28,8 @@ def finetune_settings(checkpoint_path: str | Path, *, epochs: int = 3, lr: float
     data = replace(data, mean=tuple(ckpt.preprocess.mean), std=tuple(ckpt.preprocess.std),
                    image_size=ckpt.preprocess.image_size, channels=ckpt.preprocess.channels)
     options = {k: v for k, v in ckpt.model_spec.options.items() if k not in WEIGHT_OPTIONS}
-    train = replace(config, epochs=epochs, lr=lr if lr is not None else config.lr * LR_FACTOR)
+    lower = max(config.lr * LR_FACTOR, catalog.LEARNING_RATE.minimum)  # still a learning rate the catalogue allows
+    train = replace(config, epochs=epochs, lr=lr if lr is not None else lower)
     return RunSettings(data=data, model_name=ckpt.model_spec.name, model_options=options, train=train)
 
 
@@ -44,11 +46,10 @@ def prepare_finetune(checkpoint_path: str | Path, run_dir: str | Path | None, *,
                               f"({trainer.data.classes}); fine-tuning needs the same classes")
     trainer.model.load_state_dict(ckpt.model_state)  # in place: the fresh optimizer holds these parameters
     if run_dir is not None:
-        import json
-
         from core.runs.directory import RunDirectory
+        from core.runs.index import read_json_object
 
         run = RunDirectory(run_dir)
-        config = json.loads(run.config.read_text(encoding="utf-8"))
+        config = read_json_object(run.config)  # the one written just now, read as every config.json is
         run.write_config({**config, "finetuned_from": str(Path(checkpoint_path).resolve())})
     return trainer
