@@ -51,13 +51,16 @@ class ListTrust:
         return self.accuracy >= TRUST_ACCURACY
 
     def sentence(self) -> str:
-        measured = (f"The fold models were right on {self.accuracy:.0%} of the images they never trained on "
-                    f"(always answering the largest class: {self.chance:.0%})")
+        return (f"The fold models were right on {self.accuracy:.0%} of the images they never trained on "
+                f"(always answering the largest class: {self.chance:.0%}): {self.verdict()}")
+
+    def verdict(self) -> str:
+        """What the accuracy means for the list, in plain words."""
         if self.trusted:
-            return f"{measured}: the {self.flagged} flagged images are worth checking first."
-        return (f"{measured}: too low to trust this list. Below {TRUST_ACCURACY:.0%}, most flagged images are "
-                f"probably labelled right and the models are wrong about them; train better fold models first "
-                f"(more epochs, a larger image size, a pretrained model) and run the pass again.")
+            return f"the {self.flagged} flagged images are worth checking first."
+        return (f"too low to trust this list. Below {TRUST_ACCURACY:.0%}, most flagged images are probably "
+                f"labelled right and the models are wrong about them; train better fold models first (more "
+                f"epochs, a larger image size, a pretrained model) and run the pass again.")
 
 
 def list_trust(labels: np.ndarray, probs: np.ndarray, flagged: int) -> ListTrust:

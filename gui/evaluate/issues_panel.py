@@ -216,11 +216,12 @@ class IssuesPanel(QWidget):
             self.trust_label.hide()
             return
         trusted = self.trust.trusted
-        head = (f"<b>Fold models' accuracy: {self.trust.accuracy:.0%}</b> on images they never trained on "
-                f"(largest class {self.trust.chance:.0%}) · "
-                + ("<b>the list can be trusted</b>" if trusted else "<b style='color:#a11'>too low to trust the "
-                                                                    "list</b>"))
-        self.trust_label.setText(f"{head}<br>{html.escape(self.trust.sentence())}")
+        head = (f"<b>Fold models' accuracy: {self.trust.accuracy:.0%}</b> on the images they never trained on "
+                f"(always answering the largest class: {self.trust.chance:.0%})")
+        first, _, rest = self.trust.verdict().partition(". ")  # the verdict in bold, then why and what to do
+        verdict = (f"<b>The list can be trusted:</b> {html.escape(first)}" if trusted else
+                   f"<b style='color:#a11'>{html.escape(first[0].upper() + first[1:])}.</b> {html.escape(rest)}")
+        self.trust_label.setText(f"{head}<br>{verdict}")
         self.trust_label.setStyleSheet(TRUSTED_STYLE if trusted else UNTRUSTED_STYLE)
         self.trust_label.show()
 
