@@ -1,10 +1,12 @@
 """Probe timelines: pinned images followed through a run. At the start, at a few points of the first epoch
-(where most changes) and after every epoch, each probe's prediction, top-k probabilities, the probability
-of its true class, each layer's activation statistics and a small saliency map are appended as one line of
-RUN/probes/timeline.jsonl (the saliency map as 32x32 uint8, base64).
+(where most changes) and after every epoch, each probe's prediction, top-k probabilities, every class's
+probability (up to ALL_PROBS_CLASSES classes), the probability of its true class when its folder names one,
+each layer's activation statistics and a small saliency map are appended as one line of
+RUN/probes/timeline.jsonl (the saliency map as 32x32 uint8, base64). Reading them back, and the true class a
+user names for a probe without one, is core/dossier/probe_reading.py (torch-free).
 
-Size bound: at most MAX_PROBES probes; each snapshot is one line of about (1.4 KB + 50 B per layer) per
-probe; after MAX_SNAPSHOTS snapshots only every second epoch is kept, then every fourth, and so on.
+Size bound: at most MAX_PROBES probes; each snapshot is one line of about (1.4 KB + 50 B per layer + 8 B per
+class) per probe; after MAX_SNAPSHOTS snapshots only every second epoch is kept, then every fourth, and so on.
 """
 from __future__ import annotations
 
@@ -13,16 +15,16 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
+from core.dossier.probe_reading import SALIENCY_PX, read_probes  # noqa: F401  (read_probes: the reader's home)
 from core.runs.layout import PROBES_INDEX, PROBES_TIMELINE, RunLayout
 from core.training.callbacks import Callback
 
 MAX_PROBES = 16
 MAX_SNAPSHOTS = 200
-SALIENCY_PX = 32
+ALL_PROBS_CLASSES = 100  # up to this many classes a snapshot keeps every class's probability
 FIRST_EPOCH_POINTS = (0.125, 0.25, 0.5)  # fractions of epoch 1 with a snapshot
 STAT_KEYS = ("mean", "std", "zeros_fraction", "dead_fraction")
 
@@ -55,6 +57,7 @@ def probe_snapshot(model, inputs: torch.Tensor, labels: list[int | None], classe
         out.append({"predicted": classes[predicted] if predicted < len(classes) else predicted,
                     "top": [[classes[int(c)] if int(c) < len(classes) else int(c), float(p)]
                             for p, c in zip(top.values, top.indices)],
+                    "probs": ([round(float(p), 5) for p in probs] if probs.numel() <= ALL_PROBS_CLASSES else None),
                     "true_prob": float(probs[label]) if label is not None else None,
                     "layers": stats, "saliency": base64.b64encode(small.tobytes()).decode("ascii")})
     return out
@@ -126,28 +129,3 @@ class ProbeTimeline(Callback):
                 self._epoch_stride *= 2
         except Exception as exc:  # probes are a bonus: never end a run over them
             self.error = f"probe timeline turned off: {exc}"
-
-
-def read_probes(run_dir: str | Path) -> tuple[dict, list[dict]]:
-    """(probes.json, snapshots in order) with each saliency decoded to a uint8 [32, 32] array; a run
-    without probes gives ({}, [])."""
-    folder = RunLayout(run_dir).probes
-    try:
-        index = json.loads((folder / PROBES_INDEX).read_text())
-    except (OSError, json.JSONDecodeError):
-        return {}, []
-    snapshots = []
-    try:
-        lines = (folder / PROBES_TIMELINE).read_text().splitlines()
-    except OSError:
-        lines = []
-    px = int(index.get("saliency_px", SALIENCY_PX))
-    for line in lines:
-        try:
-            snap = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a torn last line while the run writes
-        for p in snap.get("probes", []):
-            p["saliency"] = np.frombuffer(base64.b64decode(p["saliency"]), np.uint8).reshape(px, px)
-        snapshots.append(snap)
-    return index, snapshots

@@ -12,7 +12,8 @@
       eval/, eval-<split>/ an evaluation of the run's model (core.evaluate)
       tensorboard/         TensorBoard event files (core.training.tensorboard)
       dossier/topk.npz     top images per channel (core.dossier.store)
-      probes/              probe images followed over training: probes.json + timeline.jsonl (core.dossier.probes)
+      probes/              probe images followed over training: probes.json + timeline.jsonl (core.dossier.probes),
+                           true_classes.json: the true class the user named for a probe (core.dossier.probe_reading)
       layer_health.jsonl   per-layer health samples (core.dossier.health)
       previous-<time>/     an earlier run's files, moved aside by --overwrite (core.runs.lock)
     <runs root>/.trash/    deleted runs, until the deletion is undone (core.runs.actions)
@@ -43,6 +44,7 @@ TOPK = "topk.npz"
 PROBES = "probes"
 PROBES_INDEX = "probes.json"
 PROBES_TIMELINE = "timeline.jsonl"
+PROBES_TRUE_CLASSES = "true_classes.json"
 LAYER_HEALTH = "layer_health.jsonl"
 PREVIOUS_PREFIX = "previous-"
 OLD_CHECKPOINTS = "checkpoints"  # an early layout's checkpoint folder: it still marks a folder as used

@@ -49,6 +49,20 @@ class ImagePane(pg.GraphicsLayoutWidget):
         self.base = ClickableImage()
         self.view.addItem(self.base)
 
+    def add_colour_bar(self, cmap: str, label: str = "", values: tuple[float, float] = (0.0, 1.0),
+                       ticks: dict[float, str] | None = None) -> pg.ColorBarItem:
+        """A colour bar beside the image that says what the colours mean (not linked to an item: a fading
+        heat map keeps its own look-up table). `ticks` names a few values (e.g. {0: "low", 1: "high"})."""
+        bar = pg.ColorBarItem(values=values, colorMap=colour_map(cmap), label=label or None, width=12,
+                              interactive=False, colorMapMenu=False)
+        axis = bar.axis  # the one with values (right of a vertical bar)
+        axis.setStyle(tickLength=3)
+        bar.layout.setContentsMargins(0, 8, 0, 8)  # room for the end labels
+        if ticks:
+            axis.setTicks([list(ticks.items())])
+        self.addItem(bar, row=0, col=1)
+        return bar
+
     def add_layer(self, opacity: float = 1.0) -> ClickableImage:
         item = ClickableImage()
         item.setOpacity(opacity)

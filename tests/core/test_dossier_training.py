@@ -100,6 +100,32 @@ def test_probe_timeline_keeps_snapshots_and_lists_unreadable_probes(tmp_path):
     assert snapshots[-1]["probes"][0]["true_prob"] > snapshots[0]["probes"][0]["true_prob"]
 
 
+def test_a_probe_without_a_true_class_keeps_every_class_and_takes_a_named_one(tmp_path):
+    """A probe outside the class folders (--probe photo.jpg, "Pin as probe") records every class's
+    probability over the run, and the true class the user names later is kept beside the timeline."""
+    import shutil
+
+    from core.dossier.probe_reading import class_probabilities, classes_to_show, name_true_class, read_probes
+
+    folder = write_learnable_folder(tmp_path / "data", per_class=12)
+    loose = tmp_path / "loose.png"
+    shutil.copy(folder / "square" / "square_002.png", loose)
+    run, trainer = train_learnable_run(tmp_path / "run", folder, epochs=2, probe_images=[str(loose)])
+    index, snapshots = read_probes(run)
+    classes = index["classes"]
+    assert index["true"] == [None] and snapshots[-1]["probes"][0]["true_prob"] is None
+    probs = class_probabilities(snapshots, 0, classes)
+    assert probs.shape == (len(snapshots), 3) and not np.isnan(probs).any()
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-3)
+    assert classes_to_show(probs, classes, None, most=2) == list(np.argsort(-probs.max(axis=0))[:2])
+    name_true_class(run, str(loose), "square")
+    index, _ = read_probes(run)
+    assert index["true"] == ["square"]
+    assert classes.index("square") in classes_to_show(probs, classes, "square", most=1)
+    name_true_class(run, str(loose), None)
+    assert read_probes(run)[0]["true"] == [None]
+
+
 def test_cli_train_prints_layer_health_warnings_as_they_come(tmp_path, capsys):
     from core.cli.main import main
 

@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parents[2]
 LAYOUT_MODULE = ROOT / "core" / "runs" / "layout.py"
 # Names nobody else uses for anything: found inside any string (a message, an f-string's text).
 DISTINCT = (layout.CONFIG, layout.METRICS, layout.LAST, layout.BEST, layout.META, layout.CONTROL,
-            layout.LAUNCHER_LOG, layout.TOPK, layout.PROBES_INDEX, layout.PROBES_TIMELINE, layout.LAYER_HEALTH,
+            layout.LAUNCHER_LOG, layout.TOPK, layout.PROBES_INDEX, layout.PROBES_TIMELINE, layout.PROBES_TRUE_CLASSES,
+            layout.LAYER_HEALTH,
             layout.PREVIOUS_PREFIX, layout.JOB_SETTINGS_PREFIX, layout.LOCK, layout.TRASH)
 # Ordinary words ("eval", "dossier" is also a command, "probes" a JSON key): found where a path is built from
 # them, as an operand of `/` or an argument of Path() / os.path.join(), alone or as an f-string's first part.
