@@ -109,6 +109,26 @@ def test_a_run_without_probes_says_what_to_do_instead_of_a_blank_plot(qtbot, pan
     assert not view.snapshot_box.isVisibleTo(view)  # no black image pane, no empty bars
 
 
+def test_health_without_samples_says_what_to_do_and_drops_the_last_runs_plots(qtbot, panel, run_dir, tmp_path):
+    health = panel.health
+    assert health.is_empty() and "--layer-health-every" in health.hint.text()  # before any run
+    with qtbot.waitSignal(health.loaded, timeout=30_000):
+        health.open_run(str(run_dir))
+    assert not health.is_empty() and health.norms.listDataItems()
+    with qtbot.waitSignal(health.loaded, timeout=30_000) as loaded:
+        health.open_run(str(tmp_path))  # a folder without layer health
+    assert loaded.args == [0] and health.is_empty()
+    assert not health.norms.listDataItems() and health.hist_image.image is None  # nothing stale behind it
+
+
+def test_health_log_axes_label_only_one_two_five():
+    from gui.plotting.log_axis import SparseLogAxis
+
+    axis = SparseLogAxis("left")
+    values = [np.log10(v) for v in (0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 2.0, 3.0)]
+    assert axis.logTickStrings(values, 1.0, 0.1) == ["0.5", "", "", "", "", "1", "2", ""]
+
+
 def test_health_dead_share_of_a_conv_is_its_relus(qtbot, panel, run_dir):
     with qtbot.waitSignal(panel.health.loaded, timeout=30_000):
         panel.health.open_run(str(run_dir))
