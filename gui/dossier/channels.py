@@ -22,9 +22,13 @@ from PySide6.QtWidgets import (
 )
 
 from gui.concurrent import BackgroundTask
+from gui.plotting.empty_hint import EmptyHint
 from gui.plotting.image_panes import ImagePane
 
 FIRST_TILES = 16  # tiles cut before the grid is first shown
+OVERLAY_MAP = "jet"  # core.inspect.saliency.overlay's colour map: the colour bar must say the same
+NO_CHANNEL = "Click a channel in the grid: its top images with where it fires, and its mean activation per class"
+NO_RUN = "Open a run (Open Run… above) to see what each channel of its layers responds to"
 
 
 class ChannelsView(QWidget):
@@ -58,9 +62,13 @@ class ChannelsView(QWidget):
         self.grid = ImagePane(min_size=240)
         self.grid.base.clicked.connect(self._grid_clicked)
         self.detail = ImagePane(min_size=160)
+        self.detail.add_colour_bar(OVERLAY_MAP, "channel activation", ticks={0.0: "low", 1.0: "high"})
+        self.detail.setVisible(False)  # until a channel is clicked
         self.class_plot = pg.PlotWidget()
+        self.class_plot.setBackground("w")
         self.class_plot.setMinimumHeight(120)
         self.class_plot.setLabel("left", "mean activation")
+        self.class_hint = EmptyHint(self.class_plot, NO_RUN)
         self.detail_title = QLabel("")
 
         top = QHBoxLayout()
@@ -89,6 +97,8 @@ class ChannelsView(QWidget):
         self.layers.blockSignals(False)
         self.status.setText(f"Opening the top images of {run_dir}…")
         self.progress.setVisible(True)
+        self._clear_channel(NO_CHANNEL)
+        self.grid.show_rgb(None)
 
         def job(ctx):
             from core.dossier.run_dossier import open_run_dossier
@@ -116,6 +126,7 @@ class ChannelsView(QWidget):
                 ctx.update(c + 1, layer.channels, "cutting crops")
             return ("grid", name, layer_grid(layer, dossier.image_of, on_tile=on_tile))
         self._channel_task.cancel()
+        self._clear_channel(NO_CHANNEL)
         self._grid_task.submit(job)
 
     def show_channel(self, channel: int) -> None:
@@ -140,6 +151,15 @@ class ChannelsView(QWidget):
             return ("channel", name, channel, _row_mosaic(tiles))
         self._channel_task.submit(job, priority=1)  # the clicked channel jumps the queue
 
+    def _clear_channel(self, hint: str) -> None:
+        """No channel shown (a new run, a new layer): the detail goes, the plot says what to click."""
+        self.channel = None
+        self.detail.setVisible(False)
+        self.detail.show_rgb(None)
+        self.detail_title.setText("")
+        self.class_plot.clear()
+        self.class_hint.show(hint)
+
     # ---- results ---------------------------------------------------------------------------------
     def _on_result(self, result) -> None:
         kind = result[0]
@@ -160,6 +180,7 @@ class ChannelsView(QWidget):
 
     def _show_channel_result(self, name: str, channel: int, mosaic: np.ndarray) -> None:
         layer = self.dossier.result.layers[name]
+        self.detail.setVisible(True)
         self.detail.show_rgb(mosaic)
         values = ", ".join(f"{v:.2f}" for v in layer.values[channel] if np.isfinite(v))
         self.detail_title.setText(f"{name} channel {channel}: top activations {values}")
@@ -171,6 +192,9 @@ class ChannelsView(QWidget):
             self.class_plot.getAxis("bottom").setTicks([list(enumerate(classes))])
             self.class_plot.setLabel("left", "mean log-probability" if layer.ranked_by == "log_probability"
                                      else "mean activation")
+            self.class_hint.hide()
+        else:
+            self.class_hint.show("No per-class means were kept for this layer")
         self.channelShown.emit(name, channel)
 
     def _grid_clicked(self, x: float, y: float) -> None:
@@ -191,6 +215,7 @@ class ChannelsView(QWidget):
     def _on_failed(self, message: str) -> None:
         self.progress.setVisible(False)
         self.status.setText(f"Could not show the top images: {message}")
+        self.class_hint.show("No top images for this run")
         self.message.emit(f"top images: {message}")
 
     def shutdown(self) -> None:

@@ -10,8 +10,12 @@ _COLOUR_MAPS: dict[str, pg.ColorMap] = {}
 
 
 def colour_map(name: str) -> pg.ColorMap:
+    """pyqtgraph's own maps (viridis, turbo, inferno...), else matplotlib's (jet, the one core's overlays use)."""
     if name not in _COLOUR_MAPS:
-        _COLOUR_MAPS[name] = pg.colormap.get(name)
+        try:
+            _COLOUR_MAPS[name] = pg.colormap.get(name)
+        except FileNotFoundError:
+            _COLOUR_MAPS[name] = pg.colormap.get(name, source="matplotlib")
     return _COLOUR_MAPS[name]
 
 
