@@ -39,6 +39,7 @@ def test_channels_grid_then_one_channel_with_class_means(qtbot, panel, run_dir):
     assert not panel.channels.dossier.computed  # kept during training, read back
     grid = panel.channels.grid.base.image
     assert grid.ndim == 3 and grid.shape[2] == 3 and grid.std() > 0
+    assert panel.channels.class_hint.shown and not panel.channels.detail.isVisibleTo(panel)  # says what to click
     with qtbot.waitSignal(panel.channels.channelShown, timeout=30_000) as picked:
         panel.channels._grid_clicked(5.0, 5.0)  # inside the first tile
     assert picked.args == ["features.0", 0]
@@ -46,6 +47,7 @@ def test_channels_grid_then_one_channel_with_class_means(qtbot, panel, run_dir):
     assert detail.shape[0] >= 32 and detail.shape[1] >= 3 * 32
     bars = [i for i in panel.channels.class_plot.listDataItems()] + panel.channels.class_plot.getPlotItem().items
     assert any(type(b).__name__ == "BarGraphItem" for b in bars)
+    assert not panel.channels.class_hint.shown and panel.channels.detail.isVisibleTo(panel)
 
 
 def test_health_view_plots_each_layer(qtbot, panel, run_dir):
