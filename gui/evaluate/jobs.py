@@ -31,14 +31,15 @@ def load_evaluation_job(folder: str):
 
 
 def compare_job(a, b):
-    """a, b: EvalResult or an evaluation folder. -> Comparison."""
+    """a, b: EvalResult or an evaluation folder. -> (Comparison, B's MemoryImages for the thumbnails of
+    in-memory items, or None)."""
     def run(context):
         from core.evaluate.result import load_evaluation
         from core.evaluate.compare import compare_evaluations
 
         first = load_evaluation(a) if isinstance(a, (str, Path)) else a
         second = load_evaluation(b) if isinstance(b, (str, Path)) else b
-        return compare_evaluations(first, second)
+        return compare_evaluations(first, second), getattr(second, "images", None)
     return run
 
 

@@ -54,10 +54,15 @@ def click_cell(qtbot, heatmap, true_index, predicted_index):
 
 
 def test_evaluate_shows_counts_and_a_cell_click_shows_its_images(tab, qtbot, run):
-    result = evaluate(tab, qtbot, run / "best.pt")
     page = tab.evaluate_page
+    assert page.heatmap.hint.shown and "Press Evaluate" in page.heatmap.hint.text  # not axes from -400 to 400
+    assert not page.heatmap.getPlotItem().getAxis("left").isVisible()
+    result = evaluate(tab, qtbot, run / "best.pt")
+    assert not page.heatmap.hint.shown and page.heatmap.getPlotItem().getAxis("left").isVisible()
     assert page.heatmap.values.sum() == len(result.files) > 0  # every image is in one cell
     assert "top-1" in page.summary.text() and "ECE" in page.summary.text()
+    assert page.progress.text() == f"done: {len(result.files)} images"  # not "evaluating 72/72" when done
+    assert len(result.classes) <= 5 and "top-5" not in page.summary.text()  # always 100 % with so few classes
     assert page.table.rowCount() == len(result.classes)
     assert sum(int(page.table.item(r, 4).text()) for r in range(page.table.rowCount())) == len(result.files)
     t, p = np.unravel_index(np.argmax(result.confusion), result.confusion.shape)
@@ -149,10 +154,17 @@ def test_compare_two_evaluations_shows_the_deltas(tab, qtbot, run, tmp_path):
     view.paths["A"].setText(str(tmp_path / "a"))
     view.paths["B"].setText(str(tmp_path / "b"))
     view.compare_button.click()
+    assert view.heatmap.hint.shown
     qtbot.waitUntil(lambda: view.comparison is not None, timeout=10_000)
     assert view.became_right.count() == len(fixed) and view.became_wrong.count() == 0
     assert f"{len(fixed) / len(before.files) * 100:+.1f} points" in view.summary.text()
     assert view.heatmap.values.sum() == 0 and np.abs(view.heatmap.values).sum() == 2 * len(fixed)
+    # Fewer errors off the diagonal and more right answers on it are both better: coloured cool, not by sign.
+    coloured = view.heatmap.image.image
+    assert len(fixed) and coloured.max() <= 0 < -coloured.min()
+    cool, warm = (view.heatmap.colour_map.map(x, mode="float") for x in (0.0, 1.0))
+    assert cool[2] > cool[0] and warm[0] > warm[2]  # low (better) blue, high (worse) red
+    qtbot.waitUntil(lambda: len(view.became_right.model_.pixmaps) == len(fixed), timeout=10_000)  # thumbnails
 
 
 def test_export_model_menu_writes_an_onnx_file(qtbot, app_settings, tmp_path, run, folder, monkeypatch):
