@@ -102,6 +102,7 @@ class MainWindow(QMainWindow):
                                    self.runs_tab, self.evaluate_tab, self.tabs.setCurrentWidget, self.log.append)
         wiring.wire_tabs(self.tab_set, self.open_checkpoint, self,
                          lambda: remember(self.app_settings, self.run_settings))  # every tab-to-tab connection
+        wiring.opened_checkpoint_shows_its_run(self.checkpoints.opened, self.train_tab, self.log.append)
 
         self.torch_loader = TorchLoader(self)
         self.torch_loader.loaded.connect(self._on_engine_loaded)
@@ -254,8 +255,8 @@ class MainWindow(QMainWindow):
 
     def route_drop(self, paths: list[str]) -> None:
         """The one place dropped files (and http(s) URLs) go: a run folder -> the Runs tab, a dataset folder ->
-        the Data tab, .pt -> the hub, images (and any other file, which then gets a clear "not an image") -> the
-        Inspect tab."""
+        the Data tab, .pt -> the hub, images, a folder of plain images (and any other file, which then gets a clear
+        "not an image") -> the Inspect tab."""
         paths = route_run_folders(self, paths)  # a run folder is followed in the Runs tab
         plan = plan_drop(paths)
         if plan.dataset_folder is not None:
@@ -266,11 +267,9 @@ class MainWindow(QMainWindow):
             self.open_checkpoint(plan.checkpoint)
         for path in plan.other_checkpoints:
             self.log.append("warning", f"Dropped several checkpoints; opened only {plan.checkpoint} (not {path})")
-        for path in plan.plain_folders:
-            text = (f"Dropped folder {path}: it has no class sub-folders to train on; to classify its images, "
-                    "drop the image files themselves")
-            self.log.append("info", text)
-            self.statusBar().showMessage(text, 8000)
+        if plan.plain_folders:  # no class sub-folders: nothing to train on, its images are classified
+            self.tabs.setCurrentWidget(self.inspector)
+            self.inspector.open_folders(plan.plain_folders)
         if plan.images:
             self.tabs.setCurrentWidget(self.inspector)
             self.inspector.open_paths(plan.images)

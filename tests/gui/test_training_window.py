@@ -97,6 +97,9 @@ def test_train_runs_in_its_own_process_fills_the_plots_and_the_hub_and_the_run_c
         return x is not None and len(x) == steps
     qtbot.waitUntil(drawn, timeout=5_000)
     assert run.parent == window.controller.runs_root and run.name.endswith("_shapes_cnn")  # core.runs.location names runs
+    page = window.evaluate_tab.evaluate_page  # the run evaluated itself at its end: Evaluate shows it
+    qtbot.waitUntil(lambda: page.result is not None, timeout=WAIT)
+    assert page.shown_folder == str(run / "eval") and "No evaluation" not in page.summary.text()
     assert (run / "last.pt").exists() and (run / "best.pt").exists() and (run / "launcher.log").exists()
     kinds = [r["kind"] for r in written]
     assert kinds.count("epoch") == 2 and "end" in kinds
