@@ -13,6 +13,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QGraphicsRectItem
 
 from gui.plotting.empty_hint import EmptyHint
+from gui.plotting.image_panes import show_bar
 
 MAX_TEXT_CLASSES = 25  # beyond this the numbers would not fit in the cells
 DIVERGING = "RdBu"  # matplotlib's red-white-blue, reversed below: warm = worse
@@ -61,7 +62,7 @@ class ConfusionHeatmap(pg.PlotWidget):
         self.addItem(self.marker)
         self.scene().sigMouseClicked.connect(self._on_click)
         self.hint = EmptyHint(self, empty_text)  # not "true (x0.001)" from -400 to 400 before a matrix
-        self.bar.setVisible(False)
+        show_bar(self.bar, False)
 
     def set_matrix(self, values: np.ndarray, classes: list[str], normalise_rows: bool = False) -> None:
         """Show `values` [K, K]; with normalise_rows each row is divided by its total (recall per row)."""
@@ -82,7 +83,7 @@ class ConfusionHeatmap(pg.PlotWidget):
             self.bar.getAxis("left").setLabel("share of the row" if normalise_rows else "images")
         self.image.setImage(coloured, levels=levels)
         self.bar.setLevels(levels)
-        self.bar.setVisible(values.size > 0)
+        show_bar(self.bar, values.size > 0)
         ticks = [(i + 0.5, name[:14]) for i, name in enumerate(self.classes)]
         self.getAxis("left").setTicks([ticks])
         self.getAxis("bottom").setTicks([ticks])

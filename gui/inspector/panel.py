@@ -27,6 +27,7 @@ from gui.inspector.panel_widgets import DROP_HINT, InspectorWidgets
 from gui.inspector.probe import PinnedProbe
 from gui.inspector.results import DetailResult, RowResult, SaliencyResult
 from gui.inspector.saliency_view import PREDICTED
+from gui.plotting.image_panes import show_bar
 from gui.inspector.sources import ImageSource, is_url
 
 TOP_K = 5
@@ -361,7 +362,9 @@ class InspectorPanel(InspectorWidgets):
         self.caption.setText(f"<b>{result.label}</b>: {top_label} ({top_prob:.1%}){source}{probe}")
         self.layers.set_inspection(inspection, result.classes)
         self.filters.show_rgb(result.filters)
-        self.filters_note.setText("First-layer filters as colour images: what the network looks for in raw pixels"
+        show_bar(self.filters_bar, result.filters is not None)
+        self.filters_note.setText("First-layer filters, one tile each, enlarged: what the network looks for in raw "
+                                  "pixels (colour: its weight on red, green and blue; grey: a weight of 0)"
                                   if result.filters is not None else
                                   "This model's first layer cannot be drawn as image filters")
         self.saliency_view.set_input(inspection.input_image)

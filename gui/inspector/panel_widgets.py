@@ -10,7 +10,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QSplitter, QSta
 
 from gui.inspector.banner import Banner
 from gui.inspector.batch_table import BatchTable
-from gui.plotting.image_panes import ImagePane
+from gui.plotting.image_panes import ImagePane, show_bar
 from gui.inspector.layer_browser import LayerBrowser
 from gui.inspector.saliency_view import SaliencyView
 from gui.plotting.topk_bars import TopKBars
@@ -97,6 +97,9 @@ class InspectorWidgets(QWidget):
 
         self.layers = LayerBrowser()
         self.filters = ImagePane(min_size=160)
+        self.filters_bar = self.filters.add_colour_bar("gray", "weight (each filter to its largest)",
+                                                       ticks={0.0: "−max", 0.5: "0", 1.0: "+max"})
+        show_bar(self.filters_bar, False)  # until there are filters to read
         self.filters_note = QLabel("First-layer filters appear here once an image is inspected")
         filters_box = QWidget()
         filters_layout = QVBoxLayout(filters_box)

@@ -19,6 +19,12 @@ def colour_map(name: str) -> pg.ColorMap:
     return _COLOUR_MAPS[name]
 
 
+def show_bar(bar: pg.ColorBarItem, shown: bool) -> None:
+    """Show or blank a colour bar without hiding it: a bar hidden and shown again lays its label out over
+    itself (pyqtgraph 0.14), so it stays in the layout, transparent."""
+    bar.setOpacity(1.0 if shown else 0.0)
+
+
 def fading_lut(name: str) -> np.ndarray:
     """[256, 4] uint8 RGBA: the colour map with alpha rising from 0 (cold) to opaque (hot)."""
     lut = colour_map(name).getLookupTable(0.0, 1.0, 256, alpha=True).astype(np.uint8)
@@ -62,6 +68,8 @@ class ImagePane(pg.GraphicsLayoutWidget):
         axis = bar.axis  # the one with values (right of a vertical bar)
         axis.setStyle(tickLength=3)
         bar.layout.setContentsMargins(0, 8, 0, 8)  # room for the end labels
+        if label:
+            bar.getAxis("left").setWidth(20)  # the label's own column, never over the bar
         if ticks:
             axis.setTicks([list(ticks.items())])
         self.addItem(bar, row=0, col=1)
