@@ -111,6 +111,28 @@ def test_settings_comparison_highlights_differences(tab, qtbot):
     assert tab.comparison.table.rowCount() == 1
 
 
+def test_settings_of_three_real_runs_fit_without_scrolling_and_auto_reads_auto(tab, qtbot, root):
+    config = {"version": 1, "data": {"name": "/data/a/rather/long/path/to/the/photos", "image_size": None,
+                                     "val_fraction": 0.2, "augment": ["flip", "crop=0.5"]},
+              "model_name": "resnet18", "model_options": {"channels": 16, "blocks": 3, "dropout": 0.3},
+              "train": {"epochs": 30, "lr": 0.002, "optimizer": "adamw", "weights": None},
+              "classes": ["ants", "bees", "wasps", "hornets", "flies", "beetles"]}
+    make_run(root / "gamma")
+    for name, lr in (("alpha", 0.001), ("beta", 0.002), ("gamma", 0.003)):
+        (root / name / "config.json").write_text(json.dumps({**config, "train": {**config["train"], "lr": lr}}))
+    tab.refresh()
+    qtbot.waitUntil(lambda: len(rows(tab)) == 3, timeout=10_000)
+    tab.details.setCurrentWidget(tab.comparison)
+    select(tab, qtbot, "alpha", "beta", "gamma")
+    table = tab.comparison.table
+    qtbot.waitUntil(lambda: table.columnCount() == 3, timeout=5_000)
+    keys = [table.verticalHeaderItem(r).text() for r in range(table.rowCount())]
+    assert table.item(keys.index("data.image_size"), 0).text() == "auto"  # not "null"
+    assert table.item(keys.index("train.weights"), 0).text() == "none"
+    qtbot.waitUntil(lambda: table.viewport().width() > 0)
+    assert table.horizontalScrollBar().maximum() == 0  # three runs side by side, no horizontal scrolling
+
+
 def test_rename_and_note_persist(tab, qtbot, root, monkeypatch):
     import gui.runs.file_actions
     from core.runs.actions import rename_run
