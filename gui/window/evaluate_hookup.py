@@ -27,9 +27,7 @@ def install_evaluate_tab(window) -> tuple[EvaluateTab, QAction]:
     action = QAction("Export &Model…", window)
     action.setToolTip("Export the current model as ONNX, a torch.export program (.pt2) or TorchScript, verified")
     action.triggered.connect(lambda: choose_export(window, tab))
-    menu = window.menus["file"]
-    separators = [a for a in menu.actions() if a.isSeparator()]
-    menu.insertAction(separators[-1] if separators else None, action)  # above Quit
+    window.file_groups.add("save", action)  # with Save Checkpoint As…, above Quit
     tab.exported.connect(lambda report: _exported(window, report))
     tab.exportFailed.connect(lambda text: (window.log.append("error", f"Export failed: {text}"),
                                            window.show_message(QMessageBox.Icon.Warning, "Export failed", text)))
