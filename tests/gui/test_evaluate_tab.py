@@ -170,7 +170,6 @@ def test_compare_two_evaluations_shows_the_deltas(tab, qtbot, run, tmp_path):
 def test_export_model_menu_writes_an_onnx_file(qtbot, app_settings, tmp_path, run, folder, monkeypatch):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
-    from PySide6.QtWidgets import QFileDialog, QInputDialog
 
     from core.checkpoints.checkpoint import load_checkpoint
     from gui.app import make_application
@@ -184,9 +183,15 @@ def test_export_model_menu_writes_an_onnx_file(qtbot, app_settings, tmp_path, ru
     window.evaluate_tab.inspectRequested.emit(str(next(folder.glob("*/*.png"))), "circle", "square")
     assert window.tabs.currentWidget() is window.inspector  # a gallery click opens the image there
     out = tmp_path / "model.onnx"
-    monkeypatch.setattr(QInputDialog, "getItem", staticmethod(lambda *a, **k: ("onnx", True)))
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(out), "")))
     window.export_model_action.trigger()
+    dialog = window.export_dialog  # a titled dialog of a sensible size, not an untitled 200-px popup
+    qtbot.waitUntil(dialog.isVisible, timeout=5_000)
+    assert dialog.windowTitle() == "Export Model" and dialog.width() >= 500
+    dialog.set_format("pt2")
+    assert dialog.out_path().endswith("model.pt2")  # the suffix follows the format
+    dialog.set_format("onnx")
+    dialog.path.setText(str(out))
+    dialog.export_button.click()
     qtbot.waitUntil(lambda: window.last_message_box is not None, timeout=120_000)
     assert window.last_message_box.windowTitle() == "Model exported", window.last_message_box.text()
     assert out.is_file() and "top-1 agreement 100.0%" in window.last_message_box.text()
