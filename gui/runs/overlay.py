@@ -106,8 +106,8 @@ class RunsOverlay(QWidget):
         self.view = pg.GraphicsLayoutWidget()
         self.view.setBackground("w")
         self.loss_plot = self._plot(0, 0, "Training loss", "loss")
-        self.val_loss_plot = self._plot(0, 1, "Validation loss (★ best epoch)", "loss")
-        self.acc_plot = self._plot(1, 0, "Validation accuracy (★ best epoch)", "accuracy")
+        self.val_loss_plot = self._plot(0, 1, "Validation loss (★ lowest)", "loss")
+        self.acc_plot = self._plot(1, 0, "Validation accuracy (★ best)", "accuracy")
         self.lr_plot = self._plot(1, 1, "Learning rate", "lr")
         # The list of runs beside the plots, each name in its run's colour with a tick box, is the legend:
         # a legend inside the plots covered most of a small plot with long run names.
@@ -227,14 +227,13 @@ class RunsOverlay(QWidget):
         ex = curves.epoch_x(mode)
         items.val_loss.setData(*_finite(ex, curves.val_loss.y))
         items.val_acc.setData(*_finite(ex, curves.val_acc.y))
-        best = curves.best_epoch_index()
-        if best is None or best >= ex.size or not np.isfinite(ex[best]):
-            items.best_acc.setData([], [])
-            items.best_loss.setData([], [])
-        else:
-            items.best_acc.setData([ex[best]], [curves.val_acc.y[best]])
-            if np.isfinite(curves.val_loss.y[best]):
-                items.best_loss.setData([ex[best]], [curves.val_loss.y[best]])
+        # Each plot stars its own best: the highest accuracy, the lowest loss (often not the same epoch).
+        for star, index, values in ((items.best_acc, curves.best_epoch_index(), curves.val_acc.y),
+                                    (items.best_loss, curves.lowest_loss_index(), curves.val_loss.y)):
+            if index is None or index >= ex.size or not np.isfinite(ex[index]):
+                star.setData([], [])
+            else:
+                star.setData([ex[index]], [values[index]])
 
     def _draw_smooth(self, curves: RunCurves, items: _RunItems) -> None:
         y = curves.loss.y

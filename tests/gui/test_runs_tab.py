@@ -101,6 +101,8 @@ def test_best_epoch_is_marked(tab, qtbot):
     qtbot.waitUntil(lambda: len(items.best_acc.data) == 1, timeout=5_000)
     x, y = items.best_acc.data["x"][0], items.best_acc.data["y"][0]
     assert (x, y) == (8.0, 0.8)  # step axis: epoch 2 ended at step 8
+    # The loss plot stars the lowest validation loss (epoch 3), not the best accuracy's epoch where it was higher.
+    assert items.best_loss.data["x"][0] == 12.0 and items.best_loss.data["y"][0] == 1.0 / 3
 
 
 def test_settings_comparison_highlights_differences(tab, qtbot):
