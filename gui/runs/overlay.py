@@ -14,6 +14,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QComboBox, QGraphicsItem, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
                                QSlider, QSplitter, QVBoxLayout, QWidget)
 
+from gui.plotting.empty_hint import EmptyHint
 from gui.runs.curves import RunCurves
 from gui.plotting.axis_range import keep_flat_series_visible
 from gui.plotting.peak_levels import PeakLevels
@@ -109,6 +110,10 @@ class RunsOverlay(QWidget):
         self.val_loss_plot = self._plot(0, 1, "Validation loss (★ lowest)", "loss")
         self.acc_plot = self._plot(1, 0, "Validation accuracy (★ best)", "accuracy")
         self.lr_plot = self._plot(1, 1, "Learning rate", "lr")
+        self.hints = [EmptyHint(plot, text) for plot, text in (
+            (self.loss_plot, "Select runs in the list above (Ctrl or Shift for several) to overlay their curves here"),
+            (self.val_loss_plot, "each run's validation loss per epoch"), (self.acc_plot, "and its accuracy"),
+            (self.lr_plot, "and its learning rate"))]
         # The list of runs beside the plots, each name in its run's colour with a tick box, is the legend:
         # a legend inside the plots covered most of a small plot with long run names.
         split = QSplitter(Qt.Orientation.Horizontal)
@@ -166,6 +171,8 @@ class RunsOverlay(QWidget):
             entry.setForeground(QColor(*items.colour))
             self.toggles.addItem(entry)
         self.toggles.blockSignals(False)
+        for hint in self.hints:
+            hint.set_empty(not runs)
         self._fit_flat()
 
     def run_paths(self) -> list[str]:

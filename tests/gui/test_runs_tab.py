@@ -95,6 +95,14 @@ def test_overlay_of_two_runs_draws_two_curves_and_a_toggle_hides_one(tab, qtbot)
         assert overlay.visible_loss_curves() == 1
 
 
+def test_the_overlay_says_what_to_do_until_runs_are_selected(tab, qtbot):
+    assert all(h.shown for h in tab.overlay.hints) and "Select runs" in tab.overlay.hints[0].text
+    select(tab, qtbot, "alpha")
+    assert not any(h.shown for h in tab.overlay.hints)
+    tab.table.clearSelection()
+    qtbot.waitUntil(lambda: all(h.shown for h in tab.overlay.hints), timeout=5_000)
+
+
 def test_best_epoch_is_marked(tab, qtbot):
     select(tab, qtbot, "alpha")
     items = tab.overlay._runs[tab.selected_paths()[0]][1]
