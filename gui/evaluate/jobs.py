@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtGui import QImage
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage, QPainter
 
 EVAL_IMPORTS = ("core.evaluate", "core.evaluate.run", "core.evaluate.result")
 
@@ -123,7 +124,9 @@ def thumbnails_job(chunk: list[tuple[int, str]], size: int, images=None):
 
 
 def thumbnail(file: str, size: int) -> QImage | None:
-    """A small QImage of an image file (None when it is not a file or cannot be read)."""
+    """A small QImage of an image file, centred on a transparent size x size square so every item of a gallery
+    has the same shape (a wide photo's caption then never runs into a tall one's); None when it is not a file or
+    cannot be read."""
     from PIL import Image
 
     from core.io.images import ImageLoadError, to_rgb
@@ -137,6 +140,17 @@ def thumbnail(file: str, size: int) -> QImage | None:
             img = to_rgb(img)
             img.thumbnail((size, size))
             data = img.tobytes()
-            return QImage(data, img.width, img.height, 3 * img.width, QImage.Format.Format_RGB888).copy()
+            picture = QImage(data, img.width, img.height, 3 * img.width, QImage.Format.Format_RGB888)
+            return _on_square(picture, size)
     except (OSError, ValueError, ImageLoadError, Image.DecompressionBombError):
         return None
+
+
+def _on_square(picture: QImage, size: int) -> QImage:
+    """`picture` centred on a transparent size x size image (painting a QImage is safe off the GUI thread)."""
+    square = QImage(size, size, QImage.Format.Format_ARGB32_Premultiplied)
+    square.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(square)
+    painter.drawImage((size - picture.width()) // 2, (size - picture.height()) // 2, picture)
+    painter.end()
+    return square

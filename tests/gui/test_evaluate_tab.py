@@ -71,6 +71,9 @@ def test_evaluate_shows_counts_and_a_cell_click_shows_its_images(tab, qtbot, run
     shown = [item["file"] for item in page.gallery.model_.items]
     assert shown == [result.files[i] for i in result.cell(int(t), int(p))]
     assert page.gallery.model_.pixmaps  # real thumbnails, not only placeholders
+    from gui.evaluate.gallery import THUMB
+
+    assert {(p.width(), p.height()) for p in page.gallery.model_.pixmaps.values()} == {(THUMB, THUMB)}  # one shape
     page.normalise.setChecked(True)
     assert np.allclose(page.heatmap.values.sum(axis=1)[result.confusion.sum(axis=1) > 0], 1.0)
     with qtbot.waitSignal(tab.inspectRequested) as blocker:
