@@ -39,7 +39,8 @@ from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 from core.training.callbacks import Callback  # noqa: E402
 from core.models import ModelSpec, build_model  # noqa: E402
 from core.training.strategy import DDP, Strategy  # noqa: E402
-from core.training.trainer import TrainConfig, Trainer  # noqa: E402
+from core.training.config import TrainConfig  # noqa: E402
+from core.training.trainer import Trainer  # noqa: E402
 
 
 def synthetic(images: int, size: int, classes: int = 10, seed: int = 0) -> SimpleNamespace:
@@ -58,13 +59,13 @@ class _LastEpochSpeed(Callback):
         self._epoch_steps: list[float] = []
         self._last: float | None = None
 
-    def on_train_step(self, trainer) -> None:
+    def on_train_step(self, run) -> None:
         now = time.perf_counter()
         if self._last is not None:
             self._epoch_steps.append(now - self._last)
         self._last = now
 
-    def on_epoch_end(self, trainer, metrics) -> None:
+    def on_epoch_end(self, run, metrics) -> None:
         self.images_per_sec = metrics.images_per_sec  # training images of the epoch over its training time
         self.step_s, self._epoch_steps, self._last = self._epoch_steps, [], None  # validation is not a step
 

@@ -1,6 +1,6 @@
 """What the dossier costs: top-K hooks on the validation pass, the on-demand pass, layer-health sampling.
 
-- topk_overhead: the trainer's validation pass (core.training.trainer.evaluate) with the top-K hooks attached vs
+- topk_overhead: the trainer's validation pass (core.training.strategy.Strategy.evaluate) with the top-K hooks attached vs
   without; (with - without) / without. Target <= 0.15.
 - ondemand_ratio: bare inference pass / on-demand top-K pass over --images images (images/s of the top-K
   pass over images/s of plain inference; receptive-field measurement included). Target >= 0.8.
@@ -43,7 +43,9 @@ from core.dossier.health import LayerHealth  # noqa: E402
 from core.dossier.topk import TopKTracker, compute_topk  # noqa: E402
 from core.models import ModelSpec, build_model  # noqa: E402
 from core.training.strategy import Strategy  # noqa: E402
-from core.training.trainer import TrainConfig, Trainer, resolve_device  # noqa: E402
+from core.training.config import TrainConfig  # noqa: E402
+from core.training.runtime import resolve_device  # noqa: E402
+from core.training.trainer import Trainer  # noqa: E402
 
 
 def _sync(device):

@@ -7,16 +7,22 @@ never imports torch, torchvision or numpy, so the window can build its forms bef
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterable, Mapping
 
 from core.errors import LayerscopeError
-from core.runs.layout import LAST, LAYER_HEALTH
+from core.runs.layout import LAST, LAYER_HEALTH, PROBES
 
 
 
 class SettingError(LayerscopeError, ValueError):
-    """A value is outside what the catalogue allows; the message names the setting and what to use."""
+    """A value is outside what the catalogue allows; the message names the setting and what to use.
+    `key` is the setting's key (what config files and TrainConfig call it)."""
+
+    def __init__(self, message: str, key: str = ""):
+        super().__init__(message)
+        self.key = key
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,7 @@ class ChoiceSetting:
     choices: tuple[Choice, ...]
     default: str
     help: str = ""
+    also: tuple[str, str] | None = None  # further values accepted beside the choices: (pattern, how to name them)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -46,9 +53,10 @@ class ChoiceSetting:
         return next((c.title for c in self.choices if c.name == name), name)
 
     def check(self, value: Any) -> str:
-        if value not in self.names:
-            raise SettingError(f"{self.label}: {value!r} is not one of {', '.join(self.names)}")
-        return value
+        if value in self.names or (self.also and isinstance(value, str) and re.fullmatch(self.also[0], value)):
+            return value
+        more = f" or {self.also[1]}" if self.also else ""
+        raise SettingError(f"{self.label}: {value!r} is not one of {', '.join(self.names)}{more}", self.key)
 
 
 @dataclass(frozen=True)
@@ -63,13 +71,18 @@ class NumberSetting:
     help: str = ""
     integer: bool = False
     step: int | float | None = None
+    unit: str = ""  # what the number counts ("epochs", "steps"), shown after it in a form
+    zero: str = ""  # what 0 means, when it means something special ("Off")
 
-    def check(self, value: Any) -> int | float:
+    def check(self, value: Any) -> int | float | None:
+        if value is None and self.default is None:  # None is the default: 'automatic'
+            return None
         kind = "a whole number" if self.integer else "a number"
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (self.integer and value != int(value)):
-            raise SettingError(f"{self.label}: {value!r} is not {kind}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+                self.integer and not (value == value and abs(value) != float("inf") and value == int(value))):
+            raise SettingError(f"{self.label}: {value!r} is not {kind}", self.key)
         if not (self.minimum <= value <= self.maximum):  # also rejects NaN
-            raise SettingError(f"{self.label}: {value!r} is outside {self.minimum:g}..{self.maximum:g}")
+            raise SettingError(f"{self.label}: {value!r} is outside {self.minimum:g}..{self.maximum:g}", self.key)
         return int(value) if self.integer else float(value)
 
 
@@ -81,6 +94,44 @@ class FlagSetting:
     label: str
     default: bool
     help: str = ""
+
+    def check(self, value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise SettingError(f"{self.label}: {value!r} is not on or off (true / false)", self.key)
+        return value
+
+
+@dataclass(frozen=True)
+class PathsSetting:
+    """A list of files (at most `maximum`), e.g. the images a run follows."""
+
+    key: str
+    label: str
+    maximum: int
+    help: str = ""
+    default: tuple[str, ...] = ()
+
+    def check(self, value: Any) -> list[str]:
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
+            raise SettingError(f"{self.label}: {value!r} is not a list of file paths", self.key)
+        if len(value) > self.maximum:
+            raise SettingError(f"{self.label}: {len(value)} files, at most {self.maximum}", self.key)
+        return list(value)
+
+
+Setting = ChoiceSetting | NumberSetting | FlagSetting | PathsSetting
+
+
+def setting_problems(values: Mapping[str, Any], settings: Iterable[Setting]) -> list[SettingError]:
+    """What each setting refuses of `values` (a setting without a value there is not looked at)."""
+    problems = []
+    for setting in settings:
+        if setting.key in values:
+            try:
+                setting.check(values[setting.key])
+            except SettingError as exc:
+                problems.append(exc)
+    return problems
 
 
 # ---- datasets ------------------------------------------------------------------------------------------
@@ -157,6 +208,9 @@ AUGMENTATIONS: dict[str, AugmentInfo] = {a.name: a for a in (
 )}
 CROP_SCALE_MIN = NumberSetting("crop_scale_min", "Crop minimum scale", 0.6, 0.05, 1.0, step=0.05,
                                help="random crops keep at least this share of the image's area")
+
+SHAPES_VAL_COUNT = NumberSetting("val_count", "Shapes validation images", shapes_val_count(SHAPES_TRAIN_COUNT.default),
+                                 1, 1_000_000, integer=True, help="shapes: how many validation images to draw")
 
 # ---- models --------------------------------------------------------------------------------------------------
 ACTIVATION = ChoiceSetting("activation", "Activation", (
@@ -242,43 +296,124 @@ SCHEDULE = ChoiceSetting("schedule", "LR schedule", (
     Choice("step", "Step (x gamma every step-size epochs)")), "cosine", "learning-rate schedule over the epochs")
 DEVICE = ChoiceSetting("device", "Device", (
     Choice("auto", "Auto", "the GPU when PyTorch sees one, else the CPU"), Choice("cpu", "CPU"),
-    Choice("cuda", "CUDA GPU")), "auto", "auto (CUDA when present), cpu, cuda, cuda:N")
+    Choice("cuda", "CUDA GPU")), "auto", "auto (CUDA when present), cpu, cuda, cuda:N", also=(r"cuda:\d{1,2}", "cuda:N"))
 
 EPOCHS = NumberSetting("epochs", "Epochs", 3, 1, 10_000, integer=True, help="how many passes over the training set")
 BATCH_SIZE = NumberSetting("batch_size", "Batch size", 16, 1, 65_536, integer=True, help="images per training step over all processes (the global batch; with N processes each takes 1/N)")
 LEARNING_RATE = NumberSetting("lr", "Learning rate", 1e-3, 1e-8, 10.0, help="learning rate, e.g. 0.001 or 1e-3")
-MOMENTUM = NumberSetting("momentum", "Momentum", 0.9, 0.0, 1.0, help="SGD only")
+MOMENTUM = NumberSetting("momentum", "Momentum", 0.9, 0.0, 1.0, help="SGD's momentum (the other optimizers have none)")
 WEIGHT_DECAY = NumberSetting("weight_decay", "Weight decay", 0.0, 0.0, 1.0, help="L2 penalty on the weights, e.g. 0 or 5e-4")
-STEP_SIZE = NumberSetting("step_size", "Step size (epochs)", 5, 1, 10_000, integer=True,
+STEP_SIZE = NumberSetting("step_size", "Step size", 5, 1, 10_000, integer=True, unit="epochs",
                           help="step schedule: multiply the lr by gamma every this many epochs")
 GAMMA = NumberSetting("gamma", "Gamma", 0.1, 0.0, 1.0, help="step schedule: the lr factor at each step")
 SEED = NumberSetting("seed", "Seed", 0, 0, 2**31 - 1, integer=True,
                      help="fixes the data split, shuffling, augmentation and initial weights")
-WORKERS = NumberSetting("num_workers", "Loader workers", 0, 0, 64, integer=True, help="DataLoader worker processes")
-REPORT_INTERVAL_S = 0.1  # how often the trainer reports progress at most (not a user choice)
-CHECKPOINT_EVERY_MIN = NumberSetting("checkpoint_every_min", f"Save {LAST} every (min)", 10.0, 0.0, 10_080.0,
+WORKERS = NumberSetting("num_workers", "Loader workers", 0, 0, 64, integer=True,
+                        help="DataLoader worker processes that decode and augment images beside the training "
+                             "(0: in the training process itself)")
+REPORT_INTERVAL = NumberSetting("report_interval_s", "Report interval (s)", 0.1, 0.0, 3600.0,
+                                help="how often the trainer reports progress at most")
+CHECKPOINT_EVERY_MIN = NumberSetting("checkpoint_every_min", f"Save {LAST} every (min)", 10.0, 0.0, 10_080.0, unit="min",
                                      help=f"also save {LAST} this often mid-epoch (0: only after each epoch)")
 EARLY_STOP_PATIENCE = NumberSetting("early_stop_patience", "Early stop patience", 0, 0, 10_000, integer=True,
+                                    unit="epochs", zero="Off",
                                     help="stop after this many epochs without a better early-stop metric (0: off)")
 EARLY_STOP_METRIC = ChoiceSetting("early_stop_metric", "Early stop on", (
     Choice("val_loss", "Validation loss"), Choice("val_acc", "Validation accuracy")), "val_loss",
     "what early stopping watches")
-HEARTBEAT_S = NumberSetting("heartbeat_s", "Heartbeat (s)", 2.0, 0.05, 3600.0,
+HEARTBEAT_S = NumberSetting("heartbeat_s", "Heartbeat every (s)", 2.0, 0.05, 3600.0, unit="s",
                             help="write a heartbeat record this often, so a follower can tell a dead run")
-DOSSIER_TOPK = FlagSetting("dossier_topk", "Keep top images per channel", False,
+EVALUATE_AT_END = FlagSetting("evaluate_at_end", "Evaluate at the end", True,
+                              "evaluate the validation set into RUN/eval/ when the run ends")
+DOSSIER_TOPK = FlagSetting("dossier_topk", "Top images per channel", False,
                            "keep each channel's top validation images at every validation pass (RUN/dossier/)")
-LAYER_HEALTH_EVERY = NumberSetting("layer_health_every", "Layer health every (steps)", 0, 0, 1_000_000, integer=True,
+LAYER_HEALTH_SUGGESTED = 50
+LAYER_HEALTH_EVERY = NumberSetting("layer_health_every", "Layer health every", 0, 0, 1_000_000, integer=True,
+                                   step=LAYER_HEALTH_SUGGESTED, unit="steps", zero="Off",
                                    help="sample per-layer norms, update ratios, dead units and histograms every N "
                                         f"steps into RUN/{LAYER_HEALTH} (0: off; 50 is a good value)")
-LAYER_HEALTH_SUGGESTED = 50
+PROBE_IMAGES = PathsSetting("probe_images", "Probe images", 16,
+                            "images whose prediction, probabilities, layer statistics and saliency are kept over "
+                            f"the run in RUN/{PROBES}/")
 AMP = FlagSetting("amp", "Mixed precision (GPU)", True,
-                    "CUDA only: bf16 autocast where the GPU supports it, else fp16 with a GradScaler")
+                  "CUDA only: bf16 autocast where the GPU supports it, else fp16 with a GradScaler")
 COMPILE = FlagSetting("compile", "torch.compile", False, "compile the model for speed (GPU; the first steps are slow)")
+TENSORBOARD = FlagSetting("tensorboard", "TensorBoard files", False,
+                          "also write TensorBoard event files to RUN/tensorboard (needs the tensorboard package)")
 NPROC = NumberSetting("nproc", "Processes", 1, 1, 1024, integer=True,
                       help="training processes on this machine (DDP: one per GPU, or gloo on the CPU); "
                            "--batch-size stays the global batch, split between them")
 
-TRAIN_SETTINGS: tuple[NumberSetting | ChoiceSetting, ...] = (
-    EPOCHS, BATCH_SIZE, LEARNING_RATE, OPTIMIZER, MOMENTUM, WEIGHT_DECAY, SCHEDULE, STEP_SIZE, GAMMA, SEED,
-    DEVICE, WORKERS, BACKBONE_LR_SCALE, CHECKPOINT_EVERY_MIN, EARLY_STOP_PATIENCE, EARLY_STOP_METRIC, HEARTBEAT_S,
-    AMP, COMPILE)
+
+# ---- the settings of a training run: the one schema -------------------------------------------------------
+@dataclass(frozen=True)
+class RunOption:
+    """One setting of a training run and where each front end offers it. core.training.config.TrainConfig's
+    fields, the `layerscope train` options (core/cli/train.py) and the Train tab's form
+    (gui/run_settings_model.py, gui/training/settings_fields.py) are all made from TRAIN_OPTIONS.
+
+    place: where the app edits it: a group of the Train tab's form ("training", "insight", "advanced"),
+           another part of the app ("model": the Model tab; "inspect": the images pinned in the Inspect tab), or
+           "internal" (the app sets it itself; no form field and no CLI option).
+    flag:  the `layerscope train` option ("" means --KEY with dashes).
+    config: False for how a run is started rather than how it trains (nproc): no TrainConfig field.
+    bare:  what the option given without a value means (--layer-health-every alone: 50); None: it takes one.
+    when:  (key, value): the setting only matters while that other setting has that value (momentum: SGD).
+    """
+
+    setting: Setting
+    place: str
+    flag: str = ""
+    config: bool = True
+    bare: Any = None
+    when: tuple[str, str] | None = None
+
+    @property
+    def key(self) -> str:
+        return self.setting.key
+
+    @property
+    def cli_flag(self) -> str | None:
+        """The `layerscope train` option, None for an internal setting."""
+        if self.place == "internal":
+            return None
+        return self.flag or "--" + self.key.replace("_", "-")
+
+
+TRAIN_FORM_GROUPS: tuple[str, ...] = ("training", "insight", "advanced")  # the Train form's groups, in order
+
+TRAIN_OPTIONS: tuple[RunOption, ...] = (
+    RunOption(EPOCHS, "training"),
+    RunOption(BATCH_SIZE, "training"),
+    RunOption(LEARNING_RATE, "training"),
+    RunOption(OPTIMIZER, "training"),
+    RunOption(MOMENTUM, "advanced", when=("optimizer", "sgd")),
+    RunOption(WEIGHT_DECAY, "training"),
+    RunOption(SCHEDULE, "training"),
+    RunOption(STEP_SIZE, "advanced", when=("schedule", "step")),
+    RunOption(GAMMA, "advanced", when=("schedule", "step")),
+    RunOption(SEED, "training"),
+    RunOption(DEVICE, "training"),
+    RunOption(NPROC, "training", config=False),
+    RunOption(WORKERS, "advanced", flag="--workers"),
+    RunOption(BACKBONE_LR_SCALE, "model"),
+    RunOption(REPORT_INTERVAL, "internal"),
+    RunOption(CHECKPOINT_EVERY_MIN, "advanced"),
+    RunOption(EARLY_STOP_PATIENCE, "training"),
+    RunOption(EARLY_STOP_METRIC, "training"),
+    RunOption(HEARTBEAT_S, "advanced"),
+    RunOption(EVALUATE_AT_END, "internal"),
+    RunOption(AMP, "advanced"),
+    RunOption(COMPILE, "advanced"),
+    RunOption(TENSORBOARD, "advanced"),
+    RunOption(DOSSIER_TOPK, "insight", flag="--dossier"),
+    RunOption(LAYER_HEALTH_EVERY, "insight", bare=LAYER_HEALTH_SUGGESTED),
+    RunOption(PROBE_IMAGES, "inspect", flag="--probe"),
+)
+
+# TrainConfig's fields, in order: every setting of TRAIN_OPTIONS that describes the training itself.
+TRAIN_SETTINGS: tuple[Setting, ...] = tuple(o.setting for o in TRAIN_OPTIONS if o.config)
+
+# A DataSpec's values that have limits, and an Augmentation's: what a settings file's data part is checked against.
+DATA_SETTINGS: tuple[Setting, ...] = (IMAGE_SIZE, VAL_FRACTION, SEED, SHAPES_TRAIN_COUNT, SHAPES_VAL_COUNT, CACHE_MB)
+AUGMENT_SETTINGS: tuple[Setting, ...] = (*(a.setting for a in AUGMENTATIONS.values()), CROP_SCALE_MIN)

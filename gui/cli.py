@@ -1,5 +1,5 @@
-"""The `layerscope` command. With a subcommand (train, predict, inspect, dataset) it runs the headless engine
-in core and never imports Qt; otherwise it opens the desktop app with any checkpoint / images given.
+"""The `layerscope` command. With a subcommand (core.cli.main.COMMANDS: train, predict, inspect, ...) it runs the
+headless engine in core and never imports Qt; otherwise it opens the desktop app with any checkpoint / images given.
 `layerscope monitor DIR...` opens the app following those run folders (same as `--follow DIR`).
 `layerscope --help` lists the app's own options (--checkpoint, --follow, --evaluation) and every command."""
 from __future__ import annotations

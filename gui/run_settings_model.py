@@ -10,7 +10,6 @@ RunSettings after it has loaded (core.training.session imports torch).
 """
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, Signal
@@ -19,21 +18,27 @@ from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit
 from core import catalog
 from core.errors import LayerscopeError
 
+# The Train form's values: every setting of core.catalog.TRAIN_OPTIONS that a group of that form edits (the one
+# schema TrainConfig and the CLI's train options are made from too).
+TRAIN_FORM_OPTIONS: dict[str, catalog.RunOption] = {
+    o.key: o for o in catalog.TRAIN_OPTIONS if o.place in catalog.TRAIN_FORM_GROUPS}
+# Fractional numbers are kept as typed (a line edit; checked when a run starts, so typing is never interrupted).
+TYPED_KEYS = tuple(key for key, o in TRAIN_FORM_OPTIONS.items()
+                   if isinstance(o.setting, catalog.NumberSetting) and not o.setting.integer)
+
 # Which tab edits which value: the Train tab the optimisation, the Data tab what is trained on, the Model
 # tab what is trained. Other tabs show these read-only with a link to their owner.
 OWNERS = {
-    "epochs": "train", "batch_size": "train", "lr": "train", "optimizer": "train", "weight_decay": "train",
-    "schedule": "train", "seed": "train", "device": "train", "early_stop_patience": "train",
-    "early_stop_metric": "train", "nproc": "train", "dossier_topk": "train", "layer_health_every": "train",
+    **{key: "train" for key in TRAIN_FORM_OPTIONS},
     "dataset": "data", "train_count": "data", "image_size": "data", "val_fraction": "data",
     "augmentation": "data",
-    "model": "model", "model_options": "model", "backbone_lr_scale": "model",
+    "model": "model", "model_options": "model", **{o.key: "model" for o in catalog.TRAIN_OPTIONS if o.place == "model"},
 }
 # What the app remembers, in the sections older versions wrote (so their saved settings still load).
-FORM_KEYS = ("dataset", "train_count", "model", "epochs", "batch_size", "lr", "optimizer", "weight_decay",
-             "schedule", "seed", "device", "early_stop_patience", "early_stop_metric", "nproc",
-             "dossier_topk", "layer_health_every")
+FORM_KEYS = ("dataset", "train_count", "model", *TRAIN_FORM_OPTIONS)
 DATA_OPTION_KEYS = ("image_size", "val_fraction")
+# The TrainConfig fields the app's values set (nproc is how the app runs it, not part of RunSettings).
+_CONFIG_KEYS = tuple(o.key for o in catalog.TRAIN_OPTIONS if o.config and o.place in (*catalog.TRAIN_FORM_GROUPS, "model"))
 
 
 class SettingsError(LayerscopeError, ValueError):
@@ -43,35 +48,22 @@ class SettingsError(LayerscopeError, ValueError):
 def default_values() -> dict:
     """Every key's default, from core's catalogue (the same defaults TrainConfig and DataSpec use)."""
     c = catalog
+    train = {key: f"{o.setting.default:g}" if key in TYPED_KEYS else o.setting.default
+             for key, o in TRAIN_FORM_OPTIONS.items()}
     return {
-        "epochs": c.EPOCHS.default, "batch_size": c.BATCH_SIZE.default, "lr": f"{c.LEARNING_RATE.default:g}",
-        "optimizer": c.OPTIMIZER.default, "weight_decay": f"{c.WEIGHT_DECAY.default:g}",
-        "schedule": c.SCHEDULE.default, "seed": c.SEED.default, "device": c.DEVICE.default,
+        **train,
         "dataset": c.DEFAULT_DATASET, "train_count": c.SHAPES_TRAIN_COUNT.default,
         "image_size": c.IMAGE_SIZE.default, "val_fraction": c.VAL_FRACTION.default, "augmentation": {},
         "model": c.DEFAULT_MODEL, "model_options": c.MODELS[c.DEFAULT_MODEL].default_options(),
         "backbone_lr_scale": c.BACKBONE_LR_SCALE.default,
-        "early_stop_patience": c.EARLY_STOP_PATIENCE.default, "early_stop_metric": c.EARLY_STOP_METRIC.default,
-        "nproc": c.NPROC.default,  # not part of RunSettings: how many processes run it (the controller's choice)
-        "dossier_topk": c.DOSSIER_TOPK.default, "layer_health_every": c.LAYER_HEALTH_EVERY.default,
     }
 
 
 def _number_text(value) -> str:
-    """lr and weight decay are kept as typed (checked when a run starts, so typing is never interrupted)."""
+    """A typed number is kept as typed (checked when a run starts, so typing is never interrupted)."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise ValueError(f"{value!r} is not a number")
     return f"{value:g}" if isinstance(value, (int, float)) else value.strip()
-
-
-def _optional(setting):
-    return lambda value: None if value is None else setting.check(value)
-
-
-def _flag(value) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"{value!r} is not on/off")
-    return value
 
 
 def _mapping(value) -> dict:
@@ -94,15 +86,11 @@ def _model(value) -> str:
 
 # How each key's value is checked: the catalogue's limits and choices.
 _CHECK = {
-    "epochs": catalog.EPOCHS.check, "batch_size": catalog.BATCH_SIZE.check, "seed": catalog.SEED.check,
-    "train_count": catalog.SHAPES_TRAIN_COUNT.check, "lr": _number_text, "weight_decay": _number_text,
-    "optimizer": catalog.OPTIMIZER.check, "schedule": catalog.SCHEDULE.check, "device": catalog.DEVICE.check,
-    "dataset": _dataset, "image_size": _optional(catalog.IMAGE_SIZE), "val_fraction": catalog.VAL_FRACTION.check,
+    **{key: _number_text if key in TYPED_KEYS else o.setting.check for key, o in TRAIN_FORM_OPTIONS.items()},
+    "train_count": catalog.SHAPES_TRAIN_COUNT.check,
+    "dataset": _dataset, "image_size": catalog.IMAGE_SIZE.check, "val_fraction": catalog.VAL_FRACTION.check,
     "augmentation": _mapping, "model": _model, "model_options": _mapping,
     "backbone_lr_scale": catalog.BACKBONE_LR_SCALE.check,
-    "early_stop_patience": catalog.EARLY_STOP_PATIENCE.check, "early_stop_metric": catalog.EARLY_STOP_METRIC.check,
-    "nproc": catalog.NPROC.check,
-    "dossier_topk": _flag, "layer_health_every": catalog.LAYER_HEALTH_EVERY.check,
 }
 
 
@@ -163,39 +151,37 @@ class RunSettingsModel(QObject):
         return build_run_settings(self.values())
 
 
-def _positive_float(text: str, label: str, example: str, allow_zero: bool) -> float:
+def _typed_number(setting: catalog.NumberSetting, text: str) -> float:
+    """A typed number, checked against the catalogue; SettingsError names the field and what to type."""
     try:
-        value = float(text or (0 if allow_zero else "nan"))
+        value = float(text)
     except ValueError:
-        raise SettingsError(f"{label}: '{text}' is not a number; type something like {example}") from None
-    ok = value >= 0 if allow_zero else value > 0
-    if not (ok and math.isfinite(value)):
-        raise SettingsError(f"{label} must be {'0 or ' if allow_zero else ''}a positive number (got {text})")
-    return value
+        raise SettingsError(f"{setting.label}: '{text}' is not a number; type something like "
+                            f"{setting.default:g}") from None
+    try:
+        return setting.check(value)
+    except catalog.SettingError as exc:
+        raise SettingsError(str(exc)) from None
 
 
 def build_run_settings(v: dict):
     """Plain values -> core.training.session.RunSettings, checked."""
     from core.data.spec import DataSpec
     from core.data.transforms import Augmentation
+    from core.training.config import TrainConfig
     from core.training.session import RunSettings
-    from core.training.trainer import TrainConfig
 
-    lr = _positive_float(v["lr"], "Learning rate", "0.001 or 1e-3", allow_zero=False)
-    weight_decay = _positive_float(v["weight_decay"], "Weight decay", "0 or 5e-4", allow_zero=True)
     if not v["model"]:
         raise SettingsError("No model is selected")
+    train = {key: _typed_number(TRAIN_FORM_OPTIONS[key].setting, v[key]) if key in TYPED_KEYS else v[key]
+             for key in _CONFIG_KEYS}
     data = DataSpec(name=v["dataset"], seed=v["seed"], image_size=v["image_size"], val_fraction=v["val_fraction"],
                     augmentation=Augmentation.from_dict(v["augmentation"]))
     if v["dataset"] == "shapes":
         data.train_count = v["train_count"]
         data.val_count = catalog.shapes_val_count(v["train_count"])
-    train = TrainConfig(epochs=v["epochs"], batch_size=v["batch_size"], lr=lr, optimizer=v["optimizer"],
-                        weight_decay=weight_decay, schedule=v["schedule"], seed=v["seed"], device=v["device"],
-                        backbone_lr_scale=v["backbone_lr_scale"], early_stop_patience=v["early_stop_patience"],
-                        early_stop_metric=v["early_stop_metric"], dossier_topk=v["dossier_topk"],
-                        layer_health_every=v["layer_health_every"])
-    return RunSettings(data=data, model_name=v["model"], model_options=dict(v["model_options"]), train=train)
+    return RunSettings(data=data, model_name=v["model"], model_options=dict(v["model_options"]),
+                       train=TrainConfig(**train))
 
 
 # ---- binding widgets --------------------------------------------------------------------------------
@@ -278,8 +264,7 @@ def values_from_config(config: dict) -> dict:
     values = {"dataset": data.get("name"), "train_count": data.get("train_count"), "model": config.get("model_name"),
               "image_size": data.get("image_size"), "val_fraction": data.get("val_fraction"),
               "augmentation": data.get("augmentation"), "model_options": config.get("model_options")}
-    for key in ("epochs", "batch_size", "lr", "optimizer", "weight_decay", "schedule", "seed", "device",
-                "backbone_lr_scale", "early_stop_patience", "early_stop_metric", "dossier_topk", "layer_health_every"):
+    for key in _CONFIG_KEYS:
         values[key] = train.get(key)
     return {k: v for k, v in values.items() if v is not None}
 

@@ -19,8 +19,10 @@ from core.checkpoints import schema
 from core.data.transforms import Preprocess
 from core.errors import LayerscopeError
 from core.io.atomic import atomic_write
+from core.errors import loader_reason
 from core.models import MODEL_NAMES, ModelError, ModelSpec, build_model
 from core.runs.layout import BEST, LAST
+from core.models.state import cpu_state_dict
 
 FORMAT = "layerscope-checkpoint"
 FORMAT_VERSION = 1
@@ -78,7 +80,8 @@ class Checkpoint:
 
 
 def checkpoint_from_trainer(trainer) -> Checkpoint:
-    state = {k: v.detach().to("cpu", copy=True) for k, v in trainer.model.state_dict().items()}
+    """The model and training state as they are now: `trainer` is a Trainer or the RunView a callback gets."""
+    state = cpu_state_dict(trainer.model)
     return Checkpoint(
         model_spec=trainer.model_spec, classes=list(trainer.data.classes), preprocess=trainer.data.preprocess,
         model_state=state, training_state=trainer.training_state(),
@@ -88,7 +91,7 @@ def checkpoint_from_trainer(trainer) -> Checkpoint:
 
 def checkpoint_from_model(model: nn.Module, spec: ModelSpec, classes, preprocess: Preprocess,
                           metrics: dict | None = None) -> Checkpoint:
-    state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+    state = cpu_state_dict(model)
     return Checkpoint(spec, list(classes), preprocess, state, None, metrics or {})
 
 
@@ -108,12 +111,14 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         raise CheckpointError(f"{path}: the file is empty (0 bytes); it was probably cut off while being written")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
+    except MemoryError:
+        raise CheckpointError(f"{path}: not enough memory to load this checkpoint "
+                              f"({path.stat().st_size / 2**20:,.0f} MiB)") from None
     except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError, OSError,
             AttributeError, KeyError, TypeError, IndexError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(
-            f"{path}: not a readable Layerscope checkpoint ({first[:200]}). It may be corrupt, truncated, or "
-            "contain code rather than data (only weights-only checkpoints are loaded)") from None
+            f"{path}: not a readable Layerscope checkpoint ({loader_reason(exc)}). It may be corrupt, truncated, "
+            "or contain code rather than data (only weights-only checkpoints are loaded)") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         hint = ""
         if isinstance(payload, dict) and payload and all(isinstance(v, torch.Tensor) for v in payload.values()):

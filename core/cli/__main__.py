@@ -3,4 +3,5 @@ import sys
 
 from core.cli.main import main
 
-sys.exit(main())
+if __name__ == "__main__":  # not when a tool merely imports every module (tests/core/test_no_qt.py does)
+    sys.exit(main())

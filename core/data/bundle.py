@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import torch
 from torch.utils.data import DataLoader, Dataset
 
+from core.data.order import EpochOrderSampler, loader_generator
 from core.data.spec import DataSpec
 from core.data.transforms import Preprocess
 
@@ -28,8 +28,9 @@ class DataBundle:
 
 def make_loader(dataset: Dataset, batch_size: int, *, shuffle: bool, seed: int = 0, epoch: int = 0,
                 num_workers: int = 0, pin_memory: bool = False) -> DataLoader:
-    """A loader whose order depends only on (seed, epoch), so a resumed run sees the same batches."""
-    generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator,
+    """A loader whose order depends only on (seed, epoch): shuffled, it is the trainer's order of that epoch
+    (core.data.order, the one seeding scheme)."""
+    sampler = EpochOrderSampler(len(dataset), seed, epoch) if shuffle else None
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, generator=loader_generator(seed, epoch),
                       num_workers=num_workers, pin_memory=pin_memory,
                       persistent_workers=False, drop_last=False)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from core.training.callbacks import Callback
+from core.training.callbacks import Callback, RunView, Validation
 from core.dossier.store import save_topk, topk_path
 from core.dossier.topk import DEFAULT_K, TopKTracker
 
@@ -22,14 +22,14 @@ class TopKDuringValidation(Callback):
         self.error: str | None = None
         self.saved: Path | None = None
 
-    def on_validation_start(self, trainer) -> None:
-        if self.error is not None or len(trainer.data.val) == 0:
+    def on_validation_start(self, run: RunView) -> None:
+        if self.error is not None or len(run.data.val) == 0:
             return
-        labels = getattr(trainer.data.val, "labels", None)
-        all_labels = torch.as_tensor(labels).to(trainer.device) if labels is not None else None
-        self.tracker = TopKTracker(self.k, len(trainer.data.classes), all_labels=all_labels).attach(trainer.model)
+        labels = getattr(run.data.val, "labels", None)
+        all_labels = torch.as_tensor(labels).to(run.device) if labels is not None else None
+        self.tracker = TopKTracker(self.k, len(run.data.classes), all_labels=all_labels).attach(run.model)
 
-    def on_validation_end(self, trainer) -> None:
+    def on_validation_end(self, run: RunView, result: Validation) -> None:
         tracker, self.tracker = self.tracker, None
         if tracker is None:
             return
@@ -38,24 +38,24 @@ class TopKDuringValidation(Callback):
             if self.fields is None:
                 from core.dossier.receptive import measure_receptive_fields
 
-                pre = trainer.data.preprocess
-                modules = dict(trainer.model.named_modules())
-                self.fields = measure_receptive_fields(trainer.model, {n: modules[n] for n in tracker.layer_states},
+                pre = run.data.preprocess
+                modules = dict(run.model.named_modules())
+                self.fields = measure_receptive_fields(run.model, {n: modules[n] for n in tracker.layer_states},
                                                        (pre.channels, pre.image_size, pre.image_size))
-            result = tracker.result(self.fields, list(trainer.data.classes))
+            topk = tracker.result(self.fields, list(run.data.classes))
             if self.files is None:
                 from core.evaluate.hook import _val_files
 
-                self.files = _val_files(trainer, len(trainer.data.val))
-            labels = getattr(trainer.data.val, "labels", None)
-            self.saved = save_topk(result, topk_path(self.run_dir), self.files,
+                self.files = _val_files(run, len(run.data.val))
+            labels = getattr(run.data.val, "labels", None)
+            self.saved = save_topk(topk, topk_path(self.run_dir), self.files,
                                    [int(v) for v in labels] if labels is not None else None,
-                                   {"epoch": trainer.epoch + 1, "step": trainer.step, "split": "val",
-                                    "preprocess": trainer.data.preprocess.to_dict()})
+                                   {"epoch": result.epoch, "step": run.step, "split": "val",
+                                    "preprocess": run.data.preprocess.to_dict()})
         except Exception as exc:  # the dossier is a bonus: never end a run over it
             self.error = f"top images per channel turned off: {exc}"
 
-    def on_error(self, trainer, error) -> None:
+    def on_error(self, run: RunView, error: BaseException) -> None:
         if self.tracker is not None:
             self.tracker.detach()
             self.tracker = None

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from core.training.callbacks import Callback
+from core.training.callbacks import Callback, FitStart, FitSummary, RunView
 from core.dossier.health_checks import HealthWarnings
 from core.runs.layout import RunLayout
 from core.models.hooks import Hooks
@@ -73,31 +73,31 @@ class LayerHealth(Callback):
         self._order: list[str] = []
 
     # ---- the two-step sample -------------------------------------------------------------------------
-    def on_fit_start(self, trainer, info) -> None:
-        self._layers = parameter_layers(trainer.model)
-        self._order = [n for n, _ in trainer.model.named_modules()]
+    def on_fit_start(self, run: RunView, start: FitStart) -> None:
+        self._layers = parameter_layers(run.model)
+        self._order = [n for n, _ in run.model.named_modules()]
 
-    def on_train_step(self, trainer) -> None:
+    def on_train_step(self, run: RunView) -> None:
         if self.error is not None:
             return
-        step = trainer.step
+        step = run.step
         try:
             if self._armed and step % self.every == 0:
-                self._sample(trainer)
+                self._sample(run)
             if (step + 1) % self.every == 0:
-                self._arm(trainer)
+                self._arm(run)
         except Exception as exc:  # health is a bonus: never end a run over it
             self._disarm()
             self.error = f"layer health sampling turned off: {exc}"
 
-    def _arm(self, trainer) -> None:
+    def _arm(self, run: RunView) -> None:
         self._disarm()
         self._before = {n: [p.detach().clone() for p in m.parameters(recurse=False) if p.requires_grad]
                         for n, m in self._layers.items()}
-        if getattr(getattr(trainer, "config", None), "compile", False):
+        if getattr(getattr(run, "config", None), "compile", False):
             self._armed = True  # hooks would make torch.compile recompile: weights and gradients only
             return
-        watched = {name: module for name, module in trainer.model.named_modules()
+        watched = {name: module for name, module in run.model.named_modules()
                    if name and (name in self._layers or isinstance(module, ACTIVATION_TYPES))}
         self._dead_checked = {name for name, module in watched.items() if isinstance(module, DEAD_TYPES)}
         self._hooks = Hooks(watched, self._capture)
@@ -119,7 +119,7 @@ class LayerHealth(Callback):
             self._hooks = None
         self._armed = False
 
-    def _sample(self, trainer) -> None:
+    def _sample(self, run: RunView) -> None:
         self._disarm()
         layers: dict[str, dict] = {}
         for name, module in self._layers.items():
@@ -147,15 +147,15 @@ class LayerHealth(Callback):
         self._before, self._activations = {}, {}
         order = {n: i for i, n in enumerate(self._order)}  # definition order: a conv, its norm, its ReLU, ...
         layers = dict(sorted(layers.items(), key=lambda item: order.get(item[0], len(order))))
-        record = {"kind": "layer_health", "version": 1, "step": trainer.step, "epoch": trainer.epoch + 1,
+        record = {"kind": "layer_health", "version": 1, "step": run.step, "epoch": run.epoch + 1,
                   "time": time.time(), "every": self.every, "layers": _to_host(layers)}
         self._write(record)
         for warning in self.checks.feed(record["layers"]):
-            warning = {"kind": "layer_health_warning", "version": 1, "step": trainer.step, **warning}
+            warning = {"kind": "layer_health_warning", "version": 1, "step": run.step, **warning}
             self.warnings.append(warning)
             self._write(warning)
             if self.on_warning is not None:
-                self.on_warning(f"layer health, step {trainer.step}: {warning['message']}")
+                self.on_warning(f"layer health, step {run.step}: {warning['message']}")
         self.samples += 1
         if self.samples >= self.max_samples:  # keep the file bounded: sample half as often from now on
             self.every *= 2
@@ -169,12 +169,13 @@ class LayerHealth(Callback):
         with open(self.path, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(record, allow_nan=False) + "\n")
 
-    def on_fit_end(self, trainer, summary) -> None:
+    def on_fit_end(self, run: RunView, summary: FitSummary) -> None:
         self._disarm()
 
-    on_stopped = on_fit_end
+    def on_stopped(self, run: RunView, summary: FitSummary) -> None:
+        self._disarm()
 
-    def on_error(self, trainer, error) -> None:
+    def on_error(self, run: RunView, error: BaseException) -> None:
         self._disarm()
 
 

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from core.dossier.probe_reading import SALIENCY_PX, read_probes  # noqa: F401  (read_probes: the reader's home)
 from core.runs.layout import PROBES_INDEX, PROBES_TIMELINE, RunLayout
-from core.training.callbacks import Callback
+from core.training.callbacks import Callback, EpochMetrics, FitStart, RunView
 
 MAX_PROBES = 16
 MAX_SNAPSHOTS = 200
@@ -80,11 +80,11 @@ class ProbeTimeline(Callback):
         self._epoch_stride = 1
         self._batches = 1
 
-    def on_fit_start(self, trainer, info) -> None:
+    def on_fit_start(self, run: RunView, start: FitStart) -> None:
         from core.data.transforms import eval_transform
         from core.io.images import ImageLoadError, load_image
 
-        transform = eval_transform(trainer.data.preprocess)
+        transform = eval_transform(run.data.preprocess)
         tensors = []
         for path in self.paths:
             try:
@@ -93,34 +93,34 @@ class ProbeTimeline(Callback):
                 self.skipped.append((str(path), str(exc)))
                 continue
             self._files.append(str(path))
-            self._labels.append(_true_label(path, list(trainer.data.classes)))
+            self._labels.append(_true_label(path, list(run.data.classes)))
         self.folder.mkdir(parents=True, exist_ok=True)
         (self.folder / PROBES_INDEX).write_text(json.dumps({
-            "version": 1, "files": self._files, "labels": self._labels, "classes": list(trainer.data.classes),
+            "version": 1, "files": self._files, "labels": self._labels, "classes": list(run.data.classes),
             "saliency_px": SALIENCY_PX, "skipped": [{"file": f, "reason": r} for f, r in self.skipped]}, indent=1))
         if not tensors:
             return
-        self._inputs = torch.stack(tensors).to(trainer.device)
-        if info.get("start_epoch", 0) == 0:
-            batches = self._batches = info["batches_per_epoch"]
+        self._inputs = torch.stack(tensors).to(run.device)
+        if start.start_epoch == 0:
+            batches = self._batches = start.batches_per_epoch
             self._first_epoch_steps = {max(1, round(batches * f)) for f in FIRST_EPOCH_POINTS} - {batches}
-            if info.get("step", 0) == 0:
-                self._snapshot(trainer, 0.0)
+            if start.step == 0:
+                self._snapshot(run, 0.0)
 
-    def on_train_step(self, trainer) -> None:
-        if trainer.epoch == 0 and trainer.step in self._first_epoch_steps:
-            self._snapshot(trainer, trainer.step / self._batches)
+    def on_train_step(self, run: RunView) -> None:
+        if run.epoch == 0 and run.step in self._first_epoch_steps:
+            self._snapshot(run, run.step / self._batches)
 
-    def on_epoch_end(self, trainer, metrics) -> None:
-        if trainer.epoch % self._epoch_stride == 0:
-            self._snapshot(trainer, float(trainer.epoch))
+    def on_epoch_end(self, run: RunView, metrics: EpochMetrics) -> None:
+        if run.epoch % self._epoch_stride == 0:
+            self._snapshot(run, float(run.epoch))
 
-    def _snapshot(self, trainer, epoch_position: float) -> None:
+    def _snapshot(self, run: RunView, epoch_position: float) -> None:
         if self._inputs is None or self.error is not None:
             return
         try:
-            probes = probe_snapshot(trainer.model, self._inputs, self._labels, list(trainer.data.classes), self.top_k)
-            line = {"kind": "probe_snapshot", "version": 1, "step": trainer.step, "epoch": epoch_position,
+            probes = probe_snapshot(run.model, self._inputs, self._labels, list(run.data.classes), self.top_k)
+            line = {"kind": "probe_snapshot", "version": 1, "step": run.step, "epoch": epoch_position,
                     "time": time.time(), "probes": probes}
             with open(self.folder / PROBES_TIMELINE, "a", encoding="utf-8") as fh:
                 fh.write(json.dumps(line) + "\n")

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.training.callbacks import Callback
+from core.training.callbacks import BatchReport, Callback, RunView
 from core.data.bundle import DataBundle
 from core.data.datasets import ArrayDataset
 from core.data.spec import DataSpec
@@ -23,7 +23,9 @@ from core.evaluate.run import predict_probabilities
 from core.evaluate.source import EvaluationError
 from core.progress import NO_PROGRESS, Progress, Reporter
 from core.models import ModelSpec, build_model
-from core.training.trainer import TrainConfig, Trainer
+from core.training.config import TrainConfig
+from core.training.guards import guards
+from core.training.trainer import Trainer
 
 
 @dataclass
@@ -78,10 +80,10 @@ class _Steer(Callback):
         self.progress, self.fold, self.folds = progress, fold, folds
         self.cancelled = False
 
-    def on_batch_end(self, trainer, report) -> None:
+    def on_batch_end(self, run: RunView, report: BatchReport) -> None:
         if self.progress.cancelled():
             self.cancelled = True
-            trainer.stop()
+            run.stop()
         done = (self.fold + report.run_fraction) / self.folds
         self.progress.update(round(1000 * done), 1000,
                              f"fold {self.fold + 1}/{self.folds}, epoch {report.epoch}/{report.epochs}")
@@ -111,7 +113,7 @@ def out_of_sample_probabilities(data: LabelledImages, *, model_name: str = "cnn"
         steer = _Steer(progress, fold, folds)
         config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed + fold, device=device,
                              evaluate_at_end=False, report_interval_s=0.0)
-        trainer = Trainer(build_model(spec, load_weights=False), bundle, config, spec, [steer])
+        trainer = Trainer(build_model(spec, load_weights=False), bundle, config, spec, [*guards(config), steer])
         trainer.fit()
         if steer.cancelled:
             raise Cancelled("cross-validation was cancelled")

@@ -4,11 +4,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.runs.layout import RunLayout
-from core.training.callbacks import Callback
+from core.training.callbacks import Callback, FitSummary, RunView
 
 
 def evaluate_run_at_end(trainer, run_dir: str | Path) -> Path | None:
-    """Evaluate the trainer's model (the best checkpoint's weights when the run saved one) on its validation
+    """`trainer`: a Trainer or a callback's RunView. Evaluate its model (the best checkpoint's weights when the run saved one) on its validation
     set into RUN/eval/. Returns the folder, or None when there is nothing to evaluate."""
     from core.checkpoints.checkpoint import checkpoint_from_trainer, load_checkpoint
     from core.evaluate.result import save_evaluation
@@ -65,8 +65,8 @@ class EvaluateAtEnd(Callback):
         self.folder: Path | None = None
         self.error: str | None = None
 
-    def on_fit_end(self, trainer, summary: dict) -> None:
+    def on_fit_end(self, run: RunView, summary: FitSummary) -> None:
         try:
-            self.folder = evaluate_run_at_end(trainer, self.run_dir)
+            self.folder = evaluate_run_at_end(run, self.run_dir)
         except Exception as exc:  # the run itself succeeded; the evaluation is a bonus
             self.error = f"end-of-run evaluation failed: {exc}"

@@ -1,7 +1,7 @@
 """SIGINT and SIGTERM, handled one way for a training process.
 
 The first signal asks the trainer to stop after the current batch (it then saves last.pt); exit status is
-128 + the signal number (130 for Ctrl+C, 143 for SIGTERM, as shells and schedulers expect). A signal before
+core.exit_codes.for_signal (130 for Ctrl+C, 143 for SIGTERM, as shells and schedulers expect). A signal before
 there is a trainer, or a second one, aborts at once by raising `Interrupted`, except while a file is being
 written atomically: then the abort waits until the file is complete, so a checkpoint is never cut off.
 """
@@ -12,13 +12,15 @@ import signal
 import threading
 from typing import Callable, Iterator
 
+from core import exit_codes
+
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 _state = threading.local()
 
 
 class Interrupted(KeyboardInterrupt):
-    """Raised by a signal handler to abort; `exit_code` is 128 + the signal number."""
+    """Raised by a signal handler to abort; `exit_code` is the status for that signal (core.exit_codes)."""
 
     status = "interrupted"  # how the run folder records it
 
@@ -28,11 +30,7 @@ class Interrupted(KeyboardInterrupt):
 
     @property
     def exit_code(self) -> int:
-        return 128 + self.signum
-
-
-def exit_code_for(signum: int) -> int:
-    return 128 + signum
+        return exit_codes.for_signal(self.signum)
 
 
 def _depth() -> int:
@@ -77,7 +75,7 @@ class SignalStop:
 
     @property
     def exit_code(self) -> int | None:
-        return exit_code_for(self.signum) if self.signum is not None else None
+        return exit_codes.for_signal(self.signum) if self.signum is not None else None
 
     def _handle(self, signum, frame) -> None:
         first = self.signum is None

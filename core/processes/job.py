@@ -27,12 +27,14 @@ from core import catalog
 from core.runs.control import SNAPSHOT_SIGNAL, write_control
 from core.runs.follower import RunFollower
 from core.runs.layout import JOB_SETTINGS_PREFIX, JOB_SETTINGS_SUFFIX, RunLayout
+from core import exit_codes
 from core.runs import layout
 from core.runs.rank_status import read_rank_statuses
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository root
 JOB_LOG = layout.LAUNCHER_LOG  # the job's own output (stdout and stderr of every process), in its run folder
-STOP_CODES = (130, 143, -int(signal.SIGINT), -int(signal.SIGTERM))  # stopped by SIGINT / SIGTERM
+# A run stopped on request: its own status (130 / 143), or killed by the signal itself before its handler was in.
+STOP_CODES = (*exit_codes.STOPPED, -int(signal.SIGINT), -int(signal.SIGTERM))
 CLI_PREFIX = "layerscope train: "  # how the CLI starts the one line it prints when it cannot go on
 TAIL_BYTES = 16_384  # how much of the end of the job's log is read for its last word
 

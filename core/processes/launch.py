@@ -16,6 +16,7 @@ import sys
 import uuid
 from pathlib import Path
 
+from core import exit_codes
 from core.runs import records
 from core.runs.history import last_record
 from core.runs.layout import RunLayout
@@ -105,13 +106,13 @@ def launch_local(nproc: int, train_argv: list[str], run_dir: Path, *, port: int 
                               shutdown_timeout=SHUTDOWN_TIMEOUT_S)
         try:
             elastic_launch(config, entrypoint=sys.executable)("-u", "-m", "core.cli", "train", *train_argv)
-            return 0
+            return exit_codes.OK
         except ChildFailedError as exc:
             message = record_failure(run_dir, exc.failures, nproc)
             print(f"layerscope train: {message}", file=sys.stderr)
-            return 1
+            return exit_codes.FAILED
         except SignalException as exc:
-            return 128 + int(exc.sigval)
+            return exit_codes.for_signal(exc.sigval)
         except Exception as exc:  # the rendezvous could not bind its port: try another
             if "address already in use" not in str(exc).lower() and "errno 98" not in str(exc).lower():
                 raise

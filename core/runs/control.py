@@ -5,7 +5,7 @@ The app writes it atomically (core.processes.job.TrainJob.pause/resume, and the 
 follows: a CLI run, a job started by an earlier session, a torchrun job on shared storage); the run's main process
 (rank 0 of a multi-process run) watches it with `ControlWatch` (core.training.run_control), a callback that looks
 at the file's mtime at most every `interval_s` seconds (one clock read per step otherwise, no stat per step) and
-turns a change into `trainer.pause()` / `resume()` / `stop()`. Every rank then pauses or stops together through
+turns a change into the run's `pause()` / `resume()` / `stop()`. Every rank then pauses or stops together through
 the strategy's per-step agreement (core.training.trainer). A job the app started is stopped with a signal instead
 (SIGINT to its launcher, which also reaches a process still loading); the file's stop is for runs it has no
 process handle of. Commands are for the process that is running: a stop found when a run starts was meant for an

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from core import catalog
 from core.checkpoints.checkpoint import CheckpointError, load_checkpoint
 from core.data import DataSpec
 from core.training.session import RunSettings, prepare_trainer
-from core.training.trainer import TrainConfig
+from core.training.config import TrainConfig
 
 LR_FACTOR = 0.1  # fine-tuning default: the original learning rate / 10
 WEIGHT_OPTIONS = ("pretrained", "weights_path")  # the checkpoint's weights replace these
@@ -27,7 +28,8 @@ def finetune_settings(checkpoint_path: str | Path, *, epochs: int = 3, lr: float
     data = replace(data, mean=tuple(ckpt.preprocess.mean), std=tuple(ckpt.preprocess.std),
                    image_size=ckpt.preprocess.image_size, channels=ckpt.preprocess.channels)
     options = {k: v for k, v in ckpt.model_spec.options.items() if k not in WEIGHT_OPTIONS}
-    train = replace(config, epochs=epochs, lr=lr if lr is not None else config.lr * LR_FACTOR)
+    lower = max(config.lr * LR_FACTOR, catalog.LEARNING_RATE.minimum)  # still a learning rate the catalogue allows
+    train = replace(config, epochs=epochs, lr=lr if lr is not None else lower)
     return RunSettings(data=data, model_name=ckpt.model_spec.name, model_options=options, train=train)
 
 

@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Iterator
 
 from core.checkpoints.checkpoint import Checkpoint, save_checkpoint
+from core.models.state import cpu_state_dict
 from core.runs.control import SNAPSHOT_FILE, SNAPSHOT_SIGNAL, SNAPSHOT_STEP
-from core.training.callbacks import Callback
+from core.training.callbacks import Callback, EpochMetrics, FitStart, FitSummary, RunView
 
 
 class LiveSnapshot(Callback):
@@ -33,13 +34,12 @@ class LiveSnapshot(Callback):
         """Thread- and signal-safe: one plain assignment."""
         self._wanted = True
 
-    def _serve(self, trainer, *_args) -> None:
+    def _serve(self, run: RunView) -> None:
         if not self._wanted:
             return
         self._wanted = False
-        state = {k: v.detach().to("cpu", copy=True) for k, v in trainer.model.state_dict().items()}
-        metrics = {**(trainer.history[-1].to_dict() if trainer.history else {}), SNAPSHOT_STEP: trainer.step}
-        snapshot = Checkpoint(trainer.model_spec, list(trainer.data.classes), trainer.data.preprocess, state,
+        metrics = {**(run.history[-1].to_dict() if run.history else {}), SNAPSHOT_STEP: run.step}
+        snapshot = Checkpoint(run.model_spec, list(run.data.classes), run.data.preprocess, cpu_state_dict(run.model),
                               None, metrics)
         try:
             save_checkpoint(snapshot, self.path)
@@ -47,13 +47,30 @@ class LiveSnapshot(Callback):
             print(f"layerscope: could not write the live snapshot {self.path}: {exc}", file=sys.stderr)
 
     # At every batch boundary (a flag check otherwise), while paused, and before the first step.
-    on_fit_start = on_train_step = on_pause_wait = on_epoch_end = _serve
+    def on_fit_start(self, run: RunView, start: FitStart) -> None:
+        self._serve(run)
 
-    def _ended(self, trainer, _info=None) -> None:
+    def on_train_step(self, run: RunView) -> None:
+        self._serve(run)
+
+    def on_pause_wait(self, run: RunView) -> None:
+        self._serve(run)
+
+    def on_epoch_end(self, run: RunView, metrics: EpochMetrics) -> None:
+        self._serve(run)
+
+    def _remove(self) -> None:
         with contextlib.suppress(OSError):
             self.path.unlink(missing_ok=True)
 
-    on_fit_end = on_stopped = on_error = _ended
+    def on_fit_end(self, run: RunView, summary: FitSummary) -> None:
+        self._remove()
+
+    def on_stopped(self, run: RunView, summary: FitSummary) -> None:
+        self._remove()
+
+    def on_error(self, run: RunView, error: BaseException) -> None:
+        self._remove()
 
 
 def live_snapshot_of(trainer) -> LiveSnapshot | None:

@@ -8,7 +8,7 @@ from core.runs.heartbeat import Heartbeat, interval_from_env
 from core.runs.rank_status import DONE, ERROR, write_rank_status
 from core.runs.records import EVALUATING, PAUSED, RUNNING
 from core.runs.reducer import STOPPED
-from core.training.callbacks import Callback
+from core.training.callbacks import BatchReport, Callback, EpochMetrics, FitStart, FitSummary, RunPoint, RunView
 
 
 class RankStatus(Callback):
@@ -29,40 +29,40 @@ class RankStatus(Callback):
             self._heartbeat = None
         self.write(state, message)
 
-    def on_fit_start(self, trainer, info: dict) -> None:
-        self._step, self._epoch = info.get("step", 0), info["start_epoch"] + 1
+    def on_fit_start(self, run: RunView, start: FitStart) -> None:
+        self._step, self._epoch = start.step, start.start_epoch + 1
         self.write(RUNNING)
-        interval = interval_from_env(getattr(trainer.config, "heartbeat_s", 2.0))
-        self._heartbeat = Heartbeat(lambda: self.write(self._state(trainer)), interval)
+        interval = interval_from_env(getattr(run.config, "heartbeat_s", 2.0))
+        self._heartbeat = Heartbeat(lambda: self.write(self._state(run)), interval)
         self._heartbeat.start()
 
     @staticmethod
-    def _state(trainer) -> str:
-        if trainer.paused:
+    def _state(run: RunView) -> str:
+        if run.paused:
             return PAUSED
-        return EVALUATING if trainer.phase == "evaluating" else RUNNING
+        return EVALUATING if run.phase == "evaluating" else RUNNING
 
-    def on_paused(self, trainer, info: dict) -> None:
-        self._step = info.get("step", self._step)
+    def on_paused(self, run: RunView, at: RunPoint) -> None:
+        self._step = at.step
         self.write(PAUSED)  # at once: the app shows the pause without waiting for a heartbeat
 
-    def on_resumed(self, trainer, info: dict) -> None:
-        if not trainer.stop_requested:
+    def on_resumed(self, run: RunView, at: RunPoint) -> None:
+        if not run.stop_requested:
             self.write(RUNNING)
 
-    def on_batch_end(self, trainer, report) -> None:
+    def on_batch_end(self, run: RunView, report: BatchReport) -> None:
         self._step, self._epoch = report.step, report.epoch
 
-    def on_epoch_end(self, trainer, metrics) -> None:
+    def on_epoch_end(self, run: RunView, metrics: EpochMetrics) -> None:
         self._step, self._epoch = metrics.step, metrics.epoch + 1
 
-    def on_stopped(self, trainer, summary: dict) -> None:
+    def on_stopped(self, run: RunView, summary: FitSummary) -> None:
         self._finish(STOPPED)
 
-    def on_fit_end(self, trainer, summary: dict) -> None:
+    def on_fit_end(self, run: RunView, summary: FitSummary) -> None:
         self._finish(DONE)
 
-    def on_error(self, trainer, error: BaseException) -> None:
+    def on_error(self, run: RunView, error: BaseException) -> None:
         from core.errors import describe_failure
 
         self._finish(ERROR, describe_failure(error) or f"{type(error).__name__}: {error}")

@@ -11,14 +11,14 @@ import uuid
 from collections.abc import Callable, Iterable
 
 from core.runs import records
-from core.training.callbacks import BatchReport, Callback, EpochMetrics
+from core.training.callbacks import BatchReport, Callback, EpochMetrics, FitStart, FitSummary, RunPoint, RunView
 from core.checkpoints.checkpoint import checkpoint_from_trainer, save_checkpoint
 from core.errors import describe_failure
 from core.runs.directory import RunDirectory
 from core.runs.layout import LAST
 from core.runs.heartbeat import DEFAULT_INTERVAL_S, Heartbeat, interval_from_env
 from core.runs.records import Record
-from core.training.trainer import DivergedError
+from core.training.errors import DivergedError
 
 
 class RunRecorder(Callback):
@@ -53,10 +53,9 @@ class RunRecorder(Callback):
             for record in records:
                 sink(record)
 
-    def _beat(self, trainer) -> None:
-        state = records.PAUSED if trainer.paused else (
-            records.EVALUATING if trainer.phase == "evaluating" else records.RUNNING)
-        self._write(records.make("heartbeat", state=state, epoch=self._epoch, step=trainer.step))
+    def _beat(self, run: RunView) -> None:
+        state = records.PAUSED if run.paused else (records.EVALUATING if run.phase == "evaluating" else records.RUNNING)
+        self._write(records.make("heartbeat", state=state, epoch=self._epoch, step=run.step))
 
     def _stop_heartbeat(self) -> None:
         if self._heartbeat is not None:
@@ -67,24 +66,23 @@ class RunRecorder(Callback):
         if self.lock is not None:
             self.lock.release()
 
-    def on_fit_start(self, trainer, info: dict) -> None:
-        interval = interval_from_env(getattr(trainer.config, "heartbeat_s", DEFAULT_INTERVAL_S))
-        lineage = [m.val_acc for m in trainer.history if math.isfinite(m.val_acc)]
+    def on_fit_start(self, run: RunView, start: FitStart) -> None:
+        interval = interval_from_env(getattr(run.config, "heartbeat_s", DEFAULT_INTERVAL_S))
+        lineage = [m.val_acc for m in run.history if math.isfinite(m.val_acc)]
         self.best_val_acc = max(lineage, default=-1.0)
-        self._step, self._epoch = info.get("step", 0), info["start_epoch"] + 1
-        fields = {k: v for k, v in info.items() if k in records.FIELD_TYPES}
+        self._step, self._epoch = start.step, start.start_epoch + 1
+        fields = {k: v for k, v in start.to_dict().items() if k in records.FIELD_TYPES}
         out = []
-        if info["start_epoch"] > 0 or info.get("step", 0) > 0:
-            out.append(records.make("resume", epoch=info["start_epoch"], step=info.get("step", 0),
-                                    batch=info.get("start_batch", 0)))
+        if start.start_epoch > 0 or start.step > 0:
+            out.append(records.make("resume", epoch=start.start_epoch, step=start.step, batch=start.start_batch))
         out.append(records.make("start", **fields, heartbeat_s=interval, pid=os.getpid(), host=socket.gethostname(),
                                 resumed=bool(out)))
         self._write(*out)
         self._last_save = time.monotonic()
-        self._heartbeat = Heartbeat(lambda: self._beat(trainer), interval)
+        self._heartbeat = Heartbeat(lambda: self._beat(run), interval)
         self._heartbeat.start()
 
-    def on_batch_end(self, trainer, report: BatchReport) -> None:
+    def on_batch_end(self, run: RunView, report: BatchReport) -> None:
         self._step, self._epoch = report.step, report.epoch
         out = []
         last = len(report.losses) - 1
@@ -97,71 +95,64 @@ class RunRecorder(Callback):
             out.append(records.make("step", step=step, epoch=report.epoch, batch=report.batch - (report.step - step),
                                     loss=loss, lr=report.lr, **extra))
         self._write(*out)
-        every = getattr(trainer.config, "checkpoint_every_min", 0) or 0
+        every = getattr(run.config, "checkpoint_every_min", 0) or 0
         if self.save_checkpoints and every > 0 and time.monotonic() - self._last_save >= every * 60:
             self._last_save = time.monotonic()
-            if trainer.strategy.distributed:
-                # Every process must reduce the epoch's running sums for it: saved when all agree (on_checkpoint_due).
-                trainer.request_checkpoint()
-            else:
-                self._save_periodic(trainer, report.epoch, report.batch)
+            # Saved where every process agrees (on_checkpoint_due): each reduces the epoch's running sums for it.
+            run.request_checkpoint()
 
-    def on_checkpoint_due(self, trainer) -> None:
-        live = trainer.epoch_position()
-        if self.save_checkpoints and live is not None:
-            self._save_periodic(trainer, trainer.epoch + 1, live.batch)
-
-    def _save_periodic(self, trainer, epoch: int, batch: int) -> None:
-        save_checkpoint(checkpoint_from_trainer(trainer), self.run.last_checkpoint)
-        self._last_save = time.monotonic()
-        self._write(records.make("checkpoint", checkpoint=LAST, reason="periodic", epoch=epoch,
-                                 step=trainer.step, batch=batch))
-
-    def on_paused(self, trainer, info: dict) -> None:
-        self._write(records.make("paused", epoch=info["epoch"], step=info["step"]))
-
-    def on_resumed(self, trainer, info: dict) -> None:
-        self._write(records.make("resumed", epoch=info["epoch"], step=info["step"]))
-
-    def on_epoch_end(self, trainer, metrics: EpochMetrics) -> None:
-        self._epoch = metrics.epoch + 1
-        self._write(records.make("epoch", **metrics.to_dict(), epochs=trainer.config.epochs))
+    def on_checkpoint_due(self, run: RunView, at: RunPoint) -> None:
         if not self.save_checkpoints:
             return
-        checkpoint = checkpoint_from_trainer(trainer)
+        save_checkpoint(checkpoint_from_trainer(run), self.run.last_checkpoint)
+        self._last_save = time.monotonic()
+        self._write(records.make("checkpoint", checkpoint=LAST, reason="periodic", epoch=at.epoch,
+                                 step=at.step, batch=at.batch))
+
+    def on_paused(self, run: RunView, at: RunPoint) -> None:
+        self._write(records.make("paused", epoch=at.epoch, step=at.step))
+
+    def on_resumed(self, run: RunView, at: RunPoint) -> None:
+        self._write(records.make("resumed", epoch=at.epoch, step=at.step))
+
+    def on_epoch_end(self, run: RunView, metrics: EpochMetrics) -> None:
+        self._epoch = metrics.epoch + 1
+        self._write(records.make("epoch", **metrics.to_dict(), epochs=run.config.epochs))
+        if not self.save_checkpoints:
+            return
+        checkpoint = checkpoint_from_trainer(run)
         save_checkpoint(checkpoint, self.run.last_checkpoint)
         self._last_save = time.monotonic()
         if math.isfinite(metrics.val_acc) and metrics.val_acc > self.best_val_acc:
             self.best_val_acc = metrics.val_acc
             save_checkpoint(checkpoint, self.run.best_checkpoint)
 
-    def on_stopped(self, trainer, summary: dict) -> None:
+    def on_stopped(self, run: RunView, summary: FitSummary) -> None:
         self._stop_heartbeat()
         try:
             if self.save_checkpoints:
                 # The position inside the epoch is saved too: a resume skips exactly the batches already done.
-                save_checkpoint(checkpoint_from_trainer(trainer), self.run.last_checkpoint)
-            self._write(records.make("stopped", epoch=summary["epoch"], step=summary["step"],
-                                     batch=summary.get("batch", 0)))
+                save_checkpoint(checkpoint_from_trainer(run), self.run.last_checkpoint)
+            self._write(records.make("stopped", epoch=summary.epoch, step=summary.step, batch=summary.batch))
         finally:
             self._release()
 
-    def on_fit_end(self, trainer, summary: dict) -> None:
+    def on_fit_end(self, run: RunView, summary: FitSummary) -> None:
         self._stop_heartbeat()
         out = []
-        if summary.get("early_stop"):
-            out.append(records.make("early_stop", **summary["early_stop"]))
-        out.append(records.make("end", epoch=summary["epoch"], step=summary["step"], best_val_acc=summary.get("best_val_acc")))
+        if summary.early_stop:
+            out.append(records.make("early_stop", **summary.early_stop))
+        out.append(records.make("end", epoch=summary.epoch, step=summary.step, best_val_acc=summary.best_val_acc))
         try:
             self._write(*out)
         finally:
             self._release()
 
-    def on_error(self, trainer, error: BaseException) -> None:
+    def on_error(self, run: RunView, error: BaseException) -> None:
         self._stop_heartbeat()
         kind = "diverged" if isinstance(error, DivergedError) else "error"
         try:
-            self._write(records.make(kind, message=describe_failure(error) or str(error), step=trainer.step,
+            self._write(records.make(kind, message=describe_failure(error) or str(error), step=run.step,
                                      epoch=self._epoch))
         except OSError:
             pass

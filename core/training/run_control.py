@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Callable
 
 from core.runs.control import POLL_INTERVAL_S, control_path, read_control, remove_control, write_control
-from core.training.callbacks import Callback
+from core.training.callbacks import Callback, FitStart, FitSummary, RunView
 
 
 class ControlWatch(Callback):
@@ -24,7 +24,7 @@ class ControlWatch(Callback):
         self._seen: tuple[int, int] | None = None  # (mtime_ns, size) of the file last read
         self._snapshot_seen: int | None = None
 
-    def poll(self, trainer, *, force: bool = False) -> None:
+    def poll(self, run: RunView, *, force: bool = False) -> None:
         now = time.monotonic()
         if not force and now < self._next_look:
             return
@@ -43,28 +43,32 @@ class ControlWatch(Callback):
             if self.on_snapshot is not None:
                 self.on_snapshot()
         if control["stop"]:
-            trainer.stop()
-        elif control["pause"] is True and not trainer.pause_wanted:
-            trainer.pause()
-        elif control["pause"] is False and trainer.pause_wanted:
-            trainer.resume()
+            run.stop()
+        elif control["pause"] is True and not run.pause_wanted:
+            run.pause()
+        elif control["pause"] is False and run.pause_wanted:
+            run.resume()
 
-    def on_fit_start(self, trainer, info: dict) -> None:
+    def on_fit_start(self, run: RunView, start: FitStart) -> None:
         control = read_control(self.run_dir)
         if control and control["stop"]:  # meant for an earlier process of this run (it ended before reading it)
             try:
                 write_control(self.run_dir, pause=control["pause"], snapshot=control["snapshot"])
             except OSError:
                 pass
-        self.poll(trainer, force=True)  # a run started (or resumed) with the file saying pause starts paused
+        self.poll(run, force=True)  # a run started (or resumed) with the file saying pause starts paused
 
-    def _ended(self, trainer, _info=None) -> None:
+    def on_fit_end(self, run: RunView, summary: FitSummary) -> None:
         remove_control(self.run_dir)
 
-    on_fit_end = on_stopped = on_error = _ended
+    def on_stopped(self, run: RunView, summary: FitSummary) -> None:
+        remove_control(self.run_dir)
 
-    def on_train_step(self, trainer) -> None:
-        self.poll(trainer)
+    def on_error(self, run: RunView, error: BaseException) -> None:
+        remove_control(self.run_dir)
 
-    def on_pause_wait(self, trainer) -> None:
-        self.poll(trainer)
+    def on_train_step(self, run: RunView) -> None:
+        self.poll(run)
+
+    def on_pause_wait(self, run: RunView) -> None:
+        self.poll(run)

@@ -6,7 +6,7 @@ import random
 import numpy as np
 import torch
 
-from core.training.config import TrainingError
+from core.training.errors import TrainingError
 
 
 def resolve_device(name: str = "auto") -> torch.device:

@@ -1,73 +1,48 @@
-"""Where a run is inside an epoch, so that a stop (or a periodic checkpoint) mid-epoch resumes exactly.
+"""One epoch's order (core.data.order) cut into global batches, each shared among the processes of a run.
 
-The training order of an epoch depends only on (seed, epoch): `epoch_loader` draws one permutation from a
-generator seeded with both, and can start it after the batches already done without loading them. Together
-with the torch RNG state saved after the last done batch (dropout, augmentation), a resumed run makes the
-same steps with the same losses as one that was never stopped (exactly so with num_workers=0; with worker
-processes the order is the same but augmentation draws may differ).
+--batch-size is the GLOBAL batch: a run has the same steps per epoch at any world size, and a checkpoint's
+position (batches done) means the same samples at any world size.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from torch.utils.data import Sampler
 
-import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
-
-
-def _order_seed(seed: int, epoch: int) -> int:
-    return (seed * 100_003 + epoch) % 2**63
+from core.data.order import EpochOrderSampler
 
 
-class EpochOrderSampler(Sampler[int]):
-    """One seeded permutation of the dataset, from sample `start` on."""
+class GlobalBatchShardSampler(Sampler[list[int]]):
+    """Batches of one epoch's seeded order, from global batch `skip_batches` on; each yields this rank's
+    share (interleaved: rank r takes positions r, r+W, ... of the global batch), so shards never overlap and
+    together cover every sample. A last global batch with fewer samples than processes is dropped when W > 1
+    (a rank may not train on nothing while the others wait for its gradients)."""
 
-    def __init__(self, size: int, seed: int, epoch: int, start: int = 0):
-        self.size, self.seed, self.epoch, self.start = size, seed, epoch, max(0, start)
+    def __init__(self, size: int, batch_size: int, seed: int, epoch: int, rank: int = 0, world_size: int = 1,
+                 skip_batches: int = 0):
+        self.size, self.batch_size, self.rank, self.world = size, batch_size, rank, world_size
+        self.order = EpochOrderSampler(size, seed, epoch)
+        self.skip = skip_batches
+
+    def set_epoch(self, epoch: int, skip_batches: int = 0) -> None:
+        self.order.epoch, self.skip = epoch, skip_batches
+
+    def global_batches(self) -> int:
+        return global_batches(self.size, self.batch_size, self.world)
 
     def __iter__(self):
-        order = torch.randperm(self.size, generator=torch.Generator().manual_seed(_order_seed(self.seed, self.epoch)))
-        return iter(order[self.start:].tolist())
+        order = list(iter(self.order))
+        for b in range(self.skip, self.global_batches()):
+            chunk = order[b * self.batch_size:(b + 1) * self.batch_size]
+            yield chunk[self.rank::self.world]
 
     def __len__(self) -> int:
-        return max(0, self.size - self.start)
+        return max(0, self.global_batches() - self.skip)
 
 
-def epoch_loader(dataset: Dataset, batch_size: int, *, seed: int, epoch: int, skip_batches: int = 0,
-                 num_workers: int = 0, pin_memory: bool = False) -> DataLoader:
-    """The training loader of one epoch, starting after `skip_batches` batches (none loaded to skip them).
-
-    It has its own generator, so making and iterating it never draws from the global torch RNG."""
-    sampler = EpochOrderSampler(len(dataset), seed, epoch, start=skip_batches * batch_size)
-    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
-                      pin_memory=pin_memory, generator=torch.Generator().manual_seed(_order_seed(seed, epoch) + 1),
-                      persistent_workers=False, drop_last=False)
+def global_batches(size: int, batch_size: int, world_size: int = 1) -> int:
+    full, rest = divmod(size, batch_size)
+    return full + (1 if rest and (world_size == 1 or rest >= world_size) else 0)
 
 
-@dataclass
-class EpochPosition:
-    epoch: int  # epochs completed before this one (the trainer's `epoch` while it runs)
-    batch: int  # batches of this epoch done
-    step: int  # the global step after the last done batch
-    loss_sum: float  # running sums for the epoch's train loss / accuracy
-    correct: int
-    seen: int
-    rng: torch.Tensor  # torch's global RNG state after the last done batch
-
-    def to_dict(self) -> dict:
-        return {"epoch": self.epoch, "batch": self.batch, "step": self.step, "loss_sum": float(self.loss_sum),
-                "correct": int(self.correct), "seen": int(self.seen), "rng": self.rng}
-
-    @classmethod
-    def from_dict(cls, d) -> EpochPosition | None:
-        """None for a missing or malformed position (the epoch is then replayed from its start)."""
-        if not isinstance(d, dict):
-            return None
-        try:
-            position = cls(epoch=int(d["epoch"]), batch=int(d["batch"]), step=int(d["step"]),
-                           loss_sum=float(d["loss_sum"]), correct=int(d["correct"]), seen=int(d["seen"]),
-                           rng=d["rng"])
-        except (KeyError, TypeError, ValueError):
-            return None
-        if not isinstance(position.rng, torch.Tensor) or position.rng.dtype != torch.uint8 or position.batch < 0:
-            return None
-        return position
+def global_batch_count(size: int, batch_size: int, batch_index: int) -> int:
+    """How many samples global batch `batch_index` holds (over all processes)."""
+    return max(0, min(batch_size, size - batch_index * batch_size))

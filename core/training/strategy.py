@@ -1,5 +1,7 @@
 """How the Trainer runs on hardware, injected (in the style of Lightning Fabric's strategies): device
-placement, model wrapping, the training loader's sampler, and reductions over processes.
+placement, model wrapping, the training loader's sampler, the loss every process agrees on, reductions over
+processes and the agreement on requests (stop, pause, a checkpoint), so the loop itself has no branch for
+one process or many: it asks the strategy.
 
 One Trainer loop, two strategies: SingleProcess (CPU or one GPU) and DDP (torch.distributed with
 DistributedDataParallel; gloo on CPU, nccl on CUDA).
@@ -17,50 +19,17 @@ from datetime import timedelta
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset
 
-from core.training.sampling import EpochOrderSampler, _order_seed
+from core.training.errors import TrainingError
+from core.training.runtime import resolve_device
+from core.data.order import loader_generator
+from core.training.sampling import GlobalBatchShardSampler, global_batches
 
 ENV_PG_TIMEOUT = "LAYERSCOPE_PG_TIMEOUT_S"  # how long a collective waits for a dead peer (tests shorten it)
 DEFAULT_PG_TIMEOUT_S = 60.0
-
-
-class GlobalBatchShardSampler(Sampler[list[int]]):
-    """Batches of one epoch's seeded order, from global batch `skip_batches` on; each yields this rank's
-    share (interleaved: rank r takes positions r, r+W, ... of the global batch), so shards never overlap and
-    together cover every sample. A last global batch with fewer samples than processes is dropped when W > 1
-    (a rank may not train on nothing while the others wait for its gradients)."""
-
-    def __init__(self, size: int, batch_size: int, seed: int, epoch: int, rank: int = 0, world_size: int = 1,
-                 skip_batches: int = 0):
-        self.size, self.batch_size, self.rank, self.world = size, batch_size, rank, world_size
-        self.order = EpochOrderSampler(size, seed, epoch)
-        self.skip = skip_batches
-
-    def set_epoch(self, epoch: int, skip_batches: int = 0) -> None:
-        self.order.epoch, self.skip = epoch, skip_batches
-
-    def global_batches(self) -> int:
-        return global_batches(self.size, self.batch_size, self.world)
-
-    def __iter__(self):
-        order = list(iter(self.order))
-        for b in range(self.skip, self.global_batches()):
-            chunk = order[b * self.batch_size:(b + 1) * self.batch_size]
-            yield chunk[self.rank::self.world]
-
-    def __len__(self) -> int:
-        return max(0, self.global_batches() - self.skip)
-
-
-def global_batches(size: int, batch_size: int, world_size: int = 1) -> int:
-    full, rest = divmod(size, batch_size)
-    return full + (1 if rest and (world_size == 1 or rest >= world_size) else 0)
-
-
-def global_batch_count(size: int, batch_size: int, batch_index: int) -> int:
-    """How many samples global batch `batch_index` holds (over all processes)."""
-    return max(0, min(batch_size, size - batch_index * batch_size))
+PAUSE_POLL_S = 0.05  # how often a paused single process looks at its requests (resume wakes it at once)
+PAUSE_EXCHANGE_S = 0.5  # how often the processes of a paused multi-process run agree on (stop, pause)
 
 
 class Strategy:
@@ -96,23 +65,40 @@ class Strategy:
                                           skip_batches)
         loader = DataLoader(dataset, batch_sampler=sampler, num_workers=num_workers, pin_memory=pin_memory,
                             persistent_workers=persistent,
-                            generator=torch.Generator().manual_seed(_order_seed(seed, epoch) + 1))
+                            generator=loader_generator(seed, epoch))
         self._loader = loader if persistent else None
         return loader
 
     def batches_per_epoch(self, size: int, batch_size: int) -> int:
         return global_batches(size, batch_size, self.world_size)
 
+    def batch_loss(self, logits: torch.Tensor, targets: torch.Tensor, global_count: int) -> torch.Tensor:
+        """The loss the backward pass takes: the batch mean."""
+        return F.cross_entropy(logits, targets)
+
+    def loss_total(self, loss: torch.Tensor, count: int, global_count: int) -> torch.Tensor:
+        """This process's summed loss over its `count` samples, from batch_loss's value."""
+        return loss * count
+
+    def mean_over_processes(self, values: torch.Tensor) -> torch.Tensor:
+        """batch_loss values as the global batch's mean losses (what a report shows)."""
+        return values
+
     def all_reduce_sum(self, tensor: torch.Tensor) -> torch.Tensor:
         return tensor
 
-    def any_process(self, flag: bool) -> bool:
-        """True when any process says True (a stop must be agreed on, or the others hang in a collective)."""
-        return flag
-
     def agree(self, *flags: bool) -> tuple[bool, ...]:
-        """Each flag, true when any process says so: one small exchange for all of them."""
-        return tuple(bool(f) for f in flags)
+        """Each flag, true when any process says so: one small exchange for all of them (alone, the flags)."""
+        return flags
+
+    def settled(self, agreed: tuple[bool, ...], steering) -> tuple[bool, bool, bool]:
+        """The (stop, pause, checkpoint) to act on after a report: one process acts on what is asked now (a
+        callback of the report may just have asked); see DDP for a group."""
+        return steering.flags()
+
+    def wait_while_paused(self, steering) -> None:
+        """One wait of a paused process between looks at its requests."""
+        steering.wait_resumed(PAUSE_POLL_S)
 
     def evaluate(self, model: nn.Module, dataset, batch_size: int) -> tuple[float, float]:
         """Mean loss and accuracy over `dataset`, each process taking a contiguous shard, reduced to the
@@ -137,9 +123,6 @@ class Strategy:
         loss_sum, correct = sums.tolist()
         return loss_sum / size, correct / size
 
-    def barrier(self) -> None:
-        pass
-
     def teardown(self) -> None:
         pass
 
@@ -160,8 +143,6 @@ class DDP(Strategy):
         self.local_rank = int(os.environ.get("LOCAL_RANK", self.rank))
         use_cuda = str(device) != "cpu" and torch.cuda.is_available()
         if str(device).startswith("cuda") and not torch.cuda.is_available():
-            from core.training.config import TrainingError
-
             raise TrainingError("device 'cuda' was asked for, but PyTorch sees no CUDA GPU here; use --device cpu or auto")
         if use_cuda:
             torch.cuda.set_device(self.local_rank)
@@ -206,13 +187,31 @@ class DDP(Strategy):
         self.sync_buffers(model)
         return super().evaluate(model, dataset, batch_size)
 
+    def batch_loss(self, logits: torch.Tensor, targets: torch.Tensor, global_count: int) -> torch.Tensor:
+        # DDP averages gradients over processes: this makes it the global batch mean.
+        scale = loss_scale(targets.shape[0], global_count, self.world_size)
+        return F.cross_entropy(logits.float(), targets, reduction="sum") * scale
+
+    def loss_total(self, loss: torch.Tensor, count: int, global_count: int) -> torch.Tensor:
+        return loss * (global_count / self.world_size)
+
+    def mean_over_processes(self, values: torch.Tensor) -> torch.Tensor:
+        return self.all_reduce_sum(values) / self.world_size
+
+    def settled(self, agreed: tuple[bool, ...], steering) -> tuple[bool, bool, bool]:
+        """Only what every process agreed on before the report: a request made since goes into the next
+        exchange, or the processes would act at different steps."""
+        return agreed
+
+    def wait_while_paused(self, steering) -> None:
+        """The processes exchange (stop, pause) about every PAUSE_EXCHANGE_S, so no collective blocks for the
+        whole pause (it would trip the process-group timeout); a stop (SIGINT) still wakes the wait at once."""
+        steering.wait_stopped(PAUSE_EXCHANGE_S)
+
     def all_reduce_sum(self, tensor: torch.Tensor) -> torch.Tensor:
         if self.world_size > 1:  # alone, the sum is the tensor (and a collective a step costs ~70 us)
             self._dist.all_reduce(tensor, op=self._dist.ReduceOp.SUM)
         return tensor
-
-    def any_process(self, flag: bool) -> bool:
-        return self.agree(flag)[0]
 
     def agree(self, *flags: bool) -> tuple[bool, ...]:
         if self.world_size == 1:
@@ -220,9 +219,6 @@ class DDP(Strategy):
         t = torch.tensor([1 if f else 0 for f in flags], dtype=torch.int32)
         self._dist.all_reduce(t, op=self._dist.ReduceOp.MAX, group=self._control)
         return tuple(bool(v) for v in t.tolist())
-
-    def barrier(self) -> None:
-        self._dist.barrier()
 
     def teardown(self) -> None:
         if self._dist.is_initialized():
@@ -238,8 +234,6 @@ def strategy_for(device: str = "auto") -> Strategy:
     """DDP when this process was started by torchrun, else a single process on `device`."""
     if launched_by_torchrun():
         return DDP(device)
-    from core.training.runtime import resolve_device
-
     return Strategy(resolve_device(device))
 
 

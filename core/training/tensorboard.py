@@ -43,12 +43,14 @@ class TensorBoardSink:
 
     The writer opens at the first record. When that is a "resume" (a resumed run, core.runs.reducer), it
     opens with purge_step after the resume's step: TensorBoard then hides the points the killed run wrote
-    past its checkpoint, which this run writes again, so each step shows once."""
+    past its checkpoint, which this run writes again, so each step shows once. close_at_end: close the writer at
+    the run's final record (a live run's sink, which nobody else closes); else flush it there."""
 
-    def __init__(self, log_dir: str | Path):
+    def __init__(self, log_dir: str | Path, close_at_end: bool = False):
         self.log_dir = Path(log_dir)
         self._writer_class = _writer_class()  # raises TensorBoardUnavailable now, before the run starts
         self.writer = None
+        self.close_at_end = close_at_end
         self.scalars = 0
 
     def _open(self, record: dict) -> None:
@@ -73,7 +75,10 @@ class TensorBoardSink:
             for field, tag in EPOCH_TAGS.items():
                 self._add(tag, record.get(field), record.get("epoch"))
         elif kind in FINAL_KINDS:
-            self.writer.flush()
+            if self.close_at_end:
+                self.close()
+            else:
+                self.writer.flush()
 
     def close(self) -> None:
         if self.writer is not None:

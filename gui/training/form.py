@@ -1,6 +1,7 @@
-"""The Train tab's form: the optimisation settings it owns (epochs, batch size, learning rate, optimizer,
-weight decay, schedule, seed, device), the dataset and model it only shows (the Data and Model tabs own
-them), and the Train / Pause / Stop actions.
+"""The Train tab's form: the settings it owns (Training: epochs, batch size, learning rate, optimizer, ...;
+Insight; Advanced, collapsed: loader workers, mixed precision, compile, checkpoint interval, heartbeat,
+momentum, ...: every train setting of core.catalog.TRAIN_OPTIONS), the dataset and model it only shows (the
+Data and Model tabs own them), and the Train / Pause / Stop actions.
 
 The user's fields (gui/training/settings_fields.py) are bound to the window's RunSettingsModel; while a run
 folder is followed, that run's settings (its config.json) show read-only in their place, under a banner.
@@ -8,15 +9,58 @@ The form is disabled until the engine has loaded (`set_engine_ready`).
 """
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QStackedWidget, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QSizePolicy,
+    QStackedWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from core.runs.layout import CONFIG, LAST
 from gui.run_settings_model import FORM_KEYS, RunSettingsModel, SettingsError, default_values, values_from_config
 from gui.training.settings_fields import FIELD_NAMES, SettingsFields
 
 __all__ = ["SettingsError", "TrainingPanel", "default_form_values"]
+
+
+class FittingScrollArea(QScrollArea):
+    """The settings fields, as tall as they are while there is room and scrolling when there is not, so an
+    opened Advanced group never pushes the Train button and the progress out of the window. The window keeps
+    room for `minimum_height()` (the fields with Advanced closed, as before the group existed)."""
+
+    def __init__(self, content: QWidget, minimum_height, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._minimum_height = minimum_height
+        self.setWidget(content)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        content.installEventFilter(self)
+
+    def eventFilter(self, watched, event) -> bool:
+        if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
+            self.updateGeometry()  # the content grew or shrank: ask the panel's layout again
+        return super().eventFilter(watched, event)
+
+    def _width(self) -> int:
+        return self.widget().minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width()
+
+    def sizeHint(self) -> QSize:
+        return QSize(self._width(), self.widget().sizeHint().height())
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(self._width(), self._minimum_height())
+
+    def show_section(self, section: QWidget) -> None:
+        """Scroll a section that has just opened into view (after the layout has placed it)."""
+        QTimer.singleShot(0, lambda: self.ensureWidgetVisible(section, 0, 0))
 
 
 def _action(parent, text: str, shortcut: str, tip: str, *more: str) -> QAction:
@@ -81,7 +125,9 @@ class TrainingPanel(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.follow_banner)
-        layout.addWidget(self.forms)
+        self.fields_scroll = FittingScrollArea(self.forms, self._fields_height_closed)
+        self._show_advanced_when_opened(self.own_fields)
+        layout.addWidget(self.fields_scroll)
         layout.addLayout(buttons)
         self.progress_slot = QVBoxLayout()  # the main window puts the progress panel here
         layout.addLayout(self.progress_slot)
@@ -98,6 +144,18 @@ class TrainingPanel(QWidget):
         button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         button.setMinimumHeight(30)
         return button
+
+    def _show_advanced_when_opened(self, fields: SettingsFields) -> None:
+        fields.advanced.header.toggled.connect(
+            lambda open_: self.fields_scroll.show_section(fields.advanced) if open_ else None)
+
+    def _fields_height_closed(self) -> int:
+        """The height of the fields on show, less an opened Advanced group."""
+        page = self.forms.currentWidget()
+        height = page.sizeHint().height()
+        if isinstance(page, SettingsFields) and page.advanced.is_open():
+            height -= page.advanced.content.sizeHint().height() + page.advanced.layout().spacing()
+        return height
 
     # ---- engine and state ----------------------------------------------------------------------------
     def set_engine_ready(self, ready: bool = True) -> None:
@@ -164,6 +222,7 @@ class TrainingPanel(QWidget):
         if self.followed_fields is None:
             self.followed_fields = SettingsFields(RunSettingsModel(parent=self))
             self.followed_fields.set_read_only()
+            self._show_advanced_when_opened(self.followed_fields)
             self.forms.addWidget(self.followed_fields)
         return self.followed_fields
 

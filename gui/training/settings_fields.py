@@ -1,42 +1,113 @@
-"""The Train tab's settings fields (data and model shown, training and insight edited), bound to one
+"""The Train tab's settings fields (data and model shown, training, insight and advanced edited), bound to one
 RunSettingsModel. The form holds two: the user's own, bound to the window's shared model, and a read-only
 one bound to a private model that shows a followed run's config.json (gui/training/form.py switches).
 
-Choices, limits and defaults come from core.catalog.
+The fields are made from core.catalog.TRAIN_OPTIONS (the schema TrainConfig and `layerscope train`'s options
+come from too): one field per setting, in the group the catalogue names (Training, Insight, Advanced), of the
+kind its value needs (a spin box for a whole number, a line edit for a fraction, a combo box for a choice, a
+check box for on/off), with the catalogue's label, limits and help. Advanced starts collapsed.
 """
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QGroupBox, QLineEdit, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QLineEdit,
+    QSizePolicy,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from core import catalog
-from gui.run_settings_model import OwnerLink, RunSettingsModel, bind_check, bind_combo, bind_line, bind_spin
+from gui.run_settings_model import (
+    TRAIN_FORM_OPTIONS,
+    OwnerLink,
+    RunSettingsModel,
+    bind_check,
+    bind_combo,
+    bind_line,
+    bind_spin,
+)
 
-# The fields by attribute name (TrainingPanel exposes the user's own under the same names).
-FIELD_NAMES = ("dataset_link", "model_link", "epochs", "batch_size", "lr", "optimizer", "weight_decay", "schedule",
-               "seed", "device", "processes", "early_stop_patience", "early_stop_metric", "dossier_topk",
-               "layer_health_every")
-
-
-def _spin(setting) -> QSpinBox:
-    box = QSpinBox()
-    box.setRange(int(setting.minimum), int(setting.maximum))
-    box.setToolTip(setting.help)
-    return box
-
-
-def _combo(setting) -> QComboBox:
-    box = QComboBox()
-    for choice in setting.choices:
-        box.addItem(choice.name)
-        box.setItemData(box.count() - 1, choice.help or choice.title, Qt.ItemDataRole.ToolTipRole)
-    box.setToolTip(setting.help)
-    return box
+# The fields by attribute name (TrainingPanel exposes the user's own under the same names): each setting's key,
+# and "processes" for nproc.
+FIELD_NAMES = ("dataset_link", "model_link", "processes", *TRAIN_FORM_OPTIONS)
+GROUP_TITLES = {"training": "Training", "insight": "Insight", "advanced": "Advanced"}
+# Where the app says more than the catalogue's help (which is written for the CLI too).
+TOOLTIPS = {"nproc": "Training processes on this machine. 1 trains inside the app; more start a separate DDP job "
+                     "(one per GPU, or gloo on the CPU). The batch size is global: it is split over the processes."}
 
 
-def _dataset_text(name: str) -> str:
-    info = catalog.DATASETS.get(name)
-    return info.title if info is not None else name
+def make_field(setting: catalog.Setting) -> QWidget:
+    """The widget that edits one catalogue setting."""
+    if isinstance(setting, catalog.NumberSetting) and setting.integer:
+        widget = QSpinBox()
+        widget.setRange(int(setting.minimum), int(setting.maximum))
+        widget.setSuffix(f" {setting.unit}" if setting.unit else "")
+        widget.setSpecialValueText(setting.zero if setting.minimum == 0 else "")
+        widget.setSingleStep(int(setting.step or 1))
+    elif isinstance(setting, catalog.NumberSetting):
+        widget = QLineEdit()
+        widget.setPlaceholderText(f"{setting.default:g}")
+    elif isinstance(setting, catalog.ChoiceSetting):
+        widget = QComboBox()
+        for choice in setting.choices:
+            widget.addItem(choice.name)
+            widget.setItemData(widget.count() - 1, choice.help or choice.title, Qt.ItemDataRole.ToolTipRole)
+    elif isinstance(setting, catalog.FlagSetting):
+        widget = QCheckBox(setting.label)
+    else:
+        raise TypeError(f"no field for {setting!r}")
+    widget.setToolTip(TOOLTIPS.get(setting.key, setting.help))
+    return widget
+
+
+def bind_field(settings: RunSettingsModel, key: str, widget: QWidget) -> None:
+    if isinstance(widget, QSpinBox):
+        bind_spin(settings, key, widget)
+    elif isinstance(widget, QLineEdit):
+        bind_line(settings, key, widget)
+    elif isinstance(widget, QComboBox):
+        bind_combo(settings, key, widget)
+    else:
+        bind_check(settings, key, widget)
+
+
+class CollapsibleSection(QWidget):
+    """A titled section whose content shows only when its header is clicked open (closed at first)."""
+
+    def __init__(self, title: str, content: QWidget, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.content = content
+        self.header = QToolButton()
+        self.header.setObjectName("sectionHeader")
+        self.header.setText(title)
+        self.header.setCheckable(True)
+        self.header.setAutoRaise(True)
+        self.header.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.header.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.header.toggled.connect(self.set_open)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.header)
+        layout.addWidget(content)
+        self.set_open(False)
+
+    def is_open(self) -> bool:
+        return self.header.isChecked()
+
+    def set_open(self, open_: bool) -> None:
+        if self.header.isChecked() != open_:
+            self.header.setChecked(open_)  # comes back here through toggled
+            return
+        self.header.setArrowType(Qt.ArrowType.DownArrow if open_ else Qt.ArrowType.RightArrow)
+        self.content.setVisible(open_)
 
 
 class SettingsFields(QWidget):
@@ -45,89 +116,83 @@ class SettingsFields(QWidget):
     def __init__(self, settings: RunSettingsModel, parent: QWidget | None = None):
         super().__init__(parent)
         self.settings = settings
+        self._editable = True
         # Shown here, owned by the Data and Model tabs: a link opens the owner.
         self.dataset_link = OwnerLink(settings, "dataset", _dataset_text)
         self.model_link = OwnerLink(settings, "model", lambda name: catalog.MODELS[name].title)
         for link in (self.dataset_link, self.model_link):
             link.ownerRequested.connect(self.ownerRequested)
-        self.epochs = _spin(catalog.EPOCHS)
-        self.batch_size = _spin(catalog.BATCH_SIZE)
-        self.lr = QLineEdit()
-        self.lr.setToolTip("Learning rate, e.g. 0.001 or 1e-3")
-        self.optimizer = _combo(catalog.OPTIMIZER)
-        self.weight_decay = QLineEdit()
-        self.weight_decay.setToolTip(catalog.WEIGHT_DECAY.help)
-        self.schedule = _combo(catalog.SCHEDULE)
-        self.seed = _spin(catalog.SEED)
-        self.device = _combo(catalog.DEVICE)
-        # Early stopping: off (patience 0) by default; the plots mark the best epoch either way.
-        self.early_stop_patience = _spin(catalog.EARLY_STOP_PATIENCE)
-        self.early_stop_patience.setSpecialValueText("Off")
-        self.early_stop_patience.setSuffix(" epochs")
-        self.early_stop_metric = _combo(catalog.EARLY_STOP_METRIC)
-        # Processes: 1 trains here, in the app; more start a DDP job (one per GPU, or gloo on the CPU).
-        self.processes = _spin(catalog.NPROC)
-        self.processes.setToolTip("Training processes on this machine. 1 trains inside the app; more start a "
-                                  "separate DDP job (one per GPU, or gloo on the CPU). The batch size is global: "
-                                  "it is split over the processes.")
-        # Insight (off by default; both cost a little training time): what each channel learned, and how
-        # each layer is learning. The Dossier tab reads what they write into RUN/dossier and the run folder.
-        self.dossier_topk = QCheckBox("Top images per channel")
-        self.dossier_topk.setToolTip(catalog.DOSSIER_TOPK.help)
-        self.layer_health_every = _spin(catalog.LAYER_HEALTH_EVERY)
-        self.layer_health_every.setSpecialValueText("Off")
-        self.layer_health_every.setSuffix(" steps")
-        self.layer_health_every.setSingleStep(catalog.LAYER_HEALTH_SUGGESTED)
-        bind_check(settings, "dossier_topk", self.dossier_topk)
-        for key, box in (("epochs", self.epochs), ("batch_size", self.batch_size), ("seed", self.seed),
-                         ("early_stop_patience", self.early_stop_patience), ("nproc", self.processes),
-                         ("layer_health_every", self.layer_health_every)):
-            bind_spin(settings, key, box)
-        for key, box in (("optimizer", self.optimizer), ("schedule", self.schedule), ("device", self.device),
-                         ("early_stop_metric", self.early_stop_metric)):
-            bind_combo(settings, key, box)
-        for key, edit in (("lr", self.lr), ("weight_decay", self.weight_decay)):
-            bind_line(settings, key, edit)
+        # One field per setting of the Train form, bound to the model.
+        self.fields: dict[str, QWidget] = {}
+        for key, option in TRAIN_FORM_OPTIONS.items():
+            self.fields[key] = make_field(option.setting)
+            setattr(self, key, self.fields[key])
+            bind_field(settings, key, self.fields[key])
+        self.processes = self.fields["nproc"]
+        self.editable_fields = list(self.fields.values())
 
         data_box = QGroupBox("Data and model")
         form = QFormLayout(data_box)
         form.addRow("Dataset", self.dataset_link)
         form.addRow("Model", self.model_link)
-        opt_box = QGroupBox("Training")
-        self.training_form = form2 = QFormLayout(opt_box)
-        form2.addRow("Epochs", self.epochs)
-        form2.addRow("Batch size", self.batch_size)
-        form2.addRow("Learning rate", self.lr)
-        form2.addRow("Optimizer", self.optimizer)
-        form2.addRow("Weight decay", self.weight_decay)
-        form2.addRow("Schedule", self.schedule)
-        form2.addRow("Seed", self.seed)
-        form2.addRow("Device", self.device)
-        form2.addRow(catalog.NPROC.label, self.processes)
-        form2.addRow(catalog.EARLY_STOP_PATIENCE.label, self.early_stop_patience)
-        form2.addRow(catalog.EARLY_STOP_METRIC.label, self.early_stop_metric)
-        insight_box = QGroupBox("Insight")
-        form3 = QFormLayout(insight_box)
-        form3.addRow(self.dossier_topk)
-        form3.addRow("Layer health every", self.layer_health_every)
+        self.forms = {group: self._group_form(group) for group in catalog.TRAIN_FORM_GROUPS}
+        self.training_form = self.forms["training"]
+        training_box, insight_box = QGroupBox(GROUP_TITLES["training"]), QGroupBox(GROUP_TITLES["insight"])
+        training_box.setLayout(self.forms["training"])
+        insight_box.setLayout(self.forms["insight"])
+        advanced_box = QGroupBox()
+        advanced_box.setLayout(self.forms["advanced"])
+        self.advanced = CollapsibleSection(GROUP_TITLES["advanced"], advanced_box)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        for box in (data_box, opt_box, insight_box):
-            layout.addWidget(box)
-        self.boxes = (data_box, opt_box, insight_box)
-        self.editable_fields = [self.epochs, self.batch_size, self.lr, self.optimizer, self.weight_decay,
-                                self.schedule, self.seed, self.device, self.processes, self.dossier_topk,
-                                self.layer_health_every]
+        for widget in (data_box, training_box, insight_box, self.advanced):
+            layout.addWidget(widget)
+        self.boxes = (data_box, training_box, insight_box, advanced_box)
+        settings.changed.connect(self._on_changed)
+        self._update_enabled()
+
+    def _group_form(self, group: str) -> QFormLayout:
+        form = QFormLayout()
+        for key, option in TRAIN_FORM_OPTIONS.items():
+            if option.place != group:
+                continue
+            if isinstance(self.fields[key], QCheckBox):
+                form.addRow(self.fields[key])  # the box carries its own label
+            else:
+                form.addRow(option.setting.label, self.fields[key])
+        return form
+
+    # ---- enabling ------------------------------------------------------------------------------------
+    def applies(self, key: str) -> bool:
+        """False while the setting does not matter (momentum without SGD, gamma without the step schedule)."""
+        when = TRAIN_FORM_OPTIONS[key].when
+        return when is None or self.settings.get(when[0]) == when[1]
+
+    def _on_changed(self, key: str, _value) -> None:
+        if any(o.when and o.when[0] == key for o in TRAIN_FORM_OPTIONS.values()):
+            self._update_enabled()
+
+    def _update_enabled(self) -> None:
+        for key, widget in self.fields.items():
+            widget.setEnabled(self._editable and self.applies(key))
 
     def set_editable(self, editable: bool) -> None:
-        for w in self.editable_fields:
-            w.setEnabled(editable)
+        self._editable = editable
+        self._update_enabled()
 
     def set_read_only(self) -> None:
         """For a record of settings, not the next run: nothing edits, the owner links do not open the user's
-        tabs, and Processes (how the app would run it, not in config.json) is not shown."""
+        tabs, and what is not part of a run's config (Processes: how the app would run it) is not shown.
+        Advanced still opens, to read."""
         for box in self.boxes:
             box.setEnabled(False)
         for link in (self.dataset_link, self.model_link):
             link.hide_link()
-        self.training_form.setRowVisible(self.processes, False)
+        for key, option in TRAIN_FORM_OPTIONS.items():
+            if not option.config:
+                self.forms[option.place].setRowVisible(self.fields[key], False)
+
+
+def _dataset_text(name: str) -> str:
+    info = catalog.DATASETS.get(name)
+    return info.title if info is not None else name

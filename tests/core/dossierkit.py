@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw
 
 from core.data import DataSpec
 from core.training.session import RunSettings, prepare_trainer
-from core.training.trainer import TrainConfig
+from core.training.config import TrainConfig
 
 CLASSES = {"circle": (220, 40, 40), "square": (40, 200, 40), "triangle": (40, 60, 230)}
 

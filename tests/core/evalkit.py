@@ -9,7 +9,7 @@ from PIL import Image
 from core.data import DataSpec
 from core.data.shapes import SHAPE_CLASSES, make_shapes
 from core.training.session import RunSettings, prepare_trainer
-from core.training.trainer import TrainConfig
+from core.training.config import TrainConfig
 
 
 def train_tiny_run(run_dir: Path, dataset: str = "shapes", epochs: int = 2, evaluate_at_end: bool = True,

@@ -24,7 +24,7 @@ def test_engine_registries_hold_exactly_the_catalog_names():
     from core.models import MODEL_NAMES
     from core.models.registry import _FACTORIES
     from core.models.simple import ACTIVATIONS
-    from core.training.trainer import OPTIMIZERS, SCHEDULERS
+    from core.training.optim import OPTIMIZERS, SCHEDULERS
 
     assert tuple(_FACTORIES) == MODEL_NAMES == catalog.MODEL_NAMES
     assert tuple(ACTIVATIONS) == catalog.ACTIVATION.names
@@ -44,11 +44,12 @@ def test_core_defaults_come_from_the_catalog():
     from core.data.transforms import Augmentation
     from core.models.simple import SmallCNN, build_mlp
     from core.training.session import RunSettings
-    from core.training.trainer import TrainConfig
+    from core.training.config import TrainConfig
 
     config = TrainConfig()
     for setting in catalog.TRAIN_SETTINGS:
-        assert getattr(config, setting.key) == setting.default, setting.key
+        default = list(setting.default) if isinstance(setting, catalog.PathsSetting) else setting.default
+        assert getattr(config, setting.key) == default, setting.key
     spec = DataSpec()
     assert (spec.name, spec.image_size, spec.val_fraction, spec.train_count, spec.cache_mb) == (
         catalog.DEFAULT_DATASET, catalog.IMAGE_SIZE.default, catalog.VAL_FRACTION.default,

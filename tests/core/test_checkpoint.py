@@ -13,7 +13,7 @@ from core.data import DataSpec
 from core.checkpoints.predict import Predictor
 from core.runs.history import fold
 from core.training.session import RunSettings, prepare_trainer
-from core.training.trainer import TrainConfig
+from core.training.config import TrainConfig
 
 SETTINGS = dict(data=DataSpec(train_count=300, val_count=100, seed=3), model_name="cnn",
                 model_options={"channels": 8, "blocks": 3})
@@ -31,9 +31,9 @@ class StopAfterEpoch(Callback):
     def __init__(self, epoch):
         self.epoch = epoch
 
-    def on_epoch_end(self, trainer, metrics):
+    def on_epoch_end(self, run, metrics):
         if metrics.epoch == self.epoch:
-            trainer.stop()
+            run.stop()
 
 
 def test_exact_resume_matches_an_uninterrupted_run(tmp_path):
@@ -148,7 +148,7 @@ def test_code_in_a_checkpoint_never_runs(tmp_path, capsys):
 class DrawsPythonRandom(Callback):
     """Something in the run (a user's callback, a custom transform) that uses Python's `random`."""
 
-    def on_fit_start(self, trainer, info):
+    def on_fit_start(self, run, start):
         import random
 
         random.random()

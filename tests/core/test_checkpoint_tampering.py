@@ -18,7 +18,7 @@ from core.cli.main import main
 from core.data import DataSpec
 from core.checkpoints.predict import Predictor
 from core.training.session import RunSettings, prepare_trainer
-from core.training.trainer import TrainConfig
+from core.training.config import TrainConfig
 
 SETTINGS = RunSettings(data=DataSpec(train_count=32, val_count=16, image_size=16, seed=1), model_name="mlp",
                        model_options={"hidden": [8]}, train=TrainConfig(epochs=2, batch_size=16, schedule="none"))

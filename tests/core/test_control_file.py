@@ -8,7 +8,7 @@ from core.runs.control import control_path, read_pause, write_control
 from core.data import DataSpec
 from core.training.session import RunSettings, prepare_trainer
 from core.training.strategy import Strategy
-from core.training.trainer import TrainConfig
+from core.training.config import TrainConfig
 
 
 def _records(run):

@@ -12,7 +12,8 @@ from core.progress import Reporter
 from core.data.folder import DatasetError, scan_folder_splits
 from core.data.health import scan_health
 from core.models import ModelSpec, build_model
-from core.training.trainer import TrainConfig, Trainer
+from core.training.config import TrainConfig
+from core.training.trainer import Trainer
 
 
 @pytest.fixture

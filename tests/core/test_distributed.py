@@ -18,11 +18,11 @@ import torch
 from core.runs.follower import RunFollower
 from core.processes.launch import pick_port
 from core.runs.rank_status import read_rank_statuses
-from core.training.strategy import GlobalBatchShardSampler, global_batches
+from core.training.sampling import GlobalBatchShardSampler, global_batches
 
 ROOT = Path(__file__).resolve().parents[2]
 # 61 training images, batch 8: 7 full global batches and one of 5, split 3 + 2 (uneven shards on purpose).
-TRAIN = ["--dataset", "shapes", "--model", "mlp", "--shapes-count", "61", "--image-size", "12", "--batch-size", "8",
+TRAIN = ["--dataset", "shapes", "--model", "mlp", "--shapes-count", "61", "--image-size", "16", "--batch-size", "8",
          "--device", "cpu", "--quiet", "--seed", "3", "--option", "dropout=0", "--hidden", "16"]
 RUN_TIMEOUT_S = 180
 
@@ -196,10 +196,10 @@ def test_a_job_started_like_the_app_does_pauses_resumes_and_stops_by_a_signal_wh
     from core.data import DataSpec
     from core.training.session import RunSettings
     from core.processes.job import TrainJob
-    from core.training.trainer import TrainConfig
+    from core.training.config import TrainConfig
 
     settings = RunSettings(
-        data=DataSpec(name="shapes", image_size=12, train_count=61, val_count=catalog.shapes_val_count(61), seed=3),
+        data=DataSpec(name="shapes", image_size=16, train_count=61, val_count=catalog.shapes_val_count(61), seed=3),
         model_name="mlp", model_options={"hidden": [16], "dropout": 0.0},
         train=TrainConfig(epochs=500, batch_size=8, device="cpu", seed=3))
     run = tmp_path / "job"
@@ -318,7 +318,8 @@ def test_one_process_under_the_ddp_strategy_trains_exactly_as_the_plain_strategy
 
     from core.models import ModelSpec, build_model
     from core.training.strategy import DDP, Strategy
-    from core.training.trainer import TrainConfig, Trainer
+    from core.training.config import TrainConfig
+    from core.training.trainer import Trainer
 
     g = torch.Generator().manual_seed(0)
     x, y = torch.randn(40, 3, 8, 8, generator=g), torch.randint(0, 3, (40,), generator=g)

@@ -5,8 +5,11 @@ import math
 
 import pytest
 
-from core.cli.main import EXIT_DIVERGED, main
-from core.training.trainer import TrainConfig, TrainingDiverged, check_divergence
+from core.cli.main import main
+from core.exit_codes import DIVERGED as EXIT_DIVERGED
+from core.training.config import TrainConfig
+from core.training.errors import TrainingDiverged
+from core.training.guards import check_divergence
 
 DEFAULT_LR = TrainConfig().lr
 
@@ -33,7 +36,7 @@ def test_a_loss_that_only_wobbles_is_not_divergence():
 def test_a_diverging_run_exits_non_zero_and_is_recorded_as_diverged(tmp_path, capsys):
     out = tmp_path / "run"
     rc = main(["train", "--shapes-count", "64", "--image-size", "16", "--epochs", "2", "--batch-size", "16",
-               "--model", "mlp", "--hidden", "8", "--optimizer", "sgd", "--lr", "1e6", "--out", str(out), "--quiet"])
+               "--model", "mlp", "--hidden", "8", "--optimizer", "sgd", "--lr", "10", "--out", str(out), "--quiet"])
     captured = capsys.readouterr()
     assert rc == EXIT_DIVERGED and "done" not in captured.out
     assert "diverged" in captured.err and f"--lr {DEFAULT_LR:g}" in captured.err and "Traceback" not in captured.err

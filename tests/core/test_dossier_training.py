@@ -56,7 +56,7 @@ def test_health_interval_doubles_to_bound_the_file(tmp_path):
             self.step, self.epoch = 0, 0
 
     t, health = FakeTrainer(), LayerHealth(tmp_path, every=1, max_samples=4)
-    health.on_fit_start(t, {})
+    health.on_fit_start(t, None)  # t stands for the RunView: model, step, epoch
     for _ in range(30):
         t.opt.zero_grad()
         t.model(torch.randn(8, 4)).sum().backward()

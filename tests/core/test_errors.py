@@ -19,7 +19,8 @@ def _core_modules():
 def _exception_classes():
     for module in _core_modules():
         for _, cls in inspect.getmembers(module, inspect.isclass):
-            if issubclass(cls, BaseException) and cls.__module__ == module.__name__:
+            # A private class (_Reached: a forward pass stopped early on purpose) never leaves its module.
+            if issubclass(cls, BaseException) and cls.__module__ == module.__name__ and not cls.__name__.startswith("_"):
                 yield cls
 
 

@@ -11,7 +11,7 @@ from core.evaluate import EvaluationError, evaluate_checkpoint, save_evaluation
 from core.evaluate.compare import compare_evaluations
 from core.training.finetune import prepare_finetune
 from core.training.session import RunSettings, prepare_trainer
-from core.training.trainer import TrainConfig
+from core.training.config import TrainConfig
 from tests.core.evalkit import write_shapes_folder
 
 CLASSES = ["circle", "square", "star"]

@@ -10,7 +10,9 @@ from core.data.shapes import make_shapes
 from core.inspect import (SaliencyUnavailable, default_cam_layer, grad_cam, integrated_gradients, overlay,
                           saliency_map)
 from core.models import ModelSpec, build_model
-from core.training.trainer import TrainConfig, Trainer, seed_everything
+from core.training.config import TrainConfig
+from core.training.runtime import seed_everything
+from core.training.trainer import Trainer
 
 SIZE, TRAIN, VAL, SEED = 64, 4000, 60, 5
 

@@ -81,12 +81,12 @@ class _SignalAtStep(Callback):
     def __init__(self, live):
         self.live, self.answered_at = live, None
 
-    def on_train_step(self, trainer):
-        if trainer.step == 2:
+    def on_train_step(self, run):
+        if run.step == 2:
             os.kill(os.getpid(), SNAPSHOT_SIGNAL)
-        elif trainer.step > 2 and self.answered_at is None and self.live.exists():
-            self.answered_at = trainer.step
-            trainer.stop()
+        elif run.step > 2 and self.answered_at is None and self.live.exists():
+            self.answered_at = run.step
+            run.stop()
 
 
 def test_sigusr1_asks_for_a_copy_at_the_next_batch_boundary(tmp_path):

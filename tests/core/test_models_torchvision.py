@@ -10,7 +10,8 @@ from core.checkpoints.checkpoint import checkpoint_from_trainer, load_checkpoint
 from core.data import DataSpec, build_data
 from core.models import ModelError, ModelSpec, build_model
 from core.models.torchvision_models import data_spec_for_model, head_name
-from core.training.trainer import TrainConfig, Trainer
+from core.training.config import TrainConfig
+from core.training.trainer import Trainer
 
 
 @pytest.fixture(scope="module")

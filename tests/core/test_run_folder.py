@@ -16,7 +16,7 @@ from core.runs.directory import RunDirectory
 from core.runs.history import LineageReader, fold
 from core.training.recorder import RunRecorder
 from core.training.session import RunSettings, prepare_trainer
-from core.training.trainer import TrainConfig
+from core.training.config import TrainConfig
 
 TINY = dict(data=DataSpec(train_count=32, val_count=16, image_size=16, seed=1), model_name="mlp",
             model_options={"hidden": [8]})

@@ -15,10 +15,10 @@ from core.training.callbacks import Callback, EpochMetrics
 from core.checkpoints.checkpoint import load_checkpoint
 from core.data import DataSpec
 from core.data.transforms import Augmentation
-from core.training.early_stop import early_stop_decision
+from core.training.guards import early_stop_decision
 from core.runs.follower import RunFollower
 from core.training.session import RunSettings, prepare_trainer
-from core.training.trainer import TrainConfig
+from core.training.config import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,9 +34,9 @@ class StopAt(Callback):
     def __init__(self, step):
         self.step = step
 
-    def on_batch_end(self, trainer, report):
+    def on_batch_end(self, run, report):
         if report.step >= self.step:
-            trainer.stop()
+            run.stop()
 
 
 def read(run_dir):
@@ -84,9 +84,9 @@ def test_heartbeat_goes_on_while_paused_and_the_follower_says_paused(tmp_path):
     paused_at_step = threading.Event()
 
     class PauseAt2(Callback):
-        def on_batch_end(self, trainer, report):
+        def on_batch_end(self, run, report):
             if report.step == 2 and not paused_at_step.is_set():
-                trainer.pause()
+                run.pause()
                 paused_at_step.set()
 
     trainer = prepare_trainer(settings(epochs=1), tmp_path / "run", callbacks=[PauseAt2()])
@@ -111,7 +111,7 @@ def test_heartbeat_goes_on_while_paused_and_the_follower_says_paused(tmp_path):
 
 
 def test_early_stopping_on_a_flat_validation_metric_is_recorded(tmp_path):
-    trainer = prepare_trainer(settings(epochs=5, lr=1e-12, early_stop_patience=1, early_stop_metric="val_acc"),
+    trainer = prepare_trainer(settings(epochs=5, lr=1e-8, early_stop_patience=1, early_stop_metric="val_acc"),
                               tmp_path / "run")
     summary = trainer.fit()
     assert summary["epoch"] == 2 and summary["early_stop"]["best_epoch"] == 1
@@ -203,8 +203,7 @@ def test_fit_again_on_the_same_trainer_goes_on_mid_epoch(tmp_path, uninterrupted
     trainer = prepare_trainer(settings(), tmp_path / "run", callbacks=[StopAt(4)])
     trainer.fit()
     trainer.callbacks = [c for c in trainer.callbacks if not isinstance(c, StopAt)]
-    trainer._stop.clear()
-    trainer.fit()
+    trainer.fit()  # a stop ends one fit: fit() again goes on
     got, expected = step_losses(tmp_path / "run"), step_losses(uninterrupted)
     assert sorted(got) == sorted(expected)
     assert all(got[s] == pytest.approx(v, abs=1e-6) for s, v in expected.items())
@@ -215,11 +214,11 @@ def test_divergence_is_recorded_as_diverged_and_other_errors_as_failed(tmp_path)
 
     from core.runs.directory import RunDirectory
     from core.training.recorder import RunRecorder
-    from core.training.trainer import DivergedError, TrainingError
+    from core.training.errors import DivergedError, TrainingError
 
     for name, error, status in [("a", DivergedError("loss nan at step 7"), "diverged"),
                                 ("b", TrainingError("out of memory"), "failed")]:
-        RunRecorder(RunDirectory(tmp_path / name).create()).on_error(SimpleNamespace(step=7), error)
+        RunRecorder(RunDirectory(tmp_path / name).create()).on_error(SimpleNamespace(step=7), error)  # a RunView's step
         follower = RunFollower(tmp_path / name / "metrics.jsonl")
         (record,) = follower.poll()
         assert record["step"] == 7 and record["message"] == str(error)

@@ -6,7 +6,11 @@ import pytest
 from core.training.callbacks import Callback
 from core.data import DataSpec, build_data
 from core.models import ModelSpec, build_model
-from core.training.trainer import TrainConfig, Trainer, TrainingError, seed_everything
+from core.training.config import TrainConfig
+from core.training.errors import TrainingError
+from core.training.guards import guards
+from core.training.runtime import seed_everything
+from core.training.trainer import Trainer
 
 
 def make_trainer(train_count=600, epochs=2, model="cnn", callbacks=(), options=None, **config):
@@ -15,29 +19,30 @@ def make_trainer(train_count=600, epochs=2, model="cnn", callbacks=(), options=N
         options = {"channels": 8} if model == "cnn" else {}
     spec = ModelSpec(model, data.num_classes, 3, 64, options)
     seed_everything(0)
-    return Trainer(build_model(spec), data, TrainConfig(epochs=epochs, **config), spec, list(callbacks))
+    train = TrainConfig(epochs=epochs, **config)
+    return Trainer(build_model(spec), data, train, spec, [*guards(train), *callbacks])  # guards first, as a session
 
 
 class Recorder(Callback):
     def __init__(self):
         self.events, self.epochs, self.reports = [], [], []
 
-    def on_fit_start(self, trainer, info):
+    def on_fit_start(self, run, start):
         self.events.append("start")
 
-    def on_batch_end(self, trainer, report):
+    def on_batch_end(self, run, report):
         self.reports.append(report)
 
-    def on_epoch_end(self, trainer, metrics):
+    def on_epoch_end(self, run, metrics):
         self.epochs.append(metrics)
 
-    def on_fit_end(self, trainer, summary):
+    def on_fit_end(self, run, summary):
         self.events.append("end")
 
-    def on_stopped(self, trainer, summary):
+    def on_stopped(self, run, summary):
         self.events.append("stopped")
 
-    def on_error(self, trainer, error):
+    def on_error(self, run, error):
         self.events.append(("error", error))
 
 
@@ -72,8 +77,8 @@ def test_stop_between_batches_reports_stopped():
     rec = Recorder()
 
     class StopAfterFirstReport(Callback):
-        def on_batch_end(self, trainer, report):
-            trainer.stop()
+        def on_batch_end(self, run, report):
+            run.stop()
 
     trainer = make_trainer(epochs=3, callbacks=[rec, StopAfterFirstReport()], report_interval_s=0.0)
     summary = trainer.fit()
@@ -86,9 +91,9 @@ def test_pause_blocks_training_until_resume():
     reached = threading.Event()
 
     class PauseAtStep3(Callback):
-        def on_batch_end(self, t, report):
+        def on_batch_end(self, run, report):
             if report.step == 3:
-                t.pause()
+                run.pause()
                 reached.set()
 
     trainer.callbacks.append(PauseAtStep3())
@@ -133,7 +138,8 @@ def test_stop_wakes_a_paused_run():
 
 def test_nan_loss_is_a_clear_error():
     rec = Recorder()
-    trainer = make_trainer(epochs=1, model="mlp", callbacks=[rec], lr=1e12, optimizer="sgd", momentum=0.0)
+    # 10 is the highest learning rate the catalogue allows
+    trainer = make_trainer(epochs=1, model="mlp", callbacks=[rec], lr=10.0, optimizer="sgd", momentum=0.0)
     with pytest.raises(TrainingError, match="learning rate"):
         trainer.fit()
     assert rec.events[-1][0] == "error"
@@ -142,7 +148,7 @@ def test_nan_loss_is_a_clear_error():
 def test_bad_settings_are_refused_with_every_problem_named():
     with pytest.raises(TrainingError) as info:
         make_trainer(epochs=0, batch_size=0, lr=-1.0, optimizer="rmsprop")
-    text = str(info.value)
+    text = str(info.value).lower()
     for word in ("epochs", "batch size", "learning rate", "optimizer"):
         assert word in text
 

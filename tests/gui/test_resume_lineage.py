@@ -16,7 +16,7 @@ from core.runs.metrics_csv import write_metrics_csv
 from core.runs.records import RecordError, decode
 from core.training.tensorboard import export_run
 from gui.runs.curves import RunCurves
-from gui.training.live_follow import RunWatch
+from gui.training.run_handle import RunHandle
 from gui.training.plots import TrainingPlots
 from tests.support.signals import cli, finish
 
@@ -96,9 +96,9 @@ def test_a_run_killed_after_a_mid_epoch_checkpoint_and_resumed_shows_every_step_
     # The Train tab follows the folder from here on: it draws the killed run, then the resume rewinds it.
     plots = TrainingPlots()
     qtbot.addWidget(plots)
-    watch = RunWatch(poll_ms=100)
+    watch = RunHandle(run, poll_ms=100)
     watch.recordsArrived.connect(plots.add_records)
-    watch.follow(run)
+    watch.start()
     try:
         qtbot.waitUntil(lambda: len(plots.step_loss) and plots.step_loss.x[-1] == killed_at, timeout=30_000)
         resumed = cli(["train", "--resume", str(RunLayout(run).last_checkpoint), "--epochs", str(done + 1),

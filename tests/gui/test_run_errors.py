@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QMessageBox
 from core.data import DataSpec
 from core.processes.job import TrainJob
 from core.training.session import RunSettings, prepare_trainer
-from core.training.trainer import TrainConfig
+from core.training.config import TrainConfig
 
 
 @pytest.mark.parametrize("failure, expected", [

@@ -14,7 +14,7 @@ def make_tiny_run(run_dir: str | Path) -> Path:
     """Train 1 epoch of mlp[16] on 160 shapes images at 16 px through the engine API -> the run's last.pt."""
     from core.data import DataSpec
     from core.training.session import RunSettings, prepare_trainer
-    from core.training.trainer import TrainConfig
+    from core.training.config import TrainConfig
 
     settings = RunSettings(data=DataSpec(name="shapes", image_size=16, train_count=160, val_count=20),
                            model_name="mlp", model_options={"hidden": [16]},

@@ -1,0 +1,203 @@
+"""Familiarity and the map: speed against bare inference, and how well unfamiliar images are told apart.
+
+    .venv/bin/python benchmarks/familiarity.py [--images 5000] [--repeats 5] [--bank-rows 50000] [--dim 512]
+        [--train-count 4000] [--image-size 32] [--epochs 20] [--left-out triangle] [--quick]
+
+- feature_pass_ratio: core.familiarity's feature pass (features + logits of every image) against a bare
+  inference loop (DataLoader -> model -> softmax) over the same images, same model, same process, alternated
+  --repeats times; the median of bare_s / pass_s (target >= 0.9).
+- familiarity_ms: scoring one image's features against a bank of --bank-rows training features of --dim
+  values (the extra time a dropped image costs beyond its forward pass); median and p99 (target <= 10 ms),
+  next to bare_knn_ms, a bare torch.mv + topk over the same bank (scoring reads the whole bank once per image,
+  N x D x 4 bytes, so both are bound by memory bandwidth).
+- auroc_unseen_class / auroc_far: a cnn trained on the shapes without --left-out, scored on validation images
+  (familiar) against the left-out shape's images (unseen class), against noise and white-on-black drawn digits
+  (far; also each alone), and against digits drawn in the shapes' own colours and noise (shape_style_digits);
+  k-NN distance (Sun et al. 2022, the app's score) next to the energy score (-logsumexp of the logits).
+  Targets >= 0.9 and >= 0.97. Also the share flagged unfamiliar at the app's threshold (95 % of validation
+  images familiar).
+- map_pca_s and map_tsne_s: the projections' time on --bank-rows and --tsne-points points.
+Prints a table, then as the LAST line a JSON object with every number.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+_HERE = os.path.dirname(os.path.abspath(__file__))  # this folder's inspect.py would shadow the standard library's
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
+sys.path.insert(0, os.path.dirname(_HERE))
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from core.data.shapes import SHAPE_CLASSES  # noqa: E402
+
+
+def feature_pass_ratio(args) -> dict:
+    from core.data import DataSpec, build_data, make_loader
+    from core.familiarity.features import extract_features
+    from core.familiarity.sources import ImageSet
+    from core.models import ModelSpec, build_model
+
+    data = build_data(DataSpec(name="shapes", train_count=16, val_count=args.images, image_size=args.image_size))
+    spec = ModelSpec(args.model, data.num_classes, 3, data.preprocess.image_size, {})
+    model = build_model(spec, load_weights=False).to(args.device).eval()
+    device = torch.device(args.device)
+    images = ImageSet("val", data.val, [f"shapes:val/{i:05d}" for i in range(len(data.val))], data.val.labels)
+
+    def bare():
+        with torch.inference_mode():
+            outputs = [torch.softmax(model(x.to(device)).float(), dim=1)
+                       for x, _ in make_loader(data.val, args.batch_size, shuffle=False)]
+            torch.cat(outputs).cpu()
+
+    def app():
+        extract_features(model, [images], batch_size=args.batch_size)
+
+    bare(), app()  # warm-up
+    pairs = []
+    for _ in range(args.repeats):  # alternated, so load from other processes hits both alike
+        t = time.perf_counter()
+        bare()
+        b = time.perf_counter() - t
+        t = time.perf_counter()
+        app()
+        pairs.append((b, time.perf_counter() - t))
+    ratio = statistics.median(b / a for b, a in pairs)
+    return {"feature_pass_ratio": round(ratio, 4), "bare_images_per_s": round(args.images / min(b for b, _ in pairs)),
+            "pass_images_per_s": round(args.images / min(a for _, a in pairs))}
+
+
+def random_bank(rows: int, dim: int, seed: int = 0):
+    from core.familiarity.bank import FeatureBank
+    from core.familiarity.knn import default_k, normalise
+
+    rng = np.random.default_rng(seed)
+    features = normalise(np.abs(rng.normal(size=(rows, dim))).astype(np.float32)).half().float()
+    return FeatureBank(features, rng.integers(0, 10, rows), [f"/photos/img_{i:06d}.jpg" for i in range(rows)],
+                       [f"class{i}" for i in range(10)], default_k(rows), rng.uniform(0.2, 0.6, 1000).astype(np.float32),
+                       rng.normal(-5, 1, 1000).astype(np.float32), "0" * 64)
+
+
+def familiarity_ms(args) -> dict:
+    from core.familiarity.scoring import familiarity_of
+
+    bank = random_bank(args.bank_rows, args.dim)
+    query = np.abs(np.random.default_rng(1).normal(size=args.dim)).astype(np.float32)
+    familiarity_of(bank, query)
+    times = []
+    for _ in range(args.score_repeats):
+        t = time.perf_counter()
+        familiarity_of(bank, query)
+        times.append((time.perf_counter() - t) * 1000)
+    times.sort()
+    unit = torch.nn.functional.normalize(torch.from_numpy(query), dim=0)
+    bare = []  # what one would write by hand: one matrix-vector product and a top-k, nothing else
+    for _ in range(args.score_repeats):
+        t = time.perf_counter()
+        torch.mv(bank.features, unit).topk(bank.k)
+        bare.append((time.perf_counter() - t) * 1000)
+    return {"familiarity_ms": round(statistics.median(times), 3),
+            "familiarity_p99_ms": round(times[min(len(times) - 1, int(0.99 * len(times)))], 3),
+            "bare_knn_ms": round(statistics.median(bare), 3)}
+
+
+def _auroc(inside: np.ndarray, outside: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(np.r_[np.zeros(len(inside)), np.ones(len(outside))], np.r_[inside, outside]))
+
+
+def ood(args) -> dict:
+    from core.familiarity.bank import make_bank
+    from core.familiarity.features import extract_features
+    from core.familiarity.knn import energy
+    from core.familiarity.scoring import kth_distances
+    from tests.support.unfamiliar import digit_images, image_set, noise_images, shapes_without, train_classifier
+
+    images, labels, left_out, classes = shapes_without(args.left_out, args.train_count * 5 // 4, args.image_size, 7)
+    n_val = len(labels) // 5
+    t = time.perf_counter()
+    model, _spec, pre = train_classifier(images[n_val:], labels[n_val:], classes, epochs=args.epochs,
+                                         options={"channels": 16, "blocks": 3})
+    train_s = time.perf_counter() - t
+    probes = {"unseen": left_out, "noise": noise_images(200, args.image_size, 1),
+              "digits": digit_images(400, args.image_size, 2, "mnist"),
+              "shape_style_digits": digit_images(400, args.image_size, 3, "shapes")}
+    sets = [image_set("train", images[n_val:], labels[n_val:], pre), image_set("val", images[:n_val], labels[:n_val], pre)]
+    features = extract_features(model, sets)
+    bank = make_bank(features, classes, "0" * 64)
+    groups = {"val": features.split("val")}
+    for name, pictures in probes.items():
+        groups[name] = extract_features(model, [image_set("other", pictures, np.zeros(len(pictures)), pre, name)])
+    knn = {name: kth_distances(bank, fs.features) for name, fs in groups.items()}
+    en = {name: energy(fs.logits) for name, fs in groups.items()}
+    knn["far"], en["far"] = np.r_[knn["noise"], knn["digits"]], np.r_[en["noise"], en["digits"]]
+    threshold = bank.calibration.threshold_value
+    val = groups["val"]
+    out = {"val_accuracy": round(float((val.predictions == val.labels).mean()), 4), "train_s": round(train_s, 1),
+           "k": bank.k, "flagged_val": round(float((knn["val"] > threshold).mean()), 4)}
+    for name, key in (("unseen", "unseen_class"), ("far", "far"), ("noise", "noise"), ("digits", "digits"),
+                      ("shape_style_digits", "shape_style_digits")):
+        out[f"auroc_{key}"] = round(_auroc(knn["val"], knn[name]), 4)
+        out[f"energy_auroc_{key}"] = round(_auroc(en["val"], en[name]), 4)
+        out[f"flagged_{key}"] = round(float((knn[name] > threshold).mean()), 4)
+    return out
+
+
+def map_times(args) -> dict:
+    from core.datamap.project import project
+
+    bank = random_bank(args.bank_rows, args.dim)
+    t = time.perf_counter()
+    project(bank.features, "pca")
+    pca_s = time.perf_counter() - t
+    clustered = bank.features[: args.tsne_points].clone()
+    t = time.perf_counter()
+    project(clustered, "tsne")
+    return {"map_pca_s": round(pca_s, 3), "map_tsne_s": round(time.perf_counter() - t, 2)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=5000)
+    parser.add_argument("--model", default="cnn")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--bank-rows", type=int, default=50_000)
+    parser.add_argument("--dim", type=int, default=512)
+    parser.add_argument("--score-repeats", type=int, default=200)
+    parser.add_argument("--train-count", type=int, default=4000,
+                        help="images of the known shapes (a fifth of them for validation)")
+    parser.add_argument("--image-size", type=int, default=32)
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--left-out", default="triangle", choices=SHAPE_CLASSES)
+    parser.add_argument("--tsne-points", type=int, default=2000)
+    parser.add_argument("--quick", action="store_true", help="tiny settings: checks that the script runs")
+    args = parser.parse_args()
+    if args.quick:
+        args.images, args.repeats, args.bank_rows, args.score_repeats = 512, 2, 5000, 20
+        args.train_count, args.epochs, args.tsne_points = 300, 1, 200
+    results = {**feature_pass_ratio(args), **familiarity_ms(args), **ood(args), **map_times(args)}
+    print(f"{'':34}{'value':>12}  target")
+    targets = {"feature_pass_ratio": ">= 0.9", "familiarity_ms": "<= 10", "auroc_unseen_class": ">= 0.9",
+               "auroc_far": ">= 0.97"}
+    for key, value in results.items():
+        print(f"{key:34}{value:>12}  {targets.get(key, '')}")
+    print(f"{args.images} shapes images at {args.image_size} px, model {args.model}, device {args.device}; bank "
+          f"{args.bank_rows} x {args.dim}; OOD: cnn trained on {args.train_count} shapes without "
+          f"'{args.left_out}' for {args.epochs} epochs; torch threads {torch.get_num_threads()}")
+    print(json.dumps({"images": args.images, "model": args.model, "device": args.device, "bank_rows": args.bank_rows,
+                      "dim": args.dim, "left_out": args.left_out, **results}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

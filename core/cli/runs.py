@@ -1,0 +1,38 @@
+"""Commands over run folders: `layerscope export-tensorboard` (runs' metrics.jsonl as TensorBoard files)."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from core import exit_codes
+from core.cli.failure import CommandError
+from core.runs import layout
+
+
+def register(sub) -> None:
+    x = sub.add_parser("export-tensorboard", help=f"convert runs' {layout.METRICS} to TensorBoard event files")
+    x.add_argument("runs", nargs="+", metavar="RUN", help=f"run folders (or their {layout.METRICS})")
+    x.add_argument("--out", default=None, help=f"folder for the event files (default: RUN/{layout.TENSORBOARD}; "
+                                               "with several runs, one sub-folder per run)")
+    x.set_defaults(handler=export_tensorboard)
+
+
+def export_tensorboard(args) -> int:
+    from core.training.tensorboard import TensorBoardUnavailable, export_run
+
+    failed = 0
+    for run in args.runs:
+        out = args.out
+        if out and len(args.runs) > 1:
+            out = str(Path(out) / Path(run).resolve().name)
+        try:
+            log_dir, scalars, garbage = export_run(run, out)
+        except TensorBoardUnavailable as exc:
+            raise CommandError(str(exc)) from None
+        except OSError as exc:
+            print(f"layerscope export-tensorboard: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        note = f" ({garbage} unreadable lines skipped)" if garbage else ""
+        print(f"{run}: {scalars} scalars -> {log_dir}{note}")
+    return exit_codes.FAILED if failed else exit_codes.OK
