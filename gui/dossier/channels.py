@@ -68,6 +68,7 @@ class ChannelsView(QWidget):
         self.class_plot.setBackground("w")
         self.class_plot.setMinimumHeight(120)
         self.class_plot.setLabel("left", "mean activation")
+        self.class_plot.getAxis("left").enableAutoSIPrefix(False)  # 0.4, not "400 (x0.001)" with the unit clipped
         self.class_hint = EmptyHint(self.class_plot, NO_RUN)
         self.detail_title = QLabel("")
 

@@ -48,6 +48,9 @@ def test_channels_grid_then_one_channel_with_class_means(qtbot, panel, run_dir):
     bars = [i for i in panel.channels.class_plot.listDataItems()] + panel.channels.class_plot.getPlotItem().items
     assert any(type(b).__name__ == "BarGraphItem" for b in bars)
     assert not panel.channels.class_hint.shown and panel.channels.detail.isVisibleTo(panel)
+    axis = panel.channels.class_plot.getAxis("left")
+    panel.channels.class_plot.setYRange(0, 0.004, padding=0)  # a late layer's small means
+    assert axis.autoSIPrefixScale == 1.0 and "x0" not in axis.labelString()  # 0.004, not "4 (x0.001)", clipped
 
 
 def test_health_view_plots_each_layer(qtbot, panel, run_dir):
