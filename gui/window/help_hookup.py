@@ -13,7 +13,7 @@ import html
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QUrl
-from PySide6.QtGui import QAction, QKeySequence, QTextDocument
+from PySide6.QtGui import QAction, QKeySequence, QTextCursor, QTextDocument
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QMessageBox, QTextBrowser, QVBoxLayout
 
 APP_NAME = "Layerscope"
@@ -91,6 +91,33 @@ class GuideDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.browser, 1)
         layout.addWidget(buttons)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        margin = 2 * int(self.browser.document().documentMargin()) + 4
+        fit_pictures(self.browser.document(), self.browser.viewport().width() - margin)
+
+
+def fit_pictures(document: QTextDocument, width: int) -> int:
+    """Draw every picture `width` px wide, its height following (the README's 1200-px screenshots would otherwise
+    make the guide scroll sideways). Returns how many pictures it fitted."""
+    fitted, block = 0, document.begin()
+    while block.isValid():
+        fragments = block.begin()
+        while not fragments.atEnd():
+            fragment = fragments.fragment()
+            if fragment.charFormat().isImageFormat():
+                picture = fragment.charFormat().toImageFormat()
+                if int(picture.width()) != width:
+                    picture.setWidth(max(width, 100))
+                    cursor = QTextCursor(document)
+                    cursor.setPosition(fragment.position())
+                    cursor.setPosition(fragment.position() + fragment.length(), QTextCursor.MoveMode.KeepAnchor)
+                    cursor.setCharFormat(picture)
+                fitted += 1
+            fragments += 1
+        block = block.next()
+    return fitted
 
 
 def show_guide(window) -> GuideDialog:

@@ -68,6 +68,9 @@ def test_help_user_guide_renders_the_readme_and_the_shortcuts_box_lists_the_keys
     text = dialog.browser.toPlainText()
     assert "Set-up: two commands" in text and "The layerscope command" in text  # the README, as Markdown
     assert "##" not in text  # rendered, not shown as source
+    pictures = dialog.browser.document().toHtml().count("<img")
+    assert pictures >= 5  # the README's screenshots, drawn to the guide's width: it never scrolls sideways
+    qtbot.waitUntil(lambda: dialog.browser.horizontalScrollBar().maximum() == 0, timeout=5_000)
     box = show_shortcuts(window)
     for keys in ("Ctrl+1", "Ctrl+7", "Alt+Left", "F1"):
         assert keys in box.text()
