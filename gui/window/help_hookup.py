@@ -79,7 +79,7 @@ class GuideDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle(f"{APP_NAME} User Guide")
         self.resize(900, 700)
-        self.browser = QTextBrowser()
+        self.browser = GuideBrowser()
         self.browser.setOpenExternalLinks(True)
         if readme.is_file():
             self.browser.setSearchPaths([str(readme.parent)])  # its pictures (resources/screenshots/...)
@@ -92,15 +92,20 @@ class GuideDialog(QDialog):
         layout.addWidget(self.browser, 1)
         layout.addWidget(buttons)
 
+
+class GuideBrowser(QTextBrowser):
+    """A QTextBrowser whose pictures follow its width."""
+
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
-        margin = 2 * int(self.browser.document().documentMargin()) + 4
-        fit_pictures(self.browser.document(), self.browser.viewport().width() - margin)
+        margin = 2 * int(self.document().documentMargin()) + 4
+        fit_pictures(self.document(), self.viewport().width() - margin)
 
 
 def fit_pictures(document: QTextDocument, width: int) -> int:
     """Draw every picture `width` px wide, its height following (the README's 1200-px screenshots would otherwise
     make the guide scroll sideways). Returns how many pictures it fitted."""
+    width = max(width, 100)
     fitted, block = 0, document.begin()
     while block.isValid():
         fragments = block.begin()
@@ -109,7 +114,7 @@ def fit_pictures(document: QTextDocument, width: int) -> int:
             if fragment.charFormat().isImageFormat():
                 picture = fragment.charFormat().toImageFormat()
                 if int(picture.width()) != width:
-                    picture.setWidth(max(width, 100))
+                    picture.setWidth(width)
                     cursor = QTextCursor(document)
                     cursor.setPosition(fragment.position())
                     cursor.setPosition(fragment.position() + fragment.length(), QTextCursor.MoveMode.KeepAnchor)
