@@ -16,53 +16,76 @@ from pathlib import Path
 import numpy as np
 
 from core.io.atomic import write_text_atomic
-from core.io.safefile import FileRefused, read_regular_file
+from core.io.small_files import CAPS, ListOf, MapOf, Obj, SmallFileError, parse_json, read_bytes, read_json
 from core.runs.layout import PROBES_INDEX, PROBES_TIMELINE, PROBES_TRUE_CLASSES, RunLayout
 
+MAX_PROBES = 16
 SALIENCY_PX = 32
-INDEX_MAX_BYTES = 1 << 20
-TIMELINE_MAX_BYTES = 256 << 20
-NAMES_MAX_BYTES = 1 << 16
-
-
-def _read_json(path: Path, max_bytes: int):
-    try:
-        return json.loads(read_regular_file(path, max_bytes))
-    except (FileRefused, OSError, ValueError, RecursionError):
-        return None
+MAX_SALIENCY_PX = 256
+MAX_TIMELINE_BYTES = 256 << 20  # MAX_PROBES x MAX_SNAPSHOTS lines of a few KB, far below this
+INDEX_SCHEMA = Obj(required={"files": ListOf(str, MAX_PROBES)},
+                   optional={"labels": ListOf((int, type(None)), MAX_PROBES), "classes": ListOf(str),
+                             "saliency_px": int, "skipped": ListOf(Obj(optional={"file": str, "reason": str}))})
+_PROBE = Obj(required={"saliency": str},
+             optional={"predicted": (str, int), "top": ListOf(ListOf((str, int, float), 2), 1000),
+                       "probs": None,  # a list of numbers or null: class_probabilities takes only what fits
+                       "true_prob": (float, type(None)), "layers": dict})
+SNAPSHOT_SCHEMA = Obj(required={"probes": ListOf(_PROBE, MAX_PROBES)}, optional={"step": int, "epoch": float})
+NAMES_SCHEMA = Obj(optional={"classes": MapOf(str, 10_000)})
 
 
 def read_probes(run_dir: str | Path) -> tuple[dict, list[dict]]:
-    """(probes.json, snapshots in order) with each saliency decoded to a uint8 [32, 32] array and
+    """(probes.json, snapshots in order) with each saliency decoded to a uint8 [px, px] array and
     index["true"]: each probe's true class (named by the user, else by its class folder), or None. A run
-    without probes gives ({}, [])."""
+    without probes gives ({}, []). The run folder may be shared: the files go through the small-file reader
+    (SmallFileError naming the file when probes.json or the timeline cannot be used); a timeline line that is
+    torn (the run is writing) or not what a run writes is skipped, and names that cannot be read are ignored."""
     folder = RunLayout(run_dir).probes
-    index = _read_json(folder / PROBES_INDEX, INDEX_MAX_BYTES)
-    if not isinstance(index, dict) or not isinstance(index.get("files"), list):
-        return {}, []
-    index["true"] = true_classes(index, _read_json(folder / PROBES_TRUE_CLASSES, NAMES_MAX_BYTES))
     try:
-        lines = read_regular_file(folder / PROBES_TIMELINE, TIMELINE_MAX_BYTES).decode("utf-8", "replace").splitlines()
-    except FileRefused:
-        lines = []
-    px = int(index.get("saliency_px", SALIENCY_PX))
-    snapshots = [snap for snap in (_snapshot(line, px, len(index["files"])) for line in lines) if snap is not None]
+        index = read_json(folder / PROBES_INDEX, max_bytes=CAPS["summary"], nonfinite="null", schema=INDEX_SCHEMA)
+    except SmallFileError as exc:
+        if exc.kind == "missing":
+            return {}, []
+        raise
+    px = index.get("saliency_px", SALIENCY_PX)
+    if not 1 <= px <= MAX_SALIENCY_PX:
+        raise SmallFileError(folder / PROBES_INDEX, f"saliency_px {px} is not between 1 and {MAX_SALIENCY_PX}")
+    index["true"] = true_classes(index, _read_names(folder / PROBES_TRUE_CLASSES))
+    try:
+        data = read_bytes(folder / PROBES_TIMELINE, max_bytes=MAX_TIMELINE_BYTES)
+    except SmallFileError as exc:
+        if exc.kind != "missing":
+            raise
+        data = b""
+    snapshots = []
+    for line in data.split(b"\n"):
+        snap = _snapshot(line, folder / PROBES_TIMELINE, px, len(index["files"])) if line.strip() else None
+        if snap is not None:
+            snapshots.append(snap)
     return index, snapshots
 
 
-def _snapshot(line: str, px: int, probes: int) -> dict | None:
+def _snapshot(line: bytes, path: Path, px: int, probes: int) -> dict | None:
     try:
-        snap = json.loads(line)
-    except ValueError:
-        return None  # a torn last line while the run writes
-    if not isinstance(snap, dict) or not isinstance(snap.get("probes"), list) or len(snap["probes"]) != probes:
+        snap = parse_json(line, path, nonfinite="null", schema=SNAPSHOT_SCHEMA)
+        if len(snap["probes"]) != probes:
+            return None  # a line of another set of probes (a run resumed with new ones)
+        for p in snap["probes"]:
+            raw = base64.b64decode(p["saliency"], validate=True)
+            if len(raw) != px * px:
+                return None
+            p["saliency"] = np.frombuffer(raw, np.uint8).reshape(px, px)
+    except (SmallFileError, ValueError):  # a torn last line while the run writes; binascii.Error is a ValueError
         return None
-    for p in snap["probes"]:
-        try:
-            p["saliency"] = np.frombuffer(base64.b64decode(p["saliency"]), np.uint8).reshape(px, px)
-        except (KeyError, TypeError, ValueError):
-            p["saliency"] = None
     return snap
+
+
+def _read_names(path: Path) -> dict | None:
+    """true_classes.json, or None when absent or not usable (the probes then show their folders' classes)."""
+    try:
+        return read_json(path, max_bytes=CAPS["control"], schema=NAMES_SCHEMA)
+    except SmallFileError:
+        return None
 
 
 def true_classes(index: dict, named) -> list[str | None]:
@@ -87,14 +110,15 @@ def true_classes(index: dict, named) -> list[str | None]:
 def name_true_class(run_dir: str | Path, file: str, class_name: str | None) -> Path:
     """Remember `class_name` as the true class of the probe `file` (None forgets it); written atomically."""
     path = RunLayout(run_dir).probes / PROBES_TRUE_CLASSES
-    current = _read_json(path, NAMES_MAX_BYTES)
+    current = _read_names(path)
     names = current.get("classes", {}) if isinstance(current, dict) else {}
     names = {k: v for k, v in names.items() if isinstance(k, str) and isinstance(v, str)} if isinstance(names, dict) else {}
     if class_name is None:
         names.pop(file, None)
     else:
         names[file] = class_name
-    return write_text_atomic(path, json.dumps({"version": 1, "classes": names}, indent=1))
+    # never through a link: a probes/ folder or true_classes.json planted as one is refused (core.io.atomic)
+    return write_text_atomic(path, json.dumps({"version": 1, "classes": names}, indent=1), inside=run_dir)
 
 
 def class_probabilities(snapshots: list[dict], probe: int, classes: list[str]) -> np.ndarray:

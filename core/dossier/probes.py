@@ -18,11 +18,12 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from core.dossier.probe_reading import SALIENCY_PX, read_probes  # noqa: F401  (read_probes: the reader's home)
+from core.errors import describe_failure
+from core.io.atomic import append_lines, write_text_atomic
+from core.dossier.probe_reading import MAX_PROBES, SALIENCY_PX, read_probes  # noqa: F401  (read_probes: its home)
 from core.runs.layout import PROBES_INDEX, PROBES_TIMELINE, RunLayout
 from core.training.callbacks import Callback, EpochMetrics, FitStart, RunView
 
-MAX_PROBES = 16
 MAX_SNAPSHOTS = 200
 ALL_PROBS_CLASSES = 100  # up to this many classes a snapshot keeps every class's probability
 FIRST_EPOCH_POINTS = (0.125, 0.25, 0.5)  # fractions of epoch 1 with a snapshot
@@ -67,6 +68,7 @@ class ProbeTimeline(Callback):
     """A failure is kept in `error` and turns the probes off; it never ends the run."""
 
     def __init__(self, run_dir: str | Path, images: list[str], top_k: int = 3):
+        self.run_dir = Path(run_dir)
         self.folder = RunLayout(run_dir).probes
         self.paths = [Path(p) for p in images][:MAX_PROBES]
         self.top_k = top_k
@@ -79,6 +81,7 @@ class ProbeTimeline(Callback):
         self._first_epoch_steps: set[int] = set()
         self._epoch_stride = 1
         self._batches = 1
+        self.on_warning = None  # optional callable(message): the CLI prints why the probes were turned off
 
     def on_fit_start(self, run: RunView, start: FitStart) -> None:
         from core.data.transforms import eval_transform
@@ -94,10 +97,14 @@ class ProbeTimeline(Callback):
                 continue
             self._files.append(str(path))
             self._labels.append(_true_label(path, list(run.data.classes)))
-        self.folder.mkdir(parents=True, exist_ok=True)
-        (self.folder / PROBES_INDEX).write_text(json.dumps({
-            "version": 1, "files": self._files, "labels": self._labels, "classes": list(run.data.classes),
-            "saliency_px": SALIENCY_PX, "skipped": [{"file": f, "reason": r} for f, r in self.skipped]}, indent=1))
+        try:  # never through a link: probes/ or probes.json planted as one is refused (core.io.atomic)
+            write_text_atomic(self.folder / PROBES_INDEX, json.dumps({
+                "version": 1, "files": self._files, "labels": self._labels, "classes": list(run.data.classes),
+                "saliency_px": SALIENCY_PX, "skipped": [{"file": f, "reason": r} for f, r in self.skipped]}, indent=1),
+                inside=self.run_dir)
+        except OSError as exc:  # probes are a bonus: never end a run over them
+            self._turn_off(exc)
+            return
         if not tensors:
             return
         self._inputs = torch.stack(tensors).to(run.device)
@@ -122,10 +129,15 @@ class ProbeTimeline(Callback):
             probes = probe_snapshot(run.model, self._inputs, self._labels, list(run.data.classes), self.top_k)
             line = {"kind": "probe_snapshot", "version": 1, "step": run.step, "epoch": epoch_position,
                     "time": time.time(), "probes": probes}
-            with open(self.folder / PROBES_TIMELINE, "a", encoding="utf-8") as fh:
-                fh.write(json.dumps(line) + "\n")
+            append_lines(self.folder / PROBES_TIMELINE, [json.dumps(line)], inside=self.run_dir)
             self.snapshots += 1
             if self.snapshots >= MAX_SNAPSHOTS * self._epoch_stride:
                 self._epoch_stride *= 2
         except Exception as exc:  # probes are a bonus: never end a run over them
-            self.error = f"probe timeline turned off: {exc}"
+            self._turn_off(exc)
+
+    def _turn_off(self, exc: Exception) -> None:
+        self.error = f"probe timeline turned off: {describe_failure(exc) or exc}"
+        if self.on_warning is not None:
+            self.on_warning(self.error)
+

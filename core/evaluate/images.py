@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from core.io.atomic import atomic_write
+
 IMAGES_DIR = "images"
 _ID = re.compile(r"^(?P<set>[a-z0-9_]+):(?P<part>[a-z]+)/(?P<index>\d+)$")
 
@@ -76,14 +78,15 @@ class MemoryImages:
             return None
         from PIL import Image
 
-        folder.mkdir(parents=True, exist_ok=True)
-        partial = target.with_suffix(".part.png")  # a reader never sees half a file
-        Image.fromarray(array).save(partial)
-        partial.replace(target)
+        picture = Image.fromarray(array)
+        # A reader never sees half a file, and a shared evaluation's images/ (or a name in it) planted as a
+        # link is refused, never written through (core.io.atomic).
+        atomic_write(target, lambda fh: picture.save(fh, format="PNG"), inside=folder.parent, sync=False)
         return target
 
-    def write_all(self, out: str | Path, ids: list[str]) -> int:
-        """Write every known id as out/images/NAME.png; -> how many were written."""
+    def write_all(self, out: str | Path, ids: list[str], *, inside: str | Path | None = None) -> int:
+        """Write every known id as out/images/NAME.png; -> how many were written. `inside`: as for
+        core.io.atomic.atomic_write (default: `out`)."""
         from PIL import Image
 
         folder = Path(out) / IMAGES_DIR
@@ -92,8 +95,9 @@ class MemoryImages:
             array = self.array(item_id) if is_memory_id(item_id) else None
             if array is None:
                 continue
-            folder.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(array).save(folder / png_name(item_id))
+            picture = Image.fromarray(array)
+            atomic_write(folder / png_name(item_id), lambda fh: picture.save(fh, format="PNG"),
+                         inside=inside if inside is not None else out, sync=False)
             written += 1
         return written
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from core.evaluate import metrics
 from core.evaluate.images import IMAGES_DIR, MemoryImages
-from core.io.atomic import write_csv_atomic, write_text_atomic
+from core.io.atomic import atomic_write, write_csv_atomic, write_text_atomic
 from core.io.small_files import CAPS, ListOf, Obj, SmallFileError, read_csv, read_json
 
 TOP_K = 5
@@ -89,28 +89,31 @@ def _json_safe(value):
     return value
 
 
-def save_evaluation(result: EvalResult, out: str | Path) -> dict:
-    """Write the six files into `out` (created); returns the summary."""
+def save_evaluation(result: EvalResult, out: str | Path, *, inside: str | Path | None = None) -> dict:
+    """Write the six files into `out` (created); returns the summary. Every file through the one writer that
+    never follows a link (core.io.atomic); `inside`: the folder `out` belongs to (a run's eval/: the run
+    folder), whose sub-folders down to `out` must not be links either (default: `out` itself is trusted)."""
     from core.evaluate.plots import draw_confusion, draw_reliability
 
     out = Path(out).expanduser()
-    out.mkdir(parents=True, exist_ok=True)
+    inside = out if inside is None else Path(inside).expanduser()
     rows = result.per_image_rows()
     header = ["file", "true", "predicted", "correct", "confidence", "loss", "margin", "top_k"]
-    write_csv_atomic(out / "per_image.csv", header, ([r[h] for h in header] for r in rows))
+    write_csv_atomic(out / "per_image.csv", header, ([r[h] for h in header] for r in rows), inside=inside)
     matrix = result.confusion
     write_csv_atomic(out / "confusion.csv", ["true \\ predicted", *result.classes],
-                     ([c, *matrix[i].tolist()] for i, c in enumerate(result.classes)))
+                     ([c, *matrix[i].tolist()] for i, c in enumerate(result.classes)), inside=inside)
     scores = result.per_class()
     write_csv_atomic(out / "per_class.csv", ["class", "precision", "recall", "f1", "support"],
                      ([c, f"{scores['precision'][i]:.6f}", f"{scores['recall'][i]:.6f}", f"{scores['f1'][i]:.6f}",
-                       int(scores["support"][i])] for i, c in enumerate(result.classes)))
+                       int(scores["support"][i])] for i, c in enumerate(result.classes)), inside=inside)
     summary = _json_safe(result.summary())
-    write_text_atomic(out / "summary.json", json.dumps(summary, indent=2))
-    draw_confusion(matrix, result.classes).save(out / "confusion.png")
-    draw_reliability(summary["reliability"]).save(out / "reliability.png")
+    write_text_atomic(out / "summary.json", json.dumps(summary, indent=2), inside=inside)
+    confusion, reliability = draw_confusion(matrix, result.classes), draw_reliability(summary["reliability"])
+    atomic_write(out / "confusion.png", lambda fh: confusion.save(fh, format="PNG"), inside=inside)
+    atomic_write(out / "reliability.png", lambda fh: reliability.save(fh, format="PNG"), inside=inside)
     if result.images:  # in-memory items as PNGs, so the folder shows them without the dataset
-        result.images.write_all(out, result.files)
+        result.images.write_all(out, result.files, inside=inside)
         result.images.folder = out / IMAGES_DIR
     return summary
 

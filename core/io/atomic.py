@@ -204,7 +204,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[io.RawIOBase], None],
     return path
 
 
-def _write_in(dir_fd: int, path: Path, write: Callable[[io.RawIOBase], None], sync: bool) -> None:
+def _write_in(dir_fd: int, path: Path, write: Callable[[io.RawIOBase], None], sync: bool = True) -> None:
     try:
         _check_target(dir_fd, path.name, path)
         fd, tmp = _exclusive_temp(dir_fd, path.name)
@@ -250,6 +250,53 @@ def _ends_with_newline(fd: int) -> bool:
     return size == 0 or os.pread(fd, 1, size - 1) == b"\n"
 
 
+def open_append(path: str | os.PathLike, *, inside: str | os.PathLike | None = None) -> int:
+    """A descriptor for appending to `path` (created when missing; opened O_APPEND | O_NOFOLLOW | O_NONBLOCK,
+    readable to see the last byte): only a regular file, never through a link (LinkRefused naming it);
+    `inside` as for atomic_write. A file with other names (a hard link: a backup's snapshot, or a file outside
+    the folder) is first replaced by a copy of its own, so those names never change. The caller closes it.
+    append_lines and a job's launcher.log use it."""
+    path = Path(path)
+    root, parts = _split(path, inside)
+    flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    try:
+        dir_fd = open_folder(root, parts)
+        try:
+            fd = _open_own(dir_fd, path, flags)
+        finally:
+            os.close(dir_fd)
+    except OSError as exc:
+        raise naming(exc, path) from exc
+    return fd
+
+
+def _open_own(dir_fd: int, path: Path, flags: int) -> int:
+    try:
+        fd = os.open(path.name, flags, 0o666, dir_fd=dir_fd)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise LinkRefused(path) from None
+        raise
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):  # a FIFO or device planted under the name
+        os.close(fd)
+        raise LinkRefused(path, "not a regular file")
+    if st.st_nlink > 1:  # appending would change the file's other names too, maybe outside the folder
+        try:
+            _write_in(dir_fd, path, lambda out: _copy(fd, out))  # a new file under this name only
+        finally:
+            os.close(fd)
+        return _open_own(dir_fd, path, flags & ~os.O_CREAT)
+    return fd
+
+
+def _copy(fd: int, out) -> None:
+    offset = 0
+    while chunk := os.pread(fd, 1 << 20, offset):
+        out.write(chunk)
+        offset += len(chunk)
+
+
 def append_lines(path: str | os.PathLike, lines: Iterable[str], *, inside: str | os.PathLike | None = None) -> None:
     """Append whole lines with one write on an O_APPEND descriptor, so concurrent readers and a failed
     write never see two records glued together: a partial line left by an earlier failure (full disk) is
@@ -259,20 +306,7 @@ def append_lines(path: str | os.PathLike, lines: Iterable[str], *, inside: str |
     if not data:
         return
     path = Path(path)
-    root, parts = _split(path, inside)
-    flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
-    try:
-        dir_fd = open_folder(root, parts)
-        try:
-            fd = os.open(path.name, flags, 0o666, dir_fd=dir_fd)  # read: to see the last byte
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                raise LinkRefused(path) from None
-            raise
-        finally:
-            os.close(dir_fd)
-    except OSError as exc:
-        raise naming(exc, path) from exc
+    fd = open_append(path, inside=inside)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):  # a FIFO or device planted under the name
             raise LinkRefused(path, "not a regular file")

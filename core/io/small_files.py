@@ -156,6 +156,26 @@ def _read_capped(path, fd: int, max_bytes: int) -> bytes:
                                        "file (it grew while being read)", "too_big")
 
 
+def open_regular(path: str | os.PathLike, *, no_link: bool = False) -> io.BufferedReader:
+    """A binary file object of a regular file, opened as `read_bytes` opens one (the same checks, no FIFO
+    can block, a device or folder is refused), for files read a chunk at a time and bounded by the caller:
+    metrics.jsonl (core.runs.follower, history, digest), a job's launcher.log. SmallFileError otherwise."""
+    _check_before_open(path, no_link)
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    if no_link:
+        flags |= os.O_NOFOLLOW
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise _open_error(path, exc, no_link) from None
+    try:
+        _refuse_mode(path, os.fstat(fd).st_mode)
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "rb")
+
+
 def read_text(path: str | os.PathLike, *, max_bytes: int, no_link: bool = False) -> str:
     """The file as strict UTF-8 text (a leading byte-order mark is dropped)."""
     return decode_text(read_bytes(path, max_bytes=max_bytes, no_link=no_link), path)

@@ -38,7 +38,7 @@ class ProbeTimelineView(QWidget):
         self._probs: dict[int, np.ndarray] = {}  # probe -> [snapshots, classes], computed when first shown
         self._task = BackgroundTask(self, imports=READ_IMPORTS)
         self._task.finished.connect(self._on_loaded)
-        self._task.failed.connect(lambda text: self._show_empty(f"Could not read the probes: {text}"))
+        self._task.failed.connect(lambda text: self._show_empty(f"Could not read the probe timeline: {text}"))
         self._save_task = BackgroundTask(self, imports=READ_IMPORTS)
         self._save_task.finished.connect(lambda file: self.trueClassSaved.emit(str(file)))
         self._save_task.failed.connect(lambda text: self.when.setText(f"The true class was not saved: {text}"))

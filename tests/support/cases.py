@@ -252,6 +252,10 @@ def run_case(case: Case, scratch_root: Path, ctx: dict) -> Outcome:
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
     try:
+        if case.action not in ACTIONS:  # a shared folder's case (issue 18)
+            from tests.support.shared_cases import run_shared
+
+            return run_shared(case, scratch, ctx)
         return ACTIONS[case.action](case, scratch, ctx)
     except BaseException as exc:  # noqa: BLE001 - a harness bug must not look like a product crash
         return Outcome(case, "harness_error", f"{type(exc).__name__}: {exc}")
