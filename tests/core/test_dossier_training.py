@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from core.dossier.health import read_health
@@ -124,6 +125,22 @@ def test_a_probe_without_a_true_class_keeps_every_class_and_takes_a_named_one(tm
     assert classes.index("square") in classes_to_show(probs, classes, "square", most=1)
     name_true_class(run, str(loose), None)
     assert read_probes(run)[0]["true"] == [None]
+
+    # The run folder may be shared: a names file that is not what the app writes is ignored (the probes still
+    # read), and one planted as a link is never written through.
+    from core.io.atomic import LinkRefused
+    from core.runs.layout import PROBES_TRUE_CLASSES, RunLayout
+
+    names = RunLayout(run).probes / PROBES_TRUE_CLASSES
+    names.write_text("[" * 5000)
+    assert read_probes(run)[0]["true"] == [None] and len(read_probes(run)[1]) == len(snapshots)
+    names.unlink()
+    outside = tmp_path / "outside.json"
+    outside.write_text("kept")
+    names.symlink_to(outside)
+    with pytest.raises(LinkRefused):
+        name_true_class(run, str(loose), "square")
+    assert outside.read_text() == "kept"
 
 
 def test_cli_train_prints_layer_health_warnings_as_they_come(tmp_path, capsys):
