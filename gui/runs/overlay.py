@@ -144,6 +144,9 @@ class RunsOverlay(QWidget):
     def _update_labels(self) -> None:
         for plot in (self.loss_plot, self.val_loss_plot, self.acc_plot, self.lr_plot):
             plot.setLabel("bottom", X_LABELS[self.x_mode])
+        for hint in self.hints:
+            if hint.shown:
+                hint.show()  # setLabel shows its axis again: an empty plot keeps its sentence, not bare axes
         self.smooth_label.setText(f"{self.smoothing:.2f}")
 
     # ---- which runs ----------------------------------------------------------------------------------

@@ -95,12 +95,22 @@ def test_overlay_of_two_runs_draws_two_curves_and_a_toggle_hides_one(tab, qtbot)
         assert overlay.visible_loss_curves() == 1
 
 
+def _axes_shown(overlay) -> bool:
+    plots = (overlay.loss_plot, overlay.val_loss_plot, overlay.acc_plot, overlay.lr_plot)
+    return any(plot.getAxis(name).isVisible() for plot in plots for name in ("left", "bottom"))
+
+
 def test_the_overlay_says_what_to_do_until_runs_are_selected(tab, qtbot):
     assert all(h.shown for h in tab.overlay.hints) and "Select runs" in tab.overlay.hints[0].text
+    assert not _axes_shown(tab.overlay)  # a sentence, not empty 0..1 axes
+    tab.overlay.set_x_mode("epoch")  # naming the x axis again does not bring it back
+    assert not _axes_shown(tab.overlay)
+    tab.overlay.set_x_mode("step")
     select(tab, qtbot, "alpha")
-    assert not any(h.shown for h in tab.overlay.hints)
+    assert not any(h.shown for h in tab.overlay.hints) and _axes_shown(tab.overlay)
     tab.table.clearSelection()
     qtbot.waitUntil(lambda: all(h.shown for h in tab.overlay.hints), timeout=5_000)
+    assert not _axes_shown(tab.overlay)
 
 
 def test_best_epoch_is_marked(tab, qtbot):
