@@ -16,6 +16,8 @@ from gui.plotting.log_axis import SparseLogAxis
 
 NO_HEALTH = ("This run has no layer health. Train with layer health on (the Train tab's Insight box: Layer health "
              "every N steps, or --layer-health-every N) to see each layer's norms, updates and dead units here.")
+NO_RUN = ("Open a run (Open Run… above, or File > Open Run Dossier…) to see how each of its layers fared: weight "
+          "and gradient norms, update sizes, dead units and activations over the run.")
 NORM_COLOURS = {"weight_norm": "#2f80ed", "grad_norm": "#eb5757"}
 NORM_WORDS = {"weight_norm": "weight", "grad_norm": "gradient"}
 TICK_FONT_PT = 8
@@ -63,7 +65,7 @@ class HealthView(QWidget):
         content_layout.addWidget(self.plots, 1)
         content_layout.addWidget(QLabel("Warnings"))
         content_layout.addWidget(self.warning_list)
-        self.hint = QLabel(NO_HEALTH)  # what to do, instead of four sets of empty axes
+        self.hint = QLabel(NO_RUN)  # what to do, instead of four sets of empty axes
         self.hint.setWordWrap(True)
         self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.hint.setStyleSheet("color: rgb%s; padding: 40px;" % (HINT_COLOUR,))

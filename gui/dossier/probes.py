@@ -21,6 +21,8 @@ NO_PROBES = ("This run has no probe images. Pin an image in Inspect (Pin as prob
              "train with --probe IMAGE, to follow what the model makes of it as it learns.")
 NOT_NAMED = "not named"
 MOST_CLASSES = 5  # lines in the plot: the classes that were ever most likely, and the true one
+NO_RUN = ("Open a run (Open Run… above, or File > Open Run Dossier…) to follow its probe images: what the model "
+          "made of each one over the run.")
 PALETTE = ("#2f80ed", "#eb5757", "#27ae60", "#f2994a", "#9b51e0", "#56ccf2", "#828282")
 HEAT_MAP = "turbo"
 
@@ -43,7 +45,7 @@ class ProbeTimelineView(QWidget):
         self._save_task.finished.connect(lambda file: self.trueClassSaved.emit(str(file)))
         self._save_task.failed.connect(lambda text: self.when.setText(f"The true class was not saved: {text}"))
         self._build()
-        self._show_empty(NO_PROBES)
+        self._show_empty(NO_RUN)
 
     def _build(self) -> None:
         self.probe = QComboBox()
@@ -72,7 +74,7 @@ class ProbeTimelineView(QWidget):
         self.plot.addLegend(offset=(-10, 10), brush=pg.mkBrush(255, 255, 255, 230), pen=pg.mkPen(200, 200, 200))
         self.cursor = pg.InfiniteLine(angle=90, pen=pg.mkPen("#888", style=Qt.PenStyle.DashLine))
         self.plot.addItem(self.cursor, ignoreBounds=True)
-        self.hint = EmptyHint(self.plot, NO_PROBES)
+        self.hint = EmptyHint(self.plot, NO_RUN)
         top = QHBoxLayout()
         top.addWidget(QLabel("Probe"))
         top.addWidget(self.probe, 2)

@@ -105,6 +105,7 @@ def test_a_probe_without_a_true_class_shows_every_likely_class_and_takes_a_named
 
 def test_a_run_without_probes_says_what_to_do_instead_of_a_blank_plot(qtbot, panel, tmp_path):
     view = panel.probes
+    assert view.hint.shown and "Open a run" in view.hint.text  # before any run: not "this run has no probes"
     with qtbot.waitSignal(view.loaded, timeout=30_000) as loaded:
         view.open_run(str(tmp_path))
     assert loaded.args == [0]
@@ -116,13 +117,13 @@ def test_a_run_without_probes_says_what_to_do_instead_of_a_blank_plot(qtbot, pan
 
 def test_health_without_samples_says_what_to_do_and_drops_the_last_runs_plots(qtbot, panel, run_dir, tmp_path):
     health = panel.health
-    assert health.is_empty() and "--layer-health-every" in health.hint.text()  # before any run
+    assert health.is_empty() and "Open a run" in health.hint.text()  # before any run: what to open
     with qtbot.waitSignal(health.loaded, timeout=30_000):
         health.open_run(str(run_dir))
     assert not health.is_empty() and health.norms.listDataItems()
     with qtbot.waitSignal(health.loaded, timeout=30_000) as loaded:
         health.open_run(str(tmp_path))  # a folder without layer health
-    assert loaded.args == [0] and health.is_empty()
+    assert loaded.args == [0] and health.is_empty() and "--layer-health-every" in health.hint.text()
     assert not health.norms.listDataItems() and health.hist_image.image is None  # nothing stale behind it
 
 
