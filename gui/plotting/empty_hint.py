@@ -31,11 +31,15 @@ class EmptyHint:
     def text(self) -> str:
         return self.item.textItem.toPlainText()
 
+    def set_text(self, text: str) -> None:
+        """The sentence it says while shown (showing nothing by itself)."""
+        colour = "#%02x%02x%02x" % HINT_COLOUR
+        self.item.setHtml(f'<div style="text-align:center; color:{colour}">{html.escape(text)}</div>')
+
     def show(self, text: str | None = None) -> None:
         """Hide the axes (and legend), show the sentence."""
         if text is not None:
-            colour = "#%02x%02x%02x" % HINT_COLOUR
-            self.item.setHtml(f'<div style="text-align:center; color:{colour}">{html.escape(text)}</div>')
+            self.set_text(text)
         self.shown = True
         self._set_axes_visible(False)
         self.item.setVisible(True)

@@ -31,6 +31,10 @@ def _finite(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (x, y) if keep.all() else (x[keep], y[keep])
 
 
+SELECT_RUNS = "Select runs in the list above (Ctrl or Shift for several) to overlay their curves here"
+NO_RUNS = ("No runs yet: press Train in the Train tab, or open a run folder (File > Open Run Folder…); "
+           "each run is listed above")
+
 class _RunItems:
     """The plot items of one run."""
 
@@ -111,7 +115,7 @@ class RunsOverlay(QWidget):
         self.acc_plot = self._plot(1, 0, "Validation accuracy (★ best)", "accuracy")
         self.lr_plot = self._plot(1, 1, "Learning rate", "lr")
         self.hints = [EmptyHint(plot, text) for plot, text in (
-            (self.loss_plot, "Select runs in the list above (Ctrl or Shift for several) to overlay their curves here"),
+            (self.loss_plot, SELECT_RUNS),
             (self.val_loss_plot, "each run's validation loss per epoch"), (self.acc_plot, "and its accuracy"),
             (self.lr_plot, "and its learning rate"))]
         # The list of runs beside the plots, each name in its run's colour with a tick box, is the legend:
@@ -177,6 +181,10 @@ class RunsOverlay(QWidget):
         for hint in self.hints:
             hint.set_empty(not runs)
         self._fit_flat()
+
+    def set_run_count(self, count: int) -> None:
+        """What the first plot says while no run is selected: select some, or how to get one when none exist."""
+        self.hints[0].set_text(SELECT_RUNS if count else NO_RUNS)
 
     def run_paths(self) -> list[str]:
         return list(self._runs)

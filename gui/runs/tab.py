@@ -213,6 +213,7 @@ class RunsTab(RunFileActions, QWidget):
         if wanted:
             self._select_after_scan = None
             self.select_paths(wanted)
+        self.overlay.set_run_count(len(summaries))
         self.scanned.emit(len(summaries))
 
     def showEvent(self, event) -> None:

@@ -113,6 +113,21 @@ def test_the_overlay_says_what_to_do_until_runs_are_selected(tab, qtbot):
     assert not _axes_shown(tab.overlay)
 
 
+def test_with_no_runs_at_all_the_overlay_says_how_to_get_one(qtbot, tmp_path):
+    from gui.app import make_application
+    from gui.runs.tab import RunsTab
+
+    make_application()
+    empty = RunsTab(tmp_path / "no_runs_yet")
+    qtbot.addWidget(empty)
+    try:
+        with qtbot.waitSignal(empty.scanned, timeout=10_000):
+            empty.start()
+        assert empty.overlay.hints[0].shown and "No runs yet" in empty.overlay.hints[0].text
+    finally:
+        empty.shutdown()
+
+
 def test_best_epoch_is_marked(tab, qtbot):
     select(tab, qtbot, "alpha")
     items = tab.overlay._runs[tab.selected_paths()[0]][1]
