@@ -34,8 +34,9 @@ from gui.window import wiring
 from gui.window.data_hookup import install_data_tab
 from gui.window.dossier_hookup import install_dossier
 from gui.window.evaluate_hookup import install_evaluate_tab
-from gui.window.inspector_hookup import install_inspector
 from gui.window.help_hookup import install_help, install_tab_shortcuts
+from gui.window.inspector_hookup import install_inspector
+from gui.window.labelling_hookup import install_labelling_tab
 from gui.window.menu_groups import MenuGroups
 from gui.window.recent import RecentMenu
 from gui.window.runs_hookup import install_runs_tab, route_run_folders
@@ -102,13 +103,14 @@ class MainWindow(QMainWindow):
         self.engineReady.connect(lambda: self.model_view.set_engine_ready(True))
         self.runs_tab, self.open_run_folder_action = install_runs_tab(self)  # the Runs tab, Open Run Folder
         self.evaluate_tab, self.export_model_action = install_evaluate_tab(self)  # the Evaluate tab, Export Model
+        self.labelling_tab = install_labelling_tab(self)  # the Label tab: the labelling queue, the data-size curve
         self.tab_set = wiring.Tabs(self.train_tab, self.data_view, self.model_view, self.inspector, self.dossier,
                                    self.runs_tab, self.evaluate_tab, self.tabs.setCurrentWidget, self.log.append)
         wiring.wire_tabs(self.tab_set, self.open_checkpoint, self,
                          lambda: remember(self.app_settings, self.run_settings))  # every tab-to-tab connection
         wiring.opened_checkpoint_shows_its_run(self.checkpoints.opened, self.train_tab, self.log.append)
         self._remember_recent()
-        self.tab_actions = install_tab_shortcuts(self)  # Ctrl+1 … Ctrl+7: the tabs, in order
+        self.tab_actions = install_tab_shortcuts(self)  # Ctrl+1 … Ctrl+8: the tabs, in order
         self.guide_action, self.shortcuts_action = install_help(self)  # Help > User Guide (F1), shortcuts
 
         self.torch_loader = TorchLoader(self)
@@ -324,6 +326,7 @@ class MainWindow(QMainWindow):
         self.checkpoints.shutdown()  # a save in progress finishes: never half a file
         self.runs_tab.shutdown()
         self.evaluate_tab.shutdown()
+        self.labelling_tab.shutdown()
         self.data_view.shutdown()
         self.model_view.shutdown()
         self.app_settings.save_window(self)
