@@ -80,6 +80,7 @@ class EvaluatePanel(QWidget):
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
         self.progress.setValue(0)
+        self.progress.setFormat("no evaluation yet")  # not "0%" for a pass that never started
         form = QFormLayout()
         row = QHBoxLayout()
         row.addWidget(self.source)

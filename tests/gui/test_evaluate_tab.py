@@ -57,6 +57,7 @@ def test_evaluate_shows_counts_and_a_cell_click_shows_its_images(tab, qtbot, run
     page = tab.evaluate_page
     assert page.heatmap.hint.shown and "Press Evaluate" in page.heatmap.hint.text  # not axes from -400 to 400
     assert not page.heatmap.getPlotItem().getAxis("left").isVisible()
+    assert page.progress.text() == "no evaluation yet"  # not "0%" of a pass that never started
     result = evaluate(tab, qtbot, run / "best.pt")
     assert not page.heatmap.hint.shown and page.heatmap.getPlotItem().getAxis("left").isVisible()
     assert page.heatmap.values.sum() == len(result.files) > 0  # every image is in one cell
