@@ -215,12 +215,6 @@ class TrainTab(QSplitter):
         self.progress.set_status(self.controller.status_text())
         self.statusMessage.emit(STATE_TEXT[state])
 
-    @Slot(str)
-    def _on_status_changed(self, word: str) -> None:
-        self.progress.set_status(self.controller.status_text())
-        if self.controller.following and word in ENDED and self._followed is not None:
-            self.runEnded.emit(str(self._followed))  # a followed run that has ended (or was opened ended)
-
     @Slot(dict)
     def _on_run_finished(self, summary: dict) -> None:
         self.progress.finish(completed=not summary.get("stopped"))
@@ -242,6 +236,8 @@ class TrainTab(QSplitter):
         self.progress.set_status(self.controller.status_text())
         if not self.controller.following:
             return
+        if status in ENDED and self._followed is not None:
+            self.runEnded.emit(str(self._followed))  # a followed run that has ended (or was opened ended)
         folder = self.controller.handle.folder
         if status == INTERRUPTED:
             self.progress.finish(completed=False)  # nothing counts down: its last ETA is no time left
