@@ -14,6 +14,9 @@
       dossier/topk.npz     top images per channel (core.dossier.store)
       probes/              probe images followed over training: probes.json + timeline.jsonl (core.dossier.probes)
       layer_health.jsonl   per-layer health samples (core.dossier.health)
+      featurevis/          synthesised pictures of units (core.featurevis): <weights checksum>/ the cache of a
+                           checkpoint's pictures, epochs/epoch-0003/ the first layer after each epoch,
+                           concepts/ the concept tests run on the run's checkpoint
       previous-<time>/     an earlier run's files, moved aside by --overwrite (core.runs.lock)
     <runs root>/.trash/    deleted runs, until the deletion is undone (core.runs.actions)
 
@@ -44,6 +47,10 @@ PROBES = "probes"
 PROBES_INDEX = "probes.json"
 PROBES_TIMELINE = "timeline.jsonl"
 LAYER_HEALTH = "layer_health.jsonl"
+FEATUREVIS = "featurevis"
+FEATUREVIS_EPOCHS = "epochs"  # inside FEATUREVIS
+EPOCH_PREFIX = "epoch-"  # FEATUREVIS/FEATUREVIS_EPOCHS/epoch-0003/
+CONCEPTS = "concepts"  # inside FEATUREVIS
 PREVIOUS_PREFIX = "previous-"
 OLD_CHECKPOINTS = "checkpoints"  # an early layout's checkpoint folder: it still marks a folder as used
 TRASH = ".trash"  # in the runs root, beside the run folders
@@ -144,6 +151,23 @@ class RunLayout:
     @property
     def layer_health(self) -> Path:
         return self.path / LAYER_HEALTH
+
+    @property
+    def featurevis(self) -> Path:
+        """The root of the pictures cache: one folder per checkpoint's weights inside."""
+        return self.path / FEATUREVIS
+
+    @property
+    def featurevis_epochs(self) -> Path:
+        return self.featurevis / FEATUREVIS_EPOCHS
+
+    def featurevis_epoch(self, epoch: int) -> Path:
+        """The first layer's pictures after `epoch` (0: the weights the run started from)."""
+        return self.featurevis_epochs / f"{EPOCH_PREFIX}{int(epoch):04d}"
+
+    @property
+    def concepts(self) -> Path:
+        return self.featurevis / CONCEPTS
 
     def previous(self, stamp: str, n: int = 1) -> Path:
         """previous-<stamp>/ (n == 1), else previous-<stamp>-<n>/."""
