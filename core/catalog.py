@@ -369,6 +369,22 @@ def feature_pictures_unsuited(values: Mapping[str, Any]) -> str | None:
     return f"only for images up to {FEATURE_PICTURES_MAX_SIZE} px; this run's are {size} px"
 
 
+# ---- feature visualization and concept tests (layerscope visualize / concepts, the Dossier) ---------------------
+VIS_STEPS = NumberSetting("steps", "Optimisation steps", 256, 1, 100_000, integer=True,
+                          help="optimisation steps per picture (a first layer stops at 64: its optimum is known)")
+VIS_REAL_IMAGES = NumberSetting("real_images", "Real images searched", 512, 0, 1_000_000, integer=True,
+                                help="real images searched for each unit's strongest activation, the reference "
+                                     "of the activation ratio (0: none)")
+CONCEPT_RANDOM_RUNS = NumberSetting("random_runs", "Random runs", 16, 2, 1000, integer=True,
+                                    help="random concepts each score is tested against (a t-test over the runs; "
+                                         "the random scores spread widely, so fewer than 16 rarely detect a "
+                                         "0.3 shift)")
+CONCEPT_IMAGES = NumberSetting("concept_images", "Pictures per concept", 50, 5, 10_000, integer=True,
+                               help="pictures per concept (and per random set) in each run")
+CONCEPT_CLASS_IMAGES = NumberSetting("class_images", "Class images", 100, 1, 100_000, integer=True,
+                                     help="images of the class whose sensitivity to each concept is scored")
+
+
 # ---- the settings of a training run: the one schema -------------------------------------------------------
 @dataclass(frozen=True)
 class RunOption:

@@ -14,10 +14,6 @@ from core import catalog, exit_codes
 from core.cli.args import setting_type
 from core.cli.failure import CommandError
 
-DEFAULT_STEPS = 256  # core.featurevis.optimize.VisSettings().steps (not imported: no torch before a handler)
-DEFAULT_RANDOM_RUNS = 16  # core.featurevis.tcav.DEFAULT_RANDOM_RUNS
-
-
 def _count(low: int, high: int):
     def parse(text: str) -> int:
         try:
@@ -51,10 +47,8 @@ def register(sub) -> None:
     v.add_argument("--dataset", default=None, help="where to look for each unit's strongest real image: a folder "
                                                    "with one sub-folder per class or a built-in dataset (default: "
                                                    "the data the checkpoint was trained on)")
-    v.add_argument("--real-images", type=_count(0, 1_000_000), default=512,
-                   help="real images searched for the activation ratio (0: none; default 512)")
-    v.add_argument("--steps", type=_count(1, 100_000), default=DEFAULT_STEPS,
-                   help=f"optimisation steps per picture (default {DEFAULT_STEPS}; a first layer stops at 64)")
+    _setting(v, "--real-images", catalog.VIS_REAL_IMAGES)
+    _setting(v, "--steps", catalog.VIS_STEPS)
     v.add_argument("--seed", type=_count(0, 2**31 - 1), default=0)
     v.add_argument("--device", default="cpu", type=setting_type(catalog.DEVICE))
     v.set_defaults(handler=run_visualize)
@@ -79,14 +73,17 @@ def register(sub) -> None:
                    help="test only the --concept ones (default: also stripes, dots, checkerboard, solid, noise)")
     c.add_argument("--out", required=True, help="folder: tcav-CLASS-LAYER.json, .csv, .png (bar chart) and .npz "
                                                 "(the concept vectors)")
-    c.add_argument("--random-runs", type=_count(2, 1000), default=DEFAULT_RANDOM_RUNS,
-                   help=f"random runs for the significance test (default {DEFAULT_RANDOM_RUNS})")
-    c.add_argument("--images", type=_count(5, 10_000), default=50, help="pictures per concept and run (default 50)")
-    c.add_argument("--class-images", type=_count(1, 100_000), default=100,
-                   help="images of the class that are scored (default 100)")
+    _setting(c, "--random-runs", catalog.CONCEPT_RANDOM_RUNS)
+    _setting(c, "--images", catalog.CONCEPT_IMAGES)
+    _setting(c, "--class-images", catalog.CONCEPT_CLASS_IMAGES)
     c.add_argument("--seed", type=_count(0, 2**31 - 1), default=0)
     c.add_argument("--device", default="cpu", type=setting_type(catalog.DEVICE))
     c.set_defaults(handler=run_concepts)
+
+
+def _setting(parser, flag: str, setting: catalog.NumberSetting) -> None:
+    parser.add_argument(flag, type=setting_type(setting), default=setting.default,
+                        help=f"{setting.help} (default {setting.default}; {setting.minimum}-{setting.maximum})")
 
 
 def _show_progress(done: int, total: int, text: str) -> None:

@@ -11,6 +11,7 @@ import numpy as np
 import torch.nn as nn
 from torch.utils.data import Dataset
 
+from core.catalog import CONCEPT_CLASS_IMAGES, CONCEPT_IMAGES
 from core.checkpoints.schema import weights_checksum
 from core.data.transforms import Preprocess
 from core.featurevis import concept_images, concept_sets, tcav
@@ -18,8 +19,8 @@ from core.featurevis.concept_sets import ConceptError, ConceptSet
 from core.featurevis.units import UnitError, class_index, describe_layer
 from core.progress import NO_PROGRESS, Progress
 
-DEFAULT_CONCEPT_IMAGES = 50  # pictures per concept and per random set
-DEFAULT_CLASS_IMAGES = 100  # images of the class whose sensitivities are scored
+DEFAULT_CONCEPT_IMAGES = CONCEPT_IMAGES.default  # pictures per concept and per random set
+DEFAULT_CLASS_IMAGES = CONCEPT_CLASS_IMAGES.default  # images of the class whose sensitivities are scored
 
 
 @dataclass

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from core.catalog import VIS_STEPS
 from core.data.transforms import Preprocess
 from core.featurevis import robustness
 from core.featurevis.parameterization import FourierImage, PixelImage
@@ -33,7 +34,7 @@ EDGE_MARGIN = 1
 
 @dataclass(frozen=True)
 class VisSettings:
-    steps: int = 256
+    steps: int = VIS_STEPS.default
     lr: float = 0.05  # Adam's step, Lucid's default
     seed: int = 0
     objective: str = "max"  # for conv channels; see units.OBJECTIVES

@@ -30,11 +30,12 @@ from captum.concept._utils.classifier import Classifier
 from captum.concept._utils.common import concepts_to_str
 from torch.utils.data import DataLoader, Dataset
 
+from core.catalog import CONCEPT_RANDOM_RUNS
 from core.featurevis.concept_sets import ConceptSet
 from core.models.hooks import evaluating, model_device
 from core.progress import NO_PROGRESS, Progress
 
-DEFAULT_RANDOM_RUNS = 16  # the random reference scores spread widely (sd ~0.4): fewer runs rarely detect a 0.3 shift
+DEFAULT_RANDOM_RUNS = CONCEPT_RANDOM_RUNS.default  # the random scores spread widely (sd ~0.4): fewer rarely detect a 0.3 shift
 DEFAULT_ALPHA = 0.05
 WEAK_CAV_ACCURACY = 0.6  # below this the layer barely tells the concept from random images
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
+from core.catalog import VIS_REAL_IMAGES
 from core.checkpoints.schema import weights_checksum
 from core.data.transforms import Preprocess
 from core.featurevis import sanity
@@ -23,7 +24,7 @@ from core.featurevis.units import (OUTPUT, UnitError, class_index, describe_laye
 from core.models.hooks import evaluating, model_device
 from core.progress import NO_PROGRESS, Progress, share
 
-DEFAULT_REAL_IMAGES = 512  # real images searched for each unit's top activation
+DEFAULT_REAL_IMAGES = VIS_REAL_IMAGES.default  # real images searched for each unit's top activation
 OPTIMISE_SHARE = 0.9  # of the progress bar; the pass over real images takes the rest
 
 
