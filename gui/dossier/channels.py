@@ -291,10 +291,9 @@ class ChannelsView(QWidget):
             from core.dossier.run_dossier import channel_map
             from core.inspect.saliency import overlay
 
+            from core.featurevis.grid import picture_tile
+
             tiles = []
-            if picture is not None:
-                image = picture.image
-                tiles.append(np.repeat(image, 3, axis=2) if image.shape[2] == 1 else image)
             for rank, index in enumerate(layer.indices[channel]):
                 ctx.check_cancelled()
                 if index < 0:
@@ -302,6 +301,9 @@ class ChannelsView(QWidget):
                 img = dossier.image_of(int(index))
                 heat = channel_map(dossier.model, dossier.input_of(int(index)), name, channel)
                 tiles.append(overlay(img, heat, alpha=0.45))
+            if picture is not None:  # first: the part of the picture the unit looks at, as in the grid
+                size = tiles[0].shape[0] if tiles else picture.image.shape[0]
+                tiles.insert(0, picture_tile(picture, size))
             return ("channel", name, channel, _row_mosaic(tiles), picture)
         self._channel_task.submit(job, priority=1)  # the clicked channel jumps the queue
 
@@ -362,7 +364,7 @@ class ChannelsView(QWidget):
         if picture is not None:
             from core.featurevis.grid import sanity_sentence
 
-            text += f". Its synthesised picture (first): {sanity_sentence(picture)}"
+            text += f". Its synthesised picture (first, the part it looks at): {sanity_sentence(picture)}"
         self.detail_title.setText(text)
         self.class_plot.clear()
         if layer.class_mean is not None:

@@ -123,6 +123,9 @@ class ConceptsView(QWidget):
         tl.addWidget(self.verdict)
         right.addWidget(table_box)
         right.addWidget(self.chart)
+        right.setStretchFactor(0, 2)  # the table's rows readable, the chart below
+        right.setStretchFactor(1, 3)
+        self.table.setMinimumHeight(170)
         middle = QSplitter()
         middle.addWidget(left)
         middle.addWidget(right)
@@ -276,7 +279,8 @@ class ConceptsView(QWidget):
         means = np.array([s.mean for s in scores])
         random = [np.asarray(s.random_scores, dtype=float) for s in scores]
         colours = [pg.mkBrush("#3b75af" if s.significant else "#b9c7d6") for s in scores]
-        self.chart.addItem(pg.BarGraphItem(x=x - 0.2, height=means, width=0.38, brushes=colours, name="concept"))
+        self.chart.addItem(pg.BarGraphItem(x=x - 0.2, height=means, width=0.38, brushes=colours, brush="#3b75af",
+                                           name="concept"))  # brush: the legend's swatch
         self.chart.addItem(pg.BarGraphItem(x=x + 0.2, height=[r.mean() for r in random], width=0.38,
                                            brush="#d0d0d0", name="random runs"))
         self.chart.addItem(pg.ErrorBarItem(x=x - 0.2, y=means, height=2 * np.array([s.std for s in scores]),
