@@ -37,6 +37,14 @@ GROUP_TITLES = {"training": "training", "insight": "insight (what the run keeps 
 # ---- the options --------------------------------------------------------------------------------------------
 def register(sub) -> None:
     t = sub.add_parser("train", help="train a model headless, with a progress bar", epilog=_epilog())
+    add_training_options(t)
+    _add_run_options(t.add_argument_group("the run folder"))
+    t.set_defaults(handler=run)
+
+
+def add_training_options(t) -> None:
+    """The data, model and training options (what `run_settings` reads): `train` and the commands that
+    train the same settings (`data-curve`) share them."""
     _add_data_options(t.add_argument_group("data (the app's Data tab)"))
     model = t.add_argument_group("model (the app's Model tab)")
     _add_model_options(model)
@@ -45,8 +53,6 @@ def register(sub) -> None:
     for option in catalog.TRAIN_OPTIONS:
         if option.cli_flag:
             add_setting(groups[option.place], option.cli_flag, option.setting, bare=option.bare)
-    _add_run_options(t.add_argument_group("the run folder"))
-    t.set_defaults(handler=run)
 
 
 def _epilog() -> str:
