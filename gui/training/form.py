@@ -76,6 +76,7 @@ class TrainingPanel(QWidget):
     trainRequested = Signal()
     pauseToggled = Signal()
     stopRequested = Signal()
+    resumeRunRequested = Signal()  # "Resume Run": go on with the stopped or interrupted run shown
     ownerRequested = Signal(str)  # "data" or "model": show the tab that owns a value shown here
     stopFollowingRequested = Signal()  # the banner's "stop following" link
 
@@ -89,9 +90,12 @@ class TrainingPanel(QWidget):
                                     "Ctrl+Enter")  # the keypad's Enter too
         self.pause_action = _action(self, "&Pause", "Ctrl+P", "Pause or resume the run")
         self.stop_action = _action(self, "&Stop", "Ctrl+.", f"Stop the run and save {LAST}")
+        self.resume_run_action = QAction(f"Resume run from {LAST}", self)
         self.train_action.triggered.connect(self.trainRequested)
         self.pause_action.triggered.connect(self.pauseToggled)
         self.stop_action.triggered.connect(self.stopRequested)
+        self.resume_run_action.triggered.connect(self.resumeRunRequested)
+        self._resume_offered = False
 
         # The user's own settings, bound to the window's shared model (the fields under their own names here).
         self.own_fields = SettingsFields(self.settings)
@@ -122,6 +126,9 @@ class TrainingPanel(QWidget):
         buttons = QHBoxLayout()
         for b in (self.train_button, self.pause_button, self.stop_button):
             buttons.addWidget(b)
+        # Shown only while the tab shows a run that can go on from its last.pt (stopped, interrupted, failed).
+        self.resume_run_button = self._button(self.resume_run_action, "resumeRunButton")
+        self.resume_run_button.hide()
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.follow_banner)
@@ -129,6 +136,7 @@ class TrainingPanel(QWidget):
         self._show_advanced_when_opened(self.own_fields)
         layout.addWidget(self.fields_scroll)
         layout.addLayout(buttons)
+        layout.addWidget(self.resume_run_button)
         self.progress_slot = QVBoxLayout()  # the main window puts the progress panel here
         layout.addLayout(self.progress_slot)
         layout.addStretch(1)
@@ -176,7 +184,16 @@ class TrainingPanel(QWidget):
         self.pause_action.setEnabled(self._state in ("running", "paused"))  # a multi-process job too
         self.pause_action.setText("&Resume" if self._state == "paused" else "&Pause")
         self.stop_action.setEnabled(self._state in ("starting", "running", "paused"))  # starting: its process loads
+        self.resume_run_action.setEnabled(self._engine_ready and idle and self._resume_offered)
+        self.resume_run_button.setVisible(idle and self._resume_offered)
         self.own_fields.set_editable(self._engine_ready and idle)
+
+    def offer_resume(self, why: str) -> None:
+        """Show "Resume run from last.pt" for the run shown, `why` its tooltip (what happened to it, what Resume
+        does); "" withdraws it."""
+        self._resume_offered = bool(why)
+        self.resume_run_action.setToolTip(why)
+        self._update_enabled()
 
     # ---- a followed run ------------------------------------------------------------------------------
     def show_followed_settings(self, run: str, config) -> None:

@@ -5,7 +5,7 @@ import json
 import os
 import threading
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QMessageBox
 
 from gui.model_hub import LiveWeights, OpenedFromFile, StoppedAt, TrainedEpoch
@@ -254,3 +254,29 @@ def test_drop_routes_paths(qtbot, window, tmp_path):
                        Qt.KeyboardModifier.NoModifier)
     window.dropEvent(event)
     assert seen == [[str(image)]]
+
+
+def test_quitting_mid_run_asks_stop_and_save_keep_running_or_cancel(qtbot, window, monkeypatch):
+    """Ctrl+Q and the window's close button, with a run of this window going on: the real question, its three
+    answers; Cancel keeps the window, Keep running leaves the run to itself (no run is needed to ask)."""
+    from PySide6.QtWidgets import QApplication
+
+    monkeypatch.setattr(window.train_tab, "is_active", lambda: True)
+    left = []
+    monkeypatch.setattr(window.controller, "leave", lambda: left.append(True))
+    asked = []
+
+    def answer(button_text):
+        def press():
+            box = QApplication.activeModalWidget()
+            asked.append((box.windowTitle(), [b.text() for b in box.buttons()]))
+            next(b for b in box.buttons() if b.text() == button_text).click()
+        return press
+
+    QTimer.singleShot(0, answer("Cancel"))
+    qtbot.keyClick(window.panel.lr, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier)  # Ctrl+Q
+    assert asked and window.isVisible() and not left
+    assert sorted(asked[0][1]) == sorted(["Stop and save", "Keep running in the background", "Cancel"])
+    QTimer.singleShot(0, answer("Keep running in the background"))
+    window.close()  # the close button
+    assert len(asked) == 2 and left == [True] and not window.isVisible()
