@@ -205,16 +205,15 @@ def test_closing_mid_run_asks_and_stop_saves_and_ends_its_process(qtbot, window)
     assert not [t for t in threading.enumerate() if t.name.startswith("layerscope")]
 
 
-def test_errors_in_the_runs_process_reach_the_user_and_train_works_again(qtbot, window, tmp_path):
-    # An absurd learning rate: the run's process refuses its settings file by the catalogue's limits (as the CLI
-    # refuses the option) and says why on its way out.
+def test_settings_out_of_limits_refused_up_front_and_errors_in_the_runs_process_reach_the_user(qtbot, window, tmp_path):
+    # An absurd learning rate: refused before any process starts, by the catalogue's limits (the same message
+    # the CLI's option and a settings file give).
     window.panel.set_values({"lr": "1e12", "optimizer": "sgd", "epochs": 1})
-    with qtbot.waitSignal(window.controller.runFailed, timeout=START) as failed:
-        click(qtbot, window.panel.train_button)
-    assert "learning rate" in failed.args[0].lower() and "outside" in failed.args[0]
+    click(qtbot, window.panel.train_button)
     box = window.last_message_box
-    assert box is not None and box.isVisible() and box.icon() == QMessageBox.Icon.Critical
-    assert window.controller.state == "idle" and window.panel.train_action.isEnabled()
+    assert box is not None and "learning rate" in box.text().lower() and "outside" in box.text()
+    assert window.controller.state == "idle" and window.controller.job is None
+    assert window.panel.train_action.isEnabled()
     box.close()
     # A dataset the run cannot use: the process says why on its way out (its last word in RUN/launcher.log).
     one_class = tmp_path / "one-class" / "cats"
