@@ -6,7 +6,6 @@ import os
 import threading
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QMessageBox
 
 from gui.model_hub import LiveWeights, OpenedFromFile, StoppedAt, TrainedEpoch
 from gui.training import close_job
