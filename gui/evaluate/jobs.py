@@ -61,15 +61,16 @@ def corrections_job(root: str, action: str, file: str = "", label: str = "", cla
     """One edit of the corrections file (relabel / exclude / confirm / undo / apply / undo_apply).
     -> (action, file, text for the user)."""
     def run(context):
+        from core.data import correction_moves as moves_of
         from core.data import corrections as corr
 
         if action == "apply":
-            moves = corr.apply_moves(root)
+            moves = moves_of.apply_moves(root)
             done = [m for m in moves if m["to"]]
             notes = [m.get("note", "") for m in moves if m.get("note")]
             return action, "", f"moved {len(done)} files" + (f" ({'; '.join(notes[:3])})" if notes else "")
         if action == "undo_apply":
-            results = corr.undo_last_apply(root)
+            results = moves_of.undo_last_apply(root)
             moves = [r for r in results if r["from"] is not None]
             back = sum(1 for r in moves if r["undone"])
             refused = [r["note"] for r in results if r["from"] is None]  # log lines this app did not write
