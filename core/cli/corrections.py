@@ -104,7 +104,8 @@ def corrections(args) -> int:
 
 
 def _correct(args) -> None:
-    from core.data.corrections import CorrectionsError, apply_moves, load_corrections, undo_last_apply
+    from core.data.corrections import CorrectionsError, load_corrections
+    from core.data.correction_moves import apply_moves, undo_last_apply
     from core.data.folder import scan_folder_splits
 
     corrections = load_corrections(args.dataset)

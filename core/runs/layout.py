@@ -12,8 +12,12 @@
       eval/, eval-<split>/ an evaluation of the run's model (core.evaluate)
       tensorboard/         TensorBoard event files (core.training.tensorboard)
       dossier/topk.npz     top images per channel (core.dossier.store)
-      probes/              probe images followed over training: probes.json + timeline.jsonl (core.dossier.probes)
+      probes/              probe images followed over training: probes.json + timeline.jsonl (core.dossier.probes),
+                           true_classes.json: the true class the user named for a probe (core.dossier.probe_reading)
       layer_health.jsonl   per-layer health samples (core.dossier.health)
+      featurevis/          synthesised pictures of units (core.featurevis): <weights checksum>/ the cache of a
+                           checkpoint's pictures, epochs/epoch-0003/ the first layer after each epoch,
+                           concepts/ the concept tests run on the run's checkpoint
       previous-<time>/     an earlier run's files, moved aside by --overwrite (core.runs.lock)
     <runs root>/.trash/    deleted runs, until the deletion is undone (core.runs.actions)
 
@@ -44,7 +48,12 @@ TOPK = "topk.npz"
 PROBES = "probes"
 PROBES_INDEX = "probes.json"
 PROBES_TIMELINE = "timeline.jsonl"
+PROBES_TRUE_CLASSES = "true_classes.json"
 LAYER_HEALTH = "layer_health.jsonl"
+FEATUREVIS = "featurevis"
+FEATUREVIS_EPOCHS = "epochs"  # inside FEATUREVIS
+EPOCH_PREFIX = "epoch-"  # FEATUREVIS/FEATUREVIS_EPOCHS/epoch-0003/
+CONCEPTS = "concepts"  # inside FEATUREVIS
 PREVIOUS_PREFIX = "previous-"
 OLD_CHECKPOINTS = "checkpoints"  # an early layout's checkpoint folder: it still marks a folder as used
 TRASH = ".trash"  # in the runs root, beside the run folders
@@ -159,6 +168,23 @@ class RunLayout:
     @property
     def layer_health(self) -> Path:
         return self.path / LAYER_HEALTH
+
+    @property
+    def featurevis(self) -> Path:
+        """The root of the pictures cache: one folder per checkpoint's weights inside."""
+        return self.path / FEATUREVIS
+
+    @property
+    def featurevis_epochs(self) -> Path:
+        return self.featurevis / FEATUREVIS_EPOCHS
+
+    def featurevis_epoch(self, epoch: int) -> Path:
+        """The first layer's pictures after `epoch` (0: the weights the run started from)."""
+        return self.featurevis_epochs / f"{EPOCH_PREFIX}{int(epoch):04d}"
+
+    @property
+    def concepts(self) -> Path:
+        return self.featurevis / CONCEPTS
 
     def previous(self, stamp: str, n: int = 1) -> Path:
         """previous-<stamp>/ (n == 1), else previous-<stamp>-<n>/."""

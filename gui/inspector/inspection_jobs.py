@@ -17,6 +17,7 @@ from gui.inspector.sources import ImageSource
 THUMBNAIL_PX = 48
 URL_CACHE_ENTRIES = 16
 MODEL_UNUSABLE = "the model cannot be used"
+FILTER_SCALE, FILTER_GAP = 8, 2  # first-layer filters: each weight 8 x 8 pixels, tiles 2 pixels apart
 
 
 class InspectionJobs:
@@ -99,7 +100,7 @@ class InspectionJobs:
                 view.activation = None  # feature maps are drawn from the mosaic; keep only vectors' raw values
         model = predictor.model
         try:
-            filters = first_layer_filters(model, scale=4)
+            filters = first_layer_filters(model, scale=FILTER_SCALE, pad=FILTER_GAP)
         except Exception:  # filters are a bonus view; a model without a usable first layer has none
             filters = None
         conv_layers = [name for name, module in model.named_modules() if _is_conv(module)]

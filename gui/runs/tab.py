@@ -218,6 +218,7 @@ class RunsTab(RunFileActions, QWidget):
         if wanted:
             self._select_after_scan = None
             self.select_paths(wanted)
+        self.overlay.set_run_count(len(summaries))
         self._update_enabled()  # a status changed: Resume is offered, or no longer
         self.scanned.emit(len(summaries))
 

@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import QMessageBox, QSplitter, QWidget
 
 from core.runs import layout
-from core.runs.reducer import INTERRUPTED, RESUMABLE
+from core.runs.reducer import FINISHED, INTERRUPTED, RESUMABLE, STOPPED
 from gui.concurrent import BackgroundTask
 from gui.run_settings_model import SettingsError
 from gui.training.close_job import ask_about_running_job, close_with_job
@@ -26,6 +26,7 @@ from gui.training.progress import ProgressPanel
 from gui.training.rank_strip import RankStrip
 from gui.training.record_view import RecordView
 
+ENDED = (FINISHED, STOPPED)  # core.runs.reducer's words for a run that ended well
 STATE_TEXT = {"idle": "Ready", "starting": "Starting…", "running": "Training…", "paused": "Paused",
               "stopping": "Stopping…"}
 
@@ -35,6 +36,7 @@ class TrainTab(QSplitter):
     statusMessage = Signal(str)  # for the window's status bar
     runRequested = Signal(object)  # valid RunSettings from Train: the window confirms (memory), then start_confirmed
     runStarted = Signal(str)  # the run folder
+    runEnded = Signal(str)  # the folder of the run shown here, once it has finished or stopped (its RUN/eval)
     showRequested = Signal()  # bring this tab to the front
     ownerRequested = Signal(str)  # "data" or "model": show the tab that owns a value shown here
 
@@ -150,8 +152,9 @@ class TrainTab(QSplitter):
         self.stop_following()
         self.panel.set_values(values)
 
-    def follow_run(self, folder: str) -> bool:
-        """Drive the plots, progress and log from a run folder another process writes."""
+    def follow_run(self, folder: str, show: bool = True) -> bool:
+        """Drive the plots, progress and log from a run folder another process writes (show: bring this tab
+        to the front)."""
         if self.is_active():
             self.log.append("warning", f"Not following {folder} in the Train tab while a run of this window is active")
             return False
@@ -162,9 +165,15 @@ class TrainTab(QSplitter):
         self._followed = self.controller.handle.folder
         self.panel.show_followed_settings(self._followed_name(), None)  # until its config.json is read
         self.progress.set_status(self.controller.status_text())
-        self.showRequested.emit()
+        if show:
+            self.showRequested.emit()
         self.log.append("info", f"Following {folder} in the Train tab")
         return True
+
+    def is_following(self, folder: str | Path) -> bool:
+        """This tab follows `folder` now."""
+        return self.controller.following and self._followed is not None and \
+            Path(folder).expanduser().resolve() == self._followed.expanduser().resolve()
 
     def _followed_name(self) -> str:
         folder = self._followed
@@ -209,6 +218,8 @@ class TrainTab(QSplitter):
     @Slot(dict)
     def _on_run_finished(self, summary: dict) -> None:
         self.progress.finish(completed=not summary.get("stopped"))
+        if summary.get("run_dir"):
+            self.runEnded.emit(summary["run_dir"])
         if summary.get("stopped"):
             self._offer_resume(self.controller.run_dir, f"Stopped: Resume continues it from its {layout.LAST}")
 
@@ -225,6 +236,8 @@ class TrainTab(QSplitter):
         self.progress.set_status(self.controller.status_text())
         if not self.controller.following:
             return
+        if status in ENDED and self._followed is not None:
+            self.runEnded.emit(str(self._followed))  # a followed run that has ended (or was opened ended)
         folder = self.controller.handle.folder
         if status == INTERRUPTED:
             self.progress.finish(completed=False)  # nothing counts down: its last ETA is no time left

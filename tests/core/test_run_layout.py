@@ -12,11 +12,13 @@ ROOT = Path(__file__).resolve().parents[2]
 LAYOUT_MODULE = ROOT / "core" / "runs" / "layout.py"
 # Names nobody else uses for anything: found inside any string (a message, an f-string's text).
 DISTINCT = (layout.CONFIG, layout.METRICS, layout.LAST, layout.BEST, layout.META, layout.CONTROL,
-            layout.LAUNCHER_LOG, layout.TOPK, layout.PROBES_INDEX, layout.PROBES_TIMELINE, layout.LAYER_HEALTH,
+            layout.LAUNCHER_LOG, layout.TOPK, layout.PROBES_INDEX, layout.PROBES_TIMELINE, layout.PROBES_TRUE_CLASSES,
+            layout.LAYER_HEALTH,
             layout.PREVIOUS_PREFIX, layout.JOB_SETTINGS_PREFIX, layout.LOCK, layout.TRASH)
 # Ordinary words ("eval", "dossier" is also a command, "probes" a JSON key): found where a path is built from
 # them, as an operand of `/` or an argument of Path() / os.path.join(), alone or as an f-string's first part.
-FOLDERS = (layout.RANKS, layout.EVAL, layout.TENSORBOARD, layout.DOSSIER, layout.PROBES)
+FOLDERS = (layout.RANKS, layout.EVAL, layout.TENSORBOARD, layout.DOSSIER, layout.PROBES, layout.FEATUREVIS,
+           layout.FEATUREVIS_EPOCHS, layout.CONCEPTS)
 RANK_FILE = layout.RANK_PREFIX
 
 
@@ -120,6 +122,8 @@ def test_the_layout_names_every_path_of_a_run_folder(tmp_path):
     assert run.rank_status(3) == tmp_path / "run" / "ranks" / "rank-3.json"
     assert run.eval_dir() == tmp_path / "run" / "eval" and run.eval_dir("test") == tmp_path / "run" / "eval-test"
     assert run.topk == tmp_path / "run" / "dossier" / "topk.npz"
+    assert run.featurevis_epoch(3) == tmp_path / "run" / "featurevis" / "epochs" / "epoch-0003"
+    assert run.concepts == tmp_path / "run" / "featurevis" / "concepts"
     assert run.previous("20261205-1200", 2).name == "previous-20261205-1200-2"
     assert run.checkpoint("best") == run.best_checkpoint and run.checkpoint("last") == run.last_checkpoint
     assert not run.is_run_folder() and run.used_files() == []
