@@ -27,7 +27,7 @@ from core.training.callbacks import (BatchReport, Callback, CallbackList, EpochM
                                      RunView, Validation)
 from core.training.config import TrainConfig
 from core.training.errors import TrainingError
-from core.training.optim import OPTIMIZERS, SCHEDULERS, head_parameter_names
+from core.training.optim import SCHEDULERS, make_optimizer
 from core.training.precision import SpeedOptions
 from core.training.runtime import epoch_seed, resolve_device
 from core.training.sampling import global_batch_count
@@ -73,7 +73,7 @@ class Trainer:
         self.speed = SpeedOptions.for_run(config, self.device, model)
         self.model = self.speed.place(model, self.device)  # unwrapped: what checkpoints and inspection see
         self._train_model = self.speed.compiled(self.strategy.wrap_model(self.model))
-        self.optimizer = self._make_optimizer()
+        self.optimizer = make_optimizer(self.model, config)
         self.scheduler = SCHEDULERS[config.schedule](self.optimizer, config)
         self.state = TrainingState()
         self.phase = "training"  # or "evaluating"; read by the run folder's heartbeat
@@ -139,23 +139,6 @@ class Trainer:
     @property
     def lr(self) -> float:
         return float(self.optimizer.param_groups[-1]["lr"])
-
-    # ---- set-up --------------------------------------------------------------------------------------
-    def _make_optimizer(self) -> torch.optim.Optimizer:
-        cfg = self.config
-        trainable = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
-        if not trainable:
-            raise TrainingError("the model has no trainable parameters (is everything frozen?)")
-        if cfg.backbone_lr_scale != 1.0:
-            head = head_parameter_names(self.model)
-            groups = [
-                {"params": [p for n, p in trainable if n not in head], "lr": cfg.lr * cfg.backbone_lr_scale},
-                {"params": [p for n, p in trainable if n in head], "lr": cfg.lr},
-            ]
-            groups = [g for g in groups if g["params"]]
-        else:
-            groups = [{"params": [p for _, p in trainable], "lr": cfg.lr}]
-        return OPTIMIZERS[cfg.optimizer](groups, cfg)
 
     # ---- state for checkpoints -----------------------------------------------------------------------
     def training_state(self) -> dict:
