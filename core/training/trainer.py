@@ -27,6 +27,7 @@ from core.training.callbacks import (BatchReport, Callback, CallbackList, EpochM
                                      RunView, Validation)
 from core.training.config import TrainConfig
 from core.training.errors import TrainingError
+from core.training.measure import StepMeasure
 from core.training.optim import SCHEDULERS, make_optimizer
 from core.training.precision import SpeedOptions
 from core.training.runtime import epoch_seed, resolve_device
@@ -82,6 +83,8 @@ class Trainer:
         self._saving: TrainingState | None = None  # the state over all processes, while a checkpoint is due
         self._hooks = CallbackList(self.callbacks)
         self._run = RunView(self)
+        self._measure = StepMeasure(config, data, self.device)  # where each step's time goes (core.compute)
+        self.strategy.time_collectives(self._measure.timer)
 
     # ---- thread-safe control -------------------------------------------------------------------------
     def stop(self) -> None:
@@ -264,11 +267,12 @@ class Trainer:
         state.loss_sum, state.correct, state.seen = loss_sum, correct, seen
 
     def _train_batches(self, batches: Iterator, plan: _Plan) -> bool:
-        state = self.state
+        state, timer = self.state, self._measure.timer
         window = _Window(time.perf_counter(), [])
         # Processes agree on what was asked (else the others would wait for a stopped one): once here, then
         # with the report flag after each step, in one small exchange.
         stop, pause = self.strategy.agree(self._steering.stop_wanted, self._steering.pause_wanted)
+        self._measure.restart()  # validation and saves since the last epoch are no step's time
         while state.batch < plan.batches:
             # Stop is acted on before the next batch is drawn, so the saved RNG state is the one after the
             # last done batch and a resume draws the same augmentation and dropout.
@@ -276,11 +280,14 @@ class Trainer:
                 stop, pause = self._hold(), False
             if stop:
                 return False
+            timer.waiting_for_data()
             try:
                 inputs, targets = next(batches)
             except StopIteration:
                 break
+            timer.data_ready()
             self._train_step(inputs, targets, window, plan)
+            timer.step_done()
             self._serve_weight_requests()
             stop, pause = self._exchange(window, plan)
         return not stop
@@ -310,18 +317,21 @@ class Trainer:
         """After a step: agree on what was asked and on reporting, report, save; (stop, pause) to act on."""
         now = time.perf_counter()
         due = now - window.started >= self.config.report_interval_s
-        stop, pause, save, due = self.strategy.agree(*self._steering.flags(), due)
+        measure = self._measure.due(epoch_end=self.state.batch == plan.batches)
+        stop, pause, save, due, measure = self.strategy.agree(*self._steering.flags(), due, measure)
         # The steps before a pause or a save are written before its "paused" / "checkpoint" record.
-        if due or pause or save or self.state.batch == plan.batches:
-            self._report(window, plan, now)
+        if due or measure or pause or save or self.state.batch == plan.batches:
+            self._report(window, plan, now, measure)
             stop, pause, save = self.strategy.settled((stop, pause, save), self._steering)
         if save and not stop:
             self._save_agreed_checkpoint()
         return stop, pause
 
-    def _report(self, window: _Window, plan: _Plan, now: float) -> None:
-        """One device->host copy per report, not per step (a mean over processes in DDP)."""
+    def _report(self, window: _Window, plan: _Plan, now: float, measure: bool = False) -> None:
+        """One device->host copy per report, not per step (a mean over processes in DDP); with `measure`, every
+        process's compute breakdown since the last one rides along."""
         state = self.state
+        compute = self._measure.payloads(self.strategy) if measure else []
         stacked = torch.stack([t for _, t in window.pending]).float()
         values = self.strategy.mean_over_processes(stacked).cpu().tolist()
         losses = [(s, v) for (s, _), v in zip(window.pending, values)]
@@ -329,7 +339,8 @@ class Trainer:
         report = BatchReport(epoch=state.epoch + 1, epochs=self.config.epochs, batch=state.batch,
                              batches_per_epoch=plan.batches, step=state.step, total_steps=plan.total_steps,
                              losses=losses, lr=self.lr, images_per_sec=window.images / max(now - window.started, 1e-9),
-                             elapsed_s=elapsed, eta_s=elapsed / done * (plan.total_steps - state.step) if done else None)
+                             elapsed_s=elapsed, eta_s=elapsed / done * (plan.total_steps - state.step) if done else None,
+                             compute=compute)
         window.pending.clear()
         window.started, window.images = now, 0
         self._hooks.on_batch_end(self._run, report)
@@ -386,6 +397,7 @@ class Trainer:
         finally:
             steering.held = False
             hooks.on_resumed(self._run, self._point())
+            self._measure.restart()  # the pause is no step's time
 
     def _point(self) -> RunPoint:
         return RunPoint(epoch=self.state.epoch + 1, step=self.state.step, batch=self.state.batch)
