@@ -16,9 +16,11 @@ from PySide6.QtWidgets import QMessageBox, QSplitter, QWidget
 from core.runs import layout
 from gui.run_settings_model import SettingsError
 from gui.training.close_job import ask_about_running_job, close_with_job
+from gui.training.compute_view import ComputePanel
 from gui.training.controller import TrainingController
 from gui.training.export_actions import TrainExports
 from gui.training.form import TrainingPanel
+from gui.training.lr_finder import LRFinderDialog, lr_text
 from gui.training.plots import TrainingPlots
 from gui.training.progress import ProgressPanel
 from gui.training.rank_strip import RankStrip
@@ -49,13 +51,15 @@ class TrainTab(QSplitter):
         self.panel.progress_slot.addWidget(self.progress)
         self.rank_strip = RankStrip()  # a multi-process run's processes
         self.panel.progress_slot.addWidget(self.rank_strip)
+        self.compute_view = ComputePanel()  # where the steps' time goes, per process (the "compute" records)
+        self.panel.progress_slot.addWidget(self.compute_view)
         self.plots = TrainingPlots()
         self.addWidget(self.panel)
         self.addWidget(self.plots)
         self.setStretchFactor(1, 1)
         self.setSizes([320, 880])
         # Records drive the tab, from this window's run or from a followed run folder (one code path).
-        self.record_view = RecordView(self.plots, self.progress, log, self)
+        self.record_view = RecordView(self.plots, self.progress, log, self, compute=self.compute_view)
         self.train_exports = TrainExports(self.plots, log, self)
         self._followed: Path | None = None  # the run folder drawn here last by following, until a run starts here
         self.controller = TrainingController(hub, runs_root, self)
@@ -71,6 +75,8 @@ class TrainTab(QSplitter):
         self.controller.runFailed.connect(self._on_run_failed)
         self.panel.stopFollowingRequested.connect(self.stop_following)
         self.panel.trainRequested.connect(self.start_training)
+        self.panel.findLrRequested.connect(self.find_learning_rate)
+        self.lr_finder: LRFinderDialog | None = None  # made on first use
         self.panel.pauseToggled.connect(self.toggle_pause)
         self.panel.stopRequested.connect(self.stop)
         self.panel.ownerRequested.connect(self.ownerRequested)
@@ -106,6 +112,30 @@ class TrainTab(QSplitter):
             self.log.append("info", "Probe timeline for " + ", ".join(Path(p).name for p in probes)
                             + " (pinned in the Inspect tab)")
         self.runRequested.emit(settings)
+
+    @Slot()
+    def find_learning_rate(self) -> LRFinderDialog | None:
+        """A range test on the form's current settings, in its dialog; a click on its curve sets the form's
+        learning rate. None (with a message) before the engine has loaded or when the settings are not valid."""
+        if not self.engine_ready:
+            return None
+        try:
+            settings = self.run_settings.build()
+        except SettingsError as exc:
+            self.alert.emit(QMessageBox.Icon.Warning, "Cannot run the range test", str(exc))
+            return None
+        if self.lr_finder is None:
+            self.lr_finder = LRFinderDialog(self)
+            self.lr_finder.lrChosen.connect(self._use_learning_rate)
+        self.lr_finder.show()
+        self.lr_finder.raise_()
+        self.lr_finder.start(settings)
+        return self.lr_finder
+
+    @Slot(float)
+    def _use_learning_rate(self, lr: float) -> None:
+        self.run_settings.set("lr", lr_text(lr))
+        self.log.append("info", f"Learning rate set to {lr_text(lr)} from the range test")
 
     def start_confirmed(self, settings, ok: bool) -> None:
         if not ok:
@@ -220,5 +250,7 @@ class TrainTab(QSplitter):
             self.log.append("info", f"Closing: stopping the run and saving {layout.LAST}…")
             self.statusMessage.emit("Stopping the run…")
         self.controller.shutdown()
+        if self.lr_finder is not None:
+            self.lr_finder.shutdown()
         self.plots.timer.stop()
         self.train_exports.task.shutdown()
