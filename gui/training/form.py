@@ -74,6 +74,7 @@ def _action(parent, text: str, shortcut: str, tip: str, *more: str) -> QAction:
 
 class TrainingPanel(QWidget):
     trainRequested = Signal()
+    findLrRequested = Signal()  # "Find learning rate…": a range test on these settings
     pauseToggled = Signal()
     stopRequested = Signal()
     ownerRequested = Signal(str)  # "data" or "model": show the tab that owns a value shown here
@@ -89,12 +90,17 @@ class TrainingPanel(QWidget):
                                     "Ctrl+Enter")  # the keypad's Enter too
         self.pause_action = _action(self, "&Pause", "Ctrl+P", "Pause or resume the run")
         self.stop_action = _action(self, "&Stop", "Ctrl+.", f"Stop the run and save {LAST}")
+        self.find_lr_action = QAction("Find Learning Rate…", self)
+        self.find_lr_action.setIconText("Find…")
+        self.find_lr_action.setToolTip("Run a learning-rate range test on these settings and pick the learning rate "
+                                       "on its loss curve")
+        self.find_lr_action.triggered.connect(self.findLrRequested)
         self.train_action.triggered.connect(self.trainRequested)
         self.pause_action.triggered.connect(self.pauseToggled)
         self.stop_action.triggered.connect(self.stopRequested)
 
         # The user's own settings, bound to the window's shared model (the fields under their own names here).
-        self.own_fields = SettingsFields(self.settings)
+        self.own_fields = SettingsFields(self.settings, find_lr_action=self.find_lr_action)
         self.own_fields.ownerRequested.connect(self.ownerRequested)
         for name in FIELD_NAMES:
             setattr(self, name, getattr(self.own_fields, name))
@@ -176,6 +182,7 @@ class TrainingPanel(QWidget):
         self.pause_action.setEnabled(self._state in ("running", "paused"))  # a multi-process job too
         self.pause_action.setText("&Resume" if self._state == "paused" else "&Pause")
         self.stop_action.setEnabled(self._state in ("starting", "running", "paused"))  # starting: its process loads
+        self.find_lr_action.setEnabled(self._engine_ready and not self.followed_run)
         self.own_fields.set_editable(self._engine_ready and idle)
 
     # ---- a followed run ------------------------------------------------------------------------------

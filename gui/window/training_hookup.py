@@ -21,6 +21,8 @@ def install_training_tab(window, run_settings) -> TrainTab:
         menu.addAction(action)
         window.addAction(action)  # shortcuts work whichever tab is showing
     menu.addSeparator()
+    menu.addAction(tab.panel.find_lr_action)
+    menu.addSeparator()
     menu.addAction("Export &Plots…").triggered.connect(lambda: tab.train_exports.export_plots(window))
     menu.addAction("Export Metrics &CSV…").triggered.connect(
         lambda: tab.train_exports.export_csv(window, tab.shown_run_dir()))
