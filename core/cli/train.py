@@ -37,16 +37,22 @@ GROUP_TITLES = {"training": "training", "insight": "insight (what the run keeps 
 # ---- the options --------------------------------------------------------------------------------------------
 def register(sub) -> None:
     t = sub.add_parser("train", help="train a model headless, with a progress bar", epilog=_epilog())
-    _add_data_options(t.add_argument_group("data (the app's Data tab)"))
-    model = t.add_argument_group("model (the app's Model tab)")
+    add_run_settings_options(t)
+    _add_run_options(t.add_argument_group("the run folder"))
+    t.set_defaults(handler=run)
+
+
+def add_run_settings_options(parser) -> None:
+    """The data, model and training options of a run (what `run_settings(args)` reads), in their groups: also
+    the options of the commands that run something on a run's settings (`layerscope lr-find`)."""
+    _add_data_options(parser.add_argument_group("data (the app's Data tab)"))
+    model = parser.add_argument_group("model (the app's Model tab)")
     _add_model_options(model)
-    groups = {"model": model, **{place: t.add_argument_group(title) for place, title in GROUP_TITLES.items()}}
+    groups = {"model": model, **{place: parser.add_argument_group(title) for place, title in GROUP_TITLES.items()}}
     groups["inspect"] = groups["insight"]  # probe images: pinned in the app's Inspect tab
     for option in catalog.TRAIN_OPTIONS:
         if option.cli_flag:
             add_setting(groups[option.place], option.cli_flag, option.setting, bare=option.bare)
-    _add_run_options(t.add_argument_group("the run folder"))
-    t.set_defaults(handler=run)
 
 
 def _epilog() -> str:
@@ -98,6 +104,10 @@ def _add_run_options(group) -> None:
                        help="start a new run in an --out folder that holds one (the old files move to "
                             f"{layout.PREVIOUS_PREFIX}<time>/)")
     group.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_settings_file_option(group)
+
+
+def add_settings_file_option(group) -> None:
     group.add_argument("--settings", default=None, metavar="JSON",
                        help="a run's whole settings as JSON (what the app writes; replaces the data, model and "
                             "training options, and is held to the same limits)")
