@@ -1,14 +1,19 @@
-"""Robustness report (issue 12): thousands of generated bad inputs and kills through Layerscope.
+"""Robustness report (issues 12 and 18): thousands of generated bad inputs and kills through Layerscope.
 
 Not a test: it runs >= 10,000 cases (by default) made by tests/support (truncated, corrupt, empty, huge,
 bomb, special-file and oddly-moded images; misleading folder layouts; tampered checkpoints), mostly
 in-process in isolated worker processes that are timed and killed from outside, plus real CLI
-subprocesses and SIGINT / SIGTERM / kill -9 during `train` followed by a resume. Each outcome is
-ok / traceback / hang / wrong_file / good_result_lost; a table by input class follows, then one example
-reproducer per failing class, and as the LAST line a JSON object:
-    {"tracebacks": N, "hangs": N, "wrong_files": N, "good_results_lost": N, "cases": N, ...}
+subprocesses and SIGINT / SIGTERM / kill -9 during `train` followed by a resume. Then (issue 18) >= 2,000
+shared-folder cases (tests/support/shared_cases.py): hostile run folders (links, hard links, FIFOs, /dev/zero,
+sparse, deep and huge-number JSON, HTML, 20,000 rank files, a zip bomb, a leftover pause) through every reader
+and writer of a run folder, two processes on one folder at once, and whatever shared-dataset and settings
+classes are registered there; each with a decoy tree outside the folder hashed before and after.
+Each outcome is ok / traceback / hang / wrong_file / good_result_lost / outside_touched; a table by input
+class follows, then one example reproducer per failing class, and as the LAST line a JSON object:
+    {"tracebacks": N, "hangs": N, "wrong_files": N, "good_results_lost": N, "outside_touched": N, "cases": N, ...}
 
-    .venv/bin/python benchmarks/robustness.py [--cases 10000] [--quick] [--workers 2] [--only ACTION:KIND]
+    .venv/bin/python benchmarks/robustness.py [--cases 10000] [--shared 2400] [--quick] [--workers 2]
+                                              [--only ACTION:KIND] [--shared-only]
 """
 from __future__ import annotations
 
@@ -31,11 +36,44 @@ from collections import Counter, defaultdict
 from tests.support import bad_checkpoints as bc
 from tests.support import bad_inputs as bi
 from tests.support.cases import VERDICTS, Case, Outcome
+from tests.support.hostile_runs import make_template
 from tests.support.isolation import run_isolated
 from tests.support.layouts import LAYOUTS
+from tests.support.shared_cases import SHARED_KINDS, TRAIN_ACTIONS
 from tests.support.signals import KILLS, run_cli_case, run_kill_case, CLI_CASES
 
 TIMEOUTS = {"load": 15, "predict": 30, "dataset": 40, "layout": 40, "checkpoint": 30, "resume": 90, "train": 90}
+SHARED_TIMEOUT_S, SHARED_TRAIN_TIMEOUT_S, TWO_PROCESSES_TIMEOUT_S = 120, 300, 600
+SLOW_TO_MAKE_S = {"many_ranks": 300}  # writing 20,000 rank files is most of such a case
+
+
+def timeout_of(case: Case) -> float:
+    if case.action in TIMEOUTS:
+        return TIMEOUTS[case.action]
+    if case.action == "shared":  # a shared dataset's case (some train from a settings file)
+        return SHARED_TRAIN_TIMEOUT_S
+    if case.action == "run_two":
+        return TWO_PROCESSES_TIMEOUT_S
+    if case.kind in SLOW_TO_MAKE_S:
+        return SLOW_TO_MAKE_S[case.kind] + SHARED_TRAIN_TIMEOUT_S
+    return SHARED_TRAIN_TIMEOUT_S if case.action.removeprefix("run_") in TRAIN_ACTIONS else SHARED_TIMEOUT_S
+
+
+def plan_shared_cases(total: int, seed: int) -> list[Case]:
+    """Every registered shared-folder class under each of its actions once (a training action, a few minutes'
+    worth, exactly once), then the cheap actions again with new seeds until `total` cases (fewer than the
+    classes x actions: a seeded sample of them)."""
+    serial = iter(range(seed * 1_000_000 + 50_000_000, seed * 1_000_000 + 60_000_000))
+    cases = [Case(action, kind, next(serial)) for action, kinds in SHARED_KINDS.items() for kind in kinds]
+    rng = random.Random(seed)
+    if total < len(cases):
+        return sorted(rng.sample(cases, total), key=lambda c: c.seed)
+    cheap = [(a, k) for a, kinds in SHARED_KINDS.items() if a.removeprefix("run_") not in (*TRAIN_ACTIONS, "two")
+             for k in kinds]
+    while len(cases) < total and cheap:
+        action, kind = rng.choice(cheap)
+        cases.append(Case(action, kind, next(serial)))
+    return cases
 
 
 def plan_cases(total: int, quick: bool, seed: int) -> list[Case]:
@@ -101,34 +139,44 @@ def print_table(outcomes: list[Outcome]) -> None:
 
 def summary(outcomes: list[Outcome], seconds: float) -> dict:
     counts = Counter(o.verdict for o in outcomes)
+    shared = sum(1 for o in outcomes if o.case.action in SHARED_KINDS)
     return {"tracebacks": counts["traceback"], "hangs": counts["hang"], "wrong_files": counts["wrong_file"],
-            "good_results_lost": counts["good_result_lost"], "harness_errors": counts["harness_error"],
-            "cases": len(outcomes), "seconds": round(seconds, 1)}
+            "good_results_lost": counts["good_result_lost"], "outside_touched": counts["outside_touched"],
+            "harness_errors": counts["harness_error"], "cases": len(outcomes), "shared_folder_cases": shared,
+            "seconds": round(seconds, 1)}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=10_000)
-    parser.add_argument("--quick", action="store_true", help="about 400 cases, 2 kills")
+    parser.add_argument("--shared", type=int, default=2_400, help="shared-folder cases (issue 18), besides --cases")
+    parser.add_argument("--shared-only", action="store_true", help="only the shared-folder cases")
+    parser.add_argument("--quick", action="store_true", help="about 400 + 300 cases, 2 kills")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--only", default=None, help="ACTION:KIND, e.g. predict:fifo (a reproducer)")
     parser.add_argument("--seed-of", type=int, default=None, help="with --only: the case seed to run")
     args = parser.parse_args()
     total = 400 if args.quick and args.cases == 10_000 else args.cases
+    shared_total = 300 if args.quick and args.shared == 2_400 else args.shared
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="layerscope-robustness-") as tmp:
         tmp = Path(tmp)
-        print("making a tiny checkpoint (1 epoch of mlp on shapes)...", file=sys.stderr, flush=True)
+        print("making a tiny checkpoint (1 epoch of mlp on shapes) and a run folder with every artefact...",
+              file=sys.stderr, flush=True)
         ctx = {"checkpoint": bc.make_tiny_run(tmp / "tiny-run")}
+        run_template = make_template(tmp / "run-template")
+        ctx.update(run_template=run_template, probe=run_template.parent / "probe.png")
         if args.only:
             action, kind = args.only.split(":", 1)
             cases = [Case(action, kind, args.seed_of if args.seed_of is not None else args.seed)]
             kills, clis = [], []
         else:
-            cases = plan_cases(total - (2 if args.quick else len(KILLS)) - len(CLI_CASES), args.quick, args.seed)
-            kills = list(KILLS)[:2] if args.quick else list(KILLS)
-            clis = list(CLI_CASES)
+            cases = [] if args.shared_only else plan_cases(
+                total - (2 if args.quick else len(KILLS)) - len(CLI_CASES), args.quick, args.seed)
+            cases += plan_shared_cases(shared_total, args.seed)
+            kills = [] if args.shared_only else list(KILLS)[:2] if args.quick else list(KILLS)
+            clis = [] if args.shared_only else list(CLI_CASES)
         done = [0]
 
         def tick(outcome):
@@ -137,7 +185,7 @@ def main() -> int:
                 print(f"  {done[0]}/{len(cases)} cases, {time.monotonic() - start:.0f} s", file=sys.stderr, flush=True)
 
         outcomes = run_isolated(cases, tmp / "scratch", ctx, workers=args.workers,
-                                timeout=lambda c: TIMEOUTS[c.action], on_outcome=tick)
+                                timeout=timeout_of, on_outcome=tick)
         outcomes += [run_cli_case(name, tmp / "cli", ctx) for name in clis]
         outcomes += [run_kill_case(name, tmp / "kills") for name in kills]
     print_table(outcomes)

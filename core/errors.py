@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import sys
 
 
@@ -82,10 +83,39 @@ def describe_oserror(exc: OSError, file: str | os.PathLike | None = None) -> str
     return f"{reason}: {name}" if name else reason
 
 
+# ---- a loader's refusal, without its advice to load unsafely ----------------------------------------------
+# torch's weights-only refusal says "Re-running torch.load with weights_only set to False will likely succeed",
+# numpy's says "... when allow_pickle=False": both invite unpickling, which runs code from the file. Layerscope
+# never passes that advice on: `loader_reason(exc)` says what the file holds instead.
+_UNSAFE_ADVICE = ("weights_only", "weights only load failed", "allow_pickle", "pickle")
+_GLOBAL = re.compile(r"(?:unsupported GLOBAL|Unsupported global: GLOBAL)\s+([\w.]+)")
+REFUSED = ("it holds Python objects{what}, not only plain tensors and numbers; Layerscope never unpickles a file, "
+           "because that could run code from it")
+
+
+def gives_unsafe_advice(text: str) -> bool:
+    lower = text.lower()
+    return any(word in lower for word in _UNSAFE_ADVICE)
+
+
+def loader_reason(exc: BaseException, limit: int = 200) -> str:
+    """The first line of a loader's error, or, when it advises unsafe loading, what the file holds instead."""
+    text = str(exc).strip()
+    if gives_unsafe_advice(text):
+        found = _GLOBAL.search(text)
+        return REFUSED.format(what=f" ({found.group(1)})" if found else "")
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return first[:limit]
+
+
 def describe_failure(exc: BaseException, context: dict | None = None) -> str | None:
     """A one-line, actionable message for known kinds of failure; None for anything else.
     `context` may name the file being written ({"file": path}) when the error itself does not."""
     context = context or {}
+    if gives_unsafe_advice(str(exc)):  # a loader's refusal: never pass on its advice to unpickle
+        return f"a file was refused: {loader_reason(exc)}"
+    if is_out_of_memory(exc) and context.get("file"):  # reading a file, not training: the batch size is not it
+        return f"not enough memory to read {context['file']}; it is too large (or not the file it seems)"
     if is_out_of_memory(exc):
         return f"out of memory ({_first_line(exc)}); {OOM_ADVICE}"
     os_error = disk_problem(exc)

@@ -18,8 +18,9 @@ def main(argv: list[str] | None = None) -> int:
         argv = [part for folder in argv[1:] for part in ("--follow", folder)]
     elif argv and (argv[0] in COMMANDS or argv[0] in ("-h", "--help")):
         from core.cli.main import main as cli_main
+        from core.io.signals import run_main
 
-        return cli_main(argv)
+        return run_main(lambda: cli_main(argv))  # late signals keep the command's status (core.io.signals)
     from gui.app import main as gui_main
 
     return gui_main(argv)

@@ -19,6 +19,7 @@ from core.checkpoints import schema
 from core.data.transforms import Preprocess
 from core.errors import LayerscopeError
 from core.io.atomic import atomic_write
+from core.errors import loader_reason
 from core.models import MODEL_NAMES, ModelError, ModelSpec, build_model
 from core.runs.layout import BEST, LAST
 from core.models.state import cpu_state_dict
@@ -110,12 +111,14 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         raise CheckpointError(f"{path}: the file is empty (0 bytes); it was probably cut off while being written")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
+    except MemoryError:
+        raise CheckpointError(f"{path}: not enough memory to load this checkpoint "
+                              f"({path.stat().st_size / 2**20:,.0f} MiB)") from None
     except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError, OSError,
             AttributeError, KeyError, TypeError, IndexError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(
-            f"{path}: not a readable Layerscope checkpoint ({first[:200]}). It may be corrupt, truncated, or "
-            "contain code rather than data (only weights-only checkpoints are loaded)") from None
+            f"{path}: not a readable Layerscope checkpoint ({loader_reason(exc)}). It may be corrupt, truncated, "
+            "or contain code rather than data (only weights-only checkpoints are loaded)") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         hint = ""
         if isinstance(payload, dict) and payload and all(isinstance(v, torch.Tensor) for v in payload.values()):

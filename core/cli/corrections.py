@@ -105,13 +105,18 @@ def _correct(args) -> None:
     if args.action == "list":
         print(corrections.problem or "\n".join(f"{k}: {e['action']} {e.get('label', '')}".rstrip()
                                                 for k, e in sorted(corrections.entries.items())) or "no corrections")
+        for note in corrections.skipped:  # entries of the file left out (a path out of the dataset, a bad label)
+            print(note, file=sys.stderr)
         return
     if corrections.problem:
         raise CorrectionsError(corrections.problem)
     if args.action in ("apply", "undo-apply"):
         moves = apply_moves(args.dataset) if args.action == "apply" else undo_last_apply(args.dataset)
         for m in moves:
-            print(f"{m['from']} -> {m['to']}" + (f" ({m['note']})" if m.get("note") else ""))
+            if m["from"] is None:  # an entry of the file or a line of the log that was refused
+                print(f"refused: {m['note']}", file=sys.stderr)
+            else:
+                print(f"{m['from']} -> {m['to']}" + (f" ({m['note']})" if m.get("note") else ""))
         return
     if args.action == "undo":
         print(f"undone: {corrections.undo() or 'nothing to undo'}")

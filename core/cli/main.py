@@ -49,25 +49,29 @@ def _run_command(args) -> int:
     """Run one command; every failure is translated here, once: a message naming what to change, no traceback."""
     from core.io.signals import Interrupted, SignalStop
 
-    try:
-        with SignalStop():  # SIGTERM like Ctrl+C: one line and the signal's status, even during the first imports
+    # SIGTERM like Ctrl+C: one line and the signal's status, even during the first imports. The handlers stay
+    # while the outcome is reported, so a second Ctrl+C meanwhile is ignored (core.io.signals.abort), never
+    # raised anew past this function (Python would end by the default handler: status -2).
+    with SignalStop():
+        try:
             return args.handler(args)
-    except CommandError as exc:
-        print(f"layerscope {args.command}: {exc}", file=sys.stderr)
-        return exc.code
-    except KeyboardInterrupt as exc:
-        code = exc.exit_code if isinstance(exc, Interrupted) else exit_codes.INTERRUPTED
-        how = "SIGTERM" if code == exit_codes.TERMINATED else "Ctrl+C"
-        print(f"layerscope {args.command}: interrupted ({how})", file=sys.stderr)
-        return code
-    except Exception as exc:
-        from core.errors import describe_failure
+        except CommandError as exc:
+            print(f"layerscope {args.command}: {exc}", file=sys.stderr)
+            return exc.code
+        except KeyboardInterrupt as exc:
+            code = exc.exit_code if isinstance(exc, Interrupted) else exit_codes.INTERRUPTED
+            how = "SIGTERM" if code == exit_codes.TERMINATED else "Ctrl+C"
+            print(f"layerscope {args.command}: interrupted ({how})", file=sys.stderr)
+            return code
+        except Exception as exc:
+            from core.errors import describe_failure
 
-        if os.environ.get(DEBUG_ENV):
-            raise
-        message = describe_failure(exc) or f"unexpected error: {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 for details)"
-        print(f"layerscope {args.command}: {message}", file=sys.stderr)
-        return exit_codes.FAILED
+            if os.environ.get(DEBUG_ENV):
+                raise
+            message = describe_failure(exc) or (f"unexpected error: {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 "
+                                                "for details)")
+            print(f"layerscope {args.command}: {message}", file=sys.stderr)
+            return exit_codes.FAILED
 
 
 def main(argv: list[str] | None = None) -> int:

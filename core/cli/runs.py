@@ -17,6 +17,26 @@ def register(sub) -> None:
     x.set_defaults(handler=export_tensorboard)
 
 
+class PercentLines:
+    """A core.progress Progress that prints "RUN: 30%" to stderr at each further tenth (a long export says it
+    is alive, in a terminal or a log alike)."""
+
+    def __init__(self, name: str):
+        self.name, self.shown = name, 0
+
+    def update(self, done: int, total: int, message: str = "") -> None:
+        tenth = 10 * done // total if total > 0 else 0
+        if tenth > self.shown:
+            self.shown = tenth
+            print(f"{self.name}: {10 * tenth}%", file=sys.stderr, flush=True)
+
+    def cancelled(self) -> bool:
+        return False
+
+    def check_cancelled(self) -> None:
+        pass
+
+
 def export_tensorboard(args) -> int:
     from core.training.tensorboard import TensorBoardUnavailable, export_run
 
@@ -26,7 +46,7 @@ def export_tensorboard(args) -> int:
         if out and len(args.runs) > 1:
             out = str(Path(out) / Path(run).resolve().name)
         try:
-            log_dir, scalars, garbage = export_run(run, out)
+            log_dir, scalars, garbage = export_run(run, out, PercentLines(run))
         except TensorBoardUnavailable as exc:
             raise CommandError(str(exc)) from None
         except OSError as exc:

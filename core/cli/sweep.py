@@ -16,10 +16,8 @@ from pathlib import Path
 
 from core import exit_codes
 from core.cli.failure import CommandError
-from core.runs.layout import SWEEP_FILE, TRIALS
+from core.runs.layout import LAST, SWEEP_FILE, SWEEP_PREFIX, TRIALS
 from core.runs.location import default_runs_root
-
-SWEEP_PREFIX = "sweep-"  # a sweep's default folder under the runs root: sweep-<its name>
 
 
 def _whole(low: int, high: int):
@@ -98,7 +96,8 @@ def run(args) -> int:
 
 
 def _say_stopping(signum: int) -> None:
-    os.write(2, b"\nstopping the running trials (each saves its last.pt and is queued again; signal again to abort)...\n")
+    os.write(2, f"\nstopping the running trials (each saves its {LAST} and is queued again; signal again to "
+                "abort)...\n".encode())
 
 
 def _show_progress(done: int, total: int, text: str) -> None:

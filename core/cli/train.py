@@ -269,7 +269,7 @@ def _prepare(args, settings, run_dir: Path, strategy, progress):
         raise CommandError(str(exc)) from None
     if strategy.is_main:
         print(f"run directory: {run_dir}", flush=True)
-    for cb in trainer.callbacks:  # layer-health warnings (--layer-health-every) are printed as they come
+    for cb in trainer.callbacks:  # what callbacks say (layer health, a refused write, a pause and who asked) is printed
         if hasattr(cb, "on_warning"):
             cb.on_warning = progress.write
     return trainer

@@ -7,22 +7,30 @@ labels. A file edited by hand into garbage is reported and ignored: the original
 `apply_moves` moves relabelled files into their class folders (excluded ones into DATASET/.layerscope-excluded/),
 never overwriting: a name that is taken gets a unique " (2)" name, which the log records. `undo_last_apply`
 moves them back.
+
+The file may come with a shared dataset, so nothing in it is trusted: it is read through the one small-file
+reader (no link, no FIFO, a size cap, a schema), every key must be a path inside the dataset and every label
+a class name (core.io.confine; a bad entry is left out and named), keys naming one file twice count once,
+and files are moved only inside the dataset by the one writer that never follows a link or replaces a file.
+The move log is signed per user (core.data.move_log): Undo Apply reverses only what this app recorded.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.data import move_log
 from core.errors import LayerscopeError
-from core.io.atomic import write_text_atomic
+from core.io.atomic import move_within, write_text_atomic
+from core.io.confine import ConfinementError, class_name, inside, relative_parts
+from core.io.small_files import CAPS, MapOf, Obj, OneOf, SmallFileError, check, read_json
 
 FILE_NAME = ".layerscope-corrections.json"
-MOVE_LOG = ".layerscope-moves.jsonl"
+MOVE_LOG = move_log.LOG_NAME
 EXCLUDED_FOLDER = ".layerscope-excluded"
 FORMAT = "layerscope-corrections"
 ACTIONS = ("relabel", "exclude", "confirm")
@@ -31,6 +39,12 @@ SPLIT_NAMES = {"train", "training", "val", "valid", "validation", "test", "testi
 
 class CorrectionsError(LayerscopeError):
     """A correction cannot be made or applied; the message names the file and what to do."""
+
+
+# A label is checked per entry (class_name), so one bad label costs its entry, not the whole file.
+ENTRY = Obj(required={"action": OneOf(ACTIONS)}, optional={"label": None, "time": float})
+SCHEMA = Obj(required={"format": OneOf((FORMAT,)), "entries": MapOf(ENTRY, max_len=10_000_000)},
+             optional={"version": int, "dataset": str, "history": list})
 
 
 def _fallback_path(root: Path) -> Path:
@@ -44,7 +58,7 @@ def corrections_path(root: str | Path) -> Path:
     """Beside the dataset when the folder is writable (or the file is already there), else the fallback."""
     root = Path(root).expanduser()
     beside = root / FILE_NAME
-    if beside.exists() or os.access(root, os.W_OK):
+    if os.path.lexists(beside) or os.access(root, os.W_OK):
         return beside
     return _fallback_path(root)
 
@@ -55,20 +69,25 @@ class Corrections:
     entries: dict[str, dict] = field(default_factory=dict)  # relative path -> {"action", "label"?, "time"}
     history: list[dict] = field(default_factory=list)  # undo stack: {"file", "before"}
     problem: str | None = None  # set when the file on disk was unreadable (then entries are empty)
+    skipped: list[str] = field(default_factory=list)  # entries of the file left out, each with why
 
     # ---- editing -------------------------------------------------------------------------------------
     def _key(self, file: str | Path) -> str:
+        """The entry key of `file`: its path relative to the dataset, '/'-separated, checked to stay inside."""
         path = Path(file)
         try:
-            return path.relative_to(self.root).as_posix()  # a sample path: root / class / name
+            key = path.relative_to(self.root).as_posix()  # a sample path: root / class / name
         except ValueError:
-            pass
-        if path.is_absolute() or path.exists():
+            key = None
+        if key is None and (path.is_absolute() or path.exists()):
             try:
-                return path.resolve().relative_to(self.root.resolve()).as_posix()
+                key = path.resolve().relative_to(self.root.resolve()).as_posix()
             except ValueError:
                 raise CorrectionsError(f"{file}: not inside the dataset {self.root}") from None
-        return path.as_posix()  # already relative to the dataset
+        try:
+            return "/".join(relative_parts(key if key is not None else path.as_posix()))
+        except ConfinementError as exc:
+            raise CorrectionsError(f"{file}: not a file inside the dataset {self.root} ({exc.reason})") from None
 
     def _set(self, file, entry: dict | None) -> None:
         key = self._key(file)
@@ -79,6 +98,10 @@ class Corrections:
             self.entries[key] = {**entry, "time": time.time()}
 
     def relabel(self, file, label: str, classes: list[str]) -> None:
+        try:
+            class_name(label)
+        except ConfinementError as exc:
+            raise CorrectionsError(f"cannot relabel {file} as {label!r}: {exc.reason}") from None
         if label not in classes:
             raise CorrectionsError(f"cannot relabel {file} as '{label}': there is no such class "
                                    f"(classes: {', '.join(classes)}); add a class folder first")
@@ -107,7 +130,13 @@ class Corrections:
 
     def label_for(self, path: Path, given: str) -> str | None:
         """The label to use for `path` (None: excluded)."""
-        entry = self.entries.get(self._key(path)) if self.entries else None
+        if not self.entries:
+            return given
+        try:  # a sample the scanner found under the root: its key is its relative path as it stands
+            key = path.relative_to(self.root).as_posix()
+        except ValueError:
+            key = self._key(path)
+        entry = self.entries.get(key)
         if entry is None or entry["action"] == "confirm":
             return given
         return None if entry["action"] == "exclude" else entry["label"]
@@ -115,34 +144,71 @@ class Corrections:
     # ---- file ----------------------------------------------------------------------------------------
     def save(self) -> Path:
         path = corrections_path(self.root)
+        path.parent.mkdir(parents=True, exist_ok=True)
         payload = {"format": FORMAT, "version": 1, "dataset": str(self.root.resolve()),
                    "entries": self.entries, "history": self.history[-200:]}
-        return write_text_atomic(path, json.dumps(payload, indent=1))
+        try:  # never through a link: the file, its temp or the folder (core.io.atomic)
+            return write_text_atomic(path, json.dumps(payload, indent=1), inside=path.parent)
+        except OSError as exc:
+            raise CorrectionsError(f"{path}: the corrections cannot be saved ({exc.strerror or exc})") from None
 
 
-def _validate(payload, path: Path) -> dict:
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT or not isinstance(payload.get("entries"), dict):
-        raise ValueError("not a Layerscope corrections file")
-    for key, entry in payload["entries"].items():
-        if not isinstance(entry, dict) or entry.get("action") not in ACTIONS or (
-                entry["action"] == "relabel" and not isinstance(entry.get("label"), str)):
-            raise ValueError(f"entry for {key!r} is not a valid correction")
-    return payload
+def _checked_entries(entries: dict, path: Path) -> tuple[dict, list[str]]:
+    """The entries whose key is a path inside the dataset and whose label is a class name, keyed canonically
+    ('cats//a.png' and './cats/a.png' are 'cats/a.png'; of two keys for one file the newer wins); and a note
+    for every entry left out."""
+    kept: dict[str, dict] = {}
+    skipped = []
+    for key, entry in entries.items():
+        try:
+            canonical = "/".join(relative_parts(key, source=path))
+            if entry["action"] == "relabel":
+                class_name(entry.get("label"), source=path)
+        except ConfinementError as exc:
+            skipped.append(f"{path}: entry {str(key)[:120]!r} left out: {exc.reason}")
+            continue
+        older = kept.get(canonical)
+        if older is not None:
+            skipped.append(f"{path}: entry {key!r} names the same file as another entry; the newer one is used")
+            if older.get("time", 0) > entry.get("time", 0):
+                continue
+        kept[canonical] = entry
+    return kept, skipped
 
 
 def load_corrections(root: str | Path) -> Corrections:
-    """The dataset's corrections; an unreadable file gives empty corrections with `problem` set (never raises)."""
+    """The dataset's corrections; an unreadable file gives empty corrections with `problem` set (never raises).
+    Entries that would leave the dataset are left out and listed in `skipped`."""
     root = Path(root).expanduser()
     path = corrections_path(root)
-    if not path.exists():
-        return Corrections(root)
     try:
-        payload = _validate(json.loads(path.read_text(encoding="utf-8")), path)
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        return Corrections(root, problem=f"{path}: the corrections file cannot be used ({exc}); the original "
+        payload = read_json(path, max_bytes=CAPS["corrections"], no_link=True, schema=SCHEMA)
+    except SmallFileError as exc:
+        if exc.kind == "missing" and not os.path.lexists(path):
+            return Corrections(root)
+        return Corrections(root, problem=f"{path}: the corrections file cannot be used ({exc.reason}); the original "
                                          "labels are used. Fix or delete the file to use corrections again")
-    history = payload.get("history") if isinstance(payload.get("history"), list) else []
-    return Corrections(root, dict(payload["entries"]), list(history))
+    entries, skipped = _checked_entries(payload["entries"], path)
+    history = [h for h in payload.get("history", []) if _valid_history(h)]
+    return Corrections(root, entries, history, skipped=skipped)
+
+
+def _valid_history(item) -> bool:
+    """An undo step from the file: only steps that are themselves valid entries are kept."""
+    if not isinstance(item, dict) or not isinstance(item.get("file"), str):
+        return False
+    try:
+        relative_parts(item["file"])
+    except ConfinementError:
+        return False
+    before = item.get("before")
+    if before is None:
+        return True
+    try:
+        check(before, ENTRY, FILE_NAME)
+        return before["action"] != "relabel" or bool(class_name(before.get("label")))
+    except (SmallFileError, ConfinementError):
+        return False
 
 
 def apply_to_samples(samples: list[tuple[Path, int]], classes: list[str], corrections: Corrections):
@@ -166,6 +232,7 @@ def apply_to_splits(found, root: Path) -> None:
         found.notes.append(corrections.problem)
         return
     if not corrections.entries:
+        found.notes.extend(corrections.skipped)
         return
     before = len(found.train) + len(found.val) + len(found.test)
     found.train = apply_to_samples(found.train, found.classes, corrections)
@@ -175,74 +242,134 @@ def apply_to_splits(found, root: Path) -> None:
     excluded = before - len(found.train) - len(found.val) - len(found.test)
     found.notes.append(f"corrections applied from {corrections_path(root)}: {relabelled} relabelled, "
                        f"{excluded} excluded")
+    found.notes.extend(corrections.skipped)
 
 
 # ---- moving files (only when the user presses Apply) ---------------------------------------------------
-def _unique(target: Path) -> Path:
-    if not target.exists():
-        return target
-    for n in range(2, 10_000):
-        candidate = target.with_name(f"{target.stem} ({n}){target.suffix}")
-        if not candidate.exists():
-            return candidate
-    raise CorrectionsError(f"{target}: no free name for it; rename files there first")
-
-
-def _class_target(root: Path, rel: Path, label: str) -> Path:
-    parts = rel.parts
+def _class_target(parts: tuple[str, ...], label: str) -> tuple[str, ...]:
     class_index = 1 if len(parts) > 2 and parts[0].lower() in SPLIT_NAMES else 0
-    return root.joinpath(*parts[:class_index], label, rel.name)
+    return (*parts[:class_index], label, parts[-1])
+
+
+def _numbered(wanted: tuple[str, ...], n: int) -> tuple[str, ...]:
+    if n == 1:
+        return wanted
+    name = Path(wanted[-1])
+    return (*wanted[:-1], f"{name.stem} ({n}){name.suffix}")
+
+
+def _move_to_free_name(root: Path, source: tuple[str, ...], wanted: tuple[str, ...]) -> tuple[str, ...]:
+    """Move to `wanted`, or to "name (2).ext", ... when taken: the writer never replaces a file."""
+    for n in range(1, 10_000):
+        candidate = _numbered(wanted, n)
+        try:
+            move_within(root, source, candidate)
+            return candidate
+        except FileExistsError:
+            continue
+    raise CorrectionsError(f"{root.joinpath(*wanted)}: no free name for it; rename files there first")
+
+
+def _dataset_classes(root: Path) -> set[str]:
+    from core.data.folder import scan_folder_splits
+
+    return set(scan_folder_splits(root, 0.0, 0, apply_corrections=False).classes)
+
+
+def _apply_one(root: Path, key: str, entry: dict, classes: set[str], seen: dict, source_file: Path) -> dict:
+    """Move one corrected file; -> {"from", "to" (None: not moved, entry kept), "action", "note"?}."""
+    shown = {"from": str(root / key), "to": None, "action": entry["action"]}
+    parts = relative_parts(key)
+    try:
+        inside(root, key, source=source_file)  # no link on the way that leads out of the dataset
+        st = os.stat(root.joinpath(*parts), follow_symlinks=False)
+    except ConfinementError as exc:
+        return {**shown, "note": f"{exc}; entry kept"}  # names the corrections file and the entry
+    except OSError:
+        return {**shown, "note": "file not found; entry kept"}
+    if (st.st_dev, st.st_ino) in seen:
+        return {**shown, "note": f"the same file as {seen[st.st_dev, st.st_ino]}; entry kept"}
+    seen[st.st_dev, st.st_ino] = key
+    if entry["action"] == "relabel" and entry["label"] not in classes:
+        return {**shown, "note": f"there is no class {entry['label']!r} any more; entry kept"}
+    wanted = _class_target(parts, entry["label"]) if entry["action"] == "relabel" else (EXCLUDED_FOLDER, *parts)
+    try:
+        target = _move_to_free_name(root, parts, wanted)
+    except OSError as exc:  # a link or something else where the file would go: a named refusal
+        return {**shown, "note": f"not moved: {exc.strerror or exc}: {exc.filename or ''}; entry kept"}
+    move = {**shown, "to": str(root.joinpath(*target)), "logged": {"from": key, "to": "/".join(target),
+                                                                    "action": entry["action"]}}
+    if target != wanted:
+        move["note"] = f"{wanted[-1]} already existed there; saved as {target[-1]}"
+    return move
 
 
 def apply_moves(root: str | Path) -> list[dict]:
     """Move relabelled files into their class folders and excluded ones into .layerscope-excluded/; log every
-    move (DATASET/.layerscope-moves.jsonl) and drop the applied entries. Returns the moves made."""
+    move (DATASET/.layerscope-moves.jsonl, signed) and drop the applied entries. Returns the moves made."""
     corrections = load_corrections(root)
     if corrections.problem:
         raise CorrectionsError(corrections.problem)
     root = corrections.root
-    moves = []
+    try:
+        move_log.user_key()  # no key to sign the log with, or a log that cannot be appended to: nothing moves
+        move_log.check_writable(root)
+    except move_log.MoveLogError as exc:
+        raise CorrectionsError(str(exc)) from None
+    classes, seen, moves = _dataset_classes(root), {}, []
     for key, entry in sorted(corrections.entries.items()):
         if entry["action"] == "confirm":
             continue
-        source = root / key
-        if not source.is_file():
-            moves.append({"from": str(source), "to": None, "note": "file not found; entry kept"})
-            continue
-        wanted = (_class_target(root, Path(key), entry["label"]) if entry["action"] == "relabel"
-                  else root / EXCLUDED_FOLDER / key)
-        target = _unique(wanted)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(source), str(target))  # target is free: nothing is overwritten
-        move = {"from": str(source), "to": str(target), "action": entry["action"]}
-        if target != wanted:
-            move["note"] = f"{wanted.name} already existed there; saved as {target.name}"
-        moves.append(move)
-        del corrections.entries[key]
+        moves.append(_apply_one(root, key, entry, classes, seen, corrections_path(root)))
+        if moves[-1]["to"]:
+            del corrections.entries[key]
     corrections.history = []  # undo of edits ends at an apply; the move log undoes the moves
     corrections.save()
-    done = [m for m in moves if m["to"]]
+    done = [m.pop("logged") for m in moves if "logged" in m]
     if done:
-        with open(root / MOVE_LOG, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps({"time": time.time(), "moves": done}) + "\n")
-    return moves
+        try:
+            move_log.record(root, done)
+        except OSError as exc:
+            raise CorrectionsError(f"{root / MOVE_LOG}: the moves were made but cannot be logged "
+                                   f"({exc.strerror or exc}); Undo Apply cannot reverse them") from None
+    return moves + [{"from": None, "to": None, "note": note} for note in corrections.skipped]
 
 
 def undo_last_apply(root: str | Path) -> list[dict]:
-    """Move the files of the last Apply back. A file whose old place is taken again stays (reported)."""
-    log = Path(root).expanduser() / MOVE_LOG
-    lines = log.read_text(encoding="utf-8").splitlines() if log.exists() else []
-    if not lines:
+    """Move the files of the last Apply this app recorded for this user back. A file whose old place is taken
+    again stays (reported); log lines that do not verify are refused, each named, and never acted on."""
+    root = Path(root).expanduser()
+    try:
+        contents = move_log.read_log(root)
+    except move_log.MoveLogError as exc:
+        raise CorrectionsError(str(exc)) from None
+    refused = [{"from": None, "to": None, "undone": False, "note": note} for note in contents.refused]
+    if not contents.batches:
+        if refused:
+            raise CorrectionsError("nothing this app recorded to undo: " + "; ".join(contents.refused[:3]))
         raise CorrectionsError(f"{root}: no applied corrections to undo")
-    batch = json.loads(lines[-1])
-    results = []
-    for move in reversed(batch["moves"]):
-        source, target = Path(move["to"]), Path(move["from"])
-        if target.exists() or not source.exists():
-            results.append({**move, "undone": False, "note": f"{target} exists or {source} is gone; left as is"})
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(source), str(target))
-        results.append({**move, "undone": True})
-    log.write_text("".join(line + "\n" for line in lines[:-1]), encoding="utf-8")
-    return results
+    batch = contents.batches[-1]
+    results = [_undo_one(root, move) for move in reversed(batch.moves)]
+    try:
+        move_log.drop_line(root, contents, batch.line)
+    except OSError as exc:
+        raise CorrectionsError(f"{root / MOVE_LOG}: the files were moved back but the log cannot be "
+                               f"rewritten ({exc.strerror or exc})") from None
+    return results + refused
+
+
+def _undo_one(root: Path, move: dict) -> dict:
+    back, here = move["from"], move["to"]  # path parts, confined when the log was read
+    shown = {"from": str(root.joinpath(*back)), "to": str(root.joinpath(*here)), "action": move["action"]}
+    try:
+        inside(root, "/".join(here))
+        inside(root, "/".join(back))
+        move_within(root, here, back)
+    except FileExistsError:
+        return {**shown, "undone": False, "note": f"{shown['from']} exists again; left as is"}
+    except FileNotFoundError:
+        return {**shown, "undone": False, "note": f"{shown['to']} is gone; left as is"}
+    except (OSError, ConfinementError) as exc:
+        reason = exc.reason if isinstance(exc, ConfinementError) else f"{exc.strerror or exc}: {exc.filename}"
+        return {**shown, "undone": False, "note": f"not moved back ({reason}); left as is"}
+    return {**shown, "undone": True}

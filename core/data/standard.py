@@ -10,6 +10,7 @@ The official test split is the validation set.
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import pickle
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from core.catalog import DATASETS
 from core.data.folder import DatasetError
 
 DATA_DIR_ENV = "LAYERSCOPE_DATA_DIR"
+MAX_IDX_BYTES = 256 << 20  # MNIST's largest file is 47 MB
 
 
 @dataclass(frozen=True)
@@ -69,8 +71,10 @@ def data_dir() -> Path:
 
 
 def _find(folder: Path, name: str) -> Path | None:
+    """The file `name` (or `name.gz`) in `folder`; anything under that name counts (a FIFO, a link), so the
+    reader refuses it with the reason instead of a vague "missing"."""
     for candidate in (folder / name, folder / f"{name}.gz"):
-        if candidate.is_file():
+        if os.path.lexists(candidate):
             return candidate
     return None
 
@@ -86,10 +90,17 @@ def missing_files(name: str, root: Path | None = None) -> list[str]:
 
 def read_idx(path: Path) -> np.ndarray:
     """An IDX file (MNIST's format: magic, dims, big-endian sizes, uint8 data), plain or gzipped."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rb") as fh:
-            data = fh.read()
+    from core.io.small_files import SmallFileError, read_bytes
+
+    try:  # regular files only, within a cap (a FIFO or a link to /dev/zero in the data folder costs nothing)
+        data = read_bytes(path, max_bytes=MAX_IDX_BYTES)
+        if path.suffix == ".gz":
+            with gzip.GzipFile(fileobj=io.BytesIO(data)) as fh:
+                data = fh.read(MAX_IDX_BYTES + 1)
+            if len(data) > MAX_IDX_BYTES:
+                raise DatasetError(f"{path}: unpacks to more than {MAX_IDX_BYTES >> 20} MiB; not an MNIST file")
+    except SmallFileError as exc:
+        raise DatasetError(f"{exc}; delete it so it is downloaded again") from None
     except (OSError, EOFError) as exc:
         raise DatasetError(f"{path}: cannot be read ({exc}); delete it so it is downloaded again") from exc
     if len(data) < 8 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
@@ -113,13 +124,21 @@ def _read_mnist(folder: Path, prefix: str) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _unpickle(path: Path) -> dict:
-    opener = gzip.open if path.suffix == ".gz" else open
+    """A CIFAR batch through an unpickler that allows only the format's own types (core.data.cifar_pickle):
+    a crafted batch file cannot run code."""
+    from core.data.cifar_pickle import load_batch
+    from core.io.small_files import SmallFileError
+
     try:
-        with opener(path, "rb") as fh:
-            return pickle.load(fh, encoding="latin1")  # CIFAR's own format is a Python 2 pickle
-    except Exception as exc:
-        raise DatasetError(f"{path}: not a readable CIFAR batch ({type(exc).__name__}: {exc}); "
-                           "delete it and download again") from exc
+        return load_batch(path)
+    except SmallFileError as exc:
+        raise DatasetError(f"{exc}; delete it so it is downloaded again") from None
+    except MemoryError:
+        raise DatasetError(f"{path}: not enough memory to read this file") from None
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError,
+            UnicodeDecodeError) as exc:
+        raise DatasetError(f"{path}: not a readable CIFAR batch ({type(exc).__name__}: {str(exc)[:200]}); "
+                           "it is not loaded. Delete it and download again") from None
 
 
 def _read_cifar(folder: Path, names: list[str]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import torch
 
+from core.errors import describe_failure
 from core.training.callbacks import Callback, RunView, Validation
 from core.dossier.store import save_topk, topk_path
 from core.dossier.topk import DEFAULT_K, TopKTracker
@@ -21,6 +22,7 @@ class TopKDuringValidation(Callback):
         self.files: list[str] | None = None
         self.error: str | None = None
         self.saved: Path | None = None
+        self.on_warning = None  # optional callable(message): the CLI prints why the dossier was turned off
 
     def on_validation_start(self, run: RunView) -> None:
         if self.error is not None or len(run.data.val) == 0:
@@ -51,9 +53,11 @@ class TopKDuringValidation(Callback):
             self.saved = save_topk(topk, topk_path(self.run_dir), self.files,
                                    [int(v) for v in labels] if labels is not None else None,
                                    {"epoch": result.epoch, "step": run.step, "split": "val",
-                                    "preprocess": run.data.preprocess.to_dict()})
+                                    "preprocess": run.data.preprocess.to_dict()}, inside=self.run_dir)
         except Exception as exc:  # the dossier is a bonus: never end a run over it
-            self.error = f"top images per channel turned off: {exc}"
+            self.error = f"top images per channel turned off: {describe_failure(exc) or exc}"
+            if self.on_warning is not None:
+                self.on_warning(self.error)
 
     def on_error(self, run: RunView, error: BaseException) -> None:
         if self.tracker is not None:

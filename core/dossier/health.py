@@ -23,6 +23,9 @@ import torch.nn as nn
 
 from core.training.callbacks import Callback, FitStart, FitSummary, RunView
 from core.dossier.health_checks import HealthWarnings
+from core.errors import describe_failure
+from core.io.atomic import append_lines
+from core.io.small_files import ListOf, MapOf, Obj, SmallFileError, check, parse_json, read_bytes
 from core.runs.layout import RunLayout
 from core.models.hooks import Hooks
 
@@ -56,6 +59,7 @@ class LayerHealth(Callback):
                  max_samples: int = MAX_SAMPLES):
         if every < 1:
             raise ValueError(f"layer health needs a sampling interval of at least 1 step (got {every})")
+        self.run_dir = Path(run_dir) if run_dir is not None else None
         self.path = RunLayout(run_dir).layer_health if run_dir is not None else None
         self.every, self.bins = int(every), int(bins)
         self.max_samples, self.samples = int(max_samples), 0
@@ -88,7 +92,9 @@ class LayerHealth(Callback):
                 self._arm(run)
         except Exception as exc:  # health is a bonus: never end a run over it
             self._disarm()
-            self.error = f"layer health sampling turned off: {exc}"
+            self.error = f"layer health sampling turned off: {describe_failure(exc) or exc}"
+            if self.on_warning is not None:
+                self.on_warning(self.error)
 
     def _arm(self, run: RunView) -> None:
         self._disarm()
@@ -165,9 +171,9 @@ class LayerHealth(Callback):
         self.records = (self.records + [record])[-50:]
         if self.path is None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record, allow_nan=False) + "\n")
+        # Only to a plain file of this run's folder, never through a link (core.io.atomic): a failure turns
+        # the sampling off (on_train_step), never the run.
+        append_lines(self.path, [json.dumps(record, allow_nan=False)], inside=self.run_dir)
 
     def on_fit_end(self, run: RunView, summary: FitSummary) -> None:
         self._disarm()
@@ -203,18 +209,45 @@ def _to_host(layers: dict[str, dict]) -> dict[str, dict]:
     return out
 
 
+MAX_FILE_BYTES = 256 << 20  # MAX_SAMPLES lines and a few doublings of a few KB each: far below this
+_NUMBER = (float, type(None))
+_HIST = Obj(required={"counts": ListOf(int, 4096)}, optional={"lo": _NUMBER, "hi": _NUMBER})
+_LAYER = Obj(optional={"weight_norm": _NUMBER, "grad_norm": _NUMBER, "update_ratio": _NUMBER, "dead_share": _NUMBER,
+                       "weight_hist": _HIST, "grad_hist": _HIST, "activation_hist": _HIST})
+SAMPLE_SCHEMA = Obj(required={"step": int, "layers": MapOf(_LAYER, 100_000)},
+                    optional={"epoch": int, "every": int, "time": float})
+WARNING_SCHEMA = Obj(required={"step": int, "message": str}, optional={"layer": str, "problem": str})
+
+
 def read_health(run_dir: str | Path) -> tuple[list[dict], list[dict]]:
     """(samples, warnings) from RUN/layer_health.jsonl; a missing file gives two empty lists, a torn last
-    line (the run is writing) is skipped."""
+    line (the run is writing) or a line that is not what a run writes is skipped. The run folder may be
+    shared: the file goes through the small-file reader (SmallFileError naming it for a FIFO, a device, a
+    file above MAX_FILE_BYTES), each line is checked against a schema, and every histogram has the same
+    number of bins (the view stacks them)."""
     path = RunLayout(run_dir).layer_health
-    samples, warnings = [], []
-    if not path.exists():
-        return samples, warnings
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
+    try:
+        data = read_bytes(path, max_bytes=MAX_FILE_BYTES)
+    except SmallFileError as exc:
+        if exc.kind == "missing":
+            return [], []
+        raise
+    samples, warnings, bins = [], [], None
+    for line in data.split(b"\n"):
+        if not line.strip():
+            continue
+        try:
+            record = parse_json(line, path, nonfinite="null", schema=Obj(required={"kind": str}))
+            if record["kind"] == "layer_health_warning":
+                check(record, WARNING_SCHEMA, path)
+                warnings.append(record)
                 continue
-            (warnings if record.get("kind") == "layer_health_warning" else samples).append(record)
+            check(record, SAMPLE_SCHEMA, path)
+        except SmallFileError:
+            continue
+        sizes = {len(h["counts"]) for layer in record["layers"].values() for h in layer.values() if isinstance(h, dict)}
+        if len(sizes) > 1 or (bins is not None and sizes and sizes != {bins}):
+            continue  # histograms of another number of bins: the view could not stack them
+        bins = next(iter(sizes)) if sizes else bins
+        samples.append(record)
     return samples, warnings

@@ -17,6 +17,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from core.errors import describe_failure
+from core.io.atomic import append_lines, write_text_atomic
+from core.io.small_files import CAPS, ListOf, Obj, SmallFileError, parse_json, read_bytes, read_json
 from core.runs.layout import PROBES_INDEX, PROBES_TIMELINE, RunLayout
 from core.training.callbacks import Callback, EpochMetrics, FitStart, RunView
 
@@ -64,6 +67,7 @@ class ProbeTimeline(Callback):
     """A failure is kept in `error` and turns the probes off; it never ends the run."""
 
     def __init__(self, run_dir: str | Path, images: list[str], top_k: int = 3):
+        self.run_dir = Path(run_dir)
         self.folder = RunLayout(run_dir).probes
         self.paths = [Path(p) for p in images][:MAX_PROBES]
         self.top_k = top_k
@@ -76,6 +80,7 @@ class ProbeTimeline(Callback):
         self._first_epoch_steps: set[int] = set()
         self._epoch_stride = 1
         self._batches = 1
+        self.on_warning = None  # optional callable(message): the CLI prints why the probes were turned off
 
     def on_fit_start(self, run: RunView, start: FitStart) -> None:
         from core.data.transforms import eval_transform
@@ -91,10 +96,14 @@ class ProbeTimeline(Callback):
                 continue
             self._files.append(str(path))
             self._labels.append(_true_label(path, list(run.data.classes)))
-        self.folder.mkdir(parents=True, exist_ok=True)
-        (self.folder / PROBES_INDEX).write_text(json.dumps({
-            "version": 1, "files": self._files, "labels": self._labels, "classes": list(run.data.classes),
-            "saliency_px": SALIENCY_PX, "skipped": [{"file": f, "reason": r} for f, r in self.skipped]}, indent=1))
+        try:  # never through a link: probes/ or probes.json planted as one is refused (core.io.atomic)
+            write_text_atomic(self.folder / PROBES_INDEX, json.dumps({
+                "version": 1, "files": self._files, "labels": self._labels, "classes": list(run.data.classes),
+                "saliency_px": SALIENCY_PX, "skipped": [{"file": f, "reason": r} for f, r in self.skipped]}, indent=1),
+                inside=self.run_dir)
+        except OSError as exc:  # probes are a bonus: never end a run over them
+            self._turn_off(exc)
+            return
         if not tensors:
             return
         self._inputs = torch.stack(tensors).to(run.device)
@@ -119,35 +128,67 @@ class ProbeTimeline(Callback):
             probes = probe_snapshot(run.model, self._inputs, self._labels, list(run.data.classes), self.top_k)
             line = {"kind": "probe_snapshot", "version": 1, "step": run.step, "epoch": epoch_position,
                     "time": time.time(), "probes": probes}
-            with open(self.folder / PROBES_TIMELINE, "a", encoding="utf-8") as fh:
-                fh.write(json.dumps(line) + "\n")
+            append_lines(self.folder / PROBES_TIMELINE, [json.dumps(line)], inside=self.run_dir)
             self.snapshots += 1
             if self.snapshots >= MAX_SNAPSHOTS * self._epoch_stride:
                 self._epoch_stride *= 2
         except Exception as exc:  # probes are a bonus: never end a run over them
-            self.error = f"probe timeline turned off: {exc}"
+            self._turn_off(exc)
+
+    def _turn_off(self, exc: Exception) -> None:
+        self.error = f"probe timeline turned off: {describe_failure(exc) or exc}"
+        if self.on_warning is not None:
+            self.on_warning(self.error)
+
+
+MAX_TIMELINE_BYTES = 256 << 20  # MAX_PROBES x MAX_SNAPSHOTS lines of a few KB, far below this
+MAX_SALIENCY_PX = 256
+INDEX_SCHEMA = Obj(required={"files": ListOf(str, MAX_PROBES)},
+                   optional={"labels": ListOf((int, type(None)), MAX_PROBES), "classes": ListOf(str),
+                             "saliency_px": int, "skipped": ListOf(Obj(optional={"file": str, "reason": str}))})
+_PROBE = Obj(required={"saliency": str},
+             optional={"predicted": (str, int), "top": ListOf(ListOf((str, int, float), 2), 1000),
+                       "true_prob": (float, type(None)), "layers": dict})
+SNAPSHOT_SCHEMA = Obj(required={"probes": ListOf(_PROBE, MAX_PROBES)}, optional={"step": int, "epoch": float})
 
 
 def read_probes(run_dir: str | Path) -> tuple[dict, list[dict]]:
-    """(probes.json, snapshots in order) with each saliency decoded to a uint8 [32, 32] array; a run
-    without probes gives ({}, [])."""
+    """(probes.json, snapshots in order) with each saliency decoded to a uint8 [px, px] array; a run
+    without probes gives ({}, []). The run folder may be shared: both files go through the small-file reader
+    (SmallFileError naming the file when one cannot be used), a timeline line that is torn (the run is
+    writing) or not what a run writes is skipped."""
     folder = RunLayout(run_dir).probes
     try:
-        index = json.loads((folder / PROBES_INDEX).read_text())
-    except (OSError, json.JSONDecodeError):
-        return {}, []
-    snapshots = []
+        index = read_json(folder / PROBES_INDEX, max_bytes=CAPS["summary"], nonfinite="null", schema=INDEX_SCHEMA)
+    except SmallFileError as exc:
+        if exc.kind == "missing":
+            return {}, []
+        raise
+    px = index.get("saliency_px", SALIENCY_PX)
+    if not 1 <= px <= MAX_SALIENCY_PX:
+        raise SmallFileError(folder / PROBES_INDEX, f"saliency_px {px} is not between 1 and {MAX_SALIENCY_PX}")
     try:
-        lines = (folder / PROBES_TIMELINE).read_text().splitlines()
-    except OSError:
-        lines = []
-    px = int(index.get("saliency_px", SALIENCY_PX))
-    for line in lines:
-        try:
-            snap = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a torn last line while the run writes
-        for p in snap.get("probes", []):
-            p["saliency"] = np.frombuffer(base64.b64decode(p["saliency"]), np.uint8).reshape(px, px)
-        snapshots.append(snap)
+        data = read_bytes(folder / PROBES_TIMELINE, max_bytes=MAX_TIMELINE_BYTES)
+    except SmallFileError as exc:
+        if exc.kind != "missing":
+            raise
+        data = b""
+    snapshots = []
+    for line in data.split(b"\n"):
+        snap = _snapshot(line, folder / PROBES_TIMELINE, px) if line.strip() else None
+        if snap is not None:
+            snapshots.append(snap)
     return index, snapshots
+
+
+def _snapshot(line: bytes, path: Path, px: int) -> dict | None:
+    try:
+        snap = parse_json(line, path, nonfinite="null", schema=SNAPSHOT_SCHEMA)
+        for p in snap["probes"]:
+            raw = base64.b64decode(p["saliency"], validate=True)
+            if len(raw) != px * px:
+                return None
+            p["saliency"] = np.frombuffer(raw, np.uint8).reshape(px, px)
+    except (SmallFileError, ValueError):  # a torn last line while the run writes; binascii.Error is a ValueError
+        return None
+    return snap

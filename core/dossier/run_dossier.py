@@ -3,6 +3,7 @@ from before the dossier, or one trained without --dossier) computed now from its
 validation split and saved there, so the next opening is immediate."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -14,6 +15,7 @@ import torch.nn.functional as F
 from core.dossier.render import display_image
 from core.dossier.store import DossierFileError, load_topk, save_topk, topk_path
 from core.dossier.topk import TopKResult
+from core.errors import describe_failure
 from core.runs.layout import BEST, LAST, RunLayout
 from core.progress import NO_PROGRESS, Progress
 
@@ -26,6 +28,7 @@ class RunDossier:
     input_of: Callable[[int], torch.Tensor]  # dataset index -> the model's input [C, H, W]
     model: torch.nn.Module
     computed: bool  # True when it was computed now rather than read
+    note: str = ""  # why the file was not read or not saved, when it was not
 
 
 def run_checkpoint(run_dir: str | Path) -> Path:
@@ -36,29 +39,36 @@ def run_checkpoint(run_dir: str | Path) -> Path:
 
 
 def open_run_dossier(run_dir: str | Path, *, progress: Progress = NO_PROGRESS, device: str = "cpu") -> RunDossier:
+    """The run's top images: read from RUN/dossier/topk.npz when it is there and readable, else computed now and
+    saved there for next time. The run folder may be shared: the file is read by the safe readers
+    (core.dossier.store), and the save never goes through a link (a refused or failed save, a read-only
+    folder, only costs the next opening its speed: `note` says why)."""
     from core.checkpoints.checkpoint import load_checkpoint
     from core.dossier.ondemand import dossier_for_checkpoint
     from core.evaluate.source import eval_data
 
     ckpt = load_checkpoint(run_checkpoint(run_dir))
     path = topk_path(run_dir)
-    computed = False
-    if path.exists():
+    computed, note = True, ""
+    try:
         result, header = load_topk(path)
         data = eval_data(ckpt, None, header.get("split", "val"))
-        if len(data.files) != result.images:  # the data changed since: the indices no longer point right
-            computed = True
-    else:
-        computed = True
+        computed = len(data.files) != result.images  # the data changed since: the indices no longer point right
+    except DossierFileError as exc:
+        note = "" if not os.path.lexists(path) else str(exc)
     if computed:
         run = dossier_for_checkpoint(ckpt, None, None, split="val", device=device, progress=progress)
         data = eval_data(ckpt, None, "val")
         header = {"files": run.files, "labels": run.labels, "split": "val", "computed_from": str(run_checkpoint(run_dir))}
-        save_topk(run.result, path, run.files, run.labels, {"split": "val", "computed_from": header["computed_from"]})
+        try:
+            save_topk(run.result, path, run.files, run.labels, {"split": "val", "computed_from": header["computed_from"]},
+                      inside=run_dir)
+        except OSError as exc:
+            note = f"not saved in the run folder ({describe_failure(exc) or exc})"
         result = run.result
     pre = ckpt.preprocess
     return RunDossier(result, header, lambda i: display_image(data.dataset, i, pre.mean, pre.std),
-                      lambda i: data.dataset[i][0], ckpt.build_model(), computed)
+                      lambda i: data.dataset[i][0], ckpt.build_model(), computed, note)
 
 
 def channel_map(model: torch.nn.Module, x: torch.Tensor, layer: str, channel: int) -> np.ndarray:

@@ -29,7 +29,7 @@ def evaluate_run_at_end(trainer, run_dir: str | Path) -> Path | None:
                             device=trainer.device)
     result.checkpoint = str(best) if best.exists() else "end of training"
     out = run.eval_dir()
-    save_evaluation(result, out)
+    save_evaluation(result, out, inside=run_dir)  # eval/ planted as a link is refused, never written through
     return out
 
 
@@ -64,9 +64,14 @@ class EvaluateAtEnd(Callback):
         self.run_dir = Path(run_dir)
         self.folder: Path | None = None
         self.error: str | None = None
+        self.on_warning = None  # optional callable(message): the CLI prints why the evaluation failed
 
     def on_fit_end(self, run: RunView, summary: FitSummary) -> None:
         try:
             self.folder = evaluate_run_at_end(run, self.run_dir)
         except Exception as exc:  # the run itself succeeded; the evaluation is a bonus
-            self.error = f"end-of-run evaluation failed: {exc}"
+            from core.errors import describe_failure
+
+            self.error = f"end-of-run evaluation failed: {describe_failure(exc) or exc}"
+            if self.on_warning is not None:
+                self.on_warning(self.error)

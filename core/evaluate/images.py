@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from core.io.atomic import atomic_write
+
 IMAGES_DIR = "images"
 _ID = re.compile(r"^(?P<set>[a-z0-9_]+):(?P<part>[a-z]+)/(?P<index>\d+)$")
 
@@ -40,11 +42,15 @@ def to_hwc_uint8(image) -> np.ndarray:
 
 class MemoryImages:
     """id -> picture for the items of in-memory sets. parts: {"shapes:val": uint8 [N, C, H, W]}.
-    folder: where PNGs are (a saved evaluation's images/) or get written on demand (else a new temporary one)."""
+    folder: where PNGs are (a saved evaluation's images/) or get written on demand (else a new temporary one).
+    roots: for an evaluation read from a folder, the folders its images may be opened from (the evaluation
+    folder, its dataset); None for one made in this process, whose paths the data layer found itself."""
 
-    def __init__(self, parts: dict | None = None, folder: str | Path | None = None):
+    def __init__(self, parts: dict | None = None, folder: str | Path | None = None,
+                 roots: tuple[Path, ...] | None = None):
         self.parts = dict(parts or {})
         self.folder = Path(folder) if folder is not None else None
+        self.roots = tuple(Path(r) for r in roots) if roots is not None else None
 
     def __bool__(self) -> bool:
         return bool(self.parts) or self.folder is not None
@@ -72,14 +78,15 @@ class MemoryImages:
             return None
         from PIL import Image
 
-        folder.mkdir(parents=True, exist_ok=True)
-        partial = target.with_suffix(".part.png")  # a reader never sees half a file
-        Image.fromarray(array).save(partial)
-        partial.replace(target)
+        picture = Image.fromarray(array)
+        # A reader never sees half a file, and a shared evaluation's images/ (or a name in it) planted as a
+        # link is refused, never written through (core.io.atomic).
+        atomic_write(target, lambda fh: picture.save(fh, format="PNG"), inside=folder.parent, sync=False)
         return target
 
-    def write_all(self, out: str | Path, ids: list[str]) -> int:
-        """Write every known id as out/images/NAME.png; -> how many were written."""
+    def write_all(self, out: str | Path, ids: list[str], *, inside: str | Path | None = None) -> int:
+        """Write every known id as out/images/NAME.png; -> how many were written. `inside`: as for
+        core.io.atomic.atomic_write (default: `out`)."""
         from PIL import Image
 
         folder = Path(out) / IMAGES_DIR
@@ -88,17 +95,39 @@ class MemoryImages:
             array = self.array(item_id) if is_memory_id(item_id) else None
             if array is None:
                 continue
-            folder.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(array).save(folder / png_name(item_id))
+            picture = Image.fromarray(array)
+            atomic_write(folder / png_name(item_id), lambda fh: picture.save(fh, format="PNG"),
+                         inside=inside if inside is not None else out, sync=False)
             written += 1
         return written
 
 
-def resolve_image(name: str, images: MemoryImages | None) -> str:
+def resolve_image(name: str, images: MemoryImages | None) -> str | None:
     """A per-image record's file -> a path that can be opened: files as they are, in-memory ids as a PNG.
-    Returns `name` unchanged when it cannot be resolved (the caller then says it is not a file)."""
+    Returns `name` unchanged when it cannot be resolved (the caller then says it is not a file), and None
+    when `images` confines the evaluation (one read from a folder) and `name` leads outside its roots."""
     if images and is_memory_id(name):
         path = images.path(name)
         if path is not None:
-            return str(path)
-    return name
+            return confined(str(path), images)
+    return confined(name, images)
+
+
+def confined(name: str, images: MemoryImages | None) -> str | None:
+    """`name` when no roots confine it, or when it lies inside one of them (links resolved); else None."""
+    roots = images.roots if images is not None else None
+    if roots is None:
+        return name
+    from core.io.confine import ConfinementError, inside
+
+    path = Path(name)
+    for root in roots:
+        try:
+            if path.is_absolute():
+                return str(inside(root, path.relative_to(root).as_posix()))
+            candidate = inside(root, name)  # a relative name: the first root that holds it
+        except (ValueError, ConfinementError):
+            continue
+        if candidate.exists():
+            return str(candidate)
+    return None

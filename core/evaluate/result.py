@@ -6,7 +6,6 @@ evaluations can be compared later without re-running a model.
 """
 from __future__ import annotations
 
-import csv
 import json
 import math
 from dataclasses import dataclass, field
@@ -16,7 +15,8 @@ import numpy as np
 
 from core.evaluate import metrics
 from core.evaluate.images import IMAGES_DIR, MemoryImages
-from core.io.atomic import write_csv_atomic, write_text_atomic
+from core.io.atomic import atomic_write, write_csv_atomic, write_text_atomic
+from core.io.small_files import CAPS, ListOf, Obj, SmallFileError, read_csv, read_json
 
 TOP_K = 5
 FILES = ("per_image.csv", "confusion.csv", "per_class.csv", "summary.json", "confusion.png", "reliability.png")
@@ -89,44 +89,70 @@ def _json_safe(value):
     return value
 
 
-def save_evaluation(result: EvalResult, out: str | Path) -> dict:
-    """Write the six files into `out` (created); returns the summary."""
+def save_evaluation(result: EvalResult, out: str | Path, *, inside: str | Path | None = None) -> dict:
+    """Write the six files into `out` (created); returns the summary. Every file through the one writer that
+    never follows a link (core.io.atomic); `inside`: the folder `out` belongs to (a run's eval/: the run
+    folder), whose sub-folders down to `out` must not be links either (default: `out` itself is trusted)."""
     from core.evaluate.plots import draw_confusion, draw_reliability
 
     out = Path(out).expanduser()
-    out.mkdir(parents=True, exist_ok=True)
+    inside = out if inside is None else Path(inside).expanduser()
     rows = result.per_image_rows()
     header = ["file", "true", "predicted", "correct", "confidence", "loss", "margin", "top_k"]
-    write_csv_atomic(out / "per_image.csv", header, ([r[h] for h in header] for r in rows))
+    write_csv_atomic(out / "per_image.csv", header, ([r[h] for h in header] for r in rows), inside=inside)
     matrix = result.confusion
     write_csv_atomic(out / "confusion.csv", ["true \\ predicted", *result.classes],
-                     ([c, *matrix[i].tolist()] for i, c in enumerate(result.classes)))
+                     ([c, *matrix[i].tolist()] for i, c in enumerate(result.classes)), inside=inside)
     scores = result.per_class()
     write_csv_atomic(out / "per_class.csv", ["class", "precision", "recall", "f1", "support"],
                      ([c, f"{scores['precision'][i]:.6f}", f"{scores['recall'][i]:.6f}", f"{scores['f1'][i]:.6f}",
-                       int(scores["support"][i])] for i, c in enumerate(result.classes)))
+                       int(scores["support"][i])] for i, c in enumerate(result.classes)), inside=inside)
     summary = _json_safe(result.summary())
-    write_text_atomic(out / "summary.json", json.dumps(summary, indent=2))
-    draw_confusion(matrix, result.classes).save(out / "confusion.png")
-    draw_reliability(summary["reliability"]).save(out / "reliability.png")
+    write_text_atomic(out / "summary.json", json.dumps(summary, indent=2), inside=inside)
+    confusion, reliability = draw_confusion(matrix, result.classes), draw_reliability(summary["reliability"])
+    atomic_write(out / "confusion.png", lambda fh: confusion.save(fh, format="PNG"), inside=inside)
+    atomic_write(out / "reliability.png", lambda fh: reliability.save(fh, format="PNG"), inside=inside)
     if result.images:  # in-memory items as PNGs, so the folder shows them without the dataset
-        result.images.write_all(out, result.files)
+        result.images.write_all(out, result.files, inside=inside)
         result.images.folder = out / IMAGES_DIR
     return summary
 
 
+SUMMARY_SCHEMA = Obj(required={"classes": ListOf(str, max_len=100_000)},
+                     optional={"source": str, "checkpoint": str})
+PER_IMAGE_COLUMNS = ("file", "true", "top_k")
+MAX_CELLS = 100_000_000  # images x classes of a loaded evaluation (800 MB of probabilities)
+
+
 def load_evaluation(folder: str | Path) -> EvalResult:
-    """Read an evaluation folder back (summary.json + per_image.csv). Raises EvaluationError when unusable."""
+    """Read an evaluation folder back (summary.json + per_image.csv). Raises EvaluationError when unusable.
+
+    The folder may come from elsewhere: both files are read through the small-file reader (no FIFO, size
+    caps, a schema, CSV field caps), probabilities must be numbers in [0, 1], and the images it names are
+    opened only inside the evaluation folder or its dataset folder (`MemoryImages.roots`, resolve_image)."""
     from core.evaluate.source import EvaluationError
 
     folder = Path(folder).expanduser()
     try:
-        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-        classes = [str(c) for c in summary["classes"]]
-        with open(folder / "per_image.csv", newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise EvaluationError(f"{folder}: not an evaluation folder (summary.json + per_image.csv): {exc}") from None
+        summary = read_json(folder / "summary.json", max_bytes=CAPS["summary"], nonfinite="null",
+                            schema=SUMMARY_SCHEMA)
+        rows = read_csv(folder / "per_image.csv", required=PER_IMAGE_COLUMNS)
+    except SmallFileError as exc:
+        raise EvaluationError(f"not an evaluation folder Layerscope can read (summary.json + per_image.csv): "
+                              f"{exc}") from None
+    classes = summary["classes"]
+    if len(rows) * max(len(classes), 1) > MAX_CELLS:
+        raise EvaluationError(f"{folder}: {len(rows):,} images x {len(classes):,} classes is too large to load")
+    labels, probs = _parse_rows(rows, classes, folder / "per_image.csv")
+    source = summary.get("source", "")
+    roots = (folder,) + tuple(r for r in [_dataset_root(source, classes)] if r is not None)
+    return EvalResult(classes, [row["file"] for row in rows], labels, probs, source,
+                      summary.get("checkpoint", ""), images=MemoryImages(folder=folder / IMAGES_DIR, roots=roots))
+
+
+def _parse_rows(rows: list[dict], classes: list[str], path: Path) -> tuple[np.ndarray, np.ndarray]:
+    from core.evaluate.source import EvaluationError
+
     index = {c: i for i, c in enumerate(classes)}
     probs = np.zeros((len(rows), len(classes)))
     labels = np.zeros(len(rows), dtype=np.int64)
@@ -135,8 +161,24 @@ def load_evaluation(folder: str | Path) -> EvalResult:
             labels[r] = index[row["true"]]
             for item in row["top_k"].split(";"):
                 name, _, p = item.rpartition(":")
-                probs[r, index[name]] = float(p)
+                value = float(p)
+                if not 0.0 <= value <= 1.0:  # also NaN
+                    raise ValueError(f"probability {p[:20]} is not between 0 and 1")
+                probs[r, index[name]] = value
     except (KeyError, ValueError) as exc:
-        raise EvaluationError(f"{folder}/per_image.csv: row {r + 2} cannot be read ({exc})") from None
-    return EvalResult(classes, [row["file"] for row in rows], labels, probs, summary.get("source", ""),
-                      summary.get("checkpoint", ""), images=MemoryImages(folder=folder / IMAGES_DIR))
+        raise EvaluationError(f"{path}: row {r + 2} cannot be read ({str(exc)[:100]})") from None
+    return labels, probs
+
+
+def _dataset_root(source: str, classes: list[str]) -> Path | None:
+    """The image folder an evaluation ran on ('FOLDER (split)', as core writes `source`), when it is a folder
+    with a class folder for each of the evaluation's classes (at its top or under a split folder): a crafted
+    summary.json that names /home as its dataset does not open the images there."""
+    from core.data.folder import class_folders, find_split_folders
+
+    root = Path(source.rsplit(" (", 1)[0]) if source.endswith(")") else None
+    if root is None or not root.is_absolute() or not root.is_dir():
+        return None
+    tops = [root] + list(find_split_folders(root).values())
+    names = {p.name for top in tops for p in class_folders(top)}
+    return root if classes and set(classes) <= names else None

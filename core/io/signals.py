@@ -8,7 +8,9 @@ written atomically: then the abort waits until the file is complete, so a checkp
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
+import sys
 import threading
 from typing import Callable, Iterator
 
@@ -52,12 +54,55 @@ def protected() -> Iterator[None]:
             raise pending
 
 
+def already_interrupted() -> bool:
+    """Whether an abort (or a KeyboardInterrupt) is already on its way out: the signal handler runs between two
+    bytecodes of the interrupted code, so an exception being handled there (an except, a finally, an __exit__
+    on the way up) is visible here. A second Ctrl+C then adds nothing: raising again would replace the first
+    abort inside its own handling, and one escaping to the top ends Python by the default handler (status -2)."""
+    return isinstance(sys.exc_info()[1], KeyboardInterrupt)
+
+
 def abort(signum: int) -> None:
-    """Raise Interrupted now, or at the end of the protected stretch in progress."""
+    """Raise Interrupted now, or at the end of the protected stretch in progress; nothing when an abort is
+    already on its way out."""
+    if already_interrupted():
+        return
     if _depth() > 0:
         _state.pending = Interrupted(signum)
         return
     raise Interrupted(signum)
+
+
+def run_main(main: Callable[[], int]) -> int:
+    """A command's exit status, whatever signals arrive: the process entry point (python -m core.cli, the
+    `layerscope` command) calls its main through this. Around main, SIGINT / SIGTERM abort with Interrupted
+    (main installs its own handlers inside; they go back to these), a second one while an abort is on its
+    way out is ignored, an abort that reaches here gives 128 + the signal; once main has returned, a signal
+    ends the process at once with main's own status (a Ctrl+C during a slow interpreter exit), never by the
+    default handler."""
+    ended: list[int] = []
+
+    def handle(signum, frame) -> None:
+        if ended:
+            with contextlib.suppress(Exception):
+                sys.stdout.flush()
+                sys.stderr.flush()
+            os._exit(ended[0])
+        abort(signum)
+
+    if threading.current_thread() is threading.main_thread():
+        for sig in HANDLED_SIGNALS:
+            signal.signal(sig, handle)
+    code, returned = 1, False
+    while not ended:
+        try:
+            if not returned:
+                code, returned = main(), True
+            ended.append(code if isinstance(code, int) else 0 if code is None else 1)
+        except KeyboardInterrupt as exc:  # also a signal between main's return and the line above
+            if not returned:
+                code, returned = (exc.exit_code if isinstance(exc, Interrupted) else exit_codes.for_signal(signal.SIGINT)), True
+    return ended[0]
 
 
 class SignalStop:

@@ -22,6 +22,7 @@ import torchvision
 
 from core.catalog import TORCHVISION_MODELS
 from core.errors import LayerscopeError
+from core.errors import loader_reason
 from core.models.hooks import last_linear
 
 
@@ -81,10 +82,11 @@ def load_weights_file(path: str | os.PathLike) -> dict:
         raise WeightsError(f"{path}: the weights file does not exist")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
+    except MemoryError:
+        raise WeightsError(f"{path}: not enough memory to load this weights file") from None
     except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError, OSError,
             AttributeError, KeyError, TypeError) as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise WeightsError(f"{path}: not a readable weights file ({first[:200]}); it must be a PyTorch "
+        raise WeightsError(f"{path}: not a readable weights file ({loader_reason(exc)}); it must be a PyTorch "
                            "state dict saved with torch.save(model.state_dict(), ...)") from None
     if isinstance(obj, dict):
         for key in ("model_state", "state_dict", "model"):

@@ -21,10 +21,13 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from core import catalog
-from core.runs.control import SNAPSHOT_SIGNAL, write_control
+from core.io.atomic import open_append
+from core.io.small_files import SmallFileError, open_regular
+from core.runs.control import SNAPSHOT_SIGNAL, STARTED_ENV, who_asks, write_control
 from core.runs.follower import RunFollower
 from core.runs.layout import JOB_SETTINGS_PREFIX, JOB_SETTINGS_SUFFIX, RunLayout
 from core import exit_codes
@@ -71,8 +74,10 @@ class TrainJob:
         if finetune_from is not None:
             argv += ["--finetune-from", str(Path(finetune_from).resolve())]
         job_env = dict(os.environ if env is None else env)
+        job_env[STARTED_ENV] = repr(time.time())  # a pause written from now on is for this run (core.runs.control)
         job_env["PYTHONPATH"] = str(ROOT) + (os.pathsep + job_env["PYTHONPATH"] if job_env.get("PYTHONPATH") else "")
-        own_log = open(run_dir / JOB_LOG, "ab") if log is None else None
+        # Appended to only as a plain file of this folder, never through a link or into a FIFO (core.io.atomic).
+        own_log = open_append(run_dir / JOB_LOG, inside=run_dir) if log is None else None
         try:
             # In the repository root: `python -m` puts the working folder first on sys.path, where a user's
             # own "core" folder would shadow this one.
@@ -81,7 +86,7 @@ class TrainJob:
                                        start_new_session=True)  # its own group: closing the app does not signal it
         finally:
             if own_log is not None:
-                own_log.close()  # the child has its own descriptor
+                os.close(own_log)  # the child has its own descriptor
         return cls(process, run_dir, Path(name), nproc=int(nproc))
 
     @property
@@ -113,7 +118,7 @@ class TrainJob:
 
     def pause(self) -> None:
         """Every process pauses after its current step (within about half a second)."""
-        write_control(self.run_dir, pause=True)
+        write_control(self.run_dir, pause=True, by=f"the app that started this run, {who_asks()}")
 
     def resume(self) -> None:
         write_control(self.run_dir, pause=False)
@@ -141,11 +146,11 @@ class TrainJob:
 def last_words(run_dir: str | os.PathLike) -> str | None:
     """The last line the CLI printed to say why it could not go on ("layerscope train: ..."), from the job's
     log; None when it said nothing of the kind."""
-    try:
-        with open(Path(run_dir) / JOB_LOG, "rb") as fh:
+    try:  # a shared folder's launcher.log may be a FIFO or a link to a device: the safe open refuses those
+        with open_regular(Path(run_dir) / JOB_LOG) as fh:
             fh.seek(max(0, os.fstat(fh.fileno()).st_size - TAIL_BYTES))
-            tail = fh.read().decode("utf-8", errors="replace")
-    except OSError:
+            tail = fh.read(TAIL_BYTES).decode("utf-8", errors="replace")
+    except (OSError, SmallFileError):
         return None
     said = [line.strip()[len(CLI_PREFIX):] for line in tail.splitlines() if line.strip().startswith(CLI_PREFIX)]
     return said[-1] if said else None

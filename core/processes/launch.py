@@ -18,6 +18,7 @@ from pathlib import Path
 
 from core import exit_codes
 from core.runs import records
+from core.runs.control import STARTED_ENV, process_started_at
 from core.runs.history import last_record
 from core.runs.layout import RunLayout
 from core.runs.rank_status import ERROR, read_rank_statuses
@@ -83,7 +84,7 @@ def record_failure(run_dir: Path, failures: dict, world_size: int) -> str:
     if run_id:
         record["run"] = run_id
     if run_dir.exists():
-        append_lines(RunLayout(run_dir).metrics, [records.encode(record)])
+        append_lines(RunLayout(run_dir).metrics, [records.encode(record)], inside=run_dir)
     return message
 
 
@@ -96,6 +97,8 @@ def launch_local(nproc: int, train_argv: list[str], run_dir: Path, *, port: int 
     env_path = os.environ.get("PYTHONPATH", "")
     root = str(Path(__file__).resolve().parents[2])  # the repository root: the processes import this same code
     os.environ["PYTHONPATH"] = root + (os.pathsep + env_path if env_path else "")
+    # The processes start later than this launcher: a pause written after it started is for this run.
+    os.environ.setdefault(STARTED_ENV, repr(process_started_at()))
     last_error: Exception | None = None
     for _ in range(PORT_ATTEMPTS):
         chosen = pick_port(port)

@@ -57,7 +57,7 @@ def read_config(folder: Path, seen_key):
         return seen_key, UNCHANGED
     if key is None:
         return None, None
-    try:
+    try:  # the one small-file reader: a FIFO, a huge, deeply nested or huge-number file costs this view only
         config = read_json_object(path)
     except (OSError, ValueError) as exc:
         return key, f"Its settings cannot be shown: {exc}"

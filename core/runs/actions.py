@@ -16,6 +16,7 @@ from pathlib import Path
 
 from core.errors import LayerscopeError
 from core.io.atomic import write_text_atomic
+from core.io.small_files import SmallFileError
 from core.runs.index import read_json_object
 from core.runs.layout import CONFIG, RunLayout, trash_dir
 
@@ -25,11 +26,10 @@ class RunActionError(LayerscopeError):
 
 
 def read_meta(run: str | os.PathLike) -> dict:
-    path = RunLayout(run).meta
     try:
-        return read_json_object(path) if path.exists() else {}
-    except (OSError, ValueError):
-        return {}  # a damaged meta file is replaced by the next rename / note
+        return read_json_object(RunLayout(run).meta)
+    except (OSError, ValueError):  # SmallFileError: missing, a FIFO, a link to a device, not JSON...
+        return {}  # a damaged meta file is replaced by the next rename / note (a planted link is refused then)
 
 
 def _write_meta(run: Path, **changes) -> None:
@@ -38,7 +38,7 @@ def _write_meta(run: Path, **changes) -> None:
     meta = {**read_meta(run), **changes}
     path = RunLayout(run).meta
     try:
-        write_text_atomic(path, json.dumps(meta, indent=2))  # an exclusive, fsynced temp, then a rename
+        write_text_atomic(path, json.dumps(meta, indent=2), inside=run)  # an exclusive random temp, never a link
     except OSError as exc:
         raise RunActionError(f"cannot write {path}: {exc.strerror or exc}") from None
 
@@ -93,10 +93,12 @@ def run_settings(run: str | os.PathLike) -> dict:
     path = RunLayout(run).config
     try:
         return read_json_object(path)
-    except FileNotFoundError:
-        raise RunActionError(f"{run} has no {CONFIG}: its settings are unknown") from None
-    except (OSError, ValueError) as exc:
-        raise RunActionError(f"{path}: {exc}") from None
+    except SmallFileError as exc:
+        if exc.kind == "missing":
+            raise RunActionError(f"{run} has no {CONFIG}: its settings are unknown") from None
+        raise RunActionError(str(exc)) from None
+    except OSError as exc:
+        raise RunActionError(f"{path}: {exc.strerror or exc}") from None
 
 
 def run_checkpoint(run: str | os.PathLike, which: str) -> Path:

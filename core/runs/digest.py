@@ -12,6 +12,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
+from core.io.small_files import open_regular
 from core.runs.layout import METRICS
 from core.runs.records import FINAL_KINDS, RecordError, decode
 from core.runs.reducer import RunState
@@ -94,7 +95,8 @@ class MetricsDigest:
 
     # ---- reading -------------------------------------------------------------------------------------
     def update(self, path: str | os.PathLike, stat: os.stat_result | None = None) -> None:
-        """Read what was appended since the last call. Raises OSError only (the caller words it)."""
+        """Read what was appended since the last call. Raises OSError or SmallFileError (a FIFO, a device: never
+        opened) only; the caller words them."""
         stat = stat or os.stat(path)
         identity = (stat.st_dev, stat.st_ino)
         if self.identity is not None and (identity != self.identity or stat.st_size < self.offset):
@@ -103,7 +105,7 @@ class MetricsDigest:
         size = stat.st_size
         if size == self.offset:
             return
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             if size - self.offset > LARGE_UNREAD:
                 if self.offset == 0:
                     self._absorb_block(fh.read(HEAD_BYTES))

@@ -19,9 +19,11 @@ class RunDirectory(RunLayout):
         return self
 
     def write_config(self, config: dict) -> None:
-        write_text_atomic(self.config, json.dumps({"version": records.CONFIG_VERSION, **config}, indent=2, default=str))
+        write_text_atomic(self.config, json.dumps({"version": records.CONFIG_VERSION, **config}, indent=2, default=str),
+                          inside=self.path)
 
     def append_records(self, batch: Iterable[Record]) -> None:
         """Whole lines in one write on an O_APPEND descriptor (core.io.atomic.append_lines): a reader never sees
-        two records glued, and a partial line left by a full disk is closed before the next record."""
-        append_lines(self.metrics, [records.encode(r) for r in batch])
+        two records glued, and a partial line left by a full disk is closed before the next record. Never through
+        a link, and only to a plain file with one name (a shared folder's metrics.jsonl linked elsewhere is refused)."""
+        append_lines(self.metrics, [records.encode(r) for r in batch], inside=self.path)

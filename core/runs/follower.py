@@ -11,9 +11,11 @@ records folded through core.runs.reducer like every other reader's.
 from __future__ import annotations
 
 import os
+import stat
 import time
 from dataclasses import dataclass
 
+from core.io.small_files import SmallFileError, open_regular
 from core.runs.layout import metrics_file
 from core.runs.records import Record, RecordError, decode
 from core.runs.reducer import WAITING, RunState
@@ -45,6 +47,7 @@ class RunFollower:
         self._polls = 0
         self._last_growth = None  # time.time() when a poll after the first found new bytes
         self._line_number = 0
+        self._last_unreadable: Notice | None = None
         self._reset_summary()
 
     # ---- what was read, folded (core.runs.reducer) --------------------------------------------------
@@ -91,8 +94,12 @@ class RunFollower:
                                                       "waiting for it to come back"))
             return []
         except OSError as exc:
-            self.notices.append(Notice("unreadable", f"{self.path}: cannot read it ({exc.strerror or exc})"))
+            self._unreadable(f"cannot read it ({exc.strerror or exc})")
             return []
+        if not stat.S_ISREG(st.st_mode):
+            self._unreadable("not a regular file (a named pipe, a device or a folder); it is not read")
+            return []
+        self._last_unreadable = None
         inode = (st.st_dev, st.st_ino)
         if self._missing:  # whatever came back is a new file, even if it got the old inode number
             self._missing = False
@@ -105,12 +112,15 @@ class RunFollower:
         self._inode = inode
         if st.st_size == self.offset:
             return []
-        try:
-            with open(self.path, "rb") as fh:
+        try:  # a regular file only: a FIFO or a device planted as metrics.jsonl is never opened
+            with open_regular(self.path) as fh:
                 fh.seek(self.offset)
                 chunk = fh.read(min(st.st_size - self.offset, self.max_read))
+        except SmallFileError as exc:
+            self._unreadable(exc.reason)
+            return []
         except OSError as exc:
-            self.notices.append(Notice("unreadable", f"{self.path}: cannot read it ({exc.strerror or exc})"))
+            self._unreadable(f"cannot read it ({exc.strerror or exc})")
             return []
         if chunk and self._polls > 1:
             self._last_growth = time.time()
@@ -142,6 +152,13 @@ class RunFollower:
             self._partial = b""
             self._skipping_long_line = True
         return records
+
+    def _unreadable(self, why: str) -> None:
+        """Said once while the file stays unreadable (a poll every 300 ms must not flood the log)."""
+        notice = Notice("unreadable", f"{self.path}: {why}")
+        if notice != self._last_unreadable:
+            self.notices.append(notice)
+        self._last_unreadable = notice
 
     def _garbage(self, why: str, line_number: int) -> None:
         self.garbage_lines += 1

@@ -12,10 +12,13 @@ Lines that are not records are skipped and counted, as the follower skips them.
 """
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from core.io.small_files import SmallFileError, open_regular
+from core.progress import NO_PROGRESS, Progress, share
 from core.runs.layout import metrics_file
 from core.runs.records import Record, RecordError, decode
 from core.runs.reducer import Lineage, RunState, rewind_of
@@ -25,15 +28,24 @@ MAX_LINE_BYTES = 1 << 20  # a "line" longer than this is garbage (a binary file 
 RESUME_MARKER = b'"resume"'
 
 
-def _lines(path: Path, end: int) -> Iterator[tuple[int, bytes | None]]:
+def _lines(path: Path, end: int, progress: Progress = NO_PROGRESS) -> Iterator[tuple[int, bytes | None]]:
     """(offset, line) of every complete line in the first `end` bytes; None for a line too long to be a
-    record (its bytes are skipped, never held)."""
-    with open(path, "rb") as fh:
+    record (its bytes are skipped, never held). `progress` hears the bytes read, a chunk at a time."""
+    with _open(path) as fh:
         offset, partial, skipping = 0, b"", False
         while offset < end:
+            progress.update(offset, end, f"reading {path.name}")
+            progress.check_cancelled()
             chunk = fh.read(min(CHUNK_BYTES, end - offset))
             if not chunk:
                 break
+            if not chunk.strip(b"\0"):  # zeros: a hole of a sparse file (a crafted 8 GB one) is skipped, not read
+                skip_to = min(_next_data(fh, offset + len(chunk)), end)
+                if partial or not skipping:
+                    yield offset - len(partial), None  # the zeros and what stood before them: one garbage line
+                offset, partial, skipping = skip_to, b"", True
+                fh.seek(offset)
+                continue
             data = partial + chunk
             start = offset - len(partial)
             offset += len(chunk)
@@ -51,21 +63,45 @@ def _lines(path: Path, end: int) -> Iterator[tuple[int, bytes | None]]:
                 partial, skipping = b"", True
 
 
+def _next_data(fh, offset: int) -> int:
+    """Where the file's next data starts at or after `offset` (its end when only a hole follows); `offset`
+    itself where the system cannot tell."""
+    try:
+        return os.lseek(fh.fileno(), offset, os.SEEK_DATA)
+    except OSError as exc:
+        return os.fstat(fh.fileno()).st_size if exc.errno == errno.ENXIO else offset
+    except AttributeError:  # no SEEK_DATA on this system
+        return offset
+
+
+def _open(path: Path):
+    """The file opened by the safe open (a regular file only: a FIFO or a device planted as metrics.jsonl is
+    never opened); its refusal as an OSError naming the file, which these readers' callers handle."""
+    try:
+        return open_regular(path)
+    except SmallFileError as exc:
+        if exc.kind == "missing":
+            raise FileNotFoundError(errno.ENOENT, "no such file", str(path)) from None
+        raise OSError(errno.EINVAL, exc.reason, str(path)) from None
+
+
 def _size(path: Path) -> int:
-    return os.stat(path).st_size
+    with _open(path) as fh:
+        return os.fstat(fh.fileno()).st_size
 
 
 class LineageReader:
     """Iterating gives the records of the current lineage in file order; `garbage_lines` counts what was
     skipped. Raises OSError (FileNotFoundError naming the file) when the file cannot be read."""
 
-    def __init__(self, run: str | os.PathLike):
+    def __init__(self, run: str | os.PathLike, progress: Progress = NO_PROGRESS):
         self.path = metrics_file(run)
         self.garbage_lines = 0
+        self.progress = progress  # the two passes: finding the resumes is the quick first fifth of the bar
 
     def _rewinds(self, end: int) -> list:
         found = []
-        for offset, line in _lines(self.path, end):
+        for offset, line in _lines(self.path, end, share(self.progress, 0.0, 0.2)):
             if line is None or RESUME_MARKER not in line:
                 continue
             try:
@@ -80,7 +116,7 @@ class LineageReader:
         self.garbage_lines = 0
         end = _size(self.path)
         lineage = Lineage(self._rewinds(end))
-        for offset, line in _lines(self.path, end):
+        for offset, line in _lines(self.path, end, share(self.progress, 0.2, 1.0)):
             try:
                 record = decode(line) if line is not None else None
             except RecordError:
@@ -111,7 +147,7 @@ def last_record(run: str | os.PathLike, wanted: Callable[[Record], bool], *,
     `max_bytes`); None when there is none, or the file cannot be read."""
     path = metrics_file(run)
     try:
-        with open(path, "rb") as fh:
+        with _open(path) as fh:
             end = fh.seek(0, os.SEEK_END)
             stop = max(0, end - max_bytes)
             tail = b""

@@ -7,19 +7,19 @@ the `error` text of that run's row, naming the file and what to do.
 """
 from __future__ import annotations
 
-import json
 import os
+import stat as stat_mode
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
+from core.io.small_files import CAPS, SmallFileError, read_json
 from core.runs.digest import MetricsDigest
 from core.runs.layout import CONFIG, META, METRICS, RunLayout
 from core.runs.reducer import LIVE, WAITING
 
-MAX_SMALL_FILE = 4 << 20  # config/meta bigger than this are not what we wrote
 # A row's status is a run status (core.runs.reducer), or one of these when the folder itself cannot be read.
 MISSING, UNREADABLE = "missing", "unreadable"
 
@@ -54,16 +54,16 @@ def is_run_folder(path: Path) -> bool:
 
 
 def read_json_object(path: Path) -> dict:
-    """A small JSON object file; raises ValueError / OSError with a message that names the file."""
-    if path.stat().st_size > MAX_SMALL_FILE:
-        raise ValueError(f"{path.name} is {path.stat().st_size >> 20} MB, too big to be a settings file")
-    try:
-        value = json.loads(path.read_bytes())
-    except ValueError as exc:  # also UnicodeDecodeError
-        raise ValueError(f"{path.name} is not valid JSON ({str(exc)[:60]}); fix or remove it") from None
-    if not isinstance(value, dict):
-        raise ValueError(f"{path.name} holds a {type(value).__name__}, not a JSON object")
-    return value
+    """A run folder's config.json or run_meta.json, through the one small-file reader (a regular file only,
+    never blocking on a FIFO, at most CAPS["settings"] bytes, nested at most 32 deep, no number beyond a
+    float's range; NaN / Infinity read as null); SmallFileError (a ValueError) names the file and why."""
+    return read_json(path, max_bytes=CAPS["settings"], nonfinite="null", schema=dict)
+
+
+def _problem(path: Path, exc: Exception) -> str:
+    """A run file's problem for its row (the row names the run, so the file by its name)."""
+    reason = exc.reason if isinstance(exc, SmallFileError) else (getattr(exc, "strerror", None) or str(exc))
+    return f"{path.name}: {reason}; fix or remove it"
 
 
 def _text(value) -> str:
@@ -145,9 +145,15 @@ class RunIndex:
         return out
 
     def summary(self, path: str | os.PathLike, now: float | None = None) -> RunSummary:
-        """One run's row, refreshed from what changed on disk. Never raises for what the folder holds."""
+        """One run's row, refreshed from what changed on disk. Never raises for what the folder holds: each
+        file's problem is its row's `error`, and whatever else goes wrong with one run costs that row only."""
         with self._lock:
-            return self._summary(Path(path), now)
+            try:
+                return self._summary(Path(path), now)
+            except Exception as exc:  # noqa: BLE001 - one bad run must never hide the others
+                self._cache.pop(str(Path(path)), None)
+                return RunSummary(name=Path(path).name, path=str(path), status=UNREADABLE,
+                                  error=f"this run's files cannot be read ({type(exc).__name__}: {str(exc)[:200]})")
 
     def _summary(self, path: Path, now: float | None) -> RunSummary:
         now = time.time() if now is None else now
@@ -184,7 +190,7 @@ class RunIndex:
             if key != cached.meta_key:
                 cached.meta_key, cached.meta = key, read_json_object(path / META)
         except (OSError, ValueError) as exc:
-            problems.append(str(exc))
+            problems.append(_problem(path / META, exc))
             cached.meta_key, cached.meta = None, {}
         row.name = _text(cached.meta.get("name")) or row.name
         row.note = _text(cached.meta.get("note"))
@@ -202,7 +208,7 @@ class RunIndex:
                 cached.config_key, cached.config_error = key, ""
                 cached.config = read_json_object(path / CONFIG)
         except (OSError, ValueError) as exc:
-            cached.config, cached.config_error = {}, str(exc)
+            cached.config, cached.config_error = {}, _problem(path / CONFIG, exc)
         if cached.config_error:
             problems.append(cached.config_error)
         config = cached.config
@@ -225,10 +231,13 @@ class RunIndex:
             return
         try:
             stat = entry.stat()
+            if not stat_mode.S_ISREG(stat.st_mode):  # a FIFO, a device, a folder: never opened
+                raise SmallFileError(path / METRICS, "not a regular file; it is not read", "not_regular")
             digest.update(path / METRICS, stat)
-        except OSError as exc:
+        except (OSError, SmallFileError) as exc:
             row.status = UNREADABLE
-            problems.append(f"cannot read {METRICS}: {exc.strerror or exc}; check its permissions")
+            why = exc.reason if isinstance(exc, SmallFileError) else f"{exc.strerror or exc}; check its permissions"
+            problems.append(f"cannot read {METRICS}: {why}")
             return
         row.modified = stat.st_mtime
         if stat.st_size == 0:

@@ -33,6 +33,7 @@ renamed file is renamed everywhere. Torch-free and Qt-free, like all of core.run
 """
 from __future__ import annotations
 
+import heapq
 import os
 from pathlib import Path
 
@@ -66,6 +67,7 @@ SWEEP_FILE = "sweep.json"
 SWEEP_SPEC = "spec.json"
 STUDY_DB = "study.db"
 TRIALS = "trials"
+SWEEP_PREFIX = "sweep-"  # a sweep's default folder under the runs root: sweep-<its name>
 RESULTS_CSV, RESULTS_JSON, IMPORTANCES_JSON = "results.csv", "results.json", "importances.json"
 # A job's settings travel to its processes in a temp file (the system's temp folder, not the run folder).
 JOB_SETTINGS_PREFIX, JOB_SETTINGS_SUFFIX = "layerscope-job-", ".json"
@@ -76,6 +78,13 @@ CHECKPOINTS = {"best": BEST, "last": LAST}  # the two a user opens, by what they
 RUN_FILES = (CONFIG, METRICS, LAST, BEST, OLD_CHECKPOINTS)
 # What marks a folder as a run folder in a list of runs.
 MARKERS = (CONFIG, METRICS, META)
+# Everything a run leaves in its folder: --overwrite moves all of it into previous-<time>/, so nothing of the
+# old run (its layer health, probes, dossier, evaluations, TensorBoard events, rank files) passes for the new
+# one's. Not the lock (held by the new run), not launcher.log (the app's job opened it for the new run before
+# the folder was claimed), not earlier previous-<time>/ folders; eval-<split>/ folders by their prefix.
+ARTEFACTS = (CONFIG, METRICS, LAST, BEST, LIVE, META, CONTROL, RANKS, EVAL, TENSORBOARD, DOSSIER, PROBES,
+             LAYER_HEALTH, OLD_CHECKPOINTS)
+EVAL_PREFIX = f"{EVAL}-"
 
 
 class RunLayout:
@@ -133,9 +142,16 @@ class RunLayout:
     def rank_status(self, rank: int) -> Path:
         return self.ranks / f"{RANK_PREFIX}{int(rank)}{RANK_SUFFIX}"
 
-    def rank_statuses(self) -> list[Path]:
-        """The rank files there are now (sorted by name; the reader sorts by rank)."""
-        return sorted(self.ranks.glob(f"{RANK_PREFIX}*{RANK_SUFFIX}"))
+    def rank_statuses(self, limit: int | None = None) -> list[Path]:
+        """The rank files there are now, by rank number; at most `limit` of them, the lowest ranks (a shared
+        folder may hold thousands)."""
+        try:
+            with os.scandir(self.ranks) as entries:
+                found = [(rank, e.name) for e in entries if (rank := rank_of(e.name)) is not None]
+        except OSError:
+            return []
+        chosen = heapq.nsmallest(limit, found) if limit is not None else sorted(found)
+        return [self.ranks / name for _, name in chosen]
 
     @property
     def launcher_log(self) -> Path:
@@ -143,7 +159,7 @@ class RunLayout:
 
     def eval_dir(self, split: str = "val") -> Path:
         """RUN/eval/ for the validation split, RUN/eval-<split>/ for another."""
-        return self.path / (EVAL if split == "val" else f"{EVAL}-{split}")
+        return self.path / (EVAL if split == "val" else f"{EVAL_PREFIX}{split}")
 
     @property
     def tensorboard(self) -> Path:
@@ -193,6 +209,15 @@ class RunLayout:
     def used_files(self) -> list[str]:
         """The RUN_FILES present: a folder holding any of them holds a run."""
         return [name for name in RUN_FILES if (self.path / name).exists()]
+
+    def artefacts(self) -> list[str]:
+        """The names of ARTEFACTS (and eval-<split>/ folders) present, links included and not followed."""
+        try:
+            with os.scandir(self.path) as entries:
+                names = [e.name for e in entries]
+        except OSError:
+            return []
+        return sorted(n for n in names if n in ARTEFACTS or n.startswith(EVAL_PREFIX))
 
     def is_run_folder(self) -> bool:
         return any((self.path / name).exists() for name in MARKERS)
@@ -255,6 +280,13 @@ class SweepLayout:
         except OSError:
             return []
         return sorted(found, key=lambda p: int(p.name))
+
+
+def rank_of(name: str) -> int | None:
+    """N of a file named rank-N.json, else None."""
+    middle = name[len(RANK_PREFIX):-len(RANK_SUFFIX)] if name.startswith(RANK_PREFIX) and name.endswith(RANK_SUFFIX) \
+        else ""
+    return int(middle) if middle.isdigit() and middle.isascii() and len(middle) <= 9 else None
 
 
 def metrics_file(run: str | os.PathLike) -> Path:

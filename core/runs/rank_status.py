@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from core.io.atomic import write_text_atomic
+from core.io.small_files import CAPS, Obj, SmallFileError, read_json
 from core.runs.layout import RunLayout
 from core.runs.records import RUNNING
 from core.runs.reducer import FAILED, FINISHED, STOPPED, liveness
@@ -34,24 +35,32 @@ def write_rank_status(run_dir: str | os.PathLike, rank: int, world_size: int, st
               "pid": os.getpid(), "host": socket.gethostname(), "time": time.time()}
     if message:
         status["message"] = message
-    path = rank_status_path(run_dir, rank)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(path, json.dumps(status))
+    try:  # ranks/ is made here, and never written through when it is a link (core.io.atomic)
+        write_text_atomic(rank_status_path(run_dir, rank), json.dumps(status), inside=run_dir)
     except OSError:
         pass
 
 
-def read_rank_statuses(run_dir: str | os.PathLike) -> list[dict]:
-    """Every readable rank file of a run, by rank (a torn or foreign file is skipped)."""
+MAX_RANK_FILES = 256  # read at most the lowest this many ranks: a shared folder may hold 20,000 files
+_TEXT = 200  # characters kept of a rank file's text fields (a label, a tooltip)
+STATUS_SCHEMA = Obj(required={"rank": int},
+                    optional={"world_size": (int, type(None)), "state": (str, type(None)), "step": (int, type(None)),
+                              "epoch": (int, type(None)), "pid": (int, type(None)), "host": (str, type(None)),
+                              "time": (float, type(None)), "message": (str, type(None))})
+STATUS_FIELDS = {*STATUS_SCHEMA.required, *STATUS_SCHEMA.optional}
+
+
+def read_rank_statuses(run_dir: str | os.PathLike, limit: int = MAX_RANK_FILES) -> list[dict]:
+    """The readable rank files of a run (at most `limit`, the lowest ranks), by rank. Each goes through the
+    one small-file reader and a schema (a FIFO, a huge, deep or foreign file is skipped, never blocks), and its
+    texts are cut short; what a view shows of them is plain text (gui/training/rank_strip.py)."""
     out = []
-    for path in RunLayout(run_dir).rank_statuses():
+    for path in RunLayout(run_dir).rank_statuses(limit):
         try:
-            status = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            status = read_json(path, max_bytes=CAPS["rank"], schema=STATUS_SCHEMA)
+        except SmallFileError:
             continue
-        if isinstance(status, dict) and isinstance(status.get("rank"), int):
-            out.append(status)
+        out.append({k: v[:_TEXT] if isinstance(v, str) else v for k, v in status.items() if k in STATUS_FIELDS})
     return sorted(out, key=lambda s: s["rank"])
 
 

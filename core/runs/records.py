@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time as _time
 
 from core.errors import LayerscopeError
@@ -132,9 +133,59 @@ def _no_constants(name: str):
     return None  # NaN / Infinity / -Infinity written by a careless writer read back as null
 
 
+# Numbers a record may hold. A run folder may be shared, and one number beyond these broke every view of every
+# run: an integer past a float's range raises OverflowError wherever it meets a float (the reducer, the plots),
+# a value near 1e300 overflows a plot's range arithmetic on every repaint. Nothing a run computes in float32 is
+# larger than MAX_MAGNITUDE (a larger value can only be a crafted one, like an infinite one: it reads as null),
+# no step, epoch or count is larger than MAX_WHOLE (a larger one makes the line invalid).
+MAX_MAGNITUDE = 3.4028234663852886e38  # float32's largest finite value
+MAX_WHOLE = 2 ** 53  # whole numbers a float holds exactly
+MAX_DEPTH = 8  # records are flat; an unknown field may hold a small object, never a deep one
+
+
+class _OutOfRange(RecordError):
+    pass
+
+
+def _whole_number(text: str) -> int:
+    if len(text) > 20:  # checked before int(): Python refuses (ValueError) past 4,300 digits, and is slow before
+        raise _OutOfRange(f"an integer of {len(text):,} digits")
+    return int(text)
+
+
 # One decoder for every line: json.loads(line, parse_constant=...) builds a new decoder per call, which was
 # half the cost of decoding a short record (the run list decodes tens of thousands at a scan).
-_DECODER = json.JSONDecoder(parse_constant=_no_constants)
+_DECODER = json.JSONDecoder(parse_constant=_no_constants, parse_int=_whole_number)
+_NOT_BRACKETS = re.compile(r'"(?:[^"\\]|\\.)*"|[^\[\]{}]+')
+_INNERMOST = re.compile(r"\[\]|\{\}")
+
+
+def _too_deep(line: str) -> bool:
+    """Nested deeper than MAX_DEPTH, found without recursion (strings and all but brackets stripped, then the
+    innermost pairs peeled once per level); a flat record costs two counts."""
+    if line.count("[") + line.count("{") <= MAX_DEPTH:
+        return False
+    brackets = _NOT_BRACKETS.sub("", line)
+    for _ in range(MAX_DEPTH):
+        peeled = _INNERMOST.sub("", brackets)
+        if peeled == brackets or not peeled:
+            return False
+        brackets = peeled
+    return _INNERMOST.sub("", brackets) != brackets
+
+
+def _in_range(name: str, value):
+    """The value as a reader may use it: a number beyond MAX_MAGNITUDE (or not finite) is None, a whole
+    number beyond MAX_WHOLE makes the record invalid."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        if abs(value) > MAX_WHOLE:
+            raise RecordError(f"field {name!r}: {str(value)[:24]} is beyond the range of a run's numbers")
+        return value
+    if isinstance(value, float) and not (math.isfinite(value) and abs(value) <= MAX_MAGNITUDE):
+        return None  # e.g. 1e999 parses as inf; 1e300 is no loss a run computed
+    return value
 
 
 def decode(line: str | bytes) -> Record:
@@ -147,19 +198,24 @@ def decode(line: str | bytes) -> Record:
             line = line.decode("utf-8")
         except UnicodeDecodeError:
             raise RecordError("not UTF-8 text (binary data?)") from None
+    if _too_deep(line):
+        raise RecordError(f"nested deeper than {MAX_DEPTH} levels; not a record")
     try:
         value = _DECODER.decode(line)
-    except (json.JSONDecodeError, RecursionError) as exc:
+    except _OutOfRange as exc:
+        raise RecordError(f"a number out of range ({exc})") from None
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
         raise RecordError(f"not JSON ({exc.__class__.__name__}: {str(exc)[:80]})") from None
     if not isinstance(value, dict):
         raise RecordError(f"not a JSON object (a {type(value).__name__})")
     if not isinstance(value.get("kind"), str):
         raise RecordError("no 'kind' string")
-    version = value.setdefault("version", 0)
+    for name, v in value.items():
+        value[name] = _in_range(name, v)
+    if value.get("version") is None:  # absent: an older, version-0 line; null: no promise of anything newer
+        value["version"] = 0
+    version = value["version"]
     if isinstance(version, int) and not isinstance(version, bool) and version > RECORD_VERSION:
         raise RecordError(f"written by a newer Layerscope (record version {version}); update Layerscope")
-    for name, v in value.items():
-        if isinstance(v, float) and not math.isfinite(v):
-            value[name] = None  # e.g. 1e999 parses as inf
     _check(value)
     return Record(value)

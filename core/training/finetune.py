@@ -46,11 +46,10 @@ def prepare_finetune(checkpoint_path: str | Path, run_dir: str | Path | None, *,
                               f"({trainer.data.classes}); fine-tuning needs the same classes")
     trainer.model.load_state_dict(ckpt.model_state)  # in place: the fresh optimizer holds these parameters
     if run_dir is not None:
-        import json
-
         from core.runs.directory import RunDirectory
+        from core.runs.index import read_json_object
 
         run = RunDirectory(run_dir)
-        config = json.loads(run.config.read_text(encoding="utf-8"))
+        config = read_json_object(run.config)  # the one written just now, read as every config.json is
         run.write_config({**config, "finetuned_from": str(Path(checkpoint_path).resolve())})
     return trainer

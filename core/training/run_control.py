@@ -7,19 +7,25 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from core.runs.control import POLL_INTERVAL_S, control_path, read_control, remove_control, write_control
+from core.runs.control import (POLL_INTERVAL_S, control_path, process_started_at, read_control, remove_control,
+                               write_control)
 from core.training.callbacks import Callback, FitStart, FitSummary, RunView
 
 
 class ControlWatch(Callback):
     """Applies RUN/control.json to the trainer of this process (the main one). A new snapshot number calls
-    `on_snapshot()` (core.training.live_snapshot.LiveSnapshot.request)."""
+    `on_snapshot()` (core.training.live_snapshot.LiveSnapshot.request). A pause the run obeys is said through
+    `on_warning` (the CLI prints it, even when quiet): who asked and when, and how to go on. A pause or stop
+    written before `started_at` (process_started_at(): when the run's processes began) is an earlier run's and
+    is cleared at the start, never obeyed."""
 
     def __init__(self, run_dir: str | os.PathLike, interval_s: float = POLL_INTERVAL_S,
-                 on_snapshot: Callable[[], None] | None = None):
+                 on_snapshot: Callable[[], None] | None = None, *, started_at: float | None = None):
         self.run_dir = Path(run_dir)
         self.interval_s = interval_s
         self.on_snapshot = on_snapshot
+        self.on_warning: Callable[[str], None] | None = None
+        self.started_at = process_started_at() if started_at is None else started_at
         self._next_look = 0.0
         self._seen: tuple[int, int] | None = None  # (mtime_ns, size) of the file last read
         self._snapshot_seen: int | None = None
@@ -46,17 +52,37 @@ class ControlWatch(Callback):
             run.stop()
         elif control["pause"] is True and not run.pause_wanted:
             run.pause()
+            self._say(_paused_by(control, self.run_dir))
         elif control["pause"] is False and run.pause_wanted:
             run.resume()
 
+    def _say(self, text: str) -> None:
+        if self.on_warning is not None:
+            self.on_warning(text)
+
     def on_fit_start(self, run: RunView, start: FitStart) -> None:
         control = read_control(self.run_dir)
-        if control and control["stop"]:  # meant for an earlier process of this run (it ended before reading it)
+        stale_pause = bool(control) and control["pause"] is True and self._older_than_run(control)
+        if control and (control["stop"] or stale_pause):
+            # Meant for an earlier process of this run (it ended before reading it): cleared, never obeyed.
+            if stale_pause:
+                self._say(f"ignored a pause in {control_path(self.run_dir)} written before this run started "
+                          f"({_when(control)}{', by ' + control['by'] if control['by'] else ''})")
             try:
-                write_control(self.run_dir, pause=control["pause"], snapshot=control["snapshot"])
+                write_control(self.run_dir, pause=None if stale_pause else control["pause"],
+                              snapshot=control["snapshot"], by=control["by"] or None)
             except OSError:
                 pass
         self.poll(run, force=True)  # a run started (or resumed) with the file saying pause starts paused
+
+    def _older_than_run(self, control: dict) -> bool:
+        when = control.get("time")
+        if when is None:  # hand-written, no time: the file's own modification time says when
+            try:
+                when = control_path(self.run_dir).stat().st_mtime
+            except OSError:
+                return True
+        return when < self.started_at - CLOCK_SLACK_S
 
     def on_fit_end(self, run: RunView, summary: FitSummary) -> None:
         remove_control(self.run_dir)
@@ -72,3 +98,19 @@ class ControlWatch(Callback):
 
     def on_pause_wait(self, run: RunView) -> None:
         self.poll(run)
+
+
+CLOCK_SLACK_S = 1.0  # process_started_at() from /proc is known to about a second
+
+
+def _when(control: dict) -> str:
+    try:
+        return time.strftime("at %Y-%m-%d %H:%M:%S", time.localtime(control["time"]))
+    except (KeyError, TypeError, ValueError, OverflowError, OSError):  # none, or no time a clock can show
+        return "at an unknown time"
+
+
+def _paused_by(control: dict, run_dir: Path) -> str:
+    who = f" by {control['by']}" if control.get("by") else ""
+    return (f"paused{who} {_when(control)} through {control_path(run_dir)}; it goes on when un-paused from the app "
+            "that paused it, or when that file says {\"pause\": false}")

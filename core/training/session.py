@@ -98,12 +98,26 @@ def prepare_trainer(settings: RunSettings, run_dir: str | Path | None, *, resume
     return trainer
 
 
+def _check_stored_settings(saved: dict, checkpoint, epochs: int, resume) -> None:
+    """A checkpoint's stored settings go through the catalogue's limits, as a settings file does (it may come
+    from elsewhere: a num_workers of 500 or an image size of a million is refused here, not met by the OS)."""
+    from core.settings_limits import run_settings_problems
+
+    problems = run_settings_problems({"data": saved["data_spec"], "model_name": checkpoint.model_spec.name,
+                                      "model_options": checkpoint.model_spec.options,
+                                      "train": {**saved["config"], "epochs": epochs}})
+    if problems:
+        raise CheckpointError(f"{resume}: cannot resume, its stored settings are outside Layerscope's limits: "
+                              + "; ".join(problems[:5]))
+
+
 def _resumed_settings(settings: RunSettings, checkpoint, resume) -> RunSettings:
     """Resume trains the same model on the same data; only the epoch count may grow (and where and how it is
     recorded: the device, TensorBoard files)."""
     check_resumable(checkpoint, resume)
     saved = checkpoint.training_state
     try:
+        _check_stored_settings(saved, checkpoint, settings.train.epochs, resume)
         return RunSettings(data=DataSpec.from_dict(saved["data_spec"]), model_name=checkpoint.model_spec.name,
                            model_options=checkpoint.model_spec.options,
                            train=TrainConfig.from_dict({**saved["config"], "epochs": settings.train.epochs,

@@ -11,10 +11,13 @@ resumed run asks TensorBoard to purge what the resumed run writes again (purge_s
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from core.errors import LayerscopeError
+from core.io.atomic import open_folder
 from core.runs import layout
+from core.progress import NO_PROGRESS, Progress
 from core.runs.history import LineageReader
 from core.runs.records import FINAL_KINDS
 from core.runs.reducer import rewind_of
@@ -54,6 +57,9 @@ class TensorBoardSink:
         self.scalars = 0
 
     def _open(self, record: dict) -> None:
+        # The event files go into a plain folder: RUN/tensorboard/ planted as a link is refused (LinkRefused
+        # naming it), never written through. Opened (and made) without following a link.
+        os.close(open_folder(self.log_dir.parent, (self.log_dir.name,)))
         rewind = rewind_of(record)
         self.writer = self._writer_class(log_dir=str(self.log_dir),
                                          purge_step=rewind.step + 1 if rewind is not None else None)
@@ -85,13 +91,15 @@ class TensorBoardSink:
             self.writer.close()
 
 
-def export_run(run_dir: str | Path, out_dir: str | Path | None = None) -> tuple[Path, int, int]:
+def export_run(run_dir: str | Path, out_dir: str | Path | None = None,
+               progress: Progress = NO_PROGRESS) -> tuple[Path, int, int]:
     """Convert RUN/metrics.jsonl into TensorBoard files under out_dir (default RUN/tensorboard): each step and
     each epoch once, from the run's current lineage (a resumed run's replayed steps are the resumed run's).
+    `progress` hears the bytes read (a metrics file of hundreds of MB takes minutes).
 
     Returns (log folder, scalars written, garbage lines skipped). Raises FileNotFoundError for a folder
     without metrics.jsonl."""
-    records = LineageReader(run_dir)
+    records = LineageReader(run_dir, progress)
     if not records.path.is_file():
         raise FileNotFoundError(f"{run_dir}: no {layout.METRICS} here; is this a run folder?")
     log_dir = Path(out_dir) if out_dir else layout.RunLayout(records.path.parent).tensorboard

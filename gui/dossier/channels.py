@@ -148,6 +148,8 @@ class ChannelsView(QWidget):
             self.progress.setVisible(False)
             r = self.dossier.result
             note = " (computed now from the run's checkpoint)" if self.dossier.computed else ""
+            if self.dossier.note:  # its file was not read, or the result not saved: said, never hidden
+                note += f"; {self.dossier.note}"
             skipped = f"; not hooked: {', '.join(r.skipped)}" if r.skipped else ""
             self.message.emit(f"top images: {len(r.layers)} layers over {r.images} images{note}{skipped}")
             self.layers.addItems(list(r.layers))  # selects the first layer -> show_layer

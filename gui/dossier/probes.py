@@ -23,6 +23,7 @@ class ProbeTimelineView(QWidget):
         self.images: list[np.ndarray | None] = []
         self._task = BackgroundTask(self, imports=())
         self._task.finished.connect(self._on_loaded)
+        self._task.failed.connect(lambda text: self.when.setText(f"Could not read the probe timeline: {text}"))
         self.probe = QComboBox()
         self.probe.currentIndexChanged.connect(lambda _i: self.show_snapshot(self.slider.value()))
         self.slider = QSlider(Qt.Orientation.Horizontal)

@@ -254,8 +254,11 @@ class EvaluatePanel(QWidget):
         if 0 <= true_index < len(classes) and 0 <= predicted_index < len(classes):
             from core.evaluate.images import resolve_image  # torch-free; a small PNG for in-memory items
 
-            self.imageClicked.emit(resolve_image(file, self.result.images), classes[true_index],
-                                   classes[predicted_index])
+            path = resolve_image(file, self.result.images)
+            if path is None:  # a loaded evaluation naming a file outside its folder and its dataset
+                self._tell("warning", f"{file} is outside this evaluation's folder and its dataset; not opened")
+                return
+            self.imageClicked.emit(path, classes[true_index], classes[predicted_index])
 
     def dataset_root(self) -> str | None:
         """The folder the shown evaluation ran on (core writes its source as 'FOLDER (split)'), if a folder."""

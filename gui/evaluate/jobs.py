@@ -68,8 +68,11 @@ def corrections_job(root: str, action: str, file: str = "", label: str = "", cla
             return action, "", f"moved {len(done)} files" + (f" ({'; '.join(notes[:3])})" if notes else "")
         if action == "undo_apply":
             results = corr.undo_last_apply(root)
-            back = sum(1 for r in results if r["undone"])
-            return action, "", f"moved {back} of {len(results)} files back"
+            moves = [r for r in results if r["from"] is not None]
+            back = sum(1 for r in moves if r["undone"])
+            refused = [r["note"] for r in results if r["from"] is None]  # log lines this app did not write
+            return action, "", f"moved {back} of {len(moves)} files back" + (
+                f"; refused: {'; '.join(refused[:2])}" if refused else "")
         fixes = corr.load_corrections(root)
         if fixes.problem:
             raise corr.CorrectionsError(fixes.problem)
@@ -121,21 +124,18 @@ def thumbnails_job(chunk: list[tuple[int, str]], size: int, images=None):
     return run
 
 
-def thumbnail(file: str, size: int) -> QImage | None:
-    """A small QImage of an image file (None when it is not a file or cannot be read)."""
-    from PIL import Image
+def thumbnail(file: str | None, size: int) -> QImage | None:
+    """A small QImage of an image file (None when it is not a file, is refused by the image limits, or lies
+    outside a loaded evaluation's folders: `file` is None then). Decoded by the one safe image loader (regular
+    files only, byte and pixel limits, JPEG draft decoding at the thumbnail's size)."""
+    from core.io.images import ImageLoadError, load_image
 
-    from core.io.images import ImageLoadError, to_rgb
-
-    path = Path(file)
-    if not path.is_file():
-        return None  # an in-memory item with no picture here
+    if file is None or not Path(file).is_file():
+        return None  # an in-memory item with no picture here, or a path the evaluation may not open
     try:
-        with Image.open(path) as img:
-            img.draft("RGB", (size, size))  # JPEG decodes at a fraction of full size
-            img = to_rgb(img)
-            img.thumbnail((size, size))
-            data = img.tobytes()
-            return QImage(data, img.width, img.height, 3 * img.width, QImage.Format.Format_RGB888).copy()
-    except (OSError, ValueError, ImageLoadError, Image.DecompressionBombError):
+        img = load_image(file, draft_size=size)
+        img.thumbnail((size, size))
+        data = img.tobytes()
+        return QImage(data, img.width, img.height, 3 * img.width, QImage.Format.Format_RGB888).copy()
+    except (ImageLoadError, OSError, ValueError):
         return None

@@ -23,9 +23,10 @@ class RunControl(QObject):
 
     def send(self, run_dir: str | Path, *, pause: bool | None, stop: bool = False, snapshot: int | None = None) -> None:
         def write(_ctx):
-            from core.runs.control import write_control
+            from core.runs.control import who_asks, write_control
 
-            write_control(run_dir, pause=pause, stop=stop, snapshot=snapshot)
+            # `by`: the run says who paused it (its log, the CLI's console)
+            write_control(run_dir, pause=pause, stop=stop, snapshot=snapshot, by=f"the Layerscope window, {who_asks()}")
 
         self._task.submit(write)
 

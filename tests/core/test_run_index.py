@@ -113,7 +113,7 @@ def test_bad_config_json(tmp_path):
     run = make_run(tmp_path / "r")
     (run / "config.json").write_text("{not json")
     row = one(RunIndex(tmp_path), run)
-    assert "config.json is not valid JSON" in row.error and row.epochs_done == 3
+    assert "config.json: not valid JSON" in row.error and row.epochs_done == 3
 
 
 def test_folder_deleted_or_renamed_while_followed(tmp_path):

@@ -8,7 +8,6 @@ from gui.model_hub import OpenedFromFile
 from tests.gui.test_inspector_window import WAIT, tiny_checkpoint
 
 TICK_MS = 20
-MAX_LATENESS_S = 0.5  # generous: a busy 2-core machine is slow, but a blocked GUI thread is far slower
 
 
 def test_open_and_save_run_off_the_gui_thread_while_the_window_keeps_ticking(qtbot, window, tmp_path, monkeypatch):
@@ -56,8 +55,8 @@ def test_open_and_save_run_off_the_gui_thread_while_the_window_keeps_ticking(qtb
         timer.stop()
     assert ran_on.keys() == {"save", "load"}
     assert gui_thread not in ran_on.values()
-    lateness = max(b - a for a, b in zip(ticks, ticks[1:])) - TICK_MS / 1000
-    assert lateness < MAX_LATENESS_S, f"the GUI thread was blocked for {lateness:.2f} s"
+    # No timing here (a shared machine is noisy): the work was held until the GUI thread had ticked 5 times,
+    # which only a GUI thread that is not running that work can do.
 
 
 def test_a_failed_open_is_explained_and_nothing_changes(qtbot, window, tmp_path):

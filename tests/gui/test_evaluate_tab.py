@@ -239,3 +239,35 @@ def test_a_shapes_evaluation_shows_real_pixels_and_opens_in_the_inspector(qtbot,
     assert inspector.saliency.error is None and inspector.saliency.compare_heatmap is not None
     assert inspector.saliency.target == inspector.detail.inspection.top_class  # predicted (left), true (right)
     window.close()
+
+
+def test_a_shared_evaluation_opens_no_file_outside_its_folders_and_thumbnails_keep_the_image_limits(
+        tab, qtbot, folder, tmp_path):
+    """per_image.csv names a local file outside the evaluation and its dataset, and images over the limits:
+    the gallery (which opens on a cell without a click) shows none of them, and a click opens nothing."""
+    from core.evaluate.result import EvalResult, save_evaluation
+    from tests.core.hostile_files import png_bytes, small_png, wide_png
+
+    outside = small_png(tmp_path / "private.png")
+    huge = tmp_path / "eval" / "huge.png"
+    huge.parent.mkdir()
+    huge.write_bytes(png_bytes(17_234, 17_234, pixels=False))  # 297 MP in a tiny file: refused from its header
+    wide = wide_png(tmp_path / "eval" / "wide.png")
+    good = sorted((folder / "circle").iterdir())[0]
+    files = [str(outside), str(huge), str(wide), str(good)]
+    classes = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    labels = np.zeros(len(files), dtype=np.int64)
+    probs = np.zeros((len(files), len(classes)))
+    probs[:, 0] = [0.99, 0.98, 0.97, 0.5]  # the outside file first, as the most confident
+    probs[:, 1] = 1 - probs[:, 0]
+    save_evaluation(EvalResult(classes, files, labels, probs, f"{folder} (val)"), tmp_path / "eval")
+    page = tab.evaluate_page
+    with qtbot.waitSignal(page.evaluated, timeout=10_000):
+        page.open_evaluation(str(tmp_path / "eval"))
+    with qtbot.waitSignal(page.gallery.firstThumbnails, timeout=10_000):
+        page.show_cell(0, 0)
+    assert [item["file"] for item in page.gallery.model_.items] == files
+    assert sorted(page.gallery.model_.pixmaps) == [3]  # only the dataset's own image has a thumbnail
+    with qtbot.assertNotEmitted(tab.inspectRequested):
+        page.gallery.clicked.emit(page.gallery.model_.index(0))
+    assert "outside" in page.gallery_title.text()

@@ -206,11 +206,12 @@ def test_closing_mid_run_asks_and_stop_saves_and_ends_its_process(qtbot, window)
 
 
 def test_errors_in_the_runs_process_reach_the_user_and_train_works_again(qtbot, window, tmp_path):
-    # An absurd learning rate makes the loss blow up: the run's own "diverged" record says why.
+    # An absurd learning rate: the run's process refuses its settings file by the catalogue's limits (as the CLI
+    # refuses the option) and says why on its way out.
     window.panel.set_values({"lr": "1e12", "optimizer": "sgd", "epochs": 1})
     with qtbot.waitSignal(window.controller.runFailed, timeout=START) as failed:
         click(qtbot, window.panel.train_button)
-    assert "learning" in failed.args[0]
+    assert "learning rate" in failed.args[0].lower() and "outside" in failed.args[0]
     box = window.last_message_box
     assert box is not None and box.isVisible() and box.icon() == QMessageBox.Icon.Critical
     assert window.controller.state == "idle" and window.panel.train_action.isEnabled()
@@ -222,6 +223,7 @@ def test_errors_in_the_runs_process_reach_the_user_and_train_works_again(qtbot, 
 
     for i in range(3):
         Image.new("RGB", (16, 16), (i * 40, 0, 0)).save(one_class / f"{i}.png")
+    window.panel.set_values({"lr": "0.01"})
     window.run_settings.update({"dataset": str(one_class.parent)})
     with qtbot.waitSignal(window.controller.runFailed, timeout=START) as failed:
         click(qtbot, window.panel.train_button)

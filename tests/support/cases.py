@@ -6,6 +6,7 @@ calls the loader or the CLI's own `main` with stdout/stderr captured, and return
   traceback          an exception escaped, or a traceback / Python warning was printed
   wrong_file         a bad input accepted silently, a layout misread, a file or record left wrong
   good_result_lost   a good image in the same call lost its result (or the whole output is unusable)
+  outside_touched    a file outside the shared folder was created, moved, changed or truncated (decoys.py)
 (`hang` is given by the isolation runner, which times each case from outside.)
 """
 from __future__ import annotations
@@ -23,7 +24,7 @@ from tests.support import bad_checkpoints as bc
 from tests.support import bad_inputs as bi
 from tests.support.layouts import make_layout
 
-VERDICTS = ("ok", "traceback", "hang", "wrong_file", "good_result_lost")
+VERDICTS = ("ok", "traceback", "hang", "wrong_file", "good_result_lost", "outside_touched")
 
 
 @dataclass(frozen=True)
@@ -236,8 +237,14 @@ def _resume(case: Case, scratch: Path, ctx: dict) -> Outcome:
     return Outcome(case, "ok")
 
 
+def _shared(case: Case, scratch: Path, ctx: dict) -> Outcome:
+    from tests.support.shared_datasets import run_shared_case
+
+    return run_shared_case(case, scratch, ctx)
+
+
 ACTIONS = {"load": _load, "predict": _predict, "dataset": _dataset, "train": _train, "layout": _layout,
-           "checkpoint": _checkpoint, "resume": _resume}
+           "checkpoint": _checkpoint, "resume": _resume, "shared": _shared}
 
 
 def run_case(case: Case, scratch_root: Path, ctx: dict) -> Outcome:
@@ -245,6 +252,10 @@ def run_case(case: Case, scratch_root: Path, ctx: dict) -> Outcome:
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
     try:
+        if case.action not in ACTIONS:  # a shared folder's case (issue 18)
+            from tests.support.shared_cases import run_shared
+
+            return run_shared(case, scratch, ctx)
         return ACTIONS[case.action](case, scratch, ctx)
     except BaseException as exc:  # noqa: BLE001 - a harness bug must not look like a product crash
         return Outcome(case, "harness_error", f"{type(exc).__name__}: {exc}")

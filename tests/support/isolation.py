@@ -116,3 +116,22 @@ def run_isolated(cases: Iterable[Case], scratch: Path, ctx: dict, *, workers: in
     for t in threads:
         t.join()
     return outcomes
+
+
+def run_under_memory_limit(code: str, *, imports: tuple[str, ...] = (), headroom: int = 1 << 30,
+                           timeout: float = 120.0, cwd: str | Path | None = None):
+    """Run `code` in a fresh Python whose address space may grow only `headroom` bytes past what `imports`
+    take (a read of /dev/zero then fails at once instead of eating the machine). -> CompletedProcess with
+    text stdout/stderr; subprocess.TimeoutExpired when it runs past `timeout` (a hang)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    prelude = "".join(f"import {name}\n" for name in imports) + textwrap.dedent(f"""
+        import resource
+        with open('/proc/self/status') as fh:
+            vm = next(int(l.split()[1]) * 1024 for l in fh if l.startswith('VmSize'))
+        resource.setrlimit(resource.RLIMIT_AS, (vm + {int(headroom)}, resource.RLIM_INFINITY))
+    """)
+    return subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)], capture_output=True, text=True,
+                          timeout=timeout, cwd=str(cwd) if cwd else str(Path(__file__).resolve().parents[2]))
