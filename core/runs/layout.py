@@ -65,6 +65,7 @@ TRIAL = "sweep"  # inside a trial's run folder: what the sweep adds
 TRIAL_FILE, TRIAL_SETTINGS, TRIAL_LOG = "trial.json", "settings.json", "train.log"
 SWEEP_FILE = "sweep.json"
 SWEEP_SPEC = "spec.json"
+SWEEP_LOG = "sweep.log"  # what a sweep started from the app prints
 STUDY_DB = "study.db"
 TRIALS = "trials"
 SWEEP_PREFIX = "sweep-"  # a sweep's default folder under the runs root: sweep-<its name>
@@ -240,6 +241,10 @@ class SweepLayout:
     @property
     def spec(self) -> Path:
         return self.path / SWEEP_SPEC
+
+    @property
+    def log(self) -> Path:
+        return self.path / SWEEP_LOG
 
     @property
     def study_db(self) -> Path:

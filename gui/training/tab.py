@@ -21,6 +21,7 @@ from gui.training.controller import TrainingController
 from gui.training.export_actions import TrainExports
 from gui.training.form import TrainingPanel
 from gui.training.lr_finder import LRFinderDialog, lr_text
+from gui.training.sweep_dialog import SweepDialog
 from gui.training.plots import TrainingPlots
 from gui.training.progress import ProgressPanel
 from gui.training.rank_strip import RankStrip
@@ -77,6 +78,7 @@ class TrainTab(QSplitter):
         self.panel.trainRequested.connect(self.start_training)
         self.panel.findLrRequested.connect(self.find_learning_rate)
         self.lr_finder: LRFinderDialog | None = None  # made on first use
+        self.sweep_dialog: SweepDialog | None = None  # made on first use
         self.panel.pauseToggled.connect(self.toggle_pause)
         self.panel.stopRequested.connect(self.stop)
         self.panel.ownerRequested.connect(self.ownerRequested)
@@ -131,6 +133,26 @@ class TrainTab(QSplitter):
         self.lr_finder.raise_()
         self.lr_finder.start(settings)
         return self.lr_finder
+
+    @Slot()
+    def new_sweep(self) -> SweepDialog | None:
+        """The New sweep dialog, its trials starting from the form's current settings; None (with a message)
+        before the engine has loaded or when the settings are not valid."""
+        if not self.engine_ready:
+            return None
+        try:
+            settings = self.run_settings.build()
+        except SettingsError as exc:
+            self.alert.emit(QMessageBox.Icon.Warning, "Cannot start a sweep", str(exc))
+            return None
+        if self.sweep_dialog is None:
+            self.sweep_dialog = SweepDialog(self.controller.runs_root, self)
+            self.sweep_dialog.sweepStarted.connect(
+                lambda folder: self.log.append("info", f"Sweep started in its own process: {folder}"))
+        self.sweep_dialog.set_base(settings.to_dict())
+        self.sweep_dialog.show()
+        self.sweep_dialog.raise_()
+        return self.sweep_dialog
 
     @Slot(float)
     def _use_learning_rate(self, lr: float) -> None:
@@ -252,5 +274,7 @@ class TrainTab(QSplitter):
         self.controller.shutdown()
         if self.lr_finder is not None:
             self.lr_finder.shutdown()
+        if self.sweep_dialog is not None:
+            self.sweep_dialog.shutdown()
         self.plots.timer.stop()
         self.train_exports.task.shutdown()

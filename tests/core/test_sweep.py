@@ -238,3 +238,15 @@ def test_cancel_stops_the_running_trials_and_queues_them_again(tmp_path):
     assert trials[1].params == trials[0].params
     # Stopped by SIGINT, not killed: the run wrote its own final record (and saved last.pt).
     assert kinds(SweepLayout(tmp_path).trial(0))[-1] in ("stopped", "end")
+
+
+def test_what_a_person_types_becomes_the_definition():
+    from core.tuning.sweep.space import param_from_text
+
+    assert param_from_text("lr", "1e-4 .. 0.1 log") == {"low": 1e-4, "high": 0.1, "log": True}
+    assert param_from_text("momentum", " 0.8..0.99 ") == {"low": 0.8, "high": 0.99, "log": False}
+    assert param_from_text("batch_size", "16, 32,64") == [16, 32, 64]
+    assert param_from_text("optimizer", "adam, sgd") == ["adam", "sgd"]
+    for bad in ("", "1 .. x", "1 .. 2 lin"):
+        with pytest.raises(SweepSpecError):
+            param_from_text("lr", bad)
