@@ -33,7 +33,8 @@ def flat_settings(config: dict, prefix: str = "") -> dict[str, Any]:
 
 
 def run_rows(runs: Iterable[tuple[str, dict, dict]]) -> tuple[list[dict], list[str], list[str]]:
-    """runs: (path, config, metrics) of each run. Returns (rows, settings that vary, metrics some run has);
+    """runs: (path, config, metrics) of each run. Returns (rows, settings that vary, the metrics that say
+    something: the best validation accuracy, and the others where the runs differ);
     each row holds "path", its flat settings and its metrics."""
     rows = []
     for path, config, metrics in runs:
@@ -43,5 +44,7 @@ def run_rows(runs: Iterable[tuple[str, dict, dict]]) -> tuple[list[dict], list[s
         rows.append(row)
     names = sorted({k for row in rows for k in row if k != "path" and k not in METRICS})
     varying = [n for n in names if len({json.dumps(row.get(n), default=str) for row in rows}) > 1]
-    metrics = [m for m in METRICS if any(row.get(m) is not None for row in rows)]
+    # A metric every run shares (all trained 2 epochs) says nothing; the score is always shown.
+    metrics = [m for m in METRICS if any(row.get(m) is not None for row in rows)
+               and (m == METRICS[0] or len({row.get(m) for row in rows}) > 1)]
     return rows, varying, metrics

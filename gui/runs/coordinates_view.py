@@ -140,7 +140,9 @@ class ParallelCoordinates(QWidget):
             if axis.name in self.ranges:
                 low, high = sorted(self.ranges[axis.name])
                 rect = QGraphicsRectItem(QRectF(k - BRUSH_HALF_WIDTH, low, 2 * BRUSH_HALF_WIDTH, high - low))
-                rect.setPen(QPen(QColor(214, 39, 40)))
+                pen = QPen(QColor(214, 39, 40), 2)
+                pen.setCosmetic(True)  # in pixels: the view's scale is one axis gap by one axis height
+                rect.setPen(pen)
                 rect.setBrush(QBrush(QColor(214, 39, 40, 60)))
                 self._add(rect)
         self.plot.setXRange(-0.4, len(self.axes) - 0.6, padding=0)
