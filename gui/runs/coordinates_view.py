@@ -76,6 +76,8 @@ class ParallelCoordinates(QWidget):
         self.hint = QLabel("Select two or more runs (or a sweep's trials) to compare them here. Drag along an "
                            "axis to select the runs in a range; click the axis to clear it.")
         self.hint.setWordWrap(True)
+        self.note = QLabel()  # a sweep's parameter importances, when the runs are its trials
+        self.note.setVisible(False)
         self.box = _BrushBox(self)
         self.plot = pg.PlotWidget(viewBox=self.box, background="w")
         self.plot.hideAxis("left")
@@ -84,6 +86,7 @@ class ParallelCoordinates(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.hint)
+        layout.addWidget(self.note)
         layout.addWidget(self.plot, 1)
 
     def set_runs(self, rows: list[dict], columns: list[str]) -> None:
@@ -95,6 +98,10 @@ class ParallelCoordinates(QWidget):
         self.ranges = {k: v for k, v in self.ranges.items() if k in names}
         self.picked = brushed(rows, self.axes, self.ranges)
         self._draw()
+
+    def set_note(self, text: str) -> None:
+        self.note.setText(text)
+        self.note.setVisible(bool(text))
 
     def set_brush(self, name: str, low: float, high: float) -> None:
         """Brush positions low..high (0..1) on the axis `name`; the runs within every brush are emitted."""

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLineEdit, QMenu,
 from core.runs.actions import (TrashedRun, resume_request,
                               run_checkpoint, run_settings)
 from core.runs.index import RunIndex, RunSummary
-from core.runs.layout import BEST, LAST
+from core.runs.layout import BEST, LAST, TRIALS
 from core.tuning.run_rows import run_rows
 from gui.concurrent import BackgroundTask
 from gui.runs.compare import SettingsComparison
@@ -302,6 +302,10 @@ class RunsTab(RunFileActions, QWidget):
         rows, varying, measured = run_rows((p, self.index.config(p), m) for p, m in zip(paths, metrics))
         self.coordinates.set_runs(rows, varying + measured)
         self.scatter.set_runs(rows, varying, measured)
+        self.coordinates.set_note("")
+        sweeps = {Path(p).parent.parent for p in paths if Path(p).parent.name == TRIALS}
+        if len(sweeps) == 1 and len(paths) > 1:  # one sweep's trials: how much each setting mattered
+            self._off_thread(lambda: _importances(sweeps.pop()), self.coordinates.set_note)
 
     def _select_brushed(self, paths: list[str]) -> None:
         """Brushing selects its runs in the table; the plot keeps showing all the runs it was given."""
@@ -346,3 +350,11 @@ class RunsTab(RunFileActions, QWidget):
         self.file_actions.shutdown()  # a move in progress finishes
         self.scanner.shutdown()
         self.poller.shutdown()
+
+
+def _importances(sweep: Path) -> str:
+    """The sweep's parameter importances in words (Optuna's, written when the sweep ended); "" before."""
+    from core.tuning.sweep.process import read_importances
+
+    found = sorted(read_importances(sweep).items(), key=lambda kv: -kv[1])
+    return f"{sweep.name}: importance " + ", ".join(f"{k} {v:.0%}" for k, v in found) if found else ""

@@ -139,6 +139,7 @@ class TrainTab(QSplitter):
         """The New sweep dialog, its trials starting from the form's current settings; None (with a message)
         before the engine has loaded or when the settings are not valid."""
         if not self.engine_ready:
+            self.statusMessage.emit("New Sweep: PyTorch is still loading; try again in a moment")
             return None
         try:
             settings = self.run_settings.build()

@@ -77,3 +77,29 @@ def test_a_mouse_drag_along_an_axis_brushes_it(tab, qtbot):
     qtbot.waitUntil(lambda: names(t.selected_paths()) == ["r2", "r3", "r4"], timeout=5_000)
     low, high = t.coordinates.ranges["train.lr"]
     assert low == pytest.approx(0.2, abs=0.05) and high == 1.0
+
+
+def test_a_sweeps_trials_are_listed_under_it_with_its_importances(qtbot, tmp_path):
+    from gui.app import make_application
+    from gui.runs.tab import RunsTab
+    from core.runs.layout import SweepLayout
+
+    sweep = SweepLayout(tmp_path / "runs" / "sweep-lr")
+    for number, lr in enumerate((1e-3, 1e-2, 1e-1)):
+        run = make_run(sweep.trial(number))
+        config = json.loads((run / "config.json").read_text())
+        config["train"]["lr"] = lr
+        (run / "config.json").write_text(json.dumps(config))
+    sweep.sweep_file.write_text(json.dumps({"version": 1, "study": "lr"}))
+    sweep.importances.write_text(json.dumps({"importances": {"lr": 0.75, "batch_size": 0.25}, "note": ""}))
+    make_application()
+    t = RunsTab(tmp_path / "runs")
+    qtbot.addWidget(t)
+    t.show()
+    t.start()
+    qtbot.waitUntil(lambda: t.model.rowCount() == 3, timeout=10_000)
+    assert sorted(t.model.summary(i).name for i in range(3)) == ["sweep-lr/0000", "sweep-lr/0001", "sweep-lr/0002"]
+    t.select_paths([t.model.summary(i).path for i in range(3)])
+    qtbot.waitUntil(lambda: t.coordinates.note.text() == "sweep-lr: importance lr 75%, batch_size 25%",
+                    timeout=10_000)
+    t.shutdown()
