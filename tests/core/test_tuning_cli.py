@@ -49,3 +49,49 @@ def test_sweep_refuses_a_bad_definition_naming_it(tmp_path, capsys):
     assert main(["sweep", str(path), "--out", str(tmp_path / "s"), "--quiet"]) == 2
     assert "below high" in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "s" / SWEEP_FILE)
+
+
+def test_sigterm_stops_the_sweep_requeues_its_trial_and_the_same_command_goes_on(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import optuna
+
+    from core import exit_codes
+    from core.runs.layout import SweepLayout
+    from tests.conftest import REPO
+
+    spec = {"name": "stop-me", "trials": 1, "sampler": "random", "seed": 1,
+            "base": {"data": {"name": "shapes", "train_count": 320, "val_count": 16, "image_size": 16},
+                     "model_name": "mlp", "model_options": {"hidden": [8]},
+                     "train": {"epochs": 3, "batch_size": 8, "device": "cpu", "evaluate_at_end": False}},
+            "params": {"lr": {"low": 1e-3, "high": 1e-1, "log": True}}}
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(spec))
+    out = tmp_path / "sweep"
+    argv = [sys.executable, "-m", "core.cli", "sweep", str(path), "--out", str(out), "--quiet"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    sweep = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        metrics = SweepLayout(out).trial(0) / "metrics.jsonl"
+        deadline = time.time() + 240
+        while not (metrics.exists() and '"step"' in metrics.read_text()) and time.time() < deadline:
+            assert sweep.poll() is None, sweep.communicate()
+            time.sleep(0.2)
+        sweep.send_signal(signal.SIGTERM)
+        _, err = sweep.communicate(timeout=120)
+    finally:
+        if sweep.poll() is None:
+            sweep.kill()
+    assert sweep.returncode == exit_codes.for_signal(signal.SIGTERM), err
+    assert "queued again" in err
+    study = optuna.load_study(study_name="stop-me", storage=f"sqlite:///{out / 'study.db'}")
+    assert [t.state.name for t in study.trials] == ["FAIL", "WAITING"]
+    # The same command goes on: the queued trial runs with the same values and completes.
+    done = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    study = optuna.load_study(study_name="stop-me", storage=f"sqlite:///{out / 'study.db'}")
+    assert [t.state.name for t in study.trials] == ["FAIL", "COMPLETE"]
+    assert study.trials[1].params == study.trials[0].params
