@@ -9,6 +9,7 @@ import math
 import sys
 from pathlib import Path
 
+from core import exit_codes
 from core.cli.failure import CommandError
 from core.cli.train import add_run_settings_options, add_settings_file_option, run_settings
 from core.runs.layout import LR_FIND_CSV, LR_FIND_JSON, LR_FIND_PNG
@@ -64,7 +65,7 @@ def run(args) -> int:
         if report is not None:
             print(file=sys.stderr)
     _print_result(result, files)
-    return 0
+    return exit_codes.OK
 
 
 def _show_progress(done: int, total: int, text: str) -> None:
