@@ -181,6 +181,8 @@ class SettingScatter(QWidget):
         self.points = pg.PlotDataItem([], [], pen=None, symbol="o", symbolSize=9, symbolBrush=pg.mkBrush(*PICKED),
                                       symbolPen=pg.mkPen("w"))
         self.plot.addItem(self.points)
+        for side in ("left", "bottom"):
+            self.plot.getAxis(side).enableAutoSIPrefix(False)  # an accuracy reads 0.25, not 250 (x0.001)
         choices = QHBoxLayout()
         for text, combo in (("Setting", self.x_choice), ("against", self.y_choice)):
             choices.addWidget(QLabel(text))

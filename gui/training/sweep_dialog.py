@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QFormLayout, QHBox
                                QLineEdit, QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout,
                                QWidget)
 
-from core.runs.layout import SWEEP_PREFIX
+from core.runs.layout import SWEEP_PREFIX, SweepLayout
 from gui.concurrent import BackgroundTask
 
 POLL_MS = 1000
@@ -212,8 +212,9 @@ class SweepDialog(QDialog):
             self.start_button.setEnabled(True)
             self.stop_button.setEnabled(False)
             done = sum(r["status"] == "finished" for r in self.rows)
-            self.status.setText(f"The sweep ended (exit code {code}): {done} of {len(self.rows)} trials finished; "
-                                f"their run folders are in {self.sweep_dir}")
+            how = "" if code in (None, 0) else f" (exit code {code}: its log is {SweepLayout(self.sweep_dir).log})"
+            self.status.setText(f"The sweep ended{how}: {done} of {len(self.rows)} trials finished; their run "
+                                f"folders are in {self.sweep_dir}")
 
     def _fill(self) -> None:
         names = sorted({k for r in self.rows for k in r["values"]})
