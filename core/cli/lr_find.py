@@ -11,7 +11,7 @@ from pathlib import Path
 
 from core import exit_codes
 from core.cli.failure import CommandError
-from core.cli.train import add_run_settings_options, add_settings_file_option, run_settings
+from core.cli.train import add_settings_file_option, add_training_options, run_settings
 from core.runs.layout import LR_FIND_CSV, LR_FIND_JSON, LR_FIND_PNG
 
 # The range test's own defaults (core.tuning.lr.range_test); written here so --help needs no torch.
@@ -35,7 +35,7 @@ def register(sub) -> None:
                               "exponentially from --start-lr to --end-lr, stopping once the loss explodes; nothing "
                               "is saved but the three files. Read the curve, not only the band: the band is where "
                               "the loss still falls steeply, up to where it stops falling.")
-    add_run_settings_options(p)
+    add_training_options(p)
     group = p.add_argument_group("the range test")
     group.add_argument("--out", required=True, metavar="DIR",
                        help=f"folder for {LR_FIND_CSV}, {LR_FIND_JSON} and {LR_FIND_PNG}")

@@ -37,18 +37,18 @@ GROUP_TITLES = {"training": "training", "insight": "insight (what the run keeps 
 # ---- the options --------------------------------------------------------------------------------------------
 def register(sub) -> None:
     t = sub.add_parser("train", help="train a model headless, with a progress bar", epilog=_epilog())
-    add_run_settings_options(t)
+    add_training_options(t)
     _add_run_options(t.add_argument_group("the run folder"))
     t.set_defaults(handler=run)
 
 
-def add_run_settings_options(parser) -> None:
-    """The data, model and training options of a run (what `run_settings(args)` reads), in their groups: also
-    the options of the commands that run something on a run's settings (`layerscope lr-find`)."""
-    _add_data_options(parser.add_argument_group("data (the app's Data tab)"))
-    model = parser.add_argument_group("model (the app's Model tab)")
+def add_training_options(t) -> None:
+    """The data, model and training options (what `run_settings` reads): `train` and the commands that
+    train the same settings (`data-curve`) share them."""
+    _add_data_options(t.add_argument_group("data (the app's Data tab)"))
+    model = t.add_argument_group("model (the app's Model tab)")
     _add_model_options(model)
-    groups = {"model": model, **{place: parser.add_argument_group(title) for place, title in GROUP_TITLES.items()}}
+    groups = {"model": model, **{place: t.add_argument_group(title) for place, title in GROUP_TITLES.items()}}
     groups["inspect"] = groups["insight"]  # probe images: pinned in the app's Inspect tab
     for option in catalog.TRAIN_OPTIONS:
         if option.cli_flag:

@@ -34,6 +34,7 @@ from gui.window.data_hookup import install_data_tab
 from gui.window.dossier_hookup import install_dossier
 from gui.window.evaluate_hookup import install_evaluate_tab
 from gui.window.inspector_hookup import install_inspector
+from gui.window.labelling_hookup import install_labelling_tab
 from gui.window.runs_hookup import install_runs_tab, route_run_folders
 from gui.window.training_hookup import install_training_tab
 
@@ -98,6 +99,7 @@ class MainWindow(QMainWindow):
         self.engineReady.connect(lambda: self.model_view.set_engine_ready(True))
         self.runs_tab, self.open_run_folder_action = install_runs_tab(self)  # the Runs tab, Open Run Folder
         self.evaluate_tab, self.export_model_action = install_evaluate_tab(self)  # the Evaluate tab, Export Model
+        self.labelling_tab = install_labelling_tab(self)  # the Label tab: the labelling queue, the data-size curve
         self.tab_set = wiring.Tabs(self.train_tab, self.data_view, self.model_view, self.inspector, self.dossier,
                                    self.runs_tab, self.evaluate_tab, self.tabs.setCurrentWidget, self.log.append)
         wiring.wire_tabs(self.tab_set, self.open_checkpoint, self,
@@ -311,6 +313,7 @@ class MainWindow(QMainWindow):
         self.checkpoints.shutdown()  # a save in progress finishes: never half a file
         self.runs_tab.shutdown()
         self.evaluate_tab.shutdown()
+        self.labelling_tab.shutdown()
         self.data_view.shutdown()
         self.model_view.shutdown()
         self.app_settings.save_window(self)
