@@ -69,16 +69,29 @@ def create_window(argv: list[str], runs_root=None, settings=None):
     return app, window
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
-    app, window = create_window(argv)
+def run_event_loop(app: QApplication, window) -> int:
+    """The app's event loop until the window closes; its exit status (128 + the signal after a SIGTERM or
+    SIGINT, which closes the window cleanly: gui/window/termination.py)."""
+    from gui.window.termination import QuitOnSignals
+
     # Collect garbage only on the GUI thread, from a timer. A collection started by a worker thread (a run's poll,
     # a health scan) can otherwise traverse Qt wrappers that the GUI thread is deleting at that moment
     # (PySide6 releases the GIL halfway through deleting a layout): a segfault. pyqtgraph ships this fix.
     from pyqtgraph.util.garbage_collector import GarbageCollector
 
     collector = GarbageCollector(interval=1.0)  # noqa: F841 (kept alive for the whole run)
-    return app.exec()
+    signals = QuitOnSignals(window).install()
+    try:
+        code = app.exec()
+    finally:
+        signals.restore()
+    return signals.exit_code if signals.exit_code is not None else code
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    app, window = create_window(argv)
+    return run_event_loop(app, window)
 
 
 if __name__ == "__main__":

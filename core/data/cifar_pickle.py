@@ -15,12 +15,13 @@ import pickle
 
 import numpy as np
 
+from core.errors import LayerscopeError
 from core.io.small_files import SmallFileError, read_bytes
 
 MAX_BATCH_BYTES = 256 << 20  # a CIFAR-10 batch is 30 MB; CIFAR-100's train file 150 MB
 
 
-class RefusedPickle(pickle.UnpicklingError):
+class RefusedPickle(LayerscopeError, pickle.UnpicklingError):
     """A pickle that asks for something the CIFAR format never holds."""
 
 

@@ -23,6 +23,7 @@ import stat
 from pathlib import Path
 from typing import Callable, Iterable
 
+from core.errors import LayerscopeError
 from core.io import signals as interrupts
 
 TEMP_SUFFIX = ".tmp"
@@ -94,7 +95,7 @@ class _ErrorKeepingWriter(io.RawIOBase):
         self.raw.flush()
 
 
-class LinkRefused(OSError):
+class LinkRefused(LayerscopeError, OSError):
     """A symbolic link (or something else that is not a plain folder or file) where the app writes."""
 
     def __init__(self, path: str | os.PathLike, what: str = "a symbolic link"):

@@ -48,6 +48,7 @@ class TrainJob:
         self.run_dir = Path(run_dir)
         self.nproc = nproc
         self._settings_file = settings_file
+        self._stop_sent = False
         self.follower = RunFollower(RunLayout(run_dir).metrics)
 
     @classmethod
@@ -98,8 +99,10 @@ class TrainJob:
         return self.process.poll() is None
 
     def stop(self) -> None:
-        """Ask every process to stop after its batch (the main one saves last.pt)."""
-        self._signal(signal.SIGINT)
+        """Ask every process to stop after its batch (the main one saves last.pt). Sent once: a second SIGINT
+        (Stop, then closing the window) would abort the run without its save."""
+        if not self._stop_sent:
+            self._stop_sent = self._signal(signal.SIGINT)
 
     def ask_snapshot(self) -> bool:
         """SIGUSR1: a single process writes RUN/live.pt at its next batch boundary. Only for a process whose

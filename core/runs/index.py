@@ -36,7 +36,7 @@ class RunSummary:
     best_val_acc: float | None = None
     best_epoch: int | None = None
     started: float | None = None  # seconds since the epoch
-    duration_s: float | None = None
+    duration_s: float | None = None  # seconds spent training (paused time excluded)
     note: str = ""
     error: str = ""  # what is wrong with this run's files, for its row; "" when nothing is
     steps: int = 0
@@ -269,11 +269,8 @@ class RunIndex:
         start_time = digest.start.get("time") if digest.start else None
         if isinstance(start_time, (int, float)) and not isinstance(start_time, bool):
             row.started = float(start_time)
-        if row.started is not None:
-            end = digest.final.get("time") if digest.final else None
-            end = end if isinstance(end, (int, float)) and not isinstance(end, bool) else \
-                max(digest.last_time or 0.0, stat.st_mtime)
-            row.duration_s = max(0.0, end - row.started)
+        if digest.start is not None:  # time spent training: pauses and the gaps before a resume left out
+            row.duration_s = digest.state.training_s(now, activity_at=stat.st_mtime)
         if digest.final is not None and digest.final.get("kind") in ("error", "diverged"):
             problems.insert(0, f"the run failed: {_text(digest.final.get('message')) or 'no message'}")
 

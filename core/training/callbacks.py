@@ -86,6 +86,7 @@ class RunPoint:
     epoch: int
     step: int
     batch: int = 0
+    reason: str = ""  # at a pause or its end: why, when the asker said (who paused it; a pause that lapsed)
 
 
 @dataclass(frozen=True)
@@ -268,11 +269,11 @@ class RunView:
     def stop(self) -> None:
         self._trainer.stop()
 
-    def pause(self) -> None:
-        self._trainer.pause()
+    def pause(self, reason: str = "") -> None:
+        self._trainer.pause(reason)
 
-    def resume(self) -> None:
-        self._trainer.resume()
+    def resume(self, reason: str = "") -> None:
+        self._trainer.resume(reason)
 
     def request_checkpoint(self) -> None:
         self._trainer.request_checkpoint()

@@ -112,10 +112,10 @@ class RunRecorder(Callback):
                                  step=at.step, batch=at.batch))
 
     def on_paused(self, run: RunView, at: RunPoint) -> None:
-        self._write(records.make("paused", epoch=at.epoch, step=at.step))
+        self._write(records.make("paused", epoch=at.epoch, step=at.step, **_reason(at)))
 
     def on_resumed(self, run: RunView, at: RunPoint) -> None:
-        self._write(records.make("resumed", epoch=at.epoch, step=at.step))
+        self._write(records.make("resumed", epoch=at.epoch, step=at.step, **_reason(at)))
 
     def on_epoch_end(self, run: RunView, metrics: EpochMetrics) -> None:
         self._epoch = metrics.epoch + 1
@@ -160,3 +160,8 @@ class RunRecorder(Callback):
             pass
         finally:
             self._release()
+
+
+def _reason(at: RunPoint) -> dict:
+    """The record's optional "reason" (who paused the run, a pause that lapsed), when one was given."""
+    return {"reason": at.reason} if at.reason else {}

@@ -1,5 +1,10 @@
 """ControlWatch: the callback that applies RUN/control.json (core.runs.control) to the trainer of the run's main
-process: pause, resume and stop asked from outside the run's processes."""
+process: pause, resume and stop asked from outside the run's processes.
+
+A pause is obeyed as a lease when it carries one: the follower that wrote it rewrites the file every few
+seconds, and when the file has gone unchanged for the lease's length (on this process's own clock, so the
+clocks of other machines do not matter) the run goes on by itself and says so.
+"""
 from __future__ import annotations
 
 import os
@@ -11,50 +16,77 @@ from core.runs.control import (POLL_INTERVAL_S, control_path, process_started_at
                                write_control)
 from core.training.callbacks import Callback, FitStart, FitSummary, RunView
 
+NO_CONTROL = {"pause": None, "stop": False, "snapshot": None, "time": None, "by": "", "lease_s": None}
+
 
 class ControlWatch(Callback):
     """Applies RUN/control.json to the trainer of this process (the main one). A new snapshot number calls
     `on_snapshot()` (core.training.live_snapshot.LiveSnapshot.request). A pause the run obeys is said through
     `on_warning` (the CLI prints it, even when quiet): who asked and when, and how to go on. A pause or stop
     written before `started_at` (process_started_at(): when the run's processes began) is an earlier run's and
-    is cleared at the start, never obeyed."""
+    is cleared at the start, never obeyed. A pause whose lease lapses is let go, and said."""
 
     def __init__(self, run_dir: str | os.PathLike, interval_s: float = POLL_INTERVAL_S,
-                 on_snapshot: Callable[[], None] | None = None, *, started_at: float | None = None):
+                 on_snapshot: Callable[[], None] | None = None, *, started_at: float | None = None,
+                 clock: Callable[[], float] = time.monotonic):
         self.run_dir = Path(run_dir)
         self.interval_s = interval_s
         self.on_snapshot = on_snapshot
         self.on_warning: Callable[[str], None] | None = None
         self.started_at = process_started_at() if started_at is None else started_at
+        self._clock = clock
         self._next_look = 0.0
-        self._seen: tuple[int, int] | None = None  # (mtime_ns, size) of the file last read
+        self._seen: tuple | None = None  # (inode, mtime_ns, size) of the file last read
+        self._changed_at = clock()  # when (on self._clock) the file last changed: a renewal of a lease
+        self._lease: tuple[float, str] | None = None  # (lease_s, by) of the pause obeyed now
         self._snapshot_seen: int | None = None
 
     def poll(self, run: RunView, *, force: bool = False) -> None:
-        now = time.monotonic()
+        now = self._clock()
         if not force and now < self._next_look:
             return
         self._next_look = now + self.interval_s
         try:
             st = control_path(self.run_dir).stat()
         except OSError:
-            return
-        stamp = (st.st_mtime_ns, st.st_size)
-        if stamp == self._seen:
-            return
-        self._seen = stamp
-        control = read_control(self.run_dir) or {"pause": None, "stop": False, "snapshot": None}
+            st = None
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size) if st is not None else None
+        if stamp != self._seen:
+            self._seen, self._changed_at = stamp, now
+            if st is not None:
+                self._apply(run, read_control(self.run_dir) or NO_CONTROL)
+        self._check_lease(run, now)
+
+    def _apply(self, run: RunView, control: dict) -> None:
         if control["snapshot"] is not None and control["snapshot"] != self._snapshot_seen:
             self._snapshot_seen = control["snapshot"]
             if self.on_snapshot is not None:
                 self.on_snapshot()
         if control["stop"]:
             run.stop()
-        elif control["pause"] is True and not run.pause_wanted:
-            run.pause()
-            self._say(_paused_by(control, self.run_dir))
+        elif control["pause"] is True:
+            self._pause(run, control)
         elif control["pause"] is False and run.pause_wanted:
-            run.resume()
+            self._lease = None
+            run.resume(f"resumed by {control['by']}" if control["by"] else "")
+
+    def _pause(self, run: RunView, control: dict) -> None:
+        self._lease = (control["lease_s"], control["by"]) if control["lease_s"] else None
+        if run.pause_wanted:
+            return  # a renewal of the pause obeyed now
+        run.pause(f"paused by {control['by']}" if control["by"] else "")
+        self._say(_paused_by(control, self.run_dir))
+
+    def _check_lease(self, run: RunView, now: float) -> None:
+        if self._lease is None or not run.pause_wanted:
+            return
+        lease_s, by = self._lease
+        if now - self._changed_at <= lease_s:
+            return
+        self._lease = None
+        why = f"the pause{' by ' + by if by else ''} lapsed: not renewed for {lease_s:.0f} s"
+        run.resume(why)
+        self._say(f"going on: {why}")
 
     def _say(self, text: str) -> None:
         if self.on_warning is not None:
@@ -112,5 +144,7 @@ def _when(control: dict) -> str:
 
 def _paused_by(control: dict, run_dir: Path) -> str:
     who = f" by {control['by']}" if control.get("by") else ""
+    lapse = (f", or by itself if the pause is not renewed for {control['lease_s']:.0f} s"
+             if control.get("lease_s") else "")
     return (f"paused{who} {_when(control)} through {control_path(run_dir)}; it goes on when un-paused from the app "
-            "that paused it, or when that file says {\"pause\": false}")
+            f"that paused it, or when that file says {{\"pause\": false}}{lapse}")

@@ -19,16 +19,21 @@ class Steering:
         self._lock = threading.Lock()
         self._weight_requests: list[Callable[[dict], None]] = []
         self.held = False  # set by the loop while it waits paused (with the other processes of a group)
+        # Why the run was last paused / un-paused ("" when nobody said): who paused it, a pause that lapsed.
+        self.pause_reason = ""
+        self.resume_reason = ""
 
     # ---- asked from any thread -----------------------------------------------------------------------
     def stop(self) -> None:
         self._stop.set()
         self._running.set()  # a paused run must wake up to stop
 
-    def pause(self) -> None:
+    def pause(self, reason: str = "") -> None:
+        self.pause_reason = reason
         self._running.clear()
 
-    def resume(self) -> None:
+    def resume(self, reason: str = "") -> None:
+        self.resume_reason = reason
         self._running.set()
 
     def request_checkpoint(self) -> None:

@@ -11,7 +11,6 @@ stop, pause, resume, request_checkpoint and request_weights.
 from __future__ import annotations
 
 import math
-import time
 import warnings
 from dataclasses import dataclass, replace
 from typing import Callable, Iterable, Iterator
@@ -25,6 +24,7 @@ from core.models import ModelSpec
 from core.models.state import cpu_state_dict
 from core.training.callbacks import (BatchReport, Callback, CallbackList, EpochMetrics, FitStart, FitSummary, RunPoint,
                                      RunView, Validation)
+from core.training.clock import RunClock
 from core.training.config import TrainConfig
 from core.training.errors import TrainingError
 from core.training.measure import StepMeasure
@@ -80,6 +80,7 @@ class Trainer:
         self.phase = "training"  # or "evaluating"; read by the run folder's heartbeat
         self.early_stop: dict | None = None  # a guard's decision that finished the run early
         self._steering = Steering()
+        self.clock = RunClock()  # stands still while paused: durations, images/s and the ETA exclude pauses
         self._saving: TrainingState | None = None  # the state over all processes, while a checkpoint is due
         self._hooks = CallbackList(self.callbacks)
         self._run = RunView(self)
@@ -90,11 +91,12 @@ class Trainer:
     def stop(self) -> None:
         self._steering.stop()
 
-    def pause(self) -> None:
-        self._steering.pause()
+    def pause(self, reason: str = "") -> None:
+        """reason: why, for the "paused" record and the console (who paused the run)."""
+        self._steering.pause(reason)
 
-    def resume(self) -> None:
-        self._steering.resume()
+    def resume(self, reason: str = "") -> None:
+        self._steering.resume(reason)
 
     @property
     def paused(self) -> bool:
@@ -184,7 +186,7 @@ class Trainer:
             plan = self._plan()
             self.early_stop = None
             hooks.on_fit_start(self._run, self._fit_start(plan))
-            plan.started = time.perf_counter()
+            plan.started = self.clock.now()
             finished = self._train_epochs(plan)
             summary = self._summary(stopped=not finished)
             if finished:
@@ -229,7 +231,7 @@ class Trainer:
     # ---- one epoch -----------------------------------------------------------------------------------
     def _train_one_epoch(self, plan: _Plan) -> bool:
         """The epoch's batches, then its validation; False when a stop ended it."""
-        started = time.perf_counter()
+        started = self.clock.now()
         if not self._train_batches(self._begin_epoch(), plan):
             self._agree_on_progress()  # the checkpoint at the stop holds the sums over all processes
             return False
@@ -268,7 +270,7 @@ class Trainer:
 
     def _train_batches(self, batches: Iterator, plan: _Plan) -> bool:
         state, timer = self.state, self._measure.timer
-        window = _Window(time.perf_counter(), [])
+        window = _Window(self.clock.now(), [])
         # Processes agree on what was asked (else the others would wait for a stopped one): once here, then
         # with the report flag after each step, in one small exchange.
         stop, pause = self.strategy.agree(self._steering.stop_wanted, self._steering.pause_wanted)
@@ -315,7 +317,7 @@ class Trainer:
 
     def _exchange(self, window: _Window, plan: _Plan) -> tuple[bool, bool]:
         """After a step: agree on what was asked and on reporting, report, save; (stop, pause) to act on."""
-        now = time.perf_counter()
+        now = self.clock.now()
         due = now - window.started >= self.config.report_interval_s
         measure = self._measure.due(epoch_end=self.state.batch == plan.batches)
         stop, pause, save, due, measure = self.strategy.agree(*self._steering.flags(), due, measure)
@@ -347,7 +349,7 @@ class Trainer:
 
     def _end_epoch(self, started: float) -> None:
         """Validate, step the schedule, and close the epoch with its metrics."""
-        train_s = time.perf_counter() - started
+        train_s = self.clock.now() - started
         loss_sum, correct, seen = self._sums_over_processes()
         validation = self._validate()
         self._step_schedule()
@@ -355,7 +357,7 @@ class Trainer:
         metrics = EpochMetrics(
             epoch=state.epoch + 1, step=state.step, train_loss=loss_sum / max(seen, 1),
             train_acc=correct / max(seen, 1), val_loss=validation.loss, val_acc=validation.accuracy, lr=self.lr,
-            images_per_sec=seen / max(train_s, 1e-9), duration_s=time.perf_counter() - started)
+            images_per_sec=seen / max(train_s, 1e-9), duration_s=self.clock.now() - started)
         state.end_epoch(metrics)
         self._steering.checkpoint_taken()  # the epoch's end saves last.pt anyway (on every process alike)
         self._hooks.on_epoch_end(self._run, metrics)
@@ -383,7 +385,8 @@ class Trainer:
         """Wait while the run is paused (inspection and the callbacks' polls go on); returns the agreed stop."""
         steering, hooks = self._steering, self._hooks
         steering.held = True
-        hooks.on_paused(self._run, self._point())
+        self.clock.pause()
+        hooks.on_paused(self._run, self._point(steering.pause_reason))
         try:
             while True:
                 self.strategy.wait_while_paused(steering)
@@ -396,11 +399,12 @@ class Trainer:
                     return stop
         finally:
             steering.held = False
-            hooks.on_resumed(self._run, self._point())
+            self.clock.resume()
+            hooks.on_resumed(self._run, self._point(steering.resume_reason))
             self._measure.restart()  # the pause is no step's time
 
-    def _point(self) -> RunPoint:
-        return RunPoint(epoch=self.state.epoch + 1, step=self.state.step, batch=self.state.batch)
+    def _point(self, reason: str = "") -> RunPoint:
+        return RunPoint(epoch=self.state.epoch + 1, step=self.state.step, batch=self.state.batch, reason=reason)
 
     def _save_agreed_checkpoint(self) -> None:
         """Every process: the state with the running sums over all of them, for the save (the local sums go on)."""

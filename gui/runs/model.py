@@ -12,11 +12,21 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyMod
 from PySide6.QtGui import QColor
 
 from core.runs.index import MISSING, UNREADABLE, RunSummary
-from core.runs.reducer import FAILED, NOT_RESPONDING, PAUSED, RUNNING
+from core.runs.layout import LAST
+from core.runs.reducer import FAILED, INTERRUPTED, NOT_RESPONDING, PAUSED, RUNNING, STOPPED
 
 COLUMNS = ("Name", "Status", "Dataset", "Model", "Epochs", "Best val acc", "Started", "Duration", "Note")
 STATUS_COLOURS = {RUNNING: QColor(30, 130, 60), PAUSED: QColor(170, 120, 0), FAILED: QColor(190, 30, 30),
-                  NOT_RESPONDING: QColor(190, 30, 30), MISSING: QColor(120, 120, 120), UNREADABLE: QColor(190, 30, 30)}
+                  NOT_RESPONDING: QColor(190, 30, 30), INTERRUPTED: QColor(200, 90, 0), MISSING: QColor(120, 120, 120),
+                  UNREADABLE: QColor(190, 30, 30)}
+# What a status means and what to do, in the row's tooltip.
+STATUS_TIPS = {
+    NOT_RESPONDING: "Not responding: no heartbeat for a while (busy, suspended, or gone)",
+    INTERRUPTED: f"Interrupted: its process ended without a final record (killed, crashed, or its machine went "
+                 f"down). Resume continues it from its {LAST}",
+    STOPPED: f"Stopped: Resume continues it from its {LAST}",
+    FAILED: f"Failed: after fixing the cause, Resume continues it from its {LAST}",
+}
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 PATH_ROLE = Qt.ItemDataRole.UserRole + 2
 
@@ -113,7 +123,8 @@ class RunsTableModel(QAbstractTableModel):
         if role == PATH_ROLE:
             return run.path
         if role == Qt.ItemDataRole.ToolTipRole:
-            return "\n".join(t for t in (run.path, run.error and f"Problem: {run.error}", run.note) if t)
+            return "\n".join(t for t in (run.path, STATUS_TIPS.get(run.status, ""), run.error and f"Problem: {run.error}",
+                                          run.note) if t)
         if role == Qt.ItemDataRole.ForegroundRole and col == 1:
             return STATUS_COLOURS.get(run.status)
         if role == Qt.ItemDataRole.BackgroundRole and run.error:

@@ -20,6 +20,7 @@ from core.runs.actions import (TrashedRun, resume_request,
                               run_checkpoint, run_settings)
 from core.runs.index import RunIndex, RunSummary
 from core.runs.layout import BEST, LAST, TRIALS
+from core.runs.reducer import RESUMABLE
 from core.tuning.run_rows import run_rows
 from gui.concurrent import BackgroundTask
 from gui.runs.compare import SettingsComparison
@@ -143,7 +144,8 @@ class RunsTab(RunFileActions, QWidget):
              lambda: self.open_checkpoint("last")),
             ("follow", "Follow Live", None, "Show this run in the Train tab's plots, progress and log as it is "
              "written", lambda: self._one() and self.followRequested.emit(self._one())),
-            ("resume", "Resume", None, f"Continue a stopped run from its {LAST}", self.resume_selected),
+            ("resume", "Resume", None, f"Continue a stopped or interrupted run from its {LAST}",
+             self.resume_selected),
             ("again", "Train Again", None, "Fill the training form with this run's settings", self.train_again),
             ("csv", "Export CSV…", None, "Save the run's step and epoch metrics as a CSV file",
              lambda: self.export_csv()),
@@ -172,8 +174,11 @@ class RunsTab(RunFileActions, QWidget):
     def _update_enabled(self) -> None:
         selected = self.selected_paths()
         one = len(selected) == 1
-        for name in ("rename", "follow", "best", "last", "resume", "again", "csv"):
+        for name in ("rename", "follow", "best", "last", "again", "csv"):
             self.actions_by_name[name].setEnabled(one)
+        # Offered for a run that can go on: stopped, interrupted (its process gone without a word), failed.
+        summary = self.model.summary_for(selected[0]) if one else None
+        self.actions_by_name["resume"].setEnabled(summary is not None and summary.status in RESUMABLE)
         self.actions_by_name["note"].setEnabled(one)
         self.actions_by_name["delete"].setEnabled(bool(selected))
         self.actions_by_name["png"].setEnabled(bool(selected))
@@ -221,6 +226,7 @@ class RunsTab(RunFileActions, QWidget):
         if wanted:
             self._select_after_scan = None
             self.select_paths(wanted)
+        self._update_enabled()  # a status changed: Resume is offered, or no longer
         self.scanned.emit(len(summaries))
 
     def showEvent(self, event) -> None:
@@ -257,6 +263,7 @@ class RunsTab(RunFileActions, QWidget):
     def _on_polled(self, summaries: list[RunSummary]) -> None:
         for summary in summaries:
             self.model.update_run(summary)
+        self._update_enabled()
         # By record count, not by what this job read: a superseded job may have read records too.
         self.overlay.redraw_changed()
 

@@ -37,7 +37,9 @@ LIVE_STATES = (STARTING, RUNNING, PAUSED, STOPPING)
 # Batch reports at most 5 times a second: each one carries every step's loss since the last, so the plot
 # loses nothing, and each costs a redraw in the window (benchmarks/training.py measures the trade).
 REPORT_INTERVAL_S = 0.2
-STATUS_WORDS = {"evaluating": "running (evaluating)"}
+STATUS_WORDS = {"evaluating": "running (evaluating)",
+                "interrupted": f"interrupted (its process is gone without a final record; it can go on from its "
+                               f"{layout.LAST})"}
 STARTING_TEXT = "Starting: the run's own process is loading PyTorch and the data…"
 
 
@@ -323,7 +325,10 @@ class TrainingController(QObject):
         job = self.job
         left_running = False
         if self.is_active() and job is not None:
-            job.stop()
+            if self.handle is not None and self.handle.can_signal:
+                self.handle.stop_by_file()  # its handlers are in: it may have its own SIGTERM already (a logout)
+            else:
+                job.stop()  # still loading (a signal ends it at once: nothing to save yet), or stopped already
             try:
                 job.wait(timeout_ms / 1000)
             except Exception:  # subprocess.TimeoutExpired: it goes on by itself; say where it is

@@ -77,6 +77,7 @@ class TrainingPanel(QWidget):
     findLrRequested = Signal()  # "Find learning rate…": a range test on these settings
     pauseToggled = Signal()
     stopRequested = Signal()
+    resumeRunRequested = Signal()  # "Resume Run": go on with the stopped or interrupted run shown
     ownerRequested = Signal(str)  # "data" or "model": show the tab that owns a value shown here
     stopFollowingRequested = Signal()  # the banner's "stop following" link
 
@@ -95,9 +96,12 @@ class TrainingPanel(QWidget):
         self.find_lr_action.setToolTip("Run a learning-rate range test on these settings and pick the learning rate "
                                        "on its loss curve")
         self.find_lr_action.triggered.connect(self.findLrRequested)
+        self.resume_run_action = QAction(f"Resume run from {LAST}", self)
         self.train_action.triggered.connect(self.trainRequested)
         self.pause_action.triggered.connect(self.pauseToggled)
         self.stop_action.triggered.connect(self.stopRequested)
+        self.resume_run_action.triggered.connect(self.resumeRunRequested)
+        self._resume_offered = False
 
         # The user's own settings, bound to the window's shared model (the fields under their own names here).
         self.own_fields = SettingsFields(self.settings, find_lr_action=self.find_lr_action)
@@ -128,6 +132,9 @@ class TrainingPanel(QWidget):
         buttons = QHBoxLayout()
         for b in (self.train_button, self.pause_button, self.stop_button):
             buttons.addWidget(b)
+        # Shown only while the tab shows a run that can go on from its last.pt (stopped, interrupted, failed).
+        self.resume_run_button = self._button(self.resume_run_action, "resumeRunButton")
+        self.resume_run_button.hide()
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.follow_banner)
@@ -135,6 +142,7 @@ class TrainingPanel(QWidget):
         self._show_advanced_when_opened(self.own_fields)
         layout.addWidget(self.fields_scroll)
         layout.addLayout(buttons)
+        layout.addWidget(self.resume_run_button)
         self.progress_slot = QVBoxLayout()  # the main window puts the progress panel here
         layout.addLayout(self.progress_slot)
         layout.addStretch(1)
@@ -183,7 +191,16 @@ class TrainingPanel(QWidget):
         self.pause_action.setText("&Resume" if self._state == "paused" else "&Pause")
         self.stop_action.setEnabled(self._state in ("starting", "running", "paused"))  # starting: its process loads
         self.find_lr_action.setEnabled(self._engine_ready and not self.followed_run)
+        self.resume_run_action.setEnabled(self._engine_ready and idle and self._resume_offered)
+        self.resume_run_button.setVisible(idle and self._resume_offered)
         self.own_fields.set_editable(self._engine_ready and idle)
+
+    def offer_resume(self, why: str) -> None:
+        """Show "Resume run from last.pt" for the run shown, `why` its tooltip (what happened to it, what Resume
+        does); "" withdraws it."""
+        self._resume_offered = bool(why)
+        self.resume_run_action.setToolTip(why)
+        self._update_enabled()
 
     # ---- a followed run ------------------------------------------------------------------------------
     def show_followed_settings(self, run: str, config) -> None:

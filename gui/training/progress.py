@@ -1,4 +1,7 @@
-"""Run progress: one bar for the epoch, one for the whole run, with ETA and images per second."""
+"""Run progress: one bar for the epoch, one for the whole run, with ETA and images per second.
+
+The run measures its speed, elapsed time and ETA on a clock that stands still while it is paused
+(core.training.clock); while it is paused, "Time left" says so instead of counting."""
 from __future__ import annotations
 
 from PySide6.QtCore import Slot
@@ -32,6 +35,8 @@ class ProgressPanel(QWidget):
         self.status_label.setVisible(False)
         self._run: dict = {}
         self._first: tuple[int, float | None] = (0, None)  # step and time of the run's start record
+        self._eta_text = "–"  # what "Time left" says while the run is not paused
+        self._paused = False
         layout = QFormLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addRow("Epoch", self.epoch_bar)
@@ -46,7 +51,7 @@ class ProgressPanel(QWidget):
         self.epoch_bar.setFormat("")
         self.run_bar.setFormat("")
         self.speed_label.setText("–")
-        self.eta_label.setText("–")
+        self._set_eta("–")
         self._run, self._first = {}, (0, None)
 
     @Slot(list)
@@ -90,7 +95,16 @@ class ProgressPanel(QWidget):
             elapsed = r["time"] - self._first[1]  # a writer that does not say: estimate from its clock
             eta = (total - step) * elapsed / (step - self._first[0])
         if eta is not None:
-            self.eta_label.setText(f"{format_duration(eta)} (elapsed {format_duration(elapsed)})")
+            self._set_eta(f"{format_duration(eta)} (elapsed {format_duration(elapsed)})")
+
+    def set_paused(self, paused: bool) -> None:
+        """While the run is paused, "Time left" says "paused" (nothing counts down); after, the last ETA."""
+        self._paused = paused
+        self._set_eta(self._eta_text)
+
+    def _set_eta(self, text: str) -> None:
+        self._eta_text = text
+        self.eta_label.setText("paused" if self._paused else text)
 
     def set_status(self, text: str) -> None:
         """The followed run's state (running / paused / finished / stopped / failed / not responding)."""
@@ -102,4 +116,5 @@ class ProgressPanel(QWidget):
             self.epoch_bar.setValue(1000)
             self.run_bar.setValue(1000)
             self.run_bar.setFormat("Done (%p%)")
-        self.eta_label.setText("–")
+        self._paused = False
+        self._set_eta("–")

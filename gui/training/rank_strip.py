@@ -1,5 +1,5 @@
 """The per-process status strip of a multi-process run: one small label per process (rank, its status word:
-running / paused / evaluating / not responding / stopped / finished / failed, last step), from
+running / paused / evaluating / not responding / interrupted / stopped / finished / failed, last step), from
 RUN/ranks/rank-N.json as core/processes/watch.py reads them (core.runs.rank_status.rank_liveness).
 
 A rank file may come from a shared folder: everything it says is shown as plain text (escaped inside the
@@ -12,10 +12,11 @@ import html
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
-from core.runs.reducer import DIVERGED, EVALUATING, FAILED, FINISHED, NOT_RESPONDING, PAUSED, RUNNING, STOPPED
+from core.runs.reducer import (DIVERGED, EVALUATING, FAILED, FINISHED, INTERRUPTED, NOT_RESPONDING, PAUSED, RUNNING,
+                               STOPPED)
 
 COLOURS = {RUNNING: "#2e7d32", EVALUATING: "#2e7d32", PAUSED: "#ef6c00", NOT_RESPONDING: "#c62828",
-           FAILED: "#c62828", DIVERGED: "#c62828", STOPPED: "#6d6d6d", FINISHED: "#1565c0"}
+           INTERRUPTED: "#c62828", FAILED: "#c62828", DIVERGED: "#c62828", STOPPED: "#6d6d6d", FINISHED: "#1565c0"}
 MAX_SHOWN = 16
 DOT = "</span> "  # ends the coloured dot of a label's rich text
 

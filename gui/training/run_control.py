@@ -21,14 +21,19 @@ class RunControl(QObject):
         self._task = BackgroundTask(self, imports=())
         self._task.failed.connect(lambda text: self.message.emit("error", f"Could not write the control file: {text}"))
 
-    def send(self, run_dir: str | Path, *, pause: bool | None, stop: bool = False, snapshot: int | None = None) -> None:
+    def send(self, run_dir: str | Path, *, pause: bool | None, stop: bool = False, snapshot: int | None = None,
+             lease_s: float | None = None) -> None:
         def write(_ctx):
             from core.runs.control import who_asks, write_control
 
             # `by`: the run says who paused it (its log, the CLI's console)
-            write_control(run_dir, pause=pause, stop=stop, snapshot=snapshot, by=f"the Layerscope window, {who_asks()}")
+            write_control(run_dir, pause=pause, stop=stop, snapshot=snapshot, lease_s=lease_s,
+                          by=f"the Layerscope window, {who_asks()}")
 
         self._task.submit(write)
 
-    def shutdown(self) -> None:
+    def shutdown(self, finish_writes: bool = False) -> None:
+        """finish_writes: wait for the writes asked for (the last word to a run: a pause released) first."""
+        if finish_writes:
+            self._task.wait(5_000)
         self._task.shutdown()  # a write in progress finishes

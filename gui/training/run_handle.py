@@ -8,6 +8,10 @@ last.pt after an epoch ends, RUN/live.pt when a snapshot is awaited), turned int
 records, weights, status, phase. One control path: pause, resume and a followed run's stop through the run's
 control file (written off the GUI thread by gui/training/run_control.py), a started run's stop by SIGINT.
 
+A pause is a lease (core.runs.control): while this window keeps the run paused it rewrites the file every
+RENEW_S seconds, so a window that dies cannot leave the run paused for ever (it goes on LEASE_S after the last
+renewal); a window that closes, or stops showing the run, releases its pause at once.
+
 Live weights for the inspector (`request_weights`, the ModelHub's WeightsSource): SIGUSR1 to a single process
 once its start record is read (no file is written, and it is seen at once), else a new snapshot number in
 RUN/control.json (a job of N processes, a followed run, a run still starting). The run writes RUN/live.pt at
@@ -21,6 +25,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from core.processes.watch import NOT_WANTED, UNCHANGED, RunFolderWatch
+from core.runs.control import LEASE_S, RENEW_S
 from core.runs.heartbeat import DEFAULT_INTERVAL_S
 from gui.concurrent import BackgroundTask
 from gui.training.run_control import RunControl
@@ -72,11 +77,20 @@ class RunHandle(QObject):
         self._timer.timeout.connect(self._poll)
         self._control = RunControl(self)
         self._control.message.connect(self.message)
+        self._renewal = QTimer(self)  # while this window keeps the run paused: its lease, renewed
+        self._renewal.setInterval(int(RENEW_S * 1000))
+        self._renewal.timeout.connect(self._write_control)
 
     @property
     def owned(self) -> bool:
         """This window started the run: it has its process (stop by signal, weights at each epoch, an exit)."""
         return self.job is not None
+
+    @property
+    def can_signal(self) -> bool:
+        """This window's run has read its start record and not ended: its signal handlers and its control-file
+        watch are in place."""
+        return self._can_signal
 
     @property
     def live(self) -> bool:
@@ -94,9 +108,11 @@ class RunHandle(QObject):
     def pause(self) -> None:
         self.pause_wanted = True
         self._write_control()
+        self._renewal.start()
 
     def resume(self) -> None:
         self.pause_wanted = False
+        self._renewal.stop()
         self._write_control()
 
     def stop(self) -> None:
@@ -108,9 +124,17 @@ class RunHandle(QObject):
         self._stop_wanted = True
         self._write_control()
 
+    def stop_by_file(self) -> None:
+        """Stop through the control file, never a signal: for closing the app, when the run's process may have
+        had a SIGTERM of its own already (a logout signals every process), for which a second signal means
+        "abort without saving"."""
+        self._stop_wanted = True
+        self._write_control()
+
     def _write_control(self) -> None:
+        leased = self.pause_wanted is True
         self._control.send(self.folder, pause=self.pause_wanted, stop=self._stop_wanted,
-                           snapshot=self._snapshot_number)
+                           snapshot=self._snapshot_number, lease_s=LEASE_S if leased else None)
 
     # ---- live weights (the ModelHub's WeightsSource) -------------------------------------------------
     def request_weights(self, receive) -> None:
@@ -166,8 +190,10 @@ class RunHandle(QObject):
             self.statusChanged.emit(look.status)
         if look.phase != self.phase:
             self.phase = look.phase
-            if look.phase == "ended" and self._receivers:
-                self._answer(None)  # no snapshot comes from a run that has ended
+            if look.phase == "ended":
+                self._renewal.stop()  # nothing left to keep paused
+                if self._receivers:
+                    self._answer(None)  # no snapshot comes from a run that has ended
             self.phaseChanged.emit(look.phase)
 
     def _report_notices(self, notices) -> None:
@@ -191,12 +217,23 @@ class RunHandle(QObject):
 
     # ---- the end -------------------------------------------------------------------------------------
     def close(self) -> None:
-        """Stop looking (the run itself goes on); a look in flight is dropped."""
+        """Stop looking (the run itself goes on, un-paused if this window had paused it); a look in flight is
+        dropped."""
         self._timer.stop()
         self._task.cancel()
         self._receivers = []
+        self._renewal.stop()
+        if self.pause_wanted and self._may_still_run():
+            self.pause_wanted = False
+            self._write_control()
+            self.message.emit("info", f"{self.folder.name}: released this window's pause; the run goes on")
+
+    def _may_still_run(self) -> bool:
+        if self.job is not None:
+            return self.job.running
+        return self.live
 
     def shutdown(self) -> None:
         self.close()
         self._task.shutdown()
-        self._control.shutdown()  # a control write in progress finishes
+        self._control.shutdown(finish_writes=True)  # the last word (a stop, a pause released) is written

@@ -14,6 +14,8 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import QMessageBox, QSplitter, QWidget
 
 from core.runs import layout
+from core.runs.reducer import INTERRUPTED, RESUMABLE
+from gui.concurrent import BackgroundTask
 from gui.run_settings_model import SettingsError
 from gui.training.close_job import ask_about_running_job, close_with_job
 from gui.training.compute_view import ComputePanel
@@ -63,9 +65,13 @@ class TrainTab(QSplitter):
         self.record_view = RecordView(self.plots, self.progress, log, self, compute=self.compute_view)
         self.train_exports = TrainExports(self.plots, log, self)
         self._followed: Path | None = None  # the run folder drawn here last by following, until a run starts here
+        self._resumable: Path | None = None  # the run shown, when it can go on from its last.pt ("Resume run")
+        self._resume_lookup = BackgroundTask(self, imports=())  # its settings and last.pt, read off this thread
+        self._resume_lookup.finished.connect(lambda found: self.resume_run(*found))
+        self._resume_lookup.failed.connect(self._on_resume_failed)
         self.controller = TrainingController(hub, runs_root, self)
         self.controller.stateChanged.connect(self._on_state_changed)
-        self.controller.statusChanged.connect(lambda _: self.progress.set_status(self.controller.status_text()))
+        self.controller.statusChanged.connect(self._on_status_changed)
         self.controller.message.connect(log.append)
         self.controller.runStarted.connect(self.runStarted)
         self.controller.recordsArrived.connect(self.record_view.show)
@@ -81,6 +87,7 @@ class TrainTab(QSplitter):
         self.sweep_dialog: SweepDialog | None = None  # made on first use
         self.panel.pauseToggled.connect(self.toggle_pause)
         self.panel.stopRequested.connect(self.stop)
+        self.panel.resumeRunRequested.connect(self.resume_shown_run)
         self.panel.ownerRequested.connect(self.ownerRequested)
 
     # ---- the engine ----------------------------------------------------------------------------------
@@ -174,6 +181,7 @@ class TrainTab(QSplitter):
             return False
         self.stop_following(quiet=True)
         self._followed = None
+        self._offer_resume(None)
         self.record_view.reset(own_run=True)
         self.showRequested.emit()
         self.rank_strip.clear()
@@ -202,6 +210,7 @@ class TrainTab(QSplitter):
             return False
         self.record_view.reset(own_run=False)
         self.rank_strip.clear()
+        self._offer_resume(None)
         self.controller.follow(folder)
         self._followed = self.controller.handle.folder
         self.panel.show_followed_settings(self._followed_name(), None)  # until its config.json is read
@@ -246,17 +255,74 @@ class TrainTab(QSplitter):
     @Slot(str)
     def _on_state_changed(self, state: str) -> None:
         self.panel.set_state(state)
+        self.progress.set_paused(state == "paused")
         self.progress.set_status(self.controller.status_text())
         self.statusMessage.emit(STATE_TEXT[state])
 
     @Slot(dict)
     def _on_run_finished(self, summary: dict) -> None:
         self.progress.finish(completed=not summary.get("stopped"))
+        if summary.get("stopped"):
+            self._offer_resume(self.controller.run_dir, f"Stopped: Resume continues it from its {layout.LAST}")
 
     @Slot(str)
     def _on_run_failed(self, message: str) -> None:
         self.progress.finish(completed=False)
+        self._offer_resume(self.controller.run_dir, f"Failed: once the cause is fixed, Resume continues it from its "
+                                                    f"{layout.LAST} (if it saved one)")
         self.alert.emit(QMessageBox.Icon.Critical, "Training failed", message)
+
+    # ---- going on with a stopped or interrupted run ---------------------------------------------------
+    @Slot(str)
+    def _on_status_changed(self, status: str) -> None:
+        self.progress.set_status(self.controller.status_text())
+        if not self.controller.following:
+            return
+        folder = self.controller.handle.folder
+        if status == INTERRUPTED:
+            self.progress.finish(completed=False)  # nothing counts down: its last ETA is no time left
+            self._offer_resume(folder, f"Interrupted: its process ended without a final record (killed, crashed, or "
+                                       f"its machine went down). Resume continues it from its {layout.LAST}")
+            self.log.append("warning", f"{folder.name} was interrupted: its process is gone without a final record; "
+                                       f"Resume continues it from its {layout.LAST}")
+        elif status in RESUMABLE:
+            self._offer_resume(folder, f"{status.capitalize()}: Resume continues it from its {layout.LAST}")
+        else:
+            self._offer_resume(None)
+
+    def _offer_resume(self, folder: Path | None, why: str = "") -> None:
+        self._resumable = folder if why else None
+        self.panel.offer_resume(f"{folder.name}: {why}" if self._resumable is not None else "")
+
+    @Slot()
+    def resume_shown_run(self) -> None:
+        """"Resume run": the run shown goes on from its last.pt, in its own folder, shown here."""
+        folder = self._resumable
+        if folder is None or not self.engine_ready or self.is_active():
+            return
+
+        def lookup(_ctx):
+            from core.runs.actions import resume_request
+
+            config, checkpoint = resume_request(folder)
+            return str(folder), config, str(checkpoint)
+
+        self._resume_lookup.submit(lookup)
+
+    @Slot(str)
+    def _on_resume_failed(self, text: str) -> None:
+        self.log.append("error", f"Cannot resume: {text}")
+        self.alert.emit(QMessageBox.Icon.Warning, "Cannot resume", text)
+
+    def resume_run(self, run: str, config: dict, checkpoint: str) -> bool:
+        """Continue a run in its own folder from `checkpoint` (its last.pt), with its settings (config.json): its
+        records go on in the same metrics.jsonl. False before the engine has loaded or while a run is active."""
+        if not self.engine_ready or self.is_active():  # before the engine loads: no torch on this thread
+            self.log.append("warning", "Cannot resume now: wait for PyTorch to load and for the current run to end")
+            return False
+        from core.training.session import RunSettings
+
+        return self.start_run(RunSettings.from_dict(config), resume=checkpoint, run_dir=run)
 
     # ---- closing -------------------------------------------------------------------------------------
     def may_close(self, parent: QWidget) -> bool:
@@ -277,5 +343,6 @@ class TrainTab(QSplitter):
             self.lr_finder.shutdown()
         if self.sweep_dialog is not None:
             self.sweep_dialog.shutdown()
+        self._resume_lookup.shutdown()
         self.plots.timer.stop()
         self.train_exports.task.shutdown()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox, QTabWidget, QWidget
+from PySide6.QtWidgets import QApplication, QDockWidget, QFileDialog, QMainWindow, QMessageBox, QTabWidget, QWidget
 
 from gui.checkpoint_service import CheckpointService
 from gui.drop_router import accepts_drop, paths_from_mime, plan_drop
@@ -65,6 +65,8 @@ class MainWindow(QMainWindow):
         self.pending_images: list[str] = []  # images given on the command line, for the inspector
         self.last_message_box: QMessageBox | None = None
         self.menus: dict = {}
+        self._terminating = False  # SIGTERM / SIGINT: closing without a question (gui/window/termination.py)
+        self._closed = False  # everything shut down: a later close event has nothing left to do
         self.checkpoints = CheckpointService(self.hub, self)  # opens and saves off the GUI thread
 
         # One settings model for the next run; each tab edits the values it owns and shows the others.
@@ -119,7 +121,8 @@ class MainWindow(QMainWindow):
         self.save_action = self._add(file_menu, "&Save Checkpoint As…", QKeySequence.StandardKey.Save, self.choose_save_path)
         self.save_action.setEnabled(False)
         file_menu.addSeparator()
-        self._add(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
+        # Ctrl+Q itself: StandardKey.Quit is empty where the platform names none (Windows, no desktop theme).
+        self.quit_action = self._add(file_menu, "&Quit", "Ctrl+Q", self.close)
         self.menus["training"] = bar.addMenu("&Training")  # filled by install_training_tab
         view = self.menus["view"] = bar.addMenu("&View")
         view.addAction(self.log_dock.toggleViewAction())
@@ -304,10 +307,35 @@ class MainWindow(QMainWindow):
                           "PySide6 + pyqtgraph front end over a PyTorch / torchvision engine.")
 
     # ---- closing -------------------------------------------------------------------------------------
+    def terminate(self) -> None:
+        """Close as for a logout (SIGTERM / SIGINT to the app): no question; this window's run stops after its
+        batch and saves last.pt; then the app quits. A dialog open meanwhile (the close question too) is
+        dismissed first."""
+        self._terminating = True
+        modal = QApplication.activeModalWidget()
+        if modal is not None:
+            modal.reject()  # its caller goes on once its loop returns; the window closes after it
+            QTimer.singleShot(0, self._close_and_quit)
+            return
+        self._close_and_quit()
+
+    def _close_and_quit(self) -> None:
+        if not self._closed:
+            self.close()
+        QApplication.quit()
+
     def closeEvent(self, event) -> None:
-        if not self.train_tab.may_close(self):  # a job runs on and the user cancelled
+        if self._closed:
+            event.accept()
+            return
+        # A job runs on and the user cancelled, unless a signal asked the app to quit while they were asked.
+        if not self._terminating and not self.train_tab.may_close(self) and not self._terminating:
             event.ignore()
             return
+        if self._closed:  # closed meanwhile, by a signal that came while the question was open
+            event.accept()
+            return
+        self._closed = True
         self.train_tab.shutdown()  # stops an active run, saving last.pt
         self.inspector.shutdown()
         self.checkpoints.shutdown()  # a save in progress finishes: never half a file

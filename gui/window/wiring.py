@@ -54,7 +54,7 @@ def wire_tabs(tabs: Tabs, open_checkpoint: Callable[[str], None], confirm_parent
     no_model_offer_shows_the_train_tab(tabs.inspector, tabs.train, tabs.show)
     run_checkpoint_opens_in_the_inspector(tabs.runs, tabs.inspector, open_checkpoint, tabs.show)
     train_again_fills_the_form(tabs.runs, tabs.train, tabs.show, tabs.log)
-    resume_continues_in_the_train_tab(tabs.runs, tabs.train, tabs.log)
+    resume_continues_in_the_train_tab(tabs.runs, tabs.train)
     runs_tab_follow_shows_in_the_train_tab(tabs.runs, tabs.train)
     a_new_run_appears_in_the_runs_tab(tabs.train, tabs.runs)
     evaluate_knows_the_current_run(tabs.evaluate, tabs.train)
@@ -116,19 +116,10 @@ def train_again_fills_the_form(runs: RunsTab, train: TrainTab, show, log: Log) -
     runs.trainAgainRequested.connect(fill)
 
 
-def resume_continues_in_the_train_tab(runs: RunsTab, train: TrainTab, log: Log) -> None:
-    """"Resume" in Runs continues a stopped run in its own folder, shown in the Train tab."""
-    runs.resumeRequested.connect(lambda run, config, checkpoint: resume_run(train, log, run, config, checkpoint))
-
-
-def resume_run(train: TrainTab, log: Log, run: str, config: dict, checkpoint: str) -> None:
-    """Continue a stopped run in its own folder: its records go on in the same metrics.jsonl."""
-    if not train.engine_ready or train.is_active():  # before the engine loads: no torch on this thread
-        log("warning", "Cannot resume now: wait for PyTorch to load and for the current run to end")
-        return
-    from core.training.session import RunSettings
-
-    train.start_run(RunSettings.from_dict(config), resume=checkpoint, run_dir=run)
+def resume_continues_in_the_train_tab(runs: RunsTab, train: TrainTab) -> None:
+    """"Resume" in Runs continues a stopped or interrupted run in its own folder, shown in the Train tab (as the
+    Train tab's own "Resume run" does)."""
+    runs.resumeRequested.connect(train.resume_run)
 
 
 def runs_tab_follow_shows_in_the_train_tab(runs: RunsTab, train: TrainTab) -> None:

@@ -201,11 +201,12 @@ def test_a_resumed_runs_row_counts_the_epochs_of_its_lineage_only(tmp_path):
     assert (row.status, row.epochs_done, row.best_val_acc, row.best_epoch) == ("finished", 3, 0.8, 2)
 
 
-def test_silence_without_a_final_record_is_not_responding(tmp_path):
+def test_silence_without_a_final_record_is_not_responding_then_interrupted(tmp_path):
     run = make_run(tmp_path / "r", final=None)
-    old = time.time() - 3600
-    os.utime(run / "metrics.jsonl", (old, old))
-    assert one(RunIndex(tmp_path), run).status == "not responding"
+    index = RunIndex(tmp_path)
+    for ago, word in [(20, "not responding"), (3600, "interrupted")]:  # a heartbeat every 2 s was promised
+        os.utime(run / "metrics.jsonl", (time.time() - ago, time.time() - ago))
+        assert one(index, run).status == word
 
 
 def test_rename_and_note_persist_without_moving_the_folder(tmp_path):

@@ -100,6 +100,48 @@ def test_the_follower_and_the_run_list_say_the_same_word(tmp_path):
         assert follower.status(now) == digest.status(now, modified=0.0) == word
 
 
+def test_a_run_silent_for_long_with_no_final_record_is_interrupted_until_it_speaks_again(tmp_path):
+    """A run whose process was killed (SIGKILL, a crash, the machine went down) left no final record: first
+    "not responding", then, for good, "interrupted" (resumed from its last.pt), by every reader."""
+    lines = [records.make("start", **START, heartbeat_s=1.0, time=100.0), step(1, time=100.5),
+             records.make("heartbeat", state="running", time=101.0)]
+    path = write(tmp_path / "metrics.jsonl", lines)
+    follower, digest = RunFollower(path), MetricsDigest()
+    follower.poll()
+    digest.update(path)
+    after = reducer.interrupted_after(1.0)
+    assert after >= reducer.INTERRUPTED_MIN_S > reducer.silence_limit(1.0)
+    for now, word in [(101.5, reducer.RUNNING), (110.0, reducer.NOT_RESPONDING),
+                      (101.0 + after + 1, reducer.INTERRUPTED)]:
+        assert follower.status(now) == digest.status(now, modified=0.0) == word
+    assert reducer.INTERRUPTED in reducer.RESUMABLE and reducer.INTERRUPTED not in reducer.LIVE
+    state = RunState().add_all(lines)
+    state.add(records.make("heartbeat", state="running", time=5000.0))  # a laptop that slept with its run
+    assert state.status(now=5000.5) == reducer.RUNNING
+    assert rank_liveness({"state": "running", "time": 100.0}, now=100.0 + reducer.interrupted_after(0.5) + 1,
+                         heartbeat_s=0.5) == reducer.INTERRUPTED
+
+
+def test_training_time_leaves_out_pauses_and_the_gap_before_a_resume():
+    """The Runs tab's duration: 10 s trained, paused 10 minutes, 10 s more, stopped; resumed a day later for
+    5 s more is 25 s of training, not 10:31 or a day."""
+    day = 86_400.0
+    lines = [records.make("start", **START, heartbeat_s=1.0, time=100.0), step(1, time=105.0),
+             records.make("paused", step=1, time=110.0), records.make("heartbeat", state="paused", time=400.0),
+             records.make("resumed", step=1, time=710.0), step(2, time=715.0),
+             records.make("stopped", epoch=0, step=2, time=720.0)]
+    state = RunState().add_all(lines)
+    assert state.training_s(now=2 * day) == pytest.approx(20.0)
+    state.add_all([records.make("resume", epoch=0, step=2, time=day), records.make("start", **START, time=day + 1),
+                   records.make("end", epoch=2, step=10, time=day + 6)])
+    assert state.training_s(now=2 * day) == pytest.approx(25.0)
+    live = RunState().add_all(lines[:3])  # paused now, for 90 s so far: not counted while it lasts
+    assert live.training_s(now=200.0, activity_at=199.0) == pytest.approx(10.0)
+    killed = RunState().add_all(lines[:2] + [records.make("resume", epoch=0, step=1, time=900.0),
+                                             records.make("start", **START, time=901.0), step(2, time=903.0)])
+    assert killed.training_s(now=903.5) == pytest.approx(5.0 + 2.5)  # the killed run's stretch ends at its last record
+
+
 # ---- the resume lineage ---------------------------------------------------------------------------------
 def test_a_resume_supersedes_what_the_killed_run_wrote_after_its_checkpoint():
     kept = current_lineage(killed_and_resumed())

@@ -85,10 +85,10 @@ class _Trainer:
     def __init__(self):
         self.pause_wanted, self.stopped = False, False
 
-    def pause(self):
+    def pause(self, reason=""):  # RunView.pause: the reason goes in the paused record
         self.pause_wanted = True
 
-    def resume(self):
+    def resume(self, reason=""):
         self.pause_wanted = False
 
     def stop(self):

@@ -1,5 +1,6 @@
 """The fit loop on small real runs: it learns, it obeys stop / pause / resume, it fails clearly."""
 import threading
+import time
 
 import pytest
 
@@ -122,6 +123,32 @@ def wait_until_held(trainer) -> None:
         served = threading.Event()
         trainer.request_weights(lambda _state, served=served: served.set())
         assert served.wait(60), "the paused trainer is not waiting in its pause loop"
+
+
+def test_paused_time_is_excluded_from_the_epochs_images_per_second_its_duration_and_the_eta(monkeypatch):
+    """Ten minutes paused (the clock jumps while the run waits in its pause) change none of the run's timings:
+    before, an epoch paused for ten minutes said "1 img/s | 613.9 s"."""
+    real, jumped = time.perf_counter, [0.0]
+    monkeypatch.setattr(time, "perf_counter", lambda: real() + jumped[0])
+    rec = Recorder()
+
+    class PauseTenMinutes(Callback):
+        def on_batch_end(self, run, report):
+            if report.step == 3:
+                run.pause()
+
+        def on_pause_wait(self, run):
+            jumped[0] += 600.0
+            run.resume()
+
+    trainer = make_trainer(train_count=256, epochs=1, report_interval_s=0.0, callbacks=[rec, PauseTenMinutes()])
+    trainer.fit()
+    assert jumped[0] == 600.0 and trainer.epoch == 1  # it did pause, once
+    (epoch,) = rec.epochs
+    assert epoch.duration_s < 600 and epoch.images_per_sec > 600 / 600
+    after = [r for r in rec.reports if r.step > 3]
+    assert after and all(r.elapsed_s < 600 and r.images_per_sec > r.batches_per_epoch / 600 for r in after)
+    assert all(r.eta_s is not None and r.eta_s < 600 for r in after)
 
 
 def test_stop_wakes_a_paused_run():

@@ -357,3 +357,38 @@ def test_a_growing_run_is_smoothed_incrementally_to_the_same_line_as_all_at_once
     np.testing.assert_allclose(items.smoothed[3][finite], expected[finite], rtol=1e-12)
     overlay.set_smoothing(0.9)  # a new weight smooths everything again
     np.testing.assert_allclose(items.smoothed[3][finite], debiased_ema(y, 0.9)[0][finite], rtol=1e-12)
+
+
+def test_an_interrupted_run_is_offered_resume_in_the_runs_tab_and_the_train_tab(qtbot, window, runs_root,
+                                                                               monkeypatch):
+    """A run whose process vanished without a final record (kill -9, a crash, a power cut) is "interrupted" once
+    silent for long, not "not responding" for ever; both tabs offer to resume it from its last.pt."""
+    import os
+
+    killed = make_run(runs_root / "killed", done=2, final=None)
+    (killed / "last.pt").write_bytes(b"a checkpoint stands here")  # only its presence is looked at before Resume
+    os.utime(killed / "metrics.jsonl", (1_000_000, 1_000_000))
+    make_run(runs_root / "done")
+    tab = window.runs_tab
+    tab.refresh()
+    qtbot.waitUntil(lambda: {"killed", "done"} <= set(rows(tab)), timeout=10_000)
+    assert rows(tab)["killed"].status == "interrupted"
+    select(tab, qtbot, "done")
+    assert not tab.actions_by_name["resume"].isEnabled()  # a finished run has nothing to go on with
+    select(tab, qtbot, "killed")
+    qtbot.waitUntil(lambda: tab.actions_by_name["resume"].isEnabled(), timeout=5_000)
+    row = tab.model.row_of(str(killed))
+    tip = tab.model.index(row, 1).data(Qt.ItemDataRole.ToolTipRole)
+    assert "Interrupted" in tip and "Resume" in tip
+
+    asked = []
+    monkeypatch.setattr(window.train_tab, "resume_run", lambda *args: asked.append(args))
+    window.follow_run(str(killed))
+    qtbot.waitUntil(lambda: window.panel.resume_run_button.isVisible(), timeout=10_000)
+    assert "interrupted" in window.progress.status_label.text()
+    assert window.progress.eta_label.text() == "–"  # no "Time left" counting down for a run that is gone
+    assert window.panel.resume_run_action.isEnabled() and "Interrupted" in window.panel.resume_run_action.toolTip()
+    window.panel.resume_run_button.click()
+    qtbot.waitUntil(lambda: bool(asked), timeout=10_000)
+    run, config, checkpoint = asked[0]
+    assert run == str(killed) and checkpoint == str(killed / "last.pt") and config["model_name"] == "cnn"

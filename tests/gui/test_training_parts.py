@@ -68,7 +68,7 @@ def test_settings_round_trip(qtbot, app_settings, runs_root):
     form = {"dataset": "shapes", "train_count": 300, "model": "mlp", "epochs": 7, "batch_size": 24, "lr": "0.02",
             "optimizer": "sgd", "weight_decay": "0.0005", "schedule": "step", "seed": 42, "device": "cpu",
             "early_stop_patience": 4, "early_stop_metric": "val_acc", "nproc": 2,
-            "dossier_topk": True, "layer_health_every": 50}
+            "dossier_topk": True, "layer_health_every": 50, "gamma": "0.5", "amp": False}  # the last two: Advanced
     w.panel.set_values(form)
     w.resize(700, 500)  # within the offscreen screen (800x600)
     w.close()
@@ -76,7 +76,8 @@ def test_settings_round_trip(qtbot, app_settings, runs_root):
     w2 = MainWindow(runs_root=runs_root, settings=app_settings)
     qtbot.addWidget(w2)
     w2.load_engine(blocking=True)
-    assert w2.panel.values() == form
+    values = w2.panel.values()  # every field of the form, the Advanced group's included
+    assert {key: values[key] for key in form} == form
     assert (w2.width(), w2.height()) == (700, 500)
 
 
@@ -187,3 +188,58 @@ def test_a_run_handle_sends_records_then_weights_then_the_end_and_stops_looking(
         handle.shutdown()
     assert seen[-3:] == [("records", ["stopped"]), ("weights", 4, True), ("phase", "ended")]
     assert handle.exit_code == -2 and handle.final["kind"] == "stopped" and not handle._timer.isActive()
+
+
+def test_time_left_says_paused_while_the_run_is_paused_and_its_eta_after(qtbot):
+    from core.runs import records
+    from gui.training.progress import ProgressPanel
+
+    panel = ProgressPanel()
+    qtbot.addWidget(panel)
+    panel.add_records([records.make("start", epochs=2, start_epoch=0, batches_per_epoch=5, total_steps=10),
+                       records.make("step", step=3, loss=1.0, epoch=1, batch=3, images_per_sec=50.0, elapsed_s=30.0,
+                                    eta_s=70.0)])
+    assert panel.eta_label.text() == "1:10 (elapsed 0:30)"
+    panel.set_paused(True)
+    assert panel.eta_label.text() == "paused"
+    panel.add_records([records.make("step", step=4, loss=1.0, epoch=1, batch=4, images_per_sec=50.0,
+                                    elapsed_s=40.0, eta_s=60.0)])  # the step in flight when Pause was pressed
+    assert panel.eta_label.text() == "paused"
+    panel.set_paused(False)
+    assert panel.eta_label.text() == "1:00 (elapsed 0:40)"
+
+
+def test_a_windows_pause_is_a_lease_it_renews_and_releases_when_it_stops_showing_the_run(qtbot, tmp_path):
+    """The Train tab's pause of a followed run (gui/training/run_handle.py): written with a lease and this
+    window's name, rewritten while paused (a window that dies stops renewing and the run goes on by itself),
+    and released at once when the window stops showing the run."""
+    import os
+    import time
+
+    from core.runs import records
+    from core.runs.control import LEASE_S, read_control
+    from gui.training.run_handle import RunHandle
+
+    run = tmp_path / "run"
+    run.mkdir()
+    with open(run / "metrics.jsonl", "w") as fh:  # a live run another process writes
+        fh.write(records.encode(records.make("start", epochs=1, start_epoch=0, batches_per_epoch=9, total_steps=9,
+                                             heartbeat_s=600.0)) + "\n")
+    handle = RunHandle(run, poll_ms=50)
+    try:
+        handle.start()
+        qtbot.waitUntil(lambda: handle.phase == "running", timeout=10_000)
+        handle._renewal.setInterval(50)  # renewed every RENEW_S seconds; sooner here
+        handle.pause()
+        qtbot.waitUntil(lambda: (read_control(run) or {}).get("pause") is True, timeout=10_000)
+        first = read_control(run)
+        assert first["lease_s"] == LEASE_S and first["by"].startswith(f"the Layerscope window, pid {os.getpid()} on ")
+        qtbot.waitUntil(lambda: (read_control(run) or {}).get("time", 0) > first["time"], timeout=10_000)
+        assert read_control(run)["pause"] is True  # renewed, still a pause
+        handle.close()  # the window stops showing the run
+        assert not handle._renewal.isActive()
+        qtbot.waitUntil(lambda: (read_control(run) or {}).get("pause") is False, timeout=10_000)
+        released = time.time()
+    finally:
+        handle.shutdown()
+    assert (read_control(run) or {}).get("time", released) <= released  # nothing written after the release

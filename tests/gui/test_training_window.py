@@ -5,7 +5,7 @@ import json
 import os
 import threading
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QMessageBox
 
 from gui.model_hub import LiveWeights, OpenedFromFile, StoppedAt, TrainedEpoch
@@ -205,16 +205,15 @@ def test_closing_mid_run_asks_and_stop_saves_and_ends_its_process(qtbot, window)
     assert not [t for t in threading.enumerate() if t.name.startswith("layerscope")]
 
 
-def test_errors_in_the_runs_process_reach_the_user_and_train_works_again(qtbot, window, tmp_path):
-    # An absurd learning rate: the run's process refuses its settings file by the catalogue's limits (as the CLI
-    # refuses the option) and says why on its way out.
+def test_settings_out_of_limits_refused_up_front_and_errors_in_the_runs_process_reach_the_user(qtbot, window, tmp_path):
+    # An absurd learning rate: refused before any process starts, by the catalogue's limits (the same message
+    # the CLI's option and a settings file give).
     window.panel.set_values({"lr": "1e12", "optimizer": "sgd", "epochs": 1})
-    with qtbot.waitSignal(window.controller.runFailed, timeout=START) as failed:
-        click(qtbot, window.panel.train_button)
-    assert "learning rate" in failed.args[0].lower() and "outside" in failed.args[0]
+    click(qtbot, window.panel.train_button)
     box = window.last_message_box
-    assert box is not None and box.isVisible() and box.icon() == QMessageBox.Icon.Critical
-    assert window.controller.state == "idle" and window.panel.train_action.isEnabled()
+    assert box is not None and "learning rate" in box.text().lower() and "outside" in box.text()
+    assert window.controller.state == "idle" and window.controller.job is None
+    assert window.panel.train_action.isEnabled()
     box.close()
     # A dataset the run cannot use: the process says why on its way out (its last word in RUN/launcher.log).
     one_class = tmp_path / "one-class" / "cats"
@@ -254,3 +253,29 @@ def test_drop_routes_paths(qtbot, window, tmp_path):
                        Qt.KeyboardModifier.NoModifier)
     window.dropEvent(event)
     assert seen == [[str(image)]]
+
+
+def test_quitting_mid_run_asks_stop_and_save_keep_running_or_cancel(qtbot, window, monkeypatch):
+    """Ctrl+Q and the window's close button, with a run of this window going on: the real question, its three
+    answers; Cancel keeps the window, Keep running leaves the run to itself (no run is needed to ask)."""
+    from PySide6.QtWidgets import QApplication
+
+    monkeypatch.setattr(window.train_tab, "is_active", lambda: True)
+    left = []
+    monkeypatch.setattr(window.controller, "leave", lambda: left.append(True))
+    asked = []
+
+    def answer(button_text):
+        def press():
+            box = QApplication.activeModalWidget()
+            asked.append((box.windowTitle(), [b.text() for b in box.buttons()]))
+            next(b for b in box.buttons() if b.text() == button_text).click()
+        return press
+
+    QTimer.singleShot(0, answer("Cancel"))
+    qtbot.keyClick(window.panel.lr, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier)  # Ctrl+Q
+    assert asked and window.isVisible() and not left
+    assert sorted(asked[0][1]) == sorted(["Stop and save", "Keep running in the background", "Cancel"])
+    QTimer.singleShot(0, answer("Keep running in the background"))
+    window.close()  # the close button
+    assert len(asked) == 2 and left == [True] and not window.isVisible()
