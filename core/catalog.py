@@ -323,6 +323,10 @@ EARLY_STOP_METRIC = ChoiceSetting("early_stop_metric", "Early stop on", (
     "what early stopping watches")
 HEARTBEAT_S = NumberSetting("heartbeat_s", "Heartbeat every (s)", 2.0, 0.05, 3600.0, unit="s",
                             help="write a heartbeat record this often, so a follower can tell a dead run")
+COMPUTE_EVERY_S = NumberSetting("compute_every_s", "Compute breakdown every (s)", 2.0, 0.0, 3600.0, unit="s",
+                                help="record this often where each step's time goes (waiting for images, computing, "
+                                     "waiting for the other processes), CPU, memory and GPU use, and what holds the "
+                                     "run back (0: off)")
 EVALUATE_AT_END = FlagSetting("evaluate_at_end", "Evaluate at the end", True,
                               "evaluate the validation set into RUN/eval/ when the run ends")
 DOSSIER_TOPK = FlagSetting("dossier_topk", "Top images per channel", False,
@@ -445,6 +449,7 @@ TRAIN_OPTIONS: tuple[RunOption, ...] = (
     RunOption(EARLY_STOP_PATIENCE, "training"),
     RunOption(EARLY_STOP_METRIC, "training"),
     RunOption(HEARTBEAT_S, "advanced"),
+    RunOption(COMPUTE_EVERY_S, "advanced"),
     RunOption(EVALUATE_AT_END, "internal"),
     RunOption(AMP, "advanced"),
     RunOption(COMPILE, "advanced"),

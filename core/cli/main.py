@@ -23,8 +23,10 @@ from core.cli import (
     featurevis,
     inspect,
     labelling,
+    lr_find,
     predict,
     runs,
+    sweep,
     train,
 )
 from core.cli.failure import CommandError
@@ -32,8 +34,8 @@ from core.cli.failure import CommandError
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 # In the order `layerscope --help` lists them.
-COMMAND_MODULES = (train, predict, inspect, dataset, runs, evaluate, export, corrections, dossier, featurevis,
-                   labelling)
+COMMAND_MODULES = (train, lr_find, sweep, predict, inspect, dataset, runs, evaluate, export, corrections, dossier,
+                   featurevis, labelling)
 DEBUG_ENV = "LAYERSCOPE_DEBUG"  # set to 1 to get the traceback of an unexpected error
 
 

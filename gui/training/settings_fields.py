@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
     QGroupBox,
+    QHBoxLayout,
     QLineEdit,
     QSizePolicy,
     QSpinBox,
@@ -115,10 +116,16 @@ class CollapsibleSection(QWidget):
 class SettingsFields(QWidget):
     ownerRequested = Signal(str)  # "data" or "model": show the tab that owns a value shown here
 
-    def __init__(self, settings: RunSettingsModel, parent: QWidget | None = None):
+    def __init__(self, settings: RunSettingsModel, parent: QWidget | None = None, find_lr_action=None):
+        """find_lr_action: a button for it beside the learning rate (the user's own fields)."""
         super().__init__(parent)
         self.settings = settings
         self._editable = True
+        self.find_lr_button: QToolButton | None = None
+        if find_lr_action is not None:
+            self.find_lr_button = QToolButton()
+            self.find_lr_button.setDefaultAction(find_lr_action)
+            self.find_lr_button.setObjectName("findLrButton")
         # Shown here, owned by the Data and Model tabs: a link opens the owner.
         self.dataset_link = OwnerLink(settings, "dataset", _dataset_text)
         self.model_link = OwnerLink(settings, "model", lambda name: catalog.MODELS[name].title)
@@ -160,6 +167,12 @@ class SettingsFields(QWidget):
                 continue
             if isinstance(self.fields[key], QCheckBox):
                 form.addRow(self.fields[key])  # the box carries its own label
+            elif key == "lr" and self.find_lr_button is not None:
+                row = QHBoxLayout()
+                row.setContentsMargins(0, 0, 0, 0)
+                row.addWidget(self.fields[key], 1)
+                row.addWidget(self.find_lr_button)
+                form.addRow(option.setting.label, row)
             else:
                 form.addRow(option.setting.label, self.fields[key])
         return form

@@ -18,9 +18,12 @@ from core.runs.reducer import FINISHED, INTERRUPTED, RESUMABLE, STOPPED
 from gui.concurrent import BackgroundTask
 from gui.run_settings_model import SettingsError
 from gui.training.close_job import ask_about_running_job, close_with_job
+from gui.training.compute_view import ComputePanel
 from gui.training.controller import TrainingController
 from gui.training.export_actions import TrainExports
 from gui.training.form import TrainingPanel
+from gui.training.lr_finder import LRFinderDialog, lr_text
+from gui.training.sweep_dialog import SweepDialog
 from gui.training.plots import TrainingPlots
 from gui.training.progress import ProgressPanel
 from gui.training.rank_strip import RankStrip
@@ -53,13 +56,15 @@ class TrainTab(QSplitter):
         self.panel.progress_slot.addWidget(self.progress)
         self.rank_strip = RankStrip()  # a multi-process run's processes
         self.panel.progress_slot.addWidget(self.rank_strip)
+        self.compute_view = ComputePanel()  # where the steps' time goes, per process (the "compute" records)
+        self.panel.progress_slot.addWidget(self.compute_view)
         self.plots = TrainingPlots()
         self.addWidget(self.panel)
         self.addWidget(self.plots)
         self.setStretchFactor(1, 1)
         self.setSizes([320, 880])
         # Records drive the tab, from this window's run or from a followed run folder (one code path).
-        self.record_view = RecordView(self.plots, self.progress, log, self)
+        self.record_view = RecordView(self.plots, self.progress, log, self, compute=self.compute_view)
         self.train_exports = TrainExports(self.plots, log, self)
         self._followed: Path | None = None  # the run folder drawn here last by following, until a run starts here
         self._resumable: Path | None = None  # the run shown, when it can go on from its last.pt ("Resume run")
@@ -79,6 +84,9 @@ class TrainTab(QSplitter):
         self.controller.runFailed.connect(self._on_run_failed)
         self.panel.stopFollowingRequested.connect(self.stop_following)
         self.panel.trainRequested.connect(self.start_training)
+        self.panel.findLrRequested.connect(self.find_learning_rate)
+        self.lr_finder: LRFinderDialog | None = None  # made on first use
+        self.sweep_dialog: SweepDialog | None = None  # made on first use
         self.panel.pauseToggled.connect(self.toggle_pause)
         self.panel.stopRequested.connect(self.stop)
         self.panel.resumeRunRequested.connect(self.resume_shown_run)
@@ -115,6 +123,51 @@ class TrainTab(QSplitter):
             self.log.append("info", "Probe timeline for " + ", ".join(Path(p).name for p in probes)
                             + " (pinned in the Inspect tab)")
         self.runRequested.emit(settings)
+
+    @Slot()
+    def find_learning_rate(self) -> LRFinderDialog | None:
+        """A range test on the form's current settings, in its dialog; a click on its curve sets the form's
+        learning rate. None (with a message) before the engine has loaded or when the settings are not valid."""
+        if not self.engine_ready:
+            return None
+        try:
+            settings = self.run_settings.build()
+        except SettingsError as exc:
+            self.alert.emit(QMessageBox.Icon.Warning, "Cannot run the range test", str(exc))
+            return None
+        if self.lr_finder is None:
+            self.lr_finder = LRFinderDialog(self)
+            self.lr_finder.lrChosen.connect(self._use_learning_rate)
+        self.lr_finder.show()
+        self.lr_finder.raise_()
+        self.lr_finder.start(settings)
+        return self.lr_finder
+
+    @Slot()
+    def new_sweep(self) -> SweepDialog | None:
+        """The New sweep dialog, its trials starting from the form's current settings; None (with a message)
+        before the engine has loaded or when the settings are not valid."""
+        if not self.engine_ready:
+            self.statusMessage.emit("New Sweep: PyTorch is still loading; try again in a moment")
+            return None
+        try:
+            settings = self.run_settings.build()
+        except SettingsError as exc:
+            self.alert.emit(QMessageBox.Icon.Warning, "Cannot start a sweep", str(exc))
+            return None
+        if self.sweep_dialog is None:
+            self.sweep_dialog = SweepDialog(self.controller.runs_root, self)
+            self.sweep_dialog.sweepStarted.connect(
+                lambda folder: self.log.append("info", f"Sweep started in its own process: {folder}"))
+        self.sweep_dialog.set_base(settings.to_dict())
+        self.sweep_dialog.show()
+        self.sweep_dialog.raise_()
+        return self.sweep_dialog
+
+    @Slot(float)
+    def _use_learning_rate(self, lr: float) -> None:
+        self.run_settings.set("lr", lr_text(lr))
+        self.log.append("info", f"Learning rate set to {lr_text(lr)} from the range test")
 
     def start_confirmed(self, settings, ok: bool) -> None:
         if not ok:
@@ -299,6 +352,10 @@ class TrainTab(QSplitter):
             self.log.append("info", f"Closing: stopping the run and saving {layout.LAST}…")
             self.statusMessage.emit("Stopping the run…")
         self.controller.shutdown()
+        if self.lr_finder is not None:
+            self.lr_finder.shutdown()
+        if self.sweep_dialog is not None:
+            self.sweep_dialog.shutdown()
         self._resume_lookup.shutdown()
         self.plots.timer.stop()
         self.train_exports.task.shutdown()
