@@ -8,10 +8,14 @@
    the instant loader (the worst case: nothing else hides the measuring). Throughput ratio with / without,
    median over the rounds; the issue asks for >= 0.99. Done for a small CNN and for a tiny MLP whose steps
    take well under a millisecond (an upper bound on the relative cost).
+3. The app's own runs: the Trainer (with its RunRecorder writing metrics.jsonl) with the breakdown on
+   (compute_every_s 2, the default: the timer at every step, a measure and "compute" records every 2 s) and
+   off (0), alternated --rounds times in this process; training images/s from the epoch's own figure.
 
     .venv/bin/python benchmarks/compute_breakdown.py [--device cpu|cuda] [--steps 200] [--rounds 5]
 
-The last line is JSON: {"slow_verdict": "data-bound", "instant_verdict": "compute-bound", "cost_ratio_cnn": ...}.
+The last line is JSON: {"slow_verdict": "data-bound", "instant_verdict": "compute-bound", "cost_ratio_cnn": ...,
+"trainer_cost_ratio": ...}.
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ import argparse
 import os
 import json
 import statistics
+import tempfile
 import time
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,6 +43,10 @@ from core.compute.monitor import ComputeMonitor  # noqa: E402
 from core.compute.verdict import LoaderSetup  # noqa: E402
 from core.data import DataSpec, build_data, make_loader  # noqa: E402
 from core.models import ModelSpec, build_model  # noqa: E402
+from core.runs.directory import RunDirectory  # noqa: E402
+from core.training.config import TrainConfig  # noqa: E402
+from core.training.recorder import RunRecorder  # noqa: E402
+from core.training.trainer import Trainer  # noqa: E402
 
 
 class SlowImages(Dataset):
@@ -111,6 +120,32 @@ def cost(batches, kind: str, size: int, device, steps: int, rounds: int) -> tupl
     return statistics.median(ratios), statistics.median(plain), statistics.median(measured)
 
 
+def trainer_speed(data, size: int, device, batch: int, epochs: int, every_s: float) -> float:
+    """Training images/s of one recorded Trainer run (the epochs' own figures, validation left out)."""
+    spec = ModelSpec("cnn", data.num_classes, 3, size, {"channels": 16, "blocks": 3})
+    torch.manual_seed(0)
+    config = TrainConfig(epochs=epochs, batch_size=batch, device=str(device), evaluate_at_end=False,
+                         schedule="none", compute_every_s=every_s, checkpoint_every_min=0.0)
+    with tempfile.TemporaryDirectory() as folder:
+        recorder = RunRecorder(RunDirectory(folder), save_checkpoints=False)
+        trainer = Trainer(build_model(spec), data, config, spec, [recorder])
+        trainer.fit()
+    return statistics.mean(m.images_per_sec for m in trainer.history)
+
+
+def trainer_cost(data, size: int, device, batch: int, epochs: int, rounds: int) -> tuple[float, float, float]:
+    """(median ratio on / off, median img/s off, median img/s on), alternating the order."""
+    trainer_speed(data, size, device, batch, 1, 0.0)  # warm-up
+    ratios, off, on = [], [], []
+    for r in range(rounds):
+        order = (0.0, 2.0) if r % 2 == 0 else (2.0, 0.0)
+        speeds = {every: trainer_speed(data, size, device, batch, epochs, every) for every in order}
+        ratios.append(speeds[2.0] / speeds[0.0])
+        off.append(speeds[0.0])
+        on.append(speeds[2.0])
+    return statistics.median(ratios), statistics.median(off), statistics.median(on)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -121,6 +156,7 @@ def main(argv=None) -> int:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--size", type=int, default=32)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--trainer-epochs", type=int, default=2, help="epochs per Trainer run (section 3)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -132,6 +168,7 @@ def main(argv=None) -> int:
     if device.type == "cuda":
         instant = [(x.to(device), y.to(device)) for x, y in instant]
     costs = {kind: cost(instant, kind, args.size, device, args.steps, args.rounds) for kind in ("cnn", "mlp")}
+    trainer = trainer_cost(data, args.size, device, args.batch, args.trainer_epochs, args.rounds)
 
     print(f"device {device}, {args.size}x{args.size}, batch {args.batch}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads")
@@ -142,11 +179,14 @@ def main(argv=None) -> int:
     print(f"\n{'measuring cost':<16} {'img/s without':>14} {'img/s with':>11} {'ratio':>7}  (median of {args.rounds})")
     for kind, (ratio, plain, measured) in costs.items():
         print(f"{kind:<16} {plain:>14.1f} {measured:>11.1f} {ratio:>7.3f}")
+    print(f"{'Trainer (cnn)':<16} {trainer[1]:>14.1f} {trainer[2]:>11.1f} {trainer[0]:>7.3f}  "
+          f"(compute_every_s 2 vs 0, {len(data.train)} images x {args.trainer_epochs} epochs, records written)")
     print(json.dumps({"slow_verdict": found["slow loader"]["verdict_kind"],
                       "instant_verdict": found["instant loader"]["verdict_kind"],
                       "slow_data_share": round(found["slow loader"]["data_share"], 3),
                       "instant_compute_share": round(found["instant loader"]["compute_share"], 3),
                       "cost_ratio_cnn": round(costs["cnn"][0], 4), "cost_ratio_mlp": round(costs["mlp"][0], 4),
+                      "trainer_cost_ratio": round(trainer[0], 4),
                       "device": str(device)}))
     return 0
 

@@ -44,6 +44,7 @@ from core.featurevis.concepts import concept_tests  # noqa: E402
 from core.featurevis.optimize import VisSettings, synthesize  # noqa: E402
 from core.featurevis.visualize import resolve_target, visualize_model  # noqa: E402
 from core.models import ModelSpec, build_model  # noqa: E402
+from core.progress import Reporter  # noqa: E402
 
 IMAGENET = Preprocess(224, 3, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 
@@ -80,8 +81,8 @@ def cancel_ms(model, pre: Preprocess, layer: str, seed: int = 0) -> tuple[float,
     asked_at: list[float] = []
     threading.Thread(target=ask_later, daemon=True).start()
     try:
-        synthesize(model, pre, layer, [0], VisSettings(steps=100_000, batch_size=1, seed=seed), progress,
-                   cancelled=asked.is_set)
+        synthesize(model, pre, layer, [0], VisSettings(steps=100_000, batch_size=1, seed=seed),
+                   Reporter(progress, asked.is_set))
     except Cancelled:
         return 1000 * (time.perf_counter() - asked_at[0]), 1000 * (times[2] - times[0]) / 2
     raise RuntimeError("the optimisation was not cancelled")

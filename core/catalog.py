@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from core.errors import LayerscopeError
-from core.runs.layout import BEST, FAMILIARITY, LAST, LAYER_HEALTH, PROBES
+from core.runs.layout import BEST, FAMILIARITY, FEATUREVIS, FEATUREVIS_EPOCHS, LAST, LAYER_HEALTH, PROBES
 
 
 
@@ -323,6 +323,10 @@ EARLY_STOP_METRIC = ChoiceSetting("early_stop_metric", "Early stop on", (
     "what early stopping watches")
 HEARTBEAT_S = NumberSetting("heartbeat_s", "Heartbeat every (s)", 2.0, 0.05, 3600.0, unit="s",
                             help="write a heartbeat record this often, so a follower can tell a dead run")
+COMPUTE_EVERY_S = NumberSetting("compute_every_s", "Compute breakdown every (s)", 2.0, 0.0, 3600.0, unit="s",
+                                help="record this often where each step's time goes (waiting for images, computing, "
+                                     "waiting for the other processes), CPU, memory and GPU use, and what holds the "
+                                     "run back (0: off)")
 EVALUATE_AT_END = FlagSetting("evaluate_at_end", "Evaluate at the end", True,
                               "evaluate the validation set into RUN/eval/ when the run ends")
 DOSSIER_TOPK = FlagSetting("dossier_topk", "Top images per channel", False,
@@ -342,6 +346,11 @@ EMBED_EVERY = NumberSetting("embed_every", "Map features every", 0, 0, 10_000, i
 FAMILIARITY_AT_END = FlagSetting("familiarity_at_end", "Familiarity at the end", False,
                                  f"when the run ends, store the feature banks beside {BEST} and {LAST}, so they "
                                  "say how familiar a new image is (layerscope familiarity does it later)")
+FEATURE_PICTURES_MAX_SIZE = 64  # px: above this a whole first layer costs too long after every epoch
+FEATURE_PICTURES = FlagSetting("feature_pictures", "Feature pictures each epoch", False,
+                               "after every epoch, synthesise a picture of what each first-layer unit responds to "
+                               f"(RUN/{FEATUREVIS}/{FEATUREVIS_EPOCHS}/; the Dossier's Channels view replays them "
+                               f"with a slider); small models only (images up to {FEATURE_PICTURES_MAX_SIZE} px)")
 AMP = FlagSetting("amp", "Mixed precision (GPU)", True,
                   "CUDA only: bf16 autocast where the GPU supports it, else fp16 with a GradScaler")
 COMPILE = FlagSetting("compile", "torch.compile", False, "compile the model for speed (GPU; the first steps are slow)")
@@ -350,6 +359,41 @@ TENSORBOARD = FlagSetting("tensorboard", "TensorBoard files", False,
 NPROC = NumberSetting("nproc", "Processes", 1, 1, 1024, integer=True,
                       help="training processes on this machine (DDP: one per GPU, or gloo on the CPU); "
                            "--batch-size stays the global batch, split between them")
+
+
+def run_image_size(values: Mapping[str, Any]) -> int:
+    """The input size a run of these values trains at: the chosen size, else a pretrained torchvision model's
+    own (224), else the dataset's natural size (as core.models.torchvision_models.data_spec_for_model decides)."""
+    if values.get("image_size"):
+        return int(values["image_size"])
+    options = values.get("model_options") or {}
+    if values.get("model") in TORCHVISION_MODELS and (options.get("pretrained") or options.get("weights_path")):
+        return PRETRAINED_IMAGE_SIZE
+    return natural_image_size(values.get("dataset") or DEFAULT_DATASET)
+
+
+def feature_pictures_unsuited(values: Mapping[str, Any]) -> str | None:
+    """Why a run of these values cannot keep first-layer pictures each epoch, None when it can."""
+    size = run_image_size(values)
+    if size <= FEATURE_PICTURES_MAX_SIZE:
+        return None
+    return f"only for images up to {FEATURE_PICTURES_MAX_SIZE} px; this run's are {size} px"
+
+
+# ---- feature visualization and concept tests (layerscope visualize / concepts, the Dossier) ---------------------
+VIS_STEPS = NumberSetting("steps", "Optimisation steps", 256, 1, 100_000, integer=True,
+                          help="optimisation steps per picture (a first layer stops at 64: its optimum is known)")
+VIS_REAL_IMAGES = NumberSetting("real_images", "Real images searched", 512, 0, 1_000_000, integer=True,
+                                help="real images searched for each unit's strongest activation, the reference "
+                                     "of the activation ratio (0: none)")
+CONCEPT_RANDOM_RUNS = NumberSetting("random_runs", "Random runs", 16, 2, 1000, integer=True,
+                                    help="random concepts each score is tested against (a t-test over the runs; "
+                                         "the random scores spread widely, so fewer than 16 rarely detect a "
+                                         "0.3 shift)")
+CONCEPT_IMAGES = NumberSetting("concept_images", "Pictures per concept", 50, 5, 10_000, integer=True,
+                               help="pictures per concept (and per random set) in each run")
+CONCEPT_CLASS_IMAGES = NumberSetting("class_images", "Class images", 100, 1, 100_000, integer=True,
+                                     help="images of the class whose sensitivity to each concept is scored")
 
 
 # ---- the settings of a training run: the one schema -------------------------------------------------------
@@ -366,6 +410,8 @@ class RunOption:
     config: False for how a run is started rather than how it trains (nproc): no TrainConfig field.
     bare:  what the option given without a value means (--layer-health-every alone: 50); None: it takes one.
     when:  (key, value): the setting only matters while that other setting has that value (momentum: SGD).
+    suits: for a setting that only some runs can use: given the run's values (dataset, image_size, model,
+           model_options), None when it can, else why not (the form disables the field and says so).
     """
 
     setting: Setting
@@ -374,6 +420,7 @@ class RunOption:
     config: bool = True
     bare: Any = None
     when: tuple[str, str] | None = None
+    suits: Callable[[Mapping[str, Any]], str | None] | None = None
 
     @property
     def key(self) -> str:
@@ -409,6 +456,7 @@ TRAIN_OPTIONS: tuple[RunOption, ...] = (
     RunOption(EARLY_STOP_PATIENCE, "training"),
     RunOption(EARLY_STOP_METRIC, "training"),
     RunOption(HEARTBEAT_S, "advanced"),
+    RunOption(COMPUTE_EVERY_S, "advanced"),
     RunOption(EVALUATE_AT_END, "internal"),
     RunOption(AMP, "advanced"),
     RunOption(COMPILE, "advanced"),
@@ -418,6 +466,7 @@ TRAIN_OPTIONS: tuple[RunOption, ...] = (
     RunOption(PROBE_IMAGES, "inspect", flag="--probe"),
     RunOption(EMBED_EVERY, "insight"),
     RunOption(FAMILIARITY_AT_END, "insight", flag="--familiarity"),
+    RunOption(FEATURE_PICTURES, "insight", suits=feature_pictures_unsuited),
 )
 
 # TrainConfig's fields, in order: every setting of TRAIN_OPTIONS that describes the training itself.

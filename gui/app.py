@@ -17,8 +17,15 @@ from PySide6.QtWidgets import QApplication
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 
 
-def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="layerscope", description="Train image classifiers and look inside them.")
+MONITOR_HELP = "open the window following these run folders live (as --follow DIR, once each)"
+
+
+def build_parser(with_commands: bool = False) -> argparse.ArgumentParser:
+    """The app's own options; with_commands lists the headless commands too (`layerscope --help`)."""
+    parser = argparse.ArgumentParser(
+        prog="layerscope", usage="layerscope [options] [IMAGE ...]\n       layerscope COMMAND [options] (see below)",
+        description="Train image classifiers and look inside them. With no COMMAND, opens the desktop app.",
+        epilog=commands_epilog() if with_commands else None, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", metavar="CKPT", help="open this checkpoint (.pt) at start")
     parser.add_argument("--follow", metavar="DIR", action="append", default=[],
                         help="follow this run folder (or folder of runs) live in the Runs tab; may repeat")
@@ -26,7 +33,26 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="show this evaluation folder (RUN/eval, or `layerscope evaluate --out DIR`) in the "
                              "Evaluate tab")
     parser.add_argument("images", nargs="*", metavar="IMAGE", help="images to classify and inspect")
-    return parser.parse_args(argv)
+    return parser
+
+
+def commands_epilog() -> str:
+    """The commands, each with its one-line help, read off the headless parser (core.cli), and `monitor`."""
+    from core.cli.main import build_parser as headless_parser
+
+    rows = [("monitor RUN_DIR ...", MONITOR_HELP)]
+    for action in headless_parser()._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            rows += [(choice.dest, choice.help or "") for choice in action._choices_actions]
+    width = max(len(name) for name, _ in rows) + 2
+    lines = [f"  {name:<{width}}{text}" for name, text in rows]
+    return ("commands (`layerscope COMMAND --help` lists each one's options; all but monitor run headless, with no "
+            "window):\n"
+            + "\n".join(lines))
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
 
 
 def make_application(argv: list[str] | None = None) -> QApplication:

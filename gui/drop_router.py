@@ -1,5 +1,5 @@
-"""What a drop (or a command line) holds, decided in one place: a dataset folder, a checkpoint, a folder
-with nothing to train on, or images (files and http(s) URLs) to inspect. Plain Python over paths; the
+"""What a drop (or a command line) holds, decided in one place: a dataset folder, a checkpoint, a folder of
+plain images (nothing to train on: they are classified), or images (files and http(s) URLs) to inspect. Plain Python over paths; the
 main window only acts on the plan.
 
     plan = plan_drop(paths_from_mime(event.mimeData()))
@@ -41,7 +41,7 @@ class DropPlan:
     dataset_folder: str | None = None  # opens in the Data tab (the last one, if several)
     checkpoint: str | None = None  # opens into the hub (the last one, if several)
     other_checkpoints: list[str] = field(default_factory=list)  # dropped with it, not opened
-    plain_folders: list[str] = field(default_factory=list)  # no class sub-folders: a message, nothing else
+    plain_folders: list[str] = field(default_factory=list)  # no class sub-folders: its images are classified
     images: list[str] = field(default_factory=list)  # to the Inspect tab (anything else gets "not an image")
 
 

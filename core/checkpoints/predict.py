@@ -1,4 +1,5 @@
-"""Classify images with a model in memory: the same preprocessing as the model's validation data."""
+"""Classify images with a model in memory: the same pipeline as the model's validation data (core.data.pipeline:
+the checkpoint's decode rule, geometry and normalisation), so a file gets the probabilities `evaluate` gave it."""
 from __future__ import annotations
 
 import math
@@ -11,8 +12,9 @@ import torch.nn as nn
 from PIL import Image
 
 from core.checkpoints.checkpoint import Checkpoint, load_checkpoint
-from core.data.transforms import Preprocess, eval_transform
-from core.io.images import ImageLoadError, load_image
+from core.data.pipeline import decode, image_input
+from core.data.transforms import Preprocess
+from core.io.images import ImageLoadError, Source
 
 
 @dataclass
@@ -34,7 +36,6 @@ class Predictor:
         self.model = model.eval()
         self.classes = list(classes)
         self.preprocess = preprocess
-        self.transform = eval_transform(preprocess)
 
     @classmethod
     def from_checkpoint(cls, checkpoint: Checkpoint | str | Path) -> "Predictor":
@@ -45,9 +46,14 @@ class Predictor:
     def device(self) -> torch.device:
         return next((p.device for p in self.model.parameters()), torch.device("cpu"))
 
+    def load(self, source: Source, *, name: str | None = None) -> Image.Image:
+        """A file (a path or its bytes) decoded under this model's decode rule: the image `to_input` expects.
+        Raises ImageLoadError naming the file."""
+        return decode(source, self.preprocess.decode, self.preprocess.image_size, name=name)
+
     def to_input(self, image: Image.Image) -> torch.Tensor:
-        """PIL RGB image -> normalised batch [1, C, S, S] on the model's device."""
-        return self.transform(image).unsqueeze(0).to(self.device)
+        """An image from `load` -> normalised batch [1, C, S, S] on the model's device."""
+        return image_input(image, self.preprocess).unsqueeze(0).to(self.device)
 
     def probabilities(self, batch: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode():
@@ -67,6 +73,6 @@ class Predictor:
         """Like classify_files, one Prediction at a time, so a caller can write each result as it comes."""
         for path in paths:
             try:
-                yield Prediction(str(path), self.classify(load_image(path), top_k))
+                yield Prediction(str(path), self.classify(self.load(path), top_k))
             except ImageLoadError as exc:
                 yield Prediction(str(path), error=exc.reason)

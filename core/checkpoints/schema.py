@@ -12,6 +12,7 @@ import numbers
 
 import torch
 
+from core.data.transforms import DECODE_RULES, LEGACY_DECODE
 from core.errors import LayerscopeError
 
 MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 8, 4096
@@ -99,6 +100,9 @@ def check_preprocess(pre, model_spec: dict) -> None:
             raise SchemaError(f"preprocess.{key} should be {channels} finite numbers, not {_short(values)}")
     if any(v <= 0 for v in pre["std"]):
         raise SchemaError(f"preprocess.std should be positive, not {_short(pre['std'])}")
+    decode = pre.get("decode", LEGACY_DECODE)  # absent in checkpoints written before the rule was recorded
+    if decode not in DECODE_RULES:
+        raise SchemaError(f"preprocess.decode is {_short(decode)}; it should be one of {', '.join(DECODE_RULES)}")
 
 
 def check_model_state(state) -> None:

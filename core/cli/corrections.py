@@ -55,13 +55,18 @@ def _progress():
 
 def label_issues(args) -> int:
     from core.evaluate import EvaluationError
-    from core.evaluate.label_issues import dataset_findings, find_folder_label_issues, write_label_issues
+    from core.evaluate.label_issues import (
+        dataset_findings,
+        find_folder_label_issues,
+        list_trust,
+        write_label_issues,
+    )
     from core.training.errors import TrainingDiverged, TrainingError
 
     try:
-        issues, data, _ = find_folder_label_issues(args.dataset, model_name=args.model, folds=args.folds,
-                                                   epochs=args.epochs, image_size=args.image_size,
-                                                   device=args.device, progress=_progress())
+        issues, data, probs = find_folder_label_issues(args.dataset, model_name=args.model, folds=args.folds,
+                                                       epochs=args.epochs, image_size=args.image_size,
+                                                       device=args.device, progress=_progress())
         write_label_issues(issues, args.out)
     except TrainingDiverged as exc:
         raise CommandError(f"diverged: {exc}", exit_codes.DIVERGED) from None
@@ -73,6 +78,7 @@ def label_issues(args) -> int:
         print(file=sys.stderr)  # end the progress line
     flagged = sum(i.flagged for i in issues)
     print(f"{len(issues)} images ranked, {flagged} flagged as likely label errors by cleanlab; wrote {args.out}")
+    print(list_trust(data.labels, probs, flagged).sentence())
     for issue in issues[:10]:
         print(f"  {issue.score:.3f}  {issue.file}: labelled {issue.given}, looks like {issue.suggested}")
     duplicates, confounds = dataset_findings(data)
@@ -98,7 +104,8 @@ def corrections(args) -> int:
 
 
 def _correct(args) -> None:
-    from core.data.corrections import CorrectionsError, apply_moves, load_corrections, undo_last_apply
+    from core.data.corrections import CorrectionsError, load_corrections
+    from core.data.correction_moves import apply_moves, undo_last_apply
     from core.data.folder import scan_folder_splits
 
     corrections = load_corrections(args.dataset)

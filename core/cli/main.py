@@ -14,15 +14,29 @@ import os
 import sys
 
 from core import exit_codes
-from core.cli import (corrections, dataset, dossier, evaluate, export, familiarity, inspect, labelling, predict,
-                      runs, train)
+from core.cli import (
+    corrections,
+    dataset,
+    dossier,
+    evaluate,
+    export,
+    familiarity,
+    featurevis,
+    inspect,
+    labelling,
+    lr_find,
+    predict,
+    runs,
+    sweep,
+    train,
+)
 from core.cli.failure import CommandError
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 # In the order `layerscope --help` lists them.
-COMMAND_MODULES = (train, predict, inspect, dataset, runs, evaluate, export, corrections, dossier, labelling,
-                   familiarity)
+COMMAND_MODULES = (train, lr_find, sweep, predict, inspect, dataset, runs, evaluate, export, corrections, dossier,
+                   featurevis, labelling, familiarity)
 DEBUG_ENV = "LAYERSCOPE_DEBUG"  # set to 1 to get the traceback of an unexpected error
 
 

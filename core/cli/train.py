@@ -104,6 +104,10 @@ def _add_run_options(group) -> None:
                        help="start a new run in an --out folder that holds one (the old files move to "
                             f"{layout.PREVIOUS_PREFIX}<time>/)")
     group.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_settings_file_option(group)
+
+
+def add_settings_file_option(group) -> None:
     group.add_argument("--settings", default=None, metavar="JSON",
                        help="a run's whole settings as JSON (what the app writes; replaces the data, model and "
                             "training options, and is held to the same limits)")

@@ -29,16 +29,31 @@ class ComputeMonitor:
         self.interval_s = interval_s
         self._last = self.timer.clock()
 
+    def due(self) -> bool:
+        """interval_s has passed since the last measure (cheap: one clock read)."""
+        return self.timer.clock() - self._last >= self.interval_s
+
     def poll(self) -> dict | None:
         """The payload for the interval that just ended, when interval_s has passed; else None (cheap)."""
-        now = self.timer.clock()
-        if now - self._last < self.interval_s:
-            return None
-        self._last = now
-        return self.payload()
+        return self.payload() if self.due() else None
 
-    def payload(self) -> dict:
+    def restart(self) -> None:
+        """Start a new interval now, forgetting the time since the last measure (the trainer calls it where
+        training steps begin again: after validation, a pause)."""
+        self.timer.restart()
+        self._last = self.timer.clock()
+
+    def measure(self) -> dict:
+        """The interval's numbers, without the verdict: the timer's sums and shares and the resource sample. A
+        multi-process run gathers these from every process and words each one's verdict (with_verdict)."""
+        self._last = self.timer.clock()
         timing = self.timer.take()
         resources = self.sampler.sample() if self.sampler is not None else {}
-        found = verdict(timing, resources, self.loader)
-        return {**timing, **resources, "verdict_kind": found.kind, "verdict": found.text}
+        return {**timing, **resources}
+
+    def with_verdict(self, numbers: dict) -> dict:
+        found = verdict(numbers, numbers, self.loader)
+        return {**numbers, "verdict_kind": found.kind, "verdict": found.text}
+
+    def payload(self) -> dict:
+        return self.with_verdict(self.measure())

@@ -39,6 +39,11 @@ class StepTimer:
         self._batch_at: float | None = None
         self._start_event = None
 
+    def restart(self) -> None:
+        """Forget everything since the last take and start a new interval now."""
+        self._events.clear()
+        self._reset(self.clock())
+
     # ---- the loop's calls -------------------------------------------------------------------------------
     def batches(self, loader: Iterable) -> Iterator:
         """Yield the loader's batches, timing each wait for the next one."""

@@ -8,11 +8,12 @@ import torch
 
 from core import catalog
 from core.data.bundle import DataBundle
-from core.data.datasets import ArrayDataset, FileDataset, match_channels
+from core.data.datasets import ArrayDataset, FileDataset
 from core.data.folder import DatasetError, scan_folder_splits
+from core.data.pipeline import match_channels, train_transform
 from core.data.shapes import SHAPE_CLASSES, make_shapes
 from core.data.spec import DataSpec
-from core.data.transforms import Preprocess, eval_transform, train_transform
+from core.data.transforms import DECODE_REDUCED, Preprocess
 from core.progress import NO_PROGRESS, Offset, Progress
 
 
@@ -42,13 +43,14 @@ def _build_shapes(spec: DataSpec) -> DataBundle:
 
 
 def _build_folder(spec: DataSpec, progress: Progress = NO_PROGRESS) -> DataBundle:
-    """An image folder -> bundle. Every file is decoded once up front (threads, reduced JPEG scale): the same
-    pass fills the in-memory cache when it fits `spec.cache_mb` and finds unreadable files, which are left
+    """An image folder -> bundle. Every file is decoded once up front (threads, the pipeline's decode rule): the
+    same pass fills the in-memory cache when it fits `spec.cache_mb` and finds unreadable files, which are left
     out (listed in `bundle.excluded`) so training only ever sees good images."""
     from core.data.cache import (CachedImageDataset, decode_files, estimate_cache_mb, train_cache_side)
     from core.data.stats import sample_indices, sampled_stats
 
     found = scan_folder_splits(Path(spec.name), spec.val_fraction, spec.seed)
+    rule = DECODE_REDUCED  # recorded in the Preprocess, so every later reader of the checkpoint decodes alike
     size = spec.image_size or catalog.FOLDER_IMAGE_SIZE
     channels = spec.channels or 3
     train_side, train_crop = train_cache_side(size, spec.augmentation)
@@ -59,7 +61,8 @@ def _build_folder(spec: DataSpec, progress: Progress = NO_PROGRESS) -> DataBundl
     counted = Offset(progress, sum(len(g[0]) for g in groups))  # train, val and test on one bar
     decoded, excluded = [], []
     for samples, side, crop in groups:
-        images, errors = decode_files([p for p, _ in samples], side, crop, progress=counted, keep=cached)
+        images, errors = decode_files([p for p, _ in samples], side, crop, rule=rule, progress=counted,
+                                      keep=cached)
         counted.advance(len(samples))
         excluded += [(str(samples[i][0]), reason) for i, reason in sorted(errors.items())]
         good = [i for i in range(len(samples)) if i not in errors]
@@ -74,12 +77,12 @@ def _build_folder(spec: DataSpec, progress: Progress = NO_PROGRESS) -> DataBundl
     else:
         if not cached:  # measure a sample, decoded at the eval geometry
             idx = sample_indices(len(train), 500, spec.seed)
-            train_imgs_for_stats, _ = decode_files([train[i][0] for i in idx], size, True)
+            train_imgs_for_stats, _ = decode_files([train[i][0] for i in idx], size, True, rule=rule)
             stats_source = [t for t in train_imgs_for_stats if t is not None]
         else:
             stats_source = train_imgs
         mean, std = sampled_stats([match_channels(t, channels) for t in stats_source], seed=spec.seed)
-    pre = Preprocess(image_size=size, channels=channels, mean=mean, std=std)
+    pre = Preprocess(image_size=size, channels=channels, mean=mean, std=std, decode=rule)
     train_tf = train_transform(pre, spec.augmentation)
 
     def labels(samples):
@@ -89,7 +92,7 @@ def _build_folder(spec: DataSpec, progress: Progress = NO_PROGRESS) -> DataBundl
         if cached:
             stacked = torch.stack(images) if images else torch.zeros(0, 3, size, size, dtype=torch.uint8)
             return ArrayDataset(stacked, labels(samples), pre)
-        return FileDataset(samples, eval_transform(pre), draft_size=size)
+        return FileDataset(samples, pre)
 
     if cached and not train_crop:
         train_ds = CachedImageDataset(train_imgs, labels(train).tolist(), train_tf, [p for p, _ in train])
@@ -97,7 +100,7 @@ def _build_folder(spec: DataSpec, progress: Progress = NO_PROGRESS) -> DataBundl
         train_ds = ArrayDataset(torch.stack(train_imgs), labels(train), pre,
                                 train_tf if spec.augmentation.any() else None)
     else:
-        train_ds = FileDataset(train, train_tf, draft_size=train_side)
+        train_ds = FileDataset(train, pre, side=train_side, crop=train_crop, transform=train_tf)
     return DataBundle(
         train=train_ds, val=eval_set(val, val_imgs), classes=found.classes, preprocess=pre, spec=spec,
         test=eval_set(test, test_imgs) if found.test else None, excluded=excluded,

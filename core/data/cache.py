@@ -1,7 +1,8 @@
 """Decoded small images in memory, so later epochs never decode a JPEG again.
 
 Photos are decoded once, in the main process, by a thread pool (Pillow releases the GIL while it decodes
-and resizes), at a reduced JPEG scale (`draft`) and straight down to a small uint8 tensor:
+and resizes), through the one pipeline (core.data.pipeline: the decode rule, at a reduced JPEG scale by
+default) and straight down to a small uint8 tensor:
 - validation / test images: exactly the eval geometry (shorter side = S, centre crop S x S), so their
   dataset only normalises;
 - training images: the shorter side a little above S (TRAIN_MARGIN) and uncropped, so random crops, flips
@@ -20,10 +21,10 @@ from typing import Callable, Sequence
 
 import torch
 from torch.utils.data import Dataset
-from torchvision.transforms.v2 import functional as TF
 
-from core.data.transforms import Augmentation
-from core.io.images import ImageLoadError, load_image
+from core.data.pipeline import decode_pixels
+from core.data.transforms import DECODE_REDUCED, Augmentation
+from core.io.images import ImageLoadError
 from core.progress import NO_PROGRESS, Progress
 
 TRAIN_MARGIN = 1.15  # training images are cached this much larger than S, room for random crops
@@ -49,18 +50,11 @@ def estimate_cache_mb(count: int, side: int, crop: bool) -> float:
     return count * per_image / 2**20
 
 
-def decode_small(path: str | Path, side: int, crop: bool) -> torch.Tensor:
-    """One file -> uint8 [3, h, w] with the shorter side = `side` (and centre-cropped square if `crop`)."""
-    image = load_image(path, draft_size=side)
-    image = TF.resize(image, side, antialias=True)
-    if crop:
-        image = TF.center_crop(image, side)
-    return TF.pil_to_tensor(image)
-
-
-def decode_files(paths: Sequence[str | Path], side: int, crop: bool, *, threads: int | None = None,
-                 progress: Progress = NO_PROGRESS, keep: bool = True) -> tuple[list[torch.Tensor | None], dict[int, str]]:
-    """Decode many files in parallel -> (images or None per file, {index: reason} for unreadable files).
+def decode_files(paths: Sequence[str | Path], side: int, crop: bool, *, rule: str = DECODE_REDUCED,
+                 threads: int | None = None, progress: Progress = NO_PROGRESS,
+                 keep: bool = True) -> tuple[list[torch.Tensor | None], dict[int, str]]:
+    """Decode many files in parallel (core.data.pipeline.decode_pixels under the decode `rule`) -> (uint8 images
+    or None per file, {index: reason} for unreadable files).
 
     With keep=False the images are dropped right after decoding (a validity pass only). `progress` hears
     every chunk; a cancel stops the pass (core.errors.Cancelled)."""
@@ -69,7 +63,7 @@ def decode_files(paths: Sequence[str | Path], side: int, crop: bool, *, threads:
 
     def work(i: int):
         try:
-            img = decode_small(paths[i], side, crop)
+            img = decode_pixels(paths[i], rule, side, crop)
             return i, (img if keep else None), None
         except ImageLoadError as exc:
             return i, None, exc.reason

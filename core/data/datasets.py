@@ -1,4 +1,5 @@
-"""Dataset classes shared by every source: in-memory arrays (shapes, MNIST-like) and image files on disk."""
+"""Dataset classes shared by every source: in-memory arrays (shapes, MNIST-like) and image files on disk.
+Both turn their images into tensors through the one pipeline (core.data.pipeline)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,8 +8,8 @@ from typing import Callable, Sequence
 import torch
 from torch.utils.data import Dataset
 
+from core.data.pipeline import Normalise, decode_pixels, match_channels
 from core.data.transforms import Preprocess
-from core.io.images import load_image
 
 
 class ArrayDataset(Dataset):
@@ -17,9 +18,8 @@ class ArrayDataset(Dataset):
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, pre: Preprocess,
                  transform: Callable | None = None):
         self.images, self.labels, self.transform = images, labels, transform
-        c = self.channels = pre.channels
-        self._mean = torch.tensor(pre.mean, dtype=torch.float32).view(c, 1, 1)
-        self._std = torch.tensor(pre.std, dtype=torch.float32).view(c, 1, 1)
+        self.channels = pre.channels
+        self._normalise = Normalise(pre)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -28,32 +28,24 @@ class ArrayDataset(Dataset):
         x = match_channels(self.images[index], self.channels)
         if self.transform is not None:
             return self.transform(x), int(self.labels[index])
-        return (x.float().div_(255.0) - self._mean) / self._std, int(self.labels[index])
+        return self._normalise(x), int(self.labels[index])
 
     def raw_image(self, index: int) -> torch.Tensor:
         """The stored uint8 image [C, H, W] before any transform."""
         return self.images[index]
 
 
-def match_channels(x: torch.Tensor, channels: int) -> torch.Tensor:
-    """uint8 [C, H, W] -> `channels` channels: grayscale repeated for an RGB model, RGB -> luma for a 1-channel one."""
-    if x.shape[0] == channels:
-        return x
-    if x.shape[0] == 1:
-        return x.expand(channels, -1, -1)
-    if channels == 1:  # ITU-R 601 luma, as PIL's convert("L")
-        w = torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)
-        return (x[:3].float() * w).sum(0, keepdim=True).round_().clamp_(0, 255).to(torch.uint8)
-    return x
-
-
 class FileDataset(Dataset):
-    """Image files on disk, each read through the one safe loader, then `transform`."""
+    """Image files on disk, each decoded and fitted by the pipeline (`rule`, shorter side `side`, centre-cropped
+    if `crop`), then passed through `transform` (training's augmentation) or normalised as `pre` says."""
 
-    def __init__(self, samples: Sequence[tuple[Path, int]], transform: Callable, draft_size: int | None = None):
+    def __init__(self, samples: Sequence[tuple[Path, int]], pre: Preprocess, *, side: int | None = None,
+                 crop: bool = True, transform: Callable | None = None):
         self.samples = list(samples)
-        self.transform = transform
-        self.draft_size = draft_size  # JPEGs decode at a reduced scale when the model wants small images
+        self.rule = pre.decode
+        self.side = side or pre.image_size
+        self.crop = crop
+        self.transform = transform or Normalise(pre)
 
     @property
     def labels(self) -> list[int]:
@@ -63,11 +55,8 @@ class FileDataset(Dataset):
         return len(self.samples)
 
     def __getitem__(self, index: int):
-        path, label = self.samples[index]
-        return self.transform(load_image(path, draft_size=self.draft_size)), label
+        return self.transform(self.raw_image(index)), self.samples[index][1]
 
     def raw_image(self, index: int) -> torch.Tensor:
         """The file decoded to uint8 [3, H, W] before any transform."""
-        from torchvision.transforms.v2.functional import pil_to_tensor
-
-        return pil_to_tensor(load_image(self.samples[index][0], draft_size=self.draft_size))
+        return decode_pixels(self.samples[index][0], self.rule, self.side, self.crop)

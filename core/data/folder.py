@@ -164,6 +164,7 @@ class FolderSplits:
     skipped: list[Skipped] = field(default_factory=list)  # named like images, but not regular files
     notes: list[str] = field(default_factory=list)  # layout problems and what is done about them
     ignored_folders: list[str] = field(default_factory=list)  # tool folders at the top (__MACOSX, .git, ...)
+    unused: list[str] = field(default_factory=list)  # other folders and image files the layout leaves out, why
 
 
 def scan_image_folder(root: Path, val_fraction: float = 0.2, seed: int = 0):
@@ -210,7 +211,8 @@ def scan_folder_splits(root: Path, val_fraction: float = 0.2, seed: int = 0,
         raise DatasetError(f"{root}: no image files found in the class folders ({', '.join(classes)})")
     test = _samples(splits["test"], classes, skipped) if "test" in splits else []
     ignored = [str(p) for p in _children(root) if is_tool_folder(p.name) and _is_dir(p)]
-    found = FolderSplits(classes, train, val, test, skipped, notes, ignored)
+    unused, unused_notes = _unused_entries(root, splits)
+    found = FolderSplits(classes, train, val, test, skipped, notes + unused_notes, ignored, unused)
     if apply_corrections:
         from core.data.corrections import apply_to_splits
 
@@ -227,3 +229,35 @@ def _classes_only_in(val_dir: Path, train_dir: Path, classes: list[str]) -> list
             notes.append(f"class '{folder.name}' is only in {val_dir.name}/ ({count} images), not in "
                          f"{train_dir.name}/: left out; add its training images to {train_dir.name}/{folder.name}/")
     return notes
+
+
+def _loose_images(folder: Path) -> list[Path]:
+    """Image files directly in `folder`, outside any class folder."""
+    return [p for p in _children(folder) if is_image_path(p.name) and not p.name.startswith(".") and not _is_dir(p)]
+
+
+def _unused_entries(root: Path, splits: dict[str, Path]) -> tuple[list[str], list[str]]:
+    """What the layout leaves out besides tool folders: folders beside the split folders (a `loose/` next to
+    train/ and val/, a second validation folder) and image files outside any class folder. -> (entries with
+    the reason, notes for the ones that hold images)."""
+    entries, notes = [], []
+    if splits:
+        used = set(splits.values())
+        names = "/, ".join(p.name for p in splits.values()) + "/"
+        for folder in (p for p in class_folders(root) if p not in used):
+            count = len(walk_class_folder(folder).images)
+            entries.append(f"{folder}/ (beside {names}: not a split folder, not used)")
+            if count:
+                images = "1 image is" if count == 1 else f"{count} images are"
+                notes.append(f"{folder.name}/ is beside {names}, not inside them: its {images} not used "
+                             f"(only train/, val/ and test/ and their aliases are read); move them into class "
+                             f"folders under {splits['train'].name}/ to train on them")
+    for folder in [root, *splits.values()]:
+        loose = _loose_images(folder)
+        entries += [f"{p} (not in a class folder, not used)" for p in loose]
+        if loose:
+            where = "the dataset folder" if folder == root else f"{folder.name}/"
+            files = "1 image file lies" if len(loose) == 1 else f"{len(loose)} image files lie"
+            notes.append(f"{files} directly in {where}, outside any class folder: not used; move "
+                         f"{'it' if len(loose) == 1 else 'them'} into the folder of {'its' if len(loose) == 1 else 'their'} class")
+    return entries, notes

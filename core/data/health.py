@@ -7,6 +7,10 @@ decoded at a reduced JPEG scale (cheap, yet it still reads the whole stream, so 
 Entries named like images that are not files (FIFOs, link loops, dangling links, a folder named x.jpg) are
 listed too. Problems are listed with their reasons and never stop the scan; `build_data` leaves the same
 files out of training.
+
+The same read gives each class's profile (formats, modes, sizes, aspect ratios, file sizes, and brightness,
+contrast and colourfulness from the small decode) and the confounds (core.data.confounds): a class that one of
+these alone tells apart from the others is a warning with its fix, found before any training.
 """
 from __future__ import annotations
 
@@ -20,6 +24,8 @@ from pathlib import Path
 from PIL import Image
 
 from core.data.cache import default_threads
+from core.data.confounds import (ClassProfile, Confound, ImageTraits, class_profiles, colour_traits,
+                                 confound_warnings, find_confounds)
 from core.data.folder import (
     class_folders,
     find_split_folders,
@@ -61,7 +67,9 @@ class HealthReport:
     total_files: int = 0
     good_files: int = 0
     problems: list[FileProblem] = field(default_factory=list)
-    ignored: list[str] = field(default_factory=list)  # files without an image extension (never used)
+    # Never used, each "path (why)" or a bare path for a file without an image extension: tool folders, folders
+    # beside train/ and val/, images outside a class folder.
+    ignored: list[str] = field(default_factory=list)
     duplicates: list[DuplicateGroup] = field(default_factory=list)
     small_classes: list[str] = field(default_factory=list)
     imbalance_ratio: float | None = None  # largest / smallest class in train
@@ -69,6 +77,8 @@ class HealthReport:
     max_size: tuple[int, int] | None = None
     modes: dict[str, int] = field(default_factory=dict)  # PIL mode -> files ("RGB", "L", "RGBA", ...)
     formats: dict[str, int] = field(default_factory=dict)  # "JPEG", "PNG", ...
+    profiles: list[ClassProfile] = field(default_factory=list)  # per class: formats, modes, sizes, colour
+    confounds: list[Confound] = field(default_factory=list)  # a class one property alone tells apart
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -76,6 +86,8 @@ class HealthReport:
         d = asdict(self)
         for group, out in zip(self.duplicates, d["duplicates"]):
             out["cross_split"] = group.cross_split
+        for confound, out in zip(self.confounds, d["confounds"]):
+            out["sentence"] = confound.sentence()
         return d
 
     def format_text(self) -> str:
@@ -83,7 +95,7 @@ class HealthReport:
         splits = sorted({s for per in self.counts.values() for s in per}, key=_split_order)
         lines = [f"Dataset: {self.root}", f"Layout: {self.layout}",
                  f"Files: {self.total_files} image files, {self.good_files} good, {len(self.problems)} with problems"
-                 + (f", {len(self.ignored)} non-image files ignored" if self.ignored else ""), ""]
+                 + (f", {len(self.ignored)} other entries not used" if self.ignored else ""), ""]
         width = max([len(c) for c in self.classes] + [5])
         lines.append("  ".join([f"{'class':<{width}}"] + [f"{s:>6}" for s in splits]))
         for name in self.classes:
@@ -92,6 +104,8 @@ class HealthReport:
             lines.append("")
             lines.append(f"Image sizes: {self.min_size[0]}x{self.min_size[1]} to {self.max_size[0]}x{self.max_size[1]}")
             lines.append("Modes: " + ", ".join(f"{m} {n}" for m, n in sorted(self.modes.items())))
+        if self.profiles:
+            lines += ["", "Per class (median, with the range):"] + profile_table(self.profiles)
         if self.problems:
             lines += ["", "Problem files (left out of training):"]
             lines += [f"  {p.path}: {p.reason}" for p in self.problems]
@@ -101,7 +115,7 @@ class HealthReport:
                 tag = " [in more than one split]" if g.cross_split else ""
                 lines.append(f"  {', '.join(g.paths)}{tag}")
         if self.ignored:
-            lines += ["", "Ignored (not image files): " + ", ".join(self.ignored[:20])
+            lines += ["", "Not used (non-image files, tool and extra folders): " + ", ".join(self.ignored[:20])
                       + (f" and {len(self.ignored) - 20} more" if len(self.ignored) > 20 else "")]
         if self.warnings:
             lines += ["", "Warnings:"] + [f"  - {w}" for w in self.warnings]
@@ -112,12 +126,57 @@ def _split_order(name: str) -> int:
     return {"train": 0, "val": 1, "test": 2}.get(name, 3)
 
 
+PROFILE_COLUMNS = ("class", "images", "formats", "modes", "size (w x h)", "aspect", "file KB", "brightness",
+                   "contrast", "colour")
+
+
+def profile_cells(p: ClassProfile) -> list[str]:
+    """One class's row of the per-class breakdown (medians, with the range where it varies)."""
+    if not p.images:
+        return [p.name, "0"] + ["-"] * (len(PROFILE_COLUMNS) - 2)
+    return [p.name, str(p.images), _shares(p.formats, p.images), _shares(p.modes, p.images), _size_text(p),
+            _range_text(p.aspect, ".2f"), _range_text(p.file_kb, ".0f"), _number(p.brightness),
+            _number(p.contrast), _number(p.colourfulness)]
+
+
+def profile_table(profiles: list[ClassProfile]) -> list[str]:
+    """The per-class breakdown as aligned text lines."""
+    rows = [list(PROFILE_COLUMNS)] + [profile_cells(p) for p in profiles]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(PROFILE_COLUMNS))]
+    return ["  " + "  ".join(cell.ljust(w) if i in (0, 2, 3, 4, 5, 6) else cell.rjust(w)
+                             for i, (cell, w) in enumerate(zip(row, widths))).rstrip() for row in rows]
+
+
+def _shares(counts: dict[str, int], total: int) -> str:
+    if not counts:
+        return "-"
+    if len(counts) == 1:
+        return next(iter(counts))
+    return " ".join(f"{k} {v / max(total, 1):.0%}" for k, v in list(counts.items())[:2])
+
+
+def _size_text(p: ClassProfile) -> str:
+    if p.width[0] == p.width[2] and p.height[0] == p.height[2]:
+        return f"{p.width[1]}x{p.height[1]}"
+    return f"{p.width[1]}x{p.height[1]} ({p.width[0]}-{p.width[2]} x {p.height[0]}-{p.height[2]})"
+
+
+def _range_text(values: tuple, spec: str) -> str:
+    lo, mid, hi = values
+    return f"{mid:{spec}} ({lo:{spec}}-{hi:{spec}})" if lo != hi else f"{mid:{spec}}"
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
 @dataclass
 class _FileInfo:
     sha1: str | None = None
     size: tuple[int, int] | None = None
     mode: str | None = None
     format: str | None = None
+    traits: ImageTraits | None = None
     problem: FileProblem | None = None
 
 
@@ -131,8 +190,10 @@ def _check_file(path: Path) -> _FileInfo:
         with Image.open(io.BytesIO(data)) as img:  # header only: size, mode, format
             info.size, info.mode, info.format = img.size, img.mode, img.format
         # The pixel limit, then a full decode: the only way to catch a truncated or mangled stream; at 1/8
-        # JPEG scale it is cheap.
-        load_image(data, name=str(path), draft_size=16)
+        # JPEG scale it is cheap, and its pixels give the colour statistics for free.
+        small = load_image(data, name=str(path), draft_size=16)
+        info.traits = ImageTraits(str(info.format), str(info.mode), *info.size, round(len(data) / 1024, 1),
+                                  *colour_traits(small))
     except ImageLoadError as exc:
         info.problem = FileProblem(str(path), exc.kind, exc.reason)
     except Exception as exc:  # Image.open's own failures: not an image at all
@@ -172,6 +233,7 @@ def scan_health(root: str | Path, progress: Progress = NO_PROGRESS, *, val_fract
     by_hash: dict[str, list[tuple[str, str]]] = {}
     areas = []
     modes, formats = Counter(), Counter()
+    traits, trait_labels = [], []
     for (path, label, split), info in zip(labelled, infos):
         if info.sha1:
             by_hash.setdefault(info.sha1, []).append((str(path), split))
@@ -183,14 +245,20 @@ def scan_health(root: str | Path, progress: Progress = NO_PROGRESS, *, val_fract
         modes[info.mode] += 1
         formats[info.format] += 1
         areas.append((info.size[0] * info.size[1], info.size))
+        traits.append(info.traits)
+        trait_labels.append(label)
     report.modes, report.formats = dict(modes), dict(formats)
+    report.profiles = class_profiles(traits, trait_labels, report.classes)
+    progress.check_cancelled()
+    report.confounds = find_confounds(traits, trait_labels, report.classes, seed=seed)
     if areas:
         report.min_size, report.max_size = min(areas)[1], max(areas)[1]
     report.duplicates = [DuplicateGroup(h, [p for p, _ in items], [s for _, s in items])
                          for h, items in by_hash.items() if len(items) > 1]
     class_dirs = [root / c for c in found.classes] if not splits else \
         [d for s in splits.values() for d in class_folders(s)]
-    report.ignored = _non_image_files(class_dirs) + [f"{p}/ (tool folder)" for p in found.ignored_folders]
+    report.ignored = (_non_image_files(class_dirs) + [f"{p}/ (tool folder)" for p in found.ignored_folders]
+                      + found.unused)
     report.warnings += found.notes  # layout problems first: they change what is trained on
     _add_warnings(report)
     return report
@@ -211,6 +279,7 @@ def _add_warnings(report: HealthReport) -> None:
     if train and min(train.values()) > 0:
         report.imbalance_ratio = round(max(train.values()) / min(train.values()), 2)
     w = report.warnings
+    w += confound_warnings(report.confounds)  # before the counts: they decide what a network learns
     if report.problems:
         w.append(f"{len(report.problems)} file(s) cannot be read and will be left out of training")
     for c in report.small_classes:

@@ -238,9 +238,10 @@ def ensure_standard(name: str, root: Path | None = None) -> Path:
 def build_standard(spec):
     """A standard set by name -> DataBundle (uint8 tensors in ArrayDataset; official test split as val)."""
     from core.data.bundle import DataBundle
-    from core.data.datasets import ArrayDataset, match_channels
+    from core.data.datasets import ArrayDataset
+    from core.data.pipeline import eval_transform, match_channels, train_transform
     from core.data.stats import image_stats
-    from core.data.transforms import Preprocess, eval_transform, train_transform
+    from core.data.transforms import Preprocess
 
     name = spec.name
     info = STANDARD[name]
@@ -258,7 +259,7 @@ def build_standard(spec):
     # The fast path (normalise only) works at the native size; another size or augmentation adds a transform.
     resize = size != info.size
     train_tf = train_transform(pre, spec.augmentation) if (spec.augmentation.any() or resize) else None
-    val_tf = eval_transform(pre) if resize else None  # works on uint8 tensors too
+    val_tf = eval_transform(pre) if resize else None  # the pipeline's geometry, as for a file
     return DataBundle(
         train=ArrayDataset(x_train, y_train, pre, train_tf), val=ArrayDataset(x_test, y_test, pre, val_tf),
         classes=classes, preprocess=pre, spec=spec,

@@ -1,26 +1,34 @@
-"""Transforms: the one eval (validation / inference) pipeline, and the training pipeline with augmentation.
+"""What a checkpoint records about its inputs (Preprocess: size, channels, normalisation, the decode rule) and
+the training augmentation's options (Augmentation). Plain settings: core.data.pipeline turns them into tensors.
 
-Inference uses exactly the validation transform, rebuilt from a checkpoint's `preprocess` dict, so an image
-dropped on the window is seen the way the model saw its validation data.
+Every model input is made by core.data.pipeline from a Preprocess (rebuilt from a checkpoint's `preprocess`
+dict for inference), so an image dropped on the window is seen the way the model saw its validation data.
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-import torch
-from torchvision.transforms import v2 as T
-
 from core.catalog import AUGMENTATIONS, CROP_SCALE_MIN
+
+
+# How a file is decoded (core.data.pipeline.decode): "reduced" lets a JPEG decode at 1/2, 1/4 or 1/8 scale while
+# both sides stay >= the model's side (libjpeg's DCT scaling); "full" decodes every pixel.
+DECODE_REDUCED, DECODE_FULL = "reduced", "full"
+DECODE_RULES = (DECODE_REDUCED, DECODE_FULL)
+# Checkpoints written before the rule was recorded: their training and validation images were decoded at reduced
+# scale, so that rule reproduces the accuracy they report.
+LEGACY_DECODE = DECODE_REDUCED
 
 
 @dataclass
 class Preprocess:
-    """Everything needed to turn an RGB PIL image into a model input. Stored in every checkpoint."""
+    """Everything needed to turn an image file into a model input. Stored in every checkpoint."""
 
     image_size: int = 64
     channels: int = 3
     mean: tuple[float, ...] = (0.5, 0.5, 0.5)
     std: tuple[float, ...] = (0.25, 0.25, 0.25)
+    decode: str = DECODE_REDUCED
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -30,7 +38,8 @@ class Preprocess:
     @classmethod
     def from_dict(cls, d: dict) -> "Preprocess":
         return cls(image_size=int(d["image_size"]), channels=int(d.get("channels", 3)),
-                   mean=tuple(float(v) for v in d["mean"]), std=tuple(float(v) for v in d["std"]))
+                   mean=tuple(float(v) for v in d["mean"]), std=tuple(float(v) for v in d["std"]),
+                   decode=str(d.get("decode", LEGACY_DECODE)))
 
 
 @dataclass
@@ -53,37 +62,3 @@ class Augmentation:
     @classmethod
     def from_dict(cls, d: dict | None) -> "Augmentation":
         return cls(**{k: v for k, v in (d or {}).items() if k in cls.__dataclass_fields__})
-
-
-def _channel_step(channels: int) -> list:
-    # The loader always gives RGB; a 1-channel model gets grayscale.
-    return [T.Grayscale(num_output_channels=1)] if channels == 1 else []
-
-
-def eval_transform(pre: Preprocess) -> T.Compose:
-    """PIL RGB image (any size) -> normalised float tensor [C, S, S]: resize the shorter side, centre crop."""
-    return T.Compose([
-        T.ToImage(),
-        T.Resize(pre.image_size, antialias=True),
-        T.CenterCrop(pre.image_size),
-        *_channel_step(pre.channels),
-        T.ToDtype(torch.float32, scale=True),
-        T.Normalize(pre.mean, pre.std),
-    ])
-
-
-def train_transform(pre: Preprocess, aug: Augmentation) -> T.Compose:
-    geometry: list = []
-    if aug.random_resized_crop:
-        geometry.append(T.RandomResizedCrop(pre.image_size, scale=(aug.crop_scale_min, 1.0), antialias=True))
-    else:
-        geometry += [T.Resize(pre.image_size, antialias=True), T.CenterCrop(pre.image_size)]
-    if aug.horizontal_flip:
-        geometry.append(T.RandomHorizontalFlip())
-    if aug.rotation_degrees > 0:
-        geometry.append(T.RandomRotation(aug.rotation_degrees))
-    colour = [T.ColorJitter(aug.colour_jitter, aug.colour_jitter, aug.colour_jitter)] if aug.colour_jitter > 0 else []
-    return T.Compose([
-        T.ToImage(), *geometry, *colour, *_channel_step(pre.channels),
-        T.ToDtype(torch.float32, scale=True), T.Normalize(pre.mean, pre.std),
-    ])

@@ -1,10 +1,12 @@
 """Probe timelines: pinned images followed through a run. At the start, at a few points of the first epoch
-(where most changes) and after every epoch, each probe's prediction, top-k probabilities, the probability
-of its true class, each layer's activation statistics and a small saliency map are appended as one line of
-RUN/probes/timeline.jsonl (the saliency map as 32x32 uint8, base64).
+(where most changes) and after every epoch, each probe's prediction, top-k probabilities, every class's
+probability (up to ALL_PROBS_CLASSES classes), the probability of its true class when its folder names one,
+each layer's activation statistics and a small saliency map are appended as one line of
+RUN/probes/timeline.jsonl (the saliency map as 32x32 uint8, base64). Reading them back, and the true class a
+user names for a probe without one, is core/dossier/probe_reading.py (torch-free).
 
-Size bound: at most MAX_PROBES probes; each snapshot is one line of about (1.4 KB + 50 B per layer) per
-probe; after MAX_SNAPSHOTS snapshots only every second epoch is kept, then every fourth, and so on.
+Size bound: at most MAX_PROBES probes; each snapshot is one line of about (1.4 KB + 50 B per layer + 8 B per
+class) per probe; after MAX_SNAPSHOTS snapshots only every second epoch is kept, then every fourth, and so on.
 """
 from __future__ import annotations
 
@@ -13,19 +15,17 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from core.errors import describe_failure
 from core.io.atomic import append_lines, write_text_atomic
-from core.io.small_files import CAPS, ListOf, Obj, SmallFileError, parse_json, read_bytes, read_json
+from core.dossier.probe_reading import MAX_PROBES, SALIENCY_PX, read_probes  # noqa: F401  (read_probes: its home)
 from core.runs.layout import PROBES_INDEX, PROBES_TIMELINE, RunLayout
 from core.training.callbacks import Callback, EpochMetrics, FitStart, RunView
 
-MAX_PROBES = 16
 MAX_SNAPSHOTS = 200
-SALIENCY_PX = 32
+ALL_PROBS_CLASSES = 100  # up to this many classes a snapshot keeps every class's probability
 FIRST_EPOCH_POINTS = (0.125, 0.25, 0.5)  # fractions of epoch 1 with a snapshot
 STAT_KEYS = ("mean", "std", "zeros_fraction", "dead_fraction")
 
@@ -58,6 +58,7 @@ def probe_snapshot(model, inputs: torch.Tensor, labels: list[int | None], classe
         out.append({"predicted": classes[predicted] if predicted < len(classes) else predicted,
                     "top": [[classes[int(c)] if int(c) < len(classes) else int(c), float(p)]
                             for p, c in zip(top.values, top.indices)],
+                    "probs": ([round(float(p), 5) for p in probs] if probs.numel() <= ALL_PROBS_CLASSES else None),
                     "true_prob": float(probs[label]) if label is not None else None,
                     "layers": stats, "saliency": base64.b64encode(small.tobytes()).decode("ascii")})
     return out
@@ -83,14 +84,13 @@ class ProbeTimeline(Callback):
         self.on_warning = None  # optional callable(message): the CLI prints why the probes were turned off
 
     def on_fit_start(self, run: RunView, start: FitStart) -> None:
-        from core.data.transforms import eval_transform
-        from core.io.images import ImageLoadError, load_image
+        from core.data.pipeline import model_input
+        from core.io.images import ImageLoadError
 
-        transform = eval_transform(run.data.preprocess)
         tensors = []
         for path in self.paths:
             try:
-                tensors.append(transform(load_image(path)))
+                tensors.append(model_input(path, run.data.preprocess))
             except (ImageLoadError, OSError) as exc:
                 self.skipped.append((str(path), str(exc)))
                 continue
@@ -140,55 +140,3 @@ class ProbeTimeline(Callback):
         if self.on_warning is not None:
             self.on_warning(self.error)
 
-
-MAX_TIMELINE_BYTES = 256 << 20  # MAX_PROBES x MAX_SNAPSHOTS lines of a few KB, far below this
-MAX_SALIENCY_PX = 256
-INDEX_SCHEMA = Obj(required={"files": ListOf(str, MAX_PROBES)},
-                   optional={"labels": ListOf((int, type(None)), MAX_PROBES), "classes": ListOf(str),
-                             "saliency_px": int, "skipped": ListOf(Obj(optional={"file": str, "reason": str}))})
-_PROBE = Obj(required={"saliency": str},
-             optional={"predicted": (str, int), "top": ListOf(ListOf((str, int, float), 2), 1000),
-                       "true_prob": (float, type(None)), "layers": dict})
-SNAPSHOT_SCHEMA = Obj(required={"probes": ListOf(_PROBE, MAX_PROBES)}, optional={"step": int, "epoch": float})
-
-
-def read_probes(run_dir: str | Path) -> tuple[dict, list[dict]]:
-    """(probes.json, snapshots in order) with each saliency decoded to a uint8 [px, px] array; a run
-    without probes gives ({}, []). The run folder may be shared: both files go through the small-file reader
-    (SmallFileError naming the file when one cannot be used), a timeline line that is torn (the run is
-    writing) or not what a run writes is skipped."""
-    folder = RunLayout(run_dir).probes
-    try:
-        index = read_json(folder / PROBES_INDEX, max_bytes=CAPS["summary"], nonfinite="null", schema=INDEX_SCHEMA)
-    except SmallFileError as exc:
-        if exc.kind == "missing":
-            return {}, []
-        raise
-    px = index.get("saliency_px", SALIENCY_PX)
-    if not 1 <= px <= MAX_SALIENCY_PX:
-        raise SmallFileError(folder / PROBES_INDEX, f"saliency_px {px} is not between 1 and {MAX_SALIENCY_PX}")
-    try:
-        data = read_bytes(folder / PROBES_TIMELINE, max_bytes=MAX_TIMELINE_BYTES)
-    except SmallFileError as exc:
-        if exc.kind != "missing":
-            raise
-        data = b""
-    snapshots = []
-    for line in data.split(b"\n"):
-        snap = _snapshot(line, folder / PROBES_TIMELINE, px) if line.strip() else None
-        if snap is not None:
-            snapshots.append(snap)
-    return index, snapshots
-
-
-def _snapshot(line: bytes, path: Path, px: int) -> dict | None:
-    try:
-        snap = parse_json(line, path, nonfinite="null", schema=SNAPSHOT_SCHEMA)
-        for p in snap["probes"]:
-            raw = base64.b64decode(p["saliency"], validate=True)
-            if len(raw) != px * px:
-                return None
-            p["saliency"] = np.frombuffer(raw, np.uint8).reshape(px, px)
-    except (SmallFileError, ValueError):  # a torn last line while the run writes; binascii.Error is a ValueError
-        return None
-    return snap

@@ -15,6 +15,7 @@ from core.progress import NO_PROGRESS, Progress
 
 CROP_PX = 32  # each crop is drawn this size in the grid
 GAP_PX, TILE_GAP_PX = 1, 6
+BACKGROUND = 40  # grey level between and behind the crops
 
 
 def display_image(dataset, index: int, mean=None, std=None) -> np.ndarray:
@@ -75,17 +76,25 @@ def channel_at(x: float, y: float, channels: int, k: int, crop_px: int = CROP_PX
     return c if c < channels else None
 
 
+def channel_tile(layer: LayerTopK, channel: int, image_of, crop_px: int = CROP_PX) -> np.ndarray:
+    """One channel's tile: its top crops in a square, best first, on the grid's background."""
+    side, tile, _, _ = grid_geometry(layer.channels, layer.values.shape[1], crop_px)
+    out = np.full((tile, tile, 3), BACKGROUND, np.uint8)
+    for r, crop in enumerate(channel_crops(layer, channel, image_of)):
+        y, x = (r // side) * (crop_px + GAP_PX), (r % side) * (crop_px + GAP_PX)
+        out[y:y + crop_px, x:x + crop_px] = _resized(crop, crop_px)
+    return out
+
+
 def layer_grid(layer: LayerTopK, image_of, crop_px: int = CROP_PX, on_tile=None) -> np.ndarray:
     """One uint8 image: a tile per channel (its top crops in a square), tiles in rows, channel order.
     on_tile(channel, grid) after each tile (a view can show the first tiles while the rest are cut)."""
-    k = layer.values.shape[1]
-    side, tile, cols, rows = grid_geometry(layer.channels, k, crop_px)
-    grid = np.full((rows * tile + (rows - 1) * TILE_GAP_PX, cols * tile + (cols - 1) * TILE_GAP_PX, 3), 40, np.uint8)
+    _, tile, cols, rows = grid_geometry(layer.channels, layer.values.shape[1], crop_px)
+    grid = np.full((rows * tile + (rows - 1) * TILE_GAP_PX, cols * tile + (cols - 1) * TILE_GAP_PX, 3), BACKGROUND,
+                   np.uint8)
     for c in range(layer.channels):
         ty, tx = (c // cols) * (tile + TILE_GAP_PX), (c % cols) * (tile + TILE_GAP_PX)
-        for r, crop in enumerate(channel_crops(layer, c, image_of)):
-            y, x = ty + (r // side) * (crop_px + GAP_PX), tx + (r % side) * (crop_px + GAP_PX)
-            grid[y:y + crop_px, x:x + crop_px] = _resized(crop, crop_px)
+        grid[ty:ty + tile, tx:tx + tile] = channel_tile(layer, c, image_of, crop_px)
         if on_tile is not None:
             on_tile(c, grid)
     return grid

@@ -1,17 +1,14 @@
-"""Dataset problems a label-issue pass reports beside the ranked list: duplicates across classes, confounds.
+"""Dataset problems a label-issue pass reports beside the ranked list: duplicates across classes (confounds come
+from core.data.confounds, the health report's own check).
 
 Near duplicates use a 64-bit difference hash (dHash: is each pixel brighter than its right neighbour, on a
 9x8 grayscale thumbnail), computed here in a few lines with PIL/numpy: `imagehash` is not a dependency and
 this one hash is all that is needed. Two images of different classes at Hamming distance <= NEAR_BITS are
 reported; identical file bytes are exact duplicates.
-
-A confound is a class whose images share a file format, pixel size or aspect ratio that the other classes'
-images do not: a network can learn that instead of the content, and the report says so and suggests a fix.
 """
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,8 +16,6 @@ import numpy as np
 from PIL import Image
 
 NEAR_BITS = 4
-CONFOUND_SHARE = 0.9  # at least this share of a class has the property ...
-OTHERS_SHARE = 0.1  # ... and at most this share of the other classes' images
 
 
 def dhash(image: Image.Image) -> int:
@@ -67,44 +62,3 @@ def _sha1(path: Path) -> str | None:
         return hashlib.sha1(read_image_bytes(path)).hexdigest()
     except (ImageLoadError, OSError):
         return None
-
-
-def _header(path: Path) -> tuple[str, tuple[int, int]] | None:
-    """(format, (width, height)) from the file's header; None when it cannot be read."""
-    try:
-        with Image.open(path) as img:
-            return str(img.format), img.size
-    except (OSError, ValueError, Image.DecompressionBombError):
-        return None
-
-
-def find_confounds(files: list[Path], labels: list[int], classes: list[str]) -> list[str]:
-    """Sentences naming each class whose images share a format, size or aspect ratio the others lack."""
-    props: dict[str, list] = {"file format": [], "size": [], "aspect ratio": []}
-    keep = []
-    for i, path in enumerate(files):
-        header = _header(path)
-        if header is None:
-            continue
-        fmt, (w, h) = header
-        props["file format"].append(fmt)
-        props["size"].append(f"{w}x{h}")
-        props["aspect ratio"].append(f"{w / max(h, 1):.2f}")
-        keep.append(labels[i])
-    keep_a = np.array(keep)
-    findings = []
-    for name, values in props.items():
-        values_a = np.array(values, dtype=object)
-        for c, cls in enumerate(classes):
-            mine, others = values_a[keep_a == c], values_a[keep_a != c]
-            if len(mine) < 3 or len(others) == 0:
-                continue
-            value, count = Counter(mine.tolist()).most_common(1)[0]
-            other_share = float(np.mean(others == value))
-            if count / len(mine) >= CONFOUND_SHARE and other_share <= OTHERS_SHARE:
-                fix = {"file format": "convert all images to one format (e.g. PNG)",
-                       "size": "resize all images to one size", "aspect ratio": "centre-crop all images square"}[name]
-                findings.append(f"confound: {count}/{len(mine)} images of class '{cls}' have {name} {value}, "
-                                f"{other_share:.0%} of the other classes do; a network can learn the {name} "
-                                f"instead of the content: {fix}")
-    return findings

@@ -1,9 +1,10 @@
 """Export a checkpoint's model for use without Layerscope: ONNX, a torch.export program (.pt2) or TorchScript.
 
 Every format has a dynamic batch size and is checked right after it is written: it is loaded back and run on
-real validation images (the checkpoint's own data when it can be found, else a seeded random batch), and its
-outputs are compared with the PyTorch model's. A disagreement deletes the file and raises ExportError. A
-sidecar FILE.json holds the class names and the preprocessing (size, mean, std) a user needs to feed it.
+real validation images made by the one pipeline (core.data.pipeline, through evaluate's data: the checkpoint's
+own data when it can be found, else a seeded random batch), and its outputs are compared with the PyTorch
+model's. A disagreement deletes the file and raises ExportError. A sidecar FILE.json holds the class names,
+the preprocessing (size, mean, std, decode rule) and the pipeline in words, so a user can feed it the same input.
 """
 from __future__ import annotations
 
@@ -133,8 +134,21 @@ def export_checkpoint(checkpoint: Checkpoint | str | Path, fmt: str, out: str | 
 def _write_sidecar(ckpt: Checkpoint, out: Path, fmt: str) -> None:
     meta = {"format": fmt, "model": ckpt.model_spec.to_dict(), "classes": list(ckpt.classes),
             "preprocess": ckpt.preprocess.to_dict(), "input": "float32 [batch, channels, size, size], normalised",
+            "pipeline": _pipeline_text(ckpt.preprocess),
             "output": "logits [batch, classes]; softmax for probabilities"}
     Path(f"{out}.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+
+
+def _pipeline_text(pre) -> str:
+    """How to make the input from a file, step by step (core.data.pipeline), for a user without Layerscope."""
+    from core.data.transforms import DECODE_REDUCED
+
+    side = pre.image_size
+    decode = (f"decode with Pillow, a JPEG after img.draft(None, ({side}, {side})) (reduced-scale decoding: both "
+              f"sides stay >= {side})" if pre.decode == DECODE_REDUCED else "decode every pixel with Pillow")
+    return (f"{decode}; EXIF orientation applied; RGB (transparency on white); resize the shorter side to "
+            f"{pre.image_size} (Pillow bilinear, antialiased); centre crop {pre.image_size}x{pre.image_size}; "
+            f"{'ITU-R 601 luma; ' if pre.channels == 1 else ''}divide by 255; subtract mean, divide by std")
 
 
 def _remove(path: Path) -> None:

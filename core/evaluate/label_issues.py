@@ -2,8 +2,10 @@
 
 cleanlab (a dependency) gives each image a label-quality score (the "self_confidence" method: the
 out-of-sample probability of its given label) and flags the ones its confident-learning filter believes are
-mislabelled. The list holds every image ordered by score alone, most likely errors first; the flag is a
-column. Measured on shapes with 10% of the labels moved (benchmarks/label_issues.py, 15 epochs a fold):
+mislabelled (find_label_issues with its own default rule: how many are flagged is cleanlab's estimate of the
+noise, never a fixed share). The list holds every image ordered by score alone, most likely errors first; the
+flag is a column. How far the list can be trusted follows the fold models' out-of-sample accuracy
+(`ListTrust`): a model that is often wrong flags correctly labelled images, and the user is told so. Measured on shapes with 10% of the labels moved (benchmarks/label_issues.py, 15 epochs a fold):
 recall in the top 10% was 0.785 by self_confidence, 0.745 with the flagged images first (filter_by
 'prune_by_noise_rate' or 'both'), 0.77 by confidence_weighted_entropy and 0.715 by normalized_margin.
 """
@@ -32,6 +34,42 @@ class LabelIssue:
     flagged: bool  # cleanlab's confident-learning filter calls it an issue
 
 
+TRUST_ACCURACY = 0.8  # fold models right less often than this: their list is mostly their own mistakes
+
+
+@dataclass
+class ListTrust:
+    """How far a label-issue list can be trusted: the fold models' accuracy on the images they never trained on."""
+
+    accuracy: float  # out-of-sample accuracy of the fold models
+    chance: float  # what always answering the largest class scores
+    flagged: int
+    images: int
+
+    @property
+    def trusted(self) -> bool:
+        return self.accuracy >= TRUST_ACCURACY
+
+    def sentence(self) -> str:
+        return (f"The fold models were right on {self.accuracy:.0%} of the images they never trained on "
+                f"(always answering the largest class: {self.chance:.0%}): {self.verdict()}")
+
+    def verdict(self) -> str:
+        """What the accuracy means for the list, in plain words."""
+        if self.trusted:
+            return f"the {self.flagged} flagged images are worth checking first."
+        return (f"too low to trust this list. Below {TRUST_ACCURACY:.0%}, most flagged images are probably "
+                f"labelled right and the models are wrong about them; train better fold models first (more "
+                f"epochs, a larger image size, a pretrained model) and run the pass again.")
+
+
+def list_trust(labels: np.ndarray, probs: np.ndarray, flagged: int) -> ListTrust:
+    labels = np.asarray(labels, dtype=np.int64)
+    accuracy = float(np.mean(probs.argmax(axis=1) == labels)) if len(labels) else 0.0
+    chance = float(np.bincount(labels).max() / len(labels)) if len(labels) else 0.0
+    return ListTrust(round(accuracy, 4), round(chance, 4), int(flagged), len(labels))
+
+
 def rank_label_issues(labels: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """-> (order, score, flagged): indices most-likely-wrong first, per-image score, per-image flag."""
     from cleanlab.filter import find_label_issues
@@ -45,7 +83,7 @@ def rank_label_issues(labels: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray
         # n_jobs=1: cleanlab's default forks a multiprocessing pool, and forking a process that runs threads
         # (the app's, torch's, a process group's) can leave a child holding a copied lock forever: the
         # label-issue job hung in pool shutdown. One process is a few ms of numpy for tens of thousands.
-        flagged = find_label_issues(labels, probs, filter_by="prune_by_noise_rate", n_jobs=1)
+        flagged = find_label_issues(labels, probs, n_jobs=1)  # cleanlab's own default rule
     score = 1.0 - quality
     order = np.argsort(-score, kind="stable")  # by score alone: putting flagged ones first ranked worse
     return order, score, flagged
@@ -62,7 +100,7 @@ def find_folder_label_issues(root: str | Path, *, model_name: str = "cnn", folds
                              image_size: int = 64, seed: int = 0, device: str = "cpu",
                              progress: Progress = NO_PROGRESS) -> tuple[list[LabelIssue], LabelledImages, np.ndarray]:
     """The whole pass for a folder: decode (the first tenth of the bar), cross-validate, rank. Returns
-    (issues, data, probabilities)."""
+    (issues, data, probabilities); `list_trust(data.labels, probabilities, flagged)` says how far to trust it."""
     data = load_labelled_images(root, image_size, progress=share(progress, 0.0, 0.1))
     probs = out_of_sample_probabilities(data, model_name=model_name, folds=folds, epochs=epochs, seed=seed,
                                         device=device, progress=share(progress, 0.1, 1.0))
@@ -75,19 +113,17 @@ def find_folder_label_issues(root: str | Path, *, model_name: str = "cnn", folds
 
 
 def dataset_findings(data: LabelledImages) -> tuple[list, list[str]]:
-    """(cross-class duplicates, confound sentences) for the decoded images of a label-issue pass."""
+    """(cross-class duplicates, confound sentences) for the decoded images of a label-issue pass: the confounds
+    by the health report's check (core.data.confounds), its colour traits from the images already decoded."""
     from PIL import Image
 
-    from core.evaluate.dataset_checks import (
-        cross_class_duplicates,
-        dhash,
-        find_confounds,
-    )
+    from core.data.confounds import confound_warnings, confounds_of_files
+    from core.evaluate.dataset_checks import cross_class_duplicates, dhash
 
     hashes = [dhash(Image.fromarray(img.permute(1, 2, 0).numpy())) for img in data.images]
     labels = data.labels.tolist()
     return (cross_class_duplicates(data.files, labels, data.classes, hashes),
-            find_confounds(data.files, labels, data.classes))
+            confound_warnings(confounds_of_files(data.files, labels, data.classes, pixels=data.images)))
 
 
 def write_label_issues(issues: list[LabelIssue], out: str | Path) -> Path:

@@ -1,8 +1,9 @@
 """Which images an evaluation runs on: a checkpoint's own validation set, or any labelled folder and split.
 
 The images are preprocessed with the checkpoint's own Preprocess (size, channels, normalisation measured on
-its training data), never re-measured, so the numbers are those of the model as it was trained. Folder files
-are decoded once with the data layer's threaded decoder; unreadable ones are listed and left out.
+its training data, the decode rule), never re-measured, so the numbers are those of the model as it was
+trained, and equal to predict's and the inspector's for the same file (one pipeline, core.data.pipeline).
+Folder files are decoded once with the data layer's threaded decoder; unreadable ones are listed and left out.
 """
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ from core.data.build import build_data
 from core.data.datasets import ArrayDataset, FileDataset
 from core.data.folder import DatasetError, scan_folder_splits
 from core.data.spec import DataSpec
-from core.data.transforms import eval_transform
 from core.errors import LayerscopeError
 from core.evaluate.images import MemoryImages
 from core.progress import NO_PROGRESS, Progress
@@ -125,7 +125,7 @@ def _folder_data(ckpt: Checkpoint, root: Path, split: str, val_fraction: float, 
     paths = [p for p, _ in samples]
     size = ckpt.preprocess.image_size
     keep = estimate_cache_mb(len(paths), size, True) <= CACHE_LIMIT_MB
-    images, errors = decode_files(paths, size, True, progress=progress, keep=keep)
+    images, errors = decode_files(paths, size, True, rule=ckpt.preprocess.decode, progress=progress, keep=keep)
     good = [i for i in range(len(samples)) if i not in errors]
     unreadable = [(str(paths[i]), reason) for i, reason in sorted(errors.items())]
     if not good:
@@ -136,6 +136,5 @@ def _folder_data(ckpt: Checkpoint, root: Path, split: str, val_fraction: float, 
         stacked = torch.stack([images[i] for i in good])
         data: Dataset = ArrayDataset(stacked, torch.tensor(labels), ckpt.preprocess)
     else:
-        data = FileDataset([(paths[i], labels[k]) for k, i in enumerate(good)], eval_transform(ckpt.preprocess),
-                           draft_size=size)
+        data = FileDataset([(paths[i], labels[k]) for k, i in enumerate(good)], ckpt.preprocess)
     return EvalData(data, [str(paths[i]) for i in good], labels, f"{root} ({split})", unreadable, notes)

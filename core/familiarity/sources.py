@@ -18,7 +18,8 @@ from torch.utils.data import Dataset
 from core.checkpoints.checkpoint import Checkpoint
 from core.data.cache import CachedImageDataset
 from core.data.datasets import ArrayDataset, FileDataset
-from core.data.transforms import Preprocess, eval_transform
+from core.data.pipeline import eval_transform
+from core.data.transforms import Preprocess
 from core.errors import LayerscopeError
 from core.progress import NO_PROGRESS, Progress, share
 
@@ -58,7 +59,7 @@ def eval_view(dataset: Dataset, pre: Preprocess) -> Dataset:
     if isinstance(dataset, CachedImageDataset):  # training copies are cached a little larger: resize + crop
         return CachedImageDataset(dataset.images, dataset.labels, eval_transform(pre), dataset.paths)
     if isinstance(dataset, FileDataset):
-        return FileDataset(dataset.samples, eval_transform(pre), draft_size=dataset.draft_size)
+        return FileDataset(dataset.samples, pre)  # the pipeline's eval geometry under the checkpoint's rule
     return dataset  # a dataset of another kind is used as it is
 
 

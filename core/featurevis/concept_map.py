@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 from core.featurevis.units import layer_output
 from core.io.safefile import FileRefused, read_regular_file
+from core.models.hooks import evaluating, model_device
 
 MAX_CAV_FILE_BYTES = 64 * 1024 * 1024
 
@@ -22,13 +23,8 @@ MAX_CAV_FILE_BYTES = 64 * 1024 * 1024
 def concept_map(model: nn.Module, layer: str, image: torch.Tensor, cav: np.ndarray) -> np.ndarray | None:
     """[H, W] float map at the image's size (`image`: one normalised input [C, H, W]); positive where the
     layer's activations point along the concept. None for a layer without a spatial map (a linear layer)."""
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            out = layer_output(model, layer, image.unsqueeze(0))[0].float()
-    finally:
-        model.train(was_training)
+    with evaluating(model), torch.no_grad():
+        out = layer_output(model, layer, image.unsqueeze(0).to(model_device(model)))[0].float()
     if out.dim() != 3:
         return None
     vector = torch.as_tensor(np.asarray(cav, dtype=np.float32)).to(out.device)

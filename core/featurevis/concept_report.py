@@ -14,8 +14,6 @@ import numpy as np
 from core.featurevis.store import layer_id
 from core.io.atomic import atomic_write, write_text_atomic
 
-CONCEPTS_FOLDER = "concepts"  # RUN/featurevis/concepts/: concept tests run on a run's checkpoints
-
 
 def report_stem(result) -> str:
     return f"tcav-{re.sub(r'[^A-Za-z0-9_-]', '_', result.class_name)[:40]}-{layer_id(result.layer)}"

@@ -21,10 +21,10 @@ import torch
 from torch.utils.data import Dataset
 
 from core.errors import LayerscopeError
-from core.data.datasets import match_channels
-from core.data.transforms import Preprocess, eval_transform
+from core.data.pipeline import match_channels, model_input
+from core.data.transforms import Preprocess
 from core.featurevis import concept_images
-from core.io.images import ImageLoadError, is_image_path, load_image
+from core.io.images import ImageLoadError, is_image_path
 
 MAX_FOLDER_IMAGES = 200  # a concept needs tens of examples; a huge folder is sampled, not read whole
 MIN_CONCEPT_IMAGES = 5
@@ -80,11 +80,10 @@ def folder_set(folder: str | Path, count: int, pre: Preprocess, seed: int = 0) -
     if len(files) > MAX_FOLDER_IMAGES:
         keep = np.random.default_rng(_seed(seed, folder.name)).choice(len(files), MAX_FOLDER_IMAGES, replace=False)
         files = [files[i] for i in sorted(keep)]
-    transform = eval_transform(pre)
     tensors, skipped = [], []
     for path in files:
         try:
-            tensors.append(transform(load_image(path, draft_size=pre.image_size)))
+            tensors.append(model_input(path, pre))  # the one pipeline, as every other image the model sees
         except ImageLoadError as exc:
             skipped.append((str(path), exc.reason))
     if len(tensors) < MIN_CONCEPT_IMAGES:

@@ -11,15 +11,16 @@ import numpy as np
 import torch.nn as nn
 from torch.utils.data import Dataset
 
+from core.catalog import CONCEPT_CLASS_IMAGES, CONCEPT_IMAGES
 from core.checkpoints.schema import weights_checksum
 from core.data.transforms import Preprocess
 from core.featurevis import concept_images, concept_sets, tcav
-from core.featurevis._progress import reporter as as_reporter
 from core.featurevis.concept_sets import ConceptError, ConceptSet
 from core.featurevis.units import UnitError, class_index, describe_layer
+from core.progress import NO_PROGRESS, Progress
 
-DEFAULT_CONCEPT_IMAGES = 50  # pictures per concept and per random set
-DEFAULT_CLASS_IMAGES = 100  # images of the class whose sensitivities are scored
+DEFAULT_CONCEPT_IMAGES = CONCEPT_IMAGES.default  # pictures per concept and per random set
+DEFAULT_CLASS_IMAGES = CONCEPT_CLASS_IMAGES.default  # images of the class whose sensitivities are scored
 
 
 @dataclass
@@ -44,7 +45,7 @@ def concept_test(checkpoint, dataset, class_: str | int | list, layer: str,
                  concepts=concept_images.DEFAULT_CONCEPTS, out_dir: str | Path | None = None, *,
                  random_runs: int = tcav.DEFAULT_RANDOM_RUNS, concept_count: int = DEFAULT_CONCEPT_IMAGES,
                  class_count: int = DEFAULT_CLASS_IMAGES, alpha: float = tcav.DEFAULT_ALPHA, seed: int = 0,
-                 device: str = "cpu", progress=None, cancelled=None) -> ConceptResult | list[ConceptResult]:
+                 device: str = "cpu", progress: Progress = NO_PROGRESS) -> ConceptResult | list[ConceptResult]:
     """TCAV scores of class `class_` (a name or index; a list gives one result per class, sharing the concept
     vectors) at `layer` for each of `concepts` (built-in names such as 'stripes', or folders of images), each
     with its significance against `random_runs` random sets of dataset images. dataset: a torch Dataset of
@@ -59,7 +60,7 @@ def concept_test(checkpoint, dataset, class_: str | int | list, layer: str,
     wanted = class_ if isinstance(class_, (list, tuple)) else [class_]
     results = concept_tests(model, ckpt.preprocess, list(ckpt.classes), data, wanted, layer, sets,
                             random_runs=random_runs, concept_count=concept_count, class_count=class_count,
-                            alpha=alpha, seed=seed, progress=progress, cancelled=cancelled)
+                            alpha=alpha, seed=seed, progress=progress)
     checksum = weights_checksum(ckpt.model_state)
     for result in results:
         result.weights_checksum = checksum
@@ -73,8 +74,8 @@ def concept_test(checkpoint, dataset, class_: str | int | list, layer: str,
 def concept_tests(model: nn.Module, pre: Preprocess, classes: list[str], data: Dataset, wanted: list[str | int],
                   layer: str, sets: list[ConceptSet], *, random_runs: int = tcav.DEFAULT_RANDOM_RUNS,
                   concept_count: int = DEFAULT_CONCEPT_IMAGES, class_count: int = DEFAULT_CLASS_IMAGES,
-                  alpha: float = tcav.DEFAULT_ALPHA, seed: int = 0, progress=None,
-                  cancelled=None) -> list[ConceptResult]:
+                  alpha: float = tcav.DEFAULT_ALPHA, seed: int = 0,
+                  progress: Progress = NO_PROGRESS) -> list[ConceptResult]:
     """The same on a model in memory and prepared concept sets: one ConceptResult per class in `wanted`."""
     if random_runs < 2:
         raise ConceptError("a significance test needs at least 2 random runs (10 or more is better)")
@@ -88,7 +89,7 @@ def concept_tests(model: nn.Module, pre: Preprocess, classes: list[str], data: D
     labels = concept_sets.labels_of(data)
     inputs = {i: concept_sets.class_images(data, labels, i, class_count, seed) for i in indices}
     raw, vectors = tcav.run_tcav(model, layer, inputs, _groups(sets, data, pre, concept_count, seed), random_runs,
-                                 seed=seed, report=as_reporter(progress, cancelled))
+                                 seed=seed, progress=progress)
     threshold = alpha / len(sets)
     results = []
     for index in indices:

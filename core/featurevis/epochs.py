@@ -1,6 +1,7 @@
 """The first layer's pictures at the end of every epoch, for small models: watch its units become colour and
-edge detectors, replayed with a slider. The trainer callback of phase 2 calls `visualize_epoch` once an epoch;
-the Dossier reads `saved_epochs` and `load_epoch`. Stored as RUN/featurevis/epochs/epoch-0003/ (the same
+edge detectors, replayed with a slider. The trainer's callback (during_training.py) calls `visualize_epoch`
+after each epoch (and once before the first, for the weights the run starts from); the Dossier reads
+`saved_epochs` and `load_epoch`. Stored as RUN/featurevis/epochs/epoch-0003/ (core.runs.layout; the same
 files as any visualization: pictures.npz, sanity.json, PNGs, mosaic.png)."""
 from __future__ import annotations
 
@@ -10,32 +11,35 @@ from pathlib import Path
 
 import torch.nn as nn
 
+from core.catalog import FEATURE_PICTURES_MAX_SIZE
 from core.checkpoints.schema import weights_checksum
 from core.data.transforms import Preprocess
 from core.featurevis.optimize import VisSettings
 from core.featurevis.pictures import VisResult
-from core.featurevis.store import EPOCHS_FOLDER, FEATUREVIS_FOLDER, load_result, save_result
+from core.featurevis.store import load_result, save_result
 from core.featurevis.units import first_layer
 from core.featurevis.visualize import Target, visualize_model
+from core.progress import NO_PROGRESS, Progress
+from core.runs.layout import EPOCH_PREFIX, RunLayout
 
 # A first layer converges in tens of steps (it has no random transforms; see optimize.first_layer_penalty).
 EPOCH_SETTINGS = VisSettings(steps=64)
 MAX_EPOCH_UNITS = 64
-MAX_EPOCH_IMAGE_SIZE = 64  # "small models": above this a whole first layer costs too long every epoch
-_EPOCH_NAME = re.compile(r"epoch-(\d{4,6})")
+_EPOCH_NAME = re.compile(re.escape(EPOCH_PREFIX) + r"(\d{4,6})")
 
 
 def epoch_folder(run_dir: str | Path, epoch: int) -> Path:
-    return Path(run_dir) / FEATUREVIS_FOLDER / EPOCHS_FOLDER / f"epoch-{int(epoch):04d}"
+    return RunLayout(run_dir).featurevis_epoch(epoch)
 
 
 def suits_epoch_mode(pre: Preprocess) -> bool:
-    return pre.image_size <= MAX_EPOCH_IMAGE_SIZE
+    """"Small models": above FEATURE_PICTURES_MAX_SIZE px a whole first layer costs too long every epoch."""
+    return pre.image_size <= FEATURE_PICTURES_MAX_SIZE
 
 
 def visualize_epoch(model: nn.Module, pre: Preprocess, run_dir: str | Path, epoch: int, *,
                     settings: VisSettings = EPOCH_SETTINGS, max_units: int = MAX_EPOCH_UNITS, copy_model: bool = True,
-                    progress=None, cancelled=None) -> VisResult | None:
+                    progress: Progress = NO_PROGRESS) -> VisResult | None:
     """Pictures of the first layer's units (at most `max_units`) saved as epoch `epoch` of the run; None when
     the model has no layer that reads the picture. copy_model: work on a copy of the weights, so the caller
     may go on training (or hand this to another thread) meanwhile."""
@@ -49,16 +53,17 @@ def visualize_epoch(model: nn.Module, pre: Preprocess, run_dir: str | Path, epoc
     noun = "channel" if isinstance(module, nn.Conv2d) else "unit"
     target = Target(layer, "conv" if isinstance(module, nn.Conv2d) else "linear", units,
                     [f"{noun} {u}" for u in units], True)
-    pictures = visualize_model(model, pre, [], target, settings, progress, cancelled)
-    result = VisResult(layer, target.kind, weights_checksum(model.state_dict()), settings.to_dict(), settings.key(pre.image_size),
-                       pre.image_size, pre.channels, pictures, notes=[f"epoch {int(epoch)}"])
+    pictures = visualize_model(model, pre, [], target, settings, progress)
+    result = VisResult(layer, target.kind, weights_checksum(model.state_dict()), settings.to_dict(),
+                       settings.key(pre.image_size), pre.image_size, pre.channels, pictures,
+                       notes=[f"epoch {int(epoch)}"])
     result.files = save_result(result, epoch_folder(run_dir, epoch))
     return result
 
 
 def saved_epochs(run_dir: str | Path) -> list[int]:
-    """Epochs that have first-layer pictures, in order."""
-    folder = Path(run_dir) / FEATUREVIS_FOLDER / EPOCHS_FOLDER
+    """Epochs that have first-layer pictures, in order (0: before the first epoch)."""
+    folder = RunLayout(run_dir).featurevis_epochs
     try:
         names = [p.name for p in folder.iterdir() if p.is_dir() and not p.is_symlink()]
     except OSError:

@@ -17,11 +17,13 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from core.catalog import VIS_STEPS
 from core.data.transforms import Preprocess
 from core.featurevis import robustness
-from core.featurevis._progress import Reporter, reporter as as_reporter
 from core.featurevis.parameterization import FourierImage, PixelImage
 from core.featurevis.units import OBJECTIVES, layer_output, unit_values
+from core.models.hooks import evaluating, model_device
+from core.progress import NO_PROGRESS, Progress
 
 
 # A channel's strongest position is sought away from the map's edge: a position whose window hangs over the
@@ -32,7 +34,7 @@ EDGE_MARGIN = 1
 
 @dataclass(frozen=True)
 class VisSettings:
-    steps: int = 256
+    steps: int = VIS_STEPS.default
     lr: float = 0.05  # Adam's step, Lucid's default
     seed: int = 0
     objective: str = "max"  # for conv channels; see units.OBJECTIVES
@@ -83,27 +85,22 @@ def normaliser(pre: Preprocess, device: torch.device):
 
 
 def synthesize(model: nn.Module, pre: Preprocess, layer: str, units: list[int], settings: VisSettings = VisSettings(),
-               progress=None, cancelled=None, first_layer: bool = False) -> Synthesis:
+               progress: Progress = NO_PROGRESS, first_layer: bool = False) -> Synthesis:
     """Pictures [len(units), C, S, S] in [0, 1] (C, S: the model's channels and input size) that excite each
-    unit of `layer` (units.OUTPUT for classes). progress(done, total, message) per step; Cancelled on cancel."""
-    report = as_reporter(progress, cancelled)
-    device = next((p.device for p in model.parameters()), torch.device("cpu"))
-    was_training = model.training
-    model.eval()
+    unit of `layer` (units.OUTPUT for classes). The progress counts optimisation steps over all batches; a
+    cancel is heard before every step (core.errors.Cancelled)."""
+    device = model_device(model)
     result = Synthesis(torch.empty(0), list(units), layer)
     batches = [units[i:i + settings.batch_size] for i in range(0, len(units), settings.batch_size)]
     steps = min(settings.steps, settings.first_layer_steps) if first_layer else settings.steps
-    total = steps * len(batches)
     chunks = []
-    try:
+    with evaluating(model):
         for b, batch in enumerate(batches):
-            scoped = report.scaled(b * steps, steps, total)
             penalty = first_layer_penalty(model, layer, batch, settings) if first_layer else None
-            pictures, trace = _optimise_batch(model, pre, layer, batch, settings, steps, device, scoped, penalty)
+            pictures, trace = _optimise_batch(model, pre, layer, batch, settings, steps, device, progress, penalty,
+                                              (b * steps, steps * len(batches)))
             chunks.append(pictures)
             result.objective_trace.append(trace)
-    finally:
-        model.train(was_training)
     result.pictures = torch.cat(chunks) if chunks else torch.empty(0, pre.channels, pre.image_size, pre.image_size)
     return result
 
@@ -128,7 +125,9 @@ def first_layer_penalty(model: nn.Module, layer: str, units: list[int], settings
 
 
 def _optimise_batch(model, pre: Preprocess, layer: str, units: list[int], settings: VisSettings, steps: int, device,
-                    report: Reporter, penalty: torch.Tensor | None) -> tuple[torch.Tensor, list[float]]:
+                    progress: Progress, penalty: torch.Tensor | None,
+                    count: tuple[int, int]) -> tuple[torch.Tensor, list[float]]:
+    """count: (steps done before this batch, steps of the whole synthesis), for the progress bar."""
     size, channels = pre.image_size, pre.channels
     init_gens = [unit_generator(settings.seed, layer, u) for u in units]
     step_gens = [unit_generator(settings.seed + 1, layer, u) for u in units]
@@ -147,7 +146,7 @@ def _optimise_batch(model, pre: Preprocess, layer: str, units: list[int], settin
     warp = settings.robustness(size) if settings.transforms and penalty is None else None
     trace = []
     for step in range(steps):
-        report.check("the feature visualization")
+        progress.check_cancelled()
         picture = normalise(param())
         x = robustness.apply(picture, robustness.random_affine(len(units), warp, size, step_gens)) \
             if warp is not None else picture
@@ -160,7 +159,7 @@ def _optimise_batch(model, pre: Preprocess, layer: str, units: list[int], settin
             w.grad = -g  # ascent
         optimiser.step()
         trace.append(objective.detach())  # read once at the end: no device sync per step
-        report.step(step + 1, steps, f"step {step + 1}/{steps}")
+        progress.update(count[0] + step + 1, count[1], f"step {count[0] + step + 1}/{count[1]}")
     with torch.no_grad():
         return param().detach().cpu(), torch.stack(trace).cpu().tolist()
 

@@ -17,8 +17,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from core.featurevis._progress import reporter as as_reporter
 from core.featurevis.units import every_unit_value, layer_output
+from core.models.hooks import evaluating, model_device
+from core.progress import NO_PROGRESS, Progress
 
 
 @dataclass
@@ -31,31 +32,26 @@ class RealTop:
 
 
 def real_top_from_dataset(model: nn.Module, dataset: Dataset, layer: str, units: list[int], *, source: str,
-                          max_images: int = 512, batch_size: int = 64, progress=None, cancelled=None) -> RealTop:
+                          max_images: int = 512, batch_size: int = 64,
+                          progress: Progress = NO_PROGRESS) -> RealTop:
     """One inference pass over the first `max_images` items of `dataset` (yielding (tensor, label)); the pass
     stops at `layer`. Cancel is checked before every batch."""
-    report = as_reporter(progress, cancelled)
-    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    device = model_device(model)
     count = min(len(dataset), max_images)
     loader = DataLoader(Subset(dataset, range(count)), batch_size=batch_size, shuffle=False)
     best = torch.full((len(units),), float("-inf"))
     where = torch.full((len(units),), -1, dtype=torch.long)
     seen = 0
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode():
-            for inputs, _labels in loader:
-                report.check("the pass over the dataset")
-                out = layer_output(model, layer, inputs.to(device)).float().cpu()
-                top, arg = every_unit_value(out, units).max(dim=0)  # per unit, over this batch
-                better = top > best
-                best = torch.where(better, top, best)
-                where = torch.where(better, arg + seen, where)
-                seen += len(inputs)
-                report.step(seen, count, f"real images: {seen}/{count}")
-    finally:
-        model.train(was_training)
+    with evaluating(model), torch.inference_mode():
+        for inputs, _labels in loader:
+            progress.check_cancelled()
+            out = layer_output(model, layer, inputs.to(device)).float().cpu()
+            top, arg = every_unit_value(out, units).max(dim=0)  # per unit, over this batch
+            better = top > best
+            best = torch.where(better, top, best)
+            where = torch.where(better, arg + seen, where)
+            seen += len(inputs)
+            progress.update(seen, count, f"real images: {seen}/{count}")
     return RealTop({u: float(best[i]) for i, u in enumerate(units) if seen},
                    {u: int(where[i]) for i, u in enumerate(units) if seen}, f"{source} ({seen} images)")
 

@@ -26,8 +26,6 @@ from core.featurevis.pictures import UnitPicture, VisResult
 from core.io.atomic import atomic_write, write_text_atomic
 from core.io.safefile import FileRefused, read_regular_file
 
-FEATUREVIS_FOLDER = "featurevis"  # RUN/featurevis/: everything this feature writes into a run folder
-EPOCHS_FOLDER = "epochs"  # RUN/featurevis/epochs/epoch-0003/: the first layer at the end of each epoch
 PICTURES_FILE, SANITY_FILE, MOSAIC_FILE = "pictures.npz", "sanity.json", "mosaic.png"
 FORMAT_VERSION = 1
 MAX_FILE_BYTES = 256 * 1024 * 1024

@@ -30,10 +30,12 @@ from captum.concept._utils.classifier import Classifier
 from captum.concept._utils.common import concepts_to_str
 from torch.utils.data import DataLoader, Dataset
 
-from core.featurevis._progress import Reporter
+from core.catalog import CONCEPT_RANDOM_RUNS
 from core.featurevis.concept_sets import ConceptSet
+from core.models.hooks import evaluating, model_device
+from core.progress import NO_PROGRESS, Progress
 
-DEFAULT_RANDOM_RUNS = 16  # the random reference scores spread widely (sd ~0.4): fewer runs rarely detect a 0.3 shift
+DEFAULT_RANDOM_RUNS = CONCEPT_RANDOM_RUNS.default  # the random scores spread widely (sd ~0.4): fewer rarely detect a 0.3 shift
 DEFAULT_ALPHA = 0.05
 WEAK_CAV_ACCURACY = 0.6  # below this the layer barely tells the concept from random images
 
@@ -160,7 +162,7 @@ def _plan(groups: list[tuple[list[ConceptSet], ConceptSet]], runs: int, batch_si
 
 def run_tcav(model: nn.Module, layer: str, inputs: dict[int, torch.Tensor],
              groups: list[tuple[list[ConceptSet], ConceptSet]], runs: int, *, seed: int = 0, batch_size: int = 32,
-             report: Reporter | None = None) -> tuple[dict[int, RawScores], ConceptVectors]:
+             progress: Progress = NO_PROGRESS) -> tuple[dict[int, RawScores], ConceptVectors]:
     """TCAV at `layer` of each class in `inputs` ({class index: its images}) for each concept of each group
     (concepts, their pool of random pictures), `runs` times with fresh pictures on both sides, and of random
     pictures against random pictures of the same pool: the reference. The concept vectors are trained once
@@ -168,28 +170,23 @@ def run_tcav(model: nn.Module, layer: str, inputs: dict[int, torch.Tensor],
     Why fresh pictures on both sides, where TCAV compares one concept set (and one random set R_0) against
     R_1..R_n: a fixed set gives nearly the same vector every run, so its scores barely vary (measured: 1.00 +-
     0.01 for R_0 on one class) and the t-test then compares two quirks of two picked sets."""
-    report = report or Reporter()
-    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    device = model_device(model)
     plan = _plan(groups, runs, batch_size, device)
     steps = len(plan.sets) + sum(math.ceil(len(x) / batch_size) for x in inputs.values())
-    was_training = model.training
-    model.eval()
-    try:
-        with tempfile.TemporaryDirectory(prefix="layerscope-tcav-") as folder, warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # Captum's notes on its own defaults
-            warnings.simplefilter("ignore", DeprecationWarning)  # Captum 0.9 loading CAVs names numpy.core
-            tcav = TCAV(model, [layer], model_id="model", classifier=LinearCav(seed), save_path=folder)
-            for k, pair in enumerate(plan.sets):
-                report.check("the concept test")
-                tcav.compute_cavs([pair])
-                report.step(k + 1, steps, f"concept vectors {k + 1}/{len(plan.sets)}")
-            done, signs = len(plan.sets), {}
-            for index, images in inputs.items():
-                signs[index] = _scores(tcav, plan.sets, layer, index, images.to(device), batch_size, report, done, steps)
-                done += math.ceil(len(images) / batch_size)
-            stats = [tcav.cavs[concepts_to_str(pair)][layer].stats for pair in plan.sets]
-    finally:
-        model.train(was_training)
+    with evaluating(model), tempfile.TemporaryDirectory(prefix="layerscope-tcav-") as folder, \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # Captum's notes on its own defaults
+        warnings.simplefilter("ignore", DeprecationWarning)  # Captum 0.9 loading CAVs names numpy.core
+        tcav = TCAV(model, [layer], model_id="model", classifier=LinearCav(seed), save_path=folder)
+        for k, pair in enumerate(plan.sets):
+            progress.check_cancelled()
+            tcav.compute_cavs([pair])
+            progress.update(k + 1, steps, f"concept vectors {k + 1}/{len(plan.sets)}")
+        done, signs = len(plan.sets), {}
+        for index, images in inputs.items():
+            signs[index] = _scores(tcav, plan.sets, layer, index, images.to(device), batch_size, progress, done, steps)
+            done += math.ceil(len(images) / batch_size)
+        stats = [tcav.cavs[concepts_to_str(pair)][layer].stats for pair in plan.sets]
     vectors = ConceptVectors({n: [float(stats[k]["accs"]) for k in rows] for n, rows in plan.rows.items()},
                              {n: _mean_cav([stats[k] for k in rows], plan.ids[n]) for n, rows in plan.rows.items()})
     raw = {index: RawScores({n: [sign[k] for k in rows] for n, rows in plan.rows.items()},
@@ -198,16 +195,16 @@ def run_tcav(model: nn.Module, layer: str, inputs: dict[int, torch.Tensor],
     return raw, vectors
 
 
-def _scores(tcav, sets, layer: str, class_index: int, inputs: torch.Tensor, batch_size: int, report: Reporter,
+def _scores(tcav, sets, layer: str, class_index: int, inputs: torch.Tensor, batch_size: int, progress: Progress,
             done: int, steps: int) -> list[float]:
     """TCAV sign-count scores of the first concept of each set, over `inputs` in batches (a cancel point and
     bounded memory per batch; the scores are shares, so batches combine by their sizes)."""
     totals = np.zeros(len(sets))
     for b, batch in enumerate(inputs.split(batch_size)):
-        report.check("the concept test")
+        progress.check_cancelled()
         scores = tcav.interpret(batch, sets, target=int(class_index))
         totals += [float(scores[concepts_to_str(pair)][layer]["sign_count"][0]) * len(batch) for pair in sets]
-        report.step(done + b + 1, steps, f"class images {min((b + 1) * batch_size, len(inputs))}/{len(inputs)}")
+        progress.update(done + b + 1, steps, f"class images {min((b + 1) * batch_size, len(inputs))}/{len(inputs)}")
     return list(totals / max(len(inputs), 1))
 
 

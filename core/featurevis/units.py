@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 
 from core.errors import LayerscopeError
-from core.featurevis._hooks import hooks
+from core.models.hooks import Hooks, evaluating, model_device
 
 OUTPUT = "output"  # the layer name of a class target: the model's own output (its logits)
 OBJECTIVES = ("max", "mean")  # a channel's strongest position (the Dossier's measure) or Lucid's channel mean
@@ -25,7 +25,10 @@ class UnitError(LayerscopeError, ValueError):
 
 
 class _Reached(Exception):
-    """Raised from a hook to end the forward pass at the target layer: the layers after it cost time only."""
+    """Raised from the watching hook to end the forward pass at the target layer: the layers after it cost time
+    only (a deep layer of resnet18 at 224 px is reached in a fraction of the whole pass, and the optimisation
+    makes hundreds of passes). core.models.hooks.Hooks lets a hook's exception through, so no hook of our own is
+    needed: this exception and the `try` in layer_output are the whole of it."""
 
 
 @dataclass(frozen=True)
@@ -41,13 +44,16 @@ def layer_output(model: nn.Module, layer: str, x: torch.Tensor) -> torch.Tensor:
     """The output of `layer` for `x` (the model's output for OUTPUT); the pass stops at that layer."""
     if layer == OUTPUT:
         return model(x)
+    modules = dict(model.named_modules())
+    if layer not in modules:
+        raise UnitError(f"the model has no layer named {layer!r}; its layers: {', '.join(visualisable_layers(model))}")
     captured: list[torch.Tensor] = []
 
-    def keep(_name, _module, output):
+    def keep(_name, _inputs, output):
         captured.append(output[0] if isinstance(output, (tuple, list)) else output)
         raise _Reached
 
-    with hooks(model, [layer], keep):
+    with Hooks({layer: modules[layer]}, keep):
         try:
             model(x)
         except _Reached:
@@ -93,20 +99,13 @@ def describe_layer(model: nn.Module, layer: str, input_shape: tuple[int, int, in
     modules = dict(model.named_modules())
     if layer != OUTPUT and (not layer or layer not in modules):
         raise UnitError(f"the model has no layer named {layer!r}; its layers: {', '.join(visualisable_layers(model))}")
-    x = torch.zeros(1, *input_shape)
+    x = torch.zeros(1, *input_shape, device=model_device(model))
     seen_input: list[torch.Tensor] = []
-    handle = None
-    if layer != OUTPUT:
-        handle = modules[layer].register_forward_pre_hook(lambda _m, inputs: seen_input.append(inputs[0]))
-    was_training = model.training
-    try:
-        model.eval()  # a pass in training mode would move batch-norm statistics
-        with torch.no_grad():
-            out = layer_output(model, layer, x)
-    finally:
-        model.train(was_training)
-        if handle is not None:
-            handle.remove()
+    watched = {} if layer == OUTPUT else {layer: modules[layer]}
+    # eval mode: a pass in training mode would move batch-norm statistics
+    with Hooks(watched, lambda _n, inputs, _o: seen_input.append(inputs[0]), before=True), evaluating(model), \
+            torch.no_grad():
+        out = layer_output(model, layer, x)
     if not isinstance(out, torch.Tensor) or out.dim() not in (2, 4):
         raise UnitError(f"layer {layer!r} gives {tuple(getattr(out, 'shape', ()))}, not [N, C] or [N, C, H, W]; "
                         "pick a conv or linear layer")
@@ -120,21 +119,16 @@ def describe_layer(model: nn.Module, layer: str, input_shape: tuple[int, int, in
 
 def first_layer(model: nn.Module, input_shape: tuple[int, int, int]) -> str | None:
     """The first conv or linear layer whose input is the picture itself (perhaps flattened), or None."""
-    x = torch.zeros(1, *input_shape, device=next((p.device for p in model.parameters()), torch.device("cpu")))
+    x = torch.zeros(1, *input_shape, device=model_device(model))
     readers: list[str] = []
-    handles = [m.register_forward_pre_hook(
-        lambda _m, inputs, n=name: readers.append(n) if inputs and isinstance(inputs[0], torch.Tensor)
-        and inputs[0].data_ptr() == x.data_ptr() else None)
-        for name, m in model.named_modules() if name and isinstance(m, (nn.Conv2d, nn.Linear))]
-    was_training = model.training
-    try:
-        model.eval()
-        with torch.no_grad():
-            model(x)
-    finally:
-        for h in handles:
-            h.remove()
-        model.train(was_training)
+
+    def reads_picture(name, inputs, _output):
+        if inputs and isinstance(inputs[0], torch.Tensor) and inputs[0].data_ptr() == x.data_ptr():
+            readers.append(name)
+
+    layers = {n: m for n, m in model.named_modules() if n and isinstance(m, (nn.Conv2d, nn.Linear))}
+    with Hooks(layers, reads_picture, before=True), evaluating(model), torch.no_grad():
+        model(x)
     return readers[0] if readers else None
 
 

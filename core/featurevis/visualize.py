@@ -12,17 +12,19 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
+from core.catalog import VIS_REAL_IMAGES
 from core.checkpoints.schema import weights_checksum
 from core.data.transforms import Preprocess
 from core.featurevis import sanity
-from core.featurevis._progress import Reporter, reporter as as_reporter
 from core.featurevis.optimize import VisSettings, normaliser, synthesize, to_uint8
 from core.featurevis.pictures import UnitPicture, VisResult
 from core.featurevis.store import StoreError, cache_folder, layer_id, load_result, save_result
 from core.featurevis.units import (OUTPUT, UnitError, class_index, describe_layer, layer_output, parse_units,
                                    strongest_position, unit_values)
+from core.models.hooks import evaluating, model_device
+from core.progress import NO_PROGRESS, Progress, share
 
-DEFAULT_REAL_IMAGES = 512  # real images searched for each unit's top activation
+DEFAULT_REAL_IMAGES = VIS_REAL_IMAGES.default  # real images searched for each unit's top activation
 OPTIMISE_SHARE = 0.9  # of the progress bar; the pass over real images takes the rest
 
 
@@ -65,31 +67,25 @@ def _units(units: str | list[int], count: int) -> list[int]:
 
 
 def visualize_model(model: nn.Module, pre: Preprocess, classes: list[str], target: Target,
-                    settings: VisSettings = VisSettings(), progress=None, cancelled=None) -> list[UnitPicture]:
+                    settings: VisSettings = VisSettings(), progress: Progress = NO_PROGRESS) -> list[UnitPicture]:
     """Optimise one picture per unit of `target`, then measure it: activation, strongest position and the
     pixels it sees, and (first layers) the weight correlation or (classes) the model's verdict."""
     if not target.units:
         return []
-    syn = synthesize(model, pre, target.layer, target.units, settings, progress, cancelled,
-                     first_layer=target.reads_picture)
+    syn = synthesize(model, pre, target.layer, target.units, settings, progress, first_layer=target.reads_picture)
     return measure_pictures(model, pre, classes, target, syn.pictures)
 
 
 def measure_pictures(model: nn.Module, pre: Preprocess, classes: list[str], target: Target,
                      pictures: torch.Tensor) -> list[UnitPicture]:
-    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    device = model_device(model)
     x = normaliser(pre, device)(pictures.to(device))
     units = torch.tensor(target.units, dtype=torch.long)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            out = layer_output(model, target.layer, x)
-            activation = unit_values(out, units).float().cpu().tolist()
-            positions = strongest_position(out, units)
-            probs = torch.softmax(model(x).float(), dim=1).cpu() if target.kind == "output" else None
-    finally:
-        model.train(was_training)
+    with evaluating(model), torch.no_grad():
+        out = layer_output(model, target.layer, x)
+        activation = unit_values(out, units).float().cpu().tolist()
+        positions = strongest_position(out, units)
+        probs = torch.softmax(model(x).float(), dim=1).cpu() if target.kind == "output" else None
     boxes = _field_boxes(model, pre, target, positions)
     modules = dict(model.named_modules())
     correlations = sanity.weight_correlations(modules[target.layer], x, target.units, positions) \
@@ -135,7 +131,7 @@ def visualize_units(checkpoint, layer: str | None = None, units: str | list[int]
                     class_: str | int | list | None = None, out_dir: str | Path | None = None, *,
                     dataset=None, topk=None, cache_root: str | Path | None = None,
                     settings: VisSettings = VisSettings(), real_images: int = DEFAULT_REAL_IMAGES,
-                    device: str = "cpu", progress=None, cancelled=None) -> VisResult:
+                    device: str = "cpu", progress: Progress = NO_PROGRESS) -> VisResult:
     """Pictures for units of `layer` (or output classes `class_`) of a checkpoint (a path or a Checkpoint).
 
     dataset: where to find each unit's top real image: a torch Dataset of (tensor, label), a folder or
@@ -143,10 +139,9 @@ def visualize_units(checkpoint, layer: str | None = None, units: str | list[int]
     its topk.npz path), used instead when it has the layer. real_images=0 skips the real images.
     cache_root: e.g. RUN/featurevis; pictures already there for these weights and settings are reused.
     out_dir: PNGs, sanity.json and pictures.npz are written to out_dir/<layer>/.
-    progress(done, total, message); cancelled() -> True stops within one step (core.errors.Cancelled)."""
+    progress: core.progress; a cancel stops it within one optimisation step (core.errors.Cancelled)."""
     from core.checkpoints.checkpoint import Checkpoint, load_checkpoint
 
-    report = as_reporter(progress, cancelled)
     ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
     model = ckpt.build_model().to(device)
     pre, classes = ckpt.preprocess, list(ckpt.classes)
@@ -159,17 +154,17 @@ def visualize_units(checkpoint, layer: str | None = None, units: str | list[int]
     have = {p.unit: p for p in (cached.pictures if cached else [])}
     todo = [i for i, u in enumerate(target.units) if u not in have]
     fresh = visualize_model(model, pre, classes, _subset(target, todo), settings,
-                            report.scaled(0, round(1000 * OPTIMISE_SHARE), 1000))
+                            share(progress, 0.0, OPTIMISE_SHARE))
     pictures = {**have, **{p.unit: p for p in fresh}}
     wanted = [pictures[u] for u in target.units]
     result.cached_units = [u for u in target.units if u in have]
-    real = _real_tops(model, ckpt, target, dataset, topk, real_images, cached, fresh, report, result)
+    real = _real_tops(model, ckpt, target, dataset, topk, real_images, cached, fresh, progress, result)
     if real is not None:
         attach_real_tops(wanted, real)
         result.real_source = real.source
     elif cached is not None and not fresh:
         result.real_source = cached.real_source
-    report.step(1000, 1000, "done")
+    progress.update(1, 1, "done")
     if folder is not None:
         result.pictures = sorted(pictures.values(), key=lambda p: p.unit)
         try:
@@ -200,7 +195,7 @@ def _load_cache(folder: Path | None, result: VisResult) -> VisResult | None:
 
 
 def _real_tops(model, ckpt, target: Target, dataset, topk, real_images: int, cached: VisResult | None,
-               fresh: list[UnitPicture], report: Reporter, result: VisResult) -> sanity.RealTop | None:
+               fresh: list[UnitPicture], progress: Progress, result: VisResult) -> sanity.RealTop | None:
     """Each unit's top real activation: from the Dossier when it has the layer, else one pass over real
     images; None (with a note saying why) when there are none to search. Reused from the cache when the
     cached pictures already carry them and nothing new was optimised."""
@@ -216,9 +211,8 @@ def _real_tops(model, ckpt, target: Target, dataset, topk, real_images: int, cac
     data, source = _real_dataset(ckpt, dataset, result)
     if data is None:
         return None
-    sub = report.scaled(round(1000 * OPTIMISE_SHARE), round(1000 * (1 - OPTIMISE_SHARE)), 1000)
     return sanity.real_top_from_dataset(model, data, target.layer, target.units, source=source,
-                                        max_images=real_images, progress=sub)
+                                        max_images=real_images, progress=share(progress, OPTIMISE_SHARE, 1.0))
 
 
 def _open_topk(topk):

@@ -25,16 +25,17 @@ def _tile_rgb(tiles: np.ndarray, pad: int, pad_value: int) -> np.ndarray:
 
 
 def _to_rgb_tiles(weights: torch.Tensor) -> np.ndarray:
-    """[N, C, h, w] float -> uint8 [N, h, w, 3], each filter min-max scaled on its own.
-    3 input channels are shown as colour; any other count as gray (the mean over input channels)."""
+    """[N, C, h, w] float -> uint8 [N, h, w, 3], each filter scaled on its own around zero: a weight of 0 is
+    mid-grey (128), the filter's largest |weight| black (negative) or full brightness (positive), so a colour
+    bar from -max through 0 to +max reads every tile. 3 input channels are shown as colour; any other count
+    as grey (the mean over input channels)."""
     w = torch.nan_to_num(weights.detach().float().cpu(), nan=0.0, posinf=0.0, neginf=0.0)
     if w.shape[1] != 3:
         w = w.mean(dim=1, keepdim=True).expand(-1, 3, -1, -1)
-    flat = w.reshape(w.shape[0], -1)
-    lo, hi = flat.min(dim=1).values, flat.max(dim=1).values
-    span = torch.where(hi > lo, hi - lo, torch.ones_like(hi))
-    scaled = (w - lo.view(-1, 1, 1, 1)) / span.view(-1, 1, 1, 1)
-    return (scaled.permute(0, 2, 3, 1).numpy() * 255.0 + 0.5).astype(np.uint8)
+    largest = w.reshape(w.shape[0], -1).abs().max(dim=1).values
+    largest = torch.where(largest > 0, largest, torch.ones_like(largest))
+    scaled = 0.5 + 0.5 * w / largest.view(-1, 1, 1, 1)
+    return (scaled.permute(0, 2, 3, 1).numpy() * 255.0 + 0.5).clip(0, 255).astype(np.uint8)
 
 
 def _linear_templates(linear: nn.Linear, max_filters: int) -> torch.Tensor | None:
@@ -49,10 +50,11 @@ def _linear_templates(linear: nn.Linear, max_filters: int) -> torch.Tensor | Non
 
 
 def first_layer_filters(model: nn.Module, max_filters: int = 64, scale: int = 1, pad: int = 1,
-                        pad_value: int = 128) -> np.ndarray | None:
+                        pad_value: int = 255) -> np.ndarray | None:
     """The first Conv2d's filters as a uint8 [H, W, 3] mosaic (grayscale input -> gray filters); for a
     model with no Conv2d, the first Linear layer's weights as image templates; None if neither applies.
-    `scale` enlarges each weight to scale x scale pixels (3x3 kernels are tiny on screen)."""
+    `scale` enlarges each weight to scale x scale pixels (3x3 kernels are tiny on screen); tiles are `pad`
+    white pixels apart (grey is a weight of 0)."""
     with torch.no_grad():
         conv = _first(model, nn.Conv2d)
         if conv is not None:

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from core.io.images import load_image
 from core.inspect.filters import first_layer_filters
 from core.inspect.inspection import inspect_image
 from core.inspect.mosaic import to_rgb8
@@ -64,7 +63,7 @@ def inspect_to_folder(checkpoint_path, image_path, out_dir, target=None, cam_lay
     from core.checkpoints.predict import Predictor  # here, not at the top: core.checkpoints.predict imports torch-heavy modules
 
     predictor = Predictor.from_checkpoint(checkpoint_path)
-    image = load_image(image_path)
+    image = predictor.load(image_path)  # the checkpoint's decode rule, as evaluate and predict
     result = inspect_image(predictor, image, top_k=top_k, scaling=scaling, keep_activations=False)
     out = Path(out_dir)
     (out / "layers").mkdir(parents=True, exist_ok=True)

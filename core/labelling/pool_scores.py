@@ -12,21 +12,22 @@ import torch
 from torch.utils.data import Dataset
 
 from core.checkpoints.checkpoint import Checkpoint, load_checkpoint
-from core.data.transforms import eval_transform
+from core.data.pipeline import model_input
+from core.data.transforms import Preprocess
 from core.errors import LayerscopeError
 from core.familiarity.features import FeatureSet, extract_features
 from core.familiarity.sources import ImageSet
-from core.io.images import ImageLoadError, load_image
+from core.io.images import ImageLoadError
 from core.progress import NO_PROGRESS, Progress
 
 
 class _PoolImages(Dataset):
-    """The pool's files through the checkpoint's validation transform; an unreadable file gives zeros and
-    is noted (the pass runs in this process: num_workers=0)."""
+    """The pool's files through the one image pipeline under the checkpoint's Preprocess (as evaluate and predict
+    read them); an unreadable file gives zeros and is noted (the pass runs in this process: num_workers=0)."""
 
-    def __init__(self, paths: list[Path], transform, size: int, channels: int):
-        self.paths, self.transform = paths, transform
-        self.blank = torch.zeros(channels, size, size)
+    def __init__(self, paths: list[Path], pre: Preprocess):
+        self.paths, self.pre = paths, pre
+        self.blank = torch.zeros(pre.channels, pre.image_size, pre.image_size)
         self.failed: dict[int, str] = {}
 
     def __len__(self) -> int:
@@ -34,7 +35,7 @@ class _PoolImages(Dataset):
 
     def __getitem__(self, index: int):
         try:
-            return self.transform(load_image(self.paths[index])), 0
+            return model_input(self.paths[index], self.pre), 0
         except ImageLoadError as exc:
             self.failed[index] = exc.reason
             return self.blank, 0
@@ -72,7 +73,7 @@ def score_pool(checkpoint: Checkpoint | str | os.PathLike, paths: list[Path], *,
     ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
     source = Path(ckpt.source) if ckpt.source else (None if isinstance(checkpoint, Checkpoint) else Path(checkpoint))
     pre = ckpt.preprocess
-    images = _PoolImages(list(paths), eval_transform(pre), pre.image_size, pre.channels)
+    images = _PoolImages(list(paths), pre)
     model = ckpt.build_model()
     found = extract_features(model, [ImageSet("other", images, [str(p) for p in paths], np.zeros(len(paths)))],
                              batch_size=batch_size, progress=progress)

@@ -17,7 +17,7 @@ from typing import Callable, Iterable
 
 from core.io.small_files import CAPS, SmallFileError, read_json
 from core.runs.digest import MetricsDigest
-from core.runs.layout import CONFIG, META, METRICS, RunLayout
+from core.runs.layout import CONFIG, META, METRICS, TRIALS, RunLayout, SweepLayout
 from core.runs.reducer import LIVE, WAITING
 
 # A row's status is a run status (core.runs.reducer), or one of these when the folder itself cannot be read.
@@ -47,6 +47,22 @@ class RunSummary:
     @property
     def epochs_text(self) -> str:
         return f"{self.epochs_done} / {self.epochs_planned}" if self.epochs_planned else str(self.epochs_done)
+
+
+def _with_trials(paths: list[Path]) -> list[Path]:
+    out = []
+    for path in paths:
+        sweep = SweepLayout(path)
+        out.extend(sweep.trial_folders() if sweep.is_sweep_folder() else [path])
+    return out
+
+
+def _default_name(path: Path) -> str:
+    """A run's name until it is renamed: its folder's; a sweep's trial is <sweep folder>/<trial>, so the trials
+    of one sweep sort and filter together."""
+    if path.parent.name == TRIALS and SweepLayout(path.parent.parent).is_sweep_folder():
+        return f"{path.parent.parent.name}/{path.name}"
+    return path.name
 
 
 def is_run_folder(path: Path) -> bool:
@@ -120,9 +136,10 @@ class RunIndex:
             return []
 
     def run_paths(self) -> list[Path]:
-        paths = self._children(self.root) if self.root is not None else []
+        """The runs under the root and the added ones; a sweep folder stands for its trials' run folders."""
+        paths = _with_trials(self._children(self.root)) if self.root is not None else []
         seen = {str(p) for p in paths}
-        return paths + [p for p in self.added if str(p) not in seen]
+        return paths + [p for p in _with_trials(self.added) if str(p) not in seen]
 
     def scan(self, should_stop: Callable[[], bool] = lambda: False,
              progress: Callable[[int, int], None] | None = None) -> list[RunSummary]:
@@ -157,7 +174,7 @@ class RunIndex:
 
     def _summary(self, path: Path, now: float | None) -> RunSummary:
         now = time.time() if now is None else now
-        row = RunSummary(name=path.name, path=str(path))
+        row = RunSummary(name=_default_name(path), path=str(path))
         cached = self._cache.setdefault(str(path), _Cached())
         try:
             entries = {e.name: e for e in os.scandir(path) if e.name in (CONFIG, METRICS, META)}

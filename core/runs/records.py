@@ -34,6 +34,13 @@ FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "metric": (str,), "patience": (int,), "best": NUMBER, "best_epoch": (int,), "resumed": (bool,),
     # multi-process runs (DDP): which process, of how many
     "rank": (int,), "world_size": (int,),
+    # the compute breakdown (kind "compute"): where the steps' time went, what the machine did, the verdict
+    "wall_s": NUMBER, "steps": (int,), "data_wait_s": NUMBER, "compute_s": NUMBER, "sync_s": NUMBER,
+    "other_s": NUMBER, "data_share": NUMBER, "compute_share": NUMBER, "sync_share": NUMBER, "other_share": NUMBER,
+    "gpu_busy_share": NUMBER, "cpu_count": (int,), "cpu_percent": NUMBER, "rss_mb": NUMBER, "workers": (int,),
+    "workers_cpu_percent": NUMBER, "workers_rss_mb": NUMBER, "system_memory_percent": NUMBER,
+    "gpu_memory_used_mb": NUMBER, "gpu_memory_total_mb": NUMBER, "gpu_allocated_mb": NUMBER,
+    "gpu_reserved_mb": NUMBER, "gpu_util_percent": NUMBER, "verdict": (str,), "verdict_kind": (str,),
 }
 
 # The kinds a version-1 writer emits and the fields each must carry (beyond version, kind, time).
@@ -51,6 +58,7 @@ KINDS: dict[str, tuple[str, ...]] = {
     "end": ("epoch", "step"),
     "diverged": ("step", "message"),
     "error": ("message",),
+    "compute": ("wall_s", "steps", "data_share", "compute_share", "sync_share", "verdict_kind"),
 }
 # After one of these the writer has said its last word (until a later "resume"/"start").
 FINAL_KINDS = ("end", "stopped", "error", "diverged")

@@ -54,6 +54,9 @@ class BatchReport:
     images_per_sec: float = 0.0
     elapsed_s: float = 0.0
     eta_s: float | None = None
+    # Every compute_every_s (and at each epoch's last batch): where the steps' time went since the last one, one
+    # flat dict of plain values per process, by rank (core.training.measure; the "compute" record's fields).
+    compute: list[dict] = field(default_factory=list)
 
     @property
     def run_fraction(self) -> float:

@@ -1,5 +1,6 @@
-"""Optimizer and learning-rate schedule factories by catalogue name, and the classification head's parameters
-(fine-tuning gives the backbone its own learning rate)."""
+"""Optimizer and learning-rate schedule factories by catalogue name, and the optimizer's parameter groups (the
+classification head at the learning rate, the backbone at lr x backbone_lr_scale when fine-tuning): the one rule
+the Trainer and the learning-rate finder (core.tuning.lr) both build their optimizer with."""
 from __future__ import annotations
 
 from typing import Callable
@@ -8,6 +9,7 @@ import torch
 import torch.nn as nn
 
 from core.training.config import TrainConfig
+from core.training.errors import TrainingError
 
 # Optimizer and schedule factories by catalogue name (a test checks they match core.catalog exactly).
 OPTIMIZERS: dict[str, Callable[[list, TrainConfig], torch.optim.Optimizer]] = {
@@ -31,3 +33,22 @@ def head_parameter_names(model: nn.Module) -> set[str]:
     if last is None:
         return set()
     return {f"{last}.{n}" for n, _ in model.get_submodule(last).named_parameters()}
+
+
+def parameter_groups(model: nn.Module, cfg: TrainConfig) -> list[dict]:
+    """The optimizer's groups: every trainable parameter at cfg.lr, or with a backbone scale other than 1 the
+    backbone at lr x backbone_lr_scale and the head (head_parameter_names) at lr; empty groups left out."""
+    trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    if not trainable:
+        raise TrainingError("the model has no trainable parameters (is everything frozen?)")
+    if cfg.backbone_lr_scale == 1.0:
+        return [{"params": [p for _, p in trainable], "lr": cfg.lr}]
+    head = head_parameter_names(model)
+    groups = [{"params": [p for n, p in trainable if n not in head], "lr": cfg.lr * cfg.backbone_lr_scale},
+              {"params": [p for n, p in trainable if n in head], "lr": cfg.lr}]
+    return [g for g in groups if g["params"]]
+
+
+def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """The run's optimizer (cfg.optimizer) over parameter_groups(model, cfg)."""
+    return OPTIMIZERS[cfg.optimizer](parameter_groups(model, cfg), cfg)

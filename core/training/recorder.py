@@ -94,6 +94,8 @@ class RunRecorder(Callback):
                          "total_steps": report.total_steps}
             out.append(records.make("step", step=step, epoch=report.epoch, batch=report.batch - (report.step - step),
                                     loss=loss, lr=report.lr, **extra))
+        for payload in report.compute:  # one per process: where the steps' time went since the last
+            out.append(records.make("compute", **payload, step=report.step, epoch=report.epoch))
         self._write(*out)
         every = getattr(run.config, "checkpoint_every_min", 0) or 0
         if self.save_checkpoints and every > 0 and time.monotonic() - self._last_save >= every * 60:

@@ -163,7 +163,8 @@ def _leading(run_dir: str | Path, strategy: Strategy | None, lock, record_sinks)
 
 def _trailing(config: TrainConfig, run_dir: str | Path, strategy: Strategy | None) -> list[Callback]:
     """After the caller's callbacks, for the process that owns the run folder: the control file, the
-    evaluation at the end, the dossier and familiarity (the map's features per epoch, the banks at the end)."""
+    evaluation at the end, the dossier, the feature pictures and familiarity (the map's features per epoch, the
+    banks at the end)."""
     trailing: list[Callback] = []
     if strategy is not None:  # a run in its own process(es) (the CLI, a job): steered by RUN/control.json
         live = LiveSnapshot(run_dir)  # a weights-only copy for the app's inspector, on request
@@ -174,8 +175,10 @@ def _trailing(config: TrainConfig, run_dir: str | Path, strategy: Strategy | Non
         trailing.append(EvaluateAtEnd(Path(run_dir)))
     from core.dossier.hookup import dossier_callbacks
     from core.familiarity.during_training import familiarity_callbacks
+    from core.featurevis.during_training import featurevis_callbacks
 
-    return trailing + dossier_callbacks(config, Path(run_dir)) + familiarity_callbacks(config, Path(run_dir))
+    return trailing + dossier_callbacks(config, Path(run_dir)) + featurevis_callbacks(config, Path(run_dir)) \
+        + familiarity_callbacks(config, Path(run_dir))
 
 
 def _resume(trainer: Trainer, checkpoint, resume) -> None:

@@ -13,6 +13,7 @@ any world size, and 2 processes x B/2 make the same optimizer steps as 1 process
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from datetime import timedelta
 
@@ -39,6 +40,7 @@ class Strategy:
     local_rank = 0
     world_size = 1
     distributed = False
+    _waiting = contextlib.nullcontext  # wraps each collective: the compute breakdown's sync time (time_collectives)
 
     def __init__(self, device: torch.device):
         self.device = torch.device(device)
@@ -51,6 +53,16 @@ class Strategy:
     def wrap_model(self, model: nn.Module) -> nn.Module:
         """The module the training step calls (the unwrapped one stays the trainer's `model`)."""
         return model
+
+    def time_collectives(self, timer) -> None:
+        """Count the time spent in this strategy's collectives (agree, reductions) as `timer.syncing()` time: a
+        process waiting there waits for the slowest of the others. (DDP's gradient all-reduce overlaps the
+        backward pass, so it counts as compute.) One process has no collectives."""
+        self._waiting = timer.syncing
+
+    def gather_numbers(self, values: list[float]) -> list[list[float]]:
+        """Every process's `values` (the same length on each), by rank; alone, [values]."""
+        return [list(values)]
 
     def train_loader(self, dataset: Dataset, batch_size: int, *, seed: int, epoch: int, skip_batches: int,
                      num_workers: int, pin_memory: bool) -> DataLoader:
@@ -210,15 +222,25 @@ class DDP(Strategy):
 
     def all_reduce_sum(self, tensor: torch.Tensor) -> torch.Tensor:
         if self.world_size > 1:  # alone, the sum is the tensor (and a collective a step costs ~70 us)
-            self._dist.all_reduce(tensor, op=self._dist.ReduceOp.SUM)
+            with self._waiting():
+                self._dist.all_reduce(tensor, op=self._dist.ReduceOp.SUM)
         return tensor
 
     def agree(self, *flags: bool) -> tuple[bool, ...]:
         if self.world_size == 1:
             return tuple(bool(f) for f in flags)
         t = torch.tensor([1 if f else 0 for f in flags], dtype=torch.int32)
-        self._dist.all_reduce(t, op=self._dist.ReduceOp.MAX, group=self._control)
+        with self._waiting():
+            self._dist.all_reduce(t, op=self._dist.ReduceOp.MAX, group=self._control)
         return tuple(bool(v) for v in t.tolist())
+
+    def gather_numbers(self, values: list[float]) -> list[list[float]]:
+        if self.world_size == 1:
+            return [list(values)]
+        mine = torch.tensor(values, dtype=torch.float64)  # on the CPU: the gloo group carries it
+        every = [torch.empty_like(mine) for _ in range(self.world_size)]
+        self._dist.all_gather(every, mine, group=self._control)
+        return [t.tolist() for t in every]
 
     def teardown(self) -> None:
         if self._dist.is_initialized():

@@ -27,7 +27,8 @@ from core.training.callbacks import (BatchReport, Callback, CallbackList, EpochM
 from core.training.clock import RunClock
 from core.training.config import TrainConfig
 from core.training.errors import TrainingError
-from core.training.optim import OPTIMIZERS, SCHEDULERS, head_parameter_names
+from core.training.measure import StepMeasure
+from core.training.optim import SCHEDULERS, make_optimizer
 from core.training.precision import SpeedOptions
 from core.training.runtime import epoch_seed, resolve_device
 from core.training.sampling import global_batch_count
@@ -73,7 +74,7 @@ class Trainer:
         self.speed = SpeedOptions.for_run(config, self.device, model)
         self.model = self.speed.place(model, self.device)  # unwrapped: what checkpoints and inspection see
         self._train_model = self.speed.compiled(self.strategy.wrap_model(self.model))
-        self.optimizer = self._make_optimizer()
+        self.optimizer = make_optimizer(self.model, config)
         self.scheduler = SCHEDULERS[config.schedule](self.optimizer, config)
         self.state = TrainingState()
         self.phase = "training"  # or "evaluating"; read by the run folder's heartbeat
@@ -83,6 +84,8 @@ class Trainer:
         self._saving: TrainingState | None = None  # the state over all processes, while a checkpoint is due
         self._hooks = CallbackList(self.callbacks)
         self._run = RunView(self)
+        self._measure = StepMeasure(config, data, self.device)  # where each step's time goes (core.compute)
+        self.strategy.time_collectives(self._measure.timer)
 
     # ---- thread-safe control -------------------------------------------------------------------------
     def stop(self) -> None:
@@ -141,23 +144,6 @@ class Trainer:
     @property
     def lr(self) -> float:
         return float(self.optimizer.param_groups[-1]["lr"])
-
-    # ---- set-up --------------------------------------------------------------------------------------
-    def _make_optimizer(self) -> torch.optim.Optimizer:
-        cfg = self.config
-        trainable = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
-        if not trainable:
-            raise TrainingError("the model has no trainable parameters (is everything frozen?)")
-        if cfg.backbone_lr_scale != 1.0:
-            head = head_parameter_names(self.model)
-            groups = [
-                {"params": [p for n, p in trainable if n not in head], "lr": cfg.lr * cfg.backbone_lr_scale},
-                {"params": [p for n, p in trainable if n in head], "lr": cfg.lr},
-            ]
-            groups = [g for g in groups if g["params"]]
-        else:
-            groups = [{"params": [p for _, p in trainable], "lr": cfg.lr}]
-        return OPTIMIZERS[cfg.optimizer](groups, cfg)
 
     # ---- state for checkpoints -----------------------------------------------------------------------
     def training_state(self) -> dict:
@@ -283,11 +269,12 @@ class Trainer:
         state.loss_sum, state.correct, state.seen = loss_sum, correct, seen
 
     def _train_batches(self, batches: Iterator, plan: _Plan) -> bool:
-        state = self.state
+        state, timer = self.state, self._measure.timer
         window = _Window(self.clock.now(), [])
         # Processes agree on what was asked (else the others would wait for a stopped one): once here, then
         # with the report flag after each step, in one small exchange.
         stop, pause = self.strategy.agree(self._steering.stop_wanted, self._steering.pause_wanted)
+        self._measure.restart()  # validation and saves since the last epoch are no step's time
         while state.batch < plan.batches:
             # Stop is acted on before the next batch is drawn, so the saved RNG state is the one after the
             # last done batch and a resume draws the same augmentation and dropout.
@@ -295,11 +282,14 @@ class Trainer:
                 stop, pause = self._hold(), False
             if stop:
                 return False
+            timer.waiting_for_data()
             try:
                 inputs, targets = next(batches)
             except StopIteration:
                 break
+            timer.data_ready()
             self._train_step(inputs, targets, window, plan)
+            timer.step_done()
             self._serve_weight_requests()
             stop, pause = self._exchange(window, plan)
         return not stop
@@ -329,18 +319,21 @@ class Trainer:
         """After a step: agree on what was asked and on reporting, report, save; (stop, pause) to act on."""
         now = self.clock.now()
         due = now - window.started >= self.config.report_interval_s
-        stop, pause, save, due = self.strategy.agree(*self._steering.flags(), due)
+        measure = self._measure.due(epoch_end=self.state.batch == plan.batches)
+        stop, pause, save, due, measure = self.strategy.agree(*self._steering.flags(), due, measure)
         # The steps before a pause or a save are written before its "paused" / "checkpoint" record.
-        if due or pause or save or self.state.batch == plan.batches:
-            self._report(window, plan, now)
+        if due or measure or pause or save or self.state.batch == plan.batches:
+            self._report(window, plan, now, measure)
             stop, pause, save = self.strategy.settled((stop, pause, save), self._steering)
         if save and not stop:
             self._save_agreed_checkpoint()
         return stop, pause
 
-    def _report(self, window: _Window, plan: _Plan, now: float) -> None:
-        """One device->host copy per report, not per step (a mean over processes in DDP)."""
+    def _report(self, window: _Window, plan: _Plan, now: float, measure: bool = False) -> None:
+        """One device->host copy per report, not per step (a mean over processes in DDP); with `measure`, every
+        process's compute breakdown since the last one rides along."""
         state = self.state
+        compute = self._measure.payloads(self.strategy) if measure else []
         stacked = torch.stack([t for _, t in window.pending]).float()
         values = self.strategy.mean_over_processes(stacked).cpu().tolist()
         losses = [(s, v) for (s, _), v in zip(window.pending, values)]
@@ -348,7 +341,8 @@ class Trainer:
         report = BatchReport(epoch=state.epoch + 1, epochs=self.config.epochs, batch=state.batch,
                              batches_per_epoch=plan.batches, step=state.step, total_steps=plan.total_steps,
                              losses=losses, lr=self.lr, images_per_sec=window.images / max(now - window.started, 1e-9),
-                             elapsed_s=elapsed, eta_s=elapsed / done * (plan.total_steps - state.step) if done else None)
+                             elapsed_s=elapsed, eta_s=elapsed / done * (plan.total_steps - state.step) if done else None,
+                             compute=compute)
         window.pending.clear()
         window.started, window.images = now, 0
         self._hooks.on_batch_end(self._run, report)
@@ -407,6 +401,7 @@ class Trainer:
             steering.held = False
             self.clock.resume()
             hooks.on_resumed(self._run, self._point(steering.resume_reason))
+            self._measure.restart()  # the pause is no step's time
 
     def _point(self, reason: str = "") -> RunPoint:
         return RunPoint(epoch=self.state.epoch + 1, step=self.state.step, batch=self.state.batch, reason=reason)

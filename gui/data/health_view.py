@@ -1,6 +1,8 @@
-"""The dataset health report: images per class and split, problem files with reasons, duplicates, tiny or
-imbalanced classes, and the range of sizes and modes. The scan itself (core.data.health.scan_health) runs
-off the GUI thread with a progress bar and a Cancel button."""
+"""The dataset health report: images per class and split, each class's formats, modes, sizes, aspect ratios,
+file sizes and colour side by side (a confound, a class one of them alone tells apart, in red with its fix),
+problem files with reasons, duplicates, tiny or imbalanced classes, and what is not used (non-image files,
+tool folders, folders beside train/ and val/). The scan itself (core.data.health.scan_health) runs off the GUI
+thread with a progress bar and a Cancel button."""
 from __future__ import annotations
 
 import html
@@ -9,12 +11,17 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QProgressBar, QPushButton, QTableWidget,
-                               QTableWidgetItem, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QFrame, QHBoxLayout, QHeaderView, QLabel, QProgressBar, QPushButton, QScrollArea,
+                               QTableWidget, QTableWidgetItem, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from gui.concurrent import BackgroundTask
 
 WARN_BRUSH = QBrush(QColor("#fde2e1"))
+CONFOUND_BRUSH = QBrush(QColor("#f8c9c6"))
+# The per-class breakdown, one row per property: (row label, the confound properties it shows).
+PROFILE_ROWS = (("format", ("format",)), ("mode", ("mode",)), ("size (median)", ("width", "height")),
+                ("aspect ratio", ("aspect",)), ("file size", ("file_kb",)), ("brightness", ("brightness",)),
+                ("contrast", ("contrast",)), ("colourfulness", ("colourfulness",)))
 MAX_ROWS = 1000  # per section: a list the user can read, and a widget that fills in milliseconds
 PROBLEM_KINDS = {"empty": "empty file", "corrupt": "corrupt", "unreadable": "unreadable", "not_image": "not an image"}
 
@@ -67,6 +74,12 @@ class HealthView(QWidget):
         self.counts.setVerticalScrollMode(QTableWidget.ScrollPerPixel)
         self.counts.setToolTip("Click a class to browse its images")
         self.counts.cellClicked.connect(self._on_cell_clicked)
+        self.profile = QTableWidget(0, 0)  # the per-class breakdown: one column per class
+        self.profile.setEditTriggers(QTableWidget.NoEditTriggers)
+        self.profile.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.profile.verticalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.profile.setToolTip("Median per class (hover for the range). Red: one property alone tells this class "
+                                "apart, so a network can learn it instead of the content")
         self.problems = QTreeWidget()
         self.problems.setHeaderLabels(["Finding", "Details"])
         self.problems.setColumnWidth(0, 230)
@@ -77,15 +90,24 @@ class HealthView(QWidget):
         self.problems.header().setStretchLastSection(True)
         self.problems.setAlternatingRowColors(True)
 
-        self.report_area = QWidget()  # hidden while there is no report (built-in sets)
-        report_layout = QVBoxLayout(self.report_area)
+        report = QWidget()
+        report_layout = QVBoxLayout(report)
         report_layout.setContentsMargins(0, 0, 0, 0)
         report_layout.addWidget(self.summary)
         report_layout.addWidget(self.warnings)
         report_layout.addWidget(QLabel("<b>Images per class</b> (readable files)"))
         report_layout.addWidget(self.counts)
+        self.profile_title = QLabel("<b>Each class's files</b> (what a network could learn instead of the content)")
+        report_layout.addWidget(self.profile_title)
+        report_layout.addWidget(self.profile)
         report_layout.addWidget(QLabel("<b>Problems</b>"))
         report_layout.addWidget(self.problems, 1)
+        self.problems.setMinimumHeight(200)
+        # The report scrolls as a whole when its parts do not fit: nothing is squeezed or cut off.
+        self.report_area = QScrollArea()  # hidden while there is no report (built-in sets)
+        self.report_area.setWidgetResizable(True)
+        self.report_area.setFrameShape(QFrame.NoFrame)
+        self.report_area.setWidget(report)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.status)
@@ -139,6 +161,9 @@ class HealthView(QWidget):
         self.counts.clear()
         self.counts.setRowCount(0)
         self.counts.setColumnCount(0)
+        self.profile.clear()
+        self.profile.setRowCount(0)
+        self.profile.setColumnCount(0)
         self.problems.clear()
 
     def shutdown(self) -> None:
@@ -178,8 +203,10 @@ class HealthView(QWidget):
         self.summary.setText(
             f"{report.layout} · {len(report.classes)} classes · {report.total_files} image files, "
             f"{report.good_files} readable, {n_problems} with problems"
-            + (f", {len(report.ignored)} non-image files ignored" if report.ignored else "") + imbalance + sizes)
+            + (f", {len(report.ignored)} other {'entry' if len(report.ignored) == 1 else 'entries'} not used"
+               if report.ignored else "") + imbalance + sizes)
         self._fill_counts(report)
+        self._fill_profile(report)
         self._fill_problems(report)
         self.report_ready.emit(report)
 
@@ -217,6 +244,34 @@ class HealthView(QWidget):
         rows_height = sum(self.counts.rowHeight(r) for r in range(min(self.counts.rowCount(), 7)))
         self.counts.setFixedHeight(rows_height + self.counts.horizontalHeader().height() + 4)
 
+    def _fill_profile(self, report) -> None:
+        profiles = list(getattr(report, "profiles", []))
+        self.profile.setVisible(bool(profiles))
+        self.profile_title.setVisible(bool(profiles))
+        if not profiles:
+            return
+        flagged = {(c.cls, c.property): c for c in report.confounds}
+        self.profile.setColumnCount(len(profiles))
+        self.profile.setRowCount(len(PROFILE_ROWS))
+        few = len(profiles) <= 6  # a few classes share the width; many keep their own and scroll
+        self.profile.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch if few else QHeaderView.ResizeToContents)
+        self.profile.setHorizontalHeaderLabels([p.name for p in profiles])
+        self.profile.setVerticalHeaderLabels([label for label, _ in PROFILE_ROWS])
+        for column, p in enumerate(profiles):
+            for row, (label, props) in enumerate(PROFILE_ROWS):
+                text, tip = _profile_cell(p, label)
+                item = QTableWidgetItem(text)
+                item.setTextAlignment(Qt.AlignCenter)
+                hits = [flagged[(p.name, prop)] for prop in props if (p.name, prop) in flagged]
+                if hits:
+                    item.setBackground(CONFOUND_BRUSH)
+                    tip = "\n".join([tip] + [f"Confound: {h.detail}. Fix: {h.fix}" for h in hits])
+                item.setToolTip(tip)
+                self.profile.setItem(row, column, item)
+        rows_height = sum(self.profile.rowHeight(r) for r in range(self.profile.rowCount()))
+        scroll = 0 if few else self.profile.horizontalScrollBar().sizeHint().height()
+        self.profile.setFixedHeight(rows_height + self.profile.horizontalHeader().height() + scroll + 4)
+
     def _section(self, title: str, count: int, expanded: bool = True) -> QTreeWidgetItem:
         item = QTreeWidgetItem([f"{title} ({count})", ""])
         font = item.font(0)
@@ -246,6 +301,14 @@ class HealthView(QWidget):
             self.warnings.setText("<b>Warnings</b><ul style='margin-left:-20px'>"
                                   + "".join(f"<li>{html.escape(w)}</li>" for w in report.warnings) + "</ul>")
             self.warnings.show()
+        confounds = list(getattr(report, "confounds", []))
+        if confounds:
+            sec = self._section("Confounds: a class one property alone tells apart", len(confounds))
+            for c in confounds:
+                child = QTreeWidgetItem(sec, [f"{c.cls}: {c.words}",
+                                             f"{c.accuracy:.0%} balanced accuracy: {c.detail}. Fix: {c.fix}"])
+                child.setToolTip(1, c.sentence())
+                child.setForeground(0, QBrush(QColor("#a11")))
         if report.problems:
             sec = self._section("Files that cannot be used", len(report.problems), len(report.problems) < 200)
             for p in report.problems[:MAX_ROWS]:
@@ -265,9 +328,11 @@ class HealthView(QWidget):
             for c in report.small_classes:
                 QTreeWidgetItem(sec, [c, f"{report.counts.get(c, {}).get('train', 0)} training images"])
         if report.ignored:
-            sec = self._section("Non-image files (ignored)", len(report.ignored), expanded=len(report.ignored) < 20)
-            for path in report.ignored[:MAX_ROWS]:
-                QTreeWidgetItem(sec, [short(path), "not an image extension; never used"])
+            sec = self._section("Not used (non-image files, tool and extra folders)", len(report.ignored),
+                                expanded=len(report.ignored) < 20)
+            for entry in report.ignored[:MAX_ROWS]:
+                path, why = _entry_and_reason(entry)
+                QTreeWidgetItem(sec, [short(path), why])
             self._more(sec, len(report.ignored))
         if not self.problems.topLevelItemCount():
             item = QTreeWidgetItem(["No problems found: every file is a readable image", ""])
@@ -285,3 +350,32 @@ class HealthView(QWidget):
             out.append(top.text(0))
             out += [f"{top.child(j).text(0)}: {top.child(j).text(1)}" for j in range(top.childCount())]
         return out
+
+
+def _entry_and_reason(entry: str) -> tuple[str, str]:
+    """A report's 'PATH (why)' entry -> (PATH, why); a bare path is a file without an image extension."""
+    if entry.endswith(")") and " (" in entry:
+        path, why = entry[:-1].rsplit(" (", 1)
+        return path, why
+    return entry, "not an image extension; never used"
+
+
+def _profile_cell(p, label: str) -> tuple[str, str]:
+    """(text, tooltip) of one class's cell in the per-class breakdown."""
+    if not p.images:
+        return "-", "no readable images"
+    if label in ("format", "mode"):
+        counts = p.formats if label == "format" else p.modes
+        text = " / ".join(f"{k} {v / p.images:.0%}" if len(counts) > 1 else k for k, v in list(counts.items())[:2])
+        return text, ", ".join(f"{k}: {v}" for k, v in counts.items())
+    if label == "size (median)":
+        return (f"{p.width[1]}×{p.height[1]}",
+                f"width {p.width[0]}–{p.width[2]} px, height {p.height[0]}–{p.height[2]} px")
+    if label == "aspect ratio":
+        return f"{p.aspect[1]:.2f}", f"{p.aspect[0]:.2f}–{p.aspect[2]:.2f} (width / height)"
+    if label == "file size":
+        return f"{p.file_kb[1]:.0f} KB", f"{p.file_kb[0]:.0f}–{p.file_kb[2]:.0f} KB"
+    value = getattr(p, label)
+    scale = {"brightness": "mean luma, 0-255", "contrast": "std of luma", "colourfulness": "mean channel spread, "
+             "0 for grayscale"}[label]
+    return ("-" if value is None else f"{value:.0f}"), scale

@@ -7,9 +7,20 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QListWidget, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QListWidget, QStackedWidget, QVBoxLayout, QWidget
 
 from gui.concurrent import BackgroundTask
+from gui.plotting.empty_hint import HINT_COLOUR
+from gui.plotting.log_axis import SparseLogAxis
+
+NO_HEALTH = ("This run has no layer health. Train with layer health on (the Train tab's Insight box: Layer health "
+             "every N steps, or --layer-health-every N) to see each layer's norms, updates and dead units here.")
+NO_RUN = ("Open a run (Open Run… above, or File > Open Run Dossier…) to see how each of its layers fared: weight "
+          "and gradient norms, update sizes, dead units and activations over the run.")
+NORM_COLOURS = {"weight_norm": "#2f80ed", "grad_norm": "#eb5757"}
+NORM_WORDS = {"weight_norm": "weight", "grad_norm": "gradient"}
+TICK_FONT_PT = 8
 
 
 class HealthView(QWidget):
@@ -21,34 +32,70 @@ class HealthView(QWidget):
         self.warnings: list[dict] = []
         self._task = BackgroundTask(self, imports=())
         self._task.finished.connect(self._on_loaded)
-        self._task.failed.connect(lambda m: self.status.setText(f"Could not read the layer health: {m}"))
+        self._task.failed.connect(lambda m: self.set_empty(f"Could not read the layer health: {m}"))
         self.layers = QComboBox()
         self.layers.currentTextChanged.connect(self.show_layer)
-        self.status = QLabel("Train with layer health on (--layer-health-every 50, or the setting) to see it here.")
+        self.status = QLabel("")
         self.status.setWordWrap(True)
+        # Two by two, so each plot has the height for its ticks at the window's default size; the two norms
+        # are named by coloured words in the title (a legend in a short plot covers the curves or is clipped).
         self.plots = pg.GraphicsLayoutWidget()
-        self.norms = self.plots.addPlot(row=0, col=0, title="weight / gradient norm")
-        self.norms.setLogMode(y=True)
-        self.norms.addLegend(offset=(5, 5))
-        self.ratio = self.plots.addPlot(row=1, col=0, title="update / weight ratio (line: 1e-3)")
-        self.ratio.setLogMode(y=True)
+        self.plots.setBackground("w")
+        norms_title = " / ".join(f"<span style='color:{c}'>{NORM_WORDS[k]}</span>"
+                                 for k, c in NORM_COLOURS.items()) + " norm"
+        self.norms = self._plot(0, 0, norms_title, log_y=True)
+        self.ratio = self._plot(0, 1, "update / weight ratio (dashed: 1e-3)", log_y=True)
         self.ratio.addItem(pg.InfiniteLine(pos=-3, angle=0, pen=pg.mkPen("#888", style=pg.QtCore.Qt.PenStyle.DashLine)))
-        self.dead = self.plots.addPlot(row=2, col=0, title="dead units (share)")
+        self.dead = self._plot(1, 0, "dead units (share)")
         self.dead.setYRange(0, 1)
-        self.hist = self.plots.addPlot(row=3, col=0, title="activation histogram over steps (bins up, log counts)")
+        self.hist = self._plot(1, 1, "activation histogram (bins up, log counts)")
+        self.hist.setLabel("left", "bin")
         self.hist_image = pg.ImageItem(axisOrder="row-major")
         self.hist.addItem(self.hist_image)
         self.warning_list = QListWidget()
         self.warning_list.setMaximumHeight(80)
+        content = QWidget()
+        content_layout = QVBoxLayout(content)
+        content_layout.setContentsMargins(0, 0, 0, 0)
         top = QHBoxLayout()
         top.addWidget(QLabel("Layer"))
         top.addWidget(self.layers, 1)
+        content_layout.addLayout(top)
+        content_layout.addWidget(self.status)
+        content_layout.addWidget(self.plots, 1)
+        content_layout.addWidget(QLabel("Warnings"))
+        content_layout.addWidget(self.warning_list)
+        self.hint = QLabel(NO_RUN)  # what to do, instead of four sets of empty axes
+        self.hint.setWordWrap(True)
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.hint.setStyleSheet("color: rgb%s; padding: 40px;" % (HINT_COLOUR,))
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.hint)
+        self.pages.addWidget(content)
         layout = QVBoxLayout(self)
-        layout.addLayout(top)
-        layout.addWidget(self.status)
-        layout.addWidget(self.plots, 1)
-        layout.addWidget(QLabel("Warnings"))
-        layout.addWidget(self.warning_list)
+        layout.addWidget(self.pages)
+
+    def _plot(self, row: int, col: int, title: str, log_y: bool = False) -> pg.PlotItem:
+        axes = {"left": SparseLogAxis("left")} if log_y else None  # log ticks labelled 1-2-5, not overprinted
+        plot = self.plots.addPlot(row=row, col=col, title=title, axisItems=axes)
+        plot.setLabel("bottom", "step")
+        plot.showGrid(x=True, y=True, alpha=0.2)
+        plot.setLogMode(y=log_y)
+        font = pg.QtGui.QFont()
+        font.setPointSize(TICK_FONT_PT)
+        for name in ("left", "bottom"):
+            plot.getAxis(name).setTickFont(font)
+        plot.getAxis("left").enableAutoSIPrefix(False)
+        return plot
+
+    def is_empty(self) -> bool:
+        return self.pages.currentWidget() is self.hint
+
+    def set_empty(self, text: str | None) -> None:
+        """No samples: one sentence (what to do) instead of four sets of empty axes."""
+        if text is not None:
+            self.hint.setText(text)
+        self.pages.setCurrentIndex(0 if text is not None else 1)
 
     def open_run(self, run_dir: str) -> None:
         def job(ctx):
@@ -59,6 +106,7 @@ class HealthView(QWidget):
 
     def _on_loaded(self, result) -> None:
         self.samples, self.warnings = result
+        self._clear_plots()
         self.warning_list.clear()
         self.warning_list.addItems([f"step {w['step']}: {w['message']}" for w in self.warnings] or ["none"])
         names = list(dict.fromkeys(n for s in self.samples for n in s.get("layers", {})))
@@ -72,7 +120,14 @@ class HealthView(QWidget):
             self.show_layer(self.layers.currentText())
             self.status.setText(f"{len(self.samples)} samples, every {self.samples[0].get('every', '?')} steps, "
                                 f"{len(self.warnings)} warnings")
+        self.set_empty(None if names else NO_HEALTH)
         self.loaded.emit(len(self.samples))
+
+    def _clear_plots(self) -> None:
+        for plot in (self.norms, self.ratio, self.dead):
+            for item in list(plot.listDataItems()):
+                plot.removeItem(item)
+        self.hist_image.clear()
 
     def series(self, layer: str, key: str) -> tuple[np.ndarray, np.ndarray]:
         """(steps, values) of one number of one layer (missing / null values left out)."""
@@ -93,12 +148,11 @@ class HealthView(QWidget):
     def show_layer(self, layer: str) -> None:
         if not layer:
             return
-        for plot in (self.norms, self.ratio, self.dead):
-            for item in list(plot.listDataItems()):
-                plot.removeItem(item)
+        self._clear_plots()
         dead_layer = self.dead_source(layer)
         self.dead.setTitle(f"dead units (share) of {dead_layer}" if dead_layer else "dead units: no ReLU sampled")
-        for key, colour, plot in (("weight_norm", "#2f80ed", self.norms), ("grad_norm", "#eb5757", self.norms),
+        for key, colour, plot in (("weight_norm", NORM_COLOURS["weight_norm"], self.norms),
+                                  ("grad_norm", NORM_COLOURS["grad_norm"], self.norms),
                                   ("update_ratio", "#27ae60", self.ratio), ("dead_share", "#9b51e0", self.dead)):
             x, y = self.series(dead_layer if key == "dead_share" else layer, key) if (
                 key != "dead_share" or dead_layer) else (np.array([]), np.array([]))

@@ -5,20 +5,21 @@ just shown on the Evaluate page. The comparison (core/evaluate/compare.py) runs 
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QFileDialog, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QListWidget,
-                               QListWidgetItem,
-                               QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QFileDialog, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
+                               QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from core.runs.layout import BEST
 from gui.concurrent import BackgroundTask
+from gui.evaluate.gallery import Gallery
 from gui.evaluate.heatmap import ConfusionHeatmap
 from gui.evaluate.jobs import EVAL_IMPORTS, compare_job, finetune_settings_job
 
 CURRENT = "(the evaluation on the Evaluate page)"
+NO_COMPARISON = ("Pick two evaluations of the same images (A before, B after) and press Compare: the difference of "
+                 "their confusion matrices appears here, warm where B makes more errors")
 
 
 class CompareView(QWidget):
@@ -65,14 +66,14 @@ class CompareView(QWidget):
         buttons.addWidget(self.finetune_button)
         self.summary = QLabel("Pick two evaluations of the same data.")
         self.summary.setWordWrap(True)
-        self.heatmap = ConfusionHeatmap(diverging=True)
+        self.heatmap = ConfusionHeatmap(diverging=True, empty_text=NO_COMPARISON)
         self.table = QTableWidget(0, 5)
         self.table.setHorizontalHeaderLabels(["class", "recall A", "recall B", "recall Δ", "F1 Δ"])
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.became_right = QListWidget()
-        self.became_wrong = QListWidget()
+        self.became_right = Gallery(corrections=False)  # thumbnails, not bare file names
+        self.became_wrong = Gallery(corrections=False)
         lists = QWidget()
         lists_layout = QVBoxLayout(lists)
         lists_layout.setContentsMargins(0, 0, 0, 0)
@@ -118,7 +119,8 @@ class CompareView(QWidget):
         self.summary.setText("Comparing…")
         self.task.submit(compare_job(a, b))
 
-    def show_comparison(self, comparison) -> None:
+    def show_comparison(self, outcome) -> None:
+        comparison, images = outcome
         self.comparison = comparison
         extra = (f" ({comparison.only_a} only in A, {comparison.only_b} only in B: left out)"
                  if comparison.only_a or comparison.only_b else "")
@@ -132,14 +134,8 @@ class CompareView(QWidget):
                      f"{entry['recall_delta']:+.3f}", f"{entry['f1_delta']:+.3f}"]
             for column, text in enumerate(cells):
                 self.table.setItem(row, column, QTableWidgetItem(text))
-        files = comparison.became_right + comparison.became_wrong
-        common = os.path.commonpath(files) if len(files) > 1 and all(os.path.isabs(f) for f in files) else ""
-        for widget, names in ((self.became_right, comparison.became_right), (self.became_wrong, comparison.became_wrong)):
-            widget.clear()
-            for name in names:  # shown relative to the folder they share; the full path in the tooltip
-                item = QListWidgetItem(os.path.relpath(name, common) if common else name)
-                item.setToolTip(name)
-                widget.addItem(item)
+        for gallery, files in ((self.became_right, comparison.became_right), (self.became_wrong, comparison.became_wrong)):
+            gallery.show_images(files, None, images=images)  # the full path in each tooltip
         self.right_title.setText(f"Became right: {len(comparison.became_right)}")
         self.wrong_title.setText(f"Became wrong: {len(comparison.became_wrong)}")
 
@@ -154,3 +150,5 @@ class CompareView(QWidget):
     def shutdown(self) -> None:
         self.task.shutdown()
         self.finetune_task.shutdown()
+        self.became_right.shutdown()
+        self.became_wrong.shutdown()

@@ -22,6 +22,16 @@ from gui.evaluate.jobs import EVAL_IMPORTS, corrections_job, evaluate_job, load_
 
 SOURCES = ("Current model", "Best of current run", "Checkpoint file")
 SPLITS = ("val", "train", "test", "all")  # core.evaluate.source.SPLITS (torch-free copy)
+TOP_K = 5  # the summary's top-k accuracy (core's summary "top5"), named for what it is with fewer classes
+NO_EVALUATION = ("No evaluation yet. Press Evaluate (or Open evaluation…): the confusion matrix appears here, and a "
+                 "click on a cell shows its images")
+
+
+def top_k_text(summary: dict) -> str:
+    """", top-5 93.1%" -- or nothing when the model has at most 5 classes: then every image is in its top 5
+    and the number is always 100 %, which says nothing."""
+    classes = len(summary.get("classes", []))
+    return f", top-{TOP_K} {summary['top5']:.1%}" if classes > TOP_K else ""
 
 
 class EvaluatePanel(QWidget):
@@ -38,6 +48,8 @@ class EvaluatePanel(QWidget):
         self.task.progress.connect(self._on_progress)
         self.task.finished.connect(self.show_result)
         self.task.failed.connect(self._on_failed)
+        self.run_evaluation = BackgroundTask(self, imports=EVAL_IMPORTS)  # a run's RUN/eval, shown if there is one
+        self.run_evaluation.finished.connect(self._on_run_evaluation)
         self.edits = BackgroundTask(self, imports=("core.data.corrections",))
         self.edits.finished.connect(lambda outcome: self._tell("info", f"Correction saved: {outcome[2]}"))
         self.edits.failed.connect(lambda text: self._tell("error", f"Correction not saved: {text}"))
@@ -68,6 +80,7 @@ class EvaluatePanel(QWidget):
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
         self.progress.setValue(0)
+        self.progress.setFormat("no evaluation yet")  # not "0%" for a pass that never started
         form = QFormLayout()
         row = QHBoxLayout()
         row.addWidget(self.source)
@@ -86,11 +99,12 @@ class EvaluatePanel(QWidget):
         form.addRow("", self.progress)
 
         self.summary = QLabel("No evaluation yet: pick a model and press Evaluate.")
+        self.shown_folder: str | None = None  # the saved evaluation on screen, if one is
         self.summary.setWordWrap(True)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.normalise = QCheckBox("Normalise rows")
         self.normalise.toggled.connect(lambda _: self._draw_matrix())
-        self.heatmap = ConfusionHeatmap()
+        self.heatmap = ConfusionHeatmap(empty_text=NO_EVALUATION)
         self.heatmap.cellClicked.connect(self.show_cell)
         self.table = QTableWidget(0, 5)
         self.table.setHorizontalHeaderLabels(["class", "precision", "recall", "F1", "support"])
@@ -145,7 +159,37 @@ class EvaluatePanel(QWidget):
     def open_evaluation(self, folder: str) -> None:
         """Show a saved evaluation (read on the worker primitive)."""
         self.summary.setText(f"Reading {folder}…")
+        self.shown_folder = str(folder)
         self.task.submit(load_evaluation_job(folder))
+
+    def show_run_evaluation(self, run_dir: str) -> None:
+        """The evaluation a run wrote at its end (RUN/eval), if it has one; silent when it has none, and never
+        over an evaluation the user has started."""
+        folder = str(RunLayout(run_dir).eval_dir())
+        if self.is_busy() or folder == self.shown_folder:
+            return
+
+        def job(context):
+            from core.evaluate.result import load_evaluation
+            from core.evaluate.source import EvaluationError
+
+            try:
+                return folder, load_evaluation(folder)
+            except EvaluationError:  # no RUN/eval (not finished, stopped, or evaluate_at_end off)
+                return folder, None
+        self.run_evaluation.submit(job)
+
+    def _on_run_evaluation(self, outcome) -> None:
+        folder, result = outcome
+        if result is None or self.is_busy():
+            return
+        self.shown_folder = folder
+        self.show_result(result)
+        self.message.emit("info", f"Evaluate shows the run's own evaluation ({folder})")
+
+    def is_busy(self) -> bool:
+        """An evaluation the user asked for is running."""
+        return not self.evaluate_button.isEnabled()
 
     # ---- evaluation ----------------------------------------------------------------------------------
     def chosen_checkpoint(self):
@@ -181,14 +225,19 @@ class EvaluatePanel(QWidget):
         if run is not None and run.config.is_file() and not dataset:
             out = str(run.eval_dir(split))  # beside the run's files
         self.progress.setRange(0, 0)
+        self.progress.setFormat("evaluating…")
         self.evaluate_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
+        self.run_evaluation.cancel()  # the user's evaluation wins over a run's saved one
+        self.shown_folder = None
         self.summary.setText("Evaluating…")
         self.task.submit(evaluate_job(chosen, dataset, split, out))
 
     def cancel(self) -> None:
         self.task.cancel()
         self._idle()
+        self.progress.setValue(0)
+        self.progress.setFormat("cancelled")
         self.summary.setText("Evaluation cancelled.")
 
     def _idle(self) -> None:
@@ -203,6 +252,8 @@ class EvaluatePanel(QWidget):
 
     def _on_failed(self, text: str) -> None:
         self._idle()
+        self.progress.setValue(0)
+        self.progress.setFormat("failed")
         self.summary.setText(f"Evaluation failed: {text}")
         self.message.emit("error", f"Evaluation failed: {text}")
 
@@ -211,9 +262,10 @@ class EvaluatePanel(QWidget):
         self.progress.setValue(self.progress.maximum())
         self.result = result
         s = result.summary()
+        self.progress.setFormat(f"done: {s['images']} images")  # not "evaluating 150/150" any more
         notes = "; ".join(s["notes"] + [f"{len(s['unreadable'])} unreadable images skipped"] * bool(s["unreadable"]))
-        self.summary.setText(f"<b>{s['images']}</b> images of {s['source']}: top-1 <b>{s['top1']:.1%}</b>, "
-                             f"top-5 {s['top5']:.1%}, macro F1 {s['macro_f1']:.3f}, ECE {s['ece']:.3f}"
+        self.summary.setText(f"<b>{s['images']}</b> images of {s['source']}: top-1 <b>{s['top1']:.1%}</b>"
+                             f"{top_k_text(s)}, macro F1 {s['macro_f1']:.3f}, ECE {s['ece']:.3f}"
                              + (f"<br>{notes}" if notes else ""))
         self._draw_matrix()
         scores = result.per_class()
@@ -281,5 +333,6 @@ class EvaluatePanel(QWidget):
 
     def shutdown(self) -> None:
         self.edits.shutdown()
+        self.run_evaluation.shutdown()
         self.task.shutdown()
         self.gallery.shutdown()

@@ -65,7 +65,7 @@ class Gallery(QListView):
     correctionRequested = Signal(str, str, str)  # file, action (relabel / exclude / confirm), new label
     firstThumbnails = Signal()  # the first chunk of the current cell is on screen (benchmarks, tests)
 
-    def __init__(self, parent=None):
+    def __init__(self, parent=None, corrections: bool = True):
         super().__init__(parent)
         self.model_ = GalleryModel(self)
         self.setModel(self.model_)
@@ -84,15 +84,25 @@ class Gallery(QListView):
         self._cell = (-1, -1)
         self.clicked.connect(self._on_clicked)
         self.classes: list[str] = []  # the relabel menu's choices
-        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.customContextMenuRequested.connect(self._context_menu)
+        if corrections:  # relabel / exclude / "label is right" on a right click
+            self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+            self.customContextMenuRequested.connect(self._context_menu)
 
-    def show_images(self, files: list[str], confidences: list[float], cell: tuple[int, int], images=None) -> None:
+    def count(self) -> int:
+        return self.model_.rowCount()
+
+    def show_images(self, files: list[str], confidences: list[float] | None, cell: tuple[int, int] = (-1, -1),
+                    images=None) -> None:
         """Replace the gallery with `files` (already in the order to show) and start loading thumbnails.
-        images: the evaluation's MemoryImages, which draws in-memory items ("shapes:val/00012")."""
+        confidences: a caption's percentage (None: the file name alone). images: the evaluation's
+        MemoryImages, which draws in-memory items ("shapes:val/00012")."""
         self._cell = cell
-        self.model_.set_items([{"file": f, "caption": f"{c:.0%} {Path(f).stem[:9]}", "tooltip": f"{f}\nconfidence {c:.3f}"}
-                               for f, c in zip(files, confidences)])
+        if confidences is None:
+            items = [{"file": f, "caption": Path(f).stem[:14], "tooltip": f} for f in files]
+        else:
+            items = [{"file": f, "caption": f"{c:.0%} {Path(f).stem[:9]}", "tooltip": f"{f}\nconfidence {c:.3f}"}
+                     for f, c in zip(files, confidences)]
+        self.model_.set_items(items)
         self._waiting_first = bool(files)
         rows = list(enumerate(files))
         if not rows:

@@ -1,10 +1,14 @@
 """Label issues: a k-fold pass ranks likely label errors; each can be relabelled, excluded or confirmed.
 
-Every edit goes through core/data/corrections.py on the worker primitive (the corrections file beside the
-dataset); the user's files move only on Apply, after a confirm dialog, and Apply can be undone.
+Above the list, how far it can be trusted: the fold models' out-of-sample accuracy, and in plain words when it
+is too low (core.evaluate.label_issues.ListTrust). The list shows the images cleanlab's own rule flags (how
+many is its estimate of the noise), or every image ranked. Every edit goes through core/data/corrections.py on
+the worker primitive (the corrections file beside the dataset); the user's files move only on Apply, after a
+confirm dialog, and Apply can be undone.
 """
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, Signal
@@ -19,6 +23,9 @@ from gui.evaluate.jobs import corrections_job, label_issues_job, thumbnails_job
 COLUMNS = ["image", "file", "given", "suggested", "score", "correction"]
 ICON = 48
 SHOWN = 300  # rows listed (most likely errors first); the CSV export of the CLI has them all
+FLAGGED, ALL = "flagged", "all"
+TRUSTED_STYLE = "QLabel { background: #e8f5e9; border: 1px solid #81c784; border-radius: 4px; padding: 4px; }"
+UNTRUSTED_STYLE = "QLabel { background: #fdecea; border: 1px solid #e57373; border-radius: 4px; padding: 4px; }"
 
 
 class IssuesPanel(QWidget):
@@ -28,7 +35,10 @@ class IssuesPanel(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.classes: list[str] = []
-        self.issues: list = []
+        self.issues: list = []  # the rows shown, in order
+        self.all_issues: list = []  # every image of the pass, ranked
+        self.trust = None  # core.evaluate.label_issues.ListTrust of the last pass
+        self._corrections: dict[str, str] = {}  # file -> the correction column's text, kept across views
         self.root = ""
         self.task = BackgroundTask(self, imports=("core.evaluate.label_issues",))
         self.task.progress.connect(self._on_progress)
@@ -58,6 +68,13 @@ class IssuesPanel(QWidget):
         for widget in (QLabel("Dataset"), self.dataset, browse, QLabel("folds"), self.folds, QLabel("epochs"),
                        self.epochs, self.find_button, self.cancel_button):
             top.addWidget(widget, 1 if widget is self.dataset else 0)
+        self.trust_label = QLabel()  # the fold models' accuracy: how far the list can be trusted
+        self.trust_label.setWordWrap(True)
+        self.trust_label.hide()
+        self.show_choice = QComboBox()
+        self.show_choice.setToolTip("cleanlab's own rule decides which images are flagged (its estimate of how many "
+                                    "labels are wrong); every image is ranked by its score")
+        self.show_choice.currentIndexChanged.connect(lambda _: self._fill_table())
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.setIconSize(QSize(ICON, ICON))
@@ -97,6 +114,15 @@ class IssuesPanel(QWidget):
         upper = QWidget()
         upper_layout = QVBoxLayout(upper)
         upper_layout.setContentsMargins(0, 0, 0, 0)
+        self.show_row = QWidget()  # shown once a pass has a list
+        shown = QHBoxLayout(self.show_row)
+        shown.setContentsMargins(0, 0, 0, 0)
+        shown.addWidget(QLabel("Show"))
+        shown.addWidget(self.show_choice)
+        shown.addStretch(1)
+        self.show_row.hide()
+        upper_layout.addWidget(self.trust_label)
+        upper_layout.addWidget(self.show_row)
         upper_layout.addWidget(self.table, 1)
         upper_layout.addLayout(buttons)
         splitter = QSplitter(Qt.Orientation.Vertical)
@@ -161,31 +187,68 @@ class IssuesPanel(QWidget):
     def show_issues(self, found: dict) -> None:
         self._idle()
         self.progress.setValue(100)
-        self.root, self.classes, self.issues = found["root"], found["classes"], found["issues"][:SHOWN]
+        self.root, self.classes, self.all_issues = found["root"], found["classes"], found["issues"]
+        self.trust = found.get("trust")
+        self._corrections = {}
         self.label_choice.clear()
         self.label_choice.addItems(self.classes)
+        flagged = sum(1 for i in self.all_issues if i.flagged)
+        self.show_choice.blockSignals(True)
+        self.show_choice.clear()
+        self.show_choice.addItem(f"Flagged by cleanlab ({flagged})", FLAGGED)
+        self.show_choice.addItem(f"All images, ranked ({len(self.all_issues)})", ALL)
+        self.show_choice.setCurrentIndex(0 if flagged else 1)
+        self.show_choice.blockSignals(False)
+        self.show_row.show()
+        self._show_trust()
+        self._fill_table()
+        lines = [f"{len(found['duplicates'])} duplicate pairs across classes:"]
+        lines += [f"  {'exact' if d.exact else f'near ({d.distance} bits)'}: {d.file_a} [{d.label_a}]  =  {d.file_b} "
+                  f"[{d.label_b}]" for d in found["duplicates"][:50]]
+        lines += [""] + (found["confounds"] or ["No confounds found: no single file property (format, mode, size, "
+                                                "aspect ratio, file size, colour) tells a class apart."])
+        self.findings.setPlainText("\n".join(lines))
+        self._say("info", f"{len(self.all_issues)} images ranked, {flagged} flagged as likely label errors by "
+                          f"cleanlab; most likely errors first")
+
+    def _show_trust(self) -> None:
+        if self.trust is None:
+            self.trust_label.hide()
+            return
+        trusted = self.trust.trusted
+        head = (f"<b>Fold models' accuracy: {self.trust.accuracy:.0%}</b> on the images they never trained on "
+                f"(always answering the largest class: {self.trust.chance:.0%})")
+        first, _, rest = self.trust.verdict().partition(". ")  # the verdict in bold, then why and what to do
+        verdict = (f"<b>The list can be trusted:</b> {html.escape(first)}" if trusted else
+                   f"<b style='color:#a11'>{html.escape(first[0].upper() + first[1:])}.</b> {html.escape(rest)}")
+        self.trust_label.setText(f"{head}<br>{verdict}")
+        self.trust_label.setStyleSheet(TRUSTED_STYLE if trusted else UNTRUSTED_STYLE)
+        self.trust_label.show()
+
+    def _fill_table(self) -> None:
+        """The rows the chooser asks for: cleanlab's flagged images, or every image; most likely errors first."""
+        self.thumbs.cancel()
+        wanted = self.show_choice.currentData()
+        rows = [i for i in self.all_issues if i.flagged] if wanted == FLAGGED else list(self.all_issues)
+        self.issues = rows[:SHOWN]
+        self.table.clearSelection()
         self.table.setRowCount(len(self.issues))
         for row, issue in enumerate(self.issues):
             cells = ["", str(Path(issue.file).relative_to(self.root)) if Path(issue.file).is_relative_to(self.root)
-                     else issue.file, issue.given, issue.suggested, f"{issue.score:.3f}" + (" ⚑" if issue.flagged else ""), ""]
+                     else issue.file, issue.given, issue.suggested, f"{issue.score:.3f}" + (" ⚑" if issue.flagged else ""),
+                     self._corrections.get(issue.file, "")]
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if column == 1:
                     item.setToolTip(issue.file)
+                if column == 4 and issue.flagged:
+                    item.setToolTip("flagged by cleanlab's confident-learning rule")
                 self.table.setItem(row, column, item)
-        flagged = sum(1 for i in found["issues"] if i.flagged)
-        lines = [f"{len(found['duplicates'])} duplicate pairs across classes:"]
-        lines += [f"  {'exact' if d.exact else f'near ({d.distance} bits)'}: {d.file_a} [{d.label_a}]  =  {d.file_b} "
-                  f"[{d.label_b}]" for d in found["duplicates"][:50]]
-        lines += [""] + (found["confounds"] or ["No confounds found (format, size and aspect ratio are mixed)."])
-        self.findings.setPlainText("\n".join(lines))
-        self._say("info", f"{len(found['issues'])} images ranked, {flagged} flagged as likely label errors by "
-                          f"cleanlab; most likely errors first")
-        rows = [(r, i.file) for r, i in enumerate(self.issues)]
-        if rows:
-            self.thumbs.submit(thumbnails_job(rows[:16], ICON), priority=1)
-            for start in range(16, len(rows), 64):
-                self.thumbs.add(thumbnails_job(rows[start:start + 64], ICON))
+        pairs = [(r, i.file) for r, i in enumerate(self.issues)]
+        if pairs:
+            self.thumbs.submit(thumbnails_job(pairs[:16], ICON), priority=1)
+            for start in range(16, len(pairs), 64):
+                self.thumbs.add(thumbnails_job(pairs[start:start + 64], ICON))
 
     def _on_thumbnails(self, pairs) -> None:
         for row, image in pairs:
@@ -230,15 +293,17 @@ class IssuesPanel(QWidget):
 
     def _on_edited(self, outcome) -> None:
         action, file, text = outcome
+        notes = self._corrections
+        if action in ("relabel", "exclude", "confirm", "undo") and file:
+            notes[file] = {"relabel": f"→ {text.rsplit('-> ', 1)[-1]}", "exclude": "excluded",
+                           "confirm": "label is right", "undo": "undone"}[action]
+        for key, note in list(notes.items()):
+            if action == "apply" and note not in ("label is right", "undone"):
+                notes[key] = "applied (moved)"
+            elif action == "undo_apply" and note == "applied (moved)":
+                notes[key] = "moved back"
         for row, issue in enumerate(self.issues):
-            cell = self.table.item(row, 5)
-            if action in ("relabel", "exclude", "confirm", "undo") and issue.file == file:
-                cell.setText({"relabel": f"→ {text.rsplit('-> ', 1)[-1]}", "exclude": "excluded",
-                              "confirm": "label is right", "undo": "undone"}[action])
-            elif action == "apply" and cell.text() and cell.text() not in ("label is right", "undone"):
-                cell.setText("applied (moved)")
-            elif action == "undo_apply" and cell.text() == "applied (moved)":
-                cell.setText("moved back")
+            self.table.item(row, 5).setText(notes.get(issue.file, ""))
         self._say("info", text)
         self.correctionsChanged.emit(self.root)
 

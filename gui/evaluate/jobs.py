@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtGui import QImage
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage, QPainter
 
 EVAL_IMPORTS = ("core.evaluate", "core.evaluate.run", "core.evaluate.result")
 
@@ -31,27 +32,29 @@ def load_evaluation_job(folder: str):
 
 
 def compare_job(a, b):
-    """a, b: EvalResult or an evaluation folder. -> Comparison."""
+    """a, b: EvalResult or an evaluation folder. -> (Comparison, B's MemoryImages for the thumbnails of
+    in-memory items, or None)."""
     def run(context):
         from core.evaluate.result import load_evaluation
         from core.evaluate.compare import compare_evaluations
 
         first = load_evaluation(a) if isinstance(a, (str, Path)) else a
         second = load_evaluation(b) if isinstance(b, (str, Path)) else b
-        return compare_evaluations(first, second)
+        return compare_evaluations(first, second), getattr(second, "images", None)
     return run
 
 
 def label_issues_job(root: str, folds: int, epochs: int):
-    """-> dict(issues, duplicates, confounds, classes, root)."""
+    """-> dict(issues, trust, duplicates, confounds, classes, root)."""
     def run(context):
-        from core.evaluate.label_issues import dataset_findings, find_folder_label_issues
+        from core.evaluate.label_issues import dataset_findings, find_folder_label_issues, list_trust
 
-        issues, data, _ = find_folder_label_issues(root, folds=folds, epochs=epochs, progress=context)
+        issues, data, probs = find_folder_label_issues(root, folds=folds, epochs=epochs, progress=context)
         context.check_cancelled()
         duplicates, confounds = dataset_findings(data)
-        return {"issues": issues, "duplicates": duplicates, "confounds": confounds, "classes": list(data.classes),
-                "root": root}
+        trust = list_trust(data.labels, probs, sum(i.flagged for i in issues))
+        return {"issues": issues, "trust": trust, "duplicates": duplicates, "confounds": confounds,
+                "classes": list(data.classes), "root": root}
     return run
 
 
@@ -59,15 +62,16 @@ def corrections_job(root: str, action: str, file: str = "", label: str = "", cla
     """One edit of the corrections file (relabel / exclude / confirm / undo / apply / undo_apply).
     -> (action, file, text for the user)."""
     def run(context):
+        from core.data import correction_moves as moves_of
         from core.data import corrections as corr
 
         if action == "apply":
-            moves = corr.apply_moves(root)
+            moves = moves_of.apply_moves(root)
             done = [m for m in moves if m["to"]]
             notes = [m.get("note", "") for m in moves if m.get("note")]
             return action, "", f"moved {len(done)} files" + (f" ({'; '.join(notes[:3])})" if notes else "")
         if action == "undo_apply":
-            results = corr.undo_last_apply(root)
+            results = moves_of.undo_last_apply(root)
             moves = [r for r in results if r["from"] is not None]
             back = sum(1 for r in moves if r["undone"])
             refused = [r["note"] for r in results if r["from"] is None]  # log lines this app did not write
@@ -125,9 +129,10 @@ def thumbnails_job(chunk: list[tuple[int, str]], size: int, images=None):
 
 
 def thumbnail(file: str | None, size: int) -> QImage | None:
-    """A small QImage of an image file (None when it is not a file, is refused by the image limits, or lies
-    outside a loaded evaluation's folders: `file` is None then). Decoded by the one safe image loader (regular
-    files only, byte and pixel limits, JPEG draft decoding at the thumbnail's size)."""
+    """A small QImage of an image file, centred on a transparent size x size square so every item of a gallery
+    has the same shape (a wide photo's caption then never runs into a tall one's); None when it is not a file, is
+    refused by the image limits, or lies outside a loaded evaluation's folders (`file` is None then). Decoded by
+    the one safe image loader (regular files only, byte and pixel limits, JPEG draft decoding at the size)."""
     from core.io.images import ImageLoadError, load_image
 
     if file is None or not Path(file).is_file():
@@ -136,6 +141,17 @@ def thumbnail(file: str | None, size: int) -> QImage | None:
         img = load_image(file, draft_size=size)
         img.thumbnail((size, size))
         data = img.tobytes()
-        return QImage(data, img.width, img.height, 3 * img.width, QImage.Format.Format_RGB888).copy()
+        picture = QImage(data, img.width, img.height, 3 * img.width, QImage.Format.Format_RGB888)
+        return _on_square(picture, size)
     except (ImageLoadError, OSError, ValueError):
         return None
+
+
+def _on_square(picture: QImage, size: int) -> QImage:
+    """`picture` centred on a transparent size x size image (painting a QImage is safe off the GUI thread)."""
+    square = QImage(size, size, QImage.Format.Format_ARGB32_Premultiplied)
+    square.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(square)
+    painter.drawImage((size - picture.width()) // 2, (size - picture.height()) // 2, picture)
+    painter.end()
+    return square

@@ -57,6 +57,10 @@ class EvaluateTab(QTabWidget):
         self.setCurrentWidget(self.evaluate_page)
         self.evaluate_page.open_evaluation(folder)
 
+    def show_run_evaluation(self, run_dir: str) -> None:
+        """The evaluation a run wrote at its end (RUN/eval), when it has one (quietly nothing otherwise)."""
+        self.evaluate_page.show_run_evaluation(run_dir)
+
     def export_model(self, checkpoint, fmt: str, out: str) -> None:
         """Export (and verify) on the worker primitive; `exported(report)` or `exportFailed(text)` follows."""
         self.export_task.submit(export_job(checkpoint, fmt, out))

@@ -20,6 +20,7 @@ THUMBNAIL_PX = 48
 NEIGHBOUR_THUMBNAIL_PX = 56
 URL_CACHE_ENTRIES = 16
 MODEL_UNUSABLE = "the model cannot be used"
+FILTER_SCALE, FILTER_GAP = 8, 2  # first-layer filters: each weight 8 x 8 pixels, tiles 2 pixels apart
 
 
 class InspectionJobs:
@@ -54,9 +55,12 @@ class InspectionJobs:
         return predictor
 
     # ---- images --------------------------------------------------------------------------------------
-    def load(self, source: ImageSource):
+    def load(self, source: ImageSource, predictor):
+        """The image decoded as `predictor`'s checkpoint says (core.data.pipeline), so the inspector's
+        probabilities are those of evaluate and predict for the same file."""
         if source.url is None:
-            return source.load()
+            return predictor.load(source.path if source.path is not None else (source.data or b""),
+                                  name=None if source.path is not None else source.label)
         with self._lock:
             data = self._url_bytes.get(source.url)
         if data is None:
@@ -67,21 +71,19 @@ class InspectionJobs:
                 self._url_bytes[source.url] = data
                 while len(self._url_bytes) > URL_CACHE_ENTRIES:
                     self._url_bytes.popitem(last=False)
-        from core.io.images import load_image
-
-        return load_image(data, name=source.url)
+        return predictor.load(data, name=source.url)
 
     # ---- jobs ----------------------------------------------------------------------------------------
     def classify_row(self, generation: int, row: int, source: ImageSource, checkpoint, top_k: int) -> RowResult:
         """Top-k for one image of a drop, or the reason it cannot be read (the other rows go on)."""
         try:
-            image = self.load(source)
-        except ImageLoadError as exc:
-            return RowResult(generation, row, source.label, source.where, error=exc.reason)
-        try:
             predictor = self.predictor_for(checkpoint)
         except Exception as exc:  # weights that do not fit the network: say so on every row, go on
             return RowResult(generation, row, source.label, source.where, error=f"{MODEL_UNUSABLE} ({exc})")
+        try:
+            image = self.load(source, predictor)
+        except ImageLoadError as exc:
+            return RowResult(generation, row, source.label, source.where, error=exc.reason)
         bank, _note = self.bank_for(checkpoint)
         top, familiarity = None, None
         if bank is not None:
@@ -102,7 +104,7 @@ class InspectionJobs:
 
         predictor = self.predictor_for(checkpoint)
         try:
-            image = self.load(source)
+            image = self.load(source, predictor)
         except ImageLoadError as exc:
             return DetailResult(generation, row, source.label, error=f"{source.label}: {exc.reason}")
         inspection = inspect_image(predictor, image, top_k=top_k, scaling=scaling)
@@ -111,7 +113,7 @@ class InspectionJobs:
                 view.activation = None  # feature maps are drawn from the mosaic; keep only vectors' raw values
         model = predictor.model
         try:
-            filters = first_layer_filters(model, scale=4)
+            filters = first_layer_filters(model, scale=FILTER_SCALE, pad=FILTER_GAP)
         except Exception:  # filters are a bonus view; a model without a usable first layer has none
             filters = None
         conv_layers = [name for name, module in model.named_modules() if _is_conv(module)]
@@ -177,7 +179,7 @@ class InspectionJobs:
 
         predictor = self.predictor_for(checkpoint)
         try:
-            image = self.load(source)
+            image = self.load(source, predictor)
         except ImageLoadError as exc:
             return SaliencyResult(generation, method, target, layer, error=f"{source.label}: {exc.reason}")
         batch = predictor.to_input(image)

@@ -65,6 +65,7 @@ class LayerBrowser(QWidget):
         self.bars.setMinimumHeight(160)
         self.bars.setLabel("bottom", "unit")
         self.bars.setLabel("left", "activation")
+        self.bars.getAxis("left").enableAutoSIPrefix(False)  # 0.004, not "4" with a "(x0.001)" clipped off
         self._bar_item: pg.BarGraphItem | None = None
         self.stack = QStackedWidget()
         self.stack.addWidget(self.mosaic)

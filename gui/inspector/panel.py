@@ -16,16 +16,18 @@ from PySide6.QtCore import QMimeData, QThreadPool, QTimer, Signal, Slot
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QFileDialog, QWidget
 
-from core.io.images import IMAGE_EXTENSIONS
+from core.io.images import IMAGE_EXTENSIONS, is_image_path
 from gui.concurrent import BackgroundTask
 from gui.inspector.add_to_dataset import add_current_image
 from gui.inspector.clipboard import sources_from_mime
+from gui.inspector.drop_history import DropHistory
 from gui.inspector.export import write_predictions_csv
 from gui.inspector.inspection_jobs import MODEL_UNUSABLE, InspectionJobs
 from gui.inspector.panel_widgets import DROP_HINT, InspectorWidgets
 from gui.inspector.probe import PinnedProbe
 from gui.inspector.results import DetailResult, RowResult, SaliencyResult
 from gui.inspector.saliency_view import PREDICTED
+from gui.plotting.image_panes import show_bar
 from gui.inspector.sources import ImageSource, is_url
 
 TOP_K = 5
@@ -64,6 +66,12 @@ class InspectorPanel(InspectorWidgets):
 
         self._sources: list[ImageSource] = []  # the current drop
         self._pending: list[ImageSource] = []  # dropped before a model existed
+        self.history = DropHistory()  # earlier drops: Back / Forward (Alt+Left / Alt+Right)
+        self.back_action.triggered.connect(lambda: self._go(self.history.back()))
+        self.forward_action.triggered.connect(lambda: self._go(self.history.forward()))
+        self._listing = BackgroundTask(self, imports=())  # a dropped folder's images, listed off the GUI thread
+        self._listing.finished.connect(self._on_folder_listed)
+        self._listing.failed.connect(lambda text: self._say("warning", f"Cannot read the folder: {text}"))
         self._rows_expected = 0
         self._detail_row: int | None = None  # the row whose detail is (being) shown
         self._detail_requested_for_drop = False
@@ -103,9 +111,49 @@ class InspectorPanel(InspectorWidgets):
         self.views.setCurrentWidget(self.saliency_view)
         self.open_paths([path])
 
+    def open_folders(self, folders: list[str]) -> None:
+        """Classify the images in folders without class sub-folders (each folder's own images, by name)."""
+        def job(ctx):
+            found = []
+            for folder in folders:
+                ctx.check_cancelled()
+                found += sorted((str(p) for p in Path(folder).iterdir() if p.is_file() and is_image_path(p)),
+                                key=lambda p: Path(p).name.lower())
+            return folders, found
+        self._listing.submit(job)
+
+    def _on_folder_listed(self, outcome) -> None:
+        folders, images = outcome
+        if images:
+            self.message.emit("info", f"Classifying the {_count(len(images))} in {', '.join(folders)}")
+            self.open_paths(images)
+        else:
+            self._say("warning", f"No images in {', '.join(folders)} (looked for "
+                                 f"{', '.join(sorted(IMAGE_EXTENSIONS)[:6])}…, not inside sub-folders)")
+
     def open_sources(self, sources: list[ImageSource]) -> None:
+        """A new drop (or paste, or Open Image): it joins the history after the drop shown now."""
         if not sources:
             return
+        self.history.push(sources)
+        self._update_history_actions()
+        self._open(sources)
+
+    def _go(self, sources: list[ImageSource] | None) -> None:
+        """Back or Forward: inspect that earlier drop again (with the current model)."""
+        self._update_history_actions()
+        if sources:
+            self._open(sources)
+
+    def _update_history_actions(self) -> None:
+        for action, can, offset, word in ((self.back_action, self.history.can_go_back(), -1, "Back to"),
+                                          (self.forward_action, self.history.can_go_forward(), 1, "Forward to")):
+            action.setEnabled(can)
+            keys = action.shortcut().toString(action.shortcut().SequenceFormat.NativeText)
+            action.setToolTip(f"{word} {self.history.describe(offset)} ({keys})" if can else
+                              f"{word.split()[0]}: no {'earlier' if offset < 0 else 'later'} drop ({keys})")
+
+    def _open(self, sources: list[ImageSource]) -> None:
         self.set_pinned(False)
         if not self.engine_ready:
             self._pending = list(sources)
@@ -164,7 +212,7 @@ class InspectorPanel(InspectorWidgets):
     def _retry_pending(self) -> None:
         if self._pending:
             pending, self._pending = self._pending, []
-            self.open_sources(pending)
+            self._open(pending)
 
     # ---- scheduling ----------------------------------------------------------------------------------
     def _start_drop(self, sources: list[ImageSource]) -> None:
@@ -175,6 +223,7 @@ class InspectorPanel(InspectorWidgets):
         self._detail_requested_for_drop = False
         self._detail_row = None
         self.banner.clear()
+        self.show_work()
         self.hint.setText(DROP_HINT)
         self.table.reset_rows([s.label for s in sources])
         self.table_box.setVisible(len(sources) > 1)
@@ -231,6 +280,10 @@ class InspectorPanel(InspectorWidgets):
         self.saliency_view.set_pending("Computing…")
         self._saliency_task.submit(lambda ctx: self.jobs.saliency(ctx.generation, source, checkpoint, method,
                                                                   target, layer, compare), priority=1)
+
+    def detail_label(self) -> str | None:
+        """The name of the image shown in detail (tests; the caption says it to the user)."""
+        return self.detail.label if self.detail is not None else None
 
     def current_source(self) -> ImageSource | None:
         return self._detail_source() if self.detail is not None else None
@@ -318,7 +371,9 @@ class InspectorPanel(InspectorWidgets):
         self.caption.setText(f"<b>{result.label}</b>: {top_label} ({top_prob:.1%}){source}{probe}")
         self.layers.set_inspection(inspection, result.classes)
         self.filters.show_rgb(result.filters)
-        self.filters_note.setText("First-layer filters as colour images: what the network looks for in raw pixels"
+        show_bar(self.filters_bar, result.filters is not None)
+        self.filters_note.setText("First-layer filters, one tile each, enlarged: what the network looks for in raw "
+                                  "pixels (colour: its weight on red, green and blue; grey: a weight of 0)"
                                   if result.filters is not None else
                                   "This model's first layer cannot be drawn as image filters")
         self.saliency_view.set_input(inspection.input_image)
@@ -429,6 +484,7 @@ class InspectorPanel(InspectorWidgets):
     def shutdown(self, msecs: int = 60_000) -> bool:
         """Stop the probe timer and wait for the inspection thread (closing the window; tests)."""
         self.probe.stop()
+        self._listing.shutdown()
         self._rows_task.cancel()  # the rest of a big drop never starts
         return self._pool.waitForDone(msecs)
 

@@ -1,20 +1,26 @@
-"""The Inspect tab's widgets and their layout, with no behaviour: the drop hint, the model's view + top-k
-bars, the table of a multi-image drop, and the Layers / Filters / Saliency tabs. InspectorPanel (panel.py)
-adds what they do."""
+"""The Inspect tab's widgets and their layout, with no behaviour: the first screen (a drop zone that says what
+to do), then the drop hint, Back / Forward through earlier drops, the model's view + top-k bars, the table of a
+multi-image drop, and the Layers / Filters / Saliency tabs. InspectorPanel (panel.py) adds what they do."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QSplitter, QStackedWidget, QTabWidget, QToolButton,
+                               QVBoxLayout, QWidget)
 
 from gui.inspector.banner import Banner
 from gui.inspector.batch_table import BatchTable
-from gui.plotting.image_panes import ImagePane
+from gui.plotting.image_panes import ImagePane, show_bar
 from gui.inspector.layer_browser import LayerBrowser
 from gui.inspector.saliency_view import SaliencyView
 from gui.inspector.familiarity_view import FamiliarityView
 from gui.plotting.topk_bars import TopKBars
 
 DROP_HINT = "Drop images here, or File > Open Image (Ctrl+I), or paste (Ctrl+V)"
+FIRST_SCREEN = ("<p style='font-size:16pt'>Drop images here to classify them</p>"
+                "<p>Image files, a folder of images, an image from a web page, or paste one (Ctrl+V).<br>"
+                "You see the model's prediction, what every layer computes and where it looked.</p>"
+                "<p>It needs a model: press Train in the Train tab, or open a checkpoint (File > Open, Ctrl+O).</p>")
 
 
 class InspectorWidgets(QWidget):
@@ -47,7 +53,18 @@ class InspectorWidgets(QWidget):
                                    "(for an image the model got wrong); nothing is overwritten")
         self.add_button.setEnabled(False)
         self.status = QLabel("")
+        self.back_action = QAction("◀ Back", self)
+        self.back_action.setShortcut(QKeySequence("Alt+Left"))
+        self.forward_action = QAction("Forward ▶", self)
+        self.forward_action.setShortcut(QKeySequence("Alt+Right"))
+        for action in (self.back_action, self.forward_action):
+            action.setEnabled(False)
+            self.addAction(action)  # the keys work while this tab shows
         buttons = QHBoxLayout()
+        for action in (self.back_action, self.forward_action):
+            button = QToolButton()
+            button.setDefaultAction(action)
+            buttons.addWidget(button)
         buttons.addWidget(self.open_button)
         buttons.addWidget(self.pin_button)
         buttons.addWidget(self.add_button)
@@ -83,6 +100,9 @@ class InspectorWidgets(QWidget):
 
         self.layers = LayerBrowser()
         self.filters = ImagePane(min_size=160)
+        self.filters_bar = self.filters.add_colour_bar("gray", "weight (each filter to its largest)",
+                                                       ticks={0.0: "−max", 0.5: "0", 1.0: "+max"})
+        show_bar(self.filters_bar, False)  # until there are filters to read
         self.filters_note = QLabel("First-layer filters appear here once an image is inspected")
         filters_box = QWidget()
         filters_layout = QVBoxLayout(filters_box)
@@ -99,7 +119,33 @@ class InspectorWidgets(QWidget):
         splitter.addWidget(self.views)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([300, 480])  # room for the model's view and a few table rows
+        self.first_screen = QLabel(FIRST_SCREEN)  # until the first image: what to do, not empty black panes
+        self.first_screen.setObjectName("firstScreen")
+        self.first_screen.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.first_screen.setWordWrap(True)
+        self.first_screen.setStyleSheet("#firstScreen { border: 2px dashed #9aa5b1; border-radius: 10px; "
+                                        "color: #52606d; padding: 24px; }")
+        first_open = QPushButton("Open Image…")
+        first_open.clicked.connect(self.open_button.click)
+        first_page = QWidget()
+        first_layout = QVBoxLayout(first_page)
+        first_layout.addWidget(self.first_screen, 1)
+        first_layout.addWidget(first_open, 0, Qt.AlignmentFlag.AlignHCenter)
+        work_page = QWidget()
+        work_layout = QVBoxLayout(work_page)
+        work_layout.setContentsMargins(0, 0, 0, 0)
+        work_layout.addWidget(self.hint)
+        work_layout.addWidget(splitter, 1)
+        self.pages = QStackedWidget()
+        self.pages.addWidget(first_page)
+        self.pages.addWidget(work_page)
         layout = QVBoxLayout(self)
         layout.addWidget(self.banner)
-        layout.addWidget(self.hint)
-        layout.addWidget(splitter, 1)
+        layout.addWidget(self.pages, 1)
+
+    def show_work(self) -> None:
+        """Leave the first screen: an image is being inspected."""
+        self.pages.setCurrentIndex(1)
+
+    def on_first_screen(self) -> bool:
+        return self.pages.currentIndex() == 0

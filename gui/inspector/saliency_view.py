@@ -8,7 +8,9 @@ import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
-from gui.plotting.image_panes import ImagePane
+from gui.plotting.image_panes import ImagePane, show_bar
+
+HEAT_MAP = "turbo"
 
 METHODS = (("Grad-CAM", "gradcam"), ("Integrated Gradients", "integrated_gradients"), ("Saliency (gradient)", "saliency"))
 PREDICTED = -1  # the target combo's "predicted class" entry
@@ -42,6 +44,10 @@ class SaliencyView(QWidget):
         self.pane2 = ImagePane(min_size=220)  # the "side by side" class's map
         self.heat2 = self.pane2.add_layer(opacity=0.8)
         self.pane2.setVisible(False)
+        self.bars = [pane.add_colour_bar(HEAT_MAP, "importance for the class", ticks={0.0: "low", 1.0: "high"})
+                     for pane in (self.pane, self.pane2)]  # shown with a map: what its colours mean
+        for bar in self.bars:
+            show_bar(bar, False)
         self.opacity.valueChanged.connect(lambda v: (self.heat.setOpacity(v / 100), self.heat2.setOpacity(v / 100)))
 
         controls = QHBoxLayout()
@@ -143,7 +149,9 @@ class SaliencyView(QWidget):
         self._heatmap = heatmap
         self.status.setText(text)
         self.pane2.setVisible(second is not None)
-        for pane, item, values in ((self.pane, self.heat, heatmap), (self.pane2, self.heat2, second)):
+        for pane, item, values, bar in ((self.pane, self.heat, heatmap, self.bars[0]),
+                                        (self.pane2, self.heat2, second, self.bars[1])):
+            show_bar(bar, values is not None)
             if values is None:
                 item.clear()
                 continue
@@ -152,7 +160,7 @@ class SaliencyView(QWidget):
                 from gui.inspector.layer_browser import upscale_nearest
 
                 values = upscale_nearest(values, size)
-            pane.show_scalar(values, "turbo", item=item, fade_low=True)
+            pane.show_scalar(values, HEAT_MAP, item=item, fade_low=True)
 
     def show_result(self, result, classes: list[str]) -> None:
         """A computed SaliencyResult (without error): its map(s) and which class each one explains."""
@@ -161,8 +169,13 @@ class SaliencyView(QWidget):
 
         layer = f", layer {result.layer}" if result.layer else ""
         beside = f" (left) and '{name(result.compare_target)}' (right)" if result.compare_target is not None else ""
+        flat = [f"'{name(t)}'" for t, m in ((result.target, result.heatmap),
+                                            (result.compare_target, result.compare_heatmap))
+                if m is not None and not float(np.max(m)) > 0]
+        note = (f". The map for {' and '.join(flat)} is zero everywhere: nothing in the image speaks for that class "
+                "at this layer (try Integrated Gradients)") if flat else ""
         self.set_heatmap(result.heatmap, f"{RESULT_TITLES[result.method]} for class '{name(result.target)}'"
-                                         f"{beside}{layer}", result.compare_heatmap)
+                                         f"{beside}{layer}{note}", result.compare_heatmap)
 
     def heatmap(self) -> np.ndarray | None:
         return self._heatmap

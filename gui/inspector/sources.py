@@ -11,9 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlparse
 
-from PIL import Image
-
-from core.io.images import ImageLoadError, load_image
+from core.io.images import ImageLoadError
 from gui.drop_router import is_url  # noqa: F401  (the one definition; the inspector's modules import it from here)
 
 URL_TIMEOUT_S = 15.0
@@ -46,14 +44,6 @@ class ImageSource:
     def where(self) -> str:
         """The full location, for messages and the CSV."""
         return self.path or self.url or self.label
-
-    def load(self) -> Image.Image:
-        """The image as RGB PIL; raises ImageLoadError naming this source. Call off the GUI thread."""
-        if self.path is not None:
-            return load_image(self.path)
-        if self.url is not None:
-            return load_image(fetch_url(self.url), name=self.url)
-        return load_image(self.data or b"", name=self.label)
 
 
 def fetch_url(url: str, timeout: float = URL_TIMEOUT_S, max_bytes: int = URL_MAX_BYTES) -> bytes:

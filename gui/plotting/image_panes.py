@@ -10,9 +10,19 @@ _COLOUR_MAPS: dict[str, pg.ColorMap] = {}
 
 
 def colour_map(name: str) -> pg.ColorMap:
+    """pyqtgraph's own maps (viridis, turbo, inferno...), else matplotlib's (jet, the one core's overlays use)."""
     if name not in _COLOUR_MAPS:
-        _COLOUR_MAPS[name] = pg.colormap.get(name)
+        try:
+            _COLOUR_MAPS[name] = pg.colormap.get(name)
+        except FileNotFoundError:
+            _COLOUR_MAPS[name] = pg.colormap.get(name, source="matplotlib")
     return _COLOUR_MAPS[name]
+
+
+def show_bar(bar: pg.ColorBarItem, shown: bool) -> None:
+    """Show or blank a colour bar without hiding it: a bar hidden and shown again lays its label out over
+    itself (pyqtgraph 0.14), so it stays in the layout, transparent."""
+    bar.setOpacity(1.0 if shown else 0.0)
 
 
 def fading_lut(name: str) -> np.ndarray:
@@ -48,6 +58,22 @@ class ImagePane(pg.GraphicsLayoutWidget):
         self.view.setDefaultPadding(0.01)
         self.base = ClickableImage()
         self.view.addItem(self.base)
+
+    def add_colour_bar(self, cmap: str, label: str = "", values: tuple[float, float] = (0.0, 1.0),
+                       ticks: dict[float, str] | None = None) -> pg.ColorBarItem:
+        """A colour bar beside the image that says what the colours mean (not linked to an item: a fading
+        heat map keeps its own look-up table). `ticks` names a few values (e.g. {0: "low", 1: "high"})."""
+        bar = pg.ColorBarItem(values=values, colorMap=colour_map(cmap), label=label or None, width=12,
+                              interactive=False, colorMapMenu=False)
+        axis = bar.axis  # the one with values (right of a vertical bar)
+        axis.setStyle(tickLength=3)
+        bar.layout.setContentsMargins(0, 8, 0, 8)  # room for the end labels
+        if label:
+            bar.getAxis("left").setWidth(20)  # the label's own column, never over the bar
+        if ticks:
+            axis.setTicks([list(ticks.items())])
+        self.addItem(bar, row=0, col=1)
+        return bar
 
     def add_layer(self, opacity: float = 1.0) -> ClickableImage:
         item = ClickableImage()

@@ -1,13 +1,28 @@
-"""Every setting of the selected runs side by side (one column a run), rows that differ highlighted."""
+"""Every setting of the selected runs side by side (one column a run), rows that differ highlighted. The run
+columns share the table's width (three runs fit without scrolling; a long value is elided, whole in its
+tooltip), and a setting left to the engine reads "auto", as in the form, not JSON's null."""
 from __future__ import annotations
 
 import json
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QCheckBox, QHeaderView, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
 DIFFERENT = QColor(255, 236, 170)
 MISSING = "—"
+AUTO = "auto"
+NONE = "none"
+AUTO_WHEN_NULL = ("image_size", "device", "workers")  # null: the engine picks (core/catalog.py)
+
+
+def shown_value(key: str, value) -> str:
+    """A setting as the form would say it: null is "auto" where the engine picks (every data setting: image
+    size, mean, std, channels from the dataset), "none" elsewhere (no weights file, no resume)."""
+    if value is None:
+        auto = key.startswith("data.") or key.rsplit(".", 1)[-1] in AUTO_WHEN_NULL
+        return AUTO if auto else NONE
+    return value if isinstance(value, str) else json.dumps(value, default=str)
 
 
 def flatten(config: dict, prefix: str = "") -> dict[str, str]:
@@ -18,7 +33,7 @@ def flatten(config: dict, prefix: str = "") -> dict[str, str]:
         if isinstance(value, dict) and value:
             out.update(flatten(value, name + "."))
         else:
-            out[name] = value if isinstance(value, str) else json.dumps(value, default=str)
+            out[name] = shown_value(name, value)
     return out
 
 
@@ -29,7 +44,11 @@ class SettingsComparison(QWidget):
         self.only_differences.toggled.connect(lambda _: self._fill())
         self.table = QTableWidget()
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # "…" in a long value, not a scroll bar
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.horizontalHeader().setMinimumSectionSize(60)
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.only_differences)
@@ -53,13 +72,16 @@ class SettingsComparison(QWidget):
         self.table.clear()
         self.table.setColumnCount(len(self._runs))
         self.table.setRowCount(len(keys))
-        self.table.setHorizontalHeaderLabels([name for name, _ in self._runs])
+        for col, (name, _) in enumerate(self._runs):
+            header = QTableWidgetItem(name)
+            header.setToolTip(name)
+            self.table.setHorizontalHeaderItem(col, header)
         self.table.setVerticalHeaderLabels(keys)
         brush = QBrush(DIFFERENT)
         for row, key in enumerate(keys):
             for col, (_, flat) in enumerate(self._runs):
                 item = QTableWidgetItem(flat.get(key, MISSING))
+                item.setToolTip(item.text())
                 if key in differing:
                     item.setBackground(brush)
                 self.table.setItem(row, col, item)
-        self.table.resizeColumnsToContents()

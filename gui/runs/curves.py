@@ -154,3 +154,10 @@ class RunCurves:
         if not np.isfinite(acc).any():
             return None
         return int(np.nanargmax(acc))
+
+    def lowest_loss_index(self) -> int | None:
+        """Index of the epoch with the lowest validation loss (None when there is none)."""
+        loss = self.val_loss.y
+        if not np.isfinite(loss).any():
+            return None
+        return int(np.nanargmin(loss))

@@ -14,6 +14,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QComboBox, QGraphicsItem, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
                                QSlider, QSplitter, QVBoxLayout, QWidget)
 
+from gui.plotting.empty_hint import EmptyHint
 from gui.runs.curves import RunCurves
 from gui.plotting.axis_range import keep_flat_series_visible
 from gui.plotting.peak_levels import PeakLevels
@@ -29,6 +30,10 @@ def _finite(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     keep = np.isfinite(x) & np.isfinite(y)
     return (x, y) if keep.all() else (x[keep], y[keep])
 
+
+SELECT_RUNS = "Select runs in the list above (Ctrl or Shift for several) to overlay their curves here"
+NO_RUNS = ("No runs yet: press Train in the Train tab, or open a run folder (File > Open Run Folder…); "
+           "each run is listed above")
 
 class _RunItems:
     """The plot items of one run."""
@@ -106,9 +111,13 @@ class RunsOverlay(QWidget):
         self.view = pg.GraphicsLayoutWidget()
         self.view.setBackground("w")
         self.loss_plot = self._plot(0, 0, "Training loss", "loss")
-        self.val_loss_plot = self._plot(0, 1, "Validation loss (★ best epoch)", "loss")
-        self.acc_plot = self._plot(1, 0, "Validation accuracy (★ best epoch)", "accuracy")
+        self.val_loss_plot = self._plot(0, 1, "Validation loss (★ lowest)", "loss")
+        self.acc_plot = self._plot(1, 0, "Validation accuracy (★ best)", "accuracy")
         self.lr_plot = self._plot(1, 1, "Learning rate", "lr")
+        self.hints = [EmptyHint(plot, text) for plot, text in (
+            (self.loss_plot, SELECT_RUNS),
+            (self.val_loss_plot, "each run's validation loss per epoch"), (self.acc_plot, "and its accuracy"),
+            (self.lr_plot, "and its learning rate"))]
         # The list of runs beside the plots, each name in its run's colour with a tick box, is the legend:
         # a legend inside the plots covered most of a small plot with long run names.
         split = QSplitter(Qt.Orientation.Horizontal)
@@ -139,6 +148,9 @@ class RunsOverlay(QWidget):
     def _update_labels(self) -> None:
         for plot in (self.loss_plot, self.val_loss_plot, self.acc_plot, self.lr_plot):
             plot.setLabel("bottom", X_LABELS[self.x_mode])
+        for hint in self.hints:
+            if hint.shown:
+                hint.show()  # setLabel shows its axis again: an empty plot keeps its sentence, not bare axes
         self.smooth_label.setText(f"{self.smoothing:.2f}")
 
     # ---- which runs ----------------------------------------------------------------------------------
@@ -166,7 +178,13 @@ class RunsOverlay(QWidget):
             entry.setForeground(QColor(*items.colour))
             self.toggles.addItem(entry)
         self.toggles.blockSignals(False)
+        for hint in self.hints:
+            hint.set_empty(not runs)
         self._fit_flat()
+
+    def set_run_count(self, count: int) -> None:
+        """What the first plot says while no run is selected: select some, or how to get one when none exist."""
+        self.hints[0].set_text(SELECT_RUNS if count else NO_RUNS)
 
     def run_paths(self) -> list[str]:
         return list(self._runs)
@@ -227,14 +245,13 @@ class RunsOverlay(QWidget):
         ex = curves.epoch_x(mode)
         items.val_loss.setData(*_finite(ex, curves.val_loss.y))
         items.val_acc.setData(*_finite(ex, curves.val_acc.y))
-        best = curves.best_epoch_index()
-        if best is None or best >= ex.size or not np.isfinite(ex[best]):
-            items.best_acc.setData([], [])
-            items.best_loss.setData([], [])
-        else:
-            items.best_acc.setData([ex[best]], [curves.val_acc.y[best]])
-            if np.isfinite(curves.val_loss.y[best]):
-                items.best_loss.setData([ex[best]], [curves.val_loss.y[best]])
+        # Each plot stars its own best: the highest accuracy, the lowest loss (often not the same epoch).
+        for star, index, values in ((items.best_acc, curves.best_epoch_index(), curves.val_acc.y),
+                                    (items.best_loss, curves.lowest_loss_index(), curves.val_loss.y)):
+            if index is None or index >= ex.size or not np.isfinite(ex[index]):
+                star.setData([], [])
+            else:
+                star.setData([ex[index]], [values[index]])
 
     def _draw_smooth(self, curves: RunCurves, items: _RunItems) -> None:
         y = curves.loss.y

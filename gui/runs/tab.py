@@ -19,10 +19,12 @@ from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLineEdit, QMenu,
 from core.runs.actions import (TrashedRun, resume_request,
                               run_checkpoint, run_settings)
 from core.runs.index import RunIndex, RunSummary
-from core.runs.layout import BEST, LAST
+from core.runs.layout import BEST, LAST, TRIALS
 from core.runs.reducer import RESUMABLE
+from core.tuning.run_rows import run_rows
 from gui.concurrent import BackgroundTask
 from gui.runs.compare import SettingsComparison
+from gui.runs.coordinates_view import ParallelCoordinates, SettingScatter
 from gui.runs.file_actions import RunFileActions
 from gui.runs.curves import RunCurves
 from gui.runs.model import PATH_ROLE, RunsFilterProxy, RunsTableModel
@@ -87,6 +89,12 @@ class RunsTab(RunFileActions, QWidget):
         self.details = QTabWidget()
         self.details.addTab(self.overlay, "Curves")
         self.details.addTab(self.comparison, "Settings")
+        self.coordinates = ParallelCoordinates()
+        self.coordinates.brushedRuns.connect(self._select_brushed)
+        self.scatter = SettingScatter()
+        self.details.addTab(self.coordinates, "Parallel Coordinates")
+        self.details.addTab(self.scatter, "Scatter")
+        self._brushing = False  # a selection made by brushing keeps the runs the plot shows
         top = QWidget()
         top_layout = QVBoxLayout(top)
         top_layout.setContentsMargins(0, 0, 0, 0)
@@ -218,6 +226,7 @@ class RunsTab(RunFileActions, QWidget):
         if wanted:
             self._select_after_scan = None
             self.select_paths(wanted)
+        self.overlay.set_run_count(len(summaries))
         self._update_enabled()  # a status changed: Resume is offered, or no longer
         self.scanned.emit(len(summaries))
 
@@ -284,9 +293,35 @@ class RunsTab(RunFileActions, QWidget):
             runs.append((p, summary.name if summary else Path(p).name, self.curves[p]))
         self.overlay.set_runs(runs)
         self.comparison.set_runs([(name, self.index.config(p)) for p, name, _ in runs])
+        if not self._brushing:
+            self._compare_many(paths)
         self._update_enabled()
         if paths:
             self._poll_now()
+
+    def _compare_many(self, paths: list[str]) -> None:
+        """The parallel coordinates and the scatter of the selected runs (settings as last read by the scan)."""
+        metrics = []
+        for p in paths:
+            summary = self.model.summary_for(p)
+            metrics.append({} if summary is None else {"best_val_acc": summary.best_val_acc,
+                                                       "epochs_done": summary.epochs_done,
+                                                       "duration_s": summary.duration_s})
+        rows, varying, measured = run_rows((p, self.index.config(p), m) for p, m in zip(paths, metrics))
+        self.coordinates.set_runs(rows, varying + measured)
+        self.scatter.set_runs(rows, varying, measured)
+        self.coordinates.set_note("")
+        sweeps = {Path(p).parent.parent for p in paths if Path(p).parent.name == TRIALS}
+        if len(sweeps) == 1 and len(paths) > 1:  # one sweep's trials: how much each setting mattered
+            self._off_thread(lambda: _importances(sweeps.pop()), self.coordinates.set_note)
+
+    def _select_brushed(self, paths: list[str]) -> None:
+        """Brushing selects its runs in the table; the plot keeps showing all the runs it was given."""
+        self._brushing = True
+        try:
+            self.select_paths(paths)
+        finally:
+            self._brushing = False
 
     def _poll_now(self) -> None:
         """Poll at once: a poll already running started before this change and would not show it."""
@@ -323,3 +358,11 @@ class RunsTab(RunFileActions, QWidget):
         self.file_actions.shutdown()  # a move in progress finishes
         self.scanner.shutdown()
         self.poller.shutdown()
+
+
+def _importances(sweep: Path) -> str:
+    """The sweep's parameter importances in words (Optuna's, written when the sweep ended); "" before."""
+    from core.tuning.sweep.process import read_importances
+
+    found = sorted(read_importances(sweep).items(), key=lambda kv: -kv[1])
+    return f"{sweep.name}: importance " + ", ".join(f"{k} {v:.0%}" for k, v in found) if found else ""

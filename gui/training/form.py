@@ -74,6 +74,7 @@ def _action(parent, text: str, shortcut: str, tip: str, *more: str) -> QAction:
 
 class TrainingPanel(QWidget):
     trainRequested = Signal()
+    findLrRequested = Signal()  # "Find learning rate…": a range test on these settings
     pauseToggled = Signal()
     stopRequested = Signal()
     resumeRunRequested = Signal()  # "Resume Run": go on with the stopped or interrupted run shown
@@ -90,6 +91,11 @@ class TrainingPanel(QWidget):
                                     "Ctrl+Enter")  # the keypad's Enter too
         self.pause_action = _action(self, "&Pause", "Ctrl+P", "Pause or resume the run")
         self.stop_action = _action(self, "&Stop", "Ctrl+.", f"Stop the run and save {LAST}")
+        self.find_lr_action = QAction("Find Learning Rate…", self)
+        self.find_lr_action.setIconText("Find…")
+        self.find_lr_action.setToolTip("Run a learning-rate range test on these settings and pick the learning rate "
+                                       "on its loss curve")
+        self.find_lr_action.triggered.connect(self.findLrRequested)
         self.resume_run_action = QAction(f"Resume run from {LAST}", self)
         self.train_action.triggered.connect(self.trainRequested)
         self.pause_action.triggered.connect(self.pauseToggled)
@@ -98,7 +104,7 @@ class TrainingPanel(QWidget):
         self._resume_offered = False
 
         # The user's own settings, bound to the window's shared model (the fields under their own names here).
-        self.own_fields = SettingsFields(self.settings)
+        self.own_fields = SettingsFields(self.settings, find_lr_action=self.find_lr_action)
         self.own_fields.ownerRequested.connect(self.ownerRequested)
         for name in FIELD_NAMES:
             setattr(self, name, getattr(self.own_fields, name))
@@ -184,6 +190,7 @@ class TrainingPanel(QWidget):
         self.pause_action.setEnabled(self._state in ("running", "paused"))  # a multi-process job too
         self.pause_action.setText("&Resume" if self._state == "paused" else "&Pause")
         self.stop_action.setEnabled(self._state in ("starting", "running", "paused"))  # starting: its process loads
+        self.find_lr_action.setEnabled(self._engine_ready and not self.followed_run)
         self.resume_run_action.setEnabled(self._engine_ready and idle and self._resume_offered)
         self.resume_run_button.setVisible(idle and self._resume_offered)
         self.own_fields.set_editable(self._engine_ready and idle)

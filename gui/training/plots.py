@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
 
 from core.runs.reducer import rewind_of
 from gui.plotting.axis_range import keep_flat_series_visible
+from gui.plotting.empty_hint import EmptyHint
 from gui.plotting.plot_buffer import PlotBuffer
 from gui.plotting.smoothing import debiased_ema
 
@@ -20,7 +21,12 @@ REDRAW_INTERVAL_MS = 40  # 25 Hz
 EMA_SMOOTHING = 0.9  # weight of the past in the smoothed loss line (as TensorBoard's slider)
 
 COLOURS = {"raw": (120, 160, 230, 110), "ema": (40, 90, 200), "train": (40, 90, 200), "val": (230, 120, 40),
-           "lr": (60, 160, 90)}
+           "lr": (60, 160, 90), "best": (200, 40, 40)}
+IDLE_HINT = "Press Train (Ctrl+Return) to start a run: the loss of every step is drawn here as it learns"
+WAITING_HINT = "Waiting for the run's first steps…"
+EPOCH_HINTS = {"epoch_loss_plot": "Training and validation loss per epoch appear after the first epoch",
+               "acc_plot": "Training and validation accuracy per epoch appear after the first epoch",
+               "lr_plot": "The learning rate of every step"}
 
 
 def _finite(value) -> float:
@@ -39,6 +45,7 @@ class TrainingPlots(QWidget):
         self.epoch_val_acc = PlotBuffer(64)
         self._ema = (0.0, 0)  # debiased EMA state (see gui.plotting.smoothing)
         self._best: tuple[float, float] | None = None  # (epoch, validation accuracy) of the best epoch
+        self._lowest_loss: tuple[float, float] | None = None  # (epoch, validation loss) of the lowest one
         self._dirty = False
         self.redraw_count = 0
 
@@ -74,14 +81,13 @@ class TrainingPlots(QWidget):
         self.val_acc_curve = self.acc_plot.plot(pen=pg.mkPen(COLOURS["val"], width=2), name="validation",
                                                 symbolBrush=COLOURS["val"], **sym)
 
-        best_pen = pg.mkPen((200, 40, 40), width=1, style=Qt.PenStyle.DashLine)
-        self.best_lines = []
-        for plot in (self.epoch_loss_plot, self.acc_plot):
-            line = pg.InfiniteLine(angle=90, movable=False, pen=best_pen, label="best",
-                                   labelOpts={"position": 0.9, "color": (200, 40, 40)})
-            line.setVisible(False)
-            plot.addItem(line, ignoreBounds=True)
-            self.best_lines.append(line)
+        # Each epoch plot marks its own best: the loss plot the lowest validation loss, the accuracy plot the
+        # best validation accuracy (the epoch best.pt holds). Labels sit half-way up, beside the line: the legends
+        # are in corners, and curves reach the right end low (loss) or high (accuracy), never in the middle.
+        self.best_lines = [self._best_line(self.acc_plot)]
+        self.lowest_loss_line = self._best_line(self.epoch_loss_plot)
+        self.hints = {"loss_plot": EmptyHint(self.loss_plot, IDLE_HINT)}
+        self.hints.update({name: EmptyHint(getattr(self, name), text) for name, text in EPOCH_HINTS.items()})
 
         self._pairs = [
             (self.raw_curve, self.step_loss), (self.ema_curve, self.step_loss_ema), (self.lr_curve, self.step_lr),
@@ -93,6 +99,16 @@ class TrainingPlots(QWidget):
         self.timer.setInterval(REDRAW_INTERVAL_MS)
         self.timer.timeout.connect(self.redraw_if_dirty)
         self.timer.start()
+
+    @staticmethod
+    def _best_line(plot: pg.PlotItem) -> pg.InfiniteLine:
+        pen = pg.mkPen(COLOURS["best"], width=1, style=Qt.PenStyle.DashLine)
+        line = pg.InfiniteLine(angle=90, movable=False, pen=pen, label="best",
+                               labelOpts={"position": 0.5, "color": COLOURS["best"],
+                                          "fill": pg.mkBrush(255, 255, 255, 225)})
+        line.setVisible(False)
+        plot.addItem(line, ignoreBounds=True)
+        return line
 
     def _plot(self, row: int, col: int, title: str, x_label: str, y_label: str,
               legend_offset: tuple[int, int] = (-10, 10)) -> pg.PlotItem:
@@ -133,8 +149,9 @@ class TrainingPlots(QWidget):
             buffer.clear()
         self._drawn = [-1] * len(self._pairs)
         self._ema = (0.0, 0)
-        self._best = None
+        self._best = self._lowest_loss = None
         self._mark_best()
+        self.hints["loss_plot"].show(WAITING_HINT)
         for plot in (self.loss_plot, self.epoch_loss_plot, self.lr_plot):
             plot.enableAutoRange()
         self.acc_plot.enableAutoRange(axis="x")  # accuracy keeps its fixed 0..1
@@ -193,13 +210,19 @@ class TrainingPlots(QWidget):
         self._ema = (float(self.step_loss_ema.y[-1]) * (1 - EMA_SMOOTHING ** n), n) if n else (0.0, 0)
         self._best = max(((e, a) for e, a in zip(self.epoch_val_acc.x, self.epoch_val_acc.y) if math.isfinite(a)),
                          key=lambda p: p[1], default=None)
+        self._lowest_loss = min(((e, v) for e, v in zip(self.epoch_val_loss.x, self.epoch_val_loss.y)
+                                 if math.isfinite(v)), key=lambda p: p[1], default=None)
         self._mark_best()
         self._dirty = True
 
     def _add_epoch(self, m: dict) -> None:
         e = m["epoch"]
         self.epoch_train_loss.append(e, _finite(m.get("train_loss")))
-        self.epoch_val_loss.append(e, _finite(m.get("val_loss")))
+        val_loss = _finite(m.get("val_loss"))
+        self.epoch_val_loss.append(e, val_loss)
+        if math.isfinite(val_loss) and (self._lowest_loss is None or val_loss < self._lowest_loss[1]):
+            self._lowest_loss = (e, val_loss)
+            self._mark_best()
         self.epoch_train_acc.append(e, _finite(m.get("train_acc")))
         val_acc = _finite(m.get("val_acc"))
         self.epoch_val_acc.append(e, val_acc)
@@ -209,16 +232,23 @@ class TrainingPlots(QWidget):
         self._dirty = True
 
     def _mark_best(self) -> None:
-        """A dashed line at the best validation accuracy's epoch, in both epoch plots."""
-        for line in self.best_lines:
-            line.setVisible(self._best is not None)
-            if self._best is not None:
-                line.setValue(self._best[0])
-                line.label.setFormat(f"best {self._best[1]:.1%}")
+        """A dashed line at the best validation accuracy's epoch (accuracy plot) and at the lowest validation
+        loss's epoch (loss plot): each plot marks the best of what it shows."""
+        for line, best, text in ((self.best_lines[0], self._best, "best val {:.1%}"),
+                                 (self.lowest_loss_line, self._lowest_loss, "lowest val loss {:.3g}")):
+            line.setVisible(best is not None)
+            if best is not None:
+                line.setValue(best[0])
+                line.label.setFormat(text.format(best[1]))
 
     @property
     def best_epoch(self) -> int | None:
+        """The epoch of the best validation accuracy (best.pt's)."""
         return None if self._best is None else int(self._best[0])
+
+    @property
+    def lowest_loss_epoch(self) -> int | None:
+        return None if self._lowest_loss is None else int(self._lowest_loss[0])
 
     # ---- drawing -------------------------------------------------------------------------------------
     @Slot()
@@ -233,3 +263,7 @@ class TrainingPlots(QWidget):
                 curve.setData(buffer.x, buffer.y)
                 if buffer is self.step_lr:
                     keep_flat_series_visible(self.lr_plot, [buffer.y])
+        for name, buffers in (("loss_plot", (self.step_loss,)), ("lr_plot", (self.step_lr,)),
+                              ("epoch_loss_plot", (self.epoch_train_loss, self.epoch_val_loss)),
+                              ("acc_plot", (self.epoch_train_acc, self.epoch_val_acc))):
+            self.hints[name].set_empty(not any(len(b) for b in buffers))

@@ -47,12 +47,12 @@ def describe(record: dict, *, failures: bool = True) -> tuple[str, str] | None:
 
 
 class RecordView(QObject):
-    """Feeds record batches to the plots (`add_records`), the progress panel (`add_records`) and the log
-    (`append(level, text)`)."""
+    """Feeds record batches to the plots (`add_records`), the progress panel (`add_records`), the compute
+    breakdown (`add_records`, optional) and the log (`append(level, text)`)."""
 
-    def __init__(self, plots, progress, log, parent: QObject | None = None):
+    def __init__(self, plots, progress, log, parent: QObject | None = None, compute=None):
         super().__init__(parent)
-        self.plots, self.progress, self.log = plots, progress, log
+        self.plots, self.progress, self.log, self.compute = plots, progress, log, compute
         self.failures_in_log = True  # False for the app's own run: the controller reports its failure itself
         self.records_shown = 0
 
@@ -60,6 +60,8 @@ class RecordView(QObject):
         self.plots.clear()
         self.progress.reset()
         self.progress.set_status("")
+        if self.compute is not None:
+            self.compute.reset()
         self.failures_in_log = not own_run
         self.records_shown = 0
 
@@ -70,6 +72,8 @@ class RecordView(QObject):
         self.records_shown += len(records)
         self.plots.add_records(records)
         self.progress.add_records(records)
+        if self.compute is not None:
+            self.compute.add_records(records)
         for record in records:
             line = describe(record, failures=self.failures_in_log)
             if line is not None:

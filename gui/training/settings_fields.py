@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
     QGroupBox,
+    QHBoxLayout,
     QLineEdit,
     QSizePolicy,
     QSpinBox,
@@ -38,6 +39,8 @@ from gui.run_settings_model import (
 # and "processes" for nproc.
 FIELD_NAMES = ("dataset_link", "model_link", "processes", *TRAIN_FORM_OPTIONS)
 GROUP_TITLES = {"training": "Training", "insight": "Insight", "advanced": "Advanced"}
+# What a catalogue option's `suits` looks at: the run's data and model (owned by the Data and Model tabs).
+RUN_SHAPE_KEYS = ("dataset", "image_size", "model", "model_options")
 # Where the app says more than the catalogue's help (which is written for the CLI too).
 TOOLTIPS = {"nproc": "Training processes on this machine. 1 trains inside the app; more start a separate DDP job "
                      "(one per GPU, or gloo on the CPU). The batch size is global: it is split over the processes."}
@@ -113,10 +116,16 @@ class CollapsibleSection(QWidget):
 class SettingsFields(QWidget):
     ownerRequested = Signal(str)  # "data" or "model": show the tab that owns a value shown here
 
-    def __init__(self, settings: RunSettingsModel, parent: QWidget | None = None):
+    def __init__(self, settings: RunSettingsModel, parent: QWidget | None = None, find_lr_action=None):
+        """find_lr_action: a button for it beside the learning rate (the user's own fields)."""
         super().__init__(parent)
         self.settings = settings
         self._editable = True
+        self.find_lr_button: QToolButton | None = None
+        if find_lr_action is not None:
+            self.find_lr_button = QToolButton()
+            self.find_lr_button.setDefaultAction(find_lr_action)
+            self.find_lr_button.setObjectName("findLrButton")
         # Shown here, owned by the Data and Model tabs: a link opens the owner.
         self.dataset_link = OwnerLink(settings, "dataset", _dataset_text)
         self.model_link = OwnerLink(settings, "model", lambda name: catalog.MODELS[name].title)
@@ -158,23 +167,41 @@ class SettingsFields(QWidget):
                 continue
             if isinstance(self.fields[key], QCheckBox):
                 form.addRow(self.fields[key])  # the box carries its own label
+            elif key == "lr" and self.find_lr_button is not None:
+                row = QHBoxLayout()
+                row.setContentsMargins(0, 0, 0, 0)
+                row.addWidget(self.fields[key], 1)
+                row.addWidget(self.find_lr_button)
+                form.addRow(option.setting.label, row)
             else:
                 form.addRow(option.setting.label, self.fields[key])
         return form
 
     # ---- enabling ------------------------------------------------------------------------------------
     def applies(self, key: str) -> bool:
-        """False while the setting does not matter (momentum without SGD, gamma without the step schedule)."""
-        when = TRAIN_FORM_OPTIONS[key].when
-        return when is None or self.settings.get(when[0]) == when[1]
+        """False while the setting does not matter (momentum without SGD, gamma without the step schedule) or
+        cannot be used by this run (feature pictures each epoch for 224 px images)."""
+        option = TRAIN_FORM_OPTIONS[key]
+        if option.when is not None and self.settings.get(option.when[0]) != option.when[1]:
+            return False
+        return option.suits is None or self.unsuited(key) is None
+
+    def unsuited(self, key: str) -> str | None:
+        """Why this run cannot use the setting (catalogue's `suits`), None when it can."""
+        suits = TRAIN_FORM_OPTIONS[key].suits
+        return None if suits is None else suits(self.settings.values(RUN_SHAPE_KEYS))
 
     def _on_changed(self, key: str, _value) -> None:
-        if any(o.when and o.when[0] == key for o in TRAIN_FORM_OPTIONS.values()):
+        if key in RUN_SHAPE_KEYS or any(o.when and o.when[0] == key for o in TRAIN_FORM_OPTIONS.values()):
             self._update_enabled()
 
     def _update_enabled(self) -> None:
         for key, widget in self.fields.items():
             widget.setEnabled(self._editable and self.applies(key))
+            if TRAIN_FORM_OPTIONS[key].suits is not None:
+                why = self.unsuited(key)
+                help_text = TOOLTIPS.get(key, TRAIN_FORM_OPTIONS[key].setting.help)
+                widget.setToolTip(help_text if why is None else f"{help_text}\n\nNot for this run: {why}.")
 
     def set_editable(self, editable: bool) -> None:
         self._editable = editable

@@ -14,18 +14,22 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import QMessageBox, QSplitter, QWidget
 
 from core.runs import layout
-from core.runs.reducer import INTERRUPTED, RESUMABLE
+from core.runs.reducer import FINISHED, INTERRUPTED, RESUMABLE, STOPPED
 from gui.concurrent import BackgroundTask
 from gui.run_settings_model import SettingsError
 from gui.training.close_job import ask_about_running_job, close_with_job
+from gui.training.compute_view import ComputePanel
 from gui.training.controller import TrainingController
 from gui.training.export_actions import TrainExports
 from gui.training.form import TrainingPanel
+from gui.training.lr_finder import LRFinderDialog, lr_text
+from gui.training.sweep_dialog import SweepDialog
 from gui.training.plots import TrainingPlots
 from gui.training.progress import ProgressPanel
 from gui.training.rank_strip import RankStrip
 from gui.training.record_view import RecordView
 
+ENDED = (FINISHED, STOPPED)  # core.runs.reducer's words for a run that ended well
 STATE_TEXT = {"idle": "Ready", "starting": "Starting…", "running": "Training…", "paused": "Paused",
               "stopping": "Stopping…"}
 
@@ -35,6 +39,7 @@ class TrainTab(QSplitter):
     statusMessage = Signal(str)  # for the window's status bar
     runRequested = Signal(object)  # valid RunSettings from Train: the window confirms (memory), then start_confirmed
     runStarted = Signal(str)  # the run folder
+    runEnded = Signal(str)  # the folder of the run shown here, once it has finished or stopped (its RUN/eval)
     showRequested = Signal()  # bring this tab to the front
     ownerRequested = Signal(str)  # "data" or "model": show the tab that owns a value shown here
 
@@ -51,13 +56,15 @@ class TrainTab(QSplitter):
         self.panel.progress_slot.addWidget(self.progress)
         self.rank_strip = RankStrip()  # a multi-process run's processes
         self.panel.progress_slot.addWidget(self.rank_strip)
+        self.compute_view = ComputePanel()  # where the steps' time goes, per process (the "compute" records)
+        self.panel.progress_slot.addWidget(self.compute_view)
         self.plots = TrainingPlots()
         self.addWidget(self.panel)
         self.addWidget(self.plots)
         self.setStretchFactor(1, 1)
         self.setSizes([320, 880])
         # Records drive the tab, from this window's run or from a followed run folder (one code path).
-        self.record_view = RecordView(self.plots, self.progress, log, self)
+        self.record_view = RecordView(self.plots, self.progress, log, self, compute=self.compute_view)
         self.train_exports = TrainExports(self.plots, log, self)
         self._followed: Path | None = None  # the run folder drawn here last by following, until a run starts here
         self._resumable: Path | None = None  # the run shown, when it can go on from its last.pt ("Resume run")
@@ -77,6 +84,9 @@ class TrainTab(QSplitter):
         self.controller.runFailed.connect(self._on_run_failed)
         self.panel.stopFollowingRequested.connect(self.stop_following)
         self.panel.trainRequested.connect(self.start_training)
+        self.panel.findLrRequested.connect(self.find_learning_rate)
+        self.lr_finder: LRFinderDialog | None = None  # made on first use
+        self.sweep_dialog: SweepDialog | None = None  # made on first use
         self.panel.pauseToggled.connect(self.toggle_pause)
         self.panel.stopRequested.connect(self.stop)
         self.panel.resumeRunRequested.connect(self.resume_shown_run)
@@ -114,6 +124,51 @@ class TrainTab(QSplitter):
                             + " (pinned in the Inspect tab)")
         self.runRequested.emit(settings)
 
+    @Slot()
+    def find_learning_rate(self) -> LRFinderDialog | None:
+        """A range test on the form's current settings, in its dialog; a click on its curve sets the form's
+        learning rate. None (with a message) before the engine has loaded or when the settings are not valid."""
+        if not self.engine_ready:
+            return None
+        try:
+            settings = self.run_settings.build()
+        except SettingsError as exc:
+            self.alert.emit(QMessageBox.Icon.Warning, "Cannot run the range test", str(exc))
+            return None
+        if self.lr_finder is None:
+            self.lr_finder = LRFinderDialog(self)
+            self.lr_finder.lrChosen.connect(self._use_learning_rate)
+        self.lr_finder.show()
+        self.lr_finder.raise_()
+        self.lr_finder.start(settings)
+        return self.lr_finder
+
+    @Slot()
+    def new_sweep(self) -> SweepDialog | None:
+        """The New sweep dialog, its trials starting from the form's current settings; None (with a message)
+        before the engine has loaded or when the settings are not valid."""
+        if not self.engine_ready:
+            self.statusMessage.emit("New Sweep: PyTorch is still loading; try again in a moment")
+            return None
+        try:
+            settings = self.run_settings.build()
+        except SettingsError as exc:
+            self.alert.emit(QMessageBox.Icon.Warning, "Cannot start a sweep", str(exc))
+            return None
+        if self.sweep_dialog is None:
+            self.sweep_dialog = SweepDialog(self.controller.runs_root, self)
+            self.sweep_dialog.sweepStarted.connect(
+                lambda folder: self.log.append("info", f"Sweep started in its own process: {folder}"))
+        self.sweep_dialog.set_base(settings.to_dict())
+        self.sweep_dialog.show()
+        self.sweep_dialog.raise_()
+        return self.sweep_dialog
+
+    @Slot(float)
+    def _use_learning_rate(self, lr: float) -> None:
+        self.run_settings.set("lr", lr_text(lr))
+        self.log.append("info", f"Learning rate set to {lr_text(lr)} from the range test")
+
     def start_confirmed(self, settings, ok: bool) -> None:
         if not ok:
             self.log.append("warning", "Run not started: the model would probably not fit in memory")
@@ -150,8 +205,9 @@ class TrainTab(QSplitter):
         self.stop_following()
         self.panel.set_values(values)
 
-    def follow_run(self, folder: str) -> bool:
-        """Drive the plots, progress and log from a run folder another process writes."""
+    def follow_run(self, folder: str, show: bool = True) -> bool:
+        """Drive the plots, progress and log from a run folder another process writes (show: bring this tab
+        to the front)."""
         if self.is_active():
             self.log.append("warning", f"Not following {folder} in the Train tab while a run of this window is active")
             return False
@@ -162,9 +218,15 @@ class TrainTab(QSplitter):
         self._followed = self.controller.handle.folder
         self.panel.show_followed_settings(self._followed_name(), None)  # until its config.json is read
         self.progress.set_status(self.controller.status_text())
-        self.showRequested.emit()
+        if show:
+            self.showRequested.emit()
         self.log.append("info", f"Following {folder} in the Train tab")
         return True
+
+    def is_following(self, folder: str | Path) -> bool:
+        """This tab follows `folder` now."""
+        return self.controller.following and self._followed is not None and \
+            Path(folder).expanduser().resolve() == self._followed.expanduser().resolve()
 
     def _followed_name(self) -> str:
         folder = self._followed
@@ -209,6 +271,8 @@ class TrainTab(QSplitter):
     @Slot(dict)
     def _on_run_finished(self, summary: dict) -> None:
         self.progress.finish(completed=not summary.get("stopped"))
+        if summary.get("run_dir"):
+            self.runEnded.emit(summary["run_dir"])
         if summary.get("stopped"):
             self._offer_resume(self.controller.run_dir, f"Stopped: Resume continues it from its {layout.LAST}")
 
@@ -225,6 +289,8 @@ class TrainTab(QSplitter):
         self.progress.set_status(self.controller.status_text())
         if not self.controller.following:
             return
+        if status in ENDED and self._followed is not None:
+            self.runEnded.emit(str(self._followed))  # a followed run that has ended (or was opened ended)
         folder = self.controller.handle.folder
         if status == INTERRUPTED:
             self.progress.finish(completed=False)  # nothing counts down: its last ETA is no time left
@@ -286,6 +352,10 @@ class TrainTab(QSplitter):
             self.log.append("info", f"Closing: stopping the run and saving {layout.LAST}…")
             self.statusMessage.emit("Stopping the run…")
         self.controller.shutdown()
+        if self.lr_finder is not None:
+            self.lr_finder.shutdown()
+        if self.sweep_dialog is not None:
+            self.sweep_dialog.shutdown()
         self._resume_lookup.shutdown()
         self.plots.timer.stop()
         self.train_exports.task.shutdown()

@@ -20,9 +20,7 @@ def install_data_tab(window, settings) -> tuple[DataView, QAction]:
     action.setShortcut(QKeySequence("Ctrl+D"))
     action.setToolTip("Open a folder of images, one sub-folder per class, as the dataset")
     action.triggered.connect(lambda: (window.tabs.setCurrentWidget(data_view), data_view.choose_folder()))
-    file_menu = window.menus["file"]
-    actions = file_menu.actions()
-    file_menu.insertAction(actions[2] if len(actions) > 2 else None, action)  # after Open Checkpoint / Open Image
+    window.file_groups.add("open", action)  # after Open Checkpoint / Open Image
     data_view.set_engine_ready(window.engine_loaded())
     window.engineReady.connect(lambda: data_view.set_engine_ready(True))
     return data_view, action

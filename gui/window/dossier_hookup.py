@@ -18,5 +18,5 @@ def install_dossier(window) -> DossierPanel:
     action = QAction("Open Run &Dossier…", window)
     action.setStatusTip("Top images per channel, layer health and probe timelines of a run folder")
     action.triggered.connect(lambda: (window.tabs.setCurrentWidget(panel), panel.choose_run()))
-    window.menus["file"].addAction(action)
+    window.file_groups.add("open", action)
     return panel

@@ -9,11 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
+from PySide6.QtWidgets import QMessageBox
 
+from gui.evaluate.export_dialog import ExportDialog
 from gui.evaluate.tab import EvaluateTab
-
-EXPORT_FORMATS = {"onnx": ".onnx", "pt2": ".pt2", "torchscript": ".pt"}  # core.evaluate.export.FORMATS (torch-free copy)
 
 
 def install_evaluate_tab(window) -> tuple[EvaluateTab, QAction]:
@@ -27,9 +26,7 @@ def install_evaluate_tab(window) -> tuple[EvaluateTab, QAction]:
     action = QAction("Export &Model…", window)
     action.setToolTip("Export the current model as ONNX, a torch.export program (.pt2) or TorchScript, verified")
     action.triggered.connect(lambda: choose_export(window, tab))
-    menu = window.menus["file"]
-    separators = [a for a in menu.actions() if a.isSeparator()]
-    menu.insertAction(separators[-1] if separators else None, action)  # above Quit
+    window.file_groups.add("save", action)  # with Save Checkpoint As…, above Quit
     tab.exported.connect(lambda report: _exported(window, report))
     tab.exportFailed.connect(lambda text: (window.log.append("error", f"Export failed: {text}"),
                                            window.show_message(QMessageBox.Icon.Warning, "Export failed", text)))
@@ -53,14 +50,16 @@ def choose_export(window, tab: EvaluateTab) -> None:
         window.show_message(QMessageBox.Icon.Information, "Export model", "There is no model to export: train one "
                             "or open a checkpoint first.")
         return
-    fmt, ok = QInputDialog.getItem(window, "Export model", "Format", list(EXPORT_FORMATS), 0, False)
-    if not ok:
-        return
     start = window.app_settings.value("paths/checkpoint_dir", str(Path.home()))
-    out, _ = QFileDialog.getSaveFileName(window, "Export model as", str(Path(start) / f"model{EXPORT_FORMATS[fmt]}"))
-    if out:
+    dialog = window.export_dialog = ExportDialog(ckpt.model_spec.name, start, window)
+    dialog.setModal(True)
+
+    def export() -> None:
+        fmt, out = dialog.format(), dialog.out_path()
         window.log.append("info", f"Exporting the current model as {fmt} to {out} (verified after writing)…")
         tab.export_model(ckpt, fmt, out)
+    dialog.accepted.connect(export)
+    dialog.open()
 
 
 def _exported(window, report) -> None:

@@ -19,12 +19,10 @@ def install_inspector(window) -> tuple[InspectorPanel, list[QAction]]:
     panel.openCheckpointRequested.connect(window.choose_checkpoint)
     panel.dataset_provider = lambda: str(window.run_settings.get("dataset") or "")  # for "Add to dataset…"
 
-    file_menu = window.menus["file"]
     open_image = QAction("Open &Image…", window)
     open_image.setShortcut(QKeySequence("Ctrl+I"))
     open_image.triggered.connect(lambda: (window.tabs.setCurrentWidget(panel), panel.open_image_dialog()))
-    first = file_menu.actions()[1] if len(file_menu.actions()) > 1 else None
-    file_menu.insertAction(first, open_image)  # right under Open Checkpoint…
+    window.file_groups.add("open", open_image)  # under Open Checkpoint…
     edit_menu = window.menus.get("edit")
     if edit_menu is None:
         edit_menu = window.menus["edit"] = _add_edit_menu(window)

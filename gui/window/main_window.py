@@ -6,6 +6,7 @@ Extension points for other panels (a few lines each):
     window.tabs.addTab(widget, "Inspect")            # a central tab
     window.addDockWidget(area, dock)                 # a dock
     window.menus["view"].addAction(...)              # menus: file, training, view, help
+    window.file_groups.add("open", action)           # File, in its groups: open, recent, save, quit
     window.log.append("warning", "text")             # the log panel
     window.hub                                       # the current model (ModelHub)
     window.route_drop(paths)                         # where dropped files go
@@ -34,8 +35,11 @@ from gui.window.data_hookup import install_data_tab
 from gui.window.datamap_hookup import install_datamap
 from gui.window.dossier_hookup import install_dossier
 from gui.window.evaluate_hookup import install_evaluate_tab
+from gui.window.help_hookup import install_help, install_tab_shortcuts
 from gui.window.inspector_hookup import install_inspector
 from gui.window.labelling_hookup import install_labelling_tab
+from gui.window.menu_groups import MenuGroups
+from gui.window.recent import RecentMenu
 from gui.window.runs_hookup import install_runs_tab, route_run_folders
 from gui.window.training_hookup import install_training_tab
 
@@ -94,9 +98,9 @@ class MainWindow(QMainWindow):
         self.hub.checkpointChanged.connect(self._on_checkpoint_changed)
         self.inspector, inspector_actions = install_inspector(self)  # the Inspect tab, Open Image / Paste Image
         self.open_image_action, self.paste_image_action = inspector_actions
+        self.data_view, self.open_dataset_action = install_data_tab(self, self.run_settings)  # + Open Dataset
         self.dossier = install_dossier(self)  # the Dossier tab: channels, layer health, probes of a run
         self.datamap = install_datamap(self)  # the Map tab: a run's images as points, replayed over epochs
-        self.data_view, self.open_dataset_action = install_data_tab(self, self.run_settings)  # + Open Dataset
         self.model_view = ModelView(self.run_settings, self)
         self.tabs.insertTab(2, self.model_view, "Model")
         self.model_view.set_engine_ready(self.engine_loaded())
@@ -109,6 +113,10 @@ class MainWindow(QMainWindow):
                                    self.datamap)
         wiring.wire_tabs(self.tab_set, self.open_checkpoint, self,
                          lambda: remember(self.app_settings, self.run_settings))  # every tab-to-tab connection
+        wiring.opened_checkpoint_shows_its_run(self.checkpoints.opened, self.train_tab, self.log.append)
+        self._remember_recent()
+        self.tab_actions = install_tab_shortcuts(self)  # Ctrl+1 … Ctrl+8: the tabs, in order
+        self.guide_action, self.shortcuts_action = install_help(self)  # Help > User Guide (F1), shortcuts
 
         self.torch_loader = TorchLoader(self)
         self.torch_loader.loaded.connect(self._on_engine_loaded)
@@ -120,26 +128,47 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         bar = self.menuBar()
         file_menu = self.menus["file"] = bar.addMenu("&File")
-        self.open_action = self._add(file_menu, "&Open Checkpoint…", QKeySequence.StandardKey.Open, self.choose_checkpoint)
-        self.save_action = self._add(file_menu, "&Save Checkpoint As…", QKeySequence.StandardKey.Save, self.choose_save_path)
+        # Open…, Recent, Save / Export…, Quit last, whichever tab adds its action when (gui/window/menu_groups.py).
+        self.file_groups = MenuGroups(file_menu, ("open", "recent", "save", "quit"))
+        self.open_action = self.file_groups.add("open", self._action("&Open Checkpoint…", QKeySequence.StandardKey.Open,
+                                                                     self.choose_checkpoint))
+        self.recent = RecentMenu(self.app_settings, self)
+        self.file_groups.add_menu("recent", self.recent)
+        self.save_action = self.file_groups.add("save", self._action("&Save Checkpoint As…", QKeySequence.StandardKey.Save,
+                                                                     self.choose_save_path))
         self.save_action.setEnabled(False)
-        file_menu.addSeparator()
         # Ctrl+Q itself: StandardKey.Quit is empty where the platform names none (Windows, no desktop theme).
-        self.quit_action = self._add(file_menu, "&Quit", "Ctrl+Q", self.close)
+        self.quit_action = self.file_groups.add("quit", self._action("&Quit", "Ctrl+Q", self.close))
         self.menus["training"] = bar.addMenu("&Training")  # filled by install_training_tab
         view = self.menus["view"] = bar.addMenu("&View")
         view.addAction(self.log_dock.toggleViewAction())
-        help_menu = self.menus["help"] = bar.addMenu("&Help")
-        self._add(help_menu, "&Keyboard Shortcuts", "F1", self.show_shortcuts)
-        self._add(help_menu, "&About Layerscope", None, self.show_about)
+        self.menus["help"] = bar.addMenu("&Help")  # filled by install_help
 
-    def _add(self, menu, text, shortcut, slot) -> QAction:
+    def _action(self, text, shortcut, slot) -> QAction:
         action = QAction(text, self)
         if shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
         action.triggered.connect(slot)
-        menu.addAction(action)
         return action
+
+    def _remember_recent(self) -> None:
+        """File > Open Recent: what was opened (a checkpoint, a run folder, a folder dataset), opened again the
+        same way when chosen."""
+        self.checkpoints.opened.connect(lambda path: self.recent.add("checkpoint", path))
+        self.run_settings.changed.connect(
+            lambda key, value: key == "dataset" and _is_folder_name(value) and self.recent.add("dataset", str(value)))
+        self.recent.chosen.connect(self._open_recent)
+
+    def _open_recent(self, kind: str, path: str) -> None:
+        if kind != "dataset" and not Path(path).exists():
+            self.show_message(QMessageBox.Icon.Warning, "Open Recent", f"{path} is no longer there.")
+        elif kind == "checkpoint":
+            self.open_checkpoint(path)
+        elif kind == "run":
+            self.follow_folders([path])
+        else:
+            self.tabs.setCurrentWidget(self.data_view)
+            self.data_view.open_dataset(path)
 
     # ---- the engine ----------------------------------------------------------------------------------
     def load_engine(self, blocking: bool = False) -> None:
@@ -194,6 +223,8 @@ class MainWindow(QMainWindow):
     def follow_folders(self, folders: list[str]) -> None:
         """Run folders (--follow, a drop, Open Run Folder) join the Runs tab; one is followed in the Train tab."""
         wiring.follow_folders(self.tab_set, folders)
+        for folder in folders:
+            self.recent.add("run", folder)
 
     def toggle_pause(self) -> None:
         self.train_tab.toggle_pause()
@@ -262,8 +293,8 @@ class MainWindow(QMainWindow):
 
     def route_drop(self, paths: list[str]) -> None:
         """The one place dropped files (and http(s) URLs) go: a run folder -> the Runs tab, a dataset folder ->
-        the Data tab, .pt -> the hub, images (and any other file, which then gets a clear "not an image") -> the
-        Inspect tab."""
+        the Data tab, .pt -> the hub, images, a folder of plain images (and any other file, which then gets a clear
+        "not an image") -> the Inspect tab."""
         paths = route_run_folders(self, paths)  # a run folder is followed in the Runs tab
         plan = plan_drop(paths)
         if plan.dataset_folder is not None:
@@ -274,11 +305,9 @@ class MainWindow(QMainWindow):
             self.open_checkpoint(plan.checkpoint)
         for path in plan.other_checkpoints:
             self.log.append("warning", f"Dropped several checkpoints; opened only {plan.checkpoint} (not {path})")
-        for path in plan.plain_folders:
-            text = (f"Dropped folder {path}: it has no class sub-folders to train on; to classify its images, "
-                    "drop the image files themselves")
-            self.log.append("info", text)
-            self.statusBar().showMessage(text, 8000)
+        if plan.plain_folders:  # no class sub-folders: nothing to train on, its images are classified
+            self.tabs.setCurrentWidget(self.inspector)
+            self.inspector.open_folders(plan.plain_folders)
         if plan.images:
             self.tabs.setCurrentWidget(self.inspector)
             self.inspector.open_paths(plan.images)
@@ -292,22 +321,6 @@ class MainWindow(QMainWindow):
         box.open()
         self.last_message_box = box
         return box
-
-    def show_shortcuts(self) -> None:
-        rows = []
-        for action in (self.open_action, self.save_action, self.open_image_action, self.paste_image_action,
-                       self.open_dataset_action, self.panel.train_action, self.panel.pause_action,
-                       self.panel.stop_action):
-            keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
-            rows.append(f"<tr><td><b>{keys}</b></td><td>&nbsp;&nbsp;{action.text().replace('&', '')}</td></tr>")
-        text = "<table>" + "".join(rows) + "</table><p>Drop images, a .pt checkpoint or a dataset folder on the window.</p>"
-        box = self.show_message(QMessageBox.Icon.Information, "Keyboard shortcuts", text)
-        box.setTextFormat(Qt.TextFormat.RichText)
-
-    def show_about(self) -> None:
-        self.show_message(QMessageBox.Icon.Information, f"About {APP_NAME}",
-                          f"{APP_NAME}: train image classifiers and look inside them.\n\n"
-                          "PySide6 + pyqtgraph front end over a PyTorch / torchvision engine.")
 
     # ---- closing -------------------------------------------------------------------------------------
     def terminate(self) -> None:
@@ -351,3 +364,9 @@ class MainWindow(QMainWindow):
         remember(self.app_settings, self.run_settings)
         self.log_handler.detach()
         super().closeEvent(event)
+
+
+def _is_folder_name(value) -> bool:
+    """A dataset value naming a folder (a path), not a built-in set ("shapes", "mnist"); no disk access."""
+    text = str(value or "")
+    return "/" in text or "\\" in text or text.startswith("~")

@@ -29,10 +29,7 @@ def install_runs_tab(window) -> tuple[RunsTab, QAction]:
     action = QAction("Open &Run Folder…", window)
     action.setToolTip("Add a run folder (or a folder of runs) to the Runs tab and follow it live")
     action.triggered.connect(lambda: choose_run_folder(window))
-    menu = window.menus["file"]
-    actions = menu.actions()
-    separators = [a for a in actions if a.isSeparator()]
-    menu.insertAction(separators[-1] if separators else None, action)  # above Quit
+    window.file_groups.add("open", action)
     tab.message.connect(window.log.append)
     remembered = _remembered_folders(window)
     if remembered:

@@ -21,6 +21,11 @@ def install_training_tab(window, run_settings) -> TrainTab:
         menu.addAction(action)
         window.addAction(action)  # shortcuts work whichever tab is showing
     menu.addSeparator()
+    menu.addAction(tab.panel.find_lr_action)
+    sweep = menu.addAction("New S&weep…")
+    sweep.setToolTip("Train several runs with settings a sweep picks (Optuna), each a run in the Runs tab")
+    sweep.triggered.connect(tab.new_sweep)
+    menu.addSeparator()
     menu.addAction("Export &Plots…").triggered.connect(lambda: tab.train_exports.export_plots(window))
     menu.addAction("Export Metrics &CSV…").triggered.connect(
         lambda: tab.train_exports.export_csv(window, tab.shown_run_dir()))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from PySide6.QtCore import SignalInstance
 from PySide6.QtWidgets import QWidget
 
 from core.runs.index import is_run_folder
@@ -60,6 +61,7 @@ def wire_tabs(tabs: Tabs, open_checkpoint: Callable[[str], None], confirm_parent
     runs_tab_follow_shows_in_the_train_tab(tabs.runs, tabs.train)
     a_new_run_appears_in_the_runs_tab(tabs.train, tabs.runs)
     evaluate_knows_the_current_run(tabs.evaluate, tabs.train)
+    an_ended_run_shows_its_evaluation(tabs.train, tabs.evaluate)
     gallery_image_opens_in_the_inspector(tabs.evaluate, tabs.inspector, tabs.show, tabs.log)
     finetune_runs_in_the_train_tab(tabs.evaluate, tabs.train, tabs.log)
     if tabs.datamap is not None:
@@ -168,6 +170,25 @@ def _may_become_a_run(path: Path) -> bool:
 def evaluate_knows_the_current_run(evaluate: EvaluateTab, train: TrainTab) -> None:
     """Evaluate's "Best of current run" is the best.pt of the Train tab's last run."""
     evaluate.set_run_dir_provider(train.last_run_dir)
+
+
+def an_ended_run_shows_its_evaluation(train: TrainTab, evaluate: EvaluateTab) -> None:
+    """A run shown in Train that has finished (this window's, or a followed one, or one opened finished) shows
+    the evaluation it wrote at its end (RUN/eval) in Evaluate, instead of "No evaluation yet"."""
+    train.runEnded.connect(evaluate.show_run_evaluation)
+
+
+def opened_checkpoint_shows_its_run(opened: SignalInstance, train: TrainTab, log: Log) -> None:
+    """A checkpoint opened from a run folder (File > Open, --checkpoint, a drop, the Runs tab) shows that run in
+    the Train tab: its curves, its settings read-only (as following does) and, once Train says it has ended, its
+    evaluation in Evaluate. The tab in front stays; a run this window is training is never replaced."""
+    def show(path: str) -> None:
+        folder = Path(path).expanduser().parent
+        if train.is_active() or train.is_following(folder) or not is_run_folder(folder):
+            return
+        if train.follow_run(str(folder), show=False):
+            log("info", f"The Train tab shows the run of {Path(path).name}: {folder}")
+    opened.connect(show)
 
 
 def gallery_image_opens_in_the_inspector(evaluate: EvaluateTab, inspector: InspectorPanel, show, log: Log) -> None:

@@ -1,4 +1,6 @@
-"""Where the processing power goes: a real training loop on shapes, timed by StepTimer, diagnosed in words."""
+"""Where the processing power goes: a real training loop on shapes, timed by StepTimer, diagnosed in words; and
+the Trainer's own runs, whose records carry the breakdown ("compute" records, docs/records.md)."""
+import dataclasses
 import time
 
 import pytest
@@ -12,6 +14,11 @@ from core.compute.timer import StepTimer
 from core.compute.verdict import LoaderSetup, verdict, verdicts_by_process
 from core.data import DataSpec, build_data, make_loader
 from core.models import ModelSpec, build_model
+from core.runs.directory import RunDirectory
+from core.runs.records import decode
+from core.training.config import TrainConfig
+from core.training.recorder import RunRecorder
+from core.training.trainer import Trainer
 
 
 @pytest.fixture(autouse=True)
@@ -122,3 +129,35 @@ def test_resource_sample_counts_the_loader_workers():
     assert seen[0]["workers"] >= 2 or seen[1]["workers"] >= 2  # the first sample only starts a worker's interval
     assert seen[1]["rss_mb"] > 10 and seen[1]["cpu_count"] >= 1
     assert "gpu_util_percent" not in seen[1]  # a CPU run has no GPU figures
+
+
+def _records(run_dir, kind):
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    return [r for r in (decode(line) for line in lines if line.strip()) if r.kind == kind]
+
+
+def _fit(run_dir, data, delay_s, **train):
+    """A real run of the Trainer, recorded into run_dir, on `data` whose training images each take `delay_s`."""
+    slow = dataclasses.replace(data, train=SlowImages(data.train, delay_s))
+    torch.manual_seed(0)
+    spec = ModelSpec("cnn", data.num_classes, 3, 16, {"channels": 4, "blocks": 2})
+    config = TrainConfig(epochs=1, batch_size=16, device="cpu", evaluate_at_end=False, **train)
+    run_dir.mkdir()
+    trainer = Trainer(build_model(spec), slow, config, spec, [RunRecorder(RunDirectory(run_dir))])
+    trainer.fit()
+
+
+def test_a_slow_loader_runs_records_say_data_bound(tmp_path):
+    data, _ = _data_and_model()
+    _fit(tmp_path / "slow", data, 0.01)  # 160 ms of waiting per batch of 16, a few ms of compute
+    found = _records(tmp_path / "slow", "compute")
+    assert found, "a run writes its compute breakdown at least once an epoch"
+    last = found[-1]
+    assert last["verdict_kind"] == "data-bound" and last["data_share"] > 0.5, last
+    assert last["verdict"].startswith("data-bound: ") and "raise workers to" in last["verdict"]
+    assert last["rank"] == 0 and last["world_size"] == 1 and last["step"] == 6 and last["epoch"] == 1
+    assert sum(r["steps"] for r in found) == 6  # every step counted once
+    assert last["rss_mb"] > 10 and last["workers"] == 0
+
+    _fit(tmp_path / "off", data, 0.0, compute_every_s=0.0)  # measuring switched off: no record
+    assert _records(tmp_path / "off", "compute") == [] and _records(tmp_path / "off", "end")

@@ -33,3 +33,16 @@ def test_brushing_selects_the_runs_whose_lines_pass_through_every_range():
     assert brushed(RUNS, axes, {"value": (0.0, 1.0)}) == [0, 1, 2]  # a run with no score is not brushed
     assert brushed(RUNS, axes, {"batch_size": (0.0, 0.1)}) == [0, 3]  # batch 16
     assert brushed(RUNS, axes, {"batch_size": (0.0, 0.1), "value": (0.0, 0.5)}) == [0]  # ... and a low score
+
+
+def test_run_rows_keep_the_settings_that_vary_and_the_metrics():
+    from core.tuning.run_rows import run_rows
+
+    base = {"model_name": "cnn", "train": {"lr": 0.01, "optimizer": "adam", "device": "cpu", "pin": True},
+            "data": {"root": "/a", "image_size": 16}}
+    other = {"model_name": "cnn", "train": {"lr": 0.1, "optimizer": "sgd", "device": "cuda", "pin": True},
+             "data": {"root": "/b", "image_size": 16}}
+    rows, varying, metrics = run_rows([("a", base, {"best_val_acc": 0.5}), ("b", other, {"best_val_acc": 0.7})])
+    assert varying == ["train.lr", "train.optimizer"]  # device and the data's folder are not axes
+    assert metrics == ["best_val_acc"]
+    assert rows[1]["path"] == "b" and rows[1]["train.lr"] == 0.1 and rows[1]["train.pin"] == "true"

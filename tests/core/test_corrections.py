@@ -6,10 +6,9 @@ import pytest
 from core.data.corrections import (
     FILE_NAME,
     CorrectionsError,
-    apply_moves,
     load_corrections,
-    undo_last_apply,
 )
+from core.data.correction_moves import apply_moves, undo_last_apply
 from core.data.folder import scan_folder_splits
 from tests.core.evalkit import write_shapes_folder
 

@@ -15,10 +15,9 @@ from core.data.corrections import (
     FILE_NAME,
     MOVE_LOG,
     CorrectionsError,
-    apply_moves,
     load_corrections,
-    undo_last_apply,
 )
+from core.data.correction_moves import apply_moves, undo_last_apply
 from core.data.folder import scan_folder_splits
 from tests.core.evalkit import write_shapes_folder
 from tests.core.hostile_files import fifo, sparse_file

@@ -6,15 +6,16 @@ import pytest
 import torch
 from PIL import Image
 
-import core.data.cache as cache_module
+import core.data.pipeline as pipeline_module
 import core.io.images as imageio
 from core.data import DataSpec, build_data, make_loader
-from core.data.cache import CachedImageDataset, decode_small, train_cache_side
+from core.data.cache import CachedImageDataset, train_cache_side
 from core.data.datasets import FileDataset
 from core.data.folder import scan_image_folder
 from core.data.preview import augmentation_preview
 from core.data.stats import image_stats
-from core.data.transforms import Augmentation
+from core.data.pipeline import decode_pixels, model_input
+from core.data.transforms import DECODE_REDUCED, Augmentation
 
 
 def _make_folder(root: Path, per_class: int = 8, size=(120, 90)) -> Path:
@@ -34,8 +35,7 @@ def _count_decodes(monkeypatch) -> list:
         calls.append(args[0])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(cache_module, "load_image", counting)
-    monkeypatch.setattr("core.data.datasets.load_image", counting)
+    monkeypatch.setattr(pipeline_module, "load_image", counting)
     return calls
 
 
@@ -69,7 +69,7 @@ def test_cache_works_with_loader_workers(tmp_path):
 def test_over_budget_reads_from_disk(tmp_path, monkeypatch):
     root = _make_folder(tmp_path / "d")
     bundle = build_data(DataSpec(name=str(root), image_size=32, cache_mb=0.001))
-    assert isinstance(bundle.train, FileDataset) and bundle.train.draft_size == 32
+    assert isinstance(bundle.train, FileDataset) and bundle.train.side == 32
     calls = _count_decodes(monkeypatch)
     bundle.train[0]
     assert len(calls) == 1
@@ -80,15 +80,13 @@ def test_cached_training_images_leave_room_for_random_crops(tmp_path):
     Image.new("RGB", (400, 300), (10, 200, 10)).save(path)
     side, crop = train_cache_side(64, Augmentation(random_resized_crop=True))
     assert side > 64 and not crop
-    img = decode_small(path, side, crop)
+    img = decode_pixels(path, DECODE_REDUCED, side, crop)
     assert img.dtype == torch.uint8 and tuple(img.shape) == (3, side, int(side * 4 / 3))
     assert train_cache_side(64, Augmentation(horizontal_flip=True)) == (64, True)
 
 
 def test_cached_val_matches_the_inference_transform(tmp_path):
-    """The val set is cached at the eval geometry: it must equal what the predictor computes (to JPEG draft noise)."""
-    from core.data.transforms import eval_transform
-
+    """The val set is cached at the eval geometry: it equals what the pipeline makes of the file for inference."""
     rng = np.random.default_rng(0)
     for cls in ("a", "b"):
         (tmp_path / cls).mkdir()
@@ -96,10 +94,10 @@ def test_cached_val_matches_the_inference_transform(tmp_path):
             Image.fromarray(rng.integers(0, 255, (60, 80, 3), dtype=np.uint8)).save(tmp_path / cls / f"{i}.png")
     bundle = build_data(DataSpec(name=str(tmp_path), image_size=24, val_fraction=0.5))
     _, _, val = scan_image_folder(tmp_path, 0.5, 0)
-    expected = eval_transform(bundle.preprocess)(imageio.load_image(val[0][0]))
+    expected = model_input(val[0][0], bundle.preprocess)
     got, label = bundle.val[0]
     assert label == val[0][1]
-    assert torch.allclose(got, expected, atol=2 / 255 / min(bundle.preprocess.std))
+    assert torch.equal(got, expected)
 
 
 def test_split_is_stratified_deterministic_and_disjoint(tmp_path):

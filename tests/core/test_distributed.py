@@ -108,6 +108,11 @@ def test_two_process_run_has_one_writer_and_one_status_file_per_rank(runs):
     starts = [r for r in records if r["kind"] == "start"]
     assert len(starts) == 1 and starts[0]["pid"] == statuses[0]["pid"]
     assert len([r for r in records if r["kind"] == "step"]) == 8  # no step recorded twice
+    # Each process's compute breakdown, written by the one writer: rank 0's and rank 1's for the same steps.
+    compute = [r for r in records if r["kind"] == "compute"]
+    assert compute and [r["rank"] for r in compute] == [0, 1] * (len(compute) // 2)
+    assert {r["world_size"] for r in compute} == {2} and all(r["steps"] == 8 for r in compute)
+    assert all(r["verdict"] and r["sync_share"] is not None for r in compute)
 
 
 def test_two_processes_at_half_batch_train_the_same_weights_as_one_process(runs):

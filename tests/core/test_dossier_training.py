@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from core.dossier.health import read_health
@@ -98,6 +99,48 @@ def test_probe_timeline_keeps_snapshots_and_lists_unreadable_probes(tmp_path):
     assert first["top"][0][0] == first["predicted"]
     # it learned: the true class's probability rose from the start to the end
     assert snapshots[-1]["probes"][0]["true_prob"] > snapshots[0]["probes"][0]["true_prob"]
+
+
+def test_a_probe_without_a_true_class_keeps_every_class_and_takes_a_named_one(tmp_path):
+    """A probe outside the class folders (--probe photo.jpg, "Pin as probe") records every class's
+    probability over the run, and the true class the user names later is kept beside the timeline."""
+    import shutil
+
+    from core.dossier.probe_reading import class_probabilities, classes_to_show, name_true_class, read_probes
+
+    folder = write_learnable_folder(tmp_path / "data", per_class=12)
+    loose = tmp_path / "loose.png"
+    shutil.copy(folder / "square" / "square_002.png", loose)
+    run, trainer = train_learnable_run(tmp_path / "run", folder, epochs=2, probe_images=[str(loose)])
+    index, snapshots = read_probes(run)
+    classes = index["classes"]
+    assert index["true"] == [None] and snapshots[-1]["probes"][0]["true_prob"] is None
+    probs = class_probabilities(snapshots, 0, classes)
+    assert probs.shape == (len(snapshots), 3) and not np.isnan(probs).any()
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-3)
+    assert classes_to_show(probs, classes, None, most=2) == list(np.argsort(-probs.max(axis=0))[:2])
+    name_true_class(run, str(loose), "square")
+    index, _ = read_probes(run)
+    assert index["true"] == ["square"]
+    assert classes.index("square") in classes_to_show(probs, classes, "square", most=1)
+    name_true_class(run, str(loose), None)
+    assert read_probes(run)[0]["true"] == [None]
+
+    # The run folder may be shared: a names file that is not what the app writes is ignored (the probes still
+    # read), and one planted as a link is never written through.
+    from core.io.atomic import LinkRefused
+    from core.runs.layout import PROBES_TRUE_CLASSES, RunLayout
+
+    names = RunLayout(run).probes / PROBES_TRUE_CLASSES
+    names.write_text("[" * 5000)
+    assert read_probes(run)[0]["true"] == [None] and len(read_probes(run)[1]) == len(snapshots)
+    names.unlink()
+    outside = tmp_path / "outside.json"
+    outside.write_text("kept")
+    names.symlink_to(outside)
+    with pytest.raises(LinkRefused):
+        name_true_class(run, str(loose), "square")
+    assert outside.read_text() == "kept"
 
 
 def test_cli_train_prints_layer_health_warnings_as_they_come(tmp_path, capsys):

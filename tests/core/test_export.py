@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from core.checkpoints.checkpoint import checkpoint_from_model, load_checkpoint, save_checkpoint
 from core.cli.main import main
@@ -16,6 +15,7 @@ from core.data.transforms import Preprocess
 from core.evaluate.export import ExportError, export_checkpoint
 from core.models import ModelSpec, build_model
 from tests.core.evalkit import train_tiny_run
+from tests.support.photos import photo
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -72,7 +72,7 @@ def test_readme_snippet_loads_a_checkpoint_into_plain_torchvision(tmp_path):
     model = build_model(spec, load_weights=False).eval()
     pre = Preprocess(image_size=64, channels=3, mean=(0.4, 0.5, 0.6), std=(0.2, 0.25, 0.3))
     save_checkpoint(checkpoint_from_model(model, spec, ["a", "b", "c"], pre), tmp_path / "best.pt")
-    Image.fromarray(np.random.default_rng(0).integers(0, 255, (80, 100, 3), dtype=np.uint8)).save(tmp_path / "image.jpg")
+    photo(0).save(tmp_path / "image.jpg", quality=90)  # 480 x 360: decoded at reduced scale, as Layerscope does
     # Layerscope made unimportable: the snippet must stand on torch + torchvision alone.
     code = "import sys\nsys.modules['core'] = None\nsys.modules['gui'] = None\n" + _readme_snippet()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
@@ -81,7 +81,7 @@ def test_readme_snippet_loads_a_checkpoint_into_plain_torchvision(tmp_path):
     label, prob = done.stdout.split()
     from core.checkpoints.predict import Predictor
 
-    expected = Predictor.from_checkpoint(load_checkpoint(tmp_path / "best.pt")).classify(
-        Image.open(tmp_path / "image.jpg").convert("RGB"), top_k=1)[0]
-    assert label == expected[0] and float(prob) == pytest.approx(expected[1], abs=1e-4)
+    (expected,) = Predictor.from_checkpoint(load_checkpoint(tmp_path / "best.pt")).classify_files(
+        [tmp_path / "image.jpg"], top_k=1)
+    assert label == expected.top[0][0] and float(prob) == pytest.approx(expected.top[0][1], abs=1e-5)
 

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from core.errors import Cancelled
+from core.progress import Reporter
 from core.featurevis import robustness, sanity
 from core.featurevis.optimize import VisSettings, synthesize
 from core.featurevis.parameterization import FourierImage
@@ -95,8 +96,8 @@ def test_cancel_stops_within_one_optimisation_step(shapes):
         steps_done.append(done)
 
     with pytest.raises(Cancelled):
-        synthesize(model, pre, "features.4", [0, 1], VisSettings(steps=200), progress,
-                   cancelled=lambda: len(steps_done) >= 3)
+        synthesize(model, pre, "features.4", [0, 1], VisSettings(steps=200),
+                   Reporter(progress, cancel=lambda: len(steps_done) >= 3))
     assert steps_done == [1, 2, 3]
     assert not model.training  # the model's mode is restored
 

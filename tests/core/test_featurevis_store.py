@@ -18,6 +18,7 @@ from core.featurevis.epochs import load_epoch, saved_epochs, visualize_epoch
 from core.featurevis.optimize import VisSettings
 from core.featurevis.store import PICTURES_FILE, SANITY_FILE, StoreError, cache_folder, load_result
 from core.featurevis.visualize import visualize_units
+from core.progress import Reporter
 from tests.core import featurevis_kit as kit
 
 QUICK = VisSettings(steps=8)
@@ -41,7 +42,7 @@ def test_the_cache_serves_the_same_weights_and_settings_and_nothing_else(trained
     assert first.cached_units == [] and first.real_source.startswith("the given images")
     steps = []
     again = visualize_units(path, "features.0", "1-2", cache_root=cache, dataset=data, settings=QUICK,
-                            progress=lambda done, total, message: steps.append(message))
+                            progress=Reporter(lambda done, total, message: steps.append(message)))
     assert again.cached_units == [1, 2] and not any(m.startswith("step") for m in steps)
     assert np.array_equal(again.picture(1).image, first.picture(1).image)
     assert again.picture(2).ratio == pytest.approx(first.picture(2).ratio)

@@ -14,8 +14,9 @@ from core.evaluate.crossval import (
     out_of_sample_probabilities,
     stratified_folds,
 )
-from core.evaluate.dataset_checks import cross_class_duplicates, dhash, find_confounds
-from core.evaluate.label_issues import rank_label_issues
+from core.data.confounds import confound_warnings, confounds_of_files
+from core.evaluate.dataset_checks import cross_class_duplicates, dhash
+from core.evaluate.label_issues import TRUST_ACCURACY, list_trust, rank_label_issues
 from tests.core.evalkit import write_shapes_folder
 
 CLASSES = ["circle", "square", "star"]
@@ -40,6 +41,44 @@ def test_ranking_puts_the_wrong_labels_first():
     assert set(order[:9]) == set(wrong)
     assert flagged[wrong].all() and flagged.sum() == 9
     assert score[wrong].min() > np.delete(score, wrong).max()
+
+
+def _confident_probs(true: np.ndarray, right: float, seed: int = 0) -> np.ndarray:
+    """Probabilities of a model that puts 0.9 on the true class for a share `right` of the images, on another
+    class for the rest."""
+    rng = np.random.default_rng(seed)
+    answer = true.copy()
+    miss = rng.random(len(true)) >= right
+    answer[miss] = (true[miss] + 1) % 3
+    probs = np.full((len(true), 3), 0.05)
+    probs[np.arange(len(true)), answer] = 0.9
+    return probs / probs.sum(1, keepdims=True)
+
+
+def test_flags_follow_cleanlabs_own_rule_not_a_share():
+    """Clean labels and a good model: nothing flagged (a fixed share would flag some); with wrong labels the
+    flags are exactly cleanlab's find_label_issues with its defaults."""
+    from cleanlab.filter import find_label_issues
+
+    true = np.repeat(np.arange(3), 40)
+    probs = _confident_probs(true, 1.0)
+    assert rank_label_issues(true, probs)[2].sum() == 0
+    given = true.copy()
+    given[::10] = (given[::10] + 2) % 3
+    _, _, flagged = rank_label_issues(given, probs)
+    assert np.array_equal(flagged, find_label_issues(given, probs, n_jobs=1))
+    assert set(np.flatnonzero(flagged)) == set(range(0, 120, 10))
+
+
+def test_the_lists_trust_is_the_fold_models_out_of_sample_accuracy():
+    true = np.repeat(np.arange(3), [50, 30, 20])
+    good = list_trust(true, _confident_probs(true, 0.95), flagged=4)
+    assert good.accuracy == pytest.approx(np.mean(_confident_probs(true, 0.95).argmax(1) == true))
+    assert good.accuracy >= TRUST_ACCURACY and good.trusted and good.chance == 0.5
+    assert "right on 9" in good.sentence() and "worth checking" in good.sentence()
+    weak = list_trust(true, _confident_probs(true, 0.6), flagged=30)
+    assert not weak.trusted and weak.accuracy < TRUST_ACCURACY
+    assert "too low to trust this list" in weak.sentence() and "largest class: 50%" in weak.sentence()
 
 
 def test_folds_are_stratified_and_cover_everything():
@@ -85,8 +124,8 @@ def test_confound_a_class_with_its_own_format(folder, tmp_path):
         Image.open(p).convert("RGB").save(p.with_suffix(".jpg"), quality=95)
         p.unlink()
     files = [p for c in CLASSES for p in sorted((data / c).iterdir())]
-    findings = find_confounds(files, [CLASSES.index(p.parent.name) for p in files], CLASSES)
-    assert len(findings) == 1 and "'star'" in findings[0] and "JPEG" in findings[0] and "convert" in findings[0]
+    findings = confound_warnings(confounds_of_files(files, [CLASSES.index(p.parent.name) for p in files], CLASSES))
+    assert len(findings) == 1 and "'star'" in findings[0] and "are JPEG" in findings[0] and "re-encode" in findings[0]
 
 
 def test_cli_label_issues(folder, tmp_path, capsys):
@@ -97,5 +136,6 @@ def test_cli_label_issues(folder, tmp_path, capsys):
     assert lines[0] == "file,given_label,suggested_label,score,flagged" and len(lines) == 25
     scores = [float(line.split(",")[3]) for line in lines[1:]]
     assert scores == sorted(scores, reverse=True)  # most likely errors first
+    assert "The fold models were right on " in capsys.readouterr().out
     assert main(["label-issues", "--dataset", str(tmp_path / "nope"), "--out", str(out)]) == 2
     assert "does not exist" in capsys.readouterr().err

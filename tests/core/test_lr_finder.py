@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from core import catalog
 from core.errors import Cancelled
+from core.progress import Reporter
 from core.data import DataSpec
 from core.training.config import TrainConfig
 from core.training.session import RunSettings
@@ -90,7 +91,7 @@ def test_range_test_restores_weights_optimizer_and_randomness_exactly(optimizer)
 def test_curve_has_one_point_per_step_and_the_band_lies_inside_the_tried_range():
     seen = []
     result, files = run_lr_find(settings(count=96, batch=16), None, start_lr=1e-5, end_lr=1.0, steps=40,
-                                progress=lambda done, total, message: seen.append((done, total)))
+                                progress=Reporter(lambda done, total, message: seen.append((done, total))))
     curve = result.curve
     n = len(curve.lrs)
     assert len(curve.losses) == len(curve.smoothed) == len(curve.trend) == n and seen == [(i, 40) for i in range(1, n + 1)]
@@ -166,7 +167,7 @@ def test_fine_tuning_groups_keep_their_ratio_during_the_test():
         groups = setup.optimizer.param_groups
         ratios.append(groups[0]["lr"] / groups[-1]["lr"])
 
-    find_lr(setup.model, setup.optimizer, setup.batches(), device=setup.device, steps=8, progress=watch)
+    find_lr(setup.model, setup.optimizer, setup.batches(), device=setup.device, steps=8, progress=Reporter(watch))
     assert len(setup.optimizer.param_groups) == 2 and ratios == pytest.approx([0.1] * 8)
     assert [g["lr"] for g in setup.optimizer.param_groups] == pytest.approx([0.001, 0.01])
 
@@ -181,7 +182,8 @@ def test_cancel_stops_the_test_and_still_restores():
         return len(calls) > 3
 
     with pytest.raises(Cancelled):
-        find_lr(setup.model, setup.optimizer, setup.batches(), device=setup.device, steps=20, cancelled=cancelled)
+        find_lr(setup.model, setup.optimizer, setup.batches(), device=setup.device, steps=20,
+                progress=Reporter(cancel=cancelled))
     assert _same(weights, _state(setup.model, setup.optimizer)[0])
 
 

@@ -12,11 +12,15 @@ ROOT = Path(__file__).resolve().parents[2]
 LAYOUT_MODULE = ROOT / "core" / "runs" / "layout.py"
 # Names nobody else uses for anything: found inside any string (a message, an f-string's text).
 DISTINCT = (layout.CONFIG, layout.METRICS, layout.LAST, layout.BEST, layout.META, layout.CONTROL,
-            layout.LAUNCHER_LOG, layout.TOPK, layout.PROBES_INDEX, layout.PROBES_TIMELINE, layout.LAYER_HEALTH,
-            layout.PREVIOUS_PREFIX, layout.JOB_SETTINGS_PREFIX, layout.LOCK, layout.TRASH, layout.BANK_SUFFIX)
+            layout.LAUNCHER_LOG, layout.TOPK, layout.PROBES_INDEX, layout.PROBES_TIMELINE, layout.PROBES_TRUE_CLASSES,
+            layout.LAYER_HEALTH,
+            layout.PREVIOUS_PREFIX, layout.JOB_SETTINGS_PREFIX, layout.LOCK, layout.TRASH,
+            layout.LR_FIND_CSV, layout.LR_FIND_JSON, layout.LR_FIND_PNG, layout.TRIAL_FILE, layout.TRIAL_LOG,
+            layout.SWEEP_FILE, layout.STUDY_DB, layout.RESULTS_CSV, layout.IMPORTANCES_JSON, layout.BANK_SUFFIX)
 # Ordinary words ("eval", "dossier" is also a command, "probes" a JSON key): found where a path is built from
 # them, as an operand of `/` or an argument of Path() / os.path.join(), alone or as an f-string's first part.
-FOLDERS = (layout.RANKS, layout.EVAL, layout.TENSORBOARD, layout.DOSSIER, layout.PROBES, layout.FAMILIARITY)
+FOLDERS = (layout.RANKS, layout.EVAL, layout.TENSORBOARD, layout.DOSSIER, layout.PROBES, layout.FEATUREVIS,
+           layout.FEATUREVIS_EPOCHS, layout.CONCEPTS, layout.LR_FIND, layout.TRIAL, layout.TRIALS, layout.FAMILIARITY)
 RANK_FILE = layout.RANK_PREFIX
 
 
@@ -120,6 +124,8 @@ def test_the_layout_names_every_path_of_a_run_folder(tmp_path):
     assert run.rank_status(3) == tmp_path / "run" / "ranks" / "rank-3.json"
     assert run.eval_dir() == tmp_path / "run" / "eval" and run.eval_dir("test") == tmp_path / "run" / "eval-test"
     assert run.topk == tmp_path / "run" / "dossier" / "topk.npz"
+    assert run.featurevis_epoch(3) == tmp_path / "run" / "featurevis" / "epochs" / "epoch-0003"
+    assert run.concepts == tmp_path / "run" / "featurevis" / "concepts"
     assert run.previous("20261205-1200", 2).name == "previous-20261205-1200-2"
     assert run.checkpoint("best") == run.best_checkpoint and run.checkpoint("last") == run.last_checkpoint
     assert not run.is_run_folder() and run.used_files() == []
@@ -131,3 +137,17 @@ def test_the_layout_names_every_path_of_a_run_folder(tmp_path):
     assert run.is_run_folder() and run.used_files() == ["metrics.jsonl"]
     assert [p.name for p in run.rank_statuses()] == ["rank-0.json", "rank-1.json"]
     assert layout.metrics_file(run.path) == run.metrics and layout.metrics_file(run.metrics) == run.metrics
+
+
+def test_the_layout_names_the_tuning_files_of_a_run_and_of_a_sweep(tmp_path):
+    run = RunLayout(tmp_path / "sweep" / "trials" / "0003")
+    assert run.lr_find == run.path / "lr_find"
+    assert run.trial_file == run.path / "sweep" / "trial.json" and run.trial_log.name == "train.log"
+    sweep = layout.SweepLayout(tmp_path / "sweep")
+    assert sweep.trial(3) == run.path and sweep.results_csv.name == "results.csv"
+    assert sweep.default_storage() == f"sqlite:///{(tmp_path / 'sweep' / 'study.db').resolve()}"
+    assert not sweep.is_sweep_folder() and sweep.trial_folders() == []
+    for name in ("0010", "0002", "notes", "0003"):
+        (sweep.trials / name).mkdir(parents=True)
+    sweep.sweep_file.write_text("{}")
+    assert sweep.is_sweep_folder() and [p.name for p in sweep.trial_folders()] == ["0002", "0003", "0010"]

@@ -12,7 +12,8 @@ import pytest
 from core.catalog import MODEL_NAMES
 from core.runs.records import decode
 from core.tuning.sweep import SweepSpec, SweepSpecError, load_spec, run_sweep
-from core.tuning.sweep.layout import RESULTS_CSV, SWEEP_FILE, TRIAL_FILE, TRIAL_SUBDIR, trial_dir
+from core.progress import Reporter
+from core.runs.layout import RESULTS_CSV, SWEEP_FILE, RunLayout, SweepLayout
 from core.tuning.sweep.space import apply_params
 from tests.conftest import REPO
 
@@ -94,16 +95,16 @@ def test_a_sweep_of_three_tiny_trials_writes_three_run_folders(tmp_path):
     spec = SweepSpec.from_dict(tiny_spec())
     seen = []
     outcome = run_sweep(spec, tmp_path, parallel=2, env=ONE_THREAD, poll_s=0.2,
-                        progress=lambda done, total, message: seen.append((done, total)))
+                        progress=Reporter(lambda done, total, message: seen.append((done, total))))
     assert [r["state"] for r in outcome.rows] == ["complete"] * 3 and outcome.message == ""
     for row in outcome.rows:
-        run = trial_dir(tmp_path, row["trial"])
+        run = SweepLayout(tmp_path).trial(row["trial"])
         assert str(run.resolve()) == row["run_dir"]
         assert kinds(run)[0] == "start" and kinds(run)[-1] == "end"  # an ordinary, finished run
         assert (run / "best.pt").is_file() and (run / "last.pt").is_file()
         config = json.loads((run / "config.json").read_text())
         assert config["train"]["lr"] == pytest.approx(row["lr"])  # it trained with the trial's value
-        knows = json.loads((run / TRIAL_SUBDIR / TRIAL_FILE).read_text())
+        knows = json.loads(RunLayout(run).trial_file.read_text())
         assert knows["trial"] == row["trial"] and knows["sweep"] == str(tmp_path.resolve())
         assert 0.0 <= row["value"] <= 1.0 and row["epochs"] == 1
     assert outcome.best["value"] == max(r["value"] for r in outcome.rows)
@@ -145,7 +146,7 @@ def test_a_killed_sweep_goes_on_where_it_stopped(tmp_path):
     worker = start_worker(tiny_spec(), sweep_dir)
     try:
         # Trial 0 done, trial 1 training (parallel=1): then the worker dies without a word.
-        wait_for(lambda: (trial_dir(sweep_dir, 1) / "metrics.jsonl").exists(), what="trial 1 to start training")
+        wait_for(lambda: (SweepLayout(sweep_dir).trial(1) / "metrics.jsonl").exists(), what="trial 1 to start training")
         trainer_pid = study_of(sweep_dir).trials[1].user_attrs["trainer_pid"]
     finally:
         worker.kill()
@@ -153,7 +154,7 @@ def test_a_killed_sweep_goes_on_where_it_stopped(tmp_path):
     outcome = run_sweep(SweepSpec.from_dict(tiny_spec()), sweep_dir, env=ONE_THREAD, poll_s=0.2)
     by_number = {r["trial"]: r for r in outcome.rows}
     assert by_number[0]["state"] == "complete"
-    assert kinds(trial_dir(sweep_dir, 0)).count("start") == 1, "a completed trial is kept, not run again"
+    assert kinds(SweepLayout(sweep_dir).trial(0)).count("start") == 1, "a completed trial is kept, not run again"
     assert by_number[1]["state"] == "fail" and by_number[1]["outcome"] == "interrupted"
     retry = next(r for r in outcome.rows if r["retry_of"] == 1)
     assert retry["state"] == "complete" and retry["lr"] == by_number[1]["lr"]  # the same values, run again
@@ -186,9 +187,9 @@ def test_two_workers_on_one_study_never_run_the_same_trial(tmp_path):
     workers = {t.user_attrs["worker_pid"] for t in trials}
     assert workers == {first.pid, second.pid}, "both workers took trials"
     for t in trials:
-        run = trial_dir(sweep_dir, t.number)
+        run = SweepLayout(sweep_dir).trial(t.number)
         assert kinds(run).count("start") == 1, f"trial {t.number} was run once"
-        assert json.loads((run / TRIAL_SUBDIR / TRIAL_FILE).read_text())["trial"] == t.number
+        assert json.loads(RunLayout(run).trial_file.read_text())["trial"] == t.number
 
 
 def _seed_running_first(grid: dict, first_value) -> int:
@@ -209,7 +210,7 @@ def test_a_poor_trial_is_pruned_with_sigint_and_keeps_its_last_checkpoint(tmp_pa
     good, poor = sorted(outcome.rows, key=lambda r: -r["lr"])
     assert good["state"] == "complete" and good["epochs"] == 3
     assert poor["state"] == "pruned" and poor["outcome"] == "pruned" and poor["epochs"] < 3
-    run = trial_dir(tmp_path, poor["trial"])
+    run = SweepLayout(tmp_path).trial(poor["trial"])
     assert "stopped" in kinds(run) and (run / "last.pt").is_file()
 
 
@@ -225,15 +226,27 @@ def test_trials_that_keep_failing_stop_the_sweep_with_their_message(tmp_path):
 
 def test_cancel_stops_the_running_trials_and_queues_them_again(tmp_path):
     def cancelled():
-        return (trial_dir(tmp_path, 0) / "metrics.jsonl").exists()
+        return (SweepLayout(tmp_path).trial(0) / "metrics.jsonl").exists()
 
     from core.errors import Cancelled
 
     with pytest.raises(Cancelled):
         run_sweep(SweepSpec.from_dict(tiny_spec(trials=1)), tmp_path, env=ONE_THREAD, poll_s=0.2,
-                  cancelled=cancelled)
+                  progress=Reporter(cancel=cancelled))
     trials = study_of(tmp_path).trials
     assert [t.state.name for t in trials] == ["FAIL", "WAITING"]
     assert trials[1].params == trials[0].params
     # Stopped by SIGINT, not killed: the run wrote its own final record (and saved last.pt).
-    assert kinds(trial_dir(tmp_path, 0))[-1] in ("stopped", "end")
+    assert kinds(SweepLayout(tmp_path).trial(0))[-1] in ("stopped", "end")
+
+
+def test_what_a_person_types_becomes_the_definition():
+    from core.tuning.sweep.space import param_from_text
+
+    assert param_from_text("lr", "1e-4 .. 0.1 log") == {"low": 1e-4, "high": 0.1, "log": True}
+    assert param_from_text("momentum", " 0.8..0.99 ") == {"low": 0.8, "high": 0.99, "log": False}
+    assert param_from_text("batch_size", "16, 32,64") == [16, 32, 64]
+    assert param_from_text("optimizer", "adam, sgd") == ["adam", "sgd"]
+    for bad in ("", "1 .. x", "1 .. 2 lin"):
+        with pytest.raises(SweepSpecError):
+            param_from_text("lr", bad)

@@ -268,3 +268,40 @@ def test_a_long_problem_list_is_capped_and_says_how_many_more(qtbot, view, tmp_p
     assert section.text(0) == f"Files that cannot be used ({MAX_ROWS + 5})"
     assert section.childCount() == MAX_ROWS + 1
     assert section.child(MAX_ROWS).text(0) == "… and 5 more"
+
+
+def test_the_health_report_shows_each_class_and_its_confound(qtbot, view, tmp_path):
+    """Bees all 96x160 PNGs, ants JPEGs of many sizes, a loose/ folder beside train/ and val/: the per-class
+    breakdown marks the bees' format and size, the problems list names the confound and the unused folder."""
+    from gui.data.health_view import CONFOUND_BRUSH, PROFILE_ROWS
+    from tests.support.photos import photo
+
+    root = tmp_path / "pets"
+    for split, count in (("train", 12), ("val", 4)):
+        for c, name in enumerate(("ants", "bees")):
+            (root / split / name).mkdir(parents=True)
+            for i in range(count):
+                image = photo(100 * c + i + (50 if split == "val" else 0), (120 + 7 * i, 90 + 3 * i))
+                if name == "bees":
+                    image.resize((96, 160)).save(root / split / name / f"{i}.png")
+                else:
+                    image.save(root / split / name / f"{i}.jpg", quality=90)
+    (root / "loose").mkdir()
+    photo(7).save(root / "loose" / "stray.jpg")
+    with qtbot.waitSignal(view.health.report_ready, timeout=60_000):
+        view.health.scan(root)
+    table = view.health.profile
+    assert [table.horizontalHeaderItem(c).text() for c in range(table.columnCount())] == ["ants", "bees"]
+    rows = [label for label, _ in PROFILE_ROWS]
+    assert table.item(rows.index("format"), 1).text() == "PNG"
+    assert table.item(rows.index("size (median)"), 1).text() == "96×160"
+    marked = {(rows[r], c) for r in range(table.rowCount()) for c in range(table.columnCount())
+              if table.item(r, c).background() == CONFOUND_BRUSH}
+    assert {("format", 1), ("size (median)", 1), ("aspect ratio", 1)} <= marked
+    assert not any(c == 0 for _, c in marked)  # named once, after the odd class
+    lines = "\n".join(view.health.problem_texts())
+    assert "Confounds" in lines and "bees: file format" in lines and "re-encode" in lines
+    assert "loose" in lines and "not a split folder" in lines
+    import html
+
+    assert "can be told from 'ants'" in html.unescape(view.health.warnings.text())

@@ -2,6 +2,8 @@
 plots and warnings, the probe timeline slider. Every view's background task is shut down at the end."""
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 
@@ -12,7 +14,9 @@ from tests.core.dossierkit import train_learnable_run, write_learnable_folder
 def run_dir(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("dossier_run")
     folder = write_learnable_folder(tmp / "data", per_class=10)
-    probes = [str(folder / "circle" / "circle_000.png")]
+    loose = tmp / "loose_square.png"  # a probe from outside the class folders: no true class known
+    shutil.copy(folder / "square" / "square_003.png", loose)
+    probes = [str(folder / "circle" / "circle_000.png"), str(loose)]
     run, _ = train_learnable_run(tmp / "run", folder, epochs=2, dossier_topk=True, layer_health_every=2,
                                  probe_images=probes)
     return run
@@ -35,6 +39,7 @@ def test_channels_grid_then_one_channel_with_class_means(qtbot, panel, run_dir):
     assert not panel.channels.dossier.computed  # kept during training, read back
     grid = panel.channels.grid.base.image
     assert grid.ndim == 3 and grid.shape[2] == 3 and grid.std() > 0
+    assert panel.channels.class_hint.shown and not panel.channels.detail.isVisibleTo(panel)  # says what to click
     with qtbot.waitSignal(panel.channels.channelShown, timeout=30_000) as picked:
         panel.channels._grid_clicked(5.0, 5.0)  # inside the first tile
     assert picked.args == ["features.0", 0]
@@ -42,6 +47,10 @@ def test_channels_grid_then_one_channel_with_class_means(qtbot, panel, run_dir):
     assert detail.shape[0] >= 32 and detail.shape[1] >= 3 * 32
     bars = [i for i in panel.channels.class_plot.listDataItems()] + panel.channels.class_plot.getPlotItem().items
     assert any(type(b).__name__ == "BarGraphItem" for b in bars)
+    assert not panel.channels.class_hint.shown and panel.channels.detail.isVisibleTo(panel)
+    axis = panel.channels.class_plot.getAxis("left")
+    panel.channels.class_plot.setYRange(0, 0.004, padding=0)  # a late layer's small means
+    assert axis.autoSIPrefixScale == 1.0 and "x0" not in axis.labelString()  # 0.004, not "4 (x0.001)", clipped
 
 
 def test_health_view_plots_each_layer(qtbot, panel, run_dir):
@@ -65,6 +74,65 @@ def test_probe_slider_scrubs_through_snapshots(qtbot, panel, run_dir):
     panel.probes.slider.setValue(count - 1)
     assert panel.probes.when.text().startswith("epoch 2.00")
     assert panel.probes.bars.entries() and panel.probes.heat.image is not None
+
+
+def test_a_probe_without_a_true_class_shows_every_likely_class_and_takes_a_named_one(qtbot, panel, run_dir):
+    view = panel.probes
+    with qtbot.waitSignal(view.loaded, timeout=30_000):
+        view.open_run(str(run_dir))
+    view.probe.setCurrentIndex(1)  # the loose probe
+    assert view.true_class.currentData() is None and not view.hint.shown
+    assert sorted(view.shown_classes()) == ["circle", "square", "triangle"]  # all three, no blank plot
+    low, high = view.plot.getPlotItem().getViewBox().viewRange()[0]
+    assert low <= 0.0 and high >= 2.0  # the whole run on the x axis, not a sliver around one step
+    heat = view.heat.image
+    assert heat is not None and heat.shape == view.image.base.image.shape[:2] and heat.max() > 0.5
+    assert "name the true class" in view.when.text()
+    with qtbot.waitSignal(view.trueClassSaved, timeout=30_000):
+        view.true_class.setCurrentIndex(view.true_class.findData("square"))
+        view.true_class.activated.emit(view.true_class.currentIndex())
+    assert "square (true)" in view.shown_classes()
+    with qtbot.waitSignal(view.loaded, timeout=30_000):  # read back from the run folder
+        view.open_run(str(run_dir))
+    view.probe.setCurrentIndex(1)
+    assert view.true_class.currentData() == "square"
+    view.probe.setCurrentIndex(0)  # the class-folder probe knows its class by itself
+    assert view.true_class.currentData() == "circle" and "circle (true)" in view.shown_classes()
+    with qtbot.waitSignal(view.trueClassSaved, timeout=30_000):
+        view.probe.setCurrentIndex(1)
+        view.name_true_class(None)  # forgotten again, for the other tests of this module
+
+
+def test_a_run_without_probes_says_what_to_do_instead_of_a_blank_plot(qtbot, panel, tmp_path):
+    view = panel.probes
+    assert view.hint.shown and "Open a run" in view.hint.text  # before any run: not "this run has no probes"
+    with qtbot.waitSignal(view.loaded, timeout=30_000) as loaded:
+        view.open_run(str(tmp_path))
+    assert loaded.args == [0]
+    assert view.hint.shown and "Pin as probe" in view.hint.text
+    assert not view.plot.getPlotItem().getAxis("bottom").isVisible()
+    assert view.image.base.image is None and not view.probe.isEnabled()
+    assert not view.snapshot_box.isVisibleTo(view)  # no black image pane, no empty bars
+
+
+def test_health_without_samples_says_what_to_do_and_drops_the_last_runs_plots(qtbot, panel, run_dir, tmp_path):
+    health = panel.health
+    assert health.is_empty() and "Open a run" in health.hint.text()  # before any run: what to open
+    with qtbot.waitSignal(health.loaded, timeout=30_000):
+        health.open_run(str(run_dir))
+    assert not health.is_empty() and health.norms.listDataItems()
+    with qtbot.waitSignal(health.loaded, timeout=30_000) as loaded:
+        health.open_run(str(tmp_path))  # a folder without layer health
+    assert loaded.args == [0] and health.is_empty() and "--layer-health-every" in health.hint.text()
+    assert not health.norms.listDataItems() and health.hist_image.image is None  # nothing stale behind it
+
+
+def test_health_log_axes_label_only_one_two_five():
+    from gui.plotting.log_axis import SparseLogAxis
+
+    axis = SparseLogAxis("left")
+    values = [np.log10(v) for v in (0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 2.0, 3.0)]
+    assert axis.logTickStrings(values, 1.0, 0.1) == ["0.5", "", "", "", "", "1", "2", ""]
 
 
 def test_health_dead_share_of_a_conv_is_its_relus(qtbot, panel, run_dir):

@@ -54,10 +54,16 @@ def click_cell(qtbot, heatmap, true_index, predicted_index):
 
 
 def test_evaluate_shows_counts_and_a_cell_click_shows_its_images(tab, qtbot, run):
-    result = evaluate(tab, qtbot, run / "best.pt")
     page = tab.evaluate_page
+    assert page.heatmap.hint.shown and "Press Evaluate" in page.heatmap.hint.text  # not axes from -400 to 400
+    assert not page.heatmap.getPlotItem().getAxis("left").isVisible()
+    assert page.progress.text() == "no evaluation yet"  # not "0%" of a pass that never started
+    result = evaluate(tab, qtbot, run / "best.pt")
+    assert not page.heatmap.hint.shown and page.heatmap.getPlotItem().getAxis("left").isVisible()
     assert page.heatmap.values.sum() == len(result.files) > 0  # every image is in one cell
     assert "top-1" in page.summary.text() and "ECE" in page.summary.text()
+    assert page.progress.text() == f"done: {len(result.files)} images"  # not "evaluating 72/72" when done
+    assert len(result.classes) <= 5 and "top-5" not in page.summary.text()  # always 100 % with so few classes
     assert page.table.rowCount() == len(result.classes)
     assert sum(int(page.table.item(r, 4).text()) for r in range(page.table.rowCount())) == len(result.files)
     t, p = np.unravel_index(np.argmax(result.confusion), result.confusion.shape)
@@ -66,6 +72,9 @@ def test_evaluate_shows_counts_and_a_cell_click_shows_its_images(tab, qtbot, run
     shown = [item["file"] for item in page.gallery.model_.items]
     assert shown == [result.files[i] for i in result.cell(int(t), int(p))]
     assert page.gallery.model_.pixmaps  # real thumbnails, not only placeholders
+    from gui.evaluate.gallery import THUMB
+
+    assert {(p.width(), p.height()) for p in page.gallery.model_.pixmaps.values()} == {(THUMB, THUMB)}  # one shape
     page.normalise.setChecked(True)
     assert np.allclose(page.heatmap.values.sum(axis=1)[result.confusion.sum(axis=1) > 0], 1.0)
     with qtbot.waitSignal(tab.inspectRequested) as blocker:
@@ -85,7 +94,16 @@ def test_relabel_and_undo_change_the_corrections_file(tab, qtbot, folder, tmp_pa
     panel.folds.setValue(2)
     panel.epochs.setValue(1)
     panel.find_button.click()
-    qtbot.waitUntil(lambda: panel.table.rowCount() > 0, timeout=60_000)
+    qtbot.waitUntil(lambda: panel.trust is not None, timeout=60_000)
+    # The fold models' out-of-sample accuracy sits above the list (one epoch: far too low to trust it).
+    assert not panel.trust_label.isHidden() and f"{panel.trust.accuracy:.0%}" in panel.trust_label.text()
+    assert not panel.trust.trusted and "too low to trust" in panel.trust_label.text().lower()
+    # The list shows what cleanlab's own rule flags; every image ranked is one choice away.
+    flagged = [i.file for i in panel.all_issues if i.flagged]
+    shown = panel.show_choice.currentData()
+    assert [i.file for i in panel.issues] == (flagged if shown == "flagged" else [i.file for i in panel.all_issues])
+    assert shown == ("flagged" if flagged else "all")
+    panel.show_choice.setCurrentIndex(panel.show_choice.findData("all"))
     assert panel.table.rowCount() == len(panel.issues) == 40
     panel.table.selectRow(0)
     issue = panel.issues[0]
@@ -149,16 +167,22 @@ def test_compare_two_evaluations_shows_the_deltas(tab, qtbot, run, tmp_path):
     view.paths["A"].setText(str(tmp_path / "a"))
     view.paths["B"].setText(str(tmp_path / "b"))
     view.compare_button.click()
+    assert view.heatmap.hint.shown
     qtbot.waitUntil(lambda: view.comparison is not None, timeout=10_000)
     assert view.became_right.count() == len(fixed) and view.became_wrong.count() == 0
     assert f"{len(fixed) / len(before.files) * 100:+.1f} points" in view.summary.text()
     assert view.heatmap.values.sum() == 0 and np.abs(view.heatmap.values).sum() == 2 * len(fixed)
+    # Fewer errors off the diagonal and more right answers on it are both better: coloured cool, not by sign.
+    coloured = view.heatmap.image.image
+    assert len(fixed) and coloured.max() <= 0 < -coloured.min()
+    cool, warm = (view.heatmap.colour_map.map(x, mode="float") for x in (0.0, 1.0))
+    assert cool[2] > cool[0] and warm[0] > warm[2]  # low (better) blue, high (worse) red
+    qtbot.waitUntil(lambda: len(view.became_right.model_.pixmaps) == len(fixed), timeout=10_000)  # thumbnails
 
 
 def test_export_model_menu_writes_an_onnx_file(qtbot, app_settings, tmp_path, run, folder, monkeypatch):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
-    from PySide6.QtWidgets import QFileDialog, QInputDialog
 
     from core.checkpoints.checkpoint import load_checkpoint
     from gui.app import make_application
@@ -172,9 +196,15 @@ def test_export_model_menu_writes_an_onnx_file(qtbot, app_settings, tmp_path, ru
     window.evaluate_tab.inspectRequested.emit(str(next(folder.glob("*/*.png"))), "circle", "square")
     assert window.tabs.currentWidget() is window.inspector  # a gallery click opens the image there
     out = tmp_path / "model.onnx"
-    monkeypatch.setattr(QInputDialog, "getItem", staticmethod(lambda *a, **k: ("onnx", True)))
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(out), "")))
     window.export_model_action.trigger()
+    dialog = window.export_dialog  # a titled dialog of a sensible size, not an untitled 200-px popup
+    qtbot.waitUntil(dialog.isVisible, timeout=5_000)
+    assert dialog.windowTitle() == "Export Model" and dialog.width() >= 500
+    dialog.set_format("pt2")
+    assert dialog.out_path().endswith("model.pt2")  # the suffix follows the format
+    dialog.set_format("onnx")
+    dialog.path.setText(str(out))
+    dialog.export_button.click()
     qtbot.waitUntil(lambda: window.last_message_box is not None, timeout=120_000)
     assert window.last_message_box.windowTitle() == "Model exported", window.last_message_box.text()
     assert out.is_file() and "top-1 agreement 100.0%" in window.last_message_box.text()

@@ -111,6 +111,9 @@ def test_linear_layer_is_a_bar_chart_and_scaling_toggle_reinspects(qtbot, hub, p
     np.testing.assert_allclose(heights, detail.inspection.layer("classifier.2").activation, rtol=1e-5)
     ticks = panel.layers.bars.getAxis("bottom")._tickLevels  # the output bars are named after the classes
     assert [label for _, label in ticks[0]] == CLASSES
+    panel.layers.bars.setYRange(0, 0.004, padding=0)  # small activations are written as they are
+    axis = panel.layers.bars.getAxis("left")
+    assert axis.autoSIPrefixScale == 1.0 and "x0" not in axis.labelString()
 
     panel.layers.select_layer(names.index("pool"))  # [16, 1, 1] after global pooling: bars too
     assert panel.layers.stack.currentWidget() is panel.layers.bars

@@ -95,12 +95,47 @@ def test_overlay_of_two_runs_draws_two_curves_and_a_toggle_hides_one(tab, qtbot)
         assert overlay.visible_loss_curves() == 1
 
 
+def _axes_shown(overlay) -> bool:
+    plots = (overlay.loss_plot, overlay.val_loss_plot, overlay.acc_plot, overlay.lr_plot)
+    return any(plot.getAxis(name).isVisible() for plot in plots for name in ("left", "bottom"))
+
+
+def test_the_overlay_says_what_to_do_until_runs_are_selected(tab, qtbot):
+    assert all(h.shown for h in tab.overlay.hints) and "Select runs" in tab.overlay.hints[0].text
+    assert not _axes_shown(tab.overlay)  # a sentence, not empty 0..1 axes
+    tab.overlay.set_x_mode("epoch")  # naming the x axis again does not bring it back
+    assert not _axes_shown(tab.overlay)
+    tab.overlay.set_x_mode("step")
+    select(tab, qtbot, "alpha")
+    assert not any(h.shown for h in tab.overlay.hints) and _axes_shown(tab.overlay)
+    tab.table.clearSelection()
+    qtbot.waitUntil(lambda: all(h.shown for h in tab.overlay.hints), timeout=5_000)
+    assert not _axes_shown(tab.overlay)
+
+
+def test_with_no_runs_at_all_the_overlay_says_how_to_get_one(qtbot, tmp_path):
+    from gui.app import make_application
+    from gui.runs.tab import RunsTab
+
+    make_application()
+    empty = RunsTab(tmp_path / "no_runs_yet")
+    qtbot.addWidget(empty)
+    try:
+        with qtbot.waitSignal(empty.scanned, timeout=10_000):
+            empty.start()
+        assert empty.overlay.hints[0].shown and "No runs yet" in empty.overlay.hints[0].text
+    finally:
+        empty.shutdown()
+
+
 def test_best_epoch_is_marked(tab, qtbot):
     select(tab, qtbot, "alpha")
     items = tab.overlay._runs[tab.selected_paths()[0]][1]
     qtbot.waitUntil(lambda: len(items.best_acc.data) == 1, timeout=5_000)
     x, y = items.best_acc.data["x"][0], items.best_acc.data["y"][0]
     assert (x, y) == (8.0, 0.8)  # step axis: epoch 2 ended at step 8
+    # The loss plot stars the lowest validation loss (epoch 3), not the best accuracy's epoch where it was higher.
+    assert items.best_loss.data["x"][0] == 12.0 and items.best_loss.data["y"][0] == 1.0 / 3
 
 
 def test_settings_comparison_highlights_differences(tab, qtbot):
@@ -109,6 +144,28 @@ def test_settings_comparison_highlights_differences(tab, qtbot):
     assert tab.comparison.table.columnCount() == 2
     tab.comparison.only_differences.setChecked(True)
     assert tab.comparison.table.rowCount() == 1
+
+
+def test_settings_of_three_real_runs_fit_without_scrolling_and_auto_reads_auto(tab, qtbot, root):
+    config = {"version": 1, "data": {"name": "/data/a/rather/long/path/to/the/photos", "image_size": None,
+                                     "val_fraction": 0.2, "augment": ["flip", "crop=0.5"]},
+              "model_name": "resnet18", "model_options": {"channels": 16, "blocks": 3, "dropout": 0.3},
+              "train": {"epochs": 30, "lr": 0.002, "optimizer": "adamw", "weights": None},
+              "classes": ["ants", "bees", "wasps", "hornets", "flies", "beetles"]}
+    make_run(root / "gamma")
+    for name, lr in (("alpha", 0.001), ("beta", 0.002), ("gamma", 0.003)):
+        (root / name / "config.json").write_text(json.dumps({**config, "train": {**config["train"], "lr": lr}}))
+    tab.refresh()
+    qtbot.waitUntil(lambda: len(rows(tab)) == 3, timeout=10_000)
+    tab.details.setCurrentWidget(tab.comparison)
+    select(tab, qtbot, "alpha", "beta", "gamma")
+    table = tab.comparison.table
+    qtbot.waitUntil(lambda: table.columnCount() == 3, timeout=5_000)
+    keys = [table.verticalHeaderItem(r).text() for r in range(table.rowCount())]
+    assert table.item(keys.index("data.image_size"), 0).text() == "auto"  # not "null"
+    assert table.item(keys.index("train.weights"), 0).text() == "none"
+    qtbot.waitUntil(lambda: table.viewport().width() > 0)
+    assert table.horizontalScrollBar().maximum() == 0  # three runs side by side, no horizontal scrolling
 
 
 def test_rename_and_note_persist(tab, qtbot, root, monkeypatch):

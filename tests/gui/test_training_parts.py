@@ -190,6 +190,35 @@ def test_a_run_handle_sends_records_then_weights_then_the_end_and_stops_looking(
     assert handle.exit_code == -2 and handle.final["kind"] == "stopped" and not handle._timer.isActive()
 
 
+def test_empty_plots_say_what_to_do_and_each_epoch_plot_marks_its_own_best(qtbot):
+    """Before a run every plot says what will appear there (not axes from 0 to 1); the loss plot marks the
+    lowest validation loss and the accuracy plot the best accuracy, each label clear of the legend."""
+    from gui.training.plots import TrainingPlots
+
+    plots = TrainingPlots()
+    qtbot.addWidget(plots)
+    plots.resize(880, 600)
+    plots.show()
+    assert all(hint.shown for hint in plots.hints.values())
+    assert "Press Train" in plots.hints["loss_plot"].text
+    assert not plots.loss_plot.getAxis("bottom").isVisible()
+    epochs = [  # the lowest loss (epoch 2) is not the best accuracy (epoch 3)
+        {"kind": "epoch", "epoch": 1, "step": 10, "val_loss": 0.9, "val_acc": 0.5, "train_loss": 1.0, "train_acc": 0.5},
+        {"kind": "epoch", "epoch": 2, "step": 20, "val_loss": 0.4, "val_acc": 0.7, "train_loss": 0.6, "train_acc": 0.7},
+        {"kind": "epoch", "epoch": 3, "step": 30, "val_loss": 0.5, "val_acc": 0.8, "train_loss": 0.4, "train_acc": 0.8}]
+    plots.add_records([{"kind": "step", "step": s, "loss": 1.0 / s, "lr": 1e-3} for s in range(1, 31)] + epochs)
+    qtbot.waitUntil(lambda: not any(hint.shown for hint in plots.hints.values()))
+    assert plots.loss_plot.getAxis("bottom").isVisible()
+    assert (plots.best_epoch, plots.lowest_loss_epoch) == (3, 2)
+    assert plots.lowest_loss_line.value() == 2 and plots.best_lines[0].value() == 3
+    assert plots.lowest_loss_line.label.toPlainText() == "lowest val loss 0.4"
+    assert plots.best_lines[0].label.toPlainText() == "best val 80.0%"
+    for plot, line in ((plots.epoch_loss_plot, plots.lowest_loss_line), (plots.acc_plot, plots.best_lines[0])):
+        label = line.label.mapRectToScene(line.label.boundingRect())
+        legend = plot.legend.mapRectToScene(plot.legend.boundingRect())
+        assert not label.intersects(legend), "the best label is hidden behind the legend"
+
+
 def test_time_left_says_paused_while_the_run_is_paused_and_its_eta_after(qtbot):
     from core.runs import records
     from gui.training.progress import ProgressPanel

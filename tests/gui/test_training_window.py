@@ -6,7 +6,6 @@ import os
 import threading
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QMessageBox
 
 from gui.model_hub import LiveWeights, OpenedFromFile, StoppedAt, TrainedEpoch
 from gui.training import close_job
@@ -97,6 +96,9 @@ def test_train_runs_in_its_own_process_fills_the_plots_and_the_hub_and_the_run_c
         return x is not None and len(x) == steps
     qtbot.waitUntil(drawn, timeout=5_000)
     assert run.parent == window.controller.runs_root and run.name.endswith("_shapes_cnn")  # core.runs.location names runs
+    page = window.evaluate_tab.evaluate_page  # the run evaluated itself at its end: Evaluate shows it
+    qtbot.waitUntil(lambda: page.result is not None, timeout=WAIT)
+    assert page.shown_folder == str(run / "eval") and "No evaluation" not in page.summary.text()
     assert (run / "last.pt").exists() and (run / "best.pt").exists() and (run / "launcher.log").exists()
     kinds = [r["kind"] for r in written]
     assert kinds.count("epoch") == 2 and "end" in kinds
@@ -205,16 +207,15 @@ def test_closing_mid_run_asks_and_stop_saves_and_ends_its_process(qtbot, window)
     assert not [t for t in threading.enumerate() if t.name.startswith("layerscope")]
 
 
-def test_errors_in_the_runs_process_reach_the_user_and_train_works_again(qtbot, window, tmp_path):
-    # An absurd learning rate: the run's process refuses its settings file by the catalogue's limits (as the CLI
-    # refuses the option) and says why on its way out.
+def test_settings_out_of_limits_refused_up_front_and_errors_in_the_runs_process_reach_the_user(qtbot, window, tmp_path):
+    # An absurd learning rate: refused before any process starts, by the catalogue's limits (the same message
+    # the CLI's option and a settings file give).
     window.panel.set_values({"lr": "1e12", "optimizer": "sgd", "epochs": 1})
-    with qtbot.waitSignal(window.controller.runFailed, timeout=START) as failed:
-        click(qtbot, window.panel.train_button)
-    assert "learning rate" in failed.args[0].lower() and "outside" in failed.args[0]
+    click(qtbot, window.panel.train_button)
     box = window.last_message_box
-    assert box is not None and box.isVisible() and box.icon() == QMessageBox.Icon.Critical
-    assert window.controller.state == "idle" and window.panel.train_action.isEnabled()
+    assert box is not None and "learning rate" in box.text().lower() and "outside" in box.text()
+    assert window.controller.state == "idle" and window.controller.job is None
+    assert window.panel.train_action.isEnabled()
     box.close()
     # A dataset the run cannot use: the process says why on its way out (its last word in RUN/launcher.log).
     one_class = tmp_path / "one-class" / "cats"

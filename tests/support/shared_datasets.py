@@ -244,7 +244,8 @@ def move_log(case, world: World, which: str):
 
 def edited_log(case, world: World, which: str):
     """A real Apply, then its log line edited: the edited line is refused, the file stays where it was moved."""
-    from core.data.corrections import apply_moves, load_corrections
+    from core.data.corrections import load_corrections
+    from core.data.correction_moves import apply_moves
     from tests.support.cases import Outcome, call_cli
 
     fixes = load_corrections(world.data)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.progress import NO_PROGRESS, Progress
 from core.tuning.lr.range_test import END_LR, START_LR, STEPS, LRCurve, check_range, range_test
 from core.tuning.lr.suggest import Band, suggest_band, trend
 
@@ -26,26 +27,27 @@ class LRFindResult:
 
 
 def find_lr(model, optimizer, batches, *, device, speed=None, start_lr: float = START_LR, end_lr: float = END_LR,
-            steps: int = STEPS, progress=None, cancelled=None) -> LRFindResult:
+            steps: int = STEPS, progress: Progress = NO_PROGRESS) -> LRFindResult:
     curve = range_test(model, optimizer, batches, device=device, speed=speed, start_lr=start_lr, end_lr=end_lr,
-                       steps=steps, progress=progress, cancelled=cancelled)
+                       steps=steps, progress=progress)
     curve.trend = [float(v) for v in trend(curve.lrs, curve.losses)]
     return LRFindResult(curve, suggest_band(curve.lrs, curve.losses))
 
 
 def run_lr_find(settings, out_dir: str | Path | None = None, *, start_lr: float = START_LR, end_lr: float = END_LR,
-                steps: int = STEPS, progress=None, cancelled=None) -> tuple[LRFindResult, dict[str, Path]]:
+                steps: int = STEPS, progress: Progress = NO_PROGRESS) -> tuple[LRFindResult, dict[str, Path]]:
     """A range test with `settings` (a core.training.session.RunSettings): its data, model and optimizer.
-    Writes lr_find.csv / .json / .png into `out_dir` when given; returns (result, {kind: path})."""
+    Writes the range test's files (core.runs.layout: LR_FIND_CSV, _JSON, _PNG) into `out_dir` when given; returns
+    (result, {kind: path}). progress: told as a folder dataset is read, then after each step."""
     from core.tuning.lr.files import write_files
     from core.tuning.lr.setup import build_setup
 
     check_range(start_lr, end_lr, steps)  # before the data is built: a bad range fails at once
-    setup = build_setup(settings, cancelled=cancelled)
+    setup = build_setup(settings, progress)
     batches = setup.batches()
     try:
         result = find_lr(setup.model, setup.optimizer, batches, device=setup.device, speed=setup.speed,
-                         start_lr=start_lr, end_lr=end_lr, steps=steps, progress=progress, cancelled=cancelled)
+                         start_lr=start_lr, end_lr=end_lr, steps=steps, progress=progress)
     finally:
         batches.close()  # ends the loader in progress (and its worker processes) now, not at garbage collection
     cfg = settings.train

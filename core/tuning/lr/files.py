@@ -1,7 +1,7 @@
 """A range test's files: lr_find.csv (step, lr, loss, smoothed, trend), lr_find.json (the band, the single-point
 suggestions, what was tried) and lr_find.png (raw points, smoothed curve, band shaded; log axis).
-All written atomically. In a run folder they go in RUN/lr_find/ (LR_FIND_SUBDIR); `lr-find --out DIR` writes
-them straight into DIR."""
+All written atomically; core.runs.layout names them (LR_FIND_CSV, _JSON, _PNG). In a run folder they go in
+RUN/lr_find/ (RunLayout.lr_find); `lr-find --out DIR` writes them straight into DIR."""
 from __future__ import annotations
 
 import csv
@@ -11,22 +11,21 @@ import math
 from pathlib import Path
 
 from core.io.atomic import atomic_write, write_text_atomic
+from core.runs.layout import LR_FIND_CSV, LR_FIND_JSON, LR_FIND_PNG
 
-LR_FIND_SUBDIR = "lr_find"
-CSV_NAME, JSON_NAME, PNG_NAME = "lr_find.csv", "lr_find.json", "lr_find.png"
 FILES_VERSION = 1
 
 
 def write_files(result, out_dir: str | Path, *, picture: bool = True) -> dict[str, Path]:
     """result: a core.tuning.lr.LRFindResult. Returns {"csv": path, "json": path, "png": path}."""
     out_dir = Path(out_dir)
-    files = {"csv": write_text_atomic(out_dir / CSV_NAME, curve_csv(result.curve)),
-             "json": write_text_atomic(out_dir / JSON_NAME, json.dumps(summary(result), indent=2))}
+    files = {"csv": write_text_atomic(out_dir / LR_FIND_CSV, curve_csv(result.curve)),
+             "json": write_text_atomic(out_dir / LR_FIND_JSON, json.dumps(summary(result), indent=2))}
     if picture:
         from core.tuning.lr.plot import curve_png
 
         png = curve_png(result)
-        files["png"] = atomic_write(out_dir / PNG_NAME, lambda fh: fh.write(png))
+        files["png"] = atomic_write(out_dir / LR_FIND_PNG, lambda fh: fh.write(png))
     return files
 
 

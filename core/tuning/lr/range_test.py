@@ -17,8 +17,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from core.progress import NO_PROGRESS, Progress
 from core.tuning.lr.snapshot import restored
-from core.tuning.progress import Steps
 
 # 200 steps, not fastai's 100: a network trained from scratch learns little in 100 steps, and its curve is then
 # mostly the noise of one batch against the next (measured on shapes: the suggested band moved by half a decade
@@ -56,11 +56,11 @@ def check_range(start_lr: float, end_lr: float, steps: int) -> None:
 def range_test(model: torch.nn.Module, optimizer: torch.optim.Optimizer, batches: Iterator, *,
                device: torch.device, speed=None, start_lr: float = START_LR, end_lr: float = END_LR,
                steps: int = STEPS, smoothing: float = SMOOTHING, diverge_factor: float = DIVERGE_FACTOR,
-               progress=None, cancelled=None) -> LRCurve:
+               progress: Progress = NO_PROGRESS) -> LRCurve:
     """Run the test on `model` / `optimizer` (restored on return, also when cancelled). `batches` yields
-    (inputs, targets) without end; `speed` is the run's core.training.precision.SpeedOptions (None: plain)."""
+    (inputs, targets) without end; `speed` is the run's core.training.precision.SpeedOptions (None: plain).
+    progress (core.progress): told after each step; a cancel raises core.errors.Cancelled between steps."""
     check_range(start_lr, end_lr, steps)
-    steps_api = Steps(progress, cancelled)
     curve = LRCurve(start_lr=start_lr, end_lr=end_lr, steps_planned=steps)
     schedule = np.geomspace(start_lr, end_lr, steps)
     scales = _group_scales(optimizer)
@@ -68,7 +68,7 @@ def range_test(model: torch.nn.Module, optimizer: torch.optim.Optimizer, batches
         model.train()
         ema, best = 0.0, math.inf
         for i, lr in enumerate(schedule):
-            steps_api.check()
+            progress.check_cancelled()
             for group, scale in zip(optimizer.param_groups, scales):
                 group["lr"] = float(lr) * scale
             loss = _train_step(model, optimizer, next(batches), device, speed)
@@ -77,7 +77,7 @@ def range_test(model: torch.nn.Module, optimizer: torch.optim.Optimizer, batches
             curve.lrs.append(float(lr))
             curve.losses.append(loss)
             curve.smoothed.append(smooth if math.isfinite(loss) else math.nan)
-            steps_api.report(i + 1, steps, f"learning rate {lr:.2e}: loss {loss:.4g}")
+            progress.update(i + 1, steps, f"learning rate {lr:.2e}: loss {loss:.4g}")
             if not math.isfinite(loss):
                 curve.stop_reason = "not finite"
                 break

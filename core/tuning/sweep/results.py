@@ -13,7 +13,7 @@ import optuna
 from optuna.trial import TrialState
 
 from core.io.atomic import write_text_atomic
-from core.tuning.sweep.layout import IMPORTANCES_JSON, RESULTS_CSV, RESULTS_JSON
+from core.runs.layout import SweepLayout
 from core.tuning.sweep.spec import SweepSpec
 from core.tuning.sweep.study import ATTR_MESSAGE, ATTR_OUTCOME, ATTR_RUN_DIR
 
@@ -60,16 +60,16 @@ def importances(study: optuna.Study) -> tuple[dict[str, float], str]:
 
 def write_results(sweep_dir: str | Path, study: optuna.Study, spec: SweepSpec, *,
                   with_importances: bool = False) -> dict[str, Path]:
-    sweep_dir = Path(sweep_dir)
+    folder = SweepLayout(sweep_dir)
     rows = result_rows(study, spec)
     columns = [*FIXED_COLUMNS[:4], *spec.params, *FIXED_COLUMNS[4:]]
-    files = {"csv": write_text_atomic(sweep_dir / RESULTS_CSV, _csv(rows, columns)),
-             "json": write_text_atomic(sweep_dir / RESULTS_JSON, json.dumps(
+    files = {"csv": write_text_atomic(folder.results_csv, _csv(rows, columns)),
+             "json": write_text_atomic(folder.results_json, json.dumps(
                  {"metric": spec.metric, "direction": spec.direction, "summary": spec.summary,
                   "best": best_row(rows, spec.direction), "trials": rows}, indent=2))}
     if with_importances:
         found, note = importances(study)
-        files["importances"] = write_text_atomic(sweep_dir / IMPORTANCES_JSON,
+        files["importances"] = write_text_atomic(folder.importances,
                                                  json.dumps({"importances": found, "note": note}, indent=2))
     return files
 

@@ -9,7 +9,7 @@ Several workers (this command on several machines, or twice here) share a study 
 `ask` creates a new trial or takes a queued one atomically, so two workers never run the same trial. The count
 is checked before each ask, so workers finishing together may run up to one trial more each.
 
-Stopping (Ctrl+C, the app's Cancel: `cancelled()`, or an exception): every running trial gets SIGINT (it saves
+Stopping (Ctrl+C or SIGTERM, the app's Stop: `progress.cancelled()`, or an exception): every running trial gets SIGINT (it saves
 last.pt), is marked failed and queued again, so the same command later goes on where this one stopped. A worker
 killed outright leaves its trials RUNNING; the next worker to start puts them back (core.tuning.sweep.study).
 """
@@ -26,8 +26,8 @@ import optuna
 from optuna.trial import TrialState
 
 from core.io.atomic import write_text_atomic
-from core.tuning.progress import Steps
-from core.tuning.sweep.layout import SWEEP_FILE, default_storage, trial_dir
+from core.progress import NO_PROGRESS, Progress
+from core.runs.layout import SweepLayout
 from core.tuning.sweep.results import best_row, result_rows, write_results
 from core.tuning.sweep.space import apply_params
 from core.tuning.sweep.spec import SweepSpec
@@ -50,7 +50,7 @@ class SweepOutcome:
 
 
 def run_sweep(spec: SweepSpec, sweep_dir: str | Path, trials: int | None = None, *, parallel: int = 1,
-              storage: str | None = None, progress=None, cancelled=None, poll_s: float = POLL_S,
+              storage: str | None = None, progress: Progress = NO_PROGRESS, poll_s: float = POLL_S,
               env: dict | None = None) -> SweepOutcome:
     """Run (or go on with) the sweep `spec` in `sweep_dir` until its study holds `trials` finished trials
     (default: spec.trials; a grid: at most its size). storage: an Optuna RDB URL (default SWEEP/study.db)."""
@@ -58,7 +58,7 @@ def run_sweep(spec: SweepSpec, sweep_dir: str | Path, trials: int | None = None,
         raise ValueError(f"parallel trials: 1 to 256 (got {parallel})")
     sweep_dir = Path(sweep_dir)
     sweep_dir.mkdir(parents=True, exist_ok=True)
-    url = storage or default_storage(sweep_dir)
+    url = storage or SweepLayout(sweep_dir).default_storage()
     target = trials or spec.trials
     if spec.sampler == "grid":
         target = min(target, spec.grid_size())
@@ -66,16 +66,15 @@ def run_sweep(spec: SweepSpec, sweep_dir: str | Path, trials: int | None = None,
     _write_sweep_file(sweep_dir, spec, url)
     recover_dead_trials(opened)
     pool = TrialPool(opened, spec, sweep_dir, target, parallel, env)
-    steps = Steps(progress, cancelled)
     try:
         while True:
-            steps.check()
+            progress.check_cancelled()
             pool.collect_finished()
             pool.fill()
             if not pool.running:
                 break
             pool.follow()
-            steps.report(pool.finished_count(), target, pool.status_line())
+            progress.update(pool.finished_count(), target, pool.status_line())
             time.sleep(poll_s)
     except BaseException:
         pool.interrupt()
@@ -88,7 +87,7 @@ def run_sweep(spec: SweepSpec, sweep_dir: str | Path, trials: int | None = None,
 
 def _write_sweep_file(sweep_dir: Path, spec: SweepSpec, url: str) -> None:
     """SWEEP/sweep.json: what this folder is (written again by each worker: the same content)."""
-    write_text_atomic(sweep_dir / SWEEP_FILE, json.dumps(
+    write_text_atomic(SweepLayout(sweep_dir).sweep_file, json.dumps(
         {"version": SWEEP_FILE_VERSION, "study": spec.name, "storage": masked(url), "spec": spec.to_dict()},
         indent=2))
 
@@ -130,7 +129,7 @@ class TrialPool:
             warnings.simplefilter("ignore")  # "heartbeat is supposed to be used with optimize": we record it
             trial = self.study.ask()
         values = {name: param.suggest(trial) for name, param in self.spec.params.items()}
-        run_dir = trial_dir(self.sweep_dir, trial.number)
+        run_dir = SweepLayout(self.sweep_dir).trial(trial.number)
         run = TrialRun(trial.number, run_dir, apply_params(self.spec.base, values), self.spec.metric)
         for key, value in {**self.worker.attrs(), ATTR_RUN_DIR: str(run_dir.resolve())}.items():
             trial.set_user_attr(key, value)

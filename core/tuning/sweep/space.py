@@ -177,3 +177,38 @@ def _mlp_widths(settings: dict, model) -> None:
     layers = int(options.pop("hidden_layers", len(options.get("hidden", default))))
     width = int(options.pop("hidden_width", (options.get("hidden") or default or [catalog.MLP_WIDTH.default])[0]))
     options["hidden"] = [width] * layers
+
+
+def param_from_text(name: str, text: str) -> dict | list:
+    """What a person types for a parameter, as the definition writes it: "1e-4 .. 0.1 log" is a (log) range,
+    "16, 32, 64" or "adam, sgd" a list (numbers as numbers, true/false as flags). SweepSpecError when empty."""
+    words = text.strip()
+    if ".." in words:
+        low_text, _, rest = words.partition("..")
+        parts = rest.split()
+        log = len(parts) > 1 and parts[1].lower() == "log"
+        if not parts or len(parts) > 2 or (len(parts) == 2 and not log):
+            raise SweepSpecError(f"{name}: write a range as \"LOW .. HIGH\" or \"LOW .. HIGH log\" (got {text!r})")
+        return {"low": _number(name, low_text.strip()), "high": _number(name, parts[0]), "log": log}
+    values = [_value(v.strip()) for v in words.split(",") if v.strip()]
+    if not values:
+        raise SweepSpecError(f"{name}: give a range (LOW .. HIGH) or a list of values (a, b, c)")
+    return values
+
+
+def _number(name: str, text: str) -> int | float:
+    value = _value(text)
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise SweepSpecError(f"{name}: {text!r} is not a number")
+    return value
+
+
+def _value(text: str):
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text

@@ -24,7 +24,6 @@ from core import exit_codes
 from core.io.atomic import write_text_atomic
 from core.runs.follower import RunFollower
 from core.runs.layout import RunLayout
-from core.tuning.sweep.layout import TRIAL_FILE, TRIAL_LOG, TRIAL_SETTINGS, trial_files
 
 ROOT = Path(__file__).resolve().parents[3]  # the repository root
 EXIT_OK, EXIT_DIVERGED = exit_codes.OK, exit_codes.DIVERGED
@@ -46,12 +45,12 @@ class TrialRun:
 
     def start(self, identity: dict, threads: int | None = None, env: dict | None = None) -> None:
         """identity: what the run folder should know of its sweep (sweep folder, study, trial number, values)."""
-        own = trial_files(self.run_dir)
-        settings_file = write_text_atomic(own / TRIAL_SETTINGS, json.dumps(self.settings, indent=2))
-        write_text_atomic(own / TRIAL_FILE, json.dumps(identity, indent=2))
+        own = RunLayout(self.run_dir)
+        settings_file = write_text_atomic(own.trial_settings, json.dumps(self.settings, indent=2))
+        write_text_atomic(own.trial_file, json.dumps(identity, indent=2))
         argv = [sys.executable, "-m", "core.cli", "train", "--settings", str(settings_file), "--out",
                 str(self.run_dir), "--quiet"]
-        with open(own / TRIAL_LOG, "ab") as log:
+        with open(own.trial_log, "ab") as log:
             self.process = subprocess.Popen(argv, cwd=ROOT, env=trial_environment(threads, env), stdout=log,
                                             stderr=subprocess.STDOUT, start_new_session=True)
         self.started_at = time.time()
@@ -104,7 +103,7 @@ class TrialRun:
 
     def log_tail(self) -> str:
         """The end of the trial's output: what it said before it failed."""
-        path = trial_files(self.run_dir) / TRIAL_LOG
+        path = RunLayout(self.run_dir).trial_log
         try:
             with open(path, "rb") as fh:
                 fh.seek(max(0, os.fstat(fh.fileno()).st_size - LOG_TAIL_BYTES))
