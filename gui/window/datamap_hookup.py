@@ -17,5 +17,5 @@ def install_datamap(window) -> MapPanel:
     action = QAction("Open Run &Map…", window)
     action.setStatusTip("Every training and validation image of a run as a point, replayed over its epochs")
     action.triggered.connect(lambda: (window.tabs.setCurrentWidget(panel), panel.choose_run()))
-    window.menus["file"].addAction(action)
+    window.file_groups.add("open", action)  # with the other Open… items, above Open Recent
     return panel

@@ -32,7 +32,7 @@ Train image classifiers and look inside them.
 4. **Runs** lists every run; **Dossier** shows what each channel responds to, the layers' health and the
    probe images followed over a run.
 
-Ctrl+1 … Ctrl+8 switch tabs. `layerscope --help` lists the command-line options and commands.
+Ctrl+1 … Ctrl+9 switch tabs. `layerscope --help` lists the command-line options and commands.
 """
 
 

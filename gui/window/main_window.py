@@ -115,7 +115,7 @@ class MainWindow(QMainWindow):
                          lambda: remember(self.app_settings, self.run_settings))  # every tab-to-tab connection
         wiring.opened_checkpoint_shows_its_run(self.checkpoints.opened, self.train_tab, self.log.append)
         self._remember_recent()
-        self.tab_actions = install_tab_shortcuts(self)  # Ctrl+1 … Ctrl+8: the tabs, in order
+        self.tab_actions = install_tab_shortcuts(self)  # Ctrl+1 … Ctrl+9: the tabs, in order
         self.guide_action, self.shortcuts_action = install_help(self)  # Help > User Guide (F1), shortcuts
 
         self.torch_loader = TorchLoader(self)

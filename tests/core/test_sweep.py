@@ -202,14 +202,17 @@ def _seed_running_first(grid: dict, first_value) -> int:
 
 
 def test_a_poor_trial_is_pruned_with_sigint_and_keeps_its_last_checkpoint(tmp_path):
-    base = {**TINY, "data": {**TINY["data"], "train_count": 192}, "train": {**TINY["train"], "epochs": 3}}
+    # Enough epochs that the prune (decided after the first, sent as SIGINT, obeyed after a batch) lands before the
+    # poor trial's end even on a fast machine: with 3 epochs of a tiny model it could finish first.
+    epochs = 12
+    base = {**TINY, "data": {**TINY["data"], "train_count": 192}, "train": {**TINY["train"], "epochs": epochs}}
     grid = {"lr": [0.003, 1e-8]}  # 1e-8: the weights never move, so its validation loss stays where it began
     spec = tiny_spec(base=base, params=grid, sampler="grid", seed=_seed_running_first(grid, 0.003), trials=2,
                      metric="val_loss", pruner="median", pruner_startup_trials=1, pruner_warmup_epochs=0)
     outcome = run_sweep(SweepSpec.from_dict(spec), tmp_path, env=ONE_THREAD, poll_s=0.2)
     good, poor = sorted(outcome.rows, key=lambda r: -r["lr"])
-    assert good["state"] == "complete" and good["epochs"] == 3
-    assert poor["state"] == "pruned" and poor["outcome"] == "pruned" and poor["epochs"] < 3
+    assert good["state"] == "complete" and good["epochs"] == epochs
+    assert poor["state"] == "pruned" and poor["outcome"] == "pruned" and poor["epochs"] < epochs
     run = SweepLayout(tmp_path).trial(poor["trial"])
     assert "stopped" in kinds(run) and (run / "last.pt").is_file()
 

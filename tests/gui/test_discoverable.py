@@ -1,4 +1,4 @@
-"""What a newcomer can find: a File menu in a sensible order with Open Recent, Ctrl+1..8 for the tabs, Help > User
+"""What a newcomer can find: a File menu in a sensible order with Open Recent, Ctrl+1..9 for the tabs, Help > User
 Guide (the README rendered in the app), a shortcuts box that lists them, and `layerscope --help` listing the app's
 own options and commands."""
 from __future__ import annotations
@@ -50,11 +50,11 @@ def test_open_recent_remembers_what_was_opened_and_opens_it_again(qtbot, window,
     assert "no longer there" in window.last_message_box.text()
 
 
-def test_ctrl_1_to_8_switch_tabs(qtbot, window):
-    assert window.tabs.count() == 8  # Train, Data, Model, Inspect, Dossier, Runs, Evaluate, Label
-    assert [a.shortcut().toString() for a in window.tab_actions] == [f"Ctrl+{i}" for i in range(1, 9)]
+def test_ctrl_1_to_9_switch_tabs(qtbot, window):
+    assert window.tabs.count() == 9  # Train, Data, Model, Inspect, Dossier, Runs, Evaluate, Label, Map
+    assert [a.shortcut().toString() for a in window.tab_actions] == [f"Ctrl+{i}" for i in range(1, 10)]
     window.activateWindow()
-    for i in (4, 8, 1):
+    for i in (4, 9, 1):
         qtbot.keyClick(window, Qt.Key(Qt.Key.Key_0 + i), Qt.KeyboardModifier.ControlModifier)
         qtbot.waitUntil(lambda i=i: window.tabs.currentIndex() == i - 1, timeout=5_000)
 
@@ -73,7 +73,7 @@ def test_help_user_guide_renders_the_readme_and_the_shortcuts_box_lists_the_keys
     assert pictures >= 5  # the README's screenshots, drawn to the guide's width: it never scrolls sideways
     qtbot.waitUntil(lambda: dialog.browser.horizontalScrollBar().maximum() == 0, timeout=5_000)
     box = show_shortcuts(window)
-    for keys in ("Ctrl+1", "Ctrl+8", "Alt+Left", "F1"):
+    for keys in ("Ctrl+1", "Ctrl+9", "Alt+Left", "F1"):
         assert keys in box.text()
     dialog.close()
 

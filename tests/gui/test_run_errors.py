@@ -13,6 +13,7 @@ from core.data import DataSpec
 from core.processes.job import TrainJob
 from core.training.session import RunSettings, prepare_trainer
 from core.training.config import TrainConfig
+from core.training.recorder import RunRecorder
 
 
 @pytest.mark.parametrize("failure, expected", [
@@ -26,7 +27,7 @@ def test_a_failure_in_the_runs_process_reaches_the_user_as_its_message(qtbot, wi
                            model_options={"hidden": [4]}, train=TrainConfig(epochs=1, batch_size=8, device="cpu"))
     trainer = prepare_trainer(settings, run)
     started = time.time()
-    recorder = trainer.callbacks[0]
+    recorder = next(c for c in trainer.callbacks if isinstance(c, RunRecorder))
     recorder.on_error(trainer, failure)  # what the run's recorder writes when fit() fails: its "error" record
     # The run's process then exits 1, as `layerscope train` does after such a failure.
     process = subprocess.Popen([sys.executable, "-c", "raise SystemExit(1)"])
