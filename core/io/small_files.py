@@ -114,9 +114,8 @@ def _check_before_open(path, no_link: bool) -> None:
     _refuse_mode(path, st.st_mode)
 
 
-def read_bytes(path: str | os.PathLike, *, max_bytes: int, no_link: bool = False) -> bytes:
-    """All bytes of a regular file of at most `max_bytes`; SmallFileError otherwise. Never blocks on a FIFO,
-    never reads past the cap. `no_link`: the name itself must not be a symbolic link (O_NOFOLLOW)."""
+def _open_nonblocking(path, no_link: bool) -> int:
+    """A read-only descriptor opened so that no FIFO can block it (and, with `no_link`, not through a link)."""
     _check_before_open(path, no_link)
     flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
     if no_link:
@@ -125,6 +124,13 @@ def read_bytes(path: str | os.PathLike, *, max_bytes: int, no_link: bool = False
         fd = os.open(path, flags)
     except OSError as exc:
         raise _open_error(path, exc, no_link) from None
+    return fd
+
+
+def read_bytes(path: str | os.PathLike, *, max_bytes: int, no_link: bool = False) -> bytes:
+    """All bytes of a regular file of at most `max_bytes`; SmallFileError otherwise. Never blocks on a FIFO,
+    never reads past the cap. `no_link`: the name itself must not be a symbolic link (O_NOFOLLOW)."""
+    fd = _open_nonblocking(path, no_link)
     try:
         st = os.fstat(fd)  # what was opened, not what was looked at
         _refuse_mode(path, st.st_mode)
@@ -160,14 +166,7 @@ def open_regular(path: str | os.PathLike, *, no_link: bool = False) -> io.Buffer
     """A binary file object of a regular file, opened as `read_bytes` opens one (the same checks, no FIFO
     can block, a device or folder is refused), for files read a chunk at a time and bounded by the caller:
     metrics.jsonl (core.runs.follower, history, digest), a job's launcher.log. SmallFileError otherwise."""
-    _check_before_open(path, no_link)
-    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
-    if no_link:
-        flags |= os.O_NOFOLLOW
-    try:
-        fd = os.open(path, flags)
-    except OSError as exc:
-        raise _open_error(path, exc, no_link) from None
+    fd = _open_nonblocking(path, no_link)
     try:
         _refuse_mode(path, os.fstat(fd).st_mode)
     except BaseException:
