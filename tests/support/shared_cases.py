@@ -276,6 +276,12 @@ def _two(case, scratch, ctx) -> Outcome:
         if case.kind in ("new_run", "overwrite", "resume"):
             extra = {"new_run": ["--out", str(run)], "overwrite": ["--out", str(run), "--overwrite"],
                      "resume": ["--resume", str(run / "last.pt"), "--out", str(run)]}[case.kind]
+            # Paused, the first run holds its folder until the second has tried: on a loaded machine it could
+            # otherwise end first, and then an overwrite or resume would rightly succeed.
+            write_control(run, pause=True, by="a test holding the first run")
+            if not _wait_for(lambda: b'"kind":"paused"' in (run / "metrics.jsonl").read_bytes(), first, 60):
+                finish(first, 5)
+                return Outcome(case, "harness_error", "the first run did not pause while the second tried")
             rc, _out, err = finish(cli(["train", *NEW_RUN, "--epochs", "1", "--quiet", "--device", "cpu", *extra]),
                                    TWO_TIMEOUT_S)
             if rc is None:
@@ -284,6 +290,7 @@ def _two(case, scratch, ctx) -> Outcome:
                 judge.wrong("traceback", err.strip().splitlines()[-1][:200])
             elif rc == 0:
                 judge.wrong("wrong_file", f"a second train ({case.kind}) wrote a folder another run was writing")
+            write_control(run, pause=False, by="a test holding the first run")
         elif case.kind == "readers":
             index, watch = RunIndex(run.parent), RunFolderWatch(run)
             while first.poll() is None:
