@@ -61,6 +61,8 @@ class CurvePoint:
     accuracy: float  # validation accuracy of the final model
     val_images: int
     class_accuracy: dict[str, float] = field(default_factory=dict)
+    epochs: int = 0  # the epochs it trained (core.datacurve.budget: about the full split's steps)
+    steps: int = 0  # the optimizer steps they took
 
 
 @dataclass
@@ -126,7 +128,7 @@ def run_point(settings, out: Path, fraction: float, rows: np.ndarray, progress: 
     accuracy, per_class, val_images = _validate(trainer.model, trainer.data.val, classes,
                                                 settings.train.batch_size * 2)
     return CurvePoint(fraction, run_dir, len(rows), len(rows) / max(1, len(classes)), accuracy, val_images,
-                      per_class)
+                      per_class, budget.epochs, budget.steps)
 
 
 def _train_labels(settings) -> list[int]:
@@ -238,10 +240,10 @@ def finish(out: Path, points: list[CurvePoint], seed: int = 0) -> CurveResult:
 
 
 def write_points(path: Path, points: list[CurvePoint], classes: list[str]) -> Path:
-    header = ["fraction", "train_images", "images_per_class", "val_accuracy", "val_images", "run"] + \
-        [f"accuracy_{c}" for c in classes]
-    rows = [[p.fraction, p.train_images, f"{p.per_class:.2f}", f"{p.accuracy:.4f}", p.val_images, p.run_dir.name]
-            + [f"{p.class_accuracy.get(c, float('nan')):.4f}" for c in classes] for p in points]
+    header = ["fraction", "train_images", "images_per_class", "val_accuracy", "val_images", "run", "epochs",
+              "steps"] + [f"accuracy_{c}" for c in classes]
+    rows = [[p.fraction, p.train_images, f"{p.per_class:.2f}", f"{p.accuracy:.4f}", p.val_images, p.run_dir.name,
+             p.epochs, p.steps] + [f"{p.class_accuracy.get(c, float('nan')):.4f}" for c in classes] for p in points]
     return write_csv_atomic(path, header, rows)
 
 

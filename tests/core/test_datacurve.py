@@ -82,7 +82,8 @@ def test_data_curve_writes_one_point_per_fraction_and_a_fit(tmp_path, capsys):
         records = [json.loads(line) for line in (out / r["run"] / "metrics.jsonl").open(encoding="utf-8")]
         steps[curve["fraction"]] = (max(int(rec.get("step") or 0) for rec in records),
                                     batches_per_epoch(int(r["train_images"]), 16))
-        assert steps[curve["fraction"]][0] == curve["steps"] >= curve["full_steps"]
+        assert steps[curve["fraction"]][0] == curve["steps"] == int(r["steps"]) >= curve["full_steps"]
+        assert int(r["epochs"]) == curve["epochs"]
     for taken, per_epoch in steps.values():  # a quarter trains the full run's steps (to within one of its epochs)
         assert steps[1.0][0] <= taken < steps[1.0][0] + per_epoch
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
