@@ -10,6 +10,7 @@ import pytest
 from core.datacurve.budget import MAX_EPOCH_FACTOR, batches_per_epoch, equal_steps, stretched
 from core.datacurve.fit import fit_curve, power_law
 from core.datacurve.subsets import nested_subsets, parse_fractions, per_class_counts
+from core.runs.layout import METRICS
 from tests.core.labellingkit import SIZE, write_shapes_dataset
 
 
@@ -79,7 +80,7 @@ def test_data_curve_writes_one_point_per_fraction_and_a_fit(tmp_path, capsys):
         assert (out / r["run"] / "best.pt").is_file()
         curve = json.loads((out / r["run"] / "config.json").read_text())["data_curve"]
         assert curve["fraction"] == float(r["fraction"]) and curve["budget"] == "equal optimizer steps"
-        records = [json.loads(line) for line in (out / r["run"] / "metrics.jsonl").open(encoding="utf-8")]
+        records = [json.loads(line) for line in (out / r["run"] / METRICS).open(encoding="utf-8")]
         steps[curve["fraction"]] = (max(int(rec.get("step") or 0) for rec in records),
                                     batches_per_epoch(int(r["train_images"]), 16))
         assert steps[curve["fraction"]][0] == curve["steps"] == int(r["steps"]) >= curve["full_steps"]
