@@ -33,7 +33,8 @@ def register(sub) -> None:
     c = sub.add_parser("data-curve", help="would more photos help? train on 10-100 %% of the data and fit a curve",
                        description=(
         "Train the given settings on nested, stratified subsets of the training split (one run folder per "
-        "fraction under --out), fit accuracy = a - b * n^-c to validation accuracy against training images per "
+        "fraction under --out), each for about as many optimizer steps as the whole split takes in --epochs (a "
+        "10 % subset trains about 10x the epochs, at most 20x, with the schedule over its own epochs), fit accuracy = a - b * n^-c to validation accuracy against training images per "
         "class and extrapolate it to 2x and 4x the data. Writes OUT/points.csv, OUT/curve.png (with matplotlib) "
         "and OUT/curve.json; the last line on stdout is that JSON."))
     add_training_options(c)

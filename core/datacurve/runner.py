@@ -1,5 +1,6 @@
 """Train the current settings on nested subsets of the training split, one ordinary run folder per fraction
-under one out folder (OUT/fraction-010/, ...), then fit the curve and write OUT/points.csv, OUT/curve.json
+under one out folder (OUT/fraction-010/, ...), each for about as many optimizer steps as the whole split takes in
+the settings' epochs (core.datacurve.budget: a 10 % subset trains about 10x the epochs), then fit the curve and write OUT/points.csv, OUT/curve.json
 and, when matplotlib is installed, OUT/curve.png. Progress and cancel go through core.progress: a cancel
 stops the run in progress at its next step and ends the pass with Cancelled. On a machine with cores to spare
 (workers > 1) the fractions train side by side, each in a process of its own with its share of the cores."""
@@ -7,13 +8,14 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import Subset
 
+from core.datacurve.budget import equal_steps, stretched
 from core.datacurve.fit import CurveFit, classes_needing_photos, fit_curve
 from core.datacurve.subsets import nested_subsets
 from core.errors import Cancelled
@@ -59,6 +61,8 @@ class CurvePoint:
     accuracy: float  # validation accuracy of the final model
     val_images: int
     class_accuracy: dict[str, float] = field(default_factory=dict)
+    epochs: int = 0  # the epochs it trained (core.datacurve.budget: about the full split's steps)
+    steps: int = 0  # the optimizer steps they took
 
 
 @dataclass
@@ -99,19 +103,24 @@ def fraction_folder(out: Path, fraction: float) -> Path:
     return out / f"fraction-{round(fraction * 100):03d}"
 
 
-def run_point(settings, out: Path, fraction: float, rows: np.ndarray, progress: Progress) -> CurvePoint:
+def run_point(settings, out: Path, fraction: float, rows: np.ndarray, progress: Progress,
+              full_images: int | None = None) -> CurvePoint:
+    """Train one fraction (rows of the training split) for as many optimizer steps as the whole split of
+    `full_images` takes in settings.train.epochs (core.datacurve.budget), and validate its final model."""
     from core.runs.directory import RunDirectory
     from core.training.session import prepare_trainer
 
     run_dir = fraction_folder(out, fraction)
-    label = f"training on {fraction:.0%} of the photos"
+    budget = equal_steps(settings.train.epochs, settings.train.batch_size, len(rows), full_images or len(rows))
+    settings = replace(settings, train=stretched(settings.train, budget))
+    label = f"training on {fraction:.0%} of the photos ({budget.epochs} epochs, {budget.steps} steps)"
     trainer = prepare_trainer(settings, run_dir, callbacks=[_Follow(progress, label)], overwrite=True)
     full = trainer.data.train
     trainer.data.train = _LabelledSubset(full, rows.tolist())
     run = RunDirectory(run_dir)
     config = json.loads(run.config.read_text(encoding="utf-8"))
     run.write_config({**config, "data_curve": {"fraction": fraction, "train_images": len(rows),
-                                               "of": len(full), "seed": settings.data.seed}})
+                                               "of": len(full), "seed": settings.data.seed, **budget.to_dict()}})
     trainer.fit()
     if progress.cancelled():
         raise Cancelled("the data-size curve was cancelled")
@@ -119,7 +128,7 @@ def run_point(settings, out: Path, fraction: float, rows: np.ndarray, progress: 
     accuracy, per_class, val_images = _validate(trainer.model, trainer.data.val, classes,
                                                 settings.train.batch_size * 2)
     return CurvePoint(fraction, run_dir, len(rows), len(rows) / max(1, len(classes)), accuracy, val_images,
-                      per_class)
+                      per_class, budget.epochs, budget.steps)
 
 
 def _train_labels(settings) -> list[int]:
@@ -150,13 +159,13 @@ def run_data_curve(settings, out: str | os.PathLike, fractions=DEFAULT_FRACTIONS
     subsets = nested_subsets(labels, fractions, seed=settings.data.seed)
     workers = auto_workers(len(subsets)) if workers is None else max(1, int(workers))
     if workers > 1:
-        points = _in_parallel(settings, out, subsets, workers, progress)
+        points = _in_parallel(settings, out, subsets, workers, progress, len(labels))
         return finish(out, points, seed=settings.data.seed)
     points = []
     for i, (fraction, rows) in enumerate(subsets.items()):
         progress.check_cancelled()
-        points.append(run_point(settings, out, fraction, rows, share(progress, i / len(subsets),
-                                                                      (i + 1) / len(subsets))))
+        stage = share(progress, i / len(subsets), (i + 1) / len(subsets))
+        points.append(run_point(settings, out, fraction, rows, stage, len(labels)))
     return finish(out, points, seed=settings.data.seed)
 
 
@@ -183,14 +192,17 @@ class _FileCancel:
             raise Cancelled("the data-size curve was cancelled")
 
 
-def _point_in_worker(settings_dict: dict, out: str, fraction: float, rows: list[int], threads: int) -> CurvePoint:
+def _point_in_worker(settings_dict: dict, out: str, fraction: float, rows: list[int], threads: int,
+                     full_images: int) -> CurvePoint:
     from core.training.session import RunSettings
 
     torch.set_num_threads(max(1, threads))
-    return run_point(RunSettings.from_dict(settings_dict), Path(out), fraction, np.asarray(rows), _FileCancel(Path(out)))
+    return run_point(RunSettings.from_dict(settings_dict), Path(out), fraction, np.asarray(rows), _FileCancel(Path(out)),
+                     full_images)
 
 
-def _in_parallel(settings, out: Path, subsets: dict, workers: int, progress: Progress) -> list[CurvePoint]:
+def _in_parallel(settings, out: Path, subsets: dict, workers: int, progress: Progress,
+                 full_images: int) -> list[CurvePoint]:
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
@@ -198,7 +210,7 @@ def _in_parallel(settings, out: Path, subsets: dict, workers: int, progress: Pro
     (out / CANCEL_FILE).unlink(missing_ok=True)
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
     try:
-        pending = {pool.submit(_point_in_worker, settings.to_dict(), str(out), f, rows.tolist(), threads)
+        pending = {pool.submit(_point_in_worker, settings.to_dict(), str(out), f, rows.tolist(), threads, full_images)
                    for f, rows in subsets.items()}
         points = []
         while pending:
@@ -228,10 +240,10 @@ def finish(out: Path, points: list[CurvePoint], seed: int = 0) -> CurveResult:
 
 
 def write_points(path: Path, points: list[CurvePoint], classes: list[str]) -> Path:
-    header = ["fraction", "train_images", "images_per_class", "val_accuracy", "val_images", "run"] + \
-        [f"accuracy_{c}" for c in classes]
-    rows = [[p.fraction, p.train_images, f"{p.per_class:.2f}", f"{p.accuracy:.4f}", p.val_images, p.run_dir.name]
-            + [f"{p.class_accuracy.get(c, float('nan')):.4f}" for c in classes] for p in points]
+    header = ["fraction", "train_images", "images_per_class", "val_accuracy", "val_images", "run", "epochs",
+              "steps"] + [f"accuracy_{c}" for c in classes]
+    rows = [[p.fraction, p.train_images, f"{p.per_class:.2f}", f"{p.accuracy:.4f}", p.val_images, p.run_dir.name,
+             p.epochs, p.steps] + [f"{p.class_accuracy.get(c, float('nan')):.4f}" for c in classes] for p in points]
     return write_csv_atomic(path, header, rows)
 
 

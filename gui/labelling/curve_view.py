@@ -28,7 +28,8 @@ class DataCurveView(QWidget):
         self.out_root: Path | None = None  # default: the app's runs root
         self.process: QProcess | None = None
         self.out = ""
-        self.sentence = QLabel("Trains the current settings on 10, 25, 50 and 100 % of the training photos.")
+        self.sentence = QLabel("Trains the current settings on 10, 25, 50 and 100 % of the training photos, each "
+                               "for as many training steps as the full run (a smaller share runs more epochs).")
         self.sentence.setWordWrap(True)
         self.sentence.setStyleSheet("font-size: 14px;")
         self.cancel_button = QPushButton("Cancel")

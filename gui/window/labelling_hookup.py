@@ -25,8 +25,8 @@ def install_labelling_tab(window) -> LabellingTab:
         tab.set_checkpoint(getattr(current, "source", "") or "")
     tab.curve.settings_provider = lambda: window.run_settings.build().to_dict()
     action = QAction("Would More Photos &Help?…", window)
-    action.setToolTip("Train the current settings on 10, 25, 50 and 100 % of the training photos and fit the "
-                      "learning curve (in the Label tab)")
+    action.setToolTip("Train the current settings on 10, 25, 50 and 100 % of the training photos (each for as "
+                      "many steps as the full run) and fit the learning curve (in the Label tab)")
     action.triggered.connect(lambda: (window.tabs.setCurrentWidget(tab), tab.show_curve()))
     window.menus["training"].addAction(action)
     return tab

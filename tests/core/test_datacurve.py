@@ -7,8 +7,10 @@ import json
 import numpy as np
 import pytest
 
+from core.datacurve.budget import MAX_EPOCH_FACTOR, batches_per_epoch, equal_steps, stretched
 from core.datacurve.fit import fit_curve, power_law
 from core.datacurve.subsets import nested_subsets, parse_fractions, per_class_counts
+from core.runs.layout import METRICS
 from tests.core.labellingkit import SIZE, write_shapes_dataset
 
 
@@ -37,6 +39,18 @@ def test_fractions_are_parsed_and_checked():
             parse_fractions(bad)
 
 
+def test_a_smaller_fraction_trains_more_epochs_for_the_same_steps():
+    from core.training.config import TrainConfig
+
+    full = equal_steps(8, 32, 3000, 3000)
+    assert (full.epochs, full.steps) == (8, 8 * 94)
+    tenth = equal_steps(8, 32, 300, 3000)
+    assert tenth.epochs == 76 and tenth.steps == 76 * 10 and tenth.full_steps == full.steps  # 752 -> 760
+    assert equal_steps(8, 32, 10, 3000).epochs == 8 * MAX_EPOCH_FACTOR  # a tiny subset is capped
+    config = stretched(TrainConfig(epochs=8, schedule="step", step_size=4, early_stop_patience=2), tenth)
+    assert (config.epochs, config.step_size, config.early_stop_patience) == (76, 38, 19)
+
+
 def test_the_fit_recovers_a_power_law_and_says_it():
     n = np.array([10.0, 25, 50, 100])
     acc = power_law(n, 0.95, 0.8, 0.5)
@@ -61,10 +75,18 @@ def test_data_curve_writes_one_point_per_fraction_and_a_fit(tmp_path, capsys):
     rows = list(csv.DictReader((out / "points.csv").open(encoding="utf-8")))
     assert [float(r["fraction"]) for r in rows] == [0.25, 0.5, 1.0]
     assert [int(r["train_images"]) for r in rows] == sorted(int(r["train_images"]) for r in rows)
-    for r in rows:  # each fraction is an ordinary run folder
+    steps = {}
+    for r in rows:  # each fraction is an ordinary run folder, trained for about the full split's steps
         assert (out / r["run"] / "best.pt").is_file()
-        assert json.loads((out / r["run"] / "config.json").read_text())["data_curve"]["fraction"] == \
-            float(r["fraction"])
+        curve = json.loads((out / r["run"] / "config.json").read_text())["data_curve"]
+        assert curve["fraction"] == float(r["fraction"]) and curve["budget"] == "equal optimizer steps"
+        records = [json.loads(line) for line in (out / r["run"] / METRICS).open(encoding="utf-8")]
+        steps[curve["fraction"]] = (max(int(rec.get("step") or 0) for rec in records),
+                                    batches_per_epoch(int(r["train_images"]), 16))
+        assert steps[curve["fraction"]][0] == curve["steps"] == int(r["steps"]) >= curve["full_steps"]
+        assert int(r["epochs"]) == curve["epochs"]
+    for taken, per_epoch in steps.values():  # a quarter trains the full run's steps (to within one of its epochs)
+        assert steps[1.0][0] <= taken < steps[1.0][0] + per_epoch
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["points"] == 3 and summary["fit"] is not None
     assert set(summary["fit"]["extrapolations"]) == {"2x", "4x"}
