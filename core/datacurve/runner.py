@@ -229,10 +229,11 @@ def _in_parallel(settings, out: Path, subsets: dict, workers: int, progress: Pro
 
 def finish(out: Path, points: list[CurvePoint], seed: int = 0) -> CurveResult:
     n = [p.per_class for p in points]
-    fit = fit_curve(n, [p.accuracy for p in points], [p.val_images for p in points], seed=seed)
     classes = sorted({c for p in points for c in p.class_accuracy})
+    chance = 1 / len(classes) if classes else None  # guessing's accuracy: where the logistic form starts
+    fit = fit_curve(n, [p.accuracy for p in points], [p.val_images for p in points], chance=chance, seed=seed)
     per_class = {c: [p.class_accuracy.get(c, 0.0) for p in points] for c in classes}
-    result = CurveResult(out, points, fit, classes_needing_photos(n, per_class), None)
+    result = CurveResult(out, points, fit, classes_needing_photos(n, per_class, chance=chance), None)
     write_points(out / POINTS, points, classes)
     result.plot, result.plot_note = draw_plot(out / PLOT, points, fit)
     write_text_atomic(out / SUMMARY, json.dumps(result.summary(), indent=2) + "\n")
@@ -262,7 +263,7 @@ def draw_plot(path: Path, points: list[CurvePoint], fit: CurveFit | None) -> tup
     ax.plot(n, [100 * p.accuracy for p in points], "o", label="measured", color="#1f77b4")
     if fit is not None:
         grid = np.geomspace(n.min(), fit.n_max * 4, 100)
-        ax.plot(grid, 100 * fit.at(grid), "-", color="#ff7f0e", label="power-law fit")
+        ax.plot(grid, 100 * fit.at(grid), "-", color="#ff7f0e", label=f"{fit.form} fit")
         for m, (low, high) in fit.bands.items():
             ax.errorbar([fit.n_max * m], [100 * fit.predictions[m]],
                         yerr=[[100 * (fit.predictions[m] - low)], [100 * (high - fit.predictions[m])]],

@@ -15,6 +15,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import QProcess, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from core.datacurve.fit import FORMULAS, curve_value
+
 FRACTIONS = "0.1,0.25,0.5,1"
 
 
@@ -128,8 +130,9 @@ class DataCurveView(QWidget):
         fit = summary.get("fit")
         if fit:
             grid = np.geomspace(max(n.min(), 1e-3), fit["n_per_class"] * 4, 80)
-            curve = 100 * (fit["a"] - fit["b"] * np.power(grid, -fit["c"]))
-            self.plot.plot(grid, curve, pen=pg.mkPen("#ff7f0e", width=2), name="power-law fit")
+            form = fit.get("form", "power") if fit.get("form") in FORMULAS else "power"  # older files: the power law
+            curve = 100 * curve_value(form, grid, fit["a"], fit["b"], fit["c"], fit.get("chance", 0.0))
+            self.plot.plot(grid, curve, pen=pg.mkPen("#ff7f0e", width=2), name=f"{form} fit")
             xs, ys, lows, highs = [], [], [], []
             for extra in fit["extrapolations"].values():
                 if extra.get("band"):

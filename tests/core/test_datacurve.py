@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from core.datacurve.budget import MAX_EPOCH_FACTOR, batches_per_epoch, equal_steps, stretched
-from core.datacurve.fit import fit_curve, power_law
+from core.datacurve.fit import fit_curve, logistic_from_chance, power_law
 from core.datacurve.subsets import nested_subsets, parse_fractions, per_class_counts
 from core.runs.layout import METRICS
 from tests.core.labellingkit import SIZE, write_shapes_dataset
@@ -62,6 +62,22 @@ def test_the_fit_recovers_a_power_law_and_says_it():
     assert fit.sentence().startswith(f"doubling the photos would raise accuracy by about {about:g} points (between")
     assert fit.predictions[4] > fit.predictions[2] > fit.measured_max
     assert fit_curve(n[:2], acc[:2]) is None  # two sizes cannot fix three parameters
+
+
+def test_points_that_start_at_chance_get_the_logistic_form_and_predict_what_the_power_law_misses():
+    # Small subsets sit near chance and rise faster and faster in ln n: a power law cannot bend that way.
+    n = np.array([24.0, 48, 72, 120])
+    true = (0.97, 3.0, np.log(60.0))
+    acc = logistic_from_chance(n, *true, 0.2)
+    fit = fit_curve(n, acc, [600] * 4, chance=0.2, seed=0)
+    assert fit.form == "logistic" and fit.to_dict()["form"] == "logistic" and fit.chance == 0.2
+    assert float(fit.at(240.0)) == pytest.approx(logistic_from_chance(240.0, *true, 0.2), abs=0.01)
+    power_only = fit_curve(n, acc, chance=None, bootstrap=0)
+    assert power_only.form == "power"
+    assert abs(float(power_only.at(240.0)) - logistic_from_chance(240.0, *true, 0.2)) > 0.03
+    # ... while points on a power law keep the power law even when the logistic may compete
+    power_points = power_law(n, 0.95, 0.8, 0.5)
+    assert fit_curve(n, power_points, chance=0.2, bootstrap=0).form == "power"
 
 
 def test_data_curve_writes_one_point_per_fraction_and_a_fit(tmp_path, capsys):
