@@ -20,7 +20,7 @@ from gui.plotting.empty_hint import EmptyHint
 from gui.plotting.plot_buffer import PlotBuffer
 from gui.plotting.smoothing import debiased_ema
 
-# Records arrive in batches every RunHandle poll (300 ms); a redraw costs a few ms of the GUI thread that the
+# Records arrive in batches every RunHandle poll (POLL_MS, 500 ms); a redraw costs a few ms of the GUI thread that the
 # training process then lacks (2 cores). Twice a second still reads as live.
 REDRAW_INTERVAL_MS = 500
 EMA_SMOOTHING = 0.9  # weight of the past in the smoothed loss line (as TensorBoard's slider)
