@@ -38,6 +38,8 @@ class EmptyHint:
 
     def show(self, text: str | None = None) -> None:
         """Hide the axes (and legend), show the sentence."""
+        if self.shown and (text is None or text == self.text):
+            return  # already so: hiding the axes again would lay the plot out and redraw it anew
         if text is not None:
             self.set_text(text)
         self.shown = True

@@ -30,7 +30,9 @@ from core.runs.heartbeat import DEFAULT_INTERVAL_S
 from gui.concurrent import BackgroundTask
 from gui.training.run_control import RunControl
 
-POLL_MS = 300  # a record written shows within ~POLL_MS + one redraw (well within a second)
+# A record written shows within ~POLL_MS (the plots redraw at the same pace: gui/training/plots.py). Each look
+# costs the window CPU that a run training on the same cores lacks; the Runs tab looks as often.
+POLL_MS = 500
 SNAPSHOT_POLL_MS = 40  # while a snapshot is awaited: the answer shows this soon after the run writes it
 SNAPSHOT_TIMEOUT_S = 15.0  # a run that does not answer (an older Layerscope, a read-only folder) is given up on
 RESTART_NOTICES = ("reappeared", "replaced", "truncated")  # the file is read again from its start

@@ -272,3 +272,49 @@ def test_a_windows_pause_is_a_lease_it_renews_and_releases_when_it_stops_showing
     finally:
         handle.shutdown()
     assert (read_control(run) or {}).get("time", released) <= released  # nothing written after the release
+
+
+def test_loss_range_moves_in_steps_and_leaves_a_users_zoom_alone(qtbot):
+    """A falling loss refits y a few times, not at every redraw (each refit redraws axis and grid), always
+    showing every point; once the user zooms, the range is theirs until auto range is on again."""
+    from gui.training.plots import TrainingPlots
+
+    plots = TrainingPlots()
+    qtbot.addWidget(plots)
+    plots.resize(600, 400)
+    plots.show()
+    view = plots.loss_plot.getViewBox()
+    ranges = []
+    for start in range(0, 400, 10):
+        steps = np.arange(start + 1, start + 11)
+        plots.add_losses(steps, 2.0 * np.exp(-steps / 100) + 0.05 * np.sin(steps), np.full(10, 1e-3))
+        plots.redraw_if_dirty()
+        low, high = view.viewRange()[1]
+        assert low <= plots.step_loss.y.min() and plots.step_loss.y.max() <= high
+        ranges.append((low, high))
+    moves = sum(a != b for a, b in zip(ranges, ranges[1:]))
+    assert 0 < moves <= 8, moves  # 40 redraws
+
+    view.setYRange(5.0, 6.0, padding=0)  # what a mouse zoom does, and says
+    view.sigRangeChangedManually.emit(view.state["mouseEnabled"])
+    plots.add_losses([401], [0.01])
+    plots.redraw_if_dirty()
+    assert view.viewRange()[1] == pytest.approx([5.0, 6.0])
+    plots.loss_plot.enableAutoRange(axis="y")  # the "A" button: stepped auto range again
+    plots.add_losses([402], [0.01])
+    plots.redraw_if_dirty()
+    assert view.viewRange()[1][0] <= 0.01
+
+
+def test_hidden_plots_wait_until_shown(qtbot):
+    """Records for a tab that is not on screen are kept, drawn once when it shows, not at every report."""
+    from gui.training.plots import TrainingPlots
+
+    plots = TrainingPlots()
+    qtbot.addWidget(plots)
+    plots.add_losses([1, 2, 3], [1.0, 0.9, 0.8])
+    qtbot.waitUntil(lambda: not plots.timer.isActive())
+    assert plots.redraw_count == 0
+    plots.show()
+    qtbot.waitUntil(lambda: plots.redraw_count == 1)
+    assert plots.raw_curve.getOriginalDataset()[0].tolist() == [1, 2, 3]
