@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QPus
 from core.runs.layout import BEST
 from gui.concurrent import BackgroundTask
 from gui.datamap.lasso import LassoViewBox
+from gui.datamap.points_view import PointsView
 
 COLOUR_BY = {"label": "True label", "prediction": "Prediction", "right": "Right / wrong",
              "familiarity": "Familiarity"}  # the last only for a run whose best.pt has a bank
@@ -39,6 +40,7 @@ class MapPanel(QWidget):
         super().__init__(parent)
         self.run_maps = None  # core.datamap.run_map.RunMaps on screen
         self.shown_index = -1
+        self._fit_next = True  # the next map drawn sets the view to its points (a run opened, not a replay step)
         self._task = BackgroundTask(self)
         self._task.finished.connect(self._on_maps)
         self._task.failed.connect(self._on_failed)
@@ -84,13 +86,10 @@ class MapPanel(QWidget):
         self.plot.setBackground("w")
         self.plot.hideAxis("left")
         self.plot.hideAxis("bottom")
-        self.scatter = pg.ScatterPlotItem(size=7, pxMode=True, hoverable=True)
-        self.scatter.sigClicked.connect(self._on_click)
-        self.scatter.sigHovered.connect(self._on_hover)
-        self.plot.addItem(self.scatter)
-        self.selection_item = pg.ScatterPlotItem(size=12, pxMode=True, brush=pg.mkBrush(None),
-                                                 pen=pg.mkPen((0, 0, 0), width=2))
-        self.plot.addItem(self.selection_item)
+        self.view_box.setAspectLocked(True)  # distances on the map mean something: x and y in one scale
+        self.points_view = PointsView(self.plot)  # every point, as one picture (100,000 pan smoothly)
+        self.plot.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self.plot.scene().sigMouseClicked.connect(self._on_scene_click)
         self.selected = np.zeros(0, dtype=np.int64)  # rows of the shown map inside the last lasso
         self._dataset = None  # the run's image folder: corrections are possible
         self._undo_count = 0  # the corrections file's edits that the last action made (Undo reverses them)
@@ -168,6 +167,7 @@ class MapPanel(QWidget):
     def _on_maps(self, result) -> None:
         self.run_maps = result
         self.shown_index = len(result.maps) - 1  # the rows below are of this run's last map
+        self._fit_next = True
         self._dataset = result.dataset
         self._undo_count = 0
         self.relabel_as.clear()
@@ -194,19 +194,14 @@ class MapPanel(QWidget):
     def show_map(self, index: int) -> None:
         if self.run_maps is None or not 0 <= index < len(self.run_maps.maps):
             return
+        fit = self._fit_next
+        self._fit_next = False
         self.shown_index = index
         epoch_map = self.run_maps.maps[index]
-        features, points = epoch_map.features, epoch_map.points
-        colours = self._colours(features)
-        brushes = [pg.mkBrush(*c) for c in colours]
-        val = features.splits == VAL_SPLIT
-        symbols = ["o"] * len(features)
-        brushes = [pg.mkBrush(255, 255, 255) if v else b for v, b in zip(val, brushes)]
-        pens = [pg.mkPen(*c, width=1.5) if v else pg.mkPen(None) for v, c in zip(val, colours)]
-        self.scatter.setData(pos=np.asarray(points, dtype=float), brush=brushes, pen=pens, symbol=symbols,
-                             data=np.arange(len(features)))
+        features = epoch_map.features
+        self.points_view.selected = self.selected
+        self.points_view.set_points(epoch_map.points, self._colours(features), features.splits == VAL_SPLIT, fit)
         self.epoch_label.setText(f"epoch {epoch_map.epoch}" if epoch_map.epoch >= 0 else BEST)
-        self._draw_selection()
         self.legend.setText(self._legend())
 
     def _legend(self) -> str:
@@ -233,20 +228,22 @@ class MapPanel(QWidget):
             self.colour.removeItem(index)
         self.colour.blockSignals(False)
 
-    def _colours(self, features) -> list[tuple[int, int, int]]:
+    def _colours(self, features) -> np.ndarray:
+        """[N, 3] uint8 colour of each point (arrays throughout: a map may hold 100,000 points)."""
         key = self.colour.currentData()
         if key == "familiarity" and self.run_maps.familiarity is not None:
             scores = self.run_maps.familiarity
-            return [_ramp(scores.get(name)) for name in features.ids]
+            return _ramp_array(np.array([np.nan if scores.get(name) is None else scores[name]
+                                         for name in features.ids], dtype=np.float64))
         if key == "right":
             right = features.predictions == features.labels
-            return [_RIGHT if r else _WRONG for r in right]
+            return np.where(right[:, None], np.array(_RIGHT, np.uint8), np.array(_WRONG, np.uint8)).astype(np.uint8)
         values = features.predictions if key == "prediction" else features.labels
-        return [_PALETTE[int(v) % len(_PALETTE)] for v in values]
+        palette = np.array(_PALETTE, dtype=np.uint8)
+        return palette[np.asarray(values, np.int64) % len(palette)]
 
     def shown_points(self) -> np.ndarray:
-        x, y = self.scatter.getData()
-        return np.column_stack([x, y])
+        return self.points_view.points
 
     # ---- replay and clicks ---------------------------------------------------------------------------
     def _play(self, on: bool) -> None:
@@ -264,10 +261,15 @@ class MapPanel(QWidget):
             return
         self.slider.setValue(self.slider.value() + 1)
 
-    def _on_click(self, _item, points, _event=None) -> None:
-        if not len(points) or self.run_maps is None:
+    def _on_scene_click(self, event) -> None:
+        if event.button() != Qt.MouseButton.LeftButton or self.view_box.lasso:
             return
-        row = int(points[0].data())
+        row = self.points_view.row_at(event.scenePos())
+        if row is not None:
+            self.choose_row(row)
+
+    def choose_row(self, row: int) -> None:
+        """A point clicked: its file is named, and inspected when it is a file."""
         features = self.run_maps.maps[self.shown_index].features
         path = features.ids[row]
         label = self.run_maps.classes[int(features.labels[row])] if self.run_maps.classes else ""
@@ -276,10 +278,14 @@ class MapPanel(QWidget):
             self.imageChosen.emit(path)
 
     # ---- hover thumbnails ----------------------------------------------------------------------------
-    def _on_hover(self, _item, points, _event=None) -> None:
-        if not len(points) or self.run_maps is None:
+    def _on_mouse_moved(self, scene_pos) -> None:
+        if self.run_maps is None:
             return
-        row = int(points[0].data())
+        row = self.points_view.row_at(scene_pos)
+        if row is not None:
+            self.hover_row(row)
+
+    def hover_row(self, row: int) -> None:
         features = self.run_maps.maps[self.shown_index].features
         self.show_hover(features.ids[row], self.run_maps.classes[int(features.labels[row])])
 
@@ -334,11 +340,7 @@ class MapPanel(QWidget):
         return [ids[int(r)] for r in self.selected if Path(ids[int(r)]).is_file()]
 
     def _draw_selection(self) -> None:
-        if self.run_maps is None or not len(self.selected):
-            self.selection_item.setData(pos=np.zeros((0, 2)))
-            return
-        points = self.run_maps.maps[self.shown_index].points
-        self.selection_item.setData(pos=np.asarray(points, dtype=float)[self.selected])
+        self.points_view.set_selected(self.selected if self.run_maps is not None else np.zeros(0, np.int64))
 
     def _update_actions(self) -> None:
         files = len(self.selected_files())
@@ -389,6 +391,14 @@ def _ramp(score: float | None) -> tuple[int, int, int]:
         return (170, 170, 170)
     s = min(1.0, max(0.0, float(score)))
     return (int(215 - 170 * s), int(48 + 127 * min(1.0, 2 * s)), int(39 + 21 * s))
+
+
+def _ramp_array(scores: np.ndarray) -> np.ndarray:
+    """_ramp of each score [N] (NaN: not scored) -> [N, 3] uint8."""
+    s = np.clip(np.nan_to_num(scores, nan=0.0), 0.0, 1.0)
+    rgb = np.stack([215 - 170 * s, 48 + 127 * np.minimum(1.0, 2 * s), 39 + 21 * s], axis=1).astype(np.uint8)
+    rgb[np.isnan(scores)] = (170, 170, 170)
+    return rgb
 
 
 def _decode_thumbnail(path: str) -> np.ndarray | None:

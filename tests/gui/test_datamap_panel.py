@@ -78,13 +78,15 @@ def test_a_damaged_epoch_file_is_skipped_and_a_folder_without_features_says_so(q
 
 def test_hovering_a_point_shows_its_image_decoded_in_the_background_and_cached(qtbot, panel, short_run, tmp_path):
     from PIL import Image
+    from PySide6.QtCore import QPointF
 
     panel.open_run(str(short_run))
     qtbot.waitUntil(lambda: panel.run_maps is not None, timeout=WAIT)
-    spot = panel.scatter.points()[0]
-    panel._on_hover(panel.scatter, [spot])  # an in-memory shapes image: named, no file to show
-    qtbot.waitUntil(lambda: panel.hover_image.text() == "(no file)", timeout=WAIT)
-    assert panel.hovered_path == panel.run_maps.maps[-1].features.ids[int(spot.data())]
+    point = panel.shown_points()[0]  # the mouse over the first point: found by the k-d tree
+    panel._on_mouse_moved(panel.view_box.mapViewToScene(QPointF(float(point[0]), float(point[1]))))
+    qtbot.waitUntil(lambda: panel.hover_image.text() == "(no file)", timeout=WAIT)  # in-memory shapes: no file
+    ids = panel.run_maps.maps[-1].features.ids
+    assert panel.hovered_path in {ids[i] for i in np.flatnonzero((panel.shown_points() == point).all(axis=1))}
 
     photo = tmp_path / "red.png"
     Image.new("RGB", (300, 200), (200, 40, 40)).save(photo)
@@ -227,3 +229,16 @@ def test_a_run_whose_best_pt_has_a_bank_can_be_coloured_by_familiarity(qtbot, pa
     assert all(0.0 <= s <= 1.0 for s in scores.values())
     panel.colour.setCurrentIndex(panel.colour.findData("familiarity"))
     assert "unfamiliar" in panel.legend.text() and len(panel.shown_points()) == 30
+
+
+def test_the_points_picture_puts_each_dot_where_its_point_is_rings_validation_and_selection():
+    from gui.datamap.raster import draw_points, rgba32
+
+    points = np.array([[2.5, 2.5], [7.5, 7.5], [7.5, 2.5]])
+    colours = rgba32(np.array([[200, 0, 0], [0, 0, 200], [0, 150, 0]]))
+    picture = draw_points(points, colours, np.array([False, True, False]), (0.0, 0.0, 10.0, 10.0), (100, 100),
+                          radius=4.0, selected=np.array([2]))
+    assert tuple(picture[25, 25]) == (200, 0, 0, 255)  # row 0 is the bottom: y 2.5 -> row 25
+    assert tuple(picture[75, 75]) == (255, 255, 255, 255) and tuple(picture[75, 79]) == (0, 0, 200, 255)  # a ring
+    assert tuple(picture[25, 75]) == (0, 150, 0, 255) and tuple(picture[25, 81]) == (0, 0, 0, 255)  # selected
+    assert picture[50, 50, 3] == 0 and picture[..., 3].astype(bool).sum() < 3 * 120  # elsewhere: transparent
