@@ -90,6 +90,16 @@ class MapPanel(QWidget):
         self.points_view = PointsView(self.plot)  # every point, as one picture (100,000 pan smoothly)
         self.plot.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.plot.scene().sigMouseClicked.connect(self._on_scene_click)
+        self.dropped = None  # core.datamap.drop.Placement of the last dropped image (its mark), or None
+        self.drop_mark = pg.ScatterPlotItem(size=22, pxMode=True, symbol="star", brush=pg.mkBrush(255, 215, 0),
+                                            pen=pg.mkPen((0, 0, 0), width=1.5))
+        self.drop_text = pg.TextItem("", color=(0, 0, 0), fill=pg.mkBrush(255, 255, 255, 220), anchor=(0, 1.2))
+        for item in (self.drop_mark, self.drop_text):
+            item.setZValue(10)
+            self.plot.addItem(item, ignoreBounds=True)
+        self._drop_task = BackgroundTask(self, imports=("core.datamap.drop",))
+        self._drop_task.finished.connect(self._on_placed)
+        self._drop_task.failed.connect(lambda message: self._say(f"Dropped image not placed: {message}"))
         self.selected = np.zeros(0, dtype=np.int64)  # rows of the shown map inside the last lasso
         self._dataset = None  # the run's image folder: corrections are possible
         self._undo_count = 0  # the corrections file's edits that the last action made (Undo reverses them)
@@ -168,6 +178,7 @@ class MapPanel(QWidget):
         self.run_maps = result
         self.shown_index = len(result.maps) - 1  # the rows below are of this run's last map
         self._fit_next = True
+        self.dropped = None  # a mark belongs to the map it was placed on
         self._dataset = result.dataset
         self._undo_count = 0
         self.relabel_as.clear()
@@ -203,6 +214,7 @@ class MapPanel(QWidget):
         self.points_view.set_points(epoch_map.points, self._colours(features), features.splits == VAL_SPLIT, fit)
         self.epoch_label.setText(f"epoch {epoch_map.epoch}" if epoch_map.epoch >= 0 else BEST)
         self.legend.setText(self._legend())
+        self._draw_drop()
 
     def _legend(self) -> str:
         def swatch(colour, text):
@@ -318,6 +330,44 @@ class MapPanel(QWidget):
         image = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888)
         self.hover_image.setPixmap(QPixmap.fromImage(image.copy()))  # copy: the QImage must not outlive rgb
 
+
+    # ---- a dropped image ----------------------------------------------------------------------------
+    def place_dropped(self, path: str) -> None:
+        """Mark where an image file falls on this run's map (computed in the background); it replaces the mark
+        of the image dropped before."""
+        if self.run_maps is None:
+            return
+        from core.datamap.drop import place_image
+
+        run_dir, maps = self.run_maps.run_dir, list(self.run_maps.maps)
+        self.status.setText(f"Placing {Path(path).name} on the map…")
+        self._drop_task.submit(lambda ctx: (run_dir, place_image(run_dir, maps, path, progress=ctx)))
+
+    def _on_placed(self, result) -> None:
+        run_dir, placement = result
+        if self.run_maps is None or run_dir != self.run_maps.run_dir:
+            return  # another run was opened meanwhile
+        self.dropped = placement
+        epoch = self.run_maps.maps[placement.map_index].epoch
+        where = f"epoch {epoch}" if epoch >= 0 else BEST
+        self._say(f"{Path(placement.image).name} placed on the map of {where} ({placement.checkpoint}): "
+                  f"{placement.prediction} {placement.probability:.0%}")
+        if placement.map_index != self.shown_index:
+            self._play(False)
+            self.slider.setValue(placement.map_index)  # shows that map (and the mark)
+        else:
+            self._draw_drop()
+
+    def _draw_drop(self) -> None:
+        placement = self.dropped
+        if placement is None or placement.map_index != self.shown_index:
+            self.drop_mark.setData(pos=np.zeros((0, 2)))
+            self.drop_text.setText("")
+            return
+        x, y = (float(v) for v in placement.point)
+        self.drop_mark.setData(pos=[(x, y)])
+        self.drop_text.setText(f"{Path(placement.image).name}: {placement.prediction}")
+        self.drop_text.setPos(x, y)
 
     # ---- selection and corrections -----------------------------------------------------------------
     def select_in_polygon(self, polygon) -> None:

@@ -219,3 +219,13 @@ def finetune_runs_in_the_train_tab(evaluate: EvaluateTab, train: TrainTab, log: 
 def map_point_opens_in_the_inspector(datamap: MapPanel, inspector: InspectorPanel, show) -> None:
     """A point clicked in the Map (an image file) is inspected in Inspect."""
     datamap.imageChosen.connect(lambda path: (show(inspector), inspector.open_paths([path])))
+
+
+def a_dropped_image_is_marked_on_the_map(dropped: SignalInstance, datamap: MapPanel) -> None:
+    """An image file dropped on the window (inspected in Inspect) is also marked where it falls on the run the
+    Map tab shows, if it shows one: the last file of the drop (URLs are not fetched twice)."""
+    def place(paths: list[str]) -> None:
+        files = [p for p in paths if Path(p).is_file()]
+        if files:
+            datamap.place_dropped(files[-1])
+    dropped.connect(place)

@@ -33,7 +33,7 @@ def panel(qtbot):
     p.resize(900, 700)
     p.show()
     yield p
-    qtbot.waitUntil(lambda: not p._task.busy, timeout=WAIT)
+    qtbot.waitUntil(lambda: not (p._task.busy or p._drop_task.busy), timeout=WAIT)
 
 
 def test_the_map_replays_two_epochs_of_a_short_run(qtbot, panel, short_run):
@@ -202,6 +202,27 @@ def test_a_lasso_drawn_with_the_mouse_selects_the_points_inside_it(qtbot, panel,
     assert len(finished.args[0]) > 20  # every move a point of the outline
     assert set(panel.selected.tolist()) == expected
     assert panel.selection_label.text().startswith(f"{len(expected)} selected")
+
+
+def test_a_dropped_image_is_marked_where_it_falls_and_the_next_drop_replaces_the_mark(qtbot, panel, folder_run):
+    run, dataset = folder_run
+    panel.open_run(str(run))
+    qtbot.waitUntil(lambda: panel.run_maps is not None, timeout=WAIT)
+    ids = panel.run_maps.maps[-1].features.ids
+    for name in ("red03.png", "blue07.png"):  # a training image dropped again falls on its own point (PCA)
+        photo = str(dataset / name[:-6] / name)
+        panel.place_dropped(photo)
+        qtbot.waitUntil(lambda: panel.dropped is not None and panel.dropped.image == photo, timeout=WAIT)
+        own = panel.shown_points()[ids.index(photo)]
+        assert panel.dropped.checkpoint == "last.pt" and panel.dropped.map_index == 0
+        assert np.allclose(panel.dropped.point, own, atol=0.02 * np.ptp(panel.shown_points(), axis=0).max())
+        x, y = panel.drop_mark.getData()
+        assert len(x) == 1 and np.allclose([x[0], y[0]], panel.dropped.point)  # one mark: the last drop's
+        assert name in panel.drop_text.toPlainText() and name in panel.status.text()
+
+    panel.place_dropped(str(dataset))  # not an image: said, and the mark stays
+    qtbot.waitUntil(lambda: "not placed" in panel.status.text(), timeout=WAIT)
+    assert panel.dropped.image.endswith("blue07.png")
 
 
 def test_a_run_on_built_in_data_offers_no_corrections(qtbot, panel, short_run):
