@@ -15,6 +15,7 @@ from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout,
                                QWidget)
 
+from core import catalog
 from core.runs.layout import BEST
 from gui.concurrent import BackgroundTask
 from gui.datamap.lasso import LassoViewBox
@@ -117,6 +118,13 @@ class MapPanel(QWidget):
         self.exclude_button = QPushButton("Exclude")
         self.confirm_button = QPushButton("Confirm")
         self.undo_button = QPushButton("Undo")
+        self.pin_button = QPushButton("Pin as probes")
+        self.pin_button.setToolTip(f"The next run started in this window follows these images (at most "
+                                   f"{catalog.PROBE_IMAGES.maximum}) in its probe timeline (Dossier tab)")
+        self.pin_button.clicked.connect(self.pin_selection)
+        self.unpin_button = QPushButton("Unpin")
+        self.unpin_button.clicked.connect(lambda: self.set_pinned([]))
+        self.pinned: list[str] = []  # image files pinned as probes for the next run
         self.relabel_button.clicked.connect(lambda: self.correct("relabel"))
         self.exclude_button.clicked.connect(lambda: self.correct("exclude"))
         self.confirm_button.clicked.connect(lambda: self.correct("confirm"))
@@ -143,7 +151,8 @@ class MapPanel(QWidget):
         middle.addLayout(hover)
         selection = QHBoxLayout()
         for widget in (self.lasso_button, self.selection_label, self.relabel_as, self.relabel_button,
-                       self.exclude_button, self.confirm_button, self.undo_button):
+                       self.exclude_button, self.confirm_button, self.undo_button, self.pin_button,
+                       self.unpin_button):
             selection.addWidget(widget)
         selection.addStretch(1)
         layout = QVBoxLayout(self)
@@ -398,12 +407,32 @@ class MapPanel(QWidget):
         for button in (self.relabel_button, self.exclude_button, self.confirm_button, self.relabel_as):
             button.setEnabled(usable)
         self.undo_button.setEnabled(self._dataset is not None and self._undo_count > 0)
+        self.pin_button.setEnabled(files > 0)
+        self.unpin_button.setEnabled(bool(self.pinned))
+        self.unpin_button.setText(f"Unpin {len(self.pinned)}" if self.pinned else "Unpin")
         if not len(self.selected):
             self.selection_label.setText("No selection" if self._dataset is not None else
                                          "Corrections need a run trained on an image folder")
         else:
             self.selection_label.setText(f"{len(self.selected)} selected"
                                          + ("" if files == len(self.selected) else f" ({files} image files)"))
+
+    def pin_selection(self) -> None:
+        """The selection's image files become the probes the next run follows (the first ones, up to the limit)."""
+        files = self.selected_files()
+        limit = catalog.PROBE_IMAGES.maximum
+        self.set_pinned(files[:limit])
+        more = f" (the first {limit} of {len(files)}: a run follows at most {limit})" if len(files) > limit else ""
+        self._say(f"Pinned {len(self.pinned)} images as probes{more}: the next run started here follows them "
+                  "in its probe timeline")
+
+    def set_pinned(self, files: list[str]) -> None:
+        self.pinned = list(files)
+        self._update_actions()
+
+    def pinned_probe_paths(self) -> list[str]:
+        """The image files pinned as probes on the map (a run started in the window follows them)."""
+        return list(self.pinned)
 
     def correct(self, action: str) -> None:
         """Write the selection's images into the dataset's corrections file (relabel / exclude / confirm)."""

@@ -52,7 +52,7 @@ def wire_tabs(tabs: Tabs, open_checkpoint: Callable[[str], None], confirm_parent
     data_sizes_the_model(tabs.data, tabs.model)
     owner_links_show_the_owner_tab(tabs)
     train_checks_memory_with_the_model_tab(tabs.train, tabs.model, confirm_parent, remember_settings)
-    pinned_probe_gets_a_timeline_in_the_run(tabs.train, tabs.inspector)
+    pinned_probe_gets_a_timeline_in_the_run(tabs.train, tabs.inspector, tabs.datamap)
     thumbnail_opens_in_the_inspector(tabs.data, tabs.inspector, tabs.show)
     no_model_offer_shows_the_train_tab(tabs.inspector, tabs.train, tabs.show)
     run_checkpoint_opens_in_the_inspector(tabs.runs, tabs.inspector, open_checkpoint, tabs.show)
@@ -96,9 +96,16 @@ def train_checks_memory_with_the_model_tab(train: TrainTab, model: ModelView, pa
     train.runRequested.connect(confirm)
 
 
-def pinned_probe_gets_a_timeline_in_the_run(train: TrainTab, inspector: InspectorPanel) -> None:
-    """An image pinned in Inspect gets a probe timeline in the next run (RUN/probes/)."""
-    train.probe_images_provider = inspector.pinned_probe_paths
+def pinned_probe_gets_a_timeline_in_the_run(train: TrainTab, inspector: InspectorPanel,
+                                            datamap: MapPanel | None = None) -> None:
+    """The image pinned in Inspect and the images pinned as probes in the Map get a probe timeline in the next
+    run (RUN/probes/); once each, at most as many as a run follows."""
+    from core import catalog
+
+    def probes() -> list[str]:
+        pinned = inspector.pinned_probe_paths() + (datamap.pinned_probe_paths() if datamap is not None else [])
+        return list(dict.fromkeys(pinned))[:catalog.PROBE_IMAGES.maximum]
+    train.probe_images_provider = probes
 
 
 def no_model_offer_shows_the_train_tab(inspector: InspectorPanel, train: TrainTab, show) -> None:

@@ -225,6 +225,41 @@ def test_a_dropped_image_is_marked_where_it_falls_and_the_next_drop_replaces_the
     assert panel.dropped.image.endswith("blue07.png")
 
 
+def test_a_lasso_selection_pinned_as_probes_is_what_the_next_run_follows(qtbot, panel, folder_run):
+    from core import catalog
+    from gui.window.wiring import pinned_probe_gets_a_timeline_in_the_run
+
+    class Train:  # the one attribute the connection sets on the Train tab
+        probe_images_provider = None
+
+    class Inspector:
+        def __init__(self, pinned):
+            self.pinned = pinned
+
+        def pinned_probe_paths(self):
+            return self.pinned
+
+    panel.open_run(str(folder_run[0]))
+    qtbot.waitUntil(lambda: panel.run_maps is not None, timeout=WAIT)
+    assert not panel.pin_button.isEnabled()  # nothing selected
+    panel.select_rows(np.arange(3))
+    panel.pin_button.click()
+    chosen = panel.selected_files()
+    assert panel.pinned_probe_paths() == chosen and len(chosen) == 3 and panel.unpin_button.text() == "Unpin 3"
+
+    train, inspector = Train(), Inspector([chosen[1], "/elsewhere/probe.png"])
+    pinned_probe_gets_a_timeline_in_the_run(train, inspector, panel)
+    assert train.probe_images_provider() == [chosen[1], "/elsewhere/probe.png", chosen[0], chosen[2]]  # once each
+
+    panel.select_rows(np.arange(30))  # more than a run follows: the first ones, and it says so
+    panel.pin_button.click()
+    limit = catalog.PROBE_IMAGES.maximum
+    assert panel.pinned_probe_paths() == panel.selected_files()[:limit] and f"first {limit} of 30" in panel.status.text()
+    assert len(train.probe_images_provider()) == limit
+    panel.unpin_button.click()
+    assert panel.pinned_probe_paths() == [] and not panel.unpin_button.isEnabled()
+
+
 def test_a_run_on_built_in_data_offers_no_corrections(qtbot, panel, short_run):
     panel.open_run(str(short_run))
     qtbot.waitUntil(lambda: panel.run_maps is not None, timeout=WAIT)
