@@ -22,7 +22,11 @@ from gui.datamap.lasso import LassoViewBox
 from gui.datamap.points_view import PointsView
 
 COLOUR_BY = {"label": "True label", "prediction": "Prediction", "right": "Right / wrong",
+             "issues": "Label-issue score",  # greyed until there are scores for the run's images
              "familiarity": "Familiarity"}  # the last only for a run whose best.pt has a bank
+NO_ISSUES_TIP = ("No label-issue scores for this run's images yet: find label issues in Evaluate > Label issues "
+                 "for the dataset this run trained on, or run `layerscope label-issues --dataset DIR --out "
+                 "RUN/eval/label_issues.csv`, then open the run's map again")
 METHODS = {"pca": "PCA", "tsne": "t-SNE"}
 PLAY_MS = 700
 HOVER_PX = 96
@@ -63,6 +67,9 @@ class MapPanel(QWidget):
             if key != "familiarity":  # offered when a run has it (_offer_familiarity)
                 self.colour.addItem(title, key)
         self.colour.currentIndexChanged.connect(lambda _i: self.show_map(self.shown_index))
+        self._evaluate_issues: dict[str, float] | None = None  # the Evaluate tab's last label-issue pass
+        self._issue_cache: tuple[int, np.ndarray | None] | None = None  # (id of a map's ids, scores [N] or None)
+        self._offer_issues()
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setEnabled(False)
         self.slider.valueChanged.connect(self.show_map)
@@ -193,6 +200,7 @@ class MapPanel(QWidget):
         self.relabel_as.clear()
         self.relabel_as.addItems(result.classes)
         self._offer_familiarity(result.familiarity is not None)
+        self._offer_issues()
         self.select_rows(np.zeros(0, dtype=np.int64))
         n = len(result.maps)
         self.slider.blockSignals(True)
@@ -231,6 +239,9 @@ class MapPanel(QWidget):
 
         if self.colour.currentData() == "right":
             entries = [swatch(_RIGHT, "right"), swatch(_WRONG, "wrong")]
+        elif self.colour.currentData() == "issues":
+            entries = [swatch(_ramp(1.0), "label looks right"), swatch(_ramp(0.0), "likely mislabelled"),
+                       swatch((170, 170, 170), "not scored")]
         elif self.colour.currentData() == "familiarity":
             entries = [swatch(_ramp(0.0), "unfamiliar"), swatch(_ramp(1.0), "familiar"),
                        f"(below {self.run_maps.threshold:.2f}: unfamiliar)"]
@@ -249,9 +260,49 @@ class MapPanel(QWidget):
             self.colour.removeItem(index)
         self.colour.blockSignals(False)
 
+    # ---- label-issue scores --------------------------------------------------------------------------
+    def set_label_issues(self, scores: dict[str, float]) -> None:
+        """Label-issue scores {file: score in [0, 1]} of a pass in the Evaluate tab: offered as a colour for a
+        run whose images they cover."""
+        from core.datamap.issue_scores import scores_by_file
+
+        self._evaluate_issues = scores_by_file(scores.items())
+        self._issue_cache = None
+        self._offer_issues()
+        if self.colour.currentData() == "issues":
+            self.show_map(self.shown_index)
+
+    def issue_scores(self, features) -> np.ndarray | None:
+        """[N] label-issue score of each of a map's images (NaN: not scored), or None when there are none for
+        this run: the run's own RUN/eval/label_issues.csv first, else the Evaluate tab's last pass."""
+        from core.datamap.issue_scores import scores_for
+
+        if self._issue_cache is not None and self._issue_cache[0] == id(features.ids):
+            return self._issue_cache[1]
+        found = None
+        if self.run_maps is not None:
+            found = scores_for(features.ids, self.run_maps.issues) or scores_for(features.ids, self._evaluate_issues)
+        values = None if found is None else np.array([np.nan if v is None else v for v in found], np.float64)
+        self._issue_cache = (id(features.ids), values)
+        return values
+
+    def _offer_issues(self) -> None:
+        """The colour is always listed; greyed, with a tooltip saying how to get it, while there are no scores."""
+        index = self.colour.findData("issues")
+        available = self.run_maps is not None and self.issue_scores(self.run_maps.maps[self.shown_index].features) \
+            is not None
+        self.colour.model().item(index).setEnabled(available)
+        self.colour.setItemData(index, None if available else NO_ISSUES_TIP, Qt.ItemDataRole.ToolTipRole)
+        if not available and self.colour.currentIndex() == index:
+            self.colour.setCurrentIndex(0)
+
     def _colours(self, features) -> np.ndarray:
         """[N, 3] uint8 colour of each point (arrays throughout: a map may hold 100,000 points)."""
         key = self.colour.currentData()
+        if key == "issues":
+            scores = self.issue_scores(features)
+            if scores is not None:
+                return _ramp_array(1.0 - scores)  # red: most likely mislabelled
         if key == "familiarity" and self.run_maps.familiarity is not None:
             scores = self.run_maps.familiarity
             return _ramp_array(np.array([np.nan if scores.get(name) is None else scores[name]

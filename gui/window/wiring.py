@@ -66,6 +66,7 @@ def wire_tabs(tabs: Tabs, open_checkpoint: Callable[[str], None], confirm_parent
     finetune_runs_in_the_train_tab(tabs.evaluate, tabs.train, tabs.log)
     if tabs.datamap is not None:
         map_point_opens_in_the_inspector(tabs.datamap, tabs.inspector, tabs.show)
+        label_issues_colour_the_map(tabs.evaluate, tabs.datamap)
 
 
 # ---- Data and Model ----------------------------------------------------------------------------------------
@@ -236,3 +237,11 @@ def a_dropped_image_is_marked_on_the_map(dropped: SignalInstance, datamap: MapPa
         if files:
             datamap.place_dropped(files[-1])
     dropped.connect(place)
+
+
+def label_issues_colour_the_map(evaluate: EvaluateTab, datamap: MapPanel) -> None:
+    """A label-issue pass finished in Evaluate: the Map offers "Colour by: Label-issue score" for a run whose
+    images it scored."""
+    def give(found: dict) -> None:
+        datamap.set_label_issues({issue.file: issue.score for issue in found.get("issues", [])})
+    evaluate.issues.task.finished.connect(give)

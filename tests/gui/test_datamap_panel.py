@@ -260,6 +260,44 @@ def test_a_lasso_selection_pinned_as_probes_is_what_the_next_run_follows(qtbot, 
     assert panel.pinned_probe_paths() == [] and not panel.unpin_button.isEnabled()
 
 
+def test_label_issue_scores_colour_the_map_when_there_are_some_and_the_colour_is_greyed_until_then(
+        qtbot, panel, folder_run, tmp_path):
+    import shutil
+
+    from PySide6.QtCore import Qt
+
+    from core.evaluate.label_issues import LabelIssue, write_label_issues
+    from core.runs.layout import RunLayout
+    from gui.datamap.panel import NO_ISSUES_TIP
+
+    run = tmp_path / "run"
+    shutil.copytree(folder_run[0], run)
+    panel.open_run(str(run))
+    qtbot.waitUntil(lambda: panel.run_maps is not None and panel.run_maps.run_dir == run, timeout=WAIT)
+    index = panel.colour.findData("issues")
+    assert index >= 0 and not panel.colour.model().item(index).isEnabled()
+    assert panel.colour.itemData(index, Qt.ItemDataRole.ToolTipRole) == NO_ISSUES_TIP
+
+    ids = panel.run_maps.maps[-1].features.ids
+    scores = {file: (1.0 if i == 0 else 0.0) for i, file in enumerate(ids)}  # the first looks mislabelled
+    panel.set_label_issues(scores)  # what the Evaluate tab's finished pass gives (wiring.py)
+    assert panel.colour.model().item(index).isEnabled()
+    panel.colour.setCurrentIndex(index)
+    assert "likely mislabelled" in panel.legend.text()
+    red, green = panel._colours(panel.run_maps.maps[-1].features)[[0, 1]]
+    assert red[0] > 200 > red[1] and green[1] > 150 > green[0]
+
+    panel.set_label_issues({})  # another dataset's pass: nothing for this run
+    assert not panel.colour.model().item(index).isEnabled() and panel.colour.currentData() != "issues"
+
+    issues = [LabelIssue(file, "red", "blue", 0.9 if i < 3 else 0.1, i < 3) for i, file in enumerate(ids)]
+    write_label_issues(issues, RunLayout(run).label_issues)  # `layerscope label-issues --out RUN/eval/...`
+    panel.open_run(str(run))
+    qtbot.waitUntil(lambda: panel.run_maps.issues is not None, timeout=WAIT)
+    assert panel.colour.model().item(index).isEnabled()
+    assert np.allclose(panel.issue_scores(panel.run_maps.maps[-1].features), [i.score for i in issues])
+
+
 def test_a_run_on_built_in_data_offers_no_corrections(qtbot, panel, short_run):
     panel.open_run(str(short_run))
     qtbot.waitUntil(lambda: panel.run_maps is not None, timeout=WAIT)
