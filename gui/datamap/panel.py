@@ -426,7 +426,7 @@ class MapPanel(QWidget):
             return
         x, y = (float(v) for v in placement.point)
         self.drop_mark.setData(pos=[(x, y)])
-        self.drop_text.setText(f"{Path(placement.image).name}: {placement.prediction}")
+        self.drop_text.setText(f"{Path(placement.image).name}: {placement.prediction} {placement.probability:.0%}")
         self.drop_text.setPos(x, y)
 
     # ---- selection and corrections -----------------------------------------------------------------
