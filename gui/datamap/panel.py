@@ -66,7 +66,8 @@ class MapPanel(QWidget):
         for key, title in COLOUR_BY.items():
             if key != "familiarity":  # offered when a run has it (_offer_familiarity)
                 self.colour.addItem(title, key)
-        self.colour.currentIndexChanged.connect(lambda _i: self.show_map(self.shown_index))
+        self._loading = False  # a new run's maps are being taken in: the colour's changes draw nothing yet
+        self.colour.currentIndexChanged.connect(lambda _i: None if self._loading else self.show_map(self.shown_index))
         self._evaluate_issues: dict[str, float] | None = None  # the Evaluate tab's last label-issue pass
         self._issue_cache: tuple[int, np.ndarray | None] | None = None  # (id of a map's ids, scores [N] or None)
         self._offer_issues()
@@ -105,6 +106,7 @@ class MapPanel(QWidget):
         for item in (self.drop_mark, self.drop_text):
             item.setZValue(10)
             self.plot.addItem(item, ignoreBounds=True)
+        self.drop_text.setVisible(False)
         self._drop_task = BackgroundTask(self, imports=("core.datamap.drop",))
         self._drop_task.finished.connect(self._on_placed)
         self._drop_task.failed.connect(lambda message: self._say(f"Dropped image not placed: {message}"))
@@ -199,9 +201,14 @@ class MapPanel(QWidget):
         self._undo_count = 0
         self.relabel_as.clear()
         self.relabel_as.addItems(result.classes)
-        self._offer_familiarity(result.familiarity is not None)
-        self._offer_issues()
-        self.select_rows(np.zeros(0, dtype=np.int64))
+        self._loading = True  # drawn once, below, not at each change of the colour choices
+        try:
+            self._offer_familiarity(result.familiarity is not None)
+            self._offer_issues()
+        finally:
+            self._loading = False
+        self.selected = np.zeros(0, dtype=np.int64)
+        self._update_actions()
         n = len(result.maps)
         self.slider.blockSignals(True)
         self.slider.setRange(0, max(0, n - 1))
@@ -420,7 +427,9 @@ class MapPanel(QWidget):
 
     def _draw_drop(self) -> None:
         placement = self.dropped
-        if placement is None or placement.map_index != self.shown_index:
+        shown = placement is not None and placement.map_index == self.shown_index
+        self.drop_text.setVisible(shown)  # hidden, it costs a pan step nothing
+        if not shown:
             self.drop_mark.setData(pos=np.zeros((0, 2)))
             self.drop_text.setText("")
             return

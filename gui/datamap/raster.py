@@ -40,7 +40,7 @@ def _stamp(canvas: np.ndarray, width: int, height: int, ix: np.ndarray, iy: np.n
     colours = np.broadcast_to(np.asarray(colours, np.uint32), ix.shape)
     clear = (ix >= reach) & (ix < width - reach) & (iy >= reach) & (iy < height - reach)
     base = iy[clear] * width + ix[clear]
-    canvas[(base[:, None] + (dy * width + dx)[None, :]).ravel()] = np.repeat(colours[clear], len(dy))
+    canvas[base[:, None] + (dy * width + dx)[None, :]] = colours[clear][:, None]  # broadcast, not repeated
     edge = ~clear
     if edge.any():
         ex, ey, ec = ix[edge], iy[edge], colours[edge]

@@ -33,7 +33,7 @@ def panel(qtbot):
     p.resize(900, 700)
     p.show()
     yield p
-    qtbot.waitUntil(lambda: not (p._task.busy or p._drop_task.busy), timeout=WAIT)
+    qtbot.waitUntil(lambda: not (p._task.busy or p._drop_task.busy or p.points_view.task.busy), timeout=WAIT)
 
 
 def test_the_map_replays_two_epochs_of_a_short_run(qtbot, panel, short_run):
@@ -337,3 +337,20 @@ def test_the_points_picture_puts_each_dot_where_its_point_is_rings_validation_an
     assert tuple(picture[75, 75]) == (255, 255, 255, 255) and tuple(picture[75, 79]) == (0, 0, 200, 255)  # a ring
     assert tuple(picture[25, 75]) == (0, 150, 0, 255) and tuple(picture[25, 81]) == (0, 0, 0, 255)  # selected
     assert picture[50, 50, 3] == 0 and picture[..., 3].astype(bool).sum() < 3 * 120  # elsewhere: transparent
+
+
+def test_a_big_maps_picture_is_drawn_in_the_background_and_only_the_newest_is_shown(qtbot, panel, folder_run,
+                                                                                     monkeypatch):
+    import gui.datamap.points_view as points_view
+
+    monkeypatch.setattr(points_view, "ASYNC_POINTS", 0)  # 30 points take the path of 100,000
+    panel.open_run(str(folder_run[0]))
+    qtbot.waitUntil(lambda: panel.run_maps is not None, timeout=WAIT)
+    view = panel.points_view
+    qtbot.waitUntil(lambda: view.drawn_rect is not None and not view.task.busy, timeout=WAIT)
+    panel.colour.setCurrentIndex(panel.colour.findData("right"))  # two redraws in a row: the second one wins
+    panel.select_rows(np.arange(4))
+    qtbot.waitUntil(lambda: not view.task.busy, timeout=WAIT)
+    qtbot.waitUntil(lambda: np.array_equal(view.image.image, view.picture()), timeout=WAIT)
+    black = (view.image.image == (0, 0, 0, 255)).all(axis=-1)  # opaque black: the selection's rings
+    assert black.sum() > 0
