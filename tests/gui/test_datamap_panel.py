@@ -354,3 +354,16 @@ def test_a_big_maps_picture_is_drawn_in_the_background_and_only_the_newest_is_sh
     qtbot.waitUntil(lambda: np.array_equal(view.image.image, view.picture()), timeout=WAIT)
     black = (view.image.image == (0, 0, 0, 255)).all(axis=-1)  # opaque black: the selection's rings
     assert black.sum() > 0
+
+
+def test_an_image_dropped_on_the_window_is_marked_on_the_map_tab(qtbot, window, folder_run):
+    run, dataset = folder_run
+    datamap = window.datamap
+    datamap.open_run(str(run))
+    qtbot.waitUntil(lambda: datamap.run_maps is not None, timeout=WAIT)
+    photo = str(dataset / "green" / "green04.png")
+    window.route_drop([photo])  # what a drop on the window does: inspected in Inspect, and marked on the map
+    qtbot.waitUntil(lambda: datamap.dropped is not None, timeout=WAIT)
+    assert datamap.dropped.image == photo and "green04.png" in datamap.drop_text.toPlainText()
+    qtbot.waitUntil(lambda: not (datamap._task.busy or datamap._drop_task.busy or datamap.points_view.task.busy),
+                    timeout=WAIT)
