@@ -1,8 +1,11 @@
 """The Map tab: every training and validation image of a run as a point, placed by the model's penultimate
 features (core.datamap: PCA, or t-SNE, projected on a BackgroundTask, never on the GUI thread). Coloured by
-true label, prediction or right/wrong; validation images are rings. For a run that kept its features per epoch
-(--embed-every) a slider and Play replay the map over the epochs, aligned so points do not jump. Clicking a
-point that is a file asks for it to be inspected (imageChosen)."""
+true label, prediction, right/wrong, label-issue score or familiarity; validation images are rings. The points
+are one picture (points_view.py), so 100,000 of them pan smoothly; the point under the mouse comes from a k-d
+tree. For a run that kept its features per epoch (--embed-every) a slider and Play replay the map over the
+epochs, aligned so points do not jump. Clicking a point that is a file asks for it to be inspected
+(imageChosen); a lasso selection can be relabelled, excluded, confirmed or pinned as probes; a dropped image is
+marked where it falls (place_dropped, core.datamap.drop)."""
 from __future__ import annotations
 
 from collections import OrderedDict
