@@ -115,7 +115,7 @@ class MainWindow(QMainWindow):
         wiring.wire_tabs(self.tab_set, self.open_checkpoint, self,
                          lambda: remember(self.app_settings, self.run_settings))  # every tab-to-tab connection
         wiring.opened_checkpoint_shows_its_run(self.checkpoints.opened, self.train_tab, self.log.append)
-        wiring.a_dropped_image_is_marked_on_the_map(self.imagesDropped, self.datamap)
+        wiring.a_dropped_image_is_marked_on_the_map(self.imagesDropped, self.datamap, self.tabs.setCurrentWidget)
         self._remember_recent()
         self.tab_actions = install_tab_shortcuts(self)  # Ctrl+1 … Ctrl+9: the tabs, in order
         self.guide_action, self.shortcuts_action = install_help(self)  # Help > User Guide (F1), shortcuts
@@ -311,9 +311,9 @@ class MainWindow(QMainWindow):
             self.tabs.setCurrentWidget(self.inspector)
             self.inspector.open_folders(plan.plain_folders)
         if plan.images:
+            self.imagesDropped.emit(list(plan.images))  # first: a listener sees which tab was in front
             self.tabs.setCurrentWidget(self.inspector)
             self.inspector.open_paths(plan.images)
-            self.imagesDropped.emit(list(plan.images))
 
     # ---- dialogs -------------------------------------------------------------------------------------
     def show_message(self, icon, title: str, text: str) -> QMessageBox:

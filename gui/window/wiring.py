@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import SignalInstance
+from PySide6.QtCore import QTimer, SignalInstance
 from PySide6.QtWidgets import QWidget
 
 from core.runs.index import is_run_folder
@@ -229,13 +229,17 @@ def map_point_opens_in_the_inspector(datamap: MapPanel, inspector: InspectorPane
     datamap.imageChosen.connect(lambda path: (show(inspector), inspector.open_paths([path])))
 
 
-def a_dropped_image_is_marked_on_the_map(dropped: SignalInstance, datamap: MapPanel) -> None:
+def a_dropped_image_is_marked_on_the_map(dropped: SignalInstance, datamap: MapPanel, show) -> None:
     """An image file dropped on the window (inspected in Inspect) is also marked where it falls on the run the
-    Map tab shows, if it shows one: the last file of the drop (URLs are not fetched twice)."""
+    Map tab shows, if it shows one: the last file of the drop (URLs are not fetched twice). Dropped while the
+    map is in front, the map stays in front (Inspect works on it behind)."""
     def place(paths: list[str]) -> None:
         files = [p for p in paths if Path(p).is_file()]
-        if files:
-            datamap.place_dropped(files[-1])
+        if not files or datamap.run_maps is None:
+            return
+        datamap.place_dropped(files[-1])
+        if datamap.isVisible():
+            QTimer.singleShot(0, lambda: show(datamap))  # after the drop has brought Inspect to the front
     dropped.connect(place)
 
 

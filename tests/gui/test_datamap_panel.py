@@ -362,8 +362,10 @@ def test_an_image_dropped_on_the_window_is_marked_on_the_map_tab(qtbot, window, 
     datamap.open_run(str(run))
     qtbot.waitUntil(lambda: datamap.run_maps is not None, timeout=WAIT)
     photo = str(dataset / "green" / "green04.png")
+    window.tabs.setCurrentWidget(datamap)
     window.route_drop([photo])  # what a drop on the window does: inspected in Inspect, and marked on the map
     qtbot.waitUntil(lambda: datamap.dropped is not None, timeout=WAIT)
+    assert window.tabs.currentWidget() is datamap  # dropped on the map: the map stays in front
     assert datamap.dropped.image == photo and "green04.png" in datamap.drop_text.toPlainText()
     qtbot.waitUntil(lambda: not (datamap._task.busy or datamap._drop_task.busy or datamap.points_view.task.busy),
                     timeout=WAIT)
