@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.datamap.project import MapError, project
+from core.datamap.issue_scores import run_issue_scores
 from core.datamap.replay import EpochMap, replay_run
 from core.datamap.selection import run_dataset
 from core.familiarity.errors import BankError
@@ -25,6 +26,7 @@ class RunMaps:
     dataset: Path | None = None  # the image folder it trained on (its corrections file), None: built-in data
     familiarity: dict[str, float] | None = None  # image id -> score against best.pt's bank; None: no bank
     threshold: float = 0.0  # the score below which an image counts as unfamiliar
+    issues: dict[str, float] | None = None  # label-issue scores by file key (RUN/eval/label_issues.csv), or None
 
 
 def run_maps(run_dir: str | os.PathLike, method: str = "pca", *, progress: Progress = NO_PROGRESS) -> RunMaps:
@@ -39,7 +41,7 @@ def run_maps(run_dir: str | os.PathLike, method: str = "pca", *, progress: Progr
             continue
     if classes:
         maps, skipped = replay_run(run_dir, method, progress=share(progress, 0.0, 0.8))
-        result = RunMaps(run_dir, classes, maps, skipped, run_dataset(run_dir))
+        result = RunMaps(run_dir, classes, maps, skipped, run_dataset(run_dir), issues=run_issue_scores(run_dir))
         _add_familiarity(result, share(progress, 0.8, 1.0))
         return result
     best = RunLayout(run_dir).best_checkpoint
@@ -50,7 +52,8 @@ def run_maps(run_dir: str | os.PathLike, method: str = "pca", *, progress: Progr
     features, loaded = checkpoint_features(best, progress=share(progress, 0.0, 0.7))
     projection = project(features.features, method, progress=share(progress, 0.7, 1.0))
     result = RunMaps(run_dir, list(loaded.checkpoint.classes), [EpochMap(-1, features, projection)],
-                     [(path, "damaged") for _e, path in files], run_dataset(run_dir))
+                     [(path, "damaged") for _e, path in files], run_dataset(run_dir),
+                     issues=run_issue_scores(run_dir))
     _add_familiarity(result)
     return result
 

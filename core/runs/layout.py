@@ -10,6 +10,8 @@
       ranks/rank-N.json    each process's status in a multi-process run (core.runs.rank_status)
       launcher.log         a multi-process job's own output (the app's job)
       eval/, eval-<split>/ an evaluation of the run's model (core.evaluate)
+      eval/label_issues.csv  label-issue scores of the run's dataset (`layerscope label-issues --out`), which the
+                           Map tab can colour its points by (core.datamap.issue_scores)
       tensorboard/         TensorBoard event files (core.training.tensorboard)
       dossier/topk.npz     top images per channel (core.dossier.store)
       probes/              probe images followed over training: probes.json + timeline.jsonl (core.dossier.probes),
@@ -57,6 +59,7 @@ RANKS = "ranks"
 RANK_PREFIX, RANK_SUFFIX = "rank-", ".json"
 LAUNCHER_LOG = "launcher.log"
 EVAL = "eval"
+LABEL_ISSUES_CSV = "label_issues.csv"  # inside EVAL
 TENSORBOARD = "tensorboard"
 DOSSIER = "dossier"
 TOPK = "topk.npz"
@@ -173,6 +176,11 @@ class RunLayout:
     @property
     def launcher_log(self) -> Path:
         return self.path / LAUNCHER_LOG
+
+    @property
+    def label_issues(self) -> Path:
+        """eval/label_issues.csv: the label-issue scores of the run's dataset, for the map's colours."""
+        return self.path / EVAL / LABEL_ISSUES_CSV
 
     def eval_dir(self, split: str = "val") -> Path:
         """RUN/eval/ for the validation split, RUN/eval-<split>/ for another."""

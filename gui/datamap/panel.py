@@ -1,8 +1,11 @@
 """The Map tab: every training and validation image of a run as a point, placed by the model's penultimate
 features (core.datamap: PCA, or t-SNE, projected on a BackgroundTask, never on the GUI thread). Coloured by
-true label, prediction or right/wrong; validation images are rings. For a run that kept its features per epoch
-(--embed-every) a slider and Play replay the map over the epochs, aligned so points do not jump. Clicking a
-point that is a file asks for it to be inspected (imageChosen)."""
+true label, prediction, right/wrong, label-issue score or familiarity; validation images are rings. The points
+are one picture (points_view.py), so 100,000 of them pan smoothly; the point under the mouse comes from a k-d
+tree. For a run that kept its features per epoch (--embed-every) a slider and Play replay the map over the
+epochs, aligned so points do not jump. Clicking a point that is a file asks for it to be inspected
+(imageChosen); a lasso selection can be relabelled, excluded, confirmed or pinned as probes; a dropped image is
+marked where it falls (place_dropped, core.datamap.drop)."""
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -15,12 +18,18 @@ from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout,
                                QWidget)
 
+from core import catalog
 from core.runs.layout import BEST
 from gui.concurrent import BackgroundTask
 from gui.datamap.lasso import LassoViewBox
+from gui.datamap.points_view import PointsView
 
 COLOUR_BY = {"label": "True label", "prediction": "Prediction", "right": "Right / wrong",
+             "issues": "Label-issue score",  # greyed until there are scores for the run's images
              "familiarity": "Familiarity"}  # the last only for a run whose best.pt has a bank
+NO_ISSUES_TIP = ("No label-issue scores for this run's images yet: find label issues in Evaluate > Label issues "
+                 "for the dataset this run trained on, or run `layerscope label-issues --dataset DIR --out "
+                 "RUN/eval/label_issues.csv`, then open the run's map again")
 METHODS = {"pca": "PCA", "tsne": "t-SNE"}
 PLAY_MS = 700
 HOVER_PX = 96
@@ -39,6 +48,7 @@ class MapPanel(QWidget):
         super().__init__(parent)
         self.run_maps = None  # core.datamap.run_map.RunMaps on screen
         self.shown_index = -1
+        self._fit_next = True  # the next map drawn sets the view to its points (a run opened, not a replay step)
         self._task = BackgroundTask(self)
         self._task.finished.connect(self._on_maps)
         self._task.failed.connect(self._on_failed)
@@ -59,7 +69,11 @@ class MapPanel(QWidget):
         for key, title in COLOUR_BY.items():
             if key != "familiarity":  # offered when a run has it (_offer_familiarity)
                 self.colour.addItem(title, key)
-        self.colour.currentIndexChanged.connect(lambda _i: self.show_map(self.shown_index))
+        self._loading = False  # a new run's maps are being taken in: the colour's changes draw nothing yet
+        self.colour.currentIndexChanged.connect(lambda _i: None if self._loading else self.show_map(self.shown_index))
+        self._evaluate_issues: dict[str, float] | None = None  # the Evaluate tab's last label-issue pass
+        self._issue_cache: tuple[int, np.ndarray | None] | None = None  # (id of a map's ids, scores [N] or None)
+        self._offer_issues()
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setEnabled(False)
         self.slider.valueChanged.connect(self.show_map)
@@ -84,13 +98,21 @@ class MapPanel(QWidget):
         self.plot.setBackground("w")
         self.plot.hideAxis("left")
         self.plot.hideAxis("bottom")
-        self.scatter = pg.ScatterPlotItem(size=7, pxMode=True, hoverable=True)
-        self.scatter.sigClicked.connect(self._on_click)
-        self.scatter.sigHovered.connect(self._on_hover)
-        self.plot.addItem(self.scatter)
-        self.selection_item = pg.ScatterPlotItem(size=12, pxMode=True, brush=pg.mkBrush(None),
-                                                 pen=pg.mkPen((0, 0, 0), width=2))
-        self.plot.addItem(self.selection_item)
+        self.view_box.setAspectLocked(True)  # distances on the map mean something: x and y in one scale
+        self.points_view = PointsView(self.plot)  # every point, as one picture (100,000 pan smoothly)
+        self.plot.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self.plot.scene().sigMouseClicked.connect(self._on_scene_click)
+        self.dropped = None  # core.datamap.drop.Placement of the last dropped image (its mark), or None
+        self.drop_mark = pg.ScatterPlotItem(size=22, pxMode=True, symbol="star", brush=pg.mkBrush(255, 215, 0),
+                                            pen=pg.mkPen((0, 0, 0), width=1.5))
+        self.drop_text = pg.TextItem("", color=(0, 0, 0), fill=pg.mkBrush(255, 255, 255, 220), anchor=(0, 1.2))
+        for item in (self.drop_mark, self.drop_text):
+            item.setZValue(10)
+            self.plot.addItem(item, ignoreBounds=True)
+        self.drop_text.setVisible(False)
+        self._drop_task = BackgroundTask(self, imports=("core.datamap.drop",))
+        self._drop_task.finished.connect(self._on_placed)
+        self._drop_task.failed.connect(lambda message: self._say(f"Dropped image not placed: {message}"))
         self.selected = np.zeros(0, dtype=np.int64)  # rows of the shown map inside the last lasso
         self._dataset = None  # the run's image folder: corrections are possible
         self._undo_count = 0  # the corrections file's edits that the last action made (Undo reverses them)
@@ -108,6 +130,13 @@ class MapPanel(QWidget):
         self.exclude_button = QPushButton("Exclude")
         self.confirm_button = QPushButton("Confirm")
         self.undo_button = QPushButton("Undo")
+        self.pin_button = QPushButton("Pin as probes")
+        self.pin_button.setToolTip(f"The next run started in this window follows these images (at most "
+                                   f"{catalog.PROBE_IMAGES.maximum}) in its probe timeline (Dossier tab)")
+        self.pin_button.clicked.connect(self.pin_selection)
+        self.unpin_button = QPushButton("Unpin")
+        self.unpin_button.clicked.connect(lambda: self.set_pinned([]))
+        self.pinned: list[str] = []  # image files pinned as probes for the next run
         self.relabel_button.clicked.connect(lambda: self.correct("relabel"))
         self.exclude_button.clicked.connect(lambda: self.correct("exclude"))
         self.confirm_button.clicked.connect(lambda: self.correct("confirm"))
@@ -134,7 +163,8 @@ class MapPanel(QWidget):
         middle.addLayout(hover)
         selection = QHBoxLayout()
         for widget in (self.lasso_button, self.selection_label, self.relabel_as, self.relabel_button,
-                       self.exclude_button, self.confirm_button, self.undo_button):
+                       self.exclude_button, self.confirm_button, self.undo_button, self.pin_button,
+                       self.unpin_button):
             selection.addWidget(widget)
         selection.addStretch(1)
         layout = QVBoxLayout(self)
@@ -168,12 +198,20 @@ class MapPanel(QWidget):
     def _on_maps(self, result) -> None:
         self.run_maps = result
         self.shown_index = len(result.maps) - 1  # the rows below are of this run's last map
+        self._fit_next = True
+        self.dropped = None  # a mark belongs to the map it was placed on
         self._dataset = result.dataset
         self._undo_count = 0
         self.relabel_as.clear()
         self.relabel_as.addItems(result.classes)
-        self._offer_familiarity(result.familiarity is not None)
-        self.select_rows(np.zeros(0, dtype=np.int64))
+        self._loading = True  # drawn once, below, not at each change of the colour choices
+        try:
+            self._offer_familiarity(result.familiarity is not None)
+            self._offer_issues()
+        finally:
+            self._loading = False
+        self.selected = np.zeros(0, dtype=np.int64)
+        self._update_actions()
         n = len(result.maps)
         self.slider.blockSignals(True)
         self.slider.setRange(0, max(0, n - 1))
@@ -194,20 +232,16 @@ class MapPanel(QWidget):
     def show_map(self, index: int) -> None:
         if self.run_maps is None or not 0 <= index < len(self.run_maps.maps):
             return
+        fit = self._fit_next
+        self._fit_next = False
         self.shown_index = index
         epoch_map = self.run_maps.maps[index]
-        features, points = epoch_map.features, epoch_map.points
-        colours = self._colours(features)
-        brushes = [pg.mkBrush(*c) for c in colours]
-        val = features.splits == VAL_SPLIT
-        symbols = ["o"] * len(features)
-        brushes = [pg.mkBrush(255, 255, 255) if v else b for v, b in zip(val, brushes)]
-        pens = [pg.mkPen(*c, width=1.5) if v else pg.mkPen(None) for v, c in zip(val, colours)]
-        self.scatter.setData(pos=np.asarray(points, dtype=float), brush=brushes, pen=pens, symbol=symbols,
-                             data=np.arange(len(features)))
+        features = epoch_map.features
+        self.points_view.selected = self.selected
+        self.points_view.set_points(epoch_map.points, self._colours(features), features.splits == VAL_SPLIT, fit)
         self.epoch_label.setText(f"epoch {epoch_map.epoch}" if epoch_map.epoch >= 0 else BEST)
-        self._draw_selection()
         self.legend.setText(self._legend())
+        self._draw_drop()
 
     def _legend(self) -> str:
         def swatch(colour, text):
@@ -215,6 +249,9 @@ class MapPanel(QWidget):
 
         if self.colour.currentData() == "right":
             entries = [swatch(_RIGHT, "right"), swatch(_WRONG, "wrong")]
+        elif self.colour.currentData() == "issues":
+            entries = [swatch(_ramp(1.0), "label looks right"), swatch(_ramp(0.0), "likely mislabelled"),
+                       swatch((170, 170, 170), "not scored")]
         elif self.colour.currentData() == "familiarity":
             entries = [swatch(_ramp(0.0), "unfamiliar"), swatch(_ramp(1.0), "familiar"),
                        f"(below {self.run_maps.threshold:.2f}: unfamiliar)"]
@@ -233,20 +270,62 @@ class MapPanel(QWidget):
             self.colour.removeItem(index)
         self.colour.blockSignals(False)
 
-    def _colours(self, features) -> list[tuple[int, int, int]]:
+    # ---- label-issue scores --------------------------------------------------------------------------
+    def set_label_issues(self, scores: dict[str, float]) -> None:
+        """Label-issue scores {file: score in [0, 1]} of a pass in the Evaluate tab: offered as a colour for a
+        run whose images they cover."""
+        from core.datamap.issue_scores import scores_by_file
+
+        self._evaluate_issues = scores_by_file(scores.items())
+        self._issue_cache = None
+        self._offer_issues()
+        if self.colour.currentData() == "issues":
+            self.show_map(self.shown_index)
+
+    def issue_scores(self, features) -> np.ndarray | None:
+        """[N] label-issue score of each of a map's images (NaN: not scored), or None when there are none for
+        this run: the run's own RUN/eval/label_issues.csv first, else the Evaluate tab's last pass."""
+        from core.datamap.issue_scores import scores_for
+
+        if self._issue_cache is not None and self._issue_cache[0] == id(features.ids):
+            return self._issue_cache[1]
+        found = None
+        if self.run_maps is not None:
+            found = scores_for(features.ids, self.run_maps.issues) or scores_for(features.ids, self._evaluate_issues)
+        values = None if found is None else np.array([np.nan if v is None else v for v in found], np.float64)
+        self._issue_cache = (id(features.ids), values)
+        return values
+
+    def _offer_issues(self) -> None:
+        """The colour is always listed; greyed, with a tooltip saying how to get it, while there are no scores."""
+        index = self.colour.findData("issues")
+        available = self.run_maps is not None and self.issue_scores(self.run_maps.maps[self.shown_index].features) \
+            is not None
+        self.colour.model().item(index).setEnabled(available)
+        self.colour.setItemData(index, None if available else NO_ISSUES_TIP, Qt.ItemDataRole.ToolTipRole)
+        if not available and self.colour.currentIndex() == index:
+            self.colour.setCurrentIndex(0)
+
+    def _colours(self, features) -> np.ndarray:
+        """[N, 3] uint8 colour of each point (arrays throughout: a map may hold 100,000 points)."""
         key = self.colour.currentData()
+        if key == "issues":
+            scores = self.issue_scores(features)
+            if scores is not None:
+                return _ramp_array(1.0 - scores)  # red: most likely mislabelled
         if key == "familiarity" and self.run_maps.familiarity is not None:
             scores = self.run_maps.familiarity
-            return [_ramp(scores.get(name)) for name in features.ids]
+            return _ramp_array(np.array([np.nan if scores.get(name) is None else scores[name]
+                                         for name in features.ids], dtype=np.float64))
         if key == "right":
             right = features.predictions == features.labels
-            return [_RIGHT if r else _WRONG for r in right]
+            return np.where(right[:, None], np.array(_RIGHT, np.uint8), np.array(_WRONG, np.uint8)).astype(np.uint8)
         values = features.predictions if key == "prediction" else features.labels
-        return [_PALETTE[int(v) % len(_PALETTE)] for v in values]
+        palette = np.array(_PALETTE, dtype=np.uint8)
+        return palette[np.asarray(values, np.int64) % len(palette)]
 
     def shown_points(self) -> np.ndarray:
-        x, y = self.scatter.getData()
-        return np.column_stack([x, y])
+        return self.points_view.points
 
     # ---- replay and clicks ---------------------------------------------------------------------------
     def _play(self, on: bool) -> None:
@@ -264,10 +343,15 @@ class MapPanel(QWidget):
             return
         self.slider.setValue(self.slider.value() + 1)
 
-    def _on_click(self, _item, points, _event=None) -> None:
-        if not len(points) or self.run_maps is None:
+    def _on_scene_click(self, event) -> None:
+        if event.button() != Qt.MouseButton.LeftButton or self.view_box.lasso:
             return
-        row = int(points[0].data())
+        row = self.points_view.row_at(event.scenePos())
+        if row is not None:
+            self.choose_row(row)
+
+    def choose_row(self, row: int) -> None:
+        """A point clicked: its file is named, and inspected when it is a file."""
         features = self.run_maps.maps[self.shown_index].features
         path = features.ids[row]
         label = self.run_maps.classes[int(features.labels[row])] if self.run_maps.classes else ""
@@ -276,10 +360,14 @@ class MapPanel(QWidget):
             self.imageChosen.emit(path)
 
     # ---- hover thumbnails ----------------------------------------------------------------------------
-    def _on_hover(self, _item, points, _event=None) -> None:
-        if not len(points) or self.run_maps is None:
+    def _on_mouse_moved(self, scene_pos) -> None:
+        if self.run_maps is None:
             return
-        row = int(points[0].data())
+        row = self.points_view.row_at(scene_pos)
+        if row is not None:
+            self.hover_row(row)
+
+    def hover_row(self, row: int) -> None:
         features = self.run_maps.maps[self.shown_index].features
         self.show_hover(features.ids[row], self.run_maps.classes[int(features.labels[row])])
 
@@ -313,6 +401,46 @@ class MapPanel(QWidget):
         self.hover_image.setPixmap(QPixmap.fromImage(image.copy()))  # copy: the QImage must not outlive rgb
 
 
+    # ---- a dropped image ----------------------------------------------------------------------------
+    def place_dropped(self, path: str) -> None:
+        """Mark where an image file falls on this run's map (computed in the background); it replaces the mark
+        of the image dropped before."""
+        if self.run_maps is None:
+            return
+        from core.datamap.drop import place_image
+
+        run_dir, maps = self.run_maps.run_dir, list(self.run_maps.maps)
+        self.status.setText(f"Placing {Path(path).name} on the map…")
+        self._drop_task.submit(lambda ctx: (run_dir, place_image(run_dir, maps, path, progress=ctx)))
+
+    def _on_placed(self, result) -> None:
+        run_dir, placement = result
+        if self.run_maps is None or run_dir != self.run_maps.run_dir:
+            return  # another run was opened meanwhile
+        self.dropped = placement
+        epoch = self.run_maps.maps[placement.map_index].epoch
+        where = f"epoch {epoch}" if epoch >= 0 else BEST
+        self._say(f"{Path(placement.image).name} placed on the map of {where} ({placement.checkpoint}): "
+                  f"{placement.prediction} {placement.probability:.0%}")
+        if placement.map_index != self.shown_index:
+            self._play(False)
+            self.slider.setValue(placement.map_index)  # shows that map (and the mark)
+        else:
+            self._draw_drop()
+
+    def _draw_drop(self) -> None:
+        placement = self.dropped
+        shown = placement is not None and placement.map_index == self.shown_index
+        self.drop_text.setVisible(shown)  # hidden, it costs a pan step nothing
+        if not shown:
+            self.drop_mark.setData(pos=np.zeros((0, 2)))
+            self.drop_text.setText("")
+            return
+        x, y = (float(v) for v in placement.point)
+        self.drop_mark.setData(pos=[(x, y)])
+        self.drop_text.setText(f"{Path(placement.image).name}: {placement.prediction} {placement.probability:.0%}")
+        self.drop_text.setPos(x, y)
+
     # ---- selection and corrections -----------------------------------------------------------------
     def select_in_polygon(self, polygon) -> None:
         """Select the shown points inside a lasso's outline (data coordinates)."""
@@ -334,11 +462,7 @@ class MapPanel(QWidget):
         return [ids[int(r)] for r in self.selected if Path(ids[int(r)]).is_file()]
 
     def _draw_selection(self) -> None:
-        if self.run_maps is None or not len(self.selected):
-            self.selection_item.setData(pos=np.zeros((0, 2)))
-            return
-        points = self.run_maps.maps[self.shown_index].points
-        self.selection_item.setData(pos=np.asarray(points, dtype=float)[self.selected])
+        self.points_view.set_selected(self.selected if self.run_maps is not None else np.zeros(0, np.int64))
 
     def _update_actions(self) -> None:
         files = len(self.selected_files())
@@ -346,12 +470,32 @@ class MapPanel(QWidget):
         for button in (self.relabel_button, self.exclude_button, self.confirm_button, self.relabel_as):
             button.setEnabled(usable)
         self.undo_button.setEnabled(self._dataset is not None and self._undo_count > 0)
+        self.pin_button.setEnabled(files > 0)
+        self.unpin_button.setEnabled(bool(self.pinned))
+        self.unpin_button.setText(f"Unpin {len(self.pinned)}" if self.pinned else "Unpin")
         if not len(self.selected):
             self.selection_label.setText("No selection" if self._dataset is not None else
                                          "Corrections need a run trained on an image folder")
         else:
             self.selection_label.setText(f"{len(self.selected)} selected"
                                          + ("" if files == len(self.selected) else f" ({files} image files)"))
+
+    def pin_selection(self) -> None:
+        """The selection's image files become the probes the next run follows (the first ones, up to the limit)."""
+        files = self.selected_files()
+        limit = catalog.PROBE_IMAGES.maximum
+        self.set_pinned(files[:limit])
+        more = f" (the first {limit} of {len(files)}: a run follows at most {limit})" if len(files) > limit else ""
+        self._say(f"Pinned {len(self.pinned)} images as probes{more}: the next run started here follows them "
+                  "in its probe timeline")
+
+    def set_pinned(self, files: list[str]) -> None:
+        self.pinned = list(files)
+        self._update_actions()
+
+    def pinned_probe_paths(self) -> list[str]:
+        """The image files pinned as probes on the map (a run started in the window follows them)."""
+        return list(self.pinned)
 
     def correct(self, action: str) -> None:
         """Write the selection's images into the dataset's corrections file (relabel / exclude / confirm)."""
@@ -389,6 +533,14 @@ def _ramp(score: float | None) -> tuple[int, int, int]:
         return (170, 170, 170)
     s = min(1.0, max(0.0, float(score)))
     return (int(215 - 170 * s), int(48 + 127 * min(1.0, 2 * s)), int(39 + 21 * s))
+
+
+def _ramp_array(scores: np.ndarray) -> np.ndarray:
+    """_ramp of each score [N] (NaN: not scored) -> [N, 3] uint8."""
+    s = np.clip(np.nan_to_num(scores, nan=0.0), 0.0, 1.0)
+    rgb = np.stack([215 - 170 * s, 48 + 127 * np.minimum(1.0, 2 * s), 39 + 21 * s], axis=1).astype(np.uint8)
+    rgb[np.isnan(scores)] = (170, 170, 170)
+    return rgb
 
 
 def _decode_thumbnail(path: str) -> np.ndarray | None:

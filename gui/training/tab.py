@@ -118,10 +118,10 @@ class TrainTab(QSplitter):
             self.alert.emit(QMessageBox.Icon.Warning, "Cannot start training", str(exc))
             return
         probes = list(self.probe_images_provider())
-        if probes:  # a probe pinned in the Inspect tab gets a timeline in this run (RUN/probes/)
+        if probes:  # probes pinned in the Inspect tab or the Map get a timeline in this run (RUN/probes/)
             settings.train.probe_images = probes
             self.log.append("info", "Probe timeline for " + ", ".join(Path(p).name for p in probes)
-                            + " (pinned in the Inspect tab)")
+                            + " (pinned in the Inspect tab or the Map)")
         self.runRequested.emit(settings)
 
     @Slot()

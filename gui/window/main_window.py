@@ -53,6 +53,7 @@ def _train_part(name: str) -> property:
 
 class MainWindow(QMainWindow):
     engineReady = Signal()
+    imagesDropped = Signal(list)  # image files and URLs dropped on the window (they open in Inspect)
     controller = _train_part("controller")  # the TrainingController (runs start once the engine has loaded)
     panel, progress, plots = _train_part("panel"), _train_part("progress"), _train_part("plots")
     rank_strip, record_view, train_exports = _train_part("rank_strip"), _train_part("record_view"), _train_part("train_exports")
@@ -114,6 +115,7 @@ class MainWindow(QMainWindow):
         wiring.wire_tabs(self.tab_set, self.open_checkpoint, self,
                          lambda: remember(self.app_settings, self.run_settings))  # every tab-to-tab connection
         wiring.opened_checkpoint_shows_its_run(self.checkpoints.opened, self.train_tab, self.log.append)
+        wiring.a_dropped_image_is_marked_on_the_map(self.imagesDropped, self.datamap, self.tabs.setCurrentWidget)
         self._remember_recent()
         self.tab_actions = install_tab_shortcuts(self)  # Ctrl+1 … Ctrl+9: the tabs, in order
         self.guide_action, self.shortcuts_action = install_help(self)  # Help > User Guide (F1), shortcuts
@@ -309,6 +311,7 @@ class MainWindow(QMainWindow):
             self.tabs.setCurrentWidget(self.inspector)
             self.inspector.open_folders(plan.plain_folders)
         if plan.images:
+            self.imagesDropped.emit(list(plan.images))  # first: a listener sees which tab was in front
             self.tabs.setCurrentWidget(self.inspector)
             self.inspector.open_paths(plan.images)
 

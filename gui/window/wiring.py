@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import SignalInstance
+from PySide6.QtCore import QTimer, SignalInstance
 from PySide6.QtWidgets import QWidget
 
 from core.runs.index import is_run_folder
@@ -52,7 +52,7 @@ def wire_tabs(tabs: Tabs, open_checkpoint: Callable[[str], None], confirm_parent
     data_sizes_the_model(tabs.data, tabs.model)
     owner_links_show_the_owner_tab(tabs)
     train_checks_memory_with_the_model_tab(tabs.train, tabs.model, confirm_parent, remember_settings)
-    pinned_probe_gets_a_timeline_in_the_run(tabs.train, tabs.inspector)
+    pinned_probe_gets_a_timeline_in_the_run(tabs.train, tabs.inspector, tabs.datamap)
     thumbnail_opens_in_the_inspector(tabs.data, tabs.inspector, tabs.show)
     no_model_offer_shows_the_train_tab(tabs.inspector, tabs.train, tabs.show)
     run_checkpoint_opens_in_the_inspector(tabs.runs, tabs.inspector, open_checkpoint, tabs.show)
@@ -66,6 +66,7 @@ def wire_tabs(tabs: Tabs, open_checkpoint: Callable[[str], None], confirm_parent
     finetune_runs_in_the_train_tab(tabs.evaluate, tabs.train, tabs.log)
     if tabs.datamap is not None:
         map_point_opens_in_the_inspector(tabs.datamap, tabs.inspector, tabs.show)
+        label_issues_colour_the_map(tabs.evaluate, tabs.datamap)
 
 
 # ---- Data and Model ----------------------------------------------------------------------------------------
@@ -96,9 +97,16 @@ def train_checks_memory_with_the_model_tab(train: TrainTab, model: ModelView, pa
     train.runRequested.connect(confirm)
 
 
-def pinned_probe_gets_a_timeline_in_the_run(train: TrainTab, inspector: InspectorPanel) -> None:
-    """An image pinned in Inspect gets a probe timeline in the next run (RUN/probes/)."""
-    train.probe_images_provider = inspector.pinned_probe_paths
+def pinned_probe_gets_a_timeline_in_the_run(train: TrainTab, inspector: InspectorPanel,
+                                            datamap: MapPanel | None = None) -> None:
+    """The image pinned in Inspect and the images pinned as probes in the Map get a probe timeline in the next
+    run (RUN/probes/); once each, at most as many as a run follows."""
+    from core import catalog
+
+    def probes() -> list[str]:
+        pinned = inspector.pinned_probe_paths() + (datamap.pinned_probe_paths() if datamap is not None else [])
+        return list(dict.fromkeys(pinned))[:catalog.PROBE_IMAGES.maximum]
+    train.probe_images_provider = probes
 
 
 def no_model_offer_shows_the_train_tab(inspector: InspectorPanel, train: TrainTab, show) -> None:
@@ -219,3 +227,25 @@ def finetune_runs_in_the_train_tab(evaluate: EvaluateTab, train: TrainTab, log: 
 def map_point_opens_in_the_inspector(datamap: MapPanel, inspector: InspectorPanel, show) -> None:
     """A point clicked in the Map (an image file) is inspected in Inspect."""
     datamap.imageChosen.connect(lambda path: (show(inspector), inspector.open_paths([path])))
+
+
+def a_dropped_image_is_marked_on_the_map(dropped: SignalInstance, datamap: MapPanel, show) -> None:
+    """An image file dropped on the window (inspected in Inspect) is also marked where it falls on the run the
+    Map tab shows, if it shows one: the last file of the drop (URLs are not fetched twice). Dropped while the
+    map is in front, the map stays in front (Inspect works on it behind)."""
+    def place(paths: list[str]) -> None:
+        files = [p for p in paths if Path(p).is_file()]
+        if not files or datamap.run_maps is None:
+            return
+        datamap.place_dropped(files[-1])
+        if datamap.isVisible():
+            QTimer.singleShot(0, lambda: show(datamap))  # after the drop has brought Inspect to the front
+    dropped.connect(place)
+
+
+def label_issues_colour_the_map(evaluate: EvaluateTab, datamap: MapPanel) -> None:
+    """A label-issue pass finished in Evaluate: the Map offers "Colour by: Label-issue score" for a run whose
+    images it scored."""
+    def give(found: dict) -> None:
+        datamap.set_label_issues({issue.file: issue.score for issue in found.get("issues", [])})
+    evaluate.issues.task.finished.connect(give)

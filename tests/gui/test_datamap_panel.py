@@ -33,7 +33,7 @@ def panel(qtbot):
     p.resize(900, 700)
     p.show()
     yield p
-    qtbot.waitUntil(lambda: not p._task.busy, timeout=WAIT)
+    qtbot.waitUntil(lambda: not (p._task.busy or p._drop_task.busy or p.points_view.task.busy), timeout=WAIT)
 
 
 def test_the_map_replays_two_epochs_of_a_short_run(qtbot, panel, short_run):
@@ -78,13 +78,15 @@ def test_a_damaged_epoch_file_is_skipped_and_a_folder_without_features_says_so(q
 
 def test_hovering_a_point_shows_its_image_decoded_in_the_background_and_cached(qtbot, panel, short_run, tmp_path):
     from PIL import Image
+    from PySide6.QtCore import QPointF
 
     panel.open_run(str(short_run))
     qtbot.waitUntil(lambda: panel.run_maps is not None, timeout=WAIT)
-    spot = panel.scatter.points()[0]
-    panel._on_hover(panel.scatter, [spot])  # an in-memory shapes image: named, no file to show
-    qtbot.waitUntil(lambda: panel.hover_image.text() == "(no file)", timeout=WAIT)
-    assert panel.hovered_path == panel.run_maps.maps[-1].features.ids[int(spot.data())]
+    point = panel.shown_points()[0]  # the mouse over the first point: found by the k-d tree
+    panel._on_mouse_moved(panel.view_box.mapViewToScene(QPointF(float(point[0]), float(point[1]))))
+    qtbot.waitUntil(lambda: panel.hover_image.text() == "(no file)", timeout=WAIT)  # in-memory shapes: no file
+    ids = panel.run_maps.maps[-1].features.ids
+    assert panel.hovered_path in {ids[i] for i in np.flatnonzero((panel.shown_points() == point).all(axis=1))}
 
     photo = tmp_path / "red.png"
     Image.new("RGB", (300, 200), (200, 40, 40)).save(photo)
@@ -149,63 +151,158 @@ def test_a_lasso_selection_relabelled_lands_in_the_corrections_file_and_undo_rem
     assert "undone: 30" in panel.status.text()
 
 
+def _drag_to(viewport, point) -> None:
+    """One mouse move with the left button held, delivered at once (QTest.mouseMove goes through the window
+    system's queue, where successive moves are merged into one, and carries no held button)."""
+    from PySide6.QtCore import QEvent, QPointF, Qt
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication
+
+    local = QPointF(point)
+    event = QMouseEvent(QEvent.Type.MouseMove, local, QPointF(viewport.mapToGlobal(point)),
+                        Qt.MouseButton.NoButton, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(viewport, event)
+
+
+@pytest.fixture
+def every_mouse_move():
+    """pyqtgraph drops mouse moves closer than 10 ms apart (mouseRateLimit, 100 a second); a test's moves come
+    microseconds apart, where a hand's come milliseconds apart, so the limit is lifted while it runs."""
+    import pyqtgraph as pg
+
+    limit = pg.getConfigOption("mouseRateLimit")
+    pg.setConfigOption("mouseRateLimit", -1)
+    yield
+    pg.setConfigOption("mouseRateLimit", limit)
+
+
+def test_a_lasso_drawn_with_the_mouse_selects_the_points_inside_it(qtbot, panel, folder_run, every_mouse_move):
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtTest import QTest
+
+    panel.open_run(str(folder_run[0]))
+    qtbot.waitUntil(lambda: panel.run_maps is not None, timeout=WAIT)
+    qtbot.waitExposed(panel)
+    view = panel.plot  # the QGraphicsView; its viewport receives the mouse
+    viewport = view.viewport()
+    scene_x = [view.mapFromScene(panel.view_box.mapViewToScene(QPointF(float(x), float(y)))).x()
+               for x, y in panel.shown_points()]
+    middle = int(np.median(scene_x)) + 1  # the left half of the points (and not one exactly on the line)
+    expected = {row for row, x in enumerate(scene_x) if x < middle}
+    assert 0 < len(expected) < 30
+    panel.lasso_button.click()
+    top, bottom = 2, viewport.height() - 3
+    corners = [QPoint(2, top), QPoint(middle, top), QPoint(middle, bottom), QPoint(2, bottom), QPoint(2, top + 1)]
+    QTest.mousePress(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, corners[0])
+    for a, b in zip(corners, corners[1:]):  # along each side in small steps, as a hand would
+        for t in np.linspace(0.0, 1.0, 8)[1:]:
+            _drag_to(viewport, QPoint(int(a.x() + t * (b.x() - a.x())), int(a.y() + t * (b.y() - a.y()))))
+    with qtbot.waitSignal(panel.view_box.lassoFinished, timeout=5_000) as finished:
+        QTest.mouseRelease(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, corners[-1])
+    assert len(finished.args[0]) > 20  # every move a point of the outline
+    assert set(panel.selected.tolist()) == expected
+    assert panel.selection_label.text().startswith(f"{len(expected)} selected")
+
+
+def test_a_dropped_image_is_marked_where_it_falls_and_the_next_drop_replaces_the_mark(qtbot, panel, folder_run):
+    run, dataset = folder_run
+    panel.open_run(str(run))
+    qtbot.waitUntil(lambda: panel.run_maps is not None, timeout=WAIT)
+    ids = panel.run_maps.maps[-1].features.ids
+    for name in ("red03.png", "blue07.png"):  # a training image dropped again falls on its own point (PCA)
+        photo = str(dataset / name[:-6] / name)
+        panel.place_dropped(photo)
+        qtbot.waitUntil(lambda: panel.dropped is not None and panel.dropped.image == photo, timeout=WAIT)
+        own = panel.shown_points()[ids.index(photo)]
+        assert panel.dropped.checkpoint == "last.pt" and panel.dropped.map_index == 0
+        assert np.allclose(panel.dropped.point, own, atol=0.02 * np.ptp(panel.shown_points(), axis=0).max())
+        x, y = panel.drop_mark.getData()
+        assert len(x) == 1 and np.allclose([x[0], y[0]], panel.dropped.point)  # one mark: the last drop's
+        assert name in panel.drop_text.toPlainText() and name in panel.status.text()
+
+    panel.place_dropped(str(dataset))  # not an image: said, and the mark stays
+    qtbot.waitUntil(lambda: "not placed" in panel.status.text(), timeout=WAIT)
+    assert panel.dropped.image.endswith("blue07.png")
+
+
+def test_a_lasso_selection_pinned_as_probes_is_what_the_next_run_follows(qtbot, panel, folder_run):
+    from core import catalog
+    from gui.window.wiring import pinned_probe_gets_a_timeline_in_the_run
+
+    class Train:  # the one attribute the connection sets on the Train tab
+        probe_images_provider = None
+
+    class Inspector:
+        def __init__(self, pinned):
+            self.pinned = pinned
+
+        def pinned_probe_paths(self):
+            return self.pinned
+
+    panel.open_run(str(folder_run[0]))
+    qtbot.waitUntil(lambda: panel.run_maps is not None, timeout=WAIT)
+    assert not panel.pin_button.isEnabled()  # nothing selected
+    panel.select_rows(np.arange(3))
+    panel.pin_button.click()
+    chosen = panel.selected_files()
+    assert panel.pinned_probe_paths() == chosen and len(chosen) == 3 and panel.unpin_button.text() == "Unpin 3"
+
+    train, inspector = Train(), Inspector([chosen[1], "/elsewhere/probe.png"])
+    pinned_probe_gets_a_timeline_in_the_run(train, inspector, panel)
+    assert train.probe_images_provider() == [chosen[1], "/elsewhere/probe.png", chosen[0], chosen[2]]  # once each
+
+    panel.select_rows(np.arange(30))  # more than a run follows: the first ones, and it says so
+    panel.pin_button.click()
+    limit = catalog.PROBE_IMAGES.maximum
+    assert panel.pinned_probe_paths() == panel.selected_files()[:limit] and f"first {limit} of 30" in panel.status.text()
+    assert len(train.probe_images_provider()) == limit
+    panel.unpin_button.click()
+    assert panel.pinned_probe_paths() == [] and not panel.unpin_button.isEnabled()
+
+
+def test_label_issue_scores_colour_the_map_when_there_are_some_and_the_colour_is_greyed_until_then(
+        qtbot, panel, folder_run, tmp_path):
+    import shutil
+
+    from PySide6.QtCore import Qt
+
+    from core.evaluate.label_issues import LabelIssue, write_label_issues
+    from core.runs.layout import RunLayout
+    from gui.datamap.panel import NO_ISSUES_TIP
+
+    run = tmp_path / "run"
+    shutil.copytree(folder_run[0], run)
+    panel.open_run(str(run))
+    qtbot.waitUntil(lambda: panel.run_maps is not None and panel.run_maps.run_dir == run, timeout=WAIT)
+    index = panel.colour.findData("issues")
+    assert index >= 0 and not panel.colour.model().item(index).isEnabled()
+    assert panel.colour.itemData(index, Qt.ItemDataRole.ToolTipRole) == NO_ISSUES_TIP
+
+    ids = panel.run_maps.maps[-1].features.ids
+    scores = {file: (1.0 if i == 0 else 0.0) for i, file in enumerate(ids)}  # the first looks mislabelled
+    panel.set_label_issues(scores)  # what the Evaluate tab's finished pass gives (wiring.py)
+    assert panel.colour.model().item(index).isEnabled()
+    panel.colour.setCurrentIndex(index)
+    assert "likely mislabelled" in panel.legend.text()
+    red, green = panel._colours(panel.run_maps.maps[-1].features)[[0, 1]]
+    assert red[0] > 200 > red[1] and green[1] > 150 > green[0]
+
+    panel.set_label_issues({})  # another dataset's pass: nothing for this run
+    assert not panel.colour.model().item(index).isEnabled() and panel.colour.currentData() != "issues"
+
+    issues = [LabelIssue(file, "red", "blue", 0.9 if i < 3 else 0.1, i < 3) for i, file in enumerate(ids)]
+    write_label_issues(issues, RunLayout(run).label_issues)  # `layerscope label-issues --out RUN/eval/...`
+    panel.open_run(str(run))
+    qtbot.waitUntil(lambda: panel.run_maps.issues is not None, timeout=WAIT)
+    assert panel.colour.model().item(index).isEnabled()
+    assert np.allclose(panel.issue_scores(panel.run_maps.maps[-1].features), [i.score for i in issues])
+
+
 def test_a_run_on_built_in_data_offers_no_corrections(qtbot, panel, short_run):
     panel.open_run(str(short_run))
     qtbot.waitUntil(lambda: panel.run_maps is not None, timeout=WAIT)
     panel.select_rows(np.arange(5))
     assert not panel.relabel_button.isEnabled() and "image files" in panel.selection_label.text()
-
-
-class _Drag:
-    """What pyqtgraph hands a ViewBox during a mouse drag (the parts the lasso reads)."""
-
-    def __init__(self, scene_points, i):
-        from PySide6.QtCore import Qt
-
-        self._points, self._i, self.accepted = scene_points, i, False
-        self._left = Qt.MouseButton.LeftButton
-
-    def button(self):
-        return self._left
-
-    def accept(self):
-        self.accepted = True
-
-    def scenePos(self):
-        return self._points[self._i]
-
-    def buttonDownScenePos(self):
-        return self._points[0]
-
-    def isStart(self):
-        return self._i == 0
-
-    def isFinish(self):
-        return self._i == len(self._points) - 1
-
-
-def test_dragging_with_the_lasso_on_gives_its_outline_in_data_coordinates(qtbot):
-    from PySide6.QtCore import QPointF
-
-    from gui.datamap.lasso import LassoViewBox
-
-    import pyqtgraph as pg
-
-    box = LassoViewBox()
-    widget = pg.PlotWidget(viewBox=box)
-    qtbot.addWidget(widget)
-    widget.resize(400, 400)
-    widget.show()
-    qtbot.waitExposed(widget)
-    box.setRange(xRange=(0, 10), yRange=(0, 10), padding=0)
-    box.lasso = True
-    corners = [box.mapViewToScene(QPointF(x, y)) for x, y in ((1, 1), (9, 1), (9, 9), (1, 9))]
-    with qtbot.waitSignal(box.lassoFinished, timeout=5_000) as finished:
-        for i in range(len(corners)):
-            event = _Drag(corners, i)
-            box.mouseDragEvent(event)
-            assert event.accepted
-    assert np.allclose(finished.args[0][[0, 2, 3, 4]], [[1, 1], [9, 1], [9, 9], [1, 9]], atol=1e-6)
 
 
 def test_a_run_whose_best_pt_has_a_bank_can_be_coloured_by_familiarity(qtbot, panel, folder_run, short_run, tmp_path):
@@ -227,3 +324,48 @@ def test_a_run_whose_best_pt_has_a_bank_can_be_coloured_by_familiarity(qtbot, pa
     assert all(0.0 <= s <= 1.0 for s in scores.values())
     panel.colour.setCurrentIndex(panel.colour.findData("familiarity"))
     assert "unfamiliar" in panel.legend.text() and len(panel.shown_points()) == 30
+
+
+def test_the_points_picture_puts_each_dot_where_its_point_is_rings_validation_and_selection():
+    from gui.datamap.raster import draw_points, rgba32
+
+    points = np.array([[2.5, 2.5], [7.5, 7.5], [7.5, 2.5]])
+    colours = rgba32(np.array([[200, 0, 0], [0, 0, 200], [0, 150, 0]]))
+    picture = draw_points(points, colours, np.array([False, True, False]), (0.0, 0.0, 10.0, 10.0), (100, 100),
+                          radius=4.0, selected=np.array([2]))
+    assert tuple(picture[25, 25]) == (200, 0, 0, 255)  # row 0 is the bottom: y 2.5 -> row 25
+    assert tuple(picture[75, 75]) == (255, 255, 255, 255) and tuple(picture[75, 79]) == (0, 0, 200, 255)  # a ring
+    assert tuple(picture[25, 75]) == (0, 150, 0, 255) and tuple(picture[25, 81]) == (0, 0, 0, 255)  # selected
+    assert picture[50, 50, 3] == 0 and picture[..., 3].astype(bool).sum() < 3 * 120  # elsewhere: transparent
+
+
+def test_a_big_maps_picture_is_drawn_in_the_background_and_only_the_newest_is_shown(qtbot, panel, folder_run,
+                                                                                     monkeypatch):
+    import gui.datamap.points_view as points_view
+
+    monkeypatch.setattr(points_view, "ASYNC_POINTS", 0)  # 30 points take the path of 100,000
+    panel.open_run(str(folder_run[0]))
+    qtbot.waitUntil(lambda: panel.run_maps is not None, timeout=WAIT)
+    view = panel.points_view
+    qtbot.waitUntil(lambda: view.drawn_rect is not None and not view.task.busy, timeout=WAIT)
+    panel.colour.setCurrentIndex(panel.colour.findData("right"))  # two redraws in a row: the second one wins
+    panel.select_rows(np.arange(4))
+    qtbot.waitUntil(lambda: not view.task.busy, timeout=WAIT)
+    qtbot.waitUntil(lambda: np.array_equal(view.image.image, view.picture()), timeout=WAIT)
+    black = (view.image.image == (0, 0, 0, 255)).all(axis=-1)  # opaque black: the selection's rings
+    assert black.sum() > 0
+
+
+def test_an_image_dropped_on_the_window_is_marked_on_the_map_tab(qtbot, window, folder_run):
+    run, dataset = folder_run
+    datamap = window.datamap
+    datamap.open_run(str(run))
+    qtbot.waitUntil(lambda: datamap.run_maps is not None, timeout=WAIT)
+    photo = str(dataset / "green" / "green04.png")
+    window.tabs.setCurrentWidget(datamap)
+    window.route_drop([photo])  # what a drop on the window does: inspected in Inspect, and marked on the map
+    qtbot.waitUntil(lambda: datamap.dropped is not None, timeout=WAIT)
+    assert window.tabs.currentWidget() is datamap  # dropped on the map: the map stays in front
+    assert datamap.dropped.image == photo and "green04.png" in datamap.drop_text.toPlainText()
+    qtbot.waitUntil(lambda: not (datamap._task.busy or datamap._drop_task.busy or datamap.points_view.task.busy),
+                    timeout=WAIT)
