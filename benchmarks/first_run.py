@@ -5,7 +5,7 @@ Each run is its own `python -m core.cli train` process, as a user's command is, 
 the wall time, the CPU time the process used (user + system: on a shared machine the steadier of the two), the
 final validation accuracy and the load average before it started. `--compare ARGS` adds one run with those
 arguments on top of the defaults (e.g. `--compare=--image-size=64`, the default before 2026-12-06) and prints
-its time relative to the defaults' mean.
+its time relative to the defaults' mean; `--args ARGS` adds arguments to every seed's run (a candidate default).
 
     .venv/bin/python benchmarks/first_run.py                       # seeds 0-2, torch's own thread count
     .venv/bin/python benchmarks/first_run.py --compare=--image-size=64
@@ -69,17 +69,20 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--threads", type=int, default=0, help="OMP_NUM_THREADS for each run (0: unset, torch decides)")
     parser.add_argument("--compare", default="", help="extra train arguments for one comparison run (seed 0)")
+    parser.add_argument("--args", default="", help="extra train arguments for every seed's run (a candidate default)")
     args = parser.parse_args()
+
+    def split(text: str) -> list[str]:  # "--image-size=40 --epochs 2" -> ["--image-size", "40", "--epochs", "2"]
+        return [part for piece in text.split() for part in piece.split("=", 1)]
 
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in args.seeds:
-            runs.append(one_run(["--seed", str(seed)], Path(tmp) / f"seed{seed}", args.threads))
+            runs.append(one_run(["--seed", str(seed), *split(args.args)], Path(tmp) / f"seed{seed}", args.threads))
             print(json.dumps(runs[-1]), flush=True)
         compare = None
         if args.compare:
-            extra = [part for piece in args.compare.split() for part in piece.split("=", 1)]
-            compare = one_run(["--seed", "0", *extra], Path(tmp) / "compare", args.threads)
+            compare = one_run(["--seed", "0", *split(args.compare)], Path(tmp) / "compare", args.threads)
             print(json.dumps(compare), flush=True)
     mean_wall = sum(r["wall_s"] for r in runs) / len(runs)
     mean_cpu = sum(r["cpu_s"] for r in runs) / len(runs)
