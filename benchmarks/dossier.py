@@ -98,7 +98,7 @@ def ondemand_ratio(model, data, device, repeat: int) -> tuple[float, float, floa
 
 
 def health_overhead(spec, steps: int, device_name: str, repeat: int) -> tuple[float, float, float]:
-    data = build_data(DataSpec(train_count=steps * 32, val_count=8, seed=1))
+    data = build_data(DataSpec(train_count=steps * 32, val_count=8, seed=1, image_size=64))
 
     def run(with_health: bool) -> float:
         torch.manual_seed(0)
@@ -191,7 +191,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     device = resolve_device(args.device)
-    bundle = build_data(DataSpec(train_count=args.images, val_count=max(8, args.images // 4), seed=1))
+    bundle = build_data(DataSpec(train_count=args.images, val_count=max(8, args.images // 4), seed=1, image_size=64))
     spec = ModelSpec("cnn", 5, 3, 64)
     model = build_model(spec).to(device)
     rows = []

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torchvision.transforms import v2 as T
 
+from core import catalog
 from core.data.transforms import Augmentation
 
 PREVIEW_FOLDER_DECODE = 64  # files decoded for a spec preview: only the sampled ones
@@ -49,7 +50,7 @@ def _raw_images_from_spec(spec, n: int, seed: int) -> list[torch.Tensor]:
         from core.data.folder import scan_folder_splits
 
         found = scan_folder_splits(spec.name, spec.val_fraction, spec.seed)
-        size = spec.image_size or 64
+        size = spec.image_size or catalog.FOLDER_IMAGE_SIZE
         picks = random.Random(seed).sample(found.train, min(n, len(found.train)))
         images, _errors = decode_files([p for p, _ in picks], int(round(size * 1.15)), False)
         return [img for img in images if img is not None]
@@ -80,8 +81,8 @@ def augmentation_preview(bundle_or_spec, aug: Augmentation | None = None, n: int
     bundle = bundle_or_spec if hasattr(bundle_or_spec, "train") else None
     spec = bundle.spec if bundle is not None else bundle_or_spec
     aug = aug if aug is not None else spec.augmentation
-    size = bundle.preprocess.image_size if bundle is not None else (spec.image_size or
-                                                                   {"mnist": 28, "fashion_mnist": 28, "cifar10": 32}.get(spec.name, 64))
+    size = bundle.preprocess.image_size if bundle is not None else (spec.image_size
+                                                                   or catalog.natural_image_size(spec.name))
     raws = _raw_images_from_bundle(bundle, n, seed) if bundle is not None else _raw_images_from_spec(spec, n, seed)
     transform = augment_uint8(size, aug)
     # Own RNG state: the preview must neither disturb a training run's random stream nor depend on it.
