@@ -30,6 +30,9 @@ from gui.training.settings_fields import FIELD_NAMES, SettingsFields
 __all__ = ["SettingsError", "TrainingPanel", "default_form_values"]
 
 
+FIELDS_MINIMUM_PX = 200  # the least room the settings fields keep before they scroll
+
+
 class FittingScrollArea(QScrollArea):
     """The settings fields, as tall as they are while there is room and scrolling when there is not, so an
     opened Advanced group never pushes the Train button and the progress out of the window. The window keeps
@@ -164,12 +167,14 @@ class TrainingPanel(QWidget):
             lambda open_: self.fields_scroll.show_section(fields.advanced) if open_ else None)
 
     def _fields_height_closed(self) -> int:
-        """The height of the fields on show, less an opened Advanced group."""
+        """The height of the fields on show, less an opened Advanced group, but no more than
+        FIELDS_MINIMUM_PX: on a short screen (a 768 or 900 px laptop) the fields scroll and the window fits,
+        rather than the window asking for more room than the screen has and losing its bottom edge."""
         page = self.forms.currentWidget()
         height = page.sizeHint().height()
         if isinstance(page, SettingsFields) and page.advanced.is_open():
             height -= page.advanced.content.sizeHint().height() + page.advanced.layout().spacing()
-        return height
+        return min(height, FIELDS_MINIMUM_PX)
 
     # ---- engine and state ----------------------------------------------------------------------------
     def set_engine_ready(self, ready: bool = True) -> None:
