@@ -1,7 +1,7 @@
 """Familiarity and the map: speed against bare inference, and how well unfamiliar images are told apart.
 
     .venv/bin/python benchmarks/familiarity.py [--images 5000] [--repeats 5] [--bank-rows 50000] [--dim 512]
-        [--train-count 4000] [--image-size 32] [--epochs 20] [--left-out triangle] [--quick]
+        [--train-count 4000] [--image-size 32] [--epochs 20] [--channels 32] [--left-out triangle] [--quick]
 
 - feature_pass_ratio: core.familiarity's feature pass (features + logits of every image) against a bare
   inference loop (DataLoader -> model -> softmax) over the same images, same model, same process, alternated
@@ -129,7 +129,7 @@ def ood(args) -> dict:
     n_val = len(labels) // 5
     t = time.perf_counter()
     model, _spec, pre = train_classifier(images[n_val:], labels[n_val:], classes, epochs=args.epochs,
-                                         options={"channels": 16, "blocks": 3})
+                                         options={"channels": args.channels, "blocks": 3})
     train_s = time.perf_counter() - t
     probes = {"unseen": left_out, "noise": noise_images(200, args.image_size, 1),
               "digits": digit_images(400, args.image_size, 2, "mnist"),
@@ -278,6 +278,9 @@ def main() -> int:
                         help="images of the known shapes (a fifth of them for validation)")
     parser.add_argument("--image-size", type=int, default=32)
     parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--channels", type=int, default=32,
+                        help="the cnn's first-block width: a wider cnn tells an unseen shape apart far better "
+                             "(the test's setting, tests/core/test_familiarity_ood.py)")
     parser.add_argument("--left-out", default="triangle", choices=SHAPE_CLASSES)
     parser.add_argument("--tsne-points", type=int, default=2000)
     parser.add_argument("--map-points", type=int, default=100_000)
@@ -301,7 +304,7 @@ def main() -> int:
         print(f"{key:34}{value:>12}  {targets.get(key, '')}")
     print(f"{args.images} shapes images at {args.image_size} px, model {args.model}, device {args.device}; bank "
           f"{args.bank_rows} x {args.dim}; OOD: cnn trained on {args.train_count} shapes without "
-          f"'{args.left_out}' for {args.epochs} epochs; torch threads {torch.get_num_threads()}")
+          f"'{args.left_out}' for {args.epochs} epochs ({args.channels} channels); torch threads {torch.get_num_threads()}")
     print(json.dumps({"images": args.images, "model": args.model, "device": args.device, "bank_rows": args.bank_rows,
                       "dim": args.dim, "left_out": args.left_out, **results}))
     return 0

@@ -31,11 +31,12 @@ def register(sub) -> None:
 
 def evaluate(args) -> int:
     from core.checkpoints.checkpoint import CheckpointError
-    from core.evaluate import EvaluationError, evaluate_checkpoint, save_evaluation
+    from core.evaluate import EvaluationError, save_evaluation
+    from core.familiarity.evaluation import evaluate_with_familiarity
 
     try:
-        result = evaluate_checkpoint(args.checkpoint, args.dataset, args.split, device=args.device,
-                                     batch_size=args.batch_size)
+        result = evaluate_with_familiarity(args.checkpoint, args.dataset, args.split, device=args.device,
+                                           batch_size=args.batch_size)
     except (CheckpointError, EvaluationError) as exc:
         raise CommandError(str(exc)) from None
     try:
@@ -49,6 +50,9 @@ def evaluate(args) -> int:
     ece = summary["ece"] if summary["ece"] is None else round(summary["ece"], 4)
     print(f"{summary['source']}: {summary['images']} images, top-1 {summary['top1']:.3f}, "
           f"top-5 {summary['top5']:.3f}, ECE {ece}")
+    if summary["unfamiliar"] is not None:
+        print(f"familiarity: {summary['unfamiliar']} of {summary['images']} images unfamiliar (score below "
+              f"{summary['familiarity_threshold']:.2f}); per_image.csv has each image's score")
     print(f"wrote {args.out}: per_image.csv, confusion.csv, per_class.csv, summary.json, confusion.png, reliability.png")
     return exit_codes.FAILED if result.unreadable else exit_codes.OK
 

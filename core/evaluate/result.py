@@ -3,6 +3,10 @@
 Files written (all plain, readable without Layerscope): per_image.csv (one row per image), confusion.csv,
 per_class.csv, summary.json, confusion.png and reliability.png. `load_evaluation` reads a folder back, so two
 evaluations can be compared later without re-running a model.
+
+Familiarity (core/familiarity/evaluation.py fills it in when the checkpoint has a feature bank): per_image.csv's
+"familiarity" column holds each image's score in [0, 1], or "unknown" without a bank; summary.json's
+"familiarity_threshold" is the score below which an image counts as unfamiliar (null: unknown).
 """
 from __future__ import annotations
 
@@ -19,6 +23,8 @@ from core.io.atomic import atomic_write, write_csv_atomic, write_text_atomic
 from core.io.small_files import CAPS, ListOf, Obj, SmallFileError, read_csv, read_json
 
 TOP_K = 5
+UNKNOWN = "unknown"  # per_image.csv's familiarity without a feature bank
+PER_IMAGE_HEADER = ("file", "true", "predicted", "correct", "confidence", "loss", "margin", "top_k", "familiarity")
 FILES = ("per_image.csv", "confusion.csv", "per_class.csv", "summary.json", "confusion.png", "reliability.png")
 
 
@@ -33,6 +39,15 @@ class EvalResult:
     unreadable: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     images: MemoryImages | None = None  # pictures of in-memory items (core/evaluate/images.py)
+    familiarity: np.ndarray | None = None  # [N] scores in [0, 1] (core/familiarity); None: familiarity unknown
+    familiarity_threshold: float | None = None  # an image scoring below it is unfamiliar
+
+    @property
+    def familiar(self) -> np.ndarray | None:
+        """[N] bool, or None when familiarity is unknown."""
+        if self.familiarity is None or self.familiarity_threshold is None:
+            return None
+        return self.familiarity >= self.familiarity_threshold
 
     @property
     def predicted(self) -> np.ndarray:
@@ -63,19 +78,22 @@ class EvalResult:
             "top5": metrics.top_k_accuracy(self.probs, self.labels, 5), "mean_loss": float(loss.mean()),
             "macro_f1": float(scores["f1"].mean()), "ece": metrics.expected_calibration_error(bins),
             "reliability": bins, "unreadable": [{"file": f, "reason": r} for f, r in self.unreadable],
-            "notes": list(self.notes),
+            "notes": list(self.notes), "familiarity_threshold": self.familiarity_threshold,
+            "unfamiliar": None if self.familiar is None else int((~self.familiar).sum()),
         }
 
     def per_image_rows(self) -> list[dict]:
         loss, margin = metrics.per_image_loss_and_margin(self.probs, self.labels)
         k = min(TOP_K, len(self.classes))
         order = np.argsort(-self.probs, axis=1)[:, :k]
+        scores = self.familiarity
         rows = []
         for i, name in enumerate(self.files):
             top = ";".join(f"{self.classes[j]}:{self.probs[i, j]:.6f}" for j in order[i])
             rows.append({"file": name, "true": self.classes[self.labels[i]], "predicted": self.classes[order[i, 0]],
                          "correct": int(order[i, 0] == self.labels[i]), "confidence": f"{self.probs[i, order[i, 0]]:.6f}",
-                         "loss": f"{loss[i]:.6f}", "margin": f"{margin[i]:.6f}", "top_k": top})
+                         "loss": f"{loss[i]:.6f}", "margin": f"{margin[i]:.6f}", "top_k": top,
+                         "familiarity": UNKNOWN if scores is None else f"{scores[i]:.4f}"})
         return rows
 
 
@@ -98,8 +116,8 @@ def save_evaluation(result: EvalResult, out: str | Path, *, inside: str | Path |
     out = Path(out).expanduser()
     inside = out if inside is None else Path(inside).expanduser()
     rows = result.per_image_rows()
-    header = ["file", "true", "predicted", "correct", "confidence", "loss", "margin", "top_k"]
-    write_csv_atomic(out / "per_image.csv", header, ([r[h] for h in header] for r in rows), inside=inside)
+    write_csv_atomic(out / "per_image.csv", PER_IMAGE_HEADER, ([r[h] for h in PER_IMAGE_HEADER] for r in rows),
+                     inside=inside)
     matrix = result.confusion
     write_csv_atomic(out / "confusion.csv", ["true \\ predicted", *result.classes],
                      ([c, *matrix[i].tolist()] for i, c in enumerate(result.classes)), inside=inside)
@@ -119,7 +137,7 @@ def save_evaluation(result: EvalResult, out: str | Path, *, inside: str | Path |
 
 
 SUMMARY_SCHEMA = Obj(required={"classes": ListOf(str, max_len=100_000)},
-                     optional={"source": str, "checkpoint": str})
+                     optional={"source": str, "checkpoint": str, "familiarity_threshold": (float, type(None))})
 PER_IMAGE_COLUMNS = ("file", "true", "top_k")
 MAX_CELLS = 100_000_000  # images x classes of a loaded evaluation (800 MB of probabilities)
 
@@ -146,8 +164,34 @@ def load_evaluation(folder: str | Path) -> EvalResult:
     labels, probs = _parse_rows(rows, classes, folder / "per_image.csv")
     source = summary.get("source", "")
     roots = (folder,) + tuple(r for r in [_dataset_root(source, classes)] if r is not None)
+    threshold = summary.get("familiarity_threshold")
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        raise EvaluationError(f"{folder / 'summary.json'}: familiarity_threshold {threshold} is not between 0 and 1")
+    scores = _parse_familiarity(rows, folder / "per_image.csv") if threshold is not None else None
     return EvalResult(classes, [row["file"] for row in rows], labels, probs, source,
-                      summary.get("checkpoint", ""), images=MemoryImages(folder=folder / IMAGES_DIR, roots=roots))
+                      summary.get("checkpoint", ""), images=MemoryImages(folder=folder / IMAGES_DIR, roots=roots),
+                      familiarity=scores, familiarity_threshold=None if scores is None else float(threshold))
+
+
+def _parse_familiarity(rows: list[dict], path: Path) -> np.ndarray | None:
+    """The familiarity column as scores in [0, 1]; None (unknown) when the column is missing (an evaluation
+    written before it existed) or says "unknown" anywhere."""
+    from core.evaluate.source import EvaluationError
+
+    if not rows or "familiarity" not in rows[0]:
+        return None
+    scores = np.zeros(len(rows))
+    for r, row in enumerate(rows):
+        text = row.get("familiarity") or UNKNOWN
+        if text == UNKNOWN:
+            return None
+        try:
+            scores[r] = float(text)
+        except ValueError:
+            scores[r] = np.nan
+        if not 0.0 <= scores[r] <= 1.0:  # also NaN
+            raise EvaluationError(f"{path}: row {r + 2}: familiarity {text[:20]!r} is not a score between 0 and 1")
+    return scores
 
 
 def _parse_rows(rows: list[dict], classes: list[str], path: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -1,7 +1,9 @@
 """The Evaluate page: pick a checkpoint and a split, evaluate in the background, see the matrix and drill down.
 
 Evaluation runs on the worker primitive (progress, cancel); the GUI thread only draws the result. A click on a
-matrix cell fills the gallery with that cell's images, most confident first (EvalResult.cell).
+matrix cell fills the gallery with that cell's images, most confident first (EvalResult.cell). When the
+checkpoint has a feature bank each image has a familiarity score: the bar above the gallery keeps the
+unfamiliar (or familiar) ones and sorts by it; without one it offers to compute the bank, then evaluates again.
 """
 from __future__ import annotations
 
@@ -16,9 +18,10 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, Q
 
 from core.runs.layout import RunLayout
 from gui.concurrent import BackgroundTask
+from gui.evaluate.familiarity_bar import FamiliarityBar, chosen_images
 from gui.evaluate.gallery import Gallery
 from gui.evaluate.heatmap import ConfusionHeatmap
-from gui.evaluate.jobs import EVAL_IMPORTS, corrections_job, evaluate_job, load_evaluation_job
+from gui.evaluate.jobs import EVAL_IMPORTS, build_bank_job, corrections_job, evaluate_job, load_evaluation_job
 
 SOURCES = ("Current model", "Best of current run", "Checkpoint file")
 SPLITS = ("val", "train", "test", "all")  # core.evaluate.source.SPLITS (torch-free copy)
@@ -53,6 +56,11 @@ class EvaluatePanel(QWidget):
         self.edits = BackgroundTask(self, imports=("core.data.corrections",))
         self.edits.finished.connect(lambda outcome: self._tell("info", f"Correction saved: {outcome[2]}"))
         self.edits.failed.connect(lambda text: self._tell("error", f"Correction not saved: {text}"))
+        self.bank_task = BackgroundTask(self, imports=("core.familiarity.jobs",))
+        self.bank_task.finished.connect(self._on_bank_built)
+        self.bank_task.failed.connect(self._on_bank_failed)
+        self._evaluated = None  # what the shown evaluation evaluated: a checkpoint path or object, or None
+        self._cell: tuple[int, int] | None = None
         self._build()
 
     # ---- layout --------------------------------------------------------------------------------------
@@ -112,6 +120,9 @@ class EvaluatePanel(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.gallery_title = QLabel("Click a cell of the matrix to see its images.")
+        self.familiarity_bar = FamiliarityBar()
+        self.familiarity_bar.changed.connect(self._show_marked_cell)
+        self.familiarity_bar.computeRequested.connect(self.compute_familiarity)
         self.gallery = Gallery()
         self.gallery.imageClicked.connect(self._on_image_clicked)
         self.gallery.correctionRequested.connect(self.correct)
@@ -130,6 +141,7 @@ class EvaluatePanel(QWidget):
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
         right_layout.addWidget(self.gallery_title)
+        right_layout.addWidget(self.familiarity_bar)
         right_layout.addWidget(self.gallery, 1)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
@@ -160,6 +172,7 @@ class EvaluatePanel(QWidget):
         """Show a saved evaluation (read on the worker primitive)."""
         self.summary.setText(f"Reading {folder}…")
         self.shown_folder = str(folder)
+        self._evaluated = None
         self.task.submit(load_evaluation_job(folder))
 
     def show_run_evaluation(self, run_dir: str) -> None:
@@ -184,6 +197,7 @@ class EvaluatePanel(QWidget):
         if result is None or self.is_busy():
             return
         self.shown_folder = folder
+        self._evaluated = None
         self.show_result(result)
         self.message.emit("info", f"Evaluate shows the run's own evaluation ({folder})")
 
@@ -230,6 +244,7 @@ class EvaluatePanel(QWidget):
         self.cancel_button.setEnabled(True)
         self.run_evaluation.cancel()  # the user's evaluation wins over a run's saved one
         self.shown_folder = None
+        self._evaluated = chosen
         self.summary.setText("Evaluating…")
         self.task.submit(evaluate_job(chosen, dataset, split, out))
 
@@ -275,6 +290,7 @@ class EvaluatePanel(QWidget):
                      str(int(scores["support"][i]))]
             for c, text in enumerate(cells):
                 self.table.setItem(i, c, QTableWidgetItem(text))
+        self._show_familiarity_state()
         self.evaluated.emit(result)
         mistakes = result.confusion.copy()
         np.fill_diagonal(mistakes, 0)
@@ -291,15 +307,61 @@ class EvaluatePanel(QWidget):
     def show_cell(self, true_index: int, predicted_index: int) -> None:
         if self.result is None:
             return
-        self.gallery.classes = list(self.result.classes)
-        members = self.result.cell(true_index, predicted_index)
+        result, bar = self.result, self.familiarity_bar
+        self.gallery.classes = list(result.classes)
+        self._cell = (true_index, predicted_index)
+        members = result.cell(true_index, predicted_index)
+        shown = chosen_images(members, result.probs[:, predicted_index], result.familiarity,
+                              result.familiarity_threshold, bar.show_choice, bar.order_choice)
         self.heatmap.mark_cell(true_index, predicted_index)
-        classes = self.result.classes
-        self.gallery_title.setText(f"<b>{len(members)}</b> images of <b>{classes[true_index]}</b> predicted as "
-                                   f"<b>{classes[predicted_index]}</b>, most confident first")
-        self.gallery.show_images([self.result.files[i] for i in members],
-                                 [float(self.result.probs[i, predicted_index]) for i in members],
-                                 (true_index, predicted_index), self.result.images)
+        classes = result.classes
+        count = f"<b>{len(shown)}</b> of {len(members)}" if len(shown) != len(members) else f"<b>{len(members)}</b>"
+        which = "" if bar.show_choice == "All images" else f" ({bar.show_choice.split()[0].lower()})"
+        self.gallery_title.setText(f"{count} images{which} of <b>{classes[true_index]}</b> predicted as "
+                                   f"<b>{classes[predicted_index]}</b>, {bar.order_choice.lower()}")
+        scores = None if result.familiarity is None else [float(result.familiarity[i]) for i in shown]
+        self.gallery.show_images([result.files[i] for i in shown],
+                                 [float(result.probs[i, predicted_index]) for i in shown],
+                                 (true_index, predicted_index), result.images, scores, result.familiarity_threshold)
+
+    def _show_marked_cell(self) -> None:
+        if self._cell is not None:
+            self.show_cell(*self._cell)
+
+    # ---- familiarity ---------------------------------------------------------------------------------
+    def bank_checkpoint(self) -> str | None:
+        """The checkpoint file of the shown evaluation, beside which its feature bank can be stored."""
+        evaluated = self._evaluated
+        if evaluated is None and self.result is not None:
+            evaluated = self.result.checkpoint  # a saved evaluation names the checkpoint it was made with
+        path = evaluated if isinstance(evaluated, str) else getattr(evaluated, "source", None)
+        return str(path) if path and Path(path).suffix in (".pt", ".pth") and Path(path).is_file() else None
+
+    def _show_familiarity_state(self, busy: bool = False) -> None:
+        result = self.result
+        familiar = result.familiar if result is not None else None
+        self.familiarity_bar.set_known(familiar is not None, unfamiliar=int((~familiar).sum()) if familiar is not None
+                                       else 0, total=len(familiar) if familiar is not None else 0,
+                                       can_compute=self.bank_checkpoint() is not None, busy=busy)
+
+    def compute_familiarity(self) -> None:
+        checkpoint = self.bank_checkpoint()
+        if checkpoint is None or self.bank_task.busy:
+            return
+        self._show_familiarity_state(busy=True)
+        self.bank_task.submit(build_bank_job(checkpoint))
+
+    def _on_bank_built(self, path: str) -> None:
+        self.message.emit("info", f"Feature bank stored: {path}; evaluating again with familiarity")
+        checkpoint = self.bank_checkpoint()
+        if self.shown_folder is not None and checkpoint is not None:  # a saved evaluation: its checkpoint again
+            self.source.setCurrentText("Checkpoint file")
+            self.checkpoint_path.setText(checkpoint)
+        self.evaluate()
+
+    def _on_bank_failed(self, text: str) -> None:
+        self._show_familiarity_state()
+        self._tell("error", f"Familiarity not computed: {text}")
 
     def _on_image_clicked(self, file: str, true_index: int, predicted_index: int) -> None:
         classes = self.result.classes if self.result is not None else []
@@ -332,6 +394,7 @@ class EvaluatePanel(QWidget):
         self.message.emit(level, text)
 
     def shutdown(self) -> None:
+        self.bank_task.shutdown()
         self.edits.shutdown()
         self.run_evaluation.shutdown()
         self.task.shutdown()

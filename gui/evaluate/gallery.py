@@ -46,6 +46,8 @@ class GalleryModel(QAbstractListModel):
             return self.pixmaps.get(index.row(), self._blank)
         if role == Qt.ItemDataRole.ToolTipRole:
             return item["tooltip"]
+        if role == Qt.ItemDataRole.ForegroundRole and item.get("unfamiliar"):
+            return QColor("#c92a2a")  # an unfamiliar image's caption in red
         return None
 
     def set_thumbnails(self, pairs) -> None:
@@ -92,16 +94,22 @@ class Gallery(QListView):
         return self.model_.rowCount()
 
     def show_images(self, files: list[str], confidences: list[float] | None, cell: tuple[int, int] = (-1, -1),
-                    images=None) -> None:
+                    images=None, familiarity: list[float] | None = None, threshold: float | None = None) -> None:
         """Replace the gallery with `files` (already in the order to show) and start loading thumbnails.
         confidences: a caption's percentage (None: the file name alone). images: the evaluation's
-        MemoryImages, which draws in-memory items ("shapes:val/00012")."""
+        MemoryImages, which draws in-memory items ("shapes:val/00012"). familiarity: each image's score, shown
+        in the caption (red below `threshold`: unfamiliar)."""
         self._cell = cell
         if confidences is None:
             items = [{"file": f, "caption": Path(f).stem[:14], "tooltip": f} for f in files]
-        else:
+        elif familiarity is None or threshold is None:
             items = [{"file": f, "caption": f"{c:.0%} {Path(f).stem[:9]}", "tooltip": f"{f}\nconfidence {c:.3f}"}
                      for f, c in zip(files, confidences)]
+        else:
+            items = [{"file": f, "caption": f"{c:.0%} fam {s:.2f}", "unfamiliar": s < threshold,
+                      "tooltip": f"{f}\nconfidence {c:.3f}\nfamiliarity {s:.3f} "
+                                 f"({'unfamiliar' if s < threshold else 'familiar'}: threshold {threshold:.3f})"}
+                     for f, c, s in zip(files, confidences, familiarity)]
         self.model_.set_items(items)
         self._waiting_first = bool(files)
         rows = list(enumerate(files))

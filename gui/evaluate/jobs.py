@@ -11,15 +11,29 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPainter
 
-EVAL_IMPORTS = ("core.evaluate", "core.evaluate.run", "core.evaluate.result")
+EVAL_IMPORTS = ("core.evaluate", "core.evaluate.run", "core.evaluate.result", "core.familiarity.evaluation")
 
 
 def evaluate_job(checkpoint, dataset: str | None, split: str, out: str | None):
-    """checkpoint: a Checkpoint object (the hub's model) or a path. -> EvalResult."""
+    """checkpoint: a Checkpoint object (the hub's model) or a path. -> EvalResult, with each image's
+    familiarity when the checkpoint has a feature bank (core/familiarity/evaluation.py)."""
     def run(context):
-        from core.evaluate.run import evaluate_checkpoint
+        from core.evaluate.result import save_evaluation
+        from core.familiarity.evaluation import evaluate_with_familiarity
 
-        return evaluate_checkpoint(checkpoint, dataset or None, split, out, progress=context)
+        result = evaluate_with_familiarity(checkpoint, dataset or None, split, progress=context)
+        if out is not None:
+            save_evaluation(result, out)
+        return result
+    return run
+
+
+def build_bank_job(checkpoint: str):
+    """The feature bank of a checkpoint file, stored beside it (best.pt -> best.familiarity.npz). -> its path."""
+    def run(context):
+        from core.familiarity.jobs import build_bank
+
+        return str(build_bank(checkpoint, progress=context))
     return run
 
 

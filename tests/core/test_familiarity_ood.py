@@ -1,11 +1,11 @@
 """Familiarity of a real trained model: a cnn trained on the shapes without one shape, scored on new images of
 the shapes it knows, on the shape it never saw, and on images of another kind (noise, drawn digits).
 
-The model is trained once for the module (a plain PyTorch loop, 32 px, about 90 % validation accuracy).
-What familiarity achieves depends on how well the model has learned. Noise is always unfamiliar; drawn digits
-are, once the first block's statistics are a view; a shape the model never saw is told apart only partly
-(README's table), so the issue's target for it is kept below as an expected failure (a better score shows up
-as XPASS).
+The model is trained once for the module (a plain PyTorch loop, 32 px, 12 epochs, about 99 % validation
+accuracy). What familiarity achieves depends on what the model has learned to see: with 16 channels in its
+first block it flagged 53 % of the left-out triangles (30 epochs: 67 %; 6,000 images: 84 %), with 32 channels
+92 % (30 epochs: 97 %), new images of the known shapes 3-4 % in each case. The square, the shape most like
+the others, stays far below the issue's 80 % even so (32 channels: 50 %, known shapes 7 %); README's table.
 """
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from tests.support.unfamiliar import (digit_images, image_set, noise_images, sha
                                       train_classifier)
 
 SIZE, COUNT, EPOCHS, LEFT_OUT = 32, 3000, 12, "triangle"  # of the five, the shape most often told apart
+CHANNELS = 32  # the cnn's first block: twice the default width is what tells an unseen shape apart
 CHECKSUM = "5" * 64
 
 
@@ -40,7 +41,7 @@ def trained():
     images, labels, unseen, classes = shapes_without(LEFT_OUT, COUNT, SIZE, seed=11)
     n_val = len(labels) // 5
     model, _spec, pre = train_classifier(images[n_val:], labels[n_val:], classes, epochs=EPOCHS,
-                                         options={"channels": 16, "blocks": 3})
+                                         options={"channels": CHANNELS, "blocks": 3})
     sets = [image_set("train", images[n_val:], labels[n_val:], pre), image_set("val", images[:n_val], labels[:n_val], pre)]
     features = extract_features(model, sets)
     bank = make_bank(features, classes, CHECKSUM)
@@ -52,7 +53,7 @@ def _flagged(model, pre, bank, images) -> float:
     return float(np.mean([not f.familiar for f in familiarity_many(bank, features)]))
 
 
-@pytest.mark.timeout(1200)  # the module's model trains for about 30 s at rest, minutes on a busy shared CPU
+@pytest.mark.timeout(1800)  # the module's model trains for about a minute at rest, minutes on a busy shared CPU
 def test_the_model_learned_its_shapes(trained):
     _model, _pre, _classes, features, _bank, _unseen = trained
     val = features.split("val")
@@ -100,10 +101,9 @@ def test_drawn_digits_are_flagged_as_the_issue_asks(trained):
     assert _flagged(model, pre, bank, digit_images(100, SIZE, seed=4, style="mnist")) >= 0.95
 
 
-@pytest.mark.xfail(reason="issue 20's target for a shape never seen: the views combined flag about 50-80 % of "
-                          "it (78 % with the triangle left out, 49 % with the square, on the benchmark's better "
-                          "trained models), not 80 %", strict=False)
 def test_the_left_out_shape_is_flagged_as_the_issue_asks(trained):
+    """Issue 20's target: measured 92 % of the triangles (known shapes 3 %) on this setting; see the module's
+    docstring for the square, which does not reach it."""
     model, pre, _classes, _features, bank, unseen = trained
     assert _flagged(model, pre, bank, unseen) >= 0.80
 
