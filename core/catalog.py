@@ -149,7 +149,7 @@ class DatasetInfo:
 
 
 DATASETS: dict[str, DatasetInfo] = {d.name: d for d in (
-    DatasetInfo("shapes", "Shapes", "Shapes (built-in, drawn in code)", "builtin", 5, 3, 48),
+    DatasetInfo("shapes", "Shapes", "Shapes (built-in, drawn in code)", "builtin", 5, 3, 40),
     DatasetInfo("mnist", "MNIST", "MNIST handwritten digits", "standard", 10, 1, 28),
     DatasetInfo("fashion_mnist", "Fashion-MNIST", "Fashion-MNIST clothing", "standard", 10, 1, 28),
     DatasetInfo("cifar10", "CIFAR-10", "CIFAR-10 small photos", "standard", 10, 3, 32),
@@ -175,10 +175,10 @@ def shapes_val_count(train_count: int) -> int:
     return max(20, int(train_count) // 8)
 
 
-SHAPES_TRAIN_COUNT = NumberSetting("train_count", "Shapes images", 8000, 20, 1_000_000, integer=True, step=500,
+SHAPES_TRAIN_COUNT = NumberSetting("train_count", "Shapes images", 6000, 20, 1_000_000, integer=True, step=500,
                                    help="shapes: how many training images to draw (validation gets an eighth as many)")
 IMAGE_SIZE = NumberSetting("image_size", "Image size", None, 16, 1024, integer=True, step=16,
-                           help="input size in pixels; default (auto): the dataset's own (shapes 48, MNIST 28, "
+                           help="input size in pixels; default (auto): the dataset's own (shapes 40, MNIST 28, "
                                 "CIFAR-10 32, folders 64); pretrained models use 224")
 VAL_FRACTION = NumberSetting("val_fraction", "Validation share", 0.2, 0.05, 0.5, step=0.05,
                              help="validation share when a folder has no val/ sub-folder")

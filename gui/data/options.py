@@ -26,7 +26,7 @@ class DataOptions(QWidget):
         self.image_size.setSpecialValueText("auto")
         self.image_size.setSuffix(" px")
         self.image_size.setToolTip("Images are resized to this square size for training and inspection.\n"
-                                   "auto: the dataset's own (shapes 48, MNIST 28, CIFAR-10 32, folders 64).\n"
+                                   "auto: the dataset's own (shapes 40, MNIST 28, CIFAR-10 32, folders 64).\n"
                                    "Pretrained models usually want 224.")
         share = catalog.VAL_FRACTION
         self.val_share = QDoubleSpinBox()

@@ -68,8 +68,8 @@ def test_default_cnn_reaches_90_percent_on_shapes_in_3_epochs():
     learn the built-in dataset to over 90 % (well under a minute on CPU)."""
     data = build_data(DataSpec())
     assert data.spec.name == catalog.DEFAULT_DATASET == "shapes"
-    assert data.preprocess.image_size == catalog.natural_image_size("shapes") == 48  # the auto size: shapes' own
-    assert len(data.train) == catalog.SHAPES_TRAIN_COUNT.default == 8000
+    assert data.preprocess.image_size == catalog.natural_image_size("shapes") == 40  # the auto size: shapes' own
+    assert len(data.train) == catalog.SHAPES_TRAIN_COUNT.default == 6000
     spec = ModelSpec(catalog.DEFAULT_MODEL, data.num_classes, 3, data.preprocess.image_size)
     config = TrainConfig()
     seed_everything(config.seed)

@@ -157,7 +157,7 @@ def test_shapes_need_no_scan_and_are_browsable(qtbot, view):
     view.input_changed.connect(lambda *a: inputs.append(a))
     with qtbot.waitSignal(view.browser.loaded, timeout=30_000):
         view.open_dataset("shapes")
-    assert inputs == [(5, 3, 48)]  # shapes are drawn at 48 px unless the user asks for another size
+    assert inputs == [(5, 3, 40)]  # shapes are drawn at 40 px unless the user asks for another size
     assert view.browser.classes() == ["circle", "square", "triangle", "star", "cross"]
     assert not view.health.report_area.isVisibleTo(view)
     outcome = []

@@ -146,7 +146,7 @@ def test_image_size_and_validation_share_reach_the_run_and_the_model_tab(qtbot, 
     data = window.data_view
     data.options.image_size.setValue(32)
     data.options.val_share.setValue(30)
-    # The Model tab's input layer follows the chosen size (shapes are drawn at 48 px by default).
+    # The Model tab's input layer follows the chosen size (shapes are drawn at 40 px by default).
     qtbot.waitUntil(lambda: window.model_view.summary() is not None
                     and window.model_view.summary().request.image_size == 32, timeout=30_000)
     with qtbot.waitSignal(window.controller.runFinished, timeout=120_000):
@@ -157,7 +157,7 @@ def test_image_size_and_validation_share_reach_the_run_and_the_model_tab(qtbot, 
     assert window.hub.current().preprocess.image_size == 32  # the trained model sees 32x32 images
     data.options.image_size.setValue(0)  # "auto": the dataset's own size again
     assert data.data_options()["image_size"] is None
-    qtbot.waitUntil(lambda: window.model_view.summary().request.image_size == 48, timeout=30_000)
+    qtbot.waitUntil(lambda: window.model_view.summary().request.image_size == 40, timeout=30_000)
 
 
 def test_data_options_and_augmentation_are_remembered(qtbot, window, app_settings, runs_root):
