@@ -38,7 +38,7 @@ class EmptyHint:
 
     def show(self, text: str | None = None) -> None:
         """Hide the axes (and legend), show the sentence."""
-        if self.shown and (text is None or text == self.text):
+        if self.shown and (text is None or text == self.text) and not self._axes_visible():
             return  # already so: hiding the axes again would lay the plot out and redraw it anew
         if text is not None:
             self.set_text(text)
@@ -60,6 +60,10 @@ class EmptyHint:
             self.show(text)
         else:
             self.hide()
+
+    def _axes_visible(self) -> bool:
+        """Whether any of its axes shows (a plot's own calls, such as naming an axis, can bring one back)."""
+        return any(self.plot.getAxis(name).isVisible() for name in self.axes)
 
     def _set_axes_visible(self, visible: bool) -> None:
         for name in self.axes:
