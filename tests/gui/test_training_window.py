@@ -94,6 +94,7 @@ def test_train_runs_in_its_own_process_fills_the_plots_and_the_hub_and_the_run_c
     def drawn():  # the redraw timer draws every kept point (it may have drawn an earlier, shorter state first)
         x = plots.raw_curve.getOriginalDataset()[0]
         return x is not None and len(x) == steps
+    window.tabs.setCurrentIndex(0)  # the plots draw while on screen (a hidden Train tab draws when shown)
     qtbot.waitUntil(drawn, timeout=5_000)
     assert run.parent == window.controller.runs_root and run.name.endswith("_shapes_cnn")  # core.runs.location names runs
     page = window.evaluate_tab.evaluate_page  # the run evaluated itself at its end: Evaluate shows it
